@@ -1,0 +1,41 @@
+// Jest 30 in native ESM mode (run with --experimental-vm-modules). ts-jest only transpiles
+// (isolatedModules); `tsc --noEmit` is the type check. Two projects:
+//   unit         — pure logic beside the code (operator/**), no I/O, no federation
+//   chain        — test/chain/**, contract tests; each suite starts its own real anvil (clean chain state)
+//   integration  — test/**, against the real local federation, started once per run by globalSetup
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
+};
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform,
+  testEnvironment: 'node',
+};
+
+export default {
+  reporters: ['default', '<rootDir>/test/support/plain-summary-reporter.js'],
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/federation/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'chain',
+      testMatch: ['<rootDir>/test/chain/**/*.test.ts'],
+      testTimeout: 120_000,
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chain/'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 180_000,
+      // The federation is shared; integration suites run one at a time against it.
+      maxWorkers: 1,
+    },
+  ],
+};

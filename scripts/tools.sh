@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Obtains every external binary the local federation runs, at the versions pinned in
+# scripts/versions.env, and caches them outside the repo:
+#
+#   $FLOTILLA_CACHE/tools/<tool>-<version>/bin/<binaries>     (FLOTILLA_CACHE defaults to ~/.cache/flotilla)
+#
+# Everything comes from the Go module proxy (built here with the local Go toolchain) or from npm
+# (anvil, through package.json). A tool whose binaries are already cached is skipped, so a warm run
+# takes well under a second. Usage: scripts/tools.sh [--check]   (--check: report, build nothing)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache=${FLOTILLA_CACHE:-$HOME/.cache/flotilla}
+tools="$cache/tools"
+check_only=false
+[[ ${1:-} == --check ]] && check_only=true
+
+export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+# Two cores: let the Go compiler use both, but no more (memory stays bounded on 24 GiB).
+export GOMAXPROCS=${GOMAXPROCS:-2}
+
+say() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+require_go() {
+  command -v go >/dev/null 2>&1 || die "no Go toolchain on PATH: install Go >= $GO_MIN_VERSION (it builds kube-apiserver, etcd, kwok, kubo and helm from the Go module proxy)"
+  local have; have=$(go env GOVERSION | sed 's/^go//')
+  # sort -V puts the smaller version first; if that is not the minimum, Go is too old.
+  [[ $(printf '%s\n%s\n' "$GO_MIN_VERSION" "$have" | sort -V | head -n1) == "$GO_MIN_VERSION" ]] ||
+    die "Go $have is too old: the pinned tools need Go >= $GO_MIN_VERSION"
+}
+
+# Prints a heartbeat while a long build runs, so the first (cold) run is not a silent wait.
+with_heartbeat() {
+  local label=$1; shift
+  local start=$SECONDS
+  ( while sleep 30; do say "  … still building $label ($((SECONDS - start))s)"; done ) &
+  local beat=$!
+  local rc=0
+  "$@" || rc=$?
+  kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
+  (( rc == 0 )) || die "building $label failed (exit $rc); see the go output above"
+  say "built $label in $((SECONDS - start))s"
+}
+
+# have <dir> <bin...>: true when every binary is cached.
+have() { local d=$1; shift; for b in "$@"; do [[ -x "$d/bin/$b" ]] || return 1; done; }
+
+# Runs "$@" in a fresh wrapper module dir; the result lands in $out/bin only when complete.
+fresh_workdir() { local w="$cache/build/$1"; rm -rf "$w"; mkdir -p "$w"; echo "$w"; }
+
+kube_ldflags() {
+  local v=$KUBE_VERSION minor major
+  major=$(echo "${v#v}" | cut -d. -f1); minor=$(echo "${v#v}" | cut -d. -f2)
+  local f="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    f+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$f"
+}
+
+build_kubernetes() {
+  local out="$tools/kubernetes-$KUBE_VERSION"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  have "$out" "${bins[@]}" && { say "kubernetes $KUBE_VERSION: cached"; return; }
+  $check_only && { say "kubernetes $KUBE_VERSION: MISSING"; return 1; }
+  require_go
+  say "kubernetes $KUBE_VERSION: building ${bins[*]} from the k8s.io/kubernetes module (cold: ~20-30 min on 2 cores)"
+  local w; w=$(fresh_workdir "kubernetes-$KUBE_VERSION")
+  (
+    cd "$w"
+    # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it.
+    # This wrapper module replaces each one with its published k8s.io/<name> v0.X.Y instead,
+    # deriving the list from the release's own go.mod (it changes between minors).
+    local relmod; relmod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [[ -f $relmod ]] || die "could not download k8s.io/kubernetes@$KUBE_VERSION go.mod"
+    local goline godebug staging
+    goline=$(sed -n 's/^go \(.*\)/\1/p' "$relmod")
+    godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$relmod")
+    staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$relmod")
+    [[ -n $staging ]] || die "found no staging replaces in k8s.io/kubernetes@$KUBE_VERSION go.mod"
+    printf 'module flotilla.local/kubernetes-build\n\ngo %s\n' "$goline" > go.mod
+    [[ -n $godebug ]] && go mod edit -godebug="$godebug"
+    local staged="v0.${KUBE_VERSION#v1.}"
+    for m in $staging; do go mod edit -replace="$m=$m@$staged"; done
+    go mod edit -require="k8s.io/kubernetes@$KUBE_VERSION" -replace="k8s.io/kubernetes=k8s.io/kubernetes@$KUBE_VERSION"
+    local pkgs=(); for b in "${bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+    say "  resolving modules ($(echo "$staging" | wc -w) staging modules at $staged)"
+    go get "${pkgs[@]}"
+    mkdir -p bin
+    with_heartbeat "kubernetes $KUBE_VERSION" go build -trimpath -ldflags "$(kube_ldflags)" -o bin/ "${pkgs[@]}"
+    rm -rf "$out"; mkdir -p "$out"; mv bin "$out/bin"
+  )
+}
+
+build_etcd() {
+  local out="$tools/etcd-$ETCD_VERSION"
+  have "$out" etcd && { say "etcd $ETCD_VERSION: cached"; return; }
+  $check_only && { say "etcd $ETCD_VERSION: MISSING"; return 1; }
+  require_go
+  say "etcd $ETCD_VERSION: building from go.etcd.io/etcd/server/v3 (~2-4 min cold)"
+  local w; w=$(fresh_workdir "etcd-$ETCD_VERSION")
+  (
+    cd "$w"
+    # The server module's go.mod has local ../api replaces; a wrapper module resolves published ones.
+    printf 'module flotilla.local/etcd-build\n\ngo 1.26\n' > go.mod
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    mkdir -p bin
+    with_heartbeat "etcd $ETCD_VERSION" go build -trimpath -ldflags "-s -w" -o bin/etcd go.etcd.io/etcd/server/v3
+    rm -rf "$out"; mkdir -p "$out"; mv bin "$out/bin"
+  )
+}
+
+build_kwok() {
+  local out="$tools/kwok-$KWOK_VERSION"
+  have "$out" kwok kwokctl && { say "kwok $KWOK_VERSION: cached"; return; }
+  $check_only && { say "kwok $KWOK_VERSION: MISSING"; return 1; }
+  require_go
+  say "kwok $KWOK_VERSION: go install kwok + kwokctl (~3-5 min cold)"
+  local tmp="$out.partial"; rm -rf "$tmp"
+  with_heartbeat "kwok $KWOK_VERSION" env GOBIN="$tmp/bin" go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  rm -rf "$out"; mv "$tmp" "$out"
+}
+
+build_kubo() {
+  local out="$tools/kubo-$KUBO_VERSION"
+  have "$out" ipfs && { say "kubo $KUBO_VERSION: cached"; return; }
+  $check_only && { say "kubo $KUBO_VERSION: MISSING"; return 1; }
+  require_go
+  say "kubo $KUBO_VERSION: building cmd/ipfs (~4-8 min cold)"
+  local w; w=$(fresh_workdir "kubo-$KUBO_VERSION")
+  (
+    cd "$w"
+    # Kubo's go.mod has an exclude block, which makes `go install` refuse; copy it into a wrapper.
+    local relmod; relmod=$(go mod download -json "github.com/ipfs/kubo@$KUBO_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [[ -f $relmod ]] || die "could not download github.com/ipfs/kubo@$KUBO_VERSION go.mod"
+    printf 'module flotilla.local/kubo-build\n\ngo %s\n' "$(sed -n 's/^go \(.*\)/\1/p' "$relmod")" > go.mod
+    sed -n '/^exclude (/,/^)/p' "$relmod" >> go.mod
+    go get "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION"
+    mkdir -p bin
+    with_heartbeat "kubo $KUBO_VERSION" go build -trimpath -ldflags "-s -w" -o bin/ipfs github.com/ipfs/kubo/cmd/ipfs
+    rm -rf "$out"; mkdir -p "$out"; mv bin "$out/bin"
+  )
+}
+
+build_helm() {
+  local out="$tools/helm-$HELM_VERSION"
+  have "$out" helm && { say "helm $HELM_VERSION: cached"; return; }
+  $check_only && { say "helm $HELM_VERSION: MISSING"; return 1; }
+  require_go
+  say "helm $HELM_VERSION: go install (~3-5 min cold)"
+  local tmp="$out.partial"; rm -rf "$tmp"
+  with_heartbeat "helm $HELM_VERSION" env GOBIN="$tmp/bin" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$out"; mv "$tmp" "$out"
+}
+
+check_anvil() {
+  local a="$repo/node_modules/.bin/anvil"
+  if [[ -x $a ]]; then say "anvil: $("$a" --version | head -n1) (npm @foundry-rs/anvil-linux-amd64)"; return; fi
+  die "anvil is missing: run 'npm ci' (it comes from the optional npm dependency @foundry-rs/anvil-linux-amd64, linux/x64 only)"
+}
+
+start=$SECONDS
+mkdir -p "$tools"
+status=0
+# Smallest first, so a developer gets Kubo/anvil-only tests going while the apiserver builds.
+for step in build_etcd build_kwok build_helm build_kubo build_kubernetes; do
+  "$step" || status=1
+done
+check_anvil || status=1
+if $check_only && (( status != 0 )); then die "some tools are missing: run scripts/tools.sh (or make tools)"; fi
+say "all tools ready in $cache/tools ($((SECONDS - start))s)"
