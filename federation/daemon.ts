@@ -1,0 +1,123 @@
+// Long-running processes of the local federation (Kubo, anvil, the simulated executor): each is
+// started detached in its own process group, with a pid file and a log under the state dir, so
+// that a later `federation down` — even from another process — can find and stop it.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export interface DaemonSpec {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+}
+
+export interface Daemon {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+}
+
+const pidDir = (stateDir: string) => join(stateDir, 'pids');
+export const logDir = (stateDir: string) => join(stateDir, 'logs');
+
+export function startDaemon(stateDir: string, spec: DaemonSpec): Daemon {
+  mkdirSync(pidDir(stateDir), { recursive: true });
+  mkdirSync(logDir(stateDir), { recursive: true });
+  const logFile = join(logDir(stateDir), `${spec.name}.log`);
+  const fd = openSync(logFile, 'a');
+  try {
+    const child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: { ...process.env, ...spec.env },
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${spec.name} (${spec.command})`);
+    child.unref();
+    writeFileSync(join(pidDir(stateDir), `${spec.name}.pid`), String(child.pid));
+    return { name: spec.name, pid: child.pid, logFile };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function daemonPid(stateDir: string, name: string): number | undefined {
+  const file = join(pidDir(stateDir), `${name}.pid`);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM to the daemon's process group, SIGKILL after the grace period; removes the pid file. */
+export async function stopDaemon(stateDir: string, name: string, graceMs = 5_000): Promise<void> {
+  const pid = daemonPid(stateDir, name);
+  if (pid !== undefined) {
+    signalGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(100);
+    if (isAlive(pid)) signalGroup(pid, 'SIGKILL');
+    while (isAlive(pid)) await sleep(50);
+  }
+  rmSync(join(pidDir(stateDir), `${name}.pid`), { force: true });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try { process.kill(pid, signal); } catch { /* already gone */ }
+  }
+}
+
+export function daemonNames(stateDir: string): string[] {
+  if (!existsSync(pidDir(stateDir))) return [];
+  return readdirSync(pidDir(stateDir)).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)).sort();
+}
+
+export async function stopAllDaemons(stateDir: string): Promise<void> {
+  await Promise.all(daemonNames(stateDir).map((n) => stopDaemon(stateDir, n)));
+}
+
+/** Polls `check` until it returns true; the error names what was awaited and where its log is. */
+export async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; logFile?: string }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(opts.intervalMs ?? 200);
+  }
+  const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
+  const hint = opts.logFile ? ` (see ${opts.logFile})` : '';
+  throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${cause}${hint}`);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
