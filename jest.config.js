@@ -13,6 +13,8 @@ const common = {
 };
 
 export default {
+  // Integration suites share one federation (and 2 cores): run test files one at a time.
+  maxWorkers: 1,
   reporters: ['default', '<rootDir>/test/support/plain-summary-reporter.js'],
   projects: [
     {
@@ -34,8 +36,6 @@ export default {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       testTimeout: 180_000,
-      // The federation is shared; integration suites run one at a time against it.
-      maxWorkers: 1,
     },
   ],
 };

@@ -31,7 +31,8 @@ export function startDaemon(stateDir: string, spec: DaemonSpec): Daemon {
   try {
     const child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
-      env: { ...process.env, ...spec.env },
+      // The marker lets `federation down` find anything of this federation still running.
+      env: { ...process.env, ...spec.env, FLOTILLA_FEDERATION: stateDir },
       detached: true,
       stdio: ['ignore', fd, fd],
     });
@@ -120,4 +121,26 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Pids of processes that belong to the federation in `stateDir`: started with its marker in the
+ * environment, or naming the state dir on their command line (kwokctl's components do).
+ */
+export function federationProcesses(stateDir: string): number[] {
+  const marker = `FLOTILLA_FEDERATION=${stateDir}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline === '') continue; // zombie or kernel thread
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (environ.split('\0').includes(marker) || cmdline.includes(`${stateDir}/`)) pids.push(pid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids.sort((a, b) => a - b);
 }

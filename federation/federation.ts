@@ -1,0 +1,187 @@
+// The local federation: a hub cluster, N provider clusters with simulated GPU fleets, a Kubo pair,
+// an anvil node and the simulated-workload executor — all real processes on loopback.
+//
+//   federationUp()    starts everything (clusters, Kubo and anvil in parallel), registers the GPU
+//                     nodes, starts the executor, writes <state>/endpoints.json; reuses a healthy one
+//   federationDown()  stops every process it started and verifies that none is left
+//
+// The Makefile (`make federation-up/-down`), the demo and the integration tests all go through here.
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
+import { createCluster, deleteCluster, existingClusters } from './clusters.ts';
+import { daemonPid, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, waitFor } from './daemon.ts';
+import type { ExecutorConfig } from './executor.ts';
+import { parseFleet, renderProviderNodes } from './fleet.ts';
+import type { ProviderFleet } from './fleet.ts';
+import { startKuboPair } from './kubo.ts';
+import type { KuboEndpoint } from './kubo.ts';
+import { assertToolsPresent, defaultStateDir, repoRoot, toolPaths } from './paths.ts';
+
+export interface ProviderEndpoint {
+  readonly name: string;
+  readonly kubeconfig: string;
+  readonly region: string;
+  readonly payoutAddress: string;
+  readonly prices: Readonly<Record<string, string>>;
+  readonly nodes: readonly string[];
+}
+
+export interface FederationEndpoints {
+  readonly stateDir: string;
+  readonly kubeVersion: string;
+  readonly hub: { readonly name: 'hub'; readonly kubeconfig: string };
+  readonly providers: readonly ProviderEndpoint[];
+  readonly kubo: { readonly hub: KuboEndpoint; readonly provider: KuboEndpoint };
+  readonly anvil: { readonly rpcUrl: string; readonly chainId: number };
+  readonly startedAt: string;
+  readonly startSeconds: number;
+}
+
+export interface FederationOptions {
+  readonly stateDir?: string;
+  readonly fleetFile?: string;
+  /** Progress lines for humans; long steps report as they go. */
+  readonly progress?: (line: string) => void;
+}
+
+export const DEFAULT_FLEET = join(repoRoot, 'examples', 'federation', 'fleet.yaml');
+const endpointsFile = (stateDir: string) => join(stateDir, 'endpoints.json');
+const EXECUTOR = 'executor';
+
+export function readEndpoints(stateDir = defaultStateDir()): FederationEndpoints | undefined {
+  const file = endpointsFile(stateDir);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as FederationEndpoints) : undefined;
+}
+
+/** A federation is reusable when its endpoints are recorded and its daemons and apiservers answer. */
+export async function isHealthy(ep: FederationEndpoints): Promise<boolean> {
+  for (const name of ['kubo-hub', 'kubo-provider', 'anvil', EXECUTOR]) {
+    const pid = daemonPid(ep.stateDir, name);
+    if (pid === undefined || !isAlive(pid)) return false;
+  }
+  try {
+    for (const cluster of [ep.hub, ...ep.providers]) await coreClient(cluster.kubeconfig).listNamespace({ limit: 1 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function coreClient(kubeconfig: string): CoreV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return kc.makeApiClient(CoreV1Api);
+}
+
+const timed = async <T>(progress: (l: string) => void, label: string, work: () => Promise<T>): Promise<T> => {
+  const t0 = Date.now();
+  const result = await work();
+  progress(`${label} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  return result;
+};
+
+async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promise<string[]> {
+  const core = coreClient(kubeconfig);
+  const nodes = renderProviderNodes(provider);
+  for (const node of nodes) {
+    const created = await core.createNode({ body: node });
+    // Node creation keeps status on most versions; set it explicitly so capacity is never missing.
+    await core.replaceNodeStatus({ name: created.metadata?.name ?? '', body: { ...created, status: node.status } });
+  }
+  const names = nodes.map((n) => n.metadata?.name ?? '');
+  await waitFor(`${provider.name}: ${names.length} GPU nodes Ready`, async () => {
+    const list = await core.listNode();
+    const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return ready.length >= names.length;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  return names;
+}
+
+export async function federationUp(opts: FederationOptions = {}): Promise<FederationEndpoints> {
+  const stateDir = opts.stateDir ?? defaultStateDir();
+  const progress = opts.progress ?? (() => undefined);
+  const tools = toolPaths();
+  assertToolsPresent(tools);
+
+  const existing = readEndpoints(stateDir);
+  if (existing && (await isHealthy(existing))) {
+    progress(`federation already running (state in ${stateDir}); reusing it`);
+    return existing;
+  }
+  if (existing || existingClusters(stateDir).length > 0 || federationProcesses(stateDir).length > 0) {
+    progress('cleaning up a previous, unhealthy federation first');
+    await federationDown({ stateDir, progress });
+  }
+  if (existsSync(logDir(stateDir))) {
+    rmSync(`${logDir(stateDir)}.previous`, { recursive: true, force: true });
+    renameSync(logDir(stateDir), `${logDir(stateDir)}.previous`);
+  }
+
+  const fleet = parseFleet(readFileSync(opts.fleetFile ?? DEFAULT_FLEET, 'utf8'));
+  const t0 = Date.now();
+  progress(`starting hub + ${fleet.providers.length} providers (${fleet.providers.map((p) => p.name).join(', ')}), Kubo pair and anvil; logs in ${logDir(stateDir)}`);
+  try {
+    const [kubo, anvil, clusters] = await Promise.all([
+      timed(progress, 'Kubo hub + provider daemons up and peered', () => startKuboPair(stateDir, tools.ipfs)),
+      timed(progress, 'anvil up (chain id 31337)', () => startAnvil({ stateDir })),
+      Promise.all([
+        timed(progress, 'cluster hub up (etcd, kube-apiserver, kube-controller-manager)', () => createCluster(stateDir, 'hub', 'hub', tools)),
+        ...fleet.providers.map((p) =>
+          timed(progress, `cluster ${p.name} up (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)`, () => createCluster(stateDir, p.name, 'provider', tools))),
+      ]),
+    ]);
+    const providerClusters = clusters.slice(1);
+    const providers = await Promise.all(fleet.providers.map(async (p, i): Promise<ProviderEndpoint> => {
+      const kubeconfig = providerClusters[i]?.kubeconfig ?? '';
+      const nodes = await timed(progress, `${p.name}: GPU nodes registered and Ready`, () => registerNodes(p, kubeconfig));
+      return { name: p.name, kubeconfig, region: p.region, payoutAddress: p.payoutAddress, prices: p.prices, nodes };
+    }));
+
+    const executorConfig: ExecutorConfig = { providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })), kuboApi: kubo.provider.api };
+    const executorFile = join(stateDir, 'executor.json');
+    writeFileSync(executorFile, JSON.stringify(executorConfig, null, 2));
+    startDaemon(stateDir, { name: EXECUTOR, command: process.execPath, args: [join(repoRoot, 'federation', 'executor.ts'), executorFile] });
+
+    const endpoints: FederationEndpoints = {
+      stateDir,
+      kubeVersion: tools.kubeVersion,
+      hub: { name: 'hub', kubeconfig: clusters[0]?.kubeconfig ?? '' },
+      providers,
+      kubo,
+      anvil: { rpcUrl: anvil.rpcUrl, chainId: ANVIL_CHAIN_ID },
+      startedAt: new Date().toISOString(),
+      startSeconds: Math.round((Date.now() - t0) / 100) / 10,
+    };
+    writeFileSync(endpointsFile(stateDir), JSON.stringify(endpoints, null, 2));
+    progress(`federation ready in ${endpoints.startSeconds}s; endpoints in ${endpointsFile(stateDir)}`);
+    return endpoints;
+  } catch (err) {
+    progress(`start failed: ${err instanceof Error ? err.message : String(err)}; stopping what was started`);
+    await federationDown({ stateDir, progress });
+    throw err;
+  }
+}
+
+export interface DownResult {
+  /** Processes that outlived the orderly shutdown and had to be killed. */
+  readonly strays: readonly number[];
+}
+
+export async function federationDown(opts: { stateDir?: string; progress?: (line: string) => void } = {}): Promise<DownResult> {
+  const stateDir = opts.stateDir ?? defaultStateDir();
+  const progress = opts.progress ?? (() => undefined);
+  const tools = toolPaths();
+  await stopAllDaemons(stateDir);
+  const clusters = existingClusters(stateDir);
+  await Promise.all(clusters.map((name) => deleteCluster(stateDir, name, tools).catch((err: unknown) => progress(`deleting cluster ${name}: ${String(err)}`))));
+  const strays = federationProcesses(stateDir);
+  for (const pid of strays) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  if (strays.length > 0) progress(`killed ${strays.length} stray process(es): ${strays.join(', ')}`);
+  for (const path of ['endpoints.json', 'executor.json', 'kubeconfigs', 'ipfs', 'kwok', 'pids']) rmSync(join(stateDir, path), { recursive: true, force: true });
+  progress(`federation down (${clusters.length} clusters deleted, daemons stopped)`);
+  return { strays };
+}

@@ -1,0 +1,88 @@
+// What integration tests need to talk to the running local federation.
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig, SchedulingV1Api, Watch } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { readEndpoints } from '../../federation/federation.ts';
+import type { FederationEndpoints } from '../../federation/federation.ts';
+
+export function federation(): FederationEndpoints {
+  const ep = readEndpoints();
+  if (!ep) throw new Error('no local federation is running (the integration globalSetup starts one)');
+  return ep;
+}
+
+export interface ClusterClients {
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly scheduling: SchedulingV1Api;
+}
+
+export function clusterClients(name: string): ClusterClients {
+  const ep = federation();
+  const cluster = name === 'hub' ? ep.hub : ep.providers.find((p) => p.name === name);
+  if (!cluster) throw new Error(`no cluster named ${name} in the federation`);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  return { kc, core: kc.makeApiClient(CoreV1Api), scheduling: kc.makeApiClient(SchedulingV1Api) };
+}
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+export async function createNamespace(core: CoreV1Api, prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await core.createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+export async function deleteNamespace(core: CoreV1Api, name: string): Promise<void> {
+  await core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls a pod until `done` holds (or throws with the pod's last state). */
+export async function waitForPod(core: CoreV1Api, namespace: string, name: string, done: (pod: V1Pod) => boolean, timeoutMs = 60_000): Promise<V1Pod> {
+  const deadline = Date.now() + timeoutMs;
+  let last: V1Pod | undefined;
+  while (Date.now() < deadline) {
+    last = await core.readNamespacedPod({ name, namespace }).catch(() => undefined);
+    if (last && done(last)) return last;
+    await sleep(200);
+  }
+  throw new Error(`pod ${namespace}/${name} did not reach the expected state; last status: ${JSON.stringify(last?.status)}`);
+}
+
+export async function waitForEvent(core: CoreV1Api, namespace: string, match: (e: CoreV1Event) => boolean, timeoutMs = 60_000): Promise<CoreV1Event> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const events = await core.listNamespacedEvent({ namespace });
+    const found = events.items.find(match);
+    if (found) return found;
+    await sleep(250);
+  }
+  throw new Error(`no matching event in ${namespace} within ${timeoutMs} ms`);
+}
+
+/** Records every version of one pod seen by a watch, including the final DELETED one. */
+export async function recordPodHistory(kc: KubeConfig, namespace: string, name: string): Promise<{ history: Array<{ type: string; pod: V1Pod }>; stop: () => void }> {
+  const history: Array<{ type: string; pod: V1Pod }> = [];
+  const req = await new Watch(kc).watch(`/api/v1/namespaces/${namespace}/pods`, { fieldSelector: `metadata.name=${name}` },
+    (type: string, pod: V1Pod) => history.push({ type, pod }), () => undefined);
+  return { history, stop: () => req.abort() };
+}
+
+export function gpuPod(name: string, opts: { gpus: number; product?: string; node?: string; priorityClassName?: string; annotations?: Record<string, string> }): V1Pod {
+  return {
+    metadata: { name, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    spec: {
+      containers: [{ name: 'main', image: 'registry.example/trainer@sha256:' + 'a'.repeat(64), resources: { limits: { 'nvidia.com/gpu': String(opts.gpus) } } }],
+      nodeSelector: {
+        ...(opts.product ? { 'nvidia.com/gpu.product': opts.product } : {}),
+        ...(opts.node ? { 'kubernetes.io/hostname': opts.node } : {}),
+      },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+      ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
+      terminationGracePeriodSeconds: 5,
+    },
+  };
+}
