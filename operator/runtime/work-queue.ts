@@ -1,0 +1,123 @@
+// A controller work queue with controller-runtime's contract, kept tiny:
+//   * a key is processed by at most one worker at a time; adding it while it is processed marks it
+//     dirty, and it runs once more afterwards (level-triggered: the handler re-reads state);
+//   * a key queued several times runs once;
+//   * a handler that throws is retried with per-key exponential backoff; success forgets the count;
+//   * a handler may ask to run again after a delay (requeue-after), e.g. to watch a deadline.
+export interface ReconcileResult {
+  readonly requeueAfterMs?: number;
+}
+
+export type Reconcile = (key: string) => Promise<ReconcileResult | void>;
+
+export interface WorkQueueOptions {
+  readonly workers: number;
+  readonly baseBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Called with every handler error (the queue itself never throws). */
+  readonly onError?: (key: string, err: unknown, retryInMs: number) => void;
+}
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
+  private handler?: Reconcile;
+  private active = 0;
+  private stopped = false;
+
+  constructor(opts: WorkQueueOptions) {
+    this.opts = { baseBackoffMs: 200, maxBackoffMs: 60_000, ...opts };
+  }
+
+  start(handler: Reconcile): void {
+    this.handler = handler;
+    this.pump();
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    const timer = this.timers.get(key);
+    if (timer) { clearTimeout(timer); this.timers.delete(key); }
+    if (this.processing.has(key)) { this.dirty.add(key); return; }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  /** Adds the key after `ms`, unless it is added sooner. A later call with a shorter delay wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    if (this.timers.has(key)) return;
+    this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, ms));
+  }
+
+  backoffFor(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    return Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** n);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when nothing is queued, processing or waiting on a timer (for tests and shutdown). */
+  async idle(): Promise<void> {
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  shutdown(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.active === 0 && this.timers.size === 0;
+  }
+
+  private pump(): void {
+    while (this.handler && !this.stopped && this.active < this.opts.workers && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      this.queued.delete(key);
+      this.processing.add(key);
+      this.active += 1;
+      void this.process(key);
+    }
+    if (this.isIdle()) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  private async process(key: string): Promise<void> {
+    try {
+      const result = await (this.handler as Reconcile)(key);
+      this.failures.delete(key);
+      if (result?.requeueAfterMs !== undefined) this.addAfterLocked(key, result.requeueAfterMs);
+    } catch (err) {
+      const delay = this.backoffFor(key);
+      this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+      this.opts.onError?.(key, err, delay);
+      this.addAfterLocked(key, delay);
+    } finally {
+      this.processing.delete(key);
+      this.active -= 1;
+      if (this.dirty.delete(key)) this.add(key);
+      this.pump();
+    }
+  }
+
+  // While a key is processing, a requeue must become a timer even for 0 ms (add() would only mark it dirty).
+  private addAfterLocked(key: string, ms: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, Math.max(0, ms)));
+  }
+}
