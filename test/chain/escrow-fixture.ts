@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Contract, ContractFactory, JsonRpcProvider, MaxUint256, NonceManager, Wallet, id, isCallException } from 'ethers';
-import type { BaseContract, BaseContractMethod, ContractRunner, ContractTransactionReceipt, ContractTransactionResponse } from 'ethers';
+import type {
+  BaseContract, BaseContractMethod, ContractRunner, ContractTransactionReceipt, ContractTransactionResponse, TransactionRequest,
+  TransactionResponse,
+} from 'ethers';
 import { startAnvil, rpc } from '../../federation/anvil.ts';
 import type { AnvilNode } from '../../federation/anvil.ts';
 import { buildContracts } from '../../contracts/build.ts';
@@ -81,6 +84,25 @@ export interface HostileToken extends TestToken {
   reentryResult: Read<[], string>;
 }
 
+/**
+ * A NonceManager that forgets its count when a send fails before reaching the chain (for example
+ * when gas estimation reverts): ethers' own keeps the skipped nonce, and every later transaction
+ * from that key would then wait forever behind the gap.
+ */
+class ChainNonceManager extends NonceManager {
+  override async sendTransaction(tx: TransactionRequest): Promise<TransactionResponse> {
+    try {
+      return await super.sendTransaction(tx);
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+  }
+}
+
+/** Jest's default 5 s is too short for starting anvil and compiling on a busy machine. */
+export const CHAIN_SETUP_TIMEOUT_MS = 60_000;
+
 export interface Chain {
   readonly node: AnvilNode;
   readonly provider: JsonRpcProvider;
@@ -105,7 +127,7 @@ export async function startChain(): Promise<Chain> {
   return {
     node,
     provider,
-    signers: wallets.map((w) => new NonceManager(w)),
+    signers: wallets.map((w) => new ChainNonceManager(w)),
     addresses: wallets.map((w) => w.address),
     async stop() {
       provider.destroy();
@@ -155,11 +177,14 @@ export interface Revert {
  * The decoded custom error a call reverted with. Use it with `.staticCall(...)` (an eth_call from the
  * signer): sending a transaction that fails gas estimation would leave a NonceManager's count ahead.
  */
-export async function revertOf(call: Promise<unknown>): Promise<Revert> {
+export async function revertOf(call: Promise<unknown>, errorsFrom?: BaseContract): Promise<Revert> {
   try {
     await call;
   } catch (e) {
     if (isCallException(e) && e.revert) return { name: e.revert.name, args: deepArray(e.revert.args) };
+    // An error bubbled up from another contract (e.g. the escrow's, through a token's hook).
+    const decoded = isCallException(e) && e.data ? errorsFrom?.interface.parseError(e.data) : null;
+    if (decoded) return { name: decoded.name, args: deepArray(decoded.args) };
     throw e;
   }
   throw new Error('expected the call to revert, but it succeeded');

@@ -2,7 +2,7 @@
 // (split and refund), exactly-once, roles, pull payments, reclaim after the deadline.
 import { parseUnits } from 'ethers';
 import {
-  JobStatus, Role, address, deploy, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf,
+  CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf,
   latestTimestamp, mined, revertOf, signer, startChain,
 } from './escrow-fixture.ts';
 import type { Chain, EscrowStack, HostileToken, TestToken } from './escrow-fixture.ts';
@@ -25,7 +25,7 @@ describe('FlotillaEscrow', () => {
     [payer, providerA, providerB, outsider] = [Role.payer, Role.providerA, Role.providerB, Role.outsider].map((i) => address(chain, i)) as [string, string, string, string];
     await fund(chain, s.token, s.escrow, Role.payer, usd('100000'));
     await fund(chain, s.token, s.escrow, Role.outsider, usd('100000'));
-  });
+  }, CHAIN_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     await chain?.stop();
