@@ -1,0 +1,367 @@
+// The AIJob spec and status schemas: the single source of truth for the CRD's OpenAPI v3 schema
+// and for the TypeScript types in aijob-types.ts. Everything that needs no process is said here:
+// bounds, enums, defaults and CEL rules whose messages name the field. Lists and strings are
+// bounded so the apiserver's CEL cost estimate stays within its budget. Each constraint is said once,
+// in OpenAPI or in CEL, because the apiserver reports a violation of both twice.
+import {
+  absolutePath, cid, conditionsSchema, decimal, dnsLabel, dnsSubdomain, duration, observedGenerationSchema,
+  positiveDecimal, positiveQuantity, timestamp, LABEL_VALUE_PATTERN, TOKEN_PATTERN, BYTES32_PATTERN, ADDRESS_PATTERN,
+} from './field-schemas.ts';
+import type { SchemaProps } from './schema-types.ts';
+
+export const AIJOB_PHASES = [
+  'Pending', 'Funded', 'Scheduled', 'Running', 'Preempted', 'Rescheduling', 'Succeeded', 'Failed', 'Settled',
+] as const;
+
+export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
+
+/** Spec fields fixed once the job exists: they define the work and what was funded for it. */
+export const AIJOB_IMMUTABLE_FIELDS = [
+  'image', 'command', 'args', 'env', 'replicas', 'resources', 'gpu', 'inputs', 'output', 'checkpoint', 'payment',
+] as const;
+
+const providerNames = (field: string, description: string) => ({
+  type: 'array',
+  description,
+  maxItems: 64,
+  items: dnsSubdomain(`${field}[]`, 'A GPUProvider name.'),
+  'x-kubernetes-list-type': 'set',
+}) as const;
+
+/**
+ * A transition rule (it uses oldSelf) on the spec for each immutable field. Written on the spec
+ * rather than on the field so that adding or removing an optional field is caught too.
+ */
+function immutabilityRules() {
+  return AIJOB_IMMUTABLE_FIELDS.map((f) => ({
+    rule: `has(self.${f}) == has(oldSelf.${f}) && (!has(self.${f}) || self.${f} == oldSelf.${f})`,
+    message: `spec.${f} is immutable`,
+  }));
+}
+
+export const aiJobSpecSchema = {
+  type: 'object',
+  description: 'What to run, on which GPUs, with which data, and what the submitter will pay for it.',
+  required: ['image', 'payment'],
+  properties: {
+    image: {
+      type: 'string',
+      description: 'Container image of every replica. A digest-pinned reference (…@sha256:…) is recommended and can be required by policy.',
+      maxLength: 512,
+      'x-kubernetes-validations': [
+        { rule: `self.matches('^[^[:space:]]+$')`, message: 'spec.image must be a non-empty image reference without whitespace' },
+      ],
+    },
+    command: {
+      type: 'array',
+      description: 'Entrypoint (the container\'s command); the image\'s ENTRYPOINT when empty.',
+      maxItems: 64,
+      items: { type: 'string', maxLength: 4096 },
+      'x-kubernetes-list-type': 'atomic',
+    },
+    args: {
+      type: 'array',
+      description: 'Arguments to the entrypoint; the image\'s CMD when empty.',
+      maxItems: 256,
+      items: { type: 'string', maxLength: 4096 },
+      'x-kubernetes-list-type': 'atomic',
+    },
+    env: {
+      type: 'array',
+      description: 'Environment variables of every replica. Only literal values: hub Secrets do not exist in provider clusters.',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: {
+            type: 'string',
+            description: 'Variable name.',
+            maxLength: 128,
+            'x-kubernetes-validations': [
+              { rule: `self.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')`, message: 'spec.env[].name must consist of letters, digits, \'_\', \'-\' and \'.\', and not start with a digit' },
+              { rule: `!self.startsWith('FLOTILLA_')`, message: 'spec.env[].name: the FLOTILLA_ prefix is reserved for variables the operator sets' },
+            ],
+          },
+          value: { type: 'string', description: 'Variable value.', maxLength: 32768 },
+        },
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    },
+    replicas: {
+      type: 'integer',
+      format: 'int32',
+      description: 'Number of pods in the gang. All replicas land in one provider cluster or none do.',
+      default: 1,
+      maximum: 128,
+      'x-kubernetes-validations': [{ rule: 'self >= 1', message: 'spec.replicas must be at least 1' }],
+    },
+    resources: {
+      type: 'object',
+      description: 'What each replica requests.',
+      default: {},
+      properties: {
+        gpus: {
+          type: 'integer',
+          format: 'int32',
+          description: 'Whole GPUs (nvidia.com/gpu) per replica, all on the replica\'s node.',
+          default: 1,
+          maximum: 64,
+          'x-kubernetes-validations': [{ rule: 'self >= 1', message: 'spec.resources.gpus must be at least 1 (whole GPUs per replica)' }],
+        },
+        cpu: positiveQuantity('spec.resources.cpu', 'CPU request per replica; the provider\'s defaults apply when unset.'),
+        memory: positiveQuantity('spec.resources.memory', 'Memory request per replica; the provider\'s defaults apply when unset.'),
+      },
+    },
+    gpu: {
+      type: 'object',
+      description: 'Which GPUs are acceptable, matched against GPU Feature Discovery node labels. Any NVIDIA GPU when unset.',
+      properties: {
+        products: {
+          type: 'array',
+          description: 'Acceptable nvidia.com/gpu.product label values, e.g. NVIDIA-H100-80GB-HBM3. Any product when unset.',
+          maxItems: 32,
+          items: {
+            type: 'string',
+            maxLength: 63,
+            'x-kubernetes-validations': [
+              { rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`, message: 'spec.gpu.products[] must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3' },
+            ],
+          },
+          'x-kubernetes-list-type': 'set',
+        },
+        minMemoryMiB: {
+          type: 'integer',
+          format: 'int32',
+          description: 'Minimum GPU memory in MiB (the nvidia.com/gpu.memory label).',
+          minimum: 1,
+          maximum: 4194304,
+        },
+        minComputeCapability: {
+          type: 'string',
+          description: 'Minimum CUDA compute capability as major.minor, e.g. "8.0" (nvidia.com/gpu.compute.major/minor labels).',
+          maxLength: 5,
+          'x-kubernetes-validations': [
+            { rule: `self.matches('^[0-9]{1,2}[.][0-9]$')`, message: 'spec.gpu.minComputeCapability must be major.minor, e.g. "8.0"' },
+          ],
+        },
+      },
+      'x-kubernetes-validations': [
+        { rule: '!has(self.products) || size(self.products) > 0', message: 'spec.gpu.products must not be empty: leave it out to accept any product' },
+      ],
+    },
+    inputs: {
+      type: 'array',
+      description: 'Content-addressed inputs, fetched before the job starts and mounted read-only.',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['name', 'cid', 'mountPath'],
+        properties: {
+          name: dnsLabel('spec.inputs[].name', 'Input name, unique in the job; also names the input in the job\'s environment.'),
+          cid: cid('spec.inputs[].cid', 'IPFS content identifier of the input (a file or a directory).'),
+          mountPath: absolutePath('spec.inputs[].mountPath', 'Where the input appears in every replica.'),
+        },
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      'x-kubernetes-validations': [
+        { rule: 'self.all(i, self.exists_one(j, j.mountPath == i.mountPath))', message: 'spec.inputs[].mountPath values must be unique' },
+      ],
+    },
+    output: {
+      type: 'object',
+      description: 'Where the job writes its result; the directory is added to IPFS and its CID recorded in status.outputCID.',
+      default: {},
+      properties: {
+        path: { ...absolutePath('spec.output.path', 'Directory in the replica whose content is the job\'s output.'), default: '/flotilla/output' },
+        pin: { type: 'boolean', description: 'Pin the output on the hub\'s IPFS node.', default: true },
+      },
+    },
+    checkpoint: {
+      type: 'object',
+      description: 'Periodic checkpoints, so a preempted job resumes instead of restarting. Billing of a preempted attempt covers work up to its last pinned checkpoint.',
+      required: ['path'],
+      properties: {
+        path: absolutePath('spec.checkpoint.path', 'Directory the job writes checkpoints to and finds the latest one in on resume.'),
+        every: { ...duration('spec.checkpoint.every', 'Expected interval between checkpoints; placement uses it to estimate rework after a preemption.', '30s'), default: '10m' },
+      },
+    },
+    payment: {
+      type: 'object',
+      description: 'What the submitter pays with and at most how much; the escrow deposit must cover maxAmount.',
+      required: ['token', 'maxAmount'],
+      properties: {
+        token: {
+          type: 'string',
+          description: 'ERC-20 token: a symbol the operator is configured with (USDC, DAI) or a contract address.',
+          maxLength: 42,
+          'x-kubernetes-validations': [
+            { rule: `self.matches('${TOKEN_PATTERN}')`, message: 'spec.payment.token must be a token symbol such as USDC or DAI, or a 0x contract address' },
+          ],
+        },
+        maxAmount: positiveDecimal('spec.payment.maxAmount', 'Most the job may cost in total, in token units (not base units), e.g. "250".'),
+        maxPricePerGpuHour: positiveDecimal('spec.payment.maxPricePerGpuHour', 'Most the job pays per GPU-hour, in token units; providers above it are not considered.'),
+      },
+    },
+    placement: {
+      type: 'object',
+      description: 'Constraints on which providers may run the job.',
+      properties: {
+        allowedProviders: providerNames('spec.placement.allowedProviders', 'Only these GPUProviders may run the job. All when unset.'),
+        deniedProviders: providerNames('spec.placement.deniedProviders', 'These GPUProviders never run the job.'),
+        regions: {
+          type: 'array',
+          description: 'Acceptable GPUProvider spec.region values. All when unset.',
+          maxItems: 32,
+          items: { type: 'string', maxLength: 63 },
+          'x-kubernetes-list-type': 'set',
+        },
+        minReputation: {
+          type: 'number',
+          description: 'Minimum provider reputation score in [0, 1]: the share of its finished attempts that completed rather than being preempted or failing.',
+          minimum: 0,
+          maximum: 1,
+        },
+      },
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.allowedProviders) || !has(self.deniedProviders) || !self.allowedProviders.exists(p, p in self.deniedProviders)',
+          message: 'spec.placement: a provider cannot be both allowed and denied',
+        },
+      ],
+    },
+    recovery: {
+      type: 'object',
+      description: 'What happens when an attempt is preempted or its provider is lost.',
+      default: {},
+      properties: {
+        maxRestarts: {
+          type: 'integer',
+          format: 'int32',
+          description: 'Attempts after the first before the job fails.',
+          default: 3,
+          minimum: 0,
+          maximum: 100,
+        },
+        strategy: {
+          type: 'string',
+          description: 'Failover: place the next attempt anywhere but the preempting provider (cooled down). SameProviderFirst: retry the same provider first when it has room again.',
+          enum: RECOVERY_STRATEGIES,
+          default: 'Failover',
+        },
+      },
+    },
+    deadline: timestamp('Time after which the job is failed if not finished (RFC 3339).'),
+    callbackURL: {
+      type: 'string',
+      description: 'URL the operator POSTs the job\'s final status to.',
+      maxLength: 2048,
+      'x-kubernetes-validations': [
+        { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.callbackURL must be an absolute http or https URL' },
+      ],
+    },
+    podAnnotations: {
+      type: 'object',
+      description: 'Annotations copied onto every pod of the job, e.g. sim.flotilla.dev/run-seconds for the local federation\'s simulated executor.',
+      maxProperties: 32,
+      additionalProperties: { type: 'string', maxLength: 4096 },
+      'x-kubernetes-validations': [
+        { rule: `self.all(k, !k.startsWith('flotilla.dev/'))`, message: 'spec.podAnnotations: keys under flotilla.dev/ are reserved for the operator' },
+      ],
+    },
+  },
+  'x-kubernetes-validations': immutabilityRules(),
+} as const satisfies SchemaProps;
+
+const attemptSchema = {
+  type: 'object',
+  description: 'One placement of the gang on one provider, from creation of its pods until they ended.',
+  required: ['index', 'provider'],
+  properties: {
+    index: { type: 'integer', format: 'int32', minimum: 0, description: 'Attempt number, 0 for the first; it labels the pods (flotilla.dev/attempt).' },
+    provider: { type: 'string', maxLength: 253, description: 'GPUProvider that ran the attempt.' },
+    nodes: { type: 'array', maxItems: 128, items: { type: 'string', maxLength: 253 }, description: 'Provider nodes the replicas were bound to.' },
+    startTime: timestamp('When the attempt\'s pods were created.'),
+    endTime: timestamp('When the attempt ended; unset while it runs.'),
+    gpuSeconds: { type: 'integer', format: 'int64', minimum: 0, description: 'GPU-seconds consumed (GPUs × seconds running).' },
+    billableGpuSeconds: { type: 'integer', format: 'int64', minimum: 0, description: 'GPU-seconds billed: all of them for a finished attempt, up to the last pinned checkpoint for a preempted one.' },
+    reason: {
+      type: 'string',
+      maxLength: 128,
+      description: 'Why the attempt ended, e.g. Succeeded, Failed, DisruptionTarget, PodDeleted, NodeLost, NodeReclaimed, BindTimeout, ProviderUnreachable.',
+    },
+    message: { type: 'string', maxLength: 4096, description: 'Human-readable detail of reason.' },
+    checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
+  },
+} as const;
+
+export const aiJobStatusSchema = {
+  type: 'object',
+  description: 'Observed state, written only by the operator.',
+  properties: {
+    phase: { type: 'string', enum: AIJOB_PHASES, description: 'Summary for humans; controllers decide from conditions.' },
+    conditions: conditionsSchema,
+    observedGeneration: observedGenerationSchema,
+    placement: {
+      type: 'object',
+      description: 'Where the current attempt runs.',
+      properties: {
+        provider: { type: 'string', maxLength: 253, description: 'GPUProvider of the current attempt.' },
+        nodes: { type: 'array', maxItems: 128, items: { type: 'string', maxLength: 253 }, description: 'Node chosen for each replica, by replica index.' },
+      },
+    },
+    attempts: {
+      type: 'array',
+      description: 'Every attempt so far, oldest first.',
+      maxItems: 128,
+      items: attemptSchema,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['index'],
+    },
+    startTime: timestamp('When the first attempt started.'),
+    completionTime: timestamp('When the job reached Succeeded or Failed.'),
+    outputCID: { type: 'string', maxLength: 128, description: 'CID of the job\'s output directory.' },
+    receiptCID: { type: 'string', maxLength: 128, description: 'CID of the signed provenance receipt (inputs, image digest, provider, attempts, output, settlement).' },
+    funding: {
+      type: 'object',
+      description: 'The escrow deposit that funds the job.',
+      properties: {
+        escrowJobId: { type: 'string', maxLength: 66, pattern: BYTES32_PATTERN, description: 'Job id in the escrow contract (bytes32, 0x + 64 hex), derived from the job uid.' },
+        deposited: decimal('Amount deposited, in token units.'),
+      },
+    },
+    cost: {
+      type: 'object',
+      description: 'What the job costs so far (final once Succeeded or Failed).',
+      properties: {
+        amount: decimal('Cost in token units.'),
+        token: { type: 'string', maxLength: 42, pattern: TOKEN_PATTERN, description: 'Token of amount.' },
+      },
+    },
+    settlement: {
+      type: 'object',
+      description: 'The escrow settlement. id is written before the transaction is sent so a restart never settles twice.',
+      properties: {
+        id: { type: 'string', maxLength: 66, pattern: BYTES32_PATTERN, description: 'Settlement id (bytes32), derived from the job uid.' },
+        txHash: { type: 'string', maxLength: 66, pattern: BYTES32_PATTERN, description: 'Hash of the settling transaction.' },
+        amounts: {
+          type: 'array',
+          description: 'What each provider is paid.',
+          maxItems: 128,
+          items: {
+            type: 'object',
+            required: ['provider', 'amount'],
+            properties: {
+              provider: { type: 'string', maxLength: 253, description: 'GPUProvider name.' },
+              payoutAddress: { type: 'string', maxLength: 42, pattern: ADDRESS_PATTERN, description: 'Address credited.' },
+              amount: decimal('Amount in token units.'),
+            },
+          },
+        },
+        refund: decimal('Amount refundable to the payer, in token units.'),
+      },
+    },
+  },
+} as const satisfies SchemaProps;

@@ -1,0 +1,132 @@
+// Condition types of both kinds and, next to each, every reason it may carry (Kueue's practice).
+// Controllers set conditions only with these names; docs/api.md's tables are generated from here.
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface ReasonDoc {
+  readonly status: ConditionStatus;
+  readonly description: string;
+}
+
+export interface ConditionDoc {
+  readonly description: string;
+  readonly reasons: { readonly [reason: string]: ReasonDoc };
+}
+
+const r = (status: ConditionStatus, description: string): ReasonDoc => ({ status, description });
+
+export const aiJobConditions = {
+  Funded: {
+    description: 'The escrow holds a deposit for the job that covers spec.payment.maxAmount.',
+    reasons: {
+      EscrowDeposited: r('True', 'The deposit is on chain.'),
+      AwaitingDeposit: r('False', 'No deposit for the job\'s escrow id yet.'),
+      InsufficientDeposit: r('False', 'The deposit is below spec.payment.maxAmount.'),
+      TokenNotSupported: r('False', 'spec.payment.token is not a token the operator is configured with.'),
+    },
+  },
+  Scheduled: {
+    description: 'A provider was chosen for the current attempt and its pods were created there.',
+    reasons: {
+      Placed: r('True', 'The gang fits the provider named in status.placement.'),
+      Unschedulable: r('False', 'No provider can take the gang; the message gives each provider\'s reason.'),
+      Rescheduling: r('False', 'The last attempt ended early and the next one is being placed.'),
+    },
+  },
+  Running: {
+    description: 'Every replica of the current attempt is running.',
+    reasons: {
+      PodsRunning: r('True', 'All replicas are running.'),
+      PodsPending: r('False', 'Some replicas are not bound or not started yet.'),
+      AttemptEnded: r('False', 'The attempt is over (see the Preempted and Finished conditions).'),
+    },
+  },
+  Preempted: {
+    description: 'The last attempt was ended by the provider, not by the job. The reason is the signal that showed it.',
+    reasons: {
+      DisruptionTarget: r('True', 'A pod got the DisruptionTarget condition (scheduler preemption, eviction, taint manager, PodGC).'),
+      PodDeleted: r('True', 'A pod disappeared.'),
+      NodeLost: r('True', 'A node running a replica was deleted or became NotReady.'),
+      NodeReclaimed: r('True', 'A node running a replica was tainted flotilla.dev/reclaim.'),
+      BindTimeout: r('True', 'Replicas stayed Pending past the bind timeout.'),
+      ProviderUnreachable: r('True', 'The provider stayed unreachable past its grace period.'),
+      Recovered: r('False', 'A later attempt is running.'),
+    },
+  },
+  Finished: {
+    description: 'The job reached an end: no further attempt will be made.',
+    reasons: {
+      Succeeded: r('True', 'Every replica exited 0 and the output CID was reported.'),
+      Failed: r('True', 'A replica failed through the job\'s own fault.'),
+      RestartLimitExceeded: r('True', 'More than spec.recovery.maxRestarts attempts were preempted.'),
+      DeadlineExceeded: r('True', 'spec.deadline passed before the job finished.'),
+      OutputInvalid: r('True', 'The termination message did not carry a valid output CID.'),
+    },
+  },
+  OutputPinned: {
+    description: 'status.outputCID is pinned on the hub\'s IPFS node (only when spec.output.pin).',
+    reasons: {
+      Pinned: r('True', 'The pin is in place.'),
+      PinPending: r('False', 'Pinning has not finished yet.'),
+      PinFailed: r('False', 'The IPFS node refused or failed the pin; it is retried.'),
+    },
+  },
+  Settled: {
+    description: 'The escrow paid the providers and the rest is refundable to the payer.',
+    reasons: {
+      SettlementConfirmed: r('True', 'The settlement transaction status.settlement.txHash is mined.'),
+      SettlementPending: r('False', 'The settlement is sent or about to be; status.settlement.id is fixed.'),
+      SettlementFailed: r('False', 'The settlement transaction reverted; it is retried.'),
+    },
+  },
+} as const satisfies { readonly [type: string]: ConditionDoc };
+
+export const gpuProviderConditions = {
+  Reachable: {
+    description: 'The provider\'s API server answers with the credential from spec.kubeconfigSecretRef.',
+    reasons: {
+      Connected: r('True', 'The last request succeeded.'),
+      Connecting: r('Unknown', 'No request has completed yet.'),
+      SecretNotFound: r('False', 'The Secret named by spec.kubeconfigSecretRef does not exist.'),
+      SecretKeyMissing: r('False', 'The Secret has no spec.kubeconfigSecretRef.key.'),
+      KubeconfigInvalid: r('False', 'The kubeconfig does not parse or names no usable context.'),
+      CertificateInvalid: r('False', 'TLS verification of the API server failed (wrong CA, name or expiry).'),
+      Unauthorized: r('False', 'The API server rejected the credential (401).'),
+      Forbidden: r('False', 'The credential may not list nodes or pods in spec.namespace (403).'),
+      ConnectionFailed: r('False', 'The API server could not be reached (DNS, refused, reset).'),
+      Timeout: r('False', 'The API server did not answer in time.'),
+    },
+  },
+  Ready: {
+    description: 'New attempts may be placed here.',
+    reasons: {
+      Ready: r('True', 'Reachable, not cordoned, inventory known.'),
+      Unreachable: r('False', 'Reachable is not True.'),
+      Cordoned: r('False', 'spec.cordoned is true.'),
+      NamespaceMissing: r('False', 'spec.namespace does not exist in the provider.'),
+      InventoryPending: r('False', 'Node and pod informers have not synced yet.'),
+      NoGPUs: r('False', 'No schedulable node offers a priced GPU product.'),
+    },
+  },
+} as const satisfies { readonly [type: string]: ConditionDoc };
+
+export type AIJobConditionType = keyof typeof aiJobConditions;
+export type GPUProviderConditionType = keyof typeof gpuProviderConditions;
+export type AIJobConditionReason = { [T in AIJobConditionType]: keyof (typeof aiJobConditions)[T]['reasons'] }[AIJobConditionType];
+export type GPUProviderConditionReason = {
+  [T in GPUProviderConditionType]: keyof (typeof gpuProviderConditions)[T]['reasons'];
+}[GPUProviderConditionType];
+
+function names<K extends string>(keys: readonly K[]): { readonly [N in K]: N } {
+  return Object.fromEntries(keys.map((k) => [k, k])) as { [N in K]: N };
+}
+
+function reasonsOf<C extends { readonly [type: string]: ConditionDoc }>(conditions: C): string[] {
+  return Object.values(conditions).flatMap((c) => Object.keys(c.reasons));
+}
+
+/** `AIJOB_CONDITION.Scheduled === 'Scheduled'`: names checked by the compiler, not typed as strings. */
+export const AIJOB_CONDITION = names(Object.keys(aiJobConditions) as AIJobConditionType[]);
+export const AIJOB_REASON = names(reasonsOf(aiJobConditions) as AIJobConditionReason[]);
+export const GPUPROVIDER_CONDITION = names(Object.keys(gpuProviderConditions) as GPUProviderConditionType[]);
+export const GPUPROVIDER_REASON = names(reasonsOf(gpuProviderConditions) as GPUProviderConditionReason[]);

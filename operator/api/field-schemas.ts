@@ -1,0 +1,162 @@
+// Schemas of field kinds that recur in both kinds: names, CIDs, addresses, decimal amounts,
+// quantities, durations and the standard condition. Each takes the field's path so the CEL message
+// names the field the user got wrong (the apiserver prints the path too, but ours says what is
+// expected). Regexes inside CEL use `[.]` rather than `\.` so no escaping crosses YAML and CEL.
+
+/** RE2 pattern (for CEL `matches`) of a CIDv0 (`Qm…`, base58btc, 46 chars) or CIDv1 in base32 (`b…`). */
+export const CID_PATTERN = '^(Qm[1-9A-HJ-NP-Za-km-z]{44}|b[a-z2-7]{58,127})$';
+/** Decimal number of token units (not base units): no sign, no exponent, at most 18 decimals. */
+export const DECIMAL_PATTERN = '^(0|[1-9][0-9]{0,29})([.][0-9]{1,18})?$';
+export const ADDRESS_PATTERN = '^0x[0-9a-fA-F]{40}$';
+/** A token is a symbol the operator's configuration maps to a contract (USDC, DAI), or an address. */
+export const TOKEN_PATTERN = '^([A-Z][A-Z0-9]{1,15}|0x[0-9a-fA-F]{40})$';
+export const BYTES32_PATTERN = '^0x[0-9a-fA-F]{64}$';
+export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A Kubernetes label value, which is what GFD's `nvidia.com/gpu.product` is. */
+export const LABEL_VALUE_PATTERN = '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$';
+/** Go-style durations limited to whole units, e.g. `90s`, `10m`, `1h30m`. */
+export const DURATION_PATTERN = '^([0-9]{1,6}(ms|s|m|h))+$';
+
+export function dnsLabel(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 63,
+    'x-kubernetes-validations': [
+      { rule: `self.matches('${DNS_LABEL_PATTERN}')`, message: `${field} must be a DNS label: lower-case letters, digits and '-'` },
+    ],
+  } as const;
+}
+
+export function dnsSubdomain(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 253,
+    'x-kubernetes-validations': [
+      { rule: `self.matches('${DNS_SUBDOMAIN_PATTERN}')`, message: `${field} must be a DNS subdomain: lower-case letters, digits, '-' and '.'` },
+    ],
+  } as const;
+}
+
+export function cid(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 128,
+    'x-kubernetes-validations': [
+      { rule: `self.matches('${CID_PATTERN}')`, message: `${field} must be an IPFS CID: v0 (Qm…, 46 characters) or v1 in base32 (b…)` },
+    ],
+  } as const;
+}
+
+export function positiveDecimal(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 49,
+    'x-kubernetes-validations': [
+      {
+        rule: `self.matches('${DECIMAL_PATTERN}') && self.matches('[1-9]')`,
+        message: `${field} must be a positive decimal number of token units as a string, e.g. "250" or "0.75"`,
+      },
+    ],
+  } as const;
+}
+
+/** Status amounts may be zero (a job that ran no billable second). No CEL: only the operator writes them. */
+export function decimal(description: string) {
+  return { type: 'string', description, maxLength: 49, pattern: DECIMAL_PATTERN } as const;
+}
+
+export function absolutePath(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 1024,
+    'x-kubernetes-validations': [
+      { rule: `self.startsWith('/') && !self.contains(':')`, message: `${field} must be an absolute path without ':'` },
+    ],
+  } as const;
+}
+
+/** A resource quantity as in a pod's requests (`4`, `500m`, `16Gi`), which must be positive. */
+export function positiveQuantity(field: string, description: string) {
+  return {
+    description,
+    'x-kubernetes-int-or-string': true,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    'x-kubernetes-validations': [
+      {
+        // string() accepts both branches of int-or-string; the quantity library parses the rest.
+        rule: `isQuantity(string(self)) && quantity(string(self)).sign() == 1`,
+        message: `${field} must be a positive quantity, e.g. 4, "500m" or "16Gi"`,
+      },
+    ],
+  } as const;
+}
+
+export function duration(field: string, description: string, min: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 32,
+    'x-kubernetes-validations': [
+      {
+        // matches() first: && short-circuits on false, so duration() never sees a malformed string.
+        rule: `self.matches('${DURATION_PATTERN}') && duration(self) >= duration('${min}')`,
+        message: `${field} must be a duration of at least ${min}, e.g. "10m" or "1h30m"`,
+      },
+    ],
+  } as const;
+}
+
+export const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
+
+/** metav1.Condition, as controller-gen writes it, so standard tooling reads our conditions. */
+export const conditionSchema = {
+  type: 'object',
+  description: 'A metav1.Condition: one aspect of the object\'s state, owned by one controller.',
+  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  properties: {
+    type: {
+      type: 'string',
+      description: 'Condition type in CamelCase, e.g. Ready.',
+      maxLength: 316,
+      pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    },
+    status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      minimum: 0,
+      description: 'The metadata.generation the condition was computed from.',
+    },
+    lastTransitionTime: timestamp('When status last changed.'),
+    reason: {
+      type: 'string',
+      description: 'Machine-readable CamelCase reason for the status; the possible reasons are listed per condition type.',
+      minLength: 1,
+      maxLength: 1024,
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    },
+    message: { type: 'string', description: 'Human-readable detail.', maxLength: 32768 },
+  },
+} as const;
+
+export const conditionsSchema = {
+  type: 'array',
+  description: 'Conditions, one per type.',
+  maxItems: 16,
+  items: conditionSchema,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+} as const;
+
+export const observedGenerationSchema = {
+  type: 'integer',
+  format: 'int64',
+  minimum: 0,
+  description: 'The metadata.generation the controller last acted on.',
+} as const;

@@ -1,0 +1,40 @@
+// API group, version and the names of the two kinds, for clients, informers, RBAC and the CRDs.
+
+export const GROUP = 'flotilla.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export interface KindNames {
+  readonly kind: string;
+  readonly listKind: string;
+  readonly plural: string;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly scope: 'Namespaced' | 'Cluster';
+}
+
+export const AIJOB = {
+  kind: 'AIJob',
+  listKind: 'AIJobList',
+  plural: 'aijobs',
+  singular: 'aijob',
+  shortNames: ['aij'],
+  scope: 'Namespaced',
+} as const satisfies KindNames;
+
+export const GPUPROVIDER = {
+  kind: 'GPUProvider',
+  listKind: 'GPUProviderList',
+  plural: 'gpuproviders',
+  singular: 'gpuprovider',
+  shortNames: ['gpup'],
+  scope: 'Cluster',
+} as const satisfies KindNames;
+
+/** Category so `kubectl get flotilla` lists both kinds. */
+export const CATEGORY = 'flotilla';
+
+/** Labels the operator puts on every object it creates in a provider cluster. */
+export const LABEL_JOB_UID = `${GROUP}/job-uid`;
+export const LABEL_ATTEMPT = `${GROUP}/attempt`;
+export const LABEL_HUB = `${GROUP}/hub`;
