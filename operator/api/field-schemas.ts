@@ -90,7 +90,7 @@ export function positiveQuantity(field: string, description: string) {
     'x-kubernetes-validations': [
       {
         // string() accepts both branches of int-or-string; the quantity library parses the rest.
-        rule: `isQuantity(string(self)) && quantity(string(self)).sign() == 1`,
+        rule: `isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))`,
         message: `${field} must be a positive quantity, e.g. 4, "500m" or "16Gi"`,
       },
     ],

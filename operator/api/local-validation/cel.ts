@@ -7,7 +7,7 @@
 // Subset: literals (int, double, string, bool, list), `self`/`oldSelf`, field selection, indexing,
 // ! && || ?: == != < <= > >= in, has(), size(), the macros all/exists/exists_one, the string
 // functions matches/startsWith/endsWith/contains, string(), duration(), and Kubernetes' isURL/url()
-// and isQuantity/quantity() libraries (enough of them for our rules).
+// and isQuantity/quantity().isGreaterThan/isLessThan libraries (enough of them for our rules).
 import type { SchemaProps } from '../schema-types.ts';
 
 export class CelUnsupported extends Error {}
@@ -254,9 +254,10 @@ function evalCall(n: Extract<Node, { k: 'call' }>, env: Env): unknown {
     case 'duration': return parseDuration(str(a0));
     case 'isQuantity': return QUANTITY.test(str(a0));
     case 'quantity': return parseQuantity(str(a0));
-    case 'sign':
-      if (!(target instanceof Quantity)) throw new CelEvalError('sign() on a non-quantity');
-      return Math.sign(target.value);
+    case 'isGreaterThan':
+    case 'isLessThan':
+      if (!(target instanceof Quantity) || !(a0 instanceof Quantity)) throw new CelEvalError(`${n.fn}() on a non-quantity`);
+      return n.fn === 'isGreaterThan' ? target.value > a0.value : target.value < a0.value;
     case 'isURL': return isAbsoluteUrl(str(a0));
     case 'url':
       if (!isAbsoluteUrl(str(a0))) throw new CelEvalError(`invalid URL ${String(a0)}`);
