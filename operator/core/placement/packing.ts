@@ -74,25 +74,6 @@ function capacity(node: PoolNode, shape: GangShape): number {
   return fit;
 }
 
-/** The tainted and untainted nodes as one (free, name)-sorted list, for jobs with extra tolerations. */
-function mergeByFreeThenName(a: readonly PoolNode[], b: readonly PoolNode[]): PoolNode[] {
-  const merged: PoolNode[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const x = a[i];
-    const y = b[j];
-    if (y === undefined || (x !== undefined && (x.free < y.free || (x.free === y.free && x.name < y.name)))) {
-      if (x) merged.push(x);
-      i += 1;
-    } else {
-      merged.push(y);
-      j += 1;
-    }
-  }
-  return merged;
-}
-
 /** Places the gang on the pool best fit first, or explains why it does not fit. */
 export function packGang(pool: GpuPool, shape: GangShape): PackResult {
   const withTainted = shape.extraTolerations.length > 0;
@@ -128,11 +109,26 @@ export function packGang(pool: GpuPool, shape: GangShape): PackResult {
     return true;
   };
 
-  // Jobs with only the default tolerations (nearly all) walk the untainted list in place.
-  const nodes = withTainted ? mergeByFreeThenName(pool.nodes, pool.tainted) : pool.nodes;
-  for (let i = lowerBound(nodes, shape.gpus); i < nodes.length; i++) {
-    const node = nodes[i];
-    if (node === undefined || !eligible(node)) continue;
+  // Walk the untainted and (for jobs with extra tolerations) the tainted list as one (free, name)
+  // sequence, two pointers from each list's first node with enough devices: nothing is copied.
+  const untainted = pool.nodes;
+  const taintedNodes = withTainted ? pool.tainted : [];
+  let i = lowerBound(untainted, shape.gpus);
+  let j = lowerBound(taintedNodes, shape.gpus);
+  for (;;) {
+    const x = untainted[i];
+    const y = taintedNodes[j];
+    let node: PoolNode;
+    if (x !== undefined && (y === undefined || x.free < y.free || (x.free === y.free && x.name < y.name))) {
+      node = x;
+      i += 1;
+    } else if (y !== undefined) {
+      node = y;
+      j += 1;
+    } else {
+      break;
+    }
+    if (!eligible(node)) continue;
     largestFree = node.free; // ascending order: the last eligible node seen is the largest
     const fit = Math.min(capacity(node, shape), shape.replicas - assignments.length);
     if (fit === 0) {
