@@ -38,10 +38,10 @@ export async function openJobs(chain: Chain, s: EscrowStack, prefix: string, cou
   return ids;
 }
 
-/** Job i pays `providersPerJob` providers 30 and 20 tUSD… (from a pool of 8), the rest is refunded. */
+/** Job i pays `providersPerJob` providers of the pool 30, 20 and 10 tUSD; the rest is refunded. */
 export function entriesFor(jobIds: readonly string[], providersPerJob: number, pool: readonly string[]): SettlementBatchEntry[] {
   return jobIds.map((jobId, i) => {
-    const providers = Array.from({ length: providersPerJob }, (_, k) => pool[(i + k) % pool.length] ?? '');
+    const providers = Array.from({ length: providersPerJob }, (_, k) => pool[(i * providersPerJob + k) % pool.length] ?? '');
     return { jobId, providers, amounts: providers.map((_, k) => usd(String(30 - 10 * (k % 3)))) };
   });
 }
@@ -52,8 +52,10 @@ export async function measureSettlementGas(
   opts: { jobs: number; batchSize: number; providersPerJob: number; warm: boolean; label: string },
 ): Promise<GasMeasurement> {
   const settler = s.escrowAs(Role.settler);
-  // Cold: fresh providers each run. Warm: a fixed pool that has been paid before (as has the payer).
-  const pool = Array.from({ length: 8 }, (_, i) => providerAddress(opts.warm ? `warm-${i}` : `${opts.label}-${i}`));
+  // Warm: a pool of 8 providers that have been paid before (as has the payer). Cold: every share
+  // goes to a provider never paid before.
+  const poolSize = opts.warm ? 8 : opts.jobs * opts.providersPerJob;
+  const pool = Array.from({ length: poolSize }, (_, i) => providerAddress(opts.warm ? `warm-${i}` : `${opts.label}-${i}`));
   if (opts.warm && (await s.escrow.owed(pool[0] ?? '', await s.token.getAddress())) === 0n) {
     const [seedJob] = await openJobs(chain, s, `${opts.label}:seed`, 1);
     await mined(settler.settle(seedJob ?? '', pool, pool.map(() => 1n)));
@@ -85,6 +87,6 @@ export async function measureSettlementGas(
 
 /** The measurement as one printable line. */
 export function formatMeasurement(m: GasMeasurement): string {
-  const how = m.mode === 'single' ? 'settle      ' : `settleBatch ${String(m.batchSize).padStart(3)}`;
-  return `${how}  ${m.warm ? 'warm' : 'cold'}  ${m.providersPerJob} provider(s)/job  ${String(m.gasPerJob).padStart(7)} gas/job`;
+  const how = (m.mode === 'single' ? 'settle' : `settleBatch(${m.batchSize})`).padEnd(16);
+  return `${how} ${m.warm ? 'warm' : 'cold'}  ${m.providersPerJob} provider(s)/job  ${String(m.gasPerJob).padStart(7)} gas/job`;
 }
