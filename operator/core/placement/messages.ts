@@ -51,7 +51,8 @@ export function noMatchingProductMessage(accepted: readonly string[], onOffer: r
 }
 
 export function gpuMemoryMessage(pool: GpuPool, floorMiB: number): string {
-  return `GPU memory ${pool.maxGpuMemoryMiB} MiB below min ${floorMiB} MiB`;
+  const has = pool.maxGpuMemoryMiB > 0 ? `${pool.maxGpuMemoryMiB} MiB` : `unknown (no ${pool.memoryLabel} label)`;
+  return `GPU memory ${has} below min ${floorMiB} MiB`;
 }
 
 export function computeCapabilityMessage(pool: GpuPool, floor: number): string {

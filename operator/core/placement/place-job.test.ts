@@ -112,6 +112,12 @@ describe('placeJob', () => {
       want: { rejected: { 'provider-a': 'GpuMemoryTooSmall: NVIDIA-L4: GPU memory 23034 MiB below min 40960 MiB' } },
     },
     {
+      name: 'a product without a GPU memory label fails a memory floor and says so',
+      job: aJob().products(H100).minGpuMemoryMiB(40960),
+      providers: [gpuProvider('provider-a').price(H100, '2.50').nodes(gpuNode('a-1').product(H100, 8).withoutLabel('nvidia.com/gpu.memory'))],
+      want: { rejected: { 'provider-a': 'GpuMemoryTooSmall: GPU memory unknown (no nvidia.com/gpu.memory label) below min 40960 MiB' } },
+    },
+    {
       name: 'nodes below the memory floor are skipped inside a product',
       job: aJob().products(H100).gpus(8).minGpuMemoryMiB(81000),
       providers: [gpuProvider('provider-a').price(H100, '2.50').nodes(
