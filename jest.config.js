@@ -1,5 +1,5 @@
 // Jest 30 in native ESM mode (run with --experimental-vm-modules). ts-jest only transpiles
-// (isolatedModules); `tsc --noEmit` is the type check. Two projects:
+// (isolatedModules); `tsc --noEmit` is the type check. Three projects:
 //   unit         — pure logic beside the code (operator/**), no I/O, no federation
 //   chain        — test/chain/**, contract tests; each suite starts its own real anvil (clean chain state)
 //   integration  — test/**, against the real local federation, started once per run by globalSetup
@@ -15,6 +15,8 @@ const common = {
 export default {
   // Integration suites share one federation (and 2 cores): run test files one at a time.
   maxWorkers: 1,
+  // testTimeout is a global option in Jest 30 (ignored inside projects); unit tests finish in ms.
+  testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/plain-summary-reporter.js'],
   projects: [
     {
@@ -26,7 +28,6 @@ export default {
       ...common,
       displayName: 'chain',
       testMatch: ['<rootDir>/test/chain/**/*.test.ts'],
-      testTimeout: 120_000,
     },
     {
       ...common,
@@ -35,7 +36,6 @@ export default {
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chain/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 180_000,
     },
   ],
 };

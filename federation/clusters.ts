@@ -1,10 +1,11 @@
 // Kubernetes clusters of the local federation: each one a kwokctl "binary runtime" cluster, i.e.
 // real etcd, kube-apiserver, kube-controller-manager and (providers only) kube-scheduler processes
 // built by scripts/tools.sh, plus the kwok controller that plays the kubelets of simulated nodes.
-// kwokctl keeps its state under <stateDir>/kwok (KWOK_WORKDIR), so nothing touches ~/.kwok or
-// ~/.kube, and every binary is passed explicitly (anything not passed would be downloaded).
+// kwokctl keeps each cluster's state under <stateDir>/kwok/<cluster> (its own KWOK_WORKDIR: clusters
+// created in parallel would otherwise race to generate one shared CA), so nothing touches ~/.kwok
+// or ~/.kube, and every binary is passed explicitly (anything not passed would be downloaded).
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from './command.ts';
 import type { ToolPaths } from './paths.ts';
 
@@ -16,25 +17,34 @@ export interface ClusterInfo {
   readonly kubeconfig: string;
 }
 
-export const kwokWorkdir = (stateDir: string) => join(stateDir, 'kwok');
+export const kwokRoot = (stateDir: string) => join(stateDir, 'kwok');
+export const kwokWorkdir = (stateDir: string, cluster: string) => join(kwokRoot(stateDir), cluster);
 export const kubeconfigPath = (stateDir: string, name: string) => join(stateDir, 'kubeconfigs', `${name}.yaml`);
 
-/** Environment for kwokctl and everything it starts; the marker lets `down` find strays. */
-export function kwokEnv(stateDir: string): Record<string, string> {
-  return { KWOK_WORKDIR: kwokWorkdir(stateDir), FLOTILLA_FEDERATION: stateDir };
+/**
+ * Environment for kwokctl and everything it starts: its workdir, the marker that lets `down` find
+ * strays, the Kubernetes version of the built binaries, and those binaries first on PATH (kwokctl
+ * runs `kubectl` to wait for readiness; ours matches the server version exactly).
+ */
+export function kwokEnv(stateDir: string, cluster: string, tools: ToolPaths): Record<string, string> {
+  return {
+    KWOK_WORKDIR: kwokWorkdir(stateDir, cluster),
+    KWOK_KUBE_VERSION: tools.kubeVersion,
+    FLOTILLA_FEDERATION: stateDir,
+    PATH: `${dirname(tools.kubectl)}:${process.env.PATH ?? ''}`,
+  };
 }
 
 export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPaths, stateDir: string): string[] {
   const args = [
     'create', 'cluster', '--name', name, '--runtime', 'binary',
-    '--kube-version', tools.kubeVersion,
     '--etcd-binary', tools.etcd,
     '--kube-apiserver-binary', tools.kubeApiserver,
     '--kube-controller-manager-binary', tools.kubeControllerManager,
     '--kube-scheduler-binary', tools.kubeScheduler,
     '--kwok-controller-binary', tools.kwok,
     // kwokctl merges every cluster into this file; we write one kubeconfig per cluster below.
-    '--kubeconfig', join(kwokWorkdir(stateDir), 'kubeconfig.yaml'),
+    '--kubeconfig', join(kwokWorkdir(stateDir, name), 'kubeconfig.yaml'),
     // Test clusters: durability across power loss is worth nothing, fsync latency is worth a lot.
     '--extra-args', 'etcd=unsafe-no-fsync=true',
     '--wait', '90s',
@@ -46,8 +56,8 @@ export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPa
 }
 
 export async function createCluster(stateDir: string, name: string, role: ClusterRole, tools: ToolPaths): Promise<ClusterInfo> {
-  const env = kwokEnv(stateDir);
-  mkdirSync(kwokWorkdir(stateDir), { recursive: true });
+  const env = kwokEnv(stateDir, name, tools);
+  mkdirSync(kwokWorkdir(stateDir, name), { recursive: true });
   await runCommand(tools.kwokctl, createClusterArgs(name, role, tools, stateDir), { env, timeoutMs: 180_000 });
   const { stdout } = await runCommand(tools.kwokctl, ['get', 'kubeconfig', '--name', name], { env });
   const kubeconfig = kubeconfigPath(stateDir, name);
@@ -58,10 +68,11 @@ export async function createCluster(stateDir: string, name: string, role: Cluste
 
 /** Stops every process of the cluster and removes its state. */
 export async function deleteCluster(stateDir: string, name: string, tools: ToolPaths): Promise<void> {
-  await runCommand(tools.kwokctl, ['delete', 'cluster', '--name', name], { env: kwokEnv(stateDir), timeoutMs: 60_000 });
+  await runCommand(tools.kwokctl, ['delete', 'cluster', '--name', name], { env: kwokEnv(stateDir, name, tools), timeoutMs: 60_000 });
 }
 
 export function existingClusters(stateDir: string): string[] {
-  const dir = join(kwokWorkdir(stateDir), 'clusters');
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
+  const root = kwokRoot(stateDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((name) => existsSync(join(kwokWorkdir(stateDir, name), 'clusters', name))).sort();
 }

@@ -8,7 +8,7 @@
 // The Makefile (`make federation-up/-down`), the demo and the integration tests all go through here.
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
 import { createCluster, deleteCluster, existingClusters } from './clusters.ts';
 import { daemonPid, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, waitFor } from './daemon.ts';
@@ -87,8 +87,10 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
   const nodes = renderProviderNodes(provider);
   for (const node of nodes) {
     const created = await core.createNode({ body: node });
-    // Node creation keeps status on most versions; set it explicitly so capacity is never missing.
-    await core.replaceNodeStatus({ name: created.metadata?.name ?? '', body: { ...created, status: node.status } });
+    // Make sure capacity is there whatever the create kept; a merge patch, because the kwok
+    // controller starts heartbeating the node at once (a replace would conflict).
+    const capacity = { status: { capacity: node.status?.capacity, allocatable: node.status?.allocatable } };
+    await core.patchNodeStatus({ name: created.metadata?.name ?? '', body: capacity }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   }
   const names = nodes.map((n) => n.metadata?.name ?? '');
   await waitFor(`${provider.name}: ${names.length} GPU nodes Ready`, async () => {
@@ -126,11 +128,14 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     const [kubo, anvil, clusters] = await Promise.all([
       timed(progress, 'Kubo hub + provider daemons up and peered', () => startKuboPair(stateDir, tools.ipfs)),
       timed(progress, 'anvil up (chain id 31337)', () => startAnvil({ stateDir })),
-      Promise.all([
-        timed(progress, 'cluster hub up (etcd, kube-apiserver, kube-controller-manager)', () => createCluster(stateDir, 'hub', 'hub', tools)),
-        ...fleet.providers.map((p) =>
-          timed(progress, `cluster ${p.name} up (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)`, () => createCluster(stateDir, p.name, 'provider', tools))),
-      ]),
+      // One after another: kwokctl picks its ports by probing, so parallel creations collide.
+      (async () => {
+        const created = [await timed(progress, 'cluster hub up (etcd, kube-apiserver, kube-controller-manager)', () => createCluster(stateDir, 'hub', 'hub', tools))];
+        for (const p of fleet.providers) {
+          created.push(await timed(progress, `cluster ${p.name} up (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)`, () => createCluster(stateDir, p.name, 'provider', tools)));
+        }
+        return created;
+      })(),
     ]);
     const providerClusters = clusters.slice(1);
     const providers = await Promise.all(fleet.providers.map(async (p, i): Promise<ProviderEndpoint> => {
