@@ -10,7 +10,7 @@
 //   sim.flotilla.dev/output: "any text"          included in the output object added to IPFS
 //
 // A pod that succeeds reports its output through the Kubernetes termination message, as a real
-// Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/workload-contract.md).
+// Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/local-federation.md).
 import type { V1Pod, V1ContainerStatus, V1PodCondition } from '@kubernetes/client-node';
 
 export const SIM = {
