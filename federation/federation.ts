@@ -16,6 +16,7 @@ import type { ExecutorConfig } from './executor.ts';
 import { parseFleet, renderProviderNodes } from './fleet.ts';
 import type { ProviderFleet } from './fleet.ts';
 import { startKuboPair } from './kubo.ts';
+import { installCrds, prepareProviderCluster, registerProvider } from './register.ts';
 import type { KuboEndpoint } from './kubo.ts';
 import { assertToolsPresent, defaultStateDir, repoRoot, toolPaths } from './paths.ts';
 
@@ -138,11 +139,16 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
       })(),
     ]);
     const providerClusters = clusters.slice(1);
+    const hubKubeconfig = clusters[0]?.kubeconfig ?? '';
+    await timed(progress, 'hub: Flotilla CRDs installed and Established', () => installCrds(hubKubeconfig));
     const providers = await Promise.all(fleet.providers.map(async (p, i): Promise<ProviderEndpoint> => {
       const kubeconfig = providerClusters[i]?.kubeconfig ?? '';
       const nodes = await timed(progress, `${p.name}: GPU nodes registered and Ready`, () => registerNodes(p, kubeconfig));
+      await prepareProviderCluster(kubeconfig);
+      await registerProvider(hubKubeconfig, p, kubeconfig);
       return { name: p.name, kubeconfig, region: p.region, payoutAddress: p.payoutAddress, prices: p.prices, nodes };
     }));
+    progress(`hub: ${providers.length} GPUProviders registered (kubeconfig Secrets in flotilla-system)`);
 
     const executorConfig: ExecutorConfig = { providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })), kuboApi: kubo.provider.api };
     const executorFile = join(stateDir, 'executor.json');
@@ -152,7 +158,7 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     const endpoints: FederationEndpoints = {
       stateDir,
       kubeVersion: tools.kubeVersion,
-      hub: { name: 'hub', kubeconfig: clusters[0]?.kubeconfig ?? '' },
+      hub: { name: 'hub', kubeconfig: hubKubeconfig },
       providers,
       kubo,
       anvil: { rpcUrl: anvil.rpcUrl, chainId: ANVIL_CHAIN_ID },
