@@ -310,6 +310,23 @@ export const aiJobStatusSchema = {
       properties: {
         provider: { type: 'string', maxLength: 253, description: 'GPUProvider of the current attempt.' },
         nodes: { type: 'array', maxItems: 128, items: { type: 'string', maxLength: 253 }, description: 'Node chosen for each replica, by replica index.' },
+        product: { type: 'string', maxLength: 128, description: 'GPU product (GFD nvidia.com/gpu.product) the pods are pinned to.' },
+        resourceName: { type: 'string', maxLength: 128, description: 'Extended resource each pod requests: nvidia.com/gpu, or a MIG/shared resource.' },
+        pricePerGpuHour: decimal('The provider\'s price for the product when the attempt was placed, in token units.'),
+        nodeSelector: {
+          type: 'array',
+          maxItems: 8,
+          description: 'Node-affinity requirements the pods carry (product and GPU memory as the provider\'s node labels say them).',
+          items: {
+            type: 'object',
+            required: ['key', 'operator', 'values'],
+            properties: {
+              key: { type: 'string', maxLength: 317 },
+              operator: { type: 'string', enum: ['In', 'Gt'] },
+              values: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 128 } },
+            },
+          },
+        },
       },
     },
     attempts: {
