@@ -1,0 +1,258 @@
+import { gpuInventory, gpuRequestsOfPods, nodeSnapshots, podRequests } from './inventory.ts';
+import type { NodeInput, PodInput } from './inventory.ts';
+
+const H100 = 'NVIDIA-H100-80GB-HBM3';
+const L4 = 'NVIDIA-L4';
+const A100 = 'NVIDIA-A100-SXM4-80GB';
+
+// ── builders: nodes and pods as the provider's apiserver returns them ──────────────────────────────
+
+interface NodeOpts {
+  gpus?: number;
+  memoryMiB?: number;
+  cordoned?: boolean;
+  notReady?: boolean;
+  taints?: { key: string; value?: string; effect: string }[];
+  /** Time-slicing with renameByDefault=false: GFD appends -SHARED to the product label. */
+  timeSliced?: number;
+  mig?: { profile: string; slices: number; memoryMiB: number };
+}
+
+function node(name: string, product: string | undefined, opts: NodeOpts = {}): NodeInput {
+  const labels: Record<string, string> = { 'kubernetes.io/hostname': name };
+  const allocatable: Record<string, string> = { cpu: '96', memory: '1Ti', pods: '110' };
+  if (product) {
+    labels['nvidia.com/gpu.product'] = opts.timeSliced ? `${product}-SHARED` : product;
+    if (opts.memoryMiB !== undefined) labels['nvidia.com/gpu.memory'] = String(opts.memoryMiB);
+    if (opts.timeSliced) labels['nvidia.com/gpu.replicas'] = String(opts.timeSliced);
+    allocatable['nvidia.com/gpu'] = String((opts.gpus ?? 8) * (opts.timeSliced ?? 1));
+  }
+  if (opts.mig && product) {
+    const m = opts.mig;
+    labels['nvidia.com/mig.strategy'] = 'mixed';
+    labels[`nvidia.com/mig-${m.profile}.product`] = `${product}-MIG-${m.profile}`;
+    labels[`nvidia.com/mig-${m.profile}.memory`] = String(m.memoryMiB);
+    allocatable[`nvidia.com/mig-${m.profile}`] = String(m.slices);
+  }
+  return {
+    metadata: { name, labels },
+    spec: { ...(opts.cordoned ? { unschedulable: true } : {}), ...(opts.taints ? { taints: opts.taints } : {}) },
+    status: { allocatable, conditions: [{ type: 'Ready', status: opts.notReady ? 'False' : 'True' }] },
+  };
+}
+
+interface PodOpts {
+  node?: string;
+  phase?: string;
+  resource?: string;
+  /** Only limits, as a user writes them (the apiserver defaults requests to limits). */
+  limitsOnly?: boolean;
+}
+
+function pod(gpus: number, opts: PodOpts = {}): PodInput {
+  const list = { [opts.resource ?? 'nvidia.com/gpu']: String(gpus), cpu: '4', memory: '16Gi' };
+  return {
+    spec: {
+      ...(opts.node ? { nodeName: opts.node } : {}),
+      containers: [{ resources: opts.limitsOnly ? { limits: list } : { requests: list, limits: list } }],
+    },
+    status: { phase: opts.phase ?? 'Running' },
+  };
+}
+
+// ── inventory ────────────────────────────────────────────────────────────────────────────────────
+
+interface InventoryCase {
+  name: string;
+  nodes: NodeInput[];
+  pods?: PodInput[];
+  want: { inventory: object[]; allocatableGpus: number; freeGpus: number };
+}
+
+describe('gpuInventory', () => {
+  const cases: InventoryCase[] = [
+    {
+      name: 'two idle H100 nodes offer 16 GPUs, all free',
+      nodes: [node('a-0', H100, { memoryMiB: 81559 }), node('a-1', H100, { memoryMiB: 81559 })],
+      want: { inventory: [{ product: H100, memoryMiB: 81559, nodes: 2, allocatable: 16, free: 16 }], allocatableGpus: 16, freeGpus: 16 },
+    },
+    {
+      name: 'running and pending-but-bound pods take GPUs from free',
+      nodes: [node('a-0', H100), node('a-1', H100)],
+      pods: [pod(3, { node: 'a-0' }), pod(2, { node: 'a-1', phase: 'Pending' })],
+      want: { inventory: [{ product: H100, nodes: 2, allocatable: 16, free: 11 }], allocatableGpus: 16, freeGpus: 11 },
+    },
+    {
+      name: 'terminated pods do not count',
+      nodes: [node('a-0', H100)],
+      pods: [pod(4, { node: 'a-0', phase: 'Succeeded' }), pod(4, { node: 'a-0', phase: 'Failed' }), pod(1, { node: 'a-0' })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 8, free: 7 }], allocatableGpus: 8, freeGpus: 7 },
+    },
+    {
+      name: 'pods without a node do not count',
+      nodes: [node('a-0', H100)],
+      pods: [pod(8, { phase: 'Pending' })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 8, free: 8 }], allocatableGpus: 8, freeGpus: 8 },
+    },
+    {
+      name: 'pods on a node the cache does not hold do not count elsewhere',
+      nodes: [node('a-0', H100)],
+      pods: [pod(8, { node: 'gone' })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 8, free: 8 }], allocatableGpus: 8, freeGpus: 8 },
+    },
+    {
+      name: 'a pod with only limits requests its limits',
+      nodes: [node('a-0', H100)],
+      pods: [pod(2, { node: 'a-0', limitsOnly: true })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 8, free: 6 }], allocatableGpus: 8, freeGpus: 6 },
+    },
+    {
+      name: 'a cordoned node is left out entirely',
+      nodes: [node('a-0', H100), node('a-1', H100, { cordoned: true })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 8, free: 8 }], allocatableGpus: 8, freeGpus: 8 },
+    },
+    {
+      name: 'a NotReady node counts as allocatable but not free',
+      nodes: [node('a-0', H100), node('a-1', H100, { notReady: true })],
+      want: { inventory: [{ product: H100, nodes: 2, allocatable: 16, free: 8 }], allocatableGpus: 16, freeGpus: 8 },
+    },
+    {
+      name: 'a node tainted for reclaim has no free GPUs; the usual nvidia.com/gpu taint is tolerated',
+      nodes: [
+        node('a-0', H100, { taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }] }),
+        node('a-1', H100, { taints: [{ key: 'flotilla.dev/reclaim', value: '2025-01-01T00:00:00Z', effect: 'NoSchedule' }] }),
+      ],
+      want: { inventory: [{ product: H100, nodes: 2, allocatable: 16, free: 8 }], allocatableGpus: 16, freeGpus: 8 },
+    },
+    {
+      name: 'time-sliced GPUs are a -SHARED product counted in replicas',
+      nodes: [node('c-l4', L4, { gpus: 1, timeSliced: 4, memoryMiB: 23034 })],
+      pods: [pod(1, { node: 'c-l4' })],
+      want: { inventory: [{ product: `${L4}-SHARED`, memoryMiB: 23034, nodes: 1, allocatable: 4, free: 3 }], allocatableGpus: 4, freeGpus: 3 },
+    },
+    {
+      name: 'MIG slices (mixed strategy) are a product of their own beside the whole GPUs left',
+      nodes: [node('c-mig', A100, { gpus: 6, memoryMiB: 81920, mig: { profile: '3g.40gb', slices: 4, memoryMiB: 40192 } })],
+      pods: [pod(1, { node: 'c-mig', resource: 'nvidia.com/mig-3g.40gb' }), pod(2, { node: 'c-mig' })],
+      want: {
+        inventory: [
+          { product: A100, memoryMiB: 81920, nodes: 1, allocatable: 6, free: 4 },
+          { product: `${A100}-MIG-3g.40gb`, memoryMiB: 40192, nodes: 1, allocatable: 4, free: 3 },
+        ],
+        allocatableGpus: 10,
+        freeGpus: 7,
+      },
+    },
+    {
+      name: 'nodes without GPUs or without a product label offer nothing',
+      nodes: [node('cpu-0', undefined), { ...node('x', H100), metadata: { name: 'x', labels: {} } }],
+      want: { inventory: [], allocatableGpus: 0, freeGpus: 0 },
+    },
+    {
+      name: 'products are listed by name and memory is the smallest labelled',
+      nodes: [node('b', L4, { gpus: 1, memoryMiB: 23034 }), node('a', H100, { memoryMiB: 81559 }), node('a2', H100, { memoryMiB: 80000 })],
+      want: {
+        inventory: [
+          { product: H100, memoryMiB: 80000, nodes: 2, allocatable: 16, free: 16 },
+          { product: L4, memoryMiB: 23034, nodes: 1, allocatable: 1, free: 1 },
+        ],
+        allocatableGpus: 17,
+        freeGpus: 17,
+      },
+    },
+    {
+      name: 'overcommitted GPUs (pods the cache saw before a shrink) leave zero free, never negative',
+      nodes: [node('a-0', H100, { gpus: 2 })],
+      pods: [pod(4, { node: 'a-0' })],
+      want: { inventory: [{ product: H100, nodes: 1, allocatable: 2, free: 0 }], allocatableGpus: 2, freeGpus: 0 },
+    },
+  ];
+
+  it.each(cases)('$name', ({ nodes, pods, want }) => {
+    expect(gpuInventory(nodeSnapshots(nodes, pods ?? []))).toEqual(want);
+  });
+});
+
+// ── node snapshots ───────────────────────────────────────────────────────────────────────────────
+
+describe('nodeSnapshots', () => {
+  it('gives placement allocatable and free cpu, memory and extended resources, cordon, readiness and taints', () => {
+    const nodes = [
+      node('a-1', H100, { cordoned: true, taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }, { key: 'x', effect: 'Bogus' }] }),
+      node('a-0', H100, { notReady: true }),
+    ];
+    const [a0, a1] = nodeSnapshots(nodes, [pod(2, { node: 'a-0' }), pod(1, { node: 'a-0', phase: 'Succeeded' })]);
+    expect(a0).toEqual({
+      name: 'a-0',
+      labels: { 'kubernetes.io/hostname': 'a-0', 'nvidia.com/gpu.product': H100 },
+      taints: [],
+      unschedulable: false,
+      ready: false,
+      allocatable: { cpuMillis: 96_000, memoryBytes: 2 ** 40, extended: { 'nvidia.com/gpu': 8 } },
+      free: { cpuMillis: 92_000, memoryBytes: 2 ** 40 - 16 * 2 ** 30, extended: { 'nvidia.com/gpu': 6 } },
+    });
+    expect(a1).toMatchObject({ name: 'a-1', unschedulable: true, ready: true, taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }] });
+  });
+
+  it('a node that has not reported conditions is not Ready', () => {
+    const [n] = nodeSnapshots([{ metadata: { name: 'n' }, status: { allocatable: { cpu: '1' } } }], []);
+    expect(n?.ready).toBe(false);
+  });
+
+  it('an unparseable quantity counts as absent instead of throwing', () => {
+    const [n] = nodeSnapshots([{ metadata: { name: 'n' }, status: { allocatable: { 'nvidia.com/gpu': 'lots', cpu: '2' } } }], []);
+    expect(n?.allocatable).toEqual({ cpuMillis: 2000, memoryBytes: 0, extended: {} });
+  });
+});
+
+// ── pod requests ─────────────────────────────────────────────────────────────────────────────────
+
+describe('podRequests', () => {
+  const r = (requests: Record<string, string>) => ({ resources: { requests } });
+  const cases: { name: string; pod: PodInput; want: Record<string, bigint> }[] = [
+    {
+      name: 'app containers add up; cpu is in millicores',
+      pod: { spec: { containers: [r({ cpu: '500m', 'nvidia.com/gpu': '1' }), r({ cpu: '1.5', 'nvidia.com/gpu': '2' })] } },
+      want: { cpu: 2000n, 'nvidia.com/gpu': 3n },
+    },
+    {
+      name: 'an init container larger than the app containers sets the request',
+      pod: { spec: { containers: [r({ cpu: '1' })], initContainers: [r({ cpu: '4' })] } },
+      want: { cpu: 4000n },
+    },
+    {
+      name: 'sidecars run beside the app containers and the init steps after them',
+      pod: { spec: {
+        containers: [r({ cpu: '1' })],
+        initContainers: [{ restartPolicy: 'Always', ...r({ cpu: '1' }) }, r({ cpu: '3' })],
+      } },
+      want: { cpu: 4000n },
+    },
+    {
+      name: 'pod-level requests replace the containers\' cpu and memory but not GPUs',
+      pod: { spec: { containers: [r({ cpu: '8', memory: '1Gi', 'nvidia.com/gpu': '1' })], resources: { requests: { cpu: '2', memory: '2Gi' } } } },
+      want: { cpu: 2000n, memory: 2n ** 31n, 'nvidia.com/gpu': 1n },
+    },
+    {
+      name: 'runtime-class overhead is added',
+      pod: { spec: { containers: [r({ cpu: '1' })], overhead: { cpu: '250m' } } },
+      want: { cpu: 1250n },
+    },
+  ];
+  it.each(cases)('$name', ({ pod: p, want }) => {
+    expect(Object.fromEntries(podRequests(p))).toEqual(want);
+  });
+});
+
+describe('gpuRequestsOfPods', () => {
+  it('counts every GPU device kind of non-terminated pods, bound or not', () => {
+    const pods = [
+      pod(2),
+      pod(1, { node: 'n', resource: 'nvidia.com/mig-3g.40gb' }),
+      pod(1, { node: 'n', resource: 'nvidia.com/gpu.shared' }),
+      pod(8, { node: 'n', phase: 'Succeeded' }),
+      pod(3, { node: 'n', resource: 'example.com/fpga' }),
+    ];
+    expect(gpuRequestsOfPods(pods)).toBe(4);
+  });
+});

@@ -1,0 +1,278 @@
+// From a provider's nodes and pods (as its informer caches hold them) to the two views Flotilla
+// needs: NodeSnapshot[] for the placement engine, and the GPUProvider status inventory for humans.
+// Pure: the inputs are plain objects shaped like core/v1 Node and Pod (client-node's V1Node and V1Pod
+// satisfy them), quantities are parsed exactly, nothing is read from the clock or the network.
+//
+//   nodes ─┐
+//          ├─ nodeSnapshots ── NodeSnapshot[] (free = allocatable − requests of non-terminated pods)
+//   pods ──┘        │
+//                   └──────── gpuInventory ── status.inventory[] + allocatableGpus/freeGpus
+//
+// What "free" can see: Flotilla's credential in a provider lists only the pods in its own namespace
+// (and only those it labelled), so free subtracts just those pods. The provider's own workloads in
+// other namespaces are invisible; its kube-scheduler has the final word (docs/providers.md).
+
+import type { GPUInventoryEntry } from '../api/types.ts';
+import { gpuOffersOfNode } from './placement/gfd.ts';
+import { DEFAULT_TOLERATIONS, untoleratedTaints } from './placement/taints.ts';
+import type { NodeResources, NodeSnapshot, Taint } from './placement/types.ts';
+import { parseQuantity, quantityMilliValue, quantityValue } from './quantity.ts';
+
+/** A resource list as on the wire: name → quantity text. */
+export type ResourceList = Readonly<Record<string, string>>;
+
+/** The fields of a core/v1 Node this module reads. */
+export interface NodeInput {
+  readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> };
+  readonly spec?: {
+    readonly unschedulable?: boolean;
+    readonly taints?: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
+  };
+  readonly status?: {
+    readonly allocatable?: ResourceList;
+    readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+  };
+}
+
+interface ResourceRequirementsInput {
+  readonly requests?: ResourceList;
+  readonly limits?: ResourceList;
+}
+
+interface ContainerInput {
+  readonly resources?: ResourceRequirementsInput;
+}
+
+interface InitContainerInput extends ContainerInput {
+  /** `Always` makes it a sidecar that runs beside the app containers. */
+  readonly restartPolicy?: string;
+}
+
+/** The fields of a core/v1 Pod this module reads. */
+export interface PodInput {
+  readonly spec?: {
+    readonly nodeName?: string;
+    readonly containers?: readonly ContainerInput[];
+    readonly initContainers?: readonly InitContainerInput[];
+    readonly overhead?: ResourceList;
+    /** Pod-level resources (PodLevelResources): when set they replace the containers' cpu and memory. */
+    readonly resources?: ResourceRequirementsInput;
+  };
+  readonly status?: { readonly phase?: string };
+}
+
+/** Amounts in canonical integer units: cpu in millicores, every other resource in whole units. */
+type Amounts = Map<string, bigint>;
+
+const CPU = 'cpu';
+const MEMORY = 'memory';
+
+// The GPU-like devices the NVIDIA device plugin advertises: whole GPUs, time slices, MIG slices.
+const gpuResourcePattern = /^nvidia\.com\/(?:gpu|mig-[^/]+?)(?:\.shared)?$/;
+
+/** Is this resource name a GPU device (`nvidia.com/gpu`, `nvidia.com/gpu.shared`, `nvidia.com/mig-…`)? */
+export function isGpuResource(name: string): boolean {
+  return gpuResourcePattern.test(name);
+}
+
+/** Extended resources are domain-prefixed outside kubernetes.io (nvidia.com/gpu, example.com/fpga). */
+function isExtendedResource(name: string): boolean {
+  return name.includes('/') && !name.startsWith('kubernetes.io/');
+}
+
+/** Succeeded and Failed pods hold no resources; every other phase (and none yet) does. */
+export function isPodTerminated(pod: PodInput): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
+}
+
+function amount(name: string, text: string): bigint | undefined {
+  try {
+    const q = parseQuantity(text);
+    return name === CPU ? quantityMilliValue(q) : quantityValue(q);
+  } catch {
+    // The apiserver validates quantities; one that does not parse counts as absent, never crashes.
+    return undefined;
+  }
+}
+
+function amountsOf(list: ResourceList | undefined, into: Amounts = new Map()): Amounts {
+  for (const [name, text] of Object.entries(list ?? {})) {
+    const v = amount(name, text);
+    if (v !== undefined) into.set(name, v);
+  }
+  return into;
+}
+
+/** A container's requests; a resource with only a limit requests the limit (apiserver defaulting). */
+function containerRequests(resources: ResourceRequirementsInput | undefined): Amounts {
+  const out = amountsOf(resources?.limits);
+  return amountsOf(resources?.requests, out);
+}
+
+function addInto(target: Amounts, add: Amounts): void {
+  for (const [k, v] of add) target.set(k, (target.get(k) ?? 0n) + v);
+}
+
+function maxInto(target: Amounts, other: Amounts): void {
+  for (const [k, v] of other) if (v > (target.get(k) ?? 0n)) target.set(k, v);
+}
+
+/**
+ * What a pod requests of a node, as kube-scheduler counts it (component-helpers PodRequests): the
+ * app containers plus sidecars, or the largest init step if that is more, pod-level cpu/memory when
+ * set, plus the runtime-class overhead.
+ */
+export function podRequests(pod: PodInput): ReadonlyMap<string, bigint> {
+  const spec = pod.spec ?? {};
+  const total: Amounts = new Map();
+  for (const c of spec.containers ?? []) addInto(total, containerRequests(c.resources));
+  const sidecars: Amounts = new Map();
+  const initPeak: Amounts = new Map();
+  for (const c of spec.initContainers ?? []) {
+    const own = containerRequests(c.resources);
+    if (c.restartPolicy === 'Always') {
+      addInto(total, own);
+      addInto(sidecars, own);
+      maxInto(initPeak, sidecars);
+    } else {
+      // A regular init container runs beside the sidecars started before it.
+      const step = new Map(own);
+      addInto(step, sidecars);
+      maxInto(initPeak, step);
+    }
+  }
+  maxInto(total, initPeak);
+  const podLevel = amountsOf(spec.resources?.requests, amountsOf(spec.resources?.limits));
+  for (const name of [CPU, MEMORY]) {
+    const v = podLevel.get(name);
+    if (v !== undefined) total.set(name, v);
+  }
+  addInto(total, amountsOf(spec.overhead));
+  return total;
+}
+
+/** GPU devices (of every GPU resource) the pods request together; terminated pods excluded. */
+export function gpuRequestsOfPods(pods: readonly PodInput[]): number {
+  let sum = 0n;
+  for (const pod of pods) {
+    if (isPodTerminated(pod)) continue;
+    for (const [name, v] of podRequests(pod)) if (isGpuResource(name)) sum += v;
+  }
+  return toSafeInt(sum);
+}
+
+function toSafeInt(v: bigint): number {
+  if (v < 0n) return 0;
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+}
+
+function nodeResources(amounts: ReadonlyMap<string, bigint>): NodeResources {
+  const extended: Record<string, number> = {};
+  for (const [name, v] of [...amounts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (isExtendedResource(name)) extended[name] = toSafeInt(v);
+  }
+  return { cpuMillis: toSafeInt(amounts.get(CPU) ?? 0n), memoryBytes: toSafeInt(amounts.get(MEMORY) ?? 0n), extended };
+}
+
+const taintEffects: ReadonlySet<string> = new Set(['NoSchedule', 'PreferNoSchedule', 'NoExecute']);
+
+function taintsOf(node: NodeInput): Taint[] {
+  return (node.spec?.taints ?? [])
+    .filter((t) => taintEffects.has(t.effect))
+    .map((t) => ({ key: t.key, ...(t.value ? { value: t.value } : {}), effect: t.effect as Taint['effect'] }));
+}
+
+/** The node's Ready condition is True (a node without conditions has not reported yet: not Ready). */
+export function isNodeReady(node: NodeInput): boolean {
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * One NodeSnapshot per named node, ordered by name. Free is allocatable minus the requests of the
+ * non-terminated pods bound to the node (pods not yet bound count nowhere), never below zero.
+ */
+export function nodeSnapshots(nodes: readonly NodeInput[], pods: readonly PodInput[]): NodeSnapshot[] {
+  const requested = new Map<string, Amounts>();
+  for (const pod of pods) {
+    const nodeName = pod.spec?.nodeName;
+    if (!nodeName || isPodTerminated(pod)) continue;
+    let onNode = requested.get(nodeName);
+    if (!onNode) requested.set(nodeName, (onNode = new Map()));
+    addInto(onNode, new Map(podRequests(pod)));
+  }
+  const out: NodeSnapshot[] = [];
+  for (const node of nodes) {
+    const name = node.metadata?.name;
+    if (!name) continue;
+    const allocatable = amountsOf(node.status?.allocatable);
+    const used = requested.get(name) ?? new Map<string, bigint>();
+    const free: Amounts = new Map();
+    for (const [k, v] of allocatable) free.set(k, v - (used.get(k) ?? 0n));
+    out.push({
+      name,
+      labels: { ...(node.metadata?.labels ?? {}) },
+      taints: taintsOf(node),
+      unschedulable: node.spec?.unschedulable === true,
+      ready: isNodeReady(node),
+      allocatable: nodeResources(allocatable),
+      free: nodeResources(free),
+    });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export interface GpuInventory {
+  /** Per GPU product, ordered by product. */
+  readonly inventory: GPUInventoryEntry[];
+  /** Sum of inventory[].allocatable. */
+  readonly allocatableGpus: number;
+  /** Sum of inventory[].free. */
+  readonly freeGpus: number;
+}
+
+/**
+ * Can Flotilla's pods use this node now? Not cordoned, Ready, and no NoSchedule/NoExecute taint
+ * that the pods Flotilla creates do not tolerate (a reclaim taint, node.kubernetes.io/not-ready, …).
+ */
+export function isNodeUsable(node: NodeSnapshot): boolean {
+  return !node.unschedulable && node.ready && untoleratedTaints(node.taints, DEFAULT_TOLERATIONS).length === 0;
+}
+
+/**
+ * The GPUProvider status inventory: for each GPU product (as GFD labels it, `-SHARED` and `-MIG-…`
+ * products being products of their own) the schedulable (not cordoned) nodes offering it, their
+ * allocatable devices, and the free devices on the nodes Flotilla can use now (isNodeUsable).
+ * memoryMiB is the smallest labelled GPU memory among those nodes; absent when none is labelled.
+ */
+export function gpuInventory(nodes: readonly NodeSnapshot[]): GpuInventory {
+  const byProduct = new Map<string, { memoryMiB?: number; nodes: number; allocatable: number; free: number }>();
+  for (const node of nodes) {
+    if (node.unschedulable) continue;
+    const usable = isNodeUsable(node);
+    for (const offer of gpuOffersOfNode(node)) {
+      const entry = byProduct.get(offer.product) ?? { nodes: 0, allocatable: 0, free: 0 };
+      entry.nodes += 1;
+      entry.allocatable += offer.allocatable;
+      if (usable) entry.free += Math.min(offer.free, offer.allocatable);
+      if (offer.gpuMemoryMiB !== undefined && (entry.memoryMiB === undefined || offer.gpuMemoryMiB < entry.memoryMiB)) {
+        entry.memoryMiB = offer.gpuMemoryMiB;
+      }
+      byProduct.set(offer.product, entry);
+    }
+  }
+  const inventory: GPUInventoryEntry[] = [...byProduct]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([product, e]) => ({
+      product,
+      ...(e.memoryMiB !== undefined ? { memoryMiB: e.memoryMiB } : {}),
+      nodes: e.nodes,
+      allocatable: e.allocatable,
+      free: e.free,
+    }));
+  return {
+    inventory,
+    allocatableGpus: inventory.reduce((s, e) => s + (e.allocatable ?? 0), 0),
+    freeGpus: inventory.reduce((s, e) => s + (e.free ?? 0), 0),
+  };
+}
