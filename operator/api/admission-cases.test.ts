@@ -45,7 +45,7 @@ describe('AIJob admission', () => {
 
   it.each<[string, string, unknown]>([
     ['a value of the wrong type', 'spec.replicas', 'two'],
-    ['a missing required field', 'spec.payment', undefined],
+    ['a missing required field', 'spec.payment.maxAmount', undefined],
     ['a value outside an enum', 'spec.recovery', { strategy: 'Random' }],
   ])('%s is reported alone: CEL rules are not evaluated after it', (_, path, value) => {
     const { errors } = admit(aiJobSchema, withRaw(aiJobManifest({ image: '' }), path, value));

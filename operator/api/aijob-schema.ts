@@ -42,7 +42,7 @@ function immutabilityRules() {
 export const aiJobSpecSchema = {
   type: 'object',
   description: 'What to run, on which GPUs, with which data, and what the submitter will pay for it.',
-  required: ['image', 'payment'],
+  required: ['image'],
   properties: {
     image: {
       type: 'string',

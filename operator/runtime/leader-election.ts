@@ -90,6 +90,16 @@ export class LeaderElector {
     if (this.leading) { this.leading = false; cb.onStoppedLeading('stopped'); }
   }
 
+  /** Gives the lease up (graceful shutdown) so a successor need not wait for it to expire. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    if (!this.leading) return;
+    this.leading = false;
+    const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
+    if (lease.spec?.holderIdentity !== this.identity) return;
+    await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+  }
+
   /** One round; returns the holder after it (ourselves when we lead). Throws on API errors. */
   async tryAcquireOrRenew(): Promise<string> {
     const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }).catch((err: { code?: number }) => {

@@ -151,9 +151,17 @@ describe('planReconcile: preemption', () => {
 
 describe('planReconcile: fencing, deletion, idempotence', () => {
   it('deletes pods of any attempt other than the open one', () => {
-    const stale = { ...pod(0), attempt: 7, name: 'train-01234567-a7-r0' };
+    const stale = { ...pod(0), attempt: 1, provider: 'provider-c', name: 'train-01234567-a1-r0' };
     const p = plan(scheduled(), [stale, pod(0), pod(1)]);
-    expect(p.deletePods).toEqual([{ provider: 'provider-a', name: 'train-01234567-a7-r0', why: 'stale attempt' }]);
+    expect(p.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt' }]);
+  });
+
+  it('decides nothing and fences nothing when pods of an attempt newer than the status exist (stale view)', () => {
+    const newer = { ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' };
+    const p = plan(scheduled(), [newer, pod(0), pod(1)]);
+    expect(p.deletePods).toEqual([]);
+    expect(p.status).toEqual(scheduled());
+    expect(p.requeueAfterMs).toBeGreaterThan(0);
   });
 
   it('deletes every remote pod of a deleted job and keeps the finalizer until none is left', () => {

@@ -144,8 +144,16 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 
   b.status.observedGeneration = job.generation;
   const current = openAttempt(job.status);
-  // Fencing: pods of any attempt other than the open one (e.g. an old attempt reappearing after a
-  // partition heals) are deleted and never count.
+  // A pod of an attempt newer than any this status knows means the view of the job is behind (a
+  // stale cache): decide nothing from it, and never fence those pods.
+  const lastKnown = job.status.attempts?.at(-1)?.index ?? 0;
+  if (pods.some((p) => p.attempt > lastKnown)) {
+    b.status = job.status;
+    b.requeueAfterMs = 500;
+    return done({ addFinalizer });
+  }
+  // Fencing: pods of any earlier attempt (e.g. one reappearing after a partition heals) are
+  // deleted and never count.
   b.deleteAll(pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider), 'stale attempt');
 
   if (!current) {

@@ -1,0 +1,84 @@
+// The pod Flotilla creates at a provider for one replica of one attempt. Everything the provider's
+// own kube-scheduler needs to honour the placement is on the pod: the GPU resource and limits,
+// node affinity on the product (and memory floor) as the provider's GFD labels say them, the
+// toleration of the GPU taint, and the provider's low PriorityClass so its own work preempts ours.
+import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../../api/group.ts';
+import type { AIJob } from '../../api/types.ts';
+import { podName } from '../../core/lifecycle/plan.ts';
+import type { PodCreation } from '../../core/lifecycle/types.ts';
+import { DEFAULT_TOLERATIONS } from '../../core/placement/taints.ts';
+
+export const LABEL_REPLICA = 'flotilla.dev/replica';
+export const ANNOTATION_JOB_NAMESPACE = 'flotilla.dev/job-namespace';
+export const ANNOTATION_JOB_NAME = 'flotilla.dev/job-name';
+
+/** Environment every replica gets (documented in docs/api.md): who it is and where its data goes. */
+export function flotillaEnv(job: AIJob, attempt: number, replica: number): V1EnvVar[] {
+  const resumeFrom = [...(job.status?.attempts ?? [])].reverse().find((a) => a.checkpointCID)?.checkpointCID;
+  return [
+    { name: 'FLOTILLA_JOB_UID', value: job.metadata.uid ?? '' },
+    { name: 'FLOTILLA_JOB_NAME', value: `${job.metadata.namespace}/${job.metadata.name}` },
+    { name: 'FLOTILLA_ATTEMPT', value: String(attempt) },
+    { name: 'FLOTILLA_REPLICA', value: String(replica) },
+    { name: 'FLOTILLA_REPLICAS', value: String(job.spec.replicas) },
+    { name: 'FLOTILLA_OUTPUT_PATH', value: job.spec.output.path },
+    ...(job.spec.checkpoint ? [{ name: 'FLOTILLA_CHECKPOINT_PATH', value: job.spec.checkpoint.path }] : []),
+    ...(resumeFrom ? [{ name: 'FLOTILLA_RESUME_FROM_CID', value: resumeFrom }] : []),
+    ...(job.spec.inputs ?? []).map((i) => ({ name: `FLOTILLA_INPUT_${i.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_CID`, value: i.cid })),
+  ];
+}
+
+export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string }, hubId: string): V1Pod {
+  const uid = job.metadata.uid ?? '';
+  const gpus = String(job.spec.resources.gpus);
+  const cpuMem = {
+    ...(job.spec.resources.cpu !== undefined ? { cpu: String(job.spec.resources.cpu) } : {}),
+    ...(job.spec.resources.memory !== undefined ? { memory: String(job.spec.resources.memory) } : {}),
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName({ name: job.metadata.name ?? '', uid }, creation.attempt, replica),
+      namespace: target.namespace,
+      labels: {
+        [LABEL_JOB_UID]: uid,
+        [LABEL_ATTEMPT]: String(creation.attempt),
+        [LABEL_REPLICA]: String(replica),
+        [LABEL_HUB]: hubId,
+        'app.kubernetes.io/managed-by': 'flotilla',
+      },
+      annotations: {
+        ...(job.spec.podAnnotations ?? {}),
+        [ANNOTATION_JOB_NAMESPACE]: job.metadata.namespace ?? '',
+        [ANNOTATION_JOB_NAME]: job.metadata.name ?? '',
+      },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      priorityClassName: target.priorityClassName,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 30,
+      tolerations: DEFAULT_TOLERATIONS.map((t) => ({ ...t })),
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: creation.placement.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })) }],
+          },
+        },
+      },
+      containers: [{
+        name: 'main',
+        image: job.spec.image,
+        ...(job.spec.command ? { command: [...job.spec.command] } : {}),
+        ...(job.spec.args ? { args: [...job.spec.args] } : {}),
+        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...flotillaEnv(job, creation.attempt, replica)],
+        resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
+        // Outputs come back through the termination message; fall back to the log tail on crashes.
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      }],
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// The hub side of AIJobs: an informer cache, and the only three writes the AIJob controller makes to
+// the hub — status (status subresource), finalizers, Events. Custom objects go over the wire as
+// plain JSON (client-node's typed serializers would drop fields they do not know).
+import { CoreV1Api, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
+import type { AIJob, AIJobStatus } from '../api/types.ts';
+import type { JobEvent } from '../core/lifecycle/types.ts';
+
+export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
+const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+// The informer holds raw wire objects (timestamps as strings, unlike client-node's typed metadata);
+// they are AIJobs by construction of the watched path.
+type Raw = KubernetesObject;
+const asJob = (o: Raw | undefined) => o as unknown as AIJob | undefined;
+
+export class AIJobStore {
+  readonly informer: Informer<Raw> & ObjectCache<Raw>;
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly component: string;
+
+  constructor(kc: KubeConfig, component = 'flotilla-operator') {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.component = component;
+    const list = () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural }) as Promise<KubernetesListObject<Raw>>;
+    this.informer = makeInformer<Raw>(kc, `/apis/${GROUP}/${VERSION}/${AIJOB.plural}`, list);
+  }
+
+  get(key: string): AIJob | undefined {
+    const [namespace, name] = key.split('/');
+    return asJob(this.informer.get(name ?? '', namespace));
+  }
+
+  list(): AIJob[] {
+    return this.informer.list().map((o) => o as unknown as AIJob);
+  }
+
+  /** Writes status; fails with 409 if the job changed since `job` was read (no lost updates). */
+  async patchStatus(job: AIJob, status: AIJobStatus): Promise<AIJob> {
+    return (await this.custom.patchNamespacedCustomObjectStatus({
+      group: GROUP, version: VERSION, plural: AIJOB.plural,
+      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
+      body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status },
+    }, mergePatch())) as AIJob;
+  }
+
+  async setFinalizers(job: AIJob, finalizers: string[]): Promise<AIJob> {
+    return (await this.custom.patchNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: AIJOB.plural,
+      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
+      body: { metadata: { resourceVersion: job.metadata.resourceVersion, finalizers } },
+    }, mergePatch())) as AIJob;
+  }
+
+  async recordEvent(job: AIJob, event: JobEvent): Promise<void> {
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace: job.metadata.namespace ?? '',
+      body: {
+        metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
+        involvedObject: { apiVersion: API_VERSION, kind: AIJOB.kind, name: job.metadata.name ?? '', namespace: job.metadata.namespace ?? '', uid: job.metadata.uid ?? '', resourceVersion: job.metadata.resourceVersion ?? '' },
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        type: event.type,
+        source: { component: this.component },
+        reportingComponent: this.component,
+        reportingInstance: this.component,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+}
