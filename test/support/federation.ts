@@ -1,9 +1,10 @@
 // What integration tests need to talk to the running local federation.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig, SchedulingV1Api, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, SchedulingV1Api, Watch } from '@kubernetes/client-node';
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { readEndpoints } from '../../federation/federation.ts';
 import type { FederationEndpoints } from '../../federation/federation.ts';
+import type { AIJob } from '../../operator/api/types.ts';
 
 export function federation(): FederationEndpoints {
   const ep = readEndpoints();
@@ -85,4 +86,27 @@ export function gpuPod(name: string, opts: { gpus: number; product?: string; nod
       terminationGracePeriodSeconds: 5,
     },
   };
+}
+
+/** Reads an AIJob (raw JSON) from the hub, or undefined when it does not exist. */
+export async function readAIJob(namespace: string, name: string): Promise<AIJob | undefined> {
+  const api = clusterClients('hub').kc.makeApiClient(CustomObjectsApi);
+  try {
+    return (await api.getNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace, name })) as AIJob;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Polls an AIJob until `done` holds; the error shows its last status. */
+export async function waitForAIJob(namespace: string, name: string, done: (job: AIJob | undefined) => boolean, timeoutMs = 60_000): Promise<AIJob | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AIJob | undefined;
+  while (Date.now() < deadline) {
+    last = await readAIJob(namespace, name);
+    if (done(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`AIJob ${namespace}/${name} did not reach the expected state; last status: ${JSON.stringify(last?.status)}`);
 }

@@ -1,0 +1,138 @@
+// The operator end to end on the local federation: examples applied with kubectl land where they
+// should, run, and succeed; the impossible one says why; deletion cleans the provider; a crash in
+// the middle of a batch converges with no duplicate attempt and no lost job.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import * as yaml from 'js-yaml';
+import { runCommand } from '../../federation/command.ts';
+import { repoRoot, toolPaths } from '../../federation/paths.ts';
+import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
+import { clusterClients, createNamespace, deleteNamespace, federation, readAIJob, waitForAIJob } from '../support/federation.ts';
+import { startOperator } from '../support/operator.ts';
+import type { OperatorProcess } from '../support/operator.ts';
+
+const hub = clusterClients('hub');
+const custom = hub.kc.makeApiClient(CustomObjectsApi);
+let ns = '';
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  ns = await createNamespace(hub.core, 't-jobs');
+  operator = startOperator();
+});
+afterAll(async () => {
+  await operator.stop();
+  await deleteNamespace(hub.core, ns);
+});
+
+const example = (file: string): AIJobManifest => {
+  const manifest = yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
+  return { ...manifest, metadata: { ...manifest.metadata, namespace: ns } };
+};
+
+async function kubectlApply(manifest: unknown): Promise<string> {
+  const ep = federation();
+  const { stdout } = await runCommand(toolPaths().kubectl, ['--kubeconfig', ep.hub.kubeconfig, 'apply', '-f', '-'], { input: yaml.dump(manifest) });
+  return stdout;
+}
+
+const phase = (p: string) => (job: AIJob | undefined) => job?.status?.phase === p;
+
+/** Pods of the job at a provider (any attempt). */
+async function providerPods(provider: string, jobUid: string): Promise<V1Pod[]> {
+  const { core } = clusterClients(provider);
+  return (await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${jobUid}` })).items;
+}
+
+async function jobEvents(name: string): Promise<string[]> {
+  const events = await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+  return events.items.map((e) => e.reason ?? '');
+}
+
+describe('AIJob examples on the local federation', () => {
+  it('runs the single-GPU job on provider-b (whole L4s) with the right pod, and records its attempt', async () => {
+    expect(await kubectlApply(example('aijob-single-gpu.yaml'))).toMatch(/aijob.flotilla.dev\/finetune-l4 created/);
+    const scheduled = await waitForAIJob(ns, 'finetune-l4', (j) => (j?.status?.attempts?.length ?? 0) > 0);
+    const uid = scheduled?.metadata.uid ?? '';
+    expect(scheduled?.status?.placement).toMatchObject({ provider: 'provider-b', product: 'NVIDIA-L4', resourceName: 'nvidia.com/gpu' });
+
+    const [pod] = await providerPods('provider-b', uid);
+    expect(pod?.metadata?.labels).toMatchObject({ 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': '1', 'flotilla.dev/hub': 'hub' });
+    expect(pod?.spec?.priorityClassName).toBe('flotilla-lent');
+    expect(pod?.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '1', cpu: '4', memory: '16Gi' });
+    expect(pod?.spec?.containers[0]?.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(pod?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions)
+      .toContainEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
+    expect(pod?.spec?.tolerations).toContainEqual(expect.objectContaining({ key: 'nvidia.com/gpu', effect: 'NoSchedule' }));
+    expect(pod?.spec?.containers[0]?.env).toContainEqual({ name: 'FLOTILLA_JOB_UID', value: uid });
+
+    const done = await waitForAIJob(ns, 'finetune-l4', phase('Succeeded'));
+    expect(done?.status?.attempts).toEqual([expect.objectContaining({ index: 1, provider: 'provider-b', reason: 'Succeeded' })]);
+    expect(done?.status?.attempts?.[0]?.gpuSeconds).toBeGreaterThanOrEqual(2);
+    expect(done?.status?.outputCID).toMatch(/^b[a-z2-7]+$/);
+    expect(done?.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(await jobEvents('finetune-l4')).toEqual(expect.arrayContaining(['Scheduled', 'Running', 'Succeeded']));
+  });
+
+  it('places the 2×8 H100 gang whole on provider-a, one replica per node', async () => {
+    await kubectlApply(example('aijob-h100-gang.yaml'));
+    const running = await waitForAIJob(ns, 'pretrain-h100', phase('Running'));
+    const pods = await providerPods('provider-a', running?.metadata.uid ?? '');
+    expect(pods).toHaveLength(2);
+    expect(new Set(pods.map((p) => p.spec?.nodeName))).toEqual(new Set(['provider-a-h100-0', 'provider-a-h100-1']));
+    expect(pods.every((p) => p.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'] === '8')).toBe(true);
+    const done = await waitForAIJob(ns, 'pretrain-h100', phase('Succeeded'));
+    expect(done?.status?.attempts?.map((a) => a.provider)).toEqual(['provider-a']);
+  });
+
+  it('keeps the impossible job Pending with an Unschedulable message naming every provider', async () => {
+    await kubectlApply(example('aijob-impossible.yaml'));
+    const job = await waitForAIJob(ns, 'too-big', (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable') ?? false);
+    expect(job?.status?.phase).toBe('Pending');
+    const message = job?.status?.conditions?.find((c) => c.type === 'Scheduled')?.message ?? '';
+    expect(message).toMatch(/^0\/3 providers can run the job/);
+    for (const provider of ['provider-a', 'provider-b', 'provider-c']) expect(message).toContain(provider);
+    expect(message).toMatch(/provider-a: only 2 of 3 replicas fit/);
+    expect(await jobEvents('too-big')).toContain('Unschedulable');
+  });
+});
+
+describe('deleting an AIJob', () => {
+  it('removes its remote pods before the finalizer lets it go', async () => {
+    const manifest = example('aijob-single-gpu.yaml');
+    const job: AIJobManifest = { ...manifest, metadata: { ...manifest.metadata, name: 'long-runner' }, spec: { ...manifest.spec, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } } };
+    await kubectlApply(job);
+    const running = await waitForAIJob(ns, 'long-runner', phase('Running'));
+    const uid = running?.metadata.uid ?? '';
+    expect(running?.metadata.finalizers).toContain('flotilla.dev/remote-pods');
+    expect(await providerPods('provider-b', uid)).toHaveLength(1);
+    await custom.deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'long-runner' });
+    await waitForAIJob(ns, 'long-runner', (j) => j === undefined);
+    expect(await providerPods('provider-b', uid)).toEqual([]);
+  });
+});
+
+describe('a crash in the middle of a batch', () => {
+  it('converges after SIGKILL and restart: every job succeeds with exactly one attempt', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
+    const base = example('aijob-single-gpu.yaml');
+    // Any whole GPU, so the batch spreads over the federation; short runs.
+    const jobs = names.map((name): AIJobManifest => ({ ...base, metadata: { name, namespace: ns }, spec: { ...base.spec, gpu: { products: [] }, resources: { gpus: 1 }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '2' } } }));
+    await Promise.all(jobs.map((body) => custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, body })));
+    // Let it get part of the way: some jobs placed, some pods created, most not done.
+    await waitForAIJob(ns, 'batch-0', (j) => (j?.status?.attempts?.length ?? 0) > 0, 30_000).catch(() => undefined);
+    await operator.kill();
+    operator = startOperator();
+    const done = await Promise.all(names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 120_000)));
+    expect(done.map((j) => j?.status?.phase)).toEqual(names.map(() => 'Succeeded'));
+    expect(done.map((j) => j?.status?.attempts?.length)).toEqual(names.map(() => 1));
+    // Deterministic names per attempt: a duplicate pod could not exist; none is left behind either.
+    for (const job of done) {
+      const provider = job?.status?.attempts?.[0]?.provider ?? '';
+      await expect(providerPods(provider, job?.metadata.uid ?? '')).resolves.toEqual([]);
+    }
+    expect(await readAIJob(ns, 'batch-19')).toBeDefined();
+  }, 180_000);
+});

@@ -1,0 +1,55 @@
+// Runs the real operator (node operator/main.ts) as a separate process against the federation's hub,
+// so tests can SIGKILL and restart it like any crash. Short lease timings make takeovers quick.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { logDir } from '../../federation/daemon.ts';
+import { repoRoot } from '../../federation/paths.ts';
+import { federation } from './federation.ts';
+
+export interface OperatorProcess {
+  readonly pid: number;
+  readonly logFile: string;
+  /** Graceful stop (SIGTERM: releases the lease). */
+  stop(): Promise<void>;
+  /** A crash: SIGKILL, no cleanup. */
+  kill(): Promise<void>;
+  logs(): string;
+}
+
+let started = 0;
+
+export function startOperator(env: Record<string, string> = {}): OperatorProcess {
+  const ep = federation();
+  mkdirSync(logDir(ep.stateDir), { recursive: true });
+  const logFile = join(logDir(ep.stateDir), `operator-${process.pid}-${++started}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [join(repoRoot, 'operator', 'main.ts')], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
+      FLOTILLA_LEASE_DURATION_MS: '4000',
+      FLOTILLA_RENEW_DEADLINE_MS: '3000',
+      FLOTILLA_LEASE_RETRY_MS: '500',
+      // `federation down` treats a leftover operator as a stray: a test that forgot to stop it fails loudly.
+      FLOTILLA_FEDERATION: ep.stateDir,
+      ...env,
+    },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = async (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    await exited;
+  };
+  return {
+    pid: child.pid ?? -1,
+    logFile,
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+    logs: () => readFileSync(logFile, 'utf8'),
+  };
+}
