@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE_MAJOR_MIN := 22
 
 .PHONY: help deps tools check-node typecheck lint test test-unit test-chain test-integration \
-        federation-up federation-down federation-status demo clean
+        federation-up federation-down federation-status run crds demo clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ federation-down: deps ## stop every process of the local federation
 
 federation-status: deps ## show the running federation's endpoints and health
 	node federation/cli.ts status
+
+run: deps ## run the operator out of cluster against the local federation's hub
+	FLOTILLA_KUBECONFIG=$(CURDIR)/.flotilla/kubeconfigs/hub.yaml node operator/main.ts
+
+crds: deps ## regenerate crds/ and docs/api.md from operator/api
+	node operator/api/generate-crds.ts
 
 demo: tools ## the main job: bring up the federation and run a workload end to end
 	node scripts/demo.ts

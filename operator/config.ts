@@ -9,6 +9,8 @@ export interface OperatorConfig {
   readonly kubeconfig?: string;
   /** Identifies this hub on every remote pod (label flotilla.dev/hub). */
   readonly hubId: string;
+  /** Reconcile AIJobs in this namespace only (namespace-scoped operator); absent: all namespaces. */
+  readonly watchNamespace?: string;
   /** Namespace of the leader-election Lease (and of provider kubeconfig Secrets by convention). */
   readonly namespace: string;
   readonly leaseName: string;
@@ -31,6 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
   return {
     ...(env.FLOTILLA_KUBECONFIG ? { kubeconfig: env.FLOTILLA_KUBECONFIG } : {}),
     hubId: env.FLOTILLA_HUB_ID ?? 'hub',
+    ...(env.FLOTILLA_WATCH_NAMESPACE ? { watchNamespace: env.FLOTILLA_WATCH_NAMESPACE } : {}),
     namespace: env.FLOTILLA_NAMESPACE ?? 'flotilla-system',
     leaseName: env.FLOTILLA_LEASE_NAME ?? 'flotilla-operator',
     identity: env.FLOTILLA_IDENTITY ?? `${hostname()}-${process.pid}`,

@@ -21,12 +21,15 @@ export class AIJobStore {
   private readonly core: CoreV1Api;
   private readonly component: string;
 
-  constructor(kc: KubeConfig, component = 'flotilla-operator') {
+  /** `namespace`: watch only that namespace (a namespace-scoped operator); absent: all. */
+  constructor(kc: KubeConfig, opts: { namespace?: string; component?: string } = {}) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
-    this.component = component;
-    const list = () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural }) as Promise<KubernetesListObject<Raw>>;
-    this.informer = makeInformer<Raw>(kc, `/apis/${GROUP}/${VERSION}/${AIJOB.plural}`, list);
+    this.component = opts.component ?? 'flotilla-operator';
+    const ns = opts.namespace;
+    const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
+    const list = () => (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<KubernetesListObject<Raw>>;
+    this.informer = makeInformer<Raw>(kc, `/apis/${GROUP}/${VERSION}/${ns ? `namespaces/${ns}/` : ''}${AIJOB.plural}`, list);
   }
 
   get(key: string): AIJob | undefined {

@@ -20,7 +20,7 @@ let operator: OperatorProcess;
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-jobs');
-  operator = startOperator();
+  operator = startOperator(ns);
 });
 afterAll(async () => {
   await operator.stop();
@@ -124,7 +124,7 @@ describe('a crash in the middle of a batch', () => {
     // Let it get part of the way: some jobs placed, some pods created, most not done.
     await waitForAIJob(ns, 'batch-0', (j) => (j?.status?.attempts?.length ?? 0) > 0, 30_000).catch(() => undefined);
     await operator.kill();
-    operator = startOperator();
+    operator = startOperator(ns);
     const done = await Promise.all(names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 120_000)));
     expect(done.map((j) => j?.status?.phase)).toEqual(names.map(() => 'Succeeded'));
     expect(done.map((j) => j?.status?.attempts?.length)).toEqual(names.map(() => 1));

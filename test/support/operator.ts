@@ -19,7 +19,11 @@ export interface OperatorProcess {
 
 let started = 0;
 
-export function startOperator(env: Record<string, string> = {}): OperatorProcess {
+/**
+ * Starts an operator scoped to one hub namespace with its own lease, so suites (and people) sharing
+ * the federation do not reconcile each other's jobs.
+ */
+export function startOperator(watchNamespace: string, env: Record<string, string> = {}): OperatorProcess {
   const ep = federation();
   mkdirSync(logDir(ep.stateDir), { recursive: true });
   const logFile = join(logDir(ep.stateDir), `operator-${process.pid}-${++started}.log`);
@@ -30,6 +34,8 @@ export function startOperator(env: Record<string, string> = {}): OperatorProcess
       ...process.env,
       NODE_OPTIONS: '',
       FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
+      FLOTILLA_WATCH_NAMESPACE: watchNamespace,
+      FLOTILLA_LEASE_NAME: `flotilla-operator-${watchNamespace}`,
       FLOTILLA_LEASE_DURATION_MS: '4000',
       FLOTILLA_RENEW_DEADLINE_MS: '3000',
       FLOTILLA_LEASE_RETRY_MS: '500',

@@ -31,6 +31,8 @@ export interface AIJobControllerOptions {
   readonly registry: ProviderRegistry;
   /** Written on every remote pod (label flotilla.dev/hub), so providers shared by hubs stay apart. */
   readonly hubId: string;
+  /** Reconcile AIJobs of this namespace only; absent: all namespaces. */
+  readonly watchNamespace?: string;
   readonly workers?: number;
   readonly priceDecimals?: number;
   readonly log: Logger;
@@ -65,7 +67,7 @@ export class AIJobController {
   constructor(opts: AIJobControllerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
-    this.store = new AIJobStore(opts.hub);
+    this.store = new AIJobStore(opts.hub, opts.watchNamespace ? { namespace: opts.watchNamespace } : {});
     this.queue = new WorkQueue({
       workers: opts.workers ?? 4,
       onError: (key, err, retryInMs) => opts.log('warn', 'reconcile failed; retrying', { job: key, error: errorMessage(err), retryInMs }),
