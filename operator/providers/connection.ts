@@ -1,0 +1,218 @@
+// One provider cluster, as Flotilla sees it: a rate-limited client built from the GPUProvider's
+// kubeconfig Secret, an informer on its nodes (cluster-wide, read-only) and one on Flotilla's pods in
+// spec.namespace (label flotilla.dev/job-uid), each restarted with backoff when it stops.
+//
+// A connection is immutable in what it dials: when the kubeconfig's content or spec.namespace
+// changes, the controller builds a new one (see `connectionKey`) and stops this one. Spec fields
+// that only users read (priorityClassName, ipfsGateway) are updated in place.
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_PRIORITY_CLASS_NAME } from '../api/gpuprovider-schema.ts';
+import { LABEL_JOB_UID } from '../api/group.ts';
+import type { GPUProviderSpec } from '../api/types.ts';
+import { nodeSnapshots } from '../core/inventory.ts';
+import type { NodeSnapshot } from '../core/placement/types.ts';
+import type { ConnectionFacts } from './health.ts';
+import { ResilientInformer } from './informer.ts';
+import type { Backoff, InformerEventType, InformerState } from './informer.ts';
+import type { ProviderKubeConfig } from './kubeconfig.ts';
+import type { ProviderClient, ProviderEvent } from './types.ts';
+
+/** What identifies a connection: rebuilt when the kubeconfig content or the namespace changes. */
+export const connectionKey = (kubeconfigHash: string, namespace: string) => `${kubeconfigHash}/${namespace}`;
+
+/** How often spec.namespace is looked up again while it is missing, and at the latest when present. */
+const NAMESPACE_RECHECK_MISSING_MS = 30_000;
+const NAMESPACE_RECHECK_PRESENT_MS = 10 * 60_000;
+
+export interface ProviderConnectionOptions {
+  readonly name: string;
+  readonly spec: GPUProviderSpec;
+  readonly kubeConfig: ProviderKubeConfig;
+  /** connectionKey(kubeconfigHash, spec.namespace). */
+  readonly key: string;
+  readonly backoff?: Backoff;
+  readonly now?: () => number;
+  /** Pod and node changes, and `provider` when the connection's health changed. */
+  readonly onEvent: (event: ProviderEvent) => void;
+}
+
+export class ProviderConnection implements ProviderClient {
+  readonly name: string;
+  readonly namespace: string;
+  readonly key: string;
+  readonly kubeConfig: ProviderKubeConfig;
+  readonly core: CoreV1Api;
+  private spec: GPUProviderSpec;
+  private readonly nodeInformer: ResilientInformer<V1Node>;
+  private readonly podInformer: ResilientInformer<V1Pod>;
+  private readonly now: () => number;
+  private readonly onEvent: (event: ProviderEvent) => void;
+  private namespaceMissing: boolean | undefined;
+  private namespaceCheckedAt: number | undefined;
+  private namespaceSeen: number | undefined;
+  /** Bumped on every node or pod change: the node snapshots are recomputed only when it moved. */
+  private version = 0;
+  private snapshotCache: { version: number; nodes: NodeSnapshot[] } | undefined;
+  private stopped = false;
+
+  constructor(opts: ProviderConnectionOptions) {
+    this.name = opts.name;
+    this.spec = opts.spec;
+    this.namespace = opts.spec.namespace;
+    this.key = opts.key;
+    this.kubeConfig = opts.kubeConfig;
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.now = opts.now ?? Date.now;
+    this.onEvent = opts.onEvent;
+    const stateChanged = (_: InformerState) => {
+      if (!this.stopped) this.onEvent({ kind: 'provider', provider: this.name });
+    };
+    this.nodeInformer = new ResilientInformer<V1Node>({
+      kubeConfig: this.kubeConfig,
+      path: '/api/v1/nodes',
+      list: () => this.core.listNode(),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      now: this.now,
+      onEvent: (type: InformerEventType, node: V1Node) => {
+        this.version += 1;
+        this.onEvent({ kind: 'node', provider: this.name, type, node });
+      },
+      onState: stateChanged,
+    });
+    this.podInformer = new ResilientInformer<V1Pod>({
+      kubeConfig: this.kubeConfig,
+      path: `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
+      list: () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: LABEL_JOB_UID }),
+      labelSelector: LABEL_JOB_UID,
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      now: this.now,
+      onEvent: (type: InformerEventType, pod: V1Pod) => {
+        this.version += 1;
+        this.onEvent({ kind: 'pod', provider: this.name, type, pod });
+      },
+      onState: stateChanged,
+    });
+  }
+
+  start(): void {
+    this.nodeInformer.start();
+    this.podInformer.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.nodeInformer.stop();
+    this.podInformer.stop();
+  }
+
+  // ── ProviderClient ───────────────────────────────────────────────────────────────────────────
+
+  get priorityClassName(): string {
+    return this.spec.priorityClassName ?? DEFAULT_PRIORITY_CLASS_NAME;
+  }
+
+  get ipfsGateway(): string | undefined {
+    return this.spec.ipfsGateway;
+  }
+
+  get synced(): boolean {
+    return this.nodeInformer.synced && this.podInformer.synced;
+  }
+
+  jobPods(jobUid: string): V1Pod[] {
+    return this.podInformer.list(this.namespace).filter((p) => p.metadata?.labels?.[LABEL_JOB_UID] === jobUid);
+  }
+
+  node(name: string): V1Node | undefined {
+    return this.nodeInformer.get(name);
+  }
+
+  get requests(): ReadonlyMap<string, number> {
+    return this.kubeConfig.requests;
+  }
+
+  // ── for the controller and the registry ──────────────────────────────────────────────────────
+
+  /** Spec fields read live (priorityClassName, ipfsGateway); namespace changes rebuild instead. */
+  updateSpec(spec: GPUProviderSpec): void {
+    this.spec = spec;
+  }
+
+  nodes(): readonly V1Node[] {
+    return this.nodeInformer.list();
+  }
+
+  /** Flotilla's pods in the namespace (all jobs). */
+  pods(): readonly V1Pod[] {
+    return this.podInformer.list(this.namespace);
+  }
+
+  /** Node snapshots from the caches; recomputed only after a node or pod changed. */
+  nodeSnapshots(): readonly NodeSnapshot[] {
+    if (this.snapshotCache?.version !== this.version) {
+      this.snapshotCache = { version: this.version, nodes: nodeSnapshots(this.nodes(), this.pods()) };
+    }
+    return this.snapshotCache.nodes;
+  }
+
+  /** Epoch ms of the provider API server's latest answer to any request of this connection. */
+  lastSeen(): number | undefined {
+    const seen = [this.nodeInformer.current.lastSeen, this.podInformer.current.lastSeen, this.namespaceSeen]
+      .filter((t): t is number => t !== undefined);
+    return seen.length > 0 ? Math.max(...seen) : undefined;
+  }
+
+  facts(): ConnectionFacts {
+    const nodes = this.nodeInformer.current;
+    const pods = this.podInformer.current;
+    const lastError = nodes.error !== undefined
+      ? { error: nodes.error, action: 'listing and watching nodes' }
+      : pods.error !== undefined
+        ? { error: pods.error, action: `listing and watching pods in namespace ${this.namespace}` }
+        : undefined;
+    return {
+      server: this.kubeConfig.server,
+      ...(lastError ? { lastError } : {}),
+      synced: this.synced,
+      answered: this.lastSeen() !== undefined,
+      ...(this.namespaceMissing !== undefined ? { namespaceMissing: this.namespaceMissing } : {}),
+    };
+  }
+
+  /** Restarts of either informer after errors (for metrics and tests). */
+  get restarts(): number {
+    return this.nodeInformer.current.restarts + this.podInformer.current.restarts;
+  }
+
+  namespaceCheckDue(now: number): boolean {
+    if (!this.synced) return false;
+    if (this.namespaceCheckedAt === undefined) return true;
+    const every = this.namespaceMissing ? NAMESPACE_RECHECK_MISSING_MS : NAMESPACE_RECHECK_PRESENT_MS;
+    return now - this.namespaceCheckedAt >= every;
+  }
+
+  /**
+   * Looks spec.namespace up. A least-privilege credential may not read namespaces (403): then the
+   * namespace counts as present, and pods created there fail loudly if it is not.
+   */
+  async checkNamespace(now: number): Promise<void> {
+    this.namespaceCheckedAt = now;
+    const before = this.namespaceMissing;
+    try {
+      await this.core.readNamespace({ name: this.namespace });
+      this.namespaceMissing = false;
+      this.namespaceSeen = this.now();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 404) {
+        this.namespaceMissing = true;
+        this.namespaceSeen = this.now();
+      } else if (code === 403) {
+        this.namespaceMissing = undefined;
+      }
+      // Anything else (a blip) keeps the last answer; the informers report the connection's health.
+    }
+    if (before !== this.namespaceMissing && !this.stopped) this.onEvent({ kind: 'provider', provider: this.name });
+  }
+}

@@ -1,0 +1,174 @@
+// An informer that does not stay down. client-node's ListWatch (what makeInformer builds) restarts
+// its watch by itself only after 410 Gone, a server-side close or its own inactivity timeout; any
+// other error (connection refused, TLS, 401/403, a failed list) fires 'error' and stops it for good.
+// This wrapper starts it again with exponential backoff, resets the backoff once the API server
+// answers again, and reports what makeInformer cannot: when a list or a watch actually succeeded.
+//
+//   start ─▶ list ──ok──▶ watch ──connected──▶ events …  ── closed/timeout ─▶ watch (ListWatch)
+//              │              │                                              │
+//              └──error───────┴──────────error──▶ onState(error) ─ backoff ─▶ start
+import { ListWatch, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+
+/** Any object with Kubernetes metadata: typed core objects, and our CRDs as plain JSON. */
+export interface ObjectWithMeta {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+}
+
+export interface Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+export const DEFAULT_INFORMER_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
+
+export type InformerEventType = 'add' | 'update' | 'delete';
+
+export interface InformerState {
+  /** A list succeeded since start() (the cache holds a full picture at some resourceVersion). */
+  readonly listed: boolean;
+  /** The last list or watch request succeeded; false from an error until the next success. */
+  readonly connected: boolean;
+  /** The error that stopped the informer, until it reconnects. */
+  readonly error?: unknown;
+  /** Epoch ms of the API server's latest answer (list, watch connect, or event). */
+  readonly lastSeen?: number;
+  /** Restarts after errors so far. */
+  readonly restarts: number;
+}
+
+export interface ResilientInformerOptions<T extends ObjectWithMeta> {
+  readonly kubeConfig: KubeConfig;
+  /** API path of the collection, e.g. `/api/v1/namespaces/x/pods`. */
+  readonly path: string;
+  readonly list: () => Promise<{ readonly items: T[]; readonly metadata?: { readonly resourceVersion?: string } }>;
+  readonly labelSelector?: string;
+  readonly backoff?: Backoff;
+  readonly onEvent?: (type: InformerEventType, obj: T) => void;
+  /** Called whenever InformerState changes (not on every event). */
+  readonly onState?: (state: InformerState) => void;
+  readonly now?: () => number;
+}
+
+/** A Watch that tells when the API server accepted the watch request (HTTP 200) or sent an event. */
+class ObservedWatch extends Watch {
+  private readonly hooks: { connected(): void; activity(): void };
+
+  constructor(kc: KubeConfig, hooks: { connected(): void; activity(): void }) {
+    super(kc);
+    this.hooks = hooks;
+  }
+
+  override async watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    let failed = false;
+    const controller = await super.watch(path, queryParams, (phase, obj, watchObj) => {
+      this.hooks.activity();
+      callback(phase, obj, watchObj);
+    }, (err) => {
+      if (err) failed = true;
+      done(err);
+    });
+    if (!failed && !controller.signal.aborted) this.hooks.connected();
+    return controller;
+  }
+}
+
+export class ResilientInformer<T extends ObjectWithMeta> {
+  private readonly informer: ListWatch<KubernetesObject>;
+  private readonly opts: ResilientInformerOptions<T>;
+  private readonly backoff: Backoff;
+  private readonly now: () => number;
+  private state: InformerState = { listed: false, connected: false, restarts: 0 };
+  private nextDelayMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+
+  constructor(opts: ResilientInformerOptions<T>) {
+    this.opts = opts;
+    this.backoff = opts.backoff ?? DEFAULT_INFORMER_BACKOFF;
+    this.nextDelayMs = this.backoff.initialMs;
+    this.now = opts.now ?? Date.now;
+    const watch = new ObservedWatch(opts.kubeConfig, {
+      connected: () => this.answered(),
+      activity: () => { this.state = { ...this.state, lastSeen: this.now() }; },
+    });
+    const list = async () => {
+      const result = await opts.list();
+      this.state = { ...this.state, listed: true };
+      this.answered();
+      return result as unknown as KubernetesListObject<KubernetesObject>;
+    };
+    // What makeInformer does, with the observed Watch in place of a plain one.
+    this.informer = new ListWatch<KubernetesObject>(opts.path, watch, list, false, opts.labelSelector);
+    for (const type of ['add', 'update', 'delete'] as const) {
+      this.informer.on(type, (obj: KubernetesObject) => {
+        if (!this.stopped) opts.onEvent?.(type, obj as T);
+      });
+    }
+    this.informer.on('error', (err: unknown) => this.failed(err));
+  }
+
+  get current(): InformerState {
+    return this.state;
+  }
+
+  /** Listed since start and connected now: the cache can be trusted. */
+  get synced(): boolean {
+    return this.state.listed && this.state.connected;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.informer.stop();
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace) as T | undefined;
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace) as readonly T[];
+  }
+
+  private run(): void {
+    // start() rejects only on what no retry fixes soon (no current cluster); report it and retry anyway.
+    this.informer.start().catch((err: unknown) => this.failed(err));
+  }
+
+  private answered(): void {
+    if (this.stopped) return;
+    this.nextDelayMs = this.backoff.initialMs;
+    const { error: _gone, ...rest } = this.state;
+    const changed = !this.state.connected || this.state.error !== undefined;
+    this.state = { ...rest, connected: true, lastSeen: this.now() };
+    if (changed) this.opts.onState?.(this.state);
+  }
+
+  private failed(err: unknown): void {
+    if (this.stopped) return;
+    this.state = { ...this.state, connected: false, error: err };
+    this.opts.onState?.(this.state);
+    if (this.timer) return;
+    const delay = this.nextDelayMs;
+    this.nextDelayMs = Math.min(this.backoff.maxMs, this.nextDelayMs * 2);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.state = { ...this.state, restarts: this.state.restarts + 1 };
+      this.run();
+    }, delay);
+  }
+}
