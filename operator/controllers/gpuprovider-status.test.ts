@@ -1,0 +1,96 @@
+import type { GPUProviderStatus } from '../api/types.ts';
+import { planStatus, rfc3339 } from './gpuprovider-status.ts';
+import type { StatusObservation } from './gpuprovider-status.ts';
+
+const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const s = (ms: number) => t0 + ms;
+const REFRESH = 30_000;
+
+const ready: StatusObservation = {
+  generation: 3,
+  reachable: { status: 'True', reason: 'Connected', message: 'answers' },
+  ready: { status: 'True', reason: 'Ready', message: 'ok' },
+  inventory: { inventory: [{ product: 'H100', memoryMiB: 81559, nodes: 2, allocatable: 16, free: 16 }], allocatableGpus: 16, freeGpus: 16 },
+  lastSeen: s(0),
+};
+
+/** Applies a merge patch's status the way the apiserver does for these fields (top-level replace). */
+const apply = (current: GPUProviderStatus | undefined, patch: Partial<GPUProviderStatus> | undefined): GPUProviderStatus =>
+  ({ ...(current ?? {}), ...(patch ?? {}) });
+
+describe('planStatus', () => {
+  it('the first pass writes conditions, inventory, totals, generation and lastSeen', () => {
+    const plan = planStatus(undefined, ready, s(0), REFRESH);
+    expect(plan.status).toEqual({
+      conditions: [
+        { type: 'Reachable', status: 'True', reason: 'Connected', message: 'answers', lastTransitionTime: rfc3339(s(0)), observedGeneration: 3 },
+        { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: rfc3339(s(0)), observedGeneration: 3 },
+      ],
+      observedGeneration: 3,
+      inventory: ready.inventory?.inventory,
+      allocatableGpus: 16,
+      freeGpus: 16,
+      lastSeen: '2026-01-01T12:00:00Z',
+    });
+    expect(plan.transitions.map((t) => `${t.type}→${t.to}`)).toEqual(['Reachable→True', 'Ready→True']);
+  });
+
+  it('a second pass over the same observation writes nothing', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const second = planStatus(first, { ...ready, lastSeen: s(5_000) }, s(5_000), REFRESH);
+    expect(second).toEqual({ transitions: [] });
+  });
+
+  it('lastSeen alone is refreshed once it is refresh-interval old', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    expect(planStatus(first, { ...ready, lastSeen: s(29_000) }, s(29_000), REFRESH).status).toBeUndefined();
+    expect(planStatus(first, { ...ready, lastSeen: s(30_000) }, s(30_000), REFRESH).status).toEqual({ lastSeen: '2026-01-01T12:00:30Z' });
+  });
+
+  it('a change in free GPUs is written with the current lastSeen', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const busier = { ...ready, lastSeen: s(2_000), inventory: { inventory: [{ product: 'H100', memoryMiB: 81559, nodes: 2, allocatable: 16, free: 15 }], allocatableGpus: 16, freeGpus: 15 } };
+    const plan = planStatus(first, busier, s(2_000), REFRESH);
+    expect(plan.status).toMatchObject({ freeGpus: 15, lastSeen: '2026-01-01T12:00:02Z' });
+    expect(plan.transitions).toEqual([]);
+  });
+
+  it('lastTransitionTime moves only when a condition\'s status flips', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const cordoned = { ...ready, generation: 4, ready: { status: 'False', reason: 'Cordoned', message: 'spec.cordoned' } } as const;
+    const plan = planStatus(first, cordoned, s(60_000), REFRESH);
+    const byType = Object.fromEntries((plan.status?.conditions ?? []).map((c) => [c.type, c]));
+    expect(byType.Reachable).toMatchObject({ lastTransitionTime: '2026-01-01T12:00:00Z', observedGeneration: 4 });
+    expect(byType.Ready).toMatchObject({ status: 'False', reason: 'Cordoned', lastTransitionTime: '2026-01-01T12:01:00Z' });
+    expect(plan.transitions).toEqual([{ type: 'Ready', from: 'True', to: 'False', reason: 'Cordoned', message: 'spec.cordoned' }]);
+  });
+
+  it('without a trusted inventory the last one stays and no lastSeen is invented', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const lost = {
+      generation: 3,
+      reachable: { status: 'False', reason: 'ConnectionFailed', message: 'refused' },
+      ready: { status: 'False', reason: 'Unreachable', message: 'ConnectionFailed: refused' },
+      lastSeen: s(0),
+    } as const;
+    const plan = planStatus(first, lost, s(10_000), REFRESH);
+    expect(plan.status).not.toHaveProperty('inventory');
+    expect(plan.status).not.toHaveProperty('lastSeen');
+    expect(plan.status?.conditions?.map((c) => c.reason)).toEqual(['ConnectionFailed', 'Unreachable']);
+  });
+
+  it('conditions owned by others are kept', () => {
+    const other = { type: 'Audited', status: 'True', reason: 'Ok', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' } as const;
+    const plan = planStatus({ conditions: [other] }, ready, s(0), REFRESH);
+    expect(plan.status?.conditions?.[0]).toEqual(other);
+  });
+
+  it('key order in what the apiserver returned does not count as a change', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const reverseKeys = (v: unknown): unknown => (Array.isArray(v) ? v.map(reverseKeys)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v);
+    const reordered = reverseKeys(first) as GPUProviderStatus;
+    expect(Object.keys(reordered)[0]).not.toBe(Object.keys(first)[0]);
+    expect(planStatus(reordered, ready, s(1_000), REFRESH).status).toBeUndefined();
+  });
+});
