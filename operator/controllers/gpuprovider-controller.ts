@@ -66,8 +66,8 @@ export interface ProviderConnections {
   readonly registry: FederatedProviderRegistry;
   /** The GPUProvider informer has listed once (every provider known to the registry has been seen). */
   readonly synced: boolean;
-  /** Status patches sent so far (for tests: a quiet system sends none). */
-  readonly statusPatches: number;
+  /** Status patches sent so far, in all or for one provider (a quiet provider gets none). */
+  statusPatches(provider?: string): number;
   stop(): void;
 }
 
@@ -77,7 +77,7 @@ const DEFAULTS = { requestTimeoutMs: 15_000, resyncMs: 30_000, lastSeenRefreshMs
 
 class GpuProviderController implements ProviderConnections {
   readonly registry: FederatedProviderRegistry;
-  statusPatches = 0;
+  private readonly patches = new Map<string, number>();
   private readonly opts: ProviderConnectionsOptions & typeof DEFAULTS;
   private readonly log: ControllerLog;
   private readonly now: () => number;
@@ -121,6 +121,13 @@ class GpuProviderController implements ProviderConnections {
 
   get synced(): boolean {
     return this.providers.current.listed;
+  }
+
+  statusPatches(provider?: string): number {
+    if (provider !== undefined) return this.patches.get(provider) ?? 0;
+    let n = 0;
+    for (const v of this.patches.values()) n += v;
+    return n;
   }
 
   start(): void {
@@ -311,7 +318,7 @@ class GpuProviderController implements ProviderConnections {
         { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name, body: { status } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ) as GPUProvider;
-      this.statusPatches += 1;
+      this.patches.set(name, (this.patches.get(name) ?? 0) + 1);
       if (updated?.metadata?.resourceVersion && updated.status) {
         this.written.set(name, { resourceVersion: updated.metadata.resourceVersion, status: updated.status });
       }
