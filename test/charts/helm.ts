@@ -1,5 +1,6 @@
 // What the chart tests share: helm and kubectl against the federation's clusters, and a parser for
 // `kubectl auth can-i --list`'s table.
+import { execFile } from 'node:child_process';
 import { runCommand } from '../../federation/command.ts';
 import { toolPaths } from '../../federation/paths.ts';
 
@@ -8,14 +9,16 @@ export const helm = async (args: readonly string[]) => (await runCommand(toolPat
 export const kubectl = async (kubeconfig: string, args: readonly string[], input?: string) =>
   (await runCommand(toolPaths().kubectl, ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) })).stdout;
 
-/** `kubectl auth can-i VERB RESOURCE`: true for "yes"; a "no" exits 1 and answers false. */
-export async function canI(kubeconfig: string, args: readonly string[]): Promise<boolean> {
-  try {
-    return (await kubectl(kubeconfig, ['auth', 'can-i', ...args])).trim() === 'yes';
-  } catch (err) {
-    if (/\bno\b/.test(String(err))) return false;
-    throw err;
-  }
+/** `kubectl auth can-i …`: "yes" (exit 0) is true, "no" (exit 1) false; anything else throws. */
+export function canI(kubeconfig: string, args: readonly string[]): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    execFile(toolPaths().kubectl, ['--kubeconfig', kubeconfig, 'auth', 'can-i', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const answer = stdout.trim();
+      if (answer === 'yes' && !err) return resolve(true);
+      if (answer === 'no' && err?.code === 1) return resolve(false);
+      reject(new Error(`kubectl auth can-i ${args.join(' ')}: ${answer} ${stderr}`));
+    });
+  });
 }
 
 export interface AccessRule {

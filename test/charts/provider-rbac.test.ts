@@ -1,0 +1,137 @@
+// A real `helm install` of charts/flotilla-provider into provider-a, then its credential's exact
+// allow-list, the denials that matter, and a kubeconfig built from the chart's token Secret that can
+// do the hub's job in its namespace and nothing in `default`. Distinct names keep it off the
+// federation's own flotilla-workloads / flotilla-lent; afterAll uninstalls.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import { repoRoot } from '../../federation/paths.ts';
+import { federation, uniqueName } from '../support/federation.ts';
+import { canI, helm, kubectl, parseCanIList } from './helm.ts';
+
+const NS = 'flotilla-lend-test';
+const RELEASE = 'flotilla-lend-test';
+const SA = 'flotilla-hub';
+const AS = `--as=system:serviceaccount:${NS}:${SA}`;
+const admin = () => federation().providers.find((p) => p.name === 'provider-a')!.kubeconfig;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let dir = '';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flotilla-lend-'));
+  // The release record lives in `default`; the chart itself creates (and on uninstall deletes) NS.
+  await helm(['--kubeconfig', admin(), 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
+  await helm(['--kubeconfig', admin(), 'install', RELEASE, join(repoRoot, 'charts', 'flotilla-provider'), '-n', 'default', '--wait', '--timeout', '60s',
+    '--set', `namespace.name=${NS}`, '--set', 'priorityClass.name=flotilla-lent-test', '--set', 'lentGpus=2', '--set', 'provider.name=provider-a']);
+});
+afterAll(async () => {
+  await helm(['--kubeconfig', admin(), 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the credential may do exactly this, in its namespace and cluster-wide', async () => {
+  const rules = parseCanIList(await kubectl(admin(), ['auth', 'can-i', '--list', AS, '-n', NS]));
+  const resourceRules = rules.filter((r) => r.resource !== '').map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`).sort();
+  expect(resourceRules).toEqual([
+    'events [] [create]',
+    'nodes [] [get list watch]',
+    'pods [] [get list watch create delete]',
+    'pods/status [] [get]',
+    // What every authenticated user may do (system:basic-user), asking about itself only.
+    'selfsubjectaccessreviews.authorization.k8s.io [] [create]',
+    'selfsubjectreviews.authentication.k8s.io [] [create]',
+    'selfsubjectrulesreviews.authorization.k8s.io [] [create]',
+  ]);
+  // Non-resource URLs (discovery, health, version) come from system:discovery and system:public-info-viewer: reads only.
+  expect(new Set(rules.filter((r) => r.resource === '').map((r) => r.verbs))).toEqual(new Set(['[get]']));
+
+  const elsewhere = parseCanIList(await kubectl(admin(), ['auth', 'can-i', '--list', AS, '-n', 'default']));
+  expect(elsewhere.filter((r) => r.resource !== '' && !r.resource.startsWith('selfsubject')).map((r) => `${r.resource} ${r.verbs}`)).toEqual(['nodes [get list watch]']);
+});
+
+test.each([
+  ['read pod status', ['get', 'pods', '--subresource=status', '-n', NS]],
+  ['create pods', ['create', 'pods', '-n', NS]],
+  ['delete pods', ['delete', 'pods', '-n', NS]],
+  ['watch nodes', ['watch', 'nodes']],
+  ['create events', ['create', 'events', '-n', NS]],
+])('it may %s', async (_what, args) => {
+  await expect(canI(admin(), [...args, AS])).resolves.toBe(true);
+});
+
+test.each([
+  ['read Secrets in its namespace', ['get', 'secrets', '-n', NS]],
+  ['list Secrets cluster-wide', ['list', 'secrets', '-A']],
+  ['update pods', ['update', 'pods', '-n', NS]],
+  ['patch pod status', ['patch', 'pods', '--subresource=status', '-n', NS]],
+  // Subresources go through --subresource: `can-i create pods/exec` would ask about a pod named "exec".
+  ['exec into pods', ['create', 'pods', '--subresource=exec', '-n', NS]],
+  ['attach to pods', ['create', 'pods', '--subresource=attach', '-n', NS]],
+  ['read pod logs', ['get', 'pods', '--subresource=log', '-n', NS]],
+  ['evict pods', ['create', 'pods', '--subresource=eviction', '-n', NS]],
+  ['create pods in default', ['create', 'pods', '-n', 'default']],
+  ['update nodes', ['update', 'nodes']],
+  ['create ClusterRoles', ['create', 'clusterroles']],
+  ['create RoleBindings', ['create', 'rolebindings', '-n', NS]],
+  ['escalate Roles', ['escalate', 'roles', '-n', NS]],
+  ['bind ClusterRoles', ['bind', 'clusterroles']],
+  ['impersonate users', ['impersonate', 'users']],
+  ['impersonate ServiceAccounts', ['impersonate', 'serviceaccounts', '-n', NS]],
+  ['request tokens for its ServiceAccount', ['create', 'serviceaccounts', '--subresource=token', '-n', NS]],
+  ['change its ResourceQuota', ['update', 'resourcequotas', '-n', NS]],
+  ['create PriorityClasses', ['create', 'priorityclasses']],
+  ['read namespaces', ['get', 'namespaces']],
+])('it may not %s', async (_what, args) => {
+  await expect(canI(admin(), [...args, AS])).resolves.toBe(false);
+});
+
+async function tokenSecret(): Promise<{ token: string; ca: string }> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const data = JSON.parse(await kubectl(admin(), ['-n', NS, 'get', 'secret', `${SA}-token`, '-o', 'jsonpath={.data}'])) as Record<string, string>;
+    if (data.token && data['ca.crt']) return { token: Buffer.from(data.token, 'base64').toString('utf8'), ca: data['ca.crt'] };
+    await sleep(250);
+  }
+  throw new Error('the token controller did not fill the chart\'s ServiceAccount token Secret');
+}
+
+test('a kubeconfig built from the chart\'s token Secret lists nodes and runs pods in its namespace only', async () => {
+  const { token, ca } = await tokenSecret();
+  const server = (await kubectl(admin(), ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
+  const kubeconfig = join(dir, 'provider-a-lent.yaml');
+  writeFileSync(kubeconfig, yaml.dump({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'provider',
+    clusters: [{ name: 'provider', cluster: { server, 'certificate-authority-data': ca } }],
+    users: [{ name: SA, user: { token } }],
+    contexts: [{ name: 'provider', context: { cluster: 'provider', user: SA, namespace: NS } }],
+  }), { mode: 0o600 });
+
+  expect((await kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).trim()).toBe(`system:serviceaccount:${NS}:${SA}`);
+  expect(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).toMatch(/^node\/provider-a-/m);
+
+  const pod = uniqueName('lent');
+  const manifest = yaml.dump({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: pod },
+    spec: {
+      priorityClassName: 'flotilla-lent-test', automountServiceAccountToken: false, restartPolicy: 'Never',
+      containers: [{ name: 'main', image: 'registry.example/trainer:1', resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } }],
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    },
+  });
+  await expect(kubectl(kubeconfig, ['-n', NS, 'create', '-f', '-'], manifest)).resolves.toContain(`pod/${pod} created`);
+  expect(await kubectl(kubeconfig, ['-n', NS, 'get', 'pod', pod, '-o', 'jsonpath={.spec.priority}'])).toBe('-100');
+  await expect(kubectl(kubeconfig, ['-n', NS, 'delete', 'pod', pod, '--wait=false'])).resolves.toContain('deleted');
+  await expect(kubectl(kubeconfig, ['-n', 'default', 'create', '-f', '-'], manifest)).rejects.toThrow(/forbidden/);
+  await expect(kubectl(kubeconfig, ['-n', NS, 'get', 'secrets'])).rejects.toThrow(/forbidden/);
+});
+
+test('the ResourceQuota caps what lent work may request', async () => {
+  const hard = await kubectl(admin(), ['-n', NS, 'get', 'resourcequota', 'flotilla-lent-gpus', '-o', 'jsonpath={.spec.hard}']);
+  expect(JSON.parse(hard)).toEqual({ 'requests.nvidia.com/gpu': '2' });
+  const greedy = yaml.dump({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: uniqueName('greedy') },
+    spec: { containers: [{ name: 'main', image: 'registry.example/trainer:1', resources: { limits: { 'nvidia.com/gpu': '3' } } }] },
+  });
+  await expect(kubectl(admin(), ['-n', NS, 'create', '--dry-run=server', '-f', '-'], greedy)).rejects.toThrow(/exceeded quota/);
+});
