@@ -219,13 +219,16 @@ class GpuProviderController implements ProviderConnections {
       this.written.delete(name);
       return;
     }
-    this.connect(gp, await this.kubeconfigOf(gp));
+    const kubeconfig = await this.kubeconfigOf(gp);
+    // stop() may have run while the Secret was read: build nothing after it.
+    if (this.stopped) return;
+    this.connect(gp, kubeconfig);
     const connection = this.registry.entry(name)?.connection;
     const now = this.now();
     if (connection?.namespaceCheckDue(now)) await connection.checkNamespace(now);
 
     const facts = this.registry.facts(name);
-    if (!facts) return;
+    if (!facts || this.stopped) return;
     const reachable = reachableVerdict(facts);
     const ready = readyVerdict(facts, reachable);
     const lastSeen = connection?.lastSeen();
