@@ -1,4 +1,4 @@
-// A real `helm install` of charts/flotilla-provider into provider-a, then its credential's exact
+// A real `helm install` of charts/flotilla-provider into every provider of the federation, then its credential's exact
 // allow-list, the denials that matter, and a kubeconfig built from the chart's token Secret that can
 // do the hub's job in its namespace and nothing in `default`. Distinct names keep it off the
 // federation's own flotilla-workloads / flotilla-lent; afterAll uninstalls.
@@ -15,23 +15,27 @@ const RELEASE = 'flotilla-lend-test';
 const SA = 'flotilla-hub';
 const AS = `--as=system:serviceaccount:${NS}:${SA}`;
 const admin = () => federation().providers.find((p) => p.name === 'provider-a')!.kubeconfig;
+const everyProvider = () => federation().providers.map((p) => p.kubeconfig);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-lend-'));
   // The release record lives in `default`; the chart itself creates (and on uninstall deletes) NS.
-  await helm(['--kubeconfig', admin(), 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
-  await helm(['--kubeconfig', admin(), 'install', RELEASE, join(repoRoot, 'charts', 'flotilla-provider'), '-n', 'default', '--wait', '--timeout', '60s',
-    '--set', `namespace.name=${NS}`, '--set', 'priorityClass.name=flotilla-lent-test', '--set', 'lentGpus=2', '--set', 'provider.name=provider-a']);
+  for (const kubeconfig of everyProvider()) {
+    await helm(['--kubeconfig', kubeconfig, 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
+    await helm(['--kubeconfig', kubeconfig, 'install', RELEASE, join(repoRoot, 'charts', 'flotilla-provider'), '-n', 'default', '--wait', '--timeout', '60s',
+      '--set', `namespace.name=${NS}`, '--set', 'priorityClass.name=flotilla-lent-test', '--set', 'lentGpus=2']);
+  }
 });
 afterAll(async () => {
-  await helm(['--kubeconfig', admin(), 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
+  for (const kubeconfig of everyProvider()) await helm(['--kubeconfig', kubeconfig, 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the credential may do exactly this, in its namespace and cluster-wide', async () => {
-  const rules = parseCanIList(await kubectl(admin(), ['auth', 'can-i', '--list', AS, '-n', NS]));
+test.each(federation().providers.map((p) => p.name))('on %s the credential may do exactly this, in its namespace and cluster-wide', async (provider) => {
+  const kubeconfig = federation().providers.find((p) => p.name === provider)!.kubeconfig;
+  const rules = parseCanIList(await kubectl(kubeconfig, ['auth', 'can-i', '--list', AS, '-n', NS]));
   const resourceRules = rules.filter((r) => r.resource !== '').map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`).sort();
   expect(resourceRules).toEqual([
     'events [] [create]',
@@ -46,7 +50,7 @@ test('the credential may do exactly this, in its namespace and cluster-wide', as
   // Non-resource URLs (discovery, health, version) come from system:discovery and system:public-info-viewer: reads only.
   expect(new Set(rules.filter((r) => r.resource === '').map((r) => r.verbs))).toEqual(new Set(['[get]']));
 
-  const elsewhere = parseCanIList(await kubectl(admin(), ['auth', 'can-i', '--list', AS, '-n', 'default']));
+  const elsewhere = parseCanIList(await kubectl(kubeconfig, ['auth', 'can-i', '--list', AS, '-n', 'default']));
   expect(elsewhere.filter((r) => r.resource !== '' && !r.resource.startsWith('selfsubject')).map((r) => `${r.resource} ${r.verbs}`)).toEqual(['nodes [get list watch]']);
 });
 
