@@ -86,6 +86,8 @@ class GpuProviderController implements ProviderConnections {
   private readonly queue: WorkQueue;
   private readonly providers: ResilientInformer<GPUProviderObject>;
   private readonly secretInformers = new Map<string, ResilientInformer<V1Secret>>();
+  /** Namespaces whose Secrets we may get by name but not list/watch: read directly on each reconcile. */
+  private readonly directSecretNamespaces = new Set<string>();
   private readonly debounce = new Map<string, NodeJS.Timeout>();
   /** Status as last written by us, with its resourceVersion, until the informer cache catches up. */
   private readonly written = new Map<string, { resourceVersion: string; status: GPUProviderStatus }>();
@@ -160,7 +162,7 @@ class GpuProviderController implements ProviderConnections {
       }
     }
     for (const ns of wanted) {
-      if (this.secretInformers.has(ns)) continue;
+      if (this.secretInformers.has(ns) || this.directSecretNamespaces.has(ns)) continue;
       const informer = new ResilientInformer<V1Secret>({
         kubeConfig: this.opts.hub,
         path: `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets`,
@@ -168,7 +170,17 @@ class GpuProviderController implements ProviderConnections {
         ...(this.opts.informerBackoff ? { backoff: this.opts.informerBackoff } : {}),
         onEvent: (_type, secret) => this.secretChanged(ns, secret.metadata?.name ?? ''),
         onState: (state) => {
-          if (state.error !== undefined) this.log('warn', 'Secret watch failed; reading Secrets directly meanwhile', { namespace: ns, error: describe(state.error) });
+          if (state.error === undefined) return;
+          if (httpStatusOf(state.error) === 403) {
+            // Least-privilege RBAC (get on named Secrets only, as charts/flotilla grants): no watch,
+            // read each Secret at every reconcile instead; changes show within resyncMs.
+            informer.stop();
+            this.secretInformers.delete(ns);
+            this.directSecretNamespaces.add(ns);
+            this.log('info', 'may not list/watch Secrets; reading kubeconfig Secrets by name at each reconcile', { namespace: ns, resyncMs: this.opts.resyncMs });
+            return;
+          }
+          this.log('warn', 'Secret watch failed; reading Secrets directly meanwhile', { namespace: ns, error: describe(state.error) });
         },
       });
       this.secretInformers.set(ns, informer);
@@ -331,6 +343,12 @@ class GpuProviderController implements ProviderConnections {
       throw err;
     }
   }
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
+  const v = typeof e?.code === 'number' ? e.code : e?.statusCode;
+  return typeof v === 'number' ? v : undefined;
 }
 
 function describe(err: unknown): string {

@@ -161,7 +161,8 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     if (this.stopped) return;
     this.state = { ...this.state, connected: false, error: err };
     this.opts.onState?.(this.state);
-    if (this.timer) return;
+    // The listener may have stopped us (e.g. no permission to list): then no restart.
+    if (this.stopped || this.timer) return;
     const delay = this.nextDelayMs;
     this.nextDelayMs = Math.min(this.backoff.maxMs, this.nextDelayMs * 2);
     this.timer = setTimeout(() => {

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { API_VERSION, GPUPROVIDER, GROUP, LABEL_JOB_UID, VERSION } from '../../operator/api/group.ts';
 import type { Condition, GPUProvider, GPUProviderManifest } from '../../operator/api/types.ts';
@@ -416,5 +416,61 @@ describe('GPUProvider controller on the local federation', () => {
     expect(gets()).toBeGreaterThanOrEqual(before + 60);
     expect(client.kubeConfig.bucket.throttled - throttledBefore).toBeGreaterThanOrEqual(15);
     expect(elapsedMs).toBeGreaterThanOrEqual(800);
+  });
+
+  it('with least-privilege hub RBAC (get on named Secrets, no list/watch) Secrets are read at each reconcile', async () => {
+    const suffix = uniqueName('lp').slice(3);
+    const name = `least-privilege-${suffix}`;
+    const secretName = `${name}-kubeconfig`;
+    const sa = `flotilla-test-${suffix}`;
+    const rbac = hub.kc.makeApiClient(RbacAuthorizationV1Api);
+    let restricted: ProviderConnections | undefined;
+    const restrictedLogs: string[] = [];
+    try {
+      // What charts/flotilla grants the operator on the hub, narrowed to one test Secret.
+      await hub.core.createNamespacedServiceAccount({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa } } });
+      await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: [
+        { apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [GROUP], resources: [`${GPUPROVIDER.plural}/status`], verbs: ['get', 'patch'] },
+      ] } });
+      await rbac.createClusterRoleBinding({ body: { metadata: { name: sa }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
+        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }] } });
+      await rbac.createNamespacedRole({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa }, rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName] },
+      ] } });
+      await rbac.createNamespacedRoleBinding({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }] } });
+      const token = (await hub.core.createNamespacedServiceAccountToken({
+        name: sa, namespace: SECRET_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 600 } },
+      })).status?.token ?? '';
+      const cluster = hub.kc.getCurrentCluster();
+      if (!cluster) throw new Error('hub kubeconfig without a cluster');
+      const kc = new KubeConfig();
+      kc.loadFromOptions({ clusters: [cluster], users: [{ name: sa, token }], contexts: [{ name: sa, cluster: cluster.name, user: sa }], currentContext: sa });
+
+      restricted = startProviderConnections({ hub: kc, resyncMs: 1_000, log: (level, message, fields) => restrictedLogs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`) });
+      await createProvider(name, secretName);
+      const deadline = Date.now() + 20_000;
+      while (restricted.registry.facts(name)?.configError?.reason !== 'SecretNotFound' && Date.now() < deadline) await sleep(100);
+      expect(restricted.registry.facts(name)?.configError?.reason).toBe('SecretNotFound');
+
+      const fixedAt = Date.now();
+      await putSecret(secretName, { kubeconfig: kubeconfigText('provider-a') });
+      while (!restricted.registry.get(name)?.synced && Date.now() < deadline) await sleep(50);
+      expect(restricted.registry.get(name)?.synced).toBe(true);
+      process.stdout.write(`[providers] least-privilege hub RBAC: Secret fixed → connected in ${((Date.now() - fixedAt) / 1000).toFixed(2)} s (resync 1 s)\n`);
+      expect(restrictedLogs.some((l) => l.startsWith('info may not list/watch Secrets'))).toBe(true);
+      // It writes its own provider's status, and nothing for providers whose Secrets it may not read.
+      await waitForProvider(name, hasCondition('Ready', 'True', 'Ready'));
+      expect(restricted.statusPatches('provider-a')).toBe(0);
+    } finally {
+      restricted?.stop();
+      await cleanup();
+      await rbac.deleteNamespacedRoleBinding({ name: sa, namespace: SECRET_NAMESPACE }).catch(() => undefined);
+      await rbac.deleteNamespacedRole({ name: sa, namespace: SECRET_NAMESPACE }).catch(() => undefined);
+      await rbac.deleteClusterRoleBinding({ name: sa }).catch(() => undefined);
+      await rbac.deleteClusterRole({ name: sa }).catch(() => undefined);
+      await hub.core.deleteNamespacedServiceAccount({ name: sa, namespace: SECRET_NAMESPACE }).catch(() => undefined);
+    }
   });
 });
