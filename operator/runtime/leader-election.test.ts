@@ -1,5 +1,5 @@
 import type { V1Lease } from '@kubernetes/client-node';
-import { decideLease } from './leader-election.ts';
+import { decideLease, MicroTime } from './leader-election.ts';
 
 const now = new Date('2026-11-23T12:00:00Z');
 const lease = (holder: string, renewedAgoMs: number, durationS = 15): V1Lease => ({
@@ -18,5 +18,11 @@ describe('decideLease', () => {
   ];
   it.each(cases)('$name', ({ lease: l, action }) => {
     expect(decideLease(l, 'me', now, 15_000).action).toBe(action);
+  });
+});
+
+describe('MicroTime', () => {
+  it('serializes with the six fractional digits metav1.MicroTime requires', () => {
+    expect(JSON.stringify({ t: new MicroTime('2026-11-23T12:00:00.123Z') })).toBe('{"t":"2026-11-23T12:00:00.123000Z"}');
   });
 });

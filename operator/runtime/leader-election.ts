@@ -38,9 +38,21 @@ export interface LeaderCallbacks {
   onStartedLeading(fencingToken: number): void;
   onStoppedLeading(reason: string): void;
   onNewLeader?(identity: string): void;
+  /** A round failed (API error); the elector keeps trying. */
+  onError?(err: unknown): void;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Lease times are metav1.MicroTime: the apiserver insists on six fractional digits, while
+ * client-node serializes a Date with three. This Date renders itself the way the apiserver wants.
+ */
+export class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  }
+}
 
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
@@ -79,6 +91,7 @@ export class LeaderElector {
         }
         lastHolder = holder;
       } catch (err) {
+        cb.onError?.(err);
         if (this.leading && Date.now() - lastRenew > this.timing.renewDeadlineMs) {
           this.leading = false;
           cb.onStoppedLeading(`could not renew lease ${this.namespace}/${this.name} within ${this.timing.renewDeadlineMs} ms: ${String(err)}`);
@@ -106,9 +119,9 @@ export class LeaderElector {
       if (err.code === 404) return undefined;
       throw err;
     });
-    const now = new Date();
+    const now = new MicroTime();
     const decision = decideLease(lease, this.identity, now, this.timing.leaseDurationMs);
-    const spec = { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.timing.leaseDurationMs / 1000), renewTime: now as unknown as Date };
+    const spec = { holderIdentity: this.identity, leaseDurationSeconds: Math.ceil(this.timing.leaseDurationMs / 1000), renewTime: now };
     switch (decision.action) {
       case 'wait':
         if (this.leading) throw new Error(`lease held by ${decision.holder}`);

@@ -38,6 +38,11 @@ async function kubectlApply(manifest: unknown): Promise<string> {
   return stdout;
 }
 
+const withoutGpu = (spec: AIJobManifest['spec']): AIJobManifest['spec'] => {
+  const { gpu: _gpu, ...rest } = spec;
+  return rest;
+};
+
 const phase = (p: string) => (job: AIJob | undefined) => job?.status?.phase === p;
 
 /** Pods of the job at a provider (any attempt). */
@@ -89,7 +94,8 @@ describe('AIJob examples on the local federation', () => {
 
   it('keeps the impossible job Pending with an Unschedulable message naming every provider', async () => {
     await kubectlApply(example('aijob-impossible.yaml'));
-    const job = await waitForAIJob(ns, 'too-big', (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable') ?? false);
+    // The first verdict may predate the providers' first sync ("not Ready"); wait for the capacity one.
+    const job = await waitForAIJob(ns, 'too-big', (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false);
     expect(job?.status?.phase).toBe('Pending');
     const message = job?.status?.conditions?.find((c) => c.type === 'Scheduled')?.message ?? '';
     expect(message).toMatch(/^0\/3 providers can run the job/);
@@ -119,7 +125,7 @@ describe('a crash in the middle of a batch', () => {
     const names = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
     const base = example('aijob-single-gpu.yaml');
     // Any whole GPU, so the batch spreads over the federation; short runs.
-    const jobs = names.map((name): AIJobManifest => ({ ...base, metadata: { name, namespace: ns }, spec: { ...base.spec, gpu: { products: [] }, resources: { gpus: 1 }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '2' } } }));
+    const jobs = names.map((name): AIJobManifest => ({ ...base, metadata: { name, namespace: ns }, spec: { ...withoutGpu(base.spec), resources: { gpus: 1 }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '2' } } }));
     await Promise.all(jobs.map((body) => custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, body })));
     // Let it get part of the way: some jobs placed, some pods created, most not done.
     await waitForAIJob(ns, 'batch-0', (j) => (j?.status?.attempts?.length ?? 0) > 0, 30_000).catch(() => undefined);

@@ -8,10 +8,11 @@
 //
 // Wake-ups: AIJob changes, pod changes at any provider (pods carry the job's namespace/name in
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../../api/types.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
-import { FINALIZER, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
+import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
 import type { ObservedPod, PodCreation, ReconcilePlan } from '../../core/lifecycle/types.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
 import { withReservation } from '../../core/placement/reservation.ts';
@@ -109,10 +110,16 @@ export class AIJobController {
       this.superseded.delete(key);
       return {};
     }
-    if (this.superseded.get(key)?.has(job.metadata.resourceVersion ?? '')) return { requeueAfterMs: 200 };
+    if (this.superseded.get(key)?.has(job.metadata.resourceVersion ?? '')) {
+      this.opts.log('debug', 'cache behind our own write; retrying shortly', { job: key, resourceVersion: job.metadata.resourceVersion });
+      return { requeueAfterMs: 200 };
+    }
 
     const view = toView(job);
     const { pods, complete } = this.observe(job);
+    // A reservation has done its job once the provider's cache shows the pods (or the job ended).
+    const reserved = this.reservations.get(key);
+    if (reserved && (isTerminal(view.status) || pods.filter((p) => p.provider === reserved.placement.provider).length >= reserved.replicas)) this.reservations.delete(key);
     let decision: PlacementDecision | undefined;
     let demand: JobDemand | undefined;
     if (needsPlacement(view)) {
@@ -120,6 +127,7 @@ export class AIJobController {
       decision = placeJob(demand, this.snapshots(key), this.now());
     }
     const plan = planReconcile({ job: view, pods, podsComplete: complete, now: this.now(), ...(decision ? { placement: decision } : {}) });
+    this.opts.log('debug', 'reconcile', { job: key, phase: view.status.phase, pods: pods.map((p) => `${p.provider}/${p.name}:${p.phase}`), podsComplete: complete, planned: plan.status.phase });
     // Hold the chosen capacity now, before any await, so concurrent placements see it taken.
     if (decision?.outcome === 'Placed' && plan.createPods && demand) {
       this.reservations.set(key, { uid: view.uid, replicas: view.replicas, placement: decision.placement, demand, until: this.now() + RESERVATION_TTL_MS });
@@ -166,8 +174,10 @@ export class AIJobController {
     });
   }
 
-  private markSuperseded(key: string, resourceVersion: string | undefined): void {
-    if (!resourceVersion) return;
+  /** Remembers that `before` is outdated — only when the write really produced a new version (a no-op patch keeps it). */
+  private markSuperseded(key: string, before: string | undefined, after: string | undefined): void {
+    const resourceVersion = before;
+    if (!resourceVersion || resourceVersion === after) return;
     const set = this.superseded.get(key) ?? new Set<string>();
     set.add(resourceVersion);
     if (set.size > 16) set.delete(set.values().next().value as string);
@@ -178,12 +188,14 @@ export class AIJobController {
     const { log } = this.opts;
     let job = original;
     if (plan.addFinalizer) {
-      this.markSuperseded(key, job.metadata.resourceVersion);
+      const before = job.metadata.resourceVersion;
       job = await this.store.setFinalizers(job, [...(job.metadata.finalizers ?? []), FINALIZER]);
+      this.markSuperseded(key, before, job.metadata.resourceVersion);
     }
-    if (JSON.stringify(plan.status) !== JSON.stringify(job.status ?? {})) {
-      this.markSuperseded(key, job.metadata.resourceVersion);
+    if (!sameJson(plan.status, job.status ?? {})) {
+      const before = job.metadata.resourceVersion;
       job = await this.store.patchStatus(job, plan.status);
+      this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase) log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });
     }
     for (const event of plan.events) {
@@ -197,7 +209,6 @@ export class AIJobController {
       log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why });
     }
     if (plan.removeFinalizer) {
-      this.markSuperseded(key, job.metadata.resourceVersion);
       await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
       log('info', 'remote pods gone; finalizer removed', { job: key });
     }
@@ -213,6 +224,11 @@ export class AIJobController {
     }));
     this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: creation.replicas });
   }
+}
+
+/** Equal as JSON (key order and undefined members do not matter). */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 function keyOf(job: AIJob): string {
