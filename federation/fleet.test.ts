@@ -47,10 +47,11 @@ describe('parseFleet rejects bad fleets with the offending path', () => {
   const pool = 'nodePools: [{ name: p, count: 1, cpu: "8", memory: 8Gi, gpu: { product: X, count: 1, memoryMiB: 1, family: f, compute: "8.0", machine: m } }]';
   const cases: Array<[string, string, RegExp]> = [
     ['an empty document', '{}', /fleet providers: must be a non-empty list/],
-    ['a provider named hub', `providers: [{ name: hub, region: r, payoutAddress: "0x${'a'.repeat(40)}", ${pool} }]`, /providers\[0\]\.name: "hub" is reserved/],
+    ['a provider without prices', `providers: [{ name: p1, region: r, payoutAddress: "0x${'a'.repeat(40)}", ${pool} }]`, /providers\[0\]\.prices: must price at least one GPU product/],
+    ['a provider named hub', `providers: [{ name: hub, region: r, payoutAddress: "0x${'a'.repeat(40)}", prices: { X: "1" }, ${pool} }]`, /providers\[0\]\.name: "hub" is reserved/],
     ['a bad payout address', `providers: [{ name: p1, region: r, payoutAddress: "0x12", ${pool} }]`, /providers\[0\]\.payoutAddress/],
     ['a float price', `providers: [{ name: p1, region: r, payoutAddress: "0x${'a'.repeat(40)}", prices: { X: 2.4 }, ${pool} }]`, /providers\[0\]\.prices\.X/],
-    ['a zero GPU count', `providers: [{ name: p1, region: r, payoutAddress: "0x${'a'.repeat(40)}", ${pool.replace('count: 1, memoryMiB', 'count: 0, memoryMiB')} }]`, /nodePools\[0\]\.gpu\.count: must be a positive integer/],
+    ['a zero GPU count', `providers: [{ name: p1, region: r, payoutAddress: "0x${'a'.repeat(40)}", prices: { X: "1" }, ${pool.replace('count: 1, memoryMiB', 'count: 0, memoryMiB')} }]`, /nodePools\[0\]\.gpu\.count: must be a positive integer/],
   ];
   it.each(cases)('%s', (_name, text, message) => {
     expect(() => parseFleet(text)).toThrow(FleetError);

@@ -85,6 +85,8 @@ export function parseFleet(text: string): Fleet {
     const payoutAddress = str(`${at}.payoutAddress`, p.payoutAddress);
     if (!/^0x[0-9a-fA-F]{40}$/.test(payoutAddress)) fail(`${at}.payoutAddress`, 'must be 0x followed by 40 hex digits');
     const prices = (p.prices ?? {}) as Record<string, unknown>;
+    // A GPUProvider must price at least one product (the CRD refuses it otherwise).
+    if (Object.keys(prices).length === 0) fail(`${at}.prices`, 'must price at least one GPU product');
     for (const [product, price] of Object.entries(prices)) {
       if (typeof price !== 'string' || !/^\d+(\.\d{1,6})?$/.test(price)) fail(`${at}.prices.${product}`, 'must be a decimal string like "2.40"');
     }

@@ -11,6 +11,7 @@ providers:
   - name: solo
     region: test
     payoutAddress: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    prices: { NVIDIA-L4: "0.50" }
     nodePools:
       - name: l4
         count: 1
