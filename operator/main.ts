@@ -23,6 +23,11 @@ function hubKubeConfig(path: string | undefined, limit: { qps: number; burst: nu
   return RateLimitedKubeConfig.fromKubeConfig(source, limit);
 }
 
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const hub = hubKubeConfig(config.kubeconfig, config.hubRateLimit);
@@ -41,9 +46,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
   await elector.run({
-    onStartedLeading: (fencingToken) => {
+    onStartedLeading: async (fencingToken) => {
       log('info', 'leading', { lease: `${config.namespace}/${config.leaseName}`, fencingToken });
       const providers = startProviderConnections({ hub, rateLimit: config.providerRateLimit, log });
+      // Place nothing before the GPUProviders are known: an empty registry would say "no provider".
+      await waitUntil(() => providers.synced, 30_000);
       const jobs = new AIJobController({ hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
       void jobs.start();
       stopControllers = () => { jobs.stop(); providers.stop(); };

@@ -1,89 +1,91 @@
-// `make demo`: brings up the local federation and walks one GPU workload through it, printing a
-// timeline. Until the operator lands (issue: operator core) the workload pod is created directly at
-// a provider; the rest is what the operator will automate: the provider's own scheduler binds it,
-// KWOK runs it, the executor writes its output to the provider's Kubo, the hub's Kubo pins it.
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+// `make demo`: brings up the local federation, starts the Flotilla operator against its hub, and
+// walks the example AIJobs through it, printing a timeline: placement by expected cost, pods bound
+// by the providers' own schedulers, completion, the output CID — which the hub's Kubo then pins
+// (the operator's own pinning lands with the IPFS work; until then the demo pins it).
+// The federation and the operator stay up afterwards; `make federation-down` stops both.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import * as yaml from 'js-yaml';
 import { create } from 'kubo-rpc-client';
-import { rpc } from '../federation/anvil.ts';
+import { daemonPid, isAlive, startDaemon } from '../federation/daemon.ts';
 import { federationUp } from '../federation/federation.ts';
-import { SIM } from '../federation/workload.ts';
+import { repoRoot } from '../federation/paths.ts';
+import type { AIJob, AIJobManifest } from '../operator/api/types.ts';
 
 const t0 = Date.now();
 const say = (line: string) => process.stdout.write(`[demo +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NAMESPACE = 'flotilla-demo';
+const EXAMPLES = ['aijob-single-gpu.yaml', 'aijob-h100-gang.yaml', 'aijob-impossible.yaml'];
 
 const ep = await federationUp({ progress: say });
+const hub = new KubeConfig();
+hub.loadFromFile(ep.hub.kubeconfig);
+const custom = hub.makeApiClient(CustomObjectsApi);
+const core = hub.makeApiClient(CoreV1Api);
 
-say('GPU inventory of the providers (as their own apiservers report it):');
-for (const p of ep.providers) {
-  const kc = new KubeConfig();
-  kc.loadFromFile(p.kubeconfig);
-  const nodes = (await kc.makeApiClient(CoreV1Api).listNode()).items;
-  const byProduct = new Map<string, { nodes: number; gpus: number }>();
-  for (const n of nodes) {
-    const product = n.metadata?.labels?.['nvidia.com/gpu.product'] ?? 'none';
-    const entry = byProduct.get(product) ?? { nodes: 0, gpus: 0 };
-    entry.nodes += 1;
-    entry.gpus += Number(n.status?.allocatable?.['nvidia.com/gpu'] ?? 0);
-    byProduct.set(product, entry);
-  }
-  for (const [product, e] of byProduct) {
-    const price = p.prices[product];
-    process.stdout.write(`    ${p.name.padEnd(11)} ${p.region.padEnd(8)} ${product.padEnd(24)} ${String(e.nodes).padStart(2)} nodes ${String(e.gpus).padStart(3)} GPUs  ${price ? `${price} USD/GPU-h` : ''}\n`);
-  }
+const operatorPid = daemonPid(ep.stateDir, 'operator');
+if (operatorPid === undefined || !isAlive(operatorPid)) {
+  const op = startDaemon(ep.stateDir, {
+    name: 'operator',
+    command: process.execPath,
+    args: [join(repoRoot, 'operator', 'main.ts')],
+    env: { FLOTILLA_KUBECONFIG: ep.hub.kubeconfig, NODE_OPTIONS: '' },
+  });
+  say(`operator started (pid ${op.pid}, JSON logs in ${op.logFile})`);
+} else {
+  say(`operator already running (pid ${operatorPid})`);
 }
 
-const provider = ep.providers.find((p) => p.name === 'provider-a') ?? ep.providers[0];
-if (!provider) throw new Error('the fleet has no providers');
-const kc = new KubeConfig();
-kc.loadFromFile(provider.kubeconfig);
-const core = kc.makeApiClient(CoreV1Api);
-const namespace = 'flotilla-demo';
-await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
-const name = `train-${Date.now().toString(36)}`;
-say(`submitting workload ${name} (8× NVIDIA-H100-80GB-HBM3, simulated 3 s run) to ${provider.name}`);
-await core.createNamespacedPod({
-  namespace,
-  body: {
-    metadata: { name, annotations: { [SIM.runSeconds]: '3', [SIM.output]: 'epoch=3 loss=0.031' } },
-    spec: {
-      containers: [{ name: 'main', image: 'registry.example/trainer@sha256:' + 'a'.repeat(64), resources: { limits: { 'nvidia.com/gpu': '8' } } }],
-      nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' },
-      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
-    },
-  },
-});
-
-let lastPhase = '';
-for (;;) {
-  const pod = await core.readNamespacedPod({ name, namespace });
-  const phase = pod.status?.phase ?? 'Unknown';
-  if (phase !== lastPhase) {
-    say(`${name}: ${phase}${pod.spec?.nodeName ? ` on ${pod.spec.nodeName} (bound by ${provider.name}'s kube-scheduler)` : ''}`);
-    lastPhase = phase;
-  }
-  if (phase === 'Succeeded' || phase === 'Failed') {
-    const message = pod.status?.containerStatuses?.[0]?.state?.terminated?.message ?? '{}';
-    const { outputCID } = JSON.parse(message) as { outputCID?: string };
-    if (!outputCID) throw new Error(`workload ended ${phase} without an output CID: ${message}`);
-    say(`termination message reports output ${outputCID}`);
-    const hub = create({ url: ep.kubo.hub.api });
-    await hub.pin.add(outputCID as never);
-    say(`hub Kubo pinned ${outputCID} (blocks fetched from the provider's Kubo over bitswap)`);
-    const chunks: Uint8Array[] = [];
-    for await (const c of hub.cat(outputCID as never)) chunks.push(c);
-    process.stdout.write(Buffer.concat(chunks).toString('utf8').replace(/^/gm, '    ') + '\n');
-    break;
-  }
-  await sleep(250);
+await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
+const names: string[] = [];
+for (const file of EXAMPLES) {
+  const manifest = yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
+  const name = `${manifest.metadata.name}-${Date.now().toString(36)}`;
+  names.push(name);
+  await custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: NAMESPACE, body: { ...manifest, metadata: { name, namespace: NAMESPACE } } });
+  say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
-say(`chain: anvil at ${ep.anvil.rpcUrl}, block ${Number(await rpc<string>(ep.anvil.rpcUrl, 'eth_blockNumber'))}`);
+
+const seen = new Map<string, string>();
+const deadline = Date.now() + 90_000;
+const settled = (j: AIJob | undefined) => ['Succeeded', 'Failed'].includes(j?.status?.phase ?? '') ||
+  (j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false);
+const jobs = new Map<string, AIJob | undefined>();
+while (Date.now() < deadline) {
+  for (const name of names) {
+    const job = (await custom.getNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
+    jobs.set(name, job);
+    const scheduled = job.status?.conditions?.find((c) => c.type === 'Scheduled');
+    const line = `${name}: ${job.status?.phase ?? 'New'}${scheduled ? ` — ${scheduled.message}` : ''}`;
+    if (seen.get(name) !== line) {
+      say(line);
+      seen.set(name, line);
+    }
+  }
+  if ([...jobs.values()].every(settled)) break;
+  await sleep(300);
+}
+
+const hubKubo = create({ url: ep.kubo.hub.api });
+for (const [name, job] of jobs) {
+  const cid = job?.status?.outputCID;
+  if (!cid) continue;
+  await hubKubo.pin.add(cid as never);
+  const chunks: Uint8Array[] = [];
+  for await (const c of hubKubo.cat(cid as never)) chunks.push(c);
+  const output = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { output?: string; provider?: string };
+  say(`${name}: output ${cid} pinned on the hub's Kubo (fetched from the provider's over bitswap): "${output.output}" from ${output.provider}`);
+}
 
 process.stdout.write(`
 Look around:
+  kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get aijobs
+  kubectl --kubeconfig ${ep.hub.kubeconfig} get gpuproviders
+  kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get events --sort-by=.lastTimestamp
   kubectl --kubeconfig ${ep.providers[0]?.kubeconfig} get nodes -L nvidia.com/gpu.product
-  kubectl --kubeconfig ${provider.kubeconfig} -n ${namespace} get pods -o wide
   make federation-status
-Tear down:
+Tear down (federation and operator):
   make federation-down
 `);

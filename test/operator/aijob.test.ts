@@ -63,7 +63,12 @@ describe('AIJob examples on the local federation', () => {
     const uid = scheduled?.metadata.uid ?? '';
     expect(scheduled?.status?.placement).toMatchObject({ provider: 'provider-b', product: 'NVIDIA-L4', resourceName: 'nvidia.com/gpu' });
 
-    const [pod] = await providerPods('provider-b', uid);
+    // Status records the attempt before its pods exist (crash safety): wait for the pod.
+    let [pod] = await providerPods('provider-b', uid);
+    for (let i = 0; !pod && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      [pod] = await providerPods('provider-b', uid);
+    }
     expect(pod?.metadata?.labels).toMatchObject({ 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': '1', 'flotilla.dev/hub': 'hub' });
     expect(pod?.spec?.priorityClassName).toBe('flotilla-lent');
     expect(pod?.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '1', cpu: '4', memory: '16Gi' });

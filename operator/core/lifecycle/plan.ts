@@ -189,7 +189,7 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
     resourceName: p.resourceName,
     nodeSelector: p.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })),
   };
-  const message = `attempt ${index}: ${job.replicas}× ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
+  const message = `attempt ${index}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
   b.condition('Scheduled', 'True', 'Placed', message);
   b.condition('Running', 'False', 'PodsPending', `waiting for ${job.replicas} replica(s) to start on ${p.provider}`);
   b.events.push({ type: 'Normal', reason: 'Scheduled', message });
