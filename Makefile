@@ -61,7 +61,7 @@ run: deps ## run the operator out of cluster against the local federation's hub
 crds: deps ## regenerate crds/ and docs/api.md from operator/api
 	node operator/api/generate-crds.ts
 
-demo: tools ## the main job: bring up the federation and run a workload end to end
+demo: tools ## the main job: federation + operator + example AIJobs end to end
 	node scripts/demo.ts
 
 clean: federation-down ## stop the federation and remove local state (keeps the tool cache)
