@@ -13,7 +13,8 @@ export class CommandError extends Error {
 
 export function runCommand(command: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // stdin only when there is input: ending a pipe to a child that already exited raises EPIPE.
+    const child = spawn(command, [...args], { env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -26,6 +27,10 @@ export function runCommand(command: string, args: readonly string[], opts: { env
       const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
       reject(new CommandError(`${command} ${args.slice(0, 3).join(' ')} failed (${signal ?? `exit ${code}`}):\n${tail}`));
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      // A child may exit without reading all of its input; its exit code tells what happened.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
