@@ -60,6 +60,19 @@ describe('WorkQueue', () => {
     expect(times[1]).toBeGreaterThanOrEqual(45);
   });
 
+  it('lets a shorter requeue delay replace a longer pending one', async () => {
+    const q = new WorkQueue({ workers: 1 });
+    const times: number[] = [];
+    const t0 = Date.now();
+    q.start(async () => { times.push(Date.now() - t0); });
+    q.addAfter('k', 5_000);
+    q.addAfter('k', 30);
+    q.addAfter('k', 2_000);
+    await q.idle();
+    expect(times).toHaveLength(1);
+    expect(times[0]).toBeLessThan(1_000);
+  });
+
   it('drops everything after shutdown', async () => {
     const q = new WorkQueue({ workers: 1 });
     let runs = 0;

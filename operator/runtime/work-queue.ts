@@ -24,7 +24,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
   private handler?: Reconcile;
@@ -42,8 +42,8 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.stopped) return;
-    const timer = this.timers.get(key);
-    if (timer) { clearTimeout(timer); this.timers.delete(key); }
+    const pending = this.timers.get(key);
+    if (pending) { clearTimeout(pending.timer); this.timers.delete(key); }
     if (this.processing.has(key)) { this.dirty.add(key); return; }
     if (this.queued.has(key)) return;
     this.queued.add(key);
@@ -55,8 +55,16 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
     if (ms <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
-    this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, ms));
+    this.schedule(key, ms);
+  }
+
+  /** One timer per key; a new, earlier due time replaces a later one. */
+  private schedule(key: string, ms: number): void {
+    const due = Date.now() + ms;
+    const pending = this.timers.get(key);
+    if (pending && pending.due <= due) return;
+    if (pending) clearTimeout(pending.timer);
+    this.timers.set(key, { due, timer: setTimeout(() => { this.timers.delete(key); this.add(key); }, ms) });
   }
 
   backoffFor(key: string): number {
@@ -76,7 +84,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();
@@ -117,7 +125,7 @@ export class WorkQueue {
 
   // While a key is processing, a requeue must become a timer even for 0 ms (add() would only mark it dirty).
   private addAfterLocked(key: string, ms: number): void {
-    if (this.stopped || this.timers.has(key)) return;
-    this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, Math.max(0, ms)));
+    if (this.stopped) return;
+    this.schedule(key, Math.max(0, ms));
   }
 }
