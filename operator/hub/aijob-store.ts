@@ -1,44 +1,63 @@
 // The hub side of AIJobs: an informer cache, and the only three writes the AIJob controller makes to
 // the hub — status (status subresource), finalizers, Events. Custom objects go over the wire as
 // plain JSON (client-node's typed serializers would drop fields they do not know).
-import { CoreV1Api, CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { Informer, KubeConfig, KubernetesListObject, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
+import { ResilientInformer } from '../runtime/resilient-informer.ts';
+import type { InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
 
 export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-// The informer holds raw wire objects (timestamps as strings, unlike client-node's typed metadata);
-// they are AIJobs by construction of the watched path.
-type Raw = KubernetesObject;
-const asJob = (o: Raw | undefined) => o as unknown as AIJob | undefined;
+export interface AIJobStoreOptions {
+  /** Watch only this namespace (a namespace-scoped operator); absent: all. */
+  readonly namespace?: string;
+  readonly component?: string;
+  readonly onEvent?: (type: InformerEventType, job: AIJob) => void;
+  readonly onState?: (state: InformerState) => void;
+}
 
 export class AIJobStore {
-  readonly informer: Informer<Raw> & ObjectCache<Raw>;
+  /** Raw wire objects (timestamps as strings), restarted with backoff when the watch fails. */
+  readonly informer: ResilientInformer<AIJob>;
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly component: string;
 
-  /** `namespace`: watch only that namespace (a namespace-scoped operator); absent: all. */
-  constructor(kc: KubeConfig, opts: { namespace?: string; component?: string } = {}) {
+  constructor(kc: KubeConfig, opts: AIJobStoreOptions = {}) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
     this.component = opts.component ?? 'flotilla-operator';
     const ns = opts.namespace;
     const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
-    const list = () => (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<KubernetesListObject<Raw>>;
-    this.informer = makeInformer<Raw>(kc, `/apis/${GROUP}/${VERSION}/${ns ? `namespaces/${ns}/` : ''}${AIJOB.plural}`, list);
+    const list = () => (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<{ items: AIJob[] }>;
+    this.informer = new ResilientInformer<AIJob>({
+      kubeConfig: kc,
+      path: `/apis/${GROUP}/${VERSION}/${ns ? `namespaces/${ns}/` : ''}${AIJOB.plural}`,
+      list,
+      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+      ...(opts.onState ? { onState: opts.onState } : {}),
+    });
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  stop(): void {
+    this.informer.stop();
   }
 
   get(key: string): AIJob | undefined {
     const [namespace, name] = key.split('/');
-    return asJob(this.informer.get(name ?? '', namespace));
+    return this.informer.get(name ?? '', namespace);
   }
 
-  list(): AIJob[] {
-    return this.informer.list().map((o) => o as unknown as AIJob);
+  list(): readonly AIJob[] {
+    return this.informer.list();
   }
 
   /** Writes status; fails with 409 if the job changed since `job` was read (no lost updates). */

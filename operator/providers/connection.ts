@@ -13,8 +13,8 @@ import type { GPUProviderSpec } from '../api/types.ts';
 import { nodeSnapshots } from '../core/inventory.ts';
 import type { NodeSnapshot } from '../core/placement/types.ts';
 import type { ConnectionFacts } from './health.ts';
-import { ResilientInformer } from './informer.ts';
-import type { Backoff, InformerEventType, InformerState } from './informer.ts';
+import { ResilientInformer } from '../runtime/resilient-informer.ts';
+import type { Backoff, InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
 import type { ProviderKubeConfig } from './kubeconfig.ts';
 import type { ProviderClient, ProviderEvent } from './types.ts';
 

@@ -21,7 +21,6 @@ import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
-import { keepInformerRunning } from '../../runtime/informer-supervisor.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { observePod } from './observe.ts';
@@ -62,13 +61,16 @@ export class AIJobController {
   private readonly reservations = new Map<string, Reservation>();
   /** resourceVersions this process has already written past, per key: a cache showing one is stale. */
   private readonly superseded = new Map<string, Set<string>>();
-  private stopInformer?: () => void;
   private unsubscribe?: () => void;
 
   constructor(opts: AIJobControllerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
-    this.store = new AIJobStore(opts.hub, opts.watchNamespace ? { namespace: opts.watchNamespace } : {});
+    this.store = new AIJobStore(opts.hub, {
+      ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+      onEvent: (_type, job) => this.queue.add(keyOf(job)),
+      onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
+    });
     this.queue = new WorkQueue({
       workers: opts.workers ?? 4,
       onError: (key, err, retryInMs) => opts.log('warn', 'reconcile failed; retrying', { job: key, error: errorMessage(err), retryInMs }),
@@ -76,11 +78,7 @@ export class AIJobController {
   }
 
   async start(): Promise<void> {
-    const enqueue = (obj: { metadata?: { namespace?: string; name?: string } }) => this.queue.add(jobKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''));
-    this.store.informer.on('add', enqueue);
-    this.store.informer.on('update', enqueue);
-    this.store.informer.on('delete', enqueue);
-    this.stopInformer = keepInformerRunning(this.store.informer, 'hub aijobs', this.opts.log);
+    this.store.start();
     this.unsubscribe = this.opts.registry.subscribe((event) => {
       if (event.kind === 'pod') {
         const a = event.pod.metadata?.annotations ?? {};
@@ -99,7 +97,7 @@ export class AIJobController {
 
   stop(): void {
     this.unsubscribe?.();
-    this.stopInformer?.();
+    this.store.stop();
     this.queue.shutdown();
   }
 
