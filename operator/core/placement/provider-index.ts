@@ -37,15 +37,8 @@ export interface PoolNode {
   readonly taints: readonly Taint[];
 }
 
-/** All devices of one kind at one provider. */
-export interface GpuPool {
-  readonly product: string;
-  readonly resourceName: string;
-  readonly productLabel: string;
-  readonly productLabelValue: string;
-  readonly memoryLabel: string;
-  readonly shared: boolean;
-  readonly mig: boolean;
+/** All devices of one kind at one provider: the identity of the offer, plus the pool's nodes. */
+export interface GpuPool extends Pick<GpuOffer, 'product' | 'resourceName' | 'productLabel' | 'productLabelValue' | 'memoryLabel' | 'shared' | 'mig'> {
   /** Usable, untainted nodes with free devices, by (free, name). */
   readonly nodes: readonly PoolNode[];
   /** Usable nodes with free devices and taints, by (free, name). */
