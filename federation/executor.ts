@@ -4,8 +4,9 @@
 //
 // Run by the federation as `node federation/executor.ts <executor.json>`; it logs JSON lines.
 import { readFileSync } from 'node:fs';
-import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { Informer, ObjectCache, V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
 import { create as createKubo } from 'kubo-rpc-client';
 import { decide, terminatedStatus, terminationMessage } from './workload.ts';
 import type { SimulatedRun } from './workload.ts';
@@ -24,35 +25,29 @@ class ProviderExecutor {
   private readonly finishing = new Set<string>();
   private readonly core: CoreV1Api;
   private readonly provider: string;
-  private readonly kc: KubeConfig;
   private readonly kubo: ReturnType<typeof createKubo>;
-  private informer?: Informer<V1Pod> & ObjectCache<V1Pod>;
-  private restartDelayMs = 500;
+  /** The operator's own informer: restarted with backoff when the watch fails. */
+  private readonly informer: ResilientInformer<V1Pod>;
 
   constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>) {
     this.provider = provider;
-    this.kc = kc;
     this.kubo = kubo;
     this.core = kc.makeApiClient(CoreV1Api);
+    this.informer = new ResilientInformer<V1Pod>({
+      kubeConfig: kc,
+      path: '/api/v1/pods',
+      list: () => this.core.listPodForAllNamespaces(),
+      onEvent: (type, pod) => (type === 'delete' ? this.forget(pod) : this.consider(pod)),
+      onState: (state) => { if (state.error) log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts }); },
+    });
   }
 
   start(): void {
-    const informer = makeInformer<V1Pod>(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
-    informer.on('add', (pod) => this.consider(pod));
-    informer.on('update', (pod) => this.consider(pod));
-    informer.on('delete', (pod) => this.forget(pod));
-    // client-node informers stop after any error other than 410 Gone: restart with backoff.
-    informer.on('error', (err) => {
-      log('pod watch failed; restarting', { provider: this.provider, error: String(err), inMs: this.restartDelayMs });
-      setTimeout(() => void informer.start().then(() => (this.restartDelayMs = 500)).catch(() => undefined), this.restartDelayMs);
-      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
-    });
-    this.informer = informer;
-    void informer.start().catch((err: unknown) => log('initial list failed', { provider: this.provider, error: String(err) }));
+    this.informer.start();
   }
 
   stop(): void {
-    void this.informer?.stop();
+    this.informer.stop();
     for (const t of this.timers.values()) clearTimeout(t);
   }
 
@@ -74,7 +69,7 @@ class ProviderExecutor {
       if (!this.timers.has(key)) {
         this.timers.set(key, setTimeout(() => {
           this.timers.delete(key);
-          const latest = this.informer?.get(pod.metadata?.name ?? '', pod.metadata?.namespace);
+          const latest = this.informer.get(pod.metadata?.name ?? '', pod.metadata?.namespace);
           if (latest) this.consider(latest);
         }, decision.ms + 10));
       }
@@ -111,7 +106,7 @@ class ProviderExecutor {
       // Kubo or the apiserver hiccuped: try again shortly; the decision is re-derived from the pod.
       log('finishing pod failed; will retry', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
       setTimeout(() => {
-        const latest = this.informer?.get(name, namespace);
+        const latest = this.informer.get(name, namespace);
         if (latest) this.consider(latest);
       }, 1_000);
     }
