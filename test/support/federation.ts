@@ -41,27 +41,32 @@ export async function deleteNamespace(core: CoreV1Api, name: string): Promise<vo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls a pod until `done` holds (or throws with the pod's last state). */
-export async function waitForPod(core: CoreV1Api, namespace: string, name: string, done: (pod: V1Pod) => boolean, timeoutMs = 60_000): Promise<V1Pod> {
+/**
+ * Reads `read()` until `done` holds on what it returned; throws naming `what` and the last value seen.
+ * The one poll loop of the integration tests.
+ */
+export async function pollUntil<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: V1Pod | undefined;
+  let last: T | undefined;
   while (Date.now() < deadline) {
-    last = await core.readNamespacedPod({ name, namespace }).catch(() => undefined);
-    if (last && done(last)) return last;
-    await sleep(200);
+    last = await read();
+    if (done(last)) return last;
+    await sleep(intervalMs);
   }
-  throw new Error(`pod ${namespace}/${name} did not reach the expected state; last status: ${JSON.stringify(last?.status)}`);
+  throw new Error(`${what} did not happen within ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+}
+
+/** Polls a pod until `done` holds. */
+export async function waitForPod(core: CoreV1Api, namespace: string, name: string, done: (pod: V1Pod) => boolean, timeoutMs = 60_000): Promise<V1Pod> {
+  const pod = await pollUntil(`pod ${namespace}/${name} reaching the expected state`,
+    () => core.readNamespacedPod({ name, namespace }).then((p) => p, () => undefined), (p) => p !== undefined && done(p), timeoutMs);
+  return pod as V1Pod;
 }
 
 export async function waitForEvent(core: CoreV1Api, namespace: string, match: (e: CoreV1Event) => boolean, timeoutMs = 60_000): Promise<CoreV1Event> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const events = await core.listNamespacedEvent({ namespace });
-    const found = events.items.find(match);
-    if (found) return found;
-    await sleep(250);
-  }
-  throw new Error(`no matching event in ${namespace} within ${timeoutMs} ms`);
+  const found = await pollUntil(`a matching event in ${namespace}`,
+    async () => (await core.listNamespacedEvent({ namespace })).items.find(match), (e) => e !== undefined, timeoutMs, 250);
+  return found as CoreV1Event;
 }
 
 /** Records every version of one pod seen by a watch, including the final DELETED one. */
@@ -99,14 +104,7 @@ export async function readAIJob(namespace: string, name: string): Promise<AIJob 
   }
 }
 
-/** Polls an AIJob until `done` holds; the error shows its last status. */
-export async function waitForAIJob(namespace: string, name: string, done: (job: AIJob | undefined) => boolean, timeoutMs = 60_000): Promise<AIJob | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let last: AIJob | undefined;
-  while (Date.now() < deadline) {
-    last = await readAIJob(namespace, name);
-    if (done(last)) return last;
-    await sleep(250);
-  }
-  throw new Error(`AIJob ${namespace}/${name} did not reach the expected state; last status: ${JSON.stringify(last?.status)}`);
+/** Polls an AIJob until `done` holds (undefined: it does not exist). */
+export function waitForAIJob(namespace: string, name: string, done: (job: AIJob | undefined) => boolean, timeoutMs = 60_000): Promise<AIJob | undefined> {
+  return pollUntil(`AIJob ${namespace}/${name} reaching the expected state`, () => readAIJob(namespace, name), done, timeoutMs, 250);
 }
