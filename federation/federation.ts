@@ -20,12 +20,9 @@ import { installCrds, prepareProviderCluster, registerProvider } from './registe
 import type { KuboEndpoint } from './kubo.ts';
 import { assertToolsPresent, defaultStateDir, repoRoot, toolPaths } from './paths.ts';
 
-export interface ProviderEndpoint {
-  readonly name: string;
+/** A provider of the running federation: its fleet identity plus where to reach it. */
+export interface ProviderEndpoint extends Pick<ProviderFleet, 'name' | 'region' | 'payoutAddress' | 'prices'> {
   readonly kubeconfig: string;
-  readonly region: string;
-  readonly payoutAddress: string;
-  readonly prices: Readonly<Record<string, string>>;
   readonly nodes: readonly string[];
 }
 
