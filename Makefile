@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE_MAJOR_MIN := 22
 
 .PHONY: help deps tools check-node typecheck lint test test-unit test-chain test-integration \
-        federation-up federation-down federation-status run crds demo clean
+        federation-up federation-down federation-status run crds demo bench chaos clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -61,8 +61,15 @@ run: deps ## run the operator out of cluster against the local federation's hub
 crds: deps ## regenerate crds/ and docs/api.md from operator/api
 	node operator/api/generate-crds.ts
 
-demo: tools ## the main job: federation + operator + example AIJobs end to end
+demo: tools ## the main job: federation, operator, a paid job reclaimed mid-run that resumes elsewhere, is pinned and settles
 	node scripts/demo.ts
+
+chaos: tools ## chaos scenarios + invariant oracle, repeated FLOTILLA_CHAOS_RUNS times (default 5); make test runs them once
+	FLOTILLA_CHAOS_RUNS=$${FLOTILLA_CHAOS_RUNS:-5} node --experimental-vm-modules node_modules/jest/bin/jest.js test/chaos --selectProjects integration
+
+bench: tools ## run the benchmarks on the local federation (started if needed) and write docs/benchmarks.md (~15 min)
+	node federation/cli.ts up
+	node bench/report.ts
 
 clean: federation-down ## stop the federation and remove local state (keeps the tool cache)
 	rm -rf .flotilla
