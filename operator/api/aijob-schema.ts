@@ -5,7 +5,7 @@
 // in OpenAPI or in CEL, because the apiserver reports a violation of both twice.
 import {
   absolutePath, cid, conditionsSchema, decimal, dnsLabel, dnsSubdomain, duration, observedGenerationSchema,
-  positiveDecimal, positiveQuantity, timestamp, LABEL_VALUE_PATTERN, TOKEN_PATTERN, BYTES32_PATTERN, ADDRESS_PATTERN,
+  positiveDecimal, positiveQuantity, timestamp, userTimestamp, LABEL_VALUE_PATTERN, TOKEN_PATTERN, BYTES32_PATTERN, ADDRESS_PATTERN,
 } from './field-schemas.ts';
 import type { SchemaProps } from './schema-types.ts';
 
@@ -253,7 +253,7 @@ export const aiJobSpecSchema = {
         },
       },
     },
-    deadline: timestamp('Time after which the job is failed if not finished (RFC 3339).'),
+    deadline: userTimestamp('spec.deadline', 'Time after which the job is failed if not finished (RFC 3339).'),
     callbackURL: {
       type: 'string',
       description: 'URL the operator POSTs the job\'s final status to.',
@@ -294,6 +294,8 @@ const attemptSchema = {
     },
     message: { type: 'string', maxLength: 4096, description: 'Human-readable detail of reason.' },
     checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
+    checkpointTime: timestamp('When the replicas reported checkpointCID; a preempted attempt is billed up to this instant.'),
+    pricePerGpuHour: decimal('The provider\'s price per GPU-hour for the attempt\'s product when it was placed, in token units.'),
   },
 } as const;
 

@@ -22,7 +22,10 @@ export const aiJobConditions = {
       EscrowDeposited: r('True', 'The deposit is on chain.'),
       AwaitingDeposit: r('False', 'No deposit for the job\'s escrow id yet.'),
       InsufficientDeposit: r('False', 'The deposit is below spec.payment.maxAmount.'),
-      TokenNotSupported: r('False', 'spec.payment.token is not a token the operator is configured with.'),
+      TokenNotSupported: r('False', 'spec.payment.token is not a token the operator is configured with (or no chain is configured).'),
+      WrongToken: r('False', 'The deposit under the job\'s escrow id is in another token than spec.payment.token.'),
+      DepositClosed: r('False', 'The escrow job was already settled or reclaimed; it cannot fund this job.'),
+      ChainUnreachable: r('Unknown', 'The chain RPC did not answer; the deposit is read again shortly.'),
     },
   },
   Scheduled: {
@@ -31,6 +34,8 @@ export const aiJobConditions = {
       Placed: r('True', 'The gang fits the provider named in status.placement.'),
       Unschedulable: r('False', 'No provider can take the gang; the message gives each provider\'s reason.'),
       Rescheduling: r('False', 'The last attempt ended early and the next one is being placed.'),
+      RestartBackoff: r('False', 'The last attempt was preempted; the next one is placed after an exponential back-off.'),
+      AwaitingFunding: r('False', 'spec.payment is set and the Funded condition is not True yet; nothing is placed before it is.'),
     },
   },
   Running: {
@@ -39,6 +44,9 @@ export const aiJobConditions = {
       PodsRunning: r('True', 'All replicas are running.'),
       PodsPending: r('False', 'Some replicas are not bound or not started yet.'),
       AttemptEnded: r('False', 'The attempt is over (see the Preempted and Finished conditions).'),
+      NodeReclaiming: r('False', 'A replica\'s node is tainted flotilla.dev/reclaim; the replicas got SIGTERM to checkpoint before the deadline.'),
+      ProviderUnreachable: r('Unknown', 'The provider\'s API server does not answer; the attempt is failed over once the grace period ends.'),
+      OutputPinning: r('False', 'Every replica completed; the job becomes Succeeded once its output is pinned (OutputPinned).'),
     },
   },
   Preempted: {
@@ -76,7 +84,10 @@ export const aiJobConditions = {
     reasons: {
       SettlementConfirmed: r('True', 'The settlement transaction status.settlement.txHash is mined.'),
       SettlementPending: r('False', 'The settlement is sent or about to be; status.settlement.id is fixed.'),
-      SettlementFailed: r('False', 'The settlement transaction reverted; it is retried.'),
+      SettlementFailed: r('False', 'The settlement transaction reverted, or the escrow has no open deposit under status.settlement.id; the message says which.'),
+      ChainUnreachable: r('False', 'The chain RPC did not answer; the job stays Succeeded/Failed and settles when the chain is back.'),
+      Reclaimed: r('False', 'The payer reclaimed the deposit after its deadline before the settlement landed; nothing is paid.'),
+      NotMetered: r('False', 'An attempt has no recorded price or a paid provider has no payout address; settlement waits.'),
     },
   },
 } as const satisfies { readonly [type: string]: ConditionDoc };

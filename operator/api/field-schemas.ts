@@ -114,6 +114,28 @@ export function duration(field: string, description: string, min: string) {
 
 export const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 
+/**
+ * A time users write. Not `format: date-time`: kube-apiserver v1.36 lets a list through a field of
+ * that format (found by test/chaos/bad-input.test.ts; `tomorrow` is refused, `[1, 2]` stored), and
+ * CEL types such a field as a timestamp, so no rule can catch it. A plain string with an RFC 3339
+ * pattern is type-checked like every other string.
+ */
+export function userTimestamp(field: string, description: string) {
+  return {
+    type: 'string',
+    description,
+    maxLength: 64,
+    'x-kubernetes-validations': [
+      {
+        // Ranges in the pattern, not timestamp(): the rule stays in the CEL subset the local
+        // evaluator (local-validation/cel.ts) shares with the apiserver.
+        rule: `self.matches('^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')`,
+        message: `${field} must be an RFC 3339 time, e.g. "2026-12-31T00:00:00Z"`,
+      },
+    ],
+  } as const;
+}
+
 /** metav1.Condition, as controller-gen writes it, so standard tooling reads our conditions. */
 export const conditionSchema = {
   type: 'object',

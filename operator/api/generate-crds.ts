@@ -1,4 +1,5 @@
-// Writes crds/*.yaml from the schemas in operator/api, and the generated tables of docs/api.md.
+// Writes crds/*.yaml (and the hub chart's copy in charts/flotilla/crds/) from the schemas in
+// operator/api, and the generated tables of docs/api.md.
 //   node operator/api/generate-crds.ts           write the files
 //   node operator/api/generate-crds.ts --check   exit 1 if any checked-in file differs
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,10 @@ function readOrEmpty(path: string): string {
 function generatedFiles(): GeneratedFile[] {
   const docPath = 'docs/api.md';
   const doc = readOrEmpty(join(repoRoot, docPath));
-  return [...renderCrdFiles(), { path: docPath, content: renderApiReference(doc) }];
+  const crds = renderCrdFiles();
+  // Helm installs a chart's crds/ first and never templates them: the chart carries a plain copy.
+  const chartCopies = crds.map((f) => ({ path: f.path.replace(/^crds\//, 'charts/flotilla/crds/'), content: f.content }));
+  return [...crds, ...chartCopies, { path: docPath, content: renderApiReference(doc) }];
 }
 
 function main(argv: readonly string[]): number {
