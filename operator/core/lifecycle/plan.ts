@@ -8,22 +8,35 @@
 //            └ unschedulable: say why, retry later ─┘       │                                │
 //                                                            ├─ a replica Failed ─────────────┼─▶ Failed
 //                                                            ├─ all replicas Succeeded ───────┼─▶ Succeeded
-//                                                            └─ DisruptionTarget / pod gone ──┴─▶ Rescheduling ─▶ (place N+1)
+//                                                            └─ a preemption signal ──────────┴─▶ Rescheduling ─▶ (place N+1)
+//
+// Preemption signals are in signals.ts; a reclaim taint first drains (SIGTERM, grace until the
+// deadline) so replicas can checkpoint. Succeeded waits for OutputPinned (spec.output.pin); nothing
+// is placed for a job with spec.payment before Funded is True; repeated preemptions back off.
 //
 // Ordering contract with the controller: status is written first (the attempt is recorded before
 // its pods exist, so a crash never leaves pods the status does not know), then pods are created
 // with deterministic names (creation is idempotent), then deletions.
 import type { AIJobAttempt, AIJobStatus } from '../../api/types.ts';
 import { setCondition } from '../conditions.ts';
+import { fromBaseUnits } from '../money.ts';
 import { formatUnschedulableMessage } from '../placement/messages.ts';
 import type { NodeSelectorRequirement, Placement } from '../placement/types.ts';
-import type { JobEvent, ObservedPod, PlanInput, PodCreation, PodDeletion, ReconcilePlan } from './types.ts';
+import { parseTerminationMessage } from './report.ts';
+import { restartBackoffMs } from './restart.ts';
+import { DEFAULT_TIMING, detectPreemption, nextSignalDue } from './signals.ts';
+import type { Detected, SignalContext } from './signals.ts';
+import type { JobEvent, JobView, ObservedPod, PlanInput, PodCreation, PodDeletion, ReconcilePlan } from './types.ts';
 
 export const FINALIZER = 'flotilla.dev/remote-pods';
 /** How long after an unschedulable verdict the job is looked at again (provider events also wake it). */
 export const UNSCHEDULABLE_RETRY_MS = 20_000;
 /** How long a preempting provider is avoided by the same job. */
 export const PREEMPTION_COOL_DOWN_MS = 10 * 60_000;
+/** A pod still there this long after its termination grace ended is force-deleted. */
+export const STUCK_TERMINATING_MS = 30_000;
+/** How often a job waiting on another controller (funding, pinning) is looked at again; their status writes also wake it. */
+export const WAITING_RETRY_MS = 10_000;
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Settled']);
 
@@ -36,9 +49,31 @@ export function openAttempt(status: AIJobStatus | undefined): AIJobAttempt | und
   return last && !last.endTime ? last : undefined;
 }
 
+const conditionIs = (status: AIJobStatus, type: string, value: string) => status.conditions?.some((c) => c.type === type && c.status === value) ?? false;
+const preemptionsOf = (status: AIJobStatus) => (status.attempts ?? []).filter((a) => a.reason?.startsWith('Preempted')).length;
+
+/** Why a job without an open attempt may not be placed now (funding, back-off), or undefined. */
+export function placementBlocker(job: JobView, now: number): { reason: 'AwaitingFunding' | 'RestartBackoff'; message: string; retryInMs: number } | undefined {
+  if (job.requiresFunding && !conditionIs(job.status, 'Funded', 'True')) {
+    const funded = job.status.conditions?.find((c) => c.type === 'Funded');
+    return { reason: 'AwaitingFunding', message: `waiting for the escrow deposit${funded?.message ? `: ${funded.message}` : ''}`, retryInMs: WAITING_RETRY_MS };
+  }
+  const last = job.status.attempts?.at(-1);
+  if (last?.endTime && last.reason?.startsWith('Preempted')) {
+    const due = Date.parse(last.endTime) + restartBackoffMs(preemptionsOf(job.status));
+    if (due > now) return { reason: 'RestartBackoff', message: `preempted ${preemptionsOf(job.status)} times; placing attempt ${last.index + 1} at ${iso(due)}`, retryInMs: due - now };
+  }
+  return undefined;
+}
+
+/** The last attempt completed and the job only waits for its output to be pinned. */
+function completed(status: AIJobStatus): boolean {
+  return status.attempts?.at(-1)?.reason === 'Succeeded';
+}
+
 /** True when the controller must compute a placement decision before planning. */
-export function needsPlacement(job: PlanInput['job']): boolean {
-  return !job.deleting && !isTerminal(job.status) && !openAttempt(job.status);
+export function needsPlacement(job: JobView, now: number): boolean {
+  return !job.deleting && !isTerminal(job.status) && !openAttempt(job.status) && !completed(job.status) && !placementBlocker(job, now);
 }
 
 /** Providers this job must avoid: those that preempted it within the cool-down. */
@@ -60,25 +95,22 @@ export function gpuSecondsOf(pods: readonly ObservedPod[], gpusPerReplica: numbe
   let total = 0;
   for (const p of pods) {
     if (p.startedAt === undefined) continue;
-    const end = p.finishedAt ?? now;
+    const end = Math.min(p.finishedAt ?? now, now);
     total += Math.max(0, Math.floor((end - p.startedAt) / 1000)) * gpusPerReplica;
   }
   return total;
 }
 
-function parseTerminationMessage(message: string | undefined): { outputCID?: string; checkpointCID?: string } {
-  if (!message) return {};
-  try {
-    const parsed = JSON.parse(message) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) return {};
-    const { outputCID, checkpointCID } = parsed as Record<string, unknown>;
-    return {
-      ...(typeof outputCID === 'string' ? { outputCID } : {}),
-      ...(typeof checkpointCID === 'string' ? { checkpointCID } : {}),
-    };
-  } catch {
-    return {};
+/** The newest checkpoint the attempt reported: from status (live reports) or a replica's termination message. */
+function latestCheckpoint(attempt: AIJobAttempt, pods: readonly ObservedPod[]): { cid: string; time: number } | undefined {
+  let best: { cid: string; time: number } | undefined = attempt.checkpointCID
+    ? { cid: attempt.checkpointCID, time: Date.parse(attempt.checkpointTime ?? '') || 0 }
+    : undefined;
+  for (const p of pods) {
+    const r = parseTerminationMessage(p.exit?.message, p.finishedAt);
+    if (r.checkpointCID && r.checkpointTime !== undefined && (!best || r.checkpointTime > best.time)) best = { cid: r.checkpointCID, time: r.checkpointTime };
   }
+  return best;
 }
 
 class PlanBuilder {
@@ -88,10 +120,12 @@ class PlanBuilder {
   createPods?: PodCreation;
   requeueAfterMs?: number;
   private readonly nowIso: string;
+  private readonly now: number;
   private readonly generation: number;
 
   constructor(status: AIJobStatus, now: number, generation: number) {
     this.status = { ...status };
+    this.now = now;
     this.nowIso = iso(now);
     this.generation = generation;
   }
@@ -106,12 +140,36 @@ class PlanBuilder {
     this.status.phase = phase;
   }
 
-  deleteAll(pods: readonly ObservedPod[], why: string): void {
-    for (const p of pods) if (!p.deleting) this.deletions.push({ provider: p.provider, name: p.name, why });
+  /** Emits the event only when the condition's reason or message changes (so requeues stay quiet). */
+  eventOnChange(type: string, reason: string, message: string, event: JobEvent): void {
+    const same = this.status.conditions?.some((c) => c.type === type && c.reason === reason && c.message === message);
+    if (!same) this.events.push(event);
+  }
+
+  deleteAll(pods: readonly ObservedPod[], why: string, gracePeriodSeconds?: number): void {
+    for (const p of pods) {
+      // No kubelet will ever confirm the end of a pod whose node is gone, nor of one still there
+      // long after its grace ended (its kubelet is gone or wedged): remove it at once (what PodGC
+      // does only after its quarantine), so the old attempt leaves no trace and deletion finishes.
+      if (p.node?.state === 'Missing') this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (node gone)`, gracePeriodSeconds: 0 });
+      else if (p.deleting && p.deleteBy !== undefined && this.now > p.deleteBy + STUCK_TERMINATING_MS) this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (still terminating after its grace)`, gracePeriodSeconds: 0 });
+      else if (!p.deleting) this.deletions.push({ provider: p.provider, name: p.name, why, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
+    }
   }
 
   closeAttempt(index: number, fields: Partial<AIJobAttempt>): void {
     this.status.attempts = (this.status.attempts ?? []).map((a) => (a.index === index ? { ...a, endTime: this.nowIso, ...fields } : a));
+  }
+
+  requeue(ms: number): void {
+    this.requeueAfterMs = this.requeueAfterMs === undefined ? ms : Math.min(this.requeueAfterMs, ms);
+  }
+
+  finish(phase: 'Succeeded' | 'Failed', reason: string, message: string, now: number): void {
+    this.condition('Finished', 'True', reason, message);
+    this.condition('Running', 'False', 'AttemptEnded', message);
+    this.status.completionTime = iso(now);
+    this.phase(phase, { type: phase === 'Succeeded' ? 'Normal' : 'Warning', reason: phase === 'Succeeded' ? 'Succeeded' : reason, message });
   }
 }
 
@@ -154,10 +212,21 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
   }
   // Fencing: pods of any earlier attempt (e.g. one reappearing after a partition heals) are
   // deleted and never count.
-  b.deleteAll(pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider), 'stale attempt');
+  b.deleteAll(pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider), current ? 'stale attempt' : 'attempt ended');
+
+  // spec.deadline: a job still working when it passes ends Failed (one only waiting for its output
+  // to be pinned has finished its work and is left to finish).
+  if (job.deadline !== undefined && !completed(job.status)) {
+    if (now >= job.deadline) {
+      planDeadlineExceeded(input, b, current, pods.filter((p) => p.attempt === current?.index && p.provider === current?.provider));
+      return done({ addFinalizer });
+    }
+    b.requeue(job.deadline - now);
+  }
 
   if (!current) {
-    planPlacement(input, b);
+    if (completed(job.status)) planCompletion(input, b);
+    else planPlacement(input, b);
     return done({ addFinalizer });
   }
 
@@ -168,25 +237,35 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 
 function planPlacement(input: PlanInput, b: PlanBuilder): void {
   const { job, placement: decision, now } = input;
+  const blocked = placementBlocker(job, now);
+  if (blocked) {
+    b.eventOnChange('Scheduled', blocked.reason, blocked.message, { type: 'Normal', reason: blocked.reason, message: blocked.message });
+    b.condition('Scheduled', 'False', blocked.reason, blocked.message);
+    if (b.status.phase !== 'Rescheduling') b.phase('Pending');
+    b.requeue(blocked.retryInMs);
+    return;
+  }
   if (!decision) throw new Error('planReconcile: a placement decision is required when the job has no open attempt');
   if (decision.outcome === 'Unschedulable') {
     const message = formatUnschedulableMessage(decision.rejections, { maxLength: 1024 });
-    const unchanged = b.status.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message === message);
-    if (!unchanged) b.events.push({ type: 'Warning', reason: 'Unschedulable', message });
+    b.eventOnChange('Scheduled', 'Unschedulable', message, { type: 'Warning', reason: 'Unschedulable', message });
     b.condition('Scheduled', 'False', 'Unschedulable', message);
-    if (b.status.phase !== 'Rescheduling') b.phase('Pending');
-    b.requeueAfterMs = UNSCHEDULABLE_RETRY_MS;
+    // A paid job whose deposit is in says so while it waits for a provider.
+    if (b.status.phase !== 'Rescheduling') b.phase(job.requiresFunding && conditionIs(job.status, 'Funded', 'True') ? 'Funded' : 'Pending');
+    b.requeue(UNSCHEDULABLE_RETRY_MS);
     return;
   }
   const p = decision.placement;
   const index = (job.status.attempts?.at(-1)?.index ?? 0) + 1;
-  const attempt: AIJobAttempt = { index, provider: p.provider, nodes: [...p.assignments], startTime: iso(now) };
+  const pricePerGpuHour = fromBaseUnits(p.score.pricePerGpuHour, job.priceDecimals);
+  const attempt: AIJobAttempt = { index, provider: p.provider, nodes: [...p.assignments], startTime: iso(now), pricePerGpuHour };
   b.status.attempts = [...(job.status.attempts ?? []), attempt];
   b.status.placement = {
     provider: p.provider,
     nodes: [...p.assignments],
     product: p.product,
     resourceName: p.resourceName,
+    pricePerGpuHour,
     nodeSelector: p.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })),
   };
   const message = `attempt ${index}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
@@ -195,6 +274,23 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
   b.events.push({ type: 'Normal', reason: 'Scheduled', message });
   b.phase('Scheduled');
   b.createPods = { provider: p.provider, attempt: index, replicas: range(job.replicas), placement: p };
+}
+
+/** Every replica completed: Succeeded once the output is pinned (when spec.output.pin asks for it). */
+function planCompletion(input: PlanInput, b: PlanBuilder): void {
+  const { job, now } = input;
+  const last = job.status.attempts?.at(-1) as AIJobAttempt;
+  const message = last.message ?? `all ${job.replicas} replica(s) completed on ${last.provider}`;
+  if (!job.pinOutput || conditionIs(job.status, 'OutputPinned', 'True')) {
+    b.finish('Succeeded', 'Succeeded', message, now);
+    return;
+  }
+  // The artifacts controller owns OutputPinned once it has said something; until then say what we wait for.
+  if (!job.status.conditions?.some((c) => c.type === 'OutputPinned')) {
+    b.condition('OutputPinned', 'False', 'PinPending', `waiting for ${job.status.outputCID} to be pinned on the hub's IPFS node`);
+  }
+  b.condition('Running', 'False', 'OutputPinning', `${message}; waiting for the output to be pinned`);
+  b.requeue(WAITING_RETRY_MS);
 }
 
 function placementFromStatus(status: AIJobStatus, provider: string): PodCreation['placement'] | undefined {
@@ -209,34 +305,34 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   const byReplica = new Map<number, ObservedPod>();
   for (const p of mine) byReplica.set(p.replica, p);
   const gpuSeconds = () => gpuSecondsOf(mine, job.gpusPerReplica, now);
-
-  // 1. The provider took the attempt back: a pod marked DisruptionTarget, or one gone after the
-  //    attempt was Running (before that, a missing pod is simply not created yet).
-  const disrupted = mine.find((p) => p.disruption);
   const missing = range(job.replicas).filter((r) => !byReplica.has(r));
-  const vanished = input.podsComplete && b.status.phase === 'Running' && missing.length > 0;
-  if (disrupted || vanished) {
-    const signal = disrupted ? 'DisruptionTarget' : 'PodDeleted';
-    const detail = disrupted
-      ? `${disrupted.name}: ${disrupted.disruption?.reason}: ${disrupted.disruption?.message}`
-      : `replica(s) ${missing.join(', ')} disappeared from ${attempt.provider}`;
-    const checkpointCID = mine.map((p) => parseTerminationMessage(p.exit?.message).checkpointCID).find((c) => c) ?? attempt.checkpointCID;
-    b.closeAttempt(attempt.index, { reason: `Preempted: ${signal}`, message: detail, gpuSeconds: gpuSeconds(), ...(checkpointCID ? { checkpointCID } : {}) });
-    b.deleteAll(mine, 'attempt preempted');
-    b.condition('Preempted', 'True', signal, `attempt ${attempt.index} on ${attempt.provider}: ${detail}`);
-    const preemptions = (b.status.attempts ?? []).filter((a) => a.reason?.startsWith('Preempted')).length;
-    if (preemptions > job.maxRestarts) {
-      const message = `preempted ${preemptions} times; spec.recovery.maxRestarts is ${job.maxRestarts}`;
-      b.condition('Finished', 'True', 'Failed', message);
-      b.condition('Running', 'False', 'AttemptEnded', message);
-      b.status.completionTime = iso(now);
-      b.phase('Failed', { type: 'Warning', reason: 'Failed', message });
-      return;
-    }
-    b.condition('Running', 'False', 'AttemptEnded', `attempt ${attempt.index} was preempted`);
-    b.condition('Scheduled', 'False', 'Rescheduling', `attempt ${attempt.index} on ${attempt.provider} was preempted (${signal}); placing attempt ${attempt.index + 1}`);
-    b.phase('Rescheduling', { type: 'Warning', reason: 'Preempted', message: `attempt ${attempt.index} on ${attempt.provider}: ${detail}` });
-    b.requeueAfterMs = 0;
+  const reclaiming = job.status.conditions?.some((c) => c.type === 'Running' && c.reason === 'NodeReclaiming') ?? false;
+  const ctx: SignalContext = {
+    attempt,
+    pods: mine,
+    replicas: job.replicas,
+    podsComplete: input.podsComplete,
+    wasRunning: b.status.phase === 'Running',
+    reclaiming,
+    ...(input.attemptProvider ? { provider: input.attemptProvider } : {}),
+    timing: { ...DEFAULT_TIMING, ...input.timing },
+    now,
+  };
+
+  // 1. The provider took the attempt back.
+  const signal = detectPreemption(ctx);
+  if (signal?.signal === 'NodeReclaimed' && signal.reclaimDeadline !== undefined && now < signal.reclaimDeadline && mine.some((p) => !p.deleting && p.phase !== 'Succeeded' && p.phase !== 'Failed')) {
+    planReclaimDrain(b, attempt, mine, signal, now);
+    return;
+  }
+  if (signal) {
+    planPreempted(input, b, attempt, mine, signal);
+    return;
+  }
+  if (input.attemptProvider && !input.attemptProvider.reachable) {
+    const due = nextSignalDue(ctx) ?? now;
+    b.condition('Running', 'Unknown', 'ProviderUnreachable', `${attempt.provider}'s API server does not answer; failing attempt ${attempt.index} over at ${iso(due)} unless it comes back`);
+    b.requeue(Math.max(0, due - now));
     return;
   }
 
@@ -244,26 +340,29 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   const failed = mine.find((p) => p.phase === 'Failed');
   if (failed) {
     const message = `${failed.name} failed${failed.exit ? ` with exit code ${failed.exit.code} (${failed.exit.reason})` : ''}`;
-    b.closeAttempt(attempt.index, { reason: 'Failed', message, gpuSeconds: gpuSeconds() });
+    const used = gpuSeconds();
+    b.closeAttempt(attempt.index, { reason: 'Failed', message, gpuSeconds: used, billableGpuSeconds: used });
     b.deleteAll(mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'), 'a replica failed');
-    b.condition('Finished', 'True', 'Failed', message);
-    b.condition('Running', 'False', 'AttemptEnded', message);
-    b.status.completionTime = iso(now);
-    b.phase('Failed', { type: 'Warning', reason: 'Failed', message });
+    b.finish('Failed', 'Failed', message, now);
     return;
   }
 
-  // 3. Every replica succeeded.
+  // 3. Every replica succeeded: record the output; Succeeded follows once it is pinned.
   if (missing.length === 0 && mine.every((p) => p.phase === 'Succeeded')) {
-    const reports = [...mine].sort((a, c) => a.replica - c.replica).map((p) => parseTerminationMessage(p.exit?.message));
+    const reports = [...mine].sort((a, c) => a.replica - c.replica).map((p) => parseTerminationMessage(p.exit?.message, p.finishedAt));
     const outputCID = reports.map((r) => r.outputCID).find((c) => c);
-    const message = `all ${job.replicas} replica(s) completed on ${attempt.provider}${outputCID ? `; output ${outputCID}` : ''}`;
-    b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: gpuSeconds() });
-    if (outputCID) b.status.outputCID = outputCID;
-    b.condition('Finished', 'True', 'Succeeded', message);
-    b.condition('Running', 'False', 'AttemptEnded', message);
-    b.status.completionTime = iso(now);
-    b.phase('Succeeded', { type: 'Normal', reason: 'Succeeded', message });
+    const used = gpuSeconds();
+    if (!outputCID) {
+      const why = reports.map((r) => r.invalid).find((x) => x) ?? 'no replica reported an outputCID in its termination message';
+      const message = `all ${job.replicas} replica(s) exited 0 on ${attempt.provider} but the output is unusable: ${why}`;
+      b.closeAttempt(attempt.index, { reason: 'OutputInvalid', message, gpuSeconds: used, billableGpuSeconds: used });
+      b.finish('Failed', 'OutputInvalid', message, now);
+      return;
+    }
+    const message = `all ${job.replicas} replica(s) completed on ${attempt.provider}; output ${outputCID}`;
+    b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: used, billableGpuSeconds: used });
+    b.status.outputCID = outputCID;
+    planCompletion({ ...input, job: { ...job, status: b.status } }, b);
     return;
   }
 
@@ -276,14 +375,83 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   if (missing.length === 0 && running === job.replicas) {
     if (!b.status.startTime) b.status.startTime = iso(now);
     b.condition('Running', 'True', 'PodsRunning', `${job.replicas}/${job.replicas} replica(s) running on ${attempt.provider}`);
-    if (job.status.conditions?.some((c) => c.type === 'Preempted' && c.status === 'True')) {
+    if (conditionIs(job.status, 'Preempted', 'True')) {
       b.condition('Preempted', 'False', 'Recovered', `attempt ${attempt.index} is running on ${attempt.provider}`);
     }
     b.phase('Running', { type: 'Normal', reason: 'Running', message: `attempt ${attempt.index}: all ${job.replicas} replica(s) running on ${attempt.provider}` });
   } else {
     b.condition('Running', 'False', 'PodsPending', `${running}/${job.replicas} replica(s) running on ${attempt.provider}`);
-    b.requeueAfterMs = 5_000;
+    b.requeue(5_000);
   }
+  const due = nextSignalDue(ctx);
+  if (due !== undefined) b.requeue(Math.max(0, due - now));
+}
+
+/** spec.deadline passed: the open attempt (if any) ends, billed for what it used, and the job fails. */
+function planDeadlineExceeded(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt | undefined, mine: readonly ObservedPod[]): void {
+  const { job, now } = input;
+  const message = `spec.deadline ${iso(job.deadline ?? now)} passed before the job finished`;
+  if (attempt) {
+    const used = gpuSecondsOf(mine, input.job.gpusPerReplica, now);
+    b.closeAttempt(attempt.index, { reason: 'DeadlineExceeded', message, gpuSeconds: used, billableGpuSeconds: used });
+    b.deleteAll(mine, 'deadline exceeded');
+  }
+  b.finish('Failed', 'DeadlineExceeded', message, now);
+}
+
+/** A reclaim taint with a future deadline: SIGTERM the replicas now with a grace that ends at the deadline. */
+function planReclaimDrain(b: PlanBuilder, attempt: AIJobAttempt, mine: readonly ObservedPod[], signal: Detected, now: number): void {
+  const deadline = signal.reclaimDeadline as number;
+  const graceSeconds = Math.max(1, Math.ceil((deadline - now) / 1000));
+  const message = `attempt ${attempt.index} on ${attempt.provider}: ${signal.detail}; replicas told to checkpoint and stop within ${graceSeconds}s`;
+  const reclaiming = b.status.conditions?.some((c) => c.type === 'Running' && c.reason === 'NodeReclaiming');
+  if (!reclaiming) b.events.push({ type: 'Warning', reason: 'Reclaiming', message });
+  b.condition('Running', 'False', 'NodeReclaiming', message);
+  b.condition('Preempted', 'True', 'NodeReclaimed', message);
+  b.deleteAll(mine.filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed'), 'node reclaimed: checkpoint before the deadline', graceSeconds);
+  b.requeue(Math.max(0, deadline - now));
+}
+
+function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mine: readonly ObservedPod[], signal: Detected): void {
+  const { job, now } = input;
+  // Pods the provider no longer shows (it is unreachable) ran, at most, until it last answered.
+  const lastSeen = input.attemptProvider?.reachable === false ? input.attemptProvider.lastSeen : undefined;
+  const started = Date.parse(attempt.startTime ?? '');
+  const used = mine.length === 0 && lastSeen !== undefined && Number.isFinite(started)
+    ? Math.max(0, Math.floor((lastSeen - started) / 1000)) * job.gpusPerReplica * job.replicas
+    : gpuSecondsOf(mine, job.gpusPerReplica, now);
+  const checkpoint = latestCheckpoint(attempt, mine);
+  // Paid up to the last checkpoint only: the work after it is lost and will be redone elsewhere.
+  const billable = checkpoint ? billableUntil(attempt, mine, job.gpusPerReplica, job.replicas, checkpoint.time, used) : 0;
+  b.closeAttempt(attempt.index, {
+    reason: `Preempted: ${signal.signal}`,
+    message: signal.detail,
+    gpuSeconds: used,
+    billableGpuSeconds: billable,
+    ...(checkpoint ? { checkpointCID: checkpoint.cid, ...(checkpoint.time > 0 ? { checkpointTime: iso(checkpoint.time) } : {}) } : {}),
+  });
+  b.deleteAll(mine, 'attempt preempted');
+  const resume = checkpoint ? `; resuming from checkpoint ${checkpoint.cid}` : '';
+  b.condition('Preempted', 'True', signal.signal, `attempt ${attempt.index} on ${attempt.provider}: ${signal.detail}`);
+  const preemptions = preemptionsOf(b.status);
+  if (preemptions > job.maxRestarts) {
+    const message = `preempted ${preemptions} times (last: ${signal.signal} on ${attempt.provider}); spec.recovery.maxRestarts is ${job.maxRestarts}`;
+    b.finish('Failed', 'RestartLimitExceeded', message, now);
+    return;
+  }
+  const backoff = restartBackoffMs(preemptions);
+  b.condition('Running', 'False', 'AttemptEnded', `attempt ${attempt.index} was preempted (${signal.signal})`);
+  b.condition('Scheduled', 'False', 'Rescheduling', `attempt ${attempt.index} on ${attempt.provider} was preempted (${signal.signal}); placing attempt ${attempt.index + 1}${backoff > 0 ? ` after ${Math.round(backoff / 1000)}s` : ''}${resume}`);
+  b.phase('Rescheduling', { type: 'Warning', reason: 'Preempted', message: `attempt ${attempt.index} on ${attempt.provider}: ${signal.signal}: ${signal.detail}${resume}` });
+  b.requeue(backoff);
+}
+
+/** GPU-seconds from the replicas' start up to the checkpoint, never more than were used. */
+function billableUntil(attempt: AIJobAttempt, pods: readonly ObservedPod[], gpus: number, replicas: number, until: number, used: number): number {
+  if (pods.some((p) => p.startedAt !== undefined)) return Math.min(used, gpuSecondsOf(pods, gpus, until));
+  // Pods unobservable (provider unreachable, node gone with them): count from the attempt's start.
+  const started = Date.parse(attempt.startTime ?? '');
+  return Number.isFinite(started) ? Math.max(0, Math.floor((until - started) / 1000)) * gpus * replicas : 0;
 }
 
 function range(n: number): number[] {

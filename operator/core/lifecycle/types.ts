@@ -5,6 +5,16 @@ import type { Placement, PlacementDecision } from '../placement/types.ts';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
+/** The node a replica is bound to, as the provider's node cache shows it. */
+export interface ObservedNode {
+  /** Missing: deleted (spot reclaim, scale-down). NotReady: its Ready condition is False or Unknown. */
+  readonly state: 'Ready' | 'NotReady' | 'Missing';
+  /** Human detail for messages: the Ready condition's reason and message. */
+  readonly detail?: string;
+  /** Epoch ms: the node carries the flotilla.dev/reclaim taint and this deadline (annotation or taint value). */
+  readonly reclaimDeadline?: number;
+}
+
 /** One pod of the job in some provider cluster, as that provider's informer cache shows it. */
 export interface ObservedPod {
   readonly provider: string;
@@ -15,6 +25,8 @@ export interface ObservedPod {
   readonly nodeName?: string;
   /** metadata.deletionTimestamp is set. */
   readonly deleting: boolean;
+  /** Epoch ms of metadata.deletionTimestamp: when the pod's termination grace ends. */
+  readonly deleteBy?: number;
   /** The DisruptionTarget condition is True: Kubernetes is taking the pod away (preemption, eviction…). */
   readonly disruption?: { readonly reason: string; readonly message: string };
   /** The main container's terminated state. */
@@ -23,6 +35,8 @@ export interface ObservedPod {
   readonly startedAt?: number;
   /** Epoch ms the main container ended. */
   readonly finishedAt?: number;
+  /** The node it is bound to (absent while unbound). */
+  readonly node?: ObservedNode;
 }
 
 /** The job as the lifecycle sees it. */
@@ -36,7 +50,30 @@ export interface JobView {
   readonly replicas: number;
   readonly gpusPerReplica: number;
   readonly maxRestarts: number;
+  /** spec.output.pin: Succeeded waits for the OutputPinned condition. */
+  readonly pinOutput: boolean;
+  /** spec.payment is set: nothing is placed before the Funded condition is True. */
+  readonly requiresFunding: boolean;
+  /** Decimals of the payment token, to write prices in token units (6 without a payment). */
+  readonly priceDecimals: number;
+  /** spec.deadline (epoch ms): not finished by then, the job fails with DeadlineExceeded. */
+  readonly deadline?: number;
   readonly status: AIJobStatus;
+}
+
+/** The open attempt's provider connection, for the unreachable-past-grace signal. */
+export interface ProviderReachability {
+  readonly reachable: boolean;
+  /** Epoch ms the provider's API server last answered; absent if it never did. */
+  readonly lastSeen?: number;
+}
+
+/** Thresholds of the slow signals (defaults in plan.ts; configurable on the operator). */
+export interface LifecycleTiming {
+  /** Replicas still Pending this long after the attempt started: BindTimeout. */
+  readonly bindTimeoutMs: number;
+  /** The provider unreachable this long: ProviderUnreachable (fail over). */
+  readonly unreachableGraceMs: number;
 }
 
 export interface PlanInput {
@@ -48,8 +85,11 @@ export interface PlanInput {
    * incomplete: nothing is concluded from a pod's absence then.
    */
   readonly podsComplete: boolean;
-  /** The placement decision, present exactly when needsPlacement(job) held. */
+  /** The placement decision, present exactly when needsPlacement(job, now) held. */
   readonly placement?: PlacementDecision;
+  /** Reachability of the open attempt's provider; absent = reachable. */
+  readonly attemptProvider?: ProviderReachability;
+  readonly timing?: Partial<LifecycleTiming>;
   /** Epoch ms. */
   readonly now: number;
 }
@@ -73,6 +113,8 @@ export interface PodDeletion {
   readonly name: string;
   /** Why, for logs: stale attempt, cleanup, preempted attempt… */
   readonly why: string;
+  /** Grace the pod gets to checkpoint (reclaim deadline); absent = the pod's own terminationGracePeriodSeconds. */
+  readonly gracePeriodSeconds?: number;
 }
 
 export interface ReconcilePlan {
