@@ -5,6 +5,7 @@
 // and every provider's wallet holds exactly what it withdrew, never more than its settled shares.
 // Reproduce a failure with FLOTILLA_INVARIANT_SEED=<seed>.
 import { parseUnits } from 'ethers';
+import { seededRandom } from '../../operator/core/placement/testing.ts';
 import {
   CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, fund, increaseTime, jobIdOf, latestTimestamp,
   mined, revertOf, signer, startChain,
@@ -13,18 +14,6 @@ import type { Chain, Escrow, EscrowStack, SettlementBatchEntry, TestToken } from
 
 const SEED = Number(process.env.FLOTILLA_INVARIANT_SEED ?? 20260523);
 const STEPS = 150;
-
-/** mulberry32: a tiny seeded PRNG, good enough to pick test operations reproducibly. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;

@@ -1,0 +1,88 @@
+// What `flotilla fund` and `flotilla provider withdraw` do, as functions (the CLI only parses flags).
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AIJOB, GROUP, VERSION } from '../api/group.ts';
+import type { AIJob } from '../api/types.ts';
+import { fromBaseUnits, toBaseUnits } from '../core/money.ts';
+import { ChainConfigError, resolveToken } from './chain-config.ts';
+import type { ChainConfig } from './chain-config.ts';
+import { EscrowClient, escrowJobIdOf } from './escrow-client.ts';
+
+/** Deposit deadline when none is given: a week, so a job stuck in the queue can still be reclaimed. */
+export const DEFAULT_DEPOSIT_SECONDS = 7 * 24 * 3600;
+
+export interface FundRequest {
+  readonly hub: KubeConfig;
+  readonly namespace: string;
+  readonly name: string;
+  readonly chain: ChainConfig;
+  /** The payer's hex private key. */
+  readonly payerKey: string;
+  /** Token units to deposit; default: what is missing to spec.payment.maxAmount. */
+  readonly amount?: string;
+  /** Unix seconds after which the payer may reclaim; default now + DEFAULT_DEPOSIT_SECONDS. */
+  readonly deadline?: bigint;
+  readonly now?: () => Date;
+}
+
+export interface FundResult {
+  readonly escrowJobId: string;
+  readonly token: string;
+  /** Token units deposited by this call ("0" when the job was already funded). */
+  readonly deposited: string;
+  /** Token units under the job id after this call. */
+  readonly total: string;
+  readonly depositTx?: string;
+  readonly approveTx?: string;
+}
+
+/** Deposits for an AIJob under its escrow id (from its uid), approving the escrow first if needed. */
+export async function fundJob(req: FundRequest): Promise<FundResult> {
+  const api = req.hub.makeApiClient(CustomObjectsApi);
+  const job = (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: req.namespace, name: req.name })) as AIJob;
+  const payment = job.spec.payment;
+  if (!payment) throw new ChainConfigError(`AIJob ${req.namespace}/${req.name} has no spec.payment: nothing to fund`);
+  const token = resolveToken(req.chain.tokens, payment.token);
+  if (!token) throw new ChainConfigError(`spec.payment.token ${payment.token} is not a configured token`);
+  const escrowJobId = escrowJobIdOf(job.metadata.uid ?? '');
+  const chain = new EscrowClient(req.chain, { key: req.payerKey, pollingIntervalMs: 100 });
+  try {
+    const current = await chain.deposit(escrowJobId);
+    const already = current.status === 'Open' ? current.deposit : 0n;
+    const required = toBaseUnits(payment.maxAmount, token.decimals);
+    const amount = req.amount !== undefined ? toBaseUnits(req.amount, token.decimals) : required > already ? required - already : 0n;
+    if (amount === 0n) return { escrowJobId, token: payment.token, deposited: '0', total: fromBaseUnits(already, token.decimals) };
+    const now = BigInt(Math.floor((req.now?.() ?? new Date()).getTime() / 1000));
+    const deadline = req.deadline ?? now + BigInt(DEFAULT_DEPOSIT_SECONDS);
+    const txs = await chain.fund(escrowJobId, token.address, amount, deadline);
+    return { escrowJobId, token: payment.token, deposited: fromBaseUnits(amount, token.decimals), total: fromBaseUnits(already + amount, token.decimals), ...txs };
+  } finally {
+    chain.destroy();
+  }
+}
+
+export interface WithdrawResult {
+  readonly account: string;
+  readonly token: string;
+  /** Token units withdrawn ("0" when there was no credit). */
+  readonly amount: string;
+  readonly txHash?: string;
+}
+
+/** Withdraws the key's whole escrow credit in one configured token (a provider's pay, a payer's refund). */
+export async function withdrawCredit(chainConfig: ChainConfig, key: string, tokenName: string): Promise<WithdrawResult> {
+  const token = resolveToken(chainConfig.tokens, tokenName);
+  if (!token) throw new ChainConfigError(`${tokenName} is not a configured token`);
+  const chain = new EscrowClient(chainConfig, { key, pollingIntervalMs: 100 });
+  try {
+    const result = await chain.withdraw(token.address);
+    return {
+      account: chain.address ?? '',
+      token: token.symbol,
+      amount: fromBaseUnits(result?.amount ?? 0n, token.decimals),
+      ...(result ? { txHash: result.txHash } : {}),
+    };
+  } finally {
+    chain.destroy();
+  }
+}

@@ -1,0 +1,74 @@
+// Status writes of the payment controllers. The AIJob controller writes the same status, so every
+// write is a read-modify-write with a resourceVersion precondition: a conflict (409) re-reads the
+// job from the API server and applies the change again. A change touches only the payment fields
+// (funding, cost, settlement, the Funded and Settled conditions, the Settled phase).
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { AIJOB, GROUP, VERSION } from '../api/group.ts';
+import type { AIJob, AIJobStatus } from '../api/types.ts';
+import { setCondition } from '../core/conditions.ts';
+import type { AIJobStore } from '../hub/aijob-store.ts';
+
+/** Returns the status to write, or undefined when nothing is to change. */
+export type StatusChange = (job: AIJob) => AIJobStatus | undefined;
+
+const MAX_CONFLICTS = 8;
+
+export class JobStatusWriter {
+  private readonly store: AIJobStore;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(hub: KubeConfig, store: AIJobStore) {
+    this.store = store;
+    this.custom = hub.makeApiClient(CustomObjectsApi);
+  }
+
+  /**
+   * Applies `change` to `job` and writes it; on a conflict re-reads and tries again. Resolves to the
+   * job as written, the job unchanged when `change` had nothing to do, or undefined when it is gone.
+   */
+  async update(job: AIJob, change: StatusChange): Promise<AIJob | undefined> {
+    let current: AIJob | undefined = job;
+    for (let i = 0; current; i += 1) {
+      const next = change(current);
+      if (!next || sameJson(next, current.status ?? {})) return current;
+      try {
+        return await this.store.patchStatus(current, next);
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 404) return undefined;
+        if (code !== 409 || i >= MAX_CONFLICTS) throw err;
+        current = await this.read(current);
+      }
+    }
+    return undefined;
+  }
+
+  /** The job as the API server has it now (not the cache). */
+  async read(job: AIJob): Promise<AIJob | undefined> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({
+        group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
+      })) as AIJob;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+}
+
+/** A copy of `status` with one condition set (lastTransitionTime moves only when status flips). */
+export function withCondition(
+  status: AIJobStatus, type: 'Funded' | 'Settled', value: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date, generation?: number,
+): AIJobStatus {
+  return { ...status, conditions: setCondition(status.conditions, { type, status: value, reason, message: message.slice(0, 4096) }, now.toISOString(), generation) };
+}
+
+export function conditionOf(job: AIJob, type: string) {
+  return job.status?.conditions?.find((c) => c.type === type);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+}

@@ -1,0 +1,76 @@
+// Builds the payment controllers (funding gate, metering + settlement) over one informer on AIJobs
+// and one chain client. Called from operator/main.ts once leading.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
+import { errorMessage } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { WorkQueue } from '../runtime/work-queue.ts';
+import { readKeyFile } from './chain-config.ts';
+import type { ChainConfig } from './chain-config.ts';
+import { EscrowClient } from './escrow-client.ts';
+import { FundingController } from './funding-controller.ts';
+import { JobStatusWriter } from './job-status.ts';
+import { SettlementController } from './settlement-controller.ts';
+
+export interface PaymentsOptions {
+  readonly hub: KubeConfig;
+  /** Absent: payments off (jobs with spec.payment are told so; cost is still metered). */
+  readonly chain?: ChainConfig;
+  readonly watchNamespace?: string;
+  readonly workers?: number;
+  readonly log: Logger;
+  /** FLOTILLA_FAILPOINT, for the crash tests. */
+  readonly failpoint?: string;
+}
+
+export interface Payments {
+  readonly funding: FundingController;
+  readonly settlement: SettlementController;
+  readonly store: AIJobStore;
+  stop(): void;
+}
+
+export function startPayments(opts: PaymentsOptions): Payments {
+  const { log } = opts;
+  const key = opts.chain?.settlementKeyFile ? readKeyFile(opts.chain.settlementKeyFile) : undefined;
+  const chain = opts.chain ? new EscrowClient(opts.chain, key ? { key } : {}) : undefined;
+  const onError = (name: string) => (k: string, err: unknown, retryInMs: number) => log('warn', `${name} reconcile failed; retrying`, { job: k, error: errorMessage(err), retryInMs });
+  const fundingQueue = new WorkQueue({ workers: opts.workers ?? 2, onError: onError('funding') });
+  // Settlement reconciles only read and queue: the batcher sends. More workers let a batch fill up.
+  const settlementQueue = new WorkQueue({ workers: Math.max(4, opts.workers ?? 8), onError: onError('settlement') });
+  const store: AIJobStore = new AIJobStore(opts.hub, {
+    component: 'flotilla-payments',
+    ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+    onEvent: (_type, job) => {
+      const k = jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
+      if (FundingController.wants(job)) fundingQueue.add(k);
+      settlementQueue.add(k);
+    },
+    onState: (state) => { if (state.error) log('warn', 'payments: hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
+  });
+  const writer = new JobStatusWriter(opts.hub, store);
+  const get = (k: string) => store.get(k);
+  const funding = new FundingController({ writer, get, log, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
+  const settlement = new SettlementController({
+    hub: opts.hub, writer, get, log, wake: (k) => settlementQueue.add(k),
+    ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}), ...(opts.failpoint ? { failpoint: opts.failpoint } : {}),
+  });
+  store.start();
+  fundingQueue.start((k) => funding.reconcile(k));
+  settlementQueue.start((k) => settlement.reconcile(k));
+  log('info', 'payments started', {
+    chain: opts.chain ? { rpc: opts.chain.rpcUrl, escrow: opts.chain.escrowAddress, tokens: opts.chain.tokens.map((t) => t.symbol), confirmations: opts.chain.confirmations, settler: chain?.address ?? null } : null,
+  });
+  return {
+    funding,
+    settlement,
+    store,
+    stop() {
+      store.stop();
+      fundingQueue.shutdown();
+      settlementQueue.shutdown();
+      settlement.stop();
+      chain?.destroy();
+    },
+  };
+}
