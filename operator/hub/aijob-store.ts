@@ -6,6 +6,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
+import { failpoint } from '../runtime/failpoint.ts';
+import { assertLeading } from '../runtime/lease-guard.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
 import type { InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
 
@@ -16,6 +18,11 @@ export interface AIJobStoreOptions {
   /** Watch only this namespace (a namespace-scoped operator); absent: all. */
   readonly namespace?: string;
   readonly component?: string;
+  /**
+   * Client for Events, with a rate limit of its own (client-go's event recorder does the same), so
+   * a burst of Events never delays a status write behind it. Absent: the main client.
+   */
+  readonly eventClient?: KubeConfig;
   readonly onEvent?: (type: InformerEventType, job: AIJob) => void;
   readonly onState?: (state: InformerState) => void;
 }
@@ -29,7 +36,7 @@ export class AIJobStore {
 
   constructor(kc: KubeConfig, opts: AIJobStoreOptions = {}) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
+    this.core = (opts.eventClient ?? kc).makeApiClient(CoreV1Api);
     this.component = opts.component ?? 'flotilla-operator';
     const ns = opts.namespace;
     const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
@@ -62,6 +69,8 @@ export class AIJobStore {
 
   /** Writes status; fails with 409 if the job changed since `job` was read (no lost updates). */
   async patchStatus(job: AIJob, status: AIJobStatus): Promise<AIJob> {
+    assertLeading(`write the status of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    failpoint('before-status-write', { job: `${job.metadata.namespace}/${job.metadata.name}`, phase: status.phase });
     return (await this.custom.patchNamespacedCustomObjectStatus({
       group: GROUP, version: VERSION, plural: AIJOB.plural,
       namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
@@ -70,6 +79,7 @@ export class AIJobStore {
   }
 
   async setFinalizers(job: AIJob, finalizers: string[]): Promise<AIJob> {
+    assertLeading(`set the finalizers of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
     return (await this.custom.patchNamespacedCustomObject({
       group: GROUP, version: VERSION, plural: AIJOB.plural,
       namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
@@ -78,6 +88,7 @@ export class AIJobStore {
   }
 
   async recordEvent(job: AIJob, event: JobEvent): Promise<void> {
+    assertLeading(`record an Event on AIJob ${job.metadata.namespace}/${job.metadata.name}`);
     const now = new Date();
     await this.core.createNamespacedEvent({
       namespace: job.metadata.namespace ?? '',

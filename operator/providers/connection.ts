@@ -5,7 +5,7 @@
 // A connection is immutable in what it dials: when the kubeconfig's content or spec.namespace
 // changes, the controller builds a new one (see `connectionKey`) and stops this one. Spec fields
 // that only users read (priorityClassName, ipfsGateway) are updated in place.
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_PRIORITY_CLASS_NAME } from '../api/gpuprovider-schema.ts';
 import { LABEL_JOB_UID } from '../api/group.ts';
@@ -15,7 +15,7 @@ import type { NodeSnapshot } from '../core/placement/types.ts';
 import type { ConnectionFacts } from './health.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
 import type { Backoff, InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
-import type { ProviderKubeConfig } from './kubeconfig.ts';
+import { ProviderKubeConfig } from './kubeconfig.ts';
 import type { ProviderClient, ProviderEvent } from './types.ts';
 
 /** What identifies a connection: rebuilt when the kubeconfig content or the namespace changes. */
@@ -24,6 +24,22 @@ export const connectionKey = (kubeconfigHash: string, namespace: string) => `${k
 /** How often spec.namespace is looked up again while it is missing, and at the latest when present. */
 const NAMESPACE_RECHECK_MISSING_MS = 30_000;
 const NAMESPACE_RECHECK_PRESENT_MS = 10 * 60_000;
+
+/**
+ * The heartbeat: when nothing else has answered for `everyMs`, GET /version with a deadline of
+ * `timeoutMs`. A silent partition (packets dropped, TCP connections left open) fails no request —
+ * client-node's watch just times out and reconnects, forever, without an error — so without this
+ * a partitioned provider looked reachable and its jobs never failed over (client-go answers the
+ * same hazard with HTTP/2 pings). Its own small rate limit, so a dispatch burst queued on the
+ * provider's bucket cannot delay the probe into a false alarm.
+ */
+export interface Heartbeat {
+  readonly everyMs: number;
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_HEARTBEAT: Heartbeat = { everyMs: 5_000, timeoutMs: 5_000 };
+const HEARTBEAT_RATE_LIMIT = { qps: 1, burst: 2 };
 
 export interface ProviderConnectionOptions {
   readonly name: string;
@@ -35,6 +51,7 @@ export interface ProviderConnectionOptions {
   readonly now?: () => number;
   /** Pod and node changes, and `provider` when the connection's health changed. */
   readonly onEvent: (event: ProviderEvent) => void;
+  readonly heartbeat?: Heartbeat;
 }
 
 export class ProviderConnection implements ProviderClient {
@@ -55,6 +72,12 @@ export class ProviderConnection implements ProviderClient {
   private version = 0;
   private snapshotCache: { version: number; nodes: NodeSnapshot[] } | undefined;
   private stopped = false;
+  private readonly heartbeat: Heartbeat;
+  private readonly probe: VersionApi;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private probeSeen: number | undefined;
+  /** The last probe got no answer at all (timeout, connection refused or reset): the provider is silent. */
+  private silence: { readonly since: number; readonly error: unknown } | undefined;
 
   constructor(opts: ProviderConnectionOptions) {
     this.name = opts.name;
@@ -65,6 +88,11 @@ export class ProviderConnection implements ProviderClient {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.now = opts.now ?? Date.now;
     this.onEvent = opts.onEvent;
+    this.heartbeat = opts.heartbeat ?? DEFAULT_HEARTBEAT;
+    const probeConfig = new ProviderKubeConfig({ rateLimit: HEARTBEAT_RATE_LIMIT, requestTimeoutMs: this.heartbeat.timeoutMs });
+    probeConfig.loadFromOptions({ clusters: opts.kubeConfig.clusters, users: opts.kubeConfig.users, contexts: opts.kubeConfig.contexts, currentContext: opts.kubeConfig.currentContext });
+    probeConfig.clusterName = opts.name;
+    this.probe = probeConfig.makeApiClient(VersionApi);
     const stateChanged = (_: InformerState) => {
       if (!this.stopped) this.onEvent({ kind: 'provider', provider: this.name });
     };
@@ -98,12 +126,47 @@ export class ProviderConnection implements ProviderClient {
   start(): void {
     this.nodeInformer.start();
     this.podInformer.start();
+    this.scheduleHeartbeat();
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.nodeInformer.stop();
     this.podInformer.stop();
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.stopped) return;
+    this.heartbeatTimer = setTimeout(() => void this.beat().finally(() => this.scheduleHeartbeat()), this.heartbeat.everyMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** One heartbeat: skipped while the informers heard from the server recently. */
+  private async beat(): Promise<void> {
+    const seen = this.lastSeen();
+    if (!this.silence && seen !== undefined && this.now() - seen < this.heartbeat.everyMs) return;
+    try {
+      await this.probe.getCode();
+      this.answeredProbe();
+    } catch (err) {
+      // An HTTP status is an answer (401, 500, …): the informers report what is wrong with it.
+      if (hasHttpStatus(err)) this.answeredProbe();
+      else if (!this.stopped && !this.silence) {
+        this.silence = { since: this.now(), error: err };
+        this.onEvent({ kind: 'provider', provider: this.name });
+      }
+    }
+  }
+
+  private answeredProbe(): void {
+    if (this.stopped) return;
+    this.probeSeen = this.now();
+    if (!this.silence) return;
+    this.silence = undefined;
+    // A watch whose connection died in the silence reconnects by itself within client-node's
+    // 30 s inactivity timeout; restarting a ListWatch by hand races its own done handler.
+    this.onEvent({ kind: 'provider', provider: this.name });
   }
 
   // ── ProviderClient ───────────────────────────────────────────────────────────────────────────
@@ -117,7 +180,7 @@ export class ProviderConnection implements ProviderClient {
   }
 
   get synced(): boolean {
-    return this.nodeInformer.synced && this.podInformer.synced;
+    return this.nodeInformer.synced && this.podInformer.synced && !this.silence;
   }
 
   jobPods(jobUid: string): V1Pod[] {
@@ -158,7 +221,7 @@ export class ProviderConnection implements ProviderClient {
 
   /** Epoch ms of the provider API server's latest answer to any request of this connection. */
   lastSeen(): number | undefined {
-    const seen = [this.nodeInformer.current.lastSeen, this.podInformer.current.lastSeen, this.namespaceSeen]
+    const seen = [this.nodeInformer.current.lastSeen, this.podInformer.current.lastSeen, this.namespaceSeen, this.probeSeen]
       .filter((t): t is number => t !== undefined);
     return seen.length > 0 ? Math.max(...seen) : undefined;
   }
@@ -170,7 +233,9 @@ export class ProviderConnection implements ProviderClient {
       ? { error: nodes.error, action: 'listing and watching nodes' }
       : pods.error !== undefined
         ? { error: pods.error, action: `listing and watching pods in namespace ${this.namespace}` }
-        : undefined;
+        : this.silence
+          ? { error: this.silence.error, action: 'probing it (GET /version)' }
+          : undefined;
     return {
       server: this.kubeConfig.server,
       ...(lastError ? { lastError } : {}),
@@ -215,4 +280,10 @@ export class ProviderConnection implements ProviderClient {
     }
     if (before !== this.namespaceMissing && !this.stopped) this.onEvent({ kind: 'provider', provider: this.name });
   }
+}
+
+function hasHttpStatus(err: unknown): boolean {
+  const e = err as { code?: unknown; statusCode?: unknown };
+  const status = typeof e.code === 'number' ? e.code : e.statusCode;
+  return typeof status === 'number' && status >= 100;
 }

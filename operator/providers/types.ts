@@ -20,8 +20,12 @@ export interface ProviderClient {
   readonly synced: boolean;
   /** Pods labelled flotilla.dev/job-uid=<uid> in `namespace`, from the cache. */
   jobPods(jobUid: string): V1Pod[];
+  /** Every Flotilla pod in `namespace`, from the cache (all jobs). */
+  pods(): readonly V1Pod[];
   /** A node from the cache. */
   node(name: string): V1Node | undefined;
+  /** Epoch ms the provider's API server last answered any request of this connection. */
+  lastSeen(): number | undefined;
   /** Requests sent to this provider so far, by HTTP method. */
   readonly requests: ReadonlyMap<string, number>;
 }

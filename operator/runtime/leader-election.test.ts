@@ -26,3 +26,55 @@ describe('MicroTime', () => {
     expect(JSON.stringify({ t: new MicroTime('2026-11-23T12:00:00.123Z') })).toBe('{"t":"2026-11-23T12:00:00.123000Z"}');
   });
 });
+
+describe('LeaderElector.holds (fencing a leader frozen past its lease)', () => {
+  it('holds only within the renew deadline of the last renewal, by the monotonic clock', async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { LeaderElector } = await import('./leader-election.ts');
+    class Renewing extends LeaderElector {
+      override async tryAcquireOrRenew(): Promise<string> { return 'me'; }
+    }
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const elector = new Renewing(kc, { namespace: 'ns', name: 'lease', identity: 'me', timing: { leaseDurationMs: 1_000, renewDeadlineMs: 500, retryPeriodMs: 5 } });
+    expect(elector.holds()).toBe(false);
+    const before = performance.now();
+    await elector.run({ onStartedLeading: () => elector.stop(), onStoppedLeading: () => undefined });
+    // run() returned after stop(): leadership ended with it.
+    expect(elector.holds()).toBe(false);
+    elector.leading = true;
+    expect(elector.holds(before + 100)).toBe(true);
+    // Frozen for longer than the renew deadline: no longer, even though `leading` is still set.
+    expect(elector.holds(performance.now() + 600)).toBe(false);
+  });
+});
+
+describe('LeaderElector.run (a renew round that never answers)', () => {
+  it('steps down within the renew deadline instead of waiting on the hung request', async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { LeaderElector } = await import('./leader-election.ts');
+    let rounds = 0;
+    class HangsAfterFirst extends LeaderElector {
+      override async tryAcquireOrRenew(): Promise<string> {
+        rounds += 1;
+        // The first round wins the lease; every later one hangs like a request on a dead connection.
+        return rounds === 1 ? 'me' : new Promise<string>(() => undefined);
+      }
+    }
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const elector = new HangsAfterFirst(kc, { namespace: 'ns', name: 'lease', identity: 'me', timing: { leaseDurationMs: 1_000, renewDeadlineMs: 300, retryPeriodMs: 20 } });
+    const stopped: string[] = [];
+    let startedAt = 0;
+    const started = performance.now();
+    await elector.run({ onStartedLeading: () => { startedAt = performance.now(); }, onStoppedLeading: (why) => stopped.push(why) });
+    const tookMs = performance.now() - startedAt;
+    expect(startedAt).toBeGreaterThanOrEqual(started);
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0]).toMatch(/could not renew lease ns\/lease within 300 ms: .*no answer within/);
+    expect(elector.leading).toBe(false);
+    // Stepped down at the deadline (plus one retry period and timer slack), not minutes later.
+    expect(tookMs).toBeGreaterThanOrEqual(300 - 5);
+    expect(tookMs).toBeLessThan(2_000);
+  });
+});

@@ -62,6 +62,8 @@ export class LeaderElector {
   private readonly timing: LeaseTiming;
   private stopped = false;
   leading = false;
+  /** performance.now() when the last successful acquire/renew was sent. */
+  private renewedAt = Number.NEGATIVE_INFINITY;
   fencingToken = -1;
 
   constructor(kc: KubeConfig, opts: { namespace: string; name: string; identity: string; timing?: LeaseTiming }) {
@@ -78,13 +80,14 @@ export class LeaderElector {
 
   /** Runs until stopped or until leadership is lost (then calls onStoppedLeading and returns). */
   async run(cb: LeaderCallbacks): Promise<void> {
-    let lastRenew = 0;
     let lastHolder = '';
     while (!this.stopped) {
       try {
-        const holder = await this.tryAcquireOrRenew();
+        // The renewal counts from when it was sent: the lease's renewTime is that instant.
+        const sentAt = performance.now();
+        const holder = await this.boundedRound();
         if (holder === this.identity) {
-          lastRenew = Date.now();
+          this.renewedAt = sentAt;
           if (!this.leading) { this.leading = true; cb.onStartedLeading(this.fencingToken); }
         } else if (holder !== lastHolder) {
           cb.onNewLeader?.(holder);
@@ -92,7 +95,7 @@ export class LeaderElector {
         lastHolder = holder;
       } catch (err) {
         cb.onError?.(err);
-        if (this.leading && Date.now() - lastRenew > this.timing.renewDeadlineMs) {
+        if (this.leading && performance.now() - this.renewedAt >= this.timing.renewDeadlineMs) {
           this.leading = false;
           cb.onStoppedLeading(`could not renew lease ${this.namespace}/${this.name} within ${this.timing.renewDeadlineMs} ms: ${String(err)}`);
           return;
@@ -101,6 +104,36 @@ export class LeaderElector {
       await sleep(this.timing.retryPeriodMs);
     }
     if (this.leading) { this.leading = false; cb.onStoppedLeading('stopped'); }
+  }
+
+  /**
+   * One round, given up on when it outlasts what is left of the renew deadline (a candidate: a
+   * lease duration). A request on a connection whose server vanished can hang for minutes (undici's
+   * headersTimeout is 300 s); without this bound a leader stuck in such a round kept `leading` set
+   * and never stepped down while a standby took the expired lease (docs/chaos.md). The abandoned
+   * request may still land; the next round reads the lease afresh, so nothing relies on it.
+   */
+  private async boundedRound(): Promise<string> {
+    const budgetMs = this.leading
+      ? Math.max(0, this.timing.renewDeadlineMs - (performance.now() - this.renewedAt))
+      : this.timing.leaseDurationMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`lease round got no answer within ${Math.round(budgetMs)} ms`)), budgetMs);
+    });
+    try {
+      return await Promise.race([this.tryAcquireOrRenew(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Leading, and the lease renewed within the renew deadline by the monotonic clock — which keeps
+   * counting while the process is frozen, so a resumed ex-leader sees false at once (lease-guard.ts).
+   */
+  holds(now: number = performance.now()): boolean {
+    return this.leading && now - this.renewedAt < this.timing.renewDeadlineMs;
   }
 
   /** Gives the lease up (graceful shutdown) so a successor need not wait for it to expire. */

@@ -6,10 +6,20 @@ import type { RequestContext } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.ts';
 import type { Clock, RateLimit } from './token-bucket.ts';
 
+/** Told of every request of every rate-limited client (metrics); `waitedMs` is the rate limiter's delay. */
+export type ClientRequestObserver = (request: { readonly cluster: string; readonly verb: string; readonly waitedMs: number }) => void;
+
 export class RateLimitedKubeConfig extends KubeConfig {
+  /** Set once per process by the telemetry (operator/telemetry); absent: requests are only counted here. */
+  static observer: ClientRequestObserver | undefined;
   readonly bucket: TokenBucket;
   /** Requests sent, keyed by HTTP method (GET, POST, PATCH, …). */
   readonly requests = new Map<string, number>();
+  /** Names this cluster to the observer (e.g. "hub", a GPUProvider's name); default: the kubeconfig's cluster name. */
+  clusterName: string | undefined;
+
+  /** The one connection pool every request of this client shares (see applySecurityAuthentication). */
+  private dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
   constructor(limit: RateLimit, clock?: Clock) {
     super();
@@ -23,10 +33,27 @@ export class RateLimitedKubeConfig extends KubeConfig {
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await this.bucket.take();
+    // take() reserves its token synchronously, so the throttle counters moved by this call alone.
+    const throttledBefore = this.bucket.throttledMs;
+    const taken = this.bucket.take();
+    const waitedMs = this.bucket.throttledMs - throttledBefore;
+    await taken;
     const verb = String(context.getHttpMethod());
     this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
+    RateLimitedKubeConfig.observer?.({ cluster: this.clusterName ?? this.getCurrentCluster()?.name ?? 'unknown', verb, waitedMs });
     await super.applySecurityAuthentication(context);
+    // client-node builds a new undici Agent for every request, i.e. a new TCP and TLS connection
+    // each time (a handshake per request, measured as the operator's top CPU cost under load).
+    // The TLS settings come from the kubeconfig and do not change, so keep the first Agent and
+    // its pooled keep-alive connections; credentials travel in headers and stay per request.
+    const fresh = context.getDispatcher();
+    if (fresh) {
+      this.dispatcher ??= fresh;
+      if (fresh !== this.dispatcher) {
+        context.setDispatcher(this.dispatcher);
+        void fresh.close().catch(() => undefined);
+      }
+    }
   }
 
   totalRequests(): number {

@@ -35,6 +35,8 @@ export interface InformerState {
   readonly lastSeen?: number;
   /** Restarts after errors so far. */
   readonly restarts: number;
+  /** 410 Gone answers (the watch's resourceVersion was compacted away): each made ListWatch relist. */
+  readonly expired?: number;
 }
 
 export interface ResilientInformerOptions<T extends ObjectWithMeta> {
@@ -52,9 +54,9 @@ export interface ResilientInformerOptions<T extends ObjectWithMeta> {
 
 /** A Watch that tells when the API server accepted the watch request (HTTP 200) or sent an event. */
 class ObservedWatch extends Watch {
-  private readonly hooks: { connected(): void; activity(): void };
+  private readonly hooks: { connected(): void; activity(): void; expired(): void };
 
-  constructor(kc: KubeConfig, hooks: { connected(): void; activity(): void }) {
+  constructor(kc: KubeConfig, hooks: { connected(): void; activity(): void; expired(): void }) {
     super(kc);
     this.hooks = hooks;
   }
@@ -68,6 +70,8 @@ class ObservedWatch extends Watch {
     let failed = false;
     const controller = await super.watch(path, queryParams, (phase, obj, watchObj) => {
       this.hooks.activity();
+      // ListWatch clears its resourceVersion on this event and relists when the watch ends.
+      if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) this.hooks.expired();
       callback(phase, obj, watchObj);
     }, (err) => {
       if (err) failed = true;
@@ -79,6 +83,8 @@ class ObservedWatch extends Watch {
 }
 
 export class ResilientInformer<T extends ObjectWithMeta> {
+  /** Told of every 410 Gone of every informer, with the collection's path (set once by the telemetry). */
+  static expiredObserver: ((path: string) => void) | undefined;
   private readonly informer: ListWatch<KubernetesObject>;
   private readonly opts: ResilientInformerOptions<T>;
   private readonly backoff: Backoff;
@@ -96,6 +102,10 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     const watch = new ObservedWatch(opts.kubeConfig, {
       connected: () => this.answered(),
       activity: () => { this.state = { ...this.state, lastSeen: this.now() }; },
+      expired: () => {
+        this.state = { ...this.state, expired: (this.state.expired ?? 0) + 1 };
+        ResilientInformer.expiredObserver?.(opts.path);
+      },
     });
     const list = async () => {
       const result = await opts.list();

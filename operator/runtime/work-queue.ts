@@ -10,6 +10,12 @@ export interface ReconcileResult {
 
 export type Reconcile = (key: string) => Promise<ReconcileResult | void>;
 
+/**
+ * Watches reconciles without changing them (metrics, traces): called as one starts; the function it
+ * returns is called when it ended, with its error or requeue. An observer that throws is ignored.
+ */
+export type ReconcileObserver = (key: string) => ((outcome: { readonly error?: unknown; readonly requeueAfterMs?: number }) => void) | void;
+
 export interface WorkQueueOptions {
   readonly workers: number;
   readonly baseBackoffMs?: number;
@@ -28,11 +34,16 @@ export class WorkQueue {
   private readonly idleWaiters: Array<() => void> = [];
   private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
   private handler?: Reconcile;
+  private observer?: ReconcileObserver;
   private active = 0;
   private stopped = false;
 
   constructor(opts: WorkQueueOptions) {
     this.opts = { baseBackoffMs: 200, maxBackoffMs: 60_000, ...opts };
+  }
+
+  observe(observer: ReconcileObserver | undefined): void {
+    this.observer = observer;
   }
 
   start(handler: Reconcile): void {
@@ -106,11 +117,14 @@ export class WorkQueue {
   }
 
   private async process(key: string): Promise<void> {
+    const done = quietly(() => this.observer?.(key));
     try {
       const result = await (this.handler as Reconcile)(key);
+      quietly(() => done?.(result?.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {}));
       this.failures.delete(key);
       if (result?.requeueAfterMs !== undefined) this.addAfterLocked(key, result.requeueAfterMs);
     } catch (err) {
+      quietly(() => done?.({ error: err }));
       const delay = this.backoffFor(key);
       this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
       this.opts.onError?.(key, err, delay);
@@ -127,5 +141,13 @@ export class WorkQueue {
   private addAfterLocked(key: string, ms: number): void {
     if (this.stopped) return;
     this.schedule(key, Math.max(0, ms));
+  }
+}
+
+function quietly<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
   }
 }
