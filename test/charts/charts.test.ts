@@ -1,9 +1,12 @@
 // Both Helm charts against the real helm binary and the federation's real API servers: lint,
 // render, server-side dry run; the hub chart's CRDs are the generated ones byte for byte.
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { repoRoot } from '../../federation/paths.ts';
+import { WEBHOOK_PATHS } from '../../operator/http/webhooks.ts';
+import { parseTokens } from '../../operator/payments/chain-config.ts';
 import { federation } from '../support/federation.ts';
 import { documents, helm, kubectl } from './helm.ts';
 
@@ -12,6 +15,32 @@ const providerChart = join(repoRoot, 'charts', 'flotilla-provider');
 
 interface Manifest { kind: string; metadata: { name: string; namespace?: string }; rules?: Array<{ resources: string[]; verbs: string[]; resourceNames?: string[] }>; [k: string]: unknown }
 const parse = (rendered: string) => documents(rendered).map((d) => yaml.load(d) as Manifest);
+const ADDRESS = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+
+/** Environment variables the operator reads: operator/config.ts, the chain config it calls, the logger. */
+function operatorReads(): Set<string> {
+  const names = (file: string[]) => [...readFileSync(join(repoRoot, 'operator', ...file), 'utf8').matchAll(/env\.([A-Z_]+)|'((?:FLOTILLA|OTEL)_[A-Z_]+)'/g)].map((m) => m[1] ?? m[2] ?? '');
+  return new Set([...names(['config.ts']), ...names(['payments', 'chain-config.ts']), ...names(['log.ts'])]);
+}
+
+interface PodSpec {
+  containers: Array<{
+    env: Array<{ name: string; value?: string }>;
+    ports: unknown[];
+    volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+    readinessProbe?: unknown;
+    livenessProbe?: unknown;
+  }>;
+  volumes: Array<{ name: string; secret: { secretName: string; items?: unknown[] } }>;
+}
+interface Webhook {
+  name: string;
+  clientConfig: { caBundle: string; url?: string; service?: { name: string; namespace: string; port: number; path: string } };
+  rules: Array<{ operations: string[] }>;
+  namespaceSelector?: unknown;
+  failurePolicy: string;
+  sideEffects: string;
+}
 
 describe('charts/flotilla (hub)', () => {
   test('its crds/ are the generated crds/ byte for byte', () => {
@@ -40,8 +69,122 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_NAMESPACE: '<from field>', FLOTILLA_IDENTITY: '<from field>', FLOTILLA_HUB_ID: 'hub', FLOTILLA_WATCH_NAMESPACE: 'team-a',
       FLOTILLA_LEASE_NAME: 'flotilla-operator', FLOTILLA_HUB_QPS: '7', FLOTILLA_HUB_BURST: '100', FLOTILLA_PROVIDER_QPS: '20',
       FLOTILLA_PROVIDER_BURST: '40', FLOTILLA_WORKERS: '4', FLOTILLA_LEASE_DURATION_MS: '15000', FLOTILLA_RENEW_DEADLINE_MS: '10000',
-      FLOTILLA_LEASE_RETRY_MS: '2000', FLOTILLA_LOG_LEVEL: 'info',
+      FLOTILLA_LEASE_RETRY_MS: '2000', FLOTILLA_BIND_TIMEOUT_MS: '300000', FLOTILLA_PROVIDER_GRACE_MS: '60000', FLOTILLA_LOG_LEVEL: 'info',
+      FLOTILLA_HTTP_PORT: '8080', FLOTILLA_WEBHOOK_PORT: '9443',
+      FLOTILLA_WEBHOOK_CERT_FILE: '/etc/flotilla/webhook-tls/tls.crt', FLOTILLA_WEBHOOK_KEY_FILE: '/etc/flotilla/webhook-tls/tls.key',
+      FLOTILLA_PIN_TIMEOUT_MS: '300000', FLOTILLA_PIN_CONCURRENCY: '4', FLOTILLA_PIN_TRIES: '3',
     });
+    expect(Object.keys(env).filter((name) => !operatorReads().has(name))).toEqual([]);
+  });
+
+  test('IPFS, chain, checkpoint reports, callbacks and telemetry values become env, with Secrets mounted as files', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system',
+      '--set', 'ipfs.kuboApi=http://kubo.ipfs:5001', '--set', 'ipfs.gateway=http://gw.ipfs:8080', '--set', 'ipfs.receiptKeySecret.name=receipt',
+      '--set', 'chain.rpcUrl=http://anvil:8545', '--set', 'chain.chainId=31337', '--set', `chain.escrowAddress=${ADDRESS}`,
+      '--set-json', `chain.tokens={"USDC":{"address":"${ADDRESS}","decimals":6},"DAI":{"address":"${ADDRESS}","decimals":18}}`,
+      '--set', 'chain.settlementKeySecret.name=settlement', '--set', 'chain.settlementKeySecret.key=hex',
+      '--set', 'checkpointReports.url=https://hub.example:8080', '--set', 'checkpointReports.secret.name=reports',
+      '--set', 'callbacks.secret.name=callbacks', '--set', 'telemetry.otlpEndpoint=http://otel:4318']));
+    const pod = (out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+    const container = pod.containers[0]!;
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      FLOTILLA_KUBO_API: 'http://kubo.ipfs:5001', FLOTILLA_IPFS_GATEWAY: 'http://gw.ipfs:8080', FLOTILLA_RECEIPT_KEY_FILE: '/etc/flotilla/secrets/receipt-key/key',
+      FLOTILLA_CHAIN_RPC: 'http://anvil:8545', FLOTILLA_CHAIN_ID: '31337', FLOTILLA_ESCROW_ADDRESS: ADDRESS,
+      FLOTILLA_TOKENS: `DAI=${ADDRESS}:18,USDC=${ADDRESS}:6`, FLOTILLA_CHAIN_CONFIRMATIONS: '1',
+      FLOTILLA_SETTLEMENT_KEY_FILE: '/etc/flotilla/secrets/settlement-key/hex',
+      FLOTILLA_REPORT_URL: 'https://hub.example:8080', FLOTILLA_REPORT_SECRET_FILE: '/etc/flotilla/secrets/report-secret/secret',
+      FLOTILLA_CALLBACK_SECRET_FILE: '/etc/flotilla/secrets/callback-secret/secret', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
+    });
+    expect(Object.keys(env).filter((name) => !operatorReads().has(name))).toEqual([]);
+    // The token list is what the operator's own parser accepts.
+    expect(parseTokens(env.FLOTILLA_TOKENS!)).toEqual([{ symbol: 'DAI', address: ADDRESS, decimals: 18 }, { symbol: 'USDC', address: ADDRESS, decimals: 6 }]);
+    // Each file the env names lies in a volume of exactly that Secret's key: no Secret RBAC needed.
+    const mounts = new Map(container.volumeMounts.map((m) => [m.mountPath, m.name]));
+    const volumes = new Map(pod.volumes.map((v) => [v.name, v.secret]));
+    for (const [variable, secretName] of [['FLOTILLA_SETTLEMENT_KEY_FILE', 'settlement'], ['FLOTILLA_RECEIPT_KEY_FILE', 'receipt'], ['FLOTILLA_REPORT_SECRET_FILE', 'reports'], ['FLOTILLA_CALLBACK_SECRET_FILE', 'callbacks']] as const) {
+      const file = env[variable]!;
+      const volume = mounts.get(file.slice(0, file.lastIndexOf('/')))!;
+      const key = file.slice(file.lastIndexOf('/') + 1);
+      expect(volumes.get(volume)).toEqual({ secretName, items: [{ key, path: key }] });
+    }
+    expect(container.volumeMounts.every((m) => m.readOnly)).toBe(true);
+  });
+
+  test.each([
+    ['a report URL without its secret', ['--set', 'checkpointReports.url=https://hub.example:8080'], /checkpointReports.url needs checkpointReports.secret.name/],
+    ['a chain without tokens', ['--set', 'chain.rpcUrl=http://anvil:8545', '--set', `chain.escrowAddress=${ADDRESS}`], /chain.rpcUrl needs chain.escrowAddress and at least one/],
+    ['a token symbol the operator would refuse', ['--set-json', `chain.tokens={"usdc":{"address":"${ADDRESS}","decimals":6}}`], /'usdc' does not match/],
+    ['a plain-http webhook URL', ['--set', 'webhook.url=http://127.0.0.1:9443'], /webhook\/url/],
+    ['a certificate Secret without the CA that signed it', ['--set', 'webhook.tls.existingSecret=my-cert'], /caBundle/],
+  ] as const)('refuses %s', async (_what, args, why) => {
+    await expect(helm(['template', 'hub', hubChart, ...args])).rejects.toThrow(why);
+  });
+
+  test('the generated webhook certificate is signed by the caBundle the API server gets, for the Service\'s names', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system']));
+    const secret = out.find((m) => m.kind === 'Secret') as unknown as { metadata: { name: string }; type: string; data: Record<string, string> };
+    expect(secret).toMatchObject({ metadata: { name: 'flotilla-operator-webhook-tls' }, type: 'kubernetes.io/tls' });
+    const config = out.find((m) => m.kind === 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhook[] };
+    const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+    const ca = new X509Certificate(pem(secret.data['ca.crt']!));
+    const cert = new X509Certificate(pem(secret.data['tls.crt']!));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost('flotilla-operator-webhook.flotilla-system.svc')).toBe('flotilla-operator-webhook.flotilla-system.svc');
+    expect(createPublicKey(createPrivateKey(pem(secret.data['tls.key']!))).export({ format: 'pem', type: 'spki' })).toBe(cert.publicKey.export({ format: 'pem', type: 'spki' }));
+    expect(config.webhooks.map((w) => [w.name, w.clientConfig.caBundle === secret.data['ca.crt'], w.clientConfig.service, w.rules[0]!.operations, w.failurePolicy, w.sideEffects])).toEqual([
+      ['aijobs.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: '/validate/aijobs' }, ['CREATE'], 'Fail', 'None'],
+      ['gpuproviders.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: '/validate/gpuproviders' }, ['CREATE', 'UPDATE'], 'Fail', 'None'],
+    ]);
+    // The paths are the ones the operator serves.
+    expect(config.webhooks.map((w) => w.clientConfig.service?.path)).toEqual([WEBHOOK_PATHS.aijobs, WEBHOOK_PATHS.gpuproviders]);
+    // The defaulting hook: same Service and CA, the path the operator serves, run once.
+    const mutating = out.find((m) => m.kind === 'MutatingWebhookConfiguration') as unknown as { webhooks: Array<Webhook & { reinvocationPolicy?: string }> };
+    expect(mutating.webhooks.map((w) => [w.name, w.clientConfig.caBundle === secret.data['ca.crt'], w.clientConfig.service, w.rules[0]!.operations, w.failurePolicy, w.sideEffects, w.reinvocationPolicy])).toEqual([
+      ['aijobs.default.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: WEBHOOK_PATHS.defaultAIJobs }, ['CREATE'], 'Fail', 'None', 'Never'],
+    ]);
+    const service = out.find((m) => m.kind === 'Service' && m.metadata.name === 'flotilla-operator-webhook') as unknown as { spec: { ports: unknown[] } };
+    expect(service.spec.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+  });
+
+  test('webhook.url: the API server calls that URL, and the generated certificate names its host', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'webhook.url=https://127.0.0.1:9555/', '--set', 'operator.watchNamespace=team-a']));
+    const config = out.find((m) => m.kind === 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhook[] };
+    expect(config.webhooks.map((w) => w.clientConfig.url)).toEqual(['https://127.0.0.1:9555/validate/aijobs', 'https://127.0.0.1:9555/validate/gpuproviders']);
+    // A namespace-scoped operator judges AIJobs of its namespace only.
+    expect(config.webhooks[0]!.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'team-a' } });
+    const secret = out.find((m) => m.kind === 'Secret') as unknown as { data: Record<string, string> };
+    const cert = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+    expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
+  });
+
+  test('webhook.tls.existingSecret: no generated Secret, the given caBundle, the Secret mounted', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'webhook.tls.existingSecret=cert-manager-made', '--set', 'webhook.tls.caBundle=Q0E=']));
+    expect(out.filter((m) => m.kind === 'Secret')).toEqual([]);
+    const config = out.find((m) => m.kind === 'ValidatingWebhookConfiguration') as unknown as { webhooks: Webhook[] };
+    expect(config.webhooks.map((w) => w.clientConfig.caBundle)).toEqual(['Q0E=', 'Q0E=']);
+    const pod = (out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+    expect(pod.volumes.find((v) => v.name === 'webhook-tls')?.secret.secretName).toBe('cert-manager-made');
+  });
+
+  test('webhook.enabled=false renders no webhook, no certificate and no webhook port', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'webhook.enabled=false']));
+    expect(out.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    const env = (out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec.containers[0]!.env.map((e) => e.name);
+    expect(env.filter((n) => n.startsWith('FLOTILLA_WEBHOOK'))).toEqual([]);
+  });
+
+  test('the metrics Service selects the operator pods on the HTTP port', async () => {
+    const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set-json', 'metrics.service.annotations={"prometheus.io/scrape":"true"}']));
+    const service = out.find((m) => m.kind === 'Service' && m.metadata.name === 'flotilla-operator') as unknown as { metadata: { annotations: unknown }; spec: { selector: unknown; ports: unknown[] } };
+    const deployment = out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { metadata: { labels: unknown }; spec: PodSpec } } };
+    expect(service.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true' });
+    expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    const container = deployment.spec.template.spec.containers[0]!;
+    expect(container.ports).toContainEqual({ name: 'http', containerPort: 8080, protocol: 'TCP' });
+    expect(container.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'http' } });
+    expect(container.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
   });
 
   test('Secrets are readable only by name, and not at all when no name is given', async () => {
@@ -60,7 +203,17 @@ describe('charts/flotilla (hub)', () => {
   test('the rendered manifests, CRDs included, pass a server-side dry run against the hub', async () => {
     const rendered = await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--include-crds', '--set', 'providerSecretNames={provider-a-kubeconfig}']);
     const out = await kubectl(federation().hub.kubeconfig, ['apply', '--dry-run=server', '-f', '-'], rendered);
-    for (const kind of ['customresourcedefinition', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role', 'rolebinding', 'deployment']) {
+    // Everything switched on: the Deployment with every Secret volume, a URL webhook with selectors.
+    const everything = await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'providerSecretNames={provider-a-kubeconfig}',
+      '--set', 'ipfs.kuboApi=http://kubo.ipfs:5001', '--set', 'ipfs.receiptKeySecret.name=receipt', '--set', 'chain.rpcUrl=http://anvil:8545',
+      '--set', `chain.escrowAddress=${ADDRESS}`, '--set-json', `chain.tokens={"USDC":{"address":"${ADDRESS}","decimals":6}}`, '--set', 'chain.settlementKeySecret.name=settlement',
+      '--set', 'checkpointReports.url=https://hub.example:8080', '--set', 'checkpointReports.secret.name=reports', '--set', 'callbacks.secret.name=callbacks',
+      '--set', 'telemetry.otlpEndpoint=http://otel:4318', '--set', 'webhook.url=https://127.0.0.1:9555', '--set', 'operator.watchNamespace=team-a',
+      '--set-json', 'webhook.objectSelector={"matchLabels":{"flotilla.dev/judged":"true"}}']);
+    const all = await kubectl(federation().hub.kubeconfig, ['apply', '--dry-run=server', '-f', '-'], everything);
+    expect(all).toMatch(/^deployment.apps\/flotilla-operator .*\(server dry run\)$/m);
+    expect(all).toMatch(/^validatingwebhookconfiguration.admissionregistration.k8s.io\/flotilla-system-hub-flotilla-operator .*\(server dry run\)$/m);
+    for (const kind of ['customresourcedefinition', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role', 'rolebinding', 'deployment', 'service', 'secret', 'validatingwebhookconfiguration']) {
       expect(out).toMatch(new RegExp(`^${kind}[^ ]* .*\\(server dry run\\)$`, 'm'));
     }
   });
@@ -87,6 +240,14 @@ describe('charts/flotilla-provider', () => {
     expect(out.find((m) => m.kind === 'ResourceQuota')).toMatchObject({ spec: { hard: { 'requests.nvidia.com/gpu': '4' } } });
     expect(out.find((m) => m.kind === 'Secret')).toMatchObject({ type: 'kubernetes.io/service-account-token', metadata: { annotations: { 'kubernetes.io/service-account.name': 'flotilla-hub' } } });
     expect(out.find((m) => m.kind === 'ConfigMap')).toMatchObject({ data: { payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', 'prices.json': '{"NVIDIA-H100-80GB-HBM3":"2.40"}' } });
+  });
+
+  test('reuses a namespace and a PriorityClass that already exist (create: false), and still scopes everything to them', async () => {
+    const out = parse(await helm(['template', 'lend', providerChart, '--set', 'namespace.name=gpu-lending', '--set', 'namespace.create=false',
+      '--set', 'priorityClass.name=lent-low', '--set', 'priorityClass.create=false', '--set', 'lentGpus=4']));
+    expect(out.filter((m) => m.kind === 'Namespace' || m.kind === 'PriorityClass')).toEqual([]);
+    expect(new Set(out.filter((m) => m.metadata.namespace !== undefined).map((m) => m.metadata.namespace))).toEqual(new Set(['gpu-lending']));
+    expect(out.find((m) => m.kind === 'ConfigMap')).toMatchObject({ data: { namespace: 'gpu-lending', priorityClassName: 'lent-low' } });
   });
 
   test('the rendered manifests pass a server-side dry run against a provider', async () => {

@@ -14,7 +14,9 @@ const hub = () => federation().hub.kubeconfig;
 beforeAll(async () => {
   await helm(['--kubeconfig', hub(), 'uninstall', RELEASE, '-n', NS, '--wait', '--ignore-not-found']);
   await helm(['--kubeconfig', hub(), 'install', RELEASE, join(repoRoot, 'charts', 'flotilla'), '-n', NS, '--create-namespace', '--wait', '--timeout', '60s',
-    '--set', 'replicas=0', '--set', 'providerSecretNames={provider-x-kubeconfig}']);
+    '--set', 'replicas=0', '--set', 'providerSecretNames={provider-x-kubeconfig}',
+    // No replica answers here and the webhook fails closed: it judges only objects nobody creates.
+    '--set-json', `webhook.objectSelector={"matchLabels":{"flotilla.dev/test":"${NS}"}}`]);
 });
 afterAll(async () => {
   await helm(['--kubeconfig', hub(), 'uninstall', RELEASE, '-n', NS, '--wait', '--ignore-not-found']);
@@ -28,10 +30,11 @@ const resourceRules = async (namespace: string) =>
 
 const clusterWide = [
   'aijobs.flotilla.dev [] [get list watch patch]',
-  'aijobs.flotilla.dev/status [] [patch update]',
-  'events [] [create patch]',
+  'aijobs.flotilla.dev/status [] [patch]',
+  'events [] [create]',
   'gpuproviders.flotilla.dev [] [get list watch]',
-  'gpuproviders.flotilla.dev/status [] [patch update]',
+  'gpuproviders.flotilla.dev/status [] [patch]',
+  'namespaces [] [get]',
 ];
 
 test('in its namespace the operator may do exactly this: Leases, and the named provider Secrets', async () => {
@@ -60,10 +63,29 @@ test.each([
   ['bind ClusterRoles', ['bind', 'clusterroles']],
   ['impersonate users', ['impersonate', 'users']],
   ['change CRDs', ['update', 'customresourcedefinitions.apiextensions.k8s.io']],
+  ['update AIJob status (it patches)', ['update', 'aijobs.flotilla.dev', '--subresource=status', '-n', 'default']],
+  ['patch Events (it only creates them)', ['patch', 'events', '-n', 'default']],
+  ['change webhook configurations', ['update', 'validatingwebhookconfigurations.admissionregistration.k8s.io']],
+  ['change defaulting webhook configurations', ['update', 'mutatingwebhookconfigurations.admissionregistration.k8s.io']],
+  ['list namespaces (it reads one by name)', ['list', 'namespaces']],
+  ['annotate namespaces', ['patch', 'namespaces/default']],
+  ['read its own webhook certificate (mounted by the kubelet instead)', ['get', 'secrets/flotilla-operator-webhook-tls', '-n', NS]],
 ])('it may not %s', async (_what, args) => {
   await expect(canI(hub(), [...args, AS])).resolves.toBe(false);
 });
 
 test('it may read the listed provider Secret', async () => {
   await expect(canI(hub(), ['get', 'secrets/provider-x-kubeconfig', '-n', NS, AS])).resolves.toBe(true);
+});
+
+test('helm upgrade keeps the generated webhook certificate, and the caBundle stays the CA that signed it', async () => {
+  const read = async () => {
+    const data = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'secret', 'flotilla-operator-webhook-tls', '-o', 'jsonpath={.data}'])) as Record<string, string>;
+    const bundles = (await kubectl(hub(), ['get', 'validatingwebhookconfiguration', `${NS}-${RELEASE}-flotilla-operator`, '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}'])).trim().split(' ');
+    return { crt: data['tls.crt'], ca: data['ca.crt'], bundles };
+  };
+  const before = await read();
+  expect(before.bundles).toEqual([before.ca, before.ca]);
+  await helm(['--kubeconfig', hub(), 'upgrade', RELEASE, join(repoRoot, 'charts', 'flotilla'), '-n', NS, '--reuse-values', '--wait', '--timeout', '60s', '--set', 'operator.workers=2']);
+  expect(await read()).toEqual(before);
 });

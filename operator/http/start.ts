@@ -1,0 +1,97 @@
+// Starts the operator's two listeners from its config (called by main.ts before leader election).
+// A port that cannot be bound is logged, not fatal: the process keeps reconciling, and in a cluster
+// the failing probes make the problem visible.
+import { CoreV1Api } from '@kubernetes/client-node';
+import { Router } from 'express';
+import type { Server } from 'node:http';
+import type { OperatorConfig } from '../config.ts';
+import { errorMessage } from '../log.ts';
+import type { Logger } from '../log.ts';
+import type { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+import type { SecretLookup } from './admission-policy.ts';
+import type { HubView } from './hub-view.ts';
+import type { Readiness } from './readiness.ts';
+import { boundPort, closeServer, createHttpApp, createWebhookApp, startHttpServer, startWebhookServer } from './server.ts';
+import type { WebhookServer } from './server.ts';
+
+export interface OperatorHttpOptions {
+  readonly config: OperatorConfig;
+  readonly hub: RateLimitedKubeConfig;
+  readonly view: HubView;
+  readonly readiness: Readiness;
+  readonly telemetry: Telemetry;
+  readonly log: Logger;
+}
+
+export interface OperatorHttp {
+  readonly httpPort?: number;
+  readonly webhookPort?: number;
+  /** Adds routes to the plain-HTTP listener (any time; e.g. the checkpoint report router). */
+  mount(router: Router): void;
+  close(): Promise<void>;
+}
+
+/** Payment tokens the webhook accepts: every configured symbol and address; undefined when payments are off. */
+export function acceptedTokens(config: OperatorConfig): string[] | undefined {
+  const tokens = config.chain?.tokens;
+  return tokens ? tokens.flatMap((t) => [t.symbol, t.address]) : undefined;
+}
+
+export function secretLookup(core: CoreV1Api): (namespace: string, name: string) => Promise<SecretLookup> {
+  return async (namespace, name) => {
+    try {
+      const secret = await core.readNamespacedSecret({ name, namespace });
+      return { found: true, keys: Object.keys(secret.data ?? {}).sort() };
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 404) return { found: false, why: 'NotFound' };
+      if (code === 403) return { found: false, why: 'Forbidden' };
+      return { found: false, why: 'Error', detail: errorMessage(err) };
+    }
+  };
+}
+
+export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<OperatorHttp> {
+  const { config, log } = opts;
+  let http: Server | undefined;
+  let webhook: WebhookServer | undefined;
+  const extra = Router();
+  if (config.http.port !== undefined) {
+    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, serveMetrics: opts.telemetry.serveMetrics, extra, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+    try {
+      http = await startHttpServer(app, { port: config.http.port, ...(config.http.host ? { host: config.http.host } : {}) });
+      log('info', 'serving probes, metrics and API', { port: boundPort(http), host: config.http.host ?? '*' });
+    } catch (err) {
+      log('error', 'could not serve probes, metrics and API', { port: config.http.port, error: errorMessage(err) });
+    }
+  }
+  const { certFile, keyFile } = config.webhook;
+  if (certFile && keyFile) {
+    const tokens = acceptedTokens(config);
+    const core = opts.hub.makeApiClient(CoreV1Api);
+    const app = createWebhookApp({
+      hub: opts.view,
+      ...(tokens ? { paymentTokens: tokens } : {}),
+      operatorNamespace: config.namespace,
+      lookupSecret: secretLookup(core),
+      namespaceAnnotations: async (name) => (await core.readNamespace({ name })).metadata?.annotations ?? {},
+      log,
+    });
+    try {
+      webhook = await startWebhookServer(app, { certFile, keyFile }, { port: config.webhook.port, ...(config.webhook.host ? { host: config.webhook.host } : {}) });
+      log('info', 'serving admission webhooks', { port: webhook.port, certFile, paymentTokens: tokens ?? 'any' });
+    } catch (err) {
+      log('error', 'could not serve admission webhooks', { port: config.webhook.port, error: errorMessage(err) });
+      opts.readiness.require('webhooks', () => `the webhook server could not start: ${errorMessage(err)}`);
+    }
+  }
+  return {
+    ...(http ? { httpPort: boundPort(http) } : {}),
+    ...(webhook ? { webhookPort: webhook.port } : {}),
+    mount: (router) => void extra.use(router),
+    close: async () => {
+      await Promise.all([http ? closeServer(http) : undefined, webhook?.close()]);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// The metrics as Prometheus would scrape them, without a server: the exporter's own serializer over
+// what the MeterProvider collected. Also the hooks in the rate-limited client and the work queue.
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { AIJob } from '../api/types.ts';
+import { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.ts';
+import { WorkQueue } from '../runtime/work-queue.ts';
+import { JobObserver } from './job-observer.ts';
+import { installMetrics, recordApiRequest, recordPin, recordReconcile, setJobPhaseSource, setLeader, uninstallMetrics } from './metrics.ts';
+
+let exporter: PrometheusExporter;
+
+async function scrape(): Promise<string> {
+  const { resourceMetrics } = await exporter.collect();
+  return new PrometheusSerializer('', false, undefined, true, true).serialize(resourceMetrics);
+}
+
+beforeEach(() => {
+  exporter = new PrometheusExporter({ preventServerStart: true });
+  installMetrics(new MeterProvider({ readers: [exporter] }));
+});
+afterEach(() => {
+  uninstallMetrics();
+  RateLimitedKubeConfig.observer = undefined;
+});
+
+function job(uid: string, phase: string, attempts: unknown[] = []): AIJob {
+  return { apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name: uid, namespace: 'ns', uid, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { image: 'i', replicas: 1, resources: { gpus: 1 } }, status: { phase, attempts } } as unknown as AIJob;
+}
+
+describe('metrics', () => {
+  it('records nothing before installMetrics (other modules may call the functions freely)', async () => {
+    uninstallMetrics();
+    expect(() => { recordPin('output'); recordApiRequest('hub', 'GET', 5); }).not.toThrow();
+  });
+
+  it('the job observer counts what happens after its baseline, and only on the leader', async () => {
+    let leading = false;
+    const observer = new JobObserver({ leading: () => leading });
+    setJobPhaseSource(() => observer.phaseCounts());
+    const a0 = { index: 0, provider: 'provider-a', startTime: '2026-01-01T00:00:02Z' };
+    // Already preempted once when first seen: history is not re-counted.
+    observer.observe('add', job('old', 'Rescheduling', [{ ...a0, endTime: '2026-01-01T00:00:09Z', reason: 'Preempted: PodDeleted' }]));
+    observer.observe('add', job('u1', 'Pending'));
+    observer.observe('update', job('u1', 'Running', [a0])); // a standby only keeps its baseline
+    leading = true;
+    setLeader(true);
+    observer.observe('update', job('u1', 'Rescheduling', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }]));
+    observer.observe('update', job('u1', 'Rescheduling', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }]));
+    observer.observe('update', job('u1', 'Scheduled', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }, { index: 1, provider: 'provider-c', startTime: '2026-01-01T00:01:04Z' }]));
+    const text = await scrape();
+    expect(text).toContain('flotilla_preemptions_total{provider="provider-a",signal="DisruptionTarget"} 1');
+    expect(text).not.toContain('signal="PodDeleted"');
+    expect(text).toContain('flotilla_recoveries_total{from_provider="provider-a",to_provider="provider-c"} 1');
+    expect(text).toContain('flotilla_placement_latency_seconds_sum{provider="provider-c"} 4');
+    expect(text).not.toContain('flotilla_placement_latency_seconds_count{provider="provider-a"}');
+    expect(text).toContain('flotilla_aijobs{phase="Rescheduling"} 1');
+    expect(text).toContain('flotilla_aijobs{phase="Scheduled"} 1');
+    expect(text).toContain('flotilla_leader 1');
+  });
+
+  it('every rate-limited client reports requests and throttle waits per cluster', async () => {
+    let t = 0;
+    const clock = { now: () => t, sleep: async (ms: number) => { t += ms; } };
+    RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs }) => recordApiRequest(cluster, verb, waitedMs);
+    const kc = new RateLimitedKubeConfig({ qps: 10, burst: 1 }, clock);
+    kc.loadFromOptions({ clusters: [{ name: 'kwok-provider-a', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'kwok-provider-a', user: 'u' }], currentContext: 'c' });
+    await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.GET));
+    kc.clusterName = 'provider-a';
+    await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.POST));
+    const text = await scrape();
+    expect(text).toContain('flotilla_kube_api_requests_total{cluster="kwok-provider-a",verb="GET"} 1');
+    expect(text).toContain('flotilla_kube_api_requests_total{cluster="provider-a",verb="POST"} 1');
+    expect(text).toContain('flotilla_kube_api_throttled_total{cluster="provider-a"} 1');
+    expect(text).toContain('flotilla_kube_api_throttle_wait_seconds_total{cluster="provider-a"} 0.1');
+    expect(text).not.toContain('flotilla_kube_api_throttled_total{cluster="kwok-provider-a"}');
+  });
+
+  it('a work-queue observer sees each reconcile with its outcome and changes nothing', async () => {
+    const queue = new WorkQueue({ workers: 1, baseBackoffMs: 1, maxBackoffMs: 1 });
+    const seen: string[] = [];
+    queue.observe((key) => {
+      const started = Date.now();
+      return ({ error, requeueAfterMs }) => {
+        seen.push(`${key}:${error !== undefined ? 'error' : requeueAfterMs !== undefined ? 'requeue' : 'success'}`);
+        recordReconcile('test', (Date.now() - started) / 1000, error !== undefined ? 'error' : 'success');
+        throw new Error('an observer that throws is ignored');
+      };
+    });
+    let calls = 0;
+    queue.start(async (key) => {
+      calls += 1;
+      if (key === 'b' && calls < 3) throw new Error('transient');
+      return undefined;
+    });
+    queue.add('a');
+    await queue.idle();
+    queue.add('b');
+    await queue.idle();
+    queue.shutdown();
+    expect(seen).toEqual(['a:success', 'b:error', 'b:success']);
+    expect(await scrape()).toContain('flotilla_reconcile_duration_seconds_count{controller="test",outcome="error"} 1');
+  });
+});

@@ -1,0 +1,165 @@
+// Flotilla's metrics as OpenTelemetry instruments, and the typed functions the rest of the operator
+// calls to record them. The functions do nothing until installMetrics() ran (main.ts does, with the
+// Prometheus exporter of ./telemetry.ts), so any module may call them — in unit tests too.
+//
+//   series (Prometheus names)                         recorded by
+//   flotilla_aijobs{phase}                   gauge     observed from the hub AIJob cache (setJobPhaseSource)
+//   flotilla_leader                          gauge     1 on the leader, 0 on a standby (setLeader)
+//   flotilla_placement_latency_seconds       hist.     job-status observer: needing a place → attempt started
+//   flotilla_placement_decision_seconds      hist.     recordPlacementDecision (around placeJob)
+//   flotilla_preemptions_total{provider,signal}        job-status observer (attempt ended by the provider)
+//   flotilla_recoveries_total{from,to}                 job-status observer (next attempt after a preemption)
+//   flotilla_jobs_finished_total{phase}                job-status observer (Succeeded, Failed)
+//   flotilla_pins_total{kind}                          recordPin (IPFS pinning)
+//   flotilla_settlements_total{token}, flotilla_settled_amount_total{token}   job-status observer
+//   flotilla_kube_api_requests_total{cluster,verb}     every rate-limited client (rate-limited-kubeconfig.ts)
+//   flotilla_kube_api_throttled_total{cluster}, flotilla_kube_api_throttle_wait_seconds_total{cluster}
+//   flotilla_watch_expired_total{resource}             every informer (resilient-informer.ts): 410 Gone, relisted
+//   flotilla_reconcile_duration_seconds{controller,outcome}  work queue hook (instrumentQueue)
+//   flotilla_callbacks_total{outcome}                  callback dispatcher (operator/callbacks)
+import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
+
+/** Counts of AIJobs by phase ("New" for a job without status yet). */
+export type JobPhaseSource = () => ReadonlyMap<string, number>;
+
+export type PinKind = 'output' | 'checkpoint' | 'receipt' | 'input';
+export type ReconcileOutcome = 'success' | 'requeue' | 'error';
+export type CallbackOutcome = 'delivered' | 'retry' | 'failed';
+
+const LATENCY_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+const DECISION_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
+const RECONCILE_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Every instrument, created from one Meter. */
+export class FlotillaMetrics {
+  readonly placementLatency: Histogram;
+  readonly placementDecision: Histogram;
+  readonly preemptions: Counter;
+  readonly recoveries: Counter;
+  readonly jobsFinished: Counter;
+  readonly pins: Counter;
+  readonly settlements: Counter;
+  readonly settledAmount: Counter;
+  readonly apiRequests: Counter;
+  readonly apiThrottled: Counter;
+  readonly apiThrottleWait: Counter;
+  readonly watchExpired: Counter;
+  readonly reconcileDuration: Histogram;
+  readonly callbacks: Counter;
+  readonly jobs: ObservableGauge;
+  readonly leaderGauge: ObservableGauge;
+  jobPhaseSource: JobPhaseSource | undefined;
+  leader = false;
+
+  constructor(meter: Meter) {
+    this.jobs = meter.createObservableGauge('flotilla_aijobs', { description: 'AIJobs in the hub by status.phase (reported by the leader only).' });
+    this.jobs.addCallback((result) => {
+      if (!this.leader || !this.jobPhaseSource) return;
+      for (const [phase, n] of this.jobPhaseSource()) result.observe(n, { phase });
+    });
+    this.leaderGauge = meter.createObservableGauge('flotilla_leader', { description: '1 while this replica holds the leader Lease, 0 while it stands by.' });
+    this.leaderGauge.addCallback((result) => result.observe(this.leader ? 1 : 0));
+    this.placementLatency = meter.createHistogram('flotilla_placement_latency_seconds', {
+      description: 'From a job needing a place (created, or its previous attempt ended) to the start of its attempt.',
+      unit: 's', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+    });
+    this.placementDecision = meter.createHistogram('flotilla_placement_decision_seconds', {
+      description: 'Time placeJob took to decide, by outcome.', unit: 's', advice: { explicitBucketBoundaries: DECISION_BUCKETS_S },
+    });
+    this.preemptions = meter.createCounter('flotilla_preemptions_total', { description: 'Attempts ended by their provider, by provider and signal (DisruptionTarget, PodDeleted, NodeLost, …).' });
+    this.recoveries = meter.createCounter('flotilla_recoveries_total', { description: 'Attempts started after a preempted one, by the provider left and the provider chosen.' });
+    this.jobsFinished = meter.createCounter('flotilla_jobs_finished_total', { description: 'AIJobs that reached Succeeded or Failed.' });
+    this.pins = meter.createCounter('flotilla_pins_total', { description: 'CIDs pinned on the hub\'s IPFS node, by kind (output, checkpoint, receipt, input).' });
+    this.settlements = meter.createCounter('flotilla_settlements_total', { description: 'Jobs settled on the escrow contract, by token.' });
+    this.settledAmount = meter.createCounter('flotilla_settled_amount_total', { description: 'Amount paid to providers by settlements, in token units, by token.' });
+    this.apiRequests = meter.createCounter('flotilla_kube_api_requests_total', { description: 'Requests sent to a cluster\'s apiserver, by cluster and HTTP verb.' });
+    this.apiThrottled = meter.createCounter('flotilla_kube_api_throttled_total', { description: 'Requests that waited for the client-side rate limiter, by cluster.' });
+    this.apiThrottleWait = meter.createCounter('flotilla_kube_api_throttle_wait_seconds_total', { description: 'Time requests waited for the client-side rate limiter, by cluster.', unit: 's' });
+    this.watchExpired = meter.createCounter('flotilla_watch_expired_total', { description: 'Watches told their resourceVersion is too old (410 Gone, history compacted); each relists once, by resource.' });
+    this.reconcileDuration = meter.createHistogram('flotilla_reconcile_duration_seconds', {
+      description: 'Duration of one reconcile, by controller and outcome.', unit: 's', advice: { explicitBucketBoundaries: RECONCILE_BUCKETS_S },
+    });
+    this.callbacks = meter.createCounter('flotilla_callbacks_total', { description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed).' });
+  }
+}
+
+let current: FlotillaMetrics | undefined;
+
+/** Creates the instruments on `provider`; the record functions below use them from now on. */
+export function installMetrics(provider: MeterProvider): FlotillaMetrics {
+  current = new FlotillaMetrics(provider.getMeter('flotilla'));
+  return current;
+}
+
+/** Back to no-ops (tests, shutdown). */
+export function uninstallMetrics(): void {
+  current = undefined;
+}
+
+const add = (counter: (m: FlotillaMetrics) => Counter, value: number, attributes?: Attributes) => {
+  if (current && Number.isFinite(value) && value >= 0) counter(current).add(value, attributes);
+};
+
+export function setJobPhaseSource(source: JobPhaseSource | undefined): void {
+  if (current) current.jobPhaseSource = source;
+}
+
+export function setLeader(leading: boolean): void {
+  if (current) current.leader = leading;
+}
+
+/** A provider ended an attempt: `signal` is the attempt's end reason (DisruptionTarget, PodDeleted, NodeLost, …). */
+export function recordPreemption(provider: string, signal: string): void {
+  add((m) => m.preemptions, 1, { provider, signal });
+}
+
+/** An attempt started after a preempted one. */
+export function recordRecovery(fromProvider: string, toProvider: string): void {
+  add((m) => m.recoveries, 1, { from_provider: fromProvider, to_provider: toProvider });
+}
+
+export function recordJobFinished(phase: 'Succeeded' | 'Failed'): void {
+  add((m) => m.jobsFinished, 1, { phase });
+}
+
+export function recordPlacementLatency(seconds: number, provider: string): void {
+  if (current && Number.isFinite(seconds) && seconds >= 0) current.placementLatency.record(seconds, { provider });
+}
+
+/** Time placeJob took; `outcome` is PlacementDecision.outcome (Placed, Unschedulable). */
+export function recordPlacementDecision(seconds: number, outcome: string): void {
+  if (current && Number.isFinite(seconds) && seconds >= 0) current.placementDecision.record(seconds, { outcome });
+}
+
+/** A CID was pinned on the hub's IPFS node (call once per successful pin.add, not per retry). */
+export function recordPin(kind: PinKind = 'output'): void {
+  add((m) => m.pins, 1, { kind });
+}
+
+/** A settlement landed: `amount` paid to providers in token units (a decimal string or number). */
+export function recordSettlement(token: string, amount: string | number): void {
+  add((m) => m.settlements, 1, { token });
+  add((m) => m.settledAmount, typeof amount === 'number' ? amount : Number(amount), { token });
+}
+
+/** A watch got 410 Gone: its informer relists (`resource`: the collection's last path segment, e.g. pods). */
+export function recordWatchExpired(resource: string): void {
+  add((m) => m.watchExpired, 1, { resource });
+}
+
+/** One request to a cluster's apiserver; `waitedMs` > 0 when the rate limiter held it back. */
+export function recordApiRequest(cluster: string, verb: string, waitedMs: number): void {
+  add((m) => m.apiRequests, 1, { cluster, verb });
+  if (waitedMs > 0) {
+    add((m) => m.apiThrottled, 1, { cluster });
+    add((m) => m.apiThrottleWait, waitedMs / 1000, { cluster });
+  }
+}
+
+export function recordReconcile(controller: string, seconds: number, outcome: ReconcileOutcome): void {
+  if (current && Number.isFinite(seconds) && seconds >= 0) current.reconcileDuration.record(seconds, { controller, outcome });
+}
+
+export function recordCallback(outcome: CallbackOutcome): void {
+  add((m) => m.callbacks, 1, { outcome });
+}

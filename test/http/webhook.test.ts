@@ -1,0 +1,156 @@
+// The hub's real apiserver calls the operator's validating webhook over TLS (a CA made here), for
+// what CEL cannot judge: an AIJob paying in a token the operator does not settle in, a GPUProvider
+// whose kubeconfig Secret does not exist; and its defaulting webhook, for what a CRD default cannot
+// express: defaults taken from the namespace's annotations. With the operator down, creates fail closed.
+// The ValidatingWebhookConfiguration is scoped to this suite's namespace (AIJobs) and to objects
+// labelled for this suite (GPUProviders), and deleted in afterAll whatever happened.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdmissionregistrationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
+import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
+import { startOperator } from '../support/operator.ts';
+import type { OperatorProcess } from '../support/operator.ts';
+import { freePort, getJson, makeTestPki, smallJob } from './support.ts';
+
+const hub = clusterClients('hub');
+const custom = hub.kc.makeApiClient(CustomObjectsApi);
+const admission = hub.kc.makeApiClient(AdmissionregistrationV1Api);
+let ns = '';
+let dir = '';
+let webhookName = '';
+let operator: OperatorProcess | undefined;
+let httpPort = 0;
+const providerName = () => `${ns}-provider`;
+
+const createJob = (name: string, token: string) => custom.createNamespacedCustomObject({
+  group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
+  body: smallJob(name, ns, 1, { payment: { token, maxAmount: '5' } }),
+});
+
+/** The apiserver's Status message of a failed create. */
+const rejection = (p: Promise<unknown>) => p.then(() => 'created', (err: { code?: number; body?: unknown }) => `${err.code}: ${typeof err.body === 'string' ? (JSON.parse(err.body) as { message?: string }).message : String(err)}`);
+
+beforeAll(async () => {
+  const ep = federation();
+  ns = await createNamespace(hub.core, 't-webhook');
+  webhookName = `flotilla-test-${ns}`;
+  dir = mkdtempSync(join(tmpdir(), 'flotilla-webhook-'));
+  const pki = await makeTestPki();
+  writeFileSync(join(dir, 'tls.crt'), pki.certPem);
+  writeFileSync(join(dir, 'tls.key'), pki.keyPem);
+  httpPort = await freePort();
+  const webhookPort = await freePort();
+  const chain = ep.chain;
+  if (!chain) throw new Error('the federation has no chain (escrow and test stablecoin)');
+  operator = startOperator(ns, {
+    FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(httpPort),
+    FLOTILLA_WEBHOOK_HOST: '127.0.0.1', FLOTILLA_WEBHOOK_PORT: String(webhookPort),
+    FLOTILLA_WEBHOOK_CERT_FILE: join(dir, 'tls.crt'), FLOTILLA_WEBHOOK_KEY_FILE: join(dir, 'tls.key'),
+    FLOTILLA_CHAIN_RPC: ep.anvil.rpcUrl, FLOTILLA_ESCROW_ADDRESS: chain.escrow,
+    FLOTILLA_TOKENS: chain.tokens.map((t) => `${t.symbol}=${t.address}:${t.decimals}`).join(','),
+  });
+  await pollUntil('the operator ready', () => getJson(`http://127.0.0.1:${httpPort}/readyz`).catch(() => ({ status: 0 })), (r) => r.status === 200, 60_000);
+  const caBundle = Buffer.from(pki.caPem).toString('base64');
+  const common = { sideEffects: 'None', failurePolicy: 'Fail', admissionReviewVersions: ['v1'], timeoutSeconds: 10, matchPolicy: 'Equivalent' };
+  await admission.createValidatingWebhookConfiguration({
+    body: {
+      metadata: { name: webhookName },
+      webhooks: [
+        {
+          ...common, name: 'aijobs.validate.flotilla.dev',
+          clientConfig: { url: `https://127.0.0.1:${webhookPort}/validate/aijobs`, caBundle },
+          rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE'], resources: [AIJOB.plural], scope: 'Namespaced' }],
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+        },
+        {
+          ...common, name: 'gpuproviders.validate.flotilla.dev',
+          clientConfig: { url: `https://127.0.0.1:${webhookPort}/validate/gpuproviders`, caBundle },
+          rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources: [GPUPROVIDER.plural], scope: 'Cluster' }],
+          objectSelector: { matchLabels: { 'flotilla.dev/webhook-test': ns } },
+        },
+      ],
+    },
+  });
+  await admission.createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name: webhookName },
+      webhooks: [{
+        ...common, name: 'aijobs.default.flotilla.dev', reinvocationPolicy: 'Never',
+        clientConfig: { url: `https://127.0.0.1:${webhookPort}/mutate/aijobs`, caBundle },
+        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE'], resources: [AIJOB.plural], scope: 'Namespaced' }],
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+      }],
+    },
+  });
+});
+
+afterAll(async () => {
+  await admission.deleteValidatingWebhookConfiguration({ name: webhookName }).catch(() => undefined);
+  await admission.deleteMutatingWebhookConfiguration({ name: webhookName }).catch(() => undefined);
+  await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: providerName() }).catch(() => undefined);
+  await operator?.stop();
+  await deleteNamespace(hub.core, ns);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('admission webhooks on the real hub apiserver', () => {
+  it('rejects an AIJob paying in a token the operator does not settle in, saying which it accepts', async () => {
+    const token = federation().chain?.tokens[0];
+    // CEL accepts any symbol; only the operator knows which it settles in. The apiserver may take a
+    // moment to see the new configuration, so wait until the webhook answers.
+    const message = await pollUntil('the webhook judging AIJob creates', () => rejection(createJob(`dai-${Date.now().toString(36)}`, 'DAI')), (m) => m !== 'created', 30_000, 500);
+    expect(message).toContain('422');
+    expect(message).toContain('admission webhook "aijobs.validate.flotilla.dev" denied the request');
+    expect(message).toContain(`spec.payment.token "DAI" is not a token this operator settles in (accepted: USDC, ${token?.address})`);
+  });
+
+  it('admits an AIJob paying in a configured token (by symbol and by address)', async () => {
+    const token = federation().chain?.tokens[0];
+    expect(await rejection(createJob('usdc-symbol', 'USDC'))).toBe('created');
+    expect(await rejection(createJob('usdc-address', (token?.address ?? '').toLowerCase()))).toBe('created');
+  });
+
+  it('fills in the defaults its namespace sets, never over what the job says, and records what it filled', async () => {
+    await hub.core.patchNamespace({ name: ns, body: { metadata: { annotations: { 'flotilla.dev/default-regions': 'eu-west,eu-north', 'flotilla.dev/default-max-price-per-gpu-hour': '3.20' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    type Stored = { spec: { placement?: { regions?: string[] }; payment?: { maxPricePerGpuHour?: string } }; metadata: { annotations?: Record<string, string> } };
+    const defaulted = await pollUntil('the defaulting webhook filling spec.placement.regions', async () => {
+      const name = `defaults-${Date.now().toString(36)}`;
+      await createJob(name, 'USDC');
+      return (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name })) as Stored;
+    }, (j) => j.spec.placement?.regions !== undefined, 30_000, 500);
+    expect(defaulted.spec.placement?.regions).toEqual(['eu-west', 'eu-north']);
+    expect(defaulted.spec.payment?.maxPricePerGpuHour).toBe('3.20');
+    expect(defaulted.metadata.annotations?.['flotilla.dev/defaults-applied']).toBe(`spec.placement.regions, spec.payment.maxPricePerGpuHour (from namespace ${ns})`);
+    const own = (await custom.createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
+      body: smallJob('own-regions', ns, 1, { payment: { token: 'USDC', maxAmount: '5', maxPricePerGpuHour: '9' }, placement: { regions: ['us-east'] } }),
+    })) as Stored;
+    expect(own.spec.placement?.regions).toEqual(['us-east']);
+    expect(own.spec.payment?.maxPricePerGpuHour).toBe('9');
+    expect(own.metadata.annotations?.['flotilla.dev/defaults-applied']).toBeUndefined();
+  });
+
+  it('rejects a GPUProvider whose kubeconfig Secret does not exist', async () => {
+    const body = {
+      apiVersion: `${GROUP}/${VERSION}`, kind: GPUPROVIDER.kind,
+      metadata: { name: providerName(), labels: { 'flotilla.dev/webhook-test': ns } },
+      spec: { kubeconfigSecretRef: { name: `${ns}-missing`, namespace: 'flotilla-system' }, payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: [{ gpuProduct: 'NVIDIA-L4', pricePerGpuHour: '1' }] },
+    };
+    const message = await rejection(custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body }));
+    expect(message).toContain('admission webhook "gpuproviders.validate.flotilla.dev" denied the request');
+    expect(message).toContain(`spec.kubeconfigSecretRef: Secret flotilla-system/${ns}-missing does not exist`);
+  });
+
+  it('fails closed: with the operator down, AIJob creates are refused', async () => {
+    await operator?.stop();
+    operator = undefined;
+    const message = await rejection(createJob('while-down', 'USDC'));
+    // The defaulting hook is called first (mutating before validating); either refuses.
+    expect(message).toMatch(/failed calling webhook "aijobs\.(default|validate)\.flotilla\.dev"/);
+    expect(message).toMatch(/connection refused|connect: /);
+    const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns })) as { items: Array<{ metadata: { name: string } }> };
+    expect(list.items.map((j) => j.metadata.name).filter((n) => !n.startsWith('defaults-')).sort()).toEqual(['own-regions', 'usdc-address', 'usdc-symbol']);
+  });
+});
