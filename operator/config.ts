@@ -1,8 +1,11 @@
 // Operator configuration from the environment (the Helm chart sets these; `make run` sets the
 // kubeconfig). Every client rate limit is explicit here: the hub's and each provider's.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RateLimit } from './runtime/token-bucket.ts';
 import type { LeaseTiming } from './runtime/leader-election.ts';
+import { loadChainConfig } from './payments/chain-config.ts';
+import type { ChainConfig } from './payments/chain-config.ts';
 
 export interface OperatorConfig {
   /** Hub kubeconfig file; absent: in-cluster service account. */
@@ -18,7 +21,65 @@ export interface OperatorConfig {
   readonly lease: LeaseTiming;
   readonly hubRateLimit: RateLimit;
   readonly providerRateLimit: RateLimit;
+  /** Events to the hub go through a client of their own with this limit, never ahead of status writes. */
+  readonly eventRateLimit: RateLimit;
   readonly workers: number;
+  /** Escrow, tokens, RPC and settlement key (operator/payments/chain-config.ts); absent: payments off. */
+  readonly chain?: ChainConfig;
+  /** FLOTILLA_FAILPOINT: a named crash point for tests (after-settle-send). */
+  readonly failpoint?: string;
+  /** Preemption signals judged against a clock: replicas Pending this long, a provider silent this long. */
+  readonly lifecycle: { readonly bindTimeoutMs: number; readonly unreachableGraceMs: number };
+  /** How often a quiet provider's API server is probed, and how long the probe may take (FLOTILLA_PROVIDER_HEARTBEAT_MS, both). */
+  readonly providerHeartbeatMs: number;
+  /**
+   * Live checkpoint reports: the URL replicas reach this operator's HTTP listener at, and the HMAC
+   * secret of their per-attempt tokens (FLOTILLA_REPORT_SECRET_FILE, or FLOTILLA_REPORT_SECRET).
+   * Both are needed; without them replicas report checkpoints only in their termination message.
+   */
+  readonly checkpointReports?: { readonly url: string; readonly secret: string };
+  /** Probes, /metrics and the read-only API (operator/http); absent port: not served. */
+  readonly http: { readonly host?: string; readonly port?: number };
+  /** Admission webhooks over HTTPS; served only with a certificate and key. */
+  readonly webhook: { readonly host?: string; readonly port: number; readonly certFile?: string; readonly keyFile?: string };
+  /** Signing secret of spec.callbackURL POSTs (FLOTILLA_CALLBACK_SECRET_FILE or FLOTILLA_CALLBACK_SECRET); absent: unsigned. */
+  readonly callbackSecret?: string;
+  /** Export traces over OTLP/HTTP: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. */
+  readonly otlpTraces: boolean;
+  /** IPFS: the hub's Kubo, pinning, receipts and the inputs' fetch step (docs/artifacts.md). */
+  readonly artifacts: ArtifactsConfig;
+}
+
+export interface ArtifactsConfig {
+  /** Kubo RPC API of the hub's IPFS node; absent: nothing is pinned and no receipt is written. */
+  readonly kuboApi?: string;
+  /** Gateway pods fetch inputs from when their GPUProvider names no spec.ipfsGateway. */
+  readonly ipfsGateway?: string;
+  /** Image of the init container that fetches inputs (needs sh, curl and tar). */
+  readonly fetchImage: string;
+  readonly pinTimeoutMs: number;
+  readonly pinConcurrency: number;
+  readonly pinTries: number;
+  /** Receipt signing key (hex), or a file holding it (a mounted Secret). */
+  readonly receiptKey?: string;
+  readonly receiptKeyFile?: string;
+}
+
+export const DEFAULT_FETCH_IMAGE = 'docker.io/curlimages/curl:8.11.1';
+
+/** A TCP port: "" → fallback, "off" → none, 0 → any free port. */
+function port(env: NodeJS.ProcessEnv, key: string, fallback: number | undefined): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'off') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${key} must be a TCP port (0 for any free one) or "off", got "${raw}"`);
+  return n;
+}
+
+function callbackSecret(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.FLOTILLA_CALLBACK_SECRET_FILE) return readFileSync(env.FLOTILLA_CALLBACK_SECRET_FILE, 'utf8').trim();
+  return env.FLOTILLA_CALLBACK_SECRET || undefined;
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
@@ -27,6 +88,15 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
   return n;
+}
+
+function reportConfig(env: NodeJS.ProcessEnv): { checkpointReports?: { url: string; secret: string } } {
+  const url = env.FLOTILLA_REPORT_URL;
+  const secret = env.FLOTILLA_REPORT_SECRET_FILE ? readFileSync(env.FLOTILLA_REPORT_SECRET_FILE, 'utf8').trim() : env.FLOTILLA_REPORT_SECRET;
+  if (!url && !secret) return {};
+  if (!url || !secret) throw new Error('FLOTILLA_REPORT_URL and FLOTILLA_REPORT_SECRET(_FILE) go together: set both or neither');
+  if (secret.length < 16) throw new Error('FLOTILLA_REPORT_SECRET must be at least 16 characters');
+  return { checkpointReports: { url, secret } };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
@@ -44,6 +114,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     },
     hubRateLimit: { qps: int(env, 'FLOTILLA_HUB_QPS', 50), burst: int(env, 'FLOTILLA_HUB_BURST', 100) },
     providerRateLimit: { qps: int(env, 'FLOTILLA_PROVIDER_QPS', 20), burst: int(env, 'FLOTILLA_PROVIDER_BURST', 40) },
-    workers: int(env, 'FLOTILLA_WORKERS', 4),
+    eventRateLimit: { qps: int(env, 'FLOTILLA_EVENT_QPS', 20), burst: int(env, 'FLOTILLA_EVENT_BURST', 50) },
+    workers: int(env, 'FLOTILLA_WORKERS', 8),
+    ...((chain) => (chain ? { chain } : {}))(loadChainConfig(env)),
+    ...(env.FLOTILLA_FAILPOINT ? { failpoint: env.FLOTILLA_FAILPOINT } : {}),
+    lifecycle: {
+      bindTimeoutMs: int(env, 'FLOTILLA_BIND_TIMEOUT_MS', 5 * 60_000),
+      unreachableGraceMs: int(env, 'FLOTILLA_PROVIDER_GRACE_MS', 60_000),
+    },
+    providerHeartbeatMs: int(env, 'FLOTILLA_PROVIDER_HEARTBEAT_MS', 5_000),
+    ...reportConfig(env),
+    http: { ...(env.FLOTILLA_HTTP_HOST ? { host: env.FLOTILLA_HTTP_HOST } : {}), ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_HTTP_PORT', 8080)) },
+    webhook: {
+      ...(env.FLOTILLA_WEBHOOK_HOST ? { host: env.FLOTILLA_WEBHOOK_HOST } : {}),
+      port: port(env, 'FLOTILLA_WEBHOOK_PORT', 9443) ?? 9443,
+      ...(env.FLOTILLA_WEBHOOK_CERT_FILE ? { certFile: env.FLOTILLA_WEBHOOK_CERT_FILE } : {}),
+      ...(env.FLOTILLA_WEBHOOK_KEY_FILE ? { keyFile: env.FLOTILLA_WEBHOOK_KEY_FILE } : {}),
+    },
+    ...((secret) => (secret ? { callbackSecret: secret } : {}))(callbackSecret(env)),
+    otlpTraces: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    artifacts: {
+      ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),
+      ...(env.FLOTILLA_IPFS_GATEWAY ? { ipfsGateway: env.FLOTILLA_IPFS_GATEWAY } : {}),
+      fetchImage: env.FLOTILLA_INPUT_FETCH_IMAGE || DEFAULT_FETCH_IMAGE,
+      pinTimeoutMs: int(env, 'FLOTILLA_PIN_TIMEOUT_MS', 300_000),
+      pinConcurrency: int(env, 'FLOTILLA_PIN_CONCURRENCY', 4),
+      pinTries: int(env, 'FLOTILLA_PIN_TRIES', 3),
+      ...(env.FLOTILLA_RECEIPT_KEY ? { receiptKey: env.FLOTILLA_RECEIPT_KEY } : {}),
+      ...(env.FLOTILLA_RECEIPT_KEY_FILE ? { receiptKeyFile: env.FLOTILLA_RECEIPT_KEY_FILE } : {}),
+    },
   };
 }

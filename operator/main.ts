@@ -7,12 +7,26 @@
 //
 // Out of cluster: FLOTILLA_KUBECONFIG=<hub kubeconfig> node operator/main.ts (see `make run`).
 import { KubeConfig } from '@kubernetes/client-node';
+import { ArtifactsController } from './artifacts/controller.ts';
+import { KuboNode } from './artifacts/kubo.ts';
+import { loadReceiptSigner } from './artifacts/signer.ts';
+import { CallbackDispatcher } from './callbacks/dispatcher.ts';
 import { loadConfig } from './config.ts';
+import { checkpointReportRouter } from './controllers/aijob/checkpoint-report.ts';
 import { AIJobController } from './controllers/aijob/controller.ts';
 import { startProviderConnections } from './controllers/gpuprovider-controller.ts';
+import { ReputationWriter } from './controllers/reputation-writer.ts';
 import { errorMessage, jsonLogger } from './log.ts';
+import { startPayments } from './payments/start.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import { installLeaseGuard } from './runtime/lease-guard.ts';
 import { RateLimitedKubeConfig } from './runtime/rate-limited-kubeconfig.ts';
+import { HubView } from './http/hub-view.ts';
+import { Readiness } from './http/readiness.ts';
+import { startOperatorHttp } from './http/start.ts';
+import { JobObserver } from './telemetry/job-observer.ts';
+import { setJobPhaseSource, setLeader } from './telemetry/metrics.ts';
+import { startTelemetry } from './telemetry/telemetry.ts';
 
 const log = jsonLogger('operator');
 
@@ -28,17 +42,58 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** Pins and receipts on the hub's Kubo (docs/artifacts.md); off without FLOTILLA_KUBO_API. */
+function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig): ArtifactsController | undefined {
+  const a = config.artifacts;
+  if (!a.kuboApi) {
+    log('warn', 'FLOTILLA_KUBO_API is not set: outputs are not pinned and no receipts are written');
+    return undefined;
+  }
+  const signer = loadReceiptSigner({ ...(a.receiptKey ? { key: a.receiptKey } : {}), ...(a.receiptKeyFile ? { keyFile: a.receiptKeyFile } : {}) });
+  const controller = new ArtifactsController({
+    hub, kubo: new KuboNode(a.kuboApi), log, workers: config.workers,
+    pinner: { timeoutMs: a.pinTimeoutMs, concurrency: a.pinConcurrency, tries: a.pinTries },
+    ...(signer ? { signer } : {}),
+    ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+  });
+  controller.start();
+  return controller;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const hub = hubKubeConfig(config.kubeconfig, config.hubRateLimit);
+  hub.clusterName = 'hub';
   log('info', 'starting', { identity: config.identity, hub: hub.getCurrentCluster()?.server, hubRateLimit: config.hubRateLimit, providerRateLimit: config.providerRateLimit });
 
   const elector = new LeaderElector(hub, { namespace: config.namespace, name: config.leaseName, identity: config.identity, timing: config.lease });
+  // Every side effect checks the lease is still ours (a leader frozen past its lease must not act).
+  installLeaseGuard(() => elector.holds());
   let stopControllers: (() => void) | undefined;
+
+  // Before the election, so probes, /metrics, the API and the webhooks answer on a standby too.
+  const telemetry = startTelemetry({ serviceInstance: config.identity, otlp: config.otlpTraces });
+  const view = new HubView(hub, {
+    ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+    onState: (informer, state) => { if (state.error !== undefined) log('warn', 'hub view watch failed; restarting with backoff', { informer, error: errorMessage(state.error) }); },
+  });
+  const jobMetrics = new JobObserver({ leading: () => elector.leading, tracer: telemetry.tracer });
+  view.onJob((type, job) => jobMetrics.observe(type, job));
+  setJobPhaseSource(() => jobMetrics.phaseCounts());
+  const readiness = new Readiness();
+  readiness.require('hub view', () => (view.synced ? undefined : view.notSynced().join('; ')));
+  view.start();
+  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log });
+  // Any replica takes checkpoint reports (they write the AIJob directly), so a standby helps too.
+  if (config.checkpointReports) http.mount(checkpointReportRouter({ hub, secret: config.checkpointReports.secret, log }));
 
   const shutdown = async (signal: string) => {
     log('info', 'shutting down', { signal });
     stopControllers?.();
+    readiness.clearLeaderChecks();
+    await http.close();
+    view.stop();
+    await telemetry.shutdown();
     await elector.release().catch((err: unknown) => log('warn', 'could not release the lease', { error: errorMessage(err) }));
     process.exit(0);
   };
@@ -48,19 +103,54 @@ async function main(): Promise<void> {
   await elector.run({
     onStartedLeading: async (fencingToken) => {
       log('info', 'leading', { lease: `${config.namespace}/${config.leaseName}`, fencingToken });
-      const providers = startProviderConnections({ hub, rateLimit: config.providerRateLimit, log });
+      readiness.role = 'leader';
+      readiness.leader = config.identity;
+      setLeader(true);
+      const providers = startProviderConnections({ hub, rateLimit: config.providerRateLimit, heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs }, log });
+      // Name each provider's client in the API request metrics before its first request.
+      providers.registry.subscribe((event) => {
+        const kc = event.kind === 'provider' ? providers.registry.entry(event.provider)?.connection?.kubeConfig : undefined;
+        if (kc) kc.clusterName = event.provider;
+      });
+      readiness.requireWhileLeading('gpuproviders', () => (providers.synced ? undefined : 'the GPUProvider controller has not listed GPUProviders yet'));
       // Place nothing before the GPUProviders are known: an empty registry would say "no provider".
       await waitUntil(() => providers.synced, 30_000);
-      const jobs = new AIJobController({ hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+      const reputation = new ReputationWriter(hub);
+      const jobs = new AIJobController({
+        hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, timing: config.lifecycle,
+        events: hubKubeConfig(config.kubeconfig, config.eventRateLimit),
+        onAttemptClosed: (outcome) => reputation.record(outcome),
+        // Succeeded waits for OutputPinned only when something pins (the artifacts controller below).
+        pinsOutputs: Boolean(config.artifacts.kuboApi),
+        inputFetchImage: config.artifacts.fetchImage,
+        ...(config.artifacts.ipfsGateway ? { ipfsGateway: config.artifacts.ipfsGateway } : {}),
+        ...(config.checkpointReports ? { checkpointReports: config.checkpointReports } : {}),
+        ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+      });
+      jobs.queue.observe(telemetry.reconcileObserver('aijob', (key) => {
+        const job = jobs.store.get(key);
+        return job ? { job: { namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '', uid: job.metadata.uid ?? '' }, ...(job.status?.placement?.provider ? { provider: job.status.placement.provider } : {}), ...(job.status?.phase ? { phase: job.status.phase } : {}) } : undefined;
+      }));
+      readiness.requireWhileLeading('aijobs', () => (jobs.store.informer.synced ? undefined : 'the AIJob controller\'s cache is not synced'));
       void jobs.start();
-      stopControllers = () => { jobs.stop(); providers.stop(); };
+      const callbacks = new CallbackDispatcher({ hub, getJob: (key) => view.job(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)), log, ...(config.callbackSecret ? { secret: config.callbackSecret } : {}) });
+      callbacks.start();
+      view.onJob((type, job) => { if (type !== 'delete') callbacks.observe(job); });
+      for (const job of view.jobs()) callbacks.observe(job);
+      const payments = startPayments({ hub, log, ...(config.chain ? { chain: config.chain } : {}), ...(config.failpoint ? { failpoint: config.failpoint } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+      const artifacts = startArtifacts(config, hub);
+      stopControllers = () => { artifacts?.stop(); callbacks.stop(); payments.stop(); jobs.stop(); providers.stop(); };
     },
     onStoppedLeading: (reason) => {
       log('error', 'lost leadership; exiting', { reason });
       stopControllers?.();
       process.exit(1);
     },
-    onNewLeader: (identity) => log('info', 'standing by', { leader: identity }),
+    onNewLeader: (identity) => {
+      readiness.role = 'standby';
+      readiness.leader = identity;
+      log('info', 'standing by', { leader: identity });
+    },
     onError: (err) => log('warn', 'leader election round failed', { error: errorMessage(err) }),
   });
 }

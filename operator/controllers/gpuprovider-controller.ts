@@ -23,6 +23,7 @@ import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { GPUProvider, GPUProviderStatus } from '../api/types.ts';
 import { gpuInventory } from '../core/inventory.ts';
 import { connectionKey, ProviderConnection } from '../providers/connection.ts';
+import type { Heartbeat } from '../providers/connection.ts';
 import { ProviderConfigError, readyVerdict, reachableVerdict } from '../providers/health.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
 import type { Backoff } from '../runtime/resilient-informer.ts';
@@ -48,6 +49,8 @@ export interface ProviderConnectionsOptions {
   readonly rateLimit?: RateLimit;
   /** Deadline of a provider request other than a watch. Default 15 s. */
   readonly requestTimeoutMs?: number;
+  /** The heartbeat of quiet providers (providers/connection.ts). Default DEFAULT_HEARTBEAT. */
+  readonly heartbeat?: Heartbeat;
   /** Every provider is reconciled at least this often. Default 30 s. */
   readonly resyncMs?: number;
   /** status.lastSeen alone is written at most this often. Default 30 s. */
@@ -302,6 +305,7 @@ class GpuProviderController implements ProviderConnections {
       kubeConfig,
       key,
       ...(this.opts.informerBackoff ? { backoff: this.opts.informerBackoff } : {}),
+      ...(this.opts.heartbeat ? { heartbeat: this.opts.heartbeat } : {}),
       onEvent: (event) => {
         // A stale connection's late events are dropped: only the registered one speaks.
         if (this.registry.entry(name)?.connection !== connection) return;

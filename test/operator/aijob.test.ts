@@ -51,9 +51,12 @@ async function providerPods(provider: string, jobUid: string): Promise<V1Pod[]> 
   return (await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${jobUid}` })).items;
 }
 
-async function jobEvents(name: string): Promise<string[]> {
-  const events = await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
-  return events.items.map((e) => e.reason ?? '');
+/** Event reasons of the job once all of `expected` are there (Events are recorded asynchronously). */
+async function jobEvents(name: string, expected: string[] = []): Promise<string[]> {
+  return pollUntil(`Events ${expected.join(', ')} of ${name}`, async () => {
+    const events = await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+    return events.items.map((e) => e.reason ?? '');
+  }, (reasons) => expected.every((r) => reasons.includes(r)), 15_000);
 }
 
 describe('AIJob examples on the local federation', () => {
@@ -79,7 +82,7 @@ describe('AIJob examples on the local federation', () => {
     expect(done?.status?.attempts?.[0]?.gpuSeconds).toBeGreaterThanOrEqual(2);
     expect(done?.status?.outputCID).toMatch(/^b[a-z2-7]+$/);
     expect(done?.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'Succeeded' });
-    expect(await jobEvents('finetune-l4')).toEqual(expect.arrayContaining(['Scheduled', 'Running', 'Succeeded']));
+    expect(await jobEvents('finetune-l4', ['Scheduled', 'Running', 'Succeeded'])).toEqual(expect.arrayContaining(['Scheduled', 'Running', 'Succeeded']));
   });
 
   it('places the 2×8 H100 gang whole on provider-a, one replica per node', async () => {
@@ -99,10 +102,11 @@ describe('AIJob examples on the local federation', () => {
     const job = await waitForAIJob(ns, 'too-big', (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false);
     expect(job?.status?.phase).toBe('Pending');
     const message = job?.status?.conditions?.find((c) => c.type === 'Scheduled')?.message ?? '';
-    expect(message).toMatch(/^0\/3 providers can run the job/);
+    // Every provider says why (other suites may register GPUProviders of their own meanwhile).
+    expect(message).toMatch(/^0\/\d+ providers can run the job/);
     for (const provider of ['provider-a', 'provider-b', 'provider-c']) expect(message).toContain(provider);
     expect(message).toMatch(/provider-a: only 2 of 3 replicas fit/);
-    expect(await jobEvents('too-big')).toContain('Unschedulable');
+    expect(await jobEvents('too-big', ['Unschedulable'])).toContain('Unschedulable');
   });
 });
 
@@ -118,6 +122,23 @@ describe('deleting an AIJob', () => {
     await custom.deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'long-runner' });
     await waitForAIJob(ns, 'long-runner', (j) => j === undefined);
     expect(await providerPods('provider-b', uid)).toEqual([]);
+  });
+});
+
+describe('spec.deadline', () => {
+  it('fails a job still running at its deadline, says why, and removes its pods', async () => {
+    const manifest = example('aijob-single-gpu.yaml');
+    const deadline = new Date(Date.now() + 15_000).toISOString();
+    const job: AIJobManifest = { ...manifest, metadata: { ...manifest.metadata, name: 'overdue' }, spec: { ...manifest.spec, deadline, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } } };
+    await kubectlApply(job);
+    const running = await waitForAIJob(ns, 'overdue', phase('Running'));
+    const uid = running?.metadata.uid ?? '';
+    const failed = await waitForAIJob(ns, 'overdue', phase('Failed'), 60_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(deadline));
+    expect(failed?.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'DeadlineExceeded' });
+    expect(failed?.status?.attempts?.[0]).toMatchObject({ reason: 'DeadlineExceeded' });
+    expect(await jobEvents('overdue', ['DeadlineExceeded'])).toContain('DeadlineExceeded');
+    await pollUntil('the overdue job\'s pods gone', () => providerPods('provider-b', uid), (pods) => pods.length === 0, 30_000);
   });
 });
 
@@ -139,9 +160,11 @@ describe('a crash in the middle of a batch', () => {
     expect(done.map((j) => j?.status?.phase)).toEqual(names.map(() => 'Succeeded'));
     expect(done.map((j) => j?.status?.attempts?.length)).toEqual(names.map(() => 1));
     // Deterministic names per attempt: a duplicate pod could not exist; none is left behind either.
+    // The status write comes before the pod deletion (crash-safe order), so Succeeded can be seen
+    // a moment before the pods are gone: wait for it, bounded.
     for (const job of done) {
       const provider = job?.status?.attempts?.[0]?.provider ?? '';
-      await expect(providerPods(provider, job?.metadata.uid ?? '')).resolves.toEqual([]);
+      await pollUntil(`${job?.metadata.name}'s pods gone at ${provider}`, () => providerPods(provider, job?.metadata.uid ?? ''), (pods) => pods.length === 0, 20_000);
     }
   }, 180_000);
 });

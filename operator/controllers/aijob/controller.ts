@@ -13,21 +13,29 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../../api/types.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
-import type { ObservedPod, PodCreation, ReconcilePlan } from '../../core/lifecycle/types.ts';
+import type { JobView, LifecycleTiming, ObservedNode, ObservedPod, PodCreation, ProviderReachability, ReconcilePlan } from '../../core/lifecycle/types.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
+import { closedAttempts } from '../../core/reputation.ts';
+import type { AttemptOutcome } from '../../core/reputation.ts';
 import { withReservation } from '../../core/placement/reservation.ts';
 import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from '../../core/placement/types.ts';
 import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
+import { assertLeading } from '../../runtime/lease-guard.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
+import { recordPlacementDecision } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
-import { observePod } from './observe.ts';
+import { failpoint } from '../../runtime/failpoint.ts';
+import { observeNode, observePod } from './observe.ts';
 import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod } from './pod-template.ts';
+import type { ReportEndpoint } from './pod-template.ts';
 
 export interface AIJobControllerOptions {
   readonly hub: KubeConfig;
+  /** Hub client for Events only (its own rate limit); absent: `hub`. */
+  readonly events?: KubeConfig;
   readonly registry: ProviderRegistry;
   /** Written on every remote pod (label flotilla.dev/hub), so providers shared by hubs stay apart. */
   readonly hubId: string;
@@ -35,11 +43,30 @@ export interface AIJobControllerOptions {
   readonly watchNamespace?: string;
   readonly workers?: number;
   readonly priceDecimals?: number;
+  /** Bind timeout and provider-unreachable grace (defaults in core/lifecycle/signals.ts). */
+  readonly timing?: Partial<LifecycleTiming>;
+  /**
+   * An artifacts controller pins outputs (an IPFS node is configured): Succeeded then waits for
+   * OutputPinned when spec.output.pin is set. Without one nothing could ever pin, so nothing waits.
+   */
+  readonly pinsOutputs?: boolean;
+  /** Gateway replicas fetch spec.inputs from when their GPUProvider names no spec.ipfsGateway. */
+  readonly ipfsGateway?: string;
+  /** Image of the init container that fetches inputs. */
+  readonly inputFetchImage?: string;
+  /** Offered to replicas for live checkpoint reports (FLOTILLA_REPORT_URL/TOKEN). */
+  readonly checkpointReports?: ReportEndpoint;
+  /** Told about every attempt this controller closed (reputation, metrics); errors are logged, not retried. */
+  readonly onAttemptClosed?: (outcome: AttemptOutcome) => Promise<void> | void;
   readonly log: Logger;
   readonly now?: () => number;
 }
 
-/** Capacity a fresh placement holds until the provider's cache shows its pods. */
+/**
+ * Capacity a fresh placement holds until the provider's scheduler has bound its pods: the
+ * inventory counts a pod's GPUs on a node only once it is bound there, so releasing earlier (when
+ * the pods merely exist) counts a burst's unbound pods as free twice and over-places.
+ */
 interface Reservation {
   readonly uid: string;
   readonly replicas: number;
@@ -47,7 +74,11 @@ interface Reservation {
   readonly demand: JobDemand;
   readonly until: number;
 }
-const RESERVATION_TTL_MS = 30_000;
+/** A leak guard only: a reservation normally ends when its pods are bound or the job moves on. */
+const RESERVATION_TTL_MS = 10 * 60_000;
+
+const bound = (pod: { spec?: { nodeName?: string }; status?: { phase?: string } }) =>
+  Boolean(pod.spec?.nodeName) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 const ignore = (code: number) => (err: { code?: number }) => {
   if (err.code !== code) throw err;
@@ -68,6 +99,7 @@ export class AIJobController {
     this.now = opts.now ?? Date.now;
     this.store = new AIJobStore(opts.hub, {
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+      ...(opts.events ? { eventClient: opts.events } : {}),
       onEvent: (_type, job) => this.queue.add(keyOf(job)),
       onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
     });
@@ -86,9 +118,22 @@ export class AIJobController {
         const name = a[ANNOTATION_JOB_NAME];
         if (ns && name) this.queue.add(jobKey(ns, name));
       } else {
-        // Capacity or connectivity changed there: jobs waiting for a place, or running there, look again.
+        // Capacity or connectivity changed there: jobs waiting for a place look again, and so do the
+        // jobs running there — for a node event, only those with a replica bound to that node.
+        const now = this.now();
+        // A node event: the jobs with a replica bound to that node. A provider event (reachable
+        // again, say): every job with pods there — after a heal the relist reports no change for
+        // pods that did not change, so a finished job's stale pods there would otherwise stay.
+        const node = event.kind === 'node' ? event.node.metadata?.name : undefined;
+        for (const pod of this.opts.registry.get(event.provider)?.pods() ?? []) {
+          const a = pod.metadata?.annotations ?? {};
+          const ns = a[ANNOTATION_JOB_NAMESPACE];
+          const name = a[ANNOTATION_JOB_NAME];
+          if (ns && name && (event.kind === 'provider' || pod.spec?.nodeName === node)) this.queue.add(jobKey(ns, name));
+        }
         for (const job of this.store.list()) {
-          if (needsPlacement(toView(job)) || openAttempt(job.status)?.provider === event.provider) this.queue.add(keyOf(job));
+          const runningThere = event.kind === 'provider' && openAttempt(job.status)?.provider === event.provider;
+          if (runningThere || needsPlacement(toView(job, this.opts), now)) this.queue.add(keyOf(job));
         }
       }
     });
@@ -113,18 +158,34 @@ export class AIJobController {
       return { requeueAfterMs: 200 };
     }
 
-    const view = toView(job);
-    const { pods, complete } = this.observe(job);
-    // A reservation has done its job once the provider's cache shows the pods (or the job ended).
+    const view = toView(job, this.opts);
+    const now = this.now();
+    const { pods, complete } = this.observe(job, now);
+    // A reservation has done its job once the provider has bound the pods (or the job moved on).
     const reserved = this.reservations.get(key);
-    if (reserved && (isTerminal(view.status) || pods.filter((p) => p.provider === reserved.placement.provider).length >= reserved.replicas)) this.reservations.delete(key);
+    const boundThere = reserved ? pods.filter((p) => p.provider === reserved.placement.provider && (p.nodeName !== undefined || p.phase === 'Succeeded' || p.phase === 'Failed')).length : 0;
+    if (reserved && (isTerminal(view.status) || !openAttempt(view.status) || boundThere >= reserved.replicas)) this.reservations.delete(key);
     let decision: PlacementDecision | undefined;
     let demand: JobDemand | undefined;
-    if (needsPlacement(view)) {
+    if (needsPlacement(view, now)) {
       demand = jobDemand(job.spec, job.status, this.opts.priceDecimals);
-      decision = placeJob(demand, this.snapshots(key), this.now());
+      decision = this.place(demand, key, now);
     }
-    const plan = planReconcile({ job: view, pods, podsComplete: complete, now: this.now(), ...(decision ? { placement: decision } : {}) });
+    const attemptProvider = this.reachability(openAttempt(view.status)?.provider);
+    let plan = planReconcile({
+      job: view, pods, podsComplete: complete, now,
+      ...(decision ? { placement: decision } : {}),
+      ...(attemptProvider ? { attemptProvider } : {}),
+      ...(this.opts.timing ? { timing: this.opts.timing } : {}),
+    });
+    // An attempt that just closed with no back-off: place the next one in the same pass, so one
+    // status write records both (the closed attempt and the new one) before any new pod exists.
+    const closedView: JobView = { ...view, status: plan.status };
+    if (!decision && plan.requeueAfterMs === 0 && !plan.createPods && needsPlacement(closedView, now)) {
+      demand = jobDemand(job.spec, plan.status, this.opts.priceDecimals);
+      decision = this.place(demand, key, now);
+      plan = chainPlans(plan, planReconcile({ job: closedView, pods, podsComplete: complete, now, placement: decision, ...(this.opts.timing ? { timing: this.opts.timing } : {}) }));
+    }
     this.opts.log('debug', 'reconcile', { job: key, phase: view.status.phase, pods: pods.map((p) => `${p.provider}/${p.name}:${p.phase}`), podsComplete: complete, planned: plan.status.phase });
     // Hold the chosen capacity now, before any await, so concurrent placements see it taken.
     if (decision?.outcome === 'Placed' && plan.createPods && demand) {
@@ -139,8 +200,24 @@ export class AIJobController {
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
   }
 
-  /** Every pod of the job at every provider it has used; incomplete when one of them is not synced. */
-  private observe(job: AIJob): { pods: ObservedPod[]; complete: boolean } {
+  /** One placement decision over the current snapshots (minus other jobs' reservations), timed for /metrics. */
+  private place(demand: JobDemand, key: string, now: number): PlacementDecision {
+    const started = performance.now();
+    const decision = placeJob(demand, this.snapshots(key), now);
+    recordPlacementDecision((performance.now() - started) / 1000, decision.outcome);
+    return decision;
+  }
+
+  /** Whether the open attempt's provider answers; undefined when there is no open attempt. */
+  private reachability(provider: string | undefined): ProviderReachability | undefined {
+    if (!provider) return undefined;
+    const client = this.opts.registry.get(provider);
+    const lastSeen = client?.lastSeen();
+    return { reachable: Boolean(client?.synced), ...(lastSeen !== undefined ? { lastSeen } : {}) };
+  }
+
+  /** Every pod of the job at every provider it has used, with its node; incomplete when one of them is not synced. */
+  private observe(job: AIJob, now: number): { pods: ObservedPod[]; complete: boolean } {
     const providers = new Set((job.status?.attempts ?? []).map((a) => a.provider));
     const pods: ObservedPod[] = [];
     let complete = true;
@@ -150,8 +227,9 @@ export class AIJobController {
         complete = false;
         continue;
       }
+      const nodeOf = (node: string): ObservedNode => observeNode(client.node(node), now);
       for (const pod of client.jobPods(job.metadata.uid ?? '')) {
-        const observed = observePod(name, pod);
+        const observed = observePod(name, pod, nodeOf);
         if (observed) pods.push(observed);
       }
     }
@@ -162,8 +240,8 @@ export class AIJobController {
   private snapshots(forKey: string): ProviderSnapshot[] {
     const now = this.now();
     for (const [key, r] of this.reservations) {
-      const visible = this.opts.registry.get(r.placement.provider)?.jobPods(r.uid).length ?? 0;
-      if (r.until < now || visible >= r.replicas) this.reservations.delete(key);
+      const placed = this.opts.registry.get(r.placement.provider)?.jobPods(r.uid).filter(bound).length ?? 0;
+      if (r.until < now || placed >= r.replicas) this.reservations.delete(key);
     }
     return this.opts.registry.snapshots(this.opts.priceDecimals ?? 6).map((snapshot) => {
       let s = snapshot;
@@ -195,16 +273,27 @@ export class AIJobController {
       job = await this.store.patchStatus(job, plan.status);
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase) log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });
+      // Only after the write landed: a closed attempt is then on record exactly once.
+      for (const outcome of closedAttempts(original.status, plan.status)) {
+        log('info', 'attempt closed', { job: key, provider: outcome.provider, attempt: outcome.index, reason: outcome.reason, gpuSeconds: outcome.gpuSeconds });
+        try {
+          await this.opts.onAttemptClosed?.(outcome);
+        } catch (err) {
+          log('warn', 'could not record the attempt outcome', { job: key, provider: outcome.provider, error: errorMessage(err) });
+        }
+      }
     }
+    // Events are best-effort and on their own rate limit: pods are not created after them.
     for (const event of plan.events) {
-      await this.store.recordEvent(job, event).catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
+      void this.store.recordEvent(job, event).catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
     }
     if (plan.createPods) await this.createPods(job, plan.createPods);
     for (const d of plan.deletePods) {
       const client = this.opts.registry.get(d.provider);
       if (!client) throw new Error(`cannot delete ${d.name}: provider ${d.provider} is not connected`);
-      await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace }).catch(ignore(404));
-      log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why });
+      assertLeading(`delete pod ${d.provider}/${d.name}`);
+      await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) }).catch(ignore(404));
+      log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) });
     }
     if (plan.removeFinalizer) {
       await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
@@ -216,12 +305,31 @@ export class AIJobController {
     const client = this.opts.registry.get(creation.provider);
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
     await Promise.all(creation.replicas.map(async (replica) => {
-      const body = buildPod(job, creation, replica, { namespace: client.namespace, priorityClassName: client.priorityClassName }, this.opts.hubId);
+      const body = buildPod(job, creation, replica, {
+        namespace: client.namespace,
+        priorityClassName: client.priorityClassName,
+        ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
+        ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
+      }, this.opts.hubId, this.opts.checkpointReports);
       // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it.
+      assertLeading(`create pod ${creation.provider}/${body.metadata?.name}`);
       await client.core.createNamespacedPod({ namespace: client.namespace, body }).catch(ignore(409));
     }));
+    failpoint('after-pod-create', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt });
     this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: creation.replicas });
   }
+}
+
+/** Two plans of one pass applied as one: the second's status, both plans' events and deletions. */
+function chainPlans(first: ReconcilePlan, second: ReconcilePlan): ReconcilePlan {
+  const deletions = new Map(first.deletePods.map((d) => [`${d.provider}/${d.name}`, d]));
+  for (const d of second.deletePods) if (!deletions.has(`${d.provider}/${d.name}`)) deletions.set(`${d.provider}/${d.name}`, d);
+  return {
+    ...second,
+    events: [...first.events, ...second.events],
+    deletePods: [...deletions.values()],
+    addFinalizer: first.addFinalizer || second.addFinalizer,
+  };
 }
 
 /** Equal as JSON (key order and undefined members do not matter). */
@@ -233,7 +341,7 @@ function keyOf(job: AIJob): string {
   return jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
 }
 
-function toView(job: AIJob) {
+function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolean }): JobView {
   return {
     uid: job.metadata.uid ?? '',
     namespace: job.metadata.namespace ?? '',
@@ -244,6 +352,10 @@ function toView(job: AIJob) {
     replicas: job.spec.replicas,
     gpusPerReplica: job.spec.resources.gpus,
     maxRestarts: job.spec.recovery.maxRestarts,
+    pinOutput: Boolean(opts.pinsOutputs) && job.spec.output.pin,
+    requiresFunding: job.spec.payment !== undefined,
+    priceDecimals: opts.priceDecimals ?? 6,
+    ...((deadline) => (Number.isFinite(deadline) ? { deadline } : {}))(Date.parse(job.spec.deadline ?? '')),
     status: job.status ?? {},
   };
 }

@@ -1,14 +1,31 @@
 // A provider's pod → the lifecycle's ObservedPod. Reads only what the kubelet and the control plane
 // write: phase, node, deletion, the DisruptionTarget condition and the main container's state.
-import type { V1Pod } from '@kubernetes/client-node';
-import { LABEL_ATTEMPT } from '../../api/group.ts';
-import type { ObservedPod, PodPhase } from '../../core/lifecycle/types.ts';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_RECLAIM_DEADLINE, LABEL_ATTEMPT, TAINT_RECLAIM } from '../../api/group.ts';
+import type { ObservedNode, ObservedPod, PodPhase } from '../../core/lifecycle/types.ts';
 import { LABEL_REPLICA } from './pod-template.ts';
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed']);
 const ms = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).getTime());
 
-export function observePod(provider: string, pod: V1Pod): ObservedPod | undefined {
+/**
+ * A node as the lifecycle sees it: gone, not Ready, or tainted for reclaim. Call only with a synced
+ * node cache (a node absent from an unsynced cache is not known to be gone).
+ */
+export function observeNode(node: V1Node | undefined, now: number): ObservedNode {
+  if (!node) return { state: 'Missing' };
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  const reclaim = node.spec?.taints?.find((t) => t.key === TAINT_RECLAIM);
+  const deadline = Date.parse(node.metadata?.annotations?.[ANNOTATION_RECLAIM_DEADLINE] ?? '');
+  return {
+    // No Ready condition yet (a node still initialising) is no evidence of loss.
+    state: !ready || ready.status === 'True' ? 'Ready' : 'NotReady',
+    ...(ready && ready.status !== 'True' ? { detail: `Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${ready.message}` : ''}` } : {}),
+    ...(reclaim ? { reclaimDeadline: Number.isFinite(deadline) ? deadline : now } : {}),
+  };
+}
+
+export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string) => ObservedNode): ObservedPod | undefined {
   const attempt = Number(pod.metadata?.labels?.[LABEL_ATTEMPT]);
   const replica = Number(pod.metadata?.labels?.[LABEL_REPLICA]);
   if (!Number.isInteger(attempt) || !Number.isInteger(replica)) return undefined;
@@ -25,7 +42,9 @@ export function observePod(provider: string, pod: V1Pod): ObservedPod | undefine
     replica,
     phase,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
+    ...(pod.metadata?.deletionTimestamp ? { deleteBy: ms(pod.metadata.deletionTimestamp) as number } : {}),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    ...(pod.spec?.nodeName && nodeOf ? { node: nodeOf(pod.spec.nodeName) } : {}),
     ...(disruption ? { disruption: { reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? '' } } : {}),
     ...(terminated ? { exit: { code: terminated.exitCode, reason: terminated.reason ?? '', ...(terminated.message ? { message: terminated.message } : {}) } } : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),

@@ -8,13 +8,23 @@ import type { AIJob } from '../../api/types.ts';
 import { podName } from '../../core/lifecycle/plan.ts';
 import type { PodCreation } from '../../core/lifecycle/types.ts';
 import { DEFAULT_TOLERATIONS } from '../../core/placement/taints.ts';
+import { CHECKPOINT_REPORT_PATH, reportToken } from './checkpoint-report.ts';
+import { inputFetchStep } from '../../artifacts/input-fetch.ts';
+import { DEFAULT_FETCH_IMAGE } from '../../config.ts';
 
 export const LABEL_REPLICA = 'flotilla.dev/replica';
 export const ANNOTATION_JOB_NAMESPACE = 'flotilla.dev/job-namespace';
 export const ANNOTATION_JOB_NAME = 'flotilla.dev/job-name';
 
+/** Where replicas report checkpoints while they run (checkpoint-report.ts); absent = not offered. */
+export interface ReportEndpoint {
+  /** Base URL of the operator's HTTP listener as the provider's pods reach it. */
+  readonly url: string;
+  readonly secret: string;
+}
+
 /** Environment every replica gets (documented in docs/api.md): who it is and where its data goes. */
-export function flotillaEnv(job: AIJob, attempt: number, replica: number): V1EnvVar[] {
+export function flotillaEnv(job: AIJob, attempt: number, replica: number, report?: ReportEndpoint): V1EnvVar[] {
   const resumeFrom = [...(job.status?.attempts ?? [])].reverse().find((a) => a.checkpointCID)?.checkpointCID;
   return [
     { name: 'FLOTILLA_JOB_UID', value: job.metadata.uid ?? '' },
@@ -25,17 +35,29 @@ export function flotillaEnv(job: AIJob, attempt: number, replica: number): V1Env
     { name: 'FLOTILLA_OUTPUT_PATH', value: job.spec.output.path },
     ...(job.spec.checkpoint ? [{ name: 'FLOTILLA_CHECKPOINT_PATH', value: job.spec.checkpoint.path }] : []),
     ...(resumeFrom ? [{ name: 'FLOTILLA_RESUME_FROM_CID', value: resumeFrom }] : []),
+    ...(report ? [
+      { name: 'FLOTILLA_REPORT_URL', value: `${report.url.replace(/\/+$/, '')}${CHECKPOINT_REPORT_PATH}` },
+      { name: 'FLOTILLA_REPORT_TOKEN', value: reportToken(report.secret, job.metadata.uid ?? '', attempt) },
+    ] : []),
     ...(job.spec.inputs ?? []).map((i) => ({ name: `FLOTILLA_INPUT_${i.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_CID`, value: i.cid })),
   ];
 }
 
-export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string }, hubId: string): V1Pod {
+/** Where a pod fetches its inputs (GPUProvider spec.ipfsGateway, else the operator's default) and with which image. */
+export interface InputSource {
+  readonly ipfsGateway?: string;
+  readonly inputFetchImage?: string;
+}
+
+export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string } & InputSource, hubId: string, report?: ReportEndpoint): V1Pod {
   const uid = job.metadata.uid ?? '';
   const gpus = String(job.spec.resources.gpus);
   const cpuMem = {
     ...(job.spec.resources.cpu !== undefined ? { cpu: String(job.spec.resources.cpu) } : {}),
     ...(job.spec.resources.memory !== undefined ? { memory: String(job.spec.resources.memory) } : {}),
   };
+  // Inputs: an init container fetches each CID into a volume the main container mounts read-only.
+  const inputs = inputFetchStep(job.spec.inputs, target.ipfsGateway, target.inputFetchImage ?? DEFAULT_FETCH_IMAGE);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -69,15 +91,17 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
           },
         },
       },
+      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers, volumes: inputs.volumes } : {}),
       containers: [{
         name: 'main',
         image: job.spec.image,
         ...(job.spec.command ? { command: [...job.spec.command] } : {}),
         ...(job.spec.args ? { args: [...job.spec.args] } : {}),
-        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...flotillaEnv(job, creation.attempt, replica)],
+        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...flotillaEnv(job, creation.attempt, replica, report)],
         resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
         // Outputs come back through the termination message; fall back to the log tail on crashes.
         terminationMessagePolicy: 'FallbackToLogsOnError',
+        ...(inputs.mounts.length > 0 ? { volumeMounts: inputs.mounts } : {}),
       }],
     },
   };

@@ -1,0 +1,61 @@
+// Writes attempt outcomes into GPUProvider status.reputation on the hub, where the placement engine
+// reads them back (providers/snapshot.ts). Read → fold (core/reputation.ts) → merge patch with a
+// resourceVersion precondition, retried on conflict; one provider's outcomes are written one at a
+// time so concurrent workers never lose an update. Reputation is statistics, not money: an outcome
+// lost to a crash between the AIJob status write and this one is accepted, never double-counted.
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
+import type { GPUProvider } from '../api/types.ts';
+import { foldOutcome } from '../core/reputation.ts';
+import { assertLeading } from '../runtime/lease-guard.ts';
+import type { AttemptOutcome } from '../core/reputation.ts';
+
+const MAX_CONFLICT_RETRIES = 5;
+
+export class ReputationWriter {
+  private readonly custom: CustomObjectsApi;
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Outcomes written, for tests and metrics. */
+  written = 0;
+
+  constructor(hub: KubeConfig) {
+    this.custom = hub.makeApiClient(CustomObjectsApi);
+  }
+
+  /** Folds the outcome into its provider's reputation; resolves once written (or the provider is gone). */
+  record(outcome: AttemptOutcome): Promise<void> {
+    const previous = this.chains.get(outcome.provider) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.write(outcome));
+    this.chains.set(outcome.provider, next);
+    void next.finally(() => { if (this.chains.get(outcome.provider) === next) this.chains.delete(outcome.provider); }).catch(() => undefined);
+    return next;
+  }
+
+  private async write(outcome: AttemptOutcome): Promise<void> {
+    const ref = { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: outcome.provider };
+    for (let attempt = 0; ; attempt++) {
+      let current: GPUProvider;
+      try {
+        current = await this.custom.getClusterCustomObject(ref) as GPUProvider;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return;
+        throw err;
+      }
+      const reputation = foldOutcome(current.status?.reputation, outcome);
+      assertLeading(`write the reputation of ${outcome.provider}`);
+      try {
+        await this.custom.patchClusterCustomObjectStatus(
+          { ...ref, body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { reputation } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+        this.written++;
+        return;
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 404) return;
+        if (code !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+}
