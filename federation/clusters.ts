@@ -35,7 +35,16 @@ export function kwokEnv(stateDir: string, cluster: string, tools: ToolPaths): Re
   };
 }
 
-export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPaths, stateDir: string): string[] {
+export interface ClusterOptions {
+  /**
+   * kwokctl's scale of every heartbeat interval (default 5: 200 s node Leases, a 3m20s node-monitor
+   * grace). A test that stops a node's heartbeat uses 1.5 — Kubernetes' own defaults scaled: 60 s
+   * Leases renewed every 15 s, a node silent for 60 s NotReady — so it waits one minute, not four.
+   */
+  readonly heartbeatFactor?: number;
+}
+
+export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPaths, stateDir: string, opts: ClusterOptions = {}): string[] {
   const args = [
     'create', 'cluster', '--name', name, '--runtime', 'binary',
     '--etcd-binary', tools.etcd,
@@ -52,13 +61,14 @@ export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPa
   // The hub runs no pods of ours: no scheduler, no simulated kubelets. It keeps the
   // controller-manager for garbage collection and namespace deletion.
   if (role === 'hub') args.push('--disable', 'kube-scheduler', '--disable', 'kwok-controller');
+  if (opts.heartbeatFactor !== undefined) args.push('--heartbeat-factor', String(opts.heartbeatFactor));
   return args;
 }
 
-export async function createCluster(stateDir: string, name: string, role: ClusterRole, tools: ToolPaths): Promise<ClusterInfo> {
+export async function createCluster(stateDir: string, name: string, role: ClusterRole, tools: ToolPaths, opts: ClusterOptions = {}): Promise<ClusterInfo> {
   const env = kwokEnv(stateDir, name, tools);
   mkdirSync(kwokWorkdir(stateDir, name), { recursive: true });
-  await runCommand(tools.kwokctl, createClusterArgs(name, role, tools, stateDir), { env, timeoutMs: 180_000 });
+  await runCommand(tools.kwokctl, createClusterArgs(name, role, tools, stateDir, opts), { env, timeoutMs: 180_000 });
   const { stdout } = await runCommand(tools.kwokctl, ['get', 'kubeconfig', '--name', name], { env });
   const kubeconfig = kubeconfigPath(stateDir, name);
   mkdirSync(join(stateDir, 'kubeconfigs'), { recursive: true });

@@ -8,7 +8,7 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import type { V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
 import { create as createKubo } from 'kubo-rpc-client';
-import { decide, terminatedStatus, terminationMessage } from './workload.ts';
+import { checkpointReport, decide, podEnv, terminatedStatus, terminationMessage } from './workload.ts';
 import type { SimulatedRun } from './workload.ts';
 
 export interface ExecutorConfig {
@@ -22,6 +22,9 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
 
 class ProviderExecutor {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Replica 0's checkpoint ticker per pod, and its newest checkpoint (for the termination message). */
+  private readonly checkpointers = new Map<string, NodeJS.Timeout>();
+  private readonly checkpoints = new Map<string, { cid: string; time: Date }>();
   private readonly finishing = new Set<string>();
   private readonly core: CoreV1Api;
   private readonly provider: string;
@@ -49,6 +52,7 @@ class ProviderExecutor {
   stop(): void {
     this.informer.stop();
     for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.checkpointers.values()) clearInterval(t);
   }
 
   private key(pod: V1Pod): string {
@@ -59,12 +63,48 @@ class ProviderExecutor {
     const key = this.key(pod);
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
+    this.stopCheckpoints(key);
+  }
+
+  private stopCheckpoints(key: string): void {
+    clearInterval(this.checkpointers.get(key));
+    this.checkpointers.delete(key);
+    this.checkpoints.delete(key);
+  }
+
+  /**
+   * Replica 0 of a running pod that asked for checkpoints: every interval, add a checkpoint to the
+   * provider-side Kubo and report it to the operator. The ticker lives in this process, so like a
+   * real container it keeps going while the provider's API server is down.
+   */
+  private startCheckpoints(pod: V1Pod, everyMs: number): void {
+    const key = this.key(pod);
+    if (this.checkpointers.has(key) || podEnv(pod, 'FLOTILLA_REPLICA') !== '0') return;
+    let n = 0;
+    this.checkpointers.set(key, setInterval(() => void this.checkpoint(pod, key, ++n), everyMs));
+  }
+
+  private async checkpoint(pod: V1Pod, key: string, n: number): Promise<void> {
+    const time = new Date();
+    try {
+      const added = await this.kubo.add(JSON.stringify({ checkpoint: n, pod: pod.metadata?.name, attempt: podEnv(pod, 'FLOTILLA_ATTEMPT'), resumedFrom: podEnv(pod, 'FLOTILLA_RESUME_FROM_CID') ?? null, time }), { cidVersion: 1 });
+      const cid = added.cid.toString();
+      if (!this.checkpointers.has(key)) return;
+      this.checkpoints.set(key, { cid, time });
+      const report = checkpointReport(pod, cid, time);
+      if (!report) return;
+      const res = await fetch(report.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${report.token}` }, body: JSON.stringify(report.body), signal: AbortSignal.timeout(5_000) });
+      log('checkpoint reported', { provider: this.provider, pod: pod.metadata?.name, n, cid, status: res.status });
+    } catch (err) {
+      log('checkpoint failed; the next one will be reported', { provider: this.provider, pod: pod.metadata?.name, n, error: String(err) });
+    }
   }
 
   private consider(pod: V1Pod): void {
     const key = this.key(pod);
     const decision = decide(pod, new Date());
     if (decision.kind === 'ignore') return this.forget(pod);
+    if (decision.kind === 'wait' && decision.run.checkpointMs !== undefined) this.startCheckpoints(pod, decision.run.checkpointMs);
     if (decision.kind === 'wait') {
       if (!this.timers.has(key)) {
         this.timers.set(key, setTimeout(() => {
@@ -95,7 +135,8 @@ class ProviderExecutor {
           output: run.output,
         };
         const added = await this.kubo.add(JSON.stringify(output, null, 2), { cidVersion: 1 });
-        message = terminationMessage({ outputCID: added.cid.toString() });
+        const last = this.checkpoints.get(this.key(pod));
+        message = terminationMessage({ outputCID: added.cid.toString(), ...(last ? { checkpointCID: last.cid, checkpointTime: last.time.toISOString() } : {}) });
       } else {
         message = terminationMessage({ error: `simulated failure (exit code ${run.exitCode})` });
       }

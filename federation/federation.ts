@@ -10,6 +10,8 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
+import { chainDeployed, deployFederationChain } from './chain-contracts.ts';
+import type { FederationChain } from './chain-contracts.ts';
 import { createCluster, deleteCluster, existingClusters } from './clusters.ts';
 import { daemonPid, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, waitFor } from './daemon.ts';
 import type { ExecutorConfig } from './executor.ts';
@@ -33,6 +35,8 @@ export interface FederationEndpoints {
   readonly providers: readonly ProviderEndpoint[];
   readonly kubo: { readonly hub: KuboEndpoint; readonly provider: KuboEndpoint };
   readonly anvil: { readonly rpcUrl: string; readonly chainId: number };
+  /** The escrow and test stablecoin deployed on anvil, and the settlement key file. */
+  readonly chain?: FederationChain;
   readonly startedAt: string;
   readonly startSeconds: number;
 }
@@ -108,7 +112,15 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
   const existing = readEndpoints(stateDir);
   if (existing && (await isHealthy(existing))) {
     progress(`federation already running (state in ${stateDir}); reusing it`);
-    return existing;
+    // The CRDs may have changed since it started (a schema field added): an outdated CRD would
+    // silently prune the new status fields. Applying them again is idempotent and takes a second.
+    await timed(progress, 'hub: Flotilla CRDs up to date', () => installCrds(existing.hub.kubeconfig));
+    if (await chainDeployed(existing.anvil.rpcUrl, existing.anvil.chainId, existing.chain)) return existing;
+    // A federation started before the contracts were part of it: deploy them now.
+    const chain = await timed(progress, 'escrow and test stablecoin deployed on anvil', () => deployFederationChain(existing.anvil.rpcUrl, existing.anvil.chainId, stateDir));
+    const updated: FederationEndpoints = { ...existing, chain };
+    writeFileSync(endpointsFile(stateDir), JSON.stringify(updated, null, 2));
+    return updated;
   }
   if (existing || existingClusters(stateDir).length > 0 || federationProcesses(stateDir).length > 0) {
     progress('cleaning up a previous, unhealthy federation first');
@@ -159,6 +171,7 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
       providers,
       kubo,
       anvil: { rpcUrl: anvil.rpcUrl, chainId: ANVIL_CHAIN_ID },
+      chain: await timed(progress, 'escrow and test stablecoin deployed on anvil', () => deployFederationChain(anvil.rpcUrl, ANVIL_CHAIN_ID, stateDir)),
       startedAt: new Date().toISOString(),
       startSeconds: Math.round((Date.now() - t0) / 100) / 10,
     };
@@ -172,10 +185,18 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
   }
 }
 
-export interface DownResult {
-  /** Processes that outlived the orderly shutdown and had to be killed. */
-  readonly strays: readonly number[];
+export interface StrayProcess {
+  readonly pid: number;
+  readonly command: string;
 }
+
+export interface DownResult {
+  /** Processes that outlived the orderly shutdown and its grace period, and had to be killed. */
+  readonly strays: readonly StrayProcess[];
+}
+
+/** How long processes signalled by the orderly shutdown get to finish exiting before they count as strays. */
+const EXIT_GRACE_MS = 10_000;
 
 export async function federationDown(opts: { stateDir?: string; progress?: (line: string) => void } = {}): Promise<DownResult> {
   const stateDir = opts.stateDir ?? defaultStateDir();
@@ -184,12 +205,24 @@ export async function federationDown(opts: { stateDir?: string; progress?: (line
   await stopAllDaemons(stateDir);
   const clusters = existingClusters(stateDir);
   await Promise.all(clusters.map((name) => deleteCluster(stateDir, name, tools).catch((err: unknown) => progress(`deleting cluster ${name}: ${String(err)}`))));
-  const strays = federationProcesses(stateDir);
-  for (const pid of strays) {
+  // kwokctl signals its components and returns without waiting for them to exit (etcd flushes
+  // first): a process still exiting is not a stray, one still there after the grace is.
+  const deadline = Date.now() + EXIT_GRACE_MS;
+  while (federationProcesses(stateDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const strays = federationProcesses(stateDir).map((pid) => ({ pid, command: commandOf(pid) }));
+  for (const { pid } of strays) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   }
-  if (strays.length > 0) progress(`killed ${strays.length} stray process(es): ${strays.join(', ')}`);
+  if (strays.length > 0) progress(`killed ${strays.length} stray process(es): ${strays.map((s) => `${s.pid} (${s.command})`).join(', ')}`);
   for (const path of ['endpoints.json', 'executor.json', 'kubeconfigs', 'ipfs', 'kwok', 'pids']) rmSync(join(stateDir, path), { recursive: true, force: true });
   progress(`federation down (${clusters.length} clusters deleted, daemons stopped)`);
   return { strays };
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 200);
+  } catch {
+    return '?';
+  }
 }

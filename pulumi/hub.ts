@@ -1,4 +1,5 @@
-// FlotillaHub: the hub chart (CRDs, operator, its RBAC) as one Pulumi component.
+// FlotillaHub: the hub chart (CRDs, operator, its RBAC, webhooks and their TLS, metrics Service) as one
+// Pulumi component. Chart values pass through `values`.
 import { join } from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';

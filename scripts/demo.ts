@@ -1,91 +1,206 @@
-// `make demo`: brings up the local federation, starts the Flotilla operator against its hub, and
-// walks the example AIJobs through it, printing a timeline: placement by expected cost, pods bound
-// by the providers' own schedulers, completion, the output CID — which the hub's Kubo then pins
-// (the operator's own pinning lands with the IPFS work; until then the demo pins it).
-// The federation and the operator stay up afterwards; `make federation-down` stops both.
-import { readFileSync } from 'node:fs';
+// `make demo`: the whole story on the local federation, as a timeline on the terminal.
+//
+//   federation up (tools, hub + 3 provider clusters, Kubo pair, anvil with the escrow and a test
+//   stablecoin) → the operator (pins on the hub's Kubo, settles on anvil, takes checkpoint reports)
+//   → providers onboarded → a paid, checkpointing job is funded and submitted, with an impossible
+//   one beside it → the provider running it reclaims the node (taint with a deadline) → the job
+//   resumes on another provider from its last checkpoint → output pinned, receipt signed → the
+//   providers are paid their metered shares and the rest is refundable to the payer.
+//
+// Exits 0 only when all of that happened. The federation and the operator stay up afterwards.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { Contract, JsonRpcProvider, Wallet } from 'ethers';
 import * as yaml from 'js-yaml';
-import { create } from 'kubo-rpc-client';
-import { daemonPid, isAlive, startDaemon } from '../federation/daemon.ts';
+import { loadArtifact } from '../contracts/artifacts.ts';
+import { chainEnv, devKey } from '../federation/chain-contracts.ts';
+import { freePort, startDaemon, stopDaemon } from '../federation/daemon.ts';
 import { federationUp } from '../federation/federation.ts';
 import { repoRoot } from '../federation/paths.ts';
-import type { AIJob, AIJobManifest } from '../operator/api/types.ts';
+import { KuboNode } from '../operator/artifacts/kubo.ts';
+import { verifyReceipt } from '../operator/artifacts/verify.ts';
+import type { AIJob, AIJobManifest, GPUProvider } from '../operator/api/types.ts';
+import { toBaseUnits } from '../operator/core/money.ts';
+import { loadChainConfig } from '../operator/payments/chain-config.ts';
+import { fundJob } from '../operator/payments/fund.ts';
 
 const t0 = Date.now();
 const say = (line: string) => process.stdout.write(`[demo +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NAMESPACE = 'flotilla-demo';
-const EXAMPLES = ['aijob-single-gpu.yaml', 'aijob-h100-gang.yaml', 'aijob-impossible.yaml'];
+const PAYER_ACCOUNT = 4;
+const RECEIPT_ACCOUNT = 2;
+const group = { group: 'flotilla.dev', version: 'v1alpha1' } as const;
 
+function fail(message: string): never {
+  process.stderr.write(`\ndemo failed: ${message}\n`);
+  process.exit(1);
+}
+
+// ── 1. the federation ─────────────────────────────────────────────────────────────────────────
 const ep = await federationUp({ progress: say });
+if (!ep.chain) fail('the federation has no contracts deployed');
+const chain = ep.chain;
 const hub = new KubeConfig();
 hub.loadFromFile(ep.hub.kubeconfig);
 const custom = hub.makeApiClient(CustomObjectsApi);
 const core = hub.makeApiClient(CoreV1Api);
 
-const operatorPid = daemonPid(ep.stateDir, 'operator');
-if (operatorPid === undefined || !isAlive(operatorPid)) {
-  const op = startDaemon(ep.stateDir, {
-    name: 'operator',
-    command: process.execPath,
-    args: [join(repoRoot, 'operator', 'main.ts')],
-    env: { FLOTILLA_KUBECONFIG: ep.hub.kubeconfig, NODE_OPTIONS: '' },
-  });
-  say(`operator started (pid ${op.pid}, JSON logs in ${op.logFile})`);
-} else {
-  say(`operator already running (pid ${operatorPid})`);
+// ── 2. the operator, configured for IPFS, the chain and checkpoint reports ────────────────────
+const secretFile = join(ep.stateDir, 'report-secret');
+if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+const httpPort = await freePort();
+const operatorEnv = {
+  FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
+  NODE_OPTIONS: '',
+  // The demo's jobs only: test suites sharing the federation run operators of their own.
+  FLOTILLA_WATCH_NAMESPACE: NAMESPACE,
+  FLOTILLA_LEASE_NAME: 'flotilla-operator-demo',
+  ...chainEnv(ep.anvil, chain),
+  FLOTILLA_CHAIN_POLL_MS: '1000',
+  FLOTILLA_SETTLEMENT_BATCH_MS: '500',
+  FLOTILLA_KUBO_API: ep.kubo.hub.api,
+  FLOTILLA_RECEIPT_KEY: devKey(RECEIPT_ACCOUNT),
+  FLOTILLA_HTTP_PORT: String(httpPort),
+  FLOTILLA_WEBHOOK_PORT: 'off',
+  FLOTILLA_REPORT_URL: `http://127.0.0.1:${httpPort}`,
+  FLOTILLA_REPORT_SECRET_FILE: secretFile,
+};
+// Always a fresh one, so it runs with this configuration (a previous demo's may differ).
+await stopDaemon(ep.stateDir, 'operator');
+const op = startDaemon(ep.stateDir, { name: 'operator', command: process.execPath, args: [join(repoRoot, 'operator', 'main.ts')], env: operatorEnv });
+say(`operator started for namespace ${NAMESPACE} (pid ${op.pid}; JSON logs in ${op.logFile}; http://127.0.0.1:${httpPort}/metrics)`);
+
+// ── 3. the providers it federates ─────────────────────────────────────────────────────────────
+const providersReady = async () => ((await custom.listClusterCustomObject({ ...group, plural: 'gpuproviders' })) as { items: GPUProvider[] }).items
+  .filter((p) => p.metadata.labels?.['flotilla.dev/registered-by'] === 'local-federation');
+let providers: GPUProvider[] = [];
+for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(500)) {
+  providers = await providersReady();
+  if (providers.length > 0 && providers.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) break;
+}
+for (const p of providers) {
+  const prices = p.spec.prices.map((x) => `${x.gpuProduct} ${x.pricePerGpuHour}`).join(', ');
+  say(`provider ${p.metadata.name} onboarded: ${p.status?.freeGpus ?? '?'} free GPUs, ${p.spec.region}; USDC/GPU-h: ${prices}`);
 }
 
+// ── 4. fund and submit ────────────────────────────────────────────────────────────────────────
 await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
-const names: string[] = [];
-for (const file of EXAMPLES) {
-  const manifest = yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
-  const name = `${manifest.metadata.name}-${Date.now().toString(36)}`;
-  names.push(name);
-  await custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: NAMESPACE, body: { ...manifest, metadata: { name, namespace: NAMESPACE } } });
+const suffix = Date.now().toString(36);
+const load = (file: string) => yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
+const paid = load('aijob-resumable-paid.yaml');
+const impossible = load('aijob-impossible.yaml');
+const paidName = `${paid.metadata.name}-${suffix}`;
+const impossibleName = `${impossible.metadata.name}-${suffix}`;
+for (const [m, name, file] of [[paid, paidName, 'aijob-resumable-paid.yaml'], [impossible, impossibleName, 'aijob-impossible.yaml']] as const) {
+  await custom.createNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, body: { ...m, metadata: { name, namespace: NAMESPACE } } });
   say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
+const read = async (name: string) => (await custom.getNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
 
+const rpc = new JsonRpcProvider(ep.anvil.rpcUrl, ep.anvil.chainId, { staticNetwork: true });
+const usdc = chain.tokens.find((t) => t.symbol === 'USDC') ?? fail('no USDC on the local chain');
+const payer = new Wallet(devKey(PAYER_ACCOUNT), rpc);
+const token = new Contract(usdc.address, loadArtifact('TestStablecoin').abi as never, payer);
+await (await token.getFunction('mint')(payer.address, toBaseUnits('25', usdc.decimals))).wait();
+const chainConfig = loadChainConfig(operatorEnv) ?? fail('no chain configuration');
+const funded = await fundJob({ hub, namespace: NAMESPACE, name: paidName, chain: chainConfig, payerKey: devKey(PAYER_ACCOUNT) });
+say(`flotilla fund ${paidName}: ${funded.deposited} USDC deposited by ${payer.address} into the escrow (job id ${funded.escrowJobId.slice(0, 10)}…)`);
+
+// ── 5. follow; reclaim the node once the job has checkpointed ─────────────────────────────────
 const seen = new Map<string, string>();
-const deadline = Date.now() + 90_000;
-const settled = (j: AIJob | undefined) => ['Succeeded', 'Failed'].includes(j?.status?.phase ?? '') ||
-  (j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false);
-const jobs = new Map<string, AIJob | undefined>();
-while (Date.now() < deadline) {
-  for (const name of names) {
-    const job = (await custom.getNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
-    jobs.set(name, job);
-    const scheduled = job.status?.conditions?.find((c) => c.type === 'Scheduled');
-    const line = `${name}: ${job.status?.phase ?? 'New'}${scheduled ? ` — ${scheduled.message}` : ''}`;
-    if (seen.get(name) !== line) {
-      say(line);
-      seen.set(name, line);
-    }
+let reclaimed: { provider: string; node: string } | undefined;
+const describe = (job: AIJob) => {
+  const st = job.status ?? {};
+  const latest = [...(st.conditions ?? [])].sort((a, b) => a.lastTransitionTime.localeCompare(b.lastTransitionTime)).at(-1);
+  return `${st.phase ?? 'New'}${latest ? ` — ${latest.type}=${latest.status} ${latest.reason}: ${latest.message}` : ''}`;
+};
+let job = await read(paidName);
+for (const deadline = Date.now() + 150_000; Date.now() < deadline; await sleep(300)) {
+  job = await read(paidName);
+  for (const [name, j] of [[paidName, job], [impossibleName, await read(impossibleName)]] as const) {
+    const line = describe(j);
+    if (seen.get(name) !== line) { say(`${name}: ${line}`); seen.set(name, line); }
   }
-  if ([...jobs.values()].every(settled)) break;
-  await sleep(300);
+  for (const a of job.status?.attempts ?? []) {
+    const key = `attempt ${a.index}`;
+    const line = a.endTime ? `closed: ${a.reason} — ${a.message ?? ''}` : `placed on ${a.provider} (nodes ${(a.nodes ?? []).join(', ')}) at ${a.pricePerGpuHour} USDC/GPU-h`;
+    if (seen.get(`${paidName}/${key}`) !== line) { say(`${paidName}: ${key} ${line}`); seen.set(`${paidName}/${key}`, line); }
+  }
+  const open = job.status?.attempts?.at(-1);
+  if (!reclaimed && job.status?.phase === 'Running' && open && !open.endTime && open.checkpointCID) {
+    const provider = ep.providers.find((p) => p.name === open.provider) ?? fail(`unknown provider ${open.provider}`);
+    const node = open.nodes?.[0] ?? fail('attempt has no node');
+    const pkc = new KubeConfig();
+    pkc.loadFromFile(provider.kubeconfig);
+    const deadlineIso = new Date(Date.now() + 5_000).toISOString();
+    await pkc.makeApiClient(CoreV1Api).patchNode({ name: node, body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': deadlineIso } }, spec: { taints: [{ key: 'flotilla.dev/reclaim', value: 'owner', effect: 'NoSchedule' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    reclaimed = { provider: open.provider, node };
+    say(`${open.provider} takes its GPUs back: node ${node} tainted flotilla.dev/reclaim, deadline ${deadlineIso} (last checkpoint ${open.checkpointCID})`);
+  }
+  if (job.status?.phase === 'Settled' && job.status.receiptCID) break;
+  if (job.status?.phase === 'Failed') break;
 }
 
-const hubKubo = create({ url: ep.kubo.hub.api });
-for (const [name, job] of jobs) {
-  const cid = job?.status?.outputCID;
-  if (!cid) continue;
-  await hubKubo.pin.add(cid as never);
-  const chunks: Uint8Array[] = [];
-  for await (const c of hubKubo.cat(cid as never)) chunks.push(c);
-  const output = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { output?: string; provider?: string };
-  say(`${name}: output ${cid} pinned on the hub's Kubo (fetched from the provider's over bitswap): "${output.output}" from ${output.provider}`);
+// Give the node back so the federation is as it was.
+if (reclaimed) {
+  const pkc = new KubeConfig();
+  pkc.loadFromFile(ep.providers.find((p) => p.name === reclaimed?.provider)?.kubeconfig ?? '');
+  await pkc.makeApiClient(CoreV1Api).patchNode({ name: reclaimed.node, body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': null } }, spec: { taints: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
 }
+
+// ── 6. what happened ──────────────────────────────────────────────────────────────────────────
+const st = job.status ?? {};
+const attempts = st.attempts ?? [];
+if (st.phase !== 'Settled') fail(`${paidName} ended ${st.phase ?? 'New'}, not Settled: ${describe(job)}`);
+if (!reclaimed || attempts.length < 2) fail('the job was not preempted and resumed');
+const first = attempts[0];
+const last = attempts.at(-1);
+say(`preempted on ${first?.provider}, finished on ${last?.provider}`);
+for (const a of attempts) {
+  say(`  attempt ${a.index} on ${a.provider}: ${a.reason} — ${a.gpuSeconds ?? 0} GPU-s run, ${a.billableGpuSeconds ?? 0} billed at ${a.pricePerGpuHour} USDC/GPU-h${a.checkpointCID ? `, checkpoint ${a.checkpointCID}` : ''}`);
+}
+const resumedFrom = first?.checkpointCID;
+say(`attempt ${last?.index} resumed from checkpoint ${resumedFrom ?? '(none)'}`);
+
+const kubo = new KuboNode(ep.kubo.hub.api);
+const output = JSON.parse(new TextDecoder().decode(await kubo.cat(st.outputCID ?? '', { offline: true }))) as { output?: string; provider?: string; env?: Record<string, string> };
+say(`output ${st.outputCID} pinned on the hub's Kubo: "${output.output}" (written at ${output.provider}, resumed from ${output.env?.FLOTILLA_RESUME_FROM_CID ?? 'nothing'})`);
+const receipt = await verifyReceipt(kubo, st.receiptCID ?? '', { signer: new Wallet(devKey(RECEIPT_ACCOUNT)).address });
+if (!receipt.ok) fail(`receipt ${st.receiptCID} does not verify: ${receipt.problems.join('; ')}`);
+say(`receipt ${st.receiptCID}: signed by ${receipt.recovered}, ${receipt.pins.length} referenced CIDs pinned`);
+
+const escrow = new Contract(chain.escrow, loadArtifact('FlotillaEscrow').abi as never, rpc);
+say(`cost ${st.cost?.amount} USDC; settled in tx ${st.settlement?.txHash}`);
+for (const a of st.settlement?.amounts ?? []) {
+  const owed = await escrow.getFunction('owed').staticCall(a.payoutAddress, usdc.address) as bigint;
+  say(`  ${a.provider} (${a.payoutAddress}) paid ${a.amount} USDC — escrow credit now ${Number(owed) / 10 ** usdc.decimals} USDC, withdrawable with \`flotilla provider withdraw\``);
+}
+say(`  refundable to the payer: ${st.settlement?.refund} USDC`);
+rpc.destroy();
+
+// The same story through the CLI a user would run.
+const cli = (...args: string[]) => execFileSync(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args, '--kubeconfig', ep.hub.kubeconfig], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+say(`flotilla status ${paidName} -n ${NAMESPACE}:`);
+process.stdout.write(`${cli('status', paidName, '-n', NAMESPACE).trimEnd().replace(/^/gm, '    ')}\n`);
+say('flotilla providers (reputation now counts the reclaim):');
+process.stdout.write(`${cli('providers').trimEnd().replace(/^/gm, '    ')}\n`);
 
 process.stdout.write(`
 Look around:
   kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get aijobs
+  kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get aijob ${paidName} -o yaml
   kubectl --kubeconfig ${ep.hub.kubeconfig} get gpuproviders
   kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get events --sort-by=.lastTimestamp
-  kubectl --kubeconfig ${ep.providers[0]?.kubeconfig} get nodes -L nvidia.com/gpu.product
+  node cli/flotilla.ts providers --kubeconfig ${ep.hub.kubeconfig}
+  node cli/flotilla.ts watch <job> -n ${NAMESPACE} --kubeconfig ${ep.hub.kubeconfig}
+  node cli/flotilla.ts receipt ${st.receiptCID} --signer ${new Wallet(devKey(RECEIPT_ACCOUNT)).address}
+  curl -s http://127.0.0.1:${httpPort}/metrics | grep flotilla_
   make federation-status
 Tear down (federation and operator):
   make federation-down
 `);
+process.exit(0);

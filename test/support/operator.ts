@@ -1,6 +1,7 @@
 // Runs the real operator (node operator/main.ts) as a separate process against the federation's hub,
 // so tests can SIGKILL and restart it like any crash. Short lease timings make takeovers quick.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logDir } from '../../federation/daemon.ts';
@@ -26,7 +27,9 @@ let started = 0;
 export function startOperator(watchNamespace: string, env: Record<string, string> = {}): OperatorProcess {
   const ep = federation();
   mkdirSync(logDir(ep.stateDir), { recursive: true });
-  const logFile = join(logDir(ep.stateDir), `operator-${process.pid}-${++started}.log`);
+  // Unique per operator: Jest gives every suite fresh modules in the same worker process, so a
+  // pid and a counter alone would append one suite's operator log to another's.
+  const logFile = join(logDir(ep.stateDir), `operator-${process.pid}-${++started}-${randomBytes(3).toString('hex')}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [join(repoRoot, 'operator', 'main.ts')], {
     cwd: repoRoot,
@@ -41,6 +44,9 @@ export function startOperator(watchNamespace: string, env: Record<string, string
       FLOTILLA_LEASE_RETRY_MS: '500',
       // `federation down` treats a leftover operator as a stray: a test that forgot to stop it fails loudly.
       FLOTILLA_FEDERATION: ep.stateDir,
+      // Many operators run side by side: any free port for HTTP, no webhook listener unless asked.
+      FLOTILLA_HTTP_PORT: '0',
+      FLOTILLA_WEBHOOK_PORT: 'off',
       ...env,
     },
     stdio: ['ignore', fd, fd],
