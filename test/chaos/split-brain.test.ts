@@ -1,0 +1,93 @@
+// Chaos 6: split brain. Two operator replicas share one lease. The leader freezes itself (SIGSTOP,
+// FLOTILLA_FAILPOINT=before-status-write@n:stop) in the middle of a reconcile, holding a decision
+// it is about to write; the standby takes over once the lease expires and carries on; meanwhile a
+// replica pod is deleted at the provider and new jobs arrive, so the frozen replica's view is stale
+// in every way. Then the old leader resumes (SIGCONT). Its pending write and anything it would do
+// next must be refused: it must not create or delete a pod, close an attempt, change a phase or
+// send a settlement; it must notice it lost the lease and exit. Oracle afterwards. (No fencing token
+// exists yet: the "nothing after resume" half is enforced with FLOTILLA_CHAOS_STRICT_FENCING=1 only.)
+//
+// Today's fence is the resourceVersion precondition of every status write (the frozen write fails
+// with 409 and pods are created only after a status write landed) plus the elector exiting on its
+// next renew round; see docs/chaos.md for what a real fencing token would add.
+import { readFileSync } from 'node:fs';
+import { pollUntil } from '../support/federation.ts';
+import type { OperatorProcess } from '../support/operator.ts';
+import {
+  CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, isAlive, listJobs, openCorner, startChaosOperator, tearDownCorner, waitExit,
+} from './corner.ts';
+import type { Corner } from './corner.ts';
+import { cornerPods, expectAll, oracle } from './oracle.ts';
+
+let corner: Corner;
+let payer: Payer;
+const started: OperatorProcess[] = [];
+
+beforeAll(async () => {
+  corner = await openCorner({ nodesPerProvider: 2 });
+  payer = new Payer();
+  await payer.prepare('1000');
+}, 120_000);
+
+afterAll(async () => {
+  for (const op of started) { if (isAlive(op.pid)) process.kill(op.pid, 'SIGCONT'); await op.kill(); }
+  await tearDownCorner(corner, { payer });
+  await assertFederationHealthy();
+}, 180_000);
+
+const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+/** The process state letter from /proc (T: stopped). */
+const procState = (pid: number) => { try { return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'; } catch { return 'gone'; } };
+const logLines = (op: OperatorProcess) => op.logs().split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { time: string; msg: string }; } catch { return { time: '', msg: l }; } });
+const SIDE_EFFECTS = /^(created remote pods|deleted remote pod|phase changed|attempt closed|settlement sent|output pinned|receipt recorded|remote pods gone; finalizer removed)$/;
+
+for (let run = 1; run <= CHAOS_RUNS; run++) {
+  it(`run ${run}/${CHAOS_RUNS}: the leader frozen past its lease mid-reconcile; on resume it exits and the invariants hold`, async () => {
+    const names = Array.from({ length: 4 }, (_, i) => `split-r${run}-${i}`);
+    const paid = names.filter((_, i) => i % 2 === 0);
+    await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 10 + 2 * i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+    await payer.fund(corner, paid);
+
+    const old = startChaosOperator(corner, { FLOTILLA_FAILPOINT: `before-status-write@${randomInt(2, 10)}:stop` });
+    started.push(old);
+    await pollUntil('the first replica leading', async () => old.logs(), (l) => l.includes('"msg":"leading"'), 60_000, 200);
+    const standby = startChaosOperator(corner);
+    started.push(standby);
+    // The failpoint's own log line says it froze (something else may resume a stopped child early:
+    // then its lease has still expired and whatever it does from then on is a deposed leader's).
+    const frozenLine = await pollUntil('the leader frozen at its failpoint', async () => logLines(old).find((l) => l.msg.startsWith('failpoint before-status-write: SIGSTOP')), (l) => l !== undefined, 120_000, 100);
+    const frozenAt = Date.parse(frozenLine?.time ?? '');
+    await pollUntil('the standby taking over', async () => standby.logs(), (l) => l.includes('"msg":"leading"'), 60_000, 200);
+
+    // Make the frozen view stale: a replica pod vanishes (PodDeleted) and two jobs arrive.
+    const running = (await pollUntil('a replica Running', () => cornerPods(corner), ({ pods }) => pods.some((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running'), 60_000, 200)).pods;
+    const victim = running.find((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running');
+    if (!victim) throw new Error('no Running replica to delete');
+    await corner.providers.find((x) => x.name === victim.provider)?.clients.core.deleteNamespacedPod({ name: victim.pod.metadata?.name ?? '', namespace: corner.lentNamespace, gracePeriodSeconds: 0 });
+    const late = [`split-r${run}-late-0`, `split-r${run}-late-1`];
+    await createJobs(corner, late.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
+    await pollUntil('the standby placing the late jobs', () => listJobs(corner), (jobs) => late.every((n) => (jobs.find((j) => j.metadata.name === n)?.status?.attempts?.length ?? 0) > 0), 60_000, 250);
+
+    const stillFrozen = procState(old.pid) === 'T';
+    // Resumed by us now, or (not frozen any more) counted from the moment its lease ran out.
+    const resumedAt = stillFrozen ? new Date().toISOString() : new Date(frozenAt + 4_000).toISOString();
+    if (stillFrozen) process.kill(old.pid, 'SIGCONT');
+    expect(await waitExit(old.pid, 60_000)).toBe(true);
+    const after = logLines(old).filter((l) => l.time >= resumedAt);
+    // It left because it lost the lease, within one renew round.
+    expect(after.map((l) => l.msg)).toContain('lost leadership; exiting');
+    // What it did between SIGCONT and exiting. Nothing fences it yet (docs/chaos.md, "Split brain"):
+    // requests it had in flight complete and a reconcile it resumes may still create pods (harmless
+    // while pod names are deterministic and the status write before them carries a resourceVersion).
+    // FLOTILLA_CHAOS_STRICT_FENCING=1 demands none at all — the behaviour a fencing token would give.
+    const effects = after.filter((l) => SIDE_EFFECTS.test(l.msg)).map((l) => JSON.stringify(l));
+    if (effects.length > 0) process.stdout.write(`split brain: the deposed leader acted after it resumed:\n${effects.join('\n')}\n`);
+    if (process.env.FLOTILLA_CHAOS_STRICT_FENCING === '1') expect(effects).toEqual([]);
+
+    const all = [...names, ...late];
+    const expectations = expectAll(all, { maxAttempts: 1 });
+    expectations.set(victim.pod.metadata?.annotations?.['flotilla.dev/job-name'] ?? '', { maxAttempts: 2 });
+    expect(await oracle(corner, { jobs: expectations })).toEqual([]);
+    await standby.stop();
+  }, 600_000);
+}
