@@ -1,0 +1,95 @@
+// Preemption recovery on the local federation: N running jobs on provider A are evicted at once
+// (the eviction API, a pod-level signal), and for each job this prints
+//
+//   detection  signal → attempt 1 closed (status.attempts[0].endTime, written by the operator)
+//   recovery   signal → the replacement pod bound to a node at provider B (seen by a watch here)
+//
+// as p50/p95/max. The operator is the real one (a separate process, default rate limits). Not a
+// test: it prints numbers. Usage: node bench/preemption-recovery.ts [jobs=50]
+// Replicas report a checkpoint every 30 s here: each report is one hub write, so 50 jobs reporting
+// every second would spend the operator's whole hub budget (50 QPS) on reports alone.
+// (needs a running federation: make federation-up).
+import { Watch } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
+import { freePort } from '../federation/daemon.ts';
+import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob } from '../test/preemption/harness.ts';
+import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
+import { startOperator } from '../test/support/operator.ts';
+
+const jobs = Number(process.argv[2] ?? 50);
+const hub = clusterClients('hub');
+const corner = newCorner();
+const A = `pe-${corner.id}-a`;
+const B = `pe-${corner.id}-b`;
+const ns = `bench-preempt-${corner.id}`;
+const nodes = Math.ceil(jobs / 8);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+};
+const row = (label: string, xs: number[]) => `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
+
+async function main(): Promise<void> {
+  await hub.core.createNamespace({ body: { metadata: { name: ns } } });
+  await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00', nodes });
+  await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00', nodes });
+  const port = await freePort();
+  const operator = startOperator(ns, {
+    ...Object.fromEntries(['FLOTILLA_WORKERS', 'FLOTILLA_HUB_QPS', 'FLOTILLA_HUB_BURST', 'FLOTILLA_PROVIDER_QPS', 'FLOTILLA_PROVIDER_BURST'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : []))),
+    FLOTILLA_HTTP_PORT: String(port), FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`, FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
+    // BENCH_CPU_PROFILE=<dir>: the operator writes a V8 CPU profile there when it stops.
+    ...(process.env.BENCH_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}` } : {}),
+  });
+  const bound = new Map<string, number>();
+  const b = corner.providers.get(B)!.cluster;
+  const watch = await new Watch(b.kc).watch(`/api/v1/namespaces/${corner.lentNamespace}/pods`, {}, (_type: string, pod: V1Pod) => {
+    const name = pod.metadata?.name ?? '';
+    if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
+  }, () => undefined);
+  try {
+    const names = Array.from({ length: jobs }, (_, i) => `job-${i}`);
+    process.stdout.write(`starting ${jobs} single-GPU jobs on ${A} (${nodes} nodes × 8 GPUs per provider)…\n`);
+    await Promise.all(names.map((n) => createJob(cornerJob(corner, ns, n, { gpus: 1, checkpointSeconds: 30 }))));
+    const all = await Promise.all(names.map((n) => waitJob(ns, n, 'Running', (j) => j.status?.phase === 'Running', 300_000)));
+    // A few may land on B when a burst outruns A's node cache; only those on A are evicted and measured.
+    const running = all.filter((j) => j.status?.attempts?.[0]?.provider === A);
+    // Let the start-up writes drain and the rate limiters refill: the measurement is of a steady state.
+    await new Promise((r) => setTimeout(r, 5_000));
+    process.stdout.write(`all ${jobs} running (${running.length} on ${A}); evicting every pod at ${A} at once…\n`);
+    const a = corner.providers.get(A)!.cluster;
+    const signalled = new Map<string, number>();
+    await Promise.all(running.map(async (job) => {
+      const [pod] = await jobPods(corner, A, job.metadata.uid ?? '');
+      const name = pod?.metadata?.name ?? '';
+      signalled.set(job.metadata.name ?? '', Date.now());
+      await a.core.createNamespacedPodEviction({ name, namespace: corner.lentNamespace, body: { metadata: { name, namespace: corner.lentNamespace } } });
+    }));
+    const moved = await Promise.all(running.map((j) => waitJob(ns, j.metadata.name ?? '', `resumed on ${B}`, (x) => x.status?.attempts?.[1]?.provider === B, 180_000)));
+    const replacements = moved.map((j) => `${j.metadata.name}-${(j.metadata.uid ?? '').slice(0, 8)}-a2-r0`);
+    await pollUntil('every replacement pod bound', async () => replacements.filter((r) => bound.has(r)).length, (n) => n >= replacements.length, 180_000);
+    const detection: number[] = [];
+    const recovery: number[] = [];
+    for (const job of moved) {
+      const name = job.metadata.name ?? '';
+      const t0 = signalled.get(name) as number;
+      detection.push(Date.parse(job.status?.attempts?.[0]?.endTime ?? '') - t0);
+      const replacement = `${name}-${(job.metadata.uid ?? '').slice(0, 8)}-a2-r0`;
+      recovery.push((bound.get(replacement) ?? Number.NaN) - t0);
+    }
+    process.stdout.write(`\npreemption recovery, ${moved.length} jobs evicted at once (eviction API → DisruptionTarget)\n`);
+    process.stdout.write(`${row('detection', detection)}\n${row('recovery', recovery)}\n`);
+  } finally {
+    watch.abort();
+    await Promise.all(Array.from({ length: jobs }, (_, i) => deleteJob(ns, `job-${i}`).catch(() => undefined)));
+    await operator.stop();
+    await hub.core.deleteNamespace({ name: ns }).catch(() => undefined);
+    await removeCorner(corner);
+    for (const n of [`job-0`]) if (await readAIJob(ns, n)) process.stdout.write('warning: jobs left behind\n');
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
