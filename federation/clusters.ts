@@ -6,6 +6,7 @@
 // or ~/.kube, and every binary is passed explicitly (anything not passed would be downloaded).
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CoordinationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { runCommand } from './command.ts';
 import type { ToolPaths } from './paths.ts';
 
@@ -74,6 +75,49 @@ export async function createCluster(stateDir: string, name: string, role: Cluste
   mkdirSync(join(stateDir, 'kubeconfigs'), { recursive: true });
   writeFileSync(kubeconfig, stdout, { mode: 0o600 });
   return { name, role, kubeconfig };
+}
+
+/** Stops every process of the cluster (`kwokctl stop cluster`: etcd, API server, controllers), keeping its state. */
+export async function stopCluster(stateDir: string, name: string, tools: ToolPaths): Promise<void> {
+  await runCommand(tools.kwokctl, ['stop', 'cluster', '--name', name], { env: kwokEnv(stateDir, name, tools), timeoutMs: 300_000 }); // slow under load
+}
+
+const NODE_LEASES = 'kube-node-lease';
+
+/**
+ * Starts a cluster `stopCluster` stopped, and (provider clusters) hands its nodes back to the new
+ * kwok controller before returning.
+ *
+ * kwok names its lease holder afresh on every start (hostname + a uuid), so the node Leases the
+ * stopped controller renewed stay someone else's until they expire — 200 s at kwokctl's default
+ * heartbeat factor — and until then no pod on those nodes starts or ends: the cluster answers but
+ * runs nothing. A real kubelet keeps its identity across a control-plane restart, so this clears
+ * the holder of every Lease last renewed before the start (only the old controller can have
+ * renewed those), and then waits until the new controller renewed every one (its next try comes
+ * within a renew interval: a quarter of the Lease duration).
+ */
+export async function startCluster(stateDir: string, name: string, tools: ToolPaths, opts: { readonly timeoutMs?: number } = {}): Promise<void> {
+  const startedAt = Date.now();
+  await runCommand(tools.kwokctl, ['start', 'cluster', '--name', name], { env: kwokEnv(stateDir, name, tools), timeoutMs: 300_000 });
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath(stateDir, name));
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  // renewTime is a MicroTime, which the client leaves a string (typed Date).
+  const renewedBefore = (lease: { spec?: { renewTime?: Date } }) => (Date.parse(String(lease.spec?.renewTime ?? '')) || 0) < startedAt;
+  const stale = (await leases.listNamespacedLease({ namespace: NODE_LEASES })).items.filter((l) => l.spec?.holderIdentity && renewedBefore(l));
+  for (const lease of stale) {
+    // The resourceVersion read is a precondition: should the new controller take it meanwhile, leave it be.
+    const body = { metadata: { resourceVersion: lease.metadata?.resourceVersion }, spec: { holderIdentity: null } };
+    await leases.patchNamespacedLease({ name: lease.metadata?.name ?? '', namespace: NODE_LEASES, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
+  }
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    const waiting = (await leases.listNamespacedLease({ namespace: NODE_LEASES })).items.filter(renewedBefore).map((l) => l.metadata?.name);
+    if (waiting.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`cluster ${name} started, but its kwok controller has not taken over the nodes ${waiting.join(', ')} within ${opts.timeoutMs ?? 120_000} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Stops every process of the cluster and removes its state. */

@@ -1,4 +1,5 @@
-// Chaos 2: API servers stopped and restarted mid-run (`kwokctl stop/start cluster`, etcd and all).
+// Chaos 2: API servers stopped and restarted mid-run (`kwokctl stop/start cluster`, etcd and all;
+// a restarted provider's nodes go back to its new kwok controller before the test goes on).
 //
 //   hub       every operator client loses the hub; the leader cannot renew its lease and exits on
 //             purpose, a supervisor (playing the Deployment) restarts it until the hub answers again
@@ -10,8 +11,7 @@
 // restarts what it stopped and ends by checking the whole federation answers again.
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig, SchedulingV1Api } from '@kubernetes/client-node';
-import { runCommand } from '../../federation/command.ts';
-import { createCluster, deleteCluster, kwokEnv } from '../../federation/clusters.ts';
+import { createCluster, deleteCluster, startCluster, stopCluster } from '../../federation/clusters.ts';
 import { runExecutor } from '../../federation/executor.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
@@ -20,8 +20,9 @@ import type { Corner } from './corner.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
+// startCluster also hands a provider's nodes to its restarted kwok controller (see there).
 const kwokctl = (verb: 'stop' | 'start', cluster: string) =>
-  runCommand(tools.kwokctl, [verb, 'cluster', '--name', cluster], { env: kwokEnv(federation().stateDir, cluster, tools), timeoutMs: 300_000 }); // slow under load
+  (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, cluster, tools);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
@@ -34,7 +35,9 @@ const stopped = new Set<string>();
 
 beforeAll(async () => {
   const ep = federation();
-  const info = await createCluster(ep.stateDir, ownCluster, 'provider', tools);
+  // Kubernetes' own heartbeat intervals (60 s node Leases, renewed every 15 s), not kwokctl's 5×:
+  // its restarted kwok controller takes the nodes over within 15 s.
+  const info = await createCluster(ep.stateDir, ownCluster, 'provider', tools, { heartbeatFactor: 1.5 });
   const kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfig);
   const hubCore = new KubeConfig();

@@ -6,8 +6,7 @@
 // lease outlives the freeze), not loop on 410s and not miss the jobs created while it slept.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand } from '../../federation/command.ts';
-import { kwokEnv } from '../../federation/clusters.ts';
+import { startCluster, stopCluster } from '../../federation/clusters.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
@@ -16,8 +15,7 @@ import type { Corner } from './corner.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
-const kwokctl = (verb: 'stop' | 'start') =>
-  runCommand(tools.kwokctl, [verb, 'cluster', '--name', 'hub'], { env: kwokEnv(federation().stateDir, 'hub', tools), timeoutMs: 300_000 });
+const kwokctl = (verb: 'stop' | 'start') => (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, 'hub', tools);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The hub's etcd client URL, from the flags kwokctl gave its kube-apiserver. */

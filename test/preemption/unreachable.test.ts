@@ -10,8 +10,7 @@
 //                        and never counted again.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand } from '../../federation/command.ts';
-import { createCluster, deleteCluster, kwokEnv, kwokWorkdir } from '../../federation/clusters.ts';
+import { createCluster, deleteCluster, kwokWorkdir, startCluster, stopCluster } from '../../federation/clusters.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { runExecutor } from '../../federation/executor.ts';
 import { toolPaths } from '../../federation/paths.ts';
@@ -32,7 +31,8 @@ let ns = '';
 let operator: OperatorProcess | undefined;
 let stopExecutor: (() => void) | undefined;
 const tools = toolPaths();
-const kwokctl = (verb: string) => runCommand(tools.kwokctl, [verb, 'cluster', '--name', cluster], { env: kwokEnv(federation().stateDir, cluster, tools), timeoutMs: 120_000 });
+// startCluster also hands the nodes to the restarted kwok controller, as a kubelet keeps its identity.
+const kwokctl = (verb: 'stop' | 'start') => (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, cluster, tools);
 
 beforeAll(async () => {
   const ep = federation();
