@@ -32,6 +32,8 @@ export interface OperatorConfig {
   readonly lifecycle: { readonly bindTimeoutMs: number; readonly unreachableGraceMs: number };
   /** How often a quiet provider's API server is probed, and how long the probe may take (FLOTILLA_PROVIDER_HEARTBEAT_MS, both). */
   readonly providerHeartbeatMs: number;
+  /** After taking the lease, how long placement waits for every provider's caches to list (FLOTILLA_PROVIDER_WARMUP_MS). */
+  readonly providerWarmupMs: number;
   /**
    * Live checkpoint reports: the URL replicas reach this operator's HTTP listener at, and the HMAC
    * secret of their per-attempt tokens (FLOTILLA_REPORT_SECRET_FILE, or FLOTILLA_REPORT_SECRET).
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       unreachableGraceMs: int(env, 'FLOTILLA_PROVIDER_GRACE_MS', 60_000),
     },
     providerHeartbeatMs: int(env, 'FLOTILLA_PROVIDER_HEARTBEAT_MS', 5_000),
+    providerWarmupMs: int(env, 'FLOTILLA_PROVIDER_WARMUP_MS', 10_000),
     ...reportConfig(env),
     http: { ...(env.FLOTILLA_HTTP_HOST ? { host: env.FLOTILLA_HTTP_HOST } : {}), ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_HTTP_PORT', 8080)) },
     webhook: {

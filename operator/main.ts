@@ -115,6 +115,13 @@ async function main(): Promise<void> {
       readiness.requireWhileLeading('gpuproviders', () => (providers.synced ? undefined : 'the GPUProvider controller has not listed GPUProviders yet'));
       // Place nothing before the GPUProviders are known: an empty registry would say "no provider".
       await waitUntil(() => providers.synced, 30_000);
+      // And, bounded, until every provider's caches listed: placing on the first one to answer
+      // would send a restart's backlog to whichever cluster happened to be quickest. A provider
+      // that does not answer within the warm-up is placed around, as at any other time.
+      const warmupStarted = Date.now();
+      await waitUntil(() => providers.notCaughtUp().length === 0, config.providerWarmupMs);
+      const behind = providers.notCaughtUp();
+      log(behind.length === 0 ? 'info' : 'warn', behind.length === 0 ? 'every provider in view; placing' : 'placing without providers not in view yet', { waitedMs: Date.now() - warmupStarted, ...(behind.length > 0 ? { providers: behind } : {}) });
       const reputation = new ReputationWriter(hub);
       const jobs = new AIJobController({
         hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, timing: config.lifecycle,

@@ -69,6 +69,12 @@ export interface ProviderConnections {
   readonly registry: FederatedProviderRegistry;
   /** The GPUProvider informer has listed once (every provider known to the registry has been seen). */
   readonly synced: boolean;
+  /**
+   * GPUProviders whose cluster caches have not listed yet (not connected, or connected and still
+   * listing). Empty once every known provider is in view — what placement should wait for after a
+   * start, so the first placements are not made on a partial federation.
+   */
+  notCaughtUp(): string[];
   /** Status patches sent so far, in all or for one provider (a quiet provider gets none). */
   statusPatches(provider?: string): number;
   stop(): void;
@@ -126,6 +132,10 @@ class GpuProviderController implements ProviderConnections {
 
   get synced(): boolean {
     return this.providers.current.listed;
+  }
+
+  notCaughtUp(): string[] {
+    return this.providers.list().map((gp) => gp.metadata.name).filter((name) => !this.registry.get(name)?.synced).sort();
   }
 
   statusPatches(provider?: string): number {

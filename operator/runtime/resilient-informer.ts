@@ -109,8 +109,10 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     });
     const list = async () => {
       const result = await opts.list();
-      this.state = { ...this.state, listed: true };
-      this.answered();
+      // ListWatch fills its cache from this result only once it resumes after this returns; until
+      // then the cache is empty (first list) or old (relist). Say "listed" after that, never
+      // before: a reader in between saw a synced, empty cache and took a running pod for deleted.
+      setImmediate(() => this.listed());
       return result as unknown as KubernetesListObject<KubernetesObject>;
     };
     // What makeInformer does, with the observed Watch in place of a plain one.
@@ -156,6 +158,17 @@ export class ResilientInformer<T extends ObjectWithMeta> {
   private run(): void {
     // start() rejects only on what no retry fixes soon (no current cluster); report it and retry anyway.
     this.informer.start().catch((err: unknown) => this.failed(err));
+  }
+
+  /** The cache holds a fresh list: synced (when connected), and subscribers are told. */
+  private listed(): void {
+    if (this.stopped) return;
+    const first = !this.state.listed;
+    const wasConnected = this.state.connected && this.state.error === undefined;
+    this.state = { ...this.state, listed: true };
+    this.answered();
+    // answered() reports a change of connection only; the first list is a change of its own.
+    if (first && wasConnected) this.opts.onState?.(this.state);
   }
 
   private answered(): void {

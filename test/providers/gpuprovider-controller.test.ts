@@ -246,6 +246,9 @@ describe('GPUProvider controller on the local federation', () => {
         expect(ready).toMatchObject({ status: 'False', reason: 'Unreachable' });
         expect(ready?.message.startsWith(`${c.reason}: `)).toBe(true);
       }
+      // None of them is in view: a starting operator's placement warm-up would wait for (then go around) each.
+      expect(controller.notCaughtUp()).toEqual(expect.arrayContaining(cases.map((c) => c.name)));
+      expect(controller.notCaughtUp()).not.toContain('provider-a');
       // Jobs avoid them: each is rejected as not Ready, with its reason in the user-facing message.
       const decision = placeJob(aJob().products(H100).build(), controller.registry.snapshots(6), Date.now());
       expect(decision.outcome).toBe('Placed');
@@ -274,6 +277,7 @@ describe('GPUProvider controller on the local federation', () => {
       process.stdout.write(`[providers] Secret fixed → Ready=True in ${seconds.toFixed(2)} s (status observed on the hub)\n`);
       expect(seconds).toBeLessThan(10);
       expect(gp.status?.inventory?.[0]).toMatchObject({ product: H100, allocatable: 16 });
+      expect(controller.notCaughtUp()).not.toContain(name);
 
       // Swapping the Secret's content for garbage stops the connection and says why.
       await putSecret(secretName, { kubeconfig: 'garbage: [' });
