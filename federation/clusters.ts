@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CoordinationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { runCommand } from './command.ts';
+import { waitFor } from './daemon.ts';
 import type { ToolPaths } from './paths.ts';
 
 export type ClusterRole = 'hub' | 'provider';
@@ -111,13 +112,9 @@ export async function startCluster(stateDir: string, name: string, tools: ToolPa
     await leases.patchNamespacedLease({ name: lease.metadata?.name ?? '', namespace: NODE_LEASES, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
       .catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
   }
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  for (;;) {
-    const waiting = (await leases.listNamespacedLease({ namespace: NODE_LEASES })).items.filter(renewedBefore).map((l) => l.metadata?.name);
-    if (waiting.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`cluster ${name} started, but its kwok controller has not taken over the nodes ${waiting.join(', ')} within ${opts.timeoutMs ?? 120_000} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitFor(`cluster ${name}'s restarted kwok controller to take over its nodes (renew their Leases)`,
+    async () => (await leases.listNamespacedLease({ namespace: NODE_LEASES })).items.every((l) => !renewedBefore(l)),
+    { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 500 });
 }
 
 /** Stops every process of the cluster and removes its state. */

@@ -20,9 +20,6 @@ import type { Corner } from './corner.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
-// startCluster also hands a provider's nodes to its restarted kwok controller (see there).
-const kwokctl = (verb: 'stop' | 'start', cluster: string) =>
-  (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, cluster, tools);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
@@ -51,7 +48,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  for (const cluster of stopped) await kwokctl('start', cluster).catch(() => undefined);
+  for (const cluster of stopped) await startCluster(federation().stateDir, cluster, tools).catch(() => undefined);
   await tearDownCorner(corner, { payer });
   stopExecutor?.();
   await corner.hub.core.deleteNamespacedSecret({ name: secretName, namespace: HUB_OPERATOR_NAMESPACE }).catch(() => undefined);
@@ -79,9 +76,9 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       sampler = new LiveAttemptSampler(corner);
       await someRunning(names);
       stopped.add('hub');
-      await kwokctl('stop', 'hub');
+      await stopCluster(federation().stateDir, 'hub', tools);
       await sleep(randomInt(6_000, 15_000)); // past the operator's lease (4 s): it must give up leading
-      await kwokctl('start', 'hub');
+      await startCluster(federation().stateDir, 'hub', tools);
       stopped.delete('hub');
       await assertFederationHealthy(120_000);
       const violations = await oracle(corner, { jobs: expectAll(names, { maxAttempts: 1 }), sampled: await sampler.stop() });
@@ -103,9 +100,9 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       await pollUntil(`a job Running on ${ownCluster}`, () => listJobs(corner),
         (jobs) => jobs.some((j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running' && j.status.placement?.provider === corner.providers[1]?.name), 120_000, 250);
       stopped.add(ownCluster);
-      await kwokctl('stop', ownCluster);
+      await stopCluster(federation().stateDir, ownCluster, tools);
       await sleep(randomInt(3_000, 20_000)); // below or beyond the 8 s grace
-      await kwokctl('start', ownCluster);
+      await startCluster(federation().stateDir, ownCluster, tools); // also hands its nodes to the restarted kwok controller
       stopped.delete(ownCluster);
       // Preempted at most once (ProviderUnreachable), then finished elsewhere or in place.
       const violations = await oracle(corner, { jobs: expectAll(names, { maxAttempts: 2 }) });

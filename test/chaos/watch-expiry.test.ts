@@ -15,7 +15,6 @@ import type { Corner } from './corner.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
-const kwokctl = (verb: 'stop' | 'start') => (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, 'hub', tools);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The hub's etcd client URL, from the flags kwokctl gave its kube-apiserver. */
@@ -67,8 +66,8 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
 
       process.kill(op.pid, 'SIGSTOP');
       frozen = true;
-      await kwokctl('stop');
-      await kwokctl('start');
+      await stopCluster(federation().stateDir, 'hub', tools);
+      await startCluster(federation().stateDir, 'hub', tools);
       await pollUntil('the hub answering again', () => corner.hub.core.listNamespace({ limit: 1 }).then(() => true, () => false), (ok) => ok, 120_000, 500);
       // Work the frozen operator must not miss.
       const after = Array.from({ length: 3 }, (_, i) => `exp-r${run}-b${i}`);

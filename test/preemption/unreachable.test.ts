@@ -31,8 +31,6 @@ let ns = '';
 let operator: OperatorProcess | undefined;
 let stopExecutor: (() => void) | undefined;
 const tools = toolPaths();
-// startCluster also hands the nodes to the restarted kwok controller, as a kubelet keeps its identity.
-const kwokctl = (verb: 'stop' | 'start') => (verb === 'stop' ? stopCluster : startCluster)(federation().stateDir, cluster, tools);
 
 beforeAll(async () => {
   const ep = federation();
@@ -75,7 +73,7 @@ it('ProviderUnreachable: marks the provider unreachable, fails over after the gr
   const uid = running.metadata.uid ?? '';
   const oldPod = `${name}-${uid.slice(0, 8)}-a1-r0`;
 
-  await kwokctl('stop');
+  await stopCluster(federation().stateDir, cluster, tools);
   const stopped = Date.now();
   // First: unreachable, not failed over.
   const waiting = await waitJob(ns, name, 'says the provider is unreachable', (j) => j.status?.conditions?.some((c) => c.type === 'Running' && c.reason === 'ProviderUnreachable') ?? false, 60_000);
@@ -97,7 +95,7 @@ it('ProviderUnreachable: marks the provider unreachable, fails over after the gr
   expect(await jobEventReasons(ns, name, ['Preempted'])).toContain('Preempted');
 
   // Heal: the old attempt's pod is still at X; it is deleted, and the job stays on B.
-  await kwokctl('start');
+  await startCluster(federation().stateDir, cluster, tools); // also hands the nodes to the restarted kwok controller
   const x = corner.providers.get(X)!.cluster;
   // Fenced: deleted by the operator (gone, or terminating at the provider's own pace).
   const fenced = await pollUntil(`old pod ${oldPod} fenced at ${X}`, () => x.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/job-uid=${uid}` }).catch(() => undefined),
