@@ -23,12 +23,14 @@ import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { GPUProvider, GPUProviderStatus } from '../api/types.ts';
 import { gpuInventory } from '../core/inventory.ts';
 import { connectionKey, ProviderConnection } from '../providers/connection.ts';
-import type { Heartbeat } from '../providers/connection.ts';
-import { ProviderConfigError, readyVerdict, reachableVerdict } from '../providers/health.ts';
+import type { Heartbeat, InputLimits } from '../providers/connection.ts';
+import type { ResponseLimits } from '../providers/bounded-response.ts';
+import { inventoryValidVerdict, ProviderConfigError, readyVerdict, reachableVerdict } from '../providers/health.ts';
+import type { KubeconfigPolicy } from '../providers/kubeconfig-policy.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
 import type { Backoff } from '../runtime/resilient-informer.ts';
-import { kubeconfigFromSecret, kubeconfigHash, loadProviderKubeConfig, secretRefText } from '../providers/kubeconfig.ts';
-import type { SecretRef } from '../providers/kubeconfig.ts';
+import { kubeconfigFromSecret, kubeconfigHash, loadProviderKubeConfig, resolveProviderServer, secretRefText } from '../providers/kubeconfig.ts';
+import type { AddressLookup, SecretRef } from '../providers/kubeconfig.ts';
 import { createProviderRegistry } from '../providers/registry.ts';
 import type { FederatedProviderRegistry } from '../providers/registry.ts';
 import type { RateLimit } from '../runtime/token-bucket.ts';
@@ -60,6 +62,19 @@ export interface ProviderConnectionsOptions {
   /** Restart backoff of every informer (provider and hub). Default 0.5 s doubling to 30 s. */
   readonly informerBackoff?: Backoff;
   readonly workers?: number;
+  /**
+   * What a provider kubeconfig may say (providers/kubeconfig-policy.ts). Default: strict — https
+   * only, no skip-verify, no loopback; local development passes allowInsecure.
+   */
+  readonly kubeconfigPolicy?: KubeconfigPolicy;
+  /** Size limits of provider responses and watch events. Default DEFAULT_RESPONSE_LIMITS. */
+  readonly responseLimits?: ResponseLimits;
+  /** List page size and most objects per collection. Default DEFAULT_INPUT_LIMITS. */
+  readonly inputLimits?: InputLimits;
+  /** Reconcile only the GPUProviders with these labels (a label selector); default all of them. */
+  readonly providerLabelSelector?: string;
+  /** Resolves a provider server's host name (tests); default the system resolver. */
+  readonly lookup?: AddressLookup;
   readonly log?: ControllerLog;
   /** Epoch milliseconds (status timestamps). */
   readonly clock?: { now(): number };
@@ -118,7 +133,11 @@ class GpuProviderController implements ProviderConnections {
       kubeConfig: opts.hub,
       path: `/apis/${GROUP}/${VERSION}/${GPUPROVIDER.plural}`,
       // Plain JSON all the way: client-node's typed serializers drop the fields of our CRDs.
-      list: () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural }) as Promise<{ items: GPUProviderObject[] }>,
+      list: () => this.custom.listClusterCustomObject({
+        group: GROUP, version: VERSION, plural: GPUPROVIDER.plural,
+        ...(opts.providerLabelSelector ? { labelSelector: opts.providerLabelSelector } : {}),
+      }) as Promise<{ items: GPUProviderObject[] }>,
+      ...(opts.providerLabelSelector ? { labelSelector: opts.providerLabelSelector } : {}),
       ...backoff,
       onEvent: (_type, gp) => {
         this.syncSecretInformers();
@@ -247,7 +266,8 @@ class GpuProviderController implements ProviderConnections {
     const kubeconfig = await this.kubeconfigOf(gp);
     // stop() may have run while the Secret was read: build nothing after it.
     if (this.stopped) return;
-    this.connect(gp, kubeconfig);
+    await this.connect(gp, kubeconfig);
+    if (this.stopped) return;
     const connection = this.registry.entry(name)?.connection;
     const now = this.now();
     if (connection?.namespaceCheckDue(now)) await connection.checkNamespace(now);
@@ -261,6 +281,7 @@ class GpuProviderController implements ProviderConnections {
       ...(gp.metadata.generation !== undefined ? { generation: gp.metadata.generation } : {}),
       reachable,
       ready,
+      ...(connection?.synced ? { inventoryValid: ((m) => inventoryValidVerdict(m.objects, m.nameless))(connection.malformed()) } : {}),
       ...(connection?.synced ? { inventory: gpuInventory(connection.nodeSnapshots()) } : {}),
       ...(lastSeen !== undefined ? { lastSeen } : {}),
     }, now, this.opts.lastSeenRefreshMs);
@@ -283,7 +304,7 @@ class GpuProviderController implements ProviderConnections {
   }
 
   /** Keeps, builds or drops the provider's connection for this kubeconfig and spec. */
-  private connect(gp: GPUProviderObject, kubeconfig: string | ProviderConfigError): void {
+  private async connect(gp: GPUProviderObject, kubeconfig: string | ProviderConfigError): Promise<void> {
     const name = gp.metadata.name;
     const existing = this.registry.entry(name)?.connection;
     if (kubeconfig instanceof ProviderConfigError) {
@@ -298,17 +319,24 @@ class GpuProviderController implements ProviderConnections {
       return;
     }
     const ref = gp.spec.kubeconfigSecretRef;
+    const source = `Secret ${secretRefText(ref)} (key "${ref.key ?? 'kubeconfig'}")`;
     let kubeConfig;
     try {
-      kubeConfig = loadProviderKubeConfig(kubeconfig, `Secret ${secretRefText(ref)} (key "${ref.key ?? 'kubeconfig'}")`, {
+      kubeConfig = loadProviderKubeConfig(kubeconfig, source, {
         rateLimit: this.opts.rateLimit ?? DEFAULT_PROVIDER_RATE_LIMIT,
         requestTimeoutMs: this.opts.requestTimeoutMs,
+        ...(this.opts.kubeconfigPolicy ? { policy: this.opts.kubeconfigPolicy } : {}),
+        ...(this.opts.responseLimits ? { responseLimits: this.opts.responseLimits } : {}),
       });
+      // A host name is judged by what it resolves to (a name for 127.0.0.1 is loopback).
+      await resolveProviderServer(kubeConfig, source, this.opts.kubeconfigPolicy, this.opts.lookup);
     } catch (err) {
       if (!(err instanceof ProviderConfigError)) throw err;
+      if (existing) this.log('warn', 'provider kubeconfig refused; connection stopped', { provider: name, reason: err.reason });
       this.registry.set({ provider: gp, configError: err });
       return;
     }
+    if (this.stopped) return;
     const connection = new ProviderConnection({
       name,
       spec: gp.spec,
@@ -316,6 +344,7 @@ class GpuProviderController implements ProviderConnections {
       key,
       ...(this.opts.informerBackoff ? { backoff: this.opts.informerBackoff } : {}),
       ...(this.opts.heartbeat ? { heartbeat: this.opts.heartbeat } : {}),
+      ...(this.opts.inputLimits ? { inputLimits: this.opts.inputLimits } : {}),
       onEvent: (event) => {
         // A stale connection's late events are dropped: only the registered one speaks.
         if (this.registry.entry(name)?.connection !== connection) return;

@@ -94,3 +94,15 @@ describe('planStatus', () => {
     expect(planStatus(reordered, ready, s(1_000), REFRESH).status).toBeUndefined();
   });
 });
+
+describe('planStatus: InventoryValid', () => {
+  it('is written with the other conditions when observed, and left alone when not', () => {
+    const bad = { status: 'False' as const, reason: 'MalformedObjects' as const, message: 'skipped 1 malformed object: node n (spec.taints is not a list)' };
+    const first = apply(undefined, planStatus(undefined, { ...ready, inventoryValid: bad }, s(0), REFRESH).status);
+    expect(first.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Reachable=True', 'Ready=True', 'InventoryValid=False']);
+    // No connection (no observation): the condition stays as it was; a second pass writes nothing.
+    expect(planStatus(first, { ...ready, inventoryValid: bad }, s(1_000), REFRESH).status).toBeUndefined();
+    const fixed = planStatus(first, { ...ready, inventoryValid: { status: 'True', reason: 'Valid', message: 'ok' } }, s(2_000), REFRESH);
+    expect(fixed.transitions.map((t) => `${t.type}→${t.to}`)).toEqual(['InventoryValid→True']);
+  });
+});

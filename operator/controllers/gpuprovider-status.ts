@@ -14,6 +14,8 @@ export interface StatusObservation {
   readonly generation?: number;
   readonly reachable: ConditionVerdict;
   readonly ready: ConditionVerdict;
+  /** InventoryValid; undefined while there is no connection (the condition is left as it is). */
+  readonly inventoryValid?: ConditionVerdict;
   /** Undefined while the caches cannot be trusted: the last written inventory stays. */
   readonly inventory?: GpuInventory;
   /** Epoch ms of the provider API server's latest answer. */
@@ -43,7 +45,9 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
   const nowText = rfc3339(now);
   let conditions: Condition[] = [...(current?.conditions ?? [])];
   const transitions: StatusPlan['transitions'][number][] = [];
-  for (const [type, verdict] of [['Reachable', obs.reachable], ['Ready', obs.ready]] as const) {
+  const verdicts: [string, ConditionVerdict][] = [['Reachable', obs.reachable], ['Ready', obs.ready]];
+  if (obs.inventoryValid) verdicts.push(['InventoryValid', obs.inventoryValid]);
+  for (const [type, verdict] of verdicts) {
     const before = conditions.find((c) => c.type === type);
     conditions = setCondition(conditions, { type, ...verdict }, nowText, obs.generation);
     if (before?.status !== verdict.status) {

@@ -1,4 +1,4 @@
-import { gpuInventory, gpuRequestsOfPods, nodeSnapshots, podRequests } from './inventory.ts';
+import { checkedNodeSnapshots, gpuInventory, gpuRequestsOfPods, nodeProblem, nodeSnapshots, podProblem, podRequests } from './inventory.ts';
 import type { NodeInput, PodInput } from './inventory.ts';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -254,5 +254,47 @@ describe('gpuRequestsOfPods', () => {
       pod(3, { node: 'n', resource: 'example.com/fpga' }),
     ];
     expect(gpuRequestsOfPods(pods)).toBe(4);
+  });
+});
+
+// ── malformed input from a provider ──────────────────────────────────────────────────────────────
+
+describe('checkedNodeSnapshots: a malformed object is skipped and named, never thrown', () => {
+  const good = node('good', 'NVIDIA-H100-80GB-HBM3', { gpus: 8, memoryMiB: 81559 });
+  // Shapes a hostile provider's watch stream can deliver as plain JSON (nothing checks them on the way).
+  const malformedNodes: { name: string; node: unknown; problem: RegExp }[] = [
+    { name: 'taints not a list', node: { ...good, metadata: { name: 'bad-taints' }, spec: { taints: 'NoSchedule' } }, problem: /spec\.taints is not a list/ },
+    { name: 'a taint without an effect', node: { ...good, metadata: { name: 'bad-taint' }, spec: { taints: [{ key: 'k' }] } }, problem: /spec\.taints\[0\]\.effect is not a string/ },
+    { name: 'a label that is not a string', node: { ...good, metadata: { name: 'bad-label', labels: { 'nvidia.com/gpu.product': 42 } } }, problem: /metadata\.labels\["nvidia\.com\/gpu\.product"\] is not a string/ },
+    { name: 'labels not a map', node: { ...good, metadata: { name: 'bad-labels', labels: ['a'] } }, problem: /metadata\.labels is not a map/ },
+    { name: 'allocatable a number', node: { ...good, metadata: { name: 'bad-alloc' }, status: { allocatable: { 'nvidia.com/gpu': 8 } } }, problem: /status\.allocatable\["nvidia\.com\/gpu"\] is not a string/ },
+    { name: 'conditions not a list', node: { ...good, metadata: { name: 'bad-conds' }, status: { conditions: { Ready: 'True' } } }, problem: /status\.conditions is not a list/ },
+    { name: 'unschedulable a string', node: { ...good, metadata: { name: 'bad-cordon' }, spec: { unschedulable: 'yes' } }, problem: /spec\.unschedulable is not a boolean/ },
+    { name: 'spec a string', node: { ...good, metadata: { name: 'bad-spec' }, spec: 'x' }, problem: /^spec is not an object$/ },
+    { name: 'not an object', node: 'node', problem: /it is not an object/ },
+  ];
+  it.each(malformedNodes)('$name', ({ node: bad, problem }) => {
+    const out = checkedNodeSnapshots([good, bad], []);
+    expect(out.nodes.map((n) => n.name)).toEqual(['good']);
+    expect(out.malformed).toHaveLength(1);
+    expect(out.malformed[0]?.kind).toBe('node');
+    expect(out.malformed[0]?.problem).toMatch(problem);
+    expect(nodeProblem(bad)).toMatch(problem);
+    // The old path threw on these; the plain function now leaves them out too.
+    expect(() => nodeSnapshots([good, bad as NodeInput], [])).not.toThrow();
+  });
+
+  it('a malformed pod is skipped (its GPUs count nowhere) and named; the well-formed ones still count', () => {
+    const bad = { metadata: { name: 'bad-pod' }, spec: { nodeName: 'good', containers: { main: {} } }, status: { phase: 'Running' } };
+    const out = checkedNodeSnapshots([good], [pod(2, { node: 'good' }), bad]);
+    expect(out.malformed).toEqual([{ kind: 'pod', name: 'bad-pod', problem: 'spec.containers is not a list' }]);
+    expect(out.nodes[0]?.free.extended['nvidia.com/gpu']).toBe(6);
+    expect(gpuRequestsOfPods([pod(2), bad as unknown as PodInput])).toBe(2);
+    expect(podProblem({ spec: { containers: [{ resources: { requests: { cpu: 4 } } }] } })).toBe('spec.containers[0].resources.requests["cpu"] is not a string');
+  });
+
+  it('well-formed objects are never reported (the test fixtures of this file all pass)', () => {
+    const nodes = [good, node('t', 'NVIDIA-L4', { taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }], cordoned: true })];
+    expect(checkedNodeSnapshots(nodes, [pod(1, { node: 't', phase: 'Pending' }), pod(1, { limitsOnly: true })]).malformed).toEqual([]);
   });
 });

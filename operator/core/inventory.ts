@@ -156,7 +156,8 @@ export function podRequests(pod: PodInput): ReadonlyMap<string, bigint> {
 export function gpuRequestsOfPods(pods: readonly PodInput[]): number {
   let sum = 0n;
   for (const pod of pods) {
-    if (isPodTerminated(pod)) continue;
+    // A malformed pod (see podProblem) counts nowhere, as in nodeSnapshots.
+    if (isPodTerminated(pod) || podProblem(pod)) continue;
     for (const [name, v] of podRequests(pod)) if (isGpuResource(name)) sum += v;
   }
   return toSafeInt(sum);
@@ -188,11 +189,125 @@ export function isNodeReady(node: NodeInput): boolean {
   return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+// ── malformed input ────────────────────────────────────────────────────────────────────────────
+// The objects come from a provider's API server, which Flotilla does not trust, and watch events
+// arrive as plain JSON that nothing has checked: `spec.taints` may be a string, a label a number.
+// One such object must not throw out of nodeSnapshots (that stopped placement for every provider):
+// it is skipped, and named, so the GPUProvider can say which and why.
+
+/** An object left out of the snapshots, and why. */
+export interface MalformedObject {
+  readonly kind: 'node' | 'pod';
+  readonly name: string;
+  readonly problem: string;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional = (v: unknown) => v === undefined || v === null;
+
+function stringMapProblem(v: unknown, field: string): string | undefined {
+  if (optional(v)) return undefined;
+  if (!isRecord(v)) return `${field} is not a map`;
+  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `${field}[${JSON.stringify(k)}] is not a string`;
+  return undefined;
+}
+
+function listProblem(v: unknown, field: string, item: (x: unknown, at: string) => string | undefined): string | undefined {
+  if (optional(v)) return undefined;
+  if (!Array.isArray(v)) return `${field} is not a list`;
+  for (let i = 0; i < v.length; i += 1) {
+    const p = item(v[i], `${field}[${i}]`);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+function fieldsProblem(v: unknown, at: string, fields: Readonly<Record<string, 'string' | 'boolean' | 'string?'>>): string | undefined {
+  if (!isRecord(v)) return `${at} is not an object`;
+  for (const [k, type] of Object.entries(fields)) {
+    const x = v[k];
+    if (type === 'string?' ? !optional(x) && typeof x !== 'string' : typeof x !== type) return `${at}.${k} is not a ${type.replace('?', '')}`;
+  }
+  return undefined;
+}
+
+function objectProblem(v: unknown, at: string, check: (o: Record<string, unknown>) => string | undefined): string | undefined {
+  if (optional(v)) return undefined;
+  return isRecord(v) ? check(v) : `${at} is not an object`;
+}
+
+/** What makes a node unreadable, or undefined when it has the shape NodeInput describes. */
+export function nodeProblem(node: unknown): string | undefined {
+  if (!isRecord(node)) return 'it is not an object';
+  return objectProblem(node.metadata, 'metadata', (m) => (typeof m.name !== 'string' ? 'metadata.name is not a string' : stringMapProblem(m.labels, 'metadata.labels')))
+    ?? objectProblem(node.spec, 'spec', (sp) => (!optional(sp.unschedulable) && typeof sp.unschedulable !== 'boolean'
+      ? 'spec.unschedulable is not a boolean'
+      : listProblem(sp.taints, 'spec.taints', (t, at) => fieldsProblem(t, at, { key: 'string', value: 'string?', effect: 'string' }))))
+    ?? objectProblem(node.status, 'status', (st) => stringMapProblem(st.allocatable, 'status.allocatable')
+      ?? listProblem(st.conditions, 'status.conditions', (c, at) => fieldsProblem(c, at, { type: 'string', status: 'string' })));
+}
+
+function resourcesProblem(v: unknown, at: string): string | undefined {
+  return objectProblem(v, at, (r) => stringMapProblem(r.requests, `${at}.requests`) ?? stringMapProblem(r.limits, `${at}.limits`));
+}
+
+function containersProblem(v: unknown, field: string): string | undefined {
+  return listProblem(v, field, (c, at) => (isRecord(c)
+    ? resourcesProblem(c.resources, `${at}.resources`) ?? (!optional(c.restartPolicy) && typeof c.restartPolicy !== 'string' ? `${at}.restartPolicy is not a string` : undefined)
+    : `${at} is not an object`));
+}
+
+/** What makes a pod unreadable, or undefined when it has the shape PodInput describes. */
+export function podProblem(pod: unknown): string | undefined {
+  if (!isRecord(pod)) return 'it is not an object';
+  return objectProblem(pod.spec, 'spec', (sp) => (!optional(sp.nodeName) && typeof sp.nodeName !== 'string' ? 'spec.nodeName is not a string' : undefined)
+    ?? containersProblem(sp.containers, 'spec.containers')
+    ?? containersProblem(sp.initContainers, 'spec.initContainers')
+    ?? stringMapProblem(sp.overhead, 'spec.overhead')
+    ?? resourcesProblem(sp.resources, 'spec.resources'))
+    ?? objectProblem(pod.status, 'status', (st) => (!optional(st.phase) && typeof st.phase !== 'string' ? 'status.phase is not a string' : undefined));
+}
+
+const nameOf = (obj: unknown): string => {
+  const name = isRecord(obj) && isRecord(obj.metadata) ? obj.metadata.name : undefined;
+  return typeof name === 'string' ? name : '(unnamed)';
+};
+
+export interface CheckedSnapshots {
+  readonly nodes: NodeSnapshot[];
+  /** Nodes and pods left out, ordered by kind and name. */
+  readonly malformed: MalformedObject[];
+}
+
+/** nodeSnapshots of the well-formed nodes and pods, and the malformed ones named. */
+export function checkedNodeSnapshots(nodes: readonly unknown[], pods: readonly unknown[]): CheckedSnapshots {
+  const malformed: MalformedObject[] = [];
+  const goodNodes: NodeInput[] = [];
+  const goodPods: PodInput[] = [];
+  for (const node of nodes) {
+    const problem = nodeProblem(node);
+    if (problem) malformed.push({ kind: 'node', name: nameOf(node), problem });
+    else goodNodes.push(node as NodeInput);
+  }
+  for (const pod of pods) {
+    const problem = podProblem(pod);
+    if (problem) malformed.push({ kind: 'pod', name: nameOf(pod), problem });
+    else goodPods.push(pod as PodInput);
+  }
+  malformed.sort((a, b) => (a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { nodes: wellFormedNodeSnapshots(goodNodes, goodPods), malformed };
+}
+
 /**
  * One NodeSnapshot per named node, ordered by name. Free is allocatable minus the requests of the
  * non-terminated pods bound to the node (pods not yet bound count nowhere), never below zero.
+ * Malformed nodes and pods are left out (checkedNodeSnapshots names them).
  */
 export function nodeSnapshots(nodes: readonly NodeInput[], pods: readonly PodInput[]): NodeSnapshot[] {
+  return checkedNodeSnapshots(nodes, pods).nodes;
+}
+
+function wellFormedNodeSnapshots(nodes: readonly NodeInput[], pods: readonly PodInput[]): NodeSnapshot[] {
   const requested = new Map<string, Amounts>();
   for (const pod of pods) {
     const nodeName = pod.spec?.nodeName;

@@ -10,7 +10,9 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_PRIORITY_CLASS_NAME } from '../api/gpuprovider-schema.ts';
 import { LABEL_JOB_UID } from '../api/group.ts';
 import type { GPUProviderSpec } from '../api/types.ts';
-import { nodeSnapshots } from '../core/inventory.ts';
+import { checkedNodeSnapshots } from '../core/inventory.ts';
+import type { MalformedObject } from '../core/inventory.ts';
+import { recordMalformedObject } from '../telemetry/metrics.ts';
 import type { NodeSnapshot } from '../core/placement/types.ts';
 import type { ConnectionFacts } from './health.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
@@ -41,6 +43,26 @@ export interface Heartbeat {
 export const DEFAULT_HEARTBEAT: Heartbeat = { everyMs: 5_000, timeoutMs: 5_000 };
 const HEARTBEAT_RATE_LIMIT = { qps: 1, burst: 2 };
 
+/**
+ * How much of a provider's collections the operator reads: list pages of `pageSize` objects, at most
+ * `maxObjects` per collection (nodes; Flotilla's pods). Response sizes are ProviderKubeConfig's.
+ */
+export interface InputLimits {
+  readonly pageSize: number;
+  readonly maxObjects: number;
+}
+
+/** 500 per page as client-go's pager; 20,000 objects: four times Kubernetes' 5,000-node ceiling. */
+export const DEFAULT_INPUT_LIMITS: InputLimits = { pageSize: 500, maxObjects: 20_000 };
+
+/** What was left out of a provider's inventory as unreadable. */
+export interface MalformedInput {
+  /** Nodes and pods in the caches that nodeSnapshots skipped. */
+  readonly objects: readonly MalformedObject[];
+  /** Objects without a usable name, dropped before the caches since the connection was built. */
+  readonly nameless: number;
+}
+
 export interface ProviderConnectionOptions {
   readonly name: string;
   readonly spec: GPUProviderSpec;
@@ -52,7 +74,11 @@ export interface ProviderConnectionOptions {
   /** Pod and node changes, and `provider` when the connection's health changed. */
   readonly onEvent: (event: ProviderEvent) => void;
   readonly heartbeat?: Heartbeat;
+  readonly inputLimits?: InputLimits;
 }
+
+/** Object versions counted in the malformed-objects metric, kept at most this many. */
+const MALFORMED_SEEN_MAX = 10_000;
 
 export class ProviderConnection implements ProviderClient {
   readonly name: string;
@@ -70,7 +96,10 @@ export class ProviderConnection implements ProviderClient {
   private namespaceSeen: number | undefined;
   /** Bumped on every node or pod change: the node snapshots are recomputed only when it moved. */
   private version = 0;
-  private snapshotCache: { version: number; nodes: NodeSnapshot[] } | undefined;
+  private snapshotCache: { version: number; nodes: NodeSnapshot[]; malformed: MalformedObject[] } | undefined;
+  private nameless = 0;
+  /** kind/name/resourceVersion of malformed objects already counted in the metric. */
+  private readonly malformedSeen = new Set<string>();
   private stopped = false;
   private readonly heartbeat: Heartbeat;
   private readonly probe: VersionApi;
@@ -89,17 +118,27 @@ export class ProviderConnection implements ProviderClient {
     this.now = opts.now ?? Date.now;
     this.onEvent = opts.onEvent;
     this.heartbeat = opts.heartbeat ?? DEFAULT_HEARTBEAT;
-    const probeConfig = new ProviderKubeConfig({ rateLimit: HEARTBEAT_RATE_LIMIT, requestTimeoutMs: this.heartbeat.timeoutMs });
+    const probeConfig = new ProviderKubeConfig({ rateLimit: HEARTBEAT_RATE_LIMIT, requestTimeoutMs: this.heartbeat.timeoutMs, responseLimits: opts.kubeConfig.responseLimits, addressPolicy: opts.kubeConfig.addressPolicy });
     probeConfig.loadFromOptions({ clusters: opts.kubeConfig.clusters, users: opts.kubeConfig.users, contexts: opts.kubeConfig.contexts, currentContext: opts.kubeConfig.currentContext });
     probeConfig.clusterName = opts.name;
     this.probe = probeConfig.makeApiClient(VersionApi);
     const stateChanged = (_: InformerState) => {
       if (!this.stopped) this.onEvent({ kind: 'provider', provider: this.name });
     };
+    const limits = opts.inputLimits ?? DEFAULT_INPUT_LIMITS;
+    const bounded = {
+      pageSize: limits.pageSize,
+      maxObjects: limits.maxObjects,
+      onMalformed: (_obj: unknown, _problem: string) => {
+        this.nameless += 1;
+        recordMalformedObject(this.name, 'unnamed');
+      },
+    };
     this.nodeInformer = new ResilientInformer<V1Node>({
       kubeConfig: this.kubeConfig,
       path: '/api/v1/nodes',
-      list: () => this.core.listNode(),
+      list: (page) => this.core.listNode({ ...(page.limit !== undefined ? { limit: page.limit } : {}), ...(page.continue ? { _continue: page.continue } : {}) }),
+      ...bounded,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       now: this.now,
       onEvent: (type: InformerEventType, node: V1Node) => {
@@ -111,7 +150,13 @@ export class ProviderConnection implements ProviderClient {
     this.podInformer = new ResilientInformer<V1Pod>({
       kubeConfig: this.kubeConfig,
       path: `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
-      list: () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: LABEL_JOB_UID }),
+      list: (page) => this.core.listNamespacedPod({
+        namespace: this.namespace,
+        labelSelector: LABEL_JOB_UID,
+        ...(page.limit !== undefined ? { limit: page.limit } : {}),
+        ...(page.continue ? { _continue: page.continue } : {}),
+      }),
+      ...bounded,
       labelSelector: LABEL_JOB_UID,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       now: this.now,
@@ -211,12 +256,35 @@ export class ProviderConnection implements ProviderClient {
     return this.podInformer.list(this.namespace);
   }
 
-  /** Node snapshots from the caches; recomputed only after a node or pod changed. */
+  /** Node snapshots from the caches; recomputed only after a node or pod changed. Malformed objects are left out. */
   nodeSnapshots(): readonly NodeSnapshot[] {
+    return this.checked().nodes;
+  }
+
+  /** What was left out as unreadable (see InventoryValid). */
+  malformed(): MalformedInput {
+    return { objects: this.checked().malformed, nameless: this.nameless };
+  }
+
+  private checked(): { nodes: NodeSnapshot[]; malformed: MalformedObject[] } {
     if (this.snapshotCache?.version !== this.version) {
-      this.snapshotCache = { version: this.version, nodes: nodeSnapshots(this.nodes(), this.pods()) };
+      const { nodes, malformed } = checkedNodeSnapshots(this.nodes(), this.pods());
+      this.snapshotCache = { version: this.version, nodes, malformed };
+      this.countMalformed(malformed);
     }
-    return this.snapshotCache.nodes;
+    return this.snapshotCache;
+  }
+
+  /** Each malformed object version once in the metric, however often the snapshots are recomputed. */
+  private countMalformed(malformed: readonly MalformedObject[]): void {
+    for (const m of malformed) {
+      const obj = m.kind === 'node' ? this.nodeInformer.get(m.name) : this.podInformer.get(m.name, this.namespace);
+      const key = `${m.kind}/${m.name}/${String(obj?.metadata?.resourceVersion ?? '')}`;
+      if (this.malformedSeen.has(key)) continue;
+      if (this.malformedSeen.size >= MALFORMED_SEEN_MAX) this.malformedSeen.clear();
+      this.malformedSeen.add(key);
+      recordMalformedObject(this.name, m.kind);
+    }
   }
 
   /** Epoch ms of the provider API server's latest answer to any request of this connection. */

@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { connectionErrorVerdict, connectionUsable, ProviderConfigError, readyVerdict, reachableVerdict } from './health.ts';
+import { connectionErrorVerdict, connectionUsable, inventoryValidVerdict, ProviderConfigError, readyVerdict, reachableVerdict } from './health.ts';
 import type { ProviderFacts } from './health.ts';
 
 const server = 'https://127.0.0.1:6443';
@@ -145,5 +145,36 @@ describe('reachableVerdict and readyVerdict', () => {
   it('leaves cordon and missing products to placement: the connection is still usable', () => {
     expect(connectionUsable({ ...healthy, cordoned: true, hasPricedGpus: false })).toBeUndefined();
     expect(connectionUsable({ ...healthy, synced: false })?.reason).toBe('InventoryPending');
+  });
+});
+
+describe('bounded input and refused kubeconfigs', () => {
+  it('a refused kubeconfig is Ready=False KubeconfigInvalid with the same message (not an outage)', () => {
+    const f = { ...healthy, configError: new ProviderConfigError('KubeconfigInvalid', 'kubeconfig in Secret s has users[0].user.token-file, which is not accepted'), synced: false, answered: false };
+    expect(reachableVerdict(f)).toMatchObject({ status: 'False', reason: 'KubeconfigInvalid' });
+    expect(readyVerdict(f)).toEqual({ status: 'False', reason: 'KubeconfigInvalid', message: 'kubeconfig in Secret s has users[0].user.token-file, which is not accepted' });
+  });
+
+  it('a response over the limit (in fetch\'s cause chain) is ResponseTooLarge, and Ready says Unreachable', () => {
+    const cause = Object.assign(new Error('provider p: GET /api/v1/nodes: the response exceeded the limit of 64 MiB'), { code: 'FLOTILLA_RESPONSE_TOO_LARGE' });
+    const err = new TypeError('terminated', { cause });
+    const v = connectionErrorVerdict(err, 'https://p', 'listing and watching nodes');
+    expect(v).toEqual({ status: 'False', reason: 'ResponseTooLarge', message: 'https://p sent more than the operator reads while listing and watching nodes: provider p: GET /api/v1/nodes: the response exceeded the limit of 64 MiB; the provider is not used until it answers within the limits' });
+    expect(readyVerdict({ ...healthy, lastError: { error: err, action: 'x' } })).toMatchObject({ status: 'False', reason: 'Unreachable' });
+  });
+
+  it('too many objects is ResponseTooLarge too', () => {
+    const err = Object.assign(new Error('/api/v1/nodes holds more than 20000 objects, the most the operator keeps of one collection'), { code: 'FLOTILLA_TOO_MANY_OBJECTS' });
+    expect(connectionErrorVerdict(err, 'https://p', 'listing nodes')).toMatchObject({ reason: 'ResponseTooLarge', message: expect.stringMatching(/more than 20000 objects/) });
+  });
+
+  it('InventoryValid names the skipped objects (a few), counts the rest and the nameless', () => {
+    expect(inventoryValidVerdict([], 0)).toMatchObject({ status: 'True', reason: 'Valid' });
+    const one = inventoryValidVerdict([{ kind: 'node', name: 'gpu-a-0', problem: 'spec.taints is not a list' }], 0);
+    expect(one).toEqual({ status: 'False', reason: 'MalformedObjects', message: 'skipped 1 malformed object: node gpu-a-0 (spec.taints is not a list); placement uses the provider\'s other nodes' });
+    const many = inventoryValidVerdict(Array.from({ length: 8 }, (_, i) => ({ kind: 'pod' as const, name: `p${i}`, problem: 'x' })), 2);
+    expect(many.message).toMatch(/^skipped 8 malformed objects: pod p0 \(x\), .*pod p4 \(x\), and 3 more; 2 objects without a name dropped since connecting/);
+    const long = inventoryValidVerdict([{ kind: 'node', name: 'n'.repeat(100_000), problem: 'x' }], 0);
+    expect(long.message.length).toBeLessThan(600);
   });
 });

@@ -4,8 +4,12 @@
 //
 //   Secret → kubeconfig → TLS → credential → list/watch nodes and pods → synced → namespace → spec
 //   SecretNotFound  KubeconfigInvalid  CertificateInvalid  Unauthorized  Forbidden  InventoryPending …
-//   SecretKeyMissing                   ConnectionFailed / Timeout
+//   SecretKeyMissing                   ConnectionFailed / Timeout       ResponseTooLarge
 import type { ConditionStatus, GPUProviderConditionReason } from '../api/conditions.ts';
+import { TOO_MANY_OBJECTS } from '../runtime/resilient-informer.ts';
+import { boundText, TEXT_BOUNDS } from '../core/bounded-text.ts';
+import type { MalformedObject } from '../core/inventory.ts';
+import { RESPONSE_TOO_LARGE } from './bounded-response.ts';
 
 export interface ConditionVerdict {
   readonly status: ConditionStatus;
@@ -113,6 +117,14 @@ export function connectionErrorVerdict(err: unknown, server: string, action: str
   if (f.httpStatus !== undefined) {
     return no('ConnectionFailed', `${server} answered HTTP ${f.httpStatus} while ${action}${detail}`);
   }
+  if (f.codes.includes(RESPONSE_TOO_LARGE) || f.codes.includes(TOO_MANY_OBJECTS)) {
+    const why = f.messages.find((m) => m !== '' && m !== 'terminated' && m !== 'fetch failed') ?? 'a response over the operator\'s limit';
+    return no('ResponseTooLarge', `${server} sent more than the operator reads while ${action}: ${tidy(why)}; the provider is not used until it answers within the limits`);
+  }
+  if (f.codes.includes('FLOTILLA_ADDRESS_REFUSED')) {
+    const why = f.messages.find((m) => m.includes(' resolves to ')) ?? 'a refused address';
+    return no('ConnectionFailed', `refused to connect to ${server}: ${tidy(why)} (docs/security.md, provider credentials)`);
+  }
   const tls = f.codes.find((c) => tlsCode.test(c));
   if (tls) {
     const why = tidy(f.messages[f.messages.length - 1] ?? tls);
@@ -164,6 +176,10 @@ export function reachableVerdict(f: ConnectionFacts): ConditionVerdict {
  * Reachable, informers not synced, namespace missing, cordoned, no priced GPUs.
  */
 export function readyVerdict(f: ProviderFacts, reachable: ConditionVerdict = reachableVerdict(f)): ConditionVerdict {
+  // A kubeconfig the operator refuses is not an outage: it stays refused until the provider fixes it.
+  if (reachable.status === 'False' && reachable.reason === 'KubeconfigInvalid') {
+    return { status: 'False', reason: 'KubeconfigInvalid', message: reachable.message };
+  }
   if (reachable.status === 'False') {
     return { status: 'False', reason: 'Unreachable', message: `${reachable.reason}: ${reachable.message}` };
   }
@@ -187,4 +203,20 @@ export function readyVerdict(f: ProviderFacts, reachable: ConditionVerdict = rea
 export function connectionUsable(f: ProviderFacts): ConditionVerdict | undefined {
   const ready = readyVerdict({ ...f, cordoned: false, hasPricedGpus: true });
   return ready.status === 'True' ? undefined : ready;
+}
+
+/** How many malformed objects InventoryValid names; the rest are counted. */
+const MALFORMED_NAMED = 5;
+
+/**
+ * InventoryValid: True while every node and pod was readable; False naming the skipped ones (the
+ * first few) and what is wrong with each. Names and problems come from the provider: bounded.
+ */
+export function inventoryValidVerdict(objects: readonly MalformedObject[], nameless: number): ConditionVerdict {
+  if (objects.length === 0 && nameless === 0) return { status: 'True', reason: 'Valid', message: 'every node and pod the provider sent is readable' };
+  const named = objects.slice(0, MALFORMED_NAMED).map((m) => `${m.kind} ${boundText(m.name, 253)} (${m.problem})`);
+  const more = objects.length > MALFORMED_NAMED ? `, and ${objects.length - MALFORMED_NAMED} more` : '';
+  const unnamed = nameless > 0 ? `${objects.length > 0 ? '; ' : ''}${nameless} object${nameless === 1 ? '' : 's'} without a name dropped since connecting` : '';
+  const list = objects.length > 0 ? `skipped ${objects.length} malformed object${objects.length === 1 ? '' : 's'}: ${named.join(', ')}${more}` : '';
+  return { status: 'False', reason: 'MalformedObjects', message: boundText(`${list}${unnamed}; placement uses the provider's other nodes`, TEXT_BOUNDS.message * 4) };
 }

@@ -6,6 +6,8 @@ import type { RequestContext } from '@kubernetes/client-node';
 import { TokenBucket } from './token-bucket.ts';
 import type { Clock, RateLimit } from './token-bucket.ts';
 
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
 /** Told of every request of every rate-limited client (metrics); `waitedMs` is the rate limiter's delay. */
 export type ClientRequestObserver = (request: { readonly cluster: string; readonly verb: string; readonly waitedMs: number }) => void;
 
@@ -19,7 +21,7 @@ export class RateLimitedKubeConfig extends KubeConfig {
   clusterName: string | undefined;
 
   /** The one connection pool every request of this client shares (see applySecurityAuthentication). */
-  private dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  private dispatcher: Dispatcher | undefined;
 
   constructor(limit: RateLimit, clock?: Clock) {
     super();
@@ -48,12 +50,15 @@ export class RateLimitedKubeConfig extends KubeConfig {
     // its pooled keep-alive connections; credentials travel in headers and stay per request.
     const fresh = context.getDispatcher();
     if (fresh) {
-      this.dispatcher ??= fresh;
-      if (fresh !== this.dispatcher) {
-        context.setDispatcher(this.dispatcher);
-        void fresh.close().catch(() => undefined);
-      }
+      if (this.dispatcher === undefined) this.dispatcher = this.decorateDispatcher(fresh);
+      else void fresh.close().catch(() => undefined);
+      context.setDispatcher(this.dispatcher);
     }
+  }
+
+  /** The kept dispatcher, as subclasses want it (e.g. with interceptors); called once, with the first. */
+  protected decorateDispatcher(dispatcher: Dispatcher): Dispatcher {
+    return dispatcher;
   }
 
   totalRequests(): number {

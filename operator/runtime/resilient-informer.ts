@@ -7,6 +7,11 @@
 //   start ─▶ list ──ok──▶ watch ──connected──▶ events …  ── closed/timeout ─▶ watch (ListWatch)
 //              │              │                                              │
 //              └──error───────┴──────────error──▶ onState(error) ─ backoff ─▶ start
+//
+// Bounded input (a provider's API server is not trusted): the list is read in pages of `pageSize`
+// (limit/continue), the cache holds at most `maxObjects` objects (a list or a stream of ADDED events
+// beyond that fails the informer with TooManyObjects), and an object without a name is skipped
+// (`onMalformed`) instead of reaching ListWatch's cache, which would throw on it.
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 
@@ -39,11 +44,43 @@ export interface InformerState {
   readonly expired?: number;
 }
 
+/** One page of a list: pass `limit` and `continue` on to the API call (both absent: unpaginated). */
+export interface ListPage {
+  readonly limit?: number;
+  readonly continue?: string;
+}
+
+/** A list answer, typed (client-node's V1ListMeta calls `continue` `_continue`) or plain JSON. */
+export interface ListResult<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly resourceVersion?: string; readonly _continue?: string; readonly continue?: string };
+}
+
+export const TOO_MANY_OBJECTS = 'FLOTILLA_TOO_MANY_OBJECTS';
+
+/** The collection holds more objects than the informer keeps: it stops instead of growing. */
+export class TooManyObjects extends Error {
+  override readonly name = 'TooManyObjects';
+  readonly code = TOO_MANY_OBJECTS;
+  readonly limit: number;
+  constructor(path: string, limit: number) {
+    super(`${path} holds more than ${limit} objects, the most the operator keeps of one collection`);
+    this.limit = limit;
+  }
+}
+
 export interface ResilientInformerOptions<T extends ObjectWithMeta> {
   readonly kubeConfig: KubeConfig;
   /** API path of the collection, e.g. `/api/v1/namespaces/x/pods`. */
   readonly path: string;
-  readonly list: () => Promise<{ readonly items: T[]; readonly metadata?: { readonly resourceVersion?: string } }>;
+  /** One page of the list; called with `{}` when pageSize is unset. */
+  readonly list: (page: ListPage) => Promise<ListResult<T>>;
+  /** Objects per list page (limit/continue); unset: one unpaginated list. */
+  readonly pageSize?: number;
+  /** The most objects the cache holds; more fail the informer with TooManyObjects. Unset: no limit. */
+  readonly maxObjects?: number;
+  /** Told of each object skipped because it has no name (it never reaches the cache). */
+  readonly onMalformed?: (obj: unknown, problem: string) => void;
   readonly labelSelector?: string;
   readonly backoff?: Backoff;
   readonly onEvent?: (type: InformerEventType, obj: T) => void;
@@ -53,10 +90,18 @@ export interface ResilientInformerOptions<T extends ObjectWithMeta> {
 }
 
 /** A Watch that tells when the API server accepted the watch request (HTTP 200) or sent an event. */
-class ObservedWatch extends Watch {
-  private readonly hooks: { connected(): void; activity(): void; expired(): void };
+interface WatchHooks {
+  connected(): void;
+  activity(): void;
+  expired(): void;
+  /** False: the event is dropped before ListWatch sees it. */
+  accept(phase: string, obj: unknown): boolean;
+}
 
-  constructor(kc: KubeConfig, hooks: { connected(): void; activity(): void; expired(): void }) {
+class ObservedWatch extends Watch {
+  private readonly hooks: WatchHooks;
+
+  constructor(kc: KubeConfig, hooks: WatchHooks) {
     super(kc);
     this.hooks = hooks;
   }
@@ -72,7 +117,7 @@ class ObservedWatch extends Watch {
       this.hooks.activity();
       // ListWatch clears its resourceVersion on this event and relists when the watch ends.
       if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) this.hooks.expired();
-      callback(phase, obj, watchObj);
+      if (this.hooks.accept(phase, obj)) callback(phase, obj, watchObj);
     }, (err) => {
       if (err) failed = true;
       done(err);
@@ -93,6 +138,10 @@ export class ResilientInformer<T extends ObjectWithMeta> {
   private nextDelayMs: number;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
+  /** Objects in ListWatch's cache (its adds minus its deletes). */
+  private objectCount = 0;
+  /** Stopped for holding too many objects: events still in flight are dropped until the restart. */
+  private halted = false;
 
   constructor(opts: ResilientInformerOptions<T>) {
     this.opts = opts;
@@ -106,9 +155,26 @@ export class ResilientInformer<T extends ObjectWithMeta> {
         this.state = { ...this.state, expired: (this.state.expired ?? 0) + 1 };
         ResilientInformer.expiredObserver?.(opts.path);
       },
+      accept: (phase, obj) => {
+        // Lines already read when the informer overflowed still arrive: drop them.
+        if (this.halted) return false;
+        if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return true;
+        const problem = nameProblem(obj);
+        if (problem) {
+          this.opts.onMalformed?.(obj, problem);
+          return false;
+        }
+        const meta = (obj as ObjectWithMeta).metadata;
+        const isNew = phase !== 'DELETED' && this.informer.get(meta?.name ?? '', meta?.namespace ?? undefined) === undefined;
+        if (isNew && opts.maxObjects !== undefined && this.objectCount >= opts.maxObjects) {
+          this.overflow();
+          return false;
+        }
+        return true;
+      },
     });
     const list = async () => {
-      const result = await opts.list();
+      const result = await this.listAllPages();
       // ListWatch fills its cache from this result only once it resumes after this returns; until
       // then the cache is empty (first list) or old (relist). Say "listed" after that, never
       // before: a reader in between saw a synced, empty cache and took a running pod for deleted.
@@ -119,7 +185,10 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     this.informer = new ListWatch<KubernetesObject>(opts.path, watch, list, false, opts.labelSelector);
     for (const type of ['add', 'update', 'delete'] as const) {
       this.informer.on(type, (obj: KubernetesObject) => {
+        if (type === 'add') this.objectCount += 1;
+        if (type === 'delete') this.objectCount -= 1;
         if (!this.stopped) opts.onEvent?.(type, obj as T);
+        if (type === 'add' && opts.maxObjects !== undefined && this.objectCount > opts.maxObjects) this.overflow();
       });
     }
     this.informer.on('error', (err: unknown) => this.failed(err));
@@ -155,7 +224,43 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     return this.informer.list(namespace) as readonly T[];
   }
 
+  /**
+   * Every page of the list, objects without a name left out. Bounded: more than maxObjects objects,
+   * or more pages than they can fill, fail the list with TooManyObjects.
+   */
+  private async listAllPages(): Promise<ListResult<T>> {
+    const { pageSize, maxObjects } = this.opts;
+    const maxPages = pageSize !== undefined && maxObjects !== undefined ? Math.ceil(maxObjects / pageSize) + 1 : Infinity;
+    const items: T[] = [];
+    let resourceVersion: string | undefined;
+    let next: string | undefined;
+    let pages = 0;
+    do {
+      const page = await this.opts.list({ ...(pageSize !== undefined ? { limit: pageSize } : {}), ...(next ? { continue: next } : {}) });
+      pages += 1;
+      for (const item of Array.isArray(page.items) ? page.items : []) {
+        const problem = nameProblem(item);
+        if (problem) this.opts.onMalformed?.(item, problem);
+        else items.push(item);
+      }
+      if (maxObjects !== undefined && items.length > maxObjects) throw new TooManyObjects(this.opts.path, maxObjects);
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      next = pageSize !== undefined ? (page.metadata?._continue ?? page.metadata?.continue) || undefined : undefined;
+      if (next && pages >= maxPages) throw new TooManyObjects(this.opts.path, maxObjects ?? 0);
+    } while (next);
+    return { items, metadata: { ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
+  }
+
+  /** More objects than maxObjects arrived by watch: stop, and relist (bounded) after the backoff. */
+  private overflow(): void {
+    if (this.stopped || this.halted) return;
+    this.halted = true;
+    void this.informer.stop();
+    this.failed(new TooManyObjects(this.opts.path, this.opts.maxObjects ?? 0));
+  }
+
   private run(): void {
+    this.halted = false;
     // start() rejects only on what no retry fixes soon (no current cluster); report it and retry anyway.
     this.informer.start().catch((err: unknown) => this.failed(err));
   }
@@ -195,4 +300,14 @@ export class ResilientInformer<T extends ObjectWithMeta> {
       this.run();
     }, delay);
   }
+}
+
+/** Why ListWatch cannot keep this object (it keys its cache by metadata.name), or undefined. */
+function nameProblem(obj: unknown): string | undefined {
+  const meta = (obj as { metadata?: unknown } | null | undefined)?.metadata;
+  if (typeof meta !== 'object' || meta === null) return 'it has no metadata';
+  const { name, namespace } = meta as { name?: unknown; namespace?: unknown };
+  if (typeof name !== 'string' || name === '') return 'metadata.name is not a non-empty string';
+  if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') return 'metadata.namespace is not a string';
+  return undefined;
 }

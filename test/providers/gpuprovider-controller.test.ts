@@ -18,6 +18,7 @@ import { RateLimitedKubeConfig } from '../../operator/runtime/rate-limited-kubec
 import { clusterClients, federation, gpuPod, uniqueName } from '../support/federation.ts';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
+const LOCAL_FEDERATION_POLICY = { allowInsecure: true, hubRanges: [] };
 const SECRET_NAMESPACE = 'flotilla-system';
 const WORKLOADS = 'flotilla-workloads';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,6 +150,8 @@ beforeAll(() => {
   controller = startProviderConnections({
     hub: hub.kc,
     rateLimit: { qps: 20, burst: 40 },
+    // The local federation's providers listen on 127.0.0.1 (docs/local-federation.md).
+    kubeconfigPolicy: LOCAL_FEDERATION_POLICY,
     // Quick retries so an outage and its end show within the test's patience.
     informerBackoff: { initialMs: 200, maxMs: 2_000 },
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
@@ -243,8 +246,13 @@ describe('GPUProvider controller on the local federation', () => {
         const gp = await waitForProvider(c.name, hasCondition('Reachable', 'False', c.reason));
         expect(conditionOf(gp, 'Reachable')?.message).toMatch(c.message);
         const ready = conditionOf(gp, 'Ready');
-        expect(ready).toMatchObject({ status: 'False', reason: 'Unreachable' });
-        expect(ready?.message.startsWith(`${c.reason}: `)).toBe(true);
+        // A refused kubeconfig is its own Ready reason; every other failure is an outage (Unreachable).
+        if (c.reason === 'KubeconfigInvalid') {
+          expect(ready).toMatchObject({ status: 'False', reason: 'KubeconfigInvalid', message: conditionOf(gp, 'Reachable')?.message });
+        } else {
+          expect(ready).toMatchObject({ status: 'False', reason: 'Unreachable' });
+          expect(ready?.message.startsWith(`${c.reason}: `)).toBe(true);
+        }
       }
       // None of them is in view: a starting operator's placement warm-up would wait for (then go around) each.
       expect(controller.notCaughtUp()).toEqual(expect.arrayContaining(cases.map((c) => c.name)));
@@ -452,7 +460,7 @@ describe('GPUProvider controller on the local federation', () => {
       const kc = new KubeConfig();
       kc.loadFromOptions({ clusters: [cluster], users: [{ name: sa, token }], contexts: [{ name: sa, cluster: cluster.name, user: sa }], currentContext: sa });
 
-      restricted = startProviderConnections({ hub: kc, resyncMs: 1_000, log: (level, message, fields) => restrictedLogs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`) });
+      restricted = startProviderConnections({ hub: kc, resyncMs: 1_000, kubeconfigPolicy: LOCAL_FEDERATION_POLICY, log: (level, message, fields) => restrictedLogs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`) });
       await createProvider(name, secretName);
       const deadline = Date.now() + 20_000;
       while (restricted.registry.facts(name)?.configError?.reason !== 'SecretNotFound' && Date.now() < deadline) await sleep(100);
