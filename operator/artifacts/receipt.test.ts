@@ -54,6 +54,7 @@ describe('buildReceipt', () => {
       ],
       outcome: 'Succeeded',
       outputCID: OUTPUT,
+      outputReportedBy: { provider: 'provider-c', attempt: 2 },
       settlement: null,
       completionTime: '2026-11-23T12:00:00Z',
     });

@@ -8,6 +8,10 @@
 //                                                                                   │ canonicalJson
 //                                                                                   ▼ kubo add + pin ─▶ status.receiptCID
 //
+// Which provider reported each CID: a checkpoint by the attempt it is recorded on
+// (attempts[].provider), the output by outputReportedBy — only pods the operator created for that
+// attempt are read (core/lifecycle/ownership.ts), so a CID names the provider that handed it in.
+//
 // Everything in a receipt is read from the job, never from the clock, and ECDSA signing in ethers is
 // deterministic (RFC 6979): a restarted operator rebuilds the same bytes, hence the same CID.
 import { createHash } from 'node:crypto';
@@ -38,6 +42,8 @@ export interface Receipt {
   /** Succeeded, or why the job failed: the Finished condition's reason (the phase when it has none). */
   readonly outcome: string;
   readonly outputCID: string | null;
+  /** The attempt (and its provider) whose replicas reported outputCID; null without an output. */
+  readonly outputReportedBy: { readonly provider: string; readonly attempt: number } | null;
   readonly settlement: { readonly id: string | null; readonly txHash: string | null } | null;
   readonly completionTime: string | null;
 }
@@ -96,6 +102,7 @@ export function buildReceipt(job: AIJob): Receipt {
     })),
     outcome: finished?.reason ?? status.phase ?? 'Unknown',
     outputCID: status.outputCID ?? null,
+    outputReportedBy: ((a) => (status.outputCID && a ? { provider: a.provider, attempt: a.index } : null))(status.attempts?.findLast((x) => x.reason === 'Succeeded')),
     settlement: settlement?.id || settlement?.txHash ? { id: settlement.id ?? null, txHash: settlement.txHash ?? null } : null,
     completionTime: status.completionTime ?? null,
   };
@@ -158,6 +165,7 @@ export function parseSignedReceipt(text: string): SignedReceipt {
   if (!Array.isArray(r.attempts) || !r.attempts.every((a) => isObject(a) && typeof a.index === 'number' && typeof a.provider === 'string'
     && (a.checkpointCID === null || checkCid(a.checkpointCID).ok))) return fail('attempts must carry index, provider and a valid checkpointCID or null');
   if (!(r.outputCID === null || checkCid(r.outputCID).ok)) return fail('outputCID must be a valid CID or null');
+  if (!(r.outputReportedBy === undefined || r.outputReportedBy === null || (isObject(r.outputReportedBy) && typeof r.outputReportedBy.provider === 'string' && typeof r.outputReportedBy.attempt === 'number'))) return fail('outputReportedBy must be {provider, attempt} or null');
   if (!(r.settlement === null || (isObject(r.settlement) && isStringOrNull(r.settlement.id) && isStringOrNull(r.settlement.txHash)))) return fail('settlement must be {id, txHash} or null');
   return doc as unknown as SignedReceipt;
 }

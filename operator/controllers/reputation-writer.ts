@@ -3,11 +3,13 @@
 // resourceVersion precondition, retried on conflict; one provider's outcomes are written one at a
 // time so concurrent workers never lose an update. Reputation is statistics, not money: an outcome
 // lost to a crash between the AIJob status write and this one is accepted, never double-counted.
+// A provider violation (a pod it made with a job's labels) is a penalty folded the same way.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { GPUProvider } from '../api/types.ts';
-import { foldOutcome } from '../core/reputation.ts';
+import { foldOutcome, foldViolation } from '../core/reputation.ts';
+import type { ProviderReputation } from '../api/types.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import type { AttemptOutcome } from '../core/reputation.ts';
 
@@ -25,15 +27,24 @@ export class ReputationWriter {
 
   /** Folds the outcome into its provider's reputation; resolves once written (or the provider is gone). */
   record(outcome: AttemptOutcome): Promise<void> {
-    const previous = this.chains.get(outcome.provider) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.write(outcome));
-    this.chains.set(outcome.provider, next);
-    void next.finally(() => { if (this.chains.get(outcome.provider) === next) this.chains.delete(outcome.provider); }).catch(() => undefined);
+    return this.chain(outcome.provider, (rep) => foldOutcome(rep, outcome));
+  }
+
+  /** A penalty for a provider-made pod with a job's labels (core/reputation.ts foldViolation). */
+  recordViolation(provider: string): Promise<void> {
+    return this.chain(provider, (rep) => foldViolation(rep));
+  }
+
+  private chain(provider: string, fold: (rep: ProviderReputation | undefined) => ProviderReputation): Promise<void> {
+    const previous = this.chains.get(provider) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.write(provider, fold));
+    this.chains.set(provider, next);
+    void next.finally(() => { if (this.chains.get(provider) === next) this.chains.delete(provider); }).catch(() => undefined);
     return next;
   }
 
-  private async write(outcome: AttemptOutcome): Promise<void> {
-    const ref = { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: outcome.provider };
+  private async write(provider: string, fold: (rep: ProviderReputation | undefined) => ProviderReputation): Promise<void> {
+    const ref = { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: provider };
     for (let attempt = 0; ; attempt++) {
       let current: GPUProvider;
       try {
@@ -42,8 +53,8 @@ export class ReputationWriter {
         if ((err as { code?: number }).code === 404) return;
         throw err;
       }
-      const reputation = foldOutcome(current.status?.reputation, outcome);
-      assertLeading(`write the reputation of ${outcome.provider}`);
+      const reputation = fold(current.status?.reputation);
+      assertLeading(`write the reputation of ${provider}`);
       try {
         await this.custom.patchClusterCustomObjectStatus(
           { ...ref, body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { reputation } } },

@@ -1,6 +1,6 @@
 import type { AIJobAttempt, AIJobStatus } from '../api/types.ts';
 import {
-  billableGpuSecondsOf, costOf, costStatus, fundingVerdict, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError,
+  billableGpuSecondsOf, costOf, costStatus, fundingVerdict, meteredSeconds, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError,
 } from './metering.ts';
 import type { EscrowDeposit, FundingRequirement } from './metering.ts';
 
@@ -133,5 +133,27 @@ describe('fundingVerdict', () => {
     const v = fundingVerdict('0xjob', deposit, need);
     expect([v.status, v.reason, v.missing]).toEqual([s, reason, missing]);
     expect(v.message).toMatch(message);
+  });
+});
+
+describe('meteredSeconds: provider timestamps only move the hub\'s window inward', () => {
+  const H = Date.parse('2026-11-23T10:00:00Z');
+  it.each([
+    ['honest provider inside the window', { from: H, to: H + 60_000 }, { startedAt: H + 2_000, finishedAt: H + 50_000 }, 48],
+    ['startedAt backdated by a day', { from: H, to: H + 60_000 }, { startedAt: H - 86_400_000, finishedAt: H + 50_000 }, 50],
+    ['finishedAt a day late', { from: H, to: H + 60_000 }, { startedAt: H + 2_000, finishedAt: H + 86_400_000 }, 58],
+    ['finishedAt before startedAt', { from: H, to: H + 60_000 }, { startedAt: H + 30_000, finishedAt: H + 10_000 }, 0],
+    ['never started', { from: H, to: H + 60_000 }, {}, 0],
+    ['no hub floor (legacy): the provider start stands', { to: H + 60_000 }, { startedAt: H + 10_000 }, 50],
+  ] as const)('%s', (_name, hub, provider, seconds) => {
+    expect(meteredSeconds(hub, provider)).toBe(seconds);
+  });
+
+  it('never exceeds the hub window, whatever the provider writes', () => {
+    for (let i = 0; i < 200; i++) {
+      const startedAt = H + Math.round((Math.random() - 0.5) * 1e9);
+      const finishedAt = startedAt + Math.round(Math.random() * 1e9);
+      expect(meteredSeconds({ from: H, to: H + 60_000 }, { startedAt, finishedAt })).toBeLessThanOrEqual(60);
+    }
   });
 });

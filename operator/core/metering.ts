@@ -51,6 +51,43 @@ export function billableGpuSecondsOf(attempt: AIJobAttempt): number {
   return attempt.gpuSeconds ?? 0;
 }
 
+// ───────────────────────────── the hub's clock ─────────────────────────────
+//
+// A provider writes its pods' startedAt and finishedAt (and its replicas' checkpointTime): a hostile
+// one backdates them to take the whole deposit. The hub bounds every billable window by what it saw
+// itself — from the create it had acknowledged (or the attempt's start it recorded just before) to
+// the instant it first saw the pod end (or now) — and provider timestamps only move it inward.
+//
+//   hub:       from ├──────────────────────────────────────────┤ to
+//   provider:          startedAt ├──────────────┤ finishedAt          → billed: the intersection
+//   backdated: startedAt ├─────(ignored)─┤                               → billed from `from`
+
+/** What the hub observed of one pod, epoch ms on its own clock. */
+export interface HubWindow {
+  /** The create acknowledged (or the attempt's recorded start): nothing before it is billed. */
+  readonly from?: number;
+  /** When the hub first saw the pod end, or now while it runs: nothing after it is billed. */
+  readonly to: number;
+}
+
+/** What the provider reports of the same pod (epoch ms on its clock). */
+export interface ProviderTimes {
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+}
+
+/**
+ * Whole seconds a pod is billed: the provider's [startedAt, finishedAt] clamped into the hub's
+ * window. A pod the provider never reported started is not billed. The result never exceeds the
+ * hub's window, whatever the provider writes.
+ */
+export function meteredSeconds(hub: HubWindow, provider: ProviderTimes): number {
+  if (provider.startedAt === undefined || !Number.isFinite(provider.startedAt)) return 0;
+  const from = hub.from !== undefined ? Math.max(hub.from, provider.startedAt) : provider.startedAt;
+  const to = provider.finishedAt !== undefined && Number.isFinite(provider.finishedAt) ? Math.min(hub.to, provider.finishedAt) : hub.to;
+  return Math.max(0, Math.floor((to - from) / 1000));
+}
+
 /** floor(gpuSeconds × price / 3600): the cost of `gpuSeconds` at `pricePerGpuHour` base units. */
 export function costOf(gpuSeconds: number, pricePerGpuHour: bigint): bigint {
   if (!Number.isSafeInteger(gpuSeconds) || gpuSeconds < 0) throw new RangeError(`gpuSeconds must be a non-negative integer, got ${gpuSeconds}`);

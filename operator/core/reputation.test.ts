@@ -1,7 +1,7 @@
 import { placementReputation } from '../providers/snapshot.ts';
 import { placeJob } from './placement/place-job.ts';
 import { aJob, gpuNode, gpuProvider } from './placement/testing.ts';
-import { classify, closedAttempts, foldOutcome, PRIOR_GPU_HOURS, REPUTATION_HALF_LIFE_MS } from './reputation.ts';
+import { classify, closedAttempts, foldOutcome, foldViolation, PRIOR_GPU_HOURS, REPUTATION_HALF_LIFE_MS } from './reputation.ts';
 import type { AttemptOutcome } from './reputation.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -54,5 +54,19 @@ describe('reputation', () => {
     // With checkpoints every minute a preemption costs almost nothing: the cheap one wins.
     const often = placeJob(job.checkpointEvery(60).build(), providers, T0);
     expect(often.outcome === 'Placed' && often.placement.provider).toBe('cheap-flaky');
+  });
+});
+
+describe('foldViolation', () => {
+  it('counts a provider-made pod as a violation and a failure, lowering the completion rate placement reads', () => {
+    const before = foldOutcome(undefined, { provider: 'p', index: 1, reason: 'Succeeded', gpuSeconds: 3600, runSeconds: 3600, endedAt: Date.parse('2026-11-23T10:00:00Z') });
+    const after = foldViolation(before);
+    expect(after).toMatchObject({ completed: 1, failed: 1, violations: 1, gpuSeconds: 3600, updatedAt: before.updatedAt });
+    expect(placementReputation(after).completionRatePpm).toBeLessThan(placementReputation(before).completionRatePpm);
+    expect(foldViolation(undefined)).toMatchObject({ failed: 1, violations: 1, completed: 0 });
+  });
+
+  it('classifies a refused pod create as the provider\'s failure', () => {
+    expect(classify('Preempted: CreateRefused')).toBe('failed');
   });
 });

@@ -26,7 +26,7 @@ export interface AttemptOutcome {
 
 /** A provider's fault or its taking the capacity back; everything else counts as completed. */
 export function classify(reason: string): OutcomeClass {
-  if (reason === 'Preempted: BindTimeout') return 'failed';
+  if (reason === 'Preempted: BindTimeout' || reason === 'Preempted: CreateRefused') return 'failed';
   if (reason.startsWith('Preempted')) return 'preempted';
   return 'completed';
 }
@@ -63,6 +63,30 @@ export function foldOutcome(rep: ProviderReputation | undefined, o: AttemptOutco
     decayedGpuHours: round6(decayedGpuHours),
     preemptionsPerGpuHour: round6((decayedPreemptions + PRIOR_PREEMPTIONS) / (decayedGpuHours + PRIOR_GPU_HOURS)),
     updatedAt: new Date(at).toISOString(),
+  };
+}
+
+/**
+ * The reputation after a provider-made pod with a job's labels was caught: counted in `violations`
+ * and, like a provider failure, in `failed`, which lowers the completion rate placement scores by.
+ * No GPU-hours and no decay reference change: the violation is not an attempt.
+ */
+export function foldViolation(rep: ProviderReputation | undefined): ProviderReputation {
+  const completed = rep?.completed ?? 0;
+  const preempted = rep?.preempted ?? 0;
+  const decayedPreemptions = rep?.decayedPreemptions ?? 0;
+  const decayedGpuHours = rep?.decayedGpuHours ?? 0;
+  return {
+    ...rep,
+    completed,
+    preempted,
+    failed: (rep?.failed ?? 0) + 1,
+    violations: (rep?.violations ?? 0) + 1,
+    gpuSeconds: rep?.gpuSeconds ?? 0,
+    meanTimeToPreemptionSeconds: rep?.meanTimeToPreemptionSeconds ?? 0,
+    decayedPreemptions,
+    decayedGpuHours,
+    preemptionsPerGpuHour: rep?.preemptionsPerGpuHour ?? round6((decayedPreemptions + PRIOR_PREEMPTIONS) / (decayedGpuHours + PRIOR_GPU_HOURS)),
   };
 }
 

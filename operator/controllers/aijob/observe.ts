@@ -3,6 +3,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_RECLAIM_DEADLINE, LABEL_ATTEMPT, TAINT_RECLAIM } from '../../api/group.ts';
 import type { ObservedNode, ObservedPod, PodPhase } from '../../core/lifecycle/types.ts';
+import { boundText, TEXT_BOUNDS } from '../../core/bounded-text.ts';
 import { LABEL_REPLICA } from './pod-template.ts';
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed']);
@@ -20,7 +21,7 @@ export function observeNode(node: V1Node | undefined, now: number): ObservedNode
   return {
     // No Ready condition yet (a node still initialising) is no evidence of loss.
     state: !ready || ready.status === 'True' ? 'Ready' : 'NotReady',
-    ...(ready && ready.status !== 'True' ? { detail: `Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${ready.message}` : ''}` } : {}),
+    ...(ready && ready.status !== 'True' ? { detail: boundText(`Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${ready.message}` : ''}`, TEXT_BOUNDS.message) } : {}),
     ...(reclaim ? { reclaimDeadline: Number.isFinite(deadline) ? deadline : now } : {}),
   };
 }
@@ -38,6 +39,7 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
   return {
     provider,
     name: pod.metadata?.name ?? '',
+    ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}),
     attempt,
     replica,
     phase,
@@ -45,8 +47,8 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
     ...(pod.metadata?.deletionTimestamp ? { deleteBy: ms(pod.metadata.deletionTimestamp) as number } : {}),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     ...(pod.spec?.nodeName && nodeOf ? { node: nodeOf(pod.spec.nodeName) } : {}),
-    ...(disruption ? { disruption: { reason: disruption.reason ?? 'DisruptionTarget', message: disruption.message ?? '' } } : {}),
-    ...(terminated ? { exit: { code: terminated.exitCode, reason: terminated.reason ?? '', ...(terminated.message ? { message: terminated.message } : {}) } } : {}),
+    ...(disruption ? { disruption: { reason: boundText(disruption.reason ?? 'DisruptionTarget', TEXT_BOUNDS.reason), message: boundText(disruption.message ?? '', TEXT_BOUNDS.message) } } : {}),
+    ...(terminated ? { exit: { code: terminated.exitCode, reason: boundText(terminated.reason ?? '', TEXT_BOUNDS.reason), ...(terminated.message ? { message: boundText(terminated.message, TEXT_BOUNDS.terminationMessage) } : {}) } } : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(finishedAt !== undefined ? { finishedAt } : {}),
   };

@@ -13,6 +13,13 @@ import { inputFetchStep } from '../../artifacts/input-fetch.ts';
 import { DEFAULT_FETCH_IMAGE } from '../../config.ts';
 
 export const LABEL_REPLICA = 'flotilla.dev/replica';
+
+/**
+ * What every container of a lent pod runs with: no privilege escalation, no Linux capabilities.
+ * With the pod's RuntimeDefault seccomp profile this passes Pod Security `baseline`, which the
+ * provider chart enforces on the lent namespace (and most of `restricted`, which it warns on).
+ */
+export const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } as const;
 export const ANNOTATION_JOB_NAMESPACE = 'flotilla.dev/job-namespace';
 export const ANNOTATION_JOB_NAME = 'flotilla.dev/job-name';
 
@@ -91,7 +98,8 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
           },
         },
       },
-      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers, volumes: inputs.volumes } : {}),
+      securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })), volumes: inputs.volumes } : {}),
       containers: [{
         name: 'main',
         image: job.spec.image,
@@ -101,8 +109,13 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
         resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
         // Outputs come back through the termination message; fall back to the log tail on crashes.
         terminationMessagePolicy: 'FallbackToLogsOnError',
+        securityContext: containerSecurity(),
         ...(inputs.mounts.length > 0 ? { volumeMounts: inputs.mounts } : {}),
       }],
     },
   };
+}
+
+function containerSecurity(): { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } } {
+  return { allowPrivilegeEscalation: CONTAINER_SECURITY.allowPrivilegeEscalation, capabilities: { drop: [...CONTAINER_SECURITY.capabilities.drop] } };
 }

@@ -205,10 +205,18 @@ describe('planReconcile: every preemption signal', () => {
 
   it('force-deletes a pod still terminating 30 s after its grace ended (its kubelet is gone)', () => {
     const stale = { ...pod(0), attempt: 1, provider: 'provider-c', name: 'train-01234567-a1-r0', deleting: true };
-    const fresh = plan(scheduled(), [{ ...stale, deleteBy: T0 + 60_000 }, pod(0), pod(1)]);
+    // Attempt 1 ran at provider-c before attempt 2 at provider-a.
+    const earlier = { ...scheduled(), attempts: [{ index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' }, { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' }] };
+    const current = [{ ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' }, { ...pod(1), attempt: 2, name: 'train-01234567-a2-r1' }];
+    const fresh = plan(earlier, [{ ...stale, deleteBy: T0 + 60_000 }, ...current]);
     expect(fresh.deletePods).toEqual([]);
-    const stuck = plan(scheduled(), [{ ...stale, deleteBy: T0 + 20_000 }, pod(0), pod(1)]);
+    const stuck = plan(earlier, [{ ...stale, deleteBy: T0 + 20_000 }, ...current]);
     expect(stuck.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt (still terminating after its grace)', gracePeriodSeconds: 0 }]);
+    // Had attempt 1 never run at provider-c, the pod would be the provider's own: reported, and
+    // deleted once — one already terminating is the provider's business.
+    const foreign = plan(scheduled(), [{ ...stale, deleteBy: T0 + 20_000 }, pod(0), pod(1)]);
+    expect(foreign.deletePods).toEqual([]);
+    expect(foreign.violations).toEqual([expect.objectContaining({ provider: 'provider-c', pod: 'train-01234567-a1-r0' })]);
   });
 
   it('does not call a finished replica on a lost node a preemption', () => {
@@ -306,7 +314,12 @@ describe('planReconcile: fencing, deletion, idempotence', () => {
   it('deletes pods of any attempt other than the open one', () => {
     const stale = { ...pod(0), attempt: 1, provider: 'provider-c', name: 'train-01234567-a1-r0' };
     const p = plan(scheduled(), [stale, pod(0), pod(1)]);
-    expect(p.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt' }]);
+    // Attempt 1 never ran at provider-c: the pod is the provider's own (ownership.ts).
+    expect(p.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'provider-made pod with the job\'s labels', foreign: true }]);
+    const earlier = { ...scheduled(), attempts: [{ index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' }, { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' }] };
+    const fenced = plan(earlier, [stale, { ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' }, { ...pod(1), attempt: 2, name: 'train-01234567-a2-r1' }]);
+    expect(fenced.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt' }]);
+    expect(fenced.violations).toEqual([]);
   });
 
   it('decides nothing and fences nothing when pods of an attempt newer than the status exist (stale view)', () => {

@@ -26,7 +26,12 @@ import { parseTerminationMessage } from './report.ts';
 import { restartBackoffMs } from './restart.ts';
 import { DEFAULT_TIMING, detectPreemption, nextSignalDue } from './signals.ts';
 import type { Detected, SignalContext } from './signals.ts';
-import type { JobEvent, JobView, ObservedPod, PlanInput, PodCreation, PodDeletion, ReconcilePlan } from './types.ts';
+import type { JobEvent, JobView, ObservedPod, PlanInput, PodCreation, PodDeletion, ProviderViolation, ReconcilePlan } from './types.ts';
+import { meteredSeconds } from '../metering.ts';
+import { claimPods, forgetPods, hubCreatedAt, recordPods } from './ownership.ts';
+import type { PodClaims } from './ownership.ts';
+
+export { podName } from './ownership.ts';
 
 export const FINALIZER = 'flotilla.dev/remote-pods';
 /** How long after an unschedulable verdict the job is looked at again (provider events also wake it). */
@@ -35,6 +40,8 @@ export const UNSCHEDULABLE_RETRY_MS = 20_000;
 export const PREEMPTION_COOL_DOWN_MS = 10 * 60_000;
 /** A pod still there this long after its termination grace ended is force-deleted. */
 export const STUCK_TERMINATING_MS = 30_000;
+/** A pod recorded this recently and not in the provider's cache may only be on its way there. */
+export const RECORD_SETTLE_MS = 30_000;
 /** How often a job waiting on another controller (funding, pinning) is looked at again; their status writes also wake it. */
 export const WAITING_RETRY_MS = 10_000;
 
@@ -83,20 +90,19 @@ export function coolDownsOf(status: AIJobStatus | undefined): Array<{ provider: 
     .map((a) => ({ provider: a.provider, until: Date.parse(a.endTime as string) + PREEMPTION_COOL_DOWN_MS }));
 }
 
-/** Deterministic pod name of a replica of an attempt: unique per job (uid) even across hub namespaces. */
-export function podName(job: { name: string; uid: string }, attempt: number, replica: number): string {
-  return `${job.name}-${job.uid.slice(0, 8)}-a${attempt}-r${replica}`;
-}
-
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** GPU-seconds the given pods consumed up to `now` (a pod counts from its start to its end). */
-export function gpuSecondsOf(pods: readonly ObservedPod[], gpusPerReplica: number, now: number): number {
+/**
+ * GPU-seconds the given pods consumed up to `now` (a pod counts from its start to its end), on the
+ * hub's clock (core/metering.ts): never before the attempt's recorded create, never after the hub
+ * first saw the pod end; the provider's startedAt and finishedAt only narrow that window.
+ */
+export function gpuSecondsOf(pods: readonly ObservedPod[], gpusPerReplica: number, now: number, attempt?: AIJobAttempt): number {
   let total = 0;
   for (const p of pods) {
-    if (p.startedAt === undefined) continue;
-    const end = Math.min(p.finishedAt ?? now, now);
-    total += Math.max(0, Math.floor((end - p.startedAt) / 1000)) * gpusPerReplica;
+    const from = attempt ? hubCreatedAt(attempt, p.replica) : undefined;
+    const to = Math.min(p.endSeenAt ?? now, now);
+    total += meteredSeconds({ ...(from !== undefined ? { from } : {}), to }, { ...(p.startedAt !== undefined ? { startedAt: p.startedAt } : {}), ...(p.finishedAt !== undefined ? { finishedAt: p.finishedAt } : {}) }) * gpusPerReplica;
   }
   return total;
 }
@@ -117,6 +123,7 @@ class PlanBuilder {
   status: AIJobStatus;
   readonly events: JobEvent[] = [];
   readonly deletions: PodDeletion[] = [];
+  readonly violations: ProviderViolation[] = [];
   createPods?: PodCreation;
   requeueAfterMs?: number;
   private readonly nowIso: string;
@@ -146,14 +153,22 @@ class PlanBuilder {
     if (!same) this.events.push(event);
   }
 
-  deleteAll(pods: readonly ObservedPod[], why: string, gracePeriodSeconds?: number): void {
+  /** Provider-made pods: reported, and deleted (no grace needed: nothing of ours runs in them). */
+  rejectForeign(claims: PodClaims): void {
+    for (const f of claims.foreign) this.violations.push(f.violation);
+    // One delete each: one already terminating (a finalizer of the provider's, say) is its business.
+    this.deleteAll(claims.foreign.map((f) => f.pod).filter((p) => !p.deleting), 'provider-made pod with the job\'s labels', undefined, true);
+  }
+
+  deleteAll(pods: readonly ObservedPod[], why: string, gracePeriodSeconds?: number, foreign = false): void {
+    const mark = foreign ? { foreign: true } : {};
     for (const p of pods) {
       // No kubelet will ever confirm the end of a pod whose node is gone, nor of one still there
       // long after its grace ended (its kubelet is gone or wedged): remove it at once (what PodGC
       // does only after its quarantine), so the old attempt leaves no trace and deletion finishes.
-      if (p.node?.state === 'Missing') this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (node gone)`, gracePeriodSeconds: 0 });
-      else if (p.deleting && p.deleteBy !== undefined && this.now > p.deleteBy + STUCK_TERMINATING_MS) this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (still terminating after its grace)`, gracePeriodSeconds: 0 });
-      else if (!p.deleting) this.deletions.push({ provider: p.provider, name: p.name, why, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
+      if (p.node?.state === 'Missing') this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (node gone)`, gracePeriodSeconds: 0, ...mark });
+      else if (p.deleting && p.deleteBy !== undefined && this.now > p.deleteBy + STUCK_TERMINATING_MS) this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (still terminating after its grace)`, gracePeriodSeconds: 0, ...mark });
+      else if (!p.deleting) this.deletions.push({ provider: p.provider, name: p.name, why, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}), ...mark });
     }
   }
 
@@ -174,7 +189,7 @@ class PlanBuilder {
 }
 
 export function planReconcile(input: PlanInput): ReconcilePlan {
-  const { job, pods, now } = input;
+  const { job, now } = input;
   const b = new PlanBuilder(job.status, now, job.generation);
   const done = (extra: Partial<ReconcilePlan> = {}): ReconcilePlan => ({
     status: b.status,
@@ -182,34 +197,49 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     addFinalizer: false,
     removeFinalizer: false,
     deletePods: b.deletions,
+    violations: b.violations,
     ...(b.createPods ? { createPods: b.createPods } : {}),
     ...(b.requeueAfterMs !== undefined ? { requeueAfterMs: b.requeueAfterMs } : {}),
     ...extra,
   });
 
-  // Deletion: remove every remote pod first; the finalizer goes only once none is left anywhere.
+  // Only the operator's own pods count (ownership.ts); the provider's own are reported and deleted.
+  const claims = claimPods(job, input.pods, now);
+  b.rejectForeign(claims);
+
+  // Deletion: remove every remote pod first; the finalizer goes only once none of ours is left
+  // anywhere (a provider-made pod the credential cannot delete must not hold the job forever).
   if (job.deleting) {
-    b.deleteAll(pods, 'AIJob deleted');
-    const gone = input.podsComplete && pods.length === 0;
+    // The open attempt ends here, metered up to now, so that the payments side (which holds its own
+    // finalizer until the work done is settled) can pay for it: a deleted job is stopped, not unpaid.
+    const open = openAttempt(job.status);
+    if (open && input.podsComplete) {
+      const used = gpuSecondsOf(claims.own.filter((p) => p.attempt === open.index && p.provider === open.provider), job.gpusPerReplica, now, open);
+      b.closeAttempt(open.index, { reason: 'Deleted', message: 'the AIJob was deleted; its pods were stopped', gpuSeconds: used, billableGpuSeconds: used });
+    }
+    b.deleteAll([...claims.own, ...claims.unsure], 'AIJob deleted');
+    const gone = input.podsComplete && claims.own.length + claims.unsure.length === 0;
     return done({ removeFinalizer: gone && job.hasFinalizer, ...(gone ? {} : { requeueAfterMs: 1_000 }) });
   }
   const addFinalizer = !job.hasFinalizer;
 
   if (isTerminal(job.status)) {
-    b.deleteAll(pods, `job ${job.status.phase}`);
+    b.deleteAll([...claims.own, ...claims.unsure], `job ${job.status.phase}`);
     return done({ addFinalizer });
   }
 
   b.status.observedGeneration = job.generation;
   const current = openAttempt(job.status);
-  // A pod of an attempt newer than any this status knows means the view of the job is behind (a
-  // stale cache): decide nothing from it, and never fence those pods.
-  const lastKnown = job.status.attempts?.at(-1)?.index ?? 0;
-  if (pods.some((p) => p.attempt > lastKnown)) {
+  // A pod of an attempt newer than any this status knows means the view of the job may be behind
+  // (a stale cache): decide nothing from it, and never fence those pods — for a bounded time on the
+  // hub's clock, after which such a pod is the provider's own (ownership.ts).
+  if (claims.unsure.length > 0) {
     b.status = job.status;
-    b.requeueAfterMs = 500;
+    b.requeueAfterMs = Math.max(0, Math.min(500, (claims.unsureUntil ?? now) - now));
     return done({ addFinalizer });
   }
+  if (current && claims.adopt.length > 0) b.status = recordPods(b.status, current.index, claims.adopt);
+  const pods = claims.own;
   // Fencing: pods of any earlier attempt (e.g. one reappearing after a partition heals) are
   // deleted and never count.
   b.deleteAll(pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider), current ? 'stale attempt' : 'attempt ended');
@@ -238,6 +268,14 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 function planPlacement(input: PlanInput, b: PlanBuilder): void {
   const { job, placement: decision, now } = input;
   const blocked = placementBlocker(job, now);
+  // A paid hub refuses a job without spec.payment in a namespace that does not allow unpaid jobs
+  // (the funding controller says so in Funded): terminal, never placed.
+  const refused = blocked?.reason === 'AwaitingFunding' ? job.status.conditions?.find((c) => c.type === 'Funded' && c.status === 'False' && c.reason === 'PaymentRequired') : undefined;
+  if (refused) {
+    b.condition('Scheduled', 'False', 'PaymentRequired', refused.message);
+    b.finish('Failed', 'PaymentRequired', refused.message, now);
+    return;
+  }
   if (blocked) {
     b.eventOnChange('Scheduled', blocked.reason, blocked.message, { type: 'Normal', reason: blocked.reason, message: blocked.message });
     b.condition('Scheduled', 'False', blocked.reason, blocked.message);
@@ -304,9 +342,11 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   const { job, now } = input;
   const byReplica = new Map<number, ObservedPod>();
   for (const p of mine) byReplica.set(p.replica, p);
-  const gpuSeconds = () => gpuSecondsOf(mine, job.gpusPerReplica, now);
+  const gpuSeconds = () => gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
   const missing = range(job.replicas).filter((r) => !byReplica.has(r));
-  const reclaiming = job.status.conditions?.some((c) => c.type === 'Running' && c.reason === 'NodeReclaiming') ?? false;
+  const drain = job.status.conditions?.find((c) => c.type === 'Running' && c.reason === 'NodeReclaiming');
+  const reclaiming = drain !== undefined;
+  const drainSince = Date.parse(drain?.lastTransitionTime ?? '');
   const ctx: SignalContext = {
     attempt,
     pods: mine,
@@ -314,13 +354,18 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     podsComplete: input.podsComplete,
     wasRunning: b.status.phase === 'Running',
     reclaiming,
+    ...(Number.isFinite(drainSince) ? { reclaimingSince: drainSince } : {}),
     ...(input.attemptProvider ? { provider: input.attemptProvider } : {}),
     timing: { ...DEFAULT_TIMING, ...input.timing },
     now,
   };
 
-  // 1. The provider took the attempt back.
-  const signal = detectPreemption(ctx);
+  // 1. The provider took the attempt back, or refused to create its pods (quota, Pod Security…):
+  //    a placement failure of that provider, not a bind timeout much later.
+  const refused = input.createRefused?.attempt === attempt.index ? input.createRefused : undefined;
+  const signal: Detected | undefined = refused
+    ? { signal: 'CreateRefused', detail: `${attempt.provider}'s API server refused to create the pods: ${refused.message}` }
+    : detectPreemption(ctx);
   if (signal?.signal === 'NodeReclaimed' && signal.reclaimDeadline !== undefined && now < signal.reclaimDeadline && mine.some((p) => !p.deleting && p.phase !== 'Succeeded' && p.phase !== 'Failed')) {
     planReclaimDrain(b, attempt, mine, signal, now);
     return;
@@ -370,6 +415,11 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   if (missing.length > 0 && input.podsComplete) {
     const placement = placementFromStatus(b.status, attempt.provider);
     if (placement) b.createPods = { provider: attempt.provider, attempt: attempt.index, replicas: missing, placement };
+    // Their pods are gone: the uids on record go before the new ones are made (status is written
+    // first), so the replacement is recorded, or adopted by name after a crash — never foreign. A
+    // record younger than RECORD_SETTLE_MS stays: its pod may only not be in the cache yet.
+    const settled = attempt.pods?.filter((r) => missing.includes(r.replica) && !(Date.parse(r.createdAt ?? '') > now - RECORD_SETTLE_MS)).map((r) => r.replica) ?? [];
+    b.status = forgetPods(b.status, attempt.index, settled);
   }
   const running = mine.filter((p) => p.phase === 'Running' || p.phase === 'Succeeded').length;
   if (missing.length === 0 && running === job.replicas) {
@@ -392,7 +442,7 @@ function planDeadlineExceeded(input: PlanInput, b: PlanBuilder, attempt: AIJobAt
   const { job, now } = input;
   const message = `spec.deadline ${iso(job.deadline ?? now)} passed before the job finished`;
   if (attempt) {
-    const used = gpuSecondsOf(mine, input.job.gpusPerReplica, now);
+    const used = gpuSecondsOf(mine, input.job.gpusPerReplica, now, attempt);
     b.closeAttempt(attempt.index, { reason: 'DeadlineExceeded', message, gpuSeconds: used, billableGpuSeconds: used });
     b.deleteAll(mine, 'deadline exceeded');
   }
@@ -419,7 +469,7 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
   const started = Date.parse(attempt.startTime ?? '');
   const used = mine.length === 0 && lastSeen !== undefined && Number.isFinite(started)
     ? Math.max(0, Math.floor((lastSeen - started) / 1000)) * job.gpusPerReplica * job.replicas
-    : gpuSecondsOf(mine, job.gpusPerReplica, now);
+    : gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
   const checkpoint = latestCheckpoint(attempt, mine);
   // Paid up to the last checkpoint only: the work after it is lost and will be redone elsewhere.
   const billable = checkpoint ? billableUntil(attempt, mine, job.gpusPerReplica, job.replicas, checkpoint.time, used) : 0;
@@ -448,7 +498,7 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
 
 /** GPU-seconds from the replicas' start up to the checkpoint, never more than were used. */
 function billableUntil(attempt: AIJobAttempt, pods: readonly ObservedPod[], gpus: number, replicas: number, until: number, used: number): number {
-  if (pods.some((p) => p.startedAt !== undefined)) return Math.min(used, gpuSecondsOf(pods, gpus, until));
+  if (pods.some((p) => p.startedAt !== undefined)) return Math.min(used, gpuSecondsOf(pods, gpus, until, attempt));
   // Pods unobservable (provider unreachable, node gone with them): count from the attempt's start.
   const started = Date.parse(attempt.startTime ?? '');
   return Number.isFinite(started) ? Math.max(0, Math.floor((until - started) / 1000)) * gpus * replicas : 0;

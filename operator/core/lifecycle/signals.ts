@@ -14,12 +14,17 @@
 //   BindTimeout          replicas still Pending past the bind timeout (the provider's scheduler
 //                        cannot or will not bind them)
 //   ProviderUnreachable  the provider's API server did not answer for the whole grace period
+//   CreateRefused        the provider's API server refused to create the pods (ResourceQuota
+//                        exceeded, Pod Security, LimitRange): reported by the controller, not here
+//
+// A reclaim deadline is the provider's word: it is clamped to maxReclaimGraceMs after the drain
+// began (on the hub's clock), so a deadline a year out cannot hold a job in a drain for a year.
 import type { AIJobAttempt } from '../../api/types.ts';
 import type { LifecycleTiming, ObservedPod, ProviderReachability } from './types.ts';
 
-export type PreemptionSignal = 'DisruptionTarget' | 'NodeLost' | 'NodeReclaimed' | 'PodDeleted' | 'BindTimeout' | 'ProviderUnreachable';
+export type PreemptionSignal = 'DisruptionTarget' | 'NodeLost' | 'NodeReclaimed' | 'PodDeleted' | 'BindTimeout' | 'ProviderUnreachable' | 'CreateRefused';
 
-export const DEFAULT_TIMING: LifecycleTiming = { bindTimeoutMs: 5 * 60_000, unreachableGraceMs: 60_000 };
+export const DEFAULT_TIMING: LifecycleTiming = { bindTimeoutMs: 5 * 60_000, unreachableGraceMs: 60_000, maxReclaimGraceMs: 10 * 60_000 };
 
 export interface Detected {
   readonly signal: PreemptionSignal;
@@ -38,6 +43,8 @@ export interface SignalContext {
   readonly wasRunning: boolean;
   /** The attempt is already draining for a reclaim (Running=False/NodeReclaiming). */
   readonly reclaiming: boolean;
+  /** Epoch ms (hub clock) the drain began: the Running condition's lastTransitionTime. */
+  readonly reclaimingSince?: number;
   readonly provider?: ProviderReachability;
   readonly timing: LifecycleTiming;
   readonly now: number;
@@ -70,7 +77,7 @@ export function detectPreemption(ctx: SignalContext): Detected | undefined {
 
   const reclaimed = pods.find((p) => live(p) && p.node?.reclaimDeadline !== undefined);
   if (reclaimed) {
-    const deadline = reclaimed.node?.reclaimDeadline as number;
+    const deadline = Math.min(reclaimed.node?.reclaimDeadline as number, (ctx.reclaimingSince ?? now) + timing.maxReclaimGraceMs);
     return { signal: 'NodeReclaimed', detail: `node ${reclaimed.nodeName} is being reclaimed by ${iso(deadline)}`, reclaimDeadline: deadline };
   }
 
@@ -101,5 +108,5 @@ export function nextSignalDue(ctx: SignalContext): number | undefined {
 
 /** Reputation class of a signal: the provider took the capacity back, or failed to provide it. */
 export function isProviderFailure(signal: PreemptionSignal): boolean {
-  return signal === 'BindTimeout';
+  return signal === 'BindTimeout' || signal === 'CreateRefused';
 }

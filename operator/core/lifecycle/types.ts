@@ -19,6 +19,8 @@ export interface ObservedNode {
 export interface ObservedPod {
   readonly provider: string;
   readonly name: string;
+  /** metadata.uid: only the uids recorded in status.attempts[].pods count (ownership.ts). */
+  readonly uid?: string;
   readonly attempt: number;
   readonly replica: number;
   readonly phase: PodPhase;
@@ -37,6 +39,10 @@ export interface ObservedPod {
   readonly finishedAt?: number;
   /** The node it is bound to (absent while unbound). */
   readonly node?: ObservedNode;
+  /** Epoch ms, hub clock: when this operator first saw the pod (not the provider's creationTimestamp). */
+  readonly firstSeenAt?: number;
+  /** Epoch ms, hub clock: when this operator first saw the pod Succeeded or Failed. */
+  readonly endSeenAt?: number;
 }
 
 /** The job as the lifecycle sees it. */
@@ -52,7 +58,7 @@ export interface JobView {
   readonly maxRestarts: number;
   /** spec.output.pin: Succeeded waits for the OutputPinned condition. */
   readonly pinOutput: boolean;
-  /** spec.payment is set: nothing is placed before the Funded condition is True. */
+  /** spec.payment is set, or the hub settles on chain: nothing is placed before the Funded condition is True. */
   readonly requiresFunding: boolean;
   /** Decimals of the payment token, to write prices in token units (6 without a payment). */
   readonly priceDecimals: number;
@@ -74,6 +80,8 @@ export interface LifecycleTiming {
   readonly bindTimeoutMs: number;
   /** The provider unreachable this long: ProviderUnreachable (fail over). */
   readonly unreachableGraceMs: number;
+  /** A reclaim deadline annotation further out than this (from the drain's start) is clamped to it. */
+  readonly maxReclaimGraceMs: number;
 }
 
 export interface PlanInput {
@@ -90,8 +98,18 @@ export interface PlanInput {
   /** Reachability of the open attempt's provider; absent = reachable. */
   readonly attemptProvider?: ProviderReachability;
   readonly timing?: Partial<LifecycleTiming>;
+  /** The open attempt's provider refused to create its pods (403: quota, Pod Security, LimitRange…). */
+  readonly createRefused?: { readonly attempt: number; readonly message: string };
   /** Epoch ms. */
   readonly now: number;
+}
+
+/** A pod with Flotilla's labels the operator did not create (ownership.ts): the provider made it. */
+export interface ProviderViolation {
+  readonly provider: string;
+  readonly pod: string;
+  readonly uid: string;
+  readonly why: string;
 }
 
 export interface JobEvent {
@@ -115,6 +133,8 @@ export interface PodDeletion {
   readonly why: string;
   /** Grace the pod gets to checkpoint (reclaim deadline); absent = the pod's own terminationGracePeriodSeconds. */
   readonly gracePeriodSeconds?: number;
+  /** A provider-made pod: the credential may not allow deleting it, and that is no error. */
+  readonly foreign?: boolean;
 }
 
 export interface ReconcilePlan {
@@ -125,6 +145,8 @@ export interface ReconcilePlan {
   readonly removeFinalizer: boolean;
   readonly createPods?: PodCreation;
   readonly deletePods: readonly PodDeletion[];
+  /** Provider-made pods seen this pass (the controller reports each uid once: Event, metric, reputation). */
+  readonly violations: readonly ProviderViolation[];
   /** Look again after this long even if nothing changes (unschedulable retry, pending pods). */
   readonly requeueAfterMs?: number;
 }

@@ -1,0 +1,127 @@
+// The orphan sweep: every intervalMs, the leader deletes this hub's pods at the providers whose job
+// is gone (its finalizer stripped, then deleted mid-run) or whose attempt has closed. The decision
+// is core/lifecycle/orphans.ts; this is the adapter: gather (the providers' pod caches, the hub's
+// synced AIJob cache, first-seen times on the hub's clock) → decide → delete.
+//
+// Leader-only (started with the other controllers once the lease is held; every delete asserts it),
+// idempotent (a 404 is success, a terminating pod is not deleted again) and rate-limited (at most
+// maxDeletions per sweep, each through the provider's rate-limited client). A pod is gone within
+// minAgeMs + intervalMs of the operator first seeing it orphaned, plus its termination grace.
+import type { AIJob } from '../api/types.ts';
+import { ANNOTATION_JOB_NAMESPACE } from './aijob/pod-template.ts';
+import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../api/group.ts';
+import { orphanedPods } from '../core/lifecycle/orphans.ts';
+import type { OrphanDeletion, SweepJob, SweepPod } from '../core/lifecycle/orphans.ts';
+import { errorMessage } from '../log.ts';
+import type { Logger } from '../log.ts';
+import type { ProviderRegistry } from '../providers/types.ts';
+import { assertLeading } from '../runtime/lease-guard.ts';
+import { recordOrphanDeleted } from '../telemetry/metrics.ts';
+
+export interface OrphanSweepOptions {
+  readonly registry: ProviderRegistry;
+  /** Names of every known provider. */
+  readonly providers: () => readonly string[];
+  /** The hub's AIJob cache: only a synced one may say a job is gone. */
+  readonly jobs: { list(): readonly AIJob[]; readonly synced: boolean };
+  readonly hubId: string;
+  readonly namespace?: string;
+  readonly intervalMs: number;
+  /** A pod first seen less than this ago is not judged yet (default: intervalMs). */
+  readonly minAgeMs?: number;
+  readonly maxDeletions?: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+const MAX_TRACKED = 50_000;
+
+export class OrphanSweep {
+  private readonly opts: OrphanSweepOptions;
+  private readonly now: () => number;
+  /** provider/uid → when this process first saw the pod (hub clock). */
+  private readonly firstSeen = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  /** Pods deleted so far (tests, logs). */
+  deleted = 0;
+
+  constructor(opts: OrphanSweepOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep().catch((err: unknown) => this.opts.log('warn', 'orphan sweep failed; next one in an interval', { error: errorMessage(err) })), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One sweep; returns what it deleted. Overlapping calls are skipped. */
+  async sweep(): Promise<OrphanDeletion[]> {
+    if (this.running || !this.opts.jobs.synced) return [];
+    this.running = true;
+    try {
+      const now = this.now();
+      const pods: SweepPod[] = [];
+      const live = new Set<string>();
+      for (const provider of this.opts.providers()) {
+        const client = this.opts.registry.get(provider);
+        if (!client?.synced) continue;
+        for (const pod of client.pods()) {
+          const uid = pod.metadata?.uid ?? pod.metadata?.name ?? '';
+          const id = `${provider}/${uid}`;
+          live.add(id);
+          let first = this.firstSeen.get(id);
+          if (first === undefined) {
+            first = now;
+            if (this.firstSeen.size < MAX_TRACKED) this.firstSeen.set(id, first);
+          }
+          const labels = pod.metadata?.labels ?? {};
+          const attempt = Number(labels[LABEL_ATTEMPT]);
+          pods.push({
+            provider,
+            name: pod.metadata?.name ?? '',
+            ...(labels[LABEL_HUB] !== undefined ? { hub: labels[LABEL_HUB] } : {}),
+            ...(labels[LABEL_JOB_UID] !== undefined ? { jobUid: labels[LABEL_JOB_UID] } : {}),
+            ...(pod.metadata?.annotations?.[ANNOTATION_JOB_NAMESPACE] !== undefined ? { jobNamespace: pod.metadata.annotations[ANNOTATION_JOB_NAMESPACE] } : {}),
+            ...(Number.isInteger(attempt) ? { attempt } : {}),
+            deleting: Boolean(pod.metadata?.deletionTimestamp),
+            firstSeenAt: first,
+          });
+        }
+      }
+      for (const id of this.firstSeen.keys()) if (!live.has(id)) this.firstSeen.delete(id);
+      const jobs = new Map<string, SweepJob>();
+      for (const job of this.opts.jobs.list()) {
+        if (job.metadata.uid) jobs.set(job.metadata.uid, { attempts: (job.status?.attempts ?? []).map((a) => ({ index: a.index, provider: a.provider, ended: Boolean(a.endTime) })) });
+      }
+      const deletions = orphanedPods(pods, jobs, {
+        hubId: this.opts.hubId,
+        ...(this.opts.namespace !== undefined ? { namespace: this.opts.namespace } : {}),
+        minAgeMs: this.opts.minAgeMs ?? this.opts.intervalMs,
+        maxDeletions: this.opts.maxDeletions ?? 20,
+        now,
+      });
+      for (const d of deletions) {
+        const client = this.opts.registry.get(d.provider);
+        if (!client) continue;
+        assertLeading(`delete orphaned pod ${d.provider}/${d.name}`);
+        try {
+          await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace });
+          this.deleted++;
+          recordOrphanDeleted(d.provider);
+          this.opts.log('info', 'deleted orphaned remote pod', { provider: d.provider, pod: d.name, why: d.why });
+        } catch (err) {
+          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned pod; next sweep retries', { provider: d.provider, pod: d.name, error: errorMessage(err) });
+        }
+      }
+      return deletions;
+    } finally {
+      this.running = false;
+    }
+  }
+}
