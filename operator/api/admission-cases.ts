@@ -60,7 +60,11 @@ const openApi = (field: string) => ({ field });
 
 const POSITIVE_AMOUNT = (f: string) => `${f} must be a positive decimal number of token units as a string, e.g. "250" or "0.75"`;
 const QUANTITY = (f: string) => `${f} must be a positive quantity, e.g. 4, "500m" or "16Gi"`;
-const CID_MESSAGE = 'spec.inputs[].cid must be an IPFS CID: v0 (Qm…, 46 characters) or v1 in base32 (b…)';
+const CID_MESSAGE = 'spec.inputs[].cid must be an IPFS CID: v0 (Qm…, 46 characters) or v1 in base32 (b…), base58btc (z…) or base36 (k…)';
+const NORMALIZED = (f: string) => `${f} must be normalized: no empty, '.' or '..' segments and no trailing '/'`;
+const RESERVED = (f: string) => `${f} must not be '/' nor under /proc, /sys, /dev or /etc`;
+const DEADLINE = 'spec.deadline must be an RFC 3339 time, e.g. "2026-12-31T00:00:00Z"';
+const EVERY = 'spec.checkpoint.every must be a duration of at least 30s, e.g. "10m" or "1h30m"';
 const TOKEN_MESSAGE = 'spec.payment.token must be a token symbol such as USDC or DAI, or a 0x contract address';
 
 export const fullAiJob = job({
@@ -107,7 +111,21 @@ export const aiJobAdmissionCases: readonly AdmissionCase[] = [
   { name: 'a job with an empty product name', object: job({ gpu: { products: [''] } }), rejected: cel('spec.gpu.products[0]', 'spec.gpu.products[] must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3') },
   { name: 'a job with a compute capability without a minor version', object: job({ gpu: { minComputeCapability: '8' } }), rejected: cel('spec.gpu.minComputeCapability', 'spec.gpu.minComputeCapability must be major.minor, e.g. "8.0"') },
   { name: 'a job with an input whose CID is not a CID', object: job({ inputs: [{ name: 'data', cid: 'Qm123', mountPath: '/data' }] }), rejected: cel('spec.inputs[0].cid', CID_MESSAGE) },
-  { name: 'a job with an input whose CIDv1 is not base32', object: job({ inputs: [{ name: 'data', cid: 'zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7', mountPath: '/data' }] }), rejected: cel('spec.inputs[0].cid', CID_MESSAGE) },
+  { name: 'a job with an input whose CIDv1 is in base58btc (the operator parses it)', object: job({ inputs: [{ name: 'data', cid: 'zdj7WWeQ43G6JJvLWQWZpyHuAMq6uYWRjkBXFad11vE2LHhQ7', mountPath: '/data' }] }) },
+  { name: 'a job with an input whose CIDv1 is in base36 (the operator parses it)', object: job({ inputs: [{ name: 'data', cid: 'k2jmtxw8rjh1z69c6not3wtdxb0u1urbzkyzqj4p89n2tn3msrbu0dao', mountPath: '/data' }] }) },
+  { name: 'a job with an input whose CID is upper-case base32 (the operator does not parse it)', object: job({ inputs: [{ name: 'data', cid: CID_V1.toUpperCase(), mountPath: '/data' }] }), rejected: cel('spec.inputs[0].cid', CID_MESSAGE) },
+  { name: 'a job with an input mounted at /', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/' }] }), rejected: cel('spec.inputs[0].mountPath', RESERVED('spec.inputs[].mountPath')) },
+  { name: 'a job with an input mounted under /proc', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/proc/self' }] }), rejected: cel('spec.inputs[0].mountPath', RESERVED('spec.inputs[].mountPath')) },
+  { name: 'a job with an input mounted at /etc', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/etc' }] }), rejected: cel('spec.inputs[0].mountPath', RESERVED('spec.inputs[].mountPath')) },
+  { name: 'a job with an input mounted through ..', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/a/../../etc' }] }), rejected: cel('spec.inputs[0].mountPath', NORMALIZED('spec.inputs[].mountPath')) },
+  { name: 'a job with an input mount path ending in /', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/data/' }] }), rejected: cel('spec.inputs[0].mountPath', NORMALIZED('spec.inputs[].mountPath')) },
+  { name: 'a job with an /etcetera mount path (not under /etc)', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/etcetera' }] }) },
+  { name: 'a job with its output under /sys', object: job({ output: { path: '/sys/out' } }), rejected: cel('spec.output.path', RESERVED('spec.output.path')) },
+  { name: 'a job with its checkpoint path under /dev', object: job({ checkpoint: { path: '/dev/shm/ckpt' } }), rejected: cel('spec.checkpoint.path', RESERVED('spec.checkpoint.path')) },
+  { name: 'a job with an input mounted over its output', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/out' }], output: { path: '/out' } }), rejected: cel('spec', 'spec.inputs[].mountPath must not overlap spec.output.path: they need separate directories') },
+  { name: 'a job with an input mounted inside its output', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/flotilla/output/data' }] }), rejected: cel('spec', 'spec.inputs[].mountPath must not overlap spec.output.path: they need separate directories') },
+  { name: 'a job checkpointing into its output', object: job({ output: { path: '/work' }, checkpoint: { path: '/work/ckpt' } }), rejected: cel('spec', 'spec.checkpoint.path must not overlap spec.output.path: they need separate directories') },
+  { name: 'a job with an input mounted over its checkpoints', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/ckpt' }], checkpoint: { path: '/ckpt' } }), rejected: cel('spec', 'spec.inputs[].mountPath must not overlap spec.checkpoint.path: they need separate directories') },
   { name: 'a job with an input on a relative mount path', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: 'data' }] }), rejected: cel('spec.inputs[0].mountPath', 'spec.inputs[].mountPath must be an absolute path without \':\'') },
   { name: 'a job with an input named with capitals', object: job({ inputs: [{ name: 'Data', cid: CID_V1, mountPath: '/data' }] }), rejected: cel('spec.inputs[0].name', 'spec.inputs[].name must be a DNS label: lower-case letters, digits and \'-\'') },
   { name: 'a job with two inputs of one name', object: job({ inputs: [{ name: 'd', cid: CID_V1, mountPath: '/a' }, { name: 'd', cid: CID_V0, mountPath: '/b' }] }), rejected: openApi('spec.inputs[1]') },
@@ -126,13 +144,25 @@ export const aiJobAdmissionCases: readonly AdmissionCase[] = [
   { name: 'a job with more than 100 restarts', object: job({ recovery: { maxRestarts: 101 } }), rejected: openApi('spec.recovery.maxRestarts') },
   { name: 'a job with a checkpoint interval without a unit', object: job({ checkpoint: { path: '/c', every: '600' } }), rejected: cel('spec.checkpoint.every', 'spec.checkpoint.every must be a duration of at least 30s, e.g. "10m" or "1h30m"') },
   { name: 'a job with a checkpoint interval below 30s', object: job({ checkpoint: { path: '/c', every: '10s' } }), rejected: cel('spec.checkpoint.every', 'spec.checkpoint.every must be a duration of at least 30s, e.g. "10m" or "1h30m"') },
+  { name: 'a job with a checkpoint interval in milliseconds (the operator parses none)', object: job({ checkpoint: { path: '/c', every: '1m500ms' } }), rejected: cel('spec.checkpoint.every', EVERY) },
+  { name: 'a job with a checkpoint interval of 1h30m', object: job({ checkpoint: { path: '/c', every: '1h30m' } }) },
   { name: 'a job with a checkpoint without a path', object: withRaw(job(), 'spec.checkpoint', { every: '10m' }), rejected: openApi('spec.checkpoint.path') },
   { name: 'a job whose deadline is not a time', object: job({ deadline: 'tomorrow' }), rejected: cel('spec.deadline', 'spec.deadline must be an RFC 3339 time, e.g. "2026-12-31T00:00:00Z"') },
   { name: 'a job whose deadline is a list (kube-apiserver lets one through format date-time)', object: withRaw(job(), 'spec.deadline', ['2026-12-31T00:00:00Z']), rejected: openApi('spec.deadline') },
+  { name: 'a job whose deadline is 31 February', object: job({ deadline: '2026-02-31T00:00:00Z' }), rejected: cel('spec.deadline', DEADLINE) },
+  { name: 'a job whose deadline is 31 April', object: job({ deadline: '2026-04-31T12:00:00Z' }), rejected: cel('spec.deadline', DEADLINE) },
+  { name: 'a job whose deadline is 29 February of a leap year', object: job({ deadline: '2028-02-29T00:00:00+01:00' }) },
   { name: 'a job whose deadline has month 13', object: job({ deadline: '2026-13-01T00:00:00Z' }), rejected: cel('spec.deadline', 'spec.deadline must be an RFC 3339 time, e.g. "2026-12-31T00:00:00Z"') },
   { name: 'a job calling back over ftp', object: job({ callbackURL: 'ftp://example.org/x' }), rejected: cel('spec.callbackURL', 'spec.callbackURL must be an absolute http or https URL') },
   { name: 'a job with a relative callback', object: job({ callbackURL: 'hooks/done' }), rejected: cel('spec.callbackURL', 'spec.callbackURL must be an absolute http or https URL') },
   { name: 'a job with a pod annotation under flotilla.dev/', object: job({ podAnnotations: { 'flotilla.dev/attempt': '7' } }), rejected: cel('spec.podAnnotations', 'spec.podAnnotations: keys under flotilla.dev/ are reserved for the operator') },
+  { name: 'a job with an image whose path has capitals', object: job({ image: 'ghcr.io/Example/Trainer:1' }), rejected: cel('spec.image', 'spec.image must be an image reference: registry/name[:tag][@algorithm:digest], with a lower-case name') },
+  { name: 'a job with an image with a tag and a digest', object: job({ image: `localhost:5000/team/trainer:1@sha256:${'a'.repeat(64)}` }) },
+  { name: 'a job with an image whose digest is short', object: job({ image: 'ghcr.io/example/trainer@sha256:abc' }), rejected: cel('spec.image', 'spec.image must be an image reference: registry/name[:tag][@algorithm:digest], with a lower-case name') },
+  { name: 'a job asking for more CPU than any node has', object: job({ resources: { cpu: 2000 } }), rejected: cel('spec.resources.cpu', 'spec.resources.cpu must be at most 1024') },
+  { name: 'a job asking for more memory than any node has', object: job({ resources: { memory: '100Ti' } }), rejected: cel('spec.resources.memory', 'spec.resources.memory must be at most 16Ti') },
+  { name: 'a job setting LD_PRELOAD', object: job({ env: [{ name: 'LD_PRELOAD', value: '/tmp/x.so' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name: LD_* and DYLD_* variables (the dynamic loader\'s, e.g. LD_PRELOAD) may not be set') },
+  { name: 'a job setting DYLD_INSERT_LIBRARIES', object: job({ env: [{ name: 'DYLD_INSERT_LIBRARIES', value: '/tmp/x.dylib' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name: LD_* and DYLD_* variables (the dynamic loader\'s, e.g. LD_PRELOAD) may not be set') },
   { name: 'a job with a negative cpu', object: job({ resources: { cpu: '-1' } }), rejected: cel('spec.resources.cpu', QUANTITY('spec.resources.cpu')) },
   { name: 'a job with zero memory', object: job({ resources: { memory: 0 } }), rejected: cel('spec.resources.memory', QUANTITY('spec.resources.memory')) },
   { name: 'a job whose memory is not a quantity', object: job({ resources: { memory: 'lots' } }), rejected: cel('spec.resources.memory', QUANTITY('spec.resources.memory')) },

@@ -6,6 +6,7 @@
 import {
   absolutePath, cid, conditionsSchema, decimal, dnsLabel, dnsSubdomain, duration, observedGenerationSchema,
   positiveDecimal, positiveQuantity, timestamp, userTimestamp, LABEL_VALUE_PATTERN, TOKEN_PATTERN, BYTES32_PATTERN, ADDRESS_PATTERN,
+  IMAGE_REFERENCE_PATTERN,
 } from './field-schemas.ts';
 import type { SchemaProps } from './schema-types.ts';
 
@@ -39,6 +40,33 @@ function immutabilityRules() {
   }));
 }
 
+/** `a` and `b` (CEL string expressions) are the same directory or one holds the other. */
+const overlaps = (a: string, b: string) => `(${a} == ${b} || ${a}.startsWith(${b} + '/') || ${b}.startsWith(${a} + '/'))`;
+
+/**
+ * Inputs, output and checkpoint in separate directories: a mount over another hides it. (Two
+ * inputs nested in each other are left to the webhook and the operator: a rule over every pair
+ * costs more than the apiserver's CEL budget allows.)
+ */
+function pathOverlapRules() {
+  const output = 'self.output.path';
+  const checkpoint = 'self.checkpoint.path';
+  return [
+    {
+      rule: `!has(self.checkpoint) || !has(self.output) || !has(self.output.path) || !${overlaps(output, checkpoint)}`,
+      message: 'spec.checkpoint.path must not overlap spec.output.path: they need separate directories',
+    },
+    {
+      rule: `!has(self.inputs) || !has(self.output) || !has(self.output.path) || self.inputs.all(i, !${overlaps('i.mountPath', output)})`,
+      message: 'spec.inputs[].mountPath must not overlap spec.output.path: they need separate directories',
+    },
+    {
+      rule: `!has(self.inputs) || !has(self.checkpoint) || self.inputs.all(i, !${overlaps('i.mountPath', checkpoint)})`,
+      message: 'spec.inputs[].mountPath must not overlap spec.checkpoint.path: they need separate directories',
+    },
+  ];
+}
+
 export const aiJobSpecSchema = {
   type: 'object',
   description: 'What to run, on which GPUs, with which data, and what the submitter will pay for it.',
@@ -50,6 +78,7 @@ export const aiJobSpecSchema = {
       maxLength: 512,
       'x-kubernetes-validations': [
         { rule: `self.matches('^[^[:space:]]+$')`, message: 'spec.image must be a non-empty image reference without whitespace' },
+        { rule: `!self.matches('^[^[:space:]]+$') || self.matches('${IMAGE_REFERENCE_PATTERN}')`, message: 'spec.image must be an image reference: registry/name[:tag][@algorithm:digest], with a lower-case name' },
       ],
     },
     command: {
@@ -81,6 +110,7 @@ export const aiJobSpecSchema = {
             'x-kubernetes-validations': [
               { rule: `self.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')`, message: 'spec.env[].name must consist of letters, digits, \'_\', \'-\' and \'.\', and not start with a digit' },
               { rule: `!self.startsWith('FLOTILLA_')`, message: 'spec.env[].name: the FLOTILLA_ prefix is reserved for variables the operator sets' },
+              { rule: `!self.startsWith('LD_') && !self.startsWith('DYLD_')`, message: 'spec.env[].name: LD_* and DYLD_* variables (the dynamic loader\'s, e.g. LD_PRELOAD) may not be set' },
             ],
           },
           value: { type: 'string', description: 'Variable value.', maxLength: 32768 },
@@ -110,8 +140,8 @@ export const aiJobSpecSchema = {
           maximum: 64,
           'x-kubernetes-validations': [{ rule: 'self >= 1', message: 'spec.resources.gpus must be at least 1 (whole GPUs per replica)' }],
         },
-        cpu: positiveQuantity('spec.resources.cpu', 'CPU request per replica; the provider\'s defaults apply when unset.'),
-        memory: positiveQuantity('spec.resources.memory', 'Memory request per replica; the provider\'s defaults apply when unset.'),
+        cpu: positiveQuantity('spec.resources.cpu', 'CPU request per replica; the provider\'s defaults apply when unset. At most 1024 (the hub may set a lower maximum).', '1024'),
+        memory: positiveQuantity('spec.resources.memory', 'Memory request per replica; the provider\'s defaults apply when unset. At most 16Ti (the hub may set a lower maximum).', '16Ti'),
       },
     },
     gpu: {
@@ -269,10 +299,13 @@ export const aiJobSpecSchema = {
       additionalProperties: { type: 'string', maxLength: 4096 },
       'x-kubernetes-validations': [
         { rule: `self.all(k, !k.startsWith('flotilla.dev/'))`, message: 'spec.podAnnotations: keys under flotilla.dev/ are reserved for the operator' },
+        // Key syntax (a qualified name) is judged by the webhook and the operator
+        // (core/validation/runnable.ts): a map key has no maxLength, so a CEL matches() over every
+        // key is estimated far beyond the apiserver's cost budget.
       ],
     },
   },
-  'x-kubernetes-validations': immutabilityRules(),
+  'x-kubernetes-validations': [...immutabilityRules(), ...pathOverlapRules()],
 } as const satisfies SchemaProps;
 
 const attemptSchema = {
@@ -296,6 +329,23 @@ const attemptSchema = {
     checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
     checkpointTime: timestamp('When the replicas reported checkpointCID; a preempted attempt is billed up to this instant.'),
     pricePerGpuHour: decimal('The provider\'s price per GPU-hour for the attempt\'s product when it was placed, in token units.'),
+    pods: {
+      type: 'array',
+      maxItems: 128,
+      description: 'The pods the operator created for this attempt, by replica: only these count (a pod with Flotilla\'s labels but another uid is the provider\'s own and ignored).',
+      items: {
+        type: 'object',
+        required: ['replica', 'name', 'uid'],
+        properties: {
+          replica: { type: 'integer', format: 'int32', minimum: 0 },
+          name: { type: 'string', maxLength: 253 },
+          uid: { type: 'string', maxLength: 64 },
+          createdAt: timestamp('When the hub saw the create acknowledged (or, after a crash, first saw the pod): the earliest instant it is billed from.'),
+        },
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['replica'],
+    },
   },
 } as const;
 
@@ -343,6 +393,23 @@ export const aiJobStatusSchema = {
     completionTime: timestamp('When the job reached Succeeded or Failed.'),
     outputCID: { type: 'string', maxLength: 128, description: 'CID of the job\'s output directory.' },
     receiptCID: { type: 'string', maxLength: 128, description: 'CID of the signed provenance receipt (inputs, image digest, provider, attempts, output, settlement).' },
+    callbacks: {
+      type: 'array',
+      description: 'spec.callbackURL deliveries, one per terminal phase. A phase listed here is never called back again, whatever spec.callbackURL becomes.',
+      maxItems: 8,
+      items: {
+        type: 'object',
+        required: ['phase', 'outcome'],
+        properties: {
+          phase: { type: 'string', maxLength: 32, description: 'The terminal phase called back (Succeeded, Failed, Settled).' },
+          outcome: { type: 'string', enum: ['Delivered', 'Failed', 'Refused'], description: 'Delivered: answered 2xx. Failed: no 2xx after the retries. Refused: the URL is not allowed (internal address, credentials, …).' },
+          code: { type: 'integer', minimum: 0, maximum: 999, description: 'HTTP status of the last answer, when there was one.' },
+          time: timestamp('When the outcome was decided.'),
+        },
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['phase'],
+    },
     funding: {
       type: 'object',
       description: 'The escrow deposit that funds the job.',

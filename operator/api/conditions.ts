@@ -69,6 +69,8 @@ export const aiJobConditions = {
       RestartLimitExceeded: r('True', 'More than spec.recovery.maxRestarts attempts were preempted.'),
       DeadlineExceeded: r('True', 'spec.deadline passed before the job finished.'),
       OutputInvalid: r('True', 'The termination message did not carry a valid output CID.'),
+      InvalidSpec: r('True', 'The spec cannot run (a field the webhook refuses, checked again by the operator when the webhook was bypassed); the message names the field.'),
+      PolicyViolation: r('True', 'The job asks for what its namespace\'s placement policy forbids (a region outside it, a denied provider, a higher price, no payment); the message names the field and the annotation.'),
     },
   },
   OutputPinned: {
@@ -106,6 +108,7 @@ export const gpuProviderConditions = {
       Forbidden: r('False', 'The credential may not list nodes or pods in spec.namespace (403).'),
       ConnectionFailed: r('False', 'The API server could not be reached (DNS, refused, reset).'),
       Timeout: r('False', 'The API server did not answer in time.'),
+      ResponseTooLarge: r('False', 'The API server sent a response or watch event over the operator\'s size limits, or more objects than it keeps of one collection.'),
     },
   },
   Ready: {
@@ -113,10 +116,18 @@ export const gpuProviderConditions = {
     reasons: {
       Ready: r('True', 'Reachable, not cordoned, inventory known.'),
       Unreachable: r('False', 'Reachable is not True.'),
+      KubeconfigInvalid: r('False', 'The operator refuses the kubeconfig (the message names the key); no request is sent to the provider.'),
       Cordoned: r('False', 'spec.cordoned is true.'),
       NamespaceMissing: r('False', 'spec.namespace does not exist in the provider.'),
       InventoryPending: r('False', 'Node and pod informers have not synced yet.'),
       NoGPUs: r('False', 'No schedulable node offers a priced GPU product.'),
+    },
+  },
+  InventoryValid: {
+    description: 'Every node and pod the provider\'s API server sent has the shape the operator reads; malformed ones are skipped and named here.',
+    reasons: {
+      Valid: r('True', 'No object was skipped.'),
+      MalformedObjects: r('False', 'Some objects were skipped (placement goes on without them); the message names them and what is wrong.'),
     },
   },
 } as const satisfies { readonly [type: string]: ConditionDoc };

@@ -144,6 +144,7 @@ export const gpuProviderStatusSchema = {
         completed: count64('Attempts that ran to completion (succeeded, or failed through the job\'s own fault).'),
         preempted: count64('Attempts ended by the provider: preemption, eviction, node loss, reclaim, unreachability.'),
         failed: count64('Attempts that failed through the provider\'s fault (e.g. pods never bound).'),
+        violations: count64('Pods the provider made itself with a job\'s labels (flotilla.dev/attempt, …): ignored, deleted, and each also counted in failed.'),
         gpuSeconds: count64('GPU-seconds run here, the exposure preemptionsPerGpuHour is measured over.'),
         meanTimeToPreemptionSeconds: count64('Mean seconds from an attempt\'s start to its preemption.'),
         preemptionsPerGpuHour: { type: 'number', minimum: 0, description: 'Preemption hazard per GPU-hour: (decayedPreemptions + 1) ÷ (decayedGpuHours + 100), i.e. the observed rate smoothed toward a prior of 1 per 100 GPU-hours.' },

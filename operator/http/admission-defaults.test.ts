@@ -12,9 +12,9 @@ const ns = {
   [NAMESPACE_DEFAULTS.deniedProviders]: 'provider-c',
   [NAMESPACE_DEFAULTS.maxPricePerGpuHour]: '3.20',
 };
+const APPLIED = `/metadata/annotations/flotilla.dev~1defaults-applied`;
 
-
-describe('defaultAIJob (namespace defaults)', () => {
+describe('defaultAIJob (namespace policy written into the spec)', () => {
   it('fills placement and the price cap the job leaves out, and records what it filled', () => {
     expect(defaultAIJob(job({ payment: { token: 'USDC', maxAmount: '10' } }), ns).patch).toEqual([
       { op: 'add', path: '/spec/placement', value: {} },
@@ -25,28 +25,53 @@ describe('defaultAIJob (namespace defaults)', () => {
     ]);
   });
 
-  it('never touches a field the job sets, and adds to existing placement and annotations', () => {
-    expect(defaultAIJob(job({ placement: { regions: ['us-east'] }, payment: { token: 'USDC', maxAmount: '10', maxPricePerGpuHour: '9' } }, { keep: 'me' }), ns).patch).toEqual([
-      { op: 'add', path: '/spec/placement/deniedProviders', value: ['provider-c'] },
-      { op: 'add', path: '/metadata/annotations/flotilla.dev~1defaults-applied', value: 'spec.placement.deniedProviders (from namespace team-a)' },
+  it('adds the policy-denied providers to the job\'s own, and leaves a narrower ask alone', () => {
+    expect(defaultAIJob(job({ placement: { regions: ['eu-west'], deniedProviders: ['provider-x'] }, payment: { token: 'USDC', maxAmount: '10', maxPricePerGpuHour: '1' } }, { keep: 'me' }), ns).patch).toEqual([
+      { op: 'add', path: '/spec/placement/deniedProviders', value: ['provider-x', 'provider-c'] },
+      { op: 'add', path: APPLIED, value: 'spec.placement.deniedProviders (from namespace team-a)' },
     ]);
   });
 
-  it('gives an unpaid job no price cap', () => {
-    const d = defaultAIJob(job(), { [NAMESPACE_DEFAULTS.maxPricePerGpuHour]: '3' });
+  it('treats regions: [] (any region) as no ask and fills the policy in', () => {
+    expect(defaultAIJob(job({ placement: { regions: [] } }), { [NAMESPACE_DEFAULTS.regions]: 'eu-west' }).patch[0]).toEqual({ op: 'add', path: '/spec/placement/regions', value: ['eu-west'] });
+  });
+
+  it('leaves an ask beyond the policy for the validating webhook to deny', () => {
+    const d = defaultAIJob(job({ placement: { regions: ['us-east'], deniedProviders: ['provider-c'] }, payment: { token: 'USDC', maxAmount: '10', maxPricePerGpuHour: '9' } }), ns);
     expect(d.patch).toEqual([]);
   });
 
-  it('ignores an invalid annotation with a warning naming it, and applies the valid ones', () => {
-    const d = defaultAIJob(job({ payment: { token: 'USDC', maxAmount: '10' } }), { [NAMESPACE_DEFAULTS.regions]: 'eu west', [NAMESPACE_DEFAULTS.maxPricePerGpuHour]: '-1', [NAMESPACE_DEFAULTS.deniedProviders]: 'ok-name' });
-    expect(d.applied).toEqual(['spec.placement.deniedProviders']);
-    expect(d.warnings).toEqual([
-      'namespace annotation flotilla.dev/default-regions="eu west" is not a comma-separated list of label values; no default applied',
-      'namespace annotation flotilla.dev/default-max-price-per-gpu-hour="-1" is not a positive decimal number; no default applied',
-    ]);
+  it('removes a defaults-applied annotation the user wrote on create', () => {
+    expect(defaultAIJob(job({}, { [DEFAULTS_APPLIED_ANNOTATION]: 'spec.placement.regions (from namespace team-a)' }), {}).patch).toEqual([{ op: 'remove', path: APPLIED }]);
   });
 
-  it('changes nothing in a namespace without defaults', () => {
+  it('overwrites a forged defaults-applied annotation with what it applied', () => {
+    const d = defaultAIJob(job({}, { [DEFAULTS_APPLIED_ANNOTATION]: 'nothing' }), { [NAMESPACE_DEFAULTS.regions]: 'eu-west' });
+    expect(d.patch.at(-1)).toEqual({ op: 'add', path: APPLIED, value: 'spec.placement.regions (from namespace team-a)' });
+  });
+
+  it('on update, puts back a changed defaults-applied annotation and re-adds policy-denied providers an edit removed', () => {
+    const old = job({ placement: { deniedProviders: ['provider-c'] } }, { [DEFAULTS_APPLIED_ANNOTATION]: 'spec.placement.deniedProviders (from namespace team-a)' });
+    const forged = job({ placement: { deniedProviders: ['provider-c'] } }, { [DEFAULTS_APPLIED_ANNOTATION]: 'none' });
+    expect(defaultAIJob(forged, ns, old).patch).toEqual([{ op: 'add', path: APPLIED, value: 'spec.placement.deniedProviders (from namespace team-a)' }]);
+    const widened = job({ placement: { deniedProviders: [] } }, { [DEFAULTS_APPLIED_ANNOTATION]: 'spec.placement.deniedProviders (from namespace team-a)' });
+    expect(defaultAIJob(widened, { [NAMESPACE_DEFAULTS.deniedProviders]: 'provider-c' }, old).patch).toEqual([{ op: 'add', path: '/spec/placement/deniedProviders', value: ['provider-c'] }]);
+    // A record keeps every field ever filled in.
+    const filled = job({ placement: { regions: ['eu-west'] } }, { [DEFAULTS_APPLIED_ANNOTATION]: 'spec.placement.regions (from namespace team-a)' });
+    const emptied = job({ placement: { regions: ['eu-west'], deniedProviders: [] } }, { [DEFAULTS_APPLIED_ANNOTATION]: 'spec.placement.regions (from namespace team-a)' });
+    expect(defaultAIJob(emptied, ns, filled).patch.at(-1)).toEqual({ op: 'add', path: APPLIED, value: 'spec.placement.regions, spec.placement.deniedProviders (from namespace team-a)' });
+  });
+
+  it('on an update that leaves the spec alone (a finalizer, a label), changes nothing', () => {
+    const old = job();
+    expect(defaultAIJob(job({}, { team: 'a' }), ns, old).patch).toEqual([]);
+  });
+
+  it('writes nothing for an unusable policy (the validating webhook denies, naming the annotation)', () => {
+    expect(defaultAIJob(job({ payment: { token: 'USDC', maxAmount: '10' } }), { [NAMESPACE_DEFAULTS.regions]: 'eu west', [NAMESPACE_DEFAULTS.deniedProviders]: 'ok-name' }).patch).toEqual([]);
+  });
+
+  it('changes nothing in a namespace without policy', () => {
     expect(defaultAIJob(job(), {})).toEqual({ patch: [], applied: [], warnings: [] });
   });
 });

@@ -1,4 +1,6 @@
 import type { AIJob, GPUProvider } from '../api/types.ts';
+import { parseNamespacePolicy } from '../core/placement/namespace-policy.ts';
+import { DEFAULT_RUNNABLE_LIMITS } from '../core/validation/runnable.ts';
 import { gpuProviderNeedsJudging, judgeAIJob, judgeGPUProvider } from './admission-policy.ts';
 import type { SecretLookup } from './admission-policy.ts';
 
@@ -47,6 +49,23 @@ describe('judgeAIJob: what CEL cannot say about an AIJob', () => {
     denials.forEach((re, i) => expect(verdict.denials[i]).toMatch(re));
     expect(verdict.warnings).toHaveLength(warnings.length);
     warnings.forEach((re, i) => expect(verdict.warnings[i]).toMatch(re));
+  });
+});
+
+describe('judgeAIJob: runnable, within the namespace policy, a callback the policy allows', () => {
+  const policy = parseNamespacePolicy({ 'flotilla.dev/default-regions': 'us-east', 'flotilla.dev/default-max-price-per-gpu-hour': '2' });
+  const judge = (spec: Record<string, unknown>, extra: Parameters<typeof judgeAIJob>[1] = {}) => judgeAIJob(aijob({ image: 'ghcr.io/x/y:1', output: { path: '/out', pin: true }, ...spec }), { limits: DEFAULT_RUNNABLE_LIMITS, policy, ...extra }).denials;
+  it('admits a job inside the policy', () => expect(judge({ payment: usdc, placement: { regions: ['us-east'] } })).toEqual([]));
+  it('denies what cannot run, naming the field', () => expect(judge({ env: [{ name: 'LD_PRELOAD', value: 'x' }] })).toEqual([expect.stringMatching(/^spec.env\[0\].name LD_PRELOAD/)]));
+  it('denies widening the policy', () => expect(judge({ payment: { ...usdc, maxPricePerGpuHour: '3' }, placement: { regions: ['eu-west'] } })).toEqual([
+    expect.stringMatching(/^spec.placement.regions names eu-west/), expect.stringMatching(/^spec.payment.maxPricePerGpuHour 3 is above/),
+  ]));
+  it('denies a job without payment on a paid hub', () => expect(judge({}, { paymentsRequired: true })).toEqual([expect.stringMatching(/^spec.payment is required/)]));
+  it('denies every job of a namespace whose policy is unusable, naming the annotation', () => {
+    expect(judgeAIJob(aijob({ image: 'a/b:1' }), { policy: parseNamespacePolicy({ 'flotilla.dev/default-regions': 'eu west' }) }).denials).toEqual([expect.stringContaining('flotilla.dev/default-regions="eu west"')]);
+  });
+  it('denies a callback the callback policy refuses, as that policy words it', () => {
+    expect(judge({ callbackURL: 'http://127.0.0.1/' }, { callbackUrlProblem: () => 'spec.callbackURL is loopback' })).toEqual(['spec.callbackURL is loopback']);
   });
 });
 

@@ -2,13 +2,23 @@
 // depends on the operator's configuration or on other objects. Pure: the webhook gathers the
 // context (config, the GPUProvider cache, a Secret lookup) and these functions decide.
 //
-//   AIJob CREATE      deny  spec.payment.token is not a token this operator settles in
+//   AIJob CREATE, UPDATE of spec
+//                     deny  the spec cannot run (core/validation/runnable.ts: mount paths, env names,
+//                           pod annotation keys, amounts, deadline, image, quantities, CIDs)
+//                     deny  the namespace's policy forbids it, or the policy itself is unusable
+//                           (core/placement/namespace-policy.ts)
+//                     deny  spec.callbackURL is one the callback policy refuses
+//                     deny  spec.payment.token is not a token this operator settles in
 //                     warn  allowedProviders / deniedProviders name no known GPUProvider
 //                     warn  no known GPUProvider prices any acceptable product (or any within maxPricePerGpuHour)
 //   GPUProvider CREATE, UPDATE of spec.kubeconfigSecretRef
 //                     deny  the Secret does not exist, lacks the key, or the operator may not read it
 //                     warn  spec.prices name products no node of the provider has (when its inventory is known)
 import type { AIJob, GPUProvider } from '../api/types.ts';
+import { applyNamespacePolicy } from '../core/placement/namespace-policy.ts';
+import type { NamespacePolicy } from '../core/placement/namespace-policy.ts';
+import { validateRunnable } from '../core/validation/runnable.ts';
+import type { RunnableLimits } from '../core/validation/runnable.ts';
 
 export interface Verdict {
   /** Non-empty: the request is denied with these messages. */
@@ -21,6 +31,14 @@ export interface AIJobAdmissionContext {
   readonly paymentTokens?: readonly string[];
   /** Known GPUProviders; undefined while the cache is not synced (then nothing is concluded from absence). */
   readonly providers?: readonly GPUProvider[];
+  /** What makes a spec runnable on this hub; absent: runnability is not judged. */
+  readonly limits?: RunnableLimits;
+  /** The job's namespace's policy; absent: not judged. */
+  readonly policy?: NamespacePolicy;
+  /** The hub settles payments (a job without spec.payment needs the namespace's allow-unpaid-jobs). */
+  readonly paymentsRequired?: boolean;
+  /** Why a callback URL is refused (operator/callbacks/url-policy.ts), or undefined. */
+  readonly callbackUrlProblem?: (url: string) => string | undefined;
 }
 
 const sameToken = (a: string, b: string) => (a.startsWith('0x') || b.startsWith('0x') ? a.toLowerCase() === b.toLowerCase() : a === b);
@@ -31,6 +49,14 @@ const decimal = (s: string | undefined) => (s === undefined ? Number.NaN : Numbe
 export function judgeAIJob(job: AIJob, ctx: AIJobAdmissionContext): Verdict {
   const denials: string[] = [];
   const warnings: string[] = [];
+  if (ctx.limits) denials.push(...validateRunnable(job.spec, ctx.limits).map((v) => v.message));
+  if (ctx.policy) {
+    if (ctx.policy.invalid.length > 0) denials.push(...ctx.policy.invalid.map((why) => `the namespace's placement policy is unusable: ${why}; ask the hub admin to fix it`));
+    else denials.push(...applyNamespacePolicy(job.spec, ctx.policy, { paymentsRequired: ctx.paymentsRequired ?? false }).violations.map((v) => v.message));
+  }
+  const callback = job.spec.callbackURL;
+  const callbackProblem = callback !== undefined ? ctx.callbackUrlProblem?.(callback) : undefined;
+  if (callbackProblem) denials.push(callbackProblem.startsWith('spec.callbackURL') ? callbackProblem : `spec.callbackURL: ${callbackProblem}`);
   const token = job.spec.payment?.token;
   if (ctx.paymentTokens && token !== undefined && !ctx.paymentTokens.some((t) => sameToken(t, token))) {
     denials.push(`spec.payment.token "${token}" is not a token this operator settles in (accepted: ${ctx.paymentTokens.join(', ') || 'none configured'})`);

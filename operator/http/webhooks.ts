@@ -3,9 +3,17 @@
 // admission-defaults.ts; this file gathers their context and speaks the protocol.
 // The ValidatingWebhookConfiguration uses failurePolicy: Fail, so an operator that cannot answer
 // blocks creates rather than letting unjudged objects in (docs/operator.md, "Admission webhooks").
+// AIJobs are judged on CREATE and on UPDATE of their spec: spec.placement may change after
+// creation, and a namespace's policy must hold for it too. WEBHOOK_RULES is the one list of what
+// each hook matches; the chart (charts/flotilla/templates/webhook.yaml), the tests and `make run`
+// register exactly that (a test compares the chart with it).
+import { finalizerRemovalProblem } from './finalizer-guard.ts';
 import { Router } from 'express';
 import type { Request, Response } from 'express';
+import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, GPUProvider } from '../api/types.ts';
+import type { RunnableLimits } from '../core/validation/runnable.ts';
+import { parseNamespacePolicy } from '../core/placement/namespace-policy.ts';
 import { defaultAIJob } from './admission-defaults.ts';
 import type { JsonPatchOp } from './admission-defaults.ts';
 import { gpuProviderNeedsJudging, judgeAIJob, judgeGPUProvider } from './admission-policy.ts';
@@ -13,6 +21,26 @@ import type { SecretLookup, Verdict } from './admission-policy.ts';
 import type { HubReader } from './hub-view.ts';
 
 export const WEBHOOK_PATHS = { aijobs: '/validate/aijobs', gpuproviders: '/validate/gpuproviders', defaultAIJobs: '/mutate/aijobs' } as const;
+
+export interface WebhookRule {
+  /** The webhook's name in its configuration. */
+  readonly name: string;
+  readonly type: 'Validating' | 'Mutating';
+  readonly path: string;
+  readonly operations: readonly ('CREATE' | 'UPDATE')[];
+  readonly resource: string;
+  readonly scope: 'Namespaced' | 'Cluster';
+}
+
+/** Every webhook the operator serves and what it must be registered for. */
+export const WEBHOOK_RULES: readonly WebhookRule[] = [
+  { name: 'aijobs.default.flotilla.dev', type: 'Mutating', path: WEBHOOK_PATHS.defaultAIJobs, operations: ['CREATE', 'UPDATE'], resource: AIJOB.plural, scope: 'Namespaced' },
+  { name: 'aijobs.validate.flotilla.dev', type: 'Validating', path: WEBHOOK_PATHS.aijobs, operations: ['CREATE', 'UPDATE'], resource: AIJOB.plural, scope: 'Namespaced' },
+  { name: 'gpuproviders.validate.flotilla.dev', type: 'Validating', path: WEBHOOK_PATHS.gpuproviders, operations: ['CREATE', 'UPDATE'], resource: GPUPROVIDER.plural, scope: 'Cluster' },
+];
+
+/** A rule as admissionregistration.k8s.io/v1 writes it. */
+export const ruleOf = (w: WebhookRule) => ({ apiGroups: [GROUP], apiVersions: [VERSION], operations: [...w.operations], resources: [w.resource], scope: w.scope });
 
 export interface AdmissionRequest {
   readonly uid: string;
@@ -22,6 +50,7 @@ export interface AdmissionRequest {
   readonly oldObject?: unknown;
   readonly namespace?: string;
   readonly name?: string;
+  readonly userInfo?: { readonly username?: string };
 }
 
 export interface AdmissionReview {
@@ -37,8 +66,16 @@ export interface WebhookDeps {
   readonly operatorNamespace: string;
   /** Reads a Secret's data keys (the hub client, rate-limited). */
   readonly lookupSecret: (namespace: string, name: string) => Promise<SecretLookup>;
-  /** A hub namespace's annotations (its per-namespace AIJob defaults); absent: no defaulting. */
+  /** A hub namespace's annotations (its placement policy); absent: no policy is applied or judged. */
   readonly namespaceAnnotations?: (namespace: string) => Promise<Readonly<Record<string, string>>>;
+  /** What makes a spec runnable on this hub (core/validation/runnable.ts); absent: not judged here. */
+  readonly limits?: RunnableLimits;
+  /** The hub settles payments: a job without spec.payment needs its namespace's allow-unpaid-jobs. */
+  readonly paymentsRequired?: boolean;
+  /** Why a callback URL is refused (operator/callbacks/url-policy.ts), or undefined. */
+  readonly callbackUrlProblem?: (url: string) => string | undefined;
+  /** The operator's own username: only it may remove Flotilla's finalizers (./finalizer-guard.ts). */
+  readonly operatorUsername?: () => string | undefined;
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -86,20 +123,36 @@ export function webhookRouter(deps: WebhookDeps): Router {
   };
 
   router.post(WEBHOOK_PATHS.aijobs, handle(async (request) => {
-    if (request.operation !== 'CREATE' || !request.object) return allow;
-    return judgeAIJob(request.object as AIJob, {
+    const job = request.object as AIJob | undefined;
+    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.spec) return allow;
+    const old = request.oldObject as AIJob | undefined;
+    if (request.operation === 'UPDATE') {
+      const stripped = finalizerRemovalProblem(old?.metadata?.finalizers, job.metadata?.finalizers, request.userInfo?.username, deps.operatorUsername?.());
+      if (stripped) return { denials: [stripped], warnings: [] };
+    }
+    // Metadata and finalizer updates (the operator's own among them) are not judged: only a spec
+    // change can widen what the job asks for, and a job being deleted must be able to finish.
+    if (request.operation === 'UPDATE' && (job.metadata?.deletionTimestamp || JSON.stringify(job.spec) === JSON.stringify(old?.spec))) return allow;
+    const namespace = request.namespace ?? job.metadata?.namespace;
+    return judgeAIJob(job, {
       ...(deps.paymentTokens ? { paymentTokens: deps.paymentTokens } : {}),
       ...(deps.hub.synced ? { providers: deps.hub.providers() } : {}),
+      ...(deps.limits ? { limits: deps.limits } : {}),
+      ...(deps.namespaceAnnotations && namespace ? { policy: parseNamespacePolicy(await deps.namespaceAnnotations(namespace)) } : {}),
+      paymentsRequired: deps.paymentsRequired ?? false,
+      ...(deps.callbackUrlProblem ? { callbackUrlProblem: deps.callbackUrlProblem } : {}),
     });
   }));
 
   router.post(WEBHOOK_PATHS.defaultAIJobs, handle(async (request) => {
     const job = request.object as AIJob | undefined;
-    if (request.operation !== 'CREATE' || !job || !request.namespace || !deps.namespaceAnnotations) return allow;
+    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.metadata || !request.namespace || !deps.namespaceAnnotations) return allow;
+    const old = request.operation === 'UPDATE' ? request.oldObject as AIJob | undefined : undefined;
+    if (old && job.metadata.deletionTimestamp) return allow;
     // A failed read of the namespace fails closed (handle): a job created without its namespace's
-    // defaults (a price cap, say) would be worse than one created a moment later.
-    const defaults = defaultAIJob(job, await deps.namespaceAnnotations(request.namespace));
-    if (defaults.applied.length > 0) deps.log?.('info', 'admission defaulted', { namespace: request.namespace, name: request.name, fields: defaults.applied });
+    // policy (a price cap, say) would be worse than one created a moment later.
+    const defaults = defaultAIJob(job, await deps.namespaceAnnotations(request.namespace), old);
+    if (defaults.applied.length > 0) deps.log?.('info', 'admission defaulted', { namespace: request.namespace, name: request.name, operation: request.operation, fields: defaults.applied });
     return { denials: [], warnings: defaults.warnings, patch: defaults.patch };
   }));
 

@@ -12,7 +12,15 @@ import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts'
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { freePort, getJson, makeTestPki, smallJob } from './support.ts';
+import { WEBHOOK_RULES, ruleOf } from '../../operator/http/webhooks.ts';
+import { applyTenantRoles, freePort, getJson, makeTestPki, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
+
+/** The operator's own list of what each hook matches (the chart registers the same). */
+const rule = (name: string) => {
+  const found = WEBHOOK_RULES.find((w) => w.name === name);
+  if (!found) throw new Error(`no webhook ${name} in WEBHOOK_RULES`);
+  return found;
+};
 
 const hub = clusterClients('hub');
 const custom = hub.kc.makeApiClient(CustomObjectsApi);
@@ -61,13 +69,13 @@ beforeAll(async () => {
         {
           ...common, name: 'aijobs.validate.flotilla.dev',
           clientConfig: { url: `https://127.0.0.1:${webhookPort}/validate/aijobs`, caBundle },
-          rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE'], resources: [AIJOB.plural], scope: 'Namespaced' }],
+          rules: [ruleOf(rule('aijobs.validate.flotilla.dev'))],
           namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
         },
         {
           ...common, name: 'gpuproviders.validate.flotilla.dev',
           clientConfig: { url: `https://127.0.0.1:${webhookPort}/validate/gpuproviders`, caBundle },
-          rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources: [GPUPROVIDER.plural], scope: 'Cluster' }],
+          rules: [ruleOf(rule('gpuproviders.validate.flotilla.dev'))],
           objectSelector: { matchLabels: { 'flotilla.dev/webhook-test': ns } },
         },
       ],
@@ -79,7 +87,7 @@ beforeAll(async () => {
       webhooks: [{
         ...common, name: 'aijobs.default.flotilla.dev', reinvocationPolicy: 'Never',
         clientConfig: { url: `https://127.0.0.1:${webhookPort}/mutate/aijobs`, caBundle },
-        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE'], resources: [AIJOB.plural], scope: 'Namespaced' }],
+        rules: [ruleOf(rule('aijobs.default.flotilla.dev'))],
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
       }],
     },
@@ -112,7 +120,7 @@ describe('admission webhooks on the real hub apiserver', () => {
     expect(await rejection(createJob('usdc-address', (token?.address ?? '').toLowerCase()))).toBe('created');
   });
 
-  it('fills in the defaults its namespace sets, never over what the job says, and records what it filled', async () => {
+  it('writes its namespace\'s policy into the spec, keeps a narrower ask, refuses a wider one, and records what it filled', async () => {
     await hub.core.patchNamespace({ name: ns, body: { metadata: { annotations: { 'flotilla.dev/default-regions': 'eu-west,eu-north', 'flotilla.dev/default-max-price-per-gpu-hour': '3.20' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     type Stored = { spec: { placement?: { regions?: string[] }; payment?: { maxPricePerGpuHour?: string } }; metadata: { annotations?: Record<string, string> } };
     const defaulted = await pollUntil('the defaulting webhook filling spec.placement.regions', async () => {
@@ -125,11 +133,46 @@ describe('admission webhooks on the real hub apiserver', () => {
     expect(defaulted.metadata.annotations?.['flotilla.dev/defaults-applied']).toBe(`spec.placement.regions, spec.payment.maxPricePerGpuHour (from namespace ${ns})`);
     const own = (await custom.createNamespacedCustomObject({
       group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
-      body: smallJob('own-regions', ns, 1, { payment: { token: 'USDC', maxAmount: '5', maxPricePerGpuHour: '9' }, placement: { regions: ['us-east'] } }),
+      body: smallJob('own-regions', ns, 1, { payment: { token: 'USDC', maxAmount: '5', maxPricePerGpuHour: '1' }, placement: { regions: ['eu-north'] } }),
     })) as Stored;
-    expect(own.spec.placement?.regions).toEqual(['us-east']);
-    expect(own.spec.payment?.maxPricePerGpuHour).toBe('9');
+    expect(own.spec.placement?.regions).toEqual(['eu-north']);
+    expect(own.spec.payment?.maxPricePerGpuHour).toBe('1');
     expect(own.metadata.annotations?.['flotilla.dev/defaults-applied']).toBeUndefined();
+    // The policy is a ceiling: asking for a region outside it, or a higher price, is refused.
+    const wider = await rejection(custom.createNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
+      body: smallJob('wider', ns, 1, { payment: { token: 'USDC', maxAmount: '5', maxPricePerGpuHour: '9' }, placement: { regions: ['us-east'] } }),
+    }));
+    expect(wider).toContain('spec.placement.regions names us-east, outside the regions namespace policy allows (flotilla.dev/default-regions: eu-west,eu-north)');
+    expect(wider).toContain('spec.payment.maxPricePerGpuHour 9 is above the namespace\'s cap of 3.20');
+  });
+
+  it('lets only the operator remove Flotilla\'s finalizers: a tenant can delete a funded job but not strip flotilla.dev/settlement', async () => {
+    const removeRoles = await applyTenantRoles(federation().hub.kubeconfig);
+    try {
+      const tenant = await namespaceTenant(hub.kc, ns, 'finalizer-tenant', 'edit');
+      await waitForAggregation(federation().hub.kubeconfig, tenant.username, 'patch', ns);
+      const asTenant = tenant.kc.makeApiClient(CustomObjectsApi);
+      const name = 'settlement-held';
+      // The test's own credential is the one the operator runs with here: it plays the operator.
+      const body = smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } });
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: { ...body, metadata: { ...body.metadata, finalizers: ['flotilla.dev/settlement'] } } });
+      const strip = () => asTenant.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name, body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      const refused = await rejection(strip());
+      expect(refused).toContain('422');
+      expect(refused).toContain('metadata.finalizers: "flotilla.dev/settlement" may be removed only by the Flotilla operator');
+      // Deleting is the tenant's right; the finalizer then holds the job until its providers are paid.
+      await asTenant.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name });
+      const held = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name })) as { metadata: { deletionTimestamp?: string; finalizers?: string[] } };
+      expect(held.metadata.deletionTimestamp).toBeDefined();
+      expect(held.metadata.finalizers).toContain('flotilla.dev/settlement');
+      expect(await rejection(strip())).toContain('may be removed only by the Flotilla operator');
+      // The operator's identity may (its settlement controller may also have done so already).
+      await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name, body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch((err: { code?: number }) => { if (err.code !== 404) throw err; });
+      await pollUntil('the job gone once the operator removed the finalizer', () => custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }).then(() => 'present', () => 'gone'), (s) => s === 'gone', 30_000);
+    } finally {
+      await removeRoles();
+    }
   });
 
   it('rejects a GPUProvider whose kubeconfig Secret does not exist', async () => {

@@ -5,7 +5,7 @@
 // the CRDs to a real kube-apiserver).
 //
 // Subset: literals (int, double, string, bool, list), `self`/`oldSelf`, field selection, indexing,
-// ! && || ?: == != < <= > >= in, has(), size(), the macros all/exists/exists_one, the string
+// ! && || ?: == != < <= > >= in, string +, has(), size(), the macros all/exists/exists_one, the string
 // functions matches/startsWith/endsWith/contains, string(), duration(), and Kubernetes' isURL/url()
 // and isQuantity/quantity().isGreaterThan/isLessThan libraries (enough of them for our rules).
 import type { SchemaProps } from '../schema-types.ts';
@@ -27,7 +27,7 @@ type Node =
 
 type Token = { readonly t: 'num' | 'str' | 'id' | 'op'; readonly v: string };
 
-const OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '!', '(', ')', '[', ']', ',', '.', '?', ':', '-'];
+const OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '!', '(', ')', '[', ']', ',', '.', '?', ':', '-', '+'];
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -117,14 +117,20 @@ export function parseCel(src: string): Node {
     if (isOp('-')) { p++; return { k: 'unary', op: '-', arg: unary() }; }
     return member();
   };
-  const relation = (): Node => {
+  // `+`: string concatenation only (the subset has no arithmetic).
+  const additive = (): Node => {
     let l = unary();
+    while (isOp('+')) { p++; l = { k: 'binary', op: '+', l, r: unary() }; }
+    return l;
+  };
+  const relation = (): Node => {
+    let l = additive();
     for (;;) {
       const tok = peek();
       const rel = tok !== undefined && ((tok.t === 'op' && ['==', '!=', '<', '<=', '>', '>='].includes(tok.v)) || (tok.t === 'id' && tok.v === 'in'));
       if (!rel) return l;
       p++;
-      l = { k: 'binary', op: tok.v, l, r: unary() };
+      l = { k: 'binary', op: tok.v, l, r: additive() };
     }
   };
   const chain = (op: string, next: () => Node) => (): Node => {
@@ -168,9 +174,18 @@ function parseDuration(s: string): Duration {
   return new Duration(nanos);
 }
 
+const QUANTITY_SUFFIX: Record<string, number> = {
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+};
+
+/** A quantity's value as a float with its suffix applied (enough to compare, which is all rules do). */
 function parseQuantity(s: string): Quantity {
-  if (!QUANTITY.test(s)) throw new CelEvalError(`invalid quantity ${s}`);
-  return new Quantity(Number.parseFloat(s));
+  const m = QUANTITY.exec(s);
+  if (!m) throw new CelEvalError(`invalid quantity ${s}`);
+  const suffix = m[3] ?? '';
+  const scale = /^[eE][+-]?[0-9]+$/.test(suffix) ? 10 ** Number(suffix.slice(1)) : (QUANTITY_SUFFIX[suffix] ?? 1);
+  return new Quantity(Number.parseFloat(s) * scale);
 }
 
 function isAbsoluteUrl(s: string): boolean {
@@ -317,6 +332,9 @@ export function evalCel(n: Node, env: Env): unknown {
       const l = evalCel(n.l, env);
       const r = evalCel(n.r, env);
       switch (n.op) {
+        case '+':
+          if (typeof l !== 'string' || typeof r !== 'string') throw new CelUnsupported('+ on non-strings');
+          return l + r;
         case '==': return deepEqual(l, r);
         case '!=': return !deepEqual(l, r);
         case '<': return compare(l, r) < 0;
