@@ -11,6 +11,10 @@
 //   FLOTILLA_CHAIN_TIMEOUT_MS          per-RPC-request timeout (default 10000)
 //   FLOTILLA_SETTLEMENT_BATCH_MS       how long settlements are collected into one settleBatch (default 1000)
 //   FLOTILLA_SETTLEMENT_BATCH_MAX      most jobs per settleBatch (default 50)
+//   FLOTILLA_SETTLEMENT_WINDOW_SECONDS how long after a job's deadline a deposit must stay reclaim-proof
+//                                      so the operator can settle it (default 259200: 3 days)
+//   FLOTILLA_DEFAULT_MAX_RUNTIME_SECONDS the deadline assumed for a job without spec.deadline when its
+//                                      deposit is checked (default 259200: 3 days from funding)
 import { readFileSync } from 'node:fs';
 
 export interface TokenConfig {
@@ -32,7 +36,14 @@ export interface ChainConfig {
   readonly requestTimeoutMs: number;
   readonly batchWindowMs: number;
   readonly batchMax: number;
+  /** A deposit's reclaim deadline must cover the job's deadline plus this (seconds). */
+  readonly settlementWindowSeconds: number;
+  /** The job deadline assumed, from the funding check, when spec.deadline is unset (seconds). */
+  readonly defaultMaxRuntimeSeconds: number;
 }
+
+export const DEFAULT_SETTLEMENT_WINDOW_SECONDS = 3 * 24 * 3600;
+export const DEFAULT_MAX_RUNTIME_SECONDS = 3 * 24 * 3600;
 
 export class ChainConfigError extends Error {
   override name = 'ChainConfigError';
@@ -86,6 +97,8 @@ export function loadChainConfig(env: NodeJS.ProcessEnv = process.env): ChainConf
     requestTimeoutMs: positive(env, 'FLOTILLA_CHAIN_TIMEOUT_MS', 10_000),
     batchWindowMs: positive(env, 'FLOTILLA_SETTLEMENT_BATCH_MS', 1_000),
     batchMax: positive(env, 'FLOTILLA_SETTLEMENT_BATCH_MAX', 50),
+    settlementWindowSeconds: positive(env, 'FLOTILLA_SETTLEMENT_WINDOW_SECONDS', DEFAULT_SETTLEMENT_WINDOW_SECONDS),
+    defaultMaxRuntimeSeconds: positive(env, 'FLOTILLA_DEFAULT_MAX_RUNTIME_SECONDS', DEFAULT_MAX_RUNTIME_SECONDS),
   };
 }
 

@@ -8,7 +8,12 @@ import { ChainConfigError, resolveToken } from './chain-config.ts';
 import type { ChainConfig } from './chain-config.ts';
 import { EscrowClient, escrowJobIdOf } from './escrow-client.ts';
 
-/** Deposit deadline when none is given: a week, so a job stuck in the queue can still be reclaimed. */
+/**
+ * Deposit deadline when none is given: a week after now (or after spec.deadline when that is
+ * later). The funding gate counts a deposit only when its deadline covers the job's deadline (or
+ * the operator's default max runtime) plus the settlement window, 3 + 3 days by default; a week
+ * also lets the payer reclaim a deposit for a job that never ran.
+ */
 export const DEFAULT_DEPOSIT_SECONDS = 7 * 24 * 3600;
 
 export interface FundRequest {
@@ -20,7 +25,7 @@ export interface FundRequest {
   readonly payerKey: string;
   /** Token units to deposit; default: what is missing to spec.payment.maxAmount. */
   readonly amount?: string;
-  /** Unix seconds after which the payer may reclaim; default now + DEFAULT_DEPOSIT_SECONDS. */
+  /** Unix seconds after which the payer may reclaim; default max(now, spec.deadline) + DEFAULT_DEPOSIT_SECONDS. */
   readonly deadline?: bigint;
   readonly now?: () => Date;
 }
@@ -53,7 +58,9 @@ export async function fundJob(req: FundRequest): Promise<FundResult> {
     const amount = req.amount !== undefined ? toBaseUnits(req.amount, token.decimals) : required > already ? required - already : 0n;
     if (amount === 0n) return { escrowJobId, token: payment.token, deposited: '0', total: fromBaseUnits(already, token.decimals) };
     const now = BigInt(Math.floor((req.now?.() ?? new Date()).getTime() / 1000));
-    const deadline = req.deadline ?? now + BigInt(DEFAULT_DEPOSIT_SECONDS);
+    const jobDeadline = Date.parse(job.spec.deadline ?? '');
+    const from = Number.isFinite(jobDeadline) ? (BigInt(Math.ceil(jobDeadline / 1000)) > now ? BigInt(Math.ceil(jobDeadline / 1000)) : now) : now;
+    const deadline = req.deadline ?? from + BigInt(DEFAULT_DEPOSIT_SECONDS);
     const txs = await chain.fund(escrowJobId, token.address, amount, deadline);
     return { escrowJobId, token: payment.token, deposited: fromBaseUnits(amount, token.decimals), total: fromBaseUnits(already + amount, token.decimals), ...txs };
   } finally {

@@ -1,7 +1,8 @@
 // Status writes of the payment controllers. The AIJob controller writes the same status, so every
 // write is a read-modify-write with a resourceVersion precondition: a conflict (409) re-reads the
 // job from the API server and applies the change again. A change touches only the payment fields
-// (funding, cost, settlement, the Funded and Settled conditions, the Settled phase).
+// (funding, cost, settlement, the Funded and Settled conditions, the Settled phase); the only
+// metadata they write is the settlement finalizer (setFinalizer).
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
@@ -9,6 +10,18 @@ import { AIJOB, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import { setCondition } from '../core/conditions.ts';
 import type { AIJobStore } from '../hub/aijob-store.ts';
+
+/**
+ * Held on every funded AIJob so that deleting it waits until the work done is settled. Added by the
+ * funding controller before it writes Funded=True (so nothing is placed without it), removed by the
+ * settlement controller once the escrow is closed (settled or reclaimed) or shown empty; nothing
+ * else writes it.
+ */
+export const SETTLEMENT_FINALIZER = 'flotilla.dev/settlement';
+
+export function holdsSettlement(job: AIJob): boolean {
+  return (job.metadata.finalizers ?? []).includes(SETTLEMENT_FINALIZER);
+}
 
 /** Returns the status to write, or undefined when nothing is to change. */
 export type StatusChange = (job: AIJob) => AIJobStatus | undefined;
@@ -35,6 +48,29 @@ export class JobStatusWriter {
       if (!next || sameJson(next, current.status ?? {})) return current;
       try {
         return await this.store.patchStatus(current, next);
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 404) return undefined;
+        if (code !== 409 || i >= MAX_CONFLICTS) throw err;
+        current = await this.read(current);
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Adds (`present`) or removes one finalizer; on a conflict re-reads and tries again. Resolves to
+   * the job as written (or unchanged when nothing was to do), undefined when it is gone.
+   */
+  async setFinalizer(job: AIJob, finalizer: string, present: boolean): Promise<AIJob | undefined> {
+    let current: AIJob | undefined = job;
+    for (let i = 0; current; i += 1) {
+      const list = current.metadata.finalizers ?? [];
+      if (list.includes(finalizer) === present) return current;
+      // Deletion started: the API server refuses new finalizers, and there is no need for one.
+      if (present && current.metadata.deletionTimestamp) return current;
+      try {
+        return await this.store.setFinalizers(current, present ? [...list, finalizer] : list.filter((f) => f !== finalizer));
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404) return undefined;

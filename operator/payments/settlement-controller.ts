@@ -1,21 +1,29 @@
 // Metering and exactly-once settlement.
 //
 // Every AIJob: status.cost = what its closed attempts cost (operator/core/metering.ts), rewritten
-// when an attempt ends. A job with spec.payment that reached Succeeded or Failed is settled:
+// when an attempt ends. A job with spec.payment is settled once its work is over: it reached
+// Succeeded or Failed, or it is being deleted and the lifecycle has closed its attempt (metering
+// what was done). Deleting a funded job waits for this: the funding controller put the settlement
+// finalizer (flotilla.dev/settlement) on it, and only this controller removes it, once the escrow
+// is closed.
 //
-//   1. intent   split the cost between providers (payout address from each GPUProvider), capped at
-//               the deposit; write status.settlement {id, amounts, refund} — BEFORE anything is sent.
-//               id = escrowJobIdOf(uid): the contract settles an id once, whatever we send.
-//   2. check    FlotillaEscrow.settlementOf(id) at the confirmed block:
-//                 Settled   → it landed (now or before a crash): take the tx hash from the Settled
-//                             event, write Settled=True and phase Settled. Never send again.
-//                 Open      → not landed: queue the intent (from status, not recomputed) for sending.
-//                 Reclaimed → the payer took the deposit back after the deadline: Settled=False.
-//                 None      → no deposit under the id: Settled=False (SettlementFailed).
-//   3. send     the batcher collects the queued intents for FLOTILLA_SETTLEMENT_BATCH_MS and sends
-//               one settleBatch (entries already settled are skipped by the contract, so a resend
-//               after a crash is harmless); records the tx hash; when it is confirmed, step 2 runs
-//               again and finishes the job.
+//   1. check    FlotillaEscrow.settlementOf(id) at the confirmed block, id = escrowJobIdOf(uid)
+//               (derived from the uid every time, never read from status):
+//                 Settled   → it landed (now or before a crash): record the Settled event's tx hash
+//                             and amounts, Settled=True, phase Settled, drop the finalizer. Never
+//                             send again.
+//                 Reclaimed → the payer took the deposit back after the deadline: Settled=False,
+//                             drop the finalizer.
+//                 None      → no deposit under the id: Settled=False (SettlementFailed), drop it.
+//                 Open      → 2.
+//   2. derive   split the metered cost of the attempts between their providers (payout address
+//               from each GPUProvider, read now), capped at the deposit read now. status.settlement
+//               is a record of this, rewritten when it says anything else — never the instruction.
+//               The record is written BEFORE anything is sent.
+//   3. send     the batcher collects derived entries for FLOTILLA_SETTLEMENT_BATCH_MS and sends one
+//               settleBatch (entries already settled are skipped by the contract, so a resend after
+//               a crash is harmless); records the tx hash; when it is confirmed, step 1 runs again
+//               and finishes the job.
 //
 // Chain unreachable anywhere: Settled=False (ChainUnreachable), the phase stays Succeeded/Failed,
 // and the job is looked at again every FLOTILLA_CHAIN_POLL_MS until the chain answers.
@@ -27,8 +35,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus, GPUProvider } from '../api/types.ts';
+import { openAttempt } from '../core/lifecycle/plan.ts';
 import { costStatus, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError } from '../core/metering.ts';
-import { fromBaseUnits, toBaseUnits } from '../core/money.ts';
+import type { JobCost } from '../core/metering.ts';
+import { fromBaseUnits } from '../core/money.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ReconcileResult } from '../runtime/work-queue.ts';
@@ -36,7 +46,7 @@ import { resolveToken } from './chain-config.ts';
 import type { ChainConfig, TokenConfig } from './chain-config.ts';
 import { ChainRevertError, escrowJobIdOf, isChainUnavailable } from './escrow-client.ts';
 import type { EscrowClient, SettlementEntry } from './escrow-client.ts';
-import { conditionOf, withCondition } from './job-status.ts';
+import { conditionOf, holdsSettlement, SETTLEMENT_FINALIZER, withCondition } from './job-status.ts';
 import type { JobStatusWriter } from './job-status.ts';
 
 /** Decimals assumed for jobs without spec.payment (their cost is shown, never settled). */
@@ -100,7 +110,11 @@ export class SettlementController {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const job = this.opts.get(key);
-    if (!job || job.metadata.deletionTimestamp) return {};
+    if (!job) return {};
+    const deleting = Boolean(job.metadata.deletionTimestamp);
+    const held = holdsSettlement(job);
+    // A job being deleted is ours only while our finalizer holds it: until its work is settled.
+    if (deleting && !held) return {};
     const token = this.tokenOf(job);
     const decimals = token?.decimals ?? DEFAULT_DECIMALS;
     const cost = meterJob(job.status ?? {}, decimals);
@@ -108,25 +122,33 @@ export class SettlementController {
     const withCost = (status: AIJobStatus): AIJobStatus => (isDeepStrictEqual(status.cost, costNow) ? status : { ...status, cost: costNow });
 
     const phase = job.status?.phase ?? '';
-    const settles = Boolean(job.spec.payment) && ENDED.has(phase);
-    if (!settles) {
+    if (phase === 'Settled') {
+      if (held) await this.release(key, job, 'settled');
+      return {};
+    }
+    if (!job.spec.payment && held) {
+      // Only funded jobs are held; an unpaid one has nothing to wait for, whoever put it there.
+      await this.release(key, job, 'no spec.payment');
+      return {};
+    }
+    if (!job.spec.payment || !settleable(job)) {
+      // Being deleted with an attempt still open: the lifecycle closes it (metering what was done)
+      // as it stops the pods; settlement follows.
+      if (deleting) return { requeueAfterMs: 2_000 };
       // Cost changes only when an attempt closes: before that there is nothing to write (a write
       // per fresh job would also race the AIJob controller's own status writes into 409s).
       const anyClosed = (job.status?.attempts ?? []).some((a) => a.endTime);
-      if (anyClosed && phase !== 'Settled' && !isDeepStrictEqual(job.status?.cost, costNow)) {
+      if (anyClosed && !isDeepStrictEqual(job.status?.cost, costNow)) {
         await this.opts.writer.update(job, (j) => (j.status?.phase === 'Settled' ? undefined : withCost(j.status ?? {})));
       }
       return {};
     }
 
     const { chain, config } = this.opts;
-    const settled = (status: 'False' | 'True', reason: string, message: string, extra: Partial<AIJobStatus> = {}) =>
-      this.opts.writer.update(job, (j) => {
-        if (!ENDED.has(j.status?.phase ?? '')) return undefined;
-        return { ...withCondition(withCost(j.status ?? {}), 'Settled', status, reason, message, this.now(), j.metadata.generation), ...extra };
-      });
+    const settled = (status: 'False' | 'True', reason: string, message: string) =>
+      this.opts.writer.update(job, (j) => (settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', status, reason, message, this.now(), j.metadata.generation) : undefined));
     if (!chain || !config || !token) {
-      await settled('False', 'SettlementFailed', !chain ? 'payments are not configured on this operator (FLOTILLA_CHAIN_RPC is unset)' : `spec.payment.token ${job.spec.payment?.token} is not configured`);
+      await settled('False', 'SettlementFailed', !chain ? 'payments are not configured on this operator (FLOTILLA_CHAIN_RPC is unset)' : `spec.payment.token ${job.spec.payment.token} is not configured`);
       return {};
     }
     if (!chain.address || !this.batcher) {
@@ -134,11 +156,10 @@ export class SettlementController {
       return {};
     }
 
+    // Derived here, every time: never taken from status.settlement (a record, not an instruction).
     const id = escrowJobIdOf(job.metadata.uid ?? '');
-    const intent = job.status?.settlement;
     try {
-      if (!intent?.id) return await this.writeIntent(key, job, id, token, cost, withCost);
-      return await this.check(key, job, intent, token);
+      return await this.settle(key, job, id, token, cost, withCost);
     } catch (err) {
       if (!isChainUnavailable(err)) throw err;
       this.opts.log('warn', 'chain unreachable; settlement retried later', { job: key, error: errorMessage(err) });
@@ -147,78 +168,118 @@ export class SettlementController {
     }
   }
 
-  /** Step 1: the split, written to status before anything is sent. */
-  private async writeIntent(key: string, job: AIJob, id: string, token: TokenConfig, cost: ReturnType<typeof meterJob>, withCost: (s: AIJobStatus) => AIJobStatus): Promise<ReconcileResult> {
+  /**
+   * What the contract says about the id decides:
+   *   Settled   → it landed (now or before a crash): record the transaction; never send again.
+   *   Open      → derive the split from the attempts, the GPUProviders' payout addresses and the
+   *               deposit; record it in status (before anything is sent); queue exactly that.
+   *   Reclaimed / None → nothing can be paid any more.
+   * Every outcome that closes the escrow releases the settlement finalizer.
+   */
+  private async settle(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost, withCost: (s: AIJobStatus) => AIJobStatus): Promise<ReconcileResult> {
+    const chain = this.opts.chain as EscrowClient;
+    const onChain = await chain.settlementOf(id);
+    switch (onChain.status) {
+      case 'Settled':
+        await this.recordLanded(key, job, id, token, cost, withCost, onChain.closedAtBlock);
+        return {};
+      case 'Reclaimed':
+        await this.mark(job, withCost, 'Reclaimed', `the payer reclaimed the deposit under ${id} after its deadline; nothing was paid`);
+        await this.release(key, job, 'escrow reclaimed');
+        return {};
+      case 'None':
+        await this.mark(job, withCost, 'SettlementFailed', `no escrow deposit under ${id} on this chain`);
+        await this.release(key, job, 'no escrow deposit');
+        return {};
+      default:
+        break;
+    }
+    const derived = await this.derive(id, token, cost);
+    if ('error' in derived) {
+      await this.mark(job, withCost, 'NotMetered', derived.error);
+      return { requeueAfterMs: 10_000 };
+    }
+    const { record, entry, message } = derived;
+    const current = job.status?.settlement;
+    let written: AIJob | undefined = job;
+    if (!sameRecord(current, record)) {
+      if (current?.id || current?.amounts) {
+        this.opts.log(current.id === id && current.txHash ? 'info' : 'warn', 'status.settlement differs from what the attempts and the deposit say; recording and sending the derived split', { job: key, id, recorded: current, derived: record });
+      }
+      written = await this.opts.writer.update(job, (j) => {
+        if (!settleable(j)) return undefined;
+        // A transaction hash is kept only when it was recorded for this very split.
+        const txHash = sameRecord(j.status?.settlement, record) ? j.status?.settlement?.txHash : undefined;
+        return { ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation), settlement: { ...record, ...(txHash ? { txHash } : {}) } };
+      });
+      if (!written) return {};
+      this.opts.log('info', 'settlement intent written', { job: key, id, amounts: record.amounts, refund: record.refund });
+    }
+    if (!this.batcher?.has(id)) {
+      this.batcher?.submit({ key, entry });
+      this.opts.log('info', 'settlement queued', { job: key, id });
+    }
+    return { requeueAfterMs: Math.max(2_000, this.opts.config?.pollMs ?? 5_000) };
+  }
+
+  /** The split as it must be paid now: metered attempts, payout addresses, the deposit on chain. */
+  private async derive(id: string, token: TokenConfig, cost: JobCost): Promise<{ record: Settlement; entry: SettlementEntry; message: string } | { error: string }> {
     const chain = this.opts.chain as EscrowClient;
     const deposit = await chain.deposit(id);
-    const notSettling = (reason: string, message: string) => this.opts.writer.update(job, (j) =>
-      ENDED.has(j.status?.phase ?? '') && !j.status?.settlement?.id ? withCondition(withCost(j.status ?? {}), 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined);
-    if (deposit.status === 'None' || deposit.status === 'Reclaimed') {
-      await notSettling(deposit.status === 'None' ? 'SettlementFailed' : 'Reclaimed', deposit.status === 'None' ? `no escrow deposit under ${id}` : `the payer reclaimed the deposit under ${id} after its deadline`);
-      return { requeueAfterMs: 60_000 };
-    }
     let split;
     try {
       const payouts = await this.payoutAddresses(cost.attempts.filter((a) => a.cost > 0n).map((a) => a.provider));
       split = splitSettlement(cost, (p) => payouts.get(p), deposit.deposit);
     } catch (err) {
       if (!(err instanceof SettlementSplitError)) throw err;
-      await notSettling('NotMetered', err.message);
-      return { requeueAfterMs: 10_000 };
+      return { error: err.message };
     }
-    const settlement: Settlement = { id, amounts: settlementAmountsStatus(split, token.decimals), refund: fromBaseUnits(split.refund, token.decimals) };
+    const record: Settlement = { id, amounts: settlementAmountsStatus(split, token.decimals), refund: fromBaseUnits(split.refund, token.decimals) };
+    const entry: SettlementEntry = { jobId: id, providers: split.shares.map((s) => s.payoutAddress), amounts: split.shares.map((s) => s.amount) };
     const paid = split.shares.map((s) => `${fromBaseUnits(s.amount, token.decimals)} to ${s.provider}`).join(', ') || 'nothing to providers';
-    const message = `settling ${id}: ${paid}; refund ${settlement.refund} ${job.spec.payment?.token}${split.capped ? ' (cost capped at the deposit)' : ''}`;
-    const written = await this.opts.writer.update(job, (j) => {
-      if (!ENDED.has(j.status?.phase ?? '') || j.status?.settlement?.id) return undefined;
-      return { ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation), settlement };
-    });
-    this.opts.log('info', 'settlement intent written', { job: key, id, amounts: settlement.amounts, refund: settlement.refund });
-    // Go on with the job as written (or as it is now if someone else won the race).
-    if (written?.status?.settlement?.id) return this.check(key, written, written.status.settlement, token);
-    return { requeueAfterMs: 0 };
+    const message = `settling ${id}: ${paid}; refund ${record.refund} ${token.symbol}${split.capped ? ' (cost capped at the deposit)' : ''}`;
+    return { record, entry, message };
   }
 
-  /** Step 2: what the contract says about the settlement id. */
-  private async check(key: string, job: AIJob, intent: Settlement, token: TokenConfig): Promise<ReconcileResult> {
+  /** The id is Settled on chain: record the transaction (and, if status says otherwise, what was paid). */
+  private async recordLanded(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost, withCost: (s: AIJobStatus) => AIJobStatus, block: number): Promise<void> {
     const chain = this.opts.chain as EscrowClient;
-    const id = intent.id as string;
-    const onChain = await chain.settlementOf(id);
-    switch (onChain.status) {
-      case 'Settled': {
-        const event = await chain.settledEvent(id, onChain.closedAtBlock);
-        const txHash = event?.txHash ?? intent.txHash;
-        const message = `settled in ${txHash ?? 'an unknown transaction'} (block ${onChain.closedAtBlock}, ${this.opts.config?.confirmations ?? 1} confirmation(s))`;
-        if (event) {
-          const expected = (intent.amounts ?? []).map((a) => `${a.payoutAddress?.toLowerCase()}=${toBaseUnits(a.amount, token.decimals)}`);
-          const actual = event.providers.map((p, i) => `${p.toLowerCase()}=${event.amounts[i]}`);
-          if (!isDeepStrictEqual(expected, actual)) this.opts.log('error', 'the settlement on chain differs from status.settlement', { job: key, id, expected, actual });
-        }
-        await this.opts.writer.update(job, (j) => {
-          if (!ENDED.has(j.status?.phase ?? '')) return undefined;
-          const s = withCondition(j.status ?? {}, 'Settled', 'True', 'SettlementConfirmed', message, this.now(), j.metadata.generation);
-          return { ...s, phase: 'Settled', settlement: { ...j.status?.settlement, ...(txHash ? { txHash } : {}) } };
-        });
-        this.opts.log('info', 'job settled', { job: key, id, txHash, block: onChain.closedAtBlock });
-        return {};
-      }
-      case 'Open':
-        if (!this.batcher?.has(id)) {
-          this.batcher?.submit({ key, entry: entryOf(intent, token) });
-          this.opts.log('info', 'settlement queued', { job: key, id });
-        }
-        return { requeueAfterMs: Math.max(2_000, this.opts.config?.pollMs ?? 5_000) };
-      case 'Reclaimed':
-        await this.mark(job, 'Reclaimed', `the payer reclaimed the deposit under ${id} after its deadline; nothing was paid`);
-        return {};
-      default:
-        await this.mark(job, 'SettlementFailed', `no escrow deposit under ${id} on this chain`);
-        return { requeueAfterMs: 60_000 };
+    const event = await chain.settledEvent(id, block);
+    const txHash = event?.txHash ?? job.status?.settlement?.txHash;
+    const message = `settled in ${txHash ?? 'an unknown transaction'} (block ${block}, ${this.opts.config?.confirmations ?? 1} confirmation(s))`;
+    // The chain is the record: status.settlement shows what the Settled event paid (provider names
+    // and address spelling from the split derived now), whatever status said before.
+    const derived = await this.derive(id, token, cost);
+    let record: Settlement | undefined = 'error' in derived ? undefined : derived.record;
+    if (event) {
+      const known = new Map((record?.amounts ?? []).map((a) => [a.payoutAddress?.toLowerCase(), a]));
+      const paid: Settlement = {
+        id,
+        amounts: event.providers.map((p, i) => ({ provider: known.get(p.toLowerCase())?.provider ?? 'unknown', payoutAddress: known.get(p.toLowerCase())?.payoutAddress ?? p, amount: fromBaseUnits(event.amounts[i] ?? 0n, token.decimals) })),
+        refund: fromBaseUnits(event.refund, token.decimals),
+      };
+      if (record && !sameRecord(record, paid)) this.opts.log('error', 'the settlement on chain differs from the split derived now', { job: key, id, derived: record, onChain: paid });
+      record = paid;
     }
+    await this.opts.writer.update(job, (j) => {
+      if (!settleable(j)) return undefined;
+      const s = withCondition(withCost(j.status ?? {}), 'Settled', 'True', 'SettlementConfirmed', message, this.now(), j.metadata.generation);
+      return { ...s, phase: 'Settled', settlement: { ...(record ?? {}), id, ...(txHash ? { txHash } : {}) } };
+    });
+    this.opts.log('info', 'job settled', { job: key, id, txHash, block });
+    await this.release(key, job, 'settled');
   }
 
-  private mark(job: AIJob, reason: string, message: string) {
-    return this.opts.writer.update(job, (j) => (ENDED.has(j.status?.phase ?? '') ? withCondition(j.status ?? {}, 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined));
+  private mark(job: AIJob, withCost: (s: AIJobStatus) => AIJobStatus, reason: string, message: string) {
+    return this.opts.writer.update(job, (j) => (settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined));
+  }
+
+  /** Drops the settlement finalizer: the escrow is closed (settled, reclaimed) or never existed. */
+  private async release(key: string, job: AIJob, why: string): Promise<void> {
+    const fresh = this.opts.get(key) ?? job;
+    if (!holdsSettlement(fresh)) return;
+    await this.opts.writer.setFinalizer(fresh, SETTLEMENT_FINALIZER, false);
+    this.opts.log('info', 'settlement finalizer removed', { job: key, why, deleting: Boolean(fresh.metadata.deletionTimestamp) });
   }
 
   /** After the node accepted the transaction: its hash in status (best effort; the chain is the record). */
@@ -227,7 +288,7 @@ export class SettlementController {
     if (!job) return;
     const confirmations = this.opts.config?.confirmations ?? 1;
     await this.opts.writer.update(job, (j) => {
-      if (!ENDED.has(j.status?.phase ?? '') || j.status?.settlement?.id !== id || conditionOf(j, 'Settled')?.status === 'True') return undefined;
+      if (!settleable(j) || j.status?.settlement?.id !== id || conditionOf(j, 'Settled')?.status === 'True') return undefined;
       const s = withCondition(j.status ?? {}, 'Settled', 'False', 'SettlementPending', `sent ${id} in ${txHash}; waiting for ${confirmations} confirmation(s)`, this.now(), j.metadata.generation);
       return { ...s, settlement: { ...j.status?.settlement, txHash } };
     }).catch((err: unknown) => this.opts.log('warn', 'could not record the settlement transaction', { job: key, txHash, error: errorMessage(err) }));
@@ -238,7 +299,7 @@ export class SettlementController {
     if (!job) return;
     const unavailable = isChainUnavailable(error);
     await this.opts.writer.update(job, (j) => {
-      if (!ENDED.has(j.status?.phase ?? '') || j.status?.settlement?.id !== id) return undefined;
+      if (!settleable(j) || j.status?.settlement?.id !== id) return undefined;
       return withCondition(j.status ?? {}, 'Settled', 'False', unavailable ? 'ChainUnreachable' : 'SettlementFailed', `settling ${id} failed: ${errorMessage(error)}`, this.now(), j.metadata.generation);
     }).catch((err: unknown) => this.opts.log('warn', 'could not record the settlement failure', { job: key, error: errorMessage(err) }));
   }
@@ -257,14 +318,17 @@ export class SettlementController {
   }
 }
 
-/** The contract call for a written intent: exactly the amounts in status, in base units. */
-export function entryOf(intent: Settlement, token: TokenConfig): SettlementEntry {
-  const amounts = intent.amounts ?? [];
-  return {
-    jobId: intent.id as string,
-    providers: amounts.map((a) => a.payoutAddress as string),
-    amounts: amounts.map((a) => toBaseUnits(a.amount, token.decimals)),
-  };
+/** A job whose work is over and can be settled: it ended, or it is being deleted and its attempt is closed. */
+export function settleable(job: AIJob): boolean {
+  const phase = job.status?.phase ?? '';
+  if (ENDED.has(phase)) return true;
+  return Boolean(job.metadata.deletionTimestamp) && phase !== 'Settled' && !openAttempt(job.status);
+}
+
+/** Same id, amounts and refund (the transaction hash aside). */
+function sameRecord(a: Settlement | undefined, b: Settlement | undefined): boolean {
+  const norm = (s: Settlement | undefined) => JSON.parse(JSON.stringify({ id: s?.id, amounts: (s?.amounts ?? []).map((x) => ({ provider: x.provider, payoutAddress: x.payoutAddress?.toLowerCase(), amount: x.amount })), refund: s?.refund })) as unknown;
+  return isDeepStrictEqual(norm(a), norm(b));
 }
 
 interface BatchItem {

@@ -1,5 +1,6 @@
 // Builds the payment controllers (funding gate, metering + settlement) over one informer on AIJobs
 // and one chain client. Called from operator/main.ts once leading.
+import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
 import { errorMessage } from '../log.ts';
@@ -43,14 +44,16 @@ export function startPayments(opts: PaymentsOptions): Payments {
     ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
     onEvent: (_type, job) => {
       const k = jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
-      if (FundingController.wants(job)) fundingQueue.add(k);
+      if (funding.wants(job)) fundingQueue.add(k);
       settlementQueue.add(k);
     },
     onState: (state) => { if (state.error) log('warn', 'payments: hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
   });
   const writer = new JobStatusWriter(opts.hub, store);
   const get = (k: string) => store.get(k);
-  const funding = new FundingController({ writer, get, log, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
+  const core = opts.hub.makeApiClient(CoreV1Api);
+  const namespaceAnnotations = async (name: string) => (await core.readNamespace({ name })).metadata?.annotations ?? {};
+  const funding = new FundingController({ writer, get, log, namespaceAnnotations, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
   const settlement = new SettlementController({
     hub: opts.hub, writer, get, log, wake: (k) => settlementQueue.add(k),
     ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}), ...(opts.failpoint ? { failpoint: opts.failpoint } : {}),

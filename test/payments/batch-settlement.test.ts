@@ -1,9 +1,9 @@
 // Several jobs that end close together settle in one settleBatch transaction.
 import type { AIJob } from '../../operator/api/types.ts';
-import { clusterClients, createNamespace, deleteNamespace, waitForAIJob } from '../support/federation.ts';
+import { clusterClients, deleteNamespace, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { EscrowProbe, PAYER_ACCOUNTS, USDC, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob } from './payments-fixture.ts';
+import { EscrowProbe, PAYER_ACCOUNTS, USDC, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, paymentNamespace } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
 const c = federationChain();
@@ -12,7 +12,7 @@ let ns = '';
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  ns = await createNamespace(hub.core, 't-pay-batch');
+  ns = await paymentNamespace(hub.core, 't-pay-batch', [PAYER_ACCOUNTS.settle]);
   // A long collection window, so jobs ending a few seconds apart still share a transaction.
   operator = startOperator(ns, operatorChainEnv(c, { FLOTILLA_SETTLEMENT_BATCH_MS: '8000' }));
 });

@@ -10,10 +10,10 @@ import { startAnvil } from '../../federation/anvil.ts';
 import type { AnvilNode } from '../../federation/anvil.ts';
 import { deployFederationChain } from '../../federation/chain-contracts.ts';
 import type { AIJob } from '../../operator/api/types.ts';
-import { clusterClients, createNamespace, deleteNamespace, waitForAIJob } from '../support/federation.ts';
+import { clusterClients, deleteNamespace, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, fund, operatorChainEnv, paidJob } from './payments-fixture.ts';
+import { EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, fund, operatorChainEnv, paidJob, paymentNamespace } from './payments-fixture.ts';
 import type { ChainUnderTest } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
@@ -33,7 +33,7 @@ beforeAll(async () => {
   node = await startAnvil({ stateDir, name: 'anvil-chain-down' });
   c = { rpcUrl: node.rpcUrl, chainId: node.chainId, chain: await deployFederationChain(node.rpcUrl, node.chainId, stateDir) };
   probe = new EscrowProbe(c);
-  ns = await createNamespace(hub.core, 't-pay-down');
+  ns = await paymentNamespace(hub.core, 't-pay-down', [PAYER_ACCOUNTS.chainDown]);
   operator = startOperator(ns, operatorChainEnv(c, { FLOTILLA_CHAIN_TIMEOUT_MS: '1500' }));
 });
 afterAll(async () => {

@@ -5,11 +5,11 @@
 import { createServer } from 'node:net';
 import type { AIJob } from '../../operator/api/types.ts';
 import { fromBaseUnits, toBaseUnits } from '../../operator/core/money.ts';
-import { clusterClients, createNamespace, deleteNamespace, federation, waitForAIJob } from '../support/federation.ts';
+import { clusterClients, deleteNamespace, federation, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import {
-  EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, payerAddress,
+  EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, payerAddress, paymentNamespace,
 } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
@@ -33,11 +33,11 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  ns = await createNamespace(hub.core, 't-pay-pre');
+  ns = await paymentNamespace(hub.core, 't-pay-pre', [PAYER_ACCOUNTS.preempt]);
   const port = await freePort();
   operator = startOperator(ns, operatorChainEnv(c, {
-    // Replicas report checkpoints to the operator's HTTP listener (the simulated workload does).
-    FLOTILLA_HTTP_PORT: String(port),
+    // Replicas report checkpoints to the operator's report listener (the simulated workload does).
+    FLOTILLA_REPORT_PORT: String(port),
     FLOTILLA_WEBHOOK_PORT: 'off',
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
     FLOTILLA_REPORT_SECRET: `payments-test-${ns}-secret`,
