@@ -55,8 +55,8 @@ federation-down: deps ## stop every process of the local federation
 federation-status: deps ## show the running federation's endpoints and health
 	node federation/cli.ts status
 
-run: deps ## run the operator out of cluster against the local federation's hub
-	FLOTILLA_KUBECONFIG=$(CURDIR)/.flotilla/kubeconfigs/hub.yaml node operator/main.ts
+run: deps ## the operator in the foreground against the local federation: its Kubo, chain and webhooks (as a Helm install has)
+	node scripts/run-operator.ts
 
 crds: deps ## regenerate crds/ and docs/api.md from operator/api
 	node operator/api/generate-crds.ts

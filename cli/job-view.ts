@@ -53,7 +53,10 @@ export function statusText(job: AIJob, now = Date.now()): string {
   if (s.outputCID) lines.push(`Output     ${s.outputCID}`);
   if (s.receiptCID) lines.push(`Receipt    ${s.receiptCID}`);
   if (s.settlement?.txHash) lines.push(`Settled    ${s.settlement.txHash} (${(s.settlement.amounts ?? []).map((a) => `${a.provider} ${a.amount}`).join(', ')})`);
-  if (job.spec.callbackURL) lines.push(`Callback   ${job.spec.callbackURL}${job.metadata.annotations?.['flotilla.dev/callback-delivered'] ? ` (delivered: ${job.metadata.annotations['flotilla.dev/callback-delivered']})` : ''}`);
+  // Outcomes per phase from status.callbacks (older operators wrote an annotation).
+  const callbacks = (s.callbacks ?? []).map((c) => `${c.phase} ${c.outcome}${c.code ? ` HTTP ${c.code}` : ''}`).join(', ')
+    || (job.metadata.annotations?.['flotilla.dev/callback-delivered'] ? `${job.metadata.annotations['flotilla.dev/callback-delivered']} Delivered` : '');
+  if (job.spec.callbackURL) lines.push(`Callback   ${job.spec.callbackURL}${callbacks ? ` (${callbacks})` : ''}`);
   let text = lines.join('\n') + '\n';
   if (s.attempts?.length) {
     text += '\nAttempts\n' + table([

@@ -1,27 +1,45 @@
-// Delivers spec.callbackURL callbacks (leader only): a signed POST when a job reaches a terminal
-// phase, retried with exponential backoff through a WorkQueue (one delivery per job at a time),
-// then recorded as an annotation and an Event on the AIJob.
+// Delivers spec.callbackURL callbacks (leader only): a POST signed with the namespace's key when a
+// job reaches a terminal phase, retried with exponential backoff through a WorkQueue (one delivery
+// per job at a time), then recorded in status.callbacks and as an Event on the AIJob.
 //
-//   hub view event ─▶ dueCallback? ─▶ queue(key) ─▶ POST (signed, timeout) ─┬ 2xx ─▶ annotate delivered, Event
-//                                                                         ├ 408/429/5xx/network ─▶ throw → backoff
-//                                                                         └ other 4xx, or attempts used up ─▶ annotate failed, Event
+//   hub view event ─▶ dueCallback? ─▶ queue(key) ─▶ URL policy ─▶ POST (signed, vetted address, timeout)
+//       ├ refused by the policy (internal address, credentials, own endpoint) ─▶ record Refused, Event
+//       ├ 2xx ─▶ record Delivered, Event
+//       ├ 408/429/5xx/network ─▶ throw → backoff
+//       └ other status (3xx: redirects are not followed), or attempts used up ─▶ record Failed, Event
+//
+// Events and logs carry the status code, never the receiver's body (url-policy.ts, send.ts).
+import { randomBytes } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob } from '../api/types.ts';
 import type { Logger } from '../log.ts';
+import { assertLeading } from '../runtime/lease-guard.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
 import { recordCallback } from '../telemetry/metrics.ts';
-import { ANNOTATION_DELIVERED, ANNOTATION_FAILED, callbackPayload, deliveryId, dueCallback, judgeAnswer, withPhase } from './policy.ts';
-import type { TerminalPhase } from './policy.ts';
-import { signedHeaders } from './signature.ts';
+import { answerSummary, callbackPayload, deliveryId, dueCallback, judgeAnswer, withRecord } from './policy.ts';
+import type { CallbackRecord, TerminalPhase } from './policy.ts';
+import { CallbackRefused, postCallback } from './send.ts';
+import { namespaceKey, signedHeaders } from './signature.ts';
+import { EMPTY_POLICY } from './url-policy.ts';
+import type { CallbackPolicy } from './url-policy.ts';
+
+/** The Secret in each tenant namespace that holds its verification key (data key `key`). */
+export const NAMESPACE_KEY_SECRET = 'flotilla-callback-key';
+/** Where the operator keeps the master secret it generated, when none is configured. */
+export const MASTER_SECRET = 'flotilla-callback-master';
 
 export interface CallbackDispatcherOptions {
   readonly hub: KubeConfig;
   /** Reads a job from the hub cache by namespace/name. */
   readonly getJob: (key: string) => AIJob | undefined;
-  /** Signing secret (FLOTILLA_CALLBACK_SECRET); without one, callbacks go unsigned. */
+  /** Master signing secret (FLOTILLA_CALLBACK_SECRET[_FILE]); absent: generated once and kept in the Secret MASTER_SECRET of `namespace`. */
   readonly secret?: string;
+  /** The operator's namespace (where MASTER_SECRET lives). */
+  readonly namespace: string;
+  /** Where callbacks may go (url-policy.ts). Default: no allow-list, no own endpoints. */
+  readonly policy?: CallbackPolicy;
   readonly log: Logger;
   /** Attempts before giving up. Default 8 (≈ 4 minutes with the default backoff). */
   readonly maxAttempts?: number;
@@ -32,7 +50,7 @@ export interface CallbackDispatcherOptions {
 }
 
 interface Outcome {
-  readonly delivered: boolean;
+  readonly record: CallbackRecord;
   readonly message: string;
   /** The Event was recorded. */
   readonly reported: boolean;
@@ -40,7 +58,24 @@ interface Outcome {
 
 class Undeliverable extends Error {
   override name = 'Undeliverable';
+  readonly code: number;
+  constructor(message: string, code: number) {
+    super(message);
+    this.code = code;
+  }
 }
+
+class Retryable extends Error {
+  override name = 'Retryable';
+  readonly code: number | undefined;
+  constructor(message: string, code?: number) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const EVENT_REASON = { Delivered: 'CallbackDelivered', Failed: 'CallbackFailed', Refused: 'CallbackRefused' } as const;
+const KEY_RECHECK_MS = 60_000;
 
 export class CallbackDispatcher {
   private readonly opts: CallbackDispatcherOptions;
@@ -48,8 +83,11 @@ export class CallbackDispatcher {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly attempts = new Map<string, number>();
-  /** Outcomes by delivery id, until the annotation is visible in the cache. */
+  /** Outcomes by delivery id, until the record is visible in the cache. */
   private readonly outcomes = new Map<string, Outcome>();
+  /** When each namespace's key Secret was last seen right. */
+  private readonly keyChecked = new Map<string, number>();
+  private master: Promise<string> | undefined;
   private readonly now: () => number;
 
   constructor(opts: CallbackDispatcherOptions) {
@@ -87,27 +125,37 @@ export class CallbackDispatcher {
     const phase = job ? dueCallback(job, this.now()) : undefined;
     if (!job || !phase) return;
     const id = deliveryId(job, phase);
-    // Decided already by this process (the cache may not show our annotation yet): only record it.
+    // Decided already by this process (the cache may not show our record yet): only record it.
     const outcome = this.outcomes.get(id) ?? await this.attempt(key, job, phase);
-    if (!outcome) return;
     this.outcomes.set(id, outcome);
-    await this.annotate(job, outcome.delivered ? ANNOTATION_DELIVERED : ANNOTATION_FAILED, phase);
     if (!outcome.reported) {
-      await this.event(job, outcome.delivered ? 'Normal' : 'Warning', outcome.delivered ? 'CallbackDelivered' : 'CallbackFailed', outcome.message);
+      await this.event(job, outcome.record.outcome === 'Delivered' ? 'Normal' : 'Warning', EVENT_REASON[outcome.record.outcome], outcome.message);
       this.outcomes.set(id, { ...outcome, reported: true });
     }
+    await this.record(job, outcome.record);
     if (this.outcomes.size > 10_000) this.outcomes.delete(this.outcomes.keys().next().value as string);
   }
 
   /** One POST; throws to be retried with backoff, returns the outcome when there is one. */
-  private async attempt(key: string, job: AIJob, phase: TerminalPhase): Promise<Outcome | undefined> {
+  private async attempt(key: string, job: AIJob, phase: TerminalPhase): Promise<Outcome> {
     const id = deliveryId(job, phase);
     const attempt = (this.attempts.get(id) ?? 0) + 1;
     this.attempts.set(id, attempt);
     const max = this.opts.maxAttempts ?? 8;
+    const time = new Date(this.now()).toISOString();
+    const url = job.spec.callbackURL as string;
+    let code: number;
     try {
-      await this.post(job, phase);
+      code = await this.post(job, phase);
     } catch (err) {
+      if (err instanceof CallbackRefused) {
+        recordCallback('refused');
+        this.attempts.delete(id);
+        this.opts.log('warn', 'callback refused', { job: key, phase, reason: err.message });
+        return { record: { phase, outcome: 'Refused', time }, message: `callback for ${phase} refused: ${err.message}`, reported: false };
+      }
+      const status = (err as { code?: unknown }).code;
+      const withCode = typeof status === 'number' ? { code: status } : {};
       const final = err instanceof Undeliverable || attempt >= max;
       if (!final) {
         recordCallback('retry');
@@ -115,44 +163,105 @@ export class CallbackDispatcher {
       }
       recordCallback('failed');
       this.attempts.delete(id);
-      const message = `callback for ${phase} to ${job.spec.callbackURL} failed after ${attempt} attempt(s): ${err instanceof Error ? err.message : String(err)}`;
+      const message = `callback for ${phase} to ${url} failed after ${attempt} attempt(s): ${err instanceof Error ? err.message : String(err)}`;
       this.opts.log('warn', 'callback given up', { job: key, phase, attempts: attempt, error: message });
-      return { delivered: false, message, reported: false };
+      return { record: { phase, outcome: 'Failed', time, ...withCode }, message, reported: false };
     }
     recordCallback('delivered');
     this.attempts.delete(id);
-    this.opts.log('info', 'callback delivered', { job: key, phase, url: job.spec.callbackURL, attempts: attempt });
-    return { delivered: true, message: `callback for ${phase} delivered to ${job.spec.callbackURL} (attempt ${attempt})`, reported: false };
+    this.opts.log('info', 'callback delivered', { job: key, phase, url, attempts: attempt, code });
+    return { record: { phase, outcome: 'Delivered', time, code }, message: `callback for ${phase} delivered to ${url} (HTTP ${code}, attempt ${attempt})`, reported: false };
   }
 
-  private async post(job: AIJob, phase: TerminalPhase): Promise<void> {
+  /** The answer's status code when delivered; throws Undeliverable (final), Retryable, or CallbackRefused. */
+  private async post(job: AIJob, phase: TerminalPhase): Promise<number> {
     const now = this.now();
+    const namespace = job.metadata.namespace ?? '';
     const body = JSON.stringify(callbackPayload(job, phase, new Date(now).toISOString()));
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'flotilla-operator' };
-    if (this.opts.secret) Object.assign(headers, signedHeaders(this.opts.secret, deliveryId(job, phase), Math.floor(now / 1000), body));
-    else headers['webhook-id'] = deliveryId(job, phase);
-    let status: number | undefined;
-    let detail = '';
+    const key = namespaceKey(await this.masterSecret(), namespace);
+    await this.publishKey(namespace, key);
+    const headers = { 'content-type': 'application/json', 'user-agent': 'flotilla-operator', ...signedHeaders(key, deliveryId(job, phase), Math.floor(now / 1000), body) };
+    let status: number;
     try {
-      const res = await fetch(job.spec.callbackURL as string, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
-      status = res.status;
-      detail = (await res.text().catch(() => '')).slice(0, 200);
+      status = await postCallback(job.spec.callbackURL as string, { headers, body, timeoutMs: this.opts.timeoutMs ?? 10_000, policy: this.opts.policy ?? EMPTY_POLICY });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`no answer: ${cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))}`);
+      if (err instanceof CallbackRefused) throw err;
+      const e = err as { code?: string; message?: string; name?: string };
+      throw new Retryable(`no answer: ${e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : e.code ?? e.message ?? String(err)}`);
     }
     const verdict = judgeAnswer(status);
-    if (verdict === 'delivered') return;
-    const message = `HTTP ${status}${detail ? `: ${detail}` : ''}`;
-    if (verdict === 'reject') throw new Undeliverable(message);
-    throw new Error(message);
+    if (verdict === 'delivered') return status;
+    if (verdict === 'reject') throw new Undeliverable(answerSummary(status), status);
+    throw new Retryable(answerSummary(status), status);
   }
 
-  private async annotate(job: AIJob, annotation: string, phase: string): Promise<void> {
-    await this.custom.patchNamespacedCustomObject({
+  /** The configured master secret, or the one kept in the operator's namespace (created on first use, shared by every replica). */
+  private masterSecret(): Promise<string> {
+    if (this.opts.secret) return Promise.resolve(this.opts.secret);
+    this.master ??= this.loadOrCreateMaster().catch((err: unknown) => {
+      this.master = undefined;
+      throw err;
+    });
+    return this.master;
+  }
+
+  private async loadOrCreateMaster(): Promise<string> {
+    const read = async () => {
+      const s = await this.core.readNamespacedSecret({ name: MASTER_SECRET, namespace: this.opts.namespace });
+      const value = s.data?.secret ? Buffer.from(s.data.secret, 'base64').toString('utf8') : '';
+      if (!value) throw new Error(`Secret ${this.opts.namespace}/${MASTER_SECRET} has no data key "secret"`);
+      return value;
+    };
+    try {
+      return await read();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 404) throw err;
+    }
+    assertLeading(`create the Secret ${this.opts.namespace}/${MASTER_SECRET}`);
+    const value = `whsec_${randomBytes(32).toString('base64')}`;
+    try {
+      await this.core.createNamespacedSecret({ namespace: this.opts.namespace, body: { metadata: { name: MASTER_SECRET, labels: { 'app.kubernetes.io/managed-by': 'flotilla' } }, type: 'Opaque', data: { secret: Buffer.from(value).toString('base64') } } });
+      this.opts.log('info', 'generated the callback master secret', { secret: `${this.opts.namespace}/${MASTER_SECRET}` });
+      return value;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 409) return read(); // another replica was first
+      throw err;
+    }
+  }
+
+  /**
+   * Keeps the namespace's verification key in its Secret NAMESPACE_KEY_SECRET (readable by the
+   * namespace's editors, not its viewers). Best effort: the callback is signed either way.
+   */
+  private async publishKey(namespace: string, key: string): Promise<void> {
+    if (this.now() - (this.keyChecked.get(namespace) ?? -Infinity) < KEY_RECHECK_MS) return;
+    const body: V1Secret = {
+      metadata: { name: NAMESPACE_KEY_SECRET, namespace, labels: { 'app.kubernetes.io/managed-by': 'flotilla' }, annotations: { 'flotilla.dev/purpose': 'verifies the webhook-signature of this namespace\'s AIJob callbacks (Standard Webhooks)' } },
+      type: 'Opaque',
+      data: { key: Buffer.from(key).toString('base64') },
+    };
+    try {
+      assertLeading(`publish the callback key of namespace ${namespace}`);
+      const existing = await this.core.readNamespacedSecret({ name: NAMESPACE_KEY_SECRET, namespace }).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code === 404) return undefined;
+        throw err;
+      });
+      if (!existing) await this.core.createNamespacedSecret({ namespace, body });
+      else if (existing.data?.key !== body.data?.key) await this.core.replaceNamespacedSecret({ name: NAMESPACE_KEY_SECRET, namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' } } });
+      this.keyChecked.set(namespace, this.now());
+      if (this.keyChecked.size > 10_000) this.keyChecked.delete(this.keyChecked.keys().next().value as string);
+    } catch (err) {
+      this.opts.log('warn', 'could not publish the namespace\'s callback key', { namespace, secret: NAMESPACE_KEY_SECRET, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  /** Appends the outcome to status.callbacks; 409 when the cached job is stale (retried with backoff). */
+  private async record(job: AIJob, record: CallbackRecord): Promise<void> {
+    assertLeading(`record the callback of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    await this.custom.patchNamespacedCustomObjectStatus({
       group: GROUP, version: VERSION, plural: AIJOB.plural,
       namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
-      body: { metadata: { annotations: { [annotation]: withPhase(job, annotation, phase) } } },
+      body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
     }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   }
 

@@ -7,10 +7,23 @@
 //
 // The key is the secret's bytes: a "whsec_<base64>" secret is decoded, any other string is taken
 // as UTF-8 (docs/operator.md, "Callbacks").
-import { createHmac, timingSafeEqual } from 'node:crypto';
+//
+// Every namespace signs with its own key, derived from one operator master secret with HKDF-SHA256
+// (info = the namespace): a tenant who holds its key can verify its callbacks but not forge
+// another tenant's, and the operator stores nothing per namespace (the dispatcher publishes each
+// key in the namespace's Secret flotilla-callback-key for the tenant to read).
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 export function secretKey(secret: string): Buffer {
   return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+const KEY_SALT = 'flotilla.dev/callback-signing/v1';
+
+/** The namespace's signing secret ("whsec_<base64 of 32 bytes>") under the operator's master secret. */
+export function namespaceKey(master: string, namespace: string): string {
+  const key = Buffer.from(hkdfSync('sha256', secretKey(master), KEY_SALT, `namespace:${namespace}`, 32));
+  return `whsec_${key.toString('base64')}`;
 }
 
 export function sign(secret: string, id: string, timestampSeconds: number, body: string): string {
