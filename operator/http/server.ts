@@ -1,10 +1,18 @@
-// The operator's HTTP surface, two listeners:
+// The operator's HTTP surface, three listeners:
 //
-//   FLOTILLA_HTTP_PORT (plain HTTP, default 8080)      FLOTILLA_WEBHOOK_PORT (HTTPS, default 9443)
+//   FLOTILLA_HTTP_PORT (HTTP, default 8080)            FLOTILLA_WEBHOOK_PORT (HTTPS, default 9443)
 //     GET /healthz   the process is up                   POST /validate/aijobs
 //     GET /readyz    caches synced; role leader|standby  POST /validate/gpuproviders
 //     GET /metrics   Prometheus text (OpenTelemetry)     GET  /healthz
-//     GET /api/v1/…  read-only JSON (api.ts)
+//     GET /api/v1/…  read-only JSON (api.ts), bearer token + SubjectAccessReview (auth.ts)
+//
+//   FLOTILLA_REPORT_PORT (HTTP, default 8081; only with checkpoint reports configured)
+//     POST /v1/checkpoints   replicas' live checkpoint reports, rate limited per job
+//
+// Reports have a listener of their own: provider pods reach it from outside the hub, so a network
+// policy can open it (and only it) to them, and a flood there shares no socket queue with the
+// probes. Probes and /metrics stay unauthenticated (kubelets and Prometheus scrape them; they
+// carry counts, not tenants' data); the API is authenticated. Unset hosts bind loopback only.
 //
 // The webhook listener starts only when a certificate and key are configured; the files are
 // re-read when they change (cert-manager rotates them in place), without a restart.
@@ -17,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Express, Router } from 'express';
 import { apiRouter } from './api.ts';
+import type { ApiAuth } from './auth.ts';
 import type { HubReader } from './hub-view.ts';
 import type { Readiness } from './readiness.ts';
 import { webhookRouter } from './webhooks.ts';
@@ -25,10 +34,10 @@ import type { WebhookDeps } from './webhooks.ts';
 export interface HttpAppOptions {
   readonly readiness: Readiness;
   readonly hub: HubReader;
+  /** Who may read the API (auth.ts). */
+  readonly auth: ApiAuth;
   readonly watchNamespace?: string;
   readonly serveMetrics?: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Routes other parts of the operator add (e.g. checkpoint reports); mounted before the 404. */
-  readonly extra?: Router;
 }
 
 /** The plain-HTTP app: probes, metrics and the read-only API. */
@@ -46,11 +55,21 @@ export function createHttpApp(opts: HttpAppOptions): Express {
     const serve = opts.serveMetrics;
     app.get('/metrics', (req, res) => serve(req, res));
   }
-  app.use(apiRouter(opts.hub, opts.watchNamespace));
-  if (opts.extra) app.use(opts.extra);
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
+  app.use(apiRouter(opts.hub, opts.auth, opts.watchNamespace));
+  app.use(notFound);
+  return app;
+}
+
+const notFound = (_req: unknown, res: { status(code: number): { json(body: unknown): void } }) => {
+  res.status(404).json({ error: 'not found' });
+};
+
+/** The report listener's app: the checkpoint report router and nothing else. */
+export function createReportApp(reports: Router): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(reports);
+  app.use(notFound);
   return app;
 }
 

@@ -1,8 +1,8 @@
-// Starts the operator's two listeners from its config (called by main.ts before leader election).
+// Starts the operator's listeners from its config (called by main.ts before leader election).
 // A port that cannot be bound is logged, not fatal: the process keeps reconciling, and in a cluster
 // the failing probes make the problem visible.
 import { CoreV1Api } from '@kubernetes/client-node';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { Server } from 'node:http';
 import type { OperatorConfig } from '../config.ts';
 import { errorMessage } from '../log.ts';
@@ -10,10 +10,12 @@ import type { Logger } from '../log.ts';
 import type { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { SecretLookup } from './admission-policy.ts';
+import type { ApiAuth } from './auth.ts';
 import type { HubView } from './hub-view.ts';
 import type { Readiness } from './readiness.ts';
-import { boundPort, closeServer, createHttpApp, createWebhookApp, startHttpServer, startWebhookServer } from './server.ts';
+import { boundPort, closeServer, createHttpApp, createReportApp, createWebhookApp, startHttpServer, startWebhookServer } from './server.ts';
 import type { WebhookServer } from './server.ts';
+import type { WebhookDeps } from './webhooks.ts';
 
 export interface OperatorHttpOptions {
   readonly config: OperatorConfig;
@@ -22,13 +24,18 @@ export interface OperatorHttpOptions {
   readonly readiness: Readiness;
   readonly telemetry: Telemetry;
   readonly log: Logger;
+  /** Who may read the API: TokenReview + SubjectAccessReview through `auth`'s own client (main.ts). */
+  readonly auth: ApiAuth;
+  /** The checkpoint report router, served on the report listener (config.reportListener). */
+  readonly reports?: Router;
+  /** What the AIJob webhooks judge with: runnability limits, the namespace cache, payments (main.ts). */
+  readonly admission?: Pick<WebhookDeps, 'limits' | 'paymentsRequired' | 'callbackUrlProblem' | 'namespaceAnnotations' | 'operatorUsername'>;
 }
 
 export interface OperatorHttp {
   readonly httpPort?: number;
   readonly webhookPort?: number;
-  /** Adds routes to the plain-HTTP listener (any time; e.g. the checkpoint report router). */
-  mount(router: Router): void;
+  readonly reportPort?: number;
   close(): Promise<void>;
 }
 
@@ -56,14 +63,24 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
   const { config, log } = opts;
   let http: Server | undefined;
   let webhook: WebhookServer | undefined;
-  const extra = Router();
+  let reports: Server | undefined;
   if (config.http.port !== undefined) {
-    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, serveMetrics: opts.telemetry.serveMetrics, extra, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, auth: opts.auth, serveMetrics: opts.telemetry.serveMetrics, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
     try {
       http = await startHttpServer(app, { port: config.http.port, ...(config.http.host ? { host: config.http.host } : {}) });
       log('info', 'serving probes, metrics and API', { port: boundPort(http), host: config.http.host ?? '*' });
     } catch (err) {
       log('error', 'could not serve probes, metrics and API', { port: config.http.port, error: errorMessage(err) });
+    }
+  }
+  const listener = config.reportListener;
+  if (opts.reports && listener.port !== undefined) {
+    try {
+      reports = await startHttpServer(createReportApp(opts.reports), { port: listener.port, ...(listener.host ? { host: listener.host } : {}) });
+      log('info', 'serving checkpoint reports', { port: boundPort(reports), host: listener.host ?? '*', perJob: listener.perJob });
+    } catch (err) {
+      log('error', 'could not serve checkpoint reports', { port: listener.port, error: errorMessage(err) });
+      opts.readiness.require('reports', () => `the checkpoint report listener could not start: ${errorMessage(err)}`);
     }
   }
   const { certFile, keyFile } = config.webhook;
@@ -76,6 +93,7 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
       operatorNamespace: config.namespace,
       lookupSecret: secretLookup(core),
       namespaceAnnotations: async (name) => (await core.readNamespace({ name })).metadata?.annotations ?? {},
+      ...opts.admission,
       log,
     });
     try {
@@ -89,9 +107,9 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
   return {
     ...(http ? { httpPort: boundPort(http) } : {}),
     ...(webhook ? { webhookPort: webhook.port } : {}),
-    mount: (router) => void extra.use(router),
+    ...(reports ? { reportPort: boundPort(reports) } : {}),
     close: async () => {
-      await Promise.all([http ? closeServer(http) : undefined, webhook?.close()]);
+      await Promise.all([http ? closeServer(http) : undefined, reports ? closeServer(reports) : undefined, webhook?.close()]);
     },
   };
 }

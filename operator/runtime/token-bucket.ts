@@ -33,11 +33,34 @@ export class TokenBucket {
     this.last = clock.now();
   }
 
-  /** Resolves when the caller may send one request. Callers are served in order. */
-  async take(): Promise<void> {
+  /**
+   * Takes a token only if one is there now (never waits, never goes negative): for limits that
+   * refuse excess work (HTTP 429) instead of queueing it. Returns ms until a token will be there.
+   */
+  tryTake(): { ok: true } | { ok: false; retryAfterMs: number } {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterMs: ((1 - this.tokens) / this.limit.qps) * 1000 };
+  }
+
+  /** True when the bucket is full (an idle key a bounded map may forget without changing anything). */
+  full(): boolean {
+    this.refill();
+    return this.tokens >= this.limit.burst;
+  }
+
+  private refill(): void {
     const now = this.clock.now();
     this.tokens = Math.min(this.limit.burst, this.tokens + ((now - this.last) / 1000) * this.limit.qps);
     this.last = now;
+  }
+
+  /** Resolves when the caller may send one request. Callers are served in order. */
+  async take(): Promise<void> {
+    this.refill();
     // Reserve the token now (possibly going negative) so concurrent callers queue fairly.
     this.tokens -= 1;
     if (this.tokens >= 0) return;

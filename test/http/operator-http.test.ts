@@ -1,17 +1,18 @@
 // The operator's plain-HTTP listener, run as the real process against the local federation:
 // /healthz, /readyz (leader and standby; not ready while the hub caches cannot sync, ready once
 // they can), /metrics after a job ran and was preempted once, the read-only API, and the signed
-// callback on the job's terminal phase (first answered 503, then 200: retried with backoff).
+// callback on the job's terminal phase (first answered 503, then 200: retried with backoff). The API
+// is read with the token of a namespace editor (test/http/api-auth.test.ts covers who may not).
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { verify } from '../../operator/callbacks/signature.ts';
+import { namespaceKey, verify } from '../../operator/callbacks/signature.ts';
 import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob } from '../../operator/api/types.ts';
-import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
+import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { freePort, getJson, smallJob } from './support.ts';
+import { applyTenantRoles, freePort, getJson, getJsonAs, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
 
 const hub = clusterClients('hub');
 const custom = hub.kc.makeApiClient(CustomObjectsApi);
@@ -21,10 +22,16 @@ let ns = '';
 const operators: OperatorProcess[] = [];
 let port = 0;
 let receiver: Server | undefined;
+let token = '';
+let removeTenantRoles: () => Promise<void> = async () => undefined;
 const received: Array<{ headers: IncomingHttpHeaders; body: string; answered: number }> = [];
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-http');
+  removeTenantRoles = await applyTenantRoles(federation().hub.kubeconfig);
+  const editor = await namespaceTenant(hub.kc, ns, 'api-reader', 'edit');
+  token = editor.token;
+  await waitForAggregation(federation().hub.kubeconfig, editor.username, 'get', ns);
   port = await freePort();
   // The callback receiver: 503 the first time, 200 after.
   receiver = createServer((req, res) => {
@@ -37,7 +44,9 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver?.listen(0, '127.0.0.1', () => resolve()));
-  operators.push(startOperator(ns, { FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(port), FLOTILLA_CALLBACK_SECRET: SECRET, FLOTILLA_IDENTITY: `${ns}-leader` }));
+  operators.push(startOperator(ns, { FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(port), FLOTILLA_CALLBACK_SECRET: SECRET, FLOTILLA_IDENTITY: `${ns}-leader`,
+    // Callbacks may not reach loopback: the test's receiver is allowed by its exact port.
+    FLOTILLA_CALLBACK_ALLOW_HOSTS: `127.0.0.1:${(receiver.address() as { port: number }).port}` }));
   await pollUntil('the operator ready', () => getJson(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0, body: undefined })), (r) => r.status === 200, 60_000);
 });
 
@@ -45,6 +54,7 @@ afterAll(async () => {
   for (const op of operators) await op.stop();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
   await deleteNamespace(hub.core, ns);
+  await removeTenantRoles();
 });
 
 const metricsText = async () => (await getJson(`http://127.0.0.1:${port}/metrics`)).text;
@@ -63,7 +73,7 @@ describe('the operator\'s HTTP listener', () => {
       (x) => x.status === 200 && (x.body as { role?: string }).role === 'standby', 60_000);
     expect(r.body).toEqual({ ready: true, role: 'standby', leader: `${ns}-leader`, reasons: [] });
     // The standby serves the read-only API from its own caches.
-    expect((await getJson(`http://127.0.0.1:${standbyPort}/api/v1/providers`)).status).toBe(200);
+    expect((await getJsonAs(`http://127.0.0.1:${standbyPort}/api/v1/providers`, token)).status).toBe(200);
     await standby.stop();
   });
 
@@ -94,24 +104,25 @@ describe('the operator\'s HTTP listener', () => {
       'flotilla_reconcile_duration_seconds_count{controller="aijob",outcome="success"}',
     ]) expect(text).toContain(series);
 
-    const detail = await getJson(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/train`);
+    const detail = await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/train`, token);
     expect(detail.status).toBe(200);
     expect(detail.body).toMatchObject({ namespace: ns, name: 'train', phase: 'Succeeded', attempts: 2, attemptHistory: [{ index: first?.index, provider: first?.provider }, { index: attempts[1]?.index }] });
-    const list = await getJson(`http://127.0.0.1:${port}/api/v1/jobs?phase=Succeeded`);
+    const list = await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs?phase=Succeeded`, token);
     expect((list.body as { items: Array<{ name: string }> }).items.map((j) => j.name)).toEqual(['train']);
-    expect(await getJson(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/nope`)).toMatchObject({ status: 404, body: { error: `AIJob ${ns}/nope not found` } });
-    const providers = (await getJson(`http://127.0.0.1:${port}/api/v1/providers`)).body as { items: Array<{ name: string; prices: unknown[] }> };
+    expect(await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/nope`, token)).toMatchObject({ status: 404, body: { error: `AIJob ${ns}/nope not found` } });
+    const providers = (await getJsonAs(`http://127.0.0.1:${port}/api/v1/providers`, token)).body as { items: Array<{ name: string; prices: unknown[] }> };
     expect(providers.items.map((p) => p.name)).toEqual(expect.arrayContaining(['provider-a', 'provider-b', 'provider-c']));
 
     // The callback: 503 first, retried with backoff, then 200; signed; recorded on the job.
     const annotated = await pollUntil('the callback recorded on the job', () => readAIJob(ns, 'train'),
-      (j) => j?.metadata.annotations?.['flotilla.dev/callback-delivered'] === 'Succeeded', 60_000);
+      (j) => j?.status?.callbacks?.some((c) => c.phase === 'Succeeded' && c.outcome === 'Delivered' && c.code === 200) === true, 60_000);
     expect(annotated).toBeDefined();
     expect(received.map((r) => r.answered)).toEqual([503, 200]);
     const last = received[1];
     expect(last?.headers['webhook-id']).toBe(`${done.metadata.uid}.Succeeded`);
     expect(received[0]?.headers['webhook-id']).toBe(last?.headers['webhook-id']);
-    expect(verify(SECRET, last?.headers as Record<string, string>, last?.body ?? '', Math.floor(Date.now() / 1000))).toBe(true);
+    // Signed with the namespace's key (derived from the master secret), not the master itself.
+    expect(verify(namespaceKey(SECRET, ns), last?.headers as Record<string, string>, last?.body ?? '', Math.floor(Date.now() / 1000))).toBe(true);
     expect(JSON.parse(last?.body ?? '{}')).toMatchObject({ type: 'aijob.succeeded', data: { name: 'train', namespace: ns, phase: 'Succeeded', outputCID: done.status?.outputCID } });
     expect(await metricsText()).toContain('flotilla_callbacks_total{outcome="delivered"} 1');
   }, 300_000);
@@ -122,7 +133,8 @@ describe('the operator\'s HTTP listener', () => {
     const bind = (name: string, kind: 'Role' | 'ClusterRole', roleName: string) => rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: roleName }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] } });
     try {
       await hub.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-      await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: [{ apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] }] } });
+      // Everything it reads but AIJobs: GPUProviders, and namespaces (their policy annotations).
+      await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: [{ apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] }, { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }] } });
       await rbac.createClusterRoleBinding({ body: { metadata: { name: sa }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] } });
       await role(`${sa}-lease`, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }, { apiGroups: [''], resources: ['events'], verbs: ['create'] }]);
       await bind(`${sa}-lease`, 'Role', `${sa}-lease`);

@@ -1,11 +1,16 @@
-// Helpers of the HTTP, webhook and CLI suites: free ports, a test CA and serving certificate, and a
-// small AIJob that the local federation's simulated executor runs.
+// Helpers of the HTTP, webhook, CLI and chart suites: free ports, a test CA and serving certificate,
+// a small AIJob that the local federation's simulated executor runs, and namespace tenants (a
+// ServiceAccount bound to a built-in role, with a minted token).
 import { webcrypto } from 'node:crypto';
 import { createServer } from 'node:net';
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { repoRoot } from '../../federation/paths.ts';
 import { API_VERSION } from '../../operator/api/group.ts';
 import type { AIJobManifest } from '../../operator/api/types.ts';
+import { canI, helm, kubectl } from '../charts/helm.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -77,4 +82,69 @@ export async function getJson(url: string): Promise<{ status: number; body: unkn
     body = undefined;
   }
   return { status: res.status, body, text };
+}
+
+/** A tenant as the apiserver sees one: a ServiceAccount of `namespace` bound there to a built-in ClusterRole. */
+export interface Tenant {
+  readonly username: string;
+  readonly token: string;
+  /** A kubeconfig of the hub authenticating with the token only. */
+  readonly kc: KubeConfig;
+}
+
+/**
+ * Creates ServiceAccount `name` in `namespace`, a RoleBinding of the built-in ClusterRole `role`
+ * (edit, view) to it in `bindIn` (default: its own namespace), and mints a token for it with the
+ * TokenRequest API.
+ */
+export async function namespaceTenant(hubKc: KubeConfig, namespace: string, name: string, role: 'edit' | 'view', bindIn = namespace): Promise<Tenant> {
+  const core = hubKc.makeApiClient(CoreV1Api);
+  const rbac = hubKc.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  await rbac.createNamespacedRoleBinding({ namespace: bindIn, body: {
+    metadata: { name: `${name}-${role}` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+  } });
+  const token = (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token ?? '';
+  const cluster = hubKc.getCurrentCluster();
+  if (!cluster || !token) throw new Error('no hub cluster in the kubeconfig, or no token minted');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({ clusters: [cluster], users: [{ name, token }], contexts: [{ name, cluster: cluster.name, user: name }], currentContext: name });
+  return { username: `system:serviceaccount:${namespace}:${name}`, token, kc };
+}
+
+/** GET with a bearer token (none: no Authorization header). */
+export async function getJsonAs(url: string, token: string | undefined): Promise<{ status: number; body: unknown; text: string }> {
+  const res = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text };
+}
+
+/**
+ * The hub chart's tenant roles (templates/tenant-roles.yaml, rendered by the real helm) on the hub,
+ * so the built-in edit and view cover AIJobs. Roles a Helm release already owns are used as they
+ * are; otherwise they are applied here, and the returned function deletes them again.
+ */
+export async function applyTenantRoles(kubeconfig: string): Promise<() => Promise<void>> {
+  const owner = await kubectl(kubeconfig, ['get', 'clusterrole', 'flotilla-edit', '--ignore-not-found', '-o', 'jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}']);
+  if (owner.trim() !== '') return async () => undefined;
+  const rendered = await helm(['template', 'tenant-roles', join(repoRoot, 'charts', 'flotilla'), '--show-only', 'templates/tenant-roles.yaml']);
+  await kubectl(kubeconfig, ['apply', '-f', '-'], rendered);
+  return async () => { await kubectl(kubeconfig, ['delete', '--ignore-not-found', '-f', '-'], rendered); };
+}
+
+/** Until the clusterrole-aggregation controller has given `who` the verb on AIJobs in `namespace`. */
+export async function waitForAggregation(kubeconfig: string, who: string, verb: string, namespace: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await canI(kubeconfig, [verb, 'aijobs.flotilla.dev', '-n', namespace, `--as=${who}`]))) {
+    if (Date.now() > deadline) throw new Error(`${who} still may not ${verb} aijobs in ${namespace}: the edit/view aggregation did not happen`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00' });
   const port = await freePort();
   operator = startOperator(ns, {
-    FLOTILLA_HTTP_PORT: String(port),
+    FLOTILLA_REPORT_PORT: String(port),
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
     FLOTILLA_REPORT_SECRET: 'preemption-test-report-secret',
     FLOTILLA_BIND_TIMEOUT_MS: '12000',

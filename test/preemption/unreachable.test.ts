@@ -44,7 +44,7 @@ beforeAll(async () => {
   stopExecutor = runExecutor({ providers: [{ name: cluster, kubeconfig: info.kubeconfig }], kuboApi: ep.kubo.provider.api });
   const port = await freePort();
   operator = startOperator(ns, {
-    FLOTILLA_HTTP_PORT: String(port),
+    FLOTILLA_REPORT_PORT: String(port),
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
     FLOTILLA_REPORT_SECRET: 'preemption-test-report-secret',
     FLOTILLA_PROVIDER_GRACE_MS: '8000',

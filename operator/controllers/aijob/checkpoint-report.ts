@@ -1,4 +1,5 @@
-// Where running replicas report checkpoints: POST /v1/checkpoints on the operator's HTTP listener.
+// Where running replicas report checkpoints: POST /v1/checkpoints on the operator's report listener
+// (FLOTILLA_REPORT_PORT, its own port: operator/http/server.ts).
 // A preemption can take a replica without warning (node deleted, provider unreachable), so the
 // termination message is not enough to know the last checkpoint; replicas report each one as they
 // pin it, and the next attempt resumes from the newest on record.
@@ -20,6 +21,7 @@ import { AIJOB, GROUP, VERSION } from '../../api/group.ts';
 import type { AIJob } from '../../api/types.ts';
 import { applyCheckpoint, parseCheckpointReport } from '../../core/lifecycle/checkpoint.ts';
 import type { Logger } from '../../log.ts';
+import type { KeyedRateLimiter } from '../../runtime/keyed-rate-limiter.ts';
 import { errorMessage } from '../../log.ts';
 
 export const CHECKPOINT_REPORT_PATH = '/v1/checkpoints';
@@ -43,6 +45,12 @@ export interface CheckpointReportsOptions {
   /** Called after a checkpoint was recorded (metrics). */
   readonly onRecorded?: (report: { namespace: string; name: string; attempt: number; cid: string }) => void;
   readonly now?: () => number;
+  /**
+   * Reports per job (keyed by uid, counted only once the token matched, so nobody can spend another
+   * job's allowance): past it 429 with Retry-After, before any hub request. A container flooding
+   * its report URL then costs the operator a parse and an HMAC per request, and the hub nothing.
+   */
+  readonly perJob?: KeyedRateLimiter;
 }
 
 export function checkpointReportRouter(opts: CheckpointReportsOptions): Router {
@@ -55,6 +63,8 @@ export function checkpointReportRouter(opts: CheckpointReportsOptions): Router {
     const auth = req.get('authorization') ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
     if (!tokenMatches(opts.secret, report.uid, report.attempt, token)) return void res.status(401).json({ error: 'token does not match this job and attempt' });
+    const limited = opts.perJob?.take(report.uid);
+    if (limited && !limited.ok) return void res.set('Retry-After', String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000)))).status(429).json({ error: 'too many checkpoint reports for this job; retry later' });
     const ref = { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: report.namespace, name: report.name };
     try {
       for (let attempt = 0; ; attempt++) {
