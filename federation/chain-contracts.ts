@@ -6,6 +6,9 @@
 //   #1–#3    provider payout addresses (examples/federation/fleet.yaml)
 //   #4–#8    payers (the demo, tests)
 //   #9       the operator's settlement key (SETTLER_ROLE), written to <state>/chain/settler.key
+//   #10      the operator's receipt signer (FLOTILLA_RECEIPT_KEY of the demo and the tests)
+// One key per role: a receipt signed with a provider's payout key (or a payer's) would prove nothing
+// about the hub, so the signer is none of them (chain-contracts.test.ts checks it against the fleet).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContractFactory, HDNodeWallet, JsonRpcProvider, Mnemonic, NonceManager, Wallet } from 'ethers';
@@ -14,7 +17,11 @@ import { loadArtifact } from '../contracts/artifacts.ts';
 
 export const DEV_MNEMONIC = 'test test test test test test test test test test test junk';
 export const DEPLOYER_ACCOUNT = 0;
+export const PROVIDER_PAYOUT_ACCOUNTS: readonly number[] = [1, 2, 3];
+export const PAYER_ACCOUNTS: readonly number[] = [4, 5, 6, 7, 8];
 export const SETTLER_ACCOUNT = 9;
+/** anvil starts with ANVIL_DEV_ACCOUNTS (11) accounts so that this one exists and is funded like the rest. */
+export const RECEIPT_SIGNER_ACCOUNT = 10;
 /** spec.payment.token symbol under which the test stablecoin is configured locally. */
 export const LOCAL_TOKEN_SYMBOL = 'USDC';
 
@@ -46,7 +53,7 @@ export async function deployFederationChain(rpcUrl: string, chainId: number, sta
   buildContracts();
   const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
   try {
-    await assertDevAccounts(provider, [DEPLOYER_ACCOUNT, SETTLER_ACCOUNT]);
+    await assertDevAccounts(provider, [DEPLOYER_ACCOUNT, SETTLER_ACCOUNT, RECEIPT_SIGNER_ACCOUNT]);
     const deployer = new Wallet(devKey(DEPLOYER_ACCOUNT), provider);
     const sender = new NonceManager(deployer);
     const settler = new Wallet(devKey(SETTLER_ACCOUNT));

@@ -25,11 +25,18 @@ export interface FlotillaProviderArgs {
   readonly serviceAccountName?: string;
   readonly priorityClassName?: string;
   readonly priorityValue?: number;
+  /** The chart's GPU quota, and the GPUProvider's spec.maxGpus: the hub never places more than the quota admits. */
   readonly lentGpus: number;
   readonly region: string;
   readonly payoutAddress: string;
   /** GPU product -> price per GPU-hour (decimal string). */
   readonly prices: Readonly<Record<string, string>>;
+  /**
+   * Further chart values (charts/flotilla-provider/values.yaml): the lent namespace's isolation, e.g.
+   * `{ networkPolicy: { ipfs: { cidrs: ['10.0.0.5/32'], ports: [8080, 5001] } } }`. The values this
+   * component sets itself (namespace, serviceAccount, priorityClass, lentGpus, provider) win.
+   */
+  readonly values?: pulumi.Inputs;
   readonly chartPath?: string;
   /** The hub must serve the GPUProvider CRD first: pass the FlotillaHub here. */
   readonly hubDependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -57,6 +64,7 @@ export class FlotillaProvider extends pulumi.ComponentResource {
       // The release record lives in `default`; the chart creates (and on uninstall removes) its namespace.
       namespace: 'default',
       values: {
+        ...args.values,
         namespace: { name: namespace, create: true },
         serviceAccount: { name: serviceAccount },
         priorityClass: { name: priorityClassName, create: true, value: args.priorityValue ?? -100 },
@@ -92,6 +100,8 @@ export class FlotillaProvider extends pulumi.ComponentResource {
         payoutAddress: args.payoutAddress,
         prices: Object.entries(args.prices).map(([gpuProduct, pricePerGpuHour]) => ({ gpuProduct, pricePerGpuHour })),
         priorityClassName,
+        // The same number as the chart's ResourceQuota: placement beyond it would only meet "exceeded quota".
+        maxGpus: args.lentGpus,
       },
     }, { parent: this, provider: args.hub, dependsOn: [this.kubeconfigSecret, ...(args.hubDependsOn ?? [])] });
 

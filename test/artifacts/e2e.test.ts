@@ -33,7 +33,7 @@ beforeAll(async () => {
   operator = startOperator(ns, {
     FLOTILLA_KUBO_API: federation().kubo.hub.api,
     FLOTILLA_IPFS_GATEWAY: federation().kubo.provider.gateway,
-    // anvil's dev account 9, derived from its public test mnemonic at run time.
+    // anvil's dev account 10 (the receipt signer's role), derived from its public test mnemonic at run time.
     FLOTILLA_RECEIPT_KEY: signer.privateKey,
     FLOTILLA_PIN_TIMEOUT_MS: '3000',
     FLOTILLA_PIN_TRIES: '1',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HDNodeWallet } from 'ethers';
 import { create } from 'kubo-rpc-client';
+import { RECEIPT_SIGNER_ACCOUNT } from '../../federation/chain-contracts.ts';
 import { runCommand } from '../../federation/command.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { loopbackConfig } from '../../federation/kubo.ts';
@@ -18,10 +19,11 @@ import { federation, pollUntil } from '../support/federation.ts';
 export const hubKubo = () => new KuboNode(federation().kubo.hub.api);
 export const providerKubo = () => new KuboNode(federation().kubo.provider.api);
 
-/** anvil's public test mnemonic, account 9: a dev key anvil itself lists, never a real one. */
+/** anvil's public test mnemonic, the receipt signer's account: a dev key anvil itself lists, never a real one. */
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
 export function receiptWallet(): HDNodeWallet {
-  return HDNodeWallet.fromPhrase(ANVIL_MNEMONIC, undefined, "m/44'/60'/0'/0/9");
+  // The federation's receipt-signer role, not the settler's nor a provider's or payer's key.
+  return HDNodeWallet.fromPhrase(ANVIL_MNEMONIC, undefined, `m/44'/60'/0'/0/${RECEIPT_SIGNER_ACCOUNT}`);
 }
 
 /** The addresses anvil serves (eth_accounts): proves the receipt key is one of its dev keys. */

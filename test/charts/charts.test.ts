@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { repoRoot } from '../../federation/paths.ts';
-import { WEBHOOK_PATHS } from '../../operator/http/webhooks.ts';
+import { WEBHOOK_PATHS, WEBHOOK_RULES } from '../../operator/http/webhooks.ts';
 import { parseTokens } from '../../operator/payments/chain-config.ts';
 import { federation } from '../support/federation.ts';
 import { documents, helm, kubectl } from './helm.ts';
@@ -36,7 +36,7 @@ interface PodSpec {
 interface Webhook {
   name: string;
   clientConfig: { caBundle: string; url?: string; service?: { name: string; namespace: string; port: number; path: string } };
-  rules: Array<{ operations: string[] }>;
+  rules: Array<{ operations: string[]; resources?: string[] }>;
   namespaceSelector?: unknown;
   failurePolicy: string;
   sideEffects: string;
@@ -70,7 +70,7 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_LEASE_NAME: 'flotilla-operator', FLOTILLA_HUB_QPS: '7', FLOTILLA_HUB_BURST: '100', FLOTILLA_PROVIDER_QPS: '20',
       FLOTILLA_PROVIDER_BURST: '40', FLOTILLA_WORKERS: '4', FLOTILLA_LEASE_DURATION_MS: '15000', FLOTILLA_RENEW_DEADLINE_MS: '10000',
       FLOTILLA_LEASE_RETRY_MS: '2000', FLOTILLA_BIND_TIMEOUT_MS: '300000', FLOTILLA_PROVIDER_GRACE_MS: '60000', FLOTILLA_LOG_LEVEL: 'info',
-      FLOTILLA_HTTP_PORT: '8080', FLOTILLA_WEBHOOK_PORT: '9443',
+      FLOTILLA_HTTP_PORT: '8080', FLOTILLA_HTTP_HOST: '*', FLOTILLA_WEBHOOK_PORT: '9443',
       FLOTILLA_WEBHOOK_CERT_FILE: '/etc/flotilla/webhook-tls/tls.crt', FLOTILLA_WEBHOOK_KEY_FILE: '/etc/flotilla/webhook-tls/tls.key',
       FLOTILLA_PIN_TIMEOUT_MS: '300000', FLOTILLA_PIN_CONCURRENCY: '4', FLOTILLA_PIN_TRIES: '3',
     });
@@ -94,6 +94,7 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_TOKENS: `DAI=${ADDRESS}:18,USDC=${ADDRESS}:6`, FLOTILLA_CHAIN_CONFIRMATIONS: '1',
       FLOTILLA_SETTLEMENT_KEY_FILE: '/etc/flotilla/secrets/settlement-key/hex',
       FLOTILLA_REPORT_URL: 'https://hub.example:8080', FLOTILLA_REPORT_SECRET_FILE: '/etc/flotilla/secrets/report-secret/secret',
+      FLOTILLA_REPORT_PORT: '8081', FLOTILLA_REPORT_HOST: '*', FLOTILLA_REPORT_JOB_QPS: '2', FLOTILLA_REPORT_JOB_BURST: '10',
       FLOTILLA_CALLBACK_SECRET_FILE: '/etc/flotilla/secrets/callback-secret/secret', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
     });
     expect(Object.keys(env).filter((name) => !operatorReads().has(name))).toEqual([]);
@@ -133,7 +134,7 @@ describe('charts/flotilla (hub)', () => {
     expect(cert.checkHost('flotilla-operator-webhook.flotilla-system.svc')).toBe('flotilla-operator-webhook.flotilla-system.svc');
     expect(createPublicKey(createPrivateKey(pem(secret.data['tls.key']!))).export({ format: 'pem', type: 'spki' })).toBe(cert.publicKey.export({ format: 'pem', type: 'spki' }));
     expect(config.webhooks.map((w) => [w.name, w.clientConfig.caBundle === secret.data['ca.crt'], w.clientConfig.service, w.rules[0]!.operations, w.failurePolicy, w.sideEffects])).toEqual([
-      ['aijobs.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: '/validate/aijobs' }, ['CREATE'], 'Fail', 'None'],
+      ['aijobs.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: '/validate/aijobs' }, ['CREATE', 'UPDATE'], 'Fail', 'None'],
       ['gpuproviders.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: '/validate/gpuproviders' }, ['CREATE', 'UPDATE'], 'Fail', 'None'],
     ]);
     // The paths are the ones the operator serves.
@@ -141,8 +142,13 @@ describe('charts/flotilla (hub)', () => {
     // The defaulting hook: same Service and CA, the path the operator serves, run once.
     const mutating = out.find((m) => m.kind === 'MutatingWebhookConfiguration') as unknown as { webhooks: Array<Webhook & { reinvocationPolicy?: string }> };
     expect(mutating.webhooks.map((w) => [w.name, w.clientConfig.caBundle === secret.data['ca.crt'], w.clientConfig.service, w.rules[0]!.operations, w.failurePolicy, w.sideEffects, w.reinvocationPolicy])).toEqual([
-      ['aijobs.default.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: WEBHOOK_PATHS.defaultAIJobs }, ['CREATE'], 'Fail', 'None', 'Never'],
+      ['aijobs.default.flotilla.dev', true, { name: 'flotilla-operator-webhook', namespace: 'flotilla-system', port: 443, path: WEBHOOK_PATHS.defaultAIJobs }, ['CREATE', 'UPDATE'], 'Fail', 'None', 'Never'],
     ]);
+    // Every hook registered for what the operator says it judges (operator/http/webhooks.ts).
+    for (const w of [...config.webhooks, ...mutating.webhooks]) {
+      const rule = WEBHOOK_RULES.find((r) => r.path === w.clientConfig.service?.path);
+      expect([w.clientConfig.service?.path, w.rules[0]!.operations, w.rules[0]!.resources]).toEqual([rule?.path, rule?.operations, [rule?.resource]]);
+    }
     const service = out.find((m) => m.kind === 'Service' && m.metadata.name === 'flotilla-operator-webhook') as unknown as { spec: { ports: unknown[] } };
     expect(service.spec.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
   });
@@ -169,7 +175,11 @@ describe('charts/flotilla (hub)', () => {
 
   test('webhook.enabled=false renders no webhook, no certificate and no webhook port', async () => {
     const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'webhook.enabled=false']));
-    expect(out.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    // ClusterRoles: the operator's and the tenant roles (flotilla-edit, -view, -provider-view).
+    expect(out.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    // The NetworkPolicy opens no webhook port then.
+    const policy = out.find((m) => m.kind === 'NetworkPolicy') as unknown as { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } };
+    expect(policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([8080]);
     const env = (out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec.containers[0]!.env.map((e) => e.name);
     expect(env.filter((n) => n.startsWith('FLOTILLA_WEBHOOK'))).toEqual([]);
   });
@@ -189,13 +199,22 @@ describe('charts/flotilla (hub)', () => {
 
   test('Secrets are readable only by name, and not at all when no name is given', async () => {
     const role = (rendered: string) => parse(rendered).find((m) => m.kind === 'Role')!;
-    const named = role(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'providerSecretNames={provider-a-kubeconfig,provider-b-kubeconfig}']));
+    // With callbacks.secret set the operator generates no callback master: no create, no get of it.
+    const withCallbackSecret = ['--set', 'callbacks.secret.name=callbacks'];
+    const named = role(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', ...withCallbackSecret, '--set', 'providerSecretNames={provider-a-kubeconfig,provider-b-kubeconfig}']));
     expect(named.rules).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['provider-a-kubeconfig', 'provider-b-kubeconfig'] },
     ]);
-    const none = role(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system']));
+    const none = role(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', ...withCallbackSecret]));
     expect(none.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    // Without it, the operator may create Secrets in its own namespace and read back only the master.
+    const generated = role(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system']));
+    expect(generated.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['flotilla-callback-master'] },
+    ]);
     const clusterRole = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system'])).find((m) => m.kind === 'ClusterRole')!;
     expect(clusterRole.rules!.flatMap((r) => r.resources)).not.toContain('secrets');
   });
@@ -213,7 +232,7 @@ describe('charts/flotilla (hub)', () => {
     const all = await kubectl(federation().hub.kubeconfig, ['apply', '--dry-run=server', '-f', '-'], everything);
     expect(all).toMatch(/^deployment.apps\/flotilla-operator .*\(server dry run\)$/m);
     expect(all).toMatch(/^validatingwebhookconfiguration.admissionregistration.k8s.io\/flotilla-system-hub-flotilla-operator .*\(server dry run\)$/m);
-    for (const kind of ['customresourcedefinition', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role', 'rolebinding', 'deployment', 'service', 'secret', 'validatingwebhookconfiguration']) {
+    for (const kind of ['customresourcedefinition', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role', 'rolebinding', 'deployment', 'service', 'secret', 'validatingwebhookconfiguration', 'networkpolicy']) {
       expect(out).toMatch(new RegExp(`^${kind}[^ ]* .*\\(server dry run\\)$`, 'm'));
     }
   });
@@ -228,14 +247,27 @@ describe('charts/flotilla-provider', () => {
     await expect(helm(['template', 't', providerChart, '--set', 'priorityClass.value=0'])).rejects.toThrow(/priorityClass/);
   });
 
+  test.each([
+    ['a privileged Pod Security level', 'podSecurity.enforce=privileged', /podSecurity\/enforce/],
+    ['a host name where a CIDR belongs', 'networkPolicy.ipfs.cidrs={ipfs.example}', /networkPolicy\/ipfs\/cidrs\/0/],
+    ['port 0', 'networkPolicy.hubReport.ports={0}', /networkPolicy\/hubReport\/ports\/0/],
+    ['a memory default that is no quantity', 'limitRange.default.memory=lots', /limitRange\/default/],
+  ])('values.schema.json refuses %s', async (_what, value, where) => {
+    await expect(helm(['template', 't', providerChart, '--set', value])).rejects.toThrow(where);
+  });
+
   test('renders exactly the objects a provider lends with', async () => {
     const out = parse(await helm(['template', 'lend', providerChart, '--set', 'lentGpus=4', '--set', 'provider.name=provider-a',
       '--set', 'provider.payoutAddress=0x70997970C51812dc3A010C7d01b50e0d17dc79C8', '--set', 'provider.prices.NVIDIA-H100-80GB-HBM3=2.40']));
     expect(out.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'ClusterRole/lend-flotilla-provider-nodes', 'ClusterRoleBinding/lend-flotilla-provider-nodes', 'ConfigMap/flotilla-provider',
-      'Namespace/flotilla-workloads', 'PriorityClass/flotilla-lent', 'ResourceQuota/flotilla-lent-gpus', 'Role/flotilla-hub',
+      'LimitRange/flotilla-lent-defaults', 'Namespace/flotilla-workloads', 'NetworkPolicy/flotilla-default-deny', 'NetworkPolicy/flotilla-lent-pods',
+      'PriorityClass/flotilla-lent', 'ResourceQuota/flotilla-lent-gpus', 'Role/flotilla-hub',
       'RoleBinding/flotilla-hub', 'Secret/flotilla-hub-token', 'ServiceAccount/flotilla-hub',
     ]);
+    expect(out.find((m) => m.kind === 'Namespace')).toMatchObject({ metadata: { labels: {
+      'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted',
+    } } });
     expect(out.find((m) => m.kind === 'PriorityClass')).toMatchObject({ value: -100, preemptionPolicy: 'Never', globalDefault: false });
     expect(out.find((m) => m.kind === 'ResourceQuota')).toMatchObject({ spec: { hard: { 'requests.nvidia.com/gpu': '4' } } });
     expect(out.find((m) => m.kind === 'Secret')).toMatchObject({ type: 'kubernetes.io/service-account-token', metadata: { annotations: { 'kubernetes.io/service-account.name': 'flotilla-hub' } } });
@@ -250,11 +282,45 @@ describe('charts/flotilla-provider', () => {
     expect(out.find((m) => m.kind === 'ConfigMap')).toMatchObject({ data: { namespace: 'gpu-lending', priorityClassName: 'lent-low' } });
   });
 
+  test('no IPFS or hub CIDRs: no egress rule for them, and no egress rule without a destination (that would allow all)', async () => {
+    const out = parse(await helm(['template', 'lend', providerChart]));
+    const allow = out.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'flotilla-lent-pods') as unknown as { spec: { egress: Array<{ to?: unknown[] }> } };
+    expect(allow.spec.egress).toHaveLength(2);
+    expect(allow.spec.egress.every((rule) => Array.isArray(rule.to) && rule.to.length > 0)).toBe(true);
+    expect(JSON.stringify(allow.spec.egress)).not.toContain('ipBlock');
+  });
+
+  test('extraEgress rules are appended verbatim; NetworkPolicies and LimitRange can be switched off', async () => {
+    const extra = { to: [{ ipBlock: { cidr: '169.254.20.10/32' } }], ports: [{ protocol: 'UDP', port: 53 }] };
+    const out = parse(await helm(['template', 'lend', providerChart, '--set-json', `networkPolicy.extraEgress=${JSON.stringify([extra])}`]));
+    const allow = out.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'flotilla-lent-pods') as unknown as { spec: { egress: unknown[] } };
+    expect(allow.spec.egress.at(-1)).toEqual(extra);
+    const off = parse(await helm(['template', 'lend', providerChart, '--set', 'networkPolicy.enabled=false', '--set', 'limitRange.enabled=false']));
+    expect(off.filter((m) => m.kind === 'NetworkPolicy' || m.kind === 'LimitRange')).toEqual([]);
+  });
+
+  test('the NOTES\' GPUProvider caps placement at lentGpus (spec.maxGpus), and say how to label a namespace the chart did not create', async () => {
+    // NOTES are rendered by install, not template: a client-side dry run against a provider. It still
+    // refuses to adopt objects that exist there, hence names the federation does not use.
+    const notes = async (...set: string[]) => (await helm(['--kubeconfig', federation().providers[0]!.kubeconfig, 'install', 'lend-notes', providerChart, '-n', 'default', '--dry-run=client',
+      '--set', 'lentGpus=4', '--set', 'provider.name=acme', '--set', 'priorityClass.name=flotilla-lent-notes', '--set', 'namespace.name=flotilla-notes-test',
+      ...set.flatMap((v) => ['--set', v])])).split('NOTES:')[1] ?? '';
+    const created = await notes('networkPolicy.ipfs.cidrs={10.0.0.5/32}');
+    const gpuProvider = created.slice(created.indexOf('kind: GPUProvider'));
+    expect(gpuProvider).toMatch(/^ {4}maxGpus: 4$/m);
+    expect(created).not.toContain('kubectl label namespace');
+    expect(created).not.toContain('networkPolicy.ipfs.cidrs is empty');
+    const existing = await notes('namespace.create=false');
+    expect(existing).toContain('kubectl label namespace flotilla-notes-test --overwrite');
+    expect(existing).toContain('pod-security.kubernetes.io/enforce=baseline');
+    expect(existing).toContain('networkPolicy.ipfs.cidrs is empty');
+  });
+
   test('the rendered manifests pass a server-side dry run against a provider', async () => {
     // Namespaced objects need their namespace to exist for a dry run: the federation's flotilla-workloads.
     const rendered = await helm(['template', 'lend', providerChart, '--set', 'lentGpus=2']);
     const out = await kubectl(federation().providers[0]!.kubeconfig, ['apply', '--dry-run=server', '-f', '-'], rendered);
-    for (const kind of ['namespace', 'serviceaccount', 'secret', 'role', 'rolebinding', 'clusterrole', 'clusterrolebinding', 'priorityclass', 'resourcequota', 'configmap']) {
+    for (const kind of ['namespace', 'serviceaccount', 'secret', 'role', 'rolebinding', 'clusterrole', 'clusterrolebinding', 'priorityclass', 'resourcequota', 'configmap', 'networkpolicy', 'limitrange']) {
       expect(out).toMatch(new RegExp(`^${kind}[^ ]* .*\\(server dry run\\)$`, 'm'));
     }
   });

@@ -56,6 +56,8 @@ describe('FlotillaProvider', () => {
   const onboarded = new FlotillaProvider('provider-a', {
     providerName: 'provider-a', kubeconfig: PROVIDER_KUBECONFIG, hub: hubCluster, lentGpus: 4, region: 'us-east',
     payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: { 'NVIDIA-H100-80GB-HBM3': '2.40' },
+    // Isolation values pass through; the component's own keys win over a conflicting one.
+    values: { networkPolicy: { ipfs: { cidrs: ['10.0.0.5/32'], ports: [8080] } }, lentGpus: 99 },
   });
 
   beforeAll(async () => {
@@ -77,6 +79,7 @@ describe('FlotillaProvider', () => {
         priorityClass: { name: 'flotilla-lent', value: -100 },
         lentGpus: 4,
         provider: { name: 'provider-a', region: 'us-east', prices: { 'NVIDIA-H100-80GB-HBM3': '2.40' } },
+        networkPolicy: { ipfs: { cidrs: ['10.0.0.5/32'], ports: [8080] } },
       },
     });
   });
@@ -114,6 +117,8 @@ describe('FlotillaProvider', () => {
         kubeconfigSecretRef: { name: 'provider-provider-a-kubeconfig', namespace: 'flotilla-system', key: 'kubeconfig' },
         namespace: 'flotilla-workloads', region: 'us-east', payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
         prices: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.40' }], priorityClassName: 'flotilla-lent',
+        // lentGpus, the chart's GPU quota, is the hub's placement cap too.
+        maxGpus: 4,
       },
     });
   });
