@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const operator = startOperator(ns, {
     ...Object.fromEntries(['FLOTILLA_WORKERS', 'FLOTILLA_HUB_QPS', 'FLOTILLA_HUB_BURST', 'FLOTILLA_PROVIDER_QPS', 'FLOTILLA_PROVIDER_BURST'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : []))),
-    FLOTILLA_HTTP_PORT: String(port), FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`, FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
+    FLOTILLA_REPORT_PORT: String(port), FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`, FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
     // BENCH_CPU_PROFILE=<dir>: the operator writes a V8 CPU profile there when it stops.
     ...(process.env.BENCH_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}` } : {}),
   });

@@ -5,7 +5,11 @@ import { hostname } from 'node:os';
 import type { RateLimit } from './runtime/token-bucket.ts';
 import type { LeaseTiming } from './runtime/leader-election.ts';
 import { loadChainConfig } from './payments/chain-config.ts';
+import { parseRange } from './providers/address-policy.ts';
+import type { NamedRange } from './providers/address-policy.ts';
 import type { ChainConfig } from './payments/chain-config.ts';
+import { parseAllowList, parseDenyList } from './callbacks/url-policy.ts';
+import type { AllowEntry } from './callbacks/url-policy.ts';
 
 export interface OperatorConfig {
   /** Hub kubeconfig file; absent: in-cluster service account. */
@@ -29,23 +33,45 @@ export interface OperatorConfig {
   /** FLOTILLA_FAILPOINT: a named crash point for tests (after-settle-send). */
   readonly failpoint?: string;
   /** Preemption signals judged against a clock: replicas Pending this long, a provider silent this long. */
-  readonly lifecycle: { readonly bindTimeoutMs: number; readonly unreachableGraceMs: number };
+  readonly lifecycle: { readonly bindTimeoutMs: number; readonly unreachableGraceMs: number; readonly maxReclaimGraceMs: number };
+  /** How often the leader deletes its orphaned pods at providers (FLOTILLA_ORPHAN_SWEEP_MS; controllers/orphan-sweep.ts). */
+  readonly orphanSweepMs: number;
   /** How often a quiet provider's API server is probed, and how long the probe may take (FLOTILLA_PROVIDER_HEARTBEAT_MS, both). */
   readonly providerHeartbeatMs: number;
   /** After taking the lease, how long placement waits for every provider's caches to list (FLOTILLA_PROVIDER_WARMUP_MS). */
   readonly providerWarmupMs: number;
   /**
-   * Live checkpoint reports: the URL replicas reach this operator's HTTP listener at, and the HMAC
+   * What a provider kubeconfig may say (docs/security.md). allowInsecure: FLOTILLA_ALLOW_INSECURE_PROVIDERS=1,
+   * local development only (plain http, insecure-skip-tls-verify, loopback servers); hubRanges:
+   * FLOTILLA_HUB_SERVICE_CIDR and FLOTILLA_HUB_POD_CIDR (comma-separated), never a provider's server.
+   */
+  readonly providerKubeconfigPolicy: { readonly allowInsecure: boolean; readonly hubRanges: readonly NamedRange[] };
+  /** Largest provider response and watch event (FLOTILLA_PROVIDER_MAX_RESPONSE_BYTES, FLOTILLA_PROVIDER_MAX_WATCH_EVENT_BYTES). */
+  readonly providerResponseLimits: { readonly maxResponseBytes: number; readonly maxWatchEventBytes: number };
+  /** List page size and most objects per provider collection (FLOTILLA_PROVIDER_LIST_PAGE_SIZE, FLOTILLA_PROVIDER_MAX_OBJECTS). */
+  readonly providerInputLimits: { readonly pageSize: number; readonly maxObjects: number };
+  /**
+   * Live checkpoint reports: the URL replicas reach this operator's report listener at, and the HMAC
    * secret of their per-attempt tokens (FLOTILLA_REPORT_SECRET_FILE, or FLOTILLA_REPORT_SECRET).
    * Both are needed; without them replicas report checkpoints only in their termination message.
    */
   readonly checkpointReports?: { readonly url: string; readonly secret: string };
-  /** Probes, /metrics and the read-only API (operator/http); absent port: not served. */
+  /** Probes, /metrics and the read-only API (operator/http); absent port: not served; absent host: every interface. */
   readonly http: { readonly host?: string; readonly port?: number };
+  /**
+   * The checkpoint-report listener (served only with checkpointReports): its own port, so a network
+   * policy can open it to provider pods alone, and each job's reports limited to `perJob`.
+   */
+  readonly reportListener: { readonly host?: string; readonly port?: number; readonly perJob: RateLimit };
   /** Admission webhooks over HTTPS; served only with a certificate and key. */
   readonly webhook: { readonly host?: string; readonly port: number; readonly certFile?: string; readonly keyFile?: string };
-  /** Signing secret of spec.callbackURL POSTs (FLOTILLA_CALLBACK_SECRET_FILE or FLOTILLA_CALLBACK_SECRET); absent: unsigned. */
+  /**
+   * Master secret the per-namespace callback signing keys derive from (FLOTILLA_CALLBACK_SECRET_FILE
+   * or FLOTILLA_CALLBACK_SECRET); absent: generated once into a Secret of the operator's namespace.
+   */
   readonly callbackSecret?: string;
+  /** Where callbacks may go (operator/callbacks/url-policy.ts): FLOTILLA_CALLBACK_ALLOW_HOSTS; never the hub's ranges (FLOTILLA_HUB_SERVICE_CIDR, FLOTILLA_HUB_POD_CIDR). */
+  readonly callbacks: { readonly allow: readonly AllowEntry[]; readonly deny: readonly string[] };
   /** Export traces over OTLP/HTTP: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. */
   readonly otlpTraces: boolean;
   /** IPFS: the hub's Kubo, pinning, receipts and the inputs' fetch step (docs/artifacts.md). */
@@ -79,6 +105,16 @@ function port(env: NodeJS.ProcessEnv, key: string, fallback: number | undefined)
   return n;
 }
 
+/**
+ * A bind address: unset → loopback only (out of cluster nothing else should reach the operator),
+ * "*" → every interface (the chart sets it: probes and Services reach the pod's IP), else as given.
+ */
+function bindHost(env: NodeJS.ProcessEnv, key: string): { host?: string } {
+  const raw = env[key];
+  if (raw === '*') return {};
+  return { host: raw || '127.0.0.1' };
+}
+
 function callbackSecret(env: NodeJS.ProcessEnv): string | undefined {
   if (env.FLOTILLA_CALLBACK_SECRET_FILE) return readFileSync(env.FLOTILLA_CALLBACK_SECRET_FILE, 'utf8').trim();
   return env.FLOTILLA_CALLBACK_SECRET || undefined;
@@ -90,6 +126,27 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
   return n;
+}
+
+function flag(env: NodeJS.ProcessEnv, key: string): boolean {
+  const raw = (env[key] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new Error(`${key} must be 1/true or 0/false, got "${env[key]}"`);
+}
+
+function hubRanges(env: NodeJS.ProcessEnv): NamedRange[] {
+  const out: NamedRange[] = [];
+  for (const [key, what] of [['FLOTILLA_HUB_SERVICE_CIDR', 'service'], ['FLOTILLA_HUB_POD_CIDR', 'pod']] as const) {
+    for (const text of (env[key] ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '')) {
+      try {
+        out.push({ range: parseRange(text), what: `inside the hub's ${what} range (${key})` });
+      } catch (err) {
+        throw new Error(`${key}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+  return out;
 }
 
 function reportConfig(env: NodeJS.ProcessEnv): { checkpointReports?: { url: string; secret: string } } {
@@ -123,11 +180,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     lifecycle: {
       bindTimeoutMs: int(env, 'FLOTILLA_BIND_TIMEOUT_MS', 5 * 60_000),
       unreachableGraceMs: int(env, 'FLOTILLA_PROVIDER_GRACE_MS', 60_000),
+      // A provider's reclaim-deadline annotation is clamped to this after the drain began.
+      maxReclaimGraceMs: int(env, 'FLOTILLA_MAX_RECLAIM_GRACE_MS', 10 * 60_000),
     },
+    orphanSweepMs: int(env, 'FLOTILLA_ORPHAN_SWEEP_MS', 15_000),
     providerHeartbeatMs: int(env, 'FLOTILLA_PROVIDER_HEARTBEAT_MS', 5_000),
     providerWarmupMs: int(env, 'FLOTILLA_PROVIDER_WARMUP_MS', 10_000),
+    providerKubeconfigPolicy: { allowInsecure: flag(env, 'FLOTILLA_ALLOW_INSECURE_PROVIDERS'), hubRanges: hubRanges(env) },
+    providerResponseLimits: {
+      maxResponseBytes: int(env, 'FLOTILLA_PROVIDER_MAX_RESPONSE_BYTES', 64 * 1024 * 1024),
+      maxWatchEventBytes: int(env, 'FLOTILLA_PROVIDER_MAX_WATCH_EVENT_BYTES', 4 * 1024 * 1024),
+    },
+    providerInputLimits: {
+      pageSize: int(env, 'FLOTILLA_PROVIDER_LIST_PAGE_SIZE', 500),
+      maxObjects: int(env, 'FLOTILLA_PROVIDER_MAX_OBJECTS', 20_000),
+    },
     ...reportConfig(env),
-    http: { ...(env.FLOTILLA_HTTP_HOST ? { host: env.FLOTILLA_HTTP_HOST } : {}), ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_HTTP_PORT', 8080)) },
+    http: { ...bindHost(env, 'FLOTILLA_HTTP_HOST'), ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_HTTP_PORT', 8080)) },
+    reportListener: {
+      ...bindHost(env, 'FLOTILLA_REPORT_HOST'),
+      ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_REPORT_PORT', 8081)),
+      perJob: { qps: int(env, 'FLOTILLA_REPORT_JOB_QPS', 2), burst: int(env, 'FLOTILLA_REPORT_JOB_BURST', 10) },
+    },
     webhook: {
       ...(env.FLOTILLA_WEBHOOK_HOST ? { host: env.FLOTILLA_WEBHOOK_HOST } : {}),
       port: port(env, 'FLOTILLA_WEBHOOK_PORT', 9443) ?? 9443,
@@ -135,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       ...(env.FLOTILLA_WEBHOOK_KEY_FILE ? { keyFile: env.FLOTILLA_WEBHOOK_KEY_FILE } : {}),
     },
     ...((secret) => (secret ? { callbackSecret: secret } : {}))(callbackSecret(env)),
+    callbacks: { allow: parseAllowList(env.FLOTILLA_CALLBACK_ALLOW_HOSTS), deny: parseDenyList([env.FLOTILLA_HUB_SERVICE_CIDR, env.FLOTILLA_HUB_POD_CIDR].filter(Boolean).join(',')) },
     otlpTraces: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
     artifacts: {
       ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),

@@ -11,24 +11,37 @@ import { ArtifactsController } from './artifacts/controller.ts';
 import { KuboNode } from './artifacts/kubo.ts';
 import { loadReceiptSigner } from './artifacts/signer.ts';
 import { CallbackDispatcher } from './callbacks/dispatcher.ts';
+import { operatorCallbackPolicy } from './callbacks/operator-policy.ts';
 import { loadConfig } from './config.ts';
 import { checkpointReportRouter } from './controllers/aijob/checkpoint-report.ts';
 import { AIJobController } from './controllers/aijob/controller.ts';
 import { startProviderConnections } from './controllers/gpuprovider-controller.ts';
 import { ReputationWriter } from './controllers/reputation-writer.ts';
+import { OrphanSweep } from './controllers/orphan-sweep.ts';
 import { errorMessage, jsonLogger } from './log.ts';
 import { startPayments } from './payments/start.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import { KeyedRateLimiter } from './runtime/keyed-rate-limiter.ts';
 import { installLeaseGuard } from './runtime/lease-guard.ts';
 import { RateLimitedKubeConfig } from './runtime/rate-limited-kubeconfig.ts';
+import { KubeApiAuth } from './http/auth.ts';
 import { HubView } from './http/hub-view.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOperatorHttp } from './http/start.ts';
 import { JobObserver } from './telemetry/job-observer.ts';
 import { setJobPhaseSource, setLeader } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/telemetry.ts';
+import { operatorUsername } from './http/whoami.ts';
+import { callbackUrlProblem } from './callbacks/url-policy.ts';
+import { SpecGate } from './controllers/aijob/spec-gate.ts';
+import { admissionLimits } from './http/admission-limits.ts';
+import { NamespaceCache } from './hub/namespace-cache.ts';
 
 const log = jsonLogger('operator');
+/** Read + replace per retry period, with room for a retry: far above need, and shared with nothing. */
+const LEASE_RATE_LIMIT = { qps: 10, burst: 20 };
+const AUTH_RATE_LIMIT = { qps: 20, burst: 40 };
+const REPORTS_RATE_LIMIT = { qps: 20, burst: 40 };
 
 function hubKubeConfig(path: string | undefined, limit: { qps: number; burst: number }): RateLimitedKubeConfig {
   const source = new KubeConfig();
@@ -65,8 +78,15 @@ async function main(): Promise<void> {
   const hub = hubKubeConfig(config.kubeconfig, config.hubRateLimit);
   hub.clusterName = 'hub';
   log('info', 'starting', { identity: config.identity, hub: hub.getCurrentCluster()?.server, hubRateLimit: config.hubRateLimit, providerRateLimit: config.providerRateLimit });
+  if (config.providerKubeconfigPolicy.allowInsecure) {
+    log('warn', 'FLOTILLA_ALLOW_INSECURE_PROVIDERS is set: provider kubeconfigs may use plain http, insecure-skip-tls-verify and loopback servers (local development only)');
+  }
 
-  const elector = new LeaderElector(hub, { namespace: config.namespace, name: config.leaseName, identity: config.identity, timing: config.lease });
+  // The Lease is renewed through a client of its own: its rate limiter and connection pool are
+  // shared with nothing, so no burst of controller writes or checkpoint reports delays a renewal.
+  const leaseHub = hubKubeConfig(config.kubeconfig, LEASE_RATE_LIMIT);
+  leaseHub.clusterName = 'hub-lease';
+  const elector = new LeaderElector(leaseHub, { namespace: config.namespace, name: config.leaseName, identity: config.identity, timing: config.lease });
   // Every side effect checks the lease is still ours (a leader frozen past its lease must not act).
   installLeaseGuard(() => elector.holds());
   let stopControllers: (() => void) | undefined;
@@ -83,9 +103,37 @@ async function main(): Promise<void> {
   const readiness = new Readiness();
   readiness.require('hub view', () => (view.synced ? undefined : view.notSynced().join('; ')));
   view.start();
-  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log });
+  // Namespaces' placement policy: judged by the webhooks, re-checked by the AIJob controller.
+  const namespaces = new NamespaceCache(hub, { onState: (state) => { if (state.error !== undefined) log('warn', 'hub namespace watch failed; restarting with backoff', { error: errorMessage(state.error) }); } });
+  readiness.require('namespaces', () => (namespaces.synced ? undefined : 'the hub namespace cache has not synced'));
+  namespaces.start();
+  const limits = admissionLimits(process.env, config.chain?.tokens);
+  const admissionCallbackPolicy = operatorCallbackPolicy(config);
+  // Who this operator is to the hub: only it may remove Flotilla's finalizers (http/finalizer-guard.ts).
+  const self: { username?: string } = {};
+  void operatorUsername(hub).then((name) => {
+    if (name) self.username = name;
+    log('info', 'operator identity', { username: name ?? 'unknown: finalizer removal is not guarded' });
+  }, (err: unknown) => log('warn', 'could not learn the operator\'s own username (SelfSubjectReview); finalizer removal is not guarded', { error: errorMessage(err) }));
+  const admission = {
+    limits,
+    paymentsRequired: Boolean(config.chain),
+    namespaceAnnotations: (name: string) => namespaces.annotationsOrRead(name),
+    // The same policy the dispatcher applies at send time (own listeners and report URL included).
+    callbackUrlProblem: (url: string) => callbackUrlProblem(url, admissionCallbackPolicy),
+    operatorUsername: () => self.username,
+  };
+  // The API's TokenReviews and SubjectAccessReviews, and the checkpoint reports' AIJob writes, each
+  // through a client of their own: what callers send spends those budgets, never the controllers'.
+  const authHub = hubKubeConfig(config.kubeconfig, AUTH_RATE_LIMIT);
+  authHub.clusterName = 'hub-auth';
   // Any replica takes checkpoint reports (they write the AIJob directly), so a standby helps too.
-  if (config.checkpointReports) http.mount(checkpointReportRouter({ hub, secret: config.checkpointReports.secret, log }));
+  const reportsHub = config.checkpointReports ? hubKubeConfig(config.kubeconfig, REPORTS_RATE_LIMIT) : undefined;
+  if (reportsHub) reportsHub.clusterName = 'hub-reports';
+  const reports = config.checkpointReports && reportsHub
+    ? checkpointReportRouter({ hub: reportsHub, secret: config.checkpointReports.secret, log, perJob: new KeyedRateLimiter(config.reportListener.perJob) })
+    : undefined;
+  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log, auth: new KubeApiAuth(authHub), ...(reports ? { reports } : {}), admission });
 
   const shutdown = async (signal: string) => {
     log('info', 'shutting down', { signal });
@@ -93,6 +141,7 @@ async function main(): Promise<void> {
     readiness.clearLeaderChecks();
     await http.close();
     view.stop();
+    namespaces.stop();
     await telemetry.shutdown();
     await elector.release().catch((err: unknown) => log('warn', 'could not release the lease', { error: errorMessage(err) }));
     process.exit(0);
@@ -106,7 +155,10 @@ async function main(): Promise<void> {
       readiness.role = 'leader';
       readiness.leader = config.identity;
       setLeader(true);
-      const providers = startProviderConnections({ hub, rateLimit: config.providerRateLimit, heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs }, log });
+      const providers = startProviderConnections({
+        hub, rateLimit: config.providerRateLimit, heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs }, log,
+        kubeconfigPolicy: config.providerKubeconfigPolicy, responseLimits: config.providerResponseLimits, inputLimits: config.providerInputLimits,
+      });
       // Name each provider's client in the API request metrics before its first request.
       providers.registry.subscribe((event) => {
         const kc = event.kind === 'provider' ? providers.registry.entry(event.provider)?.connection?.kubeConfig : undefined;
@@ -127,6 +179,11 @@ async function main(): Promise<void> {
         hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, timing: config.lifecycle,
         events: hubKubeConfig(config.kubeconfig, config.eventRateLimit),
         onAttemptClosed: (outcome) => reputation.record(outcome),
+        onViolation: (violation) => reputation.recordViolation(violation.provider),
+        // A hub that settles on chain places no job before the funding controller said Funded=True.
+        paymentsRequired: Boolean(config.chain),
+        // Runnable spec and namespace policy, re-checked before acting (a webhook may have been down).
+        specGate: new SpecGate({ namespaces, limits, log }),
         // Succeeded waits for OutputPinned only when something pins (the artifacts controller below).
         pinsOutputs: Boolean(config.artifacts.kuboApi),
         inputFetchImage: config.artifacts.fetchImage,
@@ -140,13 +197,24 @@ async function main(): Promise<void> {
       }));
       readiness.requireWhileLeading('aijobs', () => (jobs.store.informer.synced ? undefined : 'the AIJob controller\'s cache is not synced'));
       void jobs.start();
-      const callbacks = new CallbackDispatcher({ hub, getJob: (key) => view.job(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)), log, ...(config.callbackSecret ? { secret: config.callbackSecret } : {}) });
+      const callbacks = new CallbackDispatcher({
+        hub, getJob: (key) => view.job(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)), log, namespace: config.namespace,
+        policy: operatorCallbackPolicy(config, [http.httpPort, http.webhookPort, http.reportPort]),
+        ...(config.callbackSecret ? { secret: config.callbackSecret } : {}),
+      });
       callbacks.start();
       view.onJob((type, job) => { if (type !== 'delete') callbacks.observe(job); });
       for (const job of view.jobs()) callbacks.observe(job);
       const payments = startPayments({ hub, log, ...(config.chain ? { chain: config.chain } : {}), ...(config.failpoint ? { failpoint: config.failpoint } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
       const artifacts = startArtifacts(config, hub);
-      stopControllers = () => { artifacts?.stop(); callbacks.stop(); payments.stop(); jobs.stop(); providers.stop(); };
+      // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).
+      const orphans = new OrphanSweep({
+        registry: providers.registry, providers: () => providers.registry.names(), hubId: config.hubId, intervalMs: config.orphanSweepMs, log,
+        jobs: { list: () => jobs.store.list(), get synced() { return jobs.store.informer.synced; } },
+        ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
+      });
+      orphans.start();
+      stopControllers = () => { orphans.stop(); artifacts?.stop(); callbacks.stop(); payments.stop(); jobs.stop(); providers.stop(); };
     },
     onStoppedLeading: (reason) => {
       log('error', 'lost leadership; exiting', { reason });

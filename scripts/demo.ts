@@ -16,13 +16,14 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOption
 import { Contract, JsonRpcProvider, Wallet } from 'ethers';
 import * as yaml from 'js-yaml';
 import { loadArtifact } from '../contracts/artifacts.ts';
-import { chainEnv, devKey } from '../federation/chain-contracts.ts';
+import { chainEnv, devKey, RECEIPT_SIGNER_ACCOUNT } from '../federation/chain-contracts.ts';
 import { freePort, startDaemon, stopDaemon } from '../federation/daemon.ts';
 import { federationUp } from '../federation/federation.ts';
 import { repoRoot } from '../federation/paths.ts';
 import { KuboNode } from '../operator/artifacts/kubo.ts';
 import { verifyReceipt } from '../operator/artifacts/verify.ts';
 import type { AIJob, AIJobManifest, GPUProvider } from '../operator/api/types.ts';
+import { ALLOW_UNPAID_ANNOTATION, PAYERS_ANNOTATION } from '../operator/core/funding.ts';
 import { toBaseUnits } from '../operator/core/money.ts';
 import { loadChainConfig } from '../operator/payments/chain-config.ts';
 import { fundJob } from '../operator/payments/fund.ts';
@@ -32,7 +33,8 @@ const say = (line: string) => process.stdout.write(`[demo +${((Date.now() - t0) 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NAMESPACE = 'flotilla-demo';
 const PAYER_ACCOUNT = 4;
-const RECEIPT_ACCOUNT = 2;
+// Its own dev account: not a provider's payout key nor a payer's (federation/chain-contracts.ts).
+const RECEIPT_ACCOUNT = RECEIPT_SIGNER_ACCOUNT;
 const group = { group: 'flotilla.dev', version: 'v1alpha1' } as const;
 
 function fail(message: string): never {
@@ -53,9 +55,12 @@ const core = hub.makeApiClient(CoreV1Api);
 const secretFile = join(ep.stateDir, 'report-secret');
 if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
 const httpPort = await freePort();
+const reportPort = await freePort();
 const operatorEnv = {
   FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
   NODE_OPTIONS: '',
+  // The local federation's provider apiservers listen on 127.0.0.1: loopback servers allowed (dev only).
+  FLOTILLA_ALLOW_INSECURE_PROVIDERS: '1',
   // The demo's jobs only: test suites sharing the federation run operators of their own.
   FLOTILLA_WATCH_NAMESPACE: NAMESPACE,
   FLOTILLA_LEASE_NAME: 'flotilla-operator-demo',
@@ -66,7 +71,8 @@ const operatorEnv = {
   FLOTILLA_RECEIPT_KEY: devKey(RECEIPT_ACCOUNT),
   FLOTILLA_HTTP_PORT: String(httpPort),
   FLOTILLA_WEBHOOK_PORT: 'off',
-  FLOTILLA_REPORT_URL: `http://127.0.0.1:${httpPort}`,
+  FLOTILLA_REPORT_PORT: String(reportPort),
+  FLOTILLA_REPORT_URL: `http://127.0.0.1:${reportPort}`,
   FLOTILLA_REPORT_SECRET_FILE: secretFile,
 };
 // Always a fresh one, so it runs with this configuration (a previous demo's may differ).
@@ -89,6 +95,9 @@ for (const p of providers) {
 
 // ── 4. fund and submit ────────────────────────────────────────────────────────────────────────
 await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
+// As a cluster admin: the demo's payer is the one address that may fund the namespace's jobs, and
+// its unpaid job (the impossible one) may run on this hub that settles on chain.
+await core.patchNamespace({ name: NAMESPACE, body: { metadata: { annotations: { [PAYERS_ANNOTATION]: new Wallet(devKey(PAYER_ACCOUNT)).address, [ALLOW_UNPAID_ANNOTATION]: 'true' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 const suffix = Date.now().toString(36);
 const load = (file: string) => yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
 const paid = load('aijob-resumable-paid.yaml');

@@ -17,6 +17,9 @@
 //   flotilla_watch_expired_total{resource}             every informer (resilient-informer.ts): 410 Gone, relisted
 //   flotilla_reconcile_duration_seconds{controller,outcome}  work queue hook (instrumentQueue)
 //   flotilla_callbacks_total{outcome}                  callback dispatcher (operator/callbacks)
+//   flotilla_provider_malformed_objects_total{provider,kind}  provider connections: nodes/pods skipped as malformed
+//   flotilla_provider_violations_total{provider}       AIJob controller: a pod the provider made with a job's labels
+//   flotilla_orphan_pods_deleted_total{provider}       orphan sweep: this hub's pods whose job or attempt is gone
 import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
 
 /** Counts of AIJobs by phase ("New" for a job without status yet). */
@@ -24,7 +27,7 @@ export type JobPhaseSource = () => ReadonlyMap<string, number>;
 
 export type PinKind = 'output' | 'checkpoint' | 'receipt' | 'input';
 export type ReconcileOutcome = 'success' | 'requeue' | 'error';
-export type CallbackOutcome = 'delivered' | 'retry' | 'failed';
+export type CallbackOutcome = 'delivered' | 'retry' | 'failed' | 'refused';
 
 const LATENCY_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
 const DECISION_BUCKETS_S = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1];
@@ -46,6 +49,9 @@ export class FlotillaMetrics {
   readonly watchExpired: Counter;
   readonly reconcileDuration: Histogram;
   readonly callbacks: Counter;
+  readonly malformedObjects: Counter;
+  readonly providerViolations: Counter;
+  readonly orphansDeleted: Counter;
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
   jobPhaseSource: JobPhaseSource | undefined;
@@ -79,7 +85,10 @@ export class FlotillaMetrics {
     this.reconcileDuration = meter.createHistogram('flotilla_reconcile_duration_seconds', {
       description: 'Duration of one reconcile, by controller and outcome.', unit: 's', advice: { explicitBucketBoundaries: RECONCILE_BUCKETS_S },
     });
-    this.callbacks = meter.createCounter('flotilla_callbacks_total', { description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed).' });
+    this.malformedObjects = meter.createCounter('flotilla_provider_malformed_objects_total', { description: 'Nodes and pods a provider\'s API server sent in a shape the operator cannot read: skipped, by provider and kind.' });
+    this.callbacks = meter.createCounter('flotilla_callbacks_total', { description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed, refused by the URL policy).' });
+    this.providerViolations = meter.createCounter('flotilla_provider_violations_total', { description: 'Pods a provider made itself with a job\'s labels (ignored, reported, deleted where allowed), by provider.' });
+    this.orphansDeleted = meter.createCounter('flotilla_orphan_pods_deleted_total', { description: 'Pods of this hub at a provider deleted by the orphan sweep (their job gone or their attempt closed), by provider.' });
   }
 }
 
@@ -162,4 +171,19 @@ export function recordReconcile(controller: string, seconds: number, outcome: Re
 
 export function recordCallback(outcome: CallbackOutcome): void {
   add((m) => m.callbacks, 1, { outcome });
+}
+
+/** A provider sent a node or pod the operator cannot read (counted once per object version). */
+export function recordMalformedObject(provider: string, kind: string): void {
+  add((m) => m.malformedObjects, 1, { provider, kind });
+}
+
+/** A pod the provider made itself with a job's labels. */
+export function recordProviderViolation(provider: string): void {
+  add((m) => m.providerViolations, 1, { provider });
+}
+
+/** The orphan sweep deleted a pod of this hub at the provider. */
+export function recordOrphanDeleted(provider: string): void {
+  add((m) => m.orphansDeleted, 1, { provider });
 }

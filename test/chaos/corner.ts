@@ -21,6 +21,7 @@ import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil
 import type { ClusterClients } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
+import { declarePayers } from '../payments/payments-fixture.ts';
 
 export const HUB_OPERATOR_NAMESPACE = 'flotilla-system';
 /** Price of the corner's product: 3.6 USDC per GPU-hour = 1000 base units per GPU-second. */
@@ -65,6 +66,8 @@ export async function openCorner(opts: CornerOptions = {}): Promise<Corner> {
   const hub = clusterClients('hub');
   const custom = hub.kc.makeApiClient(CustomObjectsApi);
   const namespace = await createNamespace(hub.core, `t-chaos-${id}`);
+  // The chaos operators settle on chain: unpaid jobs run only where the namespace allows them.
+  await declarePayers(hub.core, namespace, [], { allowUnpaid: true });
   const corner: Corner = { id, product: `NVIDIA-CHAOS-${id.toUpperCase()}`, namespace, lentNamespace: `fl-chaos-${id}`, providers: [], hub, custom };
   const targets = [
     ...(opts.clusters ?? ['provider-a', 'provider-b']).map((cluster) => ({ cluster, clients: clusterClients(cluster), secretName: kubeconfigSecretName(cluster) })),
@@ -210,6 +213,8 @@ export class Payer {
   async fund(corner: Corner, names: readonly string[]): Promise<void> {
     const chain = loadChainConfig(chaosOperatorEnv());
     if (!chain) throw new Error('no chain config');
+    // Only a payer the namespace declares funds its jobs.
+    await declarePayers(corner.hub.core, corner.namespace, [this.wallet.address], { allowUnpaid: true });
     for (const name of names) await fundJob({ hub: corner.hub.kc, namespace: corner.namespace, name, chain, payerKey: this.wallet.privateKey });
   }
 

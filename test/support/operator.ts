@@ -44,9 +44,14 @@ export function startOperator(watchNamespace: string, env: Record<string, string
       FLOTILLA_LEASE_RETRY_MS: '500',
       // `federation down` treats a leftover operator as a stray: a test that forgot to stop it fails loudly.
       FLOTILLA_FEDERATION: ep.stateDir,
-      // Many operators run side by side: any free port for HTTP, no webhook listener unless asked.
+      // Many operators run side by side: any free port for HTTP and for checkpoint reports (a
+      // suite that offers reports names the port its FLOTILLA_REPORT_URL points at), no webhook
+      // listener unless asked.
       FLOTILLA_HTTP_PORT: '0',
+      FLOTILLA_REPORT_PORT: '0',
       FLOTILLA_WEBHOOK_PORT: 'off',
+      // The local federation's provider apiservers listen on 127.0.0.1 (docs/local-federation.md).
+      FLOTILLA_ALLOW_INSECURE_PROVIDERS: '1',
       ...env,
     },
     stdio: ['ignore', fd, fd],

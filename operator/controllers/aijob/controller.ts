@@ -3,8 +3,15 @@
 //   gather   the AIJob from the hub cache; its pods from the caches of every provider it has used;
 //            when it needs a place, every provider's snapshot (minus reservations) → placeJob
 //   decide   planReconcile (operator/core/lifecycle/plan.ts), pure
-//   apply    finalizer → status (resourceVersion precondition) → Events → create pods → delete
-//            pods → drop finalizer; any failure throws and the work queue retries with backoff
+//   apply    finalizer → status (resourceVersion precondition) → Events → create pods → record
+//            their uids → delete pods → drop finalizer; any failure throws and the work queue
+//            retries with backoff
+//
+// Only pods this controller created count (core/lifecycle/ownership.ts): their uids go into
+// status.attempts[].pods from the create responses. A pod with the job's labels and another uid
+// is the provider's own: ignored, reported once per uid (Event, metric, reputation penalty) and
+// deleted where the provider's credential allows. Times the hub saw itself (a pod first seen, its
+// end first seen) are kept here, in memory, and bound what the provider's timestamps can bill.
 //
 // Wake-ups: AIJob changes, pod changes at any provider (pods carry the job's namespace/name in
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
@@ -13,7 +20,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../../api/types.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
-import type { JobView, LifecycleTiming, ObservedNode, ObservedPod, PodCreation, ProviderReachability, ReconcilePlan } from '../../core/lifecycle/types.ts';
+import type { JobView, LifecycleTiming, ObservedNode, ObservedPod, PodCreation, ProviderReachability, ProviderViolation, ReconcilePlan } from '../../core/lifecycle/types.ts';
+import { recordPods } from '../../core/lifecycle/ownership.ts';
+import type { RecordedPod } from '../../core/lifecycle/ownership.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
 import { closedAttempts } from '../../core/reputation.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
@@ -25,10 +34,11 @@ import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
 import { assertLeading } from '../../runtime/lease-guard.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
-import { recordPlacementDecision } from '../../telemetry/metrics.ts';
+import { recordPlacementDecision, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { failpoint } from '../../runtime/failpoint.ts';
 import { observeNode, observePod } from './observe.ts';
+import type { SpecGate } from './spec-gate.ts';
 import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod } from './pod-template.ts';
 import type { ReportEndpoint } from './pod-template.ts';
 
@@ -58,6 +68,15 @@ export interface AIJobControllerOptions {
   readonly checkpointReports?: ReportEndpoint;
   /** Told about every attempt this controller closed (reputation, metrics); errors are logged, not retried. */
   readonly onAttemptClosed?: (outcome: AttemptOutcome) => Promise<void> | void;
+  /** Told once per provider-made pod (reputation penalty); errors are logged, not retried. */
+  readonly onViolation?: (violation: ProviderViolation) => Promise<void> | void;
+  /**
+   * The hub settles on chain (payments configured): every job, paid or not, waits for Funded=True
+   * (the funding controller judges unpaid jobs against the namespace's allow-unpaid-jobs policy).
+   */
+  readonly paymentsRequired?: boolean;
+  /** Checks the spec is runnable and applies the namespace's placement policy before acting (spec-gate.ts). */
+  readonly specGate?: SpecGate;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -84,6 +103,26 @@ const ignore = (code: number) => (err: { code?: number }) => {
   if (err.code !== code) throw err;
 };
 
+/** A 403 on create: the provider's admission refused the pod (ResourceQuota, Pod Security, LimitRange, RBAC). */
+function refusal(err: unknown): string | undefined {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (e.code !== 403) return undefined;
+  const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? '');
+  let message = e.message ?? 'Forbidden';
+  try {
+    message = (JSON.parse(body) as { message?: string }).message ?? message;
+  } catch { /* not JSON: keep the client's message */ }
+  return message.slice(0, 512);
+}
+
+class CreateRefused extends Error {
+  override readonly name = 'CreateRefused';
+}
+
+/** Bounds of the in-memory bookkeeping (a leak guard; entries leave with their pods). */
+const MAX_SEEN_PODS = 50_000;
+const MAX_REPORTED_VIOLATIONS = 10_000;
+
 export class AIJobController {
   readonly store: AIJobStore;
   readonly queue: WorkQueue;
@@ -92,6 +131,12 @@ export class AIJobController {
   private readonly reservations = new Map<string, Reservation>();
   /** resourceVersions this process has already written past, per key: a cache showing one is stale. */
   private readonly superseded = new Map<string, Set<string>>();
+  /** Per pod uid, on the hub's clock: when this process first saw it, and first saw it ended. */
+  private readonly seen = new Map<string, { first: number; end?: number }>();
+  /** Provider-made pods already reported (once per uid). */
+  private readonly reported = new Set<string>();
+  /** Per job key: the open attempt's pods the provider refused to create (a 403 on create). */
+  private readonly refusals = new Map<string, { attempt: number; message: string }>();
   private unsubscribe?: () => void;
 
   constructor(opts: AIJobControllerOptions) {
@@ -112,6 +157,7 @@ export class AIJobController {
   async start(): Promise<void> {
     this.store.start();
     this.unsubscribe = this.opts.registry.subscribe((event) => {
+      if (event.kind === 'pod' && event.type === 'delete' && event.pod.metadata?.uid) this.seen.delete(event.pod.metadata.uid);
       if (event.kind === 'pod') {
         const a = event.pod.metadata?.annotations ?? {};
         const ns = a[ANNOTATION_JOB_NAMESPACE];
@@ -147,10 +193,16 @@ export class AIJobController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const job = this.store.get(key);
+    const stored = this.store.get(key);
+    // Runnable and within its namespace's policy (spec-gate.ts), whatever the webhooks let in:
+    // else the gate ended the job (or waits), or the job is placed with its narrowed ask.
+    const gated = stored && this.opts.specGate ? await this.opts.specGate.admit(stored, this.store) : { proceed: stored };
+    if ('done' in gated) return gated.done;
+    const job = gated.proceed;
     if (!job) {
       this.reservations.delete(key);
       this.superseded.delete(key);
+      this.refusals.delete(key);
       return {};
     }
     if (this.superseded.get(key)?.has(job.metadata.resourceVersion ?? '')) {
@@ -172,8 +224,11 @@ export class AIJobController {
       decision = this.place(demand, key, now);
     }
     const attemptProvider = this.reachability(openAttempt(view.status)?.provider);
+    const refused = this.refusals.get(key);
+    if (refused && refused.attempt !== openAttempt(view.status)?.index) this.refusals.delete(key);
     let plan = planReconcile({
       job: view, pods, podsComplete: complete, now,
+      ...(refused && refused.attempt === openAttempt(view.status)?.index ? { createRefused: refused } : {}),
       ...(decision ? { placement: decision } : {}),
       ...(attemptProvider ? { attemptProvider } : {}),
       ...(this.opts.timing ? { timing: this.opts.timing } : {}),
@@ -195,6 +250,8 @@ export class AIJobController {
       await this.apply(key, job, plan);
     } catch (err) {
       if (decision) this.reservations.delete(key);
+      // The provider refused the pods: the next pass closes the attempt as CreateRefused at once.
+      if (err instanceof CreateRefused) return { requeueAfterMs: 0 };
       throw err;
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
@@ -230,10 +287,39 @@ export class AIJobController {
       const nodeOf = (node: string): ObservedNode => observeNode(client.node(node), now);
       for (const pod of client.jobPods(job.metadata.uid ?? '')) {
         const observed = observePod(name, pod, nodeOf);
-        if (observed) pods.push(observed);
+        if (observed) pods.push(this.hubTimes(observed, now));
       }
     }
     return { pods, complete };
+  }
+
+  /** The pod with the times the hub saw itself: first sight, and first sight of its end. */
+  private hubTimes(pod: ObservedPod, now: number): ObservedPod {
+    if (!pod.uid) return pod;
+    let times = this.seen.get(pod.uid);
+    if (!times) {
+      if (this.seen.size >= MAX_SEEN_PODS) this.seen.delete(this.seen.keys().next().value as string);
+      times = { first: now };
+      this.seen.set(pod.uid, times);
+    }
+    if (times.end === undefined && (pod.phase === 'Succeeded' || pod.phase === 'Failed')) times.end = now;
+    return { ...pod, firstSeenAt: times.first, ...(times.end !== undefined ? { endSeenAt: times.end } : {}) };
+  }
+
+  /** Each provider-made pod once: a Warning Event on the job, the metric, the provider's reputation. */
+  private reportViolations(key: string, job: AIJob, violations: readonly ProviderViolation[]): void {
+    for (const v of violations) {
+      const id = v.uid || `${v.provider}/${v.pod}`;
+      if (this.reported.has(id)) continue;
+      if (this.reported.size >= MAX_REPORTED_VIOLATIONS) this.reported.delete(this.reported.values().next().value as string);
+      this.reported.add(id);
+      this.opts.log('warn', 'provider-made pod ignored', { job: key, provider: v.provider, pod: v.pod, uid: v.uid, why: v.why });
+      recordProviderViolation(v.provider);
+      void this.store.recordEvent(job, { type: 'Warning', reason: 'ProviderViolation', message: `${v.provider} made pod ${v.pod} itself (${v.why}); it is ignored and deleted` })
+        .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, reason: 'ProviderViolation', error: errorMessage(err) }));
+      void Promise.resolve().then(() => this.opts.onViolation?.(v))
+        .catch((err: unknown) => this.opts.log('warn', 'could not record the provider violation', { job: key, provider: v.provider, error: errorMessage(err) }));
+    }
   }
 
   /** Provider snapshots with the capacity of other jobs' not-yet-visible placements taken out. */
@@ -287,12 +373,37 @@ export class AIJobController {
     for (const event of plan.events) {
       void this.store.recordEvent(job, event).catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
     }
-    if (plan.createPods) await this.createPods(job, plan.createPods);
+    this.reportViolations(key, job, plan.violations);
+    if (plan.createPods) {
+      const created = await this.createPods(key, job, plan.createPods);
+      if (created.length > 0) {
+        // The uids from the create responses: from now on only these pods count for the attempt.
+        // If this write fails (a checkpoint report wrote in between, a crash), the next pass
+        // adopts the pods by their deterministic names (ownership.ts): nothing is lost.
+        const before = job.metadata.resourceVersion;
+        try {
+          job = await this.store.patchStatus(job, { attempts: recordPods(job.status ?? {}, plan.createPods.attempt, created).attempts ?? [] });
+          this.markSuperseded(key, before, job.metadata.resourceVersion);
+        } catch (err) {
+          log('info', 'could not record the pods\' uids yet; the next pass adopts them', { job: key, error: errorMessage(err) });
+        }
+      }
+    }
     for (const d of plan.deletePods) {
       const client = this.opts.registry.get(d.provider);
       if (!client) throw new Error(`cannot delete ${d.name}: provider ${d.provider} is not connected`);
       assertLeading(`delete pod ${d.provider}/${d.name}`);
-      await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) }).catch(ignore(404));
+      // A provider-made pod may be beyond what the credential may delete: ignored either way.
+      let forbidden = false;
+      const tolerate = (err: { code?: number }) => {
+        if (d.foreign && err.code === 403) return void (forbidden = true);
+        return ignore(404)(err);
+      };
+      await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) }).catch(tolerate);
+      if (forbidden) {
+        log('warn', 'cannot delete a provider-made pod (forbidden); it stays ignored', { job: key, provider: d.provider, pod: d.name });
+        continue;
+      }
       log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) });
     }
     if (plan.removeFinalizer) {
@@ -301,9 +412,12 @@ export class AIJobController {
     }
   }
 
-  private async createPods(job: AIJob, creation: PodCreation): Promise<void> {
+  /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
+  private async createPods(key: string, job: AIJob, creation: PodCreation): Promise<RecordedPod[]> {
     const client = this.opts.registry.get(creation.provider);
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
+    const created: RecordedPod[] = [];
+    const refusals: string[] = [];
     await Promise.all(creation.replicas.map(async (replica) => {
       const body = buildPod(job, creation, replica, {
         namespace: client.namespace,
@@ -311,12 +425,26 @@ export class AIJobController {
         ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
         ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
       }, this.opts.hubId, this.opts.checkpointReports);
-      // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it.
+      // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it
+      // (its uid is adopted by name while none is recorded: ownership.ts).
       assertLeading(`create pod ${creation.provider}/${body.metadata?.name}`);
-      await client.core.createNamespacedPod({ namespace: client.namespace, body }).catch(ignore(409));
+      try {
+        const pod = await client.core.createNamespacedPod({ namespace: client.namespace, body });
+        if (pod.metadata?.uid) created.push({ replica, name: pod.metadata.name ?? body.metadata?.name ?? '', uid: pod.metadata.uid, createdAt: new Date(this.now()).toISOString() });
+      } catch (err) {
+        const refused = refusal(err);
+        if (refused !== undefined) refusals.push(refused);
+        else ignore(409)(err as { code?: number });
+      }
     }));
     failpoint('after-pod-create', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt });
+    if (refusals.length > 0) {
+      this.refusals.set(key, { attempt: creation.attempt, message: refusals[0] as string });
+      this.opts.log('warn', 'the provider refused to create the pods', { job: key, provider: creation.provider, attempt: creation.attempt, message: refusals[0] });
+      throw new CreateRefused(`${creation.provider} refused to create the pods of attempt ${creation.attempt}: ${refusals[0]}`);
+    }
     this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: creation.replicas });
+    return created;
   }
 }
 
@@ -341,7 +469,7 @@ function keyOf(job: AIJob): string {
   return jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
 }
 
-function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolean }): JobView {
+function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolean; paymentsRequired?: boolean }): JobView {
   return {
     uid: job.metadata.uid ?? '',
     namespace: job.metadata.namespace ?? '',
@@ -353,7 +481,7 @@ function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolea
     gpusPerReplica: job.spec.resources.gpus,
     maxRestarts: job.spec.recovery.maxRestarts,
     pinOutput: Boolean(opts.pinsOutputs) && job.spec.output.pin,
-    requiresFunding: job.spec.payment !== undefined,
+    requiresFunding: job.spec.payment !== undefined || Boolean(opts.paymentsRequired),
     priceDecimals: opts.priceDecimals ?? 6,
     ...((deadline) => (Number.isFinite(deadline) ? { deadline } : {}))(Date.parse(job.spec.deadline ?? '')),
     status: job.status ?? {},
