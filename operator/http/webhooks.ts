@@ -8,6 +8,7 @@
 // each hook matches; the chart (charts/flotilla/templates/webhook.yaml), the tests and `make run`
 // register exactly that (a test compares the chart with it).
 import { finalizerRemovalProblem } from './finalizer-guard.ts';
+import { fundedDeadlineProblem } from './funded-deadline-guard.ts';
 import { Router } from 'express';
 import type { Request, Response } from 'express';
 import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
@@ -129,6 +130,8 @@ export function webhookRouter(deps: WebhookDeps): Router {
     if (request.operation === 'UPDATE') {
       const stripped = finalizerRemovalProblem(old?.metadata?.finalizers, job.metadata?.finalizers, request.userInfo?.username, deps.operatorUsername?.());
       if (stripped) return { denials: [stripped], warnings: [] };
+      const later = fundedDeadlineProblem(old, job);
+      if (later) return { denials: [later], warnings: [] };
     }
     // Metadata and finalizer updates (the operator's own among them) are not judged: only a spec
     // change can widen what the job asks for, and a job being deleted must be able to finish.

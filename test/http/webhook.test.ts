@@ -176,6 +176,28 @@ describe('admission webhooks on the real hub apiserver', () => {
     }
   });
 
+  it('once a job is funded, its deadline may only move earlier', async () => {
+    const name = 'funded-deadline';
+    const body = smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } });
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: { ...body, spec: { ...body.spec, deadline: '2030-01-01T00:00:00Z' } } });
+    const patch = (b: object, status = false) => (status ? custom.patchNamespacedCustomObjectStatus.bind(custom) : custom.patchNamespacedCustomObject.bind(custom))(
+      { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name, body: b }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    // The test plays the funding controller: Funded=True as the deposit check would write it. The
+    // real one (no deposit here) may write it back to False between two tries, so retry the pair.
+    let later = Date.parse('2030-01-01T00:00:00Z');
+    const refused = await pollUntil('the later deadline of a funded job refused', async () => {
+      await patch({ status: { conditions: [{ type: 'Funded', status: 'True', reason: 'Deposited', message: 'test', lastTransitionTime: new Date().toISOString() }] } }, true);
+      later += 86_400_000;
+      return rejection(patch({ spec: { deadline: new Date(later).toISOString().replace('.000Z', 'Z') } }));
+    }, (m) => m !== 'created', 30_000, 200);
+    expect(refused).toContain('422');
+    expect(refused).toContain('spec.deadline: the job is funded, so its deadline may only move earlier');
+    await patch({ status: { conditions: [{ type: 'Funded', status: 'True', reason: 'Deposited', message: 'test', lastTransitionTime: new Date().toISOString() }] } }, true);
+    expect(await rejection(patch({ spec: { deadline: '2029-06-01T00:00:00Z' } }))).toBe('created');
+    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name });
+    await pollUntil('the funded-deadline job gone', () => custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }).then(() => 'present', () => 'gone'), (s) => s === 'gone', 30_000);
+  });
+
   it('rejects a GPUProvider whose kubeconfig Secret does not exist', async () => {
     const body = {
       apiVersion: `${GROUP}/${VERSION}`, kind: GPUPROVIDER.kind,
