@@ -42,20 +42,10 @@ export class JobStatusWriter {
    * job as written, the job unchanged when `change` had nothing to do, or undefined when it is gone.
    */
   async update(job: AIJob, change: StatusChange): Promise<AIJob | undefined> {
-    let current: AIJob | undefined = job;
-    for (let i = 0; current; i += 1) {
+    return this.retryingConflicts(job, async (current) => {
       const next = change(current);
-      if (!next || sameJson(next, current.status ?? {})) return current;
-      try {
-        return await this.store.patchStatus(current, next);
-      } catch (err) {
-        const code = (err as { code?: number }).code;
-        if (code === 404) return undefined;
-        if (code !== 409 || i >= MAX_CONFLICTS) throw err;
-        current = await this.read(current);
-      }
-    }
-    return undefined;
+      return !next || sameJson(next, current.status ?? {}) ? current : this.store.patchStatus(current, next);
+    });
   }
 
   /**
@@ -63,14 +53,24 @@ export class JobStatusWriter {
    * the job as written (or unchanged when nothing was to do), undefined when it is gone.
    */
   async setFinalizer(job: AIJob, finalizer: string, present: boolean): Promise<AIJob | undefined> {
-    let current: AIJob | undefined = job;
-    for (let i = 0; current; i += 1) {
+    return this.retryingConflicts(job, async (current) => {
       const list = current.metadata.finalizers ?? [];
       if (list.includes(finalizer) === present) return current;
       // Deletion started: the API server refuses new finalizers, and there is no need for one.
       if (present && current.metadata.deletionTimestamp) return current;
+      return this.store.setFinalizers(current, present ? [...list, finalizer] : list.filter((f) => f !== finalizer));
+    });
+  }
+
+  /**
+   * Runs `write` (which returns the job itself when there is nothing to write); on a 409 re-reads
+   * and runs it again, at most MAX_CONFLICTS times. Undefined when the job is gone.
+   */
+  private async retryingConflicts(job: AIJob, write: (current: AIJob) => Promise<AIJob>): Promise<AIJob | undefined> {
+    let current: AIJob | undefined = job;
+    for (let i = 0; current; i += 1) {
       try {
-        return await this.store.setFinalizers(current, present ? [...list, finalizer] : list.filter((f) => f !== finalizer));
+        return await write(current);
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404) return undefined;

@@ -73,15 +73,7 @@ export function smallJob(name: string, namespace: string, seconds: number, extra
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: unknown; text: string }> {
-  const res = await fetch(url);
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, text };
+  return getJsonAs(url, undefined);
 }
 
 /** A tenant as the apiserver sees one: a ServiceAccount of `namespace` bound there to a built-in ClusterRole. */
