@@ -15,8 +15,15 @@
 // range checks. Decimal, octal and hex IPv4 spellings (http://2130706433/) need no code of their
 // own: the WHATWG URL parser normalizes them to dotted quads before anything here looks.
 //
-// Pure: no DNS, no sockets (node:net's BlockList and isIP are parsers).
-import { BlockList, isIP } from 'node:net';
+// Parsing, IPv4-embedded unpacking, the named special-purpose ranges, CIDR parsing and membership
+// are ../net/ip-ranges.ts (shared with the provider kubeconfig policy); this module keeps which of
+// them a callback may not reach, and the words it says so with.
+//
+// Pure: no DNS, no sockets.
+import { SPECIAL_RANGES, embeddedIpv4, inCidr, parseCidr as parseSharedCidr, parseCidrList, parseIp, specialRangeOf } from '../net/ip-ranges.ts';
+import type { SpecialKind } from '../net/ip-ranges.ts';
+
+export { embeddedIpv4 };
 
 export interface AllowEntry {
   /** Lower-case host name or normalized IP; absent for a CIDR entry. */
@@ -47,15 +54,7 @@ export const EMPTY_POLICY: CallbackPolicy = { allow: [], deny: [], own: [] };
 
 /** An IP without brackets and in the parser's canonical form; undefined when `host` is not an IP. */
 export function normalizeIp(host: string): string | undefined {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const family = isIP(bare);
-  if (family === 0) return undefined;
-  if (family === 4) return bare;
-  try {
-    return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-  } catch {
-    return undefined;
-  }
+  return parseIp(host)?.address;
 }
 
 /** A host as the URL parser leaves it, lower case, without a trailing dot or IPv6 brackets. */
@@ -82,7 +81,7 @@ export function parseAllowList(raw: string | undefined): AllowEntry[] {
       out.push({ cidr: parseCidr(text, 'FLOTILLA_CALLBACK_ALLOW_HOSTS'), text });
       continue;
     }
-    if (isIP(text) === 6) {
+    if (parseIp(text)?.family === 6) {
       out.push({ host: normalizeHost(text), text });
       continue;
     }
@@ -101,20 +100,14 @@ export function parseAllowList(raw: string | undefined): AllowEntry[] {
 }
 
 function parseCidr(text: string, source: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
-  const [addr = '', bits = ''] = text.split('/');
-  const address = normalizeIp(addr);
-  const family = isIP(address ?? '') === 4 ? 'ipv4' : 'ipv6';
-  const prefix = Number(bits);
-  if (!address || !/^\d+$/.test(bits) || prefix > (family === 'ipv4' ? 32 : 128)) throw new Error(`${source}: "${text}" is not a CIDR (address/prefix)`);
-  return { address, prefix, family };
+  const c = parseSharedCidr(text);
+  if (!c) throw new Error(`${source}: "${text}" is not a CIDR (address/prefix)`);
+  return { address: c.address, prefix: c.prefix, family: c.family === 4 ? 'ipv4' : 'ipv6' };
 }
 
 /** Parses the hub's service and pod ranges (FLOTILLA_HUB_SERVICE_CIDR, FLOTILLA_HUB_POD_CIDR; comma-separated). */
 export function parseDenyList(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((text) => {
-    const c = parseCidr(text, 'FLOTILLA_HUB_SERVICE_CIDR/FLOTILLA_HUB_POD_CIDR');
-    return `${c.address}/${c.prefix}`;
-  });
+  return parseCidrList(raw, 'FLOTILLA_HUB_SERVICE_CIDR/FLOTILLA_HUB_POD_CIDR').map((c) => c.text);
 }
 
 /** An own endpoint from a URL the operator is configured with (e.g. FLOTILLA_KUBO_API). */
@@ -128,94 +121,55 @@ export function ownEndpointOf(url: string | undefined, what: string): OwnEndpoin
   }
 }
 
-// Special-purpose ranges (IANA registries), with the words a refusal uses.
-const V4_RANGES: ReadonlyArray<readonly [string, number, string]> = [
-  ['0.0.0.0', 8, 'unspecified ("this network")'],
-  ['10.0.0.0', 8, 'private'],
-  ['100.64.0.0', 10, 'carrier-grade NAT (shared)'],
-  ['127.0.0.0', 8, 'loopback'],
-  ['169.254.0.0', 16, 'link-local (cloud metadata)'],
-  ['172.16.0.0', 12, 'private'],
-  ['192.0.0.0', 24, 'IETF protocol assignments'],
-  ['192.0.2.0', 24, 'documentation'],
-  ['192.88.99.0', 24, '6to4 relay anycast'],
-  ['192.168.0.0', 16, 'private'],
-  ['198.18.0.0', 15, 'benchmarking'],
-  ['198.51.100.0', 24, 'documentation'],
-  ['203.0.113.0', 24, 'documentation'],
-  ['224.0.0.0', 4, 'multicast'],
-  ['240.0.0.0', 4, 'reserved (and broadcast)'],
-];
-const V6_RANGES: ReadonlyArray<readonly [string, number, string]> = [
-  ['::', 128, 'unspecified'],
-  ['::1', 128, 'loopback'],
-  ['100::', 64, 'discard-only'],
-  ['2001:db8::', 32, 'documentation'],
-  ['fc00::', 7, 'unique local (private)'],
-  ['fe80::', 10, 'link-local'],
-  ['fec0::', 10, 'site-local (private)'],
-  ['ff00::', 8, 'multicast'],
-];
-
-function hextets(ip6: string): number[] {
-  const [head = '', tail] = ip6.split('::');
-  const part = (s: string) => (s ? s.split(':').map((h) => parseInt(h, 16)) : []);
-  const a = part(head);
-  const b = tail === undefined ? [] : part(tail);
-  return [...a, ...new Array<number>(8 - a.length - b.length).fill(0), ...b];
+// The special-purpose ranges refused (all of them), in the words a refusal uses.
+const WORDS: Readonly<Record<SpecialKind, { 4?: string; 6?: string }>> = {
+  unspecified: { 4: 'unspecified ("this network")', 6: 'unspecified' },
+  private: { 4: 'private' },
+  cgnat: { 4: 'carrier-grade NAT (shared)' },
+  loopback: { 4: 'loopback', 6: 'loopback' },
+  'link-local': { 4: 'link-local (cloud metadata)', 6: 'link-local' },
+  'ietf-protocol': { 4: 'IETF protocol assignments' },
+  documentation: { 4: 'documentation', 6: 'documentation' },
+  '6to4-relay': { 4: '6to4 relay anycast' },
+  benchmarking: { 4: 'benchmarking' },
+  multicast: { 4: 'multicast', 6: 'multicast' },
+  reserved: { 4: 'reserved (and broadcast)' },
+  discard: { 6: 'discard-only' },
+  'unique-local': { 6: 'unique local (private)' },
+  'site-local': { 6: 'site-local (private)' },
+};
+// Every special range has words: a range added to ../net/ip-ranges.ts is refused here by default.
+for (const { kind, cidr } of SPECIAL_RANGES) {
+  if (!WORDS[kind][cidr.family]) throw new Error(`url-policy: no words for ${kind} range ${cidr.text}`);
 }
 
-const v4From = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-
-/** The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), if it carries one. */
-export function embeddedIpv4(ip6: string): { ip: string; form: string } | undefined {
-  const h = hextets(ip6);
-  const zero = (from: number, to: number) => h.slice(from, to).every((x) => x === 0);
-  if (zero(0, 5) && h[5] === 0xffff) return { ip: v4From(h[6] ?? 0, h[7] ?? 0), form: 'IPv4-mapped' };
-  if (zero(0, 6) && ((h[6] ?? 0) !== 0 || (h[7] ?? 0) > 1)) return { ip: v4From(h[6] ?? 0, h[7] ?? 0), form: 'IPv4-compatible' };
-  if (h[0] === 0x64 && h[1] === 0xff9b && zero(2, 6)) return { ip: v4From(h[6] ?? 0, h[7] ?? 0), form: 'NAT64' };
-  if (h[0] === 0x64 && h[1] === 0xff9b && h[2] === 1) return { ip: v4From(h[6] ?? 0, h[7] ?? 0), form: 'local NAT64' };
-  if (h[0] === 0x2002) return { ip: v4From(h[1] ?? 0, h[2] ?? 0), form: '6to4' };
-  return undefined;
-}
-
-function rangeOf(ip: string, ranges: ReadonlyArray<readonly [string, number, string]>, family: 'ipv4' | 'ipv6'): string | undefined {
-  for (const [address, prefix, what] of ranges) {
-    const list = new BlockList();
-    list.addSubnet(address, prefix, family);
-    if (list.check(ip, family)) return what;
-  }
-  return undefined;
-}
-
-function inCidr(ip: string, cidr: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }): boolean {
-  const list = new BlockList();
-  list.addSubnet(cidr.address, cidr.prefix, cidr.family);
-  return list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+function inAllowCidr(ip: string, cidr: { address: string; prefix: number; family: 'ipv4' | 'ipv6' }): boolean {
+  const parsed = parseIp(ip);
+  const range = parseSharedCidr(`${cidr.address}/${cidr.prefix}`);
+  return parsed !== undefined && range !== undefined && inCidr(parsed, range);
 }
 
 /** Why an IP is no place for a callback, from the ranges alone (no allow-list); undefined: public. */
 export function addressClass(ip: string, deny: readonly string[] = []): string | undefined {
-  const norm = normalizeIp(ip);
-  if (!norm) return 'not an IP address';
-  const family = isIP(norm) === 4 ? 'ipv4' : 'ipv6';
+  const parsed = parseIp(ip);
+  if (!parsed) return 'not an IP address';
   for (const text of deny) {
-    const c = parseCidr(text, 'deny');
-    if (inCidr(norm, c)) return `in the hub's service/pod range ${text}`;
+    const [c] = parseCidrList(text, 'deny');
+    if (c && inCidr(parsed, c)) return `in the hub's service/pod range ${text}`;
   }
-  if (family === 'ipv4') return rangeOf(norm, V4_RANGES, 'ipv4');
-  const inner = embeddedIpv4(norm);
+  const inner = parsed.family === 6 ? embeddedIpv4(parsed.address) : undefined;
   if (inner) {
     const why = addressClass(inner.ip, deny);
     return why ? `${inner.form} form of ${inner.ip}: ${why}` : undefined;
   }
-  return rangeOf(norm, V6_RANGES, 'ipv6');
+  const special = specialRangeOf(parsed);
+  return special ? WORDS[special.kind][special.cidr.family] : undefined;
 }
 
 function allowed(policy: CallbackPolicy, host: string, port: number, ip?: string): AllowEntry | undefined {
   return policy.allow.find((e) => {
     if (e.port !== undefined && e.port !== port) return false;
-    if (e.cidr) return ip !== undefined && inCidr(ip, e.cidr);
+    if (e.cidr) return ip !== undefined && inAllowCidr(ip, e.cidr);
     return e.host === host || (ip !== undefined && e.host === ip);
   });
 }
