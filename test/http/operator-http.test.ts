@@ -47,7 +47,10 @@ beforeAll(async () => {
   operators.push(startOperator(ns, { FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(port), FLOTILLA_CALLBACK_SECRET: SECRET, FLOTILLA_IDENTITY: `${ns}-leader`,
     // Callbacks may not reach loopback: the test's receiver is allowed by its exact port.
     FLOTILLA_CALLBACK_ALLOW_HOSTS: `127.0.0.1:${(receiver.address() as { port: number }).port}` }));
-  await pollUntil('the operator ready', () => getJson(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0, body: undefined })), (r) => r.status === 200, 60_000);
+  // Ready as a standby first (hub view synced), then leading: the leader is ready once its
+  // GPUProvider controller has listed too. Wait for the leader's readiness, not the standby's.
+  await pollUntil('the operator ready as the leader', () => getJson(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0, body: undefined })),
+    (r) => r.status === 200 && (r.body as { role?: string } | undefined)?.role === 'leader', 60_000);
 });
 
 afterAll(async () => {
