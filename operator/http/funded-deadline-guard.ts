@@ -5,8 +5,9 @@
 // is funded its deadline may only move earlier. Pure: the validating webhook passes in the stored
 // and the submitted job.
 import type { AIJob } from '../api/types.ts';
+import { findCondition } from '../core/conditions.ts';
 
-const funded = (job: AIJob | undefined) => job?.status?.conditions?.some((c) => c.type === 'Funded' && c.status === 'True') ?? false;
+const funded = (job: AIJob | undefined) => findCondition(job?.status?.conditions, 'Funded')?.status === 'True';
 const deadlineOf = (job: AIJob | undefined) => (job?.spec as { deadline?: string } | undefined)?.deadline;
 
 /** Why the UPDATE from `before` to `after` moves a funded job's deadline out of reach, or undefined. */

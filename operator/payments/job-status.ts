@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { AIJOB, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
-import { setCondition } from '../core/conditions.ts';
+import { findCondition, setCondition } from '../core/conditions.ts';
 import type { AIJobStore } from '../hub/aijob-store.ts';
 
 /**
@@ -102,7 +102,7 @@ export function withCondition(
 }
 
 export function conditionOf(job: AIJob, type: string) {
-  return job.status?.conditions?.find((c) => c.type === type);
+  return findCondition(job.status?.conditions, type);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

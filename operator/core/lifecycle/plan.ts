@@ -18,7 +18,7 @@
 // its pods exist, so a crash never leaves pods the status does not know), then pods are created
 // with deterministic names (creation is idempotent), then deletions.
 import type { AIJobAttempt, AIJobStatus } from '../../api/types.ts';
-import { setCondition } from '../conditions.ts';
+import { findCondition, setCondition } from '../conditions.ts';
 import { fromBaseUnits } from '../money.ts';
 import { formatUnschedulableMessage } from '../placement/messages.ts';
 import type { NodeSelectorRequirement, Placement } from '../placement/types.ts';
@@ -270,7 +270,8 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
   const blocked = placementBlocker(job, now);
   // A paid hub refuses a job without spec.payment in a namespace that does not allow unpaid jobs
   // (the funding controller says so in Funded): terminal, never placed.
-  const refused = blocked?.reason === 'AwaitingFunding' ? job.status.conditions?.find((c) => c.type === 'Funded' && c.status === 'False' && c.reason === 'PaymentRequired') : undefined;
+  const funded = findCondition(job.status.conditions, 'Funded');
+  const refused = blocked?.reason === 'AwaitingFunding' && funded?.status === 'False' && funded.reason === 'PaymentRequired' ? funded : undefined;
   if (refused) {
     b.condition('Scheduled', 'False', 'PaymentRequired', refused.message);
     b.finish('Failed', 'PaymentRequired', refused.message, now);
