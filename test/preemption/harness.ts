@@ -148,10 +148,16 @@ export async function jobEventReasons(namespace: string, name: string, expected:
   }, (reasons) => expected.every((r) => reasons.includes(r)), 15_000);
 }
 
-/** Waits until every named GPUProvider is Ready (connected, synced), so placement can see it. */
+/**
+ * Waits until every named GPUProvider is Ready (connected, synced) and the operator's inventory of it
+ * counts a schedulable GPU node (status.allocatableGpus counts Ready, uncordoned nodes only): a node
+ * Ready at the provider's apiserver may not have reached the operator's cache yet, and a job created
+ * in that gap is placed elsewhere.
+ */
 export async function waitProvidersReady(names: readonly string[], timeoutMs = 90_000): Promise<void> {
   for (const name of names) {
-    await pollUntil(`GPUProvider ${name} Ready`, () => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<{ status?: { conditions?: Array<{ type: string; status: string }> } }>,
-      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, timeoutMs, 250);
+    await pollUntil(`GPUProvider ${name} Ready with a schedulable GPU node in the operator's view`,
+      () => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<{ status?: { allocatableGpus?: number; conditions?: Array<{ type: string; status: string }> } }>,
+      (p) => (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false) && (p.status?.allocatableGpus ?? 0) > 0, timeoutMs, 250);
   }
 }

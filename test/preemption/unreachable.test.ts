@@ -49,12 +49,13 @@ beforeAll(async () => {
     FLOTILLA_REPORT_SECRET: 'preemption-test-report-secret',
     FLOTILLA_PROVIDER_GRACE_MS: '8000',
   });
-  // Placement sees only Ready providers and Ready nodes: start nothing before both are.
-  await waitProvidersReady([X, B]);
+  // Placement sees only Ready providers and Ready nodes: start nothing before both are, at the
+  // provider and in the operator's view of it.
   for (const p of [X, B]) {
     const { cluster: c, node } = corner.providers.get(p)!;
     await pollUntil(`node ${node} Ready`, () => c.core.readNode({ name: node }), (n) => n.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') ?? false, 120_000, 500);
   }
+  await waitProvidersReady([X, B]);
 }, 300_000);
 
 afterAll(async () => {
