@@ -29,7 +29,7 @@ import { HubView } from './http/hub-view.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOperatorHttp } from './http/start.ts';
 import { JobObserver } from './telemetry/job-observer.ts';
-import { setJobPhaseSource, setLeader } from './telemetry/metrics.ts';
+import { setJobPhaseSource, setLeader, setProviderSource } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/telemetry.ts';
 import { operatorUsername } from './http/whoami.ts';
 import { callbackUrlProblem } from './callbacks/url-policy.ts';
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
         const kc = event.kind === 'provider' ? providers.registry.entry(event.provider)?.connection?.kubeConfig : undefined;
         if (kc) kc.clusterName = event.provider;
       });
+      setProviderSource(() => providers.registry.capacity());
       readiness.requireWhileLeading('gpuproviders', () => (providers.synced ? undefined : 'the GPUProvider controller has not listed GPUProviders yet'));
       // Place nothing before the GPUProviders are known: an empty registry would say "no provider".
       await waitUntil(() => providers.synced, 30_000);

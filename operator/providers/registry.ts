@@ -3,6 +3,7 @@
 // GPUProvider, why it cannot connect (if so) and its live connection; everything a reader gets is
 // computed from those at the moment it asks, so a snapshot is never staler than the informer caches.
 import type { GPUProvider } from '../api/types.ts';
+import { gpuInventory } from '../core/inventory.ts';
 import type { ProviderSnapshot } from '../core/placement/types.ts';
 import type { ProviderConnection } from './connection.ts';
 import { connectionUsable } from './health.ts';
@@ -75,6 +76,15 @@ export class FederatedProviderRegistry implements ProviderRegistry {
 
   names(): string[] {
     return [...this.entries.keys()].sort();
+  }
+
+  /** Per provider: is the connection usable, and how many GPUs are free on its usable nodes (for /metrics). */
+  capacity(): Array<{ provider: string; ready: boolean; freeGpus: number }> {
+    return this.names().map((provider) => {
+      const entry = this.entries.get(provider) as ProviderEntry;
+      const ready = connectionUsable(this.factsOf(entry)) === undefined;
+      return { provider, ready, freeGpus: ready ? gpuInventory(entry.connection?.nodeSnapshots() ?? []).freeGpus : 0 };
+    });
   }
 
   /** Everything the conditions are computed from. */

@@ -7,7 +7,7 @@ import type { AIJob } from '../api/types.ts';
 import { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
 import { JobObserver } from './job-observer.ts';
-import { installMetrics, recordApiRequest, recordPin, recordReconcile, setJobPhaseSource, setLeader, uninstallMetrics } from './metrics.ts';
+import { installMetrics, recordApiRequest, recordPin, recordReconcile, setJobPhaseSource, setLeader, setProviderSource, uninstallMetrics } from './metrics.ts';
 
 let exporter: PrometheusExporter;
 
@@ -58,6 +58,19 @@ describe('metrics', () => {
     expect(text).toContain('flotilla_aijobs{phase="Rescheduling"} 1');
     expect(text).toContain('flotilla_aijobs{phase="Scheduled"} 1');
     expect(text).toContain('flotilla_leader 1');
+  });
+
+  it('the leader reports each provider\'s readiness and free GPUs in its own view; a standby reports none', async () => {
+    setProviderSource(() => [{ provider: 'cheap', ready: true, freeGpus: 8 }, { provider: 'syncing', ready: false, freeGpus: 16 }]);
+    setLeader(false);
+    expect(await scrape()).not.toContain('flotilla_provider_ready{');
+    setLeader(true);
+    const text = await scrape();
+    expect(text).toContain('flotilla_provider_ready{provider="cheap"} 1');
+    expect(text).toContain('flotilla_provider_free_gpus{provider="cheap"} 8');
+    expect(text).toContain('flotilla_provider_ready{provider="syncing"} 0');
+    // A connection that is not usable offers nothing, whatever its caches hold.
+    expect(text).toContain('flotilla_provider_free_gpus{provider="syncing"} 0');
   });
 
   it('every rate-limited client reports requests and throttle waits per cluster', async () => {

@@ -5,10 +5,12 @@
 //   series (Prometheus names)                         recorded by
 //   flotilla_aijobs{phase}                   gauge     observed from the hub AIJob cache (setJobPhaseSource)
 //   flotilla_leader                          gauge     1 on the leader, 0 on a standby (setLeader)
+//   flotilla_provider_ready{provider}        gauge     the leader's connection to the provider is usable (setProviderSource)
+//   flotilla_provider_free_gpus{provider}    gauge     free GPUs on usable nodes in the leader's view (setProviderSource)
 //   flotilla_placement_latency_seconds       hist.     job-status observer: needing a place → attempt started
 //   flotilla_placement_decision_seconds      hist.     recordPlacementDecision (around placeJob)
 //   flotilla_preemptions_total{provider,signal}        job-status observer (attempt ended by the provider)
-//   flotilla_recoveries_total{from,to}                 job-status observer (next attempt after a preemption)
+//   flotilla_recoveries_total{from_provider,to_provider}  job-status observer (next attempt after a preemption)
 //   flotilla_jobs_finished_total{phase}                job-status observer (Succeeded, Failed)
 //   flotilla_pins_total{kind}                          recordPin (IPFS pinning)
 //   flotilla_settlements_total{token}, flotilla_settled_amount_total{token}   job-status observer
@@ -24,6 +26,9 @@ import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGa
 
 /** Counts of AIJobs by phase ("New" for a job without status yet). */
 export type JobPhaseSource = () => ReadonlyMap<string, number>;
+
+/** What the leader's provider connections say now, one entry per GPUProvider. */
+export type ProviderGaugeSource = () => Iterable<{ readonly provider: string; readonly ready: boolean; readonly freeGpus: number }>;
 
 export type PinKind = 'output' | 'checkpoint' | 'receipt' | 'input';
 export type ReconcileOutcome = 'success' | 'requeue' | 'error';
@@ -54,7 +59,10 @@ export class FlotillaMetrics {
   readonly orphansDeleted: Counter;
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
+  readonly providerReady: ObservableGauge;
+  readonly providerFreeGpus: ObservableGauge;
   jobPhaseSource: JobPhaseSource | undefined;
+  providerSource: ProviderGaugeSource | undefined;
   leader = false;
 
   constructor(meter: Meter) {
@@ -65,6 +73,17 @@ export class FlotillaMetrics {
     });
     this.leaderGauge = meter.createObservableGauge('flotilla_leader', { description: '1 while this replica holds the leader Lease, 0 while it stands by.' });
     this.leaderGauge.addCallback((result) => result.observe(this.leader ? 1 : 0));
+    // The view placement decides from (this replica's caches, not the GPUProvider status that any
+    // replica may have written): what to alert on when a provider drops out.
+    this.providerReady = meter.createObservableGauge('flotilla_provider_ready', { description: '1 while the leader\'s connection to the provider is usable (reachable, synced, namespace present), else 0.' });
+    this.providerFreeGpus = meter.createObservableGauge('flotilla_provider_free_gpus', { description: 'Free GPUs on the provider\'s usable nodes in the leader\'s view (0 while the connection is not usable).' });
+    meter.addBatchObservableCallback((result) => {
+      if (!this.leader || !this.providerSource) return;
+      for (const p of this.providerSource()) {
+        result.observe(this.providerReady, p.ready ? 1 : 0, { provider: p.provider });
+        result.observe(this.providerFreeGpus, p.ready ? p.freeGpus : 0, { provider: p.provider });
+      }
+    }, [this.providerReady, this.providerFreeGpus]);
     this.placementLatency = meter.createHistogram('flotilla_placement_latency_seconds', {
       description: 'From a job needing a place (created, or its previous attempt ended) to the start of its attempt.',
       unit: 's', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
@@ -111,6 +130,10 @@ const add = (counter: (m: FlotillaMetrics) => Counter, value: number, attributes
 
 export function setJobPhaseSource(source: JobPhaseSource | undefined): void {
   if (current) current.jobPhaseSource = source;
+}
+
+export function setProviderSource(source: ProviderGaugeSource | undefined): void {
+  if (current) current.providerSource = source;
 }
 
 export function setLeader(leading: boolean): void {

@@ -16,6 +16,8 @@ export interface OperatorProcess {
   /** A crash: SIGKILL, no cleanup. */
   kill(): Promise<void>;
   logs(): string;
+  /** The base URL of its probes, metrics and API listener, once it serves them (read from its log). */
+  httpUrl(timeoutMs?: number): Promise<string>;
 }
 
 let started = 0;
@@ -68,5 +70,14 @@ export function startOperator(watchNamespace: string, env: Record<string, string
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
     logs: () => readFileSync(logFile, 'utf8'),
+    httpUrl: async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const port = /"msg":"serving probes, metrics and API","port":(\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
+        if (port) return `http://127.0.0.1:${port}`;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`operator ${logFile} serves no HTTP listener (FLOTILLA_HTTP_PORT off, or it exited)`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
   };
 }
