@@ -78,12 +78,13 @@ export class FederatedProviderRegistry implements ProviderRegistry {
     return [...this.entries.keys()].sort();
   }
 
-  /** Per provider: is the connection usable, and how many GPUs are free on its usable nodes (for /metrics). */
-  capacity(): Array<{ provider: string; ready: boolean; freeGpus: number }> {
+  /** Per provider: is the connection usable, and how many GPUs of each product are free on its usable nodes (for /metrics). */
+  capacity(): Array<{ provider: string; ready: boolean; freeGpus: Map<string, number> }> {
     return this.names().map((provider) => {
       const entry = this.entries.get(provider) as ProviderEntry;
       const ready = connectionUsable(this.factsOf(entry)) === undefined;
-      return { provider, ready, freeGpus: ready ? gpuInventory(entry.connection?.nodeSnapshots() ?? []).freeGpus : 0 };
+      const inventory = ready ? gpuInventory(entry.connection?.nodeSnapshots() ?? []).inventory : [];
+      return { provider, ready, freeGpus: new Map(inventory.map((e) => [e.product, e.free ?? 0])) };
     });
   }
 

@@ -61,16 +61,17 @@ describe('metrics', () => {
   });
 
   it('the leader reports each provider\'s readiness and free GPUs in its own view; a standby reports none', async () => {
-    setProviderSource(() => [{ provider: 'cheap', ready: true, freeGpus: 8 }, { provider: 'syncing', ready: false, freeGpus: 16 }]);
+    setProviderSource(() => [{ provider: 'cheap', ready: true, freeGpus: new Map([['NVIDIA-H100', 8], ['NVIDIA-A100', 0]]) }, { provider: 'syncing', ready: false, freeGpus: new Map([['NVIDIA-H100', 16]]) }]);
     setLeader(false);
     expect(await scrape()).not.toContain('flotilla_provider_ready{');
     setLeader(true);
     const text = await scrape();
     expect(text).toContain('flotilla_provider_ready{provider="cheap"} 1');
-    expect(text).toContain('flotilla_provider_free_gpus{provider="cheap"} 8');
+    expect(text).toContain('flotilla_provider_free_gpus{provider="cheap",product="NVIDIA-H100"} 8');
+    expect(text).toContain('flotilla_provider_free_gpus{provider="cheap",product="NVIDIA-A100"} 0');
     expect(text).toContain('flotilla_provider_ready{provider="syncing"} 0');
     // A connection that is not usable offers nothing, whatever its caches hold.
-    expect(text).toContain('flotilla_provider_free_gpus{provider="syncing"} 0');
+    expect(text).not.toContain('flotilla_provider_free_gpus{provider="syncing"');
   });
 
   it('every rate-limited client reports requests and throttle waits per cluster', async () => {

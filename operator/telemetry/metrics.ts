@@ -6,7 +6,7 @@
 //   flotilla_aijobs{phase}                   gauge     observed from the hub AIJob cache (setJobPhaseSource)
 //   flotilla_leader                          gauge     1 on the leader, 0 on a standby (setLeader)
 //   flotilla_provider_ready{provider}        gauge     the leader's connection to the provider is usable (setProviderSource)
-//   flotilla_provider_free_gpus{provider}    gauge     free GPUs on usable nodes in the leader's view (setProviderSource)
+//   flotilla_provider_free_gpus{provider,product}  gauge  free GPUs on usable nodes in the leader's view (setProviderSource)
 //   flotilla_placement_latency_seconds       hist.     job-status observer: needing a place → attempt started
 //   flotilla_placement_decision_seconds      hist.     recordPlacementDecision (around placeJob)
 //   flotilla_preemptions_total{provider,signal}        job-status observer (attempt ended by the provider)
@@ -28,7 +28,7 @@ import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGa
 export type JobPhaseSource = () => ReadonlyMap<string, number>;
 
 /** What the leader's provider connections say now, one entry per GPUProvider. */
-export type ProviderGaugeSource = () => Iterable<{ readonly provider: string; readonly ready: boolean; readonly freeGpus: number }>;
+export type ProviderGaugeSource = () => Iterable<{ readonly provider: string; readonly ready: boolean; readonly freeGpus: ReadonlyMap<string, number> }>;
 
 export type PinKind = 'output' | 'checkpoint' | 'receipt' | 'input';
 export type ReconcileOutcome = 'success' | 'requeue' | 'error';
@@ -76,12 +76,13 @@ export class FlotillaMetrics {
     // The view placement decides from (this replica's caches, not the GPUProvider status that any
     // replica may have written): what to alert on when a provider drops out.
     this.providerReady = meter.createObservableGauge('flotilla_provider_ready', { description: '1 while the leader\'s connection to the provider is usable (reachable, synced, namespace present), else 0.' });
-    this.providerFreeGpus = meter.createObservableGauge('flotilla_provider_free_gpus', { description: 'Free GPUs on the provider\'s usable nodes in the leader\'s view (0 while the connection is not usable).' });
+    this.providerFreeGpus = meter.createObservableGauge('flotilla_provider_free_gpus', { description: 'Free GPUs of each product on the provider\'s usable nodes in the leader\'s view (none while the connection is not usable).' });
     meter.addBatchObservableCallback((result) => {
       if (!this.leader || !this.providerSource) return;
       for (const p of this.providerSource()) {
         result.observe(this.providerReady, p.ready ? 1 : 0, { provider: p.provider });
-        result.observe(this.providerFreeGpus, p.ready ? p.freeGpus : 0, { provider: p.provider });
+        if (!p.ready) continue;
+        for (const [product, free] of p.freeGpus) result.observe(this.providerFreeGpus, free, { provider: p.provider, product });
       }
     }, [this.providerReady, this.providerFreeGpus]);
     this.placementLatency = meter.createHistogram('flotilla_placement_latency_seconds', {

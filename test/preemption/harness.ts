@@ -151,20 +151,22 @@ export async function jobEventReasons(namespace: string, name: string, expected:
 
 /**
  * Waits until every named GPUProvider is Ready and `operator` — the one that will place the test's
- * jobs — has a usable connection to it with at least `freeGpus` free on usable nodes, as its own
+ * jobs — has a usable connection to it with at least `freeGpus` of the corner's product free on
+ * usable nodes, as its own
  * /metrics say. The GPUProvider status alone is not enough: every leader on the hub writes it, so it
  * may show another suite's operator's view while this one's first list of the provider is still out
  * (a job created in that gap was placed on a dearer provider).
  */
-export async function waitProvidersReady(names: readonly string[], operator: OperatorProcess, freeGpus = 8, timeoutMs = 90_000): Promise<void> {
+export async function waitProvidersReady(corner: Corner, names: readonly string[], operator: OperatorProcess, freeGpus = 8, timeoutMs = 90_000): Promise<void> {
   for (const name of names) {
     await pollUntil(`GPUProvider ${name} Ready`,
       () => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<{ status?: { conditions?: Array<{ type: string; status: string }> } }>,
       (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, timeoutMs, 250);
   }
   const metrics = `${await operator.httpUrl()}/metrics`;
-  const gauge = (text: string, metric: string, provider: string) => Number(new RegExp(`^${metric}\\{provider="${provider}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
-  await pollUntil(`the operator's own view: ${names.join(', ')} usable with ${freeGpus} free GPU(s) each`,
+  const gauge = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 'NaN');
+  await pollUntil(`the operator's own view: ${names.join(', ')} usable with ${freeGpus} free ${corner.product} each`,
     () => fetch(metrics).then((r) => r.text()).catch(() => ''),
-    (text) => names.every((p) => gauge(text, 'flotilla_provider_ready', p) === 1 && gauge(text, 'flotilla_provider_free_gpus', p) >= freeGpus), timeoutMs, 250);
+    (text) => names.every((p) => gauge(text, `flotilla_provider_ready{provider="${p}"}`) === 1
+      && gauge(text, `flotilla_provider_free_gpus{provider="${p}",product="${corner.product}"}`) >= freeGpus), timeoutMs, 250);
 }

@@ -34,7 +34,7 @@ beforeAll(async () => {
     FLOTILLA_PROVIDER_GRACE_MS: '5000',
   });
   // Placement sees only Ready providers: start nothing before both are.
-  await waitProvidersReady([A, B], operator);
+  await waitProvidersReady(corner, [A, B], operator);
 });
 
 afterAll(async () => {

@@ -55,7 +55,7 @@ beforeAll(async () => {
     const { cluster: c, node } = corner.providers.get(p)!;
     await pollUntil(`node ${node} Ready`, () => c.core.readNode({ name: node }), (n) => n.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') ?? false, 120_000, 500);
   }
-  await waitProvidersReady([X, B], operator!);
+  await waitProvidersReady(corner, [X, B], operator!);
 }, 300_000);
 
 afterAll(async () => {
@@ -112,7 +112,7 @@ it('NodeLost: the node stops heartbeating, its node lifecycle controller declare
   // A GPUProvider of its own on the same cluster, and the cheapest: X's reputation carries the
   // previous test's preemption, which (rightly) makes placement avoid it now.
   await addProvider(corner, { name: X2, cluster: clusterRef(cluster, clusterKubeconfig), price: '0.25', secretName });
-  await waitProvidersReady([X2], operator!);
+  await waitProvidersReady(corner, [X2], operator!);
   const x = corner.providers.get(X2)!;
   await pollUntil(`node ${x.node} Ready`, () => x.cluster.core.readNode({ name: x.node }), (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 120_000, 500);
   const name = uniqueName('heartbeat');

@@ -74,7 +74,7 @@ beforeAll(async () => {
     FLOTILLA_HTTP_HOST: '127.0.0.1',
     FLOTILLA_HTTP_PORT: String(httpPort),
   });
-  await waitProvidersReady([A, B], operator);
+  await waitProvidersReady(corner, [A, B], operator);
 });
 
 afterAll(async () => {
