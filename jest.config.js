@@ -1,6 +1,8 @@
 // Jest 30 in native ESM mode (run with --experimental-vm-modules). ts-jest only transpiles
 // (isolatedModules); `tsc --noEmit` is the type check. Three projects:
-//   unit         — pure logic beside the code (operator/**), no I/O, no federation
+//   unit         — pure logic beside the code (operator/**), no I/O, no federation; also the tests of
+//                  the test-support code in test/support/ (e.g. the local CEL evaluator), and the
+//                  docs tests in test/docs/ (they only read the repository's own files)
 //   chain        — test/chain/**, contract tests; each suite starts its own real anvil (clean chain state)
 //   integration  — test/**, against the real local federation, started once per run by globalSetup
 const transform = {
@@ -24,7 +26,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/federation/**/*.test.ts', '<rootDir>/bench/**/*.test.ts'],
+      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/federation/**/*.test.ts', '<rootDir>/bench/**/*.test.ts', '<rootDir>/test/support/**/*.test.ts', '<rootDir>/test/docs/**/*.test.ts'],
     },
     {
       ...common,
@@ -35,7 +37,7 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chain/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chain/', '<rootDir>/test/support/', '<rootDir>/test/docs/'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

@@ -17,7 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { indexProviders, placeJob, placeJobIndexed, withProvider, withReservation } from '../operator/core/placement/index.ts';
 import type { JobDemand, Placement, PlacementIndex, ProviderSnapshot } from '../operator/core/placement/index.ts';
-import { aJob, gpuNode, gpuProvider } from '../operator/core/placement/testing.ts';
+import { aJob, gpuNode, gpuProvider } from '../test/support/placement-fixtures.ts';
 import { fmt, markdownTable, summarize } from './lib/stats.ts';
 import type { LatencySummary } from './lib/stats.ts';
 

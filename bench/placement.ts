@@ -13,7 +13,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { indexProviders, placeJob, placeJobIndexed } from '../operator/core/placement/index.ts';
 import type { JobDemand, PlacementIndex, ProviderSnapshot } from '../operator/core/placement/index.ts';
-import { seededRandom, syntheticDemand, syntheticFederation } from '../operator/core/placement/testing.ts';
+import { seededRandom, syntheticDemand, syntheticFederation } from '../test/support/placement-fixtures.ts';
 
 interface Options {
   readonly providers: number;

@@ -12,7 +12,7 @@
 import { Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from '../federation/daemon.ts';
-import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob } from '../test/preemption/harness.ts';
+import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob } from '../test/support/preemption-corner.ts';
 import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
 

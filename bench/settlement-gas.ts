@@ -7,9 +7,9 @@
 // running federation: a provider is paid many times before it withdraws). "cold": every provider
 // receives its first credit, so each share writes a fresh storage slot (+17.1k gas).
 import { parseUnits } from 'ethers';
-import { Role, address, deployEscrowStack, mined, startChain } from '../test/chain/escrow-fixture.ts';
-import { measureSettlementGas } from '../test/chain/settlement-gas.ts';
-import type { GasMeasurement } from '../test/chain/settlement-gas.ts';
+import { Role, address, deployEscrowStack, mined, startChain } from '../test/support/escrow-fixture.ts';
+import { measureSettlementGas } from '../test/support/settlement-gas.ts';
+import type { GasMeasurement } from '../test/support/settlement-gas.ts';
 
 const BLOCK_GAS_LIMIT = 30_000_000n; // anvil's default; Ethereum mainnet targets half of its 36M limit
 const BLOCK_TIMES = [['Ethereum L1', 12], ['OP Stack / Base L2', 2]] as const;

@@ -4,7 +4,7 @@
 // kwokctl keeps each cluster's state under <stateDir>/kwok/<cluster> (its own KWOK_WORKDIR: clusters
 // created in parallel would otherwise race to generate one shared CA), so nothing touches ~/.kwok
 // or ~/.kube, and every binary is passed explicitly (anything not passed would be downloaded).
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CoordinationV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { runCommand } from './command.ts';
@@ -117,9 +117,19 @@ export async function startCluster(stateDir: string, name: string, tools: ToolPa
     { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 500 });
 }
 
-/** Stops every process of the cluster and removes its state. */
+/**
+ * Stops every process of the cluster and removes its state: kwokctl's, its workdir (kwokctl leaves
+ * the merged kubeconfig there) and our kubeconfig, so nothing that walks the state directory finds
+ * a cluster that is gone. The kubeconfig goes even if kwokctl fails (it names a cluster being
+ * deleted); the workdir stays then, as kwokctl needs it to retry and `down` to find the processes.
+ */
 export async function deleteCluster(stateDir: string, name: string, tools: ToolPaths): Promise<void> {
-  await runCommand(tools.kwokctl, ['delete', 'cluster', '--name', name], { env: kwokEnv(stateDir, name, tools), timeoutMs: 60_000 });
+  try {
+    await runCommand(tools.kwokctl, ['delete', 'cluster', '--name', name], { env: kwokEnv(stateDir, name, tools), timeoutMs: 60_000 });
+    rmSync(kwokWorkdir(stateDir, name), { recursive: true, force: true });
+  } finally {
+    rmSync(kubeconfigPath(stateDir, name), { force: true });
+  }
 }
 
 export function existingClusters(stateDir: string): string[] {

@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function defaultStateDir(): string {
-  return process.env.FLOTILLA_STATE_DIR ?? join(repoRoot, '.flotilla');
-}
+// Defined beside the CLI, which reads the federation's endpoints too but may not import federation/.
+export { defaultStateDir } from '../cli/local-federation.ts';
 
 export function cacheDir(): string {
   return process.env.FLOTILLA_CACHE ?? join(homedir(), '.cache', 'flotilla');

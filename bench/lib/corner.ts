@@ -1,5 +1,5 @@
 // A private corner of the local federation for the dispatch benchmark (after
-// test/preemption/harness.ts): its own GPU product, its own KWOK nodes in existing provider
+// test/support/preemption-corner.ts): its own GPU product, its own KWOK nodes in existing provider
 // clusters, its own lent namespace there and its own GPUProviders in the hub. Nothing of anyone
 // else's asks for the product, so the benchmark disturbs no other suite and no other suite's jobs
 // land on its nodes. Everything it creates is removed by removeCorner().

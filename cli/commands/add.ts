@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KuboNode } from '../../operator/artifacts/kubo.ts';
-import { defaultStateDir } from '../../federation/paths.ts';
+import { defaultStateDir } from '../local-federation.ts';
 
 /** Where the CLI finds Kubo, in order; undefined when none of them says. */
 export function resolveKuboApi(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {

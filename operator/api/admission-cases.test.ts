@@ -2,10 +2,10 @@
 // apiserver: defaults, unknown fields, OpenAPI constraints, then our CEL rules.
 import {
   aiJobAdmissionCases, aiJobManifest, gpuProviderAdmissionCases, gpuProviderManifest, withRaw,
-} from './admission-cases.ts';
-import type { AdmissionCase } from './admission-cases.ts';
+} from '../../test/support/admission-cases.ts';
+import type { AdmissionCase } from '../../test/support/admission-cases.ts';
 import { aiJobCrd, gpuProviderCrd } from './crds.ts';
-import { admit } from './local-validation/admission.ts';
+import { admit } from '../../test/support/local-validation/admission.ts';
 import type { SchemaProps } from './schema-types.ts';
 import type { AIJob, GPUProvider } from './types.ts';
 

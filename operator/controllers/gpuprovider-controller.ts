@@ -408,6 +408,3 @@ export function startProviderConnections(opts: ProviderConnectionsOptions): Prov
   controller.start();
   return controller;
 }
-
-/** The same, by the name of the kind it reconciles. */
-export const startGpuProviderController = startProviderConnections;

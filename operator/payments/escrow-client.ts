@@ -1,7 +1,7 @@
 // The chain adapter (ethers v6): FlotillaEscrow and ERC-20 calls the operator and the CLI make.
 // Every request has a timeout, the chain id is checked before anything is signed, and every
 // transaction from a key goes through that key's one nonce manager.
-import { Contract, FetchRequest, JsonRpcProvider, Wallet, getAddress, id, isCallException } from 'ethers';
+import { Contract, FetchRequest, JsonRpcProvider, Wallet, id, isCallException } from 'ethers';
 import type { ContractTransactionResponse, TransactionReceipt, TransactionRequest } from 'ethers';
 import { loadArtifact } from '../../contracts/artifacts.ts';
 import type { EscrowDeposit } from '../core/metering.ts';
@@ -251,5 +251,3 @@ export function isChainUnavailable(err: unknown): boolean {
   if (err instanceof ChainRevertError || err instanceof ChainConfigError || isCallException(err)) return false;
   return true;
 }
-
-export const checksum = getAddress;

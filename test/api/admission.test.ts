@@ -5,8 +5,8 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { CommandError, runCommand } from '../../federation/command.ts';
 import { toolPaths } from '../../federation/paths.ts';
-import { aiJobAdmissionCases, aiJobManifest, gpuProviderAdmissionCases, withRaw } from '../../operator/api/admission-cases.ts';
-import type { AdmissionCase } from '../../operator/api/admission-cases.ts';
+import { aiJobAdmissionCases, aiJobManifest, gpuProviderAdmissionCases, withRaw } from '../support/admission-cases.ts';
+import type { AdmissionCase } from '../support/admission-cases.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, uniqueName } from '../support/federation.ts';
 
 const hub = clusterClients('hub');

@@ -3,9 +3,9 @@
 import { parseUnits } from 'ethers';
 import {
   CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf, latestTimestamp, mined, revertOf, startChain,
-} from './escrow-fixture.ts';
-import type { Chain, EscrowStack, SettlementBatchEntry } from './escrow-fixture.ts';
-import { PLAIN_TRANSFER_GAS, entriesFor, formatMeasurement, measureSettlementGas, openJobs, providerAddress } from './settlement-gas.ts';
+} from '../support/escrow-fixture.ts';
+import type { Chain, EscrowStack, SettlementBatchEntry } from '../support/escrow-fixture.ts';
+import { PLAIN_TRANSFER_GAS, entriesFor, formatMeasurement, measureSettlementGas, openJobs, providerAddress } from '../support/settlement-gas.ts';
 
 const usd = (amount: string): bigint => parseUnits(amount, 6);
 

@@ -5,12 +5,12 @@
 // and every provider's wallet holds exactly what it withdrew, never more than its settled shares.
 // Reproduce a failure with FLOTILLA_INVARIANT_SEED=<seed>.
 import { parseUnits } from 'ethers';
-import { seededRandom } from '../../operator/core/placement/testing.ts';
+import { seededRandom } from '../support/placement-fixtures.ts';
 import {
   CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, fund, increaseTime, jobIdOf, latestTimestamp,
   mined, revertOf, signer, startChain,
-} from './escrow-fixture.ts';
-import type { Chain, Escrow, EscrowStack, SettlementBatchEntry, TestToken } from './escrow-fixture.ts';
+} from '../support/escrow-fixture.ts';
+import type { Chain, Escrow, EscrowStack, SettlementBatchEntry, TestToken } from '../support/escrow-fixture.ts';
 
 const SEED = Number(process.env.FLOTILLA_INVARIANT_SEED ?? 20260523);
 const STEPS = 150;

@@ -5,8 +5,8 @@
 import { parseUnits } from 'ethers';
 import {
   CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, fund, jobIdOf, latestTimestamp, mined, revertOf, signer, startChain,
-} from './escrow-fixture.ts';
-import type { Chain, EscrowStack, HostileToken } from './escrow-fixture.ts';
+} from '../support/escrow-fixture.ts';
+import type { Chain, EscrowStack, HostileToken } from '../support/escrow-fixture.ts';
 
 const usd = (amount: string): bigint => parseUnits(amount, 6);
 const ZERO = '0x0000000000000000000000000000000000000000';

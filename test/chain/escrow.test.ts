@@ -4,8 +4,8 @@ import { parseUnits } from 'ethers';
 import {
   CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf,
   latestTimestamp, mined, revertOf, signer, startChain,
-} from './escrow-fixture.ts';
-import type { Chain, EscrowStack, HostileToken, TestToken } from './escrow-fixture.ts';
+} from '../support/escrow-fixture.ts';
+import type { Chain, EscrowStack, HostileToken, TestToken } from '../support/escrow-fixture.ts';
 
 const usd = (amount: string): bigint => parseUnits(amount, 6);
 const HOUR = 3600n;

@@ -10,8 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
-import { fullAiJob, gpuProviderManifest } from '../../operator/api/admission-cases.ts';
-import { seededRandom } from '../../operator/core/placement/testing.ts';
+import { fullAiJob, gpuProviderManifest } from '../support/admission-cases.ts';
+import { seededRandom } from '../support/placement-fixtures.ts';
 import type { GPUProvider } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace } from '../support/federation.ts';
 import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, listJobs, openCorner, startChaosOperator, tearDownCorner } from './corner.ts';

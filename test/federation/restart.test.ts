@@ -2,9 +2,12 @@
 // soon as startCluster returns. kwok's controller takes a new lease-holder identity on every start,
 // so without startCluster's hand-over its nodes would stay the stopped controller's until their
 // Leases expire (60 s here, 200 s at kwokctl's default) and no pod would start there meanwhile.
+// Last, deleteCluster leaves nothing of the cluster in the state directory (this test creates one
+// anyway; creating a cluster only to check that would cost another apiserver start).
+import { existsSync } from 'node:fs';
 import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createCluster, deleteCluster, startCluster, stopCluster } from '../../federation/clusters.ts';
+import { createCluster, deleteCluster, kubeconfigPath, kwokWorkdir, startCluster, stopCluster } from '../../federation/clusters.ts';
 import { KWOK_NODE_ANNOTATION } from '../../federation/fleet.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
@@ -29,7 +32,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await deleteCluster(federation().stateDir, cluster, tools).catch(() => undefined);
+  // The last test deletes it; this is for a run that failed before.
+  if (existsSync(kwokWorkdir(federation().stateDir, cluster))) await deleteCluster(federation().stateDir, cluster, tools).catch(() => undefined);
 }, 120_000);
 
 const pod = (name: string): V1Pod => ({ metadata: { name, namespace: 'default' }, spec: { nodeName: node, containers: [{ name: 'main', image: 'busybox' }] } });
@@ -55,3 +59,13 @@ it('runs pods again as soon as startCluster returns: the restarted kwok controll
   await core.createNamespacedPod({ namespace: 'default', body: pod('after') });
   await running('after', 15_000);
 }, 240_000);
+
+it('deleteCluster removes the cluster\'s kubeconfig and its kwok workdir', async () => {
+  const { stateDir } = federation();
+  expect(existsSync(kubeconfigPath(stateDir, cluster))).toBe(true);
+  expect(existsSync(kwokWorkdir(stateDir, cluster))).toBe(true);
+
+  await deleteCluster(stateDir, cluster, tools);
+  expect(existsSync(kubeconfigPath(stateDir, cluster))).toBe(false);
+  expect(existsSync(kwokWorkdir(stateDir, cluster))).toBe(false);
+}, 120_000);

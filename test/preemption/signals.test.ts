@@ -10,8 +10,8 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, gpuPod, pollUntil, recordPodHistory, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, jobEventReasons, jobPods, newCorner, removeCorner, restoreNode, waitJob } from './harness.ts';
-import type { Corner } from './harness.ts';
+import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, jobEventReasons, jobPods, newCorner, removeCorner, restoreNode, waitJob } from '../support/preemption-corner.ts';
+import type { Corner } from '../support/preemption-corner.ts';
 
 const hub = clusterClients('hub');
 const corner: Corner = newCorner();

@@ -17,7 +17,7 @@ import { toolPaths } from '../../federation/paths.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, HUB_OPERATOR_NAMESPACE, jobEventReasons, jobPods, newCorner, removeCorner, waitJob } from './harness.ts';
+import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, HUB_OPERATOR_NAMESPACE, jobEventReasons, jobPods, newCorner, removeCorner, waitJob } from '../support/preemption-corner.ts';
 
 const hub = clusterClients('hub');
 const corner = newCorner();

@@ -12,7 +12,7 @@ import type { Condition, GPUProvider, GPUProviderManifest } from '../../operator
 import { startProviderConnections } from '../../operator/controllers/gpuprovider-controller.ts';
 import type { ProviderConnections } from '../../operator/controllers/gpuprovider-controller.ts';
 import { placeJob } from '../../operator/core/placement/place-job.ts';
-import { aJob } from '../../operator/core/placement/testing.ts';
+import { aJob } from '../support/placement-fixtures.ts';
 import type { ProviderConnection } from '../../operator/providers/connection.ts';
 import { RateLimitedKubeConfig } from '../../operator/runtime/rate-limited-kubeconfig.ts';
 import { clusterClients, federation, gpuPod, uniqueName } from '../support/federation.ts';

@@ -2,7 +2,10 @@
 // field (and, for CEL rules, with our exact message). The unit tests run them through
 // local-validation; an integration test can run the same table against a real kube-apiserver,
 // which is the authority. `field` is the path the apiserver reports the error at.
-import type { AIJobManifest, AIJobSpecInput, GPUProviderManifest, GPUProviderSpecInput } from './types.ts';
+// Lives in test/support/, the one home of test-support code: unit tests beside the operator's code,
+// the integration suites under test/ and bench/ all import it from here, and shipped code
+// (operator/, cli/, pulumi/) may not (eslint.config.js; operator/boundaries.test.ts).
+import type { AIJobManifest, AIJobSpecInput, GPUProviderManifest, GPUProviderSpecInput } from '../../operator/api/types.ts';
 
 export interface AdmissionCase {
   /** A sentence: what the object is. */
@@ -72,7 +75,7 @@ export const fullAiJob = job({
   args: ['--epochs', '3'],
   env: [{ name: 'WANDB_MODE', value: 'offline' }],
   replicas: 2,
-  resources: { gpus: 8, cpu: 32, memory: '256Gi' },
+  resources: { gpus: 8, cpu: 32, memory: '256Gi', shmSize: '64Gi' },
   gpu: { products: ['NVIDIA-H100-80GB-HBM3'], minMemoryMiB: 80000, minComputeCapability: '9.0' },
   inputs: [{ name: 'dataset', cid: CID_V1, mountPath: '/data' }, { name: 'script', cid: CID_V0, mountPath: '/src' }],
   output: { path: '/out', pin: false },
@@ -166,6 +169,11 @@ export const aiJobAdmissionCases: readonly AdmissionCase[] = [
   { name: 'a job with a negative cpu', object: job({ resources: { cpu: '-1' } }), rejected: cel('spec.resources.cpu', QUANTITY('spec.resources.cpu')) },
   { name: 'a job with zero memory', object: job({ resources: { memory: 0 } }), rejected: cel('spec.resources.memory', QUANTITY('spec.resources.memory')) },
   { name: 'a job whose memory is not a quantity', object: job({ resources: { memory: 'lots' } }), rejected: cel('spec.resources.memory', QUANTITY('spec.resources.memory')) },
+  { name: 'a job with a /dev/shm within its memory', object: job({ resources: { memory: '16Gi', shmSize: '16Gi' } }) },
+  { name: 'a job with a /dev/shm and no memory stated', object: job({ resources: { shmSize: '64Gi' } }) },
+  { name: 'a job with a /dev/shm larger than its memory', object: job({ resources: { memory: '4Gi', shmSize: '8Gi' } }), rejected: cel('spec.resources', 'spec.resources.shmSize must not exceed spec.resources.memory: /dev/shm is counted against the replica\'s memory') },
+  { name: 'a job with a /dev/shm over 1Ti', object: job({ resources: { shmSize: '2Ti' } }), rejected: cel('spec.resources.shmSize', 'spec.resources.shmSize must be at most 1Ti') },
+  { name: 'a job with a zero /dev/shm', object: job({ resources: { shmSize: 0 } }), rejected: cel('spec.resources.shmSize', QUANTITY('spec.resources.shmSize')) },
   { name: 'a job with an env name starting with a digit', object: job({ env: [{ name: '1X', value: 'y' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name must consist of letters, digits, \'_\', \'-\' and \'.\', and not start with a digit') },
   { name: 'a job with an env name the operator reserves', object: job({ env: [{ name: 'FLOTILLA_OUTPUT', value: 'y' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name: the FLOTILLA_ prefix is reserved for variables the operator sets') },
   { name: 'a job whose name is 49 characters', object: job({}, 'a'.repeat(49)), rejected: cel('', 'metadata.name must be at most 48 characters, so the pod names of every attempt and replica stay valid') },

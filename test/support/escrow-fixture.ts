@@ -1,5 +1,7 @@
 // A real chain for contract tests: starts a private anvil, compiles the contracts (cached), deploys
 // them from the fresh artifacts and hands out one nonce-managed signer per dev account.
+// In test/support/ because bench/settlement-gas.ts uses it too (bench/ imports test-support code
+// from test/support/ only, never from a suite's folder).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,10 +1,13 @@
 // Builders for placement tests (Kueue-style wrappers: small, fluent, defaults that fit), a seeded
 // PRNG, and a generator of synthetic federations shared by the property tests and
 // bench/placement.ts. Nothing in the operator imports this file.
+// Lives in test/support/, the one home of test-support code: unit tests beside the operator's code,
+// the integration suites under test/ and bench/ all import it from here, and shipped code
+// (operator/, cli/, pulumi/) may not (eslint.config.js; operator/boundaries.test.ts).
 
 import type {
   JobDemand, NodeSnapshot, ProductPrice, ProviderSnapshot, Taint, Toleration,
-} from './types.ts';
+} from '../../operator/core/placement/types.ts';
 
 export const H100 = 'NVIDIA-H100-80GB-HBM3';
 export const H200 = 'NVIDIA-H200';

@@ -1,5 +1,6 @@
 // Gas of settling jobs one transaction each vs in settleBatch, measured on a real chain. Shared by
-// the batch test (which asserts the batched cost) and bench/settlement-gas.ts (which prints a table).
+// the batch test (which asserts the batched cost) and bench/settlement-gas.ts (which prints a table),
+// hence in test/support/ (bench/ imports test-support code from there only).
 import { getAddress, dataSlice, id, parseUnits } from 'ethers';
 import { Role, fund, jobIdOf, latestTimestamp, mined } from './escrow-fixture.ts';
 import type { Chain, EscrowStack, SettlementBatchEntry } from './escrow-fixture.ts';

@@ -1,7 +1,7 @@
 import { gpuOffersOfNode } from './gfd.ts';
 import type { GpuOffer } from './gfd.ts';
-import { A100_40, gpuNode, H100, L4 } from './testing.ts';
-import type { NodeBuilder } from './testing.ts';
+import { A100_40, gpuNode, H100, L4 } from '../../../test/support/placement-fixtures.ts';
+import type { NodeBuilder } from '../../../test/support/placement-fixtures.ts';
 
 type OfferSummary = Pick<GpuOffer, 'product' | 'resourceName' | 'productLabel' | 'shared' | 'mig' | 'gpuMemoryMiB' | 'allocatable' | 'free'>;
 

@@ -1,4 +1,4 @@
-// The placement engine's public surface (ARCHITECTURE §3). See docs/placement.md.
+// The placement engine's public surface (docs/architecture.md, "Placement"). See docs/placement.md.
 export { placeJob, placeJobIndexed, validateDemand } from './place-job.ts';
 export { indexProvider, indexProviders, withProvider, withoutProvider } from './provider-index.ts';
 export type { PlacementIndex, ProviderIndex } from './provider-index.ts';

@@ -8,8 +8,8 @@ import { placeJob } from './place-job.ts';
 import { withReservation } from './reservation.ts';
 import { expectedCostToFinish } from './score.ts';
 import { DEFAULT_TOLERATIONS, untoleratedTaints } from './taints.ts';
-import { integer, seededRandom, shuffle, syntheticDemand, syntheticFederation } from './testing.ts';
-import type { Random } from './testing.ts';
+import { integer, seededRandom, shuffle, syntheticDemand, syntheticFederation } from '../../../test/support/placement-fixtures.ts';
+import type { Random } from '../../../test/support/placement-fixtures.ts';
 import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from './types.ts';
 
 const now = Date.UTC(2025, 0, 1);

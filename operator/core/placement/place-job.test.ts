@@ -2,8 +2,8 @@ import { formatUnschedulableMessage } from './messages.ts';
 import { placeJob } from './place-job.ts';
 import {
   A100_40, A100_80, aJob, GiB, gpuNode, gpuProvider, H100, L4, T4,
-} from './testing.ts';
-import type { JobBuilder, ProviderBuilder } from './testing.ts';
+} from '../../../test/support/placement-fixtures.ts';
+import type { JobBuilder, ProviderBuilder } from '../../../test/support/placement-fixtures.ts';
 import type { PlacementDecision } from './types.ts';
 
 const now = Date.UTC(2025, 0, 1, 0, 0, 0);

@@ -1,6 +1,6 @@
 import { COST_DENOMINATOR, expectedCostToFinish } from './score.ts';
 import type { CostInput, ExpectedCost } from './score.ts';
-import { usdc } from './testing.ts';
+import { usdc } from '../../../test/support/placement-fixtures.ts';
 
 type Figures = Omit<ExpectedCost, 'costNumerator'>;
 

@@ -1,7 +1,7 @@
-// Plain input and output of the placement engine (ARCHITECTURE §3). Everything here is data: the
-// reconciler's gatherer fills a JobDemand and ProviderSnapshots from the AIJob, the GPUProviders and
-// the provider informer caches; placeJob decides; the reconciler applies. No Kubernetes types leak
-// in, so the engine is tested and benchmarked on its own. See docs/placement.md.
+// Plain input and output of the placement engine (docs/architecture.md, "Placement"). Everything
+// here is data: the reconciler's gatherer fills a JobDemand and ProviderSnapshots from the AIJob, the
+// GPUProviders and the provider informer caches; placeJob decides; the reconciler applies. No
+// Kubernetes types leak in, so the engine is tested and benchmarked on its own. See docs/placement.md.
 //
 // Units: GPUs and other extended resources in whole devices, CPU in millicores, memory in bytes,
 // GPU memory in MiB (as GFD labels it), time in seconds (epoch milliseconds for instants), money in
@@ -91,7 +91,10 @@ export interface ProviderSnapshot {
   readonly nodes: readonly NodeSnapshot[];
 }
 
-/** A provider this job must avoid until an instant: it preempted the job recently (ARCHITECTURE §4). */
+/**
+ * A provider this job must avoid until an instant: it preempted the job recently
+ * (docs/architecture.md, "Lifecycle and preemption").
+ */
 export interface ProviderCoolDown {
   readonly provider: string;
   /** Epoch milliseconds; the provider is eligible again from this instant on. */

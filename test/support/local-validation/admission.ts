@@ -4,7 +4,10 @@
 // rules (transition rules only against an old object). Errors carry the field path like the
 // apiserver's; kube-apiserver 1.36 was seen to skip CEL after a wrong type or format, a missing
 // required field or a value outside an enum, but not after a violated bound.
-import type { SchemaProps } from '../schema-types.ts';
+// Lives in test/support/, the one home of test-support code: unit tests beside the operator's code,
+// the integration suites under test/ and bench/ all import it from here (test/support/local-validation/), and shipped code
+// (operator/, cli/, pulumi/) may not (eslint.config.js; operator/boundaries.test.ts).
+import type { SchemaProps } from '../../../operator/api/schema-types.ts';
 import { ruleHolds } from './cel.ts';
 
 export interface FieldError {

@@ -8,7 +8,11 @@
 // ! && || ?: == != < <= > >= in, string +, has(), size(), the macros all/exists/exists_one, the string
 // functions matches/startsWith/endsWith/contains, string(), duration(), and Kubernetes' isURL/url()
 // and isQuantity/quantity().isGreaterThan/isLessThan libraries (enough of them for our rules).
-import type { SchemaProps } from '../schema-types.ts';
+//
+// Lives in test/support/, the one home of test-support code: unit tests beside the operator's code,
+// the integration suites under test/ and bench/ all import it from here (test/support/local-validation/), and shipped code
+// (operator/, cli/, pulumi/) may not (eslint.config.js; operator/boundaries.test.ts).
+import type { SchemaProps } from '../../../operator/api/schema-types.ts';
 
 export class CelUnsupported extends Error {}
 /** A runtime error of the expression (no such key, bad argument); CEL's `&&`/`||` may absorb it. */

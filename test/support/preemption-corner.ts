@@ -1,7 +1,9 @@
-// A private corner of the local federation for preemption tests: its own GPU product, its own
-// KWOK nodes on provider-a and provider-b (and, for the API-server test, a whole extra provider
-// cluster), its own GPUProviders and lent namespaces, and its own operator. Jobs of other suites
-// never ask for the product, so signals produced here touch nothing else.
+// A private corner of the local federation for preemption tests (test/preemption, test/providers)
+// and the recovery benchmark (bench/preemption-recovery.ts): its own GPU product, its own KWOK nodes
+// on provider-a and provider-b (and, for the API-server test, a whole extra provider cluster), its own
+// GPUProviders and lent namespaces, and its own operator. Jobs of other suites never ask for the
+// product, so signals produced here touch nothing else. Lives in test/support so bench/ need not
+// import from a test folder.
 import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, KubeConfig, CoreV1Api, SchedulingV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
@@ -9,8 +11,8 @@ import { renderProviderNodes } from '../../federation/fleet.ts';
 import { kubeconfigSecretName } from '../../federation/register.ts';
 import { GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest, GPUProviderManifest } from '../../operator/api/types.ts';
-import { clusterClients, pollUntil, readAIJob } from '../support/federation.ts';
-import type { OperatorProcess } from '../support/operator.ts';
+import { clusterClients, pollUntil, readAIJob } from './federation.ts';
+import type { OperatorProcess } from './operator.ts';
 
 export const HUB_OPERATOR_NAMESPACE = 'flotilla-system';
 
