@@ -1,9 +1,10 @@
 // How the CLI shows an AIJob to a person: a status summary, and the one-line progress reports of
 // `watch` (a new line only when something a person cares about changed).
 import type { AIJob } from '../operator/api/types.ts';
+import { findCondition } from '../operator/core/conditions.ts';
+import { isTerminalPhase } from '../operator/core/lifecycle/phases.ts';
 import { age, table } from './output.ts';
 
-export const TERMINAL = new Set(['Succeeded', 'Failed', 'Settled']);
 
 export const phaseOf = (job: AIJob) => job.status?.phase ?? 'Pending';
 
@@ -11,11 +12,11 @@ export const phaseOf = (job: AIJob) => job.status?.phase ?? 'Pending';
 export const exitCodeFor = (job: AIJob) => (phaseOf(job) === 'Failed' ? 1 : 0);
 
 export function isDone(job: AIJob, until?: string): boolean {
-  if (until) return phaseOf(job) === until || (TERMINAL.has(phaseOf(job)) && until !== 'Settled');
-  return TERMINAL.has(phaseOf(job));
+  if (until) return phaseOf(job) === until || (isTerminalPhase(phaseOf(job)) && until !== 'Settled');
+  return isTerminalPhase(phaseOf(job));
 }
 
-const condition = (job: AIJob, type: string) => job.status?.conditions?.find((c) => c.type === type);
+const condition = (job: AIJob, type: string) => findCondition(job.status?.conditions, type);
 
 /** What `watch` prints for one version of the job (compared as text to skip repeats). */
 export function progressLine(job: AIJob): string {

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { findCondition } from '../operator/core/conditions.ts';
 import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
 import { chainDeployed, deployFederationChain } from './chain-contracts.ts';
 import type { FederationChain } from './chain-contracts.ts';
@@ -97,7 +98,7 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
   const names = nodes.map((n) => n.metadata?.name ?? '');
   await waitFor(`${provider.name}: ${names.length} GPU nodes Ready`, async () => {
     const list = await core.listNode();
-    const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = list.items.filter((n) => findCondition(n.status?.conditions, 'Ready')?.status === 'True');
     return ready.length >= names.length;
   }, { timeoutMs: 60_000, intervalMs: 250 });
   return names;

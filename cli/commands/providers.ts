@@ -2,6 +2,7 @@
 // allocatable, prices per GPU-hour, reputation (share of finished attempts that completed).
 import type { Command } from 'commander';
 import type { GPUProvider } from '../../operator/api/types.ts';
+import { findCondition } from '../../operator/core/conditions.ts';
 import { describeKubeError } from '../errors.ts';
 import { connectHub, listGPUProviders } from '../kube.ts';
 import type { HubFlags } from '../kube.ts';
@@ -10,7 +11,7 @@ import type { OutputFormat } from '../output.ts';
 
 function readiness(p: GPUProvider): string {
   if (p.spec.cordoned) return 'Cordoned';
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+  const ready = findCondition(p.status?.conditions, 'Ready');
   if (!ready) return 'Unknown';
   return ready.status === 'True' ? 'Ready' : `NotReady (${ready.reason})`;
 }

@@ -1,4 +1,4 @@
-import { CID_V0, CID_V1 } from '../api/admission-cases.ts';
+import { CID_V0, CID_V1 } from '../../test/support/admission-cases.ts';
 import { checkCid, parseCid } from './cid.ts';
 
 describe('checkCid', () => {

@@ -5,6 +5,7 @@
 // not a timeout or an outage, e.g. a CID Kubo cannot decode). The caller's own retry (the work
 // queue) takes over after that, so one stuck CID never holds a worker for long.
 import { KuboError } from './kubo.ts';
+import { exponentialBackoffMs, withJitter } from '../core/backoff.ts';
 
 export interface PinTarget {
   pin(cid: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
@@ -33,8 +34,7 @@ export function isRetryable(err: unknown): boolean {
 
 /** Delay before try `n + 1` after `n` failed tries: base·2^(n-1), capped, with ±20% jitter. */
 export function backoffMs(failedTries: number, opts: Pick<PinnerOptions, 'baseDelayMs' | 'maxDelayMs'>, random: () => number = Math.random): number {
-  const raw = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** Math.max(0, failedTries - 1));
-  return Math.round(raw * (0.8 + 0.4 * random()));
+  return withJitter(exponentialBackoffMs(Math.max(1, failedTries), { baseMs: opts.baseDelayMs, maxMs: opts.maxDelayMs }), random());
 }
 
 export class Pinner {

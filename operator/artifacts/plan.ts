@@ -3,6 +3,7 @@
 // that asked for it is deleted. No I/O; the controller gathers and applies.
 import { AIJOB_CONDITION, AIJOB_REASON } from '../api/conditions.ts';
 import type { AIJob, Condition } from '../api/types.ts';
+import { findCondition } from '../core/conditions.ts';
 import type { ConditionUpdate } from '../core/conditions.ts';
 import { checkCid } from './cid.ts';
 
@@ -26,7 +27,7 @@ export function jobPins(job: AIJob): JobPins {
 
 /** Whether OutputPinned already says `cid` is pinned (then nothing is asked of Kubo again). */
 export function outputAlreadyPinned(job: AIJob, cid: string): boolean {
-  const c = job.status?.conditions?.find((x) => x.type === AIJOB_CONDITION.OutputPinned);
+  const c = findCondition(job.status?.conditions, AIJOB_CONDITION.OutputPinned);
   return c?.status === 'True' && c.reason === AIJOB_REASON.Pinned && c.message.includes(cid);
 }
 
@@ -43,7 +44,7 @@ export function outputPinnedCondition(cid: string, outcome: PinOutcome): Conditi
 
 /** True when `update` would change the condition list (lastTransitionTime aside). */
 export function conditionDiffers(conditions: readonly Condition[] | undefined, update: ConditionUpdate): boolean {
-  const c = conditions?.find((x) => x.type === update.type);
+  const c = findCondition(conditions, update.type);
   return !c || c.status !== update.status || c.reason !== update.reason || c.message !== update.message;
 }
 

@@ -1,5 +1,5 @@
 import { Wallet } from 'ethers';
-import { CID_V0, CID_V1 } from '../api/admission-cases.ts';
+import { CID_V0, CID_V1 } from '../../test/support/admission-cases.ts';
 import type { AIJob } from '../api/types.ts';
 import { canonicalJson } from './canonical-json.ts';
 import {

@@ -18,6 +18,8 @@ import { createHash } from 'node:crypto';
 import { verifyMessage } from 'ethers';
 import type { AIJob, AIJobSpec } from '../api/types.ts';
 import { AIJOB_CONDITION } from '../api/conditions.ts';
+import { findCondition } from '../core/conditions.ts';
+import { isTerminalPhase } from '../core/lifecycle/phases.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { checkCid } from './cid.ts';
 
@@ -62,8 +64,6 @@ export interface ReceiptSigner {
   signMessage(message: string): Promise<string>;
 }
 
-const TERMINAL_PHASES = new Set(['Succeeded', 'Failed', 'Settled']);
-
 export function specHash(spec: AIJobSpec): string {
   return `sha256:${createHash('sha256').update(canonicalJson(spec)).digest('hex')}`;
 }
@@ -78,14 +78,15 @@ export type ReceiptDue = { readonly due: true } | { readonly due: false; readonl
 export function receiptDue(job: AIJob): ReceiptDue {
   const status = job.status ?? {};
   if (status.receiptCID) return { due: false, why: 'the receipt is recorded' };
-  if (!TERMINAL_PHASES.has(status.phase ?? '')) return { due: false, why: `the job is ${status.phase ?? 'new'}, not finished` };
+  if (!isTerminalPhase(status.phase)) return { due: false, why: `the job is ${status.phase ?? 'new'}, not finished` };
   if (job.spec.payment && status.phase !== 'Settled' && !status.settlement?.txHash) return { due: false, why: 'waiting for the settlement transaction' };
   return { due: true };
 }
 
 export function buildReceipt(job: AIJob): Receipt {
   const status = job.status ?? {};
-  const finished = status.conditions?.find((c) => c.type === AIJOB_CONDITION.Finished && c.status === 'True');
+  const finishedCondition = findCondition(status.conditions, AIJOB_CONDITION.Finished);
+  const finished = finishedCondition?.status === 'True' ? finishedCondition : undefined;
   const settlement = status.settlement;
   return {
     type: RECEIPT_TYPE,

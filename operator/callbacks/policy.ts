@@ -7,13 +7,13 @@
 // answered 2xx, so a crash in between repeats the POST with the same webhook-id, which receivers
 // dedupe on.
 import type { AIJob, AIJobStatus } from '../api/types.ts';
+import { isTerminalPhase } from '../core/lifecycle/phases.ts';
+import type { TerminalPhase } from '../core/lifecycle/phases.ts';
 
 /** Where operators before status.callbacks recorded outcomes; still read, so their jobs are not called back again. */
 export const ANNOTATION_DELIVERED = 'flotilla.dev/callback-delivered';
 export const ANNOTATION_FAILED = 'flotilla.dev/callback-failed';
 export type CallbackRecord = NonNullable<AIJobStatus['callbacks']>[number];
-export const TERMINAL_PHASES = ['Succeeded', 'Failed', 'Settled'] as const;
-export type TerminalPhase = (typeof TERMINAL_PHASES)[number];
 
 /** Jobs that finished longer ago than this get no callback (e.g. on first upgrade to a callback-aware operator). */
 export const DEFAULT_MAX_AGE_MS = 24 * 3600_000;
@@ -23,12 +23,12 @@ const listed = (job: AIJob, annotation: string) => (job.metadata.annotations?.[a
 export function dueCallback(job: AIJob, now: number, maxAgeMs = DEFAULT_MAX_AGE_MS): TerminalPhase | undefined {
   if (!job.spec.callbackURL || job.metadata.deletionTimestamp) return undefined;
   const phase = job.status?.phase;
-  if (!phase || !(TERMINAL_PHASES as readonly string[]).includes(phase)) return undefined;
+  if (!isTerminalPhase(phase)) return undefined;
   if ((job.status?.callbacks ?? []).some((r) => r.phase === phase)) return undefined;
   if (listed(job, ANNOTATION_DELIVERED).includes(phase) || listed(job, ANNOTATION_FAILED).includes(phase)) return undefined;
   const completed = Date.parse(job.status?.completionTime ?? '');
   if (Number.isFinite(completed) && now - completed > maxAgeMs) return undefined;
-  return phase as TerminalPhase;
+  return phase;
 }
 
 /** status.callbacks after recording `record` (one entry per phase; the first outcome stands). */

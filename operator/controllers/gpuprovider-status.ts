@@ -5,7 +5,7 @@
 // generation changed; lastSeen alone is refreshed at most every `lastSeenRefreshMs`. A second pass
 // over the same observation therefore writes nothing.
 import type { Condition, GPUProviderStatus } from '../api/types.ts';
-import { setCondition } from '../core/conditions.ts';
+import { findCondition, setCondition } from '../core/conditions.ts';
 import type { GpuInventory } from '../core/inventory.ts';
 import type { ConditionVerdict } from '../providers/health.ts';
 
@@ -48,7 +48,7 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
   const verdicts: [string, ConditionVerdict][] = [['Reachable', obs.reachable], ['Ready', obs.ready]];
   if (obs.inventoryValid) verdicts.push(['InventoryValid', obs.inventoryValid]);
   for (const [type, verdict] of verdicts) {
-    const before = conditions.find((c) => c.type === type);
+    const before = findCondition(conditions, type);
     conditions = setCondition(conditions, { type, ...verdict }, nowText, obs.generation);
     if (before?.status !== verdict.status) {
       transitions.push({ type, ...(before ? { from: before.status } : {}), to: verdict.status, reason: verdict.reason, message: verdict.message });

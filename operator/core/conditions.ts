@@ -26,6 +26,7 @@ export function setCondition(conditions: readonly Condition[] | undefined, updat
   return list;
 }
 
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+/** The condition of `type` (Kubernetes keeps at most one per type): ours, a Node's, a Pod's. */
+export function findCondition<C extends { readonly type: string }>(conditions: readonly C[] | undefined, type: string): C | undefined {
   return conditions?.find((c) => c.type === type);
 }

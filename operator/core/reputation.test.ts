@@ -1,6 +1,6 @@
 import { placementReputation } from '../providers/snapshot.ts';
 import { placeJob } from './placement/place-job.ts';
-import { aJob, gpuNode, gpuProvider } from './placement/testing.ts';
+import { aJob, gpuNode, gpuProvider } from '../../test/support/placement-fixtures.ts';
 import { classify, closedAttempts, foldOutcome, foldViolation, PRIOR_GPU_HOURS, REPUTATION_HALF_LIFE_MS } from './reputation.ts';
 import type { AttemptOutcome } from './reputation.ts';
 

@@ -12,6 +12,7 @@
 // Pure: the webhook reads the namespace.
 import type { AIJob } from '../api/types.ts';
 import { NAMESPACE_POLICY, parseNamespacePolicy } from '../core/placement/namespace-policy.ts';
+import { sameJson } from '../core/json.ts';
 
 /** The annotation names (kept from when these were only defaults). */
 export const NAMESPACE_DEFAULTS = {
@@ -37,8 +38,6 @@ export interface Defaulting {
 /** JSON Pointer escaping of one path segment (RFC 6901). */
 const pointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
 const APPLIED_PATH = `/metadata/annotations/${pointer(DEFAULTS_APPLIED_ANNOTATION)}`;
-
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 export function defaultAIJob(job: AIJob, namespaceAnnotations: Readonly<Record<string, string>>, old?: AIJob): Defaulting {
   const patch: JsonPatchOp[] = [];

@@ -12,14 +12,14 @@ import { checkCid } from '../artifacts/cid.ts';
 import { parseQuantity } from '../core/quantity.ts';
 import { DEFAULT_RUNNABLE_LIMITS } from '../core/validation/runnable.ts';
 import type { RunnableLimits } from '../core/validation/runnable.ts';
+import { positiveInt } from '../runtime/env.ts';
 
 export function admissionLimits(env: NodeJS.ProcessEnv, tokens?: readonly TokenConfig[], priceDecimals?: number): RunnableLimits {
   const raw = env.FLOTILLA_DENIED_POD_ANNOTATIONS;
   const denied = raw === undefined || raw.trim() === ''
     ? DEFAULT_RUNNABLE_LIMITS.deniedPodAnnotations
     : raw.trim() === 'none' ? [] : raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const bytes = env.FLOTILLA_MAX_POD_ANNOTATION_BYTES ? Number(env.FLOTILLA_MAX_POD_ANNOTATION_BYTES) : DEFAULT_RUNNABLE_LIMITS.maxPodAnnotationBytes;
-  if (!Number.isInteger(bytes) || bytes <= 0) throw new Error(`FLOTILLA_MAX_POD_ANNOTATION_BYTES must be a positive integer, got "${env.FLOTILLA_MAX_POD_ANNOTATION_BYTES}"`);
+  const bytes = positiveInt(env, 'FLOTILLA_MAX_POD_ANNOTATION_BYTES', DEFAULT_RUNNABLE_LIMITS.maxPodAnnotationBytes);
   const quantity = (key: string, fallback: string) => {
     const value = env[key] || fallback;
     parseQuantity(value); // throws, naming the text, on a bad value

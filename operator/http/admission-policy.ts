@@ -16,6 +16,7 @@
 //                     warn  spec.prices name products no node of the provider has (when its inventory is known)
 import type { AIJob, GPUProvider } from '../api/types.ts';
 import { applyNamespacePolicy } from '../core/placement/namespace-policy.ts';
+import { sameJson } from '../core/json.ts';
 import type { NamespacePolicy } from '../core/placement/namespace-policy.ts';
 import { validateRunnable } from '../core/validation/runnable.ts';
 import type { RunnableLimits } from '../core/validation/runnable.ts';
@@ -124,6 +125,5 @@ export function judgeGPUProvider(provider: GPUProvider, ctx: GPUProviderAdmissio
 /** Whether an UPDATE changes what judgeGPUProvider looks at (status and metadata updates pass untouched). */
 export function gpuProviderNeedsJudging(provider: GPUProvider, old: GPUProvider | undefined): boolean {
   if (!old) return true;
-  return JSON.stringify(provider.spec.kubeconfigSecretRef) !== JSON.stringify(old.spec.kubeconfigSecretRef)
-    || JSON.stringify(provider.spec.prices) !== JSON.stringify(old.spec.prices);
+  return !sameJson(provider.spec.kubeconfigSecretRef, old.spec.kubeconfigSecretRef) || !sameJson(provider.spec.prices, old.spec.prices);
 }

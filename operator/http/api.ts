@@ -17,12 +17,13 @@
 import { Router } from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { AIJob, GPUProvider } from '../api/types.ts';
+import { findCondition } from '../core/conditions.ts';
 import { AuthUnavailable, bearerToken, TooManyReviews } from './auth.ts';
 import type { AccessCheck, ApiAuth, UserInfo } from './auth.ts';
 import type { HubReader } from './hub-view.ts';
 
 const conditionStatus = (obj: { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }, type: string) =>
-  obj.status?.conditions?.find((c) => c.type === type);
+  findCondition(obj.status?.conditions, type);
 
 export function providerSummary(p: GPUProvider) {
   const ready = conditionStatus(p, 'Ready');

@@ -16,6 +16,7 @@
 //   FLOTILLA_DEFAULT_MAX_RUNTIME_SECONDS the deadline assumed for a job without spec.deadline when its
 //                                      deposit is checked (default 259200: 3 days from funding)
 import { readFileSync } from 'node:fs';
+import { positiveInt } from '../runtime/env.ts';
 
 export interface TokenConfig {
   readonly symbol: string;
@@ -70,13 +71,7 @@ export function resolveToken(tokens: readonly TokenConfig[], token: string): Tok
     : tokens.find((t) => t.symbol === token);
 }
 
-function positive(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new ChainConfigError(`${key} must be a positive integer, got "${raw}"`);
-  return n;
-}
+const positive = (env: NodeJS.ProcessEnv, key: string, fallback: number) => positiveInt(env, key, fallback, ChainConfigError);
 
 /** The chain configuration, or undefined when FLOTILLA_CHAIN_RPC is unset (payments off). */
 export function loadChainConfig(env: NodeJS.ProcessEnv = process.env): ChainConfig | undefined {

@@ -24,6 +24,7 @@
 // settlement or by the payer's reclaim after the deadline, which settlement sees).
 import type { AIJob } from '../api/types.ts';
 import { declaredPayers, fundingPolicyVerdict, requiredReclaimDeadline, unpaidJobVerdict } from '../core/funding.ts';
+import { isTerminal } from '../core/lifecycle/phases.ts';
 import { AmountError, fromBaseUnits, toBaseUnits } from '../core/money.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -35,7 +36,6 @@ import type { EscrowClient } from './escrow-client.ts';
 import { conditionOf, holdsSettlement, SETTLEMENT_FINALIZER, withCondition } from './job-status.ts';
 import type { JobStatusWriter } from './job-status.ts';
 
-const FINISHED = new Set(['Succeeded', 'Failed', 'Settled']);
 
 export interface FundingControllerOptions {
   readonly writer: JobStatusWriter;
@@ -60,7 +60,7 @@ export class FundingController {
 
   /** Whether a job is this controller's business at all (cheap; called for every job event). */
   wants(job: AIJob): boolean {
-    if (job.metadata.deletionTimestamp || FINISHED.has(job.status?.phase ?? '')) return false;
+    if (job.metadata.deletionTimestamp || isTerminal(job.status)) return false;
     const funded = conditionOf(job, 'Funded');
     // A funded paid job still wants the finalizer if it lacks it (a job funded before it existed).
     if (job.spec.payment) return funded?.status !== 'True' || !holdsSettlement(job);

@@ -5,10 +5,10 @@
 // metadata they write is the settlement finalizer (setFinalizer).
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
 import { AIJOB, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import { findCondition, setCondition } from '../core/conditions.ts';
+import { sameJson } from '../core/json.ts';
 import type { AIJobStore } from '../hub/aijob-store.ts';
 
 /**
@@ -103,8 +103,4 @@ export function withCondition(
 
 export function conditionOf(job: AIJob, type: string) {
   return findCondition(job.status?.conditions, type);
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }

@@ -28,17 +28,20 @@
 // Chain unreachable anywhere: Settled=False (ChainUnreachable), the phase stays Succeeded/Failed,
 // and the job is looked at again every FLOTILLA_CHAIN_POLL_MS until the chain answers.
 //
-// FLOTILLA_FAILPOINT=after-settle-send exits the process (137) right after the node accepted a
-// settlement transaction and before anything is written: the crash the exactly-once test replays.
+// FLOTILLA_FAILPOINT=after-settle-send (operator/runtime/failpoint.ts) kills the process right
+// after the node accepted a settlement transaction and before anything is written: the crash the
+// exactly-once test replays.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
 import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus, GPUProvider } from '../api/types.ts';
 import { openAttempt } from '../core/lifecycle/plan.ts';
+import { isFinishedPhase } from '../core/lifecycle/phases.ts';
+import { sameJson } from '../core/json.ts';
 import { costStatus, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError } from '../core/metering.ts';
 import type { JobCost } from '../core/metering.ts';
 import { fromBaseUnits } from '../core/money.ts';
+import { failpoint } from '../runtime/failpoint.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ReconcileResult } from '../runtime/work-queue.ts';
@@ -51,8 +54,6 @@ import type { JobStatusWriter } from './job-status.ts';
 
 /** Decimals assumed for jobs without spec.payment (their cost is shown, never settled). */
 export const DEFAULT_DECIMALS = 6;
-export const FAILPOINT_AFTER_SETTLE_SEND = 'after-settle-send';
-const ENDED = new Set(['Succeeded', 'Failed']);
 
 export interface SettlementControllerOptions {
   readonly hub: KubeConfig;
@@ -64,7 +65,6 @@ export interface SettlementControllerOptions {
   readonly chain?: EscrowClient;
   readonly config?: ChainConfig;
   readonly log: Logger;
-  readonly failpoint?: string;
   readonly now?: () => Date;
 }
 
@@ -86,7 +86,6 @@ export class SettlementController {
         windowMs: opts.config.batchWindowMs,
         max: opts.config.batchMax,
         log: opts.log,
-        ...(opts.failpoint ? { failpoint: opts.failpoint } : {}),
         onSent: (items, txHash) => { for (const item of items) void this.recordSent(item.key, item.entry.jobId, txHash); },
         onDone: (items, error) => {
           for (const item of items) {
@@ -119,7 +118,7 @@ export class SettlementController {
     const decimals = token?.decimals ?? DEFAULT_DECIMALS;
     const cost = meterJob(job.status ?? {}, decimals);
     const costNow = job.spec.payment ? costStatus(cost, job.spec.payment.token, decimals) : { amount: fromBaseUnits(cost.total, decimals) };
-    const withCost = (status: AIJobStatus): AIJobStatus => (isDeepStrictEqual(status.cost, costNow) ? status : { ...status, cost: costNow });
+    const withCost = (status: AIJobStatus): AIJobStatus => (sameJson(status.cost, costNow) ? status : { ...status, cost: costNow });
 
     const phase = job.status?.phase ?? '';
     if (phase === 'Settled') {
@@ -138,7 +137,7 @@ export class SettlementController {
       // Cost changes only when an attempt closes: before that there is nothing to write (a write
       // per fresh job would also race the AIJob controller's own status writes into 409s).
       const anyClosed = (job.status?.attempts ?? []).some((a) => a.endTime);
-      if (anyClosed && !isDeepStrictEqual(job.status?.cost, costNow)) {
+      if (anyClosed && !sameJson(job.status?.cost, costNow)) {
         await this.opts.writer.update(job, (j) => (j.status?.phase === 'Settled' ? undefined : withCost(j.status ?? {})));
       }
       return {};
@@ -321,14 +320,14 @@ export class SettlementController {
 /** A job whose work is over and can be settled: it ended, or it is being deleted and its attempt is closed. */
 export function settleable(job: AIJob): boolean {
   const phase = job.status?.phase ?? '';
-  if (ENDED.has(phase)) return true;
+  if (isFinishedPhase(phase)) return true;
   return Boolean(job.metadata.deletionTimestamp) && phase !== 'Settled' && !openAttempt(job.status);
 }
 
 /** Same id, amounts and refund (the transaction hash aside). */
 function sameRecord(a: Settlement | undefined, b: Settlement | undefined): boolean {
-  const norm = (s: Settlement | undefined) => JSON.parse(JSON.stringify({ id: s?.id, amounts: (s?.amounts ?? []).map((x) => ({ provider: x.provider, payoutAddress: x.payoutAddress?.toLowerCase(), amount: x.amount })), refund: s?.refund })) as unknown;
-  return isDeepStrictEqual(norm(a), norm(b));
+  const norm = (s: Settlement | undefined) => ({ id: s?.id, amounts: (s?.amounts ?? []).map((x) => ({ provider: x.provider, payoutAddress: x.payoutAddress?.toLowerCase(), amount: x.amount })), refund: s?.refund });
+  return sameJson(norm(a), norm(b));
 }
 
 interface BatchItem {
@@ -341,7 +340,6 @@ interface BatcherOptions {
   readonly windowMs: number;
   readonly max: number;
   readonly log: Logger;
-  readonly failpoint?: string;
   readonly onSent: (items: readonly BatchItem[], txHash: string) => void;
   /** After confirmation (error undefined) or failure. */
   readonly onDone: (items: readonly BatchItem[], error?: unknown) => void;
@@ -401,10 +399,7 @@ export class SettlementBatcher {
     let error: unknown;
     try {
       const tx = await this.opts.chain.sendSettleBatch(items.map((i) => i.entry));
-      if (this.opts.failpoint === FAILPOINT_AFTER_SETTLE_SEND) {
-        this.opts.log('warn', 'failpoint after-settle-send: exiting right after the settlement was sent', { txHash: tx.hash, jobIds: ids });
-        process.exit(137);
-      }
+      failpoint('after-settle-send', { txHash: tx.hash, jobIds: ids });
       this.opts.log('info', 'settlement sent', { txHash: tx.hash, jobs: ids.length, jobIds: ids });
       this.opts.onSent(items, tx.hash);
       const receipt = await this.opts.chain.confirmed(tx);

@@ -5,12 +5,12 @@
 // The n-th time (default: the first) this process reaches <point>, it writes one log line and
 // SIGKILLs itself: a crash with no cleanup, exactly where a side effect has happened and the next
 // one has not. With `:stop` it SIGSTOPs itself instead (frozen, as a paused VM or a GC stall; the
-// split-brain test resumes it with SIGCONT). The payments' `after-settle-send` is read from the
-// same variable by operator/payments/settlement-controller.ts.
+// split-brain test resumes it with SIGCONT). The one failpoint mechanism of the operator: the
+// AIJob controller, the hub store, the artifacts controller and the settlement batcher all call it.
 import { jsonLogger } from '../log.ts';
 
 /** The points that exist (grep for `failpoint('…')`). */
-export type FailpointName = 'before-status-write' | 'after-pod-create' | 'after-pin';
+export type FailpointName = 'before-status-write' | 'after-pod-create' | 'after-pin' | 'after-settle-send';
 
 interface Armed { readonly hit: number; readonly action: 'kill' | 'stop' }
 

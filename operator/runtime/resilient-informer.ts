@@ -14,6 +14,7 @@
 // (`onMalformed`) instead of reaching ListWatch's cache, which would throw on it.
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { exponentialBackoffMs } from '../core/backoff.ts';
 
 /** Any object with Kubernetes metadata: typed core objects, and our CRDs as plain JSON. */
 export interface ObjectWithMeta {
@@ -135,7 +136,8 @@ export class ResilientInformer<T extends ObjectWithMeta> {
   private readonly backoff: Backoff;
   private readonly now: () => number;
   private state: InformerState = { listed: false, connected: false, restarts: 0 };
-  private nextDelayMs: number;
+  /** Failures since the API server last answered: they set the restart delay. */
+  private failuresInRow = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   /** Objects in ListWatch's cache (its adds minus its deletes). */
@@ -146,7 +148,6 @@ export class ResilientInformer<T extends ObjectWithMeta> {
   constructor(opts: ResilientInformerOptions<T>) {
     this.opts = opts;
     this.backoff = opts.backoff ?? DEFAULT_INFORMER_BACKOFF;
-    this.nextDelayMs = this.backoff.initialMs;
     this.now = opts.now ?? Date.now;
     const watch = new ObservedWatch(opts.kubeConfig, {
       connected: () => this.answered(),
@@ -278,7 +279,7 @@ export class ResilientInformer<T extends ObjectWithMeta> {
 
   private answered(): void {
     if (this.stopped) return;
-    this.nextDelayMs = this.backoff.initialMs;
+    this.failuresInRow = 0;
     const { error: _gone, ...rest } = this.state;
     const changed = !this.state.connected || this.state.error !== undefined;
     this.state = { ...rest, connected: true, lastSeen: this.now() };
@@ -291,8 +292,8 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     this.opts.onState?.(this.state);
     // The listener may have stopped us (e.g. no permission to list): then no restart.
     if (this.stopped || this.timer) return;
-    const delay = this.nextDelayMs;
-    this.nextDelayMs = Math.min(this.backoff.maxMs, this.nextDelayMs * 2);
+    this.failuresInRow += 1;
+    const delay = exponentialBackoffMs(this.failuresInRow, { baseMs: this.backoff.initialMs, maxMs: this.backoff.maxMs });
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;

@@ -4,6 +4,8 @@
 //   * a key queued several times runs once;
 //   * a handler that throws is retried with per-key exponential backoff; success forgets the count;
 //   * a handler may ask to run again after a delay (requeue-after), e.g. to watch a deadline.
+import { exponentialBackoffMs } from '../core/backoff.ts';
+
 export interface ReconcileResult {
   readonly requeueAfterMs?: number;
 }
@@ -78,9 +80,9 @@ export class WorkQueue {
     this.timers.set(key, { due, timer: setTimeout(() => { this.timers.delete(key); this.add(key); }, ms) });
   }
 
+  /** The delay before the retry should `key` fail now (its failures in a row so far + 1). */
   backoffFor(key: string): number {
-    const n = this.failures.get(key) ?? 0;
-    return Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** n);
+    return exponentialBackoffMs((this.failures.get(key) ?? 0) + 1, { baseMs: this.opts.baseBackoffMs, maxMs: this.opts.maxBackoffMs });
   }
 
   get length(): number {

@@ -3,6 +3,7 @@
 // finishing, a settlement landing. Pure: the same two versions always give the same list, so a
 // cache replaying an object it already showed records nothing twice.
 import type { AIJob, AIJobAttempt } from '../api/types.ts';
+import { isFinishedPhase } from '../core/lifecycle/phases.ts';
 
 export type JobTransition =
   | { readonly kind: 'placed'; readonly provider: string; readonly attempt: number; readonly latencySeconds?: number }
@@ -44,7 +45,7 @@ export function jobTransitions(before: AIJob | undefined, after: AIJob): JobTran
     }
   });
   const phase = after.status?.phase;
-  if ((phase === 'Succeeded' || phase === 'Failed') && before?.status?.phase !== phase) out.push({ kind: 'finished', phase });
+  if (isFinishedPhase(phase) && before?.status?.phase !== phase) out.push({ kind: 'finished', phase });
   const settlement = after.status?.settlement;
   if (settlement?.txHash && !before?.status?.settlement?.txHash) {
     const amount = (settlement.amounts ?? []).reduce((sum, a) => sum + Number(a.amount), 0);

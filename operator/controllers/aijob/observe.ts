@@ -4,6 +4,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_RECLAIM_DEADLINE, LABEL_ATTEMPT, TAINT_RECLAIM } from '../../api/group.ts';
 import type { ObservedNode, ObservedPod, PodPhase } from '../../core/lifecycle/types.ts';
 import { boundText, TEXT_BOUNDS } from '../../core/bounded-text.ts';
+import { findCondition } from '../../core/conditions.ts';
 import { LABEL_REPLICA } from './pod-template.ts';
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed']);
@@ -15,7 +16,7 @@ const ms = (t: Date | string | undefined) => (t === undefined ? undefined : new 
  */
 export function observeNode(node: V1Node | undefined, now: number): ObservedNode {
   if (!node) return { state: 'Missing' };
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  const ready = findCondition(node.status?.conditions, 'Ready');
   const reclaim = node.spec?.taints?.find((t) => t.key === TAINT_RECLAIM);
   const deadline = Date.parse(node.metadata?.annotations?.[ANNOTATION_RECLAIM_DEADLINE] ?? '');
   return {
@@ -31,7 +32,8 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
   const replica = Number(pod.metadata?.labels?.[LABEL_REPLICA]);
   if (!Number.isInteger(attempt) || !Number.isInteger(replica)) return undefined;
   const phase = (PHASES.has(pod.status?.phase ?? '') ? pod.status?.phase : 'Unknown') as PodPhase;
-  const disruption = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  const target = findCondition(pod.status?.conditions, 'DisruptionTarget');
+  const disruption = target?.status === 'True' ? target : undefined;
   const main = pod.status?.containerStatuses?.find((c) => c.name === 'main') ?? pod.status?.containerStatuses?.[0];
   const terminated = main?.state?.terminated;
   const startedAt = ms(terminated?.startedAt ?? main?.state?.running?.startedAt ?? (phase === 'Running' ? pod.status?.startTime : undefined));

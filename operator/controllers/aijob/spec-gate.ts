@@ -10,7 +10,9 @@
 //      to finish). Until the namespace cache has synced nothing is placed. (A job without
 //      spec.payment on a paid hub is held by the funding controller, core/funding.ts.)
 //
-// A job being deleted or already finished passes untouched.
+// A job being deleted or already finished passes untouched. What the checks miss and the reconcile
+// still cannot parse throws TerminalSpecError (core/terminal-error.ts); the controller ends the job
+// through endRefused() below, the same way, instead of retrying it forever.
 import type { AIJob, AIJobStatus } from '../../api/types.ts';
 import { setCondition } from '../../core/conditions.ts';
 import { isTerminal, openAttempt } from '../../core/lifecycle/plan.ts';
@@ -60,26 +62,37 @@ export class SpecGate {
     return { proceed: verdict.narrowed.length > 0 ? { ...job, spec: verdict.spec } : job };
   }
 
-  private async fail(job: AIJob, store: AIJobStore, reason: 'InvalidSpec' | 'PolicyViolation', problems: readonly PolicyViolation[]): Promise<GateOutcome> {
-    const now = new Date(this.now()).toISOString();
-    const message = (reason === 'InvalidSpec' ? 'the spec cannot run: ' : 'namespace policy forbids it: ') + problems.map((p) => p.message).join('; ');
-    const generation = job.metadata.generation;
-    const previous: AIJobStatus = job.status ?? {};
-    let conditions = setCondition(previous.conditions, { type: 'Finished', status: 'True', reason, message: message.slice(0, 32_768) }, now, generation);
-    conditions = setCondition(conditions, { type: 'Running', status: 'False', reason: 'AttemptEnded', message: message.slice(0, 32_768) }, now, generation);
-    // An open attempt (its pods refused by the provider, say) is closed: nothing more runs.
-    const attempts = previous.attempts?.map((a) => (a.endTime ? a : { ...a, endTime: now, reason, message: message.slice(0, 4096) }));
-    const status: AIJobStatus = {
-      ...previous,
-      phase: 'Failed',
-      conditions,
-      completionTime: now,
-      ...(attempts ? { attempts } : {}),
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    };
-    this.opts.log('info', 'job refused before acting', { job: `${job.metadata.namespace}/${job.metadata.name}`, reason, fields: problems.map((p) => p.field) });
-    await store.patchStatus(job, status);
-    void store.recordEvent(job, { type: 'Warning', reason, message: message.slice(0, 1024) }).catch(() => undefined);
+  private async fail(job: AIJob, store: AIJobStore, reason: RefusalReason, problems: readonly PolicyViolation[]): Promise<GateOutcome> {
+    await endRefused(job, store, reason, problems, { now: this.now(), log: this.opts.log });
     return { done: {} };
   }
+}
+
+export type RefusalReason = 'InvalidSpec' | 'PolicyViolation';
+
+/**
+ * Ends the job Failed — Finished=True and Running=False with `reason`, the message naming each
+ * field, an open attempt closed — and records a Warning Event. The one way a job is refused for
+ * its spec: the gate's checks above, and a TerminalSpecError the reconcile threw (controller.ts).
+ */
+export async function endRefused(job: AIJob, store: AIJobStore, reason: RefusalReason, problems: readonly PolicyViolation[], ctx: { now: number; log: Logger }): Promise<void> {
+  const now = new Date(ctx.now).toISOString();
+  const message = (reason === 'InvalidSpec' ? 'the spec cannot run: ' : 'namespace policy forbids it: ') + problems.map((p) => p.message).join('; ');
+  const generation = job.metadata.generation;
+  const previous: AIJobStatus = job.status ?? {};
+  let conditions = setCondition(previous.conditions, { type: 'Finished', status: 'True', reason, message: message.slice(0, 32_768) }, now, generation);
+  conditions = setCondition(conditions, { type: 'Running', status: 'False', reason: 'AttemptEnded', message: message.slice(0, 32_768) }, now, generation);
+  // An open attempt (its pods refused by the provider, say) is closed: nothing more runs.
+  const attempts = previous.attempts?.map((a) => (a.endTime ? a : { ...a, endTime: now, reason, message: message.slice(0, 4096) }));
+  const status: AIJobStatus = {
+    ...previous,
+    phase: 'Failed',
+    conditions,
+    completionTime: now,
+    ...(attempts ? { attempts } : {}),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  ctx.log('info', 'job refused for its spec', { job: `${job.metadata.namespace}/${job.metadata.name}`, reason, fields: problems.map((p) => p.field) });
+  await store.patchStatus(job, status);
+  void store.recordEvent(job, { type: 'Warning', reason, message: message.slice(0, 1024) }).catch(() => undefined);
 }

@@ -1,4 +1,5 @@
 import type { AIJobSpec } from '../../api/types.ts';
+import { TerminalSpecError } from '../terminal-error.ts';
 import { jobDemand } from './demand.ts';
 
 const spec = (over: Partial<AIJobSpec> = {}): AIJobSpec => ({
@@ -32,5 +33,23 @@ describe('jobDemand', () => {
     });
     expect(d.checkpointIntervalSeconds).toBe(900);
     expect(d.coolDowns).toEqual([{ provider: 'provider-c', until: Date.parse('2026-11-23T10:40:00Z') }]);
+  });
+
+  // What the reconcile cannot parse ends the job (controller.ts), so each throw must name its field.
+  it.each([
+    ['spec.checkpoint.every', { checkpoint: { path: '/ckpt', every: '1m500ms' } }],
+    ['spec.payment.maxPricePerGpuHour', { payment: { token: 'USDC', maxAmount: '1', maxPricePerGpuHour: '0.0000001' } }],
+    ['spec.payment.maxAmount', { payment: { token: 'USDC', maxAmount: '1.0000001', maxPricePerGpuHour: '1' } }],
+    ['spec.resources.cpu', { resources: { gpus: 1, cpu: 'lots' } }],
+    ['spec.resources.memory', { resources: { gpus: 1, memory: '1.5.5Gi' } }],
+  ])('throws TerminalSpecError naming %s on a value it cannot parse', (field, over) => {
+    let thrown: unknown;
+    try {
+      jobDemand(spec(over as Partial<AIJobSpec>), undefined);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(TerminalSpecError);
+    expect(thrown).toMatchObject({ field, message: expect.stringMatching(new RegExp(`^${field.replace(/\./g, '\\.')} `)) });
   });
 });

@@ -19,6 +19,7 @@
 // with deterministic names (creation is idempotent), then deletions.
 import type { AIJobAttempt, AIJobStatus } from '../../api/types.ts';
 import { findCondition, setCondition } from '../conditions.ts';
+import { isTerminal } from './phases.ts';
 import { fromBaseUnits } from '../money.ts';
 import { formatUnschedulableMessage } from '../placement/messages.ts';
 import type { NodeSelectorRequirement, Placement } from '../placement/types.ts';
@@ -45,24 +46,20 @@ export const RECORD_SETTLE_MS = 30_000;
 /** How often a job waiting on another controller (funding, pinning) is looked at again; their status writes also wake it. */
 export const WAITING_RETRY_MS = 10_000;
 
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Settled']);
-
-export function isTerminal(status: AIJobStatus | undefined): boolean {
-  return TERMINAL.has(status?.phase ?? '');
-}
+export { isTerminal } from './phases.ts';
 
 export function openAttempt(status: AIJobStatus | undefined): AIJobAttempt | undefined {
   const last = status?.attempts?.at(-1);
   return last && !last.endTime ? last : undefined;
 }
 
-const conditionIs = (status: AIJobStatus, type: string, value: string) => status.conditions?.some((c) => c.type === type && c.status === value) ?? false;
+const conditionIs = (status: AIJobStatus, type: string, value: string) => findCondition(status.conditions, type)?.status === value;
 const preemptionsOf = (status: AIJobStatus) => (status.attempts ?? []).filter((a) => a.reason?.startsWith('Preempted')).length;
 
 /** Why a job without an open attempt may not be placed now (funding, back-off), or undefined. */
 export function placementBlocker(job: JobView, now: number): { reason: 'AwaitingFunding' | 'RestartBackoff'; message: string; retryInMs: number } | undefined {
   if (job.requiresFunding && !conditionIs(job.status, 'Funded', 'True')) {
-    const funded = job.status.conditions?.find((c) => c.type === 'Funded');
+    const funded = findCondition(job.status.conditions, 'Funded');
     return { reason: 'AwaitingFunding', message: `waiting for the escrow deposit${funded?.message ? `: ${funded.message}` : ''}`, retryInMs: WAITING_RETRY_MS };
   }
   const last = job.status.attempts?.at(-1);
@@ -149,7 +146,8 @@ class PlanBuilder {
 
   /** Emits the event only when the condition's reason or message changes (so requeues stay quiet). */
   eventOnChange(type: string, reason: string, message: string, event: JobEvent): void {
-    const same = this.status.conditions?.some((c) => c.type === type && c.reason === reason && c.message === message);
+    const current = findCondition(this.status.conditions, type);
+    const same = current?.reason === reason && current.message === message;
     if (!same) this.events.push(event);
   }
 
@@ -325,7 +323,7 @@ function planCompletion(input: PlanInput, b: PlanBuilder): void {
     return;
   }
   // The artifacts controller owns OutputPinned once it has said something; until then say what we wait for.
-  if (!job.status.conditions?.some((c) => c.type === 'OutputPinned')) {
+  if (!findCondition(job.status.conditions, 'OutputPinned')) {
     b.condition('OutputPinned', 'False', 'PinPending', `waiting for ${job.status.outputCID} to be pinned on the hub's IPFS node`);
   }
   b.condition('Running', 'False', 'OutputPinning', `${message}; waiting for the output to be pinned`);
@@ -345,7 +343,8 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   for (const p of mine) byReplica.set(p.replica, p);
   const gpuSeconds = () => gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
   const missing = range(job.replicas).filter((r) => !byReplica.has(r));
-  const drain = job.status.conditions?.find((c) => c.type === 'Running' && c.reason === 'NodeReclaiming');
+  const runningCondition = findCondition(job.status.conditions, 'Running');
+  const drain = runningCondition?.reason === 'NodeReclaiming' ? runningCondition : undefined;
   const reclaiming = drain !== undefined;
   const drainSince = Date.parse(drain?.lastTransitionTime ?? '');
   const ctx: SignalContext = {
@@ -455,7 +454,7 @@ function planReclaimDrain(b: PlanBuilder, attempt: AIJobAttempt, mine: readonly 
   const deadline = signal.reclaimDeadline as number;
   const graceSeconds = Math.max(1, Math.ceil((deadline - now) / 1000));
   const message = `attempt ${attempt.index} on ${attempt.provider}: ${signal.detail}; replicas told to checkpoint and stop within ${graceSeconds}s`;
-  const reclaiming = b.status.conditions?.some((c) => c.type === 'Running' && c.reason === 'NodeReclaiming');
+  const reclaiming = findCondition(b.status.conditions, 'Running')?.reason === 'NodeReclaiming';
   if (!reclaiming) b.events.push({ type: 'Warning', reason: 'Reclaiming', message });
   b.condition('Running', 'False', 'NodeReclaiming', message);
   b.condition('Preempted', 'True', 'NodeReclaimed', message);

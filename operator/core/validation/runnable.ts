@@ -24,6 +24,7 @@ import { durationSeconds } from '../duration.ts';
 import { jobDemand } from '../lifecycle/demand.ts';
 import { AmountError, toBaseUnits } from '../money.ts';
 import { compareQuantities, parseQuantity } from '../quantity.ts';
+import { TerminalSpecError } from '../terminal-error.ts';
 
 export interface SpecViolation {
   /** The field, as the apiserver names paths: spec.inputs[0].mountPath. */
@@ -235,7 +236,8 @@ export function validateRunnable(spec: AIJobSpec, limits: RunnableLimits = DEFAU
     try {
       jobDemand(spec, undefined, limits.priceDecimals);
     } catch (err) {
-      add('spec', `spec cannot be placed: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof TerminalSpecError) add(err.field, err.message);
+      else add('spec', `spec cannot be placed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   return out;
