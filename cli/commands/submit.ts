@@ -2,6 +2,7 @@
 // command takes them (GPU product and count, replicas, image, inputs as CIDs or local paths — added
 // to IPFS first —, output, token, max amount, callback URL), creates it in the hub, and optionally
 // follows it (--watch). --dry-run prints the manifest after the apiserver (CEL, webhooks) judged it.
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { AIJobManifest } from '../../operator/api/types.ts';
 import { describeKubeError } from '../errors.ts';
@@ -20,6 +21,8 @@ type Flags = Omit<SubmitFlags, 'name' | 'namespace' | 'command'> & HubFlags & {
   dryRun?: boolean;
   watch?: boolean;
   timeout?: number;
+  kubo?: string;
+  /** The flag's old name, still accepted (hidden from --help). */
   ipfsApi?: string;
 };
 
@@ -68,7 +71,9 @@ export function register(program: Command): void {
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectRaw)
     .option('--annotation <KEY=VALUE>', 'annotation on every pod (repeatable)', collectRaw)
     .option('--label <KEY=VALUE>', 'label on the AIJob (repeatable)', collectRaw)
-    .option('--ipfs-api <url>', 'Kubo RPC URL for local inputs (default $FLOTILLA_IPFS_API)')
+    .option('--kubo <url>', 'Kubo RPC API URL for local inputs (default $FLOTILLA_KUBO_API)')
+    // The name `flotilla add` and `receipt` use; --ipfs-api / $FLOTILLA_IPFS_API were this flag's old names.
+    .addOption(new Option('--ipfs-api <url>', 'deprecated: --kubo').hideHelp())
     .option('-n, --namespace <namespace>', 'AIJob namespace (default: the kubeconfig context\'s, else "default")')
     .option('--kubeconfig <file>', 'hub kubeconfig (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
@@ -79,7 +84,7 @@ export function register(program: Command): void {
     .action(async (name: string, command: string[], flags: Flags) => {
       const hub = connectHub(flags);
       const say = (line: string) => process.stderr.write(`${line}\n`);
-      const input = await resolveInputs(flags.input, flags.ipfsApi ?? process.env.FLOTILLA_IPFS_API, say);
+      const input = await resolveInputs(flags.input, flags.kubo ?? flags.ipfsApi ?? (process.env.FLOTILLA_KUBO_API || process.env.FLOTILLA_IPFS_API), say);
       const manifest: AIJobManifest = buildManifest({ ...flags, input, name, namespace: hub.namespace, ...(command.length > 0 ? { command } : {}) });
       const created = await createAIJob(hub, manifest, flags.dryRun).catch((err: unknown) => { throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server); });
       if (flags.output) print(render(created, flags.output));

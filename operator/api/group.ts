@@ -39,7 +39,10 @@ export const LABEL_JOB_UID = `${GROUP}/job-uid`;
 export const LABEL_ATTEMPT = `${GROUP}/attempt`;
 export const LABEL_HUB = `${GROUP}/hub`;
 
-/** Node taint a provider sets to take a node back; lent pods there are drained (ARCHITECTURE §4). */
+/**
+ * Node taint a provider sets to take a node back; lent pods there are drained
+ * (docs/architecture.md, "Lifecycle and preemption").
+ */
 export const TAINT_RECLAIM = `${GROUP}/reclaim`;
 /** Node annotation (RFC 3339) by which lent pods must be gone; without it the reclaim is immediate. */
 export const ANNOTATION_RECLAIM_DEADLINE = `${GROUP}/reclaim-deadline`;

@@ -96,7 +96,7 @@ describe('flotilla CLI', () => {
 
   it('adds local input paths to IPFS and names them by CID (checked by the apiserver with --dry-run)', async () => {
     writeFileSync(join(tmp, 'data.txt'), `local input ${ns}\n`);
-    const r = await run(['submit', 'cli-inputs', ...hubArgs(), '--image', IMAGE, '--input', `data=${join(tmp, 'data.txt')}:/data`, '--ipfs-api', federation().kubo.hub.api, '--dry-run', '-o', 'json']);
+    const r = await run(['submit', 'cli-inputs', ...hubArgs(), '--image', IMAGE, '--input', `data=${join(tmp, 'data.txt')}:/data`, '--kubo', federation().kubo.hub.api, '--dry-run', '-o', 'json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^added .*data\.txt to IPFS as b[a-z2-7]+$/m);
     const job = JSON.parse(r.stdout) as AIJob;
@@ -129,9 +129,11 @@ describe('flotilla CLI', () => {
     ['a kubeconfig that does not exist', () => ['providers', '--kubeconfig', join(tmp, 'none.yaml')], () => /^error: cannot load the kubeconfig .*none\.yaml: ENOENT/],
     ['a duplicate job name', () => ['submit', 'cli-train', ...hubArgs(), '--image', IMAGE], () => `error: AIJob ${ns}/cli-train already exists; pick another name or delete it first\n`],
     ['a manifest CEL rejects', () => ['submit', 'bad', ...hubArgs(), '--image', IMAGE, '--callback-url', 'ftp://example.test/x'], () => /error: the hub rejected AIJob .*\/bad: .*spec.callbackURL must be an absolute http or https URL/],
-    ['a local input without an IPFS node', () => ['submit', 'x', ...hubArgs(), '--image', IMAGE, '--input', `d=${CLI}`], () => /error: input ".*flotilla\.ts" is a local path: pass --ipfs-api/],
+    ['a local input without an IPFS node', () => ['submit', 'x', ...hubArgs(), '--image', IMAGE, '--input', `d=${CLI}`], () => /error: input ".*flotilla\.ts" is a local path: pass --kubo/],
+    // --ipfs-api, the flag's old name, is still read (hidden from --help): the add is tried on it.
+    ['a local input with the old --ipfs-api name and no node there', () => ['submit', 'x', ...hubArgs(), '--image', IMAGE, '--input', `d=${CLI}`, '--ipfs-api', 'http://127.0.0.1:9'], () => /error: could not add .*flotilla\.ts to IPFS at http:\/\/127\.0\.0\.1:9: /],
   ])('explains %s in one line', async (_name, args, expected) => {
-    const r = await run(args(), { env: { FLOTILLA_IPFS_API: '' } });
+    const r = await run(args(), { env: { FLOTILLA_KUBO_API: '', FLOTILLA_IPFS_API: '' } });
     expect(r.code).not.toBe(0);
     const want = expected();
     if (typeof want === 'string') expect(r.stderr).toBe(want);

@@ -87,12 +87,12 @@ describe('AIJob examples on the local federation', () => {
 
   it('places the 2×8 H100 gang whole on provider-a, one replica per node', async () => {
     await kubectlApply(example('aijob-h100-gang.yaml'));
-    const running = await waitForAIJob(ns, 'pretrain-h100', phase('Running'));
+    const running = await waitForAIJob(ns, 'pretrain-h100-gang', phase('Running'));
     const pods = await providerPods('provider-a', running?.metadata.uid ?? '');
     expect(pods).toHaveLength(2);
     expect(new Set(pods.map((p) => p.spec?.nodeName))).toEqual(new Set(['provider-a-h100-0', 'provider-a-h100-1']));
     expect(pods.every((p) => p.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'] === '8')).toBe(true);
-    const done = await waitForAIJob(ns, 'pretrain-h100', phase('Succeeded'));
+    const done = await waitForAIJob(ns, 'pretrain-h100-gang', phase('Succeeded'));
     expect(done?.status?.attempts?.map((a) => a.provider)).toEqual(['provider-a']);
   });
 

@@ -1,7 +1,8 @@
-// How the lifecycle recognises that a provider took an attempt back (ARCHITECTURE §4). Every signal
-// comes from what the provider's informer caches show now — pods, their conditions, their nodes —
-// so each is noticed within one watch event; only the two slow ones (bind timeout, provider
-// unreachable) are judged against a clock, and the controller requeues for exactly that instant.
+// How the lifecycle recognises that a provider took an attempt back (docs/architecture.md,
+// "Lifecycle and preemption"). Every signal comes from what the provider's informer caches show
+// now — pods, their conditions, their nodes — so each is noticed within one watch event; only the
+// two slow ones (bind timeout, provider unreachable) are judged against a clock, and the controller
+// requeues for exactly that instant.
 //
 //   DisruptionTarget     a pod carries the DisruptionTarget condition: the provider's scheduler
 //                        preempted it for its own higher-priority work, the eviction API (drain),
@@ -104,9 +105,4 @@ export function nextSignalDue(ctx: SignalContext): number | undefined {
   if (ctx.provider && !ctx.provider.reachable) return Math.max(ctx.provider.lastSeen ?? started, started) + ctx.timing.unreachableGraceMs;
   if (ctx.pods.some((p) => p.phase === 'Pending')) return started + ctx.timing.bindTimeoutMs;
   return undefined;
-}
-
-/** Reputation class of a signal: the provider took the capacity back, or failed to provide it. */
-export function isProviderFailure(signal: PreemptionSignal): boolean {
-  return signal === 'BindTimeout' || signal === 'CreateRefused';
 }
