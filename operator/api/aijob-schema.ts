@@ -10,8 +10,11 @@ import {
 } from './field-schemas.ts';
 import type { SchemaProps } from './schema-types.ts';
 
+// No `Preempted` phase: the write that closes a preempted attempt also moves the job to
+// `Rescheduling` (core/lifecycle/plan.ts), so nothing would ever show it; the `Preempted`
+// condition names the signal instead.
 export const AIJOB_PHASES = [
-  'Pending', 'Funded', 'Scheduled', 'Running', 'Preempted', 'Rescheduling', 'Succeeded', 'Failed', 'Settled',
+  'Pending', 'Funded', 'Scheduled', 'Running', 'Rescheduling', 'Succeeded', 'Failed', 'Settled',
 ] as const;
 
 export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
@@ -142,7 +145,12 @@ export const aiJobSpecSchema = {
         },
         cpu: positiveQuantity('spec.resources.cpu', 'CPU request per replica; the provider\'s defaults apply when unset. At most 1024 (the hub may set a lower maximum).', '1024'),
         memory: positiveQuantity('spec.resources.memory', 'Memory request per replica; the provider\'s defaults apply when unset. At most 16Ti (the hub may set a lower maximum).', '16Ti'),
+        shmSize: positiveQuantity('spec.resources.shmSize', 'Size of each replica\'s memory-backed /dev/shm (PyTorch DataLoader workers share batches through it); its use counts against the replica\'s memory. Default 8Gi, or spec.resources.memory when that is less. At most 1Ti.', '1Ti'),
       },
+      'x-kubernetes-validations': [{
+        rule: `!has(self.shmSize) || !has(self.memory) || !isQuantity(string(self.shmSize)) || !isQuantity(string(self.memory)) || !quantity(string(self.shmSize)).isGreaterThan(quantity(string(self.memory)))`,
+        message: 'spec.resources.shmSize must not exceed spec.resources.memory: /dev/shm is counted against the replica\'s memory',
+      }],
     },
     gpu: {
       type: 'object',

@@ -41,13 +41,14 @@ describe('buildPod with inputs', () => {
     const pod = buildPod(job(true), creation, 0, { namespace: 'w', priorityClassName: 'low', ipfsGateway: 'http://gw:8080' }, 'hub');
     expect(pod.spec?.initContainers?.[0]?.image).toBe(DEFAULT_FETCH_IMAGE);
     expect(pod.spec?.initContainers?.[0]?.command?.slice(4)).toEqual(['http://gw:8080', DATA, SCRIPT]);
-    expect(pod.spec?.volumes).toHaveLength(3);
-    expect(pod.spec?.containers[0]?.volumeMounts?.map((m) => m.mountPath)).toEqual(['/data', '/src/train.py']);
+    // The inputs' three volumes, then /dev/shm (gang.ts), which every pod has.
+    expect(pod.spec?.volumes?.map((v) => v.name)).toEqual(['flotilla-input-archives', 'flotilla-input-0', 'flotilla-input-1', 'flotilla-dshm']);
+    expect(pod.spec?.containers[0]?.volumeMounts?.map((m) => m.mountPath)).toEqual(['/data', '/src/train.py', '/dev/shm']);
   });
-  it('is unchanged for a job without inputs', () => {
+  it('has no fetch step nor input volume for a job without inputs', () => {
     const pod = buildPod(job(false), creation, 0, { namespace: 'w', priorityClassName: 'low' }, 'hub');
     expect(pod.spec?.initContainers).toBeUndefined();
-    expect(pod.spec?.volumes).toBeUndefined();
-    expect(pod.spec?.containers[0]?.volumeMounts).toBeUndefined();
+    expect(pod.spec?.volumes?.map((v) => v.name)).toEqual(['flotilla-dshm']);
+    expect(pod.spec?.containers[0]?.volumeMounts?.map((m) => m.mountPath)).toEqual(['/dev/shm']);
   });
 });

@@ -1,7 +1,9 @@
 // The orphan sweep: every intervalMs, the leader deletes this hub's pods at the providers whose job
 // is gone (its finalizer stripped, then deleted mid-run) or whose attempt has closed. The decision
 // is core/lifecycle/orphans.ts; this is the adapter: gather (the providers' pod caches, the hub's
-// synced AIJob cache, first-seen times on the hub's clock) → decide → delete.
+// synced AIJob cache, first-seen times on the hub's clock) → decide → delete. A gang's rendezvous
+// Services (controllers/aijob/gang.ts) carry the same labels and are judged by the same rules; they
+// are listed from each provider per sweep (one LIST of this hub's Services), not cached.
 //
 // Leader-only (started with the other controllers once the lease is held; every delete asserts it),
 // idempotent (a 404 is success, a terminating pod is not deleted again) and rate-limited (at most
@@ -12,6 +14,7 @@ import { ANNOTATION_JOB_NAMESPACE } from './aijob/pod-template.ts';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../api/group.ts';
 import { orphanedPods } from '../core/lifecycle/orphans.ts';
 import type { OrphanDeletion, SweepJob, SweepPod } from '../core/lifecycle/orphans.ts';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ProviderRegistry } from '../providers/types.ts';
@@ -45,6 +48,8 @@ export class OrphanSweep {
   private running = false;
   /** Pods deleted so far (tests, logs). */
   deleted = 0;
+  /** Rendezvous Services deleted so far. */
+  deletedServices = 0;
 
   constructor(opts: OrphanSweepOptions) {
     this.opts = opts;
@@ -60,38 +65,45 @@ export class OrphanSweep {
     clearInterval(this.timer);
   }
 
-  /** One sweep; returns what it deleted. Overlapping calls are skipped. */
+  /** One sweep; returns the pods it deleted (then sweeps Services). Overlapping calls are skipped. */
   async sweep(): Promise<OrphanDeletion[]> {
     if (this.running || !this.opts.jobs.synced) return [];
     this.running = true;
     try {
       const now = this.now();
       const pods: SweepPod[] = [];
+      const services: SweepPod[] = [];
       const live = new Set<string>();
+      const sweepable = (provider: string, meta: V1ObjectMeta | undefined): SweepPod => {
+        const id = `${provider}/${meta?.uid ?? meta?.name ?? ''}`;
+        live.add(id);
+        let first = this.firstSeen.get(id);
+        if (first === undefined) {
+          first = now;
+          if (this.firstSeen.size < MAX_TRACKED) this.firstSeen.set(id, first);
+        }
+        const labels = meta?.labels ?? {};
+        const attempt = Number(labels[LABEL_ATTEMPT]);
+        return {
+          provider,
+          name: meta?.name ?? '',
+          ...(labels[LABEL_HUB] !== undefined ? { hub: labels[LABEL_HUB] } : {}),
+          ...(labels[LABEL_JOB_UID] !== undefined ? { jobUid: labels[LABEL_JOB_UID] } : {}),
+          ...(meta?.annotations?.[ANNOTATION_JOB_NAMESPACE] !== undefined ? { jobNamespace: meta.annotations[ANNOTATION_JOB_NAMESPACE] } : {}),
+          ...(Number.isInteger(attempt) ? { attempt } : {}),
+          deleting: Boolean(meta?.deletionTimestamp),
+          firstSeenAt: first,
+        };
+      };
       for (const provider of this.opts.providers()) {
         const client = this.opts.registry.get(provider);
         if (!client?.synced) continue;
-        for (const pod of client.pods()) {
-          const uid = pod.metadata?.uid ?? pod.metadata?.name ?? '';
-          const id = `${provider}/${uid}`;
-          live.add(id);
-          let first = this.firstSeen.get(id);
-          if (first === undefined) {
-            first = now;
-            if (this.firstSeen.size < MAX_TRACKED) this.firstSeen.set(id, first);
-          }
-          const labels = pod.metadata?.labels ?? {};
-          const attempt = Number(labels[LABEL_ATTEMPT]);
-          pods.push({
-            provider,
-            name: pod.metadata?.name ?? '',
-            ...(labels[LABEL_HUB] !== undefined ? { hub: labels[LABEL_HUB] } : {}),
-            ...(labels[LABEL_JOB_UID] !== undefined ? { jobUid: labels[LABEL_JOB_UID] } : {}),
-            ...(pod.metadata?.annotations?.[ANNOTATION_JOB_NAMESPACE] !== undefined ? { jobNamespace: pod.metadata.annotations[ANNOTATION_JOB_NAMESPACE] } : {}),
-            ...(Number.isInteger(attempt) ? { attempt } : {}),
-            deleting: Boolean(pod.metadata?.deletionTimestamp),
-            firstSeenAt: first,
-          });
+        for (const pod of client.pods()) pods.push(sweepable(provider, pod.metadata));
+        try {
+          const listed = await client.core.listNamespacedService({ namespace: client.namespace, labelSelector: `${LABEL_HUB}=${this.opts.hubId}` });
+          for (const service of listed.items) services.push(sweepable(provider, service.metadata));
+        } catch (err) {
+          this.opts.log('warn', 'could not list rendezvous Services; next sweep retries', { provider, error: errorMessage(err) });
         }
       }
       for (const id of this.firstSeen.keys()) if (!live.has(id)) this.firstSeen.delete(id);
@@ -99,13 +111,14 @@ export class OrphanSweep {
       for (const job of this.opts.jobs.list()) {
         if (job.metadata.uid) jobs.set(job.metadata.uid, { attempts: (job.status?.attempts ?? []).map((a) => ({ index: a.index, provider: a.provider, ended: Boolean(a.endTime) })) });
       }
-      const deletions = orphanedPods(pods, jobs, {
+      const rules = {
         hubId: this.opts.hubId,
         ...(this.opts.namespace !== undefined ? { namespace: this.opts.namespace } : {}),
         minAgeMs: this.opts.minAgeMs ?? this.opts.intervalMs,
         maxDeletions: this.opts.maxDeletions ?? 20,
         now,
-      });
+      };
+      const deletions = orphanedPods(pods, jobs, rules);
       for (const d of deletions) {
         const client = this.opts.registry.get(d.provider);
         if (!client) continue;
@@ -117,6 +130,18 @@ export class OrphanSweep {
           this.opts.log('info', 'deleted orphaned remote pod', { provider: d.provider, pod: d.name, why: d.why });
         } catch (err) {
           if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned pod; next sweep retries', { provider: d.provider, pod: d.name, error: errorMessage(err) });
+        }
+      }
+      for (const d of orphanedPods(services, jobs, rules)) {
+        const client = this.opts.registry.get(d.provider);
+        if (!client) continue;
+        assertLeading(`delete orphaned service ${d.provider}/${d.name}`);
+        try {
+          await client.core.deleteNamespacedService({ name: d.name, namespace: client.namespace });
+          this.deletedServices++;
+          this.opts.log('info', 'deleted orphaned rendezvous Service', { provider: d.provider, service: d.name, why: d.why });
+        } catch (err) {
+          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned Service; next sweep retries', { provider: d.provider, service: d.name, error: errorMessage(err) });
         }
       }
       return deletions;

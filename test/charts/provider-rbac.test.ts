@@ -46,6 +46,7 @@ test.each(federation().providers.map((p) => p.name))('on %s the credential may d
     'selfsubjectaccessreviews.authorization.k8s.io [] [create]',
     'selfsubjectreviews.authentication.k8s.io [] [create]',
     'selfsubjectrulesreviews.authorization.k8s.io [] [create]',
+    'services [] [list create delete]',
   ]);
   // Non-resource URLs (discovery, health, version) come from system:discovery and system:public-info-viewer: reads only.
   expect(new Set(rules.filter((r) => r.resource === '').map((r) => r.verbs))).toEqual(new Set(['[get]']));
@@ -60,6 +61,9 @@ test.each([
   ['delete pods', ['delete', 'pods', '-n', NS]],
   ['watch nodes', ['watch', 'nodes']],
   ['create events', ['create', 'events', '-n', NS]],
+  ['create Services (a gang\'s rendezvous)', ['create', 'services', '-n', NS]],
+  ['delete Services', ['delete', 'services', '-n', NS]],
+  ['list Services', ['list', 'services', '-n', NS]],
 ])('it may %s', async (_what, args) => {
   await expect(canI(admin(), [...args, AS])).resolves.toBe(true);
 });
@@ -86,6 +90,11 @@ test.each([
   ['change its ResourceQuota', ['update', 'resourcequotas', '-n', NS]],
   ['create PriorityClasses', ['create', 'priorityclasses']],
   ['read namespaces', ['get', 'namespaces']],
+  ['update Services', ['update', 'services', '-n', NS]],
+  ['patch Services', ['patch', 'services', '-n', NS]],
+  ['create Services in default', ['create', 'services', '-n', 'default']],
+  ['create Endpoints (traffic to any address)', ['create', 'endpoints', '-n', NS]],
+  ['create EndpointSlices', ['create', 'endpointslices.discovery.k8s.io', '-n', NS]],
 ])('it may not %s', async (_what, args) => {
   await expect(canI(admin(), [...args, AS])).resolves.toBe(false);
 });

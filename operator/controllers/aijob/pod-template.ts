@@ -2,7 +2,8 @@
 // own kube-scheduler needs to honour the placement is on the pod: the GPU resource and limits,
 // node affinity on the product (and memory floor) as the provider's GFD labels say them, the
 // toleration of the GPU taint, and the provider's low PriorityClass so its own work preempts ours.
-import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
+// What makes the replicas one gang (hostnames, rendezvous env, /dev/shm) comes from gang.ts.
+import type { V1EnvVar, V1Pod, V1Service } from '@kubernetes/client-node';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../../api/group.ts';
 import type { AIJob } from '../../api/types.ts';
 import { podName } from '../../core/lifecycle/plan.ts';
@@ -11,6 +12,7 @@ import { DEFAULT_TOLERATIONS } from '../../core/placement/taints.ts';
 import { CHECKPOINT_REPORT_PATH, reportToken } from './checkpoint-report.ts';
 import { inputFetchStep } from '../../artifacts/input-fetch.ts';
 import { DEFAULT_FETCH_IMAGE } from '../../config.ts';
+import { podIdentity, rendezvousEnv, rendezvousService, shmVolume } from './gang.ts';
 
 export const LABEL_REPLICA = 'flotilla.dev/replica';
 
@@ -56,6 +58,21 @@ export interface InputSource {
   readonly inputFetchImage?: string;
 }
 
+/** Labels every object of an attempt carries (its pods add the replica), and the job it belongs to. */
+function attemptMeta(job: AIJob, attempt: number, hubId: string): { labels: Record<string, string>; annotations: Record<string, string>; selector: Record<string, string> } {
+  const selector = { [LABEL_JOB_UID]: job.metadata.uid ?? '', [LABEL_ATTEMPT]: String(attempt), [LABEL_HUB]: hubId };
+  return {
+    selector,
+    labels: { ...selector, 'app.kubernetes.io/managed-by': 'flotilla' },
+    annotations: { [ANNOTATION_JOB_NAMESPACE]: job.metadata.namespace ?? '', [ANNOTATION_JOB_NAME]: job.metadata.name ?? '' },
+  };
+}
+
+/** The attempt's headless rendezvous Service at the provider (gang.ts); undefined for a single replica. */
+export function buildService(job: AIJob, attempt: number, namespace: string, hubId: string): V1Service | undefined {
+  return rendezvousService(job, attempt, namespace, attemptMeta(job, attempt, hubId));
+}
+
 export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string } & InputSource, hubId: string, report?: ReportEndpoint): V1Pod {
   const uid = job.metadata.uid ?? '';
   const gpus = String(job.spec.resources.gpus);
@@ -65,27 +82,20 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
   };
   // Inputs: an init container fetches each CID into a volume the main container mounts read-only.
   const inputs = inputFetchStep(job.spec.inputs, target.ipfsGateway, target.inputFetchImage ?? DEFAULT_FETCH_IMAGE);
+  const shm = shmVolume(job);
+  const meta = attemptMeta(job, creation.attempt, hubId);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name: podName({ name: job.metadata.name ?? '', uid }, creation.attempt, replica),
       namespace: target.namespace,
-      labels: {
-        [LABEL_JOB_UID]: uid,
-        [LABEL_ATTEMPT]: String(creation.attempt),
-        [LABEL_REPLICA]: String(replica),
-        [LABEL_HUB]: hubId,
-        'app.kubernetes.io/managed-by': 'flotilla',
-      },
-      annotations: {
-        ...(job.spec.podAnnotations ?? {}),
-        [ANNOTATION_JOB_NAMESPACE]: job.metadata.namespace ?? '',
-        [ANNOTATION_JOB_NAME]: job.metadata.name ?? '',
-      },
+      labels: { ...meta.labels, [LABEL_REPLICA]: String(replica) },
+      annotations: { ...(job.spec.podAnnotations ?? {}), ...meta.annotations },
     },
     spec: {
       restartPolicy: 'Never',
+      ...podIdentity(job, creation.attempt, replica),
       priorityClassName: target.priorityClassName,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
@@ -99,18 +109,19 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
         },
       },
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })), volumes: inputs.volumes } : {}),
+      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })) } : {}),
+      volumes: [...inputs.volumes, shm.volume],
       containers: [{
         name: 'main',
         image: job.spec.image,
         ...(job.spec.command ? { command: [...job.spec.command] } : {}),
         ...(job.spec.args ? { args: [...job.spec.args] } : {}),
-        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...flotillaEnv(job, creation.attempt, replica, report)],
+        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...rendezvousEnv(job, creation.attempt, replica), ...flotillaEnv(job, creation.attempt, replica, report)],
         resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
         // Outputs come back through the termination message; fall back to the log tail on crashes.
         terminationMessagePolicy: 'FallbackToLogsOnError',
         securityContext: containerSecurity(),
-        ...(inputs.mounts.length > 0 ? { volumeMounts: inputs.mounts } : {}),
+        volumeMounts: [...inputs.mounts, shm.mount],
       }],
     },
   };
