@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RateLimit } from './runtime/token-bucket.ts';
 import type { LeaseTiming } from './runtime/leader-election.ts';
+import { flag, port, positiveInt, positiveNumber } from './runtime/env.ts';
 import { loadChainConfig } from './payments/chain-config.ts';
 import { parseRange } from './providers/address-policy.ts';
 import type { NamedRange } from './providers/address-policy.ts';
@@ -21,6 +22,12 @@ export interface OperatorConfig {
   /** Namespace of the leader-election Lease (and of provider kubeconfig Secrets by convention). */
   readonly namespace: string;
   readonly leaseName: string;
+  /**
+   * The name jobs are claimed under (annotation flotilla.dev/managed-by, core/lifecycle/claim.ts):
+   * FLOTILLA_OPERATOR_NAME, by default the Lease's namespace/name — shared by an operator's replicas,
+   * different for every other operator on the hub.
+   */
+  readonly owner: string;
   readonly identity: string;
   readonly lease: LeaseTiming;
   readonly hubRateLimit: RateLimit;
@@ -30,8 +37,6 @@ export interface OperatorConfig {
   readonly workers: number;
   /** Escrow, tokens, RPC and settlement key (operator/payments/chain-config.ts); absent: payments off. */
   readonly chain?: ChainConfig;
-  /** FLOTILLA_FAILPOINT: a named crash point for tests (after-settle-send). */
-  readonly failpoint?: string;
   /** Preemption signals judged against a clock: replicas Pending this long, a provider silent this long. */
   readonly lifecycle: { readonly bindTimeoutMs: number; readonly unreachableGraceMs: number; readonly maxReclaimGraceMs: number };
   /** How often the leader deletes its orphaned pods at providers (FLOTILLA_ORPHAN_SWEEP_MS; controllers/orphan-sweep.ts). */
@@ -95,16 +100,6 @@ export interface ArtifactsConfig {
 
 export const DEFAULT_FETCH_IMAGE = 'docker.io/curlimages/curl:8.11.1';
 
-/** A TCP port: "" → fallback, "off" → none, 0 → any free port. */
-function port(env: NodeJS.ProcessEnv, key: string, fallback: number | undefined): number | undefined {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'off') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${key} must be a TCP port (0 for any free one) or "off", got "${raw}"`);
-  return n;
-}
-
 /**
  * A bind address: unset → loopback only (out of cluster nothing else should reach the operator),
  * "*" → every interface (the chart sets it: probes and Services reach the pod's IP), else as given.
@@ -118,21 +113,6 @@ function bindHost(env: NodeJS.ProcessEnv, key: string): { host?: string } {
 function callbackSecret(env: NodeJS.ProcessEnv): string | undefined {
   if (env.FLOTILLA_CALLBACK_SECRET_FILE) return readFileSync(env.FLOTILLA_CALLBACK_SECRET_FILE, 'utf8').trim();
   return env.FLOTILLA_CALLBACK_SECRET || undefined;
-}
-
-function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${key} must be a positive number, got "${raw}"`);
-  return n;
-}
-
-function flag(env: NodeJS.ProcessEnv, key: string): boolean {
-  const raw = (env[key] ?? '').trim().toLowerCase();
-  if (raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new Error(`${key} must be 1/true or 0/false, got "${env[key]}"`);
 }
 
 function hubRanges(env: NodeJS.ProcessEnv): NamedRange[] {
@@ -165,42 +145,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     ...(env.FLOTILLA_WATCH_NAMESPACE ? { watchNamespace: env.FLOTILLA_WATCH_NAMESPACE } : {}),
     namespace: env.FLOTILLA_NAMESPACE ?? 'flotilla-system',
     leaseName: env.FLOTILLA_LEASE_NAME ?? 'flotilla-operator',
+    owner: env.FLOTILLA_OPERATOR_NAME || `${env.FLOTILLA_NAMESPACE ?? 'flotilla-system'}/${env.FLOTILLA_LEASE_NAME ?? 'flotilla-operator'}`,
     identity: env.FLOTILLA_IDENTITY ?? `${hostname()}-${process.pid}`,
     lease: {
-      leaseDurationMs: int(env, 'FLOTILLA_LEASE_DURATION_MS', 15_000),
-      renewDeadlineMs: int(env, 'FLOTILLA_RENEW_DEADLINE_MS', 10_000),
-      retryPeriodMs: int(env, 'FLOTILLA_LEASE_RETRY_MS', 2_000),
+      leaseDurationMs: positiveInt(env, 'FLOTILLA_LEASE_DURATION_MS', 15_000),
+      renewDeadlineMs: positiveInt(env, 'FLOTILLA_RENEW_DEADLINE_MS', 10_000),
+      retryPeriodMs: positiveInt(env, 'FLOTILLA_LEASE_RETRY_MS', 2_000),
     },
-    hubRateLimit: { qps: int(env, 'FLOTILLA_HUB_QPS', 50), burst: int(env, 'FLOTILLA_HUB_BURST', 100) },
-    providerRateLimit: { qps: int(env, 'FLOTILLA_PROVIDER_QPS', 20), burst: int(env, 'FLOTILLA_PROVIDER_BURST', 40) },
-    eventRateLimit: { qps: int(env, 'FLOTILLA_EVENT_QPS', 20), burst: int(env, 'FLOTILLA_EVENT_BURST', 50) },
-    workers: int(env, 'FLOTILLA_WORKERS', 8),
+    hubRateLimit: { qps: positiveNumber(env, 'FLOTILLA_HUB_QPS', 50), burst: positiveInt(env, 'FLOTILLA_HUB_BURST', 100) },
+    providerRateLimit: { qps: positiveNumber(env, 'FLOTILLA_PROVIDER_QPS', 20), burst: positiveInt(env, 'FLOTILLA_PROVIDER_BURST', 40) },
+    eventRateLimit: { qps: positiveNumber(env, 'FLOTILLA_EVENT_QPS', 20), burst: positiveInt(env, 'FLOTILLA_EVENT_BURST', 50) },
+    workers: positiveInt(env, 'FLOTILLA_WORKERS', 8),
     ...((chain) => (chain ? { chain } : {}))(loadChainConfig(env)),
-    ...(env.FLOTILLA_FAILPOINT ? { failpoint: env.FLOTILLA_FAILPOINT } : {}),
     lifecycle: {
-      bindTimeoutMs: int(env, 'FLOTILLA_BIND_TIMEOUT_MS', 5 * 60_000),
-      unreachableGraceMs: int(env, 'FLOTILLA_PROVIDER_GRACE_MS', 60_000),
+      bindTimeoutMs: positiveInt(env, 'FLOTILLA_BIND_TIMEOUT_MS', 5 * 60_000),
+      unreachableGraceMs: positiveInt(env, 'FLOTILLA_PROVIDER_GRACE_MS', 60_000),
       // A provider's reclaim-deadline annotation is clamped to this after the drain began.
-      maxReclaimGraceMs: int(env, 'FLOTILLA_MAX_RECLAIM_GRACE_MS', 10 * 60_000),
+      maxReclaimGraceMs: positiveInt(env, 'FLOTILLA_MAX_RECLAIM_GRACE_MS', 10 * 60_000),
     },
-    orphanSweepMs: int(env, 'FLOTILLA_ORPHAN_SWEEP_MS', 15_000),
-    providerHeartbeatMs: int(env, 'FLOTILLA_PROVIDER_HEARTBEAT_MS', 5_000),
-    providerWarmupMs: int(env, 'FLOTILLA_PROVIDER_WARMUP_MS', 10_000),
+    orphanSweepMs: positiveInt(env, 'FLOTILLA_ORPHAN_SWEEP_MS', 15_000),
+    providerHeartbeatMs: positiveInt(env, 'FLOTILLA_PROVIDER_HEARTBEAT_MS', 5_000),
+    providerWarmupMs: positiveInt(env, 'FLOTILLA_PROVIDER_WARMUP_MS', 10_000),
     providerKubeconfigPolicy: { allowInsecure: flag(env, 'FLOTILLA_ALLOW_INSECURE_PROVIDERS'), hubRanges: hubRanges(env) },
     providerResponseLimits: {
-      maxResponseBytes: int(env, 'FLOTILLA_PROVIDER_MAX_RESPONSE_BYTES', 64 * 1024 * 1024),
-      maxWatchEventBytes: int(env, 'FLOTILLA_PROVIDER_MAX_WATCH_EVENT_BYTES', 4 * 1024 * 1024),
+      maxResponseBytes: positiveInt(env, 'FLOTILLA_PROVIDER_MAX_RESPONSE_BYTES', 64 * 1024 * 1024),
+      maxWatchEventBytes: positiveInt(env, 'FLOTILLA_PROVIDER_MAX_WATCH_EVENT_BYTES', 4 * 1024 * 1024),
     },
     providerInputLimits: {
-      pageSize: int(env, 'FLOTILLA_PROVIDER_LIST_PAGE_SIZE', 500),
-      maxObjects: int(env, 'FLOTILLA_PROVIDER_MAX_OBJECTS', 20_000),
+      pageSize: positiveInt(env, 'FLOTILLA_PROVIDER_LIST_PAGE_SIZE', 500),
+      maxObjects: positiveInt(env, 'FLOTILLA_PROVIDER_MAX_OBJECTS', 20_000),
     },
     ...reportConfig(env),
     http: { ...bindHost(env, 'FLOTILLA_HTTP_HOST'), ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_HTTP_PORT', 8080)) },
     reportListener: {
       ...bindHost(env, 'FLOTILLA_REPORT_HOST'),
       ...((p) => (p === undefined ? {} : { port: p }))(port(env, 'FLOTILLA_REPORT_PORT', 8081)),
-      perJob: { qps: int(env, 'FLOTILLA_REPORT_JOB_QPS', 2), burst: int(env, 'FLOTILLA_REPORT_JOB_BURST', 10) },
+      perJob: { qps: positiveNumber(env, 'FLOTILLA_REPORT_JOB_QPS', 2), burst: positiveInt(env, 'FLOTILLA_REPORT_JOB_BURST', 10) },
     },
     webhook: {
       ...(env.FLOTILLA_WEBHOOK_HOST ? { host: env.FLOTILLA_WEBHOOK_HOST } : {}),
@@ -215,9 +195,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),
       ...(env.FLOTILLA_IPFS_GATEWAY ? { ipfsGateway: env.FLOTILLA_IPFS_GATEWAY } : {}),
       fetchImage: env.FLOTILLA_INPUT_FETCH_IMAGE || DEFAULT_FETCH_IMAGE,
-      pinTimeoutMs: int(env, 'FLOTILLA_PIN_TIMEOUT_MS', 300_000),
-      pinConcurrency: int(env, 'FLOTILLA_PIN_CONCURRENCY', 4),
-      pinTries: int(env, 'FLOTILLA_PIN_TRIES', 3),
+      pinTimeoutMs: positiveInt(env, 'FLOTILLA_PIN_TIMEOUT_MS', 300_000),
+      pinConcurrency: positiveInt(env, 'FLOTILLA_PIN_CONCURRENCY', 4),
+      pinTries: positiveInt(env, 'FLOTILLA_PIN_TRIES', 3),
       ...(env.FLOTILLA_RECEIPT_KEY ? { receiptKey: env.FLOTILLA_RECEIPT_KEY } : {}),
       ...(env.FLOTILLA_RECEIPT_KEY_FILE ? { receiptKeyFile: env.FLOTILLA_RECEIPT_KEY_FILE } : {}),
     },

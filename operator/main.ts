@@ -34,6 +34,7 @@ import { startTelemetry } from './telemetry/telemetry.ts';
 import { operatorUsername } from './http/whoami.ts';
 import { callbackUrlProblem } from './callbacks/url-policy.ts';
 import { SpecGate } from './controllers/aijob/spec-gate.ts';
+import { claimVerdict } from './core/lifecycle/claim.ts';
 import { admissionLimits } from './http/admission-limits.ts';
 import { NamespaceCache } from './hub/namespace-cache.ts';
 
@@ -68,6 +69,7 @@ function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig):
     pinner: { timeoutMs: a.pinTimeoutMs, concurrency: a.pinConcurrency, tries: a.pinTries },
     ...(signer ? { signer } : {}),
     ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+    owner: config.owner,
   });
   controller.start();
   return controller;
@@ -177,7 +179,7 @@ async function main(): Promise<void> {
       log(behind.length === 0 ? 'info' : 'warn', behind.length === 0 ? 'every provider in view; placing' : 'placing without providers not in view yet', { waitedMs: Date.now() - warmupStarted, ...(behind.length > 0 ? { providers: behind } : {}) });
       const reputation = new ReputationWriter(hub);
       const jobs = new AIJobController({
-        hub, registry: providers.registry, hubId: config.hubId, workers: config.workers, log, timing: config.lifecycle,
+        hub, registry: providers.registry, hubId: config.hubId, owner: config.owner, workers: config.workers, log, timing: config.lifecycle,
         events: hubKubeConfig(config.kubeconfig, config.eventRateLimit),
         onAttemptClosed: (outcome) => reputation.record(outcome),
         onViolation: (violation) => reputation.recordViolation(violation.provider),
@@ -204,9 +206,10 @@ async function main(): Promise<void> {
         ...(config.callbackSecret ? { secret: config.callbackSecret } : {}),
       });
       callbacks.start();
-      view.onJob((type, job) => { if (type !== 'delete') callbacks.observe(job); });
+      // Only the jobs this operator runs: another operator on the hub calls back for its own.
+      view.onJob((type, job) => { if (type !== 'delete' && claimVerdict(job, config.owner) === 'mine') callbacks.observe(job); });
       for (const job of view.jobs()) callbacks.observe(job);
-      const payments = startPayments({ hub, log, ...(config.chain ? { chain: config.chain } : {}), ...(config.failpoint ? { failpoint: config.failpoint } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+      const payments = startPayments({ hub, log, ...(config.chain ? { chain: config.chain } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}), owner: config.owner });
       const artifacts = startArtifacts(config, hub);
       // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).
       const orphans = new OrphanSweep({

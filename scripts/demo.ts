@@ -24,6 +24,7 @@ import { KuboNode } from '../operator/artifacts/kubo.ts';
 import { verifyReceipt } from '../operator/artifacts/verify.ts';
 import type { AIJob, AIJobManifest, GPUProvider } from '../operator/api/types.ts';
 import { ALLOW_UNPAID_ANNOTATION, PAYERS_ANNOTATION } from '../operator/core/funding.ts';
+import { MANAGED_BY_ANNOTATION } from '../operator/core/lifecycle/claim.ts';
 import { toBaseUnits } from '../operator/core/money.ts';
 import { loadChainConfig } from '../operator/payments/chain-config.ts';
 import { fundJob } from '../operator/payments/fund.ts';
@@ -56,6 +57,7 @@ const secretFile = join(ep.stateDir, 'report-secret');
 if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
 const httpPort = await freePort();
 const reportPort = await freePort();
+const DEMO_OPERATOR = 'flotilla-demo';
 const operatorEnv = {
   FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
   NODE_OPTIONS: '',
@@ -64,6 +66,9 @@ const operatorEnv = {
   // The demo's jobs only: test suites sharing the federation run operators of their own.
   FLOTILLA_WATCH_NAMESPACE: NAMESPACE,
   FLOTILLA_LEASE_NAME: 'flotilla-operator-demo',
+  // The demo's jobs name this operator (flotilla.dev/managed-by): another operator watching every
+  // namespace (`make run`) leaves them alone.
+  FLOTILLA_OPERATOR_NAME: DEMO_OPERATOR,
   ...chainEnv(ep.anvil, chain),
   FLOTILLA_CHAIN_POLL_MS: '1000',
   FLOTILLA_SETTLEMENT_BATCH_MS: '500',
@@ -105,7 +110,7 @@ const impossible = load('aijob-impossible.yaml');
 const paidName = `${paid.metadata.name}-${suffix}`;
 const impossibleName = `${impossible.metadata.name}-${suffix}`;
 for (const [m, name, file] of [[paid, paidName, 'aijob-resumable-paid.yaml'], [impossible, impossibleName, 'aijob-impossible.yaml']] as const) {
-  await custom.createNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, body: { ...m, metadata: { name, namespace: NAMESPACE } } });
+  await custom.createNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, body: { ...m, metadata: { name, namespace: NAMESPACE, annotations: { [MANAGED_BY_ANNOTATION]: DEMO_OPERATOR } } } });
   say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
 const read = async (name: string) => (await custom.getNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;

@@ -56,6 +56,7 @@ export const aiJobPrinterColumns: readonly PrinterColumn[] = [
   { name: 'Cost', type: 'string', jsonPath: '.status.cost.amount', description: 'Cost so far, in token units.' },
   { name: 'Token', type: 'string', jsonPath: '.spec.payment.token', description: 'Payment token.', priority: 1 },
   { name: 'Output', type: 'string', jsonPath: '.status.outputCID', description: 'CID of the output.', priority: 1 },
+  { name: 'Operator', type: 'string', jsonPath: '.metadata.annotations.flotilla\\.dev/managed-by', description: 'The operator that runs the job (annotation flotilla.dev/managed-by).', priority: 1 },
   age,
 ];
 

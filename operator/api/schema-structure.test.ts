@@ -5,8 +5,8 @@ import { conditionSchema } from './field-schemas.ts';
 import { aiJobConditions, gpuProviderConditions } from './conditions.ts';
 import { crds } from './crds.ts';
 import type { CustomResourceDefinition, PrinterColumn } from './crds.ts';
-import { admit } from './local-validation/admission.ts';
-import { checkFieldReferences, parseCel } from './local-validation/cel.ts';
+import { admit } from '../../test/support/local-validation/admission.ts';
+import { checkFieldReferences, parseCel } from '../../test/support/local-validation/cel.ts';
 import type { SchemaProps } from './schema-types.ts';
 
 interface SchemaNode {
@@ -126,7 +126,12 @@ const columnType = (s: SchemaProps): string => (s.format === 'date-time' ? 'date
 
 describe('printer columns', () => {
   const columns = crds.flatMap((crd) => (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => [`${crd.spec.names.kind} ${c.name}`, crd, c] as const));
-  it.each(columns.filter(([, , c]) => c.jsonPath !== '.metadata.creationTimestamp'))('%s points at a schema field of its type', (_, crd, c) => {
+  // Object metadata is not in the CRD's schema: its columns are the age and string annotations.
+  it.each(columns.filter(([, , c]) => c.jsonPath.startsWith('.metadata.')))('%s reads the creation time or an annotation', (_, __, c) => {
+    expect(c.jsonPath === '.metadata.creationTimestamp' ? c.type : /^\.metadata\.annotations\.[a-z0-9\\.-]+\/[a-z0-9-]+$/.test(c.jsonPath) && c.type).toBe(c.jsonPath === '.metadata.creationTimestamp' ? 'date' : 'string');
+  });
+
+  it.each(columns.filter(([, , c]) => !c.jsonPath.startsWith('.metadata.')))('%s points at a schema field of its type', (_, crd, c) => {
     const target = columnTarget(crd, c);
     expect(target).toBeDefined();
     expect(columnType(target ?? {})).toBe(c.type);

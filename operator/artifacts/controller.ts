@@ -40,6 +40,8 @@ export interface ArtifactsControllerOptions {
   /** Signs receipts; without it no receipt is written (pins still are). */
   readonly signer?: ReceiptSigner;
   readonly watchNamespace?: string;
+  /** This operator's name: only jobs it claimed are pinned for here (core/lifecycle/claim.ts); every job in view still keeps its pins. */
+  readonly owner?: string;
   readonly workers?: number;
   readonly pinner?: Partial<PinnerOptions>;
   /** Work-queue retry backoff of a job whose pins failed. */
@@ -70,6 +72,7 @@ export class ArtifactsController {
     this.store = new AIJobStore(opts.hub, {
       component: 'flotilla-artifacts',
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+      ...(opts.owner ? { owner: opts.owner, claimedOnly: true } : {}),
       onEvent: (_type, job) => this.queue.add(jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '')),
       onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
     });

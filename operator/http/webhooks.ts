@@ -7,6 +7,8 @@
 // creation, and a namespace's policy must hold for it too. WEBHOOK_RULES is the one list of what
 // each hook matches; the chart (charts/flotilla/templates/webhook.yaml), the tests and `make run`
 // register exactly that (a test compares the chart with it).
+import { claimChangeProblem } from '../core/lifecycle/claim.ts';
+import { sameJson } from '../core/json.ts';
 import { finalizerRemovalProblem } from './finalizer-guard.ts';
 import { fundedDeadlineProblem } from './funded-deadline-guard.ts';
 import { Router } from 'express';
@@ -132,10 +134,12 @@ export function webhookRouter(deps: WebhookDeps): Router {
       if (stripped) return { denials: [stripped], warnings: [] };
       const later = fundedDeadlineProblem(old, job);
       if (later) return { denials: [later], warnings: [] };
+      const moved = old?.metadata ? claimChangeProblem(old, job) : undefined;
+      if (moved) return { denials: [moved], warnings: [] };
     }
     // Metadata and finalizer updates (the operator's own among them) are not judged: only a spec
     // change can widen what the job asks for, and a job being deleted must be able to finish.
-    if (request.operation === 'UPDATE' && (job.metadata?.deletionTimestamp || JSON.stringify(job.spec) === JSON.stringify(old?.spec))) return allow;
+    if (request.operation === 'UPDATE' && (job.metadata?.deletionTimestamp || sameJson(job.spec, old?.spec))) return allow;
     const namespace = request.namespace ?? job.metadata?.namespace;
     return judgeAIJob(job, {
       ...(deps.paymentTokens ? { paymentTokens: deps.paymentTokens } : {}),

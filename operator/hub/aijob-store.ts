@@ -5,6 +5,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
+import { claimVerdict, MANAGED_BY_ANNOTATION } from '../core/lifecycle/claim.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
 import { failpoint } from '../runtime/failpoint.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
@@ -25,6 +26,14 @@ export interface AIJobStoreOptions {
   readonly eventClient?: KubeConfig;
   readonly onEvent?: (type: InformerEventType, job: AIJob) => void;
   readonly onState?: (state: InformerState) => void;
+  /**
+   * This operator's name (core/lifecycle/claim.ts). Set: get() hides jobs claimed by another
+   * operator — and, with `claimedOnly`, jobs no operator has claimed yet — so the controller acts on
+   * its own jobs only. list() still holds every job in the watch scope (for decisions about shared
+   * things, such as whether another job still needs a pinned CID).
+   */
+  readonly owner?: string;
+  readonly claimedOnly?: boolean;
 }
 
 export class AIJobStore {
@@ -33,8 +42,12 @@ export class AIJobStore {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly component: string;
+  private readonly owner: string | undefined;
+  private readonly claimedOnly: boolean;
 
   constructor(kc: KubeConfig, opts: AIJobStoreOptions = {}) {
+    this.owner = opts.owner;
+    this.claimedOnly = opts.claimedOnly === true;
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = (opts.eventClient ?? kc).makeApiClient(CoreV1Api);
     this.component = opts.component ?? 'flotilla-operator';
@@ -58,9 +71,36 @@ export class AIJobStore {
     this.informer.stop();
   }
 
+  /** The job, if this operator may act on it (see AIJobStoreOptions.owner). */
   get(key: string): AIJob | undefined {
     const [namespace, name] = key.split('/');
+    const job = this.informer.get(name ?? '', namespace);
+    return job && this.mayActOn(job) ? job : undefined;
+  }
+
+  /** The job as cached, whoever runs it. */
+  peek(key: string): AIJob | undefined {
+    const [namespace, name] = key.split('/');
     return this.informer.get(name ?? '', namespace);
+  }
+
+  mayActOn(job: AIJob): boolean {
+    if (this.owner === undefined) return true;
+    const verdict = claimVerdict(job, this.owner);
+    return verdict === 'mine' || (verdict === 'unclaimed' && !this.claimedOnly);
+  }
+
+  /**
+   * Claims the job for `owner`, adding `finalizers` in the same write. The resourceVersion is the
+   * precondition: of two operators claiming at once exactly one lands, the other gets 409.
+   */
+  async claim(job: AIJob, owner: string, finalizers?: string[]): Promise<AIJob> {
+    assertLeading(`claim AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    return (await this.custom.patchNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: AIJOB.plural,
+      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
+      body: { metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) } },
+    }, mergePatch())) as AIJob;
   }
 
   list(): readonly AIJob[] {

@@ -18,10 +18,10 @@ export interface PaymentsOptions {
   /** Absent: payments off (jobs with spec.payment are told so; cost is still metered). */
   readonly chain?: ChainConfig;
   readonly watchNamespace?: string;
+  /** This operator's name: only jobs it claimed are funded and settled here (core/lifecycle/claim.ts). */
+  readonly owner?: string;
   readonly workers?: number;
   readonly log: Logger;
-  /** FLOTILLA_FAILPOINT, for the crash tests. */
-  readonly failpoint?: string;
 }
 
 export interface Payments {
@@ -42,6 +42,7 @@ export function startPayments(opts: PaymentsOptions): Payments {
   const store: AIJobStore = new AIJobStore(opts.hub, {
     component: 'flotilla-payments',
     ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+    ...(opts.owner ? { owner: opts.owner, claimedOnly: true } : {}),
     onEvent: (_type, job) => {
       const k = jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
       if (funding.wants(job)) fundingQueue.add(k);
@@ -56,7 +57,7 @@ export function startPayments(opts: PaymentsOptions): Payments {
   const funding = new FundingController({ writer, get, log, namespaceAnnotations, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
   const settlement = new SettlementController({
     hub: opts.hub, writer, get, log, wake: (k) => settlementQueue.add(k),
-    ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}), ...(opts.failpoint ? { failpoint: opts.failpoint } : {}),
+    ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}),
   });
   store.start();
   fundingQueue.start((k) => funding.reconcile(k));

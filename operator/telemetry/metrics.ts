@@ -22,6 +22,7 @@
 //   flotilla_provider_malformed_objects_total{provider,kind}  provider connections: nodes/pods skipped as malformed
 //   flotilla_provider_violations_total{provider}       AIJob controller: a pod the provider made with a job's labels
 //   flotilla_orphan_pods_deleted_total{provider}       orphan sweep: this hub's pods whose job or attempt is gone
+//   flotilla_jobs_claimed_elsewhere_total              AIJob controller: a job in view that another operator runs (once per job)
 import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
 
 /** Counts of AIJobs by phase ("New" for a job without status yet). */
@@ -57,6 +58,7 @@ export class FlotillaMetrics {
   readonly malformedObjects: Counter;
   readonly providerViolations: Counter;
   readonly orphansDeleted: Counter;
+  readonly claimedElsewhere: Counter;
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
   readonly providerReady: ObservableGauge;
@@ -108,6 +110,7 @@ export class FlotillaMetrics {
     this.malformedObjects = meter.createCounter('flotilla_provider_malformed_objects_total', { description: 'Nodes and pods a provider\'s API server sent in a shape the operator cannot read: skipped, by provider and kind.' });
     this.callbacks = meter.createCounter('flotilla_callbacks_total', { description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed, refused by the URL policy).' });
     this.providerViolations = meter.createCounter('flotilla_provider_violations_total', { description: 'Pods a provider made itself with a job\'s labels (ignored, reported, deleted where allowed), by provider.' });
+    this.claimedElsewhere = meter.createCounter('flotilla_jobs_claimed_elsewhere_total', { description: 'AIJobs in this operator\'s view that another operator runs (flotilla.dev/managed-by): left alone, counted once each.' });
     this.orphansDeleted = meter.createCounter('flotilla_orphan_pods_deleted_total', { description: 'Pods of this hub at a provider deleted by the orphan sweep (their job gone or their attempt closed), by provider.' });
   }
 }
@@ -210,4 +213,9 @@ export function recordProviderViolation(provider: string): void {
 /** The orphan sweep deleted a pod of this hub at the provider. */
 export function recordOrphanDeleted(provider: string): void {
   add((m) => m.orphansDeleted, 1, { provider });
+}
+
+/** A job in view is run by another operator: left alone (once per job). */
+export function recordJobClaimedElsewhere(): void {
+  add((m) => m.claimedElsewhere, 1);
 }

@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { CID_V0, CID_V1 } from '../../operator/api/admission-cases.ts';
+import { CID_V0, CID_V1 } from '../support/admission-cases.ts';
 import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { webhookConfigurations } from '../../operator/http/webhook-configs.ts';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
+import { MANAGED_BY_ANNOTATION } from '../../operator/core/lifecycle/claim.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -174,6 +175,21 @@ describe('admission webhooks on the real hub apiserver', () => {
     } finally {
       await removeRoles();
     }
+  });
+
+  it('the operator that runs a job, once claimed, can be neither changed nor removed', async () => {
+    const name = 'claimed';
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } }) });
+    const claimed = await pollUntil('the job claimed by this suite\'s operator', () => custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }) as Promise<{ metadata: { annotations?: Record<string, string> } }>,
+      (j) => j.metadata.annotations?.[MANAGED_BY_ANNOTATION] !== undefined, 30_000, 200);
+    const owner = claimed.metadata.annotations?.[MANAGED_BY_ANNOTATION] ?? '';
+    const annotate = (value: string | null) => custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name, body: { metadata: { annotations: { [MANAGED_BY_ANNOTATION]: value } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    for (const value of ['flotilla-system/another-operator', null]) {
+      const refused = await rejection(annotate(value));
+      expect(refused).toContain('422');
+      expect(refused).toContain(`metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(owner)}`);
+    }
+    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name });
   });
 
   it('once a job is funded, its deadline may only move earlier', async () => {

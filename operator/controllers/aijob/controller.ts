@@ -3,9 +3,11 @@
 //   gather   the AIJob from the hub cache; its pods from the caches of every provider it has used;
 //            when it needs a place, every provider's snapshot (minus reservations) → placeJob
 //   decide   planReconcile (operator/core/lifecycle/plan.ts), pure
-//   apply    finalizer → status (resourceVersion precondition) → Events → create pods → record
-//            their uids → delete pods → drop finalizer; any failure throws and the work queue
-//            retries with backoff
+//   apply    finalizer → status (resourceVersion precondition) → Events → create the attempt's
+//            rendezvous Service and pods → record their uids → delete pods → drop finalizer; any
+//            failure throws and the work queue retries with backoff. A gang's Service (gang.ts)
+//            goes when its attempt closes, again before the finalizer drops, and the orphan sweep
+//            removes any left behind
 //
 // Only pods this controller created count (core/lifecycle/ownership.ts): their uids go into
 // status.attempts[].pods from the create responses. A pod with the job's labels and another uid
@@ -15,16 +17,18 @@
 //
 // Wake-ups: AIJob changes, pod changes at any provider (pods carry the job's namespace/name in
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
-import { isDeepStrictEqual } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../../api/types.ts';
+import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
+import { sameJson } from '../../core/json.ts';
 import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
 import type { JobView, LifecycleTiming, ObservedNode, ObservedPod, PodCreation, ProviderReachability, ProviderViolation, ReconcilePlan } from '../../core/lifecycle/types.ts';
 import { recordPods } from '../../core/lifecycle/ownership.ts';
 import type { RecordedPod } from '../../core/lifecycle/ownership.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
 import { closedAttempts } from '../../core/reputation.ts';
+import { TerminalSpecError } from '../../core/terminal-error.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
 import { withReservation } from '../../core/placement/reservation.ts';
 import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from '../../core/placement/types.ts';
@@ -34,12 +38,14 @@ import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
 import { assertLeading } from '../../runtime/lease-guard.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
-import { recordPlacementDecision, recordProviderViolation } from '../../telemetry/metrics.ts';
+import { recordJobClaimedElsewhere, recordPlacementDecision, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { failpoint } from '../../runtime/failpoint.ts';
 import { observeNode, observePod } from './observe.ts';
+import { endRefused } from './spec-gate.ts';
 import type { SpecGate } from './spec-gate.ts';
-import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod } from './pod-template.ts';
+import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod, buildService } from './pod-template.ts';
+import { needsService, serviceName } from './gang.ts';
 import type { ReportEndpoint } from './pod-template.ts';
 
 export interface AIJobControllerOptions {
@@ -51,6 +57,11 @@ export interface AIJobControllerOptions {
   readonly hubId: string;
   /** Reconcile AIJobs of this namespace only; absent: all namespaces. */
   readonly watchNamespace?: string;
+  /**
+   * This operator's name (core/lifecycle/claim.ts): unclaimed jobs are claimed under it before
+   * anything else; jobs claimed by another operator are left alone. Absent: every job is acted on.
+   */
+  readonly owner?: string;
   readonly workers?: number;
   readonly priceDecimals?: number;
   /** Bind timeout and provider-unreachable grace (defaults in core/lifecycle/signals.ts). */
@@ -135,6 +146,8 @@ export class AIJobController {
   private readonly seen = new Map<string, { first: number; end?: number }>();
   /** Provider-made pods already reported (once per uid). */
   private readonly reported = new Set<string>();
+  /** Jobs of another operator already said so (once per key). */
+  private readonly leftAlone = new Set<string>();
   /** Per job key: the open attempt's pods the provider refused to create (a 403 on create). */
   private readonly refusals = new Map<string, { attempt: number; message: string }>();
   private unsubscribe?: () => void;
@@ -144,6 +157,7 @@ export class AIJobController {
     this.now = opts.now ?? Date.now;
     this.store = new AIJobStore(opts.hub, {
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
+      ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.events ? { eventClient: opts.events } : {}),
       onEvent: (_type, job) => this.queue.add(keyOf(job)),
       onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
@@ -192,8 +206,28 @@ export class AIJobController {
     this.queue.shutdown();
   }
 
+  /**
+   * One pass over the job. Spec input the operator can never process (TerminalSpecError) ends the
+   * job Failed, reason InvalidSpec, naming the field — the spec gate's path — instead of a throw
+   * the work queue would retry forever; any other error is retried.
+   */
   async reconcile(key: string): Promise<ReconcileResult> {
-    const stored = this.store.get(key);
+    try {
+      return await this.reconcileOnce(key);
+    } catch (err) {
+      if (!(err instanceof TerminalSpecError)) throw err;
+      this.reservations.delete(key);
+      const job = this.store.get(key);
+      if (!job || job.metadata.deletionTimestamp || isTerminal(job.status)) throw err;
+      await endRefused(job, this.store, 'InvalidSpec', [{ field: err.field, message: err.message }], { now: this.now(), log: this.opts.log });
+      return {};
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<ReconcileResult> {
+    const claim = await this.claim(key);
+    if ('done' in claim) return claim.done;
+    const stored = claim.job ?? this.store.get(key);
     // Runnable and within its namespace's policy (spec-gate.ts), whatever the webhooks let in:
     // else the gate ended the job (or waits), or the job is placed with its narrowed ask.
     const gated = stored && this.opts.specGate ? await this.opts.specGate.admit(stored, this.store) : { proceed: stored };
@@ -255,6 +289,42 @@ export class AIJobController {
       throw err;
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  }
+
+  /**
+   * Makes the job this operator's before anything else happens to it (core/lifecycle/claim.ts): an
+   * unclaimed job is claimed, with the finalizer in the same write; a job another operator claimed
+   * is left alone, said once in the log and counted in /metrics.
+   */
+  private async claim(key: string): Promise<{ done: ReconcileResult } | { job?: AIJob }> {
+    const owner = this.opts.owner;
+    const cached = owner ? this.store.peek(key) : undefined;
+    if (!owner || !cached) return {};
+    const verdict = claimVerdict(cached, owner);
+    if (verdict === 'mine') return {};
+    if (verdict !== 'unclaimed') {
+      if (!this.leftAlone.has(key)) {
+        if (this.leftAlone.size >= MAX_REPORTED_VIOLATIONS) this.leftAlone.delete(this.leftAlone.values().next().value as string);
+        this.leftAlone.add(key);
+        this.opts.log('info', 'job run by another operator; leaving it alone', { job: key, managedBy: verdict.other, me: owner });
+        recordJobClaimedElsewhere();
+      }
+      return { done: {} };
+    }
+    if (this.superseded.get(key)?.has(cached.metadata.resourceVersion ?? '')) return { done: { requeueAfterMs: 200 } };
+    const finalizers = cached.metadata.finalizers ?? [];
+    const addFinalizer = !cached.metadata.deletionTimestamp && !finalizers.includes(FINALIZER);
+    try {
+      const job = await this.store.claim(cached, owner, addFinalizer ? [...finalizers, FINALIZER] : undefined);
+      this.markSuperseded(key, cached.metadata.resourceVersion, job.metadata.resourceVersion);
+      this.opts.log('info', 'job claimed', { job: key, managedBy: owner });
+      return { job };
+    } catch (err) {
+      // Another write landed first (another operator's claim, perhaps): look again at the fresh copy.
+      if ((err as { code?: number }).code === 409) return { done: { requeueAfterMs: 200 } };
+      if ((err as { code?: number }).code === 404) return { done: {} };
+      throw err;
+    }
   }
 
   /** One placement decision over the current snapshots (minus other jobs' reservations), timed for /metrics. */
@@ -367,6 +437,8 @@ export class AIJobController {
         } catch (err) {
           log('warn', 'could not record the attempt outcome', { job: key, provider: outcome.provider, error: errorMessage(err) });
         }
+        // Best-effort here: the finalizer path and the orphan sweep delete it again if this fails.
+        await this.deleteService(key, job, outcome).catch((err: unknown) => log('warn', 'could not delete the attempt\'s rendezvous Service; retried later', { job: key, provider: outcome.provider, attempt: outcome.index, error: errorMessage(err) }));
       }
     }
     // Events are best-effort and on their own rate limit: pods are not created after them.
@@ -407,9 +479,33 @@ export class AIJobController {
       log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) });
     }
     if (plan.removeFinalizer) {
+      // Nothing of the job may stay at a provider: every attempt's Service too (404 = gone already).
+      for (const attempt of plan.status.attempts ?? []) await this.deleteService(key, job, attempt);
       await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
       log('info', 'remote pods gone; finalizer removed', { job: key });
     }
+  }
+
+  /**
+   * Deletes an attempt's rendezvous Service (a gang's only; 404 is success). A 403 is logged, not
+   * thrown: a credential that may not delete Services could not have created one either.
+   */
+  private async deleteService(key: string, job: AIJob, attempt: { provider: string; index: number }): Promise<void> {
+    if (!needsService(job)) return;
+    const client = this.opts.registry.get(attempt.provider);
+    const name = serviceName({ name: job.metadata.name ?? '', uid: job.metadata.uid ?? '' }, attempt.index);
+    if (!client) {
+      this.opts.log('warn', 'cannot delete a rendezvous Service: its provider is not connected', { job: key, provider: attempt.provider, service: name });
+      return;
+    }
+    assertLeading(`delete service ${attempt.provider}/${name}`);
+    let deleted = true;
+    await client.core.deleteNamespacedService({ name, namespace: client.namespace }).catch((err: { code?: number }) => {
+      deleted = false;
+      if (err.code === 403) this.opts.log('warn', 'cannot delete a rendezvous Service (forbidden)', { job: key, provider: attempt.provider, service: name });
+      else ignore(404)(err);
+    });
+    if (deleted) this.opts.log('info', 'deleted rendezvous Service', { job: key, provider: attempt.provider, service: name });
   }
 
   /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
@@ -418,7 +514,20 @@ export class AIJobController {
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
     const created: RecordedPod[] = [];
     const refusals: string[] = [];
-    await Promise.all(creation.replicas.map(async (replica) => {
+    // The gang's Service first, so replica 0's name resolves as soon as any replica starts; one the
+    // provider refuses (403: RBAC, quota on Services) refuses the attempt like a refused pod.
+    const service = buildService(job, creation.attempt, client.namespace, this.opts.hubId);
+    if (service) {
+      assertLeading(`create service ${creation.provider}/${service.metadata?.name}`);
+      try {
+        await client.core.createNamespacedService({ namespace: client.namespace, body: service });
+      } catch (err) {
+        const refused = refusal(err);
+        if (refused === undefined) ignore(409)(err as { code?: number });
+        else refusals.push(refused);
+      }
+    }
+    if (refusals.length === 0) await Promise.all(creation.replicas.map(async (replica) => {
       const body = buildPod(job, creation, replica, {
         namespace: client.namespace,
         priorityClassName: client.priorityClassName,
@@ -458,11 +567,6 @@ function chainPlans(first: ReconcilePlan, second: ReconcilePlan): ReconcilePlan 
     deletePods: [...deletions.values()],
     addFinalizer: first.addFinalizer || second.addFinalizer,
   };
-}
-
-/** Equal as JSON (key order and undefined members do not matter). */
-function sameJson(a: unknown, b: unknown): boolean {
-  return isDeepStrictEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 }
 
 function keyOf(job: AIJob): string {
