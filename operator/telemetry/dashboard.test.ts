@@ -7,11 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import {
-  installMetrics, recordApiRequest, recordCallback, recordJobFinished, recordMalformedObject, recordOrphanDeleted, recordPin,
-  recordPlacementDecision, recordPlacementLatency, recordPreemption, recordProviderViolation, recordReconcile, recordRecovery,
-  recordSettlement, recordWatchExpired, setJobPhaseSource, setLeader, setProviderSource, uninstallMetrics,
-} from './metrics.ts';
+import { installMetrics, recordApiRequest, recordCallback, recordJobClaimedElsewhere, recordJobFinished, recordMalformedObject, recordOrphanDeleted, recordPin, recordPlacementDecision, recordPlacementLatency, recordPreemption, recordProviderViolation, recordReconcile, recordRecovery, recordSettlement, recordWatchExpired, setJobPhaseSource, setLeader, setProviderSource, uninstallMetrics } from './metrics.ts';
 
 const dashboardPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts', 'flotilla', 'dashboards', 'flotilla.json');
 
@@ -49,6 +45,7 @@ async function scrapeEverything(): Promise<Map<string, Set<string>>> {
     recordMalformedObject('p', 'Node');
     recordProviderViolation('p');
     recordOrphanDeleted('p');
+    recordJobClaimedElsewhere();
     const { resourceMetrics } = await exporter.collect();
     return labelsBySeries(new PrometheusSerializer('', false, undefined, true, true).serialize(resourceMetrics));
   } finally {

@@ -115,6 +115,8 @@ describe('a job with IPFS inputs and a pinned output', () => {
     expect(pod.spec?.containers[0]?.volumeMounts).toEqual([
       expect.objectContaining({ mountPath: '/data', subPath: dataset, readOnly: true }),
       expect.objectContaining({ mountPath: '/src/train.py', subPath: script, readOnly: true }),
+      // Every replica's memory-backed /dev/shm (operator/controllers/aijob/gang.ts).
+      expect.objectContaining({ mountPath: '/dev/shm', name: 'flotilla-dshm' }),
     ]);
     expect(pod.spec?.containers[0]?.env).toEqual(expect.arrayContaining([
       { name: 'FLOTILLA_INPUT_DATASET_CID', value: dataset },
