@@ -27,6 +27,7 @@ import { RateLimitedKubeConfig } from './runtime/rate-limited-kubeconfig.ts';
 import { KubeApiAuth } from './http/auth.ts';
 import { HubView } from './http/hub-view.ts';
 import { Readiness } from './http/readiness.ts';
+import { ProviderLogSource } from './http/provider-logs.ts';
 import { startOperatorHttp } from './http/start.ts';
 import { JobObserver } from './telemetry/job-observer.ts';
 import { setJobPhaseSource, setLeader, setProviderSource } from './telemetry/metrics.ts';
@@ -135,7 +136,9 @@ async function main(): Promise<void> {
   const reports = config.checkpointReports && reportsHub
     ? checkpointReportRouter({ hub: reportsHub, secret: config.checkpointReports.secret, log, perJob: new KeyedRateLimiter(config.reportListener.perJob) })
     : undefined;
-  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log, auth: new KubeApiAuth(authHub), ...(reports ? { reports } : {}), admission });
+  // Replicas' logs come from the provider connections, which only the leader holds (attached below).
+  const podLogs = new ProviderLogSource();
+  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log, auth: new KubeApiAuth(authHub), logs: podLogs, ...(reports ? { reports } : {}), admission });
 
   const shutdown = async (signal: string) => {
     log('info', 'shutting down', { signal });
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
         if (kc) kc.clusterName = event.provider;
       });
       setProviderSource(() => providers.registry.capacity());
+      podLogs.attach(providers.registry);
       readiness.requireWhileLeading('gpuproviders', () => (providers.synced ? undefined : 'the GPUProvider controller has not listed GPUProviders yet'));
       // Place nothing before the GPUProviders are known: an empty registry would say "no provider".
       await waitUntil(() => providers.synced, 30_000);

@@ -3,6 +3,7 @@
 //   GET /api/v1/providers               every GPUProvider: readiness, region, prices, inventory, reputation
 //   GET /api/v1/jobs[?namespace=&phase=] AIJob summaries, of the namespaces the caller may list
 //   GET /api/v1/jobs/:namespace/:name   one AIJob: summary, attempts, conditions, artifacts, settlement
+//   GET /api/v1/jobs/:namespace/:name/logs?replica=&attempt=&follow=   a replica's log (pod-logs.ts)
 //
 // Every request carries a bearer token the hub authenticates (auth.ts): none or an invalid one is
 // 401. Jobs are shown only where the caller may get/list AIJobs (SubjectAccessReview): a job or a
@@ -21,6 +22,8 @@ import { findCondition } from '../core/conditions.ts';
 import { AuthUnavailable, bearerToken, TooManyReviews } from './auth.ts';
 import type { AccessCheck, ApiAuth, UserInfo } from './auth.ts';
 import type { HubReader } from './hub-view.ts';
+import { podLogHandler } from './pod-logs.ts';
+import type { LogSource, PodLogLimits } from './pod-logs.ts';
 
 const conditionStatus = (obj: { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }, type: string) =>
   findCondition(obj.status?.conditions, type);
@@ -136,7 +139,12 @@ async function listable(auth: ApiAuth, user: UserInfo, namespaces: readonly stri
   return out;
 }
 
-export function apiRouter(hub: HubReader, auth: ApiAuth, watchNamespace?: string): Router {
+export interface ApiLogs {
+  readonly source: LogSource;
+  readonly limits?: PodLogLimits;
+}
+
+export function apiRouter(hub: HubReader, auth: ApiAuth, watchNamespace?: string, logs?: ApiLogs): Router {
   const router = Router();
   router.use('/api/v1', requireUser(auth));
   router.use('/api/v1', (_req, res, next) => {
@@ -161,16 +169,24 @@ export function apiRouter(hub: HubReader, auth: ApiAuth, watchNamespace?: string
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     res.json({ items });
   }));
-  router.get('/api/v1/jobs/:namespace/:name', handle(async (req, res) => {
+  /** The job of :namespace/:name when the caller may get it; otherwise undefined and the 403/404 sent. */
+  const readableJob = async (req: Request, res: Response): Promise<AIJob | undefined> => {
     const namespace = String(req.params.namespace);
     const name = String(req.params.name);
-    if (await forbidden(auth, res, { verb: 'get', namespace, name })) return;
+    if (await forbidden(auth, res, { verb: 'get', namespace, name })) return undefined;
     const job = hub.job(namespace, name);
-    if (!job) {
-      res.status(404).json({ error: `AIJob ${namespace}/${name} not found${watchNamespace && watchNamespace !== namespace ? ` (this operator watches namespace ${watchNamespace} only)` : ''}` });
-      return;
-    }
-    res.json(jobDetail(job));
+    if (!job) res.status(404).json({ error: `AIJob ${namespace}/${name} not found${watchNamespace && watchNamespace !== namespace ? ` (this operator watches namespace ${watchNamespace} only)` : ''}` });
+    return job;
+  };
+  router.get('/api/v1/jobs/:namespace/:name', handle(async (req, res) => {
+    const job = await readableJob(req, res);
+    if (job) res.json(jobDetail(job));
+  }));
+  // Reading a job's logs is reading the job: the same `get aijobs <name>` review (docs/operator.md).
+  const logsOf = podLogHandler({ source: logs?.source ?? { active: false, provider: () => undefined }, ...(logs?.limits ? { limits: logs.limits } : {}), mask: maskUrls });
+  router.get('/api/v1/jobs/:namespace/:name/logs', handle(async (req, res) => {
+    const job = await readableJob(req, res);
+    if (job) await logsOf(job, req, res);
   }));
   return router;
 }

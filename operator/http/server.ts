@@ -4,7 +4,7 @@
 //     GET /healthz   the process is up                   POST /validate/aijobs
 //     GET /readyz    caches synced; role leader|standby  POST /validate/gpuproviders
 //     GET /metrics   Prometheus text (OpenTelemetry)     GET  /healthz
-//     GET /api/v1/…  read-only JSON (api.ts), bearer token + SubjectAccessReview (auth.ts)
+//     GET /api/v1/…  read-only JSON (api.ts) and replicas' logs (pod-logs.ts), bearer token + SubjectAccessReview (auth.ts)
 //
 //   FLOTILLA_REPORT_PORT (HTTP, default 8081; only with checkpoint reports configured)
 //     POST /v1/checkpoints   replicas' live checkpoint reports, rate limited per job
@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Express, Router } from 'express';
 import { apiRouter } from './api.ts';
+import type { ApiLogs } from './api.ts';
 import type { ApiAuth } from './auth.ts';
 import type { HubReader } from './hub-view.ts';
 import type { Readiness } from './readiness.ts';
@@ -37,6 +38,8 @@ export interface HttpAppOptions {
   /** Who may read the API (auth.ts). */
   readonly auth: ApiAuth;
   readonly watchNamespace?: string;
+  /** Where GET /api/v1/jobs/:ns/:name/logs reads replicas' logs (the leader's provider connections). */
+  readonly logs?: ApiLogs;
   readonly serveMetrics?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
@@ -55,7 +58,7 @@ export function createHttpApp(opts: HttpAppOptions): Express {
     const serve = opts.serveMetrics;
     app.get('/metrics', (req, res) => serve(req, res));
   }
-  app.use(apiRouter(opts.hub, opts.auth, opts.watchNamespace));
+  app.use(apiRouter(opts.hub, opts.auth, opts.watchNamespace, opts.logs));
   app.use(notFound);
   return app;
 }

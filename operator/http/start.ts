@@ -11,6 +11,7 @@ import type { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.t
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { SecretLookup } from './admission-policy.ts';
 import type { ApiAuth } from './auth.ts';
+import type { LogSource } from './pod-logs.ts';
 import type { HubView } from './hub-view.ts';
 import type { Readiness } from './readiness.ts';
 import { boundPort, closeServer, createHttpApp, createReportApp, createWebhookApp, startHttpServer, startWebhookServer } from './server.ts';
@@ -26,6 +27,8 @@ export interface OperatorHttpOptions {
   readonly log: Logger;
   /** Who may read the API: TokenReview + SubjectAccessReview through `auth`'s own client (main.ts). */
   readonly auth: ApiAuth;
+  /** Where the API reads replicas' logs: the provider connections, once this replica leads (main.ts). */
+  readonly logs?: LogSource;
   /** The checkpoint report router, served on the report listener (config.reportListener). */
   readonly reports?: Router;
   /** What the AIJob webhooks judge with: runnability limits, the namespace cache, payments (main.ts). */
@@ -65,7 +68,7 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
   let webhook: WebhookServer | undefined;
   let reports: Server | undefined;
   if (config.http.port !== undefined) {
-    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, auth: opts.auth, serveMetrics: opts.telemetry.serveMetrics, ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, auth: opts.auth, serveMetrics: opts.telemetry.serveMetrics, ...(opts.logs ? { logs: { source: opts.logs } } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
     try {
       http = await startHttpServer(app, { port: config.http.port, ...(config.http.host ? { host: config.http.host } : {}) });
       log('info', 'serving probes, metrics and API', { port: boundPort(http), host: config.http.host ?? '*' });
