@@ -21,7 +21,7 @@ export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
 
 /** Spec fields fixed once the job exists: they define the work and what was funded for it. */
 export const AIJOB_IMMUTABLE_FIELDS = [
-  'image', 'command', 'args', 'env', 'replicas', 'resources', 'gpu', 'inputs', 'output', 'checkpoint', 'payment',
+  'image', 'command', 'args', 'env', 'imagePullSecrets', 'replicas', 'resources', 'gpu', 'inputs', 'output', 'checkpoint', 'payment',
 ] as const;
 
 const providerNames = (field: string, description: string) => ({
@@ -100,7 +100,7 @@ export const aiJobSpecSchema = {
     },
     env: {
       type: 'array',
-      description: 'Environment variables of every replica. Only literal values: hub Secrets do not exist in provider clusters.',
+      description: 'Environment variables of every replica: a literal value, or a key of a Secret in the job\'s namespace. Referenced keys are copied, per attempt, into a Secret in the provider\'s namespace: the provider can read them (docs/training.md, "Secrets and private images").',
       maxItems: 64,
       items: {
         type: 'object',
@@ -117,6 +117,46 @@ export const aiJobSpecSchema = {
             ],
           },
           value: { type: 'string', description: 'Variable value.', maxLength: 32768 },
+          valueFrom: {
+            type: 'object',
+            description: 'Where the value comes from instead of value: a key of a Secret in the job\'s namespace, read when an attempt starts.',
+            required: ['secretKeyRef'],
+            properties: {
+              secretKeyRef: {
+                type: 'object',
+                description: 'A key of a Secret in the job\'s namespace. A missing Secret or key ends the job (reason InvalidSpec) when it is about to start.',
+                required: ['name', 'key'],
+                properties: {
+                  name: dnsSubdomain('spec.env[].valueFrom.secretKeyRef.name', 'Name of the Secret, in the job\'s namespace.'),
+                  key: {
+                    type: 'string',
+                    description: 'Key in the Secret\'s data.',
+                    maxLength: 253,
+                    'x-kubernetes-validations': [
+                      { rule: `self.matches('^[-._a-zA-Z0-9]+$')`, message: 'spec.env[].valueFrom.secretKeyRef.key must consist of letters, digits, \'-\', \'_\' and \'.\'' },
+                    ],
+                  },
+                },
+              },
+            },
+          },
+        },
+        'x-kubernetes-validations': [
+          { rule: '!(has(self.value) && has(self.valueFrom))', message: 'spec.env[]: set value or valueFrom, not both' },
+        ],
+      },
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    },
+    imagePullSecrets: {
+      type: 'array',
+      description: 'Secrets in the job\'s namespace (type kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg) to pull spec.image with. Each is copied, per attempt, into the provider\'s namespace: the provider can read it (docs/training.md, "Secrets and private images").',
+      maxItems: 8,
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: dnsSubdomain('spec.imagePullSecrets[].name', 'Name of the Secret, in the job\'s namespace.'),
         },
       },
       'x-kubernetes-list-type': 'map',

@@ -69,7 +69,7 @@ export const aiJobConditions = {
       RestartLimitExceeded: r('True', 'More than spec.recovery.maxRestarts attempts were preempted.'),
       DeadlineExceeded: r('True', 'spec.deadline passed before the job finished.'),
       OutputInvalid: r('True', 'The termination message did not carry a valid output CID.'),
-      InvalidSpec: r('True', 'The spec cannot run (a field the webhook refuses, checked again by the operator when the webhook was bypassed); the message names the field.'),
+      InvalidSpec: r('True', 'The spec cannot run (a field the webhook refuses, checked again by the operator when the webhook was bypassed; or a Secret or key it references is missing in the job\'s namespace when an attempt starts); the message names the field.'),
       PolicyViolation: r('True', 'The job asks for what its namespace\'s placement policy forbids (a region outside it, a denied provider, a higher price, no payment); the message names the field and the annotation.'),
     },
   },

@@ -3,18 +3,22 @@
 // is core/lifecycle/orphans.ts; this is the adapter: gather (the providers' pod caches, the hub's
 // synced AIJob cache, first-seen times on the hub's clock) → decide → delete. A gang's rendezvous
 // Services (controllers/aijob/gang.ts) carry the same labels and are judged by the same rules; they
-// are listed from each provider per sweep (one LIST of this hub's Services), not cached.
+// are listed from each provider per sweep (one LIST of this hub's Services), not cached. An attempt's
+// copies of hub Secrets (controllers/aijob/secret-copies.ts) are found through the pods that
+// reference them — the credential may not list Secrets, whose LIST returns their data — and judged
+// like those pods; a copy whose pods are all gone already is left to the job's finalizer.
 //
 // Leader-only (started with the other controllers once the lease is held; every delete asserts it),
 // idempotent (a 404 is success, a terminating pod is not deleted again) and rate-limited (at most
 // maxDeletions per sweep, each through the provider's rate-limited client). A pod is gone within
 // minAgeMs + intervalMs of the operator first seeing it orphaned, plus its termination grace.
 import type { AIJob } from '../api/types.ts';
-import { ANNOTATION_JOB_NAMESPACE } from './aijob/pod-template.ts';
+import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE } from './aijob/pod-template.ts';
+import { copiesOf } from './aijob/secret-copies.ts';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../api/group.ts';
 import { orphanedPods } from '../core/lifecycle/orphans.ts';
 import type { OrphanDeletion, SweepJob, SweepPod } from '../core/lifecycle/orphans.ts';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ProviderRegistry } from '../providers/types.ts';
@@ -50,6 +54,8 @@ export class OrphanSweep {
   deleted = 0;
   /** Rendezvous Services deleted so far. */
   deletedServices = 0;
+  /** Secret copies deleted so far. */
+  deletedSecrets = 0;
 
   constructor(opts: OrphanSweepOptions) {
     this.opts = opts;
@@ -73,6 +79,7 @@ export class OrphanSweep {
       const now = this.now();
       const pods: SweepPod[] = [];
       const services: SweepPod[] = [];
+      const secrets = new Map<string, SweepPod>();
       const live = new Set<string>();
       const sweepable = (provider: string, meta: V1ObjectMeta | undefined): SweepPod => {
         const id = `${provider}/${meta?.uid ?? meta?.name ?? ''}`;
@@ -98,7 +105,12 @@ export class OrphanSweep {
       for (const provider of this.opts.providers()) {
         const client = this.opts.registry.get(provider);
         if (!client?.synced) continue;
-        for (const pod of client.pods()) pods.push(sweepable(provider, pod.metadata));
+        for (const pod of client.pods()) {
+          const judged = sweepable(provider, pod.metadata);
+          pods.push(judged);
+          // A terminating pod still names its copies: they are judged (not deleting) until it is gone.
+          for (const name of secretCopiesOf(pod, judged)) secrets.set(`${provider}/${name}`, { ...judged, name, deleting: false });
+        }
         try {
           const listed = await client.core.listNamespacedService({ namespace: client.namespace, labelSelector: `${LABEL_HUB}=${this.opts.hubId}` });
           for (const service of listed.items) services.push(sweepable(provider, service.metadata));
@@ -144,9 +156,28 @@ export class OrphanSweep {
           if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned Service; next sweep retries', { provider: d.provider, service: d.name, error: errorMessage(err) });
         }
       }
+      for (const d of orphanedPods([...secrets.values()], jobs, rules)) {
+        const client = this.opts.registry.get(d.provider);
+        if (!client) continue;
+        assertLeading(`delete orphaned secret ${d.provider}/${d.name}`);
+        try {
+          await client.core.deleteNamespacedSecret({ name: d.name, namespace: client.namespace });
+          this.deletedSecrets++;
+          this.opts.log('info', 'deleted orphaned Secret copy', { provider: d.provider, secret: d.name, why: d.why });
+        } catch (err) {
+          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned Secret copy; next sweep retries', { provider: d.provider, secret: d.name, error: errorMessage(err) });
+        }
+      }
       return deletions;
     } finally {
       this.running = false;
     }
   }
+}
+
+/** The attempt's Secret copies a pod of this hub references (only names its attempt's copies have). */
+function secretCopiesOf(pod: V1Pod, judged: SweepPod): string[] {
+  const name = pod.metadata?.annotations?.[ANNOTATION_JOB_NAME];
+  if (!name || !judged.jobUid || judged.attempt === undefined) return [];
+  return copiesOf(pod, { name, uid: judged.jobUid }, judged.attempt);
 }

@@ -175,8 +175,8 @@ describe('charts/flotilla (hub)', () => {
 
   test('webhook.enabled=false renders no webhook, no certificate and no webhook port', async () => {
     const out = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'webhook.enabled=false']));
-    // ClusterRoles: the operator's and the tenant roles (flotilla-edit, -view, -provider-view).
-    expect(out.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    // ClusterRoles: the operator's, its unbound secret-reader (secretCopies) and the tenant roles (flotilla-edit, -view, -provider-view).
+    expect(out.map((m) => m.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
     // The NetworkPolicy opens no webhook port then.
     const policy = out.find((m) => m.kind === 'NetworkPolicy') as unknown as { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } };
     expect(policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([8080]);
@@ -217,6 +217,17 @@ describe('charts/flotilla (hub)', () => {
     ]);
     const clusterRole = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system'])).find((m) => m.kind === 'ClusterRole')!;
     expect(clusterRole.rules!.flatMap((r) => r.resources)).not.toContain('secrets');
+    // Tenants' Secrets for copies to providers (secretCopies): a get-only ClusterRole, bound
+    // nowhere by default; in each listed namespace by a RoleBinding; cluster-wide only when asked.
+    const bindingsOf = (manifests: Manifest[], role: string) => manifests.filter((m) => (m.roleRef as { name?: string } | undefined)?.name === role).map((m) => `${m.kind} ${m.metadata.namespace ?? ''}`);
+    const defaults = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system']));
+    const reader = defaults.find((m) => m.kind === 'ClusterRole' && m.metadata.name.endsWith('-secret-reader'))!;
+    expect(reader.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
+    expect(bindingsOf(defaults, reader.metadata.name)).toEqual([]);
+    const listed = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'secretCopies.namespaces={team-a,team-b}']));
+    expect(bindingsOf(listed, reader.metadata.name)).toEqual(['RoleBinding team-a', 'RoleBinding team-b']);
+    const everywhere = parse(await helm(['template', 'hub', hubChart, '-n', 'flotilla-system', '--set', 'secretCopies.allNamespaces=true']));
+    expect(bindingsOf(everywhere, reader.metadata.name)).toEqual(['ClusterRoleBinding ']);
   });
 
   test('the rendered manifests, CRDs included, pass a server-side dry run against the hub', async () => {

@@ -41,7 +41,9 @@ test.each(federation().providers.map((p) => p.name))('on %s the credential may d
     'events [] [create]',
     'nodes [] [get list watch]',
     'pods [] [get list watch create delete]',
+    'pods/log [] [get]',
     'pods/status [] [get]',
+    'secrets [] [create delete]',
     // What every authenticated user may do (system:basic-user), asking about itself only.
     'selfsubjectaccessreviews.authorization.k8s.io [] [create]',
     'selfsubjectreviews.authentication.k8s.io [] [create]',
@@ -64,6 +66,9 @@ test.each([
   ['create Services (a gang\'s rendezvous)', ['create', 'services', '-n', NS]],
   ['delete Services', ['delete', 'services', '-n', NS]],
   ['list Services', ['list', 'services', '-n', NS]],
+  ['create Secrets (an attempt\'s copies of hub Secrets)', ['create', 'secrets', '-n', NS]],
+  ['delete Secrets', ['delete', 'secrets', '-n', NS]],
+  ['read pod logs (flotilla logs)', ['get', 'pods', '--subresource=log', '-n', NS]],
 ])('it may %s', async (_what, args) => {
   await expect(canI(admin(), [...args, AS])).resolves.toBe(true);
 });
@@ -71,12 +76,16 @@ test.each([
 test.each([
   ['read Secrets in its namespace', ['get', 'secrets', '-n', NS]],
   ['list Secrets cluster-wide', ['list', 'secrets', '-A']],
+  ['list Secrets in its namespace (a LIST returns their data)', ['list', 'secrets', '-n', NS]],
+  ['watch Secrets', ['watch', 'secrets', '-n', NS]],
+  ['update Secrets', ['update', 'secrets', '-n', NS]],
+  ['create Secrets in default', ['create', 'secrets', '-n', 'default']],
   ['update pods', ['update', 'pods', '-n', NS]],
   ['patch pod status', ['patch', 'pods', '--subresource=status', '-n', NS]],
   // Subresources go through --subresource: `can-i create pods/exec` would ask about a pod named "exec".
   ['exec into pods', ['create', 'pods', '--subresource=exec', '-n', NS]],
   ['attach to pods', ['create', 'pods', '--subresource=attach', '-n', NS]],
-  ['read pod logs', ['get', 'pods', '--subresource=log', '-n', NS]],
+  ['read pod logs in default', ['get', 'pods', '--subresource=log', '-n', 'default']],
   ['evict pods', ['create', 'pods', '--subresource=eviction', '-n', NS]],
   ['create pods in default', ['create', 'pods', '-n', 'default']],
   ['update nodes', ['update', 'nodes']],

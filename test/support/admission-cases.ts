@@ -73,7 +73,8 @@ const TOKEN_MESSAGE = 'spec.payment.token must be a token symbol such as USDC or
 export const fullAiJob = job({
   command: ['python', 'train.py'],
   args: ['--epochs', '3'],
-  env: [{ name: 'WANDB_MODE', value: 'offline' }],
+  env: [{ name: 'WANDB_MODE', value: 'offline' }, { name: 'WANDB_API_KEY', valueFrom: { secretKeyRef: { name: 'wandb', key: 'api-key' } } }],
+  imagePullSecrets: [{ name: 'regcred' }],
   replicas: 2,
   resources: { gpus: 8, cpu: 32, memory: '256Gi', shmSize: '64Gi' },
   gpu: { products: ['NVIDIA-H100-80GB-HBM3'], minMemoryMiB: 80000, minComputeCapability: '9.0' },
@@ -176,6 +177,12 @@ export const aiJobAdmissionCases: readonly AdmissionCase[] = [
   { name: 'a job with a zero /dev/shm', object: job({ resources: { shmSize: 0 } }), rejected: cel('spec.resources.shmSize', QUANTITY('spec.resources.shmSize')) },
   { name: 'a job with an env name starting with a digit', object: job({ env: [{ name: '1X', value: 'y' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name must consist of letters, digits, \'_\', \'-\' and \'.\', and not start with a digit') },
   { name: 'a job with an env name the operator reserves', object: job({ env: [{ name: 'FLOTILLA_OUTPUT', value: 'y' }] }), rejected: cel('spec.env[0].name', 'spec.env[].name: the FLOTILLA_ prefix is reserved for variables the operator sets') },
+  { name: 'a job with an env var both literal and from a Secret', object: job({ env: [{ name: 'TOKEN', value: 'x', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } }] }), rejected: cel('spec.env[0]', 'spec.env[]: set value or valueFrom, not both') },
+  { name: 'a job with an env var from a Secret whose name is not a DNS subdomain', object: job({ env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'HF_Creds', key: 'token' } } }] }), rejected: cel('spec.env[0].valueFrom.secretKeyRef.name', 'spec.env[].valueFrom.secretKeyRef.name must be a DNS subdomain: lower-case letters, digits, \'-\' and \'.\'') },
+  { name: 'a job with an env var from a Secret key with a slash', object: job({ env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'a/b' } } }] }), rejected: cel('spec.env[0].valueFrom.secretKeyRef.key', 'spec.env[].valueFrom.secretKeyRef.key must consist of letters, digits, \'-\', \'_\' and \'.\'') },
+  { name: 'a job with an env var from a Secret without a key', object: withRaw(job({ env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'hf', key: 'token' } } }] }), 'spec.env.0.valueFrom.secretKeyRef.key', undefined), rejected: openApi('spec.env[0].valueFrom.secretKeyRef.key') },
+  { name: 'a job with an image pull Secret whose name is not a DNS subdomain', object: job({ imagePullSecrets: [{ name: 'Reg_Cred' }] }), rejected: cel('spec.imagePullSecrets[0].name', 'spec.imagePullSecrets[].name must be a DNS subdomain: lower-case letters, digits, \'-\' and \'.\'') },
+  { name: 'a job with nine image pull Secrets', object: job({ imagePullSecrets: Array.from({ length: 9 }, (_, i) => ({ name: `r${i}` })) }), rejected: openApi('spec.imagePullSecrets') },
   { name: 'a job whose name is 49 characters', object: job({}, 'a'.repeat(49)), rejected: cel('', 'metadata.name must be at most 48 characters, so the pod names of every attempt and replica stay valid') },
 
   { name: 'an update changing the image', old: oldJob, object: update({ image: 'ghcr.io/example/trainer:2' }), rejected: cel('spec', 'spec.image is immutable') },

@@ -7,7 +7,8 @@
 //            rendezvous Service and pods → record their uids → delete pods → drop finalizer; any
 //            failure throws and the work queue retries with backoff. A gang's Service (gang.ts)
 //            goes when its attempt closes, again before the finalizer drops, and the orphan sweep
-//            removes any left behind
+//            removes any left behind; so do the attempt's copies of hub Secrets (secret-copies.ts),
+//            read from the hub before anything is written and created before the Service
 //
 // Only pods this controller created count (core/lifecycle/ownership.ts): their uids go into
 // status.attempts[].pods from the create responses. A pod with the job's labels and another uid
@@ -17,6 +18,7 @@
 //
 // Wake-ups: AIJob changes, pod changes at any provider (pods carry the job's namespace/name in
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
+import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../../api/types.ts';
 import { claimVerdict } from '../../core/lifecycle/claim.ts';
@@ -44,8 +46,11 @@ import { failpoint } from '../../runtime/failpoint.ts';
 import { observeNode, observePod } from './observe.ts';
 import { endRefused } from './spec-gate.ts';
 import type { SpecGate } from './spec-gate.ts';
-import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod, buildService } from './pod-template.ts';
+import { ANNOTATION_JOB_NAME, ANNOTATION_JOB_NAMESPACE, buildPod, buildSecretCopies, buildService } from './pod-template.ts';
 import { needsService, serviceName } from './gang.ts';
+import { copyNames, copyPayload } from './secret-copies.ts';
+import type { CopyPayload } from './secret-copies.ts';
+import { readSecretSources } from './secret-source.ts';
 import type { ReportEndpoint } from './pod-template.ts';
 
 export interface AIJobControllerOptions {
@@ -137,6 +142,8 @@ const MAX_REPORTED_VIOLATIONS = 10_000;
 export class AIJobController {
   readonly store: AIJobStore;
   readonly queue: WorkQueue;
+  /** Hub Secrets a starting attempt references are read through it (secret-source.ts). */
+  private readonly hubCore: CoreV1Api;
   private readonly opts: AIJobControllerOptions;
   private readonly now: () => number;
   private readonly reservations = new Map<string, Reservation>();
@@ -155,6 +162,7 @@ export class AIJobController {
   constructor(opts: AIJobControllerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.hubCore = opts.hub.makeApiClient(CoreV1Api);
     this.store = new AIJobStore(opts.hub, {
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
       ...(opts.owner ? { owner: opts.owner } : {}),
@@ -280,8 +288,11 @@ export class AIJobController {
     if (decision?.outcome === 'Placed' && plan.createPods && demand) {
       this.reservations.set(key, { uid: view.uid, replicas: view.replicas, placement: decision.placement, demand, until: this.now() + RESERVATION_TTL_MS });
     }
+    // The hub Secrets the attempt copies, read before any write: a missing one ends the job
+    // (TerminalSpecError → reconcile()) with nothing placed at a provider.
+    const secrets = plan.createPods ? copyPayload(job.spec, await readSecretSources(this.hubCore, job.metadata.namespace ?? '', job.spec), job.metadata.namespace ?? '') : undefined;
     try {
-      await this.apply(key, job, plan);
+      await this.apply(key, job, plan, secrets);
     } catch (err) {
       if (decision) this.reservations.delete(key);
       // The provider refused the pods: the next pass closes the attempt as CreateRefused at once.
@@ -416,7 +427,7 @@ export class AIJobController {
     this.superseded.set(key, set);
   }
 
-  private async apply(key: string, original: AIJob, plan: ReconcilePlan): Promise<void> {
+  private async apply(key: string, original: AIJob, plan: ReconcilePlan, secrets?: CopyPayload): Promise<void> {
     const { log } = this.opts;
     let job = original;
     if (plan.addFinalizer) {
@@ -439,6 +450,7 @@ export class AIJobController {
         }
         // Best-effort here: the finalizer path and the orphan sweep delete it again if this fails.
         await this.deleteService(key, job, outcome).catch((err: unknown) => log('warn', 'could not delete the attempt\'s rendezvous Service; retried later', { job: key, provider: outcome.provider, attempt: outcome.index, error: errorMessage(err) }));
+        await this.deleteSecretCopies(key, job, outcome).catch((err: unknown) => log('warn', 'could not delete the attempt\'s Secret copies; retried later', { job: key, provider: outcome.provider, attempt: outcome.index, error: errorMessage(err) }));
       }
     }
     // Events are best-effort and on their own rate limit: pods are not created after them.
@@ -447,7 +459,7 @@ export class AIJobController {
     }
     this.reportViolations(key, job, plan.violations);
     if (plan.createPods) {
-      const created = await this.createPods(key, job, plan.createPods);
+      const created = await this.createPods(key, job, plan.createPods, secrets ?? { pulls: [] });
       if (created.length > 0) {
         // The uids from the create responses: from now on only these pods count for the attempt.
         // If this write fails (a checkpoint report wrote in between, a crash), the next pass
@@ -480,7 +492,10 @@ export class AIJobController {
     }
     if (plan.removeFinalizer) {
       // Nothing of the job may stay at a provider: every attempt's Service too (404 = gone already).
-      for (const attempt of plan.status.attempts ?? []) await this.deleteService(key, job, attempt);
+      for (const attempt of plan.status.attempts ?? []) {
+        await this.deleteService(key, job, attempt);
+        await this.deleteSecretCopies(key, job, attempt);
+      }
       await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
       log('info', 'remote pods gone; finalizer removed', { job: key });
     }
@@ -508,16 +523,53 @@ export class AIJobController {
     if (deleted) this.opts.log('info', 'deleted rendezvous Service', { job: key, provider: attempt.provider, service: name });
   }
 
+  /**
+   * Deletes an attempt's copies of hub Secrets (404 is success); a 403 is logged, not thrown, like
+   * a Service's. Names come from the spec (secret-copies.ts), so nothing is listed.
+   */
+  private async deleteSecretCopies(key: string, job: AIJob, attempt: { provider: string; index: number }): Promise<void> {
+    const names = copyNames(job, attempt.index);
+    if (names.length === 0) return;
+    const client = this.opts.registry.get(attempt.provider);
+    if (!client) {
+      this.opts.log('warn', 'cannot delete Secret copies: their provider is not connected', { job: key, provider: attempt.provider, secrets: names });
+      return;
+    }
+    for (const name of names) {
+      assertLeading(`delete secret ${attempt.provider}/${name}`);
+      let deleted = true;
+      await client.core.deleteNamespacedSecret({ name, namespace: client.namespace }).catch((err: { code?: number }) => {
+        deleted = false;
+        if (err.code === 403) this.opts.log('warn', 'cannot delete a Secret copy (forbidden)', { job: key, provider: attempt.provider, secret: name });
+        else ignore(404)(err);
+      });
+      if (deleted) this.opts.log('info', 'deleted Secret copy', { job: key, provider: attempt.provider, secret: name });
+    }
+  }
+
   /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
-  private async createPods(key: string, job: AIJob, creation: PodCreation): Promise<RecordedPod[]> {
+  private async createPods(key: string, job: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
     const client = this.opts.registry.get(creation.provider);
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
     const created: RecordedPod[] = [];
     const refusals: string[] = [];
+    // The copies of hub Secrets first: a pod that names a missing Secret would not start. One the
+    // provider refuses (403: RBAC, quota on Secrets) refuses the attempt like a refused pod.
+    for (const copy of buildSecretCopies(job, creation.attempt, client.namespace, this.opts.hubId, secrets)) {
+      if (refusals.length > 0) break;
+      assertLeading(`create secret ${creation.provider}/${copy.metadata?.name}`);
+      try {
+        await client.core.createNamespacedSecret({ namespace: client.namespace, body: copy });
+      } catch (err) {
+        const refused = refusal(err);
+        if (refused === undefined) ignore(409)(err as { code?: number });
+        else refusals.push(refused);
+      }
+    }
     // The gang's Service first, so replica 0's name resolves as soon as any replica starts; one the
     // provider refuses (403: RBAC, quota on Services) refuses the attempt like a refused pod.
     const service = buildService(job, creation.attempt, client.namespace, this.opts.hubId);
-    if (service) {
+    if (service && refusals.length === 0) {
       assertLeading(`create service ${creation.provider}/${service.metadata?.name}`);
       try {
         await client.core.createNamespacedService({ namespace: client.namespace, body: service });

@@ -2,8 +2,9 @@
 // own kube-scheduler needs to honour the placement is on the pod: the GPU resource and limits,
 // node affinity on the product (and memory floor) as the provider's GFD labels say them, the
 // toleration of the GPU taint, and the provider's low PriorityClass so its own work preempts ours.
-// What makes the replicas one gang (hostnames, rendezvous env, /dev/shm) comes from gang.ts.
-import type { V1EnvVar, V1Pod, V1Service } from '@kubernetes/client-node';
+// What makes the replicas one gang (hostnames, rendezvous env, /dev/shm) comes from gang.ts; env
+// from hub Secrets and imagePullSecrets point at the attempt's copies (secret-copies.ts).
+import type { V1EnvVar, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../../api/group.ts';
 import type { AIJob } from '../../api/types.ts';
 import { podName } from '../../core/lifecycle/plan.ts';
@@ -13,6 +14,8 @@ import { CHECKPOINT_REPORT_PATH, reportToken } from './checkpoint-report.ts';
 import { inputFetchStep } from '../../artifacts/input-fetch.ts';
 import { DEFAULT_FETCH_IMAGE } from '../../config.ts';
 import { podIdentity, rendezvousEnv, rendezvousService, shmVolume } from './gang.ts';
+import { providerEnv, providerPullSecrets, secretCopies } from './secret-copies.ts';
+import type { CopyPayload } from './secret-copies.ts';
 
 export const LABEL_REPLICA = 'flotilla.dev/replica';
 
@@ -73,6 +76,11 @@ export function buildService(job: AIJob, attempt: number, namespace: string, hub
   return rendezvousService(job, attempt, namespace, attemptMeta(job, attempt, hubId));
 }
 
+/** The attempt's copies of the hub Secrets its spec references (secret-copies.ts); empty when none. */
+export function buildSecretCopies(job: AIJob, attempt: number, namespace: string, hubId: string, payload: CopyPayload): V1Secret[] {
+  return secretCopies(job, attempt, namespace, payload, attemptMeta(job, attempt, hubId));
+}
+
 export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string } & InputSource, hubId: string, report?: ReportEndpoint): V1Pod {
   const uid = job.metadata.uid ?? '';
   const gpus = String(job.spec.resources.gpus);
@@ -84,6 +92,7 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
   const inputs = inputFetchStep(job.spec.inputs, target.ipfsGateway, target.inputFetchImage ?? DEFAULT_FETCH_IMAGE);
   const shm = shmVolume(job);
   const meta = attemptMeta(job, creation.attempt, hubId);
+  const pullSecrets = providerPullSecrets(job, creation.attempt);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -99,6 +108,7 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
       priorityClassName: target.priorityClassName,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
       terminationGracePeriodSeconds: 30,
       tolerations: DEFAULT_TOLERATIONS.map((t) => ({ ...t })),
       affinity: {
@@ -116,7 +126,7 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
         image: job.spec.image,
         ...(job.spec.command ? { command: [...job.spec.command] } : {}),
         ...(job.spec.args ? { args: [...job.spec.args] } : {}),
-        env: [...(job.spec.env ?? []).map((e) => ({ ...e })), ...rendezvousEnv(job, creation.attempt, replica), ...flotillaEnv(job, creation.attempt, replica, report)],
+        env: [...providerEnv(job, creation.attempt), ...rendezvousEnv(job, creation.attempt, replica), ...flotillaEnv(job, creation.attempt, replica, report)],
         resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
         // Outputs come back through the termination message; fall back to the log tail on crashes.
         terminationMessagePolicy: 'FallbackToLogsOnError',
