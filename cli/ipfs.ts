@@ -4,8 +4,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { create, globSource } from 'kubo-rpc-client';
+import type { KuboRPCClient } from 'kubo-rpc-client';
 import { CID_PATTERN } from '../operator/api/field-schemas.ts';
 import { CliError } from './errors.ts';
+
+// kubo-rpc-client's globSource() yields { path, content?: … } where addAll() expects
+// { content?: … | undefined }: the same values, typed apart under exactOptionalPropertyTypes.
+type AddAllSource = Parameters<KuboRPCClient['addAll']>[0];
 
 export const isCid = (s: string) => new RegExp(CID_PATTERN).test(s);
 
@@ -18,7 +23,7 @@ export async function addLocalPath(api: string | undefined, path: string): Promi
   try {
     if (statSync(full).isDirectory()) {
       let root: string | undefined;
-      for await (const entry of ipfs.addAll(globSource(full, '**/*', { hidden: true }), { cidVersion: 1, wrapWithDirectory: true, pin: true })) {
+      for await (const entry of ipfs.addAll(globSource(full, '**/*', { hidden: true }) as AddAllSource, { cidVersion: 1, wrapWithDirectory: true, pin: true })) {
         if (entry.path === '') root = entry.cid.toString();
       }
       if (!root) throw new CliError(`adding folder ${path} to IPFS returned no root CID`);

@@ -8,6 +8,10 @@ import { create, globSource } from 'kubo-rpc-client';
 import type { CID, KuboRPCClient } from 'kubo-rpc-client';
 import { parseCid } from './cid.ts';
 
+// kubo-rpc-client's globSource() yields { path, content?: … } where addAll() expects
+// { content?: … | undefined }: the same values, typed apart under exactOptionalPropertyTypes.
+type AddAllSource = Parameters<KuboRPCClient['addAll']>[0];
+
 export type KuboErrorKind = 'unreachable' | 'timeout' | 'refused';
 
 export class KuboError extends Error {
@@ -130,7 +134,7 @@ export class KuboNode {
     return this.call(`adding ${path}`, async () => {
       let root: CID | undefined;
       // wrapWithDirectory: the folder's entries under one root; that root ('' path) comes last.
-      for await (const entry of this.client.addAll(globSource(path, '**/*', { hidden: true }), { cidVersion: 1, pin: true, wrapWithDirectory: true })) {
+      for await (const entry of this.client.addAll(globSource(path, '**/*', { hidden: true }) as AddAllSource, { cidVersion: 1, pin: true, wrapWithDirectory: true })) {
         if (entry.path === '') root = entry.cid;
       }
       if (!root) throw new Error(`Kubo returned no root for ${path}`);

@@ -17,7 +17,7 @@ function job(uid: string, status: AIJob['status'], opts: { pin?: boolean; inputs
       image: 'img', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: opts.pin ?? true }, recovery: { maxRestarts: 3, strategy: 'Failover' },
       ...(opts.inputs ? { inputs: opts.inputs.map((cid, i) => ({ name: `in${i}`, cid, mountPath: `/in${i}` })) } : {}),
     },
-    status,
+    ...(status ? { status } : {}),
   };
 }
 

@@ -67,7 +67,7 @@ export class EscrowClient {
   readonly config: ChainConfig;
   private readonly key?: string;
   private readonly pollingIntervalMs: number;
-  private connected?: Promise<{ provider: JsonRpcProvider; escrow: Contract; wallet?: Wallet; nonces?: KeyNonceManager }>;
+  private connected?: Promise<{ provider: JsonRpcProvider; escrow: Contract; wallet?: Wallet; nonces?: KeyNonceManager }> | undefined;
 
   constructor(config: ChainConfig, opts: EscrowClientOptions = {}) {
     this.config = config;

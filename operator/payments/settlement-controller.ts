@@ -355,7 +355,7 @@ export class SettlementBatcher {
   private readonly pending = new Map<string, BatchItem>();
   private readonly inflight = new Set<string>();
   private readonly alone = new Set<string>();
-  private timer?: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(opts: BatcherOptions) {

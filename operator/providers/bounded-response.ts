@@ -58,7 +58,7 @@ function isWatch(path: string | undefined): boolean {
 }
 
 /** The request's headers with Accept-Encoding replaced by identity (object or flat-array form). */
-function identityEncoding(headers: DispatchOptions['headers']): DispatchOptions['headers'] {
+function identityEncoding(headers: DispatchOptions['headers']): NonNullable<DispatchOptions['headers']> {
   if (Array.isArray(headers)) {
     const out: string[] = [];
     for (let i = 0; i + 1 < headers.length; i += 2) {

@@ -13,7 +13,7 @@ export interface ProviderClient {
   /** GPUProvider spec.priorityClassName: the provider's low class for lent work. */
   readonly priorityClassName: string;
   /** GPUProvider spec.ipfsGateway, when set. */
-  readonly ipfsGateway?: string;
+  readonly ipfsGateway?: string | undefined;
   /** Rate-limited typed client of the provider's apiserver (every request takes a token). */
   readonly core: CoreV1Api;
   /** Both informers (nodes; pods in `namespace`) have listed at least once since (re)connecting. */

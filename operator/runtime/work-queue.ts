@@ -36,7 +36,7 @@ export class WorkQueue {
   private readonly idleWaiters: Array<() => void> = [];
   private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
   private handler?: Reconcile;
-  private observer?: ReconcileObserver;
+  private observer?: ReconcileObserver | undefined;
   private active = 0;
   private stopped = false;
 

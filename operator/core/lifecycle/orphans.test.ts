@@ -2,9 +2,10 @@ import { orphanedPods } from './orphans.ts';
 import type { SweepJob, SweepPod } from './orphans.ts';
 
 const NOW = Date.parse('2026-11-23T10:00:00Z');
-const pod = (over: Partial<SweepPod> = {}): SweepPod => ({
+/** Overrides; a field set to undefined removes the default (a pod without the hub label). */
+const pod = (over: { [K in keyof SweepPod]?: SweepPod[K] | undefined } = {}): SweepPod => Object.fromEntries(Object.entries({
   provider: 'provider-a', name: 'p', hub: 'hub', jobUid: 'u1', jobNamespace: 'ml', attempt: 1, deleting: false, firstSeenAt: NOW - 60_000, ...over,
-});
+}).filter(([, v]) => v !== undefined)) as unknown as SweepPod;
 const jobs = new Map<string, SweepJob>([
   ['u1', { attempts: [{ index: 1, provider: 'provider-a', ended: true }, { index: 2, provider: 'provider-b', ended: false }] }],
 ]);

@@ -36,10 +36,15 @@ const unschedulable: PlacementDecision = {
 /** The status after attempt 1 was placed on provider-a. */
 const scheduled = (): AIJobStatus => planReconcile({ job: job(), pods: [], podsComplete: true, placement: placed, now: T0 }).status;
 
-const pod = (replica: number, over: Partial<ObservedPod> = {}): ObservedPod => ({
+/** Overrides; a field set to undefined removes the default (an unbound pod has no nodeName). */
+type PodOverrides = { [K in keyof ObservedPod]?: ObservedPod[K] | undefined };
+const pod = (replica: number, over: PodOverrides = {}): ObservedPod => withoutUndefined({
   provider: 'provider-a', name: podName({ name: 'train', uid: '0123456789abcdef' }, 1, replica), attempt: 1, replica,
   phase: 'Running', nodeName: `a-${replica}`, deleting: false, startedAt: T0 + 1_000, ...over,
 });
+function withoutUndefined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
 
 const plan = (status: AIJobStatus, pods: ObservedPod[], over: Partial<PlanInput> = {}, jobOver: Partial<JobView> = {}) =>
   planReconcile({ job: job(status, jobOver), pods, podsComplete: true, now: T0 + 61_000, ...over });
@@ -241,7 +246,7 @@ describe('planReconcile: every preemption signal', () => {
 
   it('drains a reclaimed node until its deadline (SIGTERM with the remaining grace), then closes the attempt', () => {
     const deadline = T0 + 61_000 + 45_000;
-    const tainted = (over: Partial<ObservedPod> = {}) => [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline }, ...over }), pod(1)];
+    const tainted = (over: PodOverrides = {}) => [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline }, ...over }), pod(1)];
     const draining = plan(running(), tainted());
     expect(draining.status.attempts?.[0]?.endTime).toBeUndefined();
     expect(draining.deletePods.map((d) => d.gracePeriodSeconds)).toEqual([45, 45]);
@@ -265,7 +270,7 @@ describe('planReconcile: every preemption signal', () => {
   });
 
   it('bills a preempted attempt up to its last checkpoint and hands that checkpoint to the next attempt', () => {
-    const withCheckpoint = { ...running(), attempts: running().attempts?.map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 21_000) })) };
+    const withCheckpoint = { ...running(), attempts: (running().attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 21_000) })) };
     const p = plan(withCheckpoint, [pod(0, { disruption: { reason: 'PreemptionByScheduler', message: 'x' } }), pod(1)]);
     // Two replicas × 8 GPUs, started at T0+1s: 60 s used, 20 s of it before the checkpoint.
     expect(p.status.attempts?.[0]).toMatchObject({ gpuSeconds: 2 * 60 * 8, billableGpuSeconds: 2 * 20 * 8, checkpointCID: CKPT });
@@ -351,7 +356,7 @@ describe('planReconcile: fencing, deletion, idempotence', () => {
 
 describe('gpuSecondsOf', () => {
   it('counts each started pod from its start to its end (or now) times its GPUs', () => {
-    expect(gpuSecondsOf([pod(0, { finishedAt: T0 + 11_000 }), pod(1), { ...pod(1), startedAt: undefined }], 2, T0 + 21_000)).toBe(20 + 40);
+    expect(gpuSecondsOf([pod(0, { finishedAt: T0 + 11_000 }), pod(1), pod(1, { startedAt: undefined })], 2, T0 + 21_000)).toBe(20 + 40);
   });
 });
 

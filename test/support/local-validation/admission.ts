@@ -49,6 +49,7 @@ function typeMatches(schema: SchemaProps, v: unknown): boolean {
     case 'number': return typeof v === 'number';
     case 'boolean': return typeof v === 'boolean';
     case undefined: return true;
+    default: return false;
   }
 }
 
