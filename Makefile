@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE_MAJOR_MIN := 22
 
-.PHONY: help deps tools check-node typecheck lint test test-unit test-chain test-integration \
+.PHONY: help deps tools check-node typecheck lint format test test-unit test-chain test-integration \
         federation-up federation-down federation-status run crds demo bench chaos clean
 
 help: ## list targets
@@ -31,8 +31,12 @@ tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm (cold: ~10-15 min 
 typecheck: deps ## tsc --noEmit
 	tsc --noEmit -p tsconfig.json
 
-lint: deps ## eslint
+lint: deps ## eslint, and prettier --check on the TypeScript/JavaScript sources (make format fixes)
 	eslint --max-warnings=0 .
+	prettier --check --log-level warn .
+
+format: deps ## rewrite the sources in the project's format (.prettierrc.json: 160 columns, single quotes)
+	prettier --write --log-level warn .
 
 test-unit: deps ## pure unit tests (no I/O)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects unit

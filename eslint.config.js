@@ -5,8 +5,22 @@ import tseslint from 'typescript-eslint';
 // randomness, I/O and clients come in as arguments. operator/core/purity.test.ts also checks every
 // file there (and the globals), and operator/boundaries.test.ts lints forbidden snippets to prove
 // these rules fire.
-const impureModules = ['node:*', 'fs', 'fs/*', 'http', 'https', 'net', 'child_process', 'crypto',
-  '@kubernetes/*', 'kubo-rpc-client', 'ethers', 'express', 'js-yaml', '@opentelemetry/*'];
+const impureModules = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'http',
+  'https',
+  'net',
+  'child_process',
+  'crypto',
+  '@kubernetes/*',
+  'kubo-rpc-client',
+  'ethers',
+  'express',
+  'js-yaml',
+  '@opentelemetry/*',
+];
 
 // Shipped code (operator/, cli/, pulumi/) never imports test support (test/) or the dev-only local
 // federation (federation/).
@@ -18,7 +32,22 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', Buffer: 'readonly', AbortController: 'readonly', fetch: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        AbortController: 'readonly',
+        fetch: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -35,7 +64,10 @@ export default tseslint.config(
     // Benchmarks share the tests' helpers through test/support only, never a suite's own files.
     files: ['bench/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)test/(?!support/)', message: 'bench/ imports shared helpers from test/support, not from a test suite\'s folder.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)test/(?!support/)', message: "bench/ imports shared helpers from test/support, not from a test suite's folder." }] },
+      ],
     },
   },
   {
@@ -44,10 +76,15 @@ export default tseslint.config(
     files: ['operator/core/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { group: impureModules, message: 'operator/core is pure: take time, randomness and I/O as arguments.' },
-        { group: runtimeForbidden, message: runtimeMessage },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: impureModules, message: 'operator/core is pure: take time, randomness and I/O as arguments.' },
+            { group: runtimeForbidden, message: runtimeMessage },
+          ],
+        },
+      ],
     },
   },
 );

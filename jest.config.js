@@ -26,7 +26,13 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/federation/**/*.test.ts', '<rootDir>/bench/**/*.test.ts', '<rootDir>/test/support/**/*.test.ts', '<rootDir>/test/docs/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/operator/**/*.test.ts',
+        '<rootDir>/federation/**/*.test.ts',
+        '<rootDir>/bench/**/*.test.ts',
+        '<rootDir>/test/support/**/*.test.ts',
+        '<rootDir>/test/docs/**/*.test.ts',
+      ],
     },
     {
       ...common,

@@ -56,7 +56,10 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   const json = value('--json');
   return {
     jobs: Number(value('--jobs') ?? 500),
@@ -66,13 +69,24 @@ function parseOptions(argv: readonly string[]): Options {
     restSeconds: Number(value('--rest-seconds') ?? 30),
     ...(json ? { json } : {}),
     skipBaseline: argv.includes('--skip-baseline'),
-    hubQpsVariants: (value('--hub-qps-variants') ?? '').split(',').filter((x) => x !== '').map(Number),
+    hubQpsVariants: (value('--hub-qps-variants') ?? '')
+      .split(',')
+      .filter((x) => x !== '')
+      .map(Number),
   };
 }
 
 /** Client limits: the operator's defaults (operator/config.ts) unless the environment overrides them. */
 function limits(env: NodeJS.ProcessEnv = process.env): { hub: RateLimit; provider: RateLimit; events: RateLimit; workers: number } {
-  const c = loadConfig({ FLOTILLA_HUB_QPS: env.FLOTILLA_HUB_QPS, FLOTILLA_HUB_BURST: env.FLOTILLA_HUB_BURST, FLOTILLA_PROVIDER_QPS: env.FLOTILLA_PROVIDER_QPS, FLOTILLA_PROVIDER_BURST: env.FLOTILLA_PROVIDER_BURST, FLOTILLA_EVENT_QPS: env.FLOTILLA_EVENT_QPS, FLOTILLA_EVENT_BURST: env.FLOTILLA_EVENT_BURST, FLOTILLA_WORKERS: env.FLOTILLA_WORKERS });
+  const c = loadConfig({
+    FLOTILLA_HUB_QPS: env.FLOTILLA_HUB_QPS,
+    FLOTILLA_HUB_BURST: env.FLOTILLA_HUB_BURST,
+    FLOTILLA_PROVIDER_QPS: env.FLOTILLA_PROVIDER_QPS,
+    FLOTILLA_PROVIDER_BURST: env.FLOTILLA_PROVIDER_BURST,
+    FLOTILLA_EVENT_QPS: env.FLOTILLA_EVENT_QPS,
+    FLOTILLA_EVENT_BURST: env.FLOTILLA_EVENT_BURST,
+    FLOTILLA_WORKERS: env.FLOTILLA_WORKERS,
+  });
   return { hub: c.hubRateLimit, provider: c.providerRateLimit, events: c.eventRateLimit, workers: c.workers };
 }
 
@@ -101,22 +115,33 @@ function watchRestarting<T>(kc: KubeConfig, path: string, onEvent: (type: string
   const start = async () => {
     if (stopped) return;
     try {
-      abort = await new Watch(kc).watch(path, {}, (type: string, object: T) => {
-        try {
-          onEvent(type, object);
-        } catch (err) {
-          process.stderr.write(`watch ${path}: ${err instanceof Error ? err.stack : String(err)}\n`);
-        }
-      }, (err: unknown) => {
-        if (!stopped) process.stderr.write(`watch ${path} ended${err ? `: ${String(err)}` : ''}; restarting\n`);
-        again();
-      });
+      abort = await new Watch(kc).watch(
+        path,
+        {},
+        (type: string, object: T) => {
+          try {
+            onEvent(type, object);
+          } catch (err) {
+            process.stderr.write(`watch ${path}: ${err instanceof Error ? err.stack : String(err)}\n`);
+          }
+        },
+        (err: unknown) => {
+          if (!stopped) process.stderr.write(`watch ${path} ended${err ? `: ${String(err)}` : ''}; restarting\n`);
+          again();
+        },
+      );
     } catch {
       again();
     }
   };
   void start();
-  return { stop: () => { stopped = true; abort?.abort(); }, restarts: () => restarts };
+  return {
+    stop: () => {
+      stopped = true;
+      abort?.abort();
+    },
+    restarts: () => restarts,
+  };
 }
 
 /** Notes the first instant each pod of a namespace shows spec.nodeName (keyed by `keyOf(pod)`). */
@@ -151,10 +176,23 @@ function equivalentPod(corner: Corner, name: string, provider: string): V1Pod {
     metadata: { name, namespace: corner.hubNamespace, uid: `00000000-0000-4000-8000-${String(name.length).padStart(4, '0')}00000000` },
     spec: { ...manifest(corner, name).spec, output: { path: '/flotilla/output', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' } },
   } as unknown as AIJob;
-  const pod = buildPod(job, {
-    provider, attempt: 1, replicas: [0],
-    placement: { provider, product: corner.product, resourceName: 'nvidia.com/gpu', nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: [corner.product] }] },
-  }, 0, { namespace: corner.lentNamespace, priorityClassName: 'flotilla-lent' }, 'bench');
+  const pod = buildPod(
+    job,
+    {
+      provider,
+      attempt: 1,
+      replicas: [0],
+      placement: {
+        provider,
+        product: corner.product,
+        resourceName: 'nvidia.com/gpu',
+        nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: [corner.product] }],
+      },
+    },
+    0,
+    { namespace: corner.lentNamespace, priorityClassName: 'flotilla-lent' },
+    'bench',
+  );
   return { ...pod, metadata: { ...pod.metadata, name: `raw-${name}`, labels: { 'flotilla.dev/bench': corner.id } } };
 }
 
@@ -181,9 +219,23 @@ function figures(starts: ReadonlyMap<string, number>, bound: ReadonlyMap<string,
     last = Math.max(last, b);
   }
   const wall = (last - t0) / 1000;
-  const offsets = [...bound.entries()].filter(([k]) => starts.has(k)).map(([, b]) => (b - t0) / 1000).sort((a, b) => a - b);
-  const secondsToShare = Object.fromEntries([0.5, 0.9, 0.95, 0.99, 1].map((q) => [String(q), offsets[Math.max(0, Math.ceil(q * starts.size) - 1)] ?? Number.NaN]));
-  return { n: lat.length, wallSeconds: wall, perSecond: lat.length / wall, applySeconds: (applyEnd - t0) / 1000, latencyMs: summarize(lat), secondsToShare, loadBefore, loadAfter: load() };
+  const offsets = [...bound.entries()]
+    .filter(([k]) => starts.has(k))
+    .map(([, b]) => (b - t0) / 1000)
+    .sort((a, b) => a - b);
+  const secondsToShare = Object.fromEntries(
+    [0.5, 0.9, 0.95, 0.99, 1].map((q) => [String(q), offsets[Math.max(0, Math.ceil(q * starts.size) - 1)] ?? Number.NaN]),
+  );
+  return {
+    n: lat.length,
+    wallSeconds: wall,
+    perSecond: lat.length / wall,
+    applySeconds: (applyEnd - t0) / 1000,
+    latencyMs: summarize(lat),
+    secondsToShare,
+    loadBefore,
+    loadAfter: load(),
+  };
 }
 
 async function baseline(corner: Corner, names: readonly string[], limit: RateLimit): Promise<RunFigures & { requests: Record<string, number> }> {
@@ -192,27 +244,51 @@ async function baseline(corner: Corner, names: readonly string[], limit: RateLim
     return { c, kc, core: kc.makeApiClient(CoreV1Api) };
   });
   const bound = new Map<string, number>();
-  const watches = corner.clusters.map((c) => watchBindings(c.kc, corner.lentNamespace, (p) => p.metadata?.labels?.['flotilla.dev/bench'] ? p.metadata.name : undefined, bound));
+  const watches = corner.clusters.map((c) =>
+    watchBindings(c.kc, corner.lentNamespace, (p) => (p.metadata?.labels?.['flotilla.dev/bench'] ? p.metadata.name : undefined), bound),
+  );
   await sleep(1000);
   const pods = names.map((n, i) => ({ client: clients[i % clients.length]!, body: equivalentPod(corner, n, clients[i % clients.length]!.c.provider) }));
   const starts = new Map<string, number>();
   const loadBefore = load();
-  log(`baseline: creating ${pods.length} pods round-robin in ${clients.map((c) => c.c.cluster).join(', ')} at ${limit.qps} QPS / burst ${limit.burst} per cluster…`);
-  await Promise.all(pods.map(async ({ client, body }) => {
-    starts.set(body.metadata?.name ?? '', Date.now());
-    await client.core.createNamespacedPod({ namespace: corner.lentNamespace, body });
-  }));
+  log(
+    `baseline: creating ${pods.length} pods round-robin in ${clients.map((c) => c.c.cluster).join(', ')} at ${limit.qps} QPS / burst ${limit.burst} per cluster…`,
+  );
+  await Promise.all(
+    pods.map(async ({ client, body }) => {
+      starts.set(body.metadata?.name ?? '', Date.now());
+      await client.core.createNamespacedPod({ namespace: corner.lentNamespace, body });
+    }),
+  );
   const applyEnd = Date.now();
-  await pollUntil('every baseline pod bound', async () => bound.size, (n) => n >= pods.length, 600_000, 250);
+  await pollUntil(
+    'every baseline pod bound',
+    async () => bound.size,
+    (n) => n >= pods.length,
+    600_000,
+    250,
+  );
   const result = figures(starts, bound, applyEnd, loadBefore);
   for (const w of watches) w.stop();
   const requests: Record<string, number> = {};
   for (const { c, kc } of clients) for (const [verb, n] of kc.requests) requests[`${c.cluster}/${verb}`] = n;
-  log(`baseline: ${result.n} pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} pods/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`);
+  log(
+    `baseline: ${result.n} pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} pods/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`,
+  );
   // Out of the way before Flotilla's run: the operator's capacity view counts only its own pods.
-  await Promise.all(corner.clusters.map((c) => c.core.deleteCollectionNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/bench=${corner.id}`, gracePeriodSeconds: 0 })));
+  await Promise.all(
+    corner.clusters.map((c) =>
+      c.core.deleteCollectionNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/bench=${corner.id}`, gracePeriodSeconds: 0 }),
+    ),
+  );
   for (const c of corner.clusters) {
-    await pollUntil(`${c.cluster}: baseline pods gone`, async () => (await c.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.length, (n) => n === 0, 300_000, 1000);
+    await pollUntil(
+      `${c.cluster}: baseline pods gone`,
+      async () => (await c.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.length,
+      (n) => n === 0,
+      300_000,
+      1000,
+    );
   }
   return { ...result, requests };
 }
@@ -273,28 +349,39 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
   const requestsOf = async (port: number) => keyed(sumBy(await scrape(port), 'flotilla_kube_api_requests_total', ['cluster', 'verb']));
   const throttleOf = async (port: number) => {
     const samples = await scrape(port);
-    return { requests: sumBy(samples, 'flotilla_kube_api_throttled_total', ['cluster']), wait: sumBy(samples, 'flotilla_kube_api_throttle_wait_seconds_total', ['cluster']) };
+    return {
+      requests: sumBy(samples, 'flotilla_kube_api_throttled_total', ['cluster']),
+      wait: sumBy(samples, 'flotilla_kube_api_throttle_wait_seconds_total', ['cluster']),
+    };
   };
-  const reconcileSecondsOf = async (port: number) => [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_sum', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
-  const reconcilesOf = async (port: number) => [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_count', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
+  const reconcileSecondsOf = async (port: number) =>
+    [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_sum', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
+  const reconcilesOf = async (port: number) =>
+    [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_count', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
 
   const port = await freePort();
   const operator: OperatorProcess = startOperator(corner.hubNamespace, {
     FLOTILLA_HTTP_PORT: String(port),
-    FLOTILLA_HUB_QPS: String(lim.hub.qps), FLOTILLA_HUB_BURST: String(lim.hub.burst),
-    FLOTILLA_PROVIDER_QPS: String(lim.provider.qps), FLOTILLA_PROVIDER_BURST: String(lim.provider.burst),
-    FLOTILLA_EVENT_QPS: String(lim.events.qps), FLOTILLA_EVENT_BURST: String(lim.events.burst),
+    FLOTILLA_HUB_QPS: String(lim.hub.qps),
+    FLOTILLA_HUB_BURST: String(lim.hub.burst),
+    FLOTILLA_PROVIDER_QPS: String(lim.provider.qps),
+    FLOTILLA_PROVIDER_BURST: String(lim.provider.burst),
+    FLOTILLA_EVENT_QPS: String(lim.events.qps),
+    FLOTILLA_EVENT_BURST: String(lim.events.burst),
     FLOTILLA_WORKERS: String(lim.workers),
     // The operator's default lease timing (test/support/operator.ts shortens it for quick takeovers,
     // which would spend ~4 hub requests a second on renewals).
-    FLOTILLA_LEASE_DURATION_MS: '15000', FLOTILLA_RENEW_DEADLINE_MS: '10000', FLOTILLA_LEASE_RETRY_MS: '2000',
+    FLOTILLA_LEASE_DURATION_MS: '15000',
+    FLOTILLA_RENEW_DEADLINE_MS: '10000',
+    FLOTILLA_LEASE_RETRY_MS: '2000',
   });
   const sampler = startSampler(operator.pid, 1000);
   const hubKc = adminConfig('hub');
   const custom = hubKc.makeApiClient(CustomObjectsApi);
   const userKc = RateLimitedKubeConfig.fromKubeConfig(hubKc, USER_LIMIT);
   const user = userKc.makeApiClient(CustomObjectsApi);
-  const create = (m: AIJobManifest) => user.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, body: m }) as Promise<AIJob>;
+  const create = (m: AIJobManifest) =>
+    user.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, body: m }) as Promise<AIJob>;
 
   const bound = new Map<string, number>();
   const podWatches = corner.clusters.map((c) => watchBindings(c.kc, corner.lentNamespace, (p) => p.metadata?.annotations?.[ANNOTATION_JOB_NAME], bound));
@@ -307,7 +394,17 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
   const writes = new Map<string, number>();
   let counting = false;
   try {
-    await pollUntil('the operator ready', () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0), (s) => s === 200, 120_000, 500);
+    await pollUntil(
+      'the operator ready',
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      120_000,
+      500,
+    );
     jobWatch = watchRestarting<AIJob>(hubKc, `/apis/${GROUP}/${VERSION}/namespaces/${corner.hubNamespace}/aijobs`, (type, job) => {
       const name = job.metadata.name ?? '';
       if (counting && type === 'MODIFIED' && names.includes(name)) {
@@ -323,7 +420,13 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     });
     // One job pinned to each provider proves every connection synced, and warms the JIT; not measured.
     for (const [i, c] of corner.clusters.entries()) await create(manifest(corner, warmups[i] as string, c.provider));
-    await pollUntil('warm-up jobs Running', async () => warmups.filter((w) => running.has(w)).length, (n) => n === warmups.length, 180_000, 250);
+    await pollUntil(
+      'warm-up jobs Running',
+      async () => warmups.filter((w) => running.has(w)).length,
+      (n) => n === warmups.length,
+      180_000,
+      250,
+    );
     await sleep(2000);
     const before = await requestsOf(port);
     const throttleBefore = await throttleOf(port);
@@ -335,16 +438,32 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const loadBefore = load();
     counting = true;
     log(`flotilla: applying ${names.length} AIJobs at once (user client ${USER_LIMIT.qps} QPS / burst ${USER_LIMIT.burst})…`);
-    await Promise.all(names.map(async (n) => {
-      starts.set(n, Date.now());
-      await create(manifest(corner, n));
-    }));
+    await Promise.all(
+      names.map(async (n) => {
+        starts.set(n, Date.now());
+        await create(manifest(corner, n));
+      }),
+    );
     const applyEnd = Date.now();
     log(`flotilla: applied in ${((applyEnd - Math.min(...starts.values())) / 1000).toFixed(1)} s; waiting for every pod to be bound…`);
-    await pollUntil('every Flotilla pod bound', async () => names.filter((n) => bound.has(n)).length, (n) => n >= names.length, 900_000, 250);
+    await pollUntil(
+      'every Flotilla pod bound',
+      async () => names.filter((n) => bound.has(n)).length,
+      (n) => n >= names.length,
+      900_000,
+      250,
+    );
     const result = figures(starts, bound, applyEnd, loadBefore);
-    log(`flotilla: ${result.n} jobs' pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} jobs/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`);
-    await pollUntil('every job Running', async () => names.filter((n) => running.has(n)).length, (n) => n >= names.length, 600_000, 250);
+    log(
+      `flotilla: ${result.n} jobs' pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} jobs/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`,
+    );
+    await pollUntil(
+      'every job Running',
+      async () => names.filter((n) => running.has(n)).length,
+      (n) => n >= names.length,
+      600_000,
+      250,
+    );
     const allRunning = Date.now();
     await sleep(1000);
     counting = false;
@@ -372,9 +491,22 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     log(`flotilla: deleting ${names.length + warmups.length} AIJobs…`);
     const deleteStart = Date.now();
     await inParallel([...names, ...warmups], 25, async (name) => {
-      await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, name }).catch(() => undefined);
+      await custom
+        .deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, name })
+        .catch(() => undefined);
     });
-    await pollUntil('every AIJob gone', async () => ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace })) as { items: unknown[] }).items.length, (n) => n === 0, 900_000, 1000);
+    await pollUntil(
+      'every AIJob gone',
+      async () =>
+        (
+          (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace })) as {
+            items: unknown[];
+          }
+        ).items.length,
+      (n) => n === 0,
+      900_000,
+      1000,
+    );
     const deleteSeconds = (Date.now() - deleteStart) / 1000;
     await sleep(1000);
     const afterDelete = await requestsOf(port);
@@ -391,7 +523,10 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const mib = (k: number) => k / 1024;
     const samples = sampler.samples;
     const counts = new Map<string, number>();
-    for (const n of names) { const p = placedOn.get(n); if (p) counts.set(p, (counts.get(p) ?? 0) + 1); }
+    for (const n of names) {
+      const p = placedOn.get(n);
+      if (p) counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
     const toRunning = names.map((n) => (running.get(n) ?? Number.NaN) - (starts.get(n) ?? Number.NaN));
     return {
       ...result,
@@ -404,7 +539,13 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       deleteRequests: perJob(delta(afterRest, afterDelete)),
       restRequestsPerSecond: Object.fromEntries([...delta(afterDispatch, afterRest)].filter(([, v]) => v > 0).map(([k, v]) => [k, v / opts.restSeconds])),
       throttled,
-      reconciles: { meanDispatchMs: (1000 * (reconcileSecondsDispatch - reconcileSecondsBefore)) / (reconcilesDispatch - reconcilesBefore), dispatch: reconcilesDispatch - reconcilesBefore, rest: reconcilesRest - reconcilesDispatch, delete: reconcilesDelete - reconcilesRest, dispatchSeconds: (allRunning - Math.min(...starts.values())) / 1000 },
+      reconciles: {
+        meanDispatchMs: (1000 * (reconcileSecondsDispatch - reconcileSecondsBefore)) / (reconcilesDispatch - reconcilesBefore),
+        dispatch: reconcilesDispatch - reconcilesBefore,
+        rest: reconcilesRest - reconcilesDispatch,
+        delete: reconcilesDelete - reconcilesRest,
+        dispatchSeconds: (allRunning - Math.min(...starts.values())) / 1000,
+      },
       deleteSeconds,
       footprint: {
         startRssMiB: mib(cpuStart.rssKiB),
@@ -422,11 +563,30 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     for (const w of podWatches) w.stop();
     sampler.stop();
     // Whatever is left (a failed run): delete the jobs while the operator still runs to drop finalizers.
-    const left = ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace }).catch(() => ({ items: [] }))) as { items: AIJob[] }).items;
+    const left = (
+      (await custom
+        .listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace })
+        .catch(() => ({ items: [] }))) as { items: AIJob[] }
+    ).items;
     if (left.length > 0) {
       log(`cleanup: deleting ${left.length} AIJobs left behind…`);
-      await inParallel(left, 25, async (j) => { await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, name: j.metadata.name ?? '' }).catch(() => undefined); });
-      await pollUntil('leftover AIJobs gone', async () => ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace })) as { items: unknown[] }).items.length, (n) => n === 0, 600_000, 1000).catch((err: unknown) => log(`cleanup: ${String(err)}`));
+      await inParallel(left, 25, async (j) => {
+        await custom
+          .deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, name: j.metadata.name ?? '' })
+          .catch(() => undefined);
+      });
+      await pollUntil(
+        'leftover AIJobs gone',
+        async () =>
+          (
+            (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace })) as {
+              items: unknown[];
+            }
+          ).items.length,
+        (n) => n === 0,
+        600_000,
+        1000,
+      ).catch((err: unknown) => log(`cleanup: ${String(err)}`));
     }
     await operator.stop();
   }
@@ -447,13 +607,38 @@ function print(r: DispatchReport): void {
   const f = r.flotilla;
   const lat = (s: LatencySummary) => [fmt(s.p50), fmt(s.p95), fmt(s.p99), fmt(s.max)];
   log('');
-  log(markdownTable(['run', 'n', 'wall s', 'per s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'load before'], [
-    ...(r.baseline ? [['raw pods (baseline)', String(r.baseline.n), r.baseline.wallSeconds.toFixed(1), r.baseline.perSecond.toFixed(1), ...lat(r.baseline.latencyMs), r.baseline.loadBefore.join(' ')]] : []),
-    ['Flotilla AIJobs → pod bound', String(f.n), f.wallSeconds.toFixed(1), f.perSecond.toFixed(1), ...lat(f.latencyMs), f.loadBefore.join(' ')],
-    ['Flotilla AIJobs → phase Running', String(f.toRunningMs.n), f.runningSeconds.toFixed(1), (f.n / f.runningSeconds).toFixed(1), ...lat(f.toRunningMs), ''],
-  ]));
+  log(
+    markdownTable(
+      ['run', 'n', 'wall s', 'per s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'load before'],
+      [
+        ...(r.baseline
+          ? [
+              [
+                'raw pods (baseline)',
+                String(r.baseline.n),
+                r.baseline.wallSeconds.toFixed(1),
+                r.baseline.perSecond.toFixed(1),
+                ...lat(r.baseline.latencyMs),
+                r.baseline.loadBefore.join(' '),
+              ],
+            ]
+          : []),
+        ['Flotilla AIJobs → pod bound', String(f.n), f.wallSeconds.toFixed(1), f.perSecond.toFixed(1), ...lat(f.latencyMs), f.loadBefore.join(' ')],
+        [
+          'Flotilla AIJobs → phase Running',
+          String(f.toRunningMs.n),
+          f.runningSeconds.toFixed(1),
+          (f.n / f.runningSeconds).toFixed(1),
+          ...lat(f.toRunningMs),
+          '',
+        ],
+      ],
+    ),
+  );
   if (r.ratio !== undefined) log(`\nratio Flotilla / raw throughput: ${r.ratio.toFixed(2)} (target ≥ 0.8)`);
-  const total = Object.entries(f.dispatchRequests).filter(([k]) => !k.startsWith('other')).reduce((a, [, v]) => a + v, 0);
+  const total = Object.entries(f.dispatchRequests)
+    .filter(([k]) => !k.startsWith('other'))
+    .reduce((a, [, v]) => a + v, 0);
   log(`API requests per job, apply → Running (operator's own counters): ${total.toFixed(2)} (MultiKueue ~7.9)`);
   for (const [k, v] of Object.entries(f.dispatchRequests).sort()) log(`  ${k.padEnd(28)} ${v.toFixed(2)}`);
   log(`writes per job to the AIJob (hub watch), by what they changed:`);
@@ -461,7 +646,10 @@ function print(r: DispatchReport): void {
   log(`API requests per job, delete → gone:`);
   for (const [k, v] of Object.entries(f.deleteRequests).sort()) log(`  ${k.padEnd(28)} ${v.toFixed(2)}`);
   log(`client-side throttling, apply → Running (requests held back, seconds waited in all): ${JSON.stringify(f.throttled)}`);
-  for (const v of r.variants) log(`variant hub ${v.hub.qps}/${v.hub.burst}: ${v.figures.perSecond.toFixed(1)} jobs/s, p50 ${fmt(v.figures.latencyMs.p50)} ms p99 ${fmt(v.figures.latencyMs.p99)} ms${v.ratio !== undefined ? `, ratio ${v.ratio.toFixed(2)}` : ''}`);
+  for (const v of r.variants)
+    log(
+      `variant hub ${v.hub.qps}/${v.hub.burst}: ${v.figures.perSecond.toFixed(1)} jobs/s, p50 ${fmt(v.figures.latencyMs.p50)} ms p99 ${fmt(v.figures.latencyMs.p99)} ms${v.ratio !== undefined ? `, ratio ${v.ratio.toFixed(2)}` : ''}`,
+    );
   log(`placed on: ${JSON.stringify(f.placedOn)}; reconciles: ${JSON.stringify(f.reconciles)}`);
   log(`footprint: ${JSON.stringify(f.footprint)}`);
 }
@@ -471,10 +659,18 @@ async function main(): Promise<void> {
   const lim = limits();
   if (opts.jobs + 3 > opts.nodes * opts.gpusPerNode * opts.clusters.length) throw new Error('not enough GPUs in the corner for the jobs');
   log(`dispatch benchmark: ${opts.jobs} jobs, ${opts.clusters.length} × ${opts.nodes} nodes × ${opts.gpusPerNode} GPUs; load ${load().join(' ')}`);
-  log(`limits: hub ${lim.hub.qps}/${lim.hub.burst}, provider ${lim.provider.qps}/${lim.provider.burst}, events ${lim.events.qps}/${lim.events.burst}, workers ${lim.workers}`);
-  const corner = await createCorner({ clusters: opts.clusters, nodesPerCluster: opts.nodes, gpusPerNode: opts.gpusPerNode, pricePerGpuHour: '1.00', prefix: 'bench-dispatch' }, log);
+  log(
+    `limits: hub ${lim.hub.qps}/${lim.hub.burst}, provider ${lim.provider.qps}/${lim.provider.burst}, events ${lim.events.qps}/${lim.events.burst}, workers ${lim.workers}`,
+  );
+  const corner = await createCorner(
+    { clusters: opts.clusters, nodesPerCluster: opts.nodes, gpusPerNode: opts.gpusPerNode, pricePerGpuHour: '1.00', prefix: 'bench-dispatch' },
+    log,
+  );
   let interrupted = false;
-  process.once('SIGINT', () => { interrupted = true; log('interrupted: cleaning up…'); });
+  process.once('SIGINT', () => {
+    interrupted = true;
+    log('interrupted: cleaning up…');
+  });
   try {
     const names = Array.from({ length: opts.jobs }, (_, i) => `job-${String(i).padStart(4, '0')}`);
     const base = opts.skipBaseline ? undefined : await baseline(corner, names, lim.provider);
@@ -490,7 +686,9 @@ async function main(): Promise<void> {
     }
     const report: DispatchReport = {
       variants,
-      options: opts, limits: lim, userLimit: USER_LIMIT,
+      options: opts,
+      limits: lim,
+      userLimit: USER_LIMIT,
       corner: { id: corner.id, product: corner.product, clusters: [...opts.clusters], nodesPerCluster: opts.nodes, gpusPerNode: opts.gpusPerNode },
       ...(base ? { baseline: base, ratio: flot.perSecond / base.perSecond } : {}),
       flotilla: flot,
@@ -502,7 +700,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -40,18 +40,41 @@ function federation(s: Scenario): ProviderSnapshot[] {
   const out: ProviderSnapshot[] = [];
   for (let p = 0; p < s.providers; p++) {
     const name = `provider-${String.fromCharCode(97 + (p % 26))}${p >= 26 ? p : ''}`;
-    const nodes = Array.from({ length: s.nodes }, (_, i) => gpuNode(`${name}-gpu-${i}`).product(PRODUCT, s.gpus, 81920).cpu(64_000).memory(512 * 2 ** 30));
-    out.push(gpuProvider(name).price(PRODUCT, '1.00').nodes(...nodes).build());
+    const nodes = Array.from({ length: s.nodes }, (_, i) =>
+      gpuNode(`${name}-gpu-${i}`)
+        .product(PRODUCT, s.gpus, 81920)
+        .cpu(64_000)
+        .memory(512 * 2 ** 30),
+    );
+    out.push(
+      gpuProvider(name)
+        .price(PRODUCT, '1.00')
+        .nodes(...nodes)
+        .build(),
+    );
   }
   for (let p = 0; p < s.bystanders; p++) {
     const name = `other-${p}`;
-    const nodes = Array.from({ length: s.bystanderNodes }, (_, i) => gpuNode(`${name}-gpu-${i}`).product('NVIDIA-L4', 8, 23034).cpu(64_000).memory(512 * 2 ** 30));
-    out.push(gpuProvider(name).price('NVIDIA-L4', '0.50').nodes(...nodes).build());
+    const nodes = Array.from({ length: s.bystanderNodes }, (_, i) =>
+      gpuNode(`${name}-gpu-${i}`)
+        .product('NVIDIA-L4', 8, 23034)
+        .cpu(64_000)
+        .memory(512 * 2 ** 30),
+    );
+    out.push(
+      gpuProvider(name)
+        .price('NVIDIA-L4', '0.50')
+        .nodes(...nodes)
+        .build(),
+    );
   }
   return out;
 }
 
-interface Reservation { readonly placement: Placement; readonly demand: JobDemand }
+interface Reservation {
+  readonly placement: Placement;
+  readonly demand: JobDemand;
+}
 
 interface PathResult {
   readonly perDecisionMs: LatencySummary;
@@ -165,10 +188,26 @@ function main(): void {
     return;
   }
   const rows = results.flatMap((r) => [
-    [r.scenario.label, 'today: snapshots + reservations + placeJob', fmt(r.controller.perDecisionMs.p50, 3), fmt(r.controller.perDecisionMs.p99, 3), fmt(r.controller.totalMs), fmt(r.stormMs.controller)],
-    ['', 'kept index + placeJobIndexed', fmt(r.indexed.perDecisionMs.p50, 3), fmt(r.indexed.perDecisionMs.p99, 3), fmt(r.indexed.totalMs), fmt(r.stormMs.indexed)],
+    [
+      r.scenario.label,
+      'today: snapshots + reservations + placeJob',
+      fmt(r.controller.perDecisionMs.p50, 3),
+      fmt(r.controller.perDecisionMs.p99, 3),
+      fmt(r.controller.totalMs),
+      fmt(r.stormMs.controller),
+    ],
+    [
+      '',
+      'kept index + placeJobIndexed',
+      fmt(r.indexed.perDecisionMs.p50, 3),
+      fmt(r.indexed.perDecisionMs.p99, 3),
+      fmt(r.indexed.totalMs),
+      fmt(r.stormMs.indexed),
+    ],
   ]);
-  process.stdout.write(`${markdownTable(['federation', 'path', 'p50 ms/decision', 'p99 ms/decision', `burst of ${jobs} ms`, 'one event, all pending ms'], rows)}\n`);
+  process.stdout.write(
+    `${markdownTable(['federation', 'path', 'p50 ms/decision', 'p99 ms/decision', `burst of ${jobs} ms`, 'one event, all pending ms'], rows)}\n`,
+  );
 }
 
 main();

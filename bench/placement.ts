@@ -124,10 +124,16 @@ function runScale(options: Options, nodesPerProvider: number, log: (line: string
 
 function main(): void {
   const options = parseOptions(process.argv.slice(2));
-  const log = (line: string) => { if (!options.json) console.log(line); };
+  const log = (line: string) => {
+    if (!options.json) console.log(line);
+  };
   const cpu = cpus();
-  log(`placement benchmark — node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, `
-    + `${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, seed ${options.seed}`);
+  log(
+    `placement benchmark — node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ` +
+      `${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, seed ${options.seed}`,
+  );
 
   const results: ScaleResult[] = [];
   for (const nodesPerProvider of options.scales) {
@@ -164,9 +170,11 @@ function main(): void {
   if (base) {
     for (const r of rest) {
       const factor = r.totalNodes / base.totalNodes;
-      console.log(`\n${factor.toFixed(0)}× the nodes: p50 ×${(r.p50Us / base.p50Us).toFixed(2)}, p99 ×${(r.p99Us / base.p99Us).toFixed(2)}, `
-        + `decisions/s ×${(r.decisionsPerSecond / base.decisionsPerSecond).toFixed(2)}, index build ×${(r.indexMs / base.indexMs).toFixed(2)}, `
-        + `naive p50 ×${(r.naiveP50Ms / base.naiveP50Ms).toFixed(2)}`);
+      console.log(
+        `\n${factor.toFixed(0)}× the nodes: p50 ×${(r.p50Us / base.p50Us).toFixed(2)}, p99 ×${(r.p99Us / base.p99Us).toFixed(2)}, ` +
+          `decisions/s ×${(r.decisionsPerSecond / base.decisionsPerSecond).toFixed(2)}, index build ×${(r.indexMs / base.indexMs).toFixed(2)}, ` +
+          `naive p50 ×${(r.naiveP50Ms / base.naiveP50Ms).toFixed(2)}`,
+      );
     }
     const target = results.find((r) => r.totalNodes === 100_000) ?? base;
     const verdict = target.p99Us < 5000 ? 'meets' : 'misses';

@@ -28,7 +28,8 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
 };
-const row = (label: string, xs: number[]) => `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
+const row = (label: string, xs: number[]) =>
+  `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
 
 async function main(): Promise<void> {
   await hub.core.createNamespace({ body: { metadata: { name: ns } } });
@@ -36,17 +37,28 @@ async function main(): Promise<void> {
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00', nodes });
   const port = await freePort();
   const operator = startOperator(ns, {
-    ...Object.fromEntries(['FLOTILLA_WORKERS', 'FLOTILLA_HUB_QPS', 'FLOTILLA_HUB_BURST', 'FLOTILLA_PROVIDER_QPS', 'FLOTILLA_PROVIDER_BURST'].flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : []))),
-    FLOTILLA_REPORT_PORT: String(port), FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`, FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
+    ...Object.fromEntries(
+      ['FLOTILLA_WORKERS', 'FLOTILLA_HUB_QPS', 'FLOTILLA_HUB_BURST', 'FLOTILLA_PROVIDER_QPS', 'FLOTILLA_PROVIDER_BURST'].flatMap((k) =>
+        process.env[k] ? [[k, process.env[k]]] : [],
+      ),
+    ),
+    FLOTILLA_REPORT_PORT: String(port),
+    FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
+    FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
     // BENCH_CPU_PROFILE=<dir>: the operator writes a V8 CPU profile there when it stops.
     ...(process.env.BENCH_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}` } : {}),
   });
   const bound = new Map<string, number>();
   const b = corner.providers.get(B)!.cluster;
-  const watch = await new Watch(b.kc).watch(`/api/v1/namespaces/${corner.lentNamespace}/pods`, {}, (_type: string, pod: V1Pod) => {
-    const name = pod.metadata?.name ?? '';
-    if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
-  }, () => undefined);
+  const watch = await new Watch(b.kc).watch(
+    `/api/v1/namespaces/${corner.lentNamespace}/pods`,
+    {},
+    (_type: string, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
+    },
+    () => undefined,
+  );
   try {
     const names = Array.from({ length: jobs }, (_, i) => `job-${i}`);
     process.stdout.write(`starting ${jobs} single-GPU jobs on ${A} (${nodes} nodes × 8 GPUs per provider)…\n`);
@@ -59,15 +71,24 @@ async function main(): Promise<void> {
     process.stdout.write(`all ${jobs} running (${running.length} on ${A}); evicting every pod at ${A} at once…\n`);
     const a = corner.providers.get(A)!.cluster;
     const signalled = new Map<string, number>();
-    await Promise.all(running.map(async (job) => {
-      const [pod] = await jobPods(corner, A, job.metadata.uid ?? '');
-      const name = pod?.metadata?.name ?? '';
-      signalled.set(job.metadata.name ?? '', Date.now());
-      await a.core.createNamespacedPodEviction({ name, namespace: corner.lentNamespace, body: { metadata: { name, namespace: corner.lentNamespace } } });
-    }));
-    const moved = await Promise.all(running.map((j) => waitJob(ns, j.metadata.name ?? '', `resumed on ${B}`, (x) => x.status?.attempts?.[1]?.provider === B, 180_000)));
+    await Promise.all(
+      running.map(async (job) => {
+        const [pod] = await jobPods(corner, A, job.metadata.uid ?? '');
+        const name = pod?.metadata?.name ?? '';
+        signalled.set(job.metadata.name ?? '', Date.now());
+        await a.core.createNamespacedPodEviction({ name, namespace: corner.lentNamespace, body: { metadata: { name, namespace: corner.lentNamespace } } });
+      }),
+    );
+    const moved = await Promise.all(
+      running.map((j) => waitJob(ns, j.metadata.name ?? '', `resumed on ${B}`, (x) => x.status?.attempts?.[1]?.provider === B, 180_000)),
+    );
     const replacements = moved.map((j) => `${j.metadata.name}-${(j.metadata.uid ?? '').slice(0, 8)}-a2-r0`);
-    await pollUntil('every replacement pod bound', async () => replacements.filter((r) => bound.has(r)).length, (n) => n >= replacements.length, 180_000);
+    await pollUntil(
+      'every replacement pod bound',
+      async () => replacements.filter((r) => bound.has(r)).length,
+      (n) => n >= replacements.length,
+      180_000,
+    );
     const detection: number[] = [];
     const recovery: number[] = [];
     for (const job of moved) {
@@ -89,7 +110,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

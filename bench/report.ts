@@ -21,7 +21,10 @@ const STEPS = ['placement', 'placementController', 'dispatch', 'preemption', 'se
 type Step = (typeof STEPS)[number];
 
 const argv = process.argv.slice(2);
-const value = (flag: string) => { const i = argv.indexOf(flag); return i >= 0 ? argv[i + 1] : undefined; };
+const value = (flag: string) => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const outDir = join(repoRoot, '.flotilla', 'bench');
 mkdirSync(outDir, { recursive: true });
 const recordFile = join(outDir, 'steps.json');
@@ -32,7 +35,10 @@ function runNode(args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); process.stdout.write(d); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
     child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`node ${args.join(' ')} exited ${code}`))));
   });
@@ -45,7 +51,12 @@ async function runStep(step: Step): Promise<StepRecord> {
   let output: string;
   switch (step) {
     case 'placement':
-      output = await runNode(['--max-old-space-size=6144', 'bench/placement.ts', '--json', ...(value('--placement-jobs') ? ['--jobs', value('--placement-jobs') as string] : [])]);
+      output = await runNode([
+        '--max-old-space-size=6144',
+        'bench/placement.ts',
+        '--json',
+        ...(value('--placement-jobs') ? ['--jobs', value('--placement-jobs') as string] : []),
+      ]);
       output = output.trim().split('\n').at(-1) ?? '';
       break;
     case 'placementController':
@@ -53,8 +64,19 @@ async function runStep(step: Step): Promise<StepRecord> {
       break;
     case 'dispatch': {
       const file = join(outDir, 'dispatch-run.json');
-      await runNode(['bench/dispatch.ts', '--json', file, '--jobs', value('--jobs') ?? '500', '--nodes', value('--nodes') ?? '50',
-        '--rest-seconds', value('--rest-seconds') ?? '30', '--hub-qps-variants', value('--hub-qps-variants') ?? '200']);
+      await runNode([
+        'bench/dispatch.ts',
+        '--json',
+        file,
+        '--jobs',
+        value('--jobs') ?? '500',
+        '--nodes',
+        value('--nodes') ?? '50',
+        '--rest-seconds',
+        value('--rest-seconds') ?? '30',
+        '--hub-qps-variants',
+        value('--hub-qps-variants') ?? '200',
+      ]);
       output = readFileSync(file, 'utf8');
       break;
     }
@@ -69,12 +91,19 @@ async function runStep(step: Step): Promise<StepRecord> {
 }
 
 function machine(): Machine {
-  const versions = readFileSync(join(repoRoot, 'scripts', 'versions.env'), 'utf8').split('\n')
-    .filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=') as [string, string]);
+  const versions = readFileSync(join(repoRoot, 'scripts', 'versions.env'), 'utf8')
+    .split('\n')
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => l.split('=') as [string, string]);
   let anvil = 'unknown';
   try {
-    anvil = execFileSync(join(repoRoot, 'node_modules', '.bin', 'anvil'), ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? anvil;
-  } catch { /* not installed: the settlement step fails and says so */ }
+    anvil =
+      execFileSync(join(repoRoot, 'node_modules', '.bin', 'anvil'), ['--version'], { encoding: 'utf8' })
+        .split('\n')[0]
+        ?.trim() ?? anvil;
+  } catch {
+    /* not installed: the settlement step fails and says so */
+  }
   const meminfo = existsSync('/proc/meminfo') ? readFileSync('/proc/meminfo', 'utf8') : '';
   return {
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -89,7 +118,7 @@ function machine(): Machine {
 }
 
 async function main(): Promise<void> {
-  const previous: Partial<Record<Step, StepRecord>> = existsSync(recordFile) ? JSON.parse(readFileSync(recordFile, 'utf8')) as Steps : {};
+  const previous: Partial<Record<Step, StepRecord>> = existsSync(recordFile) ? (JSON.parse(readFileSync(recordFile, 'utf8')) as Steps) : {};
   const only = value('--only')?.split(',') as Step[] | undefined;
   const toRun: Step[] = argv.includes('--render') ? [] : (only ?? [...STEPS]);
   for (const s of toRun) if (!STEPS.includes(s)) throw new Error(`unknown step ${s}; steps: ${STEPS.join(', ')}`);
@@ -104,9 +133,16 @@ async function main(): Promise<void> {
       failures.push(`${step}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const doc = renderReport({ machine: machine(), generated: new Date().toISOString(), steps: records as Steps, dispatch: records.dispatch ? JSON.parse(records.dispatch.output) as DispatchReport : undefined });
+  const doc = renderReport({
+    machine: machine(),
+    generated: new Date().toISOString(),
+    steps: records as Steps,
+    dispatch: records.dispatch ? (JSON.parse(records.dispatch.output) as DispatchReport) : undefined,
+  });
   writeFileSync(join(repoRoot, 'docs', 'benchmarks.md'), doc);
-  process.stdout.write(`\nwrote docs/benchmarks.md${failures.length > 0 ? ` — steps that failed (their last good output, if any, was kept):\n  ${failures.join('\n  ')}` : ''}\n`);
+  process.stdout.write(
+    `\nwrote docs/benchmarks.md${failures.length > 0 ? ` — steps that failed (their last good output, if any, was kept):\n  ${failures.join('\n  ')}` : ''}\n`,
+  );
   if (failures.length > 0) process.exit(1);
 }
 

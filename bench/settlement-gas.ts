@@ -12,7 +12,10 @@ import { measureSettlementGas } from '../test/support/settlement-gas.ts';
 import type { GasMeasurement } from '../test/support/settlement-gas.ts';
 
 const BLOCK_GAS_LIMIT = 30_000_000n; // anvil's default; Ethereum mainnet targets half of its 36M limit
-const BLOCK_TIMES = [['Ethereum L1', 12], ['OP Stack / Base L2', 2]] as const;
+const BLOCK_TIMES = [
+  ['Ethereum L1', 12],
+  ['OP Stack / Base L2', 2],
+] as const;
 
 const runs: { jobs: number; batchSize: number; providersPerJob: number; warm: boolean }[] = [
   { jobs: 20, batchSize: 1, providersPerJob: 1, warm: true },
@@ -55,20 +58,30 @@ try {
       (m.jobs / (m.wallMs / 1000)).toFixed(0),
     ];
   });
-  const header = ['call', 'credits', 'providers/job', 'gas/job', 'vs transfer to a holder', 'jobs/30M block',
-    ...BLOCK_TIMES.map(([name, seconds]) => `jobs/s ${name} (${seconds}s)`), 'jobs/s on this anvil'];
+  const header = [
+    'call',
+    'credits',
+    'providers/job',
+    'gas/job',
+    'vs transfer to a holder',
+    'jobs/30M block',
+    ...BLOCK_TIMES.map(([name, seconds]) => `jobs/s ${name} (${seconds}s)`),
+    'jobs/s on this anvil',
+  ];
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  process.stdout.write([
-    `Settlement gas on anvil (${chain.node.rpcUrl}), FlotillaEscrow compiled with solc, optimizer runs=10000, evm cancun`,
-    `plain ERC-20 transfer (TestStablecoin): ${transferGas.toLocaleString('en-US')} gas to a holder, ${transferToNewGas.toLocaleString('en-US')} gas to a new holder`,
-    '',
-    line(header),
-    line(header.map(() => '---')),
-    ...rows.map(line),
-    '',
-    'jobs/s on this anvil: automine, one transaction at a time, sent and awaited from one key (a latency figure, not chain capacity).',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `Settlement gas on anvil (${chain.node.rpcUrl}), FlotillaEscrow compiled with solc, optimizer runs=10000, evm cancun`,
+      `plain ERC-20 transfer (TestStablecoin): ${transferGas.toLocaleString('en-US')} gas to a holder, ${transferToNewGas.toLocaleString('en-US')} gas to a new holder`,
+      '',
+      line(header),
+      line(header.map(() => '---')),
+      ...rows.map(line),
+      '',
+      'jobs/s on this anvil: automine, one transaction at a time, sent and awaited from one key (a latency figure, not chain capacity).',
+      '',
+    ].join('\n'),
+  );
 } finally {
   await chain.stop();
 }

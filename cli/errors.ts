@@ -42,12 +42,18 @@ export function describeKubeError(err: unknown, what: string, server?: string): 
   const e = err as ApiError;
   const message = apiMessage(e.body);
   switch (e.code) {
-    case 404: return new CliError(`${what} not found${message && !message.includes('not found') ? `: ${message}` : ''}`);
-    case 401: return new CliError(`the hub rejected your credentials (401): check --kubeconfig / --context`);
-    case 403: return new CliError(`not allowed: ${message ?? `you may not access ${what}`}`);
-    case 409: return new CliError(`${what} already exists; pick another name or delete it first`);
-    case 422: return new CliError(`the hub rejected ${what}: ${message ?? 'invalid'}`);
-    default: break;
+    case 404:
+      return new CliError(`${what} not found${message && !message.includes('not found') ? `: ${message}` : ''}`);
+    case 401:
+      return new CliError(`the hub rejected your credentials (401): check --kubeconfig / --context`);
+    case 403:
+      return new CliError(`not allowed: ${message ?? `you may not access ${what}`}`);
+    case 409:
+      return new CliError(`${what} already exists; pick another name or delete it first`);
+    case 422:
+      return new CliError(`the hub rejected ${what}: ${message ?? 'invalid'}`);
+    default:
+      break;
   }
   if (typeof e.code === 'number') return new CliError(`the hub answered HTTP ${e.code} for ${what}${message ? `: ${message}` : ''}`);
   const inner = (err as { cause?: { message?: string } }).cause?.message;

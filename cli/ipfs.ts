@@ -23,7 +23,11 @@ export async function addLocalPath(api: string | undefined, path: string): Promi
   try {
     if (statSync(full).isDirectory()) {
       let root: string | undefined;
-      for await (const entry of ipfs.addAll(globSource(full, '**/*', { hidden: true }) as AddAllSource, { cidVersion: 1, wrapWithDirectory: true, pin: true })) {
+      for await (const entry of ipfs.addAll(globSource(full, '**/*', { hidden: true }) as AddAllSource, {
+        cidVersion: 1,
+        wrapWithDirectory: true,
+        pin: true,
+      })) {
         if (entry.path === '') root = entry.cid.toString();
       }
       if (!root) throw new CliError(`adding folder ${path} to IPFS returned no root CID`);

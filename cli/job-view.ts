@@ -5,7 +5,6 @@ import { findCondition } from '../operator/core/conditions.ts';
 import { isTerminalPhase } from '../operator/core/lifecycle/phases.ts';
 import { age, table } from './output.ts';
 
-
 export const phaseOf = (job: AIJob) => job.status?.phase ?? 'Pending';
 
 /** Exit code for a job that ended: 0 unless it failed. */
@@ -50,26 +49,37 @@ export function statusText(job: AIJob, now = Date.now()): string {
     `Provider   ${s.placement?.provider ?? '-'}${s.placement?.product ? ` (${s.placement.product}${s.placement.pricePerGpuHour ? ` at ${s.placement.pricePerGpuHour}/GPU-hour` : ''})` : ''}`,
     `Age        ${age(job.metadata.creationTimestamp, now)}`,
   ];
-  if (job.spec.payment) lines.push(`Payment    up to ${job.spec.payment.maxAmount} ${job.spec.payment.token}${s.cost?.amount ? `; cost so far ${s.cost.amount} ${s.cost.token ?? job.spec.payment.token}` : ''}`);
+  if (job.spec.payment)
+    lines.push(
+      `Payment    up to ${job.spec.payment.maxAmount} ${job.spec.payment.token}${s.cost?.amount ? `; cost so far ${s.cost.amount} ${s.cost.token ?? job.spec.payment.token}` : ''}`,
+    );
   if (s.outputCID) lines.push(`Output     ${s.outputCID}`);
   if (s.receiptCID) lines.push(`Receipt    ${s.receiptCID}`);
-  if (s.settlement?.txHash) lines.push(`Settled    ${s.settlement.txHash} (${(s.settlement.amounts ?? []).map((a) => `${a.provider} ${a.amount}`).join(', ')})`);
+  if (s.settlement?.txHash)
+    lines.push(`Settled    ${s.settlement.txHash} (${(s.settlement.amounts ?? []).map((a) => `${a.provider} ${a.amount}`).join(', ')})`);
   // Outcomes per phase from status.callbacks (older operators wrote an annotation).
-  const callbacks = (s.callbacks ?? []).map((c) => `${c.phase} ${c.outcome}${c.code ? ` HTTP ${c.code}` : ''}`).join(', ')
-    || (job.metadata.annotations?.['flotilla.dev/callback-delivered'] ? `${job.metadata.annotations['flotilla.dev/callback-delivered']} Delivered` : '');
+  const callbacks =
+    (s.callbacks ?? []).map((c) => `${c.phase} ${c.outcome}${c.code ? ` HTTP ${c.code}` : ''}`).join(', ') ||
+    (job.metadata.annotations?.['flotilla.dev/callback-delivered'] ? `${job.metadata.annotations['flotilla.dev/callback-delivered']} Delivered` : '');
   if (job.spec.callbackURL) lines.push(`Callback   ${job.spec.callbackURL}${callbacks ? ` (${callbacks})` : ''}`);
   let text = lines.join('\n') + '\n';
   if (s.attempts?.length) {
-    text += '\nAttempts\n' + table([
-      ['#', 'PROVIDER', 'START', 'END', 'GPU-S', 'REASON'],
-      ...s.attempts.map((a) => [String(a.index), a.provider, a.startTime ?? '-', a.endTime ?? '-', String(a.gpuSeconds ?? '-'), a.reason ?? (a.endTime ? '-' : 'running')]),
-    ]);
+    text +=
+      '\nAttempts\n' +
+      table([
+        ['#', 'PROVIDER', 'START', 'END', 'GPU-S', 'REASON'],
+        ...s.attempts.map((a) => [
+          String(a.index),
+          a.provider,
+          a.startTime ?? '-',
+          a.endTime ?? '-',
+          String(a.gpuSeconds ?? '-'),
+          a.reason ?? (a.endTime ? '-' : 'running'),
+        ]),
+      ]);
   }
   if (s.conditions?.length) {
-    text += '\nConditions\n' + table([
-      ['TYPE', 'STATUS', 'REASON', 'MESSAGE'],
-      ...s.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
-    ]);
+    text += '\nConditions\n' + table([['TYPE', 'STATUS', 'REASON', 'MESSAGE'], ...s.conditions.map((c) => [c.type, c.status, c.reason, c.message])]);
   }
   return text;
 }

@@ -29,7 +29,15 @@ export function connectHub(flags: HubFlags): Hub {
     throw new CliError(`cannot load the kubeconfig${flags.kubeconfig ? ` ${flags.kubeconfig}` : ''}: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (flags.context) {
-    if (!kc.getContextObject(flags.context)) throw new CliError(`the kubeconfig has no context "${flags.context}" (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    if (!kc.getContextObject(flags.context))
+      throw new CliError(
+        `the kubeconfig has no context "${flags.context}" (it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     kc.setCurrentContext(flags.context);
   }
   const cluster = kc.getCurrentCluster();
@@ -41,7 +49,12 @@ export function connectHub(flags: HubFlags): Hub {
 const aijobs = { group: GROUP, version: VERSION, plural: AIJOB.plural };
 
 export async function createAIJob(hub: Hub, manifest: AIJobManifest, dryRun = false): Promise<AIJob> {
-  return (await hub.custom.createNamespacedCustomObject({ ...aijobs, namespace: manifest.metadata.namespace ?? hub.namespace, body: manifest, ...(dryRun ? { dryRun: 'All' } : {}) })) as AIJob;
+  return (await hub.custom.createNamespacedCustomObject({
+    ...aijobs,
+    namespace: manifest.metadata.namespace ?? hub.namespace,
+    body: manifest,
+    ...(dryRun ? { dryRun: 'All' } : {}),
+  })) as AIJob;
 }
 
 export async function getAIJob(hub: Hub, name: string): Promise<AIJob> {

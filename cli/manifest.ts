@@ -95,12 +95,21 @@ export function buildManifest(flags: SubmitFlags): AIJobManifest {
       ...(flags.memory ? { memory: flags.memory } : {}),
     },
     ...(flags.gpuProduct?.length || flags.minGpuMemory
-      ? { gpu: { ...(flags.gpuProduct?.length ? { products: [...flags.gpuProduct] } : {}), ...(flags.minGpuMemory ? { minMemoryMiB: flags.minGpuMemory } : {}) } }
+      ? {
+          gpu: {
+            ...(flags.gpuProduct?.length ? { products: [...flags.gpuProduct] } : {}),
+            ...(flags.minGpuMemory ? { minMemoryMiB: flags.minGpuMemory } : {}),
+          },
+        }
       : {}),
     ...(inputs.length > 0 ? { inputs: inputs.map((i) => ({ name: i.name, cid: i.source, mountPath: i.mountPath })) } : {}),
-    ...(flags.outputPath || flags.pin === false ? { output: { ...(flags.outputPath ? { path: flags.outputPath } : {}), ...(flags.pin === false ? { pin: false } : {}) } } : {}),
+    ...(flags.outputPath || flags.pin === false
+      ? { output: { ...(flags.outputPath ? { path: flags.outputPath } : {}), ...(flags.pin === false ? { pin: false } : {}) } }
+      : {}),
     ...(flags.checkpoint ? { checkpoint: { path: flags.checkpoint, ...(flags.checkpointEvery ? { every: flags.checkpointEvery } : {}) } } : {}),
-    ...(flags.token ? { payment: { token: flags.token, maxAmount: flags.maxAmount as string, ...(flags.maxPrice ? { maxPricePerGpuHour: flags.maxPrice } : {}) } } : {}),
+    ...(flags.token
+      ? { payment: { token: flags.token, maxAmount: flags.maxAmount as string, ...(flags.maxPrice ? { maxPricePerGpuHour: flags.maxPrice } : {}) } }
+      : {}),
     ...(Object.keys(placement).length > 0 ? { placement } : {}),
     ...(flags.maxRestarts !== undefined ? { recovery: { maxRestarts: flags.maxRestarts } } : {}),
     ...(flags.callbackUrl ? { callbackURL: flags.callbackUrl } : {}),

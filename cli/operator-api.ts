@@ -18,7 +18,10 @@ export interface OperatorFlags {
 
 export function operatorUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const url = flag ?? env.FLOTILLA_OPERATOR_URL;
-  if (!url) throw new CliError('where is the operator\'s API? pass --operator <url> (e.g. http://127.0.0.1:8080 after `kubectl -n <operator namespace> port-forward svc/flotilla-operator 8080`) or set FLOTILLA_OPERATOR_URL');
+  if (!url)
+    throw new CliError(
+      "where is the operator's API? pass --operator <url> (e.g. http://127.0.0.1:8080 after `kubectl -n <operator namespace> port-forward svc/flotilla-operator 8080`) or set FLOTILLA_OPERATOR_URL",
+    );
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
@@ -42,7 +45,9 @@ export async function bearerTokenFor(hub: Hub | undefined, flag: string | undefi
     const m = /^Bearer\s+(\S+)$/i.exec(ctx.getHeaders().Authorization ?? ctx.getHeaders().authorization ?? '');
     if (m?.[1]) return m[1];
   }
-  throw new CliError('the operator\'s API needs a bearer token and your kubeconfig user has none (a client certificate?): pass --token <token> or set FLOTILLA_TOKEN (e.g. `kubectl create token <serviceaccount>`)');
+  throw new CliError(
+    "the operator's API needs a bearer token and your kubeconfig user has none (a client certificate?): pass --token <token> or set FLOTILLA_TOKEN (e.g. `kubectl create token <serviceaccount>`)",
+  );
 }
 
 /** The operator's JSON error of a non-2xx answer as a CLI error. */
@@ -51,11 +56,17 @@ export async function operatorError(res: Response, what: string): Promise<CliErr
   let message = text.trim().slice(0, 1000);
   try {
     message = (JSON.parse(text) as { error?: string }).error ?? message;
-  } catch { /* not JSON: the text as is */ }
+  } catch {
+    /* not JSON: the text as is */
+  }
   switch (res.status) {
-    case 401: return new CliError(`the operator did not accept your token (401): ${message}`);
-    case 403: return new CliError(`not allowed: ${message}`);
-    case 429: return new CliError(`the operator is busy (429): ${message}; retry in ${res.headers.get('retry-after') ?? 'a few'} s`);
-    default: return new CliError(`${what}: ${message || `HTTP ${res.status}`} (HTTP ${res.status})`);
+    case 401:
+      return new CliError(`the operator did not accept your token (401): ${message}`);
+    case 403:
+      return new CliError(`not allowed: ${message}`);
+    case 429:
+      return new CliError(`the operator is busy (429): ${message}; retry in ${res.headers.get('retry-after') ?? 'a few'} s`);
+    default:
+      return new CliError(`${what}: ${message || `HTTP ${res.status}`} (HTTP ${res.status})`);
   }
 }

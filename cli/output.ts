@@ -19,7 +19,10 @@ export function print(text: string): void {
 /** Left-aligned columns; the header row is the first. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
+  for (const row of rows)
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('   ')).join('\n') + '\n';
 }
 
@@ -28,9 +31,12 @@ export function age(fromIso: string | undefined, now = Date.now()): string {
   const t = Date.parse(fromIso ?? '');
   if (!Number.isFinite(t)) return '-';
   let s = Math.max(0, Math.floor((now - t) / 1000));
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
   if (d > 0) return `${d}d${h}h`;
   if (h > 0) return `${h}h${m}m`;
   if (m > 0) return `${m}m${s}s`;
@@ -39,7 +45,13 @@ export function age(fromIso: string | undefined, now = Date.now()): string {
 
 /** Repeatable option collector: --x a --x b,c → [a, b, c]. */
 export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** Repeatable option collector that keeps commas (KEY=VALUE pairs). */

@@ -46,10 +46,16 @@ interface SolcMessage {
 
 interface SolcOutput {
   readonly errors?: readonly SolcMessage[];
-  readonly contracts?: Record<string, Record<string, {
-    abi: ContractArtifact['abi'];
-    evm: { bytecode: { object: string }; deployedBytecode: { object: string } };
-  }>>;
+  readonly contracts?: Record<
+    string,
+    Record<
+      string,
+      {
+        abi: ContractArtifact['abi'];
+        evm: { bytecode: { object: string }; deployedBytecode: { object: string } };
+      }
+    >
+  >;
 }
 
 /** Source unit names (`contracts/Foo.sol`, `contracts/test/Bar.sol`), sorted, build dir excluded. */

@@ -9,7 +9,8 @@ import { parseFleet } from './fleet.ts';
 import { repoRoot } from './paths.ts';
 
 const address = (account: number) => new Wallet(devKey(account)).address.toLowerCase();
-const fleetPayouts = () => parseFleet(readFileSync(join(repoRoot, 'examples/federation/fleet.yaml'), 'utf8')).providers.map((p) => p.payoutAddress.toLowerCase());
+const fleetPayouts = () =>
+  parseFleet(readFileSync(join(repoRoot, 'examples/federation/fleet.yaml'), 'utf8')).providers.map((p) => p.payoutAddress.toLowerCase());
 const signer = () => address(RECEIPT_SIGNER_ACCOUNT);
 /** The accounts the payment suites pay from (test/payments/payments-fixture.ts; read as text: it needs a federation to import). */
 function suitePayers(): number[] {

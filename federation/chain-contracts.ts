@@ -70,7 +70,13 @@ export async function deployFederationChain(rpcUrl: string, chainId: number, sta
     const settlementKeyFile = join(dir, 'settler.key');
     writeFileSync(settlementKeyFile, `${settler.privateKey}\n`, { mode: 0o600 });
     chmodSync(settlementKeyFile, 0o600);
-    return { escrow, tokens: [{ symbol: LOCAL_TOKEN_SYMBOL, address: token, decimals: 6 }], admin: deployer.address, settler: settler.address, settlementKeyFile };
+    return {
+      escrow,
+      tokens: [{ symbol: LOCAL_TOKEN_SYMBOL, address: token, decimals: 6 }],
+      admin: deployer.address,
+      settler: settler.address,
+      settlementKeyFile,
+    };
   } finally {
     provider.destroy();
   }

@@ -17,7 +17,10 @@ async function main(command: string | undefined): Promise<number> {
     }
     case 'status': {
       const ep = readEndpoints();
-      if (!ep) { process.stdout.write('no federation is running (make federation-up)\n'); return 1; }
+      if (!ep) {
+        process.stdout.write('no federation is running (make federation-up)\n');
+        return 1;
+      }
       const healthy = await isHealthy(ep);
       process.stdout.write(describe(ep) + `healthy: ${healthy}\n`);
       return healthy ? 0 : 1;
@@ -40,7 +43,10 @@ function describe(ep: NonNullable<ReturnType<typeof readEndpoints>>): string {
   return lines.join('\n') + '\n';
 }
 
-main(process.argv[2]).then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`federation: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv[2]).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`federation: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

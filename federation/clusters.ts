@@ -48,17 +48,30 @@ export interface ClusterOptions {
 
 export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPaths, stateDir: string, opts: ClusterOptions = {}): string[] {
   const args = [
-    'create', 'cluster', '--name', name, '--runtime', 'binary',
-    '--etcd-binary', tools.etcd,
-    '--kube-apiserver-binary', tools.kubeApiserver,
-    '--kube-controller-manager-binary', tools.kubeControllerManager,
-    '--kube-scheduler-binary', tools.kubeScheduler,
-    '--kwok-controller-binary', tools.kwok,
+    'create',
+    'cluster',
+    '--name',
+    name,
+    '--runtime',
+    'binary',
+    '--etcd-binary',
+    tools.etcd,
+    '--kube-apiserver-binary',
+    tools.kubeApiserver,
+    '--kube-controller-manager-binary',
+    tools.kubeControllerManager,
+    '--kube-scheduler-binary',
+    tools.kubeScheduler,
+    '--kwok-controller-binary',
+    tools.kwok,
     // kwokctl merges every cluster into this file; we write one kubeconfig per cluster below.
-    '--kubeconfig', join(kwokWorkdir(stateDir, name), 'kubeconfig.yaml'),
+    '--kubeconfig',
+    join(kwokWorkdir(stateDir, name), 'kubeconfig.yaml'),
     // Test clusters: durability across power loss is worth nothing, fsync latency is worth a lot.
-    '--extra-args', 'etcd=unsafe-no-fsync=true',
-    '--wait', '90s',
+    '--extra-args',
+    'etcd=unsafe-no-fsync=true',
+    '--wait',
+    '90s',
   ];
   // The hub runs no pods of ours: no scheduler, no simulated kubelets. It keeps the
   // controller-manager for garbage collection and namespace deletion.
@@ -109,12 +122,17 @@ export async function startCluster(stateDir: string, name: string, tools: ToolPa
   for (const lease of stale) {
     // The resourceVersion read is a precondition: should the new controller take it meanwhile, leave it be.
     const body = { metadata: { resourceVersion: lease.metadata?.resourceVersion }, spec: { holderIdentity: null } };
-    await leases.patchNamespacedLease({ name: lease.metadata?.name ?? '', namespace: NODE_LEASES, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
-      .catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
+    await leases
+      .patchNamespacedLease({ name: lease.metadata?.name ?? '', namespace: NODE_LEASES, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .catch((err: { code?: number }) => {
+        if (err.code !== 409) throw err;
+      });
   }
-  await waitFor(`cluster ${name}'s restarted kwok controller to take over its nodes (renew their Leases)`,
+  await waitFor(
+    `cluster ${name}'s restarted kwok controller to take over its nodes (renew their Leases)`,
     async () => (await leases.listNamespacedLease({ namespace: NODE_LEASES })).items.every((l) => !renewedBefore(l)),
-    { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 500 });
+    { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 500 },
+  );
 }
 
 /**
@@ -135,5 +153,7 @@ export async function deleteCluster(stateDir: string, name: string, tools: ToolP
 export function existingClusters(stateDir: string): string[] {
   const root = kwokRoot(stateDir);
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((name) => existsSync(join(kwokWorkdir(stateDir, name), 'clusters', name))).sort();
+  return readdirSync(root)
+    .filter((name) => existsSync(join(kwokWorkdir(stateDir, name), 'clusters', name)))
+    .sort();
 }

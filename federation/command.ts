@@ -11,7 +11,11 @@ export class CommandError extends Error {
   override name = 'CommandError';
 }
 
-export function runCommand(command: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     // stdin only when there is input: ending a pipe to a child that already exited raises EPIPE.
     const child = spawn(command, [...args], { env: { ...process.env, ...opts.env }, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });

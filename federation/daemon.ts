@@ -80,13 +80,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {
-    try { process.kill(pid, signal); } catch { /* already gone */ }
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
 export function daemonNames(stateDir: string): string[] {
   if (!existsSync(pidDir(stateDir))) return [];
-  return readdirSync(pidDir(stateDir)).filter((f) => f.endsWith('.pid')).map((f) => f.slice(0, -4)).sort();
+  return readdirSync(pidDir(stateDir))
+    .filter((f) => f.endsWith('.pid'))
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 export async function stopAllDaemons(stateDir: string): Promise<void> {

@@ -41,7 +41,9 @@ class ProviderExecutor {
       path: '/api/v1/pods',
       list: () => this.core.listPodForAllNamespaces(),
       onEvent: (type, pod) => (type === 'delete' ? this.forget(pod) : this.consider(pod)),
-      onState: (state) => { if (state.error) log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts }); },
+      onState: (state) => {
+        if (state.error) log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts });
+      },
     });
   }
 
@@ -81,19 +83,36 @@ class ProviderExecutor {
     const key = this.key(pod);
     if (this.checkpointers.has(key) || podEnv(pod, 'FLOTILLA_REPLICA') !== '0') return;
     let n = 0;
-    this.checkpointers.set(key, setInterval(() => void this.checkpoint(pod, key, ++n), everyMs));
+    this.checkpointers.set(
+      key,
+      setInterval(() => void this.checkpoint(pod, key, ++n), everyMs),
+    );
   }
 
   private async checkpoint(pod: V1Pod, key: string, n: number): Promise<void> {
     const time = new Date();
     try {
-      const added = await this.kubo.add(JSON.stringify({ checkpoint: n, pod: pod.metadata?.name, attempt: podEnv(pod, 'FLOTILLA_ATTEMPT'), resumedFrom: podEnv(pod, 'FLOTILLA_RESUME_FROM_CID') ?? null, time }), { cidVersion: 1 });
+      const added = await this.kubo.add(
+        JSON.stringify({
+          checkpoint: n,
+          pod: pod.metadata?.name,
+          attempt: podEnv(pod, 'FLOTILLA_ATTEMPT'),
+          resumedFrom: podEnv(pod, 'FLOTILLA_RESUME_FROM_CID') ?? null,
+          time,
+        }),
+        { cidVersion: 1 },
+      );
       const cid = added.cid.toString();
       if (!this.checkpointers.has(key)) return;
       this.checkpoints.set(key, { cid, time });
       const report = checkpointReport(pod, cid, time);
       if (!report) return;
-      const res = await fetch(report.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${report.token}` }, body: JSON.stringify(report.body), signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(report.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${report.token}` },
+        body: JSON.stringify(report.body),
+        signal: AbortSignal.timeout(5_000),
+      });
       log('checkpoint reported', { provider: this.provider, pod: pod.metadata?.name, n, cid, status: res.status });
     } catch (err) {
       log('checkpoint failed; the next one will be reported', { provider: this.provider, pod: pod.metadata?.name, n, error: String(err) });
@@ -107,11 +126,14 @@ class ProviderExecutor {
     if (decision.kind === 'wait' && decision.run.checkpointMs !== undefined) this.startCheckpoints(pod, decision.run.checkpointMs);
     if (decision.kind === 'wait') {
       if (!this.timers.has(key)) {
-        this.timers.set(key, setTimeout(() => {
-          this.timers.delete(key);
-          const latest = this.informer.get(pod.metadata?.name ?? '', pod.metadata?.namespace);
-          if (latest) this.consider(latest);
-        }, decision.ms + 10));
+        this.timers.set(
+          key,
+          setTimeout(() => {
+            this.timers.delete(key);
+            const latest = this.informer.get(pod.metadata?.name ?? '', pod.metadata?.namespace);
+            if (latest) this.consider(latest);
+          }, decision.ms + 10),
+        );
       }
       return;
     }
@@ -136,7 +158,10 @@ class ProviderExecutor {
         };
         const added = await this.kubo.add(JSON.stringify(output, null, 2), { cidVersion: 1 });
         const last = this.checkpoints.get(this.key(pod));
-        message = terminationMessage({ outputCID: added.cid.toString(), ...(last ? { checkpointCID: last.cid, checkpointTime: last.time.toISOString() } : {}) });
+        message = terminationMessage({
+          outputCID: added.cid.toString(),
+          ...(last ? { checkpointCID: last.cid, checkpointTime: last.time.toISOString() } : {}),
+        });
       } else {
         message = terminationMessage({ error: `simulated failure (exit code ${run.exitCode})` });
       }
@@ -174,5 +199,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const stop = runExecutor(JSON.parse(readFileSync(configFile, 'utf8')) as ExecutorConfig);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => { stop(); process.exit(0); });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const)
+    process.on(signal, () => {
+      stop();
+      process.exit(0);
+    });
 }

@@ -96,11 +96,15 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
     await core.patchNodeStatus({ name: created.metadata?.name ?? '', body: capacity }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   }
   const names = nodes.map((n) => n.metadata?.name ?? '');
-  await waitFor(`${provider.name}: ${names.length} GPU nodes Ready`, async () => {
-    const list = await core.listNode();
-    const ready = list.items.filter((n) => findCondition(n.status?.conditions, 'Ready')?.status === 'True');
-    return ready.length >= names.length;
-  }, { timeoutMs: 60_000, intervalMs: 250 });
+  await waitFor(
+    `${provider.name}: ${names.length} GPU nodes Ready`,
+    async () => {
+      const list = await core.listNode();
+      const ready = list.items.filter((n) => findCondition(n.status?.conditions, 'Ready')?.status === 'True');
+      return ready.length >= names.length;
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
   return names;
 }
 
@@ -118,7 +122,9 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     await timed(progress, 'hub: Flotilla CRDs up to date', () => installCrds(existing.hub.kubeconfig));
     if (await chainDeployed(existing.anvil.rpcUrl, existing.anvil.chainId, existing.chain)) return existing;
     // A federation started before the contracts were part of it: deploy them now.
-    const chain = await timed(progress, 'escrow and test stablecoin deployed on anvil', () => deployFederationChain(existing.anvil.rpcUrl, existing.anvil.chainId, stateDir));
+    const chain = await timed(progress, 'escrow and test stablecoin deployed on anvil', () =>
+      deployFederationChain(existing.anvil.rpcUrl, existing.anvil.chainId, stateDir),
+    );
     const updated: FederationEndpoints = { ...existing, chain };
     writeFileSync(endpointsFile(stateDir), JSON.stringify(updated, null, 2));
     return updated;
@@ -134,16 +140,24 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
 
   const fleet = parseFleet(readFileSync(opts.fleetFile ?? DEFAULT_FLEET, 'utf8'));
   const t0 = Date.now();
-  progress(`starting hub + ${fleet.providers.length} providers (${fleet.providers.map((p) => p.name).join(', ')}), Kubo pair and anvil; logs in ${logDir(stateDir)}`);
+  progress(
+    `starting hub + ${fleet.providers.length} providers (${fleet.providers.map((p) => p.name).join(', ')}), Kubo pair and anvil; logs in ${logDir(stateDir)}`,
+  );
   try {
     const [kubo, anvil, clusters] = await Promise.all([
       timed(progress, 'Kubo hub + provider daemons up and peered', () => startKuboPair(stateDir, tools.ipfs)),
       timed(progress, 'anvil up (chain id 31337)', () => startAnvil({ stateDir })),
       // One after another: kwokctl picks its ports by probing, so parallel creations collide.
       (async () => {
-        const created = [await timed(progress, 'cluster hub up (etcd, kube-apiserver, kube-controller-manager)', () => createCluster(stateDir, 'hub', 'hub', tools))];
+        const created = [
+          await timed(progress, 'cluster hub up (etcd, kube-apiserver, kube-controller-manager)', () => createCluster(stateDir, 'hub', 'hub', tools)),
+        ];
         for (const p of fleet.providers) {
-          created.push(await timed(progress, `cluster ${p.name} up (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)`, () => createCluster(stateDir, p.name, 'provider', tools)));
+          created.push(
+            await timed(progress, `cluster ${p.name} up (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)`, () =>
+              createCluster(stateDir, p.name, 'provider', tools),
+            ),
+          );
         }
         return created;
       })(),
@@ -151,13 +165,15 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     const providerClusters = clusters.slice(1);
     const hubKubeconfig = clusters[0]?.kubeconfig ?? '';
     await timed(progress, 'hub: Flotilla CRDs installed and Established', () => installCrds(hubKubeconfig));
-    const providers = await Promise.all(fleet.providers.map(async (p, i): Promise<ProviderEndpoint> => {
-      const kubeconfig = providerClusters[i]?.kubeconfig ?? '';
-      const nodes = await timed(progress, `${p.name}: GPU nodes registered and Ready`, () => registerNodes(p, kubeconfig));
-      await prepareProviderCluster(kubeconfig);
-      await registerProvider(hubKubeconfig, p, kubeconfig);
-      return { name: p.name, kubeconfig, region: p.region, payoutAddress: p.payoutAddress, prices: p.prices, nodes };
-    }));
+    const providers = await Promise.all(
+      fleet.providers.map(async (p, i): Promise<ProviderEndpoint> => {
+        const kubeconfig = providerClusters[i]?.kubeconfig ?? '';
+        const nodes = await timed(progress, `${p.name}: GPU nodes registered and Ready`, () => registerNodes(p, kubeconfig));
+        await prepareProviderCluster(kubeconfig);
+        await registerProvider(hubKubeconfig, p, kubeconfig);
+        return { name: p.name, kubeconfig, region: p.region, payoutAddress: p.payoutAddress, prices: p.prices, nodes };
+      }),
+    );
     progress(`hub: ${providers.length} GPUProviders registered (kubeconfig Secrets in flotilla-system)`);
 
     const executorConfig: ExecutorConfig = { providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })), kuboApi: kubo.provider.api };
@@ -212,7 +228,11 @@ export async function federationDown(opts: { stateDir?: string; progress?: (line
   while (federationProcesses(stateDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   const strays = federationProcesses(stateDir).map((pid) => ({ pid, command: commandOf(pid) }));
   for (const { pid } of strays) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   if (strays.length > 0) progress(`killed ${strays.length} stray process(es): ${strays.map((s) => `${s.pid} (${s.command})`).join(', ')}`);
   for (const path of ['endpoints.json', 'executor.json', 'kubeconfigs', 'ipfs', 'kwok', 'pids']) rmSync(join(stateDir, path), { recursive: true, force: true });

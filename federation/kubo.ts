@@ -23,7 +23,11 @@ export interface KuboEndpoint {
 const daemonName = (role: KuboRole) => `kubo-${role}`;
 export const kuboRepo = (stateDir: string, role: KuboRole) => join(stateDir, 'ipfs', role);
 
-interface Ports { api: number; gateway: number; swarm: number }
+interface Ports {
+  api: number;
+  gateway: number;
+  swarm: number;
+}
 
 /** Rewrites a freshly initialised repo's config for a closed, loopback-only pair. */
 export function loopbackConfig(config: Record<string, unknown>, ports: Ports, peer: { id: string; swarmPort: number }): Record<string, unknown> {
@@ -85,33 +89,44 @@ export async function startKuboPair(stateDir: string, ipfsBin: string): Promise<
     provider: { api: await freePort(), gateway: await freePort(), swarm: await freePort() },
   };
   const endpoints = {} as Record<KuboRole, KuboEndpoint>;
-  await Promise.all(roles.map(async (role) => {
-    const other: KuboRole = role === 'hub' ? 'provider' : 'hub';
-    const repo = kuboRepo(stateDir, role);
-    const configFile = join(repo, 'config');
-    const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(configFile, JSON.stringify(loopbackConfig(config, ports[role], { id: ids[other] ?? '', swarmPort: ports[other].swarm }), null, 2));
-    const daemon = startDaemon(stateDir, {
-      name: daemonName(role),
-      command: ipfsBin,
-      args: ['daemon', '--migrate=false', '--enable-gc=false'],
-      env: { IPFS_PATH: repo, GOMAXPROCS: '1' },
-    });
-    const api = `http://127.0.0.1:${ports[role].api}`;
-    await waitFor(`kubo-${role} API on ${api}`, async () => (await post<{ ID: string }>(api, 'id')).ID === ids[role], { timeoutMs: 30_000, logFile: daemon.logFile });
-    endpoints[role] = {
-      role, api, repo,
-      gateway: `http://127.0.0.1:${ports[role].gateway}`,
-      peerId: ids[role] ?? '',
-      swarm: `/ip4/127.0.0.1/tcp/${ports[role].swarm}/p2p/${ids[role]}`,
-    };
-  }));
+  await Promise.all(
+    roles.map(async (role) => {
+      const other: KuboRole = role === 'hub' ? 'provider' : 'hub';
+      const repo = kuboRepo(stateDir, role);
+      const configFile = join(repo, 'config');
+      const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configFile, JSON.stringify(loopbackConfig(config, ports[role], { id: ids[other] ?? '', swarmPort: ports[other].swarm }), null, 2));
+      const daemon = startDaemon(stateDir, {
+        name: daemonName(role),
+        command: ipfsBin,
+        args: ['daemon', '--migrate=false', '--enable-gc=false'],
+        env: { IPFS_PATH: repo, GOMAXPROCS: '1' },
+      });
+      const api = `http://127.0.0.1:${ports[role].api}`;
+      await waitFor(`kubo-${role} API on ${api}`, async () => (await post<{ ID: string }>(api, 'id')).ID === ids[role], {
+        timeoutMs: 30_000,
+        logFile: daemon.logFile,
+      });
+      endpoints[role] = {
+        role,
+        api,
+        repo,
+        gateway: `http://127.0.0.1:${ports[role].gateway}`,
+        peerId: ids[role] ?? '',
+        swarm: `/ip4/127.0.0.1/tcp/${ports[role].swarm}/p2p/${ids[role]}`,
+      };
+    }),
+  );
   // Peering reconnects in the background; connect now so the first fetch does not wait for it.
-  await waitFor('kubo hub and provider peered', async () => {
-    await post(endpoints.hub.api, `swarm/connect?arg=${encodeURIComponent(endpoints.provider.swarm)}`).catch(() => undefined);
-    const peers = await post<{ Peers: Array<{ Peer: string }> | null }>(endpoints.hub.api, 'swarm/peers');
-    return (peers.Peers ?? []).some((p) => p.Peer === endpoints.provider.peerId);
-  }, { timeoutMs: 20_000, intervalMs: 500 });
+  await waitFor(
+    'kubo hub and provider peered',
+    async () => {
+      await post(endpoints.hub.api, `swarm/connect?arg=${encodeURIComponent(endpoints.provider.swarm)}`).catch(() => undefined);
+      const peers = await post<{ Peers: Array<{ Peer: string }> | null }>(endpoints.hub.api, 'swarm/peers');
+      return (peers.Peers ?? []).some((p) => p.Peer === endpoints.provider.peerId);
+    },
+    { timeoutMs: 20_000, intervalMs: 500 },
+  );
   return endpoints;
 }
 

@@ -37,17 +37,32 @@ export interface RenderOptions {
 type Doc = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> }; data?: Record<string, string> };
 
 export function renderChartWebhooks(opts: RenderOptions): RenderedWebhooks {
-  const args = ['template', opts.release, join(repoRoot, 'charts', 'flotilla'), '--namespace', opts.namespace,
-    '--show-only', 'templates/webhook.yaml', '--set', `webhook.url=${opts.url}`,
-    ...(opts.watchNamespace ? ['--set', `operator.watchNamespace=${opts.watchNamespace}`] : [])];
+  const args = [
+    'template',
+    opts.release,
+    join(repoRoot, 'charts', 'flotilla'),
+    '--namespace',
+    opts.namespace,
+    '--show-only',
+    'templates/webhook.yaml',
+    '--set',
+    `webhook.url=${opts.url}`,
+    ...(opts.watchNamespace ? ['--set', `operator.watchNamespace=${opts.watchNamespace}`] : []),
+  ];
   const out = execFileSync(opts.helm ?? toolPaths().helm, args, { encoding: 'utf8' });
   const docs = yaml.loadAll(out).filter(Boolean) as Doc[];
-  const find = (kind: string) => docs.find((d) => d.kind === kind) ?? (() => { throw new Error(`the chart rendered no ${kind}`); })();
+  const find = (kind: string) =>
+    docs.find((d) => d.kind === kind) ??
+    (() => {
+      throw new Error(`the chart rendered no ${kind}`);
+    })();
   const secret = find('Secret');
   const b64 = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
   const label = <T extends Doc>(d: T): T => ({ ...d, metadata: { ...d.metadata, labels: { ...d.metadata?.labels, ...REGISTERED_BY } } });
   return {
-    certPem: b64('tls.crt'), keyPem: b64('tls.key'), caPem: b64('ca.crt'),
+    certPem: b64('tls.crt'),
+    keyPem: b64('tls.key'),
+    caPem: b64('ca.crt'),
     validating: label(find('ValidatingWebhookConfiguration')) as V1ValidatingWebhookConfiguration,
     mutating: label(find('MutatingWebhookConfiguration')) as V1MutatingWebhookConfiguration,
   };
@@ -70,8 +85,20 @@ export async function unregisterWebhooks(kc: KubeConfig, rendered: Pick<Rendered
   const ours = (labels: Record<string, string> | undefined) => labels?.['flotilla.dev/registered-by'] === REGISTERED_BY['flotilla.dev/registered-by'];
   const vName = rendered.validating.metadata?.name ?? '';
   const mName = rendered.mutating.metadata?.name ?? '';
-  const v = await api.readValidatingWebhookConfiguration({ name: vName }).catch((err: unknown) => { if (notFound(err)) return undefined; throw err; });
-  if (v && ours(v.metadata?.labels)) await api.deleteValidatingWebhookConfiguration({ name: vName }).catch((err: unknown) => { if (!notFound(err)) throw err; });
-  const m = await api.readMutatingWebhookConfiguration({ name: mName }).catch((err: unknown) => { if (notFound(err)) return undefined; throw err; });
-  if (m && ours(m.metadata?.labels)) await api.deleteMutatingWebhookConfiguration({ name: mName }).catch((err: unknown) => { if (!notFound(err)) throw err; });
+  const v = await api.readValidatingWebhookConfiguration({ name: vName }).catch((err: unknown) => {
+    if (notFound(err)) return undefined;
+    throw err;
+  });
+  if (v && ours(v.metadata?.labels))
+    await api.deleteValidatingWebhookConfiguration({ name: vName }).catch((err: unknown) => {
+      if (!notFound(err)) throw err;
+    });
+  const m = await api.readMutatingWebhookConfiguration({ name: mName }).catch((err: unknown) => {
+    if (notFound(err)) return undefined;
+    throw err;
+  });
+  if (m && ours(m.metadata?.labels))
+    await api.deleteMutatingWebhookConfiguration({ name: mName }).catch((err: unknown) => {
+      if (!notFound(err)) throw err;
+    });
 }

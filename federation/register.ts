@@ -42,16 +42,22 @@ export async function installCrds(hubKubeconfig: string): Promise<void> {
 /** What the provider chart installs in a provider cluster: the workload namespace and the low PriorityClass. */
 export async function prepareProviderCluster(providerKubeconfig: string): Promise<void> {
   const kc = load(providerKubeconfig);
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: WORKLOAD_NAMESPACE } } }).catch(ignoreConflict);
-  await kc.makeApiClient(SchedulingV1Api).createPriorityClass({
-    body: {
-      metadata: { name: LENT_PRIORITY_CLASS },
-      value: LENT_PRIORITY_VALUE,
-      // Lent work waits for free GPUs; it never preempts anything of the provider's.
-      preemptionPolicy: 'Never',
-      description: 'GPUs lent to Flotilla: preempted first by the provider\'s own work.',
-    },
-  }).catch(ignoreConflict);
+  await kc
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name: WORKLOAD_NAMESPACE } } })
+    .catch(ignoreConflict);
+  await kc
+    .makeApiClient(SchedulingV1Api)
+    .createPriorityClass({
+      body: {
+        metadata: { name: LENT_PRIORITY_CLASS },
+        value: LENT_PRIORITY_VALUE,
+        // Lent work waits for free GPUs; it never preempts anything of the provider's.
+        preemptionPolicy: 'Never',
+        description: "GPUs lent to Flotilla: preempted first by the provider's own work.",
+      },
+    })
+    .catch(ignoreConflict);
 }
 
 export const kubeconfigSecretName = (provider: string) => `provider-${provider}-kubeconfig`;
@@ -86,6 +92,8 @@ export async function registerProvider(hubKubeconfig: string, provider: Provider
     ignoreConflict(err);
     await core.replaceNamespacedSecret({ name: secret.metadata.name, namespace: OPERATOR_NAMESPACE, body: secret });
   });
-  await kc.makeApiClient(CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body: gpuProviderManifest(provider) })
+  await kc
+    .makeApiClient(CustomObjectsApi)
+    .createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body: gpuProviderManifest(provider) })
     .catch(ignoreConflict);
 }

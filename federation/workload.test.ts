@@ -5,7 +5,11 @@ const started = new Date('2026-11-23T10:00:00Z');
 const pod = (annotations: Record<string, string>, over: { phase?: string; node?: string; deleting?: boolean } = {}): V1Pod => ({
   metadata: { name: 'p', namespace: 'ns', uid: 'u', annotations, ...(over.deleting ? { deletionTimestamp: started } : {}) },
   spec: { nodeName: over.node ?? 'n1', containers: [{ name: 'main', image: 'img' }] },
-  status: { phase: over.phase ?? 'Running', startTime: started, containerStatuses: [{ name: 'main', image: 'img', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: started } } }] },
+  status: {
+    phase: over.phase ?? 'Running',
+    startTime: started,
+    containerStatuses: [{ name: 'main', image: 'img', imageID: '', ready: true, restartCount: 0, state: { running: { startedAt: started } } }],
+  },
 });
 const at = (ms: number) => new Date(started.getTime() + ms);
 
@@ -16,8 +20,16 @@ describe('simulatedRunOf', () => {
     ['a non-numeric run time is ignored', { [SIM.runSeconds]: 'soon' }, undefined],
     ['success is the default outcome with exit code 0', { [SIM.runSeconds]: '2.5' }, { runMs: 2500, outcome: 'Succeeded', exitCode: 0, output: '' }],
     ['a failure defaults to exit code 1', { [SIM.runSeconds]: '1', [SIM.outcome]: 'Failed' }, { runMs: 1000, outcome: 'Failed', exitCode: 1, output: '' }],
-    ['a failure keeps a positive exit code', { [SIM.runSeconds]: '1', [SIM.outcome]: 'Failed', [SIM.exitCode]: '137' }, { runMs: 1000, outcome: 'Failed', exitCode: 137, output: '' }],
-    ['a failure with exit code 0 still fails with 1', { [SIM.runSeconds]: '1', [SIM.outcome]: 'Failed', [SIM.exitCode]: '0' }, { runMs: 1000, outcome: 'Failed', exitCode: 1, output: '' }],
+    [
+      'a failure keeps a positive exit code',
+      { [SIM.runSeconds]: '1', [SIM.outcome]: 'Failed', [SIM.exitCode]: '137' },
+      { runMs: 1000, outcome: 'Failed', exitCode: 137, output: '' },
+    ],
+    [
+      'a failure with exit code 0 still fails with 1',
+      { [SIM.runSeconds]: '1', [SIM.outcome]: 'Failed', [SIM.exitCode]: '0' },
+      { runMs: 1000, outcome: 'Failed', exitCode: 1, output: '' },
+    ],
   ];
   it.each(cases)('%s', (_name, annotations, expected) => expect(simulatedRunOf(pod(annotations))).toEqual(expected));
 });

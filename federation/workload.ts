@@ -118,6 +118,13 @@ export function checkpointReport(pod: V1Pod, cid: string, time: Date): { url: st
   return {
     url,
     token,
-    body: { namespace: job.slice(0, slash), name: job.slice(slash + 1), uid: podEnv(pod, 'FLOTILLA_JOB_UID'), attempt: Number(podEnv(pod, 'FLOTILLA_ATTEMPT')), cid, time: time.toISOString() },
+    body: {
+      namespace: job.slice(0, slash),
+      name: job.slice(slash + 1),
+      uid: podEnv(pod, 'FLOTILLA_JOB_UID'),
+      attempt: Number(podEnv(pod, 'FLOTILLA_ATTEMPT')),
+      cid,
+      time: time.toISOString(),
+    },
   };
 }

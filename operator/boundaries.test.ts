@@ -49,7 +49,7 @@ describe('import boundaries (eslint.config.js)', () => {
     expect(messages[0]).toMatch(pureMessage);
   });
 
-  it('keeps bench/ on test/support: refuses a suite\'s own helper', async () => {
+  it("keeps bench/ on test/support: refuses a suite's own helper", async () => {
     const messages = await restrictedImports('bench/probe.ts', "import { x } from '../test/preemption/probe-harness.ts';");
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatch(/bench\/ imports shared helpers from test\/support/);

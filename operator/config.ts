@@ -117,8 +117,14 @@ function callbackSecret(env: NodeJS.ProcessEnv): string | undefined {
 
 function hubRanges(env: NodeJS.ProcessEnv): NamedRange[] {
   const out: NamedRange[] = [];
-  for (const [key, what] of [['FLOTILLA_HUB_SERVICE_CIDR', 'service'], ['FLOTILLA_HUB_POD_CIDR', 'pod']] as const) {
-    for (const text of (env[key] ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '')) {
+  for (const [key, what] of [
+    ['FLOTILLA_HUB_SERVICE_CIDR', 'service'],
+    ['FLOTILLA_HUB_POD_CIDR', 'pod'],
+  ] as const) {
+    for (const text of (env[key] ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '')) {
       try {
         out.push({ range: parseRange(text), what: `inside the hub's ${what} range (${key})` });
       } catch (err) {
@@ -189,7 +195,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       ...(env.FLOTILLA_WEBHOOK_KEY_FILE ? { keyFile: env.FLOTILLA_WEBHOOK_KEY_FILE } : {}),
     },
     ...((secret) => (secret ? { callbackSecret: secret } : {}))(callbackSecret(env)),
-    callbacks: { allow: parseAllowList(env.FLOTILLA_CALLBACK_ALLOW_HOSTS), deny: parseDenyList([env.FLOTILLA_HUB_SERVICE_CIDR, env.FLOTILLA_HUB_POD_CIDR].filter(Boolean).join(',')) },
+    callbacks: {
+      allow: parseAllowList(env.FLOTILLA_CALLBACK_ALLOW_HOSTS),
+      deny: parseDenyList([env.FLOTILLA_HUB_SERVICE_CIDR, env.FLOTILLA_HUB_POD_CIDR].filter(Boolean).join(',')),
+    },
     otlpTraces: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
     artifacts: {
       ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),

@@ -16,7 +16,9 @@ export function errorMessage(err: unknown): string {
     try {
       const body = JSON.parse((err as { body: string }).body) as { message?: string };
       if (body.message) return body.message;
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
   }
   return err instanceof Error ? err.message : String(err);
 }

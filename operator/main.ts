@@ -66,7 +66,10 @@ function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig):
   }
   const signer = loadReceiptSigner({ ...(a.receiptKey ? { key: a.receiptKey } : {}), ...(a.receiptKeyFile ? { keyFile: a.receiptKeyFile } : {}) });
   const controller = new ArtifactsController({
-    hub, kubo: new KuboNode(a.kuboApi), log, workers: config.workers,
+    hub,
+    kubo: new KuboNode(a.kuboApi),
+    log,
+    workers: config.workers,
     pinner: { timeoutMs: a.pinTimeoutMs, concurrency: a.pinConcurrency, tries: a.pinTries },
     ...(signer ? { signer } : {}),
     ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
@@ -80,9 +83,17 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const hub = hubKubeConfig(config.kubeconfig, config.hubRateLimit);
   hub.clusterName = 'hub';
-  log('info', 'starting', { identity: config.identity, hub: hub.getCurrentCluster()?.server, hubRateLimit: config.hubRateLimit, providerRateLimit: config.providerRateLimit });
+  log('info', 'starting', {
+    identity: config.identity,
+    hub: hub.getCurrentCluster()?.server,
+    hubRateLimit: config.hubRateLimit,
+    providerRateLimit: config.providerRateLimit,
+  });
   if (config.providerKubeconfigPolicy.allowInsecure) {
-    log('warn', 'FLOTILLA_ALLOW_INSECURE_PROVIDERS is set: provider kubeconfigs may use plain http, insecure-skip-tls-verify and loopback servers (local development only)');
+    log(
+      'warn',
+      'FLOTILLA_ALLOW_INSECURE_PROVIDERS is set: provider kubeconfigs may use plain http, insecure-skip-tls-verify and loopback servers (local development only)',
+    );
   }
 
   // The Lease is renewed through a client of its own: its rate limiter and connection pool are
@@ -98,7 +109,9 @@ async function main(): Promise<void> {
   const telemetry = startTelemetry({ serviceInstance: config.identity, otlp: config.otlpTraces });
   const view = new HubView(hub, {
     ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
-    onState: (informer, state) => { if (state.error !== undefined) log('warn', 'hub view watch failed; restarting with backoff', { informer, error: errorMessage(state.error) }); },
+    onState: (informer, state) => {
+      if (state.error !== undefined) log('warn', 'hub view watch failed; restarting with backoff', { informer, error: errorMessage(state.error) });
+    },
   });
   const jobMetrics = new JobObserver({ leading: () => elector.leading, tracer: telemetry.tracer });
   view.onJob((type, job) => jobMetrics.observe(type, job));
@@ -107,17 +120,25 @@ async function main(): Promise<void> {
   readiness.require('hub view', () => (view.synced ? undefined : view.notSynced().join('; ')));
   view.start();
   // Namespaces' placement policy: judged by the webhooks, re-checked by the AIJob controller.
-  const namespaces = new NamespaceCache(hub, { onState: (state) => { if (state.error !== undefined) log('warn', 'hub namespace watch failed; restarting with backoff', { error: errorMessage(state.error) }); } });
+  const namespaces = new NamespaceCache(hub, {
+    onState: (state) => {
+      if (state.error !== undefined) log('warn', 'hub namespace watch failed; restarting with backoff', { error: errorMessage(state.error) });
+    },
+  });
   readiness.require('namespaces', () => (namespaces.synced ? undefined : 'the hub namespace cache has not synced'));
   namespaces.start();
   const limits = admissionLimits(process.env, config.chain?.tokens);
   const admissionCallbackPolicy = operatorCallbackPolicy(config);
   // Who this operator is to the hub: only it may remove Flotilla's finalizers (http/finalizer-guard.ts).
   const self: { username?: string } = {};
-  void operatorUsername(hub).then((name) => {
-    if (name) self.username = name;
-    log('info', 'operator identity', { username: name ?? 'unknown: finalizer removal is not guarded' });
-  }, (err: unknown) => log('warn', 'could not learn the operator\'s own username (SelfSubjectReview); finalizer removal is not guarded', { error: errorMessage(err) }));
+  void operatorUsername(hub).then(
+    (name) => {
+      if (name) self.username = name;
+      log('info', 'operator identity', { username: name ?? 'unknown: finalizer removal is not guarded' });
+    },
+    (err: unknown) =>
+      log('warn', "could not learn the operator's own username (SelfSubjectReview); finalizer removal is not guarded", { error: errorMessage(err) }),
+  );
   const admission = {
     limits,
     paymentsRequired: Boolean(config.chain),
@@ -133,12 +154,24 @@ async function main(): Promise<void> {
   // Any replica takes checkpoint reports (they write the AIJob directly), so a standby helps too.
   const reportsHub = config.checkpointReports ? hubKubeConfig(config.kubeconfig, REPORTS_RATE_LIMIT) : undefined;
   if (reportsHub) reportsHub.clusterName = 'hub-reports';
-  const reports = config.checkpointReports && reportsHub
-    ? checkpointReportRouter({ hub: reportsHub, secret: config.checkpointReports.secret, log, perJob: new KeyedRateLimiter(config.reportListener.perJob) })
-    : undefined;
+  const reports =
+    config.checkpointReports && reportsHub
+      ? checkpointReportRouter({ hub: reportsHub, secret: config.checkpointReports.secret, log, perJob: new KeyedRateLimiter(config.reportListener.perJob) })
+      : undefined;
   // Replicas' logs come from the provider connections, which only the leader holds (attached below).
   const podLogs = new ProviderLogSource();
-  const http = await startOperatorHttp({ config, hub, view, readiness, telemetry, log, auth: new KubeApiAuth(authHub), logs: podLogs, ...(reports ? { reports } : {}), admission });
+  const http = await startOperatorHttp({
+    config,
+    hub,
+    view,
+    readiness,
+    telemetry,
+    log,
+    auth: new KubeApiAuth(authHub),
+    logs: podLogs,
+    ...(reports ? { reports } : {}),
+    admission,
+  });
 
   const shutdown = async (signal: string) => {
     log('info', 'shutting down', { signal });
@@ -161,8 +194,13 @@ async function main(): Promise<void> {
       readiness.leader = config.identity;
       setLeader(true);
       const providers = startProviderConnections({
-        hub, rateLimit: config.providerRateLimit, heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs }, log,
-        kubeconfigPolicy: config.providerKubeconfigPolicy, responseLimits: config.providerResponseLimits, inputLimits: config.providerInputLimits,
+        hub,
+        rateLimit: config.providerRateLimit,
+        heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs },
+        log,
+        kubeconfigPolicy: config.providerKubeconfigPolicy,
+        responseLimits: config.providerResponseLimits,
+        inputLimits: config.providerInputLimits,
       });
       // Name each provider's client in the API request metrics before its first request.
       providers.registry.subscribe((event) => {
@@ -180,10 +218,19 @@ async function main(): Promise<void> {
       const warmupStarted = Date.now();
       await waitUntil(() => providers.notCaughtUp().length === 0, config.providerWarmupMs);
       const behind = providers.notCaughtUp();
-      log(behind.length === 0 ? 'info' : 'warn', behind.length === 0 ? 'every provider in view; placing' : 'placing without providers not in view yet', { waitedMs: Date.now() - warmupStarted, ...(behind.length > 0 ? { providers: behind } : {}) });
+      log(behind.length === 0 ? 'info' : 'warn', behind.length === 0 ? 'every provider in view; placing' : 'placing without providers not in view yet', {
+        waitedMs: Date.now() - warmupStarted,
+        ...(behind.length > 0 ? { providers: behind } : {}),
+      });
       const reputation = new ReputationWriter(hub);
       const jobs = new AIJobController({
-        hub, registry: providers.registry, hubId: config.hubId, owner: config.owner, workers: config.workers, log, timing: config.lifecycle,
+        hub,
+        registry: providers.registry,
+        hubId: config.hubId,
+        owner: config.owner,
+        workers: config.workers,
+        log,
+        timing: config.lifecycle,
         events: hubKubeConfig(config.kubeconfig, config.eventRateLimit),
         onAttemptClosed: (outcome) => reputation.record(outcome),
         onViolation: (violation) => reputation.recordViolation(violation.provider),
@@ -198,31 +245,66 @@ async function main(): Promise<void> {
         ...(config.checkpointReports ? { checkpointReports: config.checkpointReports } : {}),
         ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
       });
-      jobs.queue.observe(telemetry.reconcileObserver('aijob', (key) => {
-        const job = jobs.store.get(key);
-        return job ? { job: { namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '', uid: job.metadata.uid ?? '' }, ...(job.status?.placement?.provider ? { provider: job.status.placement.provider } : {}), ...(job.status?.phase ? { phase: job.status.phase } : {}) } : undefined;
-      }));
-      readiness.requireWhileLeading('aijobs', () => (jobs.store.informer.synced ? undefined : 'the AIJob controller\'s cache is not synced'));
+      jobs.queue.observe(
+        telemetry.reconcileObserver('aijob', (key) => {
+          const job = jobs.store.get(key);
+          return job
+            ? {
+                job: { namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '', uid: job.metadata.uid ?? '' },
+                ...(job.status?.placement?.provider ? { provider: job.status.placement.provider } : {}),
+                ...(job.status?.phase ? { phase: job.status.phase } : {}),
+              }
+            : undefined;
+        }),
+      );
+      readiness.requireWhileLeading('aijobs', () => (jobs.store.informer.synced ? undefined : "the AIJob controller's cache is not synced"));
       void jobs.start();
       const callbacks = new CallbackDispatcher({
-        hub, getJob: (key) => view.job(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)), log, namespace: config.namespace,
+        hub,
+        getJob: (key) => view.job(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)),
+        log,
+        namespace: config.namespace,
         policy: operatorCallbackPolicy(config, [http.httpPort, http.webhookPort, http.reportPort]),
         ...(config.callbackSecret ? { secret: config.callbackSecret } : {}),
       });
       callbacks.start();
       // Only the jobs this operator runs: another operator on the hub calls back for its own.
-      view.onJob((type, job) => { if (type !== 'delete' && claimVerdict(job, config.owner) === 'mine') callbacks.observe(job); });
+      view.onJob((type, job) => {
+        if (type !== 'delete' && claimVerdict(job, config.owner) === 'mine') callbacks.observe(job);
+      });
       for (const job of view.jobs()) callbacks.observe(job);
-      const payments = startPayments({ hub, log, ...(config.chain ? { chain: config.chain } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}), owner: config.owner });
+      const payments = startPayments({
+        hub,
+        log,
+        ...(config.chain ? { chain: config.chain } : {}),
+        ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+        owner: config.owner,
+      });
       const artifacts = startArtifacts(config, hub);
       // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).
       const orphans = new OrphanSweep({
-        registry: providers.registry, providers: () => providers.registry.names(), hubId: config.hubId, intervalMs: config.orphanSweepMs, log,
-        jobs: { list: () => jobs.store.list(), get synced() { return jobs.store.informer.synced; } },
+        registry: providers.registry,
+        providers: () => providers.registry.names(),
+        hubId: config.hubId,
+        intervalMs: config.orphanSweepMs,
+        log,
+        jobs: {
+          list: () => jobs.store.list(),
+          get synced() {
+            return jobs.store.informer.synced;
+          },
+        },
         ...(config.watchNamespace ? { namespace: config.watchNamespace } : {}),
       });
       orphans.start();
-      stopControllers = () => { orphans.stop(); artifacts?.stop(); callbacks.stop(); payments.stop(); jobs.stop(); providers.stop(); };
+      stopControllers = () => {
+        orphans.stop();
+        artifacts?.stop();
+        callbacks.stop();
+        payments.stop();
+        jobs.stop();
+        providers.stop();
+      };
     },
     onStoppedLeading: (reason) => {
       log('error', 'lost leadership; exiting', { reason });

@@ -23,12 +23,16 @@ export class FlotillaHub extends pulumi.ComponentResource {
   constructor(name: string, args: FlotillaHubArgs, opts?: pulumi.ComponentResourceOptions) {
     super('flotilla:index:FlotillaHub', name, {}, opts);
     const namespace = args.namespace ?? 'flotilla-system';
-    this.release = new k8s.helm.v3.Release(name, {
-      chart: args.chartPath ?? join(chartsDir, 'flotilla'),
-      namespace,
-      createNamespace: true,
-      values: { ...args.values, providerSecretNames: args.providerSecretNames ?? [] },
-    }, { parent: this });
+    this.release = new k8s.helm.v3.Release(
+      name,
+      {
+        chart: args.chartPath ?? join(chartsDir, 'flotilla'),
+        namespace,
+        createNamespace: true,
+        values: { ...args.values, providerSecretNames: args.providerSecretNames ?? [] },
+      },
+      { parent: this },
+    );
     this.namespace = this.release.status.namespace;
     this.registerOutputs({ namespace: this.namespace });
   }

@@ -11,14 +11,17 @@ export interface ProviderCredential {
 }
 
 export function providerKubeconfig(c: ProviderCredential): string {
-  return yaml.dump({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'provider', cluster: { server: c.server, 'certificate-authority-data': c.caData } }],
-    users: [{ name: 'flotilla-hub', user: { token: c.token } }],
-    contexts: [{ name: 'provider', context: { cluster: 'provider', user: 'flotilla-hub', namespace: c.namespace } }],
-    'current-context': 'provider',
-  }, { lineWidth: -1 });
+  return yaml.dump(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'provider', cluster: { server: c.server, 'certificate-authority-data': c.caData } }],
+      users: [{ name: 'flotilla-hub', user: { token: c.token } }],
+      contexts: [{ name: 'provider', context: { cluster: 'provider', user: 'flotilla-hub', namespace: c.namespace } }],
+      'current-context': 'provider',
+    },
+    { lineWidth: -1 },
+  );
 }
 
 /** The API server address of a kubeconfig's current context. */

@@ -59,51 +59,70 @@ export class FlotillaProvider extends pulumi.ComponentResource {
     this.kubeconfigSecretName = kubeconfigSecretName(args.providerName);
 
     const cluster = new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this });
-    this.release = new k8s.helm.v3.Release(`${name}-chart`, {
-      chart: args.chartPath ?? join(chartsDir, 'flotilla-provider'),
-      // The release record lives in `default`; the chart creates (and on uninstall removes) its namespace.
-      namespace: 'default',
-      values: {
-        ...args.values,
-        namespace: { name: namespace, create: true },
-        serviceAccount: { name: serviceAccount },
-        priorityClass: { name: priorityClassName, create: true, value: args.priorityValue ?? -100 },
-        lentGpus: args.lentGpus,
-        provider: { name: args.providerName, region: args.region, payoutAddress: args.payoutAddress, prices: args.prices },
+    this.release = new k8s.helm.v3.Release(
+      `${name}-chart`,
+      {
+        chart: args.chartPath ?? join(chartsDir, 'flotilla-provider'),
+        // The release record lives in `default`; the chart creates (and on uninstall removes) its namespace.
+        namespace: 'default',
+        values: {
+          ...args.values,
+          namespace: { name: namespace, create: true },
+          serviceAccount: { name: serviceAccount },
+          priorityClass: { name: priorityClassName, create: true, value: args.priorityValue ?? -100 },
+          lentGpus: args.lentGpus,
+          provider: { name: args.providerName, region: args.region, payoutAddress: args.payoutAddress, prices: args.prices },
+        },
       },
-    }, { parent: this, provider: cluster });
+      { parent: this, provider: cluster },
+    );
 
     // Filled by the provider's token controller; the release waits for its resources first.
-    const token = k8s.core.v1.Secret.get(`${name}-token`, `${namespace}/${serviceAccount}-token`, { parent: this, provider: cluster, dependsOn: [this.release] });
+    const token = k8s.core.v1.Secret.get(`${name}-token`, `${namespace}/${serviceAccount}-token`, {
+      parent: this,
+      provider: cluster,
+      dependsOn: [this.release],
+    });
     const server = args.server ?? pulumi.output(args.kubeconfig).apply(currentServer);
-    const kubeconfig = pulumi.secret(pulumi.all([token.data, server]).apply(([data, srv]) => {
-      const tokenB64 = data?.token;
-      const caData = data?.['ca.crt'];
-      if (!tokenB64 || !caData) throw new Error(`Secret ${namespace}/${serviceAccount}-token has no token yet: run again once the token controller filled it`);
-      return providerKubeconfig({ server: srv, caData, token: Buffer.from(tokenB64, 'base64').toString('utf8'), namespace });
-    }));
+    const kubeconfig = pulumi.secret(
+      pulumi.all([token.data, server]).apply(([data, srv]) => {
+        const tokenB64 = data?.token;
+        const caData = data?.['ca.crt'];
+        if (!tokenB64 || !caData)
+          throw new Error(`Secret ${namespace}/${serviceAccount}-token has no token yet: run again once the token controller filled it`);
+        return providerKubeconfig({ server: srv, caData, token: Buffer.from(tokenB64, 'base64').toString('utf8'), namespace });
+      }),
+    );
 
-    this.kubeconfigSecret = new k8s.core.v1.Secret(`${name}-kubeconfig`, {
-      metadata: { name: this.kubeconfigSecretName, namespace: hubNamespace },
-      type: 'Opaque',
-      stringData: { kubeconfig },
-    }, { parent: this, provider: args.hub, dependsOn: args.hubDependsOn ?? [] });
-
-    this.gpuProvider = new k8s.apiextensions.CustomResource(`${name}-gpuprovider`, {
-      apiVersion: API_VERSION,
-      kind: GPUPROVIDER.kind,
-      metadata: { name: args.providerName },
-      spec: {
-        kubeconfigSecretRef: { name: this.kubeconfigSecretName, namespace: hubNamespace, key: 'kubeconfig' },
-        namespace,
-        region: args.region,
-        payoutAddress: args.payoutAddress,
-        prices: Object.entries(args.prices).map(([gpuProduct, pricePerGpuHour]) => ({ gpuProduct, pricePerGpuHour })),
-        priorityClassName,
-        // The same number as the chart's ResourceQuota: placement beyond it would only meet "exceeded quota".
-        maxGpus: args.lentGpus,
+    this.kubeconfigSecret = new k8s.core.v1.Secret(
+      `${name}-kubeconfig`,
+      {
+        metadata: { name: this.kubeconfigSecretName, namespace: hubNamespace },
+        type: 'Opaque',
+        stringData: { kubeconfig },
       },
-    }, { parent: this, provider: args.hub, dependsOn: [this.kubeconfigSecret, ...(args.hubDependsOn ?? [])] });
+      { parent: this, provider: args.hub, dependsOn: args.hubDependsOn ?? [] },
+    );
+
+    this.gpuProvider = new k8s.apiextensions.CustomResource(
+      `${name}-gpuprovider`,
+      {
+        apiVersion: API_VERSION,
+        kind: GPUPROVIDER.kind,
+        metadata: { name: args.providerName },
+        spec: {
+          kubeconfigSecretRef: { name: this.kubeconfigSecretName, namespace: hubNamespace, key: 'kubeconfig' },
+          namespace,
+          region: args.region,
+          payoutAddress: args.payoutAddress,
+          prices: Object.entries(args.prices).map(([gpuProduct, pricePerGpuHour]) => ({ gpuProduct, pricePerGpuHour })),
+          priorityClassName,
+          // The same number as the chart's ResourceQuota: placement beyond it would only meet "exceeded quota".
+          maxGpus: args.lentGpus,
+        },
+      },
+      { parent: this, provider: args.hub, dependsOn: [this.kubeconfigSecret, ...(args.hubDependsOn ?? [])] },
+    );
 
     this.registerOutputs({ kubeconfigSecretName: this.kubeconfigSecretName });
   }

@@ -86,8 +86,10 @@ const op = startDaemon(ep.stateDir, { name: 'operator', command: process.execPat
 say(`operator started for namespace ${NAMESPACE} (pid ${op.pid}; JSON logs in ${op.logFile}; http://127.0.0.1:${httpPort}/metrics)`);
 
 // ── 3. the providers it federates ─────────────────────────────────────────────────────────────
-const providersReady = async () => ((await custom.listClusterCustomObject({ ...group, plural: 'gpuproviders' })) as { items: GPUProvider[] }).items
-  .filter((p) => p.metadata.labels?.['flotilla.dev/registered-by'] === 'local-federation');
+const providersReady = async () =>
+  ((await custom.listClusterCustomObject({ ...group, plural: 'gpuproviders' })) as { items: GPUProvider[] }).items.filter(
+    (p) => p.metadata.labels?.['flotilla.dev/registered-by'] === 'local-federation',
+  );
 let providers: GPUProvider[] = [];
 for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(500)) {
   providers = await providersReady();
@@ -102,15 +104,29 @@ for (const p of providers) {
 await core.createNamespace({ body: { metadata: { name: NAMESPACE } } }).catch(() => undefined);
 // As a cluster admin: the demo's payer is the one address that may fund the namespace's jobs, and
 // its unpaid job (the impossible one) may run on this hub that settles on chain.
-await core.patchNamespace({ name: NAMESPACE, body: { metadata: { annotations: { [PAYERS_ANNOTATION]: new Wallet(devKey(PAYER_ACCOUNT)).address, [ALLOW_UNPAID_ANNOTATION]: 'true' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+await core.patchNamespace(
+  {
+    name: NAMESPACE,
+    body: { metadata: { annotations: { [PAYERS_ANNOTATION]: new Wallet(devKey(PAYER_ACCOUNT)).address, [ALLOW_UNPAID_ANNOTATION]: 'true' } } },
+  },
+  setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+);
 const suffix = Date.now().toString(36);
 const load = (file: string) => yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
 const paid = load('aijob-resumable-paid.yaml');
 const impossible = load('aijob-impossible.yaml');
 const paidName = `${paid.metadata.name}-${suffix}`;
 const impossibleName = `${impossible.metadata.name}-${suffix}`;
-for (const [m, name, file] of [[paid, paidName, 'aijob-resumable-paid.yaml'], [impossible, impossibleName, 'aijob-impossible.yaml']] as const) {
-  await custom.createNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, body: { ...m, metadata: { name, namespace: NAMESPACE, annotations: { [MANAGED_BY_ANNOTATION]: DEMO_OPERATOR } } } });
+for (const [m, name, file] of [
+  [paid, paidName, 'aijob-resumable-paid.yaml'],
+  [impossible, impossibleName, 'aijob-impossible.yaml'],
+] as const) {
+  await custom.createNamespacedCustomObject({
+    ...group,
+    plural: 'aijobs',
+    namespace: NAMESPACE,
+    body: { ...m, metadata: { name, namespace: NAMESPACE, annotations: { [MANAGED_BY_ANNOTATION]: DEMO_OPERATOR } } },
+  });
   say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
 const read = async (name: string) => (await custom.getNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
@@ -135,14 +151,25 @@ const describe = (job: AIJob) => {
 let job = await read(paidName);
 for (const deadline = Date.now() + 150_000; Date.now() < deadline; await sleep(300)) {
   job = await read(paidName);
-  for (const [name, j] of [[paidName, job], [impossibleName, await read(impossibleName)]] as const) {
+  for (const [name, j] of [
+    [paidName, job],
+    [impossibleName, await read(impossibleName)],
+  ] as const) {
     const line = describe(j);
-    if (seen.get(name) !== line) { say(`${name}: ${line}`); seen.set(name, line); }
+    if (seen.get(name) !== line) {
+      say(`${name}: ${line}`);
+      seen.set(name, line);
+    }
   }
   for (const a of job.status?.attempts ?? []) {
     const key = `attempt ${a.index}`;
-    const line = a.endTime ? `closed: ${a.reason} — ${a.message ?? ''}` : `placed on ${a.provider} (nodes ${(a.nodes ?? []).join(', ')}) at ${a.pricePerGpuHour} USDC/GPU-h`;
-    if (seen.get(`${paidName}/${key}`) !== line) { say(`${paidName}: ${key} ${line}`); seen.set(`${paidName}/${key}`, line); }
+    const line = a.endTime
+      ? `closed: ${a.reason} — ${a.message ?? ''}`
+      : `placed on ${a.provider} (nodes ${(a.nodes ?? []).join(', ')}) at ${a.pricePerGpuHour} USDC/GPU-h`;
+    if (seen.get(`${paidName}/${key}`) !== line) {
+      say(`${paidName}: ${key} ${line}`);
+      seen.set(`${paidName}/${key}`, line);
+    }
   }
   const open = job.status?.attempts?.at(-1);
   if (!reclaimed && job.status?.phase === 'Running' && open && !open.endTime && open.checkpointCID) {
@@ -151,7 +178,16 @@ for (const deadline = Date.now() + 150_000; Date.now() < deadline; await sleep(3
     const pkc = new KubeConfig();
     pkc.loadFromFile(provider.kubeconfig);
     const deadlineIso = new Date(Date.now() + 5_000).toISOString();
-    await pkc.makeApiClient(CoreV1Api).patchNode({ name: node, body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': deadlineIso } }, spec: { taints: [{ key: 'flotilla.dev/reclaim', value: 'owner', effect: 'NoSchedule' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await pkc.makeApiClient(CoreV1Api).patchNode(
+      {
+        name: node,
+        body: {
+          metadata: { annotations: { 'flotilla.dev/reclaim-deadline': deadlineIso } },
+          spec: { taints: [{ key: 'flotilla.dev/reclaim', value: 'owner', effect: 'NoSchedule' }] },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     reclaimed = { provider: open.provider, node };
     say(`${open.provider} takes its GPUs back: node ${node} tainted flotilla.dev/reclaim, deadline ${deadlineIso} (last checkpoint ${open.checkpointCID})`);
   }
@@ -163,7 +199,13 @@ for (const deadline = Date.now() + 150_000; Date.now() < deadline; await sleep(3
 if (reclaimed) {
   const pkc = new KubeConfig();
   pkc.loadFromFile(ep.providers.find((p) => p.name === reclaimed?.provider)?.kubeconfig ?? '');
-  await pkc.makeApiClient(CoreV1Api).patchNode({ name: reclaimed.node, body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': null } }, spec: { taints: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
+  await pkc
+    .makeApiClient(CoreV1Api)
+    .patchNode(
+      { name: reclaimed.node, body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': null } }, spec: { taints: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )
+    .catch(() => undefined);
 }
 
 // ── 6. what happened ──────────────────────────────────────────────────────────────────────────
@@ -175,14 +217,22 @@ const first = attempts[0];
 const last = attempts.at(-1);
 say(`preempted on ${first?.provider}, finished on ${last?.provider}`);
 for (const a of attempts) {
-  say(`  attempt ${a.index} on ${a.provider}: ${a.reason} — ${a.gpuSeconds ?? 0} GPU-s run, ${a.billableGpuSeconds ?? 0} billed at ${a.pricePerGpuHour} USDC/GPU-h${a.checkpointCID ? `, checkpoint ${a.checkpointCID}` : ''}`);
+  say(
+    `  attempt ${a.index} on ${a.provider}: ${a.reason} — ${a.gpuSeconds ?? 0} GPU-s run, ${a.billableGpuSeconds ?? 0} billed at ${a.pricePerGpuHour} USDC/GPU-h${a.checkpointCID ? `, checkpoint ${a.checkpointCID}` : ''}`,
+  );
 }
 const resumedFrom = first?.checkpointCID;
 say(`attempt ${last?.index} resumed from checkpoint ${resumedFrom ?? '(none)'}`);
 
 const kubo = new KuboNode(ep.kubo.hub.api);
-const output = JSON.parse(new TextDecoder().decode(await kubo.cat(st.outputCID ?? '', { offline: true }))) as { output?: string; provider?: string; env?: Record<string, string> };
-say(`output ${st.outputCID} pinned on the hub's Kubo: "${output.output}" (written at ${output.provider}, resumed from ${output.env?.FLOTILLA_RESUME_FROM_CID ?? 'nothing'})`);
+const output = JSON.parse(new TextDecoder().decode(await kubo.cat(st.outputCID ?? '', { offline: true }))) as {
+  output?: string;
+  provider?: string;
+  env?: Record<string, string>;
+};
+say(
+  `output ${st.outputCID} pinned on the hub's Kubo: "${output.output}" (written at ${output.provider}, resumed from ${output.env?.FLOTILLA_RESUME_FROM_CID ?? 'nothing'})`,
+);
 const receipt = await verifyReceipt(kubo, st.receiptCID ?? '', { signer: new Wallet(devKey(RECEIPT_ACCOUNT)).address });
 if (!receipt.ok) fail(`receipt ${st.receiptCID} does not verify: ${receipt.problems.join('; ')}`);
 say(`receipt ${st.receiptCID}: signed by ${receipt.recovered}, ${receipt.pins.length} referenced CIDs pinned`);
@@ -190,14 +240,20 @@ say(`receipt ${st.receiptCID}: signed by ${receipt.recovered}, ${receipt.pins.le
 const escrow = new Contract(chain.escrow, loadArtifact('FlotillaEscrow').abi as never, rpc);
 say(`cost ${st.cost?.amount} USDC; settled in tx ${st.settlement?.txHash}`);
 for (const a of st.settlement?.amounts ?? []) {
-  const owed = await escrow.getFunction('owed').staticCall(a.payoutAddress, usdc.address) as bigint;
-  say(`  ${a.provider} (${a.payoutAddress}) paid ${a.amount} USDC — escrow credit now ${Number(owed) / 10 ** usdc.decimals} USDC, withdrawable with \`flotilla provider withdraw\``);
+  const owed = (await escrow.getFunction('owed').staticCall(a.payoutAddress, usdc.address)) as bigint;
+  say(
+    `  ${a.provider} (${a.payoutAddress}) paid ${a.amount} USDC — escrow credit now ${Number(owed) / 10 ** usdc.decimals} USDC, withdrawable with \`flotilla provider withdraw\``,
+  );
 }
 say(`  refundable to the payer: ${st.settlement?.refund} USDC`);
 rpc.destroy();
 
 // The same story through the CLI a user would run.
-const cli = (...args: string[]) => execFileSync(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args, '--kubeconfig', ep.hub.kubeconfig], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+const cli = (...args: string[]) =>
+  execFileSync(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args, '--kubeconfig', ep.hub.kubeconfig], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
 say(`flotilla status ${paidName} -n ${NAMESPACE}:`);
 process.stdout.write(`${cli('status', paidName, '-n', NAMESPACE).trimEnd().replace(/^/gm, '    ')}\n`);
 say('flotilla providers (reputation now counts the reclaim):');

@@ -49,7 +49,12 @@ const webhookPort = await port('FLOTILLA_WEBHOOK_PORT');
 const reportPort = await port('FLOTILLA_REPORT_PORT');
 
 // The chart's own webhook manifests and throwaway CA (federation/operator-webhooks.ts).
-const rendered = renderChartWebhooks({ url: `https://127.0.0.1:${webhookPort}`, release: env.FLOTILLA_RUN_RELEASE || 'flotilla-dev', namespace, ...(watchNamespace ? { watchNamespace } : {}) });
+const rendered = renderChartWebhooks({
+  url: `https://127.0.0.1:${webhookPort}`,
+  release: env.FLOTILLA_RUN_RELEASE || 'flotilla-dev',
+  namespace,
+  ...(watchNamespace ? { watchNamespace } : {}),
+});
 const certFile = join(runDir, 'webhook-tls.crt');
 const keyFile = join(runDir, 'webhook-tls.key');
 writeFileSync(certFile, rendered.certPem, { mode: 0o600 });
@@ -86,9 +91,17 @@ for (const [k, v] of Object.entries(env)) if (k.startsWith('FLOTILLA_') && v !==
 const hub = new KubeConfig();
 hub.loadFromFile(ep.hub.kubeconfig);
 
-say(`hub ${hub.getCurrentCluster()?.server}; Kubo ${operatorEnv.FLOTILLA_KUBO_API}; chain ${ep.chain ? `${ep.anvil.rpcUrl} escrow ${ep.chain.escrow}` : 'none (payments off)'}`);
-say(`http://127.0.0.1:${httpPort} (/healthz, /readyz, /metrics, /api), webhooks https://127.0.0.1:${webhookPort}, reports http://127.0.0.1:${reportPort}${watchNamespace ? `, namespace ${watchNamespace} only` : ''}`);
-const child = spawn(process.execPath, [join(repoRoot, 'operator', 'main.ts')], { cwd: repoRoot, env: { ...env, NODE_OPTIONS: '', ...operatorEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+say(
+  `hub ${hub.getCurrentCluster()?.server}; Kubo ${operatorEnv.FLOTILLA_KUBO_API}; chain ${ep.chain ? `${ep.anvil.rpcUrl} escrow ${ep.chain.escrow}` : 'none (payments off)'}`,
+);
+say(
+  `http://127.0.0.1:${httpPort} (/healthz, /readyz, /metrics, /api), webhooks https://127.0.0.1:${webhookPort}, reports http://127.0.0.1:${reportPort}${watchNamespace ? `, namespace ${watchNamespace} only` : ''}`,
+);
+const child = spawn(process.execPath, [join(repoRoot, 'operator', 'main.ts')], {
+  cwd: repoRoot,
+  env: { ...env, NODE_OPTIONS: '', ...operatorEnv },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
 const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
 
 let registered = false;
@@ -99,7 +112,10 @@ async function stop(signal: NodeJS.Signals | undefined, code: number): Promise<n
   // The webhooks first (failurePolicy Fail: a hub calling a stopped operator refuses every AIJob
   // create), then the operator — a terminal's Ctrl-C reaches both processes at once anyway.
   if (registered) {
-    await unregisterWebhooks(hub, rendered).then(() => say('webhook configurations removed'), (err: unknown) => say(`could not remove the webhook configurations: ${String(err)}`));
+    await unregisterWebhooks(hub, rendered).then(
+      () => say('webhook configurations removed'),
+      (err: unknown) => say(`could not remove the webhook configurations: ${String(err)}`),
+    );
   }
   if (signal && child.exitCode === null && child.signalCode === null) child.kill(signal);
   const exit = await exited;
@@ -110,12 +126,25 @@ process.once('SIGTERM', () => void stop('SIGTERM', 0));
 void exited.then((code) => stop(undefined, code));
 
 // Register once the operator's webhook listener accepts connections (and /healthz answers).
-const listening = (p: number) => new Promise<boolean>((resolve) => {
-  const s = connect(p, '127.0.0.1', () => { s.destroy(); resolve(true); });
-  s.once('error', () => resolve(false));
-});
+const listening = (p: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(p, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 const deadline = Date.now() + 60_000;
-while (!stopping && !(await listening(webhookPort) && (await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false)))) {
+while (
+  !stopping &&
+  !(
+    (await listening(webhookPort)) &&
+    (await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  )
+) {
   if (Date.now() > deadline) {
     say('the operator did not open its webhook listener within 60 s');
     await stop('SIGTERM', 1);
@@ -127,5 +156,8 @@ if (!stopping) {
   const names = await registerWebhooks(hub, rendered);
   // Stopped while registering: what stop() removed may have been created again just after.
   if (stopping) await unregisterWebhooks(hub, rendered).catch(() => undefined);
-  else say(`webhooks registered on the hub: ValidatingWebhookConfiguration ${names[0]}, MutatingWebhookConfiguration ${names[1]} (CA in .flotilla/run/, removed on exit)`);
+  else
+    say(
+      `webhooks registered on the hub: ValidatingWebhookConfiguration ${names[0]}, MutatingWebhookConfiguration ${names[1]} (CA in .flotilla/run/, removed on exit)`,
+    );
 }

@@ -13,7 +13,8 @@ export function changeOf(before: AIJob | undefined, after: AIJob): string {
     if (key === 'conditions') continue;
     if (JSON.stringify(b[key]) !== JSON.stringify(a[key])) parts.push(key === 'phase' ? `phase→${String(a.phase)}` : key);
   }
-  const conds = (s: Record<string, unknown>) => new Map(((s.conditions ?? []) as { type: string; status: string; reason: string; message: string }[]).map((c) => [c.type, c]));
+  const conds = (s: Record<string, unknown>) =>
+    new Map(((s.conditions ?? []) as { type: string; status: string; reason: string; message: string }[]).map((c) => [c.type, c]));
   const cb = conds(b);
   for (const [type, c] of conds(a)) {
     const old = cb.get(type);

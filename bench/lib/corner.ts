@@ -40,7 +40,9 @@ export interface CornerOptions {
   readonly prefix: string;
 }
 
-const ignore = (code: number) => (err: { code?: number }) => { if (err.code !== code) throw err; };
+const ignore = (code: number) => (err: { code?: number }) => {
+  if (err.code !== code) throw err;
+};
 
 /** An admin client of a federation cluster (no client-side limit: setup and observation only). */
 export function adminConfig(cluster: string): KubeConfig {
@@ -71,8 +73,19 @@ export function newCorner(prefix: string): { id: string; product: string; lentNa
 
 function nodesOf(provider: string, product: string, opts: CornerOptions): V1Node[] {
   return renderProviderNodes({
-    name: provider, region: 'bench', payoutAddress: '0x0000000000000000000000000000000000000001', prices: {},
-    nodePools: [{ name: 'gpu', count: opts.nodesPerCluster, cpu: '64', memory: '512Gi', gpu: { product, memoryMiB: 81920, count: opts.gpusPerNode, family: 'hopper', compute: '9.0', machine: 'bench' } }],
+    name: provider,
+    region: 'bench',
+    payoutAddress: '0x0000000000000000000000000000000000000001',
+    prices: {},
+    nodePools: [
+      {
+        name: 'gpu',
+        count: opts.nodesPerCluster,
+        cpu: '64',
+        memory: '512Gi',
+        gpu: { product, memoryMiB: 81920, count: opts.gpusPerNode, family: 'hopper', compute: '9.0', machine: 'bench' },
+      },
+    ],
   });
 }
 
@@ -91,8 +104,13 @@ export async function createCorner(opts: CornerOptions, log: (line: string) => v
     const nodes = nodesOf(provider, product, opts);
     corner.clusters.push({ cluster, kc, core, provider, nodes: nodes.map((n) => n.metadata?.name ?? '') });
     await core.createNamespace({ body: { metadata: { name: lentNamespace, labels: { 'flotilla.dev/bench': id } } } });
-    await kc.makeApiClient(SchedulingV1Api).createPriorityClass({ body: { metadata: { name: LENT_PRIORITY_CLASS }, value: LENT_PRIORITY_VALUE, preemptionPolicy: 'Never' } }).catch(ignore(409));
-    await inParallel(nodes, 8, async (body) => { await core.createNode({ body }); });
+    await kc
+      .makeApiClient(SchedulingV1Api)
+      .createPriorityClass({ body: { metadata: { name: LENT_PRIORITY_CLASS }, value: LENT_PRIORITY_VALUE, preemptionPolicy: 'Never' } })
+      .catch(ignore(409));
+    await inParallel(nodes, 8, async (body) => {
+      await core.createNode({ body });
+    });
     const manifest: GPUProviderManifest = {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: 'GPUProvider',
@@ -111,10 +129,16 @@ export async function createCorner(opts: CornerOptions, log: (line: string) => v
   }
   // KWOK marks its nodes Ready within a heartbeat; wait so neither run starts on a half-made fleet.
   for (const c of corner.clusters) {
-    await pollUntil(`${c.cluster}: the corner's nodes Ready`, async () => {
-      const list = await c.core.listNode({ labelSelector: `nvidia.com/gpu.product=${product}` });
-      return list.items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
-    }, (n) => n >= c.nodes.length, 180_000, 1000);
+    await pollUntil(
+      `${c.cluster}: the corner's nodes Ready`,
+      async () => {
+        const list = await c.core.listNode({ labelSelector: `nvidia.com/gpu.product=${product}` });
+        return list.items.filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length;
+      },
+      (n) => n >= c.nodes.length,
+      180_000,
+      1000,
+    );
   }
   return corner;
 }
@@ -122,7 +146,11 @@ export async function createCorner(opts: CornerOptions, log: (line: string) => v
 /** The corner's GPUProviders as the hub has them (status is written by whichever operator connects). */
 export async function cornerProviders(corner: Corner): Promise<GPUProvider[]> {
   const custom = adminConfig('hub').makeApiClient(CustomObjectsApi);
-  return Promise.all(corner.clusters.map(async (c) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: c.provider }) as GPUProvider));
+  return Promise.all(
+    corner.clusters.map(
+      async (c) => (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: c.provider })) as GPUProvider,
+    ),
+  );
 }
 
 /** Deletes the GPUProviders, nodes, lent namespaces and the hub namespace; waits for the namespaces to go. */
@@ -133,11 +161,30 @@ export async function removeCorner(corner: Corner, log: (line: string) => void =
   for (const c of corner.clusters) {
     await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: c.provider }).catch(ignore(404));
     await c.core.deleteNamespace({ name: corner.lentNamespace }).catch(ignore(404));
-    await inParallel(c.nodes, 8, async (name) => { await c.core.deleteNode({ name }).catch(ignore(404)); });
+    await inParallel(c.nodes, 8, async (name) => {
+      await c.core.deleteNode({ name }).catch(ignore(404));
+    });
   }
   await hubCore.deleteNamespace({ name: corner.hubNamespace }).catch(ignore(404));
-  const gone = async (core: CoreV1Api, name: string) => core.readNamespace({ name }).then(() => false, (err: { code?: number }) => err.code === 404);
-  for (const c of corner.clusters) await pollUntil(`${c.cluster}: namespace ${corner.lentNamespace} gone`, () => gone(c.core, corner.lentNamespace), (g) => g, 180_000, 1000);
-  await pollUntil(`hub: namespace ${corner.hubNamespace} gone`, () => gone(hubCore, corner.hubNamespace), (g) => g, 180_000, 1000);
+  const gone = async (core: CoreV1Api, name: string) =>
+    core.readNamespace({ name }).then(
+      () => false,
+      (err: { code?: number }) => err.code === 404,
+    );
+  for (const c of corner.clusters)
+    await pollUntil(
+      `${c.cluster}: namespace ${corner.lentNamespace} gone`,
+      () => gone(c.core, corner.lentNamespace),
+      (g) => g,
+      180_000,
+      1000,
+    );
+  await pollUntil(
+    `hub: namespace ${corner.hubNamespace} gone`,
+    () => gone(hubCore, corner.hubNamespace),
+    (g) => g,
+    180_000,
+    1000,
+  );
   log(`  removed corner ${corner.id}: ${corner.clusters.reduce((n, c) => n + c.nodes.length, 0)} nodes, ${corner.clusters.length} GPUProviders, namespaces`);
 }

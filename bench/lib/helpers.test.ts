@@ -8,7 +8,13 @@ import type { AIJob } from '../../operator/api/types.ts';
 
 describe('percentile (nearest rank)', () => {
   const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 100 … 1, unsorted on purpose
-  it.each([[50, 50], [95, 95], [99, 99], [100, 100], [1, 1]])('p%d of 1..100 is %d', (p, want) => {
+  it.each([
+    [50, 50],
+    [95, 95],
+    [99, 99],
+    [100, 100],
+    [1, 1],
+  ])('p%d of 1..100 is %d', (p, want) => {
     expect(percentile(xs, p)).toBe(want);
   });
   it('is NaN for no samples, and the sample itself for one', () => {
@@ -22,7 +28,7 @@ describe('percentile (nearest rank)', () => {
 
 describe('Prometheus text', () => {
   const text = [
-    '# HELP flotilla_kube_api_requests_total Requests sent to a cluster\'s apiserver, by cluster and HTTP verb.',
+    "# HELP flotilla_kube_api_requests_total Requests sent to a cluster's apiserver, by cluster and HTTP verb.",
     '# TYPE flotilla_kube_api_requests_total counter',
     'flotilla_kube_api_requests_total{cluster="hub",verb="PATCH"} 12',
     'flotilla_kube_api_requests_total{cluster="hub",verb="GET"} 3 1700000000000',
@@ -39,11 +45,29 @@ describe('Prometheus text', () => {
     expect(samples[5]).toEqual({ name: 'weird_label', labels: { msg: 'a "quoted", comma' }, value: 1.5 });
   });
   it('sums by labels, with a filter', () => {
-    expect(sumBy(samples, 'flotilla_kube_api_requests_total', ['cluster'])).toEqual(new Map([['hub', 15], ['provider-a', 5]]));
+    expect(sumBy(samples, 'flotilla_kube_api_requests_total', ['cluster'])).toEqual(
+      new Map([
+        ['hub', 15],
+        ['provider-a', 5],
+      ]),
+    );
     expect(sumBy(samples, 'flotilla_reconcile_duration_seconds_count', ['controller'], { outcome: 'success' })).toEqual(new Map([['aijob', 40]]));
   });
   it('delta counts keys that appeared from zero', () => {
-    expect(delta(new Map([['a', 2]]), new Map([['a', 5], ['b', 1]]))).toEqual(new Map([['a', 3], ['b', 1]]));
+    expect(
+      delta(
+        new Map([['a', 2]]),
+        new Map([
+          ['a', 5],
+          ['b', 1],
+        ]),
+      ),
+    ).toEqual(
+      new Map([
+        ['a', 3],
+        ['b', 1],
+      ]),
+    );
   });
 });
 
@@ -73,10 +97,18 @@ describe('changeOf (what a write to an AIJob changed)', () => {
   it.each([
     ['the finalizer', job(), job({ finalizers: ['flotilla.dev/remote-pods'] }), 'finalizers'],
     ['a field of status', job({}, { phase: 'Scheduled' }), job({}, { phase: 'Scheduled', cost: { amount: '0' } }), 'cost'],
-    ['the phase and a condition\'s reason', job({}, { phase: 'Scheduled', conditions: [cond('Running', 'False', 'PodsPending', 'a')] }),
-      job({}, { phase: 'Running', conditions: [cond('Running', 'True', 'PodsRunning', 'b')] }), 'phase→Running, Running=True/PodsRunning'],
-    ['only a condition\'s message', job({}, { conditions: [cond('Running', 'False', 'PodsPending', 'waiting')] }),
-      job({}, { conditions: [cond('Running', 'False', 'PodsPending', '0/1 running')] }), 'Running message'],
+    [
+      "the phase and a condition's reason",
+      job({}, { phase: 'Scheduled', conditions: [cond('Running', 'False', 'PodsPending', 'a')] }),
+      job({}, { phase: 'Running', conditions: [cond('Running', 'True', 'PodsRunning', 'b')] }),
+      'phase→Running, Running=True/PodsRunning',
+    ],
+    [
+      "only a condition's message",
+      job({}, { conditions: [cond('Running', 'False', 'PodsPending', 'waiting')] }),
+      job({}, { conditions: [cond('Running', 'False', 'PodsPending', '0/1 running')] }),
+      'Running message',
+    ],
     ['nothing visible (a no-op write)', job(), job(), 'no visible change'],
   ])('names %s', (_what, before, after, want) => {
     expect(changeOf(before, after)).toBe(want);

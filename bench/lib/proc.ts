@@ -55,7 +55,13 @@ export function startSampler(pid: number, everyMs = 1000): { samples: ProcSample
   };
   take();
   const timer = setInterval(take, everyMs);
-  return { samples, stop: () => { clearInterval(timer); take(); } };
+  return {
+    samples,
+    stop: () => {
+      clearInterval(timer);
+      take();
+    },
+  };
 }
 
 /** CPU use between two samples, as a share of one core (1.0 = one core busy the whole time). */

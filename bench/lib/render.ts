@@ -28,20 +28,38 @@ export interface Machine {
 }
 
 interface PlacementScale {
-  providers: number; nodesPerProvider: number; totalNodes: number; indexMs: number; heapMiB: number; jobs: number; placed: number;
-  decisionsPerSecond: number; p50Us: number; p99Us: number; maxUs: number; naiveSamples: number; naiveP50Ms: number;
+  providers: number;
+  nodesPerProvider: number;
+  totalNodes: number;
+  indexMs: number;
+  heapMiB: number;
+  jobs: number;
+  placed: number;
+  decisionsPerSecond: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+  naiveSamples: number;
+  naiveP50Ms: number;
 }
-interface ControllerPath { perDecisionMs: { p50: number; p99: number; max: number }; totalMs: number; placed: number }
+interface ControllerPath {
+  perDecisionMs: { p50: number; p99: number; max: number };
+  totalMs: number;
+  placed: number;
+}
 interface ControllerScenario {
   scenario: { label: string; providers: number; nodes: number; gpus: number; bystanders: number; jobs: number };
-  controller: ControllerPath; indexed: ControllerPath; stormMs: { controller: number; indexed: number };
+  controller: ControllerPath;
+  indexed: ControllerPath;
+  stormMs: { controller: number; indexed: number };
 }
 
 const MULTIKUEUE_REQUESTS_PER_WORKLOAD = 7.9;
 const RATIO_TARGET = 0.8;
 const P99_TARGET_MS = 5;
 
-const when = (r: StepRecord) => `${r.started.replace('T', ' ').slice(0, 16)} UTC, ${fmt(r.seconds)} s, load average ${r.loadBefore.join(' / ')} before and ${r.loadAfter.join(' / ')} after`;
+const when = (r: StepRecord) =>
+  `${r.started.replace('T', ' ').slice(0, 16)} UTC, ${fmt(r.seconds)} s, load average ${r.loadBefore.join(' / ')} before and ${r.loadAfter.join(' / ')} after`;
 const ms = (x: number, d = 0) => `${fmt(x, d)} ms`;
 const pct = (x: number) => `${fmt(x * 100)} %`;
 
@@ -49,18 +67,21 @@ function machineSection(m: Machine, generated: string): string {
   return [
     '## Machine and versions',
     '',
-    markdownTable(['what', 'value'], [
-      ['CPU', `${m.nproc} × ${m.cpuModel} (nproc ${m.nproc})`],
-      ['memory', `${fmt(m.memoryGiB, 1)} GiB (${fmt(m.availableGiB, 1)} GiB available when the doc was written)`],
-      ['kernel', m.kernel],
-      ['Node', m.node],
-      ['anvil', m.anvil],
-      ...Object.entries(m.versions).map(([k, v]) => [k, v]),
-      ['doc written', generated.replace('T', ' ').slice(0, 16) + ' UTC'],
-    ]),
+    markdownTable(
+      ['what', 'value'],
+      [
+        ['CPU', `${m.nproc} × ${m.cpuModel} (nproc ${m.nproc})`],
+        ['memory', `${fmt(m.memoryGiB, 1)} GiB (${fmt(m.availableGiB, 1)} GiB available when the doc was written)`],
+        ['kernel', m.kernel],
+        ['Node', m.node],
+        ['anvil', m.anvil],
+        ...Object.entries(m.versions).map(([k, v]) => [k, v]),
+        ['doc written', generated.replace('T', ' ').slice(0, 16) + ' UTC'],
+      ],
+    ),
     '',
     'The machine is **shared**: the local federation (4 kube-apiservers with etcd, controller managers,',
-    'schedulers, KWOK, two Kubo nodes, anvil, the simulated executor) and other people\'s test runs were',
+    "schedulers, KWOK, two Kubo nodes, anvil, the simulated executor) and other people's test runs were",
     'running during every measurement. Each section gives the load average around its run; on',
     `${m.nproc} cores a load above ${m.nproc} means processes were waiting for a CPU, which shows in tails and in wall times.`,
   ].join('\n');
@@ -71,26 +92,48 @@ function placementSection(steps: Steps): string {
   const rec = steps.placement;
   if (!rec) return [...out, '_Not run._'].join('\n');
   const { results, seed } = JSON.parse(rec.output) as { results: PlacementScale[]; seed: number };
-  out.push(`\`node bench/placement.ts\` (seed ${seed}; ${when(rec)}). A seeded synthetic federation`,
+  out.push(
+    `\`node bench/placement.ts\` (seed ${seed}; ${when(rec)}). A seeded synthetic federation`,
     '(mixed products, partial occupancy, time-slicing, MIG, taints, cordons, unready nodes and providers,',
     'quotas — see [placement.md](placement.md#benchmark)); the index is built once per snapshot and every',
     'pending job is decided against it, each decision timed alone. "naive" is `placeJob()`, which re-indexes',
-    'the whole snapshot per call.', '');
-  out.push(markdownTable(['nodes', 'providers × nodes', 'pending jobs', 'placed', 'index build', 'decisions/s', 'p50', 'p99', 'max', 'naive p50', 'heap'],
-    results.map((r) => [fmt(r.totalNodes), `${r.providers} × ${fmt(r.nodesPerProvider)}`, fmt(r.jobs), fmt(r.placed), ms(r.indexMs), fmt(r.decisionsPerSecond),
-      ms(r.p50Us / 1000, 3), `**${ms(r.p99Us / 1000, 3)}**`, ms(r.maxUs / 1000, 1), ms(r.naiveP50Ms, 1), `${fmt(r.heapMiB)} MiB`])));
+    'the whole snapshot per call.',
+    '',
+  );
+  out.push(
+    markdownTable(
+      ['nodes', 'providers × nodes', 'pending jobs', 'placed', 'index build', 'decisions/s', 'p50', 'p99', 'max', 'naive p50', 'heap'],
+      results.map((r) => [
+        fmt(r.totalNodes),
+        `${r.providers} × ${fmt(r.nodesPerProvider)}`,
+        fmt(r.jobs),
+        fmt(r.placed),
+        ms(r.indexMs),
+        fmt(r.decisionsPerSecond),
+        ms(r.p50Us / 1000, 3),
+        `**${ms(r.p99Us / 1000, 3)}**`,
+        ms(r.maxUs / 1000, 1),
+        ms(r.naiveP50Ms, 1),
+        `${fmt(r.heapMiB)} MiB`,
+      ]),
+    ),
+  );
   const base = results[0];
   const big = results[1];
   const at100k = results.find((r) => r.totalNodes === 100_000) ?? base;
   out.push('');
   if (at100k) {
     const p99 = at100k.p99Us / 1000;
-    out.push(`* **Target p99 < ${P99_TARGET_MS} ms per decision at ${fmt(at100k.totalNodes)} nodes: ${p99 < P99_TARGET_MS ? `met** (${ms(p99, 3)}, ${fmt(P99_TARGET_MS / p99, 1)}× under)` : `missed** (${ms(p99, 3)}, ${pct(p99 / P99_TARGET_MS - 1)} over)`}.`);
+    out.push(
+      `* **Target p99 < ${P99_TARGET_MS} ms per decision at ${fmt(at100k.totalNodes)} nodes: ${p99 < P99_TARGET_MS ? `met** (${ms(p99, 3)}, ${fmt(P99_TARGET_MS / p99, 1)}× under)` : `missed** (${ms(p99, 3)}, ${pct(p99 / P99_TARGET_MS - 1)} over)`}.`,
+    );
   }
   if (base && big) {
-    out.push(`* **${fmt(big.totalNodes / base.totalNodes)}× the nodes** (${fmt(big.totalNodes)}): p50 ×${fmt(big.p50Us / base.p50Us, 2)}, p99 ×${fmt(big.p99Us / base.p99Us, 2)},`
-      + ` decisions/s ×${fmt(big.decisionsPerSecond / base.decisionsPerSecond, 2)}; the one-off index build ×${fmt(big.indexMs / base.indexMs, 1)} (O(n log n), plus GC at ${fmt(big.heapMiB)} MiB of heap);`
-      + ` the naive path ×${fmt(big.naiveP50Ms / base.naiveP50Ms, 1)}. A decision walks a pool from the first node that fits and stops once the gang is placed, so its cost hardly depends on the number of nodes; rebuilding the index does.`);
+    out.push(
+      `* **${fmt(big.totalNodes / base.totalNodes)}× the nodes** (${fmt(big.totalNodes)}): p50 ×${fmt(big.p50Us / base.p50Us, 2)}, p99 ×${fmt(big.p99Us / base.p99Us, 2)},` +
+        ` decisions/s ×${fmt(big.decisionsPerSecond / base.decisionsPerSecond, 2)}; the one-off index build ×${fmt(big.indexMs / base.indexMs, 1)} (O(n log n), plus GC at ${fmt(big.heapMiB)} MiB of heap);` +
+        ` the naive path ×${fmt(big.naiveP50Ms / base.naiveP50Ms, 1)}. A decision walks a pool from the first node that fits and stops once the gang is placed, so its cost hardly depends on the number of nodes; rebuilding the index does.`,
+    );
     out.push('* The max is garbage collection and the shared CPU, not the algorithm (see placement.md).');
   }
   out.push('', controllerSection(steps));
@@ -101,32 +144,48 @@ function controllerSection(steps: Steps): string {
   const rec = steps.placementController;
   if (!rec) return '';
   const { results } = JSON.parse(rec.output) as { results: ControllerScenario[] };
-  const out = ['### The controller\'s placement path during a burst', '',
+  const out = [
+    "### The controller's placement path during a burst",
+    '',
     `\`node bench/placement-controller.ts\` (${when(rec)}). What the AIJob controller does today for every`,
     'reconcile of a job that needs a place (`operator/controllers/aijob/controller.ts`, `snapshots()` then',
-    '`placeJob()`): take every provider\'s snapshot, apply every other job\'s outstanding reservation to it',
-    'with `withReservation()` (one copy of the provider\'s node list per reservation), then `placeJob()`, which',
+    "`placeJob()`): take every provider's snapshot, apply every other job's outstanding reservation to it",
+    "with `withReservation()` (one copy of the provider's node list per reservation), then `placeJob()`, which",
     're-indexes every provider for this one decision. Against it: one `PlacementIndex` kept across reconciles,',
     'where a new reservation (or an informer event) re-indexes only its provider (`withReservation` on the',
     'reserved snapshot, `withProvider`), and a decision is `placeJobIndexed()`. Single-GPU jobs, one product,',
-    'all of the burst\'s reservations outstanding (the informers have not shown the pods yet — the worst case',
+    "all of the burst's reservations outstanding (the informers have not shown the pods yet — the worst case",
     'the dispatch benchmark runs into while the provider clients are throttled). "One event" is the requeue',
-    'storm: a node or provider event re-enqueues every job still needing a place, and each is decided again.', '',
-    markdownTable(['federation', 'path', 'p50 / decision', 'p99 / decision', 'whole burst', 'one event with the burst pending'],
+    'storm: a node or provider event re-enqueues every job still needing a place, and each is decided again.',
+    '',
+    markdownTable(
+      ['federation', 'path', 'p50 / decision', 'p99 / decision', 'whole burst', 'one event with the burst pending'],
       results.flatMap((r) => [
-        [r.scenario.label, 'today', ms(r.controller.perDecisionMs.p50, 3), ms(r.controller.perDecisionMs.p99, 2), ms(r.controller.totalMs), ms(r.stormMs.controller)],
+        [
+          r.scenario.label,
+          'today',
+          ms(r.controller.perDecisionMs.p50, 3),
+          ms(r.controller.perDecisionMs.p99, 2),
+          ms(r.controller.totalMs),
+          ms(r.stormMs.controller),
+        ],
         ['', 'kept index', ms(r.indexed.perDecisionMs.p50, 3), ms(r.indexed.perDecisionMs.p99, 2), ms(r.indexed.totalMs), ms(r.stormMs.indexed)],
-      ])), ''];
+      ]),
+    ),
+    '',
+  ];
   const small = results[0];
   const large = results[1];
   if (small && large) {
-    out.push(`Per decision the controller's path costs ${fmt(small.controller.totalMs / small.indexed.totalMs, 1)}× the kept index on the benchmark's`,
+    out.push(
+      `Per decision the controller's path costs ${fmt(small.controller.totalMs / small.indexed.totalMs, 1)}× the kept index on the benchmark's`,
       `small federation and ${fmt(large.controller.totalMs / large.indexed.totalMs, 1)}× at ${fmt(large.scenario.providers * large.scenario.nodes)} nodes, and it grows with the outstanding`,
       'reservations (each one copies a node list) as well as with the nodes (each decision sorts every pool again).',
       `At ${fmt(large.scenario.providers * large.scenario.nodes)} nodes one provider event with ${fmt(large.scenario.jobs)} jobs pending costs ${fmt(large.stormMs.controller / 1000, 1)} s of CPU on the`,
-      'controller\'s single JavaScript thread — the work queue, the informers and the HTTP server wait for it.',
-      'On the dispatch benchmark\'s federation it is small next to the hub\'s rate limit (section 2), but it is',
-      'the first thing to break as federations grow. The fix is described under [What would fix the misses](#what-would-fix-the-misses).');
+      "controller's single JavaScript thread — the work queue, the informers and the HTTP server wait for it.",
+      "On the dispatch benchmark's federation it is small next to the hub's rate limit (section 2), but it is",
+      'the first thing to break as federations grow. The fix is described under [What would fix the misses](#what-would-fix-the-misses).',
+    );
   }
   return out.join('\n');
 }
@@ -143,9 +202,18 @@ function sumWhere(record: Readonly<Record<string, number>>, keep: (cluster: stri
 function requestTable(f: FlotillaFigures): string {
   const clusters = [...new Set([...Object.keys(f.dispatchRequests), ...Object.keys(f.deleteRequests)].map((k) => k.split('/')[0] as string))].sort();
   const verbs = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
-  const row = (phase: string, r: Readonly<Record<string, number>>) => clusters
-    .filter((c) => verbs.some((v) => (r[`${c}/${v}`] ?? 0) > 0))
-    .map((c) => [phase, c, ...verbs.map((v) => ((r[`${c}/${v}`] ?? 0) > 0 ? fmt(r[`${c}/${v}`] as number, 2) : '')), fmt(sumWhere(r, (cl) => cl === c), 2)]);
+  const row = (phase: string, r: Readonly<Record<string, number>>) =>
+    clusters
+      .filter((c) => verbs.some((v) => (r[`${c}/${v}`] ?? 0) > 0))
+      .map((c) => [
+        phase,
+        c,
+        ...verbs.map((v) => ((r[`${c}/${v}`] ?? 0) > 0 ? fmt(r[`${c}/${v}`] as number, 2) : '')),
+        fmt(
+          sumWhere(r, (cl) => cl === c),
+          2,
+        ),
+      ]);
   return markdownTable(['phase', 'cluster', ...verbs, 'all'], [...row('apply → Running', f.dispatchRequests), ...row('delete → gone', f.deleteRequests)]);
 }
 
@@ -156,31 +224,76 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
   const b = d.baseline;
   const providers = d.corner.clusters.length;
   const misses: string[] = [];
-  out.push(`\`node bench/dispatch.ts --jobs ${d.options.jobs} --nodes ${d.options.nodes}\` (${when(rec)}).`, '',
+  out.push(
+    `\`node bench/dispatch.ts --jobs ${d.options.jobs} --nodes ${d.options.nodes}\` (${when(rec)}).`,
+    '',
     `A private corner of the federation, made and removed by the script: product \`${d.corner.product}\`,`,
     `${d.corner.nodesPerCluster} KWOK nodes × ${d.corner.gpusPerNode} GPUs in each of ${d.corner.clusters.join(', ')}, a lent namespace there and one`,
-    'GPUProvider per cluster at the same price; the real operator as a separate process scoped to the corner\'s',
+    "GPUProvider per cluster at the same price; the real operator as a separate process scoped to the corner's",
     `hub namespace. ${fmt(d.options.jobs)} single-GPU AIJobs (the simulated executor keeps their pods Running; no checkpoint`,
     'reports) are created at once by a user client. Three warm-up jobs, one pinned to each provider, prove every',
     'provider connection synced before the clock starts and are not counted. A pod counts as bound when a watch on',
-    'its provider\'s namespace first shows `spec.nodeName`; per-job latency is from the job\'s create request to that.',
+    "its provider's namespace first shows `spec.nodeName`; per-job latency is from the job's create request to that.",
     '(client-node ends a watch after its request timeout; the script starts it again from a fresh list, so a pod bound',
     'during the gap is timed when the new list shows it, a fraction of a second late, in both runs alike.)',
     '',
     `**Baseline, in the same run, first:** the same number of pods — built by the operator's own \`buildPod()\` for`,
-    'the same job spec, minus Flotilla\'s labels so no operator adopts them — created by a plain loop straight into',
+    "the same job spec, minus Flotilla's labels so no operator adopts them — created by a plain loop straight into",
     `the provider clusters, round-robin, through one \`RateLimitedKubeConfig\` per cluster at the operator's provider`,
-    `limit (${d.limits.provider.qps} QPS, burst ${d.limits.provider.burst}), observed by the same watches; deleted before Flotilla's run.`, '');
+    `limit (${d.limits.provider.qps} QPS, burst ${d.limits.provider.burst}), observed by the same watches; deleted before Flotilla's run.`,
+    '',
+  );
   const lat = (l: { p50: number; p95: number; p99: number; max: number }) => [ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max)];
   const rows: string[][] = [];
-  const at = (x: { secondsToShare?: Record<string, number> }, q: string) => (x.secondsToShare?.[q] !== undefined ? `${fmt(x.secondsToShare[q] as number, 1)} s` : '');
-  if (b) rows.push(['raw pods, plain client loop (baseline)', fmt(b.n), at(b, '0.5'), at(b, '0.99'), `${fmt(b.wallSeconds, 1)} s`, `**${fmt(b.perSecond, 1)}**`, ...lat(b.latencyMs), b.loadBefore.join(' / ')]);
-  rows.push([`Flotilla: AIJob applied → pod bound (hub ${d.limits.hub.qps}/${d.limits.hub.burst})`, fmt(f.n), at(f, '0.5'), at(f, '0.99'), `${fmt(f.wallSeconds, 1)} s`, `**${fmt(f.perSecond, 1)}**`, ...lat(f.latencyMs), f.loadBefore.join(' / ')]);
-  rows.push(['Flotilla: AIJob applied → phase Running', fmt(f.toRunningMs.n), '', '', `${fmt(f.runningSeconds, 1)} s`, fmt(f.toRunningMs.n / f.runningSeconds, 1), ...lat(f.toRunningMs), '']);
+  const at = (x: { secondsToShare?: Record<string, number> }, q: string) =>
+    x.secondsToShare?.[q] !== undefined ? `${fmt(x.secondsToShare[q] as number, 1)} s` : '';
+  if (b)
+    rows.push([
+      'raw pods, plain client loop (baseline)',
+      fmt(b.n),
+      at(b, '0.5'),
+      at(b, '0.99'),
+      `${fmt(b.wallSeconds, 1)} s`,
+      `**${fmt(b.perSecond, 1)}**`,
+      ...lat(b.latencyMs),
+      b.loadBefore.join(' / '),
+    ]);
+  rows.push([
+    `Flotilla: AIJob applied → pod bound (hub ${d.limits.hub.qps}/${d.limits.hub.burst})`,
+    fmt(f.n),
+    at(f, '0.5'),
+    at(f, '0.99'),
+    `${fmt(f.wallSeconds, 1)} s`,
+    `**${fmt(f.perSecond, 1)}**`,
+    ...lat(f.latencyMs),
+    f.loadBefore.join(' / '),
+  ]);
+  rows.push([
+    'Flotilla: AIJob applied → phase Running',
+    fmt(f.toRunningMs.n),
+    '',
+    '',
+    `${fmt(f.runningSeconds, 1)} s`,
+    fmt(f.toRunningMs.n / f.runningSeconds, 1),
+    ...lat(f.toRunningMs),
+    '',
+  ]);
   for (const v of d.variants) {
-    rows.push([`Flotilla with the hub client at ${v.hub.qps}/${v.hub.burst}: applied → pod bound`, fmt(v.figures.n), at(v.figures, '0.5'), at(v.figures, '0.99'), `${fmt(v.figures.wallSeconds, 1)} s`, fmt(v.figures.perSecond, 1), ...lat(v.figures.latencyMs), v.figures.loadBefore.join(' / ')]);
+    rows.push([
+      `Flotilla with the hub client at ${v.hub.qps}/${v.hub.burst}: applied → pod bound`,
+      fmt(v.figures.n),
+      at(v.figures, '0.5'),
+      at(v.figures, '0.99'),
+      `${fmt(v.figures.wallSeconds, 1)} s`,
+      fmt(v.figures.perSecond, 1),
+      ...lat(v.figures.latencyMs),
+      v.figures.loadBefore.join(' / '),
+    ]);
   }
-  out.push(markdownTable(['run', 'n', '50 % bound', '99 % bound', 'first create → last bound', 'per second', 'p50', 'p95', 'p99', 'max', 'load before'], rows), '');
+  out.push(
+    markdownTable(['run', 'n', '50 % bound', '99 % bound', 'first create → last bound', 'per second', 'p50', 'p95', 'p99', 'max', 'load before'], rows),
+    '',
+  );
 
   const hubPerJob = sumWhere(f.dispatchRequests, (c) => c === 'hub');
   const eventsPerJob = sumWhere(f.dispatchRequests, (c) => c === 'hub (events)');
@@ -194,50 +307,97 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
   const conflicts = Math.max(0, patchPerJob - writesPerJob);
   if (b && d.ratio !== undefined) {
     const met = d.ratio >= RATIO_TARGET;
-    out.push(`* **Ratio Flotilla / raw throughput: ${fmt(d.ratio, 2)} — target ≥ ${RATIO_TARGET} ${met ? 'met' : `missed by ${fmt(RATIO_TARGET - d.ratio, 2)} (Flotilla would need ${fmt(RATIO_TARGET * b.perSecond, 1)} jobs/s, ${fmt(RATIO_TARGET / d.ratio, 1)}× what it did)`}.**`);
-    if (!met) misses.push(`Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: the hub client's ${d.limits.hub.qps} QPS is spent on ${fmt(hubPerJob, 2)} hub requests per job (ceiling ≈ ${fmt(ceiling, 1)} jobs/s), and the reconcile pipeline (${d.limits.workers} workers, several sequential writes per reconcile, ${fmt(f.reconciles.dispatch / f.n, 1)} reconciles per job) caps it about as low; the raw loop needs one provider request per pod (ceiling ${rawCeiling} pods/s over ${providers} provider clients).`);
+    out.push(
+      `* **Ratio Flotilla / raw throughput: ${fmt(d.ratio, 2)} — target ≥ ${RATIO_TARGET} ${met ? 'met' : `missed by ${fmt(RATIO_TARGET - d.ratio, 2)} (Flotilla would need ${fmt(RATIO_TARGET * b.perSecond, 1)} jobs/s, ${fmt(RATIO_TARGET / d.ratio, 1)}× what it did)`}.**`,
+    );
+    if (!met)
+      misses.push(
+        `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: the hub client's ${d.limits.hub.qps} QPS is spent on ${fmt(hubPerJob, 2)} hub requests per job (ceiling ≈ ${fmt(ceiling, 1)} jobs/s), and the reconcile pipeline (${d.limits.workers} workers, several sequential writes per reconcile, ${fmt(f.reconciles.dispatch / f.n, 1)} reconciles per job) caps it about as low; the raw loop needs one provider request per pod (ceiling ${rawCeiling} pods/s over ${providers} provider clients).`,
+      );
   }
   const predicted = Math.max(0, f.n * hubPerJob - d.limits.hub.burst) / d.limits.hub.qps;
   const t95 = f.secondsToShare?.['0.95'];
-  out.push(`* **The hub budget:** the raw loop sends one request per pod, spread over ${providers} provider clients (ceiling ${rawCeiling} pods/s after the bursts). A Flotilla job sends one pod creation too, but also ${fmt(hubPerJob, 2)} requests to the hub (table below), all through the one hub client at ${d.limits.hub.qps} QPS: a ceiling of ${d.limits.hub.qps} ÷ ${fmt(hubPerJob, 2)} ≈ **${fmt(ceiling, 1)} jobs/s** once its burst of ${d.limits.hub.burst} is spent. The hub traffic of the whole dispatch (apply → every job Running) takes (${fmt(f.n)} × ${fmt(hubPerJob, 2)} − ${d.limits.hub.burst}) ÷ ${d.limits.hub.qps} ≈ ${fmt(predicted, 1)} s at that rate; the jobs' p95 from apply to phase Running was ${fmt(f.toRunningMs.p95 / 1000, 1)} s${t95 !== undefined ? ` and 95 % of the pods were bound after ${fmt(t95, 1)} s` : ''}. It held back ${fmt(f.throttled.hub?.requests ?? 0)} hub requests during the dispatch${Object.entries(f.throttled).filter(([c]) => c !== 'hub').map(([c, t]) => `, ${fmt(t.requests)} at ${c}`).join('')}.`);
+  out.push(
+    `* **The hub budget:** the raw loop sends one request per pod, spread over ${providers} provider clients (ceiling ${rawCeiling} pods/s after the bursts). A Flotilla job sends one pod creation too, but also ${fmt(hubPerJob, 2)} requests to the hub (table below), all through the one hub client at ${d.limits.hub.qps} QPS: a ceiling of ${d.limits.hub.qps} ÷ ${fmt(hubPerJob, 2)} ≈ **${fmt(ceiling, 1)} jobs/s** once its burst of ${d.limits.hub.burst} is spent. The hub traffic of the whole dispatch (apply → every job Running) takes (${fmt(f.n)} × ${fmt(hubPerJob, 2)} − ${d.limits.hub.burst}) ÷ ${d.limits.hub.qps} ≈ ${fmt(predicted, 1)} s at that rate; the jobs' p95 from apply to phase Running was ${fmt(f.toRunningMs.p95 / 1000, 1)} s${t95 !== undefined ? ` and 95 % of the pods were bound after ${fmt(t95, 1)} s` : ''}. It held back ${fmt(f.throttled.hub?.requests ?? 0)} hub requests during the dispatch${Object.entries(
+      f.throttled,
+    )
+      .filter(([c]) => c !== 'hub')
+      .map(([c, t]) => `, ${fmt(t.requests)} at ${c}`)
+      .join('')}.`,
+  );
   const v = d.variants.at(-1);
   if (v) {
     const v95 = v.figures.secondsToShare?.['0.95'];
-    out.push(`* **Not only the hub budget:** with the hub client at ${v.hub.qps} QPS (burst ${v.hub.burst}) ${v.figures.throttled.hub ? `${fmt(v.figures.throttled.hub.requests)} hub requests were still held back` : 'no hub request was held back'}, yet 95 % of the pods took ${v95 !== undefined ? `${fmt(v95, 1)} s (${fmt((0.95 * v.figures.n) / v95, 1)} jobs/s)` : 'n/a'} instead of ${t95 !== undefined ? `${fmt(t95, 1)} s` : 'n/a'}.`);
+    out.push(
+      `* **Not only the hub budget:** with the hub client at ${v.hub.qps} QPS (burst ${v.hub.burst}) ${v.figures.throttled.hub ? `${fmt(v.figures.throttled.hub.requests)} hub requests were still held back` : 'no hub request was held back'}, yet 95 % of the pods took ${v95 !== undefined ? `${fmt(v95, 1)} s (${fmt((0.95 * v.figures.n) / v95, 1)} jobs/s)` : 'n/a'} instead of ${t95 !== undefined ? `${fmt(t95, 1)} s` : 'n/a'}.`,
+    );
   }
   const rc = f.reconciles;
   if (rc.meanDispatchMs !== undefined && Number.isFinite(rc.meanDispatchMs)) {
     const perJob = rc.dispatch / f.n;
     const pipeline = d.limits.workers / ((perJob * rc.meanDispatchMs) / 1000);
-    out.push(`* **The reconcile pipeline:** ${d.limits.workers} workers (\`FLOTILLA_WORKERS\`); a reconcile that places a job waits for its writes one after the other (finalizer → status → pod), a reconcile took ${ms(rc.meanDispatchMs)} on average during the dispatch, and there were ${fmt(perJob, 1)} reconciles per job (re-placements on every provider event, requeues behind the cache, 409 retries): a ceiling of ${d.limits.workers} ÷ (${fmt(perJob, 1)} × ${fmt(rc.meanDispatchMs / 1000, 3)} s) ≈ **${fmt(pipeline, 1)} jobs/s**. A reconcile mostly waits — for the loaded apiservers (load ${f.loadBefore.join(' / ')} at the start) and for the rate limiter; the operator used ${pct(f.footprint.busyCpu ?? f.footprint.dispatchCpu)} of one core until 95 % of the pods were bound.`);
+    out.push(
+      `* **The reconcile pipeline:** ${d.limits.workers} workers (\`FLOTILLA_WORKERS\`); a reconcile that places a job waits for its writes one after the other (finalizer → status → pod), a reconcile took ${ms(rc.meanDispatchMs)} on average during the dispatch, and there were ${fmt(perJob, 1)} reconciles per job (re-placements on every provider event, requeues behind the cache, 409 retries): a ceiling of ${d.limits.workers} ÷ (${fmt(perJob, 1)} × ${fmt(rc.meanDispatchMs / 1000, 3)} s) ≈ **${fmt(pipeline, 1)} jobs/s**. A reconcile mostly waits — for the loaded apiservers (load ${f.loadBefore.join(' / ')} at the start) and for the rate limiter; the operator used ${pct(f.footprint.busyCpu ?? f.footprint.dispatchCpu)} of one core until 95 % of the pods were bound.`,
+    );
   } else {
     out.push(`* The operator was not CPU-bound: it used ${pct(f.footprint.dispatchCpu)} of one core while dispatching.`);
   }
   const replaced = Object.entries(f.closedAttempts ?? {});
   if (replaced.length > 0 && b) {
     const k = replaced.reduce((a, [, n]) => a + n, 0);
-    const share = (1 - k / f.n) >= 0.99 ? 0.99 : 0.95;
+    const share = 1 - k / f.n >= 0.99 ? 0.99 : 0.95;
     const tF = f.secondsToShare?.[String(share)] ?? Number.NaN;
     const tB = b.secondsToShare?.[String(share)] ?? Number.NaN;
-    const ratioAt = (share * f.n / tF) / (share * b.n / tB);
-    out.push(`* **Over-placement (a bug the benchmark found):** ${k} attempt(s) ended ${replaced.map(([r, n]) => `${n} × \`${r}\``).join(', ')} before every job ran: the operator placed more jobs on a provider than it had free GPUs, their pods stayed Pending until the bind timeout (\`FLOTILLA_BIND_TIMEOUT_MS\`, 5 min) and were placed again elsewhere. They alone make the max, the p99 and the wall time. Not yet explained: a placement's reservation is held until the provider has *bound* its pods (the first cause this benchmark found, fixed), yet some jobs still land on a provider whose free GPUs the kube-scheduler sees differently from the operator's node snapshots; to find out, record the pending pods' \`FailedScheduling\` reasons and the operator's snapshot of that provider at each straggler's decision. Without these stragglers: ${pct(share)} of the jobs were bound ${fmt(tF, 1)} s after the first apply (${fmt(share * f.n / tF, 1)} jobs/s) against ${fmt(tB, 1)} s for ${pct(share)} of the raw pods — a ratio of ${fmt(ratioAt, 2)} on the first ${pct(share)}, still short of ${RATIO_TARGET}.`);
-    misses.push(`Over-placement during the burst: ${k} job(s) placed on a provider without free GPUs waited for the 5-minute bind timeout (reservations are held until bound; the remaining cause is open).`);
+    const ratioAt = (share * f.n) / tF / ((share * b.n) / tB);
+    out.push(
+      `* **Over-placement (a bug the benchmark found):** ${k} attempt(s) ended ${replaced.map(([r, n]) => `${n} × \`${r}\``).join(', ')} before every job ran: the operator placed more jobs on a provider than it had free GPUs, their pods stayed Pending until the bind timeout (\`FLOTILLA_BIND_TIMEOUT_MS\`, 5 min) and were placed again elsewhere. They alone make the max, the p99 and the wall time. Not yet explained: a placement's reservation is held until the provider has *bound* its pods (the first cause this benchmark found, fixed), yet some jobs still land on a provider whose free GPUs the kube-scheduler sees differently from the operator's node snapshots; to find out, record the pending pods' \`FailedScheduling\` reasons and the operator's snapshot of that provider at each straggler's decision. Without these stragglers: ${pct(share)} of the jobs were bound ${fmt(tF, 1)} s after the first apply (${fmt((share * f.n) / tF, 1)} jobs/s) against ${fmt(tB, 1)} s for ${pct(share)} of the raw pods — a ratio of ${fmt(ratioAt, 2)} on the first ${pct(share)}, still short of ${RATIO_TARGET}.`,
+    );
+    misses.push(
+      `Over-placement during the burst: ${k} job(s) placed on a provider without free GPUs waited for the 5-minute bind timeout (reservations are held until bound; the remaining cause is open).`,
+    );
   }
-  out.push(`* **Latency** is queueing: p50 ${ms(f.latencyMs.p50)} and p95 ${ms(f.latencyMs.p95)} from apply to bound for a burst of ${fmt(f.n)}, against ${b ? `${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p95)} for the raw pods` : 'no baseline'}; the last jobs of a burst wait behind the first ones.`);
+  out.push(
+    `* **Latency** is queueing: p50 ${ms(f.latencyMs.p50)} and p95 ${ms(f.latencyMs.p95)} from apply to bound for a burst of ${fmt(f.n)}, against ${b ? `${ms(b.latencyMs.p50)} / ${ms(b.latencyMs.p95)} for the raw pods` : 'no baseline'}; the last jobs of a burst wait behind the first ones.`,
+  );
   out.push('');
-  out.push(`### API requests per job`, '',
-    'From the operator\'s own counters (`flotilla_kube_api_requests_total{cluster,verb}` on its `/metrics`, counted',
+  out.push(
+    `### API requests per job`,
+    '',
+    "From the operator's own counters (`flotilla_kube_api_requests_total{cluster,verb}` on its `/metrics`, counted",
     'by every rate-limited client), scraped before the apply, when every job was Running, and after the deletion;',
     'divided by the number of jobs. "hub (events)" is the Events client (its own rate limit). Requests to providers',
-    'outside the corner (the operator watches every GPUProvider in the hub, including other people\'s) are left out.', '',
-    requestTable(f), '');
+    "outside the corner (the operator watches every GPUProvider in the hub, including other people's) are left out.",
+    '',
+    requestTable(f),
+    '',
+  );
   const met = totalPerJob < MULTIKUEUE_REQUESTS_PER_WORKLOAD;
-  out.push(`* **Apply → Running: ${fmt(totalPerJob, 2)} requests per job** (hub ${fmt(hubPerJob, 2)}, Events ${fmt(eventsPerJob, 2)}, providers ${fmt(providerPerJob, 2)}) against MultiKueue's ~${MULTIKUEUE_REQUESTS_PER_WORKLOAD} per workload: **${met ? `met` : `missed by ${fmt(totalPerJob - MULTIKUEUE_REQUESTS_PER_WORKLOAD, 2)}`}**${met ? '' : `; without the two best-effort Events it is ${fmt(totalPerJob - eventsPerJob, 2)}`}. The whole life of a job here (apply → Running → deleted) is ${fmt(totalPerJob + sumWhere(f.deleteRequests, (c) => c === 'hub' || c === 'hub (events)' || d.corner.clusters.includes(c)), 2)}.`);
-  if (!met) misses.push(`API requests per job ${fmt(totalPerJob, 2)} ≥ MultiKueue's ${MULTIKUEUE_REQUESTS_PER_WORKLOAD}: ${fmt(eventsPerJob, 2)} Events, ${fmt(writesPerJob, 2)} writes to the AIJob of which one is the settlement controller's status.cost, and ${fmt(conflicts, 2)} conflicting PATCHes retried.`);
-  out.push('', '**Writes to each AIJob**, as a watch on the hub saw them (apply → Running), by what they changed:', '',
-    markdownTable(['per job', 'what the write changed', 'who writes it'], writes.map(([what, n]) => [fmt(n, 2), what, writer(what)])), '',
-    `${fmt(writesPerJob, 2)} writes per job land; the hub counted ${fmt(patchPerJob, 2)} PATCHes per job, so ${fmt(conflicts, 2)} per job were refused with 409 (a stale resourceVersion: two controllers writing the same status) and sent again.`);
-  out.push('', `Reconciles of the AIJob controller: ${fmt(f.reconciles.dispatch)} while dispatching (${fmt(f.reconciles.dispatch / f.n, 1)} per job), ${fmt(f.reconciles.rest)} in ${d.options.restSeconds} s at rest, ${fmt(f.reconciles.delete)} while deleting. Jobs placed per provider: ${Object.entries(f.placedOn).map(([p, n]) => `${p} ${n}`).join(', ')} (equal prices: best fit fills a provider's partly used nodes first). Deleting all jobs took ${fmt(f.deleteSeconds, 1)} s.`);
+  out.push(
+    `* **Apply → Running: ${fmt(totalPerJob, 2)} requests per job** (hub ${fmt(hubPerJob, 2)}, Events ${fmt(eventsPerJob, 2)}, providers ${fmt(providerPerJob, 2)}) against MultiKueue's ~${MULTIKUEUE_REQUESTS_PER_WORKLOAD} per workload: **${met ? `met` : `missed by ${fmt(totalPerJob - MULTIKUEUE_REQUESTS_PER_WORKLOAD, 2)}`}**${met ? '' : `; without the two best-effort Events it is ${fmt(totalPerJob - eventsPerJob, 2)}`}. The whole life of a job here (apply → Running → deleted) is ${fmt(totalPerJob + sumWhere(f.deleteRequests, (c) => c === 'hub' || c === 'hub (events)' || d.corner.clusters.includes(c)), 2)}.`,
+  );
+  if (!met)
+    misses.push(
+      `API requests per job ${fmt(totalPerJob, 2)} ≥ MultiKueue's ${MULTIKUEUE_REQUESTS_PER_WORKLOAD}: ${fmt(eventsPerJob, 2)} Events, ${fmt(writesPerJob, 2)} writes to the AIJob of which one is the settlement controller's status.cost, and ${fmt(conflicts, 2)} conflicting PATCHes retried.`,
+    );
+  out.push(
+    '',
+    '**Writes to each AIJob**, as a watch on the hub saw them (apply → Running), by what they changed:',
+    '',
+    markdownTable(
+      ['per job', 'what the write changed', 'who writes it'],
+      writes.map(([what, n]) => [fmt(n, 2), what, writer(what)]),
+    ),
+    '',
+    `${fmt(writesPerJob, 2)} writes per job land; the hub counted ${fmt(patchPerJob, 2)} PATCHes per job, so ${fmt(conflicts, 2)} per job were refused with 409 (a stale resourceVersion: two controllers writing the same status) and sent again.`,
+  );
+  out.push(
+    '',
+    `Reconciles of the AIJob controller: ${fmt(f.reconciles.dispatch)} while dispatching (${fmt(f.reconciles.dispatch / f.n, 1)} per job), ${fmt(f.reconciles.rest)} in ${d.options.restSeconds} s at rest, ${fmt(f.reconciles.delete)} while deleting. Jobs placed per provider: ${Object.entries(
+      f.placedOn,
+    )
+      .map(([p, n]) => `${p} ${n}`)
+      .join(', ')} (equal prices: best fit fills a provider's partly used nodes first). Deleting all jobs took ${fmt(f.deleteSeconds, 1)} s.`,
+  );
   return { text: out.join('\n'), misses };
 }
 
@@ -255,21 +415,32 @@ function footprintSection(d: DispatchReport | undefined): string {
   const out = ['## 5. Operator footprint', ''];
   if (!d) return [...out, '_Not run._'].join('\n');
   const fp = d.flotilla.footprint;
-  out.push(`The operator process of the dispatch run (section 2), read from \`/proc/<pid>/status\` (VmRSS, VmHWM) and`,
+  out.push(
+    `The operator process of the dispatch run (section 2), read from \`/proc/<pid>/status\` (VmRSS, VmHWM) and`,
     '`/proc/<pid>/stat` (utime + stime) every second. It was connected to every GPUProvider in the hub (the',
-    `corner's ${d.corner.clusters.length} and those of the shared federation and of other people's tests), not only the corner's.`, '',
-    markdownTable(['when', 'RSS', 'CPU (share of one core)'], [
-      ['started, leading, warm-up jobs done', `${fmt(fp.startRssMiB)} MiB`, ''],
-      ...(fp.busyCpu !== undefined ? [[`dispatching ${fmt(d.options.jobs)} jobs (apply → 95 % of the pods bound)`, '', pct(fp.busyCpu)]] : []),
-      [`dispatching ${fmt(d.options.jobs)} jobs (apply → all Running, incl. waiting for bind timeouts)`, '', pct(fp.dispatchCpu)],
-      [`at rest, managing ${fmt(d.options.jobs)} Running jobs over ${d.corner.clusters.length} providers (${d.options.restSeconds} s)`, `${fmt(fp.restRssMiB)} MiB`, pct(fp.restCpu)],
-      [`deleting ${fmt(d.options.jobs)} jobs`, '', pct(fp.deleteCpu)],
-      ['peak (VmHWM, whole run)', `${fmt(fp.peakRssMiB)} MiB`, ''],
-      ['CPU time, whole run', '', `${fmt(fp.cpuSecondsTotal, 1)} s`],
-    ]));
+    `corner's ${d.corner.clusters.length} and those of the shared federation and of other people's tests), not only the corner's.`,
+    '',
+    markdownTable(
+      ['when', 'RSS', 'CPU (share of one core)'],
+      [
+        ['started, leading, warm-up jobs done', `${fmt(fp.startRssMiB)} MiB`, ''],
+        ...(fp.busyCpu !== undefined ? [[`dispatching ${fmt(d.options.jobs)} jobs (apply → 95 % of the pods bound)`, '', pct(fp.busyCpu)]] : []),
+        [`dispatching ${fmt(d.options.jobs)} jobs (apply → all Running, incl. waiting for bind timeouts)`, '', pct(fp.dispatchCpu)],
+        [
+          `at rest, managing ${fmt(d.options.jobs)} Running jobs over ${d.corner.clusters.length} providers (${d.options.restSeconds} s)`,
+          `${fmt(fp.restRssMiB)} MiB`,
+          pct(fp.restCpu),
+        ],
+        [`deleting ${fmt(d.options.jobs)} jobs`, '', pct(fp.deleteCpu)],
+        ['peak (VmHWM, whole run)', `${fmt(fp.peakRssMiB)} MiB`, ''],
+        ['CPU time, whole run', '', `${fmt(fp.cpuSecondsTotal, 1)} s`],
+      ],
+    ),
+  );
   const rest = Object.entries(d.flotilla.restRequestsPerSecond);
-  if (rest.length > 0) out.push('', `At rest the operator sent ${rest.map(([k, v]) => `${fmt(v, 2)}/s ${k}`).join(', ')} (leader election, informer re-lists, requeues).`);
-  else out.push('', 'At rest the operator sent no API requests to the corner\'s clusters beyond its open watches.');
+  if (rest.length > 0)
+    out.push('', `At rest the operator sent ${rest.map(([k, v]) => `${fmt(v, 2)}/s ${k}`).join(', ')} (leader election, informer re-lists, requeues).`);
+  else out.push('', "At rest the operator sent no API requests to the corner's clusters beyond its open watches.");
   return out.join('\n');
 }
 
@@ -277,23 +448,32 @@ function preemptionSection(rec: StepRecord | undefined): string {
   const out = ['## 3. Preemption recovery', ''];
   if (!rec) return [...out, '_Not run._'].join('\n');
   const n = /starting (\d+) single-GPU jobs/.exec(rec.output)?.[1] ?? '?';
-  out.push(`\`node bench/preemption-recovery.ts ${n}\` (${when(rec)}): ${n} single-GPU jobs running on one provider are`,
+  out.push(
+    `\`node bench/preemption-recovery.ts ${n}\` (${when(rec)}): ${n} single-GPU jobs running on one provider are`,
     'evicted at once through the eviction API (the pods get `DisruptionTarget`); detection is eviction → the attempt',
-    'closed in status, recovery is eviction → the replacement pod bound at the other provider (seen by a watch).', '',
-    '```', rec.output.trim(), '```');
+    'closed in status, recovery is eviction → the replacement pod bound at the other provider (seen by a watch).',
+    '',
+    '```',
+    rec.output.trim(),
+    '```',
+  );
   return out.join('\n');
 }
 
 function settlementSection(rec: StepRecord | undefined): string {
   const out = ['## 4. Settlement', ''];
   if (!rec) return [...out, '_Not run._'].join('\n');
-  out.push(`\`node bench/settlement-gas.ts\` (${when(rec)}): a private anvil started by the script (as the chain tests do),`,
+  out.push(
+    `\`node bench/settlement-gas.ts\` (${when(rec)}): a private anvil started by the script (as the chain tests do),`,
     'the freshly compiled escrow; gas per job for `settle` one job per transaction against `settleBatch` of 10, 50',
-    'and 100, and settlements per second. See [contracts.md](contracts.md#gas) for what "warm" and "cold" mean.', '',
-    rec.output.trim(), '',
+    'and 100, and settlements per second. See [contracts.md](contracts.md#gas) for what "warm" and "cold" mean.',
+    '',
+    rec.output.trim(),
+    '',
     '"jobs/s on this anvil" sends one transaction at a time from one key and waits for its receipt (automine), so it',
     'measures round trips to a busy 2-core box, not chain capacity; the per-block columns are the capacity of a chain',
-    'whose whole block were ours.');
+    'whose whole block were ours.',
+  );
   return out.join('\n');
 }
 
@@ -302,12 +482,14 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
   if (misses.length === 0) out.push('Every target was met in this run.', '');
   else out.push('Missed in this run:', '', ...misses.map((m) => `* ${m}`), '');
   const hub = d ? sumWhere(d.flotilla.dispatchRequests, (c) => c === 'hub') : Number.NaN;
-  out.push('Fixes, in the order of what they buy:', '',
+  out.push(
+    'Fixes, in the order of what they buy:',
+    '',
     '0. **Find the remaining over-placement** (correctness): reservations are now held until the pods are bound',
     '   (`operator/controllers/aijob/controller.ts`), which removed the double counting this benchmark first found, but',
-    '   stragglers remain (above). A short bind timeout hides them; the fix needs the scheduler\'s reasons first.',
+    "   stragglers remain (above). A short bind timeout hides them; the fix needs the scheduler's reasons first.",
     `1. **Fewer hub writes per job** (dispatch throughput and requests per job). Today ${d ? fmt(hub, 2) : '≈4.7'} hub requests per job:`,
-    '   * *status.cost* is written only when an attempt closes (it was a PATCH of the settlement controller\'s own',
+    "   * *status.cost* is written only when an attempt closes (it was a PATCH of the settlement controller's own",
     '     as soon as a job had an attempt, racing the AIJob controller: the 409s of earlier runs).',
     '   * *the finalizer* — a PATCH of its own before the first status write (metadata and the status',
     '     subresource cannot be written in one request). A mutating admission webhook that adds it when the AIJob',
@@ -318,7 +500,7 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
     `2. **A hub budget sized for the federation.** The ratio compares one hub client (${d ? `${d.limits.hub.qps} QPS` : 'default'}) against ${d ? d.corner.clusters.length : 3} provider`,
     '   clients: however few writes a job needs, one client at 50 QPS cannot keep up with three at 20. With 2 writes per',
     `   job the ratio reaches 0.8 at a hub QPS of 0.8 × providers × provider QPS × 2 (= ${d ? fmt(0.8 * d.corner.clusters.length * d.limits.provider.qps * 2) : '96'} here); the variant`,
-    '   row above shows what a larger budget does today. The hub is Flotilla\'s own control plane, so a larger',
+    "   row above shows what a larger budget does today. The hub is Flotilla's own control plane, so a larger",
     '   `FLOTILLA_HUB_QPS` is a deployment choice (API Priority and Fairness still protects the apiserver).',
     '3. **A shorter reconcile pipeline.** The variant run removes the hub limit and still stays far below the raw',
     '   loop: each placing reconcile waits for the finalizer PATCH, the status PATCH and the pod POST in turn, and a job',
@@ -331,14 +513,15 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
     '   provider P (the registry subscription already receives them) mark P dirty; before a decision re-index only the',
     '   dirty providers with `withProvider(index, snapshotWithReservations(P))`; when a placement is reserved, re-index',
     '   its provider from the reserved snapshot the same way; decide with `placeJobIndexed(demand, index, now)` instead',
-    '   of `placeJob(demand, this.snapshots(key), now)`. The job\'s own reservation must not count against it (today',
+    "   of `placeJob(demand, this.snapshots(key), now)`. The job's own reservation must not count against it (today",
     '   `snapshots(forKey)` skips it): keep the index without the reservation of a job whose reconcile re-places it, or',
     '   drop its reservation before deciding, since a job with a reservation has an open attempt and does not need a',
     '   place. Also debounce the requeue of unplaced jobs on node events (a node heartbeat that changes no capacity',
-    '   need not wake 500 jobs): compare the provider\'s free GPUs per product before and after the event.',
-    '   Separately, `snapshots()` asks each provider\'s pod cache for every reservation\'s pods (`jobPods(uid)`',
+    "   need not wake 500 jobs): compare the provider's free GPUs per product before and after the event.",
+    "   Separately, `snapshots()` asks each provider's pod cache for every reservation's pods (`jobPods(uid)`",
     '   filters every Flotilla pod of the namespace): O(reservations × pods) per reconcile; an index by job uid in',
-    '   the connection (or the informer\'s own indexer) makes it O(reservations).');
+    "   the connection (or the informer's own indexer) makes it O(reservations).",
+  );
   return out.join('\n');
 }
 
@@ -351,28 +534,46 @@ export function renderReport(input: { machine: Machine; generated: string; steps
     const r = results.find((x) => x.totalNodes === 100_000);
     if (r && r.p99Us / 1000 >= P99_TARGET_MS) misses.push(`Placement p99 ${ms(r.p99Us / 1000, 3)} ≥ ${P99_TARGET_MS} ms at 100,000 nodes.`);
   }
-  const settings = dispatch ? [
-    '## Settings', '',
-    'Every client-side rate limit in play (token buckets, `operator/runtime/rate-limited-kubeconfig.ts`). The',
-    'operator\'s defaults come from `operator/config.ts`; the dispatch benchmark passes them to the operator explicitly.', '',
-    markdownTable(['client', 'QPS', 'burst', 'where set'], [
-      ['operator → hub (AIJobs, status, finalizers, leases, GPUProviders)', String(dispatch.limits.hub.qps), String(dispatch.limits.hub.burst), '`FLOTILLA_HUB_QPS` / `_BURST`'],
-      ['operator → hub, Events only', String(dispatch.limits.events.qps), String(dispatch.limits.events.burst), '`FLOTILLA_EVENT_QPS` / `_BURST`'],
-      ['operator → each provider (one client per GPUProvider)', String(dispatch.limits.provider.qps), String(dispatch.limits.provider.burst), '`FLOTILLA_PROVIDER_QPS` / `_BURST`'],
-      ...dispatch.variants.map((v) => [`operator → hub, variant run`, String(v.hub.qps), String(v.hub.burst), '`bench/dispatch.ts --hub-qps-variants`']),
-      ['baseline loop → each provider', String(dispatch.limits.provider.qps), String(dispatch.limits.provider.burst), 'the operator\'s provider limit'],
-      ['user applying the AIJobs (not Flotilla; not measured)', String(dispatch.userLimit.qps), String(dispatch.userLimit.burst), '`bench/dispatch.ts`'],
-      ['benchmark\'s watches and setup (admin, unthrottled)', '—', '—', ''],
-    ]), '',
-    `Operator: ${dispatch.limits.workers} AIJob workers (\`FLOTILLA_WORKERS\`), leader election on a Lease of its own at the default timing`,
-    '(lease 15 s, renew deadline 10 s, retry 2 s: one GET and one PUT of the Lease every 2 s), no chain, no Kubo',
-    '(payments and pinning off: the jobs have no `spec.payment` and `FLOTILLA_KUBO_API` is unset), no webhook listener.',
-    'The providers\' kube-schedulers and KWOK run with the federation\'s settings (`federation/clusters.ts`).',
-  ].join('\n') : '';
+  const settings = dispatch
+    ? [
+        '## Settings',
+        '',
+        'Every client-side rate limit in play (token buckets, `operator/runtime/rate-limited-kubeconfig.ts`). The',
+        "operator's defaults come from `operator/config.ts`; the dispatch benchmark passes them to the operator explicitly.",
+        '',
+        markdownTable(
+          ['client', 'QPS', 'burst', 'where set'],
+          [
+            [
+              'operator → hub (AIJobs, status, finalizers, leases, GPUProviders)',
+              String(dispatch.limits.hub.qps),
+              String(dispatch.limits.hub.burst),
+              '`FLOTILLA_HUB_QPS` / `_BURST`',
+            ],
+            ['operator → hub, Events only', String(dispatch.limits.events.qps), String(dispatch.limits.events.burst), '`FLOTILLA_EVENT_QPS` / `_BURST`'],
+            [
+              'operator → each provider (one client per GPUProvider)',
+              String(dispatch.limits.provider.qps),
+              String(dispatch.limits.provider.burst),
+              '`FLOTILLA_PROVIDER_QPS` / `_BURST`',
+            ],
+            ...dispatch.variants.map((v) => [`operator → hub, variant run`, String(v.hub.qps), String(v.hub.burst), '`bench/dispatch.ts --hub-qps-variants`']),
+            ['baseline loop → each provider', String(dispatch.limits.provider.qps), String(dispatch.limits.provider.burst), "the operator's provider limit"],
+            ['user applying the AIJobs (not Flotilla; not measured)', String(dispatch.userLimit.qps), String(dispatch.userLimit.burst), '`bench/dispatch.ts`'],
+            ["benchmark's watches and setup (admin, unthrottled)", '—', '—', ''],
+          ],
+        ),
+        '',
+        `Operator: ${dispatch.limits.workers} AIJob workers (\`FLOTILLA_WORKERS\`), leader election on a Lease of its own at the default timing`,
+        '(lease 15 s, renew deadline 10 s, retry 2 s: one GET and one PUT of the Lease every 2 s), no chain, no Kubo',
+        '(payments and pinning off: the jobs have no `spec.payment` and `FLOTILLA_KUBO_API` is unset), no webhook listener.',
+        "The providers' kube-schedulers and KWOK run with the federation's settings (`federation/clusters.ts`).",
+      ].join('\n')
+    : '';
   return [
     '# Benchmarks',
     '',
-    '<!-- Generated by `make bench` (node bench/report.ts) from the scripts\' outputs: edit bench/lib/render.ts, not this file. -->',
+    "<!-- Generated by `make bench` (node bench/report.ts) from the scripts' outputs: edit bench/lib/render.ts, not this file. -->",
     '',
     'What Flotilla costs and how fast it goes, measured on the local federation (issue 9). Every figure comes',
     'from a script that prints numbers (`bench/*.ts`); none is a timed test. `make bench` runs them all and',
@@ -407,7 +608,10 @@ function summaryRows(steps: Steps, d: DispatchReport | undefined): string[] {
   if (steps.placement) {
     const { results } = JSON.parse(steps.placement.output) as { results: PlacementScale[] };
     const r = results.find((x) => x.totalNodes === 100_000);
-    if (r) rows.push(`| 1 | placement p99 per decision, 100k nodes, ${fmt(r.jobs)} pending jobs | < ${P99_TARGET_MS} ms | ${ms(r.p99Us / 1000, 3)} (${fmt(r.decisionsPerSecond)} decisions/s) — ${r.p99Us / 1000 < P99_TARGET_MS ? 'met' : 'missed'} |`);
+    if (r)
+      rows.push(
+        `| 1 | placement p99 per decision, 100k nodes, ${fmt(r.jobs)} pending jobs | < ${P99_TARGET_MS} ms | ${ms(r.p99Us / 1000, 3)} (${fmt(r.decisionsPerSecond)} decisions/s) — ${r.p99Us / 1000 < P99_TARGET_MS ? 'met' : 'missed'} |`,
+      );
   }
   if (d) {
     const total = sumWhere(d.flotilla.dispatchRequests, (c) => c === 'hub' || c === 'hub (events)' || d.corner.clusters.includes(c));
@@ -415,21 +619,33 @@ function summaryRows(steps: Steps, d: DispatchReport | undefined): string[] {
       const tF = d.flotilla.secondsToShare?.['0.95'];
       const tB = d.baseline?.secondsToShare?.['0.95'];
       const at95 = tF !== undefined && tB !== undefined ? `; on the first 95 % of pods ${fmt(tB / tF, 2)}` : '';
-      rows.push(`| 2 | dispatch throughput, Flotilla ÷ raw pods, ${fmt(d.options.jobs)} jobs | ≥ ${RATIO_TARGET} | ${fmt(d.ratio, 2)} (${fmt(d.flotilla.perSecond, 1)} vs ${fmt(d.baseline?.perSecond ?? Number.NaN, 1)} per s${at95}) — ${d.ratio >= RATIO_TARGET ? 'met' : 'missed'} |`);
+      rows.push(
+        `| 2 | dispatch throughput, Flotilla ÷ raw pods, ${fmt(d.options.jobs)} jobs | ≥ ${RATIO_TARGET} | ${fmt(d.ratio, 2)} (${fmt(d.flotilla.perSecond, 1)} vs ${fmt(d.baseline?.perSecond ?? Number.NaN, 1)} per s${at95}) — ${d.ratio >= RATIO_TARGET ? 'met' : 'missed'} |`,
+      );
     }
-    rows.push(`| 2 | API requests per job, apply → Running | < ${MULTIKUEUE_REQUESTS_PER_WORKLOAD} (MultiKueue) | ${fmt(total, 2)} — ${total < MULTIKUEUE_REQUESTS_PER_WORKLOAD ? 'met' : 'missed'} |`);
-    rows.push(`| 2 | latency apply → pod bound, p50 / p95 / p99 | — | ${ms(d.flotilla.latencyMs.p50)} / ${ms(d.flotilla.latencyMs.p95)} / ${ms(d.flotilla.latencyMs.p99)} |`);
+    rows.push(
+      `| 2 | API requests per job, apply → Running | < ${MULTIKUEUE_REQUESTS_PER_WORKLOAD} (MultiKueue) | ${fmt(total, 2)} — ${total < MULTIKUEUE_REQUESTS_PER_WORKLOAD ? 'met' : 'missed'} |`,
+    );
+    rows.push(
+      `| 2 | latency apply → pod bound, p50 / p95 / p99 | — | ${ms(d.flotilla.latencyMs.p50)} / ${ms(d.flotilla.latencyMs.p95)} / ${ms(d.flotilla.latencyMs.p99)} |`,
+    );
   }
   if (steps.preemption) {
     const det = /detection\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms/.exec(steps.preemption.output);
     const rec = /recovery\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms/.exec(steps.preemption.output);
-    if (det && rec) rows.push(`| 3 | preemption detection / recovery, p50 / p95 | — | ${fmt(Number(det[1]))} / ${fmt(Number(det[2]))} ms; ${fmt(Number(rec[1]))} / ${fmt(Number(rec[2]))} ms |`);
+    if (det && rec)
+      rows.push(
+        `| 3 | preemption detection / recovery, p50 / p95 | — | ${fmt(Number(det[1]))} / ${fmt(Number(det[2]))} ms; ${fmt(Number(rec[1]))} / ${fmt(Number(rec[2]))} ms |`,
+      );
   }
   if (steps.settlement) {
     const single = /\| settle \| warm \| 1 \| ([\d,]+) \|/.exec(steps.settlement.output);
     const batch = /\| settleBatch\(50\) \| warm \| 1 \| ([\d,]+) \|/.exec(steps.settlement.output);
     if (single && batch) rows.push(`| 4 | gas per job, single vs batched (50, warm) | batched < ERC-20 transfer | ${single[1]} vs ${batch[1]} |`);
   }
-  if (d) rows.push(`| 5 | operator RSS / CPU managing ${fmt(d.options.jobs)} jobs on ${d.corner.clusters.length} providers | — | ${fmt(d.flotilla.footprint.restRssMiB)} MiB (peak ${fmt(d.flotilla.footprint.peakRssMiB)}), ${pct(d.flotilla.footprint.restCpu)} of a core at rest, ${pct(d.flotilla.footprint.busyCpu ?? d.flotilla.footprint.dispatchCpu)} dispatching |`);
+  if (d)
+    rows.push(
+      `| 5 | operator RSS / CPU managing ${fmt(d.options.jobs)} jobs on ${d.corner.clusters.length} providers | — | ${fmt(d.flotilla.footprint.restRssMiB)} MiB (peak ${fmt(d.flotilla.footprint.peakRssMiB)}), ${pct(d.flotilla.footprint.restCpu)} of a core at rest, ${pct(d.flotilla.footprint.busyCpu ?? d.flotilla.footprint.dispatchCpu)} dispatching |`,
+    );
   return rows;
 }

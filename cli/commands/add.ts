@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .command('add')
     .description('add a file or folder to IPFS (pinned) and print its CID, to use as an AIJob input')
     .argument('<path>', 'file or folder')
-    .option('--kubo <url>', 'Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation\'s hub Kubo)')
+    .option('--kubo <url>', "Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation's hub Kubo)")
     .action(async (path: string, flags: { kubo?: string }) => {
       process.stdout.write(`${await addPath(path, flags)}\n`);
     });

@@ -16,7 +16,7 @@ interface FundFlags {
 export function register(program: Command): void {
   program
     .command('fund')
-    .description('deposit an AIJob\'s spec.payment.maxAmount (or --amount) into the escrow, approving the token first if needed')
+    .description("deposit an AIJob's spec.payment.maxAmount (or --amount) into the escrow, approving the token first if needed")
     .argument('<job>', 'AIJob name')
     .option('-n, --namespace <namespace>', 'AIJob namespace', 'default')
     .option('--key-file <file>', 'payer private key file (default $FLOTILLA_PAYER_KEY_FILE)')
@@ -34,12 +34,18 @@ export function register(program: Command): void {
       const deadlineMs = flags.deadline ? Date.parse(flags.deadline) : undefined;
       if (deadlineMs !== undefined && !Number.isFinite(deadlineMs)) throw new Error(`--deadline ${flags.deadline} is not an RFC 3339 time`);
       const result = await fundJob({
-        hub, namespace: flags.namespace, name: job, chain, payerKey: readKeyFile(keyFile),
+        hub,
+        namespace: flags.namespace,
+        name: job,
+        chain,
+        payerKey: readKeyFile(keyFile),
         ...(flags.amount ? { amount: flags.amount } : {}),
         ...(deadlineMs !== undefined ? { deadline: BigInt(Math.floor(deadlineMs / 1000)) } : {}),
       });
-      process.stdout.write(result.depositTx
-        ? `deposited ${result.deposited} ${result.token} for ${flags.namespace}/${job} under ${result.escrowJobId} (tx ${result.depositTx}); total ${result.total}\n`
-        : `${flags.namespace}/${job} is already funded: ${result.total} ${result.token} under ${result.escrowJobId}\n`);
+      process.stdout.write(
+        result.depositTx
+          ? `deposited ${result.deposited} ${result.token} for ${flags.namespace}/${job} under ${result.escrowJobId} (tx ${result.depositTx}); total ${result.total}\n`
+          : `${flags.namespace}/${job} is already funded: ${result.total} ${result.token} under ${result.escrowJobId}\n`,
+      );
     });
 }

@@ -38,7 +38,9 @@ export function receiptMismatches(job: AIJob, receipt: { job: { namespace: strin
   const problems: string[] = [];
   const want = { namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '', uid: job.metadata.uid ?? '' };
   if (receipt.job.uid !== want.uid || receipt.job.namespace !== want.namespace || receipt.job.name !== want.name) {
-    problems.push(`the receipt is for job ${receipt.job.namespace}/${receipt.job.name} (uid ${receipt.job.uid}), not ${want.namespace}/${want.name} (uid ${want.uid})`);
+    problems.push(
+      `the receipt is for job ${receipt.job.namespace}/${receipt.job.name} (uid ${receipt.job.uid}), not ${want.namespace}/${want.name} (uid ${want.uid})`,
+    );
   }
   if (receipt.outputCID !== (job.status?.outputCID ?? null)) {
     problems.push(`the receipt names output ${receipt.outputCID ?? 'none'}, but status.outputCID is ${job.status?.outputCID ?? 'unset'}`);
@@ -53,7 +55,9 @@ export function kuboBlocks(api: string, timeoutMs: number): (cid: CID) => Promis
     try {
       res = await fetch(`${api.replace(/\/$/, '')}/api/v0/block/get?arg=${cid.toString()}`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.name === 'TimeoutError' ? `timed out after ${timeoutMs / 1000}s` : err.message : String(err));
+      const cause =
+        (err as { cause?: { code?: string } }).cause?.code ??
+        (err instanceof Error ? (err.name === 'TimeoutError' ? `timed out after ${timeoutMs / 1000}s` : err.message) : String(err));
       throw new CliError(`cannot read block ${cid} from the IPFS node at ${api}: ${cause}`);
     }
     if (!res.ok) throw new CliError(`the IPFS node at ${api} answered HTTP ${res.status} for block ${cid}: ${(await res.text()).slice(0, 300).trim()}`);
@@ -105,7 +109,8 @@ class FolderSink implements DagSink {
 /** Downloads `cid` into `target` (which must not exist or be an empty folder), all or nothing. */
 export async function downloadVerified(cid: string, target: string, getBlock: (cid: CID) => Promise<Uint8Array>, maxBytes: number): Promise<DagSummary> {
   const dir = resolve(target);
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) throw new CliError(`${target} exists and is not an empty folder; pick another with -o`);
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
+    throw new CliError(`${target} exists and is not an empty folder; pick another with -o`);
   const partial = `${dir}.partial-${process.pid}`;
   await mkdir(partial, { recursive: true });
   const sink = new FolderSink(partial);
@@ -138,7 +143,9 @@ interface GetFlags extends HubFlags {
 
 export async function getOutput(name: string, flags: GetFlags, say: (line: string) => void): Promise<DagSummary> {
   const hub = connectHub(flags);
-  const job = await getAIJob(hub, name).catch((err: unknown) => { throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server); });
+  const job = await getAIJob(hub, name).catch((err: unknown) => {
+    throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server);
+  });
   const what = `AIJob ${hub.namespace}/${name}`;
   const output = job.status?.outputCID;
   if (!output) throw new CliError(`${what} has no output yet (phase ${job.status?.phase ?? 'Pending'}; status.outputCID is unset)`);
@@ -148,7 +155,10 @@ export async function getOutput(name: string, flags: GetFlags, say: (line: strin
     say(`warning: --skip-receipt: not checking the receipt; ${output} is the hub's word (its blocks are still verified against it)`);
   } else {
     const receipt = job.status?.receiptCID;
-    if (!receipt) throw new CliError(`${what} has no receipt (status.receiptCID is unset: the operator signs none, or not yet); pass --skip-receipt to download ${output} unverified by a receipt`);
+    if (!receipt)
+      throw new CliError(
+        `${what} has no receipt (status.receiptCID is unset: the operator signs none, or not yet); pass --skip-receipt to download ${output} unverified by a receipt`,
+      );
     const v = await checkReceipt(receipt, { kubo: api, ...(flags.signer ? { signer: flags.signer } : {}) });
     const problems = [...v.problems, ...(v.signed ? receiptMismatches(job, v.signed.receipt) : [])];
     if (problems.length > 0) throw new CliError(`the receipt ${receipt} of ${what} does not verify, nothing downloaded:\n  ${problems.join('\n  ')}`);
@@ -163,15 +173,15 @@ export async function getOutput(name: string, flags: GetFlags, say: (line: strin
 export function register(program: Command): void {
   program
     .command('get')
-    .description('download a job\'s output by CID from IPFS and verify it against the job\'s signed receipt')
+    .description("download a job's output by CID from IPFS and verify it against the job's signed receipt")
     .argument('<job>', 'AIJob name')
     .option('-o, --output-dir <dir>', 'folder to write the output into (must not exist, or be empty; default ./<job>)')
     .option('-n, --namespace <namespace>', 'AIJob namespace (default: the kubeconfig context\'s, else "default")')
     .option('--kubeconfig <file>', 'hub kubeconfig (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
-    .option('--kubo <url>', 'Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation\'s hub Kubo)')
+    .option('--kubo <url>', "Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation's hub Kubo)")
     .option('--signer <address>', 'operator address the receipt signature must recover (default $FLOTILLA_RECEIPT_SIGNER)')
-    .option('--skip-receipt', 'do not check the receipt (the output CID is the hub\'s word; blocks are still verified)')
+    .option('--skip-receipt', "do not check the receipt (the output CID is the hub's word; blocks are still verified)")
     .option('--max-bytes <n>', `most bytes to write (default ${DEFAULT_DAG_LIMITS.maxBytes})`, positive('--max-bytes'))
     .option('--timeout <seconds>', 'deadline per IPFS block (default 60)', positive('--timeout'))
     .action(async (name: string, flags: GetFlags) => {

@@ -26,7 +26,12 @@ interface LogsFlags extends HubFlags, OperatorFlags {
 }
 
 /** The logs URL of the operator's API for these flags. */
-export function logsUrl(base: string, namespace: string, name: string, flags: Pick<LogsFlags, 'replica' | 'attempt' | 'follow' | 'limitBytes' | 'tail'>): string {
+export function logsUrl(
+  base: string,
+  namespace: string,
+  name: string,
+  flags: Pick<LogsFlags, 'replica' | 'attempt' | 'follow' | 'limitBytes' | 'tail'>,
+): string {
   const q = new URLSearchParams({ replica: String(flags.replica ?? 0) });
   if (flags.attempt !== undefined) q.set('attempt', String(flags.attempt));
   if (flags.follow) q.set('follow', 'true');
@@ -71,8 +76,8 @@ export function register(program: Command): void {
     .option('-n, --namespace <namespace>', 'AIJob namespace (default: the kubeconfig context\'s, else "default")')
     .option('--kubeconfig <file>', 'hub kubeconfig: your identity (default $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
-    .option('--operator <url>', 'the operator\'s API URL (default $FLOTILLA_OPERATOR_URL)')
-    .option('--token <token>', 'bearer token for the operator (default $FLOTILLA_TOKEN, else your kubeconfig user\'s)')
+    .option('--operator <url>', "the operator's API URL (default $FLOTILLA_OPERATOR_URL)")
+    .option('--token <token>', "bearer token for the operator (default $FLOTILLA_TOKEN, else your kubeconfig user's)")
     .action(async (name: string, flags: LogsFlags) => {
       await streamLogs(name, flags, process.stdout, process.stderr);
     });

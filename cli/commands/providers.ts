@@ -24,15 +24,17 @@ function reputation(p: GPUProvider): string {
 }
 
 export function providersTable(providers: readonly GPUProvider[], now = Date.now()): string {
-  const rows = [...providers].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '')).map((p) => [
-    p.metadata.name ?? '',
-    readiness(p),
-    p.spec.region ?? '-',
-    `${p.status?.freeGpus ?? 0}/${p.status?.allocatableGpus ?? 0}`,
-    p.spec.prices.map((x) => `${x.gpuProduct}=${x.pricePerGpuHour}`).join(' '),
-    reputation(p),
-    age(p.status?.lastSeen, now),
-  ]);
+  const rows = [...providers]
+    .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))
+    .map((p) => [
+      p.metadata.name ?? '',
+      readiness(p),
+      p.spec.region ?? '-',
+      `${p.status?.freeGpus ?? 0}/${p.status?.allocatableGpus ?? 0}`,
+      p.spec.prices.map((x) => `${x.gpuProduct}=${x.pricePerGpuHour}`).join(' '),
+      reputation(p),
+      age(p.status?.lastSeen, now),
+    ]);
   return table([['NAME', 'STATUS', 'REGION', 'FREE/GPUS', 'PRICE PER GPU-HOUR', 'REPUTATION', 'LAST SEEN'], ...rows]);
 }
 
@@ -45,7 +47,9 @@ export function register(program: Command): void {
     .addOption(outputOption())
     .action(async (flags: HubFlags & { output?: OutputFormat }) => {
       const hub = connectHub(flags);
-      const providers = await listGPUProviders(hub).catch((err: unknown) => { throw describeKubeError(err, 'GPUProviders', hub.server); });
+      const providers = await listGPUProviders(hub).catch((err: unknown) => {
+        throw describeKubeError(err, 'GPUProviders', hub.server);
+      });
       if (flags.output) return print(render({ items: providers }, flags.output));
       if (providers.length === 0) return print('no GPUProviders in this hub (onboard one with the flotilla-provider chart, see docs/charts.md)');
       print(providersTable(providers));

@@ -11,7 +11,10 @@ import { kuboFrom } from './add.ts';
 export function trustedSigner(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return flag;
   if (env.FLOTILLA_RECEIPT_SIGNER) return env.FLOTILLA_RECEIPT_SIGNER;
-  const wallet = loadReceiptSigner({ ...(env.FLOTILLA_RECEIPT_KEY ? { key: env.FLOTILLA_RECEIPT_KEY } : {}), ...(env.FLOTILLA_RECEIPT_KEY_FILE ? { keyFile: env.FLOTILLA_RECEIPT_KEY_FILE } : {}) });
+  const wallet = loadReceiptSigner({
+    ...(env.FLOTILLA_RECEIPT_KEY ? { key: env.FLOTILLA_RECEIPT_KEY } : {}),
+    ...(env.FLOTILLA_RECEIPT_KEY_FILE ? { keyFile: env.FLOTILLA_RECEIPT_KEY_FILE } : {}),
+  });
   if (wallet) return wallet.address;
   throw new Error('whose signature to trust? pass --signer <operator address> or set FLOTILLA_RECEIPT_SIGNER');
 }
@@ -23,9 +26,9 @@ export async function checkReceipt(cid: string, opts: { kubo?: string; signer?: 
 export function register(program: Command): void {
   program
     .command('receipt')
-    .description('verify a job\'s provenance receipt: operator signature and pins of everything it names')
+    .description("verify a job's provenance receipt: operator signature and pins of everything it names")
     .argument('<cid>', 'status.receiptCID of the AIJob')
-    .option('--kubo <url>', 'Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation\'s hub Kubo)')
+    .option('--kubo <url>', "Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation's hub Kubo)")
     .option('--signer <address>', 'operator address the signature must recover (default $FLOTILLA_RECEIPT_SIGNER)')
     .option('--json', 'print the verification as JSON')
     .action(async (cid: string, flags: { kubo?: string; signer?: string; json?: boolean }) => {

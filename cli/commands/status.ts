@@ -18,7 +18,9 @@ export function register(program: Command): void {
     .addOption(outputOption())
     .action(async (name: string, flags: HubFlags & { output?: OutputFormat }) => {
       const hub = connectHub(flags);
-      const job = await getAIJob(hub, name).catch((err: unknown) => { throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server); });
+      const job = await getAIJob(hub, name).catch((err: unknown) => {
+        throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server);
+      });
       print(flags.output ? render(job, flags.output) : statusText(job));
     });
 }

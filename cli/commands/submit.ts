@@ -16,15 +16,16 @@ import { collect, collectRaw, outputOption, positiveInt, print, render } from '.
 import type { OutputFormat } from '../output.ts';
 import { watchAndPrint } from './watch.ts';
 
-type Flags = Omit<SubmitFlags, 'name' | 'namespace' | 'command'> & HubFlags & {
-  output?: OutputFormat;
-  dryRun?: boolean;
-  watch?: boolean;
-  timeout?: number;
-  kubo?: string;
-  /** The flag's old name, still accepted (hidden from --help). */
-  ipfsApi?: string;
-};
+type Flags = Omit<SubmitFlags, 'name' | 'namespace' | 'command'> &
+  HubFlags & {
+    output?: OutputFormat;
+    dryRun?: boolean;
+    watch?: boolean;
+    timeout?: number;
+    kubo?: string;
+    /** The flag's old name, still accepted (hidden from --help). */
+    ipfsApi?: string;
+  };
 
 /** Replaces local paths among the inputs by the CIDs IPFS gives them. */
 async function resolveInputs(inputs: readonly string[] | undefined, api: string | undefined, say: (line: string) => void): Promise<string[]> {
@@ -55,9 +56,13 @@ export function register(program: Command): void {
     .option('--min-gpu-memory <MiB>', 'minimum GPU memory in MiB', positiveInt('--min-gpu-memory'))
     .option('--cpu <quantity>', 'CPU request per replica, e.g. 4')
     .option('--memory <quantity>', 'memory request per replica, e.g. 16Gi')
-    .option('--input <name=CID|path[:mountPath]>', 'input by CID, or a local file/folder to add to IPFS (repeatable); mounted at /flotilla/inputs/<name> unless given', collectRaw)
-    .option('--output-path <path>', 'directory whose content becomes the job\'s output CID (default /flotilla/output)')
-    .option('--no-pin', 'do not pin the output on the hub\'s IPFS node')
+    .option(
+      '--input <name=CID|path[:mountPath]>',
+      'input by CID, or a local file/folder to add to IPFS (repeatable); mounted at /flotilla/inputs/<name> unless given',
+      collectRaw,
+    )
+    .option('--output-path <path>', "directory whose content becomes the job's output CID (default /flotilla/output)")
+    .option('--no-pin', "do not pin the output on the hub's IPFS node")
     .option('--checkpoint <path>', 'checkpoint directory (resume after preemption)')
     .option('--checkpoint-every <duration>', 'expected checkpoint interval, e.g. 10m')
     .option('--token <symbol|0xaddress>', 'payment token, e.g. USDC')
@@ -86,7 +91,9 @@ export function register(program: Command): void {
       const say = (line: string) => process.stderr.write(`${line}\n`);
       const input = await resolveInputs(flags.input, flags.kubo ?? flags.ipfsApi ?? (process.env.FLOTILLA_KUBO_API || process.env.FLOTILLA_IPFS_API), say);
       const manifest: AIJobManifest = buildManifest({ ...flags, input, name, namespace: hub.namespace, ...(command.length > 0 ? { command } : {}) });
-      const created = await createAIJob(hub, manifest, flags.dryRun).catch((err: unknown) => { throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server); });
+      const created = await createAIJob(hub, manifest, flags.dryRun).catch((err: unknown) => {
+        throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server);
+      });
       if (flags.output) print(render(created, flags.output));
       else print(`aijob.flotilla.dev/${name} ${flags.dryRun ? 'judged valid (dry run, not created)' : 'created'} in ${hub.namespace}`);
       if (flags.watch && !flags.dryRun) {

@@ -22,7 +22,9 @@ export interface WatchFlags extends HubFlags {
 /** Follows the job until it is done; returns its last version. */
 export async function followJob(hub: Hub, name: string, flags: WatchFlags, onVersion: (job: AIJob) => void): Promise<AIJob> {
   const what = `AIJob ${hub.namespace}/${name}`;
-  let job = await getAIJob(hub, name).catch((err: unknown) => { throw describeKubeError(err, what, hub.server); });
+  let job = await getAIJob(hub, name).catch((err: unknown) => {
+    throw describeKubeError(err, what, hub.server);
+  });
   onVersion(job);
   const deadline = flags.timeout ? Date.now() + flags.timeout * 1000 : Number.POSITIVE_INFINITY;
   const path = `/apis/${GROUP}/${VERSION}/namespaces/${hub.namespace}/${AIJOB.plural}`;
@@ -42,20 +44,32 @@ export async function followJob(hub: Hub, name: string, flags: WatchFlags, onVer
         else resolve(value);
       };
       const timer = setTimeout(() => finish(latest), Math.min(60_000, Math.max(1000, deadline - Date.now())));
-      new Watch(hub.kc).watch(path, { fieldSelector: `metadata.name=${name}`, resourceVersion: job.metadata.resourceVersion },
-        (type: string, obj: AIJob) => {
-          if (type === 'DELETED') return finish('deleted');
-          if (type !== 'ADDED' && type !== 'MODIFIED') return;
-          latest = obj;
-          onVersion(obj);
-          if (isDone(obj, flags.until)) finish(obj);
-        },
-        (err: unknown) => finish(latest, err ?? undefined),
-      ).then((c) => { controller = c; if (done) c.abort(); }, (err: unknown) => finish(undefined, err));
+      new Watch(hub.kc)
+        .watch(
+          path,
+          { fieldSelector: `metadata.name=${name}`, resourceVersion: job.metadata.resourceVersion },
+          (type: string, obj: AIJob) => {
+            if (type === 'DELETED') return finish('deleted');
+            if (type !== 'ADDED' && type !== 'MODIFIED') return;
+            latest = obj;
+            onVersion(obj);
+            if (isDone(obj, flags.until)) finish(obj);
+          },
+          (err: unknown) => finish(latest, err ?? undefined),
+        )
+        .then(
+          (c) => {
+            controller = c;
+            if (done) c.abort();
+          },
+          (err: unknown) => finish(undefined, err),
+        );
     }).catch(async (err: unknown) => {
       // 410 Gone (our version is too old) or a dropped connection: read the job again and go on.
       if ((err as { code?: number }).code === 404) throw describeKubeError(err, what, hub.server);
-      return getAIJob(hub, name).catch((e: unknown) => { throw describeKubeError(e, what, hub.server); });
+      return getAIJob(hub, name).catch((e: unknown) => {
+        throw describeKubeError(e, what, hub.server);
+      });
     });
     if (next === 'deleted') throw new CliError(`${what} was deleted while being watched`);
     if (next) job = next;

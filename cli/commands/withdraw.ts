@@ -26,8 +26,10 @@ export function register(program: Command): void {
       const keyFile = flags.keyFile ?? process.env.FLOTILLA_PAYOUT_KEY_FILE;
       if (!keyFile) throw new Error('--key-file (or FLOTILLA_PAYOUT_KEY_FILE) is required');
       const result = await withdrawCredit(chain, readKeyFile(keyFile), flags.token);
-      process.stdout.write(result.txHash
-        ? `withdrew ${result.amount} ${result.token} to ${result.account} (tx ${result.txHash})\n`
-        : `${result.account} has no ${result.token} credit in the escrow\n`);
+      process.stdout.write(
+        result.txHash
+          ? `withdrew ${result.amount} ${result.token} to ${result.account} (tx ${result.txHash})\n`
+          : `${result.account} has no ${result.token} credit in the escrow\n`,
+      );
     });
 }

@@ -15,20 +15,27 @@ const lentGpus = config.getNumber('lentGpus') ?? 16;
 
 const hubCluster = new k8s.Provider('hub', { kubeconfig: readFileSync(endpoints.hub.kubeconfig, 'utf8') });
 
-export const hub = new FlotillaHub('flotilla', {
-  providerSecretNames: endpoints.providers.map((p) => kubeconfigSecretName(p.name)),
-  values: { operator: { hubId: 'local-federation' } },
-}, { provider: hubCluster });
+export const hub = new FlotillaHub(
+  'flotilla',
+  {
+    providerSecretNames: endpoints.providers.map((p) => kubeconfigSecretName(p.name)),
+    values: { operator: { hubId: 'local-federation' } },
+  },
+  { provider: hubCluster },
+);
 
-export const providers = endpoints.providers.map((p) => new FlotillaProvider(p.name, {
-  providerName: p.name,
-  kubeconfig: pulumi.secret(readFileSync(p.kubeconfig, 'utf8')),
-  hub: hubCluster,
-  hubDependsOn: [hub],
-  lentGpus,
-  region: p.region,
-  payoutAddress: p.payoutAddress,
-  prices: p.prices,
-}));
+export const providers = endpoints.providers.map(
+  (p) =>
+    new FlotillaProvider(p.name, {
+      providerName: p.name,
+      kubeconfig: pulumi.secret(readFileSync(p.kubeconfig, 'utf8')),
+      hub: hubCluster,
+      hubDependsOn: [hub],
+      lentGpus,
+      region: p.region,
+      payoutAddress: p.payoutAddress,
+      prices: p.prices,
+    }),
+);
 
 export const gpuProviders = providers.map((p) => p.gpuProvider.metadata.name);

@@ -1,8 +1,6 @@
 // The admission tables (admission-cases.ts) through local-validation, which approximates the
 // apiserver: defaults, unknown fields, OpenAPI constraints, then our CEL rules.
-import {
-  aiJobAdmissionCases, aiJobManifest, gpuProviderAdmissionCases, gpuProviderManifest, withRaw,
-} from '../../test/support/admission-cases.ts';
+import { aiJobAdmissionCases, aiJobManifest, gpuProviderAdmissionCases, gpuProviderManifest, withRaw } from '../../test/support/admission-cases.ts';
 import type { AdmissionCase } from '../../test/support/admission-cases.ts';
 import { aiJobCrd, gpuProviderCrd } from './crds.ts';
 import { admit } from '../../test/support/local-validation/admission.ts';

@@ -4,8 +4,22 @@
 // bounded so the apiserver's CEL cost estimate stays within its budget. Each constraint is said once,
 // in OpenAPI or in CEL, because the apiserver reports a violation of both twice.
 import {
-  absolutePath, cid, conditionsSchema, decimal, dnsLabel, dnsSubdomain, duration, observedGenerationSchema,
-  positiveDecimal, positiveQuantity, timestamp, userTimestamp, LABEL_VALUE_PATTERN, TOKEN_PATTERN, BYTES32_PATTERN, ADDRESS_PATTERN,
+  absolutePath,
+  cid,
+  conditionsSchema,
+  decimal,
+  dnsLabel,
+  dnsSubdomain,
+  duration,
+  observedGenerationSchema,
+  positiveDecimal,
+  positiveQuantity,
+  timestamp,
+  userTimestamp,
+  LABEL_VALUE_PATTERN,
+  TOKEN_PATTERN,
+  BYTES32_PATTERN,
+  ADDRESS_PATTERN,
   IMAGE_REFERENCE_PATTERN,
 } from './field-schemas.ts';
 import type { SchemaProps } from './schema-types.ts';
@@ -13,24 +27,34 @@ import type { SchemaProps } from './schema-types.ts';
 // No `Preempted` phase: the write that closes a preempted attempt also moves the job to
 // `Rescheduling` (core/lifecycle/plan.ts), so nothing would ever show it; the `Preempted`
 // condition names the signal instead.
-export const AIJOB_PHASES = [
-  'Pending', 'Funded', 'Scheduled', 'Running', 'Rescheduling', 'Succeeded', 'Failed', 'Settled',
-] as const;
+export const AIJOB_PHASES = ['Pending', 'Funded', 'Scheduled', 'Running', 'Rescheduling', 'Succeeded', 'Failed', 'Settled'] as const;
 
 export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
 
 /** Spec fields fixed once the job exists: they define the work and what was funded for it. */
 export const AIJOB_IMMUTABLE_FIELDS = [
-  'image', 'command', 'args', 'env', 'imagePullSecrets', 'replicas', 'resources', 'gpu', 'inputs', 'output', 'checkpoint', 'payment',
+  'image',
+  'command',
+  'args',
+  'env',
+  'imagePullSecrets',
+  'replicas',
+  'resources',
+  'gpu',
+  'inputs',
+  'output',
+  'checkpoint',
+  'payment',
 ] as const;
 
-const providerNames = (field: string, description: string) => ({
-  type: 'array',
-  description,
-  maxItems: 64,
-  items: dnsSubdomain(`${field}[]`, 'A GPUProvider name.'),
-  'x-kubernetes-list-type': 'set',
-}) as const;
+const providerNames = (field: string, description: string) =>
+  ({
+    type: 'array',
+    description,
+    maxItems: 64,
+    items: dnsSubdomain(`${field}[]`, 'A GPUProvider name.'),
+    'x-kubernetes-list-type': 'set',
+  }) as const;
 
 /**
  * A transition rule (it uses oldSelf) on the spec for each immutable field. Written on the spec
@@ -81,26 +105,30 @@ export const aiJobSpecSchema = {
       maxLength: 512,
       'x-kubernetes-validations': [
         { rule: `self.matches('^[^[:space:]]+$')`, message: 'spec.image must be a non-empty image reference without whitespace' },
-        { rule: `!self.matches('^[^[:space:]]+$') || self.matches('${IMAGE_REFERENCE_PATTERN}')`, message: 'spec.image must be an image reference: registry/name[:tag][@algorithm:digest], with a lower-case name' },
+        {
+          rule: `!self.matches('^[^[:space:]]+$') || self.matches('${IMAGE_REFERENCE_PATTERN}')`,
+          message: 'spec.image must be an image reference: registry/name[:tag][@algorithm:digest], with a lower-case name',
+        },
       ],
     },
     command: {
       type: 'array',
-      description: 'Entrypoint (the container\'s command); the image\'s ENTRYPOINT when empty.',
+      description: "Entrypoint (the container's command); the image's ENTRYPOINT when empty.",
       maxItems: 64,
       items: { type: 'string', maxLength: 4096 },
       'x-kubernetes-list-type': 'atomic',
     },
     args: {
       type: 'array',
-      description: 'Arguments to the entrypoint; the image\'s CMD when empty.',
+      description: "Arguments to the entrypoint; the image's CMD when empty.",
       maxItems: 256,
       items: { type: 'string', maxLength: 4096 },
       'x-kubernetes-list-type': 'atomic',
     },
     env: {
       type: 'array',
-      description: 'Environment variables of every replica: a literal value, or a key of a Secret in the job\'s namespace. Referenced keys are copied, per attempt, into a Secret in the provider\'s namespace: the provider can read them (docs/training.md, "Secrets and private images").',
+      description:
+        'Environment variables of every replica: a literal value, or a key of a Secret in the job\'s namespace. Referenced keys are copied, per attempt, into a Secret in the provider\'s namespace: the provider can read them (docs/training.md, "Secrets and private images").',
       maxItems: 64,
       items: {
         type: 'object',
@@ -111,29 +139,38 @@ export const aiJobSpecSchema = {
             description: 'Variable name.',
             maxLength: 128,
             'x-kubernetes-validations': [
-              { rule: `self.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')`, message: 'spec.env[].name must consist of letters, digits, \'_\', \'-\' and \'.\', and not start with a digit' },
+              {
+                rule: `self.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$')`,
+                message: "spec.env[].name must consist of letters, digits, '_', '-' and '.', and not start with a digit",
+              },
               { rule: `!self.startsWith('FLOTILLA_')`, message: 'spec.env[].name: the FLOTILLA_ prefix is reserved for variables the operator sets' },
-              { rule: `!self.startsWith('LD_') && !self.startsWith('DYLD_')`, message: 'spec.env[].name: LD_* and DYLD_* variables (the dynamic loader\'s, e.g. LD_PRELOAD) may not be set' },
+              {
+                rule: `!self.startsWith('LD_') && !self.startsWith('DYLD_')`,
+                message: "spec.env[].name: LD_* and DYLD_* variables (the dynamic loader's, e.g. LD_PRELOAD) may not be set",
+              },
             ],
           },
           value: { type: 'string', description: 'Variable value.', maxLength: 32768 },
           valueFrom: {
             type: 'object',
-            description: 'Where the value comes from instead of value: a key of a Secret in the job\'s namespace, read when an attempt starts.',
+            description: "Where the value comes from instead of value: a key of a Secret in the job's namespace, read when an attempt starts.",
             required: ['secretKeyRef'],
             properties: {
               secretKeyRef: {
                 type: 'object',
-                description: 'A key of a Secret in the job\'s namespace. A missing Secret or key ends the job (reason InvalidSpec) when it is about to start.',
+                description: "A key of a Secret in the job's namespace. A missing Secret or key ends the job (reason InvalidSpec) when it is about to start.",
                 required: ['name', 'key'],
                 properties: {
-                  name: dnsSubdomain('spec.env[].valueFrom.secretKeyRef.name', 'Name of the Secret, in the job\'s namespace.'),
+                  name: dnsSubdomain('spec.env[].valueFrom.secretKeyRef.name', "Name of the Secret, in the job's namespace."),
                   key: {
                     type: 'string',
-                    description: 'Key in the Secret\'s data.',
+                    description: "Key in the Secret's data.",
                     maxLength: 253,
                     'x-kubernetes-validations': [
-                      { rule: `self.matches('^[-._a-zA-Z0-9]+$')`, message: 'spec.env[].valueFrom.secretKeyRef.key must consist of letters, digits, \'-\', \'_\' and \'.\'' },
+                      {
+                        rule: `self.matches('^[-._a-zA-Z0-9]+$')`,
+                        message: "spec.env[].valueFrom.secretKeyRef.key must consist of letters, digits, '-', '_' and '.'",
+                      },
                     ],
                   },
                 },
@@ -141,22 +178,21 @@ export const aiJobSpecSchema = {
             },
           },
         },
-        'x-kubernetes-validations': [
-          { rule: '!(has(self.value) && has(self.valueFrom))', message: 'spec.env[]: set value or valueFrom, not both' },
-        ],
+        'x-kubernetes-validations': [{ rule: '!(has(self.value) && has(self.valueFrom))', message: 'spec.env[]: set value or valueFrom, not both' }],
       },
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['name'],
     },
     imagePullSecrets: {
       type: 'array',
-      description: 'Secrets in the job\'s namespace (type kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg) to pull spec.image with. Each is copied, per attempt, into the provider\'s namespace: the provider can read it (docs/training.md, "Secrets and private images").',
+      description:
+        'Secrets in the job\'s namespace (type kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg) to pull spec.image with. Each is copied, per attempt, into the provider\'s namespace: the provider can read it (docs/training.md, "Secrets and private images").',
       maxItems: 8,
       items: {
         type: 'object',
         required: ['name'],
         properties: {
-          name: dnsSubdomain('spec.imagePullSecrets[].name', 'Name of the Secret, in the job\'s namespace.'),
+          name: dnsSubdomain('spec.imagePullSecrets[].name', "Name of the Secret, in the job's namespace."),
         },
       },
       'x-kubernetes-list-type': 'map',
@@ -178,19 +214,33 @@ export const aiJobSpecSchema = {
         gpus: {
           type: 'integer',
           format: 'int32',
-          description: 'Whole GPUs (nvidia.com/gpu) per replica, all on the replica\'s node.',
+          description: "Whole GPUs (nvidia.com/gpu) per replica, all on the replica's node.",
           default: 1,
           maximum: 64,
           'x-kubernetes-validations': [{ rule: 'self >= 1', message: 'spec.resources.gpus must be at least 1 (whole GPUs per replica)' }],
         },
-        cpu: positiveQuantity('spec.resources.cpu', 'CPU request per replica; the provider\'s defaults apply when unset. At most 1024 (the hub may set a lower maximum).', '1024'),
-        memory: positiveQuantity('spec.resources.memory', 'Memory request per replica; the provider\'s defaults apply when unset. At most 16Ti (the hub may set a lower maximum).', '16Ti'),
-        shmSize: positiveQuantity('spec.resources.shmSize', 'Size of each replica\'s memory-backed /dev/shm (PyTorch DataLoader workers share batches through it); its use counts against the replica\'s memory. Default 8Gi, or spec.resources.memory when that is less. At most 1Ti.', '1Ti'),
+        cpu: positiveQuantity(
+          'spec.resources.cpu',
+          "CPU request per replica; the provider's defaults apply when unset. At most 1024 (the hub may set a lower maximum).",
+          '1024',
+        ),
+        memory: positiveQuantity(
+          'spec.resources.memory',
+          "Memory request per replica; the provider's defaults apply when unset. At most 16Ti (the hub may set a lower maximum).",
+          '16Ti',
+        ),
+        shmSize: positiveQuantity(
+          'spec.resources.shmSize',
+          "Size of each replica's memory-backed /dev/shm (PyTorch DataLoader workers share batches through it); its use counts against the replica's memory. Default 8Gi, or spec.resources.memory when that is less. At most 1Ti.",
+          '1Ti',
+        ),
       },
-      'x-kubernetes-validations': [{
-        rule: `!has(self.shmSize) || !has(self.memory) || !isQuantity(string(self.shmSize)) || !isQuantity(string(self.memory)) || !quantity(string(self.shmSize)).isGreaterThan(quantity(string(self.memory)))`,
-        message: 'spec.resources.shmSize must not exceed spec.resources.memory: /dev/shm is counted against the replica\'s memory',
-      }],
+      'x-kubernetes-validations': [
+        {
+          rule: `!has(self.shmSize) || !has(self.memory) || !isQuantity(string(self.shmSize)) || !isQuantity(string(self.memory)) || !quantity(string(self.shmSize)).isGreaterThan(quantity(string(self.memory)))`,
+          message: "spec.resources.shmSize must not exceed spec.resources.memory: /dev/shm is counted against the replica's memory",
+        },
+      ],
     },
     gpu: {
       type: 'object',
@@ -204,7 +254,10 @@ export const aiJobSpecSchema = {
             type: 'string',
             maxLength: 63,
             'x-kubernetes-validations': [
-              { rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`, message: 'spec.gpu.products[] must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3' },
+              {
+                rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`,
+                message: 'spec.gpu.products[] must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3',
+              },
             ],
           },
           'x-kubernetes-list-type': 'set',
@@ -237,7 +290,7 @@ export const aiJobSpecSchema = {
         type: 'object',
         required: ['name', 'cid', 'mountPath'],
         properties: {
-          name: dnsLabel('spec.inputs[].name', 'Input name, unique in the job; also names the input in the job\'s environment.'),
+          name: dnsLabel('spec.inputs[].name', "Input name, unique in the job; also names the input in the job's environment."),
           cid: cid('spec.inputs[].cid', 'IPFS content identifier of the input (a file or a directory).'),
           mountPath: absolutePath('spec.inputs[].mountPath', 'Where the input appears in every replica.'),
         },
@@ -253,17 +306,21 @@ export const aiJobSpecSchema = {
       description: 'Where the job writes its result; the directory is added to IPFS and its CID recorded in status.outputCID.',
       default: {},
       properties: {
-        path: { ...absolutePath('spec.output.path', 'Directory in the replica whose content is the job\'s output.'), default: '/flotilla/output' },
-        pin: { type: 'boolean', description: 'Pin the output on the hub\'s IPFS node.', default: true },
+        path: { ...absolutePath('spec.output.path', "Directory in the replica whose content is the job's output."), default: '/flotilla/output' },
+        pin: { type: 'boolean', description: "Pin the output on the hub's IPFS node.", default: true },
       },
     },
     checkpoint: {
       type: 'object',
-      description: 'Periodic checkpoints, so a preempted job resumes instead of restarting. Billing of a preempted attempt covers work up to its last pinned checkpoint.',
+      description:
+        'Periodic checkpoints, so a preempted job resumes instead of restarting. Billing of a preempted attempt covers work up to its last pinned checkpoint.',
       required: ['path'],
       properties: {
         path: absolutePath('spec.checkpoint.path', 'Directory the job writes checkpoints to and finds the latest one in on resume.'),
-        every: { ...duration('spec.checkpoint.every', 'Expected interval between checkpoints; placement uses it to estimate rework after a preemption.', '30s'), default: '10m' },
+        every: {
+          ...duration('spec.checkpoint.every', 'Expected interval between checkpoints; placement uses it to estimate rework after a preemption.', '30s'),
+          default: '10m',
+        },
       },
     },
     payment: {
@@ -280,7 +337,10 @@ export const aiJobSpecSchema = {
           ],
         },
         maxAmount: positiveDecimal('spec.payment.maxAmount', 'Most the job may cost in total, in token units (not base units), e.g. "250".'),
-        maxPricePerGpuHour: positiveDecimal('spec.payment.maxPricePerGpuHour', 'Most the job pays per GPU-hour, in token units; providers above it are not considered.'),
+        maxPricePerGpuHour: positiveDecimal(
+          'spec.payment.maxPricePerGpuHour',
+          'Most the job pays per GPU-hour, in token units; providers above it are not considered.',
+        ),
       },
     },
     placement: {
@@ -325,7 +385,8 @@ export const aiJobSpecSchema = {
         },
         strategy: {
           type: 'string',
-          description: 'Failover: place the next attempt anywhere but the preempting provider (cooled down). SameProviderFirst: retry the same provider first when it has room again.',
+          description:
+            'Failover: place the next attempt anywhere but the preempting provider (cooled down). SameProviderFirst: retry the same provider first when it has room again.',
           enum: RECOVERY_STRATEGIES,
           default: 'Failover',
         },
@@ -334,7 +395,7 @@ export const aiJobSpecSchema = {
     deadline: userTimestamp('spec.deadline', 'Time after which the job is failed if not finished (RFC 3339).'),
     callbackURL: {
       type: 'string',
-      description: 'URL the operator POSTs the job\'s final status to.',
+      description: "URL the operator POSTs the job's final status to.",
       maxLength: 2048,
       'x-kubernetes-validations': [
         { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.callbackURL must be an absolute http or https URL' },
@@ -342,7 +403,7 @@ export const aiJobSpecSchema = {
     },
     podAnnotations: {
       type: 'object',
-      description: 'Annotations copied onto every pod of the job, e.g. sim.flotilla.dev/run-seconds for the local federation\'s simulated executor.',
+      description: "Annotations copied onto every pod of the job, e.g. sim.flotilla.dev/run-seconds for the local federation's simulated executor.",
       maxProperties: 32,
       additionalProperties: { type: 'string', maxLength: 4096 },
       'x-kubernetes-validations': [
@@ -364,10 +425,15 @@ const attemptSchema = {
     index: { type: 'integer', format: 'int32', minimum: 0, description: 'Attempt number, 0 for the first; it labels the pods (flotilla.dev/attempt).' },
     provider: { type: 'string', maxLength: 253, description: 'GPUProvider that ran the attempt.' },
     nodes: { type: 'array', maxItems: 128, items: { type: 'string', maxLength: 253 }, description: 'Provider nodes the replicas were bound to.' },
-    startTime: timestamp('When the attempt\'s pods were created.'),
+    startTime: timestamp("When the attempt's pods were created."),
     endTime: timestamp('When the attempt ended; unset while it runs.'),
     gpuSeconds: { type: 'integer', format: 'int64', minimum: 0, description: 'GPU-seconds consumed (GPUs × seconds running).' },
-    billableGpuSeconds: { type: 'integer', format: 'int64', minimum: 0, description: 'GPU-seconds billed: all of them for a finished attempt, up to the last pinned checkpoint for a preempted one.' },
+    billableGpuSeconds: {
+      type: 'integer',
+      format: 'int64',
+      minimum: 0,
+      description: 'GPU-seconds billed: all of them for a finished attempt, up to the last pinned checkpoint for a preempted one.',
+    },
     reason: {
       type: 'string',
       maxLength: 128,
@@ -376,11 +442,12 @@ const attemptSchema = {
     message: { type: 'string', maxLength: 4096, description: 'Human-readable detail of reason.' },
     checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
     checkpointTime: timestamp('When the replicas reported checkpointCID; a preempted attempt is billed up to this instant.'),
-    pricePerGpuHour: decimal('The provider\'s price per GPU-hour for the attempt\'s product when it was placed, in token units.'),
+    pricePerGpuHour: decimal("The provider's price per GPU-hour for the attempt's product when it was placed, in token units."),
     pods: {
       type: 'array',
       maxItems: 128,
-      description: 'The pods the operator created for this attempt, by replica: only these count (a pod with Flotilla\'s labels but another uid is the provider\'s own and ignored).',
+      description:
+        "The pods the operator created for this attempt, by replica: only these count (a pod with Flotilla's labels but another uid is the provider's own and ignored).",
       items: {
         type: 'object',
         required: ['replica', 'name', 'uid'],
@@ -412,11 +479,11 @@ export const aiJobStatusSchema = {
         nodes: { type: 'array', maxItems: 128, items: { type: 'string', maxLength: 253 }, description: 'Node chosen for each replica, by replica index.' },
         product: { type: 'string', maxLength: 128, description: 'GPU product (GFD nvidia.com/gpu.product) the pods are pinned to.' },
         resourceName: { type: 'string', maxLength: 128, description: 'Extended resource each pod requests: nvidia.com/gpu, or a MIG/shared resource.' },
-        pricePerGpuHour: decimal('The provider\'s price for the product when the attempt was placed, in token units.'),
+        pricePerGpuHour: decimal("The provider's price for the product when the attempt was placed, in token units."),
         nodeSelector: {
           type: 'array',
           maxItems: 8,
-          description: 'Node-affinity requirements the pods carry (product and GPU memory as the provider\'s node labels say them).',
+          description: "Node-affinity requirements the pods carry (product and GPU memory as the provider's node labels say them).",
           items: {
             type: 'object',
             required: ['key', 'operator', 'values'],
@@ -439,8 +506,12 @@ export const aiJobStatusSchema = {
     },
     startTime: timestamp('When the first attempt started.'),
     completionTime: timestamp('When the job reached Succeeded or Failed.'),
-    outputCID: { type: 'string', maxLength: 128, description: 'CID of the job\'s output directory.' },
-    receiptCID: { type: 'string', maxLength: 128, description: 'CID of the signed provenance receipt (inputs, image digest, provider, attempts, output, settlement).' },
+    outputCID: { type: 'string', maxLength: 128, description: "CID of the job's output directory." },
+    receiptCID: {
+      type: 'string',
+      maxLength: 128,
+      description: 'CID of the signed provenance receipt (inputs, image digest, provider, attempts, output, settlement).',
+    },
     callbacks: {
       type: 'array',
       description: 'spec.callbackURL deliveries, one per terminal phase. A phase listed here is never called back again, whatever spec.callbackURL becomes.',
@@ -450,7 +521,11 @@ export const aiJobStatusSchema = {
         required: ['phase', 'outcome'],
         properties: {
           phase: { type: 'string', maxLength: 32, description: 'The terminal phase called back (Succeeded, Failed, Settled).' },
-          outcome: { type: 'string', enum: ['Delivered', 'Failed', 'Refused'], description: 'Delivered: answered 2xx. Failed: no 2xx after the retries. Refused: the URL is not allowed (internal address, credentials, …).' },
+          outcome: {
+            type: 'string',
+            enum: ['Delivered', 'Failed', 'Refused'],
+            description: 'Delivered: answered 2xx. Failed: no 2xx after the retries. Refused: the URL is not allowed (internal address, credentials, …).',
+          },
           code: { type: 'integer', minimum: 0, maximum: 999, description: 'HTTP status of the last answer, when there was one.' },
           time: timestamp('When the outcome was decided.'),
         },
@@ -462,7 +537,12 @@ export const aiJobStatusSchema = {
       type: 'object',
       description: 'The escrow deposit that funds the job.',
       properties: {
-        escrowJobId: { type: 'string', maxLength: 66, pattern: BYTES32_PATTERN, description: 'Job id in the escrow contract (bytes32, 0x + 64 hex), derived from the job uid.' },
+        escrowJobId: {
+          type: 'string',
+          maxLength: 66,
+          pattern: BYTES32_PATTERN,
+          description: 'Job id in the escrow contract (bytes32, 0x + 64 hex), derived from the job uid.',
+        },
         deposited: decimal('Amount deposited, in token units.'),
       },
     },

@@ -62,7 +62,7 @@ function constraints(row: FieldRow): string[] {
   if (s['x-kubernetes-list-type'] === 'set') out.push('unique items');
   if (item?.maxLength !== undefined && item.type === 'string') out.push(`item length ≤ ${item.maxLength}`);
   if (s.additionalProperties?.maxLength !== undefined) out.push(`value length ≤ ${s.additionalProperties.maxLength}`);
-  const rules = [...(s['x-kubernetes-validations'] ?? []), ...(item?.type === 'string' ? item['x-kubernetes-validations'] ?? [] : [])];
+  const rules = [...(s['x-kubernetes-validations'] ?? []), ...(item?.type === 'string' ? (item['x-kubernetes-validations'] ?? []) : [])];
   for (const rule of rules) out.push(`CEL: ${rule.message}`);
   return out;
 }

@@ -20,10 +20,10 @@ export const aiJobConditions = {
     description: 'The escrow holds a deposit for the job that covers spec.payment.maxAmount.',
     reasons: {
       EscrowDeposited: r('True', 'The deposit is on chain.'),
-      AwaitingDeposit: r('False', 'No deposit for the job\'s escrow id yet.'),
+      AwaitingDeposit: r('False', "No deposit for the job's escrow id yet."),
       InsufficientDeposit: r('False', 'The deposit is below spec.payment.maxAmount.'),
       TokenNotSupported: r('False', 'spec.payment.token is not a token the operator is configured with (or no chain is configured).'),
-      WrongToken: r('False', 'The deposit under the job\'s escrow id is in another token than spec.payment.token.'),
+      WrongToken: r('False', "The deposit under the job's escrow id is in another token than spec.payment.token."),
       DepositClosed: r('False', 'The escrow job was already settled or reclaimed; it cannot fund this job.'),
       ChainUnreachable: r('Unknown', 'The chain RPC did not answer; the deposit is read again shortly.'),
     },
@@ -32,7 +32,7 @@ export const aiJobConditions = {
     description: 'A provider was chosen for the current attempt and its pods were created there.',
     reasons: {
       Placed: r('True', 'The gang fits the provider named in status.placement.'),
-      Unschedulable: r('False', 'No provider can take the gang; the message gives each provider\'s reason.'),
+      Unschedulable: r('False', "No provider can take the gang; the message gives each provider's reason."),
       Rescheduling: r('False', 'The last attempt ended early and the next one is being placed.'),
       RestartBackoff: r('False', 'The last attempt was preempted; the next one is placed after an exponential back-off.'),
       AwaitingFunding: r('False', 'spec.payment is set and the Funded condition is not True yet; nothing is placed before it is.'),
@@ -44,8 +44,8 @@ export const aiJobConditions = {
       PodsRunning: r('True', 'All replicas are running.'),
       PodsPending: r('False', 'Some replicas are not bound or not started yet.'),
       AttemptEnded: r('False', 'The attempt is over (see the Preempted and Finished conditions).'),
-      NodeReclaiming: r('False', 'A replica\'s node is tainted flotilla.dev/reclaim; the replicas got SIGTERM to checkpoint before the deadline.'),
-      ProviderUnreachable: r('Unknown', 'The provider\'s API server does not answer; the attempt is failed over once the grace period ends.'),
+      NodeReclaiming: r('False', "A replica's node is tainted flotilla.dev/reclaim; the replicas got SIGTERM to checkpoint before the deadline."),
+      ProviderUnreachable: r('Unknown', "The provider's API server does not answer; the attempt is failed over once the grace period ends."),
       OutputPinning: r('False', 'Every replica completed; the job becomes Succeeded once its output is pinned (OutputPinned).'),
     },
   },
@@ -65,16 +65,22 @@ export const aiJobConditions = {
     description: 'The job reached an end: no further attempt will be made.',
     reasons: {
       Succeeded: r('True', 'Every replica exited 0 and the output CID was reported.'),
-      Failed: r('True', 'A replica failed through the job\'s own fault.'),
+      Failed: r('True', "A replica failed through the job's own fault."),
       RestartLimitExceeded: r('True', 'More than spec.recovery.maxRestarts attempts were preempted.'),
       DeadlineExceeded: r('True', 'spec.deadline passed before the job finished.'),
       OutputInvalid: r('True', 'The termination message did not carry a valid output CID.'),
-      InvalidSpec: r('True', 'The spec cannot run (a field the webhook refuses, checked again by the operator when the webhook was bypassed; or a Secret or key it references is missing in the job\'s namespace when an attempt starts); the message names the field.'),
-      PolicyViolation: r('True', 'The job asks for what its namespace\'s placement policy forbids (a region outside it, a denied provider, a higher price, no payment); the message names the field and the annotation.'),
+      InvalidSpec: r(
+        'True',
+        "The spec cannot run (a field the webhook refuses, checked again by the operator when the webhook was bypassed; or a Secret or key it references is missing in the job's namespace when an attempt starts); the message names the field.",
+      ),
+      PolicyViolation: r(
+        'True',
+        "The job asks for what its namespace's placement policy forbids (a region outside it, a denied provider, a higher price, no payment); the message names the field and the annotation.",
+      ),
     },
   },
   OutputPinned: {
-    description: 'status.outputCID is pinned on the hub\'s IPFS node (only when spec.output.pin).',
+    description: "status.outputCID is pinned on the hub's IPFS node (only when spec.output.pin).",
     reasons: {
       Pinned: r('True', 'The pin is in place.'),
       PinPending: r('False', 'Pinning has not finished yet.'),
@@ -86,7 +92,10 @@ export const aiJobConditions = {
     reasons: {
       SettlementConfirmed: r('True', 'The settlement transaction status.settlement.txHash is mined.'),
       SettlementPending: r('False', 'The settlement is sent or about to be; status.settlement.id is fixed.'),
-      SettlementFailed: r('False', 'The settlement transaction reverted, or the escrow has no open deposit under status.settlement.id; the message says which.'),
+      SettlementFailed: r(
+        'False',
+        'The settlement transaction reverted, or the escrow has no open deposit under status.settlement.id; the message says which.',
+      ),
       ChainUnreachable: r('False', 'The chain RPC did not answer; the job stays Succeeded/Failed and settles when the chain is back.'),
       Reclaimed: r('False', 'The payer reclaimed the deposit after its deadline before the settlement landed; nothing is paid.'),
       NotMetered: r('False', 'An attempt has no recorded price or a paid provider has no payout address; settlement waits.'),
@@ -96,7 +105,7 @@ export const aiJobConditions = {
 
 export const gpuProviderConditions = {
   Reachable: {
-    description: 'The provider\'s API server answers with the credential from spec.kubeconfigSecretRef.',
+    description: "The provider's API server answers with the credential from spec.kubeconfigSecretRef.",
     reasons: {
       Connected: r('True', 'The last request succeeded.'),
       Connecting: r('Unknown', 'No request has completed yet.'),
@@ -108,7 +117,10 @@ export const gpuProviderConditions = {
       Forbidden: r('False', 'The credential may not list nodes or pods in spec.namespace (403).'),
       ConnectionFailed: r('False', 'The API server could not be reached (DNS, refused, reset).'),
       Timeout: r('False', 'The API server did not answer in time.'),
-      ResponseTooLarge: r('False', 'The API server sent a response or watch event over the operator\'s size limits, or more objects than it keeps of one collection.'),
+      ResponseTooLarge: r(
+        'False',
+        "The API server sent a response or watch event over the operator's size limits, or more objects than it keeps of one collection.",
+      ),
     },
   },
   Ready: {
@@ -124,7 +136,7 @@ export const gpuProviderConditions = {
     },
   },
   InventoryValid: {
-    description: 'Every node and pod the provider\'s API server sent has the shape the operator reads; malformed ones are skipped and named here.',
+    description: "Every node and pod the provider's API server sent has the shape the operator reads; malformed ones are skipped and named here.",
     reasons: {
       Valid: r('True', 'No object was skipped.'),
       MalformedObjects: r('False', 'Some objects were skipped (placement goes on without them); the message names them and what is wrong.'),

@@ -10,7 +10,7 @@ export const CRD_DIR = 'crds';
 const HEADER = '# Generated from operator/api by `node operator/api/generate-crds.ts`. Do not edit.\n';
 
 export function renderCrd(crd: CustomResourceDefinition): string {
-  return HEADER + yaml.dump(crd, { noRefs: true, lineWidth: -1, sortKeys: false, quotingType: '\'' });
+  return HEADER + yaml.dump(crd, { noRefs: true, lineWidth: -1, sortKeys: false, quotingType: "'" });
 }
 
 export interface GeneratedFile {

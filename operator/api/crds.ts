@@ -56,7 +56,13 @@ export const aiJobPrinterColumns: readonly PrinterColumn[] = [
   { name: 'Cost', type: 'string', jsonPath: '.status.cost.amount', description: 'Cost so far, in token units.' },
   { name: 'Token', type: 'string', jsonPath: '.spec.payment.token', description: 'Payment token.', priority: 1 },
   { name: 'Output', type: 'string', jsonPath: '.status.outputCID', description: 'CID of the output.', priority: 1 },
-  { name: 'Operator', type: 'string', jsonPath: '.metadata.annotations.flotilla\\.dev/managed-by', description: 'The operator that runs the job (annotation flotilla.dev/managed-by).', priority: 1 },
+  {
+    name: 'Operator',
+    type: 'string',
+    jsonPath: '.metadata.annotations.flotilla\\.dev/managed-by',
+    description: 'The operator that runs the job (annotation flotilla.dev/managed-by).',
+    priority: 1,
+  },
   age,
 ];
 
@@ -66,17 +72,18 @@ export const gpuProviderPrinterColumns: readonly PrinterColumn[] = [
   { name: 'GPUs', type: 'integer', jsonPath: '.status.allocatableGpus', description: 'Allocatable GPUs on schedulable nodes.' },
   { name: 'Free', type: 'integer', jsonPath: '.status.freeGpus', description: 'GPUs not requested by running pods.' },
   { name: 'Cordoned', type: 'boolean', jsonPath: '.spec.cordoned', description: 'No new attempts are placed here.', priority: 1 },
-  { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why the provider is or is not Ready.', priority: 1 },
+  {
+    name: 'Reason',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description: 'Why the provider is or is not Ready.',
+    priority: 1,
+  },
   { name: 'Last Seen', type: 'date', jsonPath: '.status.lastSeen', description: 'When its API server last answered.', priority: 1 },
   age,
 ];
 
-function rootSchema(
-  description: string,
-  spec: SchemaProps,
-  status: SchemaProps,
-  rules: readonly ValidationRule[],
-): SchemaProps {
+function rootSchema(description: string, spec: SchemaProps, status: SchemaProps, rules: readonly ValidationRule[]): SchemaProps {
   return {
     type: 'object',
     description,
@@ -129,10 +136,12 @@ export const aiJobCrd = crd(
     'AIJob is a GPU job submitted to the federation: Flotilla places its gang of pods in one provider cluster, recovers it from preemption, keeps its artifacts on IPFS and settles its cost in a stablecoin.',
     aiJobSpecSchema,
     aiJobStatusSchema,
-    [{
-      rule: `self.metadata.name.size() <= ${AIJOB_NAME_MAX_LENGTH}`,
-      message: `metadata.name must be at most ${AIJOB_NAME_MAX_LENGTH} characters, so the pod names of every attempt and replica stay valid`,
-    }],
+    [
+      {
+        rule: `self.metadata.name.size() <= ${AIJOB_NAME_MAX_LENGTH}`,
+        message: `metadata.name must be at most ${AIJOB_NAME_MAX_LENGTH} characters, so the pod names of every attempt and replica stay valid`,
+      },
+    ],
   ),
 );
 

@@ -29,7 +29,8 @@ export const DURATION_PATTERN = '^([0-9]{1,6}(h|m|s))+$';
  * An image reference as the distribution grammar parses it (registry[:port]/path[:tag][@digest],
  * lower-case path components); IPv6 registry literals are not accepted.
  */
-export const IMAGE_REFERENCE_PATTERN = '^(([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*)*(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$';
+export const IMAGE_REFERENCE_PATTERN =
+  '^(([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|[-]+)[a-z0-9]+)*)*(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$';
 /** A Kubernetes qualified name (annotation key): an optional DNS-subdomain prefix and '/', a name of at most 63 characters. */
 export const QUALIFIED_NAME_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 /** Roots a job may not mount over (core/validation/runnable.ts says the same). */
@@ -40,9 +41,7 @@ export function dnsLabel(field: string, description: string) {
     type: 'string',
     description,
     maxLength: 63,
-    'x-kubernetes-validations': [
-      { rule: `self.matches('${DNS_LABEL_PATTERN}')`, message: `${field} must be a DNS label: lower-case letters, digits and '-'` },
-    ],
+    'x-kubernetes-validations': [{ rule: `self.matches('${DNS_LABEL_PATTERN}')`, message: `${field} must be a DNS label: lower-case letters, digits and '-'` }],
   } as const;
 }
 
@@ -63,7 +62,10 @@ export function cid(field: string, description: string) {
     description,
     maxLength: 128,
     'x-kubernetes-validations': [
-      { rule: `self.matches('${CID_PATTERN}')`, message: `${field} must be an IPFS CID: v0 (Qm…, 46 characters) or v1 in base32 (b…), base58btc (z…) or base36 (k…)` },
+      {
+        rule: `self.matches('${CID_PATTERN}')`,
+        message: `${field} must be an IPFS CID: v0 (Qm…, 46 characters) or v1 in base32 (b…), base58btc (z…) or base36 (k…)`,
+      },
     ],
   } as const;
 }
@@ -167,7 +169,7 @@ export function userTimestamp(field: string, description: string) {
 /** metav1.Condition, as controller-gen writes it, so standard tooling reads our conditions. */
 export const conditionSchema = {
   type: 'object',
-  description: 'A metav1.Condition: one aspect of the object\'s state, owned by one controller.',
+  description: "A metav1.Condition: one aspect of the object's state, owned by one controller.",
   required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
   properties: {
     type: {

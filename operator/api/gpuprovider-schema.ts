@@ -1,8 +1,14 @@
 // The GPUProvider spec and status schemas: one object per provider cluster, written by whoever
 // onboards the provider (spec) and by the provider connection controller (status).
 import {
-  conditionsSchema, dnsLabel, dnsSubdomain, observedGenerationSchema, positiveDecimal, timestamp,
-  ADDRESS_PATTERN, LABEL_VALUE_PATTERN,
+  conditionsSchema,
+  dnsLabel,
+  dnsSubdomain,
+  observedGenerationSchema,
+  positiveDecimal,
+  timestamp,
+  ADDRESS_PATTERN,
+  LABEL_VALUE_PATTERN,
 } from './field-schemas.ts';
 import type { SchemaProps } from './schema-types.ts';
 
@@ -19,18 +25,18 @@ export const gpuProviderSpecSchema = {
   properties: {
     kubeconfigSecretRef: {
       type: 'object',
-      description: 'Secret in the hub holding a kubeconfig for the provider\'s namespaced ServiceAccount.',
+      description: "Secret in the hub holding a kubeconfig for the provider's namespaced ServiceAccount.",
       required: ['name', 'namespace'],
       properties: {
         name: dnsSubdomain('spec.kubeconfigSecretRef.name', 'Secret name.'),
         namespace: dnsLabel('spec.kubeconfigSecretRef.namespace', 'Secret namespace in the hub.'),
         key: {
           type: 'string',
-          description: 'Key of the kubeconfig in the Secret\'s data.',
+          description: "Key of the kubeconfig in the Secret's data.",
           default: DEFAULT_KUBECONFIG_KEY,
           maxLength: 253,
           'x-kubernetes-validations': [
-            { rule: `self.matches('^[-._a-zA-Z0-9]+$')`, message: 'spec.kubeconfigSecretRef.key must be a Secret data key: letters, digits, \'-\', \'_\' and \'.\'' },
+            { rule: `self.matches('^[-._a-zA-Z0-9]+$')`, message: "spec.kubeconfigSecretRef.key must be a Secret data key: letters, digits, '-', '_' and '.'" },
           ],
         },
       },
@@ -41,7 +47,7 @@ export const gpuProviderSpecSchema = {
     },
     region: {
       type: 'string',
-      description: 'Where the provider is, matched against an AIJob\'s spec.placement.regions, e.g. eu-west.',
+      description: "Where the provider is, matched against an AIJob's spec.placement.regions, e.g. eu-west.",
       maxLength: 63,
       'x-kubernetes-validations': [
         { rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`, message: 'spec.region must be a non-empty label value, e.g. eu-west' },
@@ -49,7 +55,7 @@ export const gpuProviderSpecSchema = {
     },
     payoutAddress: {
       type: 'string',
-      description: 'Address the escrow contract credits for this provider\'s work.',
+      description: "Address the escrow contract credits for this provider's work.",
       maxLength: 42,
       'x-kubernetes-validations': [
         { rule: `self.matches('${ADDRESS_PATTERN}')`, message: 'spec.payoutAddress must be an EVM address: 0x followed by 40 hex digits' },
@@ -69,7 +75,10 @@ export const gpuProviderSpecSchema = {
             description: 'nvidia.com/gpu.product label value, e.g. NVIDIA-H100-80GB-HBM3.',
             maxLength: 63,
             'x-kubernetes-validations': [
-              { rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`, message: 'spec.prices[].gpuProduct must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3' },
+              {
+                rule: `self.matches('${LABEL_VALUE_PATTERN}') && self != ''`,
+                message: 'spec.prices[].gpuProduct must be a non-empty label value, e.g. NVIDIA-H100-80GB-HBM3',
+              },
             ],
           },
           pricePerGpuHour: positiveDecimal('spec.prices[].pricePerGpuHour', 'Price of one GPU for one hour, in token units, e.g. "2.50".'),
@@ -77,14 +86,12 @@ export const gpuProviderSpecSchema = {
       },
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['gpuProduct'],
-      'x-kubernetes-validations': [
-        { rule: 'size(self) > 0', message: 'spec.prices must list the price of at least one GPU product' },
-      ],
+      'x-kubernetes-validations': [{ rule: 'size(self) > 0', message: 'spec.prices must list the price of at least one GPU product' }],
     },
     maxGpus: {
       type: 'integer',
       format: 'int32',
-      description: 'Most GPUs Flotilla uses at once in this provider; no cap beyond the provider\'s quota when unset.',
+      description: "Most GPUs Flotilla uses at once in this provider; no cap beyond the provider's quota when unset.",
       minimum: 0,
       maximum: 1000000,
     },
@@ -94,12 +101,12 @@ export const gpuProviderSpecSchema = {
       default: false,
     },
     priorityClassName: {
-      ...dnsSubdomain('spec.priorityClassName', 'PriorityClass of job pods in the provider, low so the provider\'s own work preempts ours.'),
+      ...dnsSubdomain('spec.priorityClassName', "PriorityClass of job pods in the provider, low so the provider's own work preempts ours."),
       default: DEFAULT_PRIORITY_CLASS_NAME,
     },
     ipfsGateway: {
       type: 'string',
-      description: 'IPFS HTTP gateway reachable from the provider\'s pods, used to fetch inputs; the operator\'s default when unset.',
+      description: "IPFS HTTP gateway reachable from the provider's pods, used to fetch inputs; the operator's default when unset.",
       maxLength: 2048,
       'x-kubernetes-validations': [
         { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.ipfsGateway must be an absolute http or https URL' },
@@ -128,7 +135,7 @@ export const gpuProviderStatusSchema = {
           product: { type: 'string', maxLength: 63, description: 'nvidia.com/gpu.product label value.' },
           memoryMiB: count('GPU memory in MiB (nvidia.com/gpu.memory).'),
           nodes: count('Schedulable nodes with this product.'),
-          allocatable: count('Sum of the nodes\' allocatable nvidia.com/gpu.'),
+          allocatable: count("Sum of the nodes' allocatable nvidia.com/gpu."),
           free: count('allocatable minus the GPU requests of non-terminated pods.'),
         },
       },
@@ -139,20 +146,25 @@ export const gpuProviderStatusSchema = {
     freeGpus: count('Sum of inventory[].free, for the printer column.'),
     reputation: {
       type: 'object',
-      description: 'How attempts placed here ended; the placement engine\'s preemption hazard comes from it.',
+      description: "How attempts placed here ended; the placement engine's preemption hazard comes from it.",
       properties: {
-        completed: count64('Attempts that ran to completion (succeeded, or failed through the job\'s own fault).'),
+        completed: count64("Attempts that ran to completion (succeeded, or failed through the job's own fault)."),
         preempted: count64('Attempts ended by the provider: preemption, eviction, node loss, reclaim, unreachability.'),
-        failed: count64('Attempts that failed through the provider\'s fault (e.g. pods never bound).'),
-        violations: count64('Pods the provider made itself with a job\'s labels (flotilla.dev/attempt, …): ignored, deleted, and each also counted in failed.'),
+        failed: count64("Attempts that failed through the provider's fault (e.g. pods never bound)."),
+        violations: count64("Pods the provider made itself with a job's labels (flotilla.dev/attempt, …): ignored, deleted, and each also counted in failed."),
         gpuSeconds: count64('GPU-seconds run here, the exposure preemptionsPerGpuHour is measured over.'),
-        meanTimeToPreemptionSeconds: count64('Mean seconds from an attempt\'s start to its preemption.'),
-        preemptionsPerGpuHour: { type: 'number', minimum: 0, description: 'Preemption hazard per GPU-hour: (decayedPreemptions + 1) ÷ (decayedGpuHours + 100), i.e. the observed rate smoothed toward a prior of 1 per 100 GPU-hours.' },
+        meanTimeToPreemptionSeconds: count64("Mean seconds from an attempt's start to its preemption."),
+        preemptionsPerGpuHour: {
+          type: 'number',
+          minimum: 0,
+          description:
+            'Preemption hazard per GPU-hour: (decayedPreemptions + 1) ÷ (decayedGpuHours + 100), i.e. the observed rate smoothed toward a prior of 1 per 100 GPU-hours.',
+        },
         decayedPreemptions: { type: 'number', minimum: 0, description: 'Preemptions seen here, each weighted by ½ per half-life (72 h) of age.' },
         decayedGpuHours: { type: 'number', minimum: 0, description: 'GPU-hours run here, weighted like decayedPreemptions.' },
         updatedAt: { type: 'string', format: 'date-time', description: 'When an attempt outcome was last folded in (the decay reference).' },
       },
     },
-    lastSeen: timestamp('When the provider\'s API server last answered.'),
+    lastSeen: timestamp("When the provider's API server last answered."),
   },
 } as const satisfies SchemaProps;

@@ -68,12 +68,13 @@ describe('structural schema', () => {
     },
   );
 
-  it.each(nodes.filter((n) => n.schema.type === 'string' && !n.schema.enum && n.schema.format !== 'date-time' && !['apiVersion', 'kind'].includes(n.path)).map((n) => [named(n), n] as const))(
-    '%s (a string) has a maxLength, so CEL cost estimates stay bounded',
-    (_, n) => {
-      expect(n.schema.maxLength).toBeGreaterThan(0);
-    },
-  );
+  it.each(
+    nodes
+      .filter((n) => n.schema.type === 'string' && !n.schema.enum && n.schema.format !== 'date-time' && !['apiVersion', 'kind'].includes(n.path))
+      .map((n) => [named(n), n] as const),
+  )('%s (a string) has a maxLength, so CEL cost estimates stay bounded', (_, n) => {
+    expect(n.schema.maxLength).toBeGreaterThan(0);
+  });
 
   it.each(nodes.filter((n) => n.schema['x-kubernetes-list-type'] === 'map').map((n) => [named(n), n] as const))(
     '%s (a list-type map) requires its map keys in every item',
@@ -114,7 +115,10 @@ describe('CEL rules', () => {
 function columnTarget(crd: CustomResourceDefinition, column: PrinterColumn): SchemaProps | undefined {
   let s: SchemaProps | undefined = crd.spec.versions[0]?.schema.openAPIV3Schema;
   // `.status.conditions[?(@.type=="Ready")].status` walks into the condition items.
-  for (const part of column.jsonPath.replace(/\[\?\(@\.type=="[A-Za-z]+"\)\]/g, '[]').split('.').slice(1)) {
+  for (const part of column.jsonPath
+    .replace(/\[\?\(@\.type=="[A-Za-z]+"\)\]/g, '[]')
+    .split('.')
+    .slice(1)) {
     const [name, ...rest] = part.split('[]');
     s = s?.properties?.[name ?? ''];
     if (rest.length > 0) s = s?.items;
@@ -122,13 +126,17 @@ function columnTarget(crd: CustomResourceDefinition, column: PrinterColumn): Sch
   return s;
 }
 
-const columnType = (s: SchemaProps): string => (s.format === 'date-time' ? 'date' : s.type ?? '');
+const columnType = (s: SchemaProps): string => (s.format === 'date-time' ? 'date' : (s.type ?? ''));
 
 describe('printer columns', () => {
-  const columns = crds.flatMap((crd) => (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => [`${crd.spec.names.kind} ${c.name}`, crd, c] as const));
+  const columns = crds.flatMap((crd) =>
+    (crd.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => [`${crd.spec.names.kind} ${c.name}`, crd, c] as const),
+  );
   // Object metadata is not in the CRD's schema: its columns are the age and string annotations.
   it.each(columns.filter(([, , c]) => c.jsonPath.startsWith('.metadata.')))('%s reads the creation time or an annotation', (_, __, c) => {
-    expect(c.jsonPath === '.metadata.creationTimestamp' ? c.type : /^\.metadata\.annotations\.[a-z0-9\\.-]+\/[a-z0-9-]+$/.test(c.jsonPath) && c.type).toBe(c.jsonPath === '.metadata.creationTimestamp' ? 'date' : 'string');
+    expect(c.jsonPath === '.metadata.creationTimestamp' ? c.type : /^\.metadata\.annotations\.[a-z0-9\\.-]+\/[a-z0-9-]+$/.test(c.jsonPath) && c.type).toBe(
+      c.jsonPath === '.metadata.creationTimestamp' ? 'date' : 'string',
+    );
   });
 
   it.each(columns.filter(([, , c]) => !c.jsonPath.startsWith('.metadata.')))('%s points at a schema field of its type', (_, crd, c) => {

@@ -53,9 +53,7 @@ type RequiredNames<S> = S extends { readonly required: readonly (infer K)[] } ? 
 
 type DefaultedNames<P> = { [K in keyof P]: P[K] extends { readonly default: unknown } ? K : never }[keyof P];
 
-type PresentNames<S, P, M extends SchemaMode> =
-  | (RequiredNames<S> & keyof P)
-  | (M extends 'stored' ? DefaultedNames<P> : never);
+type PresentNames<S, P, M extends SchemaMode> = (RequiredNames<S> & keyof P) | (M extends 'stored' ? DefaultedNames<P> : never);
 
 type ObjectFromProperties<S, P, M extends SchemaMode> = Simplify<
   { -readonly [K in PresentNames<S, P, M>]: FromSchema<P[K], M> } & {
@@ -64,13 +62,20 @@ type ObjectFromProperties<S, P, M extends SchemaMode> = Simplify<
 >;
 
 /** The TypeScript type of values a schema accepts (strings for date-times and decimals). */
-export type FromSchema<S, M extends SchemaMode = 'stored'> =
-  S extends { readonly 'x-kubernetes-int-or-string': true } ? number | string
-  : S extends { readonly enum: readonly (infer E)[] } ? E
-  : S extends { readonly type: 'string' } ? string
-  : S extends { readonly type: 'integer' | 'number' } ? number
-  : S extends { readonly type: 'boolean' } ? boolean
-  : S extends { readonly type: 'array'; readonly items: infer I } ? FromSchema<I, M>[]
-  : S extends { readonly type: 'object'; readonly properties: infer P } ? ObjectFromProperties<S, P, M>
-  : S extends { readonly type: 'object'; readonly additionalProperties: infer V } ? Record<string, FromSchema<V, M>>
-  : unknown;
+export type FromSchema<S, M extends SchemaMode = 'stored'> = S extends { readonly 'x-kubernetes-int-or-string': true }
+  ? number | string
+  : S extends { readonly enum: readonly (infer E)[] }
+    ? E
+    : S extends { readonly type: 'string' }
+      ? string
+      : S extends { readonly type: 'integer' | 'number' }
+        ? number
+        : S extends { readonly type: 'boolean' }
+          ? boolean
+          : S extends { readonly type: 'array'; readonly items: infer I }
+            ? FromSchema<I, M>[]
+            : S extends { readonly type: 'object'; readonly properties: infer P }
+              ? ObjectFromProperties<S, P, M>
+              : S extends { readonly type: 'object'; readonly additionalProperties: infer V }
+                ? Record<string, FromSchema<V, M>>
+                : unknown;

@@ -3,9 +3,7 @@
 // multihash, truncated) is refused with the parser's reason.
 import { CID } from 'kubo-rpc-client';
 
-export type CidCheck =
-  | { readonly ok: true; readonly cid: CID; readonly version: 0 | 1 }
-  | { readonly ok: false; readonly message: string };
+export type CidCheck = { readonly ok: true; readonly cid: CID; readonly version: 0 | 1 } | { readonly ok: false; readonly message: string };
 
 /** Longest CID string status fields hold (status.outputCID, attempts[].checkpointCID maxLength). */
 export const MAX_CID_LENGTH = 128;

@@ -27,9 +27,7 @@ import type { PinKind } from '../telemetry/metrics.ts';
 import type { KuboNode } from './kubo.ts';
 import { Pinner } from './pinner.ts';
 import type { PinnerOptions } from './pinner.ts';
-import {
-  ARTIFACTS_FINALIZER, conditionDiffers, jobPins, outputAlreadyPinned, outputPinnedCondition, releasablePins, wantsUnpinOnDelete,
-} from './plan.ts';
+import { ARTIFACTS_FINALIZER, conditionDiffers, jobPins, outputAlreadyPinned, outputPinnedCondition, releasablePins, wantsUnpinOnDelete } from './plan.ts';
 import { buildReceipt, receiptDocument, receiptDue, referencedCids, signReceipt } from './receipt.ts';
 import type { ReceiptSigner } from './receipt.ts';
 
@@ -74,13 +72,16 @@ export class ArtifactsController {
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
       ...(opts.owner ? { owner: opts.owner, claimedOnly: true } : {}),
       onEvent: (_type, job) => this.queue.add(jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '')),
-      onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
+      onState: (state) => {
+        if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
+      },
     });
     this.queue = new WorkQueue({
       workers: opts.workers ?? 4,
       baseBackoffMs: opts.retry?.baseMs ?? 1_000,
       maxBackoffMs: opts.retry?.maxMs ?? 30_000,
-      onError: (key, err, retryInMs) => opts.log(err instanceof RetryLater ? 'info' : 'warn', 'artifacts reconcile incomplete; retrying', { job: key, error: errorMessage(err), retryInMs }),
+      onError: (key, err, retryInMs) =>
+        opts.log(err instanceof RetryLater ? 'info' : 'warn', 'artifacts reconcile incomplete; retrying', { job: key, error: errorMessage(err), retryInMs }),
     });
   }
 
@@ -132,7 +133,10 @@ export class ArtifactsController {
     const cid = jobPins(job).output;
     if (!cid || outputAlreadyPinned(job, cid)) return job;
     const started = Date.now();
-    const outcome = await this.pinOnce(cid, 'output').then(() => ({ ok: true as const }), (err: unknown) => ({ ok: false as const, message: errorMessage(err) }));
+    const outcome = await this.pinOnce(cid, 'output').then(
+      () => ({ ok: true as const }),
+      (err: unknown) => ({ ok: false as const, message: errorMessage(err) }),
+    );
     const update = outputPinnedCondition(cid, outcome);
     if (!outcome.ok) failures.push(update.message);
     else this.opts.log('info', 'output pinned', { job: key, cid, ms: Date.now() - started });
@@ -140,19 +144,22 @@ export class ArtifactsController {
     if (!conditionDiffers(job.status?.conditions, update)) return job;
     const conditions = setCondition(job.status?.conditions, update, this.now().toISOString(), job.metadata.generation);
     const written = await this.store.patchStatus(job, { conditions });
-    await this.store.recordEvent(written, { type: outcome.ok ? 'Normal' : 'Warning', reason: update.reason, message: update.message })
+    await this.store
+      .recordEvent(written, { type: outcome.ok ? 'Normal' : 'Warning', reason: update.reason, message: update.message })
       .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, error: errorMessage(err) }));
     return written;
   }
 
   private async pinCheckpoints(key: string, job: AIJob, failures: string[]): Promise<void> {
-    const results = await Promise.allSettled(jobPins(job).checkpoints.map(async (cid) => {
-      try {
-        await this.pinOnce(cid, 'checkpoint');
-      } catch (err) {
-        throw new Error(`checkpoint ${cid}: ${errorMessage(err)}`);
-      }
-    }));
+    const results = await Promise.allSettled(
+      jobPins(job).checkpoints.map(async (cid) => {
+        try {
+          await this.pinOnce(cid, 'checkpoint');
+        } catch (err) {
+          throw new Error(`checkpoint ${cid}: ${errorMessage(err)}`);
+        }
+      }),
+    );
     for (const r of results) if (r.status === 'rejected') failures.push(errorMessage(r.reason));
     if (failures.length > 0) this.opts.log('warn', 'checkpoint pins failed', { job: key, failures });
   }
@@ -164,13 +171,15 @@ export class ArtifactsController {
     if (pins.output && !outputAlreadyPinned(job, pins.output)) return; // the condition is written first
     const receipt = buildReceipt(job);
     // A receipt names only content the hub keeps: its inputs are pinned here too.
-    const results = await Promise.allSettled(referencedCids(receipt).map(async (r) => {
-      try {
-        await this.pinOnce(r.cid, r.what.startsWith('inputs') ? 'input' : r.what === 'outputCID' ? 'output' : 'checkpoint');
-      } catch (err) {
-        throw new Error(`receipt ${r.what} ${r.cid}: ${errorMessage(err)}`);
-      }
-    }));
+    const results = await Promise.allSettled(
+      referencedCids(receipt).map(async (r) => {
+        try {
+          await this.pinOnce(r.cid, r.what.startsWith('inputs') ? 'input' : r.what === 'outputCID' ? 'output' : 'checkpoint');
+        } catch (err) {
+          throw new Error(`receipt ${r.what} ${r.cid}: ${errorMessage(err)}`);
+        }
+      }),
+    );
     for (const r of results) if (r.status === 'rejected') failures.push(errorMessage(r.reason));
     if (failures.length > 0) return;
     const signed = await signReceipt(receipt, signer);
@@ -185,7 +194,8 @@ export class ArtifactsController {
     recordPin('receipt');
     const written = await this.store.patchStatus(job, { receiptCID });
     this.opts.log('info', 'receipt recorded', { job: key, receiptCID, signer: signed.signer });
-    await this.store.recordEvent(written, { type: 'Normal', reason: 'ReceiptRecorded', message: `provenance receipt ${receiptCID} signed by ${signed.signer}` })
+    await this.store
+      .recordEvent(written, { type: 'Normal', reason: 'ReceiptRecorded', message: `provenance receipt ${receiptCID} signed by ${signed.signer}` })
       .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, error: errorMessage(err) }));
   }
 
@@ -200,6 +210,9 @@ export class ArtifactsController {
       }
       this.opts.log('info', 'pins released with the deleted job', { job: key, unpinned: cids });
     }
-    await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== ARTIFACTS_FINALIZER));
+    await this.store.setFinalizers(
+      job,
+      (job.metadata.finalizers ?? []).filter((f) => f !== ARTIFACTS_FINALIZER),
+    );
   }
 }

@@ -6,21 +6,41 @@ import { FETCH_SCRIPT, INPUT_FETCH_CONTAINER, inputFetchStep } from './input-fet
 
 const DATA = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
 const SCRIPT = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG';
-const inputs = [{ name: 'dataset', cid: DATA, mountPath: '/data' }, { name: 'script', cid: SCRIPT, mountPath: '/src/train.py' }];
+const inputs = [
+  { name: 'dataset', cid: DATA, mountPath: '/data' },
+  { name: 'script', cid: SCRIPT, mountPath: '/src/train.py' },
+];
 
 const job = (withInputs: boolean): AIJob => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+  apiVersion: 'flotilla.dev/v1alpha1',
+  kind: 'AIJob',
   metadata: { namespace: 'ns', name: 'j', uid: '12345678-aaaa' },
-  spec: { image: 'img', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' }, ...(withInputs ? { inputs } : {}) },
+  spec: {
+    image: 'img',
+    replicas: 1,
+    resources: { gpus: 1 },
+    output: { path: '/out', pin: true },
+    recovery: { maxRestarts: 3, strategy: 'Failover' },
+    ...(withInputs ? { inputs } : {}),
+  },
 });
-const creation = { provider: 'p', attempt: 1, replicas: [0], placement: { provider: 'p', nodes: ['n'], product: 'X', resourceName: 'nvidia.com/gpu', nodeSelector: [] } } as unknown as PodCreation;
+const creation = {
+  provider: 'p',
+  attempt: 1,
+  replicas: [0],
+  placement: { provider: 'p', nodes: ['n'], product: 'X', resourceName: 'nvidia.com/gpu', nodeSelector: [] },
+} as unknown as PodCreation;
 
 describe('inputFetchStep', () => {
   it('fetches every CID from the gateway in one init container, passing them as arguments, not shell text', () => {
     const step = inputFetchStep(inputs, 'http://gw.provider:8080/', 'fetch:1');
-    expect(step.initContainers).toEqual([expect.objectContaining({
-      name: INPUT_FETCH_CONTAINER, image: 'fetch:1', command: ['sh', '-c', FETCH_SCRIPT, 'fetch-inputs', 'http://gw.provider:8080/', DATA, SCRIPT],
-    })]);
+    expect(step.initContainers).toEqual([
+      expect.objectContaining({
+        name: INPUT_FETCH_CONTAINER,
+        image: 'fetch:1',
+        command: ['sh', '-c', FETCH_SCRIPT, 'fetch-inputs', 'http://gw.provider:8080/', DATA, SCRIPT],
+      }),
+    ]);
     expect(step.mounts).toEqual([
       { name: 'flotilla-input-0', mountPath: '/data', subPath: DATA, readOnly: true },
       { name: 'flotilla-input-1', mountPath: '/src/train.py', subPath: SCRIPT, readOnly: true },
@@ -33,7 +53,8 @@ describe('inputFetchStep', () => {
     expect(init?.command?.[2]).toMatch(/no IPFS gateway is configured: set spec.ipfsGateway on the GPUProvider or FLOTILLA_IPFS_GATEWAY/);
   });
 
-  it('adds nothing to a job without inputs', () => expect(inputFetchStep(undefined, 'http://gw', 'x')).toEqual({ initContainers: [], volumes: [], mounts: [] }));
+  it('adds nothing to a job without inputs', () =>
+    expect(inputFetchStep(undefined, 'http://gw', 'x')).toEqual({ initContainers: [], volumes: [], mounts: [] }));
 });
 
 describe('buildPod with inputs', () => {

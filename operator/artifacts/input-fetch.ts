@@ -26,7 +26,8 @@ export const FETCH_SCRIPT = [
   'done',
 ].join('\n');
 
-const NO_GATEWAY_SCRIPT = 'echo "this job has inputs but no IPFS gateway is configured: set spec.ipfsGateway on the GPUProvider or FLOTILLA_IPFS_GATEWAY on the operator" >&2; exit 1';
+const NO_GATEWAY_SCRIPT =
+  'echo "this job has inputs but no IPFS gateway is configured: set spec.ipfsGateway on the GPUProvider or FLOTILLA_IPFS_GATEWAY on the operator" >&2; exit 1';
 
 export const inputVolumeName = (index: number) => `flotilla-input-${index}`;
 
@@ -44,13 +45,15 @@ export function inputFetchStep(inputs: readonly AIJobInputArtifact[] | undefined
   // The archives land beside the extracted trees, in a scratch volume of their own.
   const scratch = { name: 'flotilla-input-archives', emptyDir: {} };
   return {
-    initContainers: [{
-      name: INPUT_FETCH_CONTAINER,
-      image,
-      command: ['sh', '-c', gateway ? FETCH_SCRIPT : NO_GATEWAY_SCRIPT, 'fetch-inputs', ...(gateway ? [gateway, ...inputs.map((i) => i.cid)] : [])],
-      volumeMounts: [{ name: scratch.name, mountPath: FETCH_ROOT }, ...fetchMounts],
-      terminationMessagePolicy: 'FallbackToLogsOnError',
-    }],
+    initContainers: [
+      {
+        name: INPUT_FETCH_CONTAINER,
+        image,
+        command: ['sh', '-c', gateway ? FETCH_SCRIPT : NO_GATEWAY_SCRIPT, 'fetch-inputs', ...(gateway ? [gateway, ...inputs.map((i) => i.cid)] : [])],
+        volumeMounts: [{ name: scratch.name, mountPath: FETCH_ROOT }, ...fetchMounts],
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      },
+    ],
     volumes: [scratch, ...volumes],
     mounts: inputs.map((input, i) => ({ name: inputVolumeName(i), mountPath: input.mountPath, subPath: input.cid, readOnly: true })),
   };

@@ -23,7 +23,17 @@ export class KuboError extends Error {
   }
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function causeCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -74,12 +84,17 @@ export class KuboNode {
   /** Recursive pin; pinning what is already pinned is a no-op in Kubo, so this is idempotent. */
   async pin(cid: string, opts: PinOptions): Promise<void> {
     const parsed = parseCid(cid);
-    await this.call(`pinning ${cid}`, () => this.client.pin.add(parsed, {
-      recursive: true,
-      // Sent to Kubo too (?timeout=…ms), which then cancels the fetch of the blocks itself.
-      timeout: opts.timeoutMs,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    }), opts.timeoutMs);
+    await this.call(
+      `pinning ${cid}`,
+      () =>
+        this.client.pin.add(parsed, {
+          recursive: true,
+          // Sent to Kubo too (?timeout=…ms), which then cancels the fetch of the blocks itself.
+          timeout: opts.timeoutMs,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+      opts.timeoutMs,
+    );
   }
 
   /** Whether `cid` is pinned recursively (directly pinned roots, as `pin add` makes them). */
@@ -128,13 +143,19 @@ export class KuboNode {
   async addPath(path: string): Promise<string> {
     const stat = statSync(path);
     if (stat.isFile()) {
-      return this.call(`adding ${path}`, async () => (await this.client.add({ path: basename(path), content: createReadStream(path) }, { cidVersion: 1, pin: true })).cid.toString());
+      return this.call(`adding ${path}`, async () =>
+        (await this.client.add({ path: basename(path), content: createReadStream(path) }, { cidVersion: 1, pin: true })).cid.toString(),
+      );
     }
     if (!stat.isDirectory()) throw new Error(`${path} is neither a file nor a folder`);
     return this.call(`adding ${path}`, async () => {
       let root: CID | undefined;
       // wrapWithDirectory: the folder's entries under one root; that root ('' path) comes last.
-      for await (const entry of this.client.addAll(globSource(path, '**/*', { hidden: true }) as AddAllSource, { cidVersion: 1, pin: true, wrapWithDirectory: true })) {
+      for await (const entry of this.client.addAll(globSource(path, '**/*', { hidden: true }) as AddAllSource, {
+        cidVersion: 1,
+        pin: true,
+        wrapWithDirectory: true,
+      })) {
         if (entry.path === '') root = entry.cid;
       }
       if (!root) throw new Error(`Kubo returned no root for ${path}`);
@@ -149,17 +170,21 @@ export class KuboNode {
   async cat(cid: string, opts: { offline?: boolean; maxBytes?: number; timeoutMs?: number } = {}): Promise<Uint8Array> {
     const parsed = parseCid(cid);
     const max = opts.maxBytes ?? 4 * 1024 * 1024;
-    return this.call(`reading ${cid}`, async () => {
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      // Unknown options go to Kubo as query parameters: ?offline=true is Kubo's global --offline.
-      const options = { length: max + 1, ...(opts.offline ? { offline: true } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) };
-      for await (const chunk of this.client.cat(parsed, options)) {
-        size += chunk.length;
-        if (size > max) throw new Error(`${cid} is larger than ${max} bytes`);
-        chunks.push(chunk);
-      }
-      return Buffer.concat(chunks);
-    }, opts.timeoutMs);
+    return this.call(
+      `reading ${cid}`,
+      async () => {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        // Unknown options go to Kubo as query parameters: ?offline=true is Kubo's global --offline.
+        const options = { length: max + 1, ...(opts.offline ? { offline: true } : {}), ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) };
+        for await (const chunk of this.client.cat(parsed, options)) {
+          size += chunk.length;
+          if (size > max) throw new Error(`${cid} is larger than ${max} bytes`);
+          chunks.push(chunk);
+        }
+        return Buffer.concat(chunks);
+      },
+      opts.timeoutMs,
+    );
   }
 }

@@ -13,7 +13,9 @@ function controlledTarget() {
   return {
     calls,
     open,
-    failWith(...errors: unknown[]) { failNext = errors; },
+    failWith(...errors: unknown[]) {
+      failNext = errors;
+    },
     target: {
       pin(cid: string) {
         calls.push(cid);
@@ -22,7 +24,9 @@ function controlledTarget() {
         return new Promise<void>((resolve, reject) => open.push({ cid, resolve, reject }));
       },
     },
-    releaseAll() { open.splice(0).forEach((p) => p.resolve()); },
+    releaseAll() {
+      open.splice(0).forEach((p) => p.resolve());
+    },
   };
 }
 
@@ -59,7 +63,15 @@ describe('Pinner', () => {
   it('retries an outage with growing delays, then succeeds', async () => {
     const t = controlledTarget();
     const delays: number[] = [];
-    const pinner = new Pinner(t.target, { tries: 4, baseDelayMs: 100, maxDelayMs: 1_000, random: () => 0.5, sleep: async (ms) => { delays.push(ms); } });
+    const pinner = new Pinner(t.target, {
+      tries: 4,
+      baseDelayMs: 100,
+      maxDelayMs: 1_000,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
     t.failWith(new KuboError('unreachable', 'down'), new KuboError('timeout', 'slow'));
     const p = pinner.pin('x');
     while (t.open.length === 0) await flush();
@@ -94,6 +106,11 @@ describe('backoffMs / isRetryable', () => {
     expect(backoffMs(1, opts, () => 1)).toBe(600);
   });
   it('retries outages, timeouts and unknown errors, not refusals', () => {
-    expect([new KuboError('unreachable', ''), new KuboError('timeout', ''), new Error('?'), new KuboError('refused', '')].map(isRetryable)).toEqual([true, true, true, false]);
+    expect([new KuboError('unreachable', ''), new KuboError('timeout', ''), new Error('?'), new KuboError('refused', '')].map(isRetryable)).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });

@@ -65,9 +65,12 @@ export class Pinner {
 
   private async pinWithRetries(cid: string): Promise<void> {
     const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    for (let failed = 0; ; ) {
+    for (let failed = 0; ;) {
       try {
-        await this.withSlot(() => { this.requests++; return this.target.pin(cid, { timeoutMs: this.opts.timeoutMs }); });
+        await this.withSlot(() => {
+          this.requests++;
+          return this.target.pin(cid, { timeoutMs: this.opts.timeoutMs });
+        });
         return;
       } catch (err) {
         failed++;

@@ -1,7 +1,13 @@
 import type { AIJob, Condition } from '../api/types.ts';
 import { setCondition } from '../core/conditions.ts';
 import {
-  ANNOTATION_UNPIN_ON_DELETE, conditionDiffers, jobPins, outputAlreadyPinned, outputPinnedCondition, releasablePins, wantsUnpinOnDelete,
+  ANNOTATION_UNPIN_ON_DELETE,
+  conditionDiffers,
+  jobPins,
+  outputAlreadyPinned,
+  outputPinnedCondition,
+  releasablePins,
+  wantsUnpinOnDelete,
 } from './plan.ts';
 
 const OUT = 'bafkreiallovn3lwtw6i52bfxwe2gjba7fwzr5kaewbrm34g5tmbrxnbph4';
@@ -11,21 +17,39 @@ const RECEIPT = 'bafkreifzqkjq7dnnccbbnlhkzyg7mrcfsa5xoour2ybbs52aa3o6x7upsm';
 
 function job(uid: string, status: AIJob['status'], opts: { pin?: boolean; inputs?: string[]; annotations?: Record<string, string> } = {}): AIJob {
   return {
-    apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
     metadata: { namespace: 'ns', name: uid, uid, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
     spec: {
-      image: 'img', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: opts.pin ?? true }, recovery: { maxRestarts: 3, strategy: 'Failover' },
+      image: 'img',
+      replicas: 1,
+      resources: { gpus: 1 },
+      output: { path: '/out', pin: opts.pin ?? true },
+      recovery: { maxRestarts: 3, strategy: 'Failover' },
       ...(opts.inputs ? { inputs: opts.inputs.map((cid, i) => ({ name: `in${i}`, cid, mountPath: `/in${i}` })) } : {}),
     },
     ...(status ? { status } : {}),
   };
 }
 
-const pinned = (message: string): Condition => ({ type: 'OutputPinned', status: 'True', reason: 'Pinned', message, lastTransitionTime: '2026-01-01T00:00:00Z' });
+const pinned = (message: string): Condition => ({
+  type: 'OutputPinned',
+  status: 'True',
+  reason: 'Pinned',
+  message,
+  lastTransitionTime: '2026-01-01T00:00:00Z',
+});
 
 describe('jobPins', () => {
   it('wants the output (when spec.output.pin) and each checkpoint once', () => {
-    const j = job('a', { outputCID: OUT, attempts: [{ index: 1, provider: 'p', checkpointCID: CP1 }, { index: 2, provider: 'p', checkpointCID: CP1 }, { index: 3, provider: 'q' }] });
+    const j = job('a', {
+      outputCID: OUT,
+      attempts: [
+        { index: 1, provider: 'p', checkpointCID: CP1 },
+        { index: 2, provider: 'p', checkpointCID: CP1 },
+        { index: 3, provider: 'q' },
+      ],
+    });
     expect(jobPins(j)).toEqual({ output: OUT, checkpoints: [CP1] });
   });
   it('leaves the output alone when spec.output.pin is false', () => {
@@ -36,7 +60,12 @@ describe('jobPins', () => {
 
 describe('outputPinnedCondition', () => {
   it('says Pinned naming the CID once the pin is in place', () => {
-    expect(outputPinnedCondition(OUT, { ok: true })).toEqual({ type: 'OutputPinned', status: 'True', reason: 'Pinned', message: `${OUT} is pinned on the hub's IPFS node` });
+    expect(outputPinnedCondition(OUT, { ok: true })).toEqual({
+      type: 'OutputPinned',
+      status: 'True',
+      reason: 'Pinned',
+      message: `${OUT} is pinned on the hub's IPFS node`,
+    });
   });
   it('says PinFailed with the cause and that it is retried', () => {
     const c = outputPinnedCondition(OUT, { ok: false, message: `pinning ${OUT}: the IPFS node at http://x is unreachable (ECONNREFUSED)` });
@@ -44,7 +73,11 @@ describe('outputPinnedCondition', () => {
     expect(c.message).toBe(`pinning ${OUT}: the IPFS node at http://x is unreachable (ECONNREFUSED); retrying`);
   });
   it('never calls garbage pinned, whatever the pin said', () => {
-    expect(outputPinnedCondition('not-a-cid', { ok: true })).toMatchObject({ status: 'False', reason: 'PinFailed', message: expect.stringMatching(/^status\.outputCID is not a valid CID: "not-a-cid" is not a CID/) });
+    expect(outputPinnedCondition('not-a-cid', { ok: true })).toMatchObject({
+      status: 'False',
+      reason: 'PinFailed',
+      message: expect.stringMatching(/^status\.outputCID is not a valid CID: "not-a-cid" is not a CID/),
+    });
   });
 });
 
@@ -69,7 +102,18 @@ describe('deletion policy', () => {
     expect(wantsUnpinOnDelete(job('a', {}, { annotations: { [ANNOTATION_UNPIN_ON_DELETE]: 'true' } }))).toBe(true);
   });
   it('releases output, checkpoints and receipt, except what another job still uses', () => {
-    const gone = job('a', { outputCID: OUT, receiptCID: RECEIPT, attempts: [{ index: 1, provider: 'p', checkpointCID: CP1 }, { index: 2, provider: 'p', checkpointCID: CP2 }] }, { inputs: [CP2] });
+    const gone = job(
+      'a',
+      {
+        outputCID: OUT,
+        receiptCID: RECEIPT,
+        attempts: [
+          { index: 1, provider: 'p', checkpointCID: CP1 },
+          { index: 2, provider: 'p', checkpointCID: CP2 },
+        ],
+      },
+      { inputs: [CP2] },
+    );
     const other = job('b', { outputCID: OUT }, { inputs: [CP1] });
     expect(releasablePins(gone, [gone, other])).toEqual([CP2, RECEIPT]);
     expect(releasablePins(gone, [gone])).toEqual([OUT, CP1, CP2, RECEIPT]);

@@ -63,9 +63,8 @@ export function pinnedByJob(job: AIJob): string[] {
  * are not counted, so two jobs with the same output share one pin).
  */
 export function releasablePins(job: AIJob, others: readonly AIJob[]): string[] {
-  const stillUsed = new Set(others.filter((o) => o.metadata.uid !== job.metadata.uid).flatMap((o) => [
-    ...pinnedByJob(o),
-    ...(o.spec.inputs ?? []).map((i) => i.cid),
-  ]));
+  const stillUsed = new Set(
+    others.filter((o) => o.metadata.uid !== job.metadata.uid).flatMap((o) => [...pinnedByJob(o), ...(o.spec.inputs ?? []).map((i) => i.cid)]),
+  );
   return pinnedByJob(job).filter((cid) => !stillUsed.has(cid));
 }

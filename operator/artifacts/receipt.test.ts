@@ -3,7 +3,15 @@ import { CID_V0, CID_V1 } from '../../test/support/admission-cases.ts';
 import type { AIJob } from '../api/types.ts';
 import { canonicalJson } from './canonical-json.ts';
 import {
-  buildReceipt, parseSignedReceipt, receiptDocument, receiptDue, recoverReceiptSigner, referencedCids, signReceipt, specHash, RECEIPT_TYPE,
+  buildReceipt,
+  parseSignedReceipt,
+  receiptDocument,
+  receiptDue,
+  recoverReceiptSigner,
+  referencedCids,
+  signReceipt,
+  specHash,
+  RECEIPT_TYPE,
 } from './receipt.ts';
 
 // anvil's well-known dev account #9 (public test mnemonic): never a real key.
@@ -23,7 +31,10 @@ function job(overrides: { spec?: Partial<AIJob['spec']>; status?: AIJob['status'
       resources: { gpus: 1 },
       output: { path: '/flotilla/output', pin: true },
       recovery: { maxRestarts: 3, strategy: 'Failover' },
-      inputs: [{ name: 'dataset', cid: CID_V1, mountPath: '/data' }, { name: 'script', cid: CID_V0, mountPath: '/src' }],
+      inputs: [
+        { name: 'dataset', cid: CID_V1, mountPath: '/data' },
+        { name: 'script', cid: CID_V0, mountPath: '/src' },
+      ],
       ...overrides.spec,
     },
     status: overrides.status ?? {
@@ -47,7 +58,10 @@ describe('buildReceipt', () => {
       job: { namespace: 'team-a', name: 'train', uid: '0d6f3c1e-5b1a-4c3e-9b7e-2f1d4c6a8b90' },
       specHash: specHash(job().spec),
       image: job().spec.image,
-      inputs: [{ name: 'dataset', cid: CID_V1 }, { name: 'script', cid: CID_V0 }],
+      inputs: [
+        { name: 'dataset', cid: CID_V1 },
+        { name: 'script', cid: CID_V0 },
+      ],
       attempts: [
         { index: 1, provider: 'provider-a', gpuSeconds: 120, reason: 'DisruptionTarget', checkpointCID: CHECKPOINT },
         { index: 2, provider: 'provider-c', gpuSeconds: 300, reason: 'Succeeded', checkpointCID: CHECKPOINT },
@@ -92,7 +106,11 @@ describe('receiptDue', () => {
     ['a succeeded job without payment', job(), true],
     ['a failed job without payment', job({ status: { phase: 'Failed' } }), true],
     ['a succeeded paid job before its settlement transaction', job({ spec: { payment: { token: 'USDC', maxAmount: '10' } } }), false],
-    ['a succeeded paid job with a settlement tx', job({ spec: { payment: { token: 'USDC', maxAmount: '10' } }, status: { phase: 'Succeeded', settlement: { txHash: '0x' + '2'.repeat(64) } } }), true],
+    [
+      'a succeeded paid job with a settlement tx',
+      job({ spec: { payment: { token: 'USDC', maxAmount: '10' } }, status: { phase: 'Succeeded', settlement: { txHash: '0x' + '2'.repeat(64) } } }),
+      true,
+    ],
     ['a settled paid job', job({ spec: { payment: { token: 'USDC', maxAmount: '10' } }, status: { phase: 'Settled' } }), true],
     ['a job whose receipt is recorded', job({ status: { phase: 'Succeeded', receiptCID: OUTPUT } }), false],
   ])('%s: %s', (_what, j, due) => expect(receiptDue(j).due).toBe(due));

@@ -103,7 +103,9 @@ export function buildReceipt(job: AIJob): Receipt {
     })),
     outcome: finished?.reason ?? status.phase ?? 'Unknown',
     outputCID: status.outputCID ?? null,
-    outputReportedBy: ((a) => (status.outputCID && a ? { provider: a.provider, attempt: a.index } : null))(status.attempts?.findLast((x) => x.reason === 'Succeeded')),
+    outputReportedBy: ((a) => (status.outputCID && a ? { provider: a.provider, attempt: a.index } : null))(
+      status.attempts?.findLast((x) => x.reason === 'Succeeded'),
+    ),
     settlement: settlement?.id || settlement?.txHash ? { id: settlement.id ?? null, txHash: settlement.txHash ?? null } : null,
     completionTime: status.completionTime ?? null,
   };
@@ -155,18 +157,33 @@ export function parseSignedReceipt(text: string): SignedReceipt {
   } catch (err) {
     throw new ReceiptFormatError(`not JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const fail = (what: string): never => { throw new ReceiptFormatError(`not a Flotilla receipt: ${what}`); };
+  const fail = (what: string): never => {
+    throw new ReceiptFormatError(`not a Flotilla receipt: ${what}`);
+  };
   if (!isObject(doc)) return fail('the document is not an object');
   if (typeof doc.signer !== 'string' || typeof doc.signature !== 'string') return fail('signer and signature must be strings');
   const r = doc.receipt;
   if (!isObject(r)) return fail('receipt is missing');
   if (r.type !== RECEIPT_TYPE) return fail(`type is ${JSON.stringify(r.type)}, expected ${RECEIPT_TYPE}`);
-  if (!isObject(r.job) || typeof r.specHash !== 'string' || typeof r.image !== 'string' || typeof r.outcome !== 'string') return fail('job, specHash, image or outcome is missing');
-  if (!Array.isArray(r.inputs) || !r.inputs.every((i) => isObject(i) && typeof i.name === 'string' && checkCid(i.cid).ok)) return fail('inputs must be {name, cid} with valid CIDs');
-  if (!Array.isArray(r.attempts) || !r.attempts.every((a) => isObject(a) && typeof a.index === 'number' && typeof a.provider === 'string'
-    && (a.checkpointCID === null || checkCid(a.checkpointCID).ok))) return fail('attempts must carry index, provider and a valid checkpointCID or null');
+  if (!isObject(r.job) || typeof r.specHash !== 'string' || typeof r.image !== 'string' || typeof r.outcome !== 'string')
+    return fail('job, specHash, image or outcome is missing');
+  if (!Array.isArray(r.inputs) || !r.inputs.every((i) => isObject(i) && typeof i.name === 'string' && checkCid(i.cid).ok))
+    return fail('inputs must be {name, cid} with valid CIDs');
+  if (
+    !Array.isArray(r.attempts) ||
+    !r.attempts.every(
+      (a) => isObject(a) && typeof a.index === 'number' && typeof a.provider === 'string' && (a.checkpointCID === null || checkCid(a.checkpointCID).ok),
+    )
+  )
+    return fail('attempts must carry index, provider and a valid checkpointCID or null');
   if (!(r.outputCID === null || checkCid(r.outputCID).ok)) return fail('outputCID must be a valid CID or null');
-  if (!(r.outputReportedBy === undefined || r.outputReportedBy === null || (isObject(r.outputReportedBy) && typeof r.outputReportedBy.provider === 'string' && typeof r.outputReportedBy.attempt === 'number'))) return fail('outputReportedBy must be {provider, attempt} or null');
-  if (!(r.settlement === null || (isObject(r.settlement) && isStringOrNull(r.settlement.id) && isStringOrNull(r.settlement.txHash)))) return fail('settlement must be {id, txHash} or null');
+  if (!(
+    r.outputReportedBy === undefined ||
+    r.outputReportedBy === null ||
+    (isObject(r.outputReportedBy) && typeof r.outputReportedBy.provider === 'string' && typeof r.outputReportedBy.attempt === 'number')
+  ))
+    return fail('outputReportedBy must be {provider, attempt} or null');
+  if (!(r.settlement === null || (isObject(r.settlement) && isStringOrNull(r.settlement.id) && isStringOrNull(r.settlement.txHash))))
+    return fail('settlement must be {id, txHash} or null');
   return doc as unknown as SignedReceipt;
 }

@@ -30,7 +30,9 @@ class Store {
     return this.put(dagPb.code, dagPb.encode({ Data: fs.marshal(), Links: leaves.map((l) => ({ Hash: l.cid, Tsize: l.size })) }));
   }
   dir(entries: Record<string, CID>): CID {
-    const links = Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)).map(([Name, Hash]) => ({ Name, Hash, Tsize: 1 }));
+    const links = Object.entries(entries)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([Name, Hash]) => ({ Name, Hash, Tsize: 1 }));
     return this.put(dagPb.code, dagPb.encode({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: links }));
   }
   get = async (cid: CID): Promise<Uint8Array> => {
@@ -43,12 +45,16 @@ class Store {
 class MemorySink implements DagSink {
   readonly files = new Map<string, string>();
   readonly dirs: string[] = [];
-  async directory(path: string) { this.dirs.push(path); }
+  async directory(path: string) {
+    this.dirs.push(path);
+  }
   async file(path: string) {
     if (this.files.has(path)) throw new Error(`${path} exists`);
     this.files.set(path, '');
   }
-  async data(path: string, bytes: Uint8Array) { this.files.set(path, (this.files.get(path) ?? '') + new TextDecoder().decode(bytes)); }
+  async data(path: string, bytes: Uint8Array) {
+    this.files.set(path, (this.files.get(path) ?? '') + new TextDecoder().decode(bytes));
+  }
   async end() {}
 }
 
@@ -75,7 +81,9 @@ describe('DagWalker', () => {
     const leaf = s.raw('the real weights');
     const root = s.dir({ 'model.bin': leaf });
     s.blocks.set(leaf.toString(), new TextEncoder().encode('forged weights!!'));
-    await expect(new DagWalker(s.get, new MemorySink()).walk(root.toString(), 'output')).rejects.toThrow(new RegExp(`block ${leaf} does not match its CID: the IPFS node served other bytes`));
+    await expect(new DagWalker(s.get, new MemorySink()).walk(root.toString(), 'output')).rejects.toThrow(
+      new RegExp(`block ${leaf} does not match its CID: the IPFS node served other bytes`),
+    );
   });
 
   it('refuses a tampered folder block too (its links are what the walk follows)', async () => {
@@ -97,7 +105,9 @@ describe('DagWalker', () => {
   it('stops at the byte bound', async () => {
     const s = new Store();
     const root = s.file(['0123456789', '0123456789']);
-    await expect(new DagWalker(s.get, new MemorySink(), { ...DEFAULT_DAG_LIMITS, maxBytes: 15 }).walk(root.toString(), 'output')).rejects.toThrow(/larger than 15 bytes/);
+    await expect(new DagWalker(s.get, new MemorySink(), { ...DEFAULT_DAG_LIMITS, maxBytes: 15 }).walk(root.toString(), 'output')).rejects.toThrow(
+      /larger than 15 bytes/,
+    );
   });
 
   it('refuses what is not a CID, and hashes it cannot check', () => {

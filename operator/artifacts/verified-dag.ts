@@ -60,7 +60,8 @@ export function checkBlock(cid: CID, bytes: Uint8Array): void {
   }
   if (code !== SHA2_256) throw new DagVerificationError(`block ${cid} uses hash function 0x${code.toString(16)}; only sha2-256 and identity can be verified`);
   const actual = createHash('sha256').update(bytes).digest();
-  if (!actual.equals(Buffer.from(digest))) throw new DagVerificationError(`block ${cid} does not match its CID: the IPFS node served other bytes (sha2-256 ${actual.toString('hex')})`);
+  if (!actual.equals(Buffer.from(digest)))
+    throw new DagVerificationError(`block ${cid} does not match its CID: the IPFS node served other bytes (sha2-256 ${actual.toString('hex')})`);
 }
 
 /** A directory entry's name, refused when it could leave the folder or is not a plain name. */
@@ -140,13 +141,16 @@ export class DagWalker {
       await this.sink.end(filePath);
       return;
     }
-    throw new DagVerificationError(`${entryPath === '' ? 'the output' : entryPath} is a UnixFS ${fs.type}, which flotilla get does not write (only files and plain folders)`);
+    throw new DagVerificationError(
+      `${entryPath === '' ? 'the output' : entryPath} is a UnixFS ${fs.type}, which flotilla get does not write (only files and plain folders)`,
+    );
   }
 
   /** A file node's bytes: its own data, then each child's, in link order. */
   private async fileData(cid: CID, pb: dagPb.PBNode, fs: UnixFS, path: string, depth: number): Promise<void> {
     if (fs.data && fs.data.length > 0) await this.write(path, fs.data);
-    if (pb.Links.length !== fs.blockSizes.length && pb.Links.length > 0) throw new DagVerificationError(`file block ${cid} has ${pb.Links.length} links but ${fs.blockSizes.length} block sizes`);
+    if (pb.Links.length !== fs.blockSizes.length && pb.Links.length > 0)
+      throw new DagVerificationError(`file block ${cid} has ${pb.Links.length} links but ${fs.blockSizes.length} block sizes`);
     for (const link of pb.Links) {
       const child = await this.block(link.Hash, depth + 1);
       if (link.Hash.code === RAW) {

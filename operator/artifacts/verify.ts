@@ -47,7 +47,8 @@ export async function verifyReceipt(kubo: KuboNode, cid: string, expected: { rea
     problems.push(`the signature does not parse: ${errorMessage(err)}`);
   }
   if (recovered !== undefined && recovered !== trusted) problems.push(`the signature recovers ${recovered}, not the operator ${trusted}`);
-  if (recovered !== undefined && recovered !== signed.signer) problems.push(`the document claims signer ${signed.signer} but the signature recovers ${recovered}`);
+  if (recovered !== undefined && recovered !== signed.signer)
+    problems.push(`the document claims signer ${signed.signer} but the signature recovers ${recovered}`);
   const pins: PinCheck[] = [];
   for (const r of [{ what: 'receipt', cid }, ...referencedCids(signed.receipt)]) {
     try {
@@ -65,7 +66,12 @@ export function formatVerification(v: ReceiptVerification): string {
   const lines = [`receipt ${v.cid}: ${v.ok ? 'VALID' : 'INVALID'}`];
   if (v.signed) {
     const r = v.signed.receipt;
-    lines.push(`  job        ${r.job.namespace}/${r.job.name} (${r.job.uid})`, `  outcome    ${r.outcome}`, `  image      ${r.image}`, `  spec       ${r.specHash}`);
+    lines.push(
+      `  job        ${r.job.namespace}/${r.job.name} (${r.job.uid})`,
+      `  outcome    ${r.outcome}`,
+      `  image      ${r.image}`,
+      `  spec       ${r.specHash}`,
+    );
     for (const a of r.attempts) lines.push(`  attempt ${a.index}  ${a.provider}, ${a.gpuSeconds} GPU-s, ${a.reason ?? 'open'}`);
     if (r.settlement) lines.push(`  settlement ${r.settlement.id ?? '-'} tx ${r.settlement.txHash ?? '-'}`);
     lines.push(`  signer     ${v.recovered ?? '?'}`);

@@ -100,7 +100,8 @@ export class CallbackDispatcher {
       workers: 4,
       baseBackoffMs: opts.baseBackoffMs ?? 1_000,
       maxBackoffMs: opts.maxBackoffMs ?? 60_000,
-      onError: (key, err, retryInMs) => opts.log('warn', 'callback not delivered; retrying', { job: key, error: err instanceof Error ? err.message : String(err), retryInMs }),
+      onError: (key, err, retryInMs) =>
+        opts.log('warn', 'callback not delivered; retrying', { job: key, error: err instanceof Error ? err.message : String(err), retryInMs }),
     });
   }
 
@@ -127,7 +128,7 @@ export class CallbackDispatcher {
     if (!job || !phase) return;
     const id = deliveryId(job, phase);
     // Decided already by this process (the cache may not show our record yet): only record it.
-    const outcome = this.outcomes.get(id) ?? await this.attempt(key, job, phase);
+    const outcome = this.outcomes.get(id) ?? (await this.attempt(key, job, phase));
     this.outcomes.set(id, outcome);
     if (!outcome.reported) {
       await this.event(job, outcome.record.outcome === 'Delivered' ? 'Normal' : 'Warning', EVENT_REASON[outcome.record.outcome], outcome.message);
@@ -171,7 +172,11 @@ export class CallbackDispatcher {
     recordCallback('delivered');
     this.attempts.delete(id);
     this.opts.log('info', 'callback delivered', { job: key, phase, url, attempts: attempt, code });
-    return { record: { phase, outcome: 'Delivered', time, code }, message: `callback for ${phase} delivered to ${url} (HTTP ${code}, attempt ${attempt})`, reported: false };
+    return {
+      record: { phase, outcome: 'Delivered', time, code },
+      message: `callback for ${phase} delivered to ${url} (HTTP ${code}, attempt ${attempt})`,
+      reported: false,
+    };
   }
 
   /** The answer's status code when delivered; throws Undeliverable (final), Retryable, or CallbackRefused. */
@@ -181,14 +186,23 @@ export class CallbackDispatcher {
     const body = JSON.stringify(callbackPayload(job, phase, new Date(now).toISOString()));
     const key = namespaceKey(await this.masterSecret(), namespace);
     await this.publishKey(namespace, key);
-    const headers = { 'content-type': 'application/json', 'user-agent': 'flotilla-operator', ...signedHeaders(key, deliveryId(job, phase), Math.floor(now / 1000), body) };
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'flotilla-operator',
+      ...signedHeaders(key, deliveryId(job, phase), Math.floor(now / 1000), body),
+    };
     let status: number;
     try {
-      status = await postCallback(job.spec.callbackURL as string, { headers, body, timeoutMs: this.opts.timeoutMs ?? 10_000, policy: this.opts.policy ?? EMPTY_POLICY });
+      status = await postCallback(job.spec.callbackURL as string, {
+        headers,
+        body,
+        timeoutMs: this.opts.timeoutMs ?? 10_000,
+        policy: this.opts.policy ?? EMPTY_POLICY,
+      });
     } catch (err) {
       if (err instanceof CallbackRefused) throw err;
       const e = err as { code?: string; message?: string; name?: string };
-      throw new Retryable(`no answer: ${e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : e.code ?? e.message ?? String(err)}`);
+      throw new Retryable(`no answer: ${e.name === 'TimeoutError' || e.name === 'AbortError' ? 'timed out' : (e.code ?? e.message ?? String(err))}`);
     }
     const verdict = judgeAnswer(status);
     if (verdict === 'delivered') return status;
@@ -221,7 +235,14 @@ export class CallbackDispatcher {
     assertLeading(`create the Secret ${this.opts.namespace}/${MASTER_SECRET}`);
     const value = `whsec_${randomBytes(32).toString('base64')}`;
     try {
-      await this.core.createNamespacedSecret({ namespace: this.opts.namespace, body: { metadata: { name: MASTER_SECRET, labels: { 'app.kubernetes.io/managed-by': 'flotilla' } }, type: 'Opaque', data: { secret: Buffer.from(value).toString('base64') } } });
+      await this.core.createNamespacedSecret({
+        namespace: this.opts.namespace,
+        body: {
+          metadata: { name: MASTER_SECRET, labels: { 'app.kubernetes.io/managed-by': 'flotilla' } },
+          type: 'Opaque',
+          data: { secret: Buffer.from(value).toString('base64') },
+        },
+      });
       this.opts.log('info', 'generated the callback master secret', { secret: `${this.opts.namespace}/${MASTER_SECRET}` });
       return value;
     } catch (err) {
@@ -237,7 +258,12 @@ export class CallbackDispatcher {
   private async publishKey(namespace: string, key: string): Promise<void> {
     if (this.now() - (this.keyChecked.get(namespace) ?? -Infinity) < KEY_RECHECK_MS) return;
     const body: V1Secret = {
-      metadata: { name: NAMESPACE_KEY_SECRET, namespace, labels: { 'app.kubernetes.io/managed-by': 'flotilla' }, annotations: { 'flotilla.dev/purpose': 'verifies the webhook-signature of this namespace\'s AIJob callbacks (Standard Webhooks)' } },
+      metadata: {
+        name: NAMESPACE_KEY_SECRET,
+        namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'flotilla' },
+        annotations: { 'flotilla.dev/purpose': "verifies the webhook-signature of this namespace's AIJob callbacks (Standard Webhooks)" },
+      },
       type: 'Opaque',
       data: { key: Buffer.from(key).toString('base64') },
     };
@@ -248,35 +274,69 @@ export class CallbackDispatcher {
         throw err;
       });
       if (!existing) await this.core.createNamespacedSecret({ namespace, body });
-      else if (existing.data?.key !== body.data?.key) await this.core.replaceNamespacedSecret({ name: NAMESPACE_KEY_SECRET, namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' } } });
+      else if (existing.data?.key !== body.data?.key)
+        await this.core.replaceNamespacedSecret({
+          name: NAMESPACE_KEY_SECRET,
+          namespace,
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' } },
+        });
       this.keyChecked.set(namespace, this.now());
       if (this.keyChecked.size > 10_000) this.keyChecked.delete(this.keyChecked.keys().next().value as string);
     } catch (err) {
-      this.opts.log('warn', 'could not publish the namespace\'s callback key', { namespace, secret: NAMESPACE_KEY_SECRET, error: err instanceof Error ? err.message : String(err) });
+      this.opts.log('warn', "could not publish the namespace's callback key", {
+        namespace,
+        secret: NAMESPACE_KEY_SECRET,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 
   /** Appends the outcome to status.callbacks; 409 when the cached job is stale (retried with backoff). */
   private async record(job: AIJob, record: CallbackRecord): Promise<void> {
     assertLeading(`record the callback of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    await this.custom.patchNamespacedCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: AIJOB.plural,
-      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
-      body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
-    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: job.metadata.namespace ?? '',
+        name: job.metadata.name ?? '',
+        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   private async event(job: AIJob, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date(this.now());
-    await this.core.createNamespacedEvent({
-      namespace: job.metadata.namespace ?? '',
-      body: {
-        metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
-        involvedObject: { apiVersion: API_VERSION, kind: AIJOB.kind, name: job.metadata.name ?? '', namespace: job.metadata.namespace ?? '', uid: job.metadata.uid ?? '' },
-        reason, message: message.slice(0, 1024), type,
-        source: { component: 'flotilla-operator' }, reportingComponent: 'flotilla-operator', reportingInstance: 'flotilla-operator',
-        firstTimestamp: now, lastTimestamp: now, count: 1,
-      },
-    }).catch((err: unknown) => this.opts.log('warn', 'could not record callback event', { job: `${job.metadata.namespace}/${job.metadata.name}`, error: err instanceof Error ? err.message : String(err) }));
+    await this.core
+      .createNamespacedEvent({
+        namespace: job.metadata.namespace ?? '',
+        body: {
+          metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
+          involvedObject: {
+            apiVersion: API_VERSION,
+            kind: AIJOB.kind,
+            name: job.metadata.name ?? '',
+            namespace: job.metadata.namespace ?? '',
+            uid: job.metadata.uid ?? '',
+          },
+          reason,
+          message: message.slice(0, 1024),
+          type,
+          source: { component: 'flotilla-operator' },
+          reportingComponent: 'flotilla-operator',
+          reportingInstance: 'flotilla-operator',
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      })
+      .catch((err: unknown) =>
+        this.opts.log('warn', 'could not record callback event', {
+          job: `${job.metadata.namespace}/${job.metadata.name}`,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
   }
 }

@@ -18,7 +18,11 @@ export type CallbackRecord = NonNullable<AIJobStatus['callbacks']>[number];
 /** Jobs that finished longer ago than this get no callback (e.g. on first upgrade to a callback-aware operator). */
 export const DEFAULT_MAX_AGE_MS = 24 * 3600_000;
 
-const listed = (job: AIJob, annotation: string) => (job.metadata.annotations?.[annotation] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const listed = (job: AIJob, annotation: string) =>
+  (job.metadata.annotations?.[annotation] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function dueCallback(job: AIJob, now: number, maxAgeMs = DEFAULT_MAX_AGE_MS): TerminalPhase | undefined {
   if (!job.spec.callbackURL || job.metadata.deletionTimestamp) return undefined;

@@ -60,18 +60,24 @@ export async function postCallback(url: string, opts: PostOptions): Promise<numb
   const u = new URL(url);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<number>((resolve, reject) => {
-    const req = request(u, {
-      method: 'POST',
-      headers: { ...opts.headers, 'content-length': String(Buffer.byteLength(opts.body)) },
-      lookup: vettingLookup(u.hostname, urlPort(u), opts.policy, opts.resolve),
-      agent: false,
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    }, (res: IncomingMessage) => {
-      // Only the status matters; the body (whatever the receiver says) is never read nor echoed.
-      resolve(res.statusCode ?? 0);
-      res.destroy();
-    });
-    req.once('error', (err: Error) => reject(err instanceof CallbackRefused || (err as { code?: string }).code === 'ECALLBACKREFUSED' ? new CallbackRefused(err.message) : err));
+    const req = request(
+      u,
+      {
+        method: 'POST',
+        headers: { ...opts.headers, 'content-length': String(Buffer.byteLength(opts.body)) },
+        lookup: vettingLookup(u.hostname, urlPort(u), opts.policy, opts.resolve),
+        agent: false,
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      },
+      (res: IncomingMessage) => {
+        // Only the status matters; the body (whatever the receiver says) is never read nor echoed.
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    req.once('error', (err: Error) =>
+      reject(err instanceof CallbackRefused || (err as { code?: string }).code === 'ECALLBACKREFUSED' ? new CallbackRefused(err.message) : err),
+    );
     req.end(opts.body);
   });
 }

@@ -38,16 +38,16 @@ describe('callbackUrlProblem: the URL alone (admission and again before each sen
     ['IPv6 unique local', 'http://[fd00::1]/', /unique local/],
     ['IPv6 link-local', 'http://[fe80::1]/', /link-local/],
     ['IPv6 multicast', 'http://[ff02::1]/', /multicast/],
-    ['the hub\'s service/pod range', 'http://100.200.3.4/', /service\/pod range 100\.200\.0\.0\/16/],
+    ["the hub's service/pod range", 'http://100.200.3.4/', /service\/pod range 100\.200\.0\.0\/16/],
     ['localhost', 'http://localhost:9000/', /localhost is loopback/],
-    ['localhost on the operator\'s own port', 'http://localhost:8080/', /the operator's own listener/],
+    ["localhost on the operator's own port", 'http://localhost:8080/', /the operator's own listener/],
     ['LOCALHOST. (case, trailing dot)', 'http://LOCALHOST./', /localhost is loopback/],
     ['a .localhost name', 'http://evil.localhost/', /evil\.localhost is loopback/],
     ['credentials', 'https://user:pw@hooks.example.org/', /must not carry credentials/],
     ['a user name alone', 'https://user@hooks.example.org/', /must not carry credentials/],
-    ['the hub\'s Kubo API by name', 'http://kubo.flotilla-system:5001/api/v0/pin/add', /the hub's Kubo API/],
-    ['the operator\'s report endpoint (public IP, allow-list or not)', 'http://203.0.113.9:8081/report', /checkpoint-report endpoint/],
-    ['the operator\'s own listener on an allow-listed loopback host', 'http://[::1]:8080/', /operator's own listener/],
+    ["the hub's Kubo API by name", 'http://kubo.flotilla-system:5001/api/v0/pin/add', /the hub's Kubo API/],
+    ["the operator's report endpoint (public IP, allow-list or not)", 'http://203.0.113.9:8081/report', /checkpoint-report endpoint/],
+    ["the operator's own listener on an allow-listed loopback host", 'http://[::1]:8080/', /operator's own listener/],
     ['ftp', 'ftp://example.org/x', /http or https/],
     ['not a URL', 'hooks/done', /not a URL/],
   ];
@@ -69,7 +69,7 @@ describe('callbackUrlProblem: the URL alone (admission and again before each sen
     expect(callbackUrlProblem(url, POLICY)).toBeUndefined();
   });
 
-  it('an allow-listed port does not open the same host\'s other ports', () => {
+  it("an allow-listed port does not open the same host's other ports", () => {
     expect(callbackUrlProblem('http://127.0.0.1:18081/', POLICY)).toMatch(/loopback/);
   });
 });
@@ -94,21 +94,45 @@ describe('vettingLookup: resolves once and hands the socket only vetted addresse
   type Addr = { address: string; family: number };
   const resolver = (answers: Addr[]) => {
     let calls = 0;
-    const resolve = (_host: string, _opts: unknown, cb: (err: null, a: Addr[]) => void) => { calls++; cb(null, answers); };
+    const resolve = (_host: string, _opts: unknown, cb: (err: null, a: Addr[]) => void) => {
+      calls++;
+      cb(null, answers);
+    };
     return { resolve, calls: () => calls };
   };
-  const run = (answers: Addr[], all: boolean) => new Promise<{ err: Error | null; result: unknown; calls: number }>((done) => {
-    const r = resolver(answers);
-    const lookup = vettingLookup('hooks.example.org', 443, POLICY, r.resolve as never);
-    lookup('hooks.example.org', { all } as never, ((err: Error | null, address: unknown, family?: unknown) => done({ err, result: all ? address : [address, family], calls: r.calls() })) as never);
-  });
+  const run = (answers: Addr[], all: boolean) =>
+    new Promise<{ err: Error | null; result: unknown; calls: number }>((done) => {
+      const r = resolver(answers);
+      const lookup = vettingLookup('hooks.example.org', 443, POLICY, r.resolve as never);
+      lookup(
+        'hooks.example.org',
+        { all } as never,
+        ((err: Error | null, address: unknown, family?: unknown) => done({ err, result: all ? address : [address, family], calls: r.calls() })) as never,
+      );
+    });
 
   it('passes a public address on, from one resolution', async () => {
     expect(await run([{ address: '93.184.215.14', family: 4 }], false)).toEqual({ err: null, result: ['93.184.215.14', 4], calls: 1 });
-    expect((await run([{ address: '93.184.215.14', family: 4 }, { address: '2606:2800::1', family: 6 }], true)).result).toHaveLength(2);
+    expect(
+      (
+        await run(
+          [
+            { address: '93.184.215.14', family: 4 },
+            { address: '2606:2800::1', family: 6 },
+          ],
+          true,
+        )
+      ).result,
+    ).toHaveLength(2);
   });
   it('refuses a name when any of its addresses is internal (a round-robin with loopback in it)', async () => {
-    const r = await run([{ address: '93.184.215.14', family: 4 }, { address: '127.0.0.1', family: 4 }], true);
+    const r = await run(
+      [
+        { address: '93.184.215.14', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+      true,
+    );
     expect(r.err?.name).toBe('CallbackRefused');
     expect(r.err?.message).toMatch(/hooks\.example\.org resolves to 127\.0\.0\.1, loopback/);
   });
@@ -116,8 +140,13 @@ describe('vettingLookup: resolves once and hands the socket only vetted addresse
 
 describe('configuration', () => {
   it('reads the allow-list forms and rejects what it cannot read', () => {
-    expect(parseAllowList('a.example, b.example:8443, 10.0.0.0/8, [fd00::1]:80, fd00::2').map((e) => [e.host, e.port, e.cidr?.prefix]))
-      .toEqual([['a.example', undefined, undefined], ['b.example', 8443, undefined], [undefined, undefined, 8], ['fd00::1', 80, undefined], ['fd00::2', undefined, undefined]]);
+    expect(parseAllowList('a.example, b.example:8443, 10.0.0.0/8, [fd00::1]:80, fd00::2').map((e) => [e.host, e.port, e.cidr?.prefix])).toEqual([
+      ['a.example', undefined, undefined],
+      ['b.example', 8443, undefined],
+      [undefined, undefined, 8],
+      ['fd00::1', 80, undefined],
+      ['fd00::2', undefined, undefined],
+    ]);
     expect(() => parseAllowList('http://x/y')).toThrow(/FLOTILLA_CALLBACK_ALLOW_HOSTS/);
     expect(() => parseAllowList('10.0.0.0/99')).toThrow(/not a CIDR/);
     expect(() => parseDenyList('nonsense/8')).toThrow(/FLOTILLA_HUB_SERVICE_CIDR/);

@@ -75,7 +75,10 @@ export function urlPort(u: URL): number {
  */
 export function parseAllowList(raw: string | undefined): AllowEntry[] {
   const out: AllowEntry[] = [];
-  for (const text of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const text of (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const slash = text.indexOf('/');
     if (slash > 0) {
       out.push({ cidr: parseCidr(text, 'FLOTILLA_CALLBACK_ALLOW_HOSTS'), text });
@@ -91,7 +94,8 @@ export function parseAllowList(raw: string | undefined): AllowEntry[] {
     } catch {
       throw new Error(`FLOTILLA_CALLBACK_ALLOW_HOSTS: "${text}" is not a host, host:port or CIDR`);
     }
-    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash) throw new Error(`FLOTILLA_CALLBACK_ALLOW_HOSTS: "${text}" is not a host, host:port or CIDR`);
+    if (u.username || u.password || u.pathname !== '/' || u.search || u.hash)
+      throw new Error(`FLOTILLA_CALLBACK_ALLOW_HOSTS: "${text}" is not a host, host:port or CIDR`);
     // The URL parser drops a scheme's default port (":80"): read the port from the text itself.
     const port = /^(?:\[[^\]]+\]|[^:]+):(\d+)$/.exec(text)?.[1];
     out.push({ host: normalizeHost(u.hostname), ...(port !== undefined ? { port: Number(port) } : {}), text });
@@ -214,9 +218,12 @@ export function callbackUrlProblem(url: string, policy: CallbackPolicy = EMPTY_P
   if (allowed(policy, host, port, normalizeIp(host))) return undefined;
   if (normalizeIp(host)) {
     const why = addressProblem(host, port, host, policy);
-    return why ? `spec.callbackURL host ${why}; callbacks may not reach internal addresses (an operator may allow a host with FLOTILLA_CALLBACK_ALLOW_HOSTS)` : undefined;
+    return why
+      ? `spec.callbackURL host ${why}; callbacks may not reach internal addresses (an operator may allow a host with FLOTILLA_CALLBACK_ALLOW_HOSTS)`
+      : undefined;
   }
-  if (host === 'localhost' || host.endsWith('.localhost')) return `spec.callbackURL host ${host} is loopback; callbacks may not reach internal addresses (an operator may allow a host with FLOTILLA_CALLBACK_ALLOW_HOSTS)`;
+  if (host === 'localhost' || host.endsWith('.localhost'))
+    return `spec.callbackURL host ${host} is loopback; callbacks may not reach internal addresses (an operator may allow a host with FLOTILLA_CALLBACK_ALLOW_HOSTS)`;
   return undefined;
 }
 
@@ -235,11 +242,16 @@ export interface PolicyInputs {
 
 /** The operator's policy from its configuration. */
 export function callbackPolicyOf(inputs: PolicyInputs): CallbackPolicy {
-  const listeners = inputs.ownPorts.filter((p) => p > 0).flatMap((port) =>
-    [...inputs.localAddresses, 'localhost'].map((host) => ({ host: normalizeHost(host), port, what: 'the operator\'s own listener' })));
+  const listeners = inputs.ownPorts
+    .filter((p) => p > 0)
+    .flatMap((port) => [...inputs.localAddresses, 'localhost'].map((host) => ({ host: normalizeHost(host), port, what: "the operator's own listener" })));
   return {
     allow: inputs.allow,
     deny: inputs.deny,
-    own: [...ownEndpointOf(inputs.kuboApi, 'the hub\'s Kubo API'), ...ownEndpointOf(inputs.reportUrl, 'the operator\'s checkpoint-report endpoint'), ...listeners],
+    own: [
+      ...ownEndpointOf(inputs.kuboApi, "the hub's Kubo API"),
+      ...ownEndpointOf(inputs.reportUrl, "the operator's checkpoint-report endpoint"),
+      ...listeners,
+    ],
   };
 }

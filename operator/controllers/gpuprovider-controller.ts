@@ -133,10 +133,13 @@ class GpuProviderController implements ProviderConnections {
       kubeConfig: opts.hub,
       path: `/apis/${GROUP}/${VERSION}/${GPUPROVIDER.plural}`,
       // Plain JSON all the way: client-node's typed serializers drop the fields of our CRDs.
-      list: () => this.custom.listClusterCustomObject({
-        group: GROUP, version: VERSION, plural: GPUPROVIDER.plural,
-        ...(opts.providerLabelSelector ? { labelSelector: opts.providerLabelSelector } : {}),
-      }) as Promise<{ items: GPUProviderObject[] }>,
+      list: () =>
+        this.custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: GPUPROVIDER.plural,
+          ...(opts.providerLabelSelector ? { labelSelector: opts.providerLabelSelector } : {}),
+        }) as Promise<{ items: GPUProviderObject[] }>,
       ...(opts.providerLabelSelector ? { labelSelector: opts.providerLabelSelector } : {}),
       ...backoff,
       onEvent: (_type, gp) => {
@@ -154,7 +157,11 @@ class GpuProviderController implements ProviderConnections {
   }
 
   notCaughtUp(): string[] {
-    return this.providers.list().map((gp) => gp.metadata.name).filter((name) => !this.registry.get(name)?.synced).sort();
+    return this.providers
+      .list()
+      .map((gp) => gp.metadata.name)
+      .filter((name) => !this.registry.get(name)?.synced)
+      .sort();
   }
 
   statusPatches(provider?: string): number {
@@ -186,7 +193,12 @@ class GpuProviderController implements ProviderConnections {
   /** One Secret informer per namespace that some GPUProvider's kubeconfigSecretRef names. */
   private syncSecretInformers(): void {
     if (this.stopped) return;
-    const wanted = new Set(this.providers.list().map((gp) => gp.spec?.kubeconfigSecretRef?.namespace).filter((ns): ns is string => !!ns));
+    const wanted = new Set(
+      this.providers
+        .list()
+        .map((gp) => gp.spec?.kubeconfigSecretRef?.namespace)
+        .filter((ns): ns is string => !!ns),
+    );
     for (const [ns, informer] of this.secretInformers) {
       if (!wanted.has(ns)) {
         informer.stop();
@@ -209,7 +221,10 @@ class GpuProviderController implements ProviderConnections {
             informer.stop();
             this.secretInformers.delete(ns);
             this.directSecretNamespaces.add(ns);
-            this.log('info', 'may not list/watch Secrets; reading kubeconfig Secrets by name at each reconcile', { namespace: ns, resyncMs: this.opts.resyncMs });
+            this.log('info', 'may not list/watch Secrets; reading kubeconfig Secrets by name at each reconcile', {
+              namespace: ns,
+              resyncMs: this.opts.resyncMs,
+            });
             return;
           }
           this.log('warn', 'Secret watch failed; reading Secrets directly meanwhile', { namespace: ns, error: describe(state.error) });
@@ -235,10 +250,13 @@ class GpuProviderController implements ProviderConnections {
     }
     // Node heartbeats and pod updates come in bursts: one inventory pass per window is enough.
     if (this.debounce.has(name)) return;
-    this.debounce.set(name, setTimeout(() => {
-      this.debounce.delete(name);
-      this.queue.add(name);
-    }, this.opts.eventDebounceMs));
+    this.debounce.set(
+      name,
+      setTimeout(() => {
+        this.debounce.delete(name);
+        this.queue.add(name);
+      }, this.opts.eventDebounceMs),
+    );
   }
 
   // ── reconcile ────────────────────────────────────────────────────────────────────────────────
@@ -277,16 +295,25 @@ class GpuProviderController implements ProviderConnections {
     const reachable = reachableVerdict(facts);
     const ready = readyVerdict(facts, reachable);
     const lastSeen = connection?.lastSeen();
-    const plan = planStatus(this.currentStatus(gp), {
-      ...(gp.metadata.generation !== undefined ? { generation: gp.metadata.generation } : {}),
-      reachable,
-      ready,
-      ...(connection?.synced ? { inventoryValid: ((m) => inventoryValidVerdict(m.objects, m.nameless))(connection.malformed()) } : {}),
-      ...(connection?.synced ? { inventory: gpuInventory(connection.nodeSnapshots()) } : {}),
-      ...(lastSeen !== undefined ? { lastSeen } : {}),
-    }, now, this.opts.lastSeenRefreshMs);
+    const plan = planStatus(
+      this.currentStatus(gp),
+      {
+        ...(gp.metadata.generation !== undefined ? { generation: gp.metadata.generation } : {}),
+        reachable,
+        ready,
+        ...(connection?.synced ? { inventoryValid: ((m) => inventoryValidVerdict(m.objects, m.nameless))(connection.malformed()) } : {}),
+        ...(connection?.synced ? { inventory: gpuInventory(connection.nodeSnapshots()) } : {}),
+        ...(lastSeen !== undefined ? { lastSeen } : {}),
+      },
+      now,
+      this.opts.lastSeenRefreshMs,
+    );
     for (const t of plan.transitions) {
-      this.log(t.to === 'True' || t.from === undefined ? 'info' : 'warn', `GPUProvider ${t.type}=${t.to}`, { provider: name, reason: t.reason, message: t.message });
+      this.log(t.to === 'True' || t.from === undefined ? 'info' : 'warn', `GPUProvider ${t.type}=${t.to}`, {
+        provider: name,
+        reason: t.reason,
+        message: t.message,
+      });
     }
     if (plan.status) await this.patchStatus(name, plan.status);
     return { requeueAfterMs: this.opts.resyncMs };
@@ -353,7 +380,10 @@ class GpuProviderController implements ProviderConnections {
       },
     });
     this.log('info', existing ? 'provider kubeconfig or namespace changed; reconnecting' : 'connecting to provider', {
-      provider: name, server: kubeConfig.server, namespace: gp.spec.namespace, rateLimit: kubeConfig.bucket.limit,
+      provider: name,
+      server: kubeConfig.server,
+      namespace: gp.spec.namespace,
+      rateLimit: kubeConfig.bucket.limit,
     });
     this.registry.set({ provider: gp, connection });
     connection.start();
@@ -372,10 +402,10 @@ class GpuProviderController implements ProviderConnections {
 
   private async patchStatus(name: string, status: Partial<GPUProviderStatus>): Promise<void> {
     try {
-      const updated = await this.custom.patchClusterCustomObjectStatus(
+      const updated = (await this.custom.patchClusterCustomObjectStatus(
         { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name, body: { status } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ) as GPUProvider;
+      )) as GPUProvider;
       this.patches.set(name, (this.patches.get(name) ?? 0) + 1);
       if (updated?.metadata?.resourceVersion && updated.status) {
         this.written.set(name, { resourceVersion: updated.metadata.resourceVersion, status: updated.status });

@@ -15,8 +15,10 @@ const ready: StatusObservation = {
 };
 
 /** Applies a merge patch's status the way the apiserver does for these fields (top-level replace). */
-const apply = (current: GPUProviderStatus | undefined, patch: Partial<GPUProviderStatus> | undefined): GPUProviderStatus =>
-  ({ ...(current ?? {}), ...(patch ?? {}) });
+const apply = (current: GPUProviderStatus | undefined, patch: Partial<GPUProviderStatus> | undefined): GPUProviderStatus => ({
+  ...(current ?? {}),
+  ...(patch ?? {}),
+});
 
 describe('planStatus', () => {
   it('the first pass writes conditions, inventory, totals, generation and lastSeen', () => {
@@ -49,13 +51,17 @@ describe('planStatus', () => {
 
   it('a change in free GPUs is written with the current lastSeen', () => {
     const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
-    const busier = { ...ready, lastSeen: s(2_000), inventory: { inventory: [{ product: 'H100', memoryMiB: 81559, nodes: 2, allocatable: 16, free: 15 }], allocatableGpus: 16, freeGpus: 15 } };
+    const busier = {
+      ...ready,
+      lastSeen: s(2_000),
+      inventory: { inventory: [{ product: 'H100', memoryMiB: 81559, nodes: 2, allocatable: 16, free: 15 }], allocatableGpus: 16, freeGpus: 15 },
+    };
     const plan = planStatus(first, busier, s(2_000), REFRESH);
     expect(plan.status).toMatchObject({ freeGpus: 15, lastSeen: '2026-01-01T12:00:02Z' });
     expect(plan.transitions).toEqual([]);
   });
 
-  it('lastTransitionTime moves only when a condition\'s status flips', () => {
+  it("lastTransitionTime moves only when a condition's status flips", () => {
     const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
     const cordoned = { ...ready, generation: 4, ready: { status: 'False', reason: 'Cordoned', message: 'spec.cordoned' } } as const;
     const plan = planStatus(first, cordoned, s(60_000), REFRESH);
@@ -87,8 +93,16 @@ describe('planStatus', () => {
 
   it('key order in what the apiserver returned does not count as a change', () => {
     const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
-    const reverseKeys = (v: unknown): unknown => (Array.isArray(v) ? v.map(reverseKeys)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v);
+    const reverseKeys = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reverseKeys)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reverseKeys(x)]),
+            )
+          : v;
     const reordered = reverseKeys(first) as GPUProviderStatus;
     expect(Object.keys(reordered)[0]).not.toBe(Object.keys(first)[0]);
     expect(planStatus(reordered, ready, s(1_000), REFRESH).status).toBeUndefined();

@@ -36,16 +36,21 @@ export function rfc3339(ms: number): string {
 
 /** JSON with object keys sorted: equal values give equal text whatever the key order. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }
 
 export function planStatus(current: GPUProviderStatus | undefined, obs: StatusObservation, now: number, lastSeenRefreshMs: number): StatusPlan {
   const nowText = rfc3339(now);
   let conditions: Condition[] = [...(current?.conditions ?? [])];
   const transitions: StatusPlan['transitions'][number][] = [];
-  const verdicts: [string, ConditionVerdict][] = [['Reachable', obs.reachable], ['Ready', obs.ready]];
+  const verdicts: [string, ConditionVerdict][] = [
+    ['Reachable', obs.reachable],
+    ['Ready', obs.ready],
+  ];
   if (obs.inventoryValid) verdicts.push(['InventoryValid', obs.inventoryValid]);
   for (const [type, verdict] of verdicts) {
     const before = findCondition(conditions, type);
@@ -58,9 +63,7 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
   const desired: Partial<GPUProviderStatus> = {
     conditions,
     ...(obs.generation !== undefined ? { observedGeneration: obs.generation } : {}),
-    ...(obs.inventory
-      ? { inventory: obs.inventory.inventory, allocatableGpus: obs.inventory.allocatableGpus, freeGpus: obs.inventory.freeGpus }
-      : {}),
+    ...(obs.inventory ? { inventory: obs.inventory.inventory, allocatableGpus: obs.inventory.allocatableGpus, freeGpus: obs.inventory.freeGpus } : {}),
   };
   const currentView: Record<string, unknown> = {};
   for (const key of Object.keys(desired) as (keyof GPUProviderStatus)[]) currentView[key] = current?.[key];
@@ -68,10 +71,11 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
 
   const seenText = obs.lastSeen !== undefined ? rfc3339(obs.lastSeen) : undefined;
   const previousSeen = current?.lastSeen !== undefined ? Date.parse(current.lastSeen) : undefined;
-  const seenNewer = seenText !== undefined && seenText !== current?.lastSeen
-    && (previousSeen === undefined || Number.isNaN(previousSeen) || Date.parse(seenText) > previousSeen);
-  const seenDue = seenNewer && (previousSeen === undefined || Number.isNaN(previousSeen)
-    || Date.parse(seenText) - previousSeen >= lastSeenRefreshMs);
+  const seenNewer =
+    seenText !== undefined &&
+    seenText !== current?.lastSeen &&
+    (previousSeen === undefined || Number.isNaN(previousSeen) || Date.parse(seenText) > previousSeen);
+  const seenDue = seenNewer && (previousSeen === undefined || Number.isNaN(previousSeen) || Date.parse(seenText) - previousSeen >= lastSeenRefreshMs);
 
   if (changed) return { status: { ...desired, ...(seenNewer ? { lastSeen: seenText } : {}) }, transitions };
   if (seenDue) return { status: { lastSeen: seenText }, transitions };

@@ -63,7 +63,10 @@ export class OrphanSweep {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep().catch((err: unknown) => this.opts.log('warn', 'orphan sweep failed; next one in an interval', { error: errorMessage(err) })), this.opts.intervalMs);
+    this.timer = setInterval(
+      () => void this.sweep().catch((err: unknown) => this.opts.log('warn', 'orphan sweep failed; next one in an interval', { error: errorMessage(err) })),
+      this.opts.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -121,7 +124,10 @@ export class OrphanSweep {
       for (const id of this.firstSeen.keys()) if (!live.has(id)) this.firstSeen.delete(id);
       const jobs = new Map<string, SweepJob>();
       for (const job of this.opts.jobs.list()) {
-        if (job.metadata.uid) jobs.set(job.metadata.uid, { attempts: (job.status?.attempts ?? []).map((a) => ({ index: a.index, provider: a.provider, ended: Boolean(a.endTime) })) });
+        if (job.metadata.uid)
+          jobs.set(job.metadata.uid, {
+            attempts: (job.status?.attempts ?? []).map((a) => ({ index: a.index, provider: a.provider, ended: Boolean(a.endTime) })),
+          });
       }
       const rules = {
         hubId: this.opts.hubId,
@@ -141,7 +147,8 @@ export class OrphanSweep {
           recordOrphanDeleted(d.provider);
           this.opts.log('info', 'deleted orphaned remote pod', { provider: d.provider, pod: d.name, why: d.why });
         } catch (err) {
-          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned pod; next sweep retries', { provider: d.provider, pod: d.name, error: errorMessage(err) });
+          if ((err as { code?: number }).code !== 404)
+            this.opts.log('warn', 'could not delete an orphaned pod; next sweep retries', { provider: d.provider, pod: d.name, error: errorMessage(err) });
         }
       }
       for (const d of orphanedPods(services, jobs, rules)) {
@@ -153,7 +160,12 @@ export class OrphanSweep {
           this.deletedServices++;
           this.opts.log('info', 'deleted orphaned rendezvous Service', { provider: d.provider, service: d.name, why: d.why });
         } catch (err) {
-          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned Service; next sweep retries', { provider: d.provider, service: d.name, error: errorMessage(err) });
+          if ((err as { code?: number }).code !== 404)
+            this.opts.log('warn', 'could not delete an orphaned Service; next sweep retries', {
+              provider: d.provider,
+              service: d.name,
+              error: errorMessage(err),
+            });
         }
       }
       for (const d of orphanedPods([...secrets.values()], jobs, rules)) {
@@ -165,7 +177,12 @@ export class OrphanSweep {
           this.deletedSecrets++;
           this.opts.log('info', 'deleted orphaned Secret copy', { provider: d.provider, secret: d.name, why: d.why });
         } catch (err) {
-          if ((err as { code?: number }).code !== 404) this.opts.log('warn', 'could not delete an orphaned Secret copy; next sweep retries', { provider: d.provider, secret: d.name, error: errorMessage(err) });
+          if ((err as { code?: number }).code !== 404)
+            this.opts.log('warn', 'could not delete an orphaned Secret copy; next sweep retries', {
+              provider: d.provider,
+              secret: d.name,
+              error: errorMessage(err),
+            });
         }
       }
       return deletions;

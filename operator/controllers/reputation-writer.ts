@@ -39,7 +39,11 @@ export class ReputationWriter {
     const previous = this.chains.get(provider) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.write(provider, fold));
     this.chains.set(provider, next);
-    void next.finally(() => { if (this.chains.get(provider) === next) this.chains.delete(provider); }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.chains.get(provider) === next) this.chains.delete(provider);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -48,7 +52,7 @@ export class ReputationWriter {
     for (let attempt = 0; ; attempt++) {
       let current: GPUProvider;
       try {
-        current = await this.custom.getClusterCustomObject(ref) as GPUProvider;
+        current = (await this.custom.getClusterCustomObject(ref)) as GPUProvider;
       } catch (err) {
         if ((err as { code?: number }).code === 404) return;
         throw err;

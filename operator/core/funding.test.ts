@@ -11,11 +11,22 @@ const unix = (ms: number) => BigInt(Math.floor(ms / 1000));
 const DAY = 86_400;
 
 const policy = (over: Partial<FundingPolicy> = {}): FundingPolicy => ({
-  tokenAddress: TOKEN, tokenName: 'USDC', decimals: 6, required: 5_000_000n, payers: [PAYER.toLowerCase()], namespace: 'research',
-  requiredDeadline: unix(NOW) + BigInt(2 * DAY), ...over,
+  tokenAddress: TOKEN,
+  tokenName: 'USDC',
+  decimals: 6,
+  required: 5_000_000n,
+  payers: [PAYER.toLowerCase()],
+  namespace: 'research',
+  requiredDeadline: unix(NOW) + BigInt(2 * DAY),
+  ...over,
 });
 const deposit = (over: Partial<EscrowDeposit> = {}): EscrowDeposit => ({
-  status: 'Open', payer: PAYER, token: TOKEN, deposit: 5_000_000n, deadline: unix(NOW) + BigInt(7 * DAY), ...over,
+  status: 'Open',
+  payer: PAYER,
+  token: TOKEN,
+  deposit: 5_000_000n,
+  deadline: unix(NOW) + BigInt(7 * DAY),
+  ...over,
 });
 
 describe('unpaidJobVerdict', () => {
@@ -36,7 +47,8 @@ describe('unpaidJobVerdict', () => {
 describe('declaredPayers', () => {
   it('reads addresses separated by commas or whitespace, lower-cased, once each, and reports the rest', () => {
     expect(declaredPayers({ 'flotilla.dev/payers': ` ${PAYER},${STRANGER}\n${PAYER.toLowerCase()} bob 0x12 ` })).toEqual({
-      payers: [PAYER.toLowerCase(), STRANGER.toLowerCase()], invalid: ['bob', '0x12'],
+      payers: [PAYER.toLowerCase(), STRANGER.toLowerCase()],
+      invalid: ['bob', '0x12'],
     });
   });
   it('is empty without the annotation', () => expect(declaredPayers({})).toEqual({ payers: [], invalid: [] }));
@@ -45,7 +57,9 @@ describe('declaredPayers', () => {
 describe('requiredReclaimDeadline', () => {
   it('is spec.deadline plus the settlement window', () => {
     const jobDeadline = NOW + 3_600_000;
-    expect(requiredReclaimDeadline({ jobDeadline, now: NOW, defaultMaxRuntimeSeconds: 10 * DAY, settlementWindowSeconds: DAY })).toBe(unix(jobDeadline) + BigInt(DAY));
+    expect(requiredReclaimDeadline({ jobDeadline, now: NOW, defaultMaxRuntimeSeconds: 10 * DAY, settlementWindowSeconds: DAY })).toBe(
+      unix(jobDeadline) + BigInt(DAY),
+    );
   });
   it('is now plus the default max runtime plus the window without spec.deadline', () => {
     expect(requiredReclaimDeadline({ now: NOW, defaultMaxRuntimeSeconds: 3 * DAY, settlementWindowSeconds: DAY })).toBe(unix(NOW) + BigInt(4 * DAY));
@@ -59,11 +73,35 @@ describe('fundingPolicyVerdict', () => {
   it.each<[string, Partial<EscrowDeposit>, Partial<FundingPolicy>, string, RegExp]>([
     ['funded: declared payer, long enough, enough', {}, {}, 'EscrowDeposited', /5 USDC deposited by 0x15d3/],
     ['a payer declared in another case still counts', { payer: PAYER.toUpperCase().replace('0X', '0x') }, {}, 'EscrowDeposited', /deposited/],
-    ['nobody declared: nothing funds, whatever was deposited', {}, { payers: [] }, 'NoPayerDeclared', /namespace research declares no payer: .*flotilla\.dev\/payers/],
-    ['nobody declared and nothing deposited', { status: 'None', payer: '0x' + '0'.repeat(40), deposit: 0n, deadline: 0n }, { payers: [] }, 'NoPayerDeclared', /declares no payer/],
-    ['a third party deposited under the id', { payer: STRANGER }, {}, 'UndeclaredPayer', new RegExp(`made by ${STRANGER}, which namespace research does not declare .*funds nothing`)],
+    [
+      'nobody declared: nothing funds, whatever was deposited',
+      {},
+      { payers: [] },
+      'NoPayerDeclared',
+      /namespace research declares no payer: .*flotilla\.dev\/payers/,
+    ],
+    [
+      'nobody declared and nothing deposited',
+      { status: 'None', payer: '0x' + '0'.repeat(40), deposit: 0n, deadline: 0n },
+      { payers: [] },
+      'NoPayerDeclared',
+      /declares no payer/,
+    ],
+    [
+      'a third party deposited under the id',
+      { payer: STRANGER },
+      {},
+      'UndeclaredPayer',
+      new RegExp(`made by ${STRANGER}, which namespace research does not declare .*funds nothing`),
+    ],
     ['a third party deposited more than enough', { payer: STRANGER, deposit: 50_000_000n }, {}, 'UndeclaredPayer', /funds nothing/],
-    ['reclaimable one second too early', { deadline: unix(NOW) + BigInt(2 * DAY) - 1n }, {}, 'DeadlineTooEarly', /may be reclaimed after 2026-12-06T11:59:59.000Z; it must stay until at least 2026-12-06T12:00:00.000Z/],
+    [
+      'reclaimable one second too early',
+      { deadline: unix(NOW) + BigInt(2 * DAY) - 1n },
+      {},
+      'DeadlineTooEarly',
+      /may be reclaimed after 2026-12-06T11:59:59.000Z; it must stay until at least 2026-12-06T12:00:00.000Z/,
+    ],
     ['a short deadline beats a large amount', { deadline: unix(NOW) + 60n, deposit: 50_000_000n }, {}, 'DeadlineTooEarly', /top it up with a later deadline/],
     ['exactly the required deadline funds', { deadline: unix(NOW) + BigInt(2 * DAY) }, {}, 'EscrowDeposited', /deposited/],
     ['nothing deposited yet', { status: 'None', payer: '0x' + '0'.repeat(40), deposit: 0n, deadline: 0n }, {}, 'AwaitingDeposit', /deposit 5 USDC/],

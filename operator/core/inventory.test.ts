@@ -178,7 +178,13 @@ describe('gpuInventory', () => {
 describe('nodeSnapshots', () => {
   it('gives placement allocatable and free cpu, memory and extended resources, cordon, readiness and taints', () => {
     const nodes = [
-      node('a-1', H100, { cordoned: true, taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }, { key: 'x', effect: 'Bogus' }] }),
+      node('a-1', H100, {
+        cordoned: true,
+        taints: [
+          { key: 'nvidia.com/gpu', effect: 'NoSchedule' },
+          { key: 'x', effect: 'Bogus' },
+        ],
+      }),
       node('a-0', H100, { notReady: true }),
     ];
     const [a0, a1] = nodeSnapshots(nodes, [pod(2, { node: 'a-0' }), pod(1, { node: 'a-0', phase: 'Succeeded' })]);
@@ -222,14 +228,16 @@ describe('podRequests', () => {
     },
     {
       name: 'sidecars run beside the app containers and the init steps after them',
-      pod: { spec: {
-        containers: [r({ cpu: '1' })],
-        initContainers: [{ restartPolicy: 'Always', ...r({ cpu: '1' }) }, r({ cpu: '3' })],
-      } },
+      pod: {
+        spec: {
+          containers: [r({ cpu: '1' })],
+          initContainers: [{ restartPolicy: 'Always', ...r({ cpu: '1' }) }, r({ cpu: '3' })],
+        },
+      },
       want: { cpu: 4000n },
     },
     {
-      name: 'pod-level requests replace the containers\' cpu and memory but not GPUs',
+      name: "pod-level requests replace the containers' cpu and memory but not GPUs",
       pod: { spec: { containers: [r({ cpu: '8', memory: '1Gi', 'nvidia.com/gpu': '1' })], resources: { requests: { cpu: '2', memory: '2Gi' } } } },
       want: { cpu: 2000n, memory: 2n ** 31n, 'nvidia.com/gpu': 1n },
     },
@@ -264,12 +272,32 @@ describe('checkedNodeSnapshots: a malformed object is skipped and named, never t
   // Shapes a hostile provider's watch stream can deliver as plain JSON (nothing checks them on the way).
   const malformedNodes: { name: string; node: unknown; problem: RegExp }[] = [
     { name: 'taints not a list', node: { ...good, metadata: { name: 'bad-taints' }, spec: { taints: 'NoSchedule' } }, problem: /spec\.taints is not a list/ },
-    { name: 'a taint without an effect', node: { ...good, metadata: { name: 'bad-taint' }, spec: { taints: [{ key: 'k' }] } }, problem: /spec\.taints\[0\]\.effect is not a string/ },
-    { name: 'a label that is not a string', node: { ...good, metadata: { name: 'bad-label', labels: { 'nvidia.com/gpu.product': 42 } } }, problem: /metadata\.labels\["nvidia\.com\/gpu\.product"\] is not a string/ },
+    {
+      name: 'a taint without an effect',
+      node: { ...good, metadata: { name: 'bad-taint' }, spec: { taints: [{ key: 'k' }] } },
+      problem: /spec\.taints\[0\]\.effect is not a string/,
+    },
+    {
+      name: 'a label that is not a string',
+      node: { ...good, metadata: { name: 'bad-label', labels: { 'nvidia.com/gpu.product': 42 } } },
+      problem: /metadata\.labels\["nvidia\.com\/gpu\.product"\] is not a string/,
+    },
     { name: 'labels not a map', node: { ...good, metadata: { name: 'bad-labels', labels: ['a'] } }, problem: /metadata\.labels is not a map/ },
-    { name: 'allocatable a number', node: { ...good, metadata: { name: 'bad-alloc' }, status: { allocatable: { 'nvidia.com/gpu': 8 } } }, problem: /status\.allocatable\["nvidia\.com\/gpu"\] is not a string/ },
-    { name: 'conditions not a list', node: { ...good, metadata: { name: 'bad-conds' }, status: { conditions: { Ready: 'True' } } }, problem: /status\.conditions is not a list/ },
-    { name: 'unschedulable a string', node: { ...good, metadata: { name: 'bad-cordon' }, spec: { unschedulable: 'yes' } }, problem: /spec\.unschedulable is not a boolean/ },
+    {
+      name: 'allocatable a number',
+      node: { ...good, metadata: { name: 'bad-alloc' }, status: { allocatable: { 'nvidia.com/gpu': 8 } } },
+      problem: /status\.allocatable\["nvidia\.com\/gpu"\] is not a string/,
+    },
+    {
+      name: 'conditions not a list',
+      node: { ...good, metadata: { name: 'bad-conds' }, status: { conditions: { Ready: 'True' } } },
+      problem: /status\.conditions is not a list/,
+    },
+    {
+      name: 'unschedulable a string',
+      node: { ...good, metadata: { name: 'bad-cordon' }, spec: { unschedulable: 'yes' } },
+      problem: /spec\.unschedulable is not a boolean/,
+    },
     { name: 'spec a string', node: { ...good, metadata: { name: 'bad-spec' }, spec: 'x' }, problem: /^spec is not an object$/ },
     { name: 'not an object', node: 'node', problem: /it is not an object/ },
   ];
@@ -290,7 +318,9 @@ describe('checkedNodeSnapshots: a malformed object is skipped and named, never t
     expect(out.malformed).toEqual([{ kind: 'pod', name: 'bad-pod', problem: 'spec.containers is not a list' }]);
     expect(out.nodes[0]?.free.extended['nvidia.com/gpu']).toBe(6);
     expect(gpuRequestsOfPods([pod(2), bad as unknown as PodInput])).toBe(2);
-    expect(podProblem({ spec: { containers: [{ resources: { requests: { cpu: 4 } } }] } })).toBe('spec.containers[0].resources.requests["cpu"] is not a string');
+    expect(podProblem({ spec: { containers: [{ resources: { requests: { cpu: 4 } } }] } })).toBe(
+      'spec.containers[0].resources.requests["cpu"] is not a string',
+    );
   });
 
   it('well-formed objects are never reported (the test fixtures of this file all pass)', () => {

@@ -239,12 +239,23 @@ function objectProblem(v: unknown, at: string, check: (o: Record<string, unknown
 /** What makes a node unreadable, or undefined when it has the shape NodeInput describes. */
 export function nodeProblem(node: unknown): string | undefined {
   if (!isRecord(node)) return 'it is not an object';
-  return objectProblem(node.metadata, 'metadata', (m) => (typeof m.name !== 'string' ? 'metadata.name is not a string' : stringMapProblem(m.labels, 'metadata.labels')))
-    ?? objectProblem(node.spec, 'spec', (sp) => (!optional(sp.unschedulable) && typeof sp.unschedulable !== 'boolean'
-      ? 'spec.unschedulable is not a boolean'
-      : listProblem(sp.taints, 'spec.taints', (t, at) => fieldsProblem(t, at, { key: 'string', value: 'string?', effect: 'string' }))))
-    ?? objectProblem(node.status, 'status', (st) => stringMapProblem(st.allocatable, 'status.allocatable')
-      ?? listProblem(st.conditions, 'status.conditions', (c, at) => fieldsProblem(c, at, { type: 'string', status: 'string' })));
+  return (
+    objectProblem(node.metadata, 'metadata', (m) =>
+      typeof m.name !== 'string' ? 'metadata.name is not a string' : stringMapProblem(m.labels, 'metadata.labels'),
+    ) ??
+    objectProblem(node.spec, 'spec', (sp) =>
+      !optional(sp.unschedulable) && typeof sp.unschedulable !== 'boolean'
+        ? 'spec.unschedulable is not a boolean'
+        : listProblem(sp.taints, 'spec.taints', (t, at) => fieldsProblem(t, at, { key: 'string', value: 'string?', effect: 'string' })),
+    ) ??
+    objectProblem(
+      node.status,
+      'status',
+      (st) =>
+        stringMapProblem(st.allocatable, 'status.allocatable') ??
+        listProblem(st.conditions, 'status.conditions', (c, at) => fieldsProblem(c, at, { type: 'string', status: 'string' })),
+    )
+  );
 }
 
 function resourcesProblem(v: unknown, at: string): string | undefined {
@@ -252,20 +263,29 @@ function resourcesProblem(v: unknown, at: string): string | undefined {
 }
 
 function containersProblem(v: unknown, field: string): string | undefined {
-  return listProblem(v, field, (c, at) => (isRecord(c)
-    ? resourcesProblem(c.resources, `${at}.resources`) ?? (!optional(c.restartPolicy) && typeof c.restartPolicy !== 'string' ? `${at}.restartPolicy is not a string` : undefined)
-    : `${at} is not an object`));
+  return listProblem(v, field, (c, at) =>
+    isRecord(c)
+      ? (resourcesProblem(c.resources, `${at}.resources`) ??
+        (!optional(c.restartPolicy) && typeof c.restartPolicy !== 'string' ? `${at}.restartPolicy is not a string` : undefined))
+      : `${at} is not an object`,
+  );
 }
 
 /** What makes a pod unreadable, or undefined when it has the shape PodInput describes. */
 export function podProblem(pod: unknown): string | undefined {
   if (!isRecord(pod)) return 'it is not an object';
-  return objectProblem(pod.spec, 'spec', (sp) => (!optional(sp.nodeName) && typeof sp.nodeName !== 'string' ? 'spec.nodeName is not a string' : undefined)
-    ?? containersProblem(sp.containers, 'spec.containers')
-    ?? containersProblem(sp.initContainers, 'spec.initContainers')
-    ?? stringMapProblem(sp.overhead, 'spec.overhead')
-    ?? resourcesProblem(sp.resources, 'spec.resources'))
-    ?? objectProblem(pod.status, 'status', (st) => (!optional(st.phase) && typeof st.phase !== 'string' ? 'status.phase is not a string' : undefined));
+  return (
+    objectProblem(
+      pod.spec,
+      'spec',
+      (sp) =>
+        (!optional(sp.nodeName) && typeof sp.nodeName !== 'string' ? 'spec.nodeName is not a string' : undefined) ??
+        containersProblem(sp.containers, 'spec.containers') ??
+        containersProblem(sp.initContainers, 'spec.initContainers') ??
+        stringMapProblem(sp.overhead, 'spec.overhead') ??
+        resourcesProblem(sp.resources, 'spec.resources'),
+    ) ?? objectProblem(pod.status, 'status', (st) => (!optional(st.phase) && typeof st.phase !== 'string' ? 'status.phase is not a string' : undefined))
+  );
 }
 
 const nameOf = (obj: unknown): string => {

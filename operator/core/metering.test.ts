@@ -1,16 +1,29 @@
 import type { AIJobAttempt, AIJobStatus } from '../api/types.ts';
 import {
-  billableGpuSecondsOf, costOf, costStatus, fundingVerdict, meteredSeconds, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError,
+  billableGpuSecondsOf,
+  costOf,
+  costStatus,
+  fundingVerdict,
+  meteredSeconds,
+  meterJob,
+  settlementAmountsStatus,
+  splitSettlement,
+  SettlementSplitError,
 } from './metering.ts';
 import type { EscrowDeposit, FundingRequirement } from './metering.ts';
 
 type PricedAttempt = AIJobAttempt & { pricePerGpuHour?: string };
 
 const attempt = (a: Partial<PricedAttempt> & Pick<AIJobAttempt, 'index' | 'provider'>): PricedAttempt => ({
-  startTime: '2026-01-01T00:00:00Z', endTime: '2026-01-01T01:00:00Z', ...a,
+  startTime: '2026-01-01T00:00:00Z',
+  endTime: '2026-01-01T01:00:00Z',
+  ...a,
 });
 const status = (...attempts: PricedAttempt[]): AIJobStatus => ({ attempts });
-const payout: Record<string, string> = { 'provider-a': '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', 'provider-c': '0x90F79bf6EB2c4f870365E785982E1f101E93b906' };
+const payout: Record<string, string> = {
+  'provider-a': '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+  'provider-c': '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
+};
 const payoutOf = (p: string) => payout[p];
 
 describe('costOf: floor(gpuSeconds × price / 3600) in base units', () => {
@@ -38,10 +51,20 @@ describe('billableGpuSecondsOf', () => {
 
 describe('meterJob', () => {
   it('a preempted attempt pays up to its checkpoint, the resumed one all of it; rounding is per attempt', () => {
-    const cost = meterJob(status(
-      attempt({ index: 1, provider: 'provider-a', gpuSeconds: 1000, billableGpuSeconds: 601, reason: 'Preempted: DisruptionTarget', pricePerGpuHour: '2.40' }),
-      attempt({ index: 2, provider: 'provider-c', gpuSeconds: 1201, reason: 'Succeeded', pricePerGpuHour: '2.10' }),
-    ), 6);
+    const cost = meterJob(
+      status(
+        attempt({
+          index: 1,
+          provider: 'provider-a',
+          gpuSeconds: 1000,
+          billableGpuSeconds: 601,
+          reason: 'Preempted: DisruptionTarget',
+          pricePerGpuHour: '2.40',
+        }),
+        attempt({ index: 2, provider: 'provider-c', gpuSeconds: 1201, reason: 'Succeeded', pricePerGpuHour: '2.10' }),
+      ),
+      6,
+    );
     // 601 × 2_400_000 / 3600 = 400_666.67 → 400_666; 1201 × 2_100_000 / 3600 = 700_583.33 → 700_583
     expect(cost.attempts.map((a) => a.cost)).toEqual([400_666n, 700_583n]);
     expect(cost.total).toBe(1_101_249n);
@@ -50,16 +73,29 @@ describe('meterJob', () => {
   });
 
   it('an open attempt is not metered yet; the closed ones are', () => {
-    const cost = meterJob(status(
-      attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3600, billableGpuSeconds: 3600, reason: 'Preempted: DisruptionTarget', pricePerGpuHour: '2.40' }),
-      { index: 2, provider: 'provider-c', startTime: '2026-01-01T02:00:00Z', pricePerGpuHour: '2.10' } as PricedAttempt,
-    ), 6);
+    const cost = meterJob(
+      status(
+        attempt({
+          index: 1,
+          provider: 'provider-a',
+          gpuSeconds: 3600,
+          billableGpuSeconds: 3600,
+          reason: 'Preempted: DisruptionTarget',
+          pricePerGpuHour: '2.40',
+        }),
+        { index: 2, provider: 'provider-c', startTime: '2026-01-01T02:00:00Z', pricePerGpuHour: '2.10' } as PricedAttempt,
+      ),
+      6,
+    );
     expect(cost.total).toBe(2_400_000n);
     expect(cost.unmetered).toEqual([{ index: 2, provider: 'provider-c', reason: 'Open' }]);
   });
 
-  it('the newest attempt without its own price takes status.placement\'s when the provider matches', () => {
-    const s: AIJobStatus = { ...status(attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3600, reason: 'Succeeded' })), placement: { provider: 'provider-a', pricePerGpuHour: '1.5' } };
+  it("the newest attempt without its own price takes status.placement's when the provider matches", () => {
+    const s: AIJobStatus = {
+      ...status(attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3600, reason: 'Succeeded' })),
+      placement: { provider: 'provider-a', pricePerGpuHour: '1.5' },
+    };
     expect(meterJob(s, 6).total).toBe(1_500_000n);
     const other: AIJobStatus = { ...s, placement: { provider: 'provider-b', pricePerGpuHour: '1.5' } };
     expect(meterJob(other, 6).unmetered).toEqual([{ index: 1, provider: 'provider-a', reason: 'Unpriced' }]);
@@ -74,11 +110,14 @@ describe('meterJob', () => {
 });
 
 describe('splitSettlement', () => {
-  const twoProviders = meterJob(status(
-    attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3000, billableGpuSeconds: 1800, reason: 'Preempted: DisruptionTarget', pricePerGpuHour: '2.40' }),
-    attempt({ index: 2, provider: 'provider-c', gpuSeconds: 1800, reason: 'Preempted: DisruptionTarget', billableGpuSeconds: 900, pricePerGpuHour: '2.10' }),
-    attempt({ index: 3, provider: 'provider-a', gpuSeconds: 3600, reason: 'Succeeded', pricePerGpuHour: '2.40' }),
-  ), 6);
+  const twoProviders = meterJob(
+    status(
+      attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3000, billableGpuSeconds: 1800, reason: 'Preempted: DisruptionTarget', pricePerGpuHour: '2.40' }),
+      attempt({ index: 2, provider: 'provider-c', gpuSeconds: 1800, reason: 'Preempted: DisruptionTarget', billableGpuSeconds: 900, pricePerGpuHour: '2.10' }),
+      attempt({ index: 3, provider: 'provider-a', gpuSeconds: 3600, reason: 'Succeeded', pricePerGpuHour: '2.40' }),
+    ),
+    6,
+  );
 
   it('sums per provider, pays each its payout address, refunds the rest of the deposit', () => {
     const split = splitSettlement(twoProviders, payoutOf, 10_000_000n);
@@ -114,17 +153,40 @@ describe('splitSettlement', () => {
     expect(() => splitSettlement(open, payoutOf, 1n)).toThrow(new SettlementSplitError('attempt(s) 1 on provider-a (still open) cannot be metered'));
     const unpriced = meterJob(status(attempt({ index: 1, provider: 'provider-a', gpuSeconds: 5, reason: 'Succeeded' })), 6);
     expect(() => splitSettlement(unpriced, payoutOf, 1n)).toThrow(/no price recorded/);
-    expect(() => splitSettlement(twoProviders, (p) => (p === 'provider-a' ? payout[p] : undefined), 10n ** 9n)).toThrow('no payout address for provider(s) provider-c');
+    expect(() => splitSettlement(twoProviders, (p) => (p === 'provider-a' ? payout[p] : undefined), 10n ** 9n)).toThrow(
+      'no payout address for provider(s) provider-c',
+    );
   });
 });
 
 describe('fundingVerdict', () => {
   const need: FundingRequirement = { tokenAddress: '0x5FbDB2315678afecb367f032d93F642f64180aa3', tokenName: 'USDC', decimals: 6, required: 250_000_000n };
-  const open = (fields: Partial<EscrowDeposit>): EscrowDeposit => ({ status: 'Open', payer: '0xpayer', token: need.tokenAddress.toLowerCase(), deposit: 0n, deadline: 0n, ...fields });
+  const open = (fields: Partial<EscrowDeposit>): EscrowDeposit => ({
+    status: 'Open',
+    payer: '0xpayer',
+    token: need.tokenAddress.toLowerCase(),
+    deposit: 0n,
+    deadline: 0n,
+    ...fields,
+  });
   it.each<[string, EscrowDeposit, string, string, bigint, RegExp]>([
     ['no deposit yet', open({ status: 'None' }), 'False', 'AwaitingDeposit', 250_000_000n, /no deposit for escrow job id 0xjob; deposit 250 USDC/],
-    ['a deposit below maxAmount names the missing amount', open({ deposit: 100_500_000n }), 'False', 'InsufficientDeposit', 149_500_000n, /deposit 100\.5 USDC is below spec\.payment\.maxAmount 250 USDC: 149\.5 USDC missing/],
-    ['a deposit in another token', open({ token: '0x0000000000000000000000000000000000000001', deposit: 10n ** 12n }), 'False', 'WrongToken', 250_000_000n, /is in token 0x0+1, the job pays in USDC/],
+    [
+      'a deposit below maxAmount names the missing amount',
+      open({ deposit: 100_500_000n }),
+      'False',
+      'InsufficientDeposit',
+      149_500_000n,
+      /deposit 100\.5 USDC is below spec\.payment\.maxAmount 250 USDC: 149\.5 USDC missing/,
+    ],
+    [
+      'a deposit in another token',
+      open({ token: '0x0000000000000000000000000000000000000001', deposit: 10n ** 12n }),
+      'False',
+      'WrongToken',
+      250_000_000n,
+      /is in token 0x0+1, the job pays in USDC/,
+    ],
     ['a settled escrow job', open({ status: 'Settled', deposit: 10n ** 12n }), 'False', 'DepositClosed', 250_000_000n, /already Settled/],
     ['a reclaimed escrow job', open({ status: 'Reclaimed', deposit: 10n ** 12n }), 'False', 'DepositClosed', 250_000_000n, /already Reclaimed/],
     ['exactly maxAmount funds it', open({ deposit: 250_000_000n }), 'True', 'EscrowDeposited', 0n, /250 USDC deposited by 0xpayer under 0xjob/],
@@ -136,7 +198,7 @@ describe('fundingVerdict', () => {
   });
 });
 
-describe('meteredSeconds: provider timestamps only move the hub\'s window inward', () => {
+describe("meteredSeconds: provider timestamps only move the hub's window inward", () => {
   const H = Date.parse('2026-11-23T10:00:00Z');
   it.each([
     ['honest provider inside the window', { from: H, to: H + 60_000 }, { startedAt: H + 2_000, finishedAt: H + 50_000 }, 48],

@@ -165,7 +165,9 @@ export class SettlementSplitError extends Error {
  */
 export function splitSettlement(cost: JobCost, payoutAddressOf: (provider: string) => string | undefined, deposit: bigint): SettlementSplit {
   if (cost.unmetered.length > 0) {
-    throw new SettlementSplitError(`attempt(s) ${cost.unmetered.map((u) => `${u.index} on ${u.provider} (${u.reason === 'Open' ? 'still open' : 'no price recorded'})`).join(', ')} cannot be metered`);
+    throw new SettlementSplitError(
+      `attempt(s) ${cost.unmetered.map((u) => `${u.index} on ${u.provider} (${u.reason === 'Open' ? 'still open' : 'no price recorded'})`).join(', ')} cannot be metered`,
+    );
   }
   const byProvider = new Map<string, bigint>();
   for (const a of cost.attempts) byProvider.set(a.provider, (byProvider.get(a.provider) ?? 0n) + a.cost);
@@ -223,17 +225,37 @@ export interface FundingVerdict {
 export function fundingVerdict(escrowJobId: string, deposit: EscrowDeposit, need: FundingRequirement): FundingVerdict {
   const units = (v: bigint) => `${fromBaseUnits(v, need.decimals)} ${need.tokenName}`;
   if (deposit.status === 'None') {
-    return { status: 'False', reason: 'AwaitingDeposit', missing: need.required, message: `no deposit for escrow job id ${escrowJobId}; deposit ${units(need.required)} (flotilla fund)` };
+    return {
+      status: 'False',
+      reason: 'AwaitingDeposit',
+      missing: need.required,
+      message: `no deposit for escrow job id ${escrowJobId}; deposit ${units(need.required)} (flotilla fund)`,
+    };
   }
   if (deposit.status !== 'Open') {
-    return { status: 'False', reason: 'DepositClosed', missing: need.required, message: `the escrow job ${escrowJobId} is already ${deposit.status}; it cannot fund this job` };
+    return {
+      status: 'False',
+      reason: 'DepositClosed',
+      missing: need.required,
+      message: `the escrow job ${escrowJobId} is already ${deposit.status}; it cannot fund this job`,
+    };
   }
   if (deposit.token.toLowerCase() !== need.tokenAddress.toLowerCase()) {
-    return { status: 'False', reason: 'WrongToken', missing: need.required, message: `the deposit for ${escrowJobId} is in token ${deposit.token}, the job pays in ${need.tokenName} (${need.tokenAddress})` };
+    return {
+      status: 'False',
+      reason: 'WrongToken',
+      missing: need.required,
+      message: `the deposit for ${escrowJobId} is in token ${deposit.token}, the job pays in ${need.tokenName} (${need.tokenAddress})`,
+    };
   }
   if (deposit.deposit < need.required) {
     const missing = need.required - deposit.deposit;
-    return { status: 'False', reason: 'InsufficientDeposit', missing, message: `deposit ${units(deposit.deposit)} is below spec.payment.maxAmount ${units(need.required)}: ${units(missing)} missing` };
+    return {
+      status: 'False',
+      reason: 'InsufficientDeposit',
+      missing,
+      message: `deposit ${units(deposit.deposit)} is below spec.payment.maxAmount ${units(need.required)}: ${units(missing)} missing`,
+    };
   }
   return { status: 'True', reason: 'EscrowDeposited', missing: 0n, message: `${units(deposit.deposit)} deposited by ${deposit.payer} under ${escrowJobId}` };
 }

@@ -31,7 +31,11 @@ const forbidden: { name: string; pattern: RegExp }[] = [
 ];
 
 /** The source without comment lines (a comment may name what the code must not do). */
-const codeOf = (text: string) => text.split('\n').filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line)).join('\n');
+const codeOf = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line))
+    .join('\n');
 
 /** The first forbidden thing `text` does, by name and the text that matched; undefined when pure. */
 function impurity(text: string): { name: string; found: string } | undefined {

@@ -1,6 +1,14 @@
 import {
-  bytesFromQuantity, compareQuantities, countFromQuantity, cpuMillisFromQuantity, formatBytes, formatCpuMillis,
-  InvalidQuantityError, parseQuantity, quantityMilliValue, quantityValue,
+  bytesFromQuantity,
+  compareQuantities,
+  countFromQuantity,
+  cpuMillisFromQuantity,
+  formatBytes,
+  formatCpuMillis,
+  InvalidQuantityError,
+  parseQuantity,
+  quantityMilliValue,
+  quantityValue,
 } from './quantity.ts';
 
 describe('parseQuantity', () => {
@@ -44,8 +52,7 @@ describe('parseQuantity', () => {
   });
 
   it('keeps equal quantities equal field by field', () => {
-    expect([parseQuantity('1.50'), parseQuantity('1500m'), parseQuantity('15e-1')])
-      .toEqual(Array(3).fill({ numerator: 15n, denominator: 10n }));
+    expect([parseQuantity('1.50'), parseQuantity('1500m'), parseQuantity('15e-1')]).toEqual(Array(3).fill({ numerator: 15n, denominator: 10n }));
   });
 });
 
@@ -73,8 +80,7 @@ describe('plain-number conversions for the placement engine', () => {
     expect(() => bytesFromQuantity('16Ei')).toThrow(InvalidQuantityError);
   });
   it('formats bytes and millicores back the way Kubernetes writes them', () => {
-    expect([formatBytes(17179869184), formatBytes(1536n * 1024n * 1024n), formatBytes(1000), formatBytes(0)])
-      .toEqual(['16Gi', '1536Mi', '1000', '0']);
+    expect([formatBytes(17179869184), formatBytes(1536n * 1024n * 1024n), formatBytes(1000), formatBytes(0)]).toEqual(['16Gi', '1536Mi', '1000', '0']);
     expect([formatCpuMillis(16000), formatCpuMillis(500)]).toEqual(['16', '500m']);
   });
 });

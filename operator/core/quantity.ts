@@ -24,10 +24,24 @@ export class InvalidQuantityError extends Error {
 
 // Maps, not object literals: a suffix such as "constructor" must not find Object.prototype.
 const binarySuffixes: ReadonlyMap<string, bigint> = new Map([
-  ['Ki', 1n << 10n], ['Mi', 1n << 20n], ['Gi', 1n << 30n], ['Ti', 1n << 40n], ['Pi', 1n << 50n], ['Ei', 1n << 60n],
+  ['Ki', 1n << 10n],
+  ['Mi', 1n << 20n],
+  ['Gi', 1n << 30n],
+  ['Ti', 1n << 40n],
+  ['Pi', 1n << 50n],
+  ['Ei', 1n << 60n],
 ]);
 const decimalSuffixes: ReadonlyMap<string, number> = new Map([
-  ['n', -9], ['u', -6], ['m', -3], ['', 0], ['k', 3], ['M', 6], ['G', 9], ['T', 12], ['P', 15], ['E', 18],
+  ['n', -9],
+  ['u', -6],
+  ['m', -3],
+  ['', 0],
+  ['k', 3],
+  ['M', 6],
+  ['G', 9],
+  ['T', 12],
+  ['P', 15],
+  ['E', 18],
 ]);
 // Far beyond any real resource amount; keeps a hostile "1e999999999" from allocating a huge bigint.
 const maxExponent = 60;
@@ -119,7 +133,12 @@ export function countFromQuantity(text: string): number {
 }
 
 const binaryUnits: readonly (readonly [string, bigint])[] = [
-  ['Ei', 1n << 60n], ['Pi', 1n << 50n], ['Ti', 1n << 40n], ['Gi', 1n << 30n], ['Mi', 1n << 20n], ['Ki', 1n << 10n],
+  ['Ei', 1n << 60n],
+  ['Pi', 1n << 50n],
+  ['Ti', 1n << 40n],
+  ['Gi', 1n << 30n],
+  ['Mi', 1n << 20n],
+  ['Ki', 1n << 10n],
 ];
 
 /** Bytes in the largest binary unit that divides them exactly: 17179869184 → "16Gi", 1000 → "1000". */

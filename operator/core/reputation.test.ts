@@ -5,18 +5,39 @@ import { classify, closedAttempts, foldOutcome, foldViolation, PRIOR_GPU_HOURS, 
 import type { AttemptOutcome } from './reputation.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
-const outcome = (reason: string, gpuSeconds: number, endedAt = T0, runSeconds = 600): AttemptOutcome => ({ provider: 'p', index: 1, reason, gpuSeconds, runSeconds, endedAt });
+const outcome = (reason: string, gpuSeconds: number, endedAt = T0, runSeconds = 600): AttemptOutcome => ({
+  provider: 'p',
+  index: 1,
+  reason,
+  gpuSeconds,
+  runSeconds,
+  endedAt,
+});
 
 describe('reputation', () => {
   it('classifies how attempts ended: the provider took it back, failed to provide, or it completed', () => {
-    expect(['Succeeded', 'Failed', 'OutputInvalid', 'Preempted: NodeLost', 'Preempted: BindTimeout'].map(classify))
-      .toEqual(['completed', 'completed', 'completed', 'preempted', 'failed']);
+    expect(['Succeeded', 'Failed', 'OutputInvalid', 'Preempted: NodeLost', 'Preempted: BindTimeout'].map(classify)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'preempted',
+      'failed',
+    ]);
   });
 
   it('finds the attempts a status write closed', () => {
-    const before = { attempts: [{ index: 1, provider: 'a', endTime: '2026-11-23T09:00:00Z' }, { index: 2, provider: 'b', startTime: '2026-11-23T09:30:00Z' }] };
-    const after = { attempts: [before.attempts[0]!, { ...before.attempts[1]!, endTime: '2026-11-23T10:00:00Z', reason: 'Preempted: NodeLost', gpuSeconds: 7200 }] };
-    expect(closedAttempts(before, after)).toEqual([{ provider: 'b', index: 2, reason: 'Preempted: NodeLost', gpuSeconds: 7200, runSeconds: 1800, endedAt: T0 }]);
+    const before = {
+      attempts: [
+        { index: 1, provider: 'a', endTime: '2026-11-23T09:00:00Z' },
+        { index: 2, provider: 'b', startTime: '2026-11-23T09:30:00Z' },
+      ],
+    };
+    const after = {
+      attempts: [before.attempts[0]!, { ...before.attempts[1]!, endTime: '2026-11-23T10:00:00Z', reason: 'Preempted: NodeLost', gpuSeconds: 7200 }],
+    };
+    expect(closedAttempts(before, after)).toEqual([
+      { provider: 'b', index: 2, reason: 'Preempted: NodeLost', gpuSeconds: 7200, runSeconds: 1800, endedAt: T0 },
+    ]);
     expect(closedAttempts(after, after)).toEqual([]);
   });
 
@@ -24,7 +45,15 @@ describe('reputation', () => {
     let rep = foldOutcome(undefined, outcome('Preempted: DisruptionTarget', 3600 * 10, T0, 100));
     rep = foldOutcome(rep, outcome('Succeeded', 3600 * 10, T0, 50));
     rep = foldOutcome(rep, outcome('Preempted: NodeLost', 0, T0, 300));
-    expect(rep).toMatchObject({ completed: 1, preempted: 2, failed: 0, gpuSeconds: 72_000, meanTimeToPreemptionSeconds: 200, decayedPreemptions: 2, decayedGpuHours: 20 });
+    expect(rep).toMatchObject({
+      completed: 1,
+      preempted: 2,
+      failed: 0,
+      gpuSeconds: 72_000,
+      meanTimeToPreemptionSeconds: 200,
+      decayedPreemptions: 2,
+      decayedGpuHours: 20,
+    });
     expect(rep.preemptionsPerGpuHour).toBeCloseTo(3 / (20 + PRIOR_GPU_HOURS), 6);
   });
 
@@ -59,14 +88,21 @@ describe('reputation', () => {
 
 describe('foldViolation', () => {
   it('counts a provider-made pod as a violation and a failure, lowering the completion rate placement reads', () => {
-    const before = foldOutcome(undefined, { provider: 'p', index: 1, reason: 'Succeeded', gpuSeconds: 3600, runSeconds: 3600, endedAt: Date.parse('2026-11-23T10:00:00Z') });
+    const before = foldOutcome(undefined, {
+      provider: 'p',
+      index: 1,
+      reason: 'Succeeded',
+      gpuSeconds: 3600,
+      runSeconds: 3600,
+      endedAt: Date.parse('2026-11-23T10:00:00Z'),
+    });
     const after = foldViolation(before);
     expect(after).toMatchObject({ completed: 1, failed: 1, violations: 1, gpuSeconds: 3600, updatedAt: before.updatedAt });
     expect(placementReputation(after).completionRatePpm).toBeLessThan(placementReputation(before).completionRatePpm);
     expect(foldViolation(undefined)).toMatchObject({ failed: 1, violations: 1, completed: 0 });
   });
 
-  it('classifies a refused pod create as the provider\'s failure', () => {
+  it("classifies a refused pod create as the provider's failure", () => {
     expect(classify('Preempted: CreateRefused')).toBe('failed');
   });
 });

@@ -39,7 +39,14 @@ export function closedAttempts(before: AIJobStatus | undefined, after: AIJobStat
     .map((a) => {
       const endedAt = Date.parse(a.endTime);
       const started = Date.parse(a.startTime ?? a.endTime);
-      return { provider: a.provider, index: a.index, reason: a.reason ?? 'Unknown', gpuSeconds: a.gpuSeconds ?? 0, runSeconds: Math.max(0, Math.round((endedAt - started) / 1000)), endedAt };
+      return {
+        provider: a.provider,
+        index: a.index,
+        reason: a.reason ?? 'Unknown',
+        gpuSeconds: a.gpuSeconds ?? 0,
+        runSeconds: Math.max(0, Math.round((endedAt - started) / 1000)),
+        endedAt,
+      };
     });
 }
 

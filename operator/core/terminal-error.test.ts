@@ -17,10 +17,18 @@ describe('specField', () => {
       return undefined;
     })();
     expect(err).toBeInstanceOf(TerminalSpecError);
-    expect(err).toMatchObject({ name: 'TerminalSpecError', field: 'spec.payment.maxAmount', message: 'spec.payment.maxAmount "1.0000001": "1.0000001" has more than 6 decimal places' });
+    expect(err).toMatchObject({
+      name: 'TerminalSpecError',
+      field: 'spec.payment.maxAmount',
+      message: 'spec.payment.maxAmount "1.0000001": "1.0000001" has more than 6 decimal places',
+    });
   });
 
   it('keeps the field of a TerminalSpecError thrown inside', () => {
-    expect(() => specField('spec', 'x', () => { throw new TerminalSpecError('spec.inner', 'spec.inner is bad'); })).toThrow(expect.objectContaining({ field: 'spec.inner' }));
+    expect(() =>
+      specField('spec', 'x', () => {
+        throw new TerminalSpecError('spec.inner', 'spec.inner is bad');
+      }),
+    ).toThrow(expect.objectContaining({ field: 'spec.inner' }));
   });
 });

@@ -24,9 +24,7 @@ export const NAMESPACE_DEFAULTS = {
 export const DEFAULTS_APPLIED_ANNOTATION = 'flotilla.dev/defaults-applied';
 
 /** RFC 6902 operations, as an AdmissionReview response carries them (base64 JSON). */
-export type JsonPatchOp =
-  | { readonly op: 'add'; readonly path: string; readonly value: unknown }
-  | { readonly op: 'remove'; readonly path: string };
+export type JsonPatchOp = { readonly op: 'add'; readonly path: string; readonly value: unknown } | { readonly op: 'remove'; readonly path: string };
 
 export interface Defaulting {
   readonly patch: readonly JsonPatchOp[];

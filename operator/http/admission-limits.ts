@@ -16,9 +16,15 @@ import { positiveInt } from '../runtime/env.ts';
 
 export function admissionLimits(env: NodeJS.ProcessEnv, tokens?: readonly TokenConfig[], priceDecimals?: number): RunnableLimits {
   const raw = env.FLOTILLA_DENIED_POD_ANNOTATIONS;
-  const denied = raw === undefined || raw.trim() === ''
-    ? DEFAULT_RUNNABLE_LIMITS.deniedPodAnnotations
-    : raw.trim() === 'none' ? [] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const denied =
+    raw === undefined || raw.trim() === ''
+      ? DEFAULT_RUNNABLE_LIMITS.deniedPodAnnotations
+      : raw.trim() === 'none'
+        ? []
+        : raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
   const bytes = positiveInt(env, 'FLOTILLA_MAX_POD_ANNOTATION_BYTES', DEFAULT_RUNNABLE_LIMITS.maxPodAnnotationBytes);
   const quantity = (key: string, fallback: string) => {
     const value = env[key] || fallback;

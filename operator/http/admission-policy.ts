@@ -52,7 +52,8 @@ export function judgeAIJob(job: AIJob, ctx: AIJobAdmissionContext): Verdict {
   const warnings: string[] = [];
   if (ctx.limits) denials.push(...validateRunnable(job.spec, ctx.limits).map((v) => v.message));
   if (ctx.policy) {
-    if (ctx.policy.invalid.length > 0) denials.push(...ctx.policy.invalid.map((why) => `the namespace's placement policy is unusable: ${why}; ask the hub admin to fix it`));
+    if (ctx.policy.invalid.length > 0)
+      denials.push(...ctx.policy.invalid.map((why) => `the namespace's placement policy is unusable: ${why}; ask the hub admin to fix it`));
     else denials.push(...applyNamespacePolicy(job.spec, ctx.policy, { paymentsRequired: ctx.paymentsRequired ?? false }).violations.map((v) => v.message));
   }
   const callback = job.spec.callbackURL;
@@ -69,7 +70,10 @@ export function judgeAIJob(job: AIJob, ctx: AIJobAdmissionContext): Verdict {
   const unknown = (names: readonly string[] | undefined) => (names ?? []).filter((n) => !known.has(n));
   const knownList = [...known].sort().join(', ') || 'none';
   const allowedUnknown = unknown(job.spec.placement?.allowedProviders);
-  if (allowedUnknown.length > 0) warnings.push(`spec.placement.allowedProviders names ${allowedUnknown.join(', ')}, which ${allowedUnknown.length === 1 ? 'is not a GPUProvider' : 'are not GPUProviders'} of this hub (known: ${knownList})`);
+  if (allowedUnknown.length > 0)
+    warnings.push(
+      `spec.placement.allowedProviders names ${allowedUnknown.join(', ')}, which ${allowedUnknown.length === 1 ? 'is not a GPUProvider' : 'are not GPUProviders'} of this hub (known: ${knownList})`,
+    );
   const deniedUnknown = unknown(job.spec.placement?.deniedProviders);
   if (deniedUnknown.length > 0) warnings.push(`spec.placement.deniedProviders names ${deniedUnknown.join(', ')}, unknown to this hub (known: ${knownList})`);
 
@@ -82,7 +86,9 @@ export function judgeAIJob(job: AIJob, ctx: AIJobAdmissionContext): Verdict {
     const max = decimal(job.spec.payment?.maxPricePerGpuHour);
     const cheapest = Math.min(...prices.map((p) => decimal(p.pricePerGpuHour)));
     if (Number.isFinite(max) && max < cheapest) {
-      warnings.push(`spec.payment.maxPricePerGpuHour ${job.spec.payment?.maxPricePerGpuHour} is below every matching GPUProvider price (cheapest ${cheapest}); the job stays Pending`);
+      warnings.push(
+        `spec.payment.maxPricePerGpuHour ${job.spec.payment?.maxPricePerGpuHour} is below every matching GPUProvider price (cheapest ${cheapest}); the job stays Pending`,
+      );
     }
   }
   return { denials, warnings };
@@ -107,8 +113,12 @@ export function judgeGPUProvider(provider: GPUProvider, ctx: GPUProviderAdmissio
   const where = `Secret ${ref.namespace}/${ref.name}`;
   const secret = ctx.secret;
   if (!secret.found) {
-    if (secret.why === 'NotFound') denials.push(`spec.kubeconfigSecretRef: ${where} does not exist; create it (with the provider's kubeconfig under "${key}") before the GPUProvider`);
-    else if (secret.why === 'Forbidden') denials.push(`spec.kubeconfigSecretRef: the operator may not read ${where}; list it in the hub chart's providerSecretNames${ref.namespace !== ctx.operatorNamespace ? ` and keep it in the operator's namespace ${ctx.operatorNamespace}` : ''}`);
+    if (secret.why === 'NotFound')
+      denials.push(`spec.kubeconfigSecretRef: ${where} does not exist; create it (with the provider's kubeconfig under "${key}") before the GPUProvider`);
+    else if (secret.why === 'Forbidden')
+      denials.push(
+        `spec.kubeconfigSecretRef: the operator may not read ${where}; list it in the hub chart's providerSecretNames${ref.namespace !== ctx.operatorNamespace ? ` and keep it in the operator's namespace ${ctx.operatorNamespace}` : ''}`,
+      );
     else denials.push(`spec.kubeconfigSecretRef: could not read ${where}: ${secret.detail ?? 'unknown error'}`);
   } else if (!secret.keys.includes(key)) {
     denials.push(`spec.kubeconfigSecretRef: ${where} has no key "${key}" (it has: ${secret.keys.join(', ') || 'no keys'})`);

@@ -112,11 +112,14 @@ export function requireUser(auth: ApiAuth) {
     const token = bearerToken(req.get('authorization'));
     const unauthorized = (why: string) => void res.set('WWW-Authenticate', 'Bearer realm="flotilla"').status(401).json({ error: why });
     if (!token) return unauthorized('a bearer token is required (Authorization: Bearer <token>; e.g. kubectl create token)');
-    auth.authenticate(token).then((user) => {
-      if (!user) return unauthorized('the hub does not accept this token');
-      res.locals.user = user;
-      next();
-    }, (err: unknown) => failAuth(res, err));
+    auth.authenticate(token).then(
+      (user) => {
+        if (!user) return unauthorized('the hub does not accept this token');
+        res.locals.user = user;
+        next();
+      },
+      (err: unknown) => failAuth(res, err),
+    );
   };
 }
 
@@ -134,7 +137,9 @@ async function listable(auth: ApiAuth, user: UserInfo, namespaces: readonly stri
   for (let i = 0; i < namespaces.length; i += 8) {
     const batch = namespaces.slice(i, i + 8);
     const answers = await Promise.all(batch.map((namespace) => auth.allowed(user, { verb: 'list', namespace })));
-    batch.forEach((namespace, k) => { if (answers[k]) out.add(namespace); });
+    batch.forEach((namespace, k) => {
+      if (answers[k]) out.add(namespace);
+    });
   }
   return out;
 }
@@ -149,44 +154,63 @@ export function apiRouter(hub: HubReader, auth: ApiAuth, watchNamespace?: string
   router.use('/api/v1', requireUser(auth));
   router.use('/api/v1', (_req, res, next) => {
     if (hub.synced) return next();
-    res.status(503).json({ error: 'the operator\'s hub caches are not synced yet', reasons: hub.notSynced() });
+    res.status(503).json({ error: "the operator's hub caches are not synced yet", reasons: hub.notSynced() });
   });
-  const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => void fn(req, res).catch((err: unknown) => failAuth(res, err));
+  const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
+    void fn(req, res).catch((err: unknown) => failAuth(res, err));
   router.get('/api/v1/providers', (_req, res) => {
     res.json({ items: [...hub.providers()].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '')).map(providerSummary) });
   });
-  router.get('/api/v1/jobs', handle(async (req, res) => {
-    const namespace = typeof req.query.namespace === 'string' && req.query.namespace !== '' ? req.query.namespace : undefined;
-    const phase = typeof req.query.phase === 'string' ? req.query.phase : undefined;
-    let jobs = hub.jobs(namespace);
-    if (namespace) {
-      if (await forbidden(auth, res, { verb: 'list', namespace })) return;
-    } else if (!(await auth.allowed(userOf(res), { verb: 'list' }))) {
-      const allowed = await listable(auth, userOf(res), [...new Set(jobs.map((j) => j.metadata.namespace ?? ''))].sort());
-      jobs = jobs.filter((j) => allowed.has(j.metadata.namespace ?? ''));
-    }
-    const items = jobs.map(jobSummary).filter((j) => !phase || j.phase === phase)
-      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
-    res.json({ items });
-  }));
+  router.get(
+    '/api/v1/jobs',
+    handle(async (req, res) => {
+      const namespace = typeof req.query.namespace === 'string' && req.query.namespace !== '' ? req.query.namespace : undefined;
+      const phase = typeof req.query.phase === 'string' ? req.query.phase : undefined;
+      let jobs = hub.jobs(namespace);
+      if (namespace) {
+        if (await forbidden(auth, res, { verb: 'list', namespace })) return;
+      } else if (!(await auth.allowed(userOf(res), { verb: 'list' }))) {
+        const allowed = await listable(auth, userOf(res), [...new Set(jobs.map((j) => j.metadata.namespace ?? ''))].sort());
+        jobs = jobs.filter((j) => allowed.has(j.metadata.namespace ?? ''));
+      }
+      const items = jobs
+        .map(jobSummary)
+        .filter((j) => !phase || j.phase === phase)
+        .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+      res.json({ items });
+    }),
+  );
   /** The job of :namespace/:name when the caller may get it; otherwise undefined and the 403/404 sent. */
   const readableJob = async (req: Request, res: Response): Promise<AIJob | undefined> => {
     const namespace = String(req.params.namespace);
     const name = String(req.params.name);
     if (await forbidden(auth, res, { verb: 'get', namespace, name })) return undefined;
     const job = hub.job(namespace, name);
-    if (!job) res.status(404).json({ error: `AIJob ${namespace}/${name} not found${watchNamespace && watchNamespace !== namespace ? ` (this operator watches namespace ${watchNamespace} only)` : ''}` });
+    if (!job)
+      res.status(404).json({
+        error: `AIJob ${namespace}/${name} not found${watchNamespace && watchNamespace !== namespace ? ` (this operator watches namespace ${watchNamespace} only)` : ''}`,
+      });
     return job;
   };
-  router.get('/api/v1/jobs/:namespace/:name', handle(async (req, res) => {
-    const job = await readableJob(req, res);
-    if (job) res.json(jobDetail(job));
-  }));
+  router.get(
+    '/api/v1/jobs/:namespace/:name',
+    handle(async (req, res) => {
+      const job = await readableJob(req, res);
+      if (job) res.json(jobDetail(job));
+    }),
+  );
   // Reading a job's logs is reading the job: the same `get aijobs <name>` review (docs/operator.md).
-  const logsOf = podLogHandler({ source: logs?.source ?? { active: false, provider: () => undefined }, ...(logs?.limits ? { limits: logs.limits } : {}), mask: maskUrls });
-  router.get('/api/v1/jobs/:namespace/:name/logs', handle(async (req, res) => {
-    const job = await readableJob(req, res);
-    if (job) await logsOf(job, req, res);
-  }));
+  const logsOf = podLogHandler({
+    source: logs?.source ?? { active: false, provider: () => undefined },
+    ...(logs?.limits ? { limits: logs.limits } : {}),
+    mask: maskUrls,
+  });
+  router.get(
+    '/api/v1/jobs/:namespace/:name/logs',
+    handle(async (req, res) => {
+      const job = await readableJob(req, res);
+      if (job) await logsOf(job, req, res);
+    }),
+  );
   return router;
 }

@@ -39,15 +39,17 @@ export class DecisionCache<V> {
     const inFlight = this.pending.get(key);
     if (inFlight) return inFlight;
     this.misses += 1;
-    const loading = load().then((value) => {
-      this.entries.set(key, { value, expires: this.now() + this.opts.ttlMs });
-      while (this.entries.size > this.opts.maxEntries) {
-        const oldest = this.entries.keys().next();
-        if (oldest.done) break;
-        this.entries.delete(oldest.value);
-      }
-      return value;
-    }).finally(() => this.pending.delete(key));
+    const loading = load()
+      .then((value) => {
+        this.entries.set(key, { value, expires: this.now() + this.opts.ttlMs });
+        while (this.entries.size > this.opts.maxEntries) {
+          const oldest = this.entries.keys().next();
+          if (oldest.done) break;
+          this.entries.delete(oldest.value);
+        }
+        return value;
+      })
+      .finally(() => this.pending.delete(key));
     this.pending.set(key, loading);
     return loading;
   }

@@ -8,7 +8,10 @@ describe('DecisionCache', () => {
     let t = 0;
     let asked = 0;
     const cache = new DecisionCache<boolean>({ ttlMs: 10_000, maxEntries: 10, now: () => t });
-    const load = async () => { asked += 1; return true; };
+    const load = async () => {
+      asked += 1;
+      return true;
+    };
     await cache.get('k', load);
     t = 9_999;
     await cache.get('k', load);
@@ -22,7 +25,12 @@ describe('DecisionCache', () => {
     let asked = 0;
     let release: (v: boolean) => void = () => undefined;
     const cache = new DecisionCache<boolean>({ ttlMs: 1000, maxEntries: 10 });
-    const load = () => { asked += 1; return new Promise<boolean>((r) => { release = r; }); };
+    const load = () => {
+      asked += 1;
+      return new Promise<boolean>((r) => {
+        release = r;
+      });
+    };
     const all = Promise.all([cache.get('k', load), cache.get('k', load), cache.get('k', load)]);
     release(false);
     expect(await all).toEqual([false, false, false]);
@@ -32,7 +40,10 @@ describe('DecisionCache', () => {
   it('keeps at most maxEntries, dropping the least recently used', async () => {
     const cache = new DecisionCache<string>({ ttlMs: 60_000, maxEntries: 2 });
     const asked: string[] = [];
-    const load = (k: string) => async () => { asked.push(k); return k; };
+    const load = (k: string) => async () => {
+      asked.push(k);
+      return k;
+    };
     await cache.get('a', load('a'));
     await cache.get('b', load('b'));
     await cache.get('a', load('a')); // a is now the most recent
@@ -45,7 +56,11 @@ describe('DecisionCache', () => {
 
   it('does not cache a failure', async () => {
     const cache = new DecisionCache<boolean>({ ttlMs: 60_000, maxEntries: 2 });
-    await expect(cache.get('k', async () => { throw new Error('apiserver down'); })).rejects.toThrow('apiserver down');
+    await expect(
+      cache.get('k', async () => {
+        throw new Error('apiserver down');
+      }),
+    ).rejects.toThrow('apiserver down');
     await expect(cache.get('k', async () => true)).resolves.toBe(true);
   });
 });
@@ -66,13 +81,34 @@ describe('bearerToken', () => {
 
 describe('what the API shows of a provider', () => {
   const provider = {
-    apiVersion: 'flotilla.dev/v1alpha1', kind: 'GPUProvider',
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'GPUProvider',
     metadata: { name: 'provider-a' },
-    spec: { kubeconfigSecretRef: { name: 'provider-a-kubeconfig', namespace: 'flotilla-system', key: 'kubeconfig' }, namespace: 'flotilla-workloads', region: 'eu-west', payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: [{ product: 'NVIDIA-L4', pricePerGpuHour: '1.00', currency: 'USDC' }] },
-    status: { conditions: [
-      { type: 'Reachable', status: 'True', reason: 'Connected', message: 'https://10.0.0.7:6443 answers; nodes and pods are watched', lastTransitionTime: '2026-01-01T00:00:00Z' },
-      { type: 'Ready', status: 'False', reason: 'Unreachable', message: 'cannot connect to https://10.0.0.7:6443: connection refused', lastTransitionTime: '2026-01-01T00:00:00Z' },
-    ] },
+    spec: {
+      kubeconfigSecretRef: { name: 'provider-a-kubeconfig', namespace: 'flotilla-system', key: 'kubeconfig' },
+      namespace: 'flotilla-workloads',
+      region: 'eu-west',
+      payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      prices: [{ product: 'NVIDIA-L4', pricePerGpuHour: '1.00', currency: 'USDC' }],
+    },
+    status: {
+      conditions: [
+        {
+          type: 'Reachable',
+          status: 'True',
+          reason: 'Connected',
+          message: 'https://10.0.0.7:6443 answers; nodes and pods are watched',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Unreachable',
+          message: 'cannot connect to https://10.0.0.7:6443: connection refused',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    },
   } as unknown as GPUProvider;
 
   it('has no condition message (they name the API server), no Secret and no provider-side namespace', () => {
@@ -83,7 +119,9 @@ describe('what the API shows of a provider', () => {
   });
 
   it('masks every URL in a message', () => {
-    expect(maskUrls('attempt 0 lost: cannot connect to https://10.0.0.7:6443/api/v1/pods?watch=1 (ECONNREFUSED); see http://x')).toBe('attempt 0 lost: cannot connect to <url> (ECONNREFUSED); see <url>');
+    expect(maskUrls('attempt 0 lost: cannot connect to https://10.0.0.7:6443/api/v1/pods?watch=1 (ECONNREFUSED); see http://x')).toBe(
+      'attempt 0 lost: cannot connect to <url> (ECONNREFUSED); see <url>',
+    );
     expect(maskUrls('no URL here: 10 GPUs')).toBe('no URL here: 10 GPUs');
   });
 });

@@ -79,31 +79,48 @@ export class KubeApiAuth implements ApiAuth {
   async authenticate(token: string): Promise<UserInfo | undefined> {
     // Keyed by a hash: the cache never holds a usable token.
     const key = createHash('sha256').update(token).digest('hex');
-    const user = await this.users.get(key, () => this.review(async () => {
-      const review = await this.authn.createTokenReview({ body: { spec: { token, ...(this.opts.audiences ? { audiences: [...this.opts.audiences] } : {}) } } });
-      const s = review.status;
-      if (!s?.authenticated || !s.user?.username) return null;
-      return { username: s.user.username, ...(s.user.uid ? { uid: s.user.uid } : {}), groups: s.user.groups ?? [], ...(s.user.extra ? { extra: s.user.extra } : {}) };
-    }));
+    const user = await this.users.get(key, () =>
+      this.review(async () => {
+        const review = await this.authn.createTokenReview({
+          body: { spec: { token, ...(this.opts.audiences ? { audiences: [...this.opts.audiences] } : {}) } },
+        });
+        const s = review.status;
+        if (!s?.authenticated || !s.user?.username) return null;
+        return {
+          username: s.user.username,
+          ...(s.user.uid ? { uid: s.user.uid } : {}),
+          groups: s.user.groups ?? [],
+          ...(s.user.extra ? { extra: s.user.extra } : {}),
+        };
+      }),
+    );
     return user ?? undefined;
   }
 
   async allowed(user: UserInfo, check: AccessCheck): Promise<boolean> {
     const key = JSON.stringify([user.username, user.uid ?? '', [...user.groups].sort(), user.extra ?? {}, check.verb, check.namespace ?? '', check.name ?? '']);
-    return this.decisions.get(key, () => this.review(async () => {
-      const review = await this.authz.createSubjectAccessReview({
-        body: {
-          spec: {
-            user: user.username,
-            groups: [...user.groups],
-            ...(user.uid ? { uid: user.uid } : {}),
-            ...(user.extra ? { extra: Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]])) } : {}),
-            resourceAttributes: { group: GROUP, resource: AIJOB.plural, verb: check.verb, ...(check.namespace ? { namespace: check.namespace } : {}), ...(check.name ? { name: check.name } : {}) },
+    return this.decisions.get(key, () =>
+      this.review(async () => {
+        const review = await this.authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: user.username,
+              groups: [...user.groups],
+              ...(user.uid ? { uid: user.uid } : {}),
+              ...(user.extra ? { extra: Object.fromEntries(Object.entries(user.extra).map(([k, v]) => [k, [...v]])) } : {}),
+              resourceAttributes: {
+                group: GROUP,
+                resource: AIJOB.plural,
+                verb: check.verb,
+                ...(check.namespace ? { namespace: check.namespace } : {}),
+                ...(check.name ? { name: check.name } : {}),
+              },
+            },
           },
-        },
-      });
-      return review.status?.allowed === true && review.status.denied !== true;
-    }));
+        });
+        return review.status?.allowed === true && review.status.denied !== true;
+      }),
+    );
   }
 
   private async review<T>(ask: () => Promise<T>): Promise<T> {
@@ -113,7 +130,9 @@ export class KubeApiAuth implements ApiAuth {
       return await ask();
     } catch (err) {
       const code = (err as { code?: number }).code;
-      throw new AuthUnavailable(`the hub could not review the request${typeof code === 'number' ? ` (HTTP ${code})` : ''}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      throw new AuthUnavailable(
+        `the hub could not review the request${typeof code === 'number' ? ` (HTTP ${code})` : ''}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
     } finally {
       this.inFlight -= 1;
     }

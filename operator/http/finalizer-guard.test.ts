@@ -20,7 +20,7 @@ describe('finalizerRemovalProblem', () => {
     expect(finalizerRemovalProblem(both, [], OPERATOR, OPERATOR)).toBeUndefined();
   });
 
-  it('lets anyone add or keep them, and remove finalizers that are not Flotilla\'s', () => {
+  it("lets anyone add or keep them, and remove finalizers that are not Flotilla's", () => {
     expect(finalizerRemovalProblem([], both, 'alice', OPERATOR)).toBeUndefined();
     expect(finalizerRemovalProblem([...both, 'example.com/mine'], both, 'alice', OPERATOR)).toBeUndefined();
   });

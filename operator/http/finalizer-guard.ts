@@ -24,6 +24,8 @@ export function finalizerRemovalProblem(
   const kept = new Set(after ?? []);
   const removed = (before ?? []).filter((f) => isFlotillaFinalizer(f) && !kept.has(f));
   if (removed.length === 0) return undefined;
-  return `metadata.finalizers: ${removed.map((f) => JSON.stringify(f)).join(', ')} may be removed only by the Flotilla operator (${operatorUsername}); `
-    + 'it removes them itself once the job\'s pods are stopped and its providers are paid';
+  return (
+    `metadata.finalizers: ${removed.map((f) => JSON.stringify(f)).join(', ')} may be removed only by the Flotilla operator (${operatorUsername}); ` +
+    "it removes them itself once the job's pods are stopped and its providers are paid"
+  );
 }

@@ -21,6 +21,8 @@ export function fundedDeadlineProblem(before: AIJob | undefined, after: AIJob): 
   if (wasMs !== undefined && nowMs !== undefined && !Number.isNaN(wasMs) && !Number.isNaN(nowMs) && nowMs <= wasMs) return undefined;
   const from = was === undefined ? 'none' : was;
   const to = now === undefined ? 'none' : now;
-  return `spec.deadline: the job is funded, so its deadline may only move earlier (${from} → ${to}); `
-    + 'the deposit was judged against the deadline it had (a later one could outlive the payer\'s reclaim deadline)';
+  return (
+    `spec.deadline: the job is funded, so its deadline may only move earlier (${from} → ${to}); ` +
+    "the deposit was judged against the deadline it had (a later one could outlive the payer's reclaim deadline)"
+  );
 }

@@ -47,7 +47,9 @@ export class HubView implements HubReader {
         for (const listener of this.listeners) {
           try {
             listener(type, job);
-          } catch { /* a listener's failure is its own */ }
+          } catch {
+            /* a listener's failure is its own */
+          }
         }
       },
       ...(opts.onState ? { onState: (s: InformerState) => opts.onState?.('aijobs', s) } : {}),
@@ -81,7 +83,10 @@ export class HubView implements HubReader {
 
   notSynced(): string[] {
     const out: string[] = [];
-    for (const [name, informer] of [['aijobs', this.jobInformer], ['gpuproviders', this.providerInformer]] as const) {
+    for (const [name, informer] of [
+      ['aijobs', this.jobInformer],
+      ['gpuproviders', this.providerInformer],
+    ] as const) {
       if (informer.synced) continue;
       const { error, listed } = informer.current;
       out.push(`hub ${name} informer ${listed ? 'disconnected' : 'not listed yet'}${error !== undefined ? `: ${describe(error)}` : ''}`);

@@ -12,7 +12,8 @@ import { DEFAULT_POD_LOG_LIMITS, podLogHandler } from './pod-logs.ts';
 import type { LogProvider, LogSource, PodLogLimits } from './pod-logs.ts';
 
 const JOB = {
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+  apiVersion: 'flotilla.dev/v1alpha1',
+  kind: 'AIJob',
   metadata: { name: 'train', namespace: 'team-a', uid: 'u-1' },
   spec: { image: 'x', replicas: 1, resources: { gpus: 1 } },
   status: { phase: 'Running', attempts: [{ index: 0, provider: 'p', pods: [{ replica: 0, name: 'train-a0-r0', uid: 'pod-uid' }] }] },
@@ -25,7 +26,9 @@ class MemoryProvider implements LogProvider {
   stopped = 0;
   uid = 'pod-uid';
   fail?: { code: number; body: string };
-  cachedPod(name: string) { return { metadata: { name, uid: this.uid } }; }
+  cachedPod(name: string) {
+    return { metadata: { name, uid: this.uid } };
+  }
   async read(pod: string, opts: { limitBytes: number; tailLines?: number }) {
     this.asked.push({ pod, ...opts, follow: false });
     if (this.fail) throw this.fail;
@@ -36,7 +39,10 @@ class MemoryProvider implements LogProvider {
     if (this.fail) throw this.fail;
     out.write('step 1\n');
     this.open.add(out);
-    return () => { this.stopped += 1; this.open.delete(out); };
+    return () => {
+      this.stopped += 1;
+      this.open.delete(out);
+    };
   }
 }
 
@@ -62,7 +68,7 @@ afterEach(async () => {
 });
 
 describe('podLogHandler', () => {
-  it('reads the recorded pod\'s log with the byte bound, and names pod and bounds in headers', async () => {
+  it("reads the recorded pod's log with the byte bound, and names pod and bounds in headers", async () => {
     await serve();
     const res = await fetch(`${base}/logs?limitBytes=999999999&tailLines=10`);
     expect(res.status).toBe(200);
@@ -116,7 +122,7 @@ describe('podLogHandler', () => {
     expect(provider.asked).toEqual([]);
   });
 
-  it('503 on a standby; the provider\'s refusal of a follow keeps its status (nothing was streamed yet)', async () => {
+  it("503 on a standby; the provider's refusal of a follow keeps its status (nothing was streamed yet)", async () => {
     await serve();
     source.active = false;
     expect((await fetch(`${base}/logs`)).status).toBe(503);
@@ -124,6 +130,8 @@ describe('podLogHandler', () => {
     provider.fail = { code: 500, body: '{"message":"dial tcp 127.0.0.1:10250: connect: connection refused"}' };
     const res = await fetch(`${base}/logs?follow=true`);
     expect(res.status).toBe(502);
-    expect(((await res.json()) as { error: string }).error).toBe('provider p could not serve the log of replica 0, attempt 0 (pod train-a0-r0 at provider p) (HTTP 500): dial tcp 127.0.0.1:10250: connect: connection refused');
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'provider p could not serve the log of replica 0, attempt 0 (pod train-a0-r0 at provider p) (HTTP 500): dial tcp 127.0.0.1:10250: connect: connection refused',
+    );
   });
 });

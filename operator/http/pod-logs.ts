@@ -68,7 +68,8 @@ export function parseLogQuery(q: Record<string, unknown>, limits: PodLogLimits =
   const limitBytes = q.limitBytes === undefined ? limits.defaultLimitBytes : nonNegative(q.limitBytes);
   if (limitBytes === undefined || limitBytes < 1) return bad(`limitBytes must be a positive number of bytes, at most ${limits.maxLimitBytes}`);
   const tailLines = q.tailLines === undefined ? undefined : nonNegative(q.tailLines);
-  if (q.tailLines !== undefined && (tailLines === undefined || tailLines > limits.maxTailLines)) return bad(`tailLines must be a number of lines, at most ${limits.maxTailLines}`);
+  if (q.tailLines !== undefined && (tailLines === undefined || tailLines > limits.maxTailLines))
+    return bad(`tailLines must be a number of lines, at most ${limits.maxTailLines}`);
   return {
     ok: true,
     value: {
@@ -129,17 +130,21 @@ export function providerLogError(err: unknown, target: LogTarget, mask: (s: stri
   const body = (err as { body?: unknown }).body;
   let detail = '';
   try {
-    detail = typeof body === 'string' ? ((JSON.parse(body) as { message?: string }).message ?? body) : ((body as { message?: string } | undefined)?.message ?? '');
+    detail =
+      typeof body === 'string' ? ((JSON.parse(body) as { message?: string }).message ?? body) : ((body as { message?: string } | undefined)?.message ?? '');
   } catch {
     detail = typeof body === 'string' ? body : '';
   }
-  if (!detail) detail = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+  if (!detail) detail = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
   const what = `the log of replica ${target.replica}, attempt ${target.attempt} (pod ${target.pod} at provider ${target.provider})`;
   if (code === 404) return { status: 404, error: `${what} is gone: the provider no longer has the pod` };
   // The apiserver's 400 is the pod's state ("container … is waiting to start", or the node's
   // "no logs found for container …"): the request was right, the log is not there (yet).
   if (code === 400) return { status: 409, error: `${what} is not available from the provider: ${mask(detail.slice(0, 500))}` };
-  return { status: 502, error: `provider ${target.provider} could not serve ${what}${typeof code === 'number' ? ` (HTTP ${code})` : ''}: ${mask(detail.slice(0, 500))}` };
+  return {
+    status: 502,
+    error: `provider ${target.provider} could not serve ${what}${typeof code === 'number' ? ` (HTTP ${code})` : ''}: ${mask(detail.slice(0, 500))}`,
+  };
 }
 
 export interface PodLogHandlerDeps {
@@ -161,16 +166,27 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
     const target = logTarget(job, q);
     if (!target.ok) return void res.status(404).json({ error: target.error });
     const t = target.value;
-    if (!deps.source.active) return void res.status(503).json({ error: 'this operator replica is not the leader and holds no provider connections; retry (the leader serves logs)' });
+    if (!deps.source.active)
+      return void res.status(503).json({ error: 'this operator replica is not the leader and holds no provider connections; retry (the leader serves logs)' });
     const provider = deps.source.provider(t.provider);
     if (!provider) return void res.status(502).json({ error: `provider ${t.provider} is not connected to this operator: cannot read the log of pod ${t.pod}` });
     const cached = provider.cachedPod(t.pod);
     if (cached?.metadata?.uid && cached.metadata.uid !== t.podUid) {
-      return void res.status(404).json({ error: `pod ${t.pod} at provider ${t.provider} is not the pod the operator created (uid ${cached.metadata.uid}, not ${t.podUid}); its log is not this job's` });
+      return void res.status(404).json({
+        error: `pod ${t.pod} at provider ${t.provider} is not the pod the operator created (uid ${cached.metadata.uid}, not ${t.podUid}); its log is not this job's`,
+      });
     }
-    if (q.follow && follows >= limits.maxFollows) return void res.set('Retry-After', '10').status(429).json({ error: `${limits.maxFollows} logs are being followed already; retry later` });
+    if (q.follow && follows >= limits.maxFollows)
+      return void res
+        .set('Retry-After', '10')
+        .status(429)
+        .json({ error: `${limits.maxFollows} logs are being followed already; retry later` });
     const token = bucket.tryTake();
-    if (!token.ok) return void res.set('Retry-After', String(Math.ceil(token.retryAfterMs / 1000))).status(429).json({ error: 'too many log requests; retry shortly' });
+    if (!token.ok)
+      return void res
+        .set('Retry-After', String(Math.ceil(token.retryAfterMs / 1000)))
+        .status(429)
+        .json({ error: 'too many log requests; retry shortly' });
     const opts = { limitBytes: q.limitBytes, ...(q.tailLines !== undefined ? { tailLines: q.tailLines } : {}) };
     // The bytes are whatever the job and the provider wrote: never sniffed into HTML by a browser.
     res.set('X-Content-Type-Options', 'nosniff');
@@ -196,8 +212,16 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
       stop = undefined;
     };
     let released = false;
-    const release = () => { if (!released) { released = true; follows -= 1; } };
-    res.on('close', () => { done(); release(); });
+    const release = () => {
+      if (!released) {
+        released = true;
+        follows -= 1;
+      }
+    };
+    res.on('close', () => {
+      done();
+      release();
+    });
     // Not flushed yet: a provider that refuses the request still gets its status code through.
     res.status(200).type('text/plain');
     try {
@@ -210,7 +234,10 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
       return;
     }
     if (res.writableEnded || res.destroyed) return void done();
-    deadline = setTimeout(() => { done(); res.end(); }, limits.maxFollowMs);
+    deadline = setTimeout(() => {
+      done();
+      res.end();
+    }, limits.maxFollowMs);
     deadline.unref();
   };
 }

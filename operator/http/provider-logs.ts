@@ -22,14 +22,25 @@ export class ProviderLogSource implements LogSource {
     const connection = this.registry?.entry(name)?.connection;
     if (!connection) return undefined;
     const namespace = connection.namespace;
-    const read: LogProvider['read'] = async (pod, opts) => connection.core.readNamespacedPodLog({ name: pod, namespace, container: MAIN_CONTAINER, limitBytes: opts.limitBytes, ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}) });
+    const read: LogProvider['read'] = async (pod, opts) =>
+      connection.core.readNamespacedPodLog({
+        name: pod,
+        namespace,
+        container: MAIN_CONTAINER,
+        limitBytes: opts.limitBytes,
+        ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
+      });
     return {
       namespace,
       cachedPod: (pod) => connection.pods().find((p) => p.metadata?.name === pod),
       read,
       follow: async (pod, opts, out) => {
         try {
-          const controller = await new Log(connection.kubeConfig).log(namespace, pod, MAIN_CONTAINER, out, { follow: true, limitBytes: opts.limitBytes, ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}) });
+          const controller = await new Log(connection.kubeConfig).log(namespace, pod, MAIN_CONTAINER, out, {
+            follow: true,
+            limitBytes: opts.limitBytes,
+            ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
+          });
           return () => controller.abort();
         } catch (err) {
           // client-node's Log keeps the apiserver's message only for a 500; for a refusal (400 "no

@@ -9,7 +9,7 @@ describe('Readiness', () => {
     synced = true;
     expect(r.report()).toEqual({ ready: true, role: 'starting', reasons: [] });
   });
-  it('applies the leader\'s checks only while leading, and a standby names the leader', () => {
+  it("applies the leader's checks only while leading, and a standby names the leader", () => {
     const r = new Readiness();
     r.requireWhileLeading('aijobs', () => 'cache not synced');
     r.role = 'standby';
@@ -23,7 +23,9 @@ describe('Readiness', () => {
   });
   it('turns a throwing check into a reason', () => {
     const r = new Readiness();
-    r.require('x', () => { throw new Error('boom'); });
+    r.require('x', () => {
+      throw new Error('boom');
+    });
     expect(r.report()).toMatchObject({ ready: false, reasons: ['x: check failed: boom'] });
   });
 });

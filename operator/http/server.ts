@@ -133,17 +133,20 @@ export async function startWebhookServer(app: Express, tls: TlsFiles, opts: List
       if (now === last) return;
       server.setSecureContext(read());
       last = now;
-    } catch { /* mid-rotation: try again next tick */ }
+    } catch {
+      /* mid-rotation: try again next tick */
+    }
   }, opts.reloadEveryMs ?? 30_000);
   timer.unref();
   return {
     server,
     port: boundPort(server),
-    close: () => new Promise<void>((resolve) => {
-      clearInterval(timer);
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        clearInterval(timer);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

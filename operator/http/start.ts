@@ -68,7 +68,14 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
   let webhook: WebhookServer | undefined;
   let reports: Server | undefined;
   if (config.http.port !== undefined) {
-    const app = createHttpApp({ readiness: opts.readiness, hub: opts.view, auth: opts.auth, serveMetrics: opts.telemetry.serveMetrics, ...(opts.logs ? { logs: { source: opts.logs } } : {}), ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}) });
+    const app = createHttpApp({
+      readiness: opts.readiness,
+      hub: opts.view,
+      auth: opts.auth,
+      serveMetrics: opts.telemetry.serveMetrics,
+      ...(opts.logs ? { logs: { source: opts.logs } } : {}),
+      ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+    });
     try {
       http = await startHttpServer(app, { port: config.http.port, ...(config.http.host ? { host: config.http.host } : {}) });
       log('info', 'serving probes, metrics and API', { port: boundPort(http), host: config.http.host ?? '*' });
@@ -100,7 +107,11 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
       log,
     });
     try {
-      webhook = await startWebhookServer(app, { certFile, keyFile }, { port: config.webhook.port, ...(config.webhook.host ? { host: config.webhook.host } : {}) });
+      webhook = await startWebhookServer(
+        app,
+        { certFile, keyFile },
+        { port: config.webhook.port, ...(config.webhook.host ? { host: config.webhook.host } : {}) },
+      );
       log('info', 'serving admission webhooks', { port: webhook.port, certFile, paymentTokens: tokens ?? 'any' });
     } catch (err) {
       log('error', 'could not serve admission webhooks', { port: config.webhook.port, error: errorMessage(err) });

@@ -37,13 +37,40 @@ export interface WebhookRule {
 
 /** Every webhook the operator serves and what it must be registered for. */
 export const WEBHOOK_RULES: readonly WebhookRule[] = [
-  { name: 'aijobs.default.flotilla.dev', type: 'Mutating', path: WEBHOOK_PATHS.defaultAIJobs, operations: ['CREATE', 'UPDATE'], resource: AIJOB.plural, scope: 'Namespaced' },
-  { name: 'aijobs.validate.flotilla.dev', type: 'Validating', path: WEBHOOK_PATHS.aijobs, operations: ['CREATE', 'UPDATE'], resource: AIJOB.plural, scope: 'Namespaced' },
-  { name: 'gpuproviders.validate.flotilla.dev', type: 'Validating', path: WEBHOOK_PATHS.gpuproviders, operations: ['CREATE', 'UPDATE'], resource: GPUPROVIDER.plural, scope: 'Cluster' },
+  {
+    name: 'aijobs.default.flotilla.dev',
+    type: 'Mutating',
+    path: WEBHOOK_PATHS.defaultAIJobs,
+    operations: ['CREATE', 'UPDATE'],
+    resource: AIJOB.plural,
+    scope: 'Namespaced',
+  },
+  {
+    name: 'aijobs.validate.flotilla.dev',
+    type: 'Validating',
+    path: WEBHOOK_PATHS.aijobs,
+    operations: ['CREATE', 'UPDATE'],
+    resource: AIJOB.plural,
+    scope: 'Namespaced',
+  },
+  {
+    name: 'gpuproviders.validate.flotilla.dev',
+    type: 'Validating',
+    path: WEBHOOK_PATHS.gpuproviders,
+    operations: ['CREATE', 'UPDATE'],
+    resource: GPUPROVIDER.plural,
+    scope: 'Cluster',
+  },
 ];
 
 /** A rule as admissionregistration.k8s.io/v1 writes it. */
-export const ruleOf = (w: WebhookRule) => ({ apiGroups: [GROUP], apiVersions: [VERSION], operations: [...w.operations], resources: [w.resource], scope: w.scope });
+export const ruleOf = (w: WebhookRule) => ({
+  apiGroups: [GROUP],
+  apiVersions: [VERSION],
+  operations: [...w.operations],
+  resources: [w.resource],
+  scope: w.scope,
+});
 
 export interface AdmissionRequest {
   readonly uid: string;
@@ -115,7 +142,14 @@ export function webhookRouter(deps: WebhookDeps): Router {
     }
     try {
       const verdict = await judge(request);
-      if (verdict.denials.length > 0) deps.log?.('info', 'admission denied', { kind: request.kind?.kind, namespace: request.namespace, name: request.name, operation: request.operation, denials: verdict.denials });
+      if (verdict.denials.length > 0)
+        deps.log?.('info', 'admission denied', {
+          kind: request.kind?.kind,
+          namespace: request.namespace,
+          name: request.name,
+          operation: request.operation,
+          denials: verdict.denials,
+        });
       res.json(admissionResponse(request.uid, verdict));
     } catch (err) {
       // Fail closed, with the reason, rather than answer 500 (which the apiserver reports less clearly).
@@ -125,53 +159,64 @@ export function webhookRouter(deps: WebhookDeps): Router {
     }
   };
 
-  router.post(WEBHOOK_PATHS.aijobs, handle(async (request) => {
-    const job = request.object as AIJob | undefined;
-    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.spec) return allow;
-    const old = request.oldObject as AIJob | undefined;
-    if (request.operation === 'UPDATE') {
-      const stripped = finalizerRemovalProblem(old?.metadata?.finalizers, job.metadata?.finalizers, request.userInfo?.username, deps.operatorUsername?.());
-      if (stripped) return { denials: [stripped], warnings: [] };
-      const later = fundedDeadlineProblem(old, job);
-      if (later) return { denials: [later], warnings: [] };
-      const moved = old?.metadata ? claimChangeProblem(old, job) : undefined;
-      if (moved) return { denials: [moved], warnings: [] };
-    }
-    // Metadata and finalizer updates (the operator's own among them) are not judged: only a spec
-    // change can widen what the job asks for, and a job being deleted must be able to finish.
-    if (request.operation === 'UPDATE' && (job.metadata?.deletionTimestamp || sameJson(job.spec, old?.spec))) return allow;
-    const namespace = request.namespace ?? job.metadata?.namespace;
-    return judgeAIJob(job, {
-      ...(deps.paymentTokens ? { paymentTokens: deps.paymentTokens } : {}),
-      ...(deps.hub.synced ? { providers: deps.hub.providers() } : {}),
-      ...(deps.limits ? { limits: deps.limits } : {}),
-      ...(deps.namespaceAnnotations && namespace ? { policy: parseNamespacePolicy(await deps.namespaceAnnotations(namespace)) } : {}),
-      paymentsRequired: deps.paymentsRequired ?? false,
-      ...(deps.callbackUrlProblem ? { callbackUrlProblem: deps.callbackUrlProblem } : {}),
-    });
-  }));
+  router.post(
+    WEBHOOK_PATHS.aijobs,
+    handle(async (request) => {
+      const job = request.object as AIJob | undefined;
+      if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.spec) return allow;
+      const old = request.oldObject as AIJob | undefined;
+      if (request.operation === 'UPDATE') {
+        const stripped = finalizerRemovalProblem(old?.metadata?.finalizers, job.metadata?.finalizers, request.userInfo?.username, deps.operatorUsername?.());
+        if (stripped) return { denials: [stripped], warnings: [] };
+        const later = fundedDeadlineProblem(old, job);
+        if (later) return { denials: [later], warnings: [] };
+        const moved = old?.metadata ? claimChangeProblem(old, job) : undefined;
+        if (moved) return { denials: [moved], warnings: [] };
+      }
+      // Metadata and finalizer updates (the operator's own among them) are not judged: only a spec
+      // change can widen what the job asks for, and a job being deleted must be able to finish.
+      if (request.operation === 'UPDATE' && (job.metadata?.deletionTimestamp || sameJson(job.spec, old?.spec))) return allow;
+      const namespace = request.namespace ?? job.metadata?.namespace;
+      return judgeAIJob(job, {
+        ...(deps.paymentTokens ? { paymentTokens: deps.paymentTokens } : {}),
+        ...(deps.hub.synced ? { providers: deps.hub.providers() } : {}),
+        ...(deps.limits ? { limits: deps.limits } : {}),
+        ...(deps.namespaceAnnotations && namespace ? { policy: parseNamespacePolicy(await deps.namespaceAnnotations(namespace)) } : {}),
+        paymentsRequired: deps.paymentsRequired ?? false,
+        ...(deps.callbackUrlProblem ? { callbackUrlProblem: deps.callbackUrlProblem } : {}),
+      });
+    }),
+  );
 
-  router.post(WEBHOOK_PATHS.defaultAIJobs, handle(async (request) => {
-    const job = request.object as AIJob | undefined;
-    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.metadata || !request.namespace || !deps.namespaceAnnotations) return allow;
-    const old = request.operation === 'UPDATE' ? request.oldObject as AIJob | undefined : undefined;
-    if (old && job.metadata.deletionTimestamp) return allow;
-    // A failed read of the namespace fails closed (handle): a job created without its namespace's
-    // policy (a price cap, say) would be worse than one created a moment later.
-    const defaults = defaultAIJob(job, await deps.namespaceAnnotations(request.namespace), old);
-    if (defaults.applied.length > 0) deps.log?.('info', 'admission defaulted', { namespace: request.namespace, name: request.name, operation: request.operation, fields: defaults.applied });
-    return { denials: [], warnings: defaults.warnings, patch: defaults.patch };
-  }));
+  router.post(
+    WEBHOOK_PATHS.defaultAIJobs,
+    handle(async (request) => {
+      const job = request.object as AIJob | undefined;
+      if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.metadata || !request.namespace || !deps.namespaceAnnotations)
+        return allow;
+      const old = request.operation === 'UPDATE' ? (request.oldObject as AIJob | undefined) : undefined;
+      if (old && job.metadata.deletionTimestamp) return allow;
+      // A failed read of the namespace fails closed (handle): a job created without its namespace's
+      // policy (a price cap, say) would be worse than one created a moment later.
+      const defaults = defaultAIJob(job, await deps.namespaceAnnotations(request.namespace), old);
+      if (defaults.applied.length > 0)
+        deps.log?.('info', 'admission defaulted', { namespace: request.namespace, name: request.name, operation: request.operation, fields: defaults.applied });
+      return { denials: [], warnings: defaults.warnings, patch: defaults.patch };
+    }),
+  );
 
-  router.post(WEBHOOK_PATHS.gpuproviders, handle(async (request) => {
-    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !request.object) return allow;
-    const provider = request.object as GPUProvider;
-    if (request.operation === 'UPDATE' && !gpuProviderNeedsJudging(provider, request.oldObject as GPUProvider | undefined)) return allow;
-    const ref = provider.spec?.kubeconfigSecretRef;
-    if (!ref) return allow; // the schema requires it; nothing for us to add
-    const secret = await deps.lookupSecret(ref.namespace, ref.name);
-    return judgeGPUProvider(provider, { secret, operatorNamespace: deps.operatorNamespace });
-  }));
+  router.post(
+    WEBHOOK_PATHS.gpuproviders,
+    handle(async (request) => {
+      if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !request.object) return allow;
+      const provider = request.object as GPUProvider;
+      if (request.operation === 'UPDATE' && !gpuProviderNeedsJudging(provider, request.oldObject as GPUProvider | undefined)) return allow;
+      const ref = provider.spec?.kubeconfigSecretRef;
+      if (!ref) return allow; // the schema requires it; nothing for us to add
+      const secret = await deps.lookupSecret(ref.namespace, ref.name);
+      return judgeGPUProvider(provider, { secret, operatorNamespace: deps.operatorNamespace });
+    }),
+  );
 
   return router;
 }

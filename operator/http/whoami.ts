@@ -7,6 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 export async function operatorUsername(hub: KubeConfig, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   if (env.FLOTILLA_OPERATOR_USERNAME) return env.FLOTILLA_OPERATOR_USERNAME;
-  const review = await hub.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  const review = await hub
+    .makeApiClient(AuthenticationV1Api)
+    .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
   return review.status?.userInfo?.username;
 }

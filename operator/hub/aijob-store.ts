@@ -53,7 +53,8 @@ export class AIJobStore {
     this.component = opts.component ?? 'flotilla-operator';
     const ns = opts.namespace;
     const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
-    const list = () => (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<{ items: AIJob[] }>;
+    const list = () =>
+      (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<{ items: AIJob[] }>;
     this.informer = new ResilientInformer<AIJob>({
       kubeConfig: kc,
       path: `/apis/${GROUP}/${VERSION}/${ns ? `namespaces/${ns}/` : ''}${AIJOB.plural}`,
@@ -96,11 +97,19 @@ export class AIJobStore {
    */
   async claim(job: AIJob, owner: string, finalizers?: string[]): Promise<AIJob> {
     assertLeading(`claim AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    return (await this.custom.patchNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: AIJOB.plural,
-      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
-      body: { metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) } },
-    }, mergePatch())) as AIJob;
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: job.metadata.namespace ?? '',
+        name: job.metadata.name ?? '',
+        body: {
+          metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) },
+        },
+      },
+      mergePatch(),
+    )) as AIJob;
   }
 
   list(): readonly AIJob[] {
@@ -111,20 +120,32 @@ export class AIJobStore {
   async patchStatus(job: AIJob, status: AIJobStatus): Promise<AIJob> {
     assertLeading(`write the status of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
     failpoint('before-status-write', { job: `${job.metadata.namespace}/${job.metadata.name}`, phase: status.phase });
-    return (await this.custom.patchNamespacedCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: AIJOB.plural,
-      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
-      body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status },
-    }, mergePatch())) as AIJob;
+    return (await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: job.metadata.namespace ?? '',
+        name: job.metadata.name ?? '',
+        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status },
+      },
+      mergePatch(),
+    )) as AIJob;
   }
 
   async setFinalizers(job: AIJob, finalizers: string[]): Promise<AIJob> {
     assertLeading(`set the finalizers of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    return (await this.custom.patchNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: AIJOB.plural,
-      namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
-      body: { metadata: { resourceVersion: job.metadata.resourceVersion, finalizers } },
-    }, mergePatch())) as AIJob;
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: job.metadata.namespace ?? '',
+        name: job.metadata.name ?? '',
+        body: { metadata: { resourceVersion: job.metadata.resourceVersion, finalizers } },
+      },
+      mergePatch(),
+    )) as AIJob;
   }
 
   async recordEvent(job: AIJob, event: JobEvent): Promise<void> {
@@ -134,7 +155,14 @@ export class AIJobStore {
       namespace: job.metadata.namespace ?? '',
       body: {
         metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
-        involvedObject: { apiVersion: API_VERSION, kind: AIJOB.kind, name: job.metadata.name ?? '', namespace: job.metadata.namespace ?? '', uid: job.metadata.uid ?? '', resourceVersion: job.metadata.resourceVersion ?? '' },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: AIJOB.kind,
+          name: job.metadata.name ?? '',
+          namespace: job.metadata.namespace ?? '',
+          uid: job.metadata.uid ?? '',
+          resourceVersion: job.metadata.resourceVersion ?? '',
+        },
         reason: event.reason,
         message: event.message.slice(0, 1024),
         type: event.type,

@@ -91,11 +91,28 @@ describe('inCidr', () => {
 
 describe('special ranges', () => {
   it.each([
-    ['0.1.2.3', 'unspecified'], ['10.1.2.3', 'private'], ['100.64.0.1', 'cgnat'], ['127.9.9.9', 'loopback'],
-    ['169.254.169.254', 'link-local'], ['172.31.0.1', 'private'], ['192.0.0.8', 'ietf-protocol'], ['192.0.2.1', 'documentation'],
-    ['192.88.99.1', '6to4-relay'], ['192.168.1.1', 'private'], ['198.19.0.1', 'benchmarking'], ['203.0.113.9', 'documentation'],
-    ['224.0.0.1', 'multicast'], ['255.255.255.255', 'reserved'], ['::', 'unspecified'], ['::1', 'loopback'], ['100::1', 'discard'],
-    ['2001:db8::1', 'documentation'], ['fd12::1', 'unique-local'], ['fe80::1', 'link-local'], ['fec0::1', 'site-local'], ['ff02::1', 'multicast'],
+    ['0.1.2.3', 'unspecified'],
+    ['10.1.2.3', 'private'],
+    ['100.64.0.1', 'cgnat'],
+    ['127.9.9.9', 'loopback'],
+    ['169.254.169.254', 'link-local'],
+    ['172.31.0.1', 'private'],
+    ['192.0.0.8', 'ietf-protocol'],
+    ['192.0.2.1', 'documentation'],
+    ['192.88.99.1', '6to4-relay'],
+    ['192.168.1.1', 'private'],
+    ['198.19.0.1', 'benchmarking'],
+    ['203.0.113.9', 'documentation'],
+    ['224.0.0.1', 'multicast'],
+    ['255.255.255.255', 'reserved'],
+    ['::', 'unspecified'],
+    ['::1', 'loopback'],
+    ['100::1', 'discard'],
+    ['2001:db8::1', 'documentation'],
+    ['fd12::1', 'unique-local'],
+    ['fe80::1', 'link-local'],
+    ['fec0::1', 'site-local'],
+    ['ff02::1', 'multicast'],
   ])('%s is %s', (text, kind) => {
     expect(specialRangeOf(ip(text))?.kind).toBe(kind);
   });

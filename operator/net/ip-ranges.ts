@@ -105,11 +105,15 @@ export function parseCidr(text: string): Cidr | undefined {
  * entry it cannot read: a typo must not silently widen or narrow what a policy refuses.
  */
 export function parseCidrList(raw: string | undefined, source: string): Cidr[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((text) => {
-    const cidr = parseCidr(text);
-    if (!cidr) throw new Error(`${source}: "${text}" is not a CIDR (address/prefix, e.g. 10.96.0.0/12 or fd00::/8)`);
-    return cidr;
-  });
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((text) => {
+      const cidr = parseCidr(text);
+      if (!cidr) throw new Error(`${source}: "${text}" is not a CIDR (address/prefix, e.g. 10.96.0.0/12 or fd00::/8)`);
+      return cidr;
+    });
 }
 
 const nodeFamily = (family: IpFamily) => (family === 4 ? 'ipv4' : 'ipv6');
@@ -127,8 +131,20 @@ export function inCidr(ip: Ip, cidr: Cidr): boolean {
 
 /** The kinds of special-purpose range (IANA IPv4 and IPv6 special-purpose address registries). */
 export type SpecialKind =
-  | 'unspecified' | 'loopback' | 'link-local' | 'private' | 'cgnat' | 'ietf-protocol' | 'documentation'
-  | '6to4-relay' | 'benchmarking' | 'multicast' | 'reserved' | 'discard' | 'unique-local' | 'site-local';
+  | 'unspecified'
+  | 'loopback'
+  | 'link-local'
+  | 'private'
+  | 'cgnat'
+  | 'ietf-protocol'
+  | 'documentation'
+  | '6to4-relay'
+  | 'benchmarking'
+  | 'multicast'
+  | 'reserved'
+  | 'discard'
+  | 'unique-local'
+  | 'site-local';
 
 export interface SpecialRange {
   readonly kind: SpecialKind;

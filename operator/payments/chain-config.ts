@@ -54,11 +54,15 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
 /** `USDC=0xabc…:6,DAI=0xdef…:18` → token list; throws on anything malformed. */
 export function parseTokens(text: string): TokenConfig[] {
-  const tokens = text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
-    const m = /^([A-Z][A-Z0-9]{1,15})=(0x[0-9a-fA-F]{40}):(\d{1,2})$/.exec(entry);
-    if (!m) throw new ChainConfigError(`FLOTILLA_TOKENS entry "${entry}" is not SYMBOL=0xaddress:decimals`);
-    return { symbol: m[1] as string, address: m[2] as string, decimals: Number(m[3]) };
-  });
+  const tokens = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([A-Z][A-Z0-9]{1,15})=(0x[0-9a-fA-F]{40}):(\d{1,2})$/.exec(entry);
+      if (!m) throw new ChainConfigError(`FLOTILLA_TOKENS entry "${entry}" is not SYMBOL=0xaddress:decimals`);
+      return { symbol: m[1] as string, address: m[2] as string, decimals: Number(m[3]) };
+    });
   const symbols = new Set(tokens.map((t) => t.symbol));
   if (symbols.size !== tokens.length) throw new ChainConfigError('FLOTILLA_TOKENS names a symbol twice');
   return tokens;
@@ -66,9 +70,7 @@ export function parseTokens(text: string): TokenConfig[] {
 
 /** spec.payment.token (a symbol or an address) → the configured token, or undefined when not supported. */
 export function resolveToken(tokens: readonly TokenConfig[], token: string): TokenConfig | undefined {
-  return ADDRESS.test(token)
-    ? tokens.find((t) => t.address.toLowerCase() === token.toLowerCase())
-    : tokens.find((t) => t.symbol === token);
+  return ADDRESS.test(token) ? tokens.find((t) => t.address.toLowerCase() === token.toLowerCase()) : tokens.find((t) => t.symbol === token);
 }
 
 const positive = (env: NodeJS.ProcessEnv, key: string, fallback: number) => positiveInt(env, key, fallback, ChainConfigError);

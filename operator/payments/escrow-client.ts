@@ -92,7 +92,7 @@ export class EscrowClient {
       const probe = new JsonRpcProvider(this.request(), undefined, { staticNetwork: true, batchMaxCount: 1 });
       let chainId: number;
       try {
-        chainId = Number(BigInt(await probe.send('eth_chainId', []) as string));
+        chainId = Number(BigInt((await probe.send('eth_chainId', [])) as string));
       } finally {
         probe.destroy();
       }
@@ -102,7 +102,9 @@ export class EscrowClient {
       const provider = new JsonRpcProvider(this.request(), chainId, { staticNetwork: true, cacheTimeout: -1, pollingInterval: this.pollingIntervalMs });
       const wallet = this.key ? new Wallet(this.key, provider) : undefined;
       const escrow = new Contract(this.config.escrowAddress, loadArtifact('FlotillaEscrow').abi, wallet ?? provider);
-      const nonces = wallet ? nonceManagerFor({ address: wallet.address, pendingNonce: () => provider.getTransactionCount(wallet.address, 'pending') }) : undefined;
+      const nonces = wallet
+        ? nonceManagerFor({ address: wallet.address, pendingNonce: () => provider.getTransactionCount(wallet.address, 'pending') })
+        : undefined;
       return { provider, escrow, ...(wallet ? { wallet } : {}), ...(nonces ? { nonces } : {}) };
     })();
     try {
@@ -114,7 +116,10 @@ export class EscrowClient {
   }
 
   destroy(): void {
-    void this.connected?.then((c) => c.provider.destroy(), () => undefined);
+    void this.connected?.then(
+      (c) => c.provider.destroy(),
+      () => undefined,
+    );
     this.connected = undefined;
   }
 
@@ -129,7 +134,13 @@ export class EscrowClient {
   async deposit(jobId: string, blockTag?: number): Promise<EscrowDeposit> {
     const { escrow } = await this.connect();
     const tag = blockTag ?? (await this.confirmedBlock());
-    const j = await escrow.getFunction('jobs').staticCall(jobId, { blockTag: tag }) as { payer: string; deadline: bigint; status: bigint; token: string; deposit: bigint };
+    const j = (await escrow.getFunction('jobs').staticCall(jobId, { blockTag: tag })) as {
+      payer: string;
+      deadline: bigint;
+      status: bigint;
+      token: string;
+      deposit: bigint;
+    };
     return { status: JOB_STATUS[Number(j.status)] ?? 'None', payer: j.payer, token: j.token, deposit: j.deposit, deadline: j.deadline };
   }
 
@@ -137,7 +148,7 @@ export class EscrowClient {
   async settlementOf(jobId: string, blockTag?: number): Promise<{ status: EscrowJobStatus; closedAtBlock: number }> {
     const { escrow } = await this.connect();
     const tag = blockTag ?? (await this.confirmedBlock());
-    const [status, closedAtBlock] = await escrow.getFunction('settlementOf').staticCall(jobId, { blockTag: tag }) as [bigint, bigint];
+    const [status, closedAtBlock] = (await escrow.getFunction('settlementOf').staticCall(jobId, { blockTag: tag })) as [bigint, bigint];
     return { status: JOB_STATUS[Number(status)] ?? 'None', closedAtBlock: Number(closedAtBlock) };
   }
 
@@ -156,12 +167,12 @@ export class EscrowClient {
   /** Credit of `account` in `token` (withdrawable). */
   async owed(account: string, token: string): Promise<bigint> {
     const { escrow } = await this.connect();
-    return await escrow.getFunction('owed').staticCall(account, token) as bigint;
+    return (await escrow.getFunction('owed').staticCall(account, token)) as bigint;
   }
 
   async tokenBalance(token: string, account: string): Promise<bigint> {
     const { provider } = await this.connect();
-    return await new Contract(token, ERC20_ABI, provider).getFunction('balanceOf').staticCall(account) as bigint;
+    return (await new Contract(token, ERC20_ABI, provider).getFunction('balanceOf').staticCall(account)) as bigint;
   }
 
   /**
@@ -182,7 +193,7 @@ export class EscrowClient {
     if (!wallet) throw new ChainConfigError('funding needs a payer key');
     const erc20 = new Contract(token, ERC20_ABI, wallet);
     let approveTx: string | undefined;
-    const allowance = await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress) as bigint;
+    const allowance = (await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress)) as bigint;
     if (allowance < amount) {
       const tx = await this.sendContract(erc20, 'approve', [this.config.escrowAddress, amount]);
       await this.confirmed(tx);
@@ -243,7 +254,7 @@ function describeRevert(err: unknown, contract: Contract): string {
   if (!isCallException(err)) return String(err);
   if (err.revert) return `${err.revert.name}(${err.revert.args.map(String).join(', ')})`;
   const parsed = err.data ? contract.interface.parseError(err.data) : null;
-  return parsed ? `${parsed.name}(${parsed.args.map(String).join(', ')})` : (err.shortMessage || err.message);
+  return parsed ? `${parsed.name}(${parsed.args.map(String).join(', ')})` : err.shortMessage || err.message;
 }
 
 /** True for errors that mean "the chain did not answer" rather than "the chain said no". */

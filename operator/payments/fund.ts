@@ -44,7 +44,13 @@ export interface FundResult {
 /** Deposits for an AIJob under its escrow id (from its uid), approving the escrow first if needed. */
 export async function fundJob(req: FundRequest): Promise<FundResult> {
   const api = req.hub.makeApiClient(CustomObjectsApi);
-  const job = (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: req.namespace, name: req.name })) as AIJob;
+  const job = (await api.getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: AIJOB.plural,
+    namespace: req.namespace,
+    name: req.name,
+  })) as AIJob;
   const payment = job.spec.payment;
   if (!payment) throw new ChainConfigError(`AIJob ${req.namespace}/${req.name} has no spec.payment: nothing to fund`);
   const token = resolveToken(req.chain.tokens, payment.token);
@@ -62,7 +68,13 @@ export async function fundJob(req: FundRequest): Promise<FundResult> {
     const from = Number.isFinite(jobDeadline) ? (BigInt(Math.ceil(jobDeadline / 1000)) > now ? BigInt(Math.ceil(jobDeadline / 1000)) : now) : now;
     const deadline = req.deadline ?? from + BigInt(DEFAULT_DEPOSIT_SECONDS);
     const txs = await chain.fund(escrowJobId, token.address, amount, deadline);
-    return { escrowJobId, token: payment.token, deposited: fromBaseUnits(amount, token.decimals), total: fromBaseUnits(already + amount, token.decimals), ...txs };
+    return {
+      escrowJobId,
+      token: payment.token,
+      deposited: fromBaseUnits(amount, token.decimals),
+      total: fromBaseUnits(already + amount, token.decimals),
+      ...txs,
+    };
   } finally {
     chain.destroy();
   }

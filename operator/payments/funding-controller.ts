@@ -36,7 +36,6 @@ import type { EscrowClient } from './escrow-client.ts';
 import { conditionOf, holdsSettlement, SETTLEMENT_FINALIZER, withCondition } from './job-status.ts';
 import type { JobStatusWriter } from './job-status.ts';
 
-
 export interface FundingControllerOptions {
   readonly writer: JobStatusWriter;
   readonly get: (key: string) => AIJob | undefined;
@@ -98,7 +97,12 @@ export class FundingController {
     }
     const token = resolveToken(config.tokens, payment.token);
     if (!token) {
-      await write(job, 'False', 'TokenNotSupported', `spec.payment.token ${payment.token} is not one of the configured tokens (${config.tokens.map((t) => `${t.symbol}=${t.address}`).join(', ')})`);
+      await write(
+        job,
+        'False',
+        'TokenNotSupported',
+        `spec.payment.token ${payment.token} is not one of the configured tokens (${config.tokens.map((t) => `${t.symbol}=${t.address}`).join(', ')})`,
+      );
       return {};
     }
     let required: bigint;
@@ -106,7 +110,12 @@ export class FundingController {
       required = toBaseUnits(payment.maxAmount, token.decimals);
     } catch (err) {
       if (!(err instanceof AmountError)) throw err;
-      await write(job, 'False', 'TokenNotSupported', `spec.payment.maxAmount ${payment.maxAmount}: ${err.message} (${token.symbol} has ${token.decimals} decimals)`);
+      await write(
+        job,
+        'False',
+        'TokenNotSupported',
+        `spec.payment.maxAmount ${payment.maxAmount}: ${err.message} (${token.symbol} has ${token.decimals} decimals)`,
+      );
       return {};
     }
 
@@ -130,7 +139,13 @@ export class FundingController {
       settlementWindowSeconds: config.settlementWindowSeconds,
     });
     const verdict = fundingPolicyVerdict(escrowJobId, deposit, {
-      tokenAddress: token.address, tokenName: payment.token, decimals: token.decimals, required, payers, namespace, requiredDeadline,
+      tokenAddress: token.address,
+      tokenName: payment.token,
+      decimals: token.decimals,
+      required,
+      payers,
+      namespace,
+      requiredDeadline,
     });
     const funding = { escrowJobId, deposited: fromBaseUnits(deposit.status === 'None' ? 0n : deposit.deposit, token.decimals) };
     let on: AIJob | undefined = job;
@@ -141,7 +156,8 @@ export class FundingController {
       if (!on || on.metadata.deletionTimestamp) return {};
     }
     await write(on, verdict.status, verdict.reason, verdict.message, funding);
-    if (verdict.status === 'True') this.opts.log('info', 'job funded', { job: key, escrowJobId, payer: deposit.payer, deposited: funding.deposited, deadline: String(deposit.deadline) });
+    if (verdict.status === 'True')
+      this.opts.log('info', 'job funded', { job: key, escrowJobId, payer: deposit.payer, deposited: funding.deposited, deadline: String(deposit.deadline) });
     return verdict.status === 'True' ? {} : { requeueAfterMs: config.pollMs };
   }
 

@@ -85,7 +85,11 @@ export class JobStatusWriter {
   async read(job: AIJob): Promise<AIJob | undefined> {
     try {
       return (await this.custom.getNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '',
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: job.metadata.namespace ?? '',
+        name: job.metadata.name ?? '',
       })) as AIJob;
     } catch (err) {
       if ((err as { code?: number }).code === 404) return undefined;
@@ -96,9 +100,18 @@ export class JobStatusWriter {
 
 /** A copy of `status` with one condition set (lastTransitionTime moves only when status flips). */
 export function withCondition(
-  status: AIJobStatus, type: 'Funded' | 'Settled', value: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date, generation?: number,
+  status: AIJobStatus,
+  type: 'Funded' | 'Settled',
+  value: 'True' | 'False' | 'Unknown',
+  reason: string,
+  message: string,
+  now: Date,
+  generation?: number,
 ): AIJobStatus {
-  return { ...status, conditions: setCondition(status.conditions, { type, status: value, reason, message: message.slice(0, 4096) }, now.toISOString(), generation) };
+  return {
+    ...status,
+    conditions: setCondition(status.conditions, { type, status: value, reason, message: message.slice(0, 4096) }, now.toISOString(), generation),
+  };
 }
 
 export function conditionOf(job: AIJob, type: string) {

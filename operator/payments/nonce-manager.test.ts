@@ -38,12 +38,16 @@ describe('KeyNonceManager', () => {
     const node = new MemoryNode();
     const m = new KeyNonceManager(node);
     await m.send((n) => node.broadcast(n));
-    await expect(m.send(async () => { throw new Error('execution reverted: AlreadySettled'); })).rejects.toThrow('AlreadySettled');
+    await expect(
+      m.send(async () => {
+        throw new Error('execution reverted: AlreadySettled');
+      }),
+    ).rejects.toThrow('AlreadySettled');
     expect(await m.send((n) => node.broadcast(n))).toBe(1);
     expect(node.accepted).toEqual([0, 1]);
   });
 
-  it('a nonce used by someone else is retried once with the node\'s pending nonce', async () => {
+  it("a nonce used by someone else is retried once with the node's pending nonce", async () => {
     const node = new MemoryNode();
     const m = new KeyNonceManager(node);
     await m.send((n) => node.broadcast(n));
@@ -56,7 +60,12 @@ describe('KeyNonceManager', () => {
     const node = new MemoryNode();
     const m = new KeyNonceManager(node);
     const calls: number[] = [];
-    await expect(m.send(async (n) => { calls.push(n); throw Object.assign(new Error('nonce too low'), { code: 'NONCE_EXPIRED' }); })).rejects.toThrow('nonce too low');
+    await expect(
+      m.send(async (n) => {
+        calls.push(n);
+        throw Object.assign(new Error('nonce too low'), { code: 'NONCE_EXPIRED' });
+      }),
+    ).rejects.toThrow('nonce too low');
     expect(calls).toEqual([0, 0]);
   });
 
@@ -65,7 +74,9 @@ describe('KeyNonceManager', () => {
     const m = new KeyNonceManager(node);
     const results = await Promise.allSettled([
       m.send((n) => node.broadcast(n, 10)),
-      m.send(async () => { throw new Error('boom'); }),
+      m.send(async () => {
+        throw new Error('boom');
+      }),
       m.send((n) => node.broadcast(n)),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

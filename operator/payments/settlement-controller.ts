@@ -86,7 +86,9 @@ export class SettlementController {
         windowMs: opts.config.batchWindowMs,
         max: opts.config.batchMax,
         log: opts.log,
-        onSent: (items, txHash) => { for (const item of items) void this.recordSent(item.key, item.entry.jobId, txHash); },
+        onSent: (items, txHash) => {
+          for (const item of items) void this.recordSent(item.key, item.entry.jobId, txHash);
+        },
         onDone: (items, error) => {
           for (const item of items) {
             if (error) void this.recordFailure(item.key, item.entry.jobId, error);
@@ -145,9 +147,17 @@ export class SettlementController {
 
     const { chain, config } = this.opts;
     const settled = (status: 'False' | 'True', reason: string, message: string) =>
-      this.opts.writer.update(job, (j) => (settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', status, reason, message, this.now(), j.metadata.generation) : undefined));
+      this.opts.writer.update(job, (j) =>
+        settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', status, reason, message, this.now(), j.metadata.generation) : undefined,
+      );
     if (!chain || !config || !token) {
-      await settled('False', 'SettlementFailed', !chain ? 'payments are not configured on this operator (FLOTILLA_CHAIN_RPC is unset)' : `spec.payment.token ${job.spec.payment.token} is not configured`);
+      await settled(
+        'False',
+        'SettlementFailed',
+        !chain
+          ? 'payments are not configured on this operator (FLOTILLA_CHAIN_RPC is unset)'
+          : `spec.payment.token ${job.spec.payment.token} is not configured`,
+      );
       return {};
     }
     if (!chain.address || !this.batcher) {
@@ -175,7 +185,14 @@ export class SettlementController {
    *   Reclaimed / None → nothing can be paid any more.
    * Every outcome that closes the escrow releases the settlement finalizer.
    */
-  private async settle(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost, withCost: (s: AIJobStatus) => AIJobStatus): Promise<ReconcileResult> {
+  private async settle(
+    key: string,
+    job: AIJob,
+    id: string,
+    token: TokenConfig,
+    cost: JobCost,
+    withCost: (s: AIJobStatus) => AIJobStatus,
+  ): Promise<ReconcileResult> {
     const chain = this.opts.chain as EscrowClient;
     const onChain = await chain.settlementOf(id);
     switch (onChain.status) {
@@ -203,13 +220,20 @@ export class SettlementController {
     let written: AIJob | undefined = job;
     if (!sameRecord(current, record)) {
       if (current?.id || current?.amounts) {
-        this.opts.log(current.id === id && current.txHash ? 'info' : 'warn', 'status.settlement differs from what the attempts and the deposit say; recording and sending the derived split', { job: key, id, recorded: current, derived: record });
+        this.opts.log(
+          current.id === id && current.txHash ? 'info' : 'warn',
+          'status.settlement differs from what the attempts and the deposit say; recording and sending the derived split',
+          { job: key, id, recorded: current, derived: record },
+        );
       }
       written = await this.opts.writer.update(job, (j) => {
         if (!settleable(j)) return undefined;
         // A transaction hash is kept only when it was recorded for this very split.
         const txHash = sameRecord(j.status?.settlement, record) ? j.status?.settlement?.txHash : undefined;
-        return { ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation), settlement: { ...record, ...(txHash ? { txHash } : {}) } };
+        return {
+          ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation),
+          settlement: { ...record, ...(txHash ? { txHash } : {}) },
+        };
       });
       if (!written) return {};
       this.opts.log('info', 'settlement intent written', { job: key, id, amounts: record.amounts, refund: record.refund });
@@ -222,7 +246,11 @@ export class SettlementController {
   }
 
   /** The split as it must be paid now: metered attempts, payout addresses, the deposit on chain. */
-  private async derive(id: string, token: TokenConfig, cost: JobCost): Promise<{ record: Settlement; entry: SettlementEntry; message: string } | { error: string }> {
+  private async derive(
+    id: string,
+    token: TokenConfig,
+    cost: JobCost,
+  ): Promise<{ record: Settlement; entry: SettlementEntry; message: string } | { error: string }> {
     const chain = this.opts.chain as EscrowClient;
     const deposit = await chain.deposit(id);
     let split;
@@ -241,7 +269,15 @@ export class SettlementController {
   }
 
   /** The id is Settled on chain: record the transaction (and, if status says otherwise, what was paid). */
-  private async recordLanded(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost, withCost: (s: AIJobStatus) => AIJobStatus, block: number): Promise<void> {
+  private async recordLanded(
+    key: string,
+    job: AIJob,
+    id: string,
+    token: TokenConfig,
+    cost: JobCost,
+    withCost: (s: AIJobStatus) => AIJobStatus,
+    block: number,
+  ): Promise<void> {
     const chain = this.opts.chain as EscrowClient;
     const event = await chain.settledEvent(id, block);
     const txHash = event?.txHash ?? job.status?.settlement?.txHash;
@@ -254,10 +290,15 @@ export class SettlementController {
       const known = new Map((record?.amounts ?? []).map((a) => [a.payoutAddress?.toLowerCase(), a]));
       const paid: Settlement = {
         id,
-        amounts: event.providers.map((p, i) => ({ provider: known.get(p.toLowerCase())?.provider ?? 'unknown', payoutAddress: known.get(p.toLowerCase())?.payoutAddress ?? p, amount: fromBaseUnits(event.amounts[i] ?? 0n, token.decimals) })),
+        amounts: event.providers.map((p, i) => ({
+          provider: known.get(p.toLowerCase())?.provider ?? 'unknown',
+          payoutAddress: known.get(p.toLowerCase())?.payoutAddress ?? p,
+          amount: fromBaseUnits(event.amounts[i] ?? 0n, token.decimals),
+        })),
         refund: fromBaseUnits(event.refund, token.decimals),
       };
-      if (record && !sameRecord(record, paid)) this.opts.log('error', 'the settlement on chain differs from the split derived now', { job: key, id, derived: record, onChain: paid });
+      if (record && !sameRecord(record, paid))
+        this.opts.log('error', 'the settlement on chain differs from the split derived now', { job: key, id, derived: record, onChain: paid });
       record = paid;
     }
     await this.opts.writer.update(job, (j) => {
@@ -270,7 +311,9 @@ export class SettlementController {
   }
 
   private mark(job: AIJob, withCost: (s: AIJobStatus) => AIJobStatus, reason: string, message: string) {
-    return this.opts.writer.update(job, (j) => (settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined));
+    return this.opts.writer.update(job, (j) =>
+      settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined,
+    );
   }
 
   /** Drops the settlement finalizer: the escrow is closed (settled, reclaimed) or never existed. */
@@ -286,21 +329,41 @@ export class SettlementController {
     const job = this.opts.get(key);
     if (!job) return;
     const confirmations = this.opts.config?.confirmations ?? 1;
-    await this.opts.writer.update(job, (j) => {
-      if (!settleable(j) || j.status?.settlement?.id !== id || conditionOf(j, 'Settled')?.status === 'True') return undefined;
-      const s = withCondition(j.status ?? {}, 'Settled', 'False', 'SettlementPending', `sent ${id} in ${txHash}; waiting for ${confirmations} confirmation(s)`, this.now(), j.metadata.generation);
-      return { ...s, settlement: { ...j.status?.settlement, txHash } };
-    }).catch((err: unknown) => this.opts.log('warn', 'could not record the settlement transaction', { job: key, txHash, error: errorMessage(err) }));
+    await this.opts.writer
+      .update(job, (j) => {
+        if (!settleable(j) || j.status?.settlement?.id !== id || conditionOf(j, 'Settled')?.status === 'True') return undefined;
+        const s = withCondition(
+          j.status ?? {},
+          'Settled',
+          'False',
+          'SettlementPending',
+          `sent ${id} in ${txHash}; waiting for ${confirmations} confirmation(s)`,
+          this.now(),
+          j.metadata.generation,
+        );
+        return { ...s, settlement: { ...j.status?.settlement, txHash } };
+      })
+      .catch((err: unknown) => this.opts.log('warn', 'could not record the settlement transaction', { job: key, txHash, error: errorMessage(err) }));
   }
 
   private async recordFailure(key: string, id: string, error: unknown): Promise<void> {
     const job = this.opts.get(key);
     if (!job) return;
     const unavailable = isChainUnavailable(error);
-    await this.opts.writer.update(job, (j) => {
-      if (!settleable(j) || j.status?.settlement?.id !== id) return undefined;
-      return withCondition(j.status ?? {}, 'Settled', 'False', unavailable ? 'ChainUnreachable' : 'SettlementFailed', `settling ${id} failed: ${errorMessage(error)}`, this.now(), j.metadata.generation);
-    }).catch((err: unknown) => this.opts.log('warn', 'could not record the settlement failure', { job: key, error: errorMessage(err) }));
+    await this.opts.writer
+      .update(job, (j) => {
+        if (!settleable(j) || j.status?.settlement?.id !== id) return undefined;
+        return withCondition(
+          j.status ?? {},
+          'Settled',
+          'False',
+          unavailable ? 'ChainUnreachable' : 'SettlementFailed',
+          `settling ${id} failed: ${errorMessage(error)}`,
+          this.now(),
+          j.metadata.generation,
+        );
+      })
+      .catch((err: unknown) => this.opts.log('warn', 'could not record the settlement failure', { job: key, error: errorMessage(err) }));
   }
 
   private async payoutAddresses(names: readonly string[]): Promise<Map<string, string>> {
@@ -326,7 +389,11 @@ export function settleable(job: AIJob): boolean {
 
 /** Same id, amounts and refund (the transaction hash aside). */
 function sameRecord(a: Settlement | undefined, b: Settlement | undefined): boolean {
-  const norm = (s: Settlement | undefined) => ({ id: s?.id, amounts: (s?.amounts ?? []).map((x) => ({ provider: x.provider, payoutAddress: x.payoutAddress?.toLowerCase(), amount: x.amount })), refund: s?.refund });
+  const norm = (s: Settlement | undefined) => ({
+    id: s?.id,
+    amounts: (s?.amounts ?? []).map((x) => ({ provider: x.provider, payoutAddress: x.payoutAddress?.toLowerCase(), amount: x.amount })),
+    refund: s?.refund,
+  });
   return sameJson(norm(a), norm(b));
 }
 

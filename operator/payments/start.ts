@@ -35,7 +35,8 @@ export function startPayments(opts: PaymentsOptions): Payments {
   const { log } = opts;
   const key = opts.chain?.settlementKeyFile ? readKeyFile(opts.chain.settlementKeyFile) : undefined;
   const chain = opts.chain ? new EscrowClient(opts.chain, key ? { key } : {}) : undefined;
-  const onError = (name: string) => (k: string, err: unknown, retryInMs: number) => log('warn', `${name} reconcile failed; retrying`, { job: k, error: errorMessage(err), retryInMs });
+  const onError = (name: string) => (k: string, err: unknown, retryInMs: number) =>
+    log('warn', `${name} reconcile failed; retrying`, { job: k, error: errorMessage(err), retryInMs });
   const fundingQueue = new WorkQueue({ workers: opts.workers ?? 2, onError: onError('funding') });
   // Settlement reconciles only read and queue: the batcher sends. More workers let a batch fill up.
   const settlementQueue = new WorkQueue({ workers: Math.max(4, opts.workers ?? 8), onError: onError('settlement') });
@@ -48,7 +49,9 @@ export function startPayments(opts: PaymentsOptions): Payments {
       if (funding.wants(job)) fundingQueue.add(k);
       settlementQueue.add(k);
     },
-    onState: (state) => { if (state.error) log('warn', 'payments: hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
+    onState: (state) => {
+      if (state.error) log('warn', 'payments: hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
+    },
   });
   const writer = new JobStatusWriter(opts.hub, store);
   const get = (k: string) => store.get(k);
@@ -56,14 +59,27 @@ export function startPayments(opts: PaymentsOptions): Payments {
   const namespaceAnnotations = async (name: string) => (await core.readNamespace({ name })).metadata?.annotations ?? {};
   const funding = new FundingController({ writer, get, log, namespaceAnnotations, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
   const settlement = new SettlementController({
-    hub: opts.hub, writer, get, log, wake: (k) => settlementQueue.add(k),
-    ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}),
+    hub: opts.hub,
+    writer,
+    get,
+    log,
+    wake: (k) => settlementQueue.add(k),
+    ...(chain ? { chain } : {}),
+    ...(opts.chain ? { config: opts.chain } : {}),
   });
   store.start();
   fundingQueue.start((k) => funding.reconcile(k));
   settlementQueue.start((k) => settlement.reconcile(k));
   log('info', 'payments started', {
-    chain: opts.chain ? { rpc: opts.chain.rpcUrl, escrow: opts.chain.escrowAddress, tokens: opts.chain.tokens.map((t) => t.symbol), confirmations: opts.chain.confirmations, settler: chain?.address ?? null } : null,
+    chain: opts.chain
+      ? {
+          rpc: opts.chain.rpcUrl,
+          escrow: opts.chain.escrowAddress,
+          tokens: opts.chain.tokens.map((t) => t.symbol),
+          confirmations: opts.chain.confirmations,
+          settler: chain?.address ?? null,
+        }
+      : null,
   });
   return {
     funding,

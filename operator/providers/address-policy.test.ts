@@ -1,7 +1,13 @@
 import { forbiddenAddress, parseIp, parseRange } from './address-policy.ts';
 
 const strict = { hubRanges: [], allowLoopback: false };
-const hub = { hubRanges: [{ range: parseRange('10.96.0.0/12'), what: 'inside the hub\'s service range' }, { range: parseRange('fd00:10::/56'), what: 'inside the hub\'s pod range' }], allowLoopback: false };
+const hub = {
+  hubRanges: [
+    { range: parseRange('10.96.0.0/12'), what: "inside the hub's service range" },
+    { range: parseRange('fd00:10::/56'), what: "inside the hub's pod range" },
+  ],
+  allowLoopback: false,
+};
 
 describe('parseIp', () => {
   it.each([
@@ -44,8 +50,8 @@ describe('forbiddenAddress', () => {
   it.each(['203.0.113.9', '10.0.0.1', '192.168.1.10', '2001:db8::5', '::ffff:203.0.113.9'])('%s is allowed', (ip) => {
     expect(forbiddenAddress(ip, strict)).toBeUndefined();
   });
-  it('refuses the hub\'s own ranges, IPv4-mapped too', () => {
-    expect(forbiddenAddress('10.96.0.1', hub)).toBe('10.96.0.1 is inside the hub\'s service range (10.96.0.0/12)');
+  it("refuses the hub's own ranges, IPv4-mapped too", () => {
+    expect(forbiddenAddress('10.96.0.1', hub)).toBe("10.96.0.1 is inside the hub's service range (10.96.0.0/12)");
     expect(forbiddenAddress('::ffff:10.100.0.1', hub)).toMatch(/service range/);
     expect(forbiddenAddress('fd00:10::99', hub)).toMatch(/pod range/);
     expect(forbiddenAddress('10.112.0.1', hub)).toBeUndefined();

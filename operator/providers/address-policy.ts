@@ -44,7 +44,7 @@ export function parseRange(text: string): IpRange {
   return rangeOf(cidr, text.trim());
 }
 
-const UNSPECIFIED = 'the unspecified address (it reaches the operator\'s own host)';
+const UNSPECIFIED = "the unspecified address (it reaches the operator's own host)";
 
 /** The special-purpose ranges refused, in this policy's words. */
 const BUILT_IN: Readonly<Partial<Record<SpecialKind, string>>> = {
@@ -54,7 +54,7 @@ const BUILT_IN: Readonly<Partial<Record<SpecialKind, string>>> = {
 };
 /** IPv4 link-local is where cloud metadata services live: say so. */
 const wordsFor = (kind: SpecialKind, family: 4 | 6) =>
-  kind === 'link-local' && family === 4 ? 'link-local (cloud metadata services live here)' : BUILT_IN[kind] as string;
+  kind === 'link-local' && family === 4 ? 'link-local (cloud metadata services live here)' : (BUILT_IN[kind] as string);
 const REFUSED_KINDS = Object.keys(BUILT_IN) as SpecialKind[];
 
 /** Is a built-in refusal one that the local-development flag lifts? Loopback and unspecified only. */

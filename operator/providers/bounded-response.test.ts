@@ -32,18 +32,28 @@ afterAll(async () => {
 
 function client() {
   const text = yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'x',
     clusters: [{ name: 'c', cluster: { server: base } }],
     users: [{ name: 'u', user: { token: 't' } }],
     contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
   });
-  return loadProviderKubeConfig(text, 'test', { rateLimit: { qps: 100, burst: 100 }, requestTimeoutMs: 5_000, responseLimits: LIMITS, policy: { allowInsecure: true, hubRanges: [] } });
+  return loadProviderKubeConfig(text, 'test', {
+    rateLimit: { qps: 100, burst: 100 },
+    requestTimeoutMs: 5_000,
+    responseLimits: LIMITS,
+    policy: { allowInsecure: true, hubRanges: [] },
+  });
 }
 
-const nodeList = (n: number, pad = 0) => JSON.stringify({
-  kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '1' },
-  items: Array.from({ length: n }, (_, i) => ({ metadata: { name: `n${i}`, annotations: { pad: 'x'.repeat(pad) } } })),
-});
+const nodeList = (n: number, pad = 0) =>
+  JSON.stringify({
+    kind: 'NodeList',
+    apiVersion: 'v1',
+    metadata: { resourceVersion: '1' },
+    items: Array.from({ length: n }, (_, i) => ({ metadata: { name: `n${i}`, annotations: { pad: 'x'.repeat(pad) } } })),
+  });
 
 /** The error, from the cause chain, that the size limit raised. */
 function tooLarge(err: unknown): ProviderResponseTooLarge | undefined {
@@ -66,7 +76,10 @@ describe('response size limits', () => {
 
   it('a list whose Content-Length is over the limit is refused before it is read', async () => {
     route = (_req, res) => res.end(nodeList(100, 1024));
-    const err = await client().makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
+    const err = await client()
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .catch((e: unknown) => e);
     expect(tooLarge(err)?.message).toMatch(/GET \/api\/v1\/nodes: the response is .* over the limit of 65536 bytes/);
     const verdict = connectionErrorVerdict(err, base, 'listing and watching nodes');
     expect(verdict).toMatchObject({ status: 'False', reason: 'ResponseTooLarge' });
@@ -89,7 +102,10 @@ describe('response size limits', () => {
       res.on('error', () => undefined);
       pump();
     };
-    const err = await client().makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
+    const err = await client()
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .catch((e: unknown) => e);
     expect(tooLarge(err)?.message).toMatch(/the response exceeded the limit of 65536 bytes/);
     expect(connectionErrorVerdict(err, base, 'listing nodes').reason).toBe('ResponseTooLarge');
   });
@@ -99,12 +115,16 @@ describe('response size limits', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.end(gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20)));
     };
-    const err = await client().makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
+    const err = await client()
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .catch((e: unknown) => e);
     expect(tooLarge(err)?.message).toMatch(/gzip-encoded/);
   });
 
   it('a watch may stream more than the response limit in events of allowed size', async () => {
-    const event = (i: number) => `${JSON.stringify({ type: 'ADDED', object: { metadata: { name: `n${i}`, resourceVersion: String(i) }, pad: 'y'.repeat(1024) } })}\n`;
+    const event = (i: number) =>
+      `${JSON.stringify({ type: 'ADDED', object: { metadata: { name: `n${i}`, resourceVersion: String(i) }, pad: 'y'.repeat(1024) } })}\n`;
     route = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       for (let i = 0; i < 100; i += 1) res.write(event(i)); // ~110 KiB in all, over maxResponseBytes
@@ -145,9 +165,14 @@ describe('connect-time address check (DNS rebinding)', () => {
     const kc = new ProviderKubeConfig({ rateLimit: { qps: 100, burst: 100 }, requestTimeoutMs: 5_000, responseLimits: LIMITS });
     kc.loadFromOptions({
       clusters: [{ name: 'c', server: base.replace('127.0.0.1', 'localhost'), skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
     });
-    const err = await kc.makeApiClient(CoreV1Api).listNode().catch((e: unknown) => e);
+    const err = await kc
+      .makeApiClient(CoreV1Api)
+      .listNode()
+      .catch((e: unknown) => e);
     const verdict = connectionErrorVerdict(err, kc.server, 'listing nodes');
     expect(verdict).toMatchObject({ status: 'False', reason: 'ConnectionFailed' });
     expect(verdict.message).toMatch(/refused to connect to .*: localhost resolves to (127\.0\.0\.1|::1) is loopback/);
@@ -162,13 +187,16 @@ describe('connect-time address check (DNS rebinding)', () => {
     const kc = new ProviderKubeConfig({ rateLimit: { qps: 100, burst: 100 }, requestTimeoutMs: 5_000, addressPolicy: { hubRanges: [], allowLoopback: true } });
     kc.loadFromOptions({
       clusters: [{ name: 'c', server: base.replace('127.0.0.1', 'localhost'), skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x',
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
     });
     expect((await kc.makeApiClient(CoreV1Api).listNode()).items).toHaveLength(1);
   });
 
   it('vettedLookup answers in both shapes net.connect asks for', async () => {
-    const fake = ((_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '203.0.113.5', family: 4 }])) as never;
+    const fake = ((_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) =>
+      cb(null, [{ address: '203.0.113.5', family: 4 }])) as never;
     const lookup = vettedLookup({ hubRanges: [], allowLoopback: false }, fake);
     const one = await new Promise((resolve) => lookup('x.example', { all: false }, (err, address, family) => resolve({ err, address, family })));
     expect(one).toEqual({ err: null, address: '203.0.113.5', family: 4 });

@@ -68,9 +68,10 @@ function identityEncoding(headers: DispatchOptions['headers']): NonNullable<Disp
   }
   const out: Record<string, string | string[] | undefined> = {};
   if (headers && typeof headers === 'object') {
-    const entries = Symbol.iterator in headers
-      ? [...(headers as Iterable<[string, string | string[] | undefined]>)]
-      : Object.entries(headers as Record<string, string | string[] | undefined>);
+    const entries =
+      Symbol.iterator in headers
+        ? [...(headers as Iterable<[string, string | string[] | undefined]>)]
+        : Object.entries(headers as Record<string, string | string[] | undefined>);
     for (const [k, v] of entries) if (k.toLowerCase() !== 'accept-encoding') out[k] = v;
   }
   out['accept-encoding'] = 'identity';
@@ -120,12 +121,20 @@ class BoundedHandler {
   onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const encoding = header(headers, 'content-encoding')?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
-      this.refuse(controller, `${this.what}: the response is ${encoding}-encoded although identity was asked for; compressed responses are refused because their size is only known after inflating them`, this.limits.maxResponseBytes);
+      this.refuse(
+        controller,
+        `${this.what}: the response is ${encoding}-encoded although identity was asked for; compressed responses are refused because their size is only known after inflating them`,
+        this.limits.maxResponseBytes,
+      );
       return;
     }
     const length = Number(header(headers, 'content-length'));
     if (!this.watch && Number.isFinite(length) && length > this.limits.maxResponseBytes) {
-      this.refuse(controller, `${this.what}: the response is ${mib(length)}, over the limit of ${mib(this.limits.maxResponseBytes)}`, this.limits.maxResponseBytes);
+      this.refuse(
+        controller,
+        `${this.what}: the response is ${mib(length)}, over the limit of ${mib(this.limits.maxResponseBytes)}`,
+        this.limits.maxResponseBytes,
+      );
       return;
     }
     return (this.inner.onResponseStart as (...a: unknown[]) => void | undefined)?.(controller, statusCode, headers, statusMessage);
@@ -180,11 +189,17 @@ class BoundedHandler {
 
 /** The interceptor: every request gets identity encoding and a BoundedHandler. */
 export function boundedResponses(limits: ResponseLimits, what: () => string): (dispatch: Dispatch) => Dispatch {
-  return (dispatch) => function boundedDispatch(opts: DispatchOptions, handler: DispatchHandler): boolean {
-    const watch = isWatch(opts.path);
-    const bounded = new BoundedHandler(handler, watch, limits, `${what()} ${watch ? 'watch' : String(opts.method ?? 'GET')} ${(opts.path ?? '').split('?')[0]}`);
-    return dispatch({ ...opts, headers: identityEncoding(opts.headers) }, bounded as unknown as DispatchHandler);
-  };
+  return (dispatch) =>
+    function boundedDispatch(opts: DispatchOptions, handler: DispatchHandler): boolean {
+      const watch = isWatch(opts.path);
+      const bounded = new BoundedHandler(
+        handler,
+        watch,
+        limits,
+        `${what()} ${watch ? 'watch' : String(opts.method ?? 'GET')} ${(opts.path ?? '').split('?')[0]}`,
+      );
+      return dispatch({ ...opts, headers: identityEncoding(opts.headers) }, bounded as unknown as DispatchHandler);
+    };
 }
 
 /** `dispatcher` with the size limits in front of it (same connection pool). */

@@ -118,8 +118,18 @@ export class ProviderConnection implements ProviderClient {
     this.now = opts.now ?? Date.now;
     this.onEvent = opts.onEvent;
     this.heartbeat = opts.heartbeat ?? DEFAULT_HEARTBEAT;
-    const probeConfig = new ProviderKubeConfig({ rateLimit: HEARTBEAT_RATE_LIMIT, requestTimeoutMs: this.heartbeat.timeoutMs, responseLimits: opts.kubeConfig.responseLimits, addressPolicy: opts.kubeConfig.addressPolicy });
-    probeConfig.loadFromOptions({ clusters: opts.kubeConfig.clusters, users: opts.kubeConfig.users, contexts: opts.kubeConfig.contexts, currentContext: opts.kubeConfig.currentContext });
+    const probeConfig = new ProviderKubeConfig({
+      rateLimit: HEARTBEAT_RATE_LIMIT,
+      requestTimeoutMs: this.heartbeat.timeoutMs,
+      responseLimits: opts.kubeConfig.responseLimits,
+      addressPolicy: opts.kubeConfig.addressPolicy,
+    });
+    probeConfig.loadFromOptions({
+      clusters: opts.kubeConfig.clusters,
+      users: opts.kubeConfig.users,
+      contexts: opts.kubeConfig.contexts,
+      currentContext: opts.kubeConfig.currentContext,
+    });
     probeConfig.clusterName = opts.name;
     this.probe = probeConfig.makeApiClient(VersionApi);
     const stateChanged = (_: InformerState) => {
@@ -137,7 +147,8 @@ export class ProviderConnection implements ProviderClient {
     this.nodeInformer = new ResilientInformer<V1Node>({
       kubeConfig: this.kubeConfig,
       path: '/api/v1/nodes',
-      list: (page) => this.core.listNode({ ...(page.limit !== undefined ? { limit: page.limit } : {}), ...(page.continue ? { _continue: page.continue } : {}) }),
+      list: (page) =>
+        this.core.listNode({ ...(page.limit !== undefined ? { limit: page.limit } : {}), ...(page.continue ? { _continue: page.continue } : {}) }),
       ...bounded,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       now: this.now,
@@ -150,12 +161,13 @@ export class ProviderConnection implements ProviderClient {
     this.podInformer = new ResilientInformer<V1Pod>({
       kubeConfig: this.kubeConfig,
       path: `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
-      list: (page) => this.core.listNamespacedPod({
-        namespace: this.namespace,
-        labelSelector: LABEL_JOB_UID,
-        ...(page.limit !== undefined ? { limit: page.limit } : {}),
-        ...(page.continue ? { _continue: page.continue } : {}),
-      }),
+      list: (page) =>
+        this.core.listNamespacedPod({
+          namespace: this.namespace,
+          labelSelector: LABEL_JOB_UID,
+          ...(page.limit !== undefined ? { limit: page.limit } : {}),
+          ...(page.continue ? { _continue: page.continue } : {}),
+        }),
       ...bounded,
       labelSelector: LABEL_JOB_UID,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
@@ -289,21 +301,23 @@ export class ProviderConnection implements ProviderClient {
 
   /** Epoch ms of the provider API server's latest answer to any request of this connection. */
   lastSeen(): number | undefined {
-    const seen = [this.nodeInformer.current.lastSeen, this.podInformer.current.lastSeen, this.namespaceSeen, this.probeSeen]
-      .filter((t): t is number => t !== undefined);
+    const seen = [this.nodeInformer.current.lastSeen, this.podInformer.current.lastSeen, this.namespaceSeen, this.probeSeen].filter(
+      (t): t is number => t !== undefined,
+    );
     return seen.length > 0 ? Math.max(...seen) : undefined;
   }
 
   facts(): ConnectionFacts {
     const nodes = this.nodeInformer.current;
     const pods = this.podInformer.current;
-    const lastError = nodes.error !== undefined
-      ? { error: nodes.error, action: 'listing and watching nodes' }
-      : pods.error !== undefined
-        ? { error: pods.error, action: `listing and watching pods in namespace ${this.namespace}` }
-        : this.silence
-          ? { error: this.silence.error, action: 'probing it (GET /version)' }
-          : undefined;
+    const lastError =
+      nodes.error !== undefined
+        ? { error: nodes.error, action: 'listing and watching nodes' }
+        : pods.error !== undefined
+          ? { error: pods.error, action: `listing and watching pods in namespace ${this.namespace}` }
+          : this.silence
+            ? { error: this.silence.error, action: 'probing it (GET /version)' }
+            : undefined;
     return {
       server: this.kubeConfig.server,
       ...(lastError ? { lastError } : {}),

@@ -109,7 +109,10 @@ export function connectionErrorVerdict(err: unknown, server: string, action: str
   const detail = f.serverMessage ? `: ${tidy(f.serverMessage)}` : '';
   const no = (reason: GPUProviderConditionReason, message: string): ConditionVerdict => ({ status: 'False', reason, message });
   if (f.httpStatus === 401) {
-    return no('Unauthorized', `${server} rejected the credential while ${action} (401 Unauthorized)${detail}; check the token or client certificate in the kubeconfig`);
+    return no(
+      'Unauthorized',
+      `${server} rejected the credential while ${action} (401 Unauthorized)${detail}; check the token or client certificate in the kubeconfig`,
+    );
   }
   if (f.httpStatus === 403) {
     return no('Forbidden', `the credential may not do this: ${action} (403 Forbidden)${detail}; the provider's Role must allow list and watch`);
@@ -118,8 +121,11 @@ export function connectionErrorVerdict(err: unknown, server: string, action: str
     return no('ConnectionFailed', `${server} answered HTTP ${f.httpStatus} while ${action}${detail}`);
   }
   if (f.codes.includes(RESPONSE_TOO_LARGE) || f.codes.includes(TOO_MANY_OBJECTS)) {
-    const why = f.messages.find((m) => m !== '' && m !== 'terminated' && m !== 'fetch failed') ?? 'a response over the operator\'s limit';
-    return no('ResponseTooLarge', `${server} sent more than the operator reads while ${action}: ${tidy(why)}; the provider is not used until it answers within the limits`);
+    const why = f.messages.find((m) => m !== '' && m !== 'terminated' && m !== 'fetch failed') ?? "a response over the operator's limit";
+    return no(
+      'ResponseTooLarge',
+      `${server} sent more than the operator reads while ${action}: ${tidy(why)}; the provider is not used until it answers within the limits`,
+    );
   }
   if (f.codes.includes('FLOTILLA_ADDRESS_REFUSED')) {
     const why = f.messages.find((m) => m.includes(' resolves to ')) ?? 'a refused address';
@@ -128,7 +134,10 @@ export function connectionErrorVerdict(err: unknown, server: string, action: str
   const tls = f.codes.find((c) => tlsCode.test(c));
   if (tls) {
     const why = tidy(f.messages[f.messages.length - 1] ?? tls);
-    return no('CertificateInvalid', `TLS verification of ${server} failed: ${why} (${tls}); check certificate-authority-data and the server name in the kubeconfig`);
+    return no(
+      'CertificateInvalid',
+      `TLS verification of ${server} failed: ${why} (${tls}); check certificate-authority-data and the server name in the kubeconfig`,
+    );
   }
   const timedOut = f.codes.find((c) => timeoutCodes.has(c)) ?? f.names.find((n) => n === 'TimeoutError');
   if (timedOut) return no('Timeout', `${server} did not answer in time while ${action} (${timedOut})`);
@@ -136,7 +145,11 @@ export function connectionErrorVerdict(err: unknown, server: string, action: str
   if (net) return no('ConnectionFailed', `cannot connect to ${server}: ${networkWords[net]} (${net})`);
   // fetch refuses some ports outright (1, 22, 25, …): the request never leaves the process.
   if (f.messages.some((m) => m === 'bad port')) return no('ConnectionFailed', `cannot connect to ${server}: fetch blocks this port ("bad port")`);
-  const message = f.messages.map(tidy).filter((m) => m !== '').join(': ') || 'unknown error';
+  const message =
+    f.messages
+      .map(tidy)
+      .filter((m) => m !== '')
+      .join(': ') || 'unknown error';
   return no('ConnectionFailed', `cannot reach ${server} while ${action}: ${message}`);
 }
 
@@ -218,5 +231,9 @@ export function inventoryValidVerdict(objects: readonly MalformedObject[], namel
   const more = objects.length > MALFORMED_NAMED ? `, and ${objects.length - MALFORMED_NAMED} more` : '';
   const unnamed = nameless > 0 ? `${objects.length > 0 ? '; ' : ''}${nameless} object${nameless === 1 ? '' : 's'} without a name dropped since connecting` : '';
   const list = objects.length > 0 ? `skipped ${objects.length} malformed object${objects.length === 1 ? '' : 's'}: ${named.join(', ')}${more}` : '';
-  return { status: 'False', reason: 'MalformedObjects', message: boundText(`${list}${unnamed}; placement uses the provider's other nodes`, TEXT_BOUNDS.message * 4) };
+  return {
+    status: 'False',
+    reason: 'MalformedObjects',
+    message: boundText(`${list}${unnamed}; placement uses the provider's other nodes`, TEXT_BOUNDS.message * 4),
+  };
 }

@@ -63,11 +63,11 @@ const WHY: Readonly<Record<string, string>> = {
   'client-certificate': 'it makes the operator read a file of its own; inline the certificate as client-certificate-data',
   'client-key': 'it makes the operator read a file of its own; inline the key as client-key-data',
   'certificate-authority': 'it makes the operator read a file of its own; inline the CA as certificate-authority-data',
-  exec: 'it runs a command in the operator\'s process; use a token or a client certificate',
+  exec: "it runs a command in the operator's process; use a token or a client certificate",
   'auth-provider': 'it makes the operator call an identity provider; use a token or a client certificate',
   username: 'basic authentication is not accepted; use a token or a client certificate',
   password: 'basic authentication is not accepted; use a token or a client certificate',
-  'proxy-url': 'it routes the operator\'s requests through a host of the kubeconfig\'s choosing',
+  'proxy-url': "it routes the operator's requests through a host of the kubeconfig's choosing",
   as: 'impersonation is not accepted: the credential itself must hold the permissions',
   'as-uid': 'impersonation is not accepted: the credential itself must hold the permissions',
   'as-groups': 'impersonation is not accepted: the credential itself must hold the permissions',
@@ -104,7 +104,11 @@ function stringAt(obj: Record<string, unknown>, key: string, path: string): stri
 }
 
 /** The one entry of a named list (clusters, users, contexts): `{ name, <inner>: {…} }`. */
-function single(doc: Record<string, unknown>, list: 'clusters' | 'users' | 'contexts', inner: string): { name: string; body: Record<string, unknown>; path: string } {
+function single(
+  doc: Record<string, unknown>,
+  list: 'clusters' | 'users' | 'contexts',
+  inner: string,
+): { name: string; body: Record<string, unknown>; path: string } {
   const items = doc[list];
   if (!Array.isArray(items) || items.length !== 1) {
     const n = Array.isArray(items) ? items.length : 0;
@@ -155,9 +159,13 @@ function vet(doc: unknown, policy: KubeconfigPolicy): VettedKubeconfig {
   } catch {
     throw new Refused(`${cluster.path}.server`, `has ${cluster.path}.server "${server}", which is not a URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Refused(`${cluster.path}.server`, `has ${cluster.path}.server "${server}": only https is accepted`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new Refused(`${cluster.path}.server`, `has ${cluster.path}.server "${server}": only https is accepted`);
   if (url.protocol === 'http:' && !policy.allowInsecure) {
-    throw new Refused(`${cluster.path}.server`, `has ${cluster.path}.server "${server}": plain http is not accepted (only https; FLOTILLA_ALLOW_INSECURE_PROVIDERS allows it for local development)`);
+    throw new Refused(
+      `${cluster.path}.server`,
+      `has ${cluster.path}.server "${server}": plain http is not accepted (only https; FLOTILLA_ALLOW_INSECURE_PROVIDERS allows it for local development)`,
+    );
   }
   if (url.username || url.password) throw new Refused(`${cluster.path}.server`, `has ${cluster.path}.server with credentials in it, which is not accepted`);
   if (url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
@@ -168,7 +176,10 @@ function vet(doc: unknown, policy: KubeconfigPolicy): VettedKubeconfig {
     throw new Refused(`${cluster.path}.insecure-skip-tls-verify`, `has ${cluster.path}.insecure-skip-tls-verify that is not a boolean`);
   }
   if (skip === true && !policy.allowInsecure) {
-    throw new Refused(`${cluster.path}.insecure-skip-tls-verify`, `has ${cluster.path}.insecure-skip-tls-verify: true, which is not accepted: the API server's certificate must verify against certificate-authority-data (FLOTILLA_ALLOW_INSECURE_PROVIDERS allows it for local development)`);
+    throw new Refused(
+      `${cluster.path}.insecure-skip-tls-verify`,
+      `has ${cluster.path}.insecure-skip-tls-verify: true, which is not accepted: the API server's certificate must verify against certificate-authority-data (FLOTILLA_ALLOW_INSECURE_PROVIDERS allows it for local development)`,
+    );
   }
   const host = url.hostname;
   const forbidden = forbiddenAddress(host, { hubRanges: policy.hubRanges, allowLoopback: policy.allowInsecure });

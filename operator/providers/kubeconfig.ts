@@ -122,7 +122,10 @@ export class ProviderKubeConfig extends RateLimitedKubeConfig {
    * no dispatcher of its own at all (and so none to put the size limits on) for a server without
    * certificate-authority-data or a client certificate.
    */
-  override createDispatcherOptions(cluster: Parameters<RateLimitedKubeConfig['createDispatcherOptions']>[0], agentOptions: Parameters<RateLimitedKubeConfig['createDispatcherOptions']>[1]): DispatcherOptions {
+  override createDispatcherOptions(
+    cluster: Parameters<RateLimitedKubeConfig['createDispatcherOptions']>[0],
+    agentOptions: Parameters<RateLimitedKubeConfig['createDispatcherOptions']>[1],
+  ): DispatcherOptions {
     const verify = cluster?.skipTLSVerify !== true;
     const options = super.createDispatcherOptions(cluster, { ...agentOptions, rejectUnauthorized: agentOptions.rejectUnauthorized ?? verify });
     // Every socket of this client resolves through the address check (no proxy: never vetted in).
@@ -187,7 +190,12 @@ const systemLookup: AddressLookup = (hostname) => dnsLookup(hostname, { all: tru
  * A name that does not resolve now is left to the connection, which reports it (ConnectionFailed).
  * A name that resolves elsewhere later (DNS rebinding) is caught at connect time by vettedLookup.
  */
-export async function resolveProviderServer(kc: ProviderKubeConfig, source: string, policy: KubeconfigPolicy = STRICT_KUBECONFIG_POLICY, lookup: AddressLookup = systemLookup): Promise<void> {
+export async function resolveProviderServer(
+  kc: ProviderKubeConfig,
+  source: string,
+  policy: KubeconfigPolicy = STRICT_KUBECONFIG_POLICY,
+  lookup: AddressLookup = systemLookup,
+): Promise<void> {
   let host: string;
   try {
     host = new URL(kc.server).hostname;
@@ -204,7 +212,10 @@ export async function resolveProviderServer(kc: ProviderKubeConfig, source: stri
   for (const { address } of addresses) {
     const why = forbiddenAddress(address, { hubRanges: policy.hubRanges, allowLoopback: policy.allowInsecure });
     if (why) {
-      throw new ProviderConfigError('KubeconfigInvalid', `kubeconfig in ${source} has clusters[0].cluster.server "${kc.server}", which is not accepted: ${host} resolves to ${why}`);
+      throw new ProviderConfigError(
+        'KubeconfigInvalid',
+        `kubeconfig in ${source} has clusters[0].cluster.server "${kc.server}", which is not accepted: ${host} resolves to ${why}`,
+      );
     }
   }
 }

@@ -103,11 +103,12 @@ export class FederatedProviderRegistry implements ProviderRegistry {
     const previous = this.entries.get(name);
     if (previous?.connection && previous.connection !== entry.connection) previous.connection.stop();
     this.entries.set(name, entry);
-    const changed = !previous
-      || previous.connection !== entry.connection
-      || previous.configError?.message !== entry.configError?.message
-      || (previous.provider.spec.cordoned === true) !== (entry.provider.spec.cordoned === true)
-      || previous.provider.metadata.generation !== entry.provider.metadata.generation;
+    const changed =
+      !previous ||
+      previous.connection !== entry.connection ||
+      previous.configError?.message !== entry.configError?.message ||
+      (previous.provider.spec.cordoned === true) !== (entry.provider.spec.cordoned === true) ||
+      previous.provider.metadata.generation !== entry.provider.metadata.generation;
     if (changed) this.emit({ kind: 'provider', provider: name });
   }
 

@@ -48,7 +48,7 @@ describe('placementReputation', () => {
       want: { preemptionsPerMillionGpuHours: 10_000, completionRatePpm: 750_000 },
     },
     {
-      name: 'failures through the provider\'s fault lower the completion rate',
+      name: "failures through the provider's fault lower the completion rate",
       rep: { completed: 1, preempted: 0, failed: 2, preemptionsPerGpuHour: 0 },
       want: { preemptionsPerMillionGpuHours: 0, completionRatePpm: 333_333 },
     },
@@ -64,7 +64,7 @@ describe('providerSnapshot', () => {
     status: { phase },
   });
 
-  it('quota is maxGpus minus what Flotilla\'s live pods there request, bound or not', () => {
+  it("quota is maxGpus minus what Flotilla's live pods there request, bound or not", () => {
     const s = providerSnapshot({ provider: provider({ maxGpus: 10 }), nodes: [], pods: [pod(4), pod(2, 'Pending'), pod(8, 'Succeeded')], priceDecimals: 6 });
     expect(s.gpuQuotaRemaining).toBe(4);
   });
@@ -96,7 +96,11 @@ describe('providerSnapshot', () => {
 
   it('other not-ready reasons carry their name', () => {
     const s = providerSnapshot({
-      provider: provider(), notUsable: { status: 'False', reason: 'InventoryPending', message: 'waiting' }, nodes: [], pods: [], priceDecimals: 6,
+      provider: provider(),
+      notUsable: { status: 'False', reason: 'InventoryPending', message: 'waiting' },
+      nodes: [],
+      pods: [],
+      priceDecimals: 6,
     });
     expect(s.notReadyReason).toBe('InventoryPending: waiting');
   });

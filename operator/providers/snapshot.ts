@@ -49,9 +49,7 @@ export function placementReputation(rep: ReputationStatus | undefined): Provider
   }
   const completed = rep?.completed ?? 0;
   const finished = completed + (rep?.preempted ?? 0) + (rep?.failed ?? 0);
-  const completionRatePpm = finished > 0
-    ? Number((BigInt(completed) * BigInt(MILLION)) / BigInt(finished))
-    : NEUTRAL_REPUTATION.completionRatePpm;
+  const completionRatePpm = finished > 0 ? Number((BigInt(completed) * BigInt(MILLION)) / BigInt(finished)) : NEUTRAL_REPUTATION.completionRatePpm;
   return { preemptionsPerMillionGpuHours: hazard, completionRatePpm };
 }
 
@@ -74,9 +72,7 @@ export function providerSnapshot(input: SnapshotInput): ProviderSnapshot {
     name: provider.metadata.name ?? '',
     region: spec.region ?? '',
     ready: notUsable === undefined,
-    ...(notUsable
-      ? { notReadyReason: notUsable.reason === 'Unreachable' ? notUsable.message : `${notUsable.reason}: ${notUsable.message}` }
-      : {}),
+    ...(notUsable ? { notReadyReason: notUsable.reason === 'Unreachable' ? notUsable.message : `${notUsable.reason}: ${notUsable.message}` } : {}),
     cordoned: spec.cordoned === true,
     ...(maxGpus !== undefined ? { gpuQuotaRemaining: Math.max(0, maxGpus - gpuRequestsOfPods(input.pods)) } : {}),
     prices: pricesInBaseUnits(spec.prices, input.priceDecimals),

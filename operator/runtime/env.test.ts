@@ -30,7 +30,7 @@ describe('environment numbers', () => {
     expect(() => port({ P: '-1' }, 'P', 1)).toThrow('P must be a TCP port');
   });
 
-  it('throws the caller\'s error type when asked', () => {
+  it("throws the caller's error type when asked", () => {
     expect(() => positiveInt({ N: 'x' }, 'N', 1, Custom)).toThrow(Custom);
   });
 

@@ -12,7 +12,10 @@ import { jsonLogger } from '../log.ts';
 /** The points that exist (grep for `failpoint('…')`). */
 export type FailpointName = 'before-status-write' | 'after-pod-create' | 'after-pin' | 'after-settle-send';
 
-interface Armed { readonly hit: number; readonly action: 'kill' | 'stop' }
+interface Armed {
+  readonly hit: number;
+  readonly action: 'kill' | 'stop';
+}
 
 let parsedFrom: string | undefined;
 let armed = new Map<string, Armed>();
@@ -33,7 +36,10 @@ export function parseFailpoints(spec: string): Map<string, Armed> {
 export function failpoint(name: FailpointName, fields: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): void {
   const spec = env.FLOTILLA_FAILPOINT;
   if (!spec) return;
-  if (spec !== parsedFrom) { armed = parseFailpoints(spec); parsedFrom = spec; }
+  if (spec !== parsedFrom) {
+    armed = parseFailpoints(spec);
+    parsedFrom = spec;
+  }
   const point = armed.get(name);
   if (!point) return;
   const n = (reached.get(name) ?? 0) + 1;

@@ -4,7 +4,15 @@ import type { Clock } from './token-bucket.ts';
 
 function manualClock(): Clock & { advance(ms: number): void } {
   let t = 0;
-  return { now: () => t, sleep: async (ms) => { t += ms; }, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    sleep: async (ms) => {
+      t += ms;
+    },
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 describe('TokenBucket.tryTake', () => {
@@ -33,10 +41,12 @@ describe('KeyedRateLimiter', () => {
   it('stays within maxKeys, forgetting refilled keys first and never a busy one while an idle one is there', () => {
     const clock = manualClock();
     const limiter = new KeyedRateLimiter({ qps: 1, burst: 2 }, 3, clock);
-    limiter.take('busy'); limiter.take('busy'); // empty bucket
+    limiter.take('busy');
+    limiter.take('busy'); // empty bucket
     limiter.take('a');
     clock.advance(10_000); // 'a' refills (and so would 'busy', so drain it again)
-    limiter.take('busy'); limiter.take('busy');
+    limiter.take('busy');
+    limiter.take('busy');
     limiter.take('b');
     limiter.take('c'); // map full (busy, a, b): 'a' is full and forgotten, not 'busy'
     expect(limiter.size).toBe(3);

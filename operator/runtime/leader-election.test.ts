@@ -32,11 +32,23 @@ describe('LeaderElector.holds (fencing a leader frozen past its lease)', () => {
     const { KubeConfig } = await import('@kubernetes/client-node');
     const { LeaderElector } = await import('./leader-election.ts');
     class Renewing extends LeaderElector {
-      override async tryAcquireOrRenew(): Promise<string> { return 'me'; }
+      override async tryAcquireOrRenew(): Promise<string> {
+        return 'me';
+      }
     }
     const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
-    const elector = new Renewing(kc, { namespace: 'ns', name: 'lease', identity: 'me', timing: { leaseDurationMs: 1_000, renewDeadlineMs: 500, retryPeriodMs: 5 } });
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const elector = new Renewing(kc, {
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      timing: { leaseDurationMs: 1_000, renewDeadlineMs: 500, retryPeriodMs: 5 },
+    });
     expect(elector.holds()).toBe(false);
     const before = performance.now();
     await elector.run({ onStartedLeading: () => elector.stop(), onStoppedLeading: () => undefined });
@@ -62,12 +74,27 @@ describe('LeaderElector.run (a renew round that never answers)', () => {
       }
     }
     const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
-    const elector = new HangsAfterFirst(kc, { namespace: 'ns', name: 'lease', identity: 'me', timing: { leaseDurationMs: 1_000, renewDeadlineMs: 300, retryPeriodMs: 20 } });
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const elector = new HangsAfterFirst(kc, {
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      timing: { leaseDurationMs: 1_000, renewDeadlineMs: 300, retryPeriodMs: 20 },
+    });
     const stopped: string[] = [];
     let startedAt = 0;
     const started = performance.now();
-    await elector.run({ onStartedLeading: () => { startedAt = performance.now(); }, onStoppedLeading: (why) => stopped.push(why) });
+    await elector.run({
+      onStartedLeading: () => {
+        startedAt = performance.now();
+      },
+      onStoppedLeading: (why) => stopped.push(why),
+    });
     const tookMs = performance.now() - startedAt;
     expect(startedAt).toBeGreaterThanOrEqual(started);
     expect(stopped).toHaveLength(1);

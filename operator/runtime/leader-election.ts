@@ -88,7 +88,10 @@ export class LeaderElector {
         const holder = await this.boundedRound();
         if (holder === this.identity) {
           this.renewedAt = sentAt;
-          if (!this.leading) { this.leading = true; cb.onStartedLeading(this.fencingToken); }
+          if (!this.leading) {
+            this.leading = true;
+            cb.onStartedLeading(this.fencingToken);
+          }
         } else if (holder !== lastHolder) {
           cb.onNewLeader?.(holder);
         }
@@ -103,7 +106,10 @@ export class LeaderElector {
       }
       await sleep(this.timing.retryPeriodMs);
     }
-    if (this.leading) { this.leading = false; cb.onStoppedLeading('stopped'); }
+    if (this.leading) {
+      this.leading = false;
+      cb.onStoppedLeading('stopped');
+    }
   }
 
   /**
@@ -114,9 +120,7 @@ export class LeaderElector {
    * request may still land; the next round reads the lease afresh, so nothing relies on it.
    */
   private async boundedRound(): Promise<string> {
-    const budgetMs = this.leading
-      ? Math.max(0, this.timing.renewDeadlineMs - (performance.now() - this.renewedAt))
-      : this.timing.leaseDurationMs;
+    const budgetMs = this.leading ? Math.max(0, this.timing.renewDeadlineMs - (performance.now() - this.renewedAt)) : this.timing.leaseDurationMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`lease round got no answer within ${Math.round(budgetMs)} ms`)), budgetMs);
@@ -143,7 +147,11 @@ export class LeaderElector {
     this.leading = false;
     const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
     if (lease.spec?.holderIdentity !== this.identity) return;
-    await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+    await this.api.replaceNamespacedLease({
+      name: this.name,
+      namespace: this.namespace,
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+    });
   }
 
   /** One round; returns the holder after it (ourselves when we lead). Throws on API errors. */
@@ -160,18 +168,29 @@ export class LeaderElector {
         if (this.leading) throw new Error(`lease held by ${decision.holder}`);
         return decision.holder;
       case 'create': {
-        const created = await this.api.createNamespacedLease({ namespace: this.namespace, body: { metadata: { name: this.name, namespace: this.namespace }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } } });
+        const created = await this.api.createNamespacedLease({
+          namespace: this.namespace,
+          body: { metadata: { name: this.name, namespace: this.namespace }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } },
+        });
         this.fencingToken = created.spec?.leaseTransitions ?? 0;
         return this.identity;
       }
       case 'renew': {
-        const renewed = await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: { ...lease, spec: { ...lease?.spec, ...spec } } });
+        const renewed = await this.api.replaceNamespacedLease({
+          name: this.name,
+          namespace: this.namespace,
+          body: { ...lease, spec: { ...lease?.spec, ...spec } },
+        });
         this.fencingToken = renewed.spec?.leaseTransitions ?? 0;
         return this.identity;
       }
       case 'takeover': {
         const transitions = (lease?.spec?.leaseTransitions ?? 0) + 1;
-        const taken = await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: { ...lease, spec: { ...spec, acquireTime: now, leaseTransitions: transitions } } });
+        const taken = await this.api.replaceNamespacedLease({
+          name: this.name,
+          namespace: this.namespace,
+          body: { ...lease, spec: { ...spec, acquireTime: now, leaseTransitions: transitions } },
+        });
         this.fencingToken = taken.spec?.leaseTransitions ?? transitions;
         return this.identity;
       }

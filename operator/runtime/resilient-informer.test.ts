@@ -21,7 +21,12 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   kc = new KubeConfig();
   const server0 = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  kc.loadFromOptions({ clusters: [{ name: 'c', server: server0, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: server0, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
 });
 afterAll(async () => {
   server.closeAllConnections();
@@ -48,7 +53,12 @@ function pagedNodes(all: unknown[], watchEvents: unknown[] = []): typeof route {
     const from = Number(url.searchParams.get('continue') ?? '0');
     const limit = Number(url.searchParams.get('limit') ?? all.length);
     const next = from + limit < all.length ? String(from + limit) : undefined;
-    json(res, { kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '7', ...(next ? { continue: next } : {}) }, items: all.slice(from, from + limit) });
+    json(res, {
+      kind: 'NodeList',
+      apiVersion: 'v1',
+      metadata: { resourceVersion: '7', ...(next ? { continue: next } : {}) },
+      items: all.slice(from, from + limit),
+    });
   };
 }
 
@@ -136,12 +146,23 @@ describe('ResilientInformer bounded input', () => {
 
   it('skips objects without a name (list and watch) instead of letting ListWatch throw on them', async () => {
     const malformed: string[] = [];
-    route = pagedNodes([named('a'), { metadata: {} }, { kind: 'Node' }], [{ type: 'ADDED', object: { metadata: { name: 7 } } }, { type: 'ADDED', object: named('b') }]);
+    route = pagedNodes(
+      [named('a'), { metadata: {} }, { kind: 'Node' }],
+      [
+        { type: 'ADDED', object: { metadata: { name: 7 } } },
+        { type: 'ADDED', object: named('b') },
+      ],
+    );
     const inf = informer({ malformed });
     inf.start();
     try {
       await until(() => inf.list().length === 2);
-      expect(inf.list().map((n) => n.metadata?.name).sort()).toEqual(['a', 'b']);
+      expect(
+        inf
+          .list()
+          .map((n) => n.metadata?.name)
+          .sort(),
+      ).toEqual(['a', 'b']);
       expect(malformed).toEqual(['metadata.name is not a non-empty string', 'it has no metadata', 'metadata.name is not a non-empty string']);
     } finally {
       inf.stop();

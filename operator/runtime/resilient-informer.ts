@@ -114,15 +114,20 @@ class ObservedWatch extends Watch {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     let failed = false;
-    const controller = await super.watch(path, queryParams, (phase, obj, watchObj) => {
-      this.hooks.activity();
-      // ListWatch clears its resourceVersion on this event and relists when the watch ends.
-      if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) this.hooks.expired();
-      if (this.hooks.accept(phase, obj)) callback(phase, obj, watchObj);
-    }, (err) => {
-      if (err) failed = true;
-      done(err);
-    });
+    const controller = await super.watch(
+      path,
+      queryParams,
+      (phase, obj, watchObj) => {
+        this.hooks.activity();
+        // ListWatch clears its resourceVersion on this event and relists when the watch ends.
+        if (phase === 'ERROR' && (obj as { code?: unknown } | undefined)?.code === 410) this.hooks.expired();
+        if (this.hooks.accept(phase, obj)) callback(phase, obj, watchObj);
+      },
+      (err) => {
+        if (err) failed = true;
+        done(err);
+      },
+    );
     if (!failed && !controller.signal.aborted) this.hooks.connected();
     return controller;
   }
@@ -151,7 +156,9 @@ export class ResilientInformer<T extends ObjectWithMeta> {
     this.now = opts.now ?? Date.now;
     const watch = new ObservedWatch(opts.kubeConfig, {
       connected: () => this.answered(),
-      activity: () => { this.state = { ...this.state, lastSeen: this.now() }; },
+      activity: () => {
+        this.state = { ...this.state, lastSeen: this.now() };
+      },
       expired: () => {
         this.state = { ...this.state, expired: (this.state.expired ?? 0) + 1 };
         ResilientInformer.expiredObserver?.(opts.path);

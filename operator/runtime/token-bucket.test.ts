@@ -5,7 +5,14 @@ import type { Clock } from './token-bucket.ts';
 function manualClock(): Clock & { slept: number[] } {
   let t = 0;
   const slept: number[] = [];
-  return { slept, now: () => t, sleep: async (ms) => { slept.push(ms); t += ms; } };
+  return {
+    slept,
+    now: () => t,
+    sleep: async (ms) => {
+      slept.push(ms);
+      t += ms;
+    },
+  };
 }
 
 describe('TokenBucket', () => {
@@ -31,7 +38,13 @@ describe('TokenBucket', () => {
   it('queues concurrent callers fairly: the n-th waits n/qps', async () => {
     // All three arrive at the same instant: time does not move while they are admitted.
     const slept: number[] = [];
-    const clock: Clock & { slept: number[] } = { slept, now: () => 0, sleep: async (ms) => { slept.push(ms); } };
+    const clock: Clock & { slept: number[] } = {
+      slept,
+      now: () => 0,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    };
     const bucket = new TokenBucket({ qps: 2, burst: 1 }, clock);
     await Promise.all([bucket.take(), bucket.take(), bucket.take()]);
     expect(clock.slept.map((ms) => Math.round(ms))).toEqual([500, 1000]);

@@ -6,8 +6,13 @@ describe('WorkQueue', () => {
   it('runs a key queued several times only once', async () => {
     const q = new WorkQueue({ workers: 2 });
     const runs: string[] = [];
-    q.add('a'); q.add('a'); q.add('b'); q.add('a');
-    q.start(async (key) => { runs.push(key); });
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    q.add('a');
+    q.start(async (key) => {
+      runs.push(key);
+    });
     await q.idle();
     expect(runs.sort()).toEqual(['a', 'b']);
   });
@@ -18,14 +23,16 @@ describe('WorkQueue', () => {
     let maxConcurrent = 0;
     let runs = 0;
     q.start(async () => {
-      concurrent += 1; runs += 1;
+      concurrent += 1;
+      runs += 1;
       maxConcurrent = Math.max(maxConcurrent, concurrent);
       await sleep(20);
       concurrent -= 1;
     });
     q.add('job');
     await sleep(5);
-    q.add('job'); q.add('job');
+    q.add('job');
+    q.add('job');
     await q.idle();
     expect(maxConcurrent).toBe(1);
     expect(runs).toBe(2);
@@ -35,7 +42,10 @@ describe('WorkQueue', () => {
     const errors: number[] = [];
     const q = new WorkQueue({ workers: 1, baseBackoffMs: 10, onError: (_k, _e, retryIn) => errors.push(retryIn) });
     let attempts = 0;
-    q.start(async () => { attempts += 1; if (attempts < 4) throw new Error('apiserver unavailable'); });
+    q.start(async () => {
+      attempts += 1;
+      if (attempts < 4) throw new Error('apiserver unavailable');
+    });
     q.add('k');
     await q.idle();
     expect(attempts).toBe(4);
@@ -53,7 +63,10 @@ describe('WorkQueue', () => {
     const q = new WorkQueue({ workers: 1 });
     const times: number[] = [];
     const t0 = Date.now();
-    q.start(async () => { times.push(Date.now() - t0); return times.length < 2 ? { requeueAfterMs: 50 } : {}; });
+    q.start(async () => {
+      times.push(Date.now() - t0);
+      return times.length < 2 ? { requeueAfterMs: 50 } : {};
+    });
     q.add('k');
     await q.idle();
     expect(times).toHaveLength(2);
@@ -64,7 +77,9 @@ describe('WorkQueue', () => {
     const q = new WorkQueue({ workers: 1 });
     const times: number[] = [];
     const t0 = Date.now();
-    q.start(async () => { times.push(Date.now() - t0); });
+    q.start(async () => {
+      times.push(Date.now() - t0);
+    });
     q.addAfter('k', 5_000);
     q.addAfter('k', 30);
     q.addAfter('k', 2_000);
@@ -78,7 +93,9 @@ describe('WorkQueue', () => {
     let runs = 0;
     q.shutdown();
     q.add('k');
-    q.start(async () => { runs += 1; });
+    q.start(async () => {
+      runs += 1;
+    });
     await sleep(10);
     expect(runs).toBe(0);
   });

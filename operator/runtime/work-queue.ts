@@ -56,8 +56,14 @@ export class WorkQueue {
   add(key: string): void {
     if (this.stopped) return;
     const pending = this.timers.get(key);
-    if (pending) { clearTimeout(pending.timer); this.timers.delete(key); }
-    if (this.processing.has(key)) { this.dirty.add(key); return; }
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.timers.delete(key);
+    }
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
@@ -77,7 +83,13 @@ export class WorkQueue {
     const pending = this.timers.get(key);
     if (pending && pending.due <= due) return;
     if (pending) clearTimeout(pending.timer);
-    this.timers.set(key, { due, timer: setTimeout(() => { this.timers.delete(key); this.add(key); }, ms) });
+    this.timers.set(key, {
+      due,
+      timer: setTimeout(() => {
+        this.timers.delete(key);
+        this.add(key);
+      }, ms),
+    });
   }
 
   /** The delay before the retry should `key` fail now (its failures in a row so far + 1). */

@@ -7,7 +7,28 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { installMetrics, recordApiRequest, recordCallback, recordJobClaimedElsewhere, recordJobFinished, recordMalformedObject, recordOrphanDeleted, recordPin, recordPlacementDecision, recordPlacementLatency, recordPreemption, recordProviderViolation, recordReconcile, recordRecovery, recordSettlement, recordWatchExpired, setJobPhaseSource, setLeader, setProviderSource, uninstallMetrics } from './metrics.ts';
+import {
+  installMetrics,
+  recordApiRequest,
+  recordCallback,
+  recordJobClaimedElsewhere,
+  recordJobFinished,
+  recordMalformedObject,
+  recordOrphanDeleted,
+  recordPin,
+  recordPlacementDecision,
+  recordPlacementLatency,
+  recordPreemption,
+  recordProviderViolation,
+  recordReconcile,
+  recordRecovery,
+  recordSettlement,
+  recordWatchExpired,
+  setJobPhaseSource,
+  setLeader,
+  setProviderSource,
+  uninstallMetrics,
+} from './metrics.ts';
 
 const dashboardPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'charts', 'flotilla', 'dashboards', 'flotilla.json');
 
@@ -62,14 +83,20 @@ describe('the Grafana dashboard', () => {
     for (const panel of dashboard.panels) {
       for (const { expr } of panel.targets) {
         const names = [...expr.matchAll(/flotilla_[a-z_]+/g)].map((m) => m[0]);
-        const grouped = [...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) => (m[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+        const grouped = [...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((m) =>
+          (m[1] ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
         for (const name of names) {
           const labels = series.get(name);
           if (!labels) {
             problems.push(`${panel.title}: ${name} was not in the scrape (record it above)`);
             continue;
           }
-          for (const label of grouped) if (!labels.has(label)) problems.push(`${panel.title}: ${name} has no label "${label}" (it has ${[...labels].join(', ') || 'none'})`);
+          for (const label of grouped)
+            if (!labels.has(label)) problems.push(`${panel.title}: ${name} has no label "${label}" (it has ${[...labels].join(', ') || 'none'})`);
           checked++;
         }
       }

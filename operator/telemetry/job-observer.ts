@@ -59,11 +59,21 @@ export class JobObserver {
     if (!this.opts.leading()) return;
     for (const t of jobTransitions(previous.job, job)) {
       switch (t.kind) {
-        case 'placed': if (t.latencySeconds !== undefined) recordPlacementLatency(t.latencySeconds, t.provider); break;
-        case 'preempted': recordPreemption(t.provider, t.signal); break;
-        case 'recovered': recordRecovery(t.fromProvider, t.toProvider); break;
-        case 'finished': recordJobFinished(t.phase); break;
-        case 'settled': recordSettlement(t.token, t.amount); break;
+        case 'placed':
+          if (t.latencySeconds !== undefined) recordPlacementLatency(t.latencySeconds, t.provider);
+          break;
+        case 'preempted':
+          recordPreemption(t.provider, t.signal);
+          break;
+        case 'recovered':
+          recordRecovery(t.fromProvider, t.toProvider);
+          break;
+        case 'finished':
+          recordJobFinished(t.phase);
+          break;
+        case 'settled':
+          recordSettlement(t.token, t.amount);
+          break;
       }
     }
     if (phaseChanged && this.opts.tracer) {

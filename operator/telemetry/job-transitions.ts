@@ -37,7 +37,8 @@ export function jobTransitions(before: AIJob | undefined, after: AIJob): JobTran
       const since = previous ? ms(previous.endTime) : ms(after.metadata.creationTimestamp);
       const latency = (ms(a.startTime) - since) / 1000;
       out.push({ kind: 'placed', provider: a.provider, attempt: a.index, ...(Number.isFinite(latency) && latency >= 0 ? { latencySeconds: latency } : {}) });
-      if (previous && preemptionSignal(previous) !== undefined) out.push({ kind: 'recovered', fromProvider: previous.provider, toProvider: a.provider, attempt: a.index });
+      if (previous && preemptionSignal(previous) !== undefined)
+        out.push({ kind: 'recovered', fromProvider: previous.provider, toProvider: a.provider, attempt: a.index });
     }
     if (a.endTime && !was?.endTime) {
       const signal = preemptionSignal(a);

@@ -26,13 +26,22 @@ afterEach(() => {
 });
 
 function job(uid: string, phase: string, attempts: unknown[] = []): AIJob {
-  return { apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name: uid, namespace: 'ns', uid, creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { image: 'i', replicas: 1, resources: { gpus: 1 } }, status: { phase, attempts } } as unknown as AIJob;
+  return {
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
+    metadata: { name: uid, namespace: 'ns', uid, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { image: 'i', replicas: 1, resources: { gpus: 1 } },
+    status: { phase, attempts },
+  } as unknown as AIJob;
 }
 
 describe('metrics', () => {
   it('records nothing before installMetrics (other modules may call the functions freely)', async () => {
     uninstallMetrics();
-    expect(() => { recordPin('output'); recordApiRequest('hub', 'GET', 5); }).not.toThrow();
+    expect(() => {
+      recordPin('output');
+      recordApiRequest('hub', 'GET', 5);
+    }).not.toThrow();
   });
 
   it('the job observer counts what happens after its baseline, and only on the leader', async () => {
@@ -48,7 +57,13 @@ describe('metrics', () => {
     setLeader(true);
     observer.observe('update', job('u1', 'Rescheduling', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }]));
     observer.observe('update', job('u1', 'Rescheduling', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }]));
-    observer.observe('update', job('u1', 'Scheduled', [{ ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' }, { index: 1, provider: 'provider-c', startTime: '2026-01-01T00:01:04Z' }]));
+    observer.observe(
+      'update',
+      job('u1', 'Scheduled', [
+        { ...a0, endTime: '2026-01-01T00:01:00Z', reason: 'Preempted: DisruptionTarget' },
+        { index: 1, provider: 'provider-c', startTime: '2026-01-01T00:01:04Z' },
+      ]),
+    );
     const text = await scrape();
     expect(text).toContain('flotilla_preemptions_total{provider="provider-a",signal="DisruptionTarget"} 1');
     expect(text).not.toContain('signal="PodDeleted"');
@@ -60,8 +75,18 @@ describe('metrics', () => {
     expect(text).toContain('flotilla_leader 1');
   });
 
-  it('the leader reports each provider\'s readiness and free GPUs in its own view; a standby reports none', async () => {
-    setProviderSource(() => [{ provider: 'cheap', ready: true, freeGpus: new Map([['NVIDIA-H100', 8], ['NVIDIA-A100', 0]]) }, { provider: 'syncing', ready: false, freeGpus: new Map([['NVIDIA-H100', 16]]) }]);
+  it("the leader reports each provider's readiness and free GPUs in its own view; a standby reports none", async () => {
+    setProviderSource(() => [
+      {
+        provider: 'cheap',
+        ready: true,
+        freeGpus: new Map([
+          ['NVIDIA-H100', 8],
+          ['NVIDIA-A100', 0],
+        ]),
+      },
+      { provider: 'syncing', ready: false, freeGpus: new Map([['NVIDIA-H100', 16]]) },
+    ]);
     setLeader(false);
     expect(await scrape()).not.toContain('flotilla_provider_ready{');
     setLeader(true);
@@ -76,10 +101,20 @@ describe('metrics', () => {
 
   it('every rate-limited client reports requests and throttle waits per cluster', async () => {
     let t = 0;
-    const clock = { now: () => t, sleep: async (ms: number) => { t += ms; } };
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
     RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs }) => recordApiRequest(cluster, verb, waitedMs);
     const kc = new RateLimitedKubeConfig({ qps: 10, burst: 1 }, clock);
-    kc.loadFromOptions({ clusters: [{ name: 'kwok-provider-a', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'kwok-provider-a', user: 'u' }], currentContext: 'c' });
+    kc.loadFromOptions({
+      clusters: [{ name: 'kwok-provider-a', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'c', cluster: 'kwok-provider-a', user: 'u' }],
+      currentContext: 'c',
+    });
     await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.GET));
     kc.clusterName = 'provider-a';
     await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.POST));

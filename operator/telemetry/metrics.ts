@@ -77,41 +77,80 @@ export class FlotillaMetrics {
     this.leaderGauge.addCallback((result) => result.observe(this.leader ? 1 : 0));
     // The view placement decides from (this replica's caches, not the GPUProvider status that any
     // replica may have written): what to alert on when a provider drops out.
-    this.providerReady = meter.createObservableGauge('flotilla_provider_ready', { description: '1 while the leader\'s connection to the provider is usable (reachable, synced, namespace present), else 0.' });
-    this.providerFreeGpus = meter.createObservableGauge('flotilla_provider_free_gpus', { description: 'Free GPUs of each product on the provider\'s usable nodes in the leader\'s view (none while the connection is not usable).' });
-    meter.addBatchObservableCallback((result) => {
-      if (!this.leader || !this.providerSource) return;
-      for (const p of this.providerSource()) {
-        result.observe(this.providerReady, p.ready ? 1 : 0, { provider: p.provider });
-        if (!p.ready) continue;
-        for (const [product, free] of p.freeGpus) result.observe(this.providerFreeGpus, free, { provider: p.provider, product });
-      }
-    }, [this.providerReady, this.providerFreeGpus]);
+    this.providerReady = meter.createObservableGauge('flotilla_provider_ready', {
+      description: "1 while the leader's connection to the provider is usable (reachable, synced, namespace present), else 0.",
+    });
+    this.providerFreeGpus = meter.createObservableGauge('flotilla_provider_free_gpus', {
+      description: "Free GPUs of each product on the provider's usable nodes in the leader's view (none while the connection is not usable).",
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        if (!this.leader || !this.providerSource) return;
+        for (const p of this.providerSource()) {
+          result.observe(this.providerReady, p.ready ? 1 : 0, { provider: p.provider });
+          if (!p.ready) continue;
+          for (const [product, free] of p.freeGpus) result.observe(this.providerFreeGpus, free, { provider: p.provider, product });
+        }
+      },
+      [this.providerReady, this.providerFreeGpus],
+    );
     this.placementLatency = meter.createHistogram('flotilla_placement_latency_seconds', {
       description: 'From a job needing a place (created, or its previous attempt ended) to the start of its attempt.',
-      unit: 's', advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
+      unit: 's',
+      advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S },
     });
     this.placementDecision = meter.createHistogram('flotilla_placement_decision_seconds', {
-      description: 'Time placeJob took to decide, by outcome.', unit: 's', advice: { explicitBucketBoundaries: DECISION_BUCKETS_S },
+      description: 'Time placeJob took to decide, by outcome.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DECISION_BUCKETS_S },
     });
-    this.preemptions = meter.createCounter('flotilla_preemptions_total', { description: 'Attempts ended by their provider, by provider and signal (DisruptionTarget, PodDeleted, NodeLost, …).' });
-    this.recoveries = meter.createCounter('flotilla_recoveries_total', { description: 'Attempts started after a preempted one, by the provider left and the provider chosen.' });
+    this.preemptions = meter.createCounter('flotilla_preemptions_total', {
+      description: 'Attempts ended by their provider, by provider and signal (DisruptionTarget, PodDeleted, NodeLost, …).',
+    });
+    this.recoveries = meter.createCounter('flotilla_recoveries_total', {
+      description: 'Attempts started after a preempted one, by the provider left and the provider chosen.',
+    });
     this.jobsFinished = meter.createCounter('flotilla_jobs_finished_total', { description: 'AIJobs that reached Succeeded or Failed.' });
-    this.pins = meter.createCounter('flotilla_pins_total', { description: 'CIDs pinned on the hub\'s IPFS node, by kind (output, checkpoint, receipt, input).' });
-    this.settlements = meter.createCounter('flotilla_settlements_total', { description: 'Jobs settled on the escrow contract, by token.' });
-    this.settledAmount = meter.createCounter('flotilla_settled_amount_total', { description: 'Amount paid to providers by settlements, in token units, by token.' });
-    this.apiRequests = meter.createCounter('flotilla_kube_api_requests_total', { description: 'Requests sent to a cluster\'s apiserver, by cluster and HTTP verb.' });
-    this.apiThrottled = meter.createCounter('flotilla_kube_api_throttled_total', { description: 'Requests that waited for the client-side rate limiter, by cluster.' });
-    this.apiThrottleWait = meter.createCounter('flotilla_kube_api_throttle_wait_seconds_total', { description: 'Time requests waited for the client-side rate limiter, by cluster.', unit: 's' });
-    this.watchExpired = meter.createCounter('flotilla_watch_expired_total', { description: 'Watches told their resourceVersion is too old (410 Gone, history compacted); each relists once, by resource.' });
-    this.reconcileDuration = meter.createHistogram('flotilla_reconcile_duration_seconds', {
-      description: 'Duration of one reconcile, by controller and outcome.', unit: 's', advice: { explicitBucketBoundaries: RECONCILE_BUCKETS_S },
+    this.pins = meter.createCounter('flotilla_pins_total', {
+      description: "CIDs pinned on the hub's IPFS node, by kind (output, checkpoint, receipt, input).",
     });
-    this.malformedObjects = meter.createCounter('flotilla_provider_malformed_objects_total', { description: 'Nodes and pods a provider\'s API server sent in a shape the operator cannot read: skipped, by provider and kind.' });
-    this.callbacks = meter.createCounter('flotilla_callbacks_total', { description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed, refused by the URL policy).' });
-    this.providerViolations = meter.createCounter('flotilla_provider_violations_total', { description: 'Pods a provider made itself with a job\'s labels (ignored, reported, deleted where allowed), by provider.' });
-    this.claimedElsewhere = meter.createCounter('flotilla_jobs_claimed_elsewhere_total', { description: 'AIJobs in this operator\'s view that another operator runs (flotilla.dev/managed-by): left alone, counted once each.' });
-    this.orphansDeleted = meter.createCounter('flotilla_orphan_pods_deleted_total', { description: 'Pods of this hub at a provider deleted by the orphan sweep (their job gone or their attempt closed), by provider.' });
+    this.settlements = meter.createCounter('flotilla_settlements_total', { description: 'Jobs settled on the escrow contract, by token.' });
+    this.settledAmount = meter.createCounter('flotilla_settled_amount_total', {
+      description: 'Amount paid to providers by settlements, in token units, by token.',
+    });
+    this.apiRequests = meter.createCounter('flotilla_kube_api_requests_total', {
+      description: "Requests sent to a cluster's apiserver, by cluster and HTTP verb.",
+    });
+    this.apiThrottled = meter.createCounter('flotilla_kube_api_throttled_total', {
+      description: 'Requests that waited for the client-side rate limiter, by cluster.',
+    });
+    this.apiThrottleWait = meter.createCounter('flotilla_kube_api_throttle_wait_seconds_total', {
+      description: 'Time requests waited for the client-side rate limiter, by cluster.',
+      unit: 's',
+    });
+    this.watchExpired = meter.createCounter('flotilla_watch_expired_total', {
+      description: 'Watches told their resourceVersion is too old (410 Gone, history compacted); each relists once, by resource.',
+    });
+    this.reconcileDuration = meter.createHistogram('flotilla_reconcile_duration_seconds', {
+      description: 'Duration of one reconcile, by controller and outcome.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: RECONCILE_BUCKETS_S },
+    });
+    this.malformedObjects = meter.createCounter('flotilla_provider_malformed_objects_total', {
+      description: "Nodes and pods a provider's API server sent in a shape the operator cannot read: skipped, by provider and kind.",
+    });
+    this.callbacks = meter.createCounter('flotilla_callbacks_total', {
+      description: 'spec.callbackURL deliveries, by outcome (delivered, retry, failed, refused by the URL policy).',
+    });
+    this.providerViolations = meter.createCounter('flotilla_provider_violations_total', {
+      description: "Pods a provider made itself with a job's labels (ignored, reported, deleted where allowed), by provider.",
+    });
+    this.claimedElsewhere = meter.createCounter('flotilla_jobs_claimed_elsewhere_total', {
+      description: "AIJobs in this operator's view that another operator runs (flotilla.dev/managed-by): left alone, counted once each.",
+    });
+    this.orphansDeleted = meter.createCounter('flotilla_orphan_pods_deleted_total', {
+      description: 'Pods of this hub at a provider deleted by the orphan sweep (their job gone or their attempt closed), by provider.',
+    });
   }
 }
 

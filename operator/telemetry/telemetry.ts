@@ -44,7 +44,12 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     readers: [exporter],
   });
   const metrics = installMetrics(meterProvider);
-  const tracing = startTracing({ serviceName: 'flotilla-operator', serviceInstance: opts.serviceInstance, otlp: opts.otlp, ...(opts.spanProcessors ? { processors: opts.spanProcessors } : {}) });
+  const tracing = startTracing({
+    serviceName: 'flotilla-operator',
+    serviceInstance: opts.serviceInstance,
+    otlp: opts.otlp,
+    ...(opts.spanProcessors ? { processors: opts.spanProcessors } : {}),
+  });
   RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs }) => recordApiRequest(cluster, verb, waitedMs);
   ResilientInformer.expiredObserver = (path) => recordWatchExpired(path.split('/').at(-1) ?? path);
 
@@ -59,7 +64,11 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
       return ({ error, requeueAfterMs }) => {
         recordReconcile(controller, (performance.now() - started) / 1000, error !== undefined ? 'error' : requeueAfterMs !== undefined ? 'requeue' : 'success');
         const after = describe(key);
-        endSpan({ ...(error !== undefined ? { error } : {}), ...(after?.provider ? { provider: after.provider } : {}), ...(after?.phase ? { phase: after.phase } : {}) });
+        endSpan({
+          ...(error !== undefined ? { error } : {}),
+          ...(after?.provider ? { provider: after.provider } : {}),
+          ...(after?.phase ? { phase: after.phase } : {}),
+        });
       };
     },
     shutdown: async () => {

@@ -64,27 +64,47 @@ export const jobAttributes = (job: JobRef, provider?: string) => ({
 });
 
 /** A span for one phase of a job, from when it was entered to when it was left. */
-export function recordPhaseSpan(tracer: Tracer, job: JobRef, phase: string, start: number, end: number, attrs: { provider?: string; attempt?: number; next?: string } = {}): void {
-  const span = tracer.startSpan(`AIJob ${phase}`, {
-    kind: SpanKind.INTERNAL,
-    startTime: start,
-    attributes: {
-      ...jobAttributes(job, attrs.provider),
-      'flotilla.phase': phase,
-      ...(attrs.next ? { 'flotilla.phase.next': attrs.next } : {}),
-      ...(attrs.attempt !== undefined ? { 'flotilla.attempt': attrs.attempt } : {}),
+export function recordPhaseSpan(
+  tracer: Tracer,
+  job: JobRef,
+  phase: string,
+  start: number,
+  end: number,
+  attrs: { provider?: string; attempt?: number; next?: string } = {},
+): void {
+  const span = tracer.startSpan(
+    `AIJob ${phase}`,
+    {
+      kind: SpanKind.INTERNAL,
+      startTime: start,
+      attributes: {
+        ...jobAttributes(job, attrs.provider),
+        'flotilla.phase': phase,
+        ...(attrs.next ? { 'flotilla.phase.next': attrs.next } : {}),
+        ...(attrs.attempt !== undefined ? { 'flotilla.attempt': attrs.attempt } : {}),
+      },
     },
-  }, jobTraceContext(job.uid));
+    jobTraceContext(job.uid),
+  );
   span.end(end);
 }
 
 /** Starts the span of one reconcile; the returned function ends it with the outcome. */
-export function startReconcileSpan(tracer: Tracer, controller: string, key: string, job: JobRef | undefined): (outcome: { error?: unknown; provider?: string; phase?: string }) => void {
+export function startReconcileSpan(
+  tracer: Tracer,
+  controller: string,
+  key: string,
+  job: JobRef | undefined,
+): (outcome: { error?: unknown; provider?: string; phase?: string }) => void {
   const parent = job?.uid ? jobTraceContext(job.uid) : context.active();
-  const span: Span = tracer.startSpan(`reconcile ${controller}`, {
-    kind: SpanKind.INTERNAL,
-    attributes: { 'flotilla.controller': controller, 'flotilla.key': key, ...(job ? jobAttributes(job) : {}) },
-  }, parent);
+  const span: Span = tracer.startSpan(
+    `reconcile ${controller}`,
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: { 'flotilla.controller': controller, 'flotilla.key': key, ...(job ? jobAttributes(job) : {}) },
+    },
+    parent,
+  );
   return ({ error, provider, phase }) => {
     if (provider) span.setAttribute('flotilla.provider', provider);
     if (phase) span.setAttribute('flotilla.phase', phase);

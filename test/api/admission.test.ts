@@ -14,8 +14,12 @@ const custom = hub.kc.makeApiClient(CustomObjectsApi);
 const coords = (plural: string) => ({ group: 'flotilla.dev', version: 'v1alpha1', plural });
 let ns = '';
 
-beforeAll(async () => { ns = await createNamespace(hub.core, 't-admit'); });
-afterAll(async () => { await deleteNamespace(hub.core, ns); });
+beforeAll(async () => {
+  ns = await createNamespace(hub.core, 't-admit');
+});
+afterAll(async () => {
+  await deleteNamespace(hub.core, ns);
+});
 
 /** The apiserver's verdict on creating (or updating from `old`) the object, as its error message or 'accepted'. */
 async function verdict(kind: 'aijobs' | 'gpuproviders', c: AdmissionCase): Promise<string> {
@@ -28,9 +32,10 @@ async function verdict(kind: 'aijobs' | 'gpuproviders', c: AdmissionCase): Promi
     copy.metadata = { ...copy.metadata, name, ...(kind === 'aijobs' ? { namespace: ns } : {}) };
     return copy;
   };
-  const create = (body: unknown, dryRun: boolean) => kind === 'aijobs'
-    ? custom.createNamespacedCustomObject({ ...coords(kind), namespace: ns, body, fieldValidation: 'Strict', ...(dryRun ? { dryRun: 'All' } : {}) })
-    : custom.createClusterCustomObject({ ...coords(kind), body, fieldValidation: 'Strict', ...(dryRun ? { dryRun: 'All' } : {}) });
+  const create = (body: unknown, dryRun: boolean) =>
+    kind === 'aijobs'
+      ? custom.createNamespacedCustomObject({ ...coords(kind), namespace: ns, body, fieldValidation: 'Strict', ...(dryRun ? { dryRun: 'All' } : {}) })
+      : custom.createClusterCustomObject({ ...coords(kind), body, fieldValidation: 'Strict', ...(dryRun ? { dryRun: 'All' } : {}) });
   try {
     if (!c.old) {
       await create(rename(c.object), true);
@@ -40,7 +45,8 @@ async function verdict(kind: 'aijobs' | 'gpuproviders', c: AdmissionCase): Promi
     const body = rename(c.object) as { metadata: Record<string, unknown> };
     body.metadata.resourceVersion = created.metadata.resourceVersion;
     try {
-      if (kind === 'aijobs') await custom.replaceNamespacedCustomObject({ ...coords(kind), namespace: ns, name, body, fieldValidation: 'Strict', dryRun: 'All' });
+      if (kind === 'aijobs')
+        await custom.replaceNamespacedCustomObject({ ...coords(kind), namespace: ns, name, body, fieldValidation: 'Strict', dryRun: 'All' });
       else await custom.replaceClusterCustomObject({ ...coords(kind), name, body, fieldValidation: 'Strict', dryRun: 'All' });
       return 'accepted';
     } finally {

@@ -54,7 +54,8 @@ async function kubectlApply(manifest: unknown): Promise<void> {
 
 function aijob(name: string, spec: Partial<AIJobManifest['spec']>): AIJobManifest {
   return {
-    apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
     metadata: { name, namespace: ns },
     spec: { image: 'registry.example/trainer@sha256:' + 'e'.repeat(64), resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] }, ...spec },
   };
@@ -70,21 +71,42 @@ async function jobPods(job: AIJob): Promise<Array<{ provider: string; pod: V1Pod
 
 /** The running replica of the job's newest attempt. */
 async function runningReplica(name: string): Promise<{ provider: string; pod: V1Pod; job: AIJob }> {
-  return pollUntil(`the running replica of ${name}'s newest attempt`, async () => {
-    const job = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 90_000)) as AIJob;
-    const newest = String(job.status?.attempts?.at(-1)?.index);
-    const pods = (await jobPods(job)).filter((p) => p.pod.metadata?.labels?.['flotilla.dev/attempt'] === newest && p.pod.status?.phase === 'Running');
-    return pods.length === 1 ? { ...(pods[0] as { provider: string; pod: V1Pod }), job } : undefined;
-  }, (r) => r !== undefined, 90_000) as Promise<{ provider: string; pod: V1Pod; job: AIJob }>;
+  return pollUntil(
+    `the running replica of ${name}'s newest attempt`,
+    async () => {
+      const job = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 90_000)) as AIJob;
+      const newest = String(job.status?.attempts?.at(-1)?.index);
+      const pods = (await jobPods(job)).filter((p) => p.pod.metadata?.labels?.['flotilla.dev/attempt'] === newest && p.pod.status?.phase === 'Running');
+      return pods.length === 1 ? { ...(pods[0] as { provider: string; pod: V1Pod }), job } : undefined;
+    },
+    (r) => r !== undefined,
+    90_000,
+  ) as Promise<{ provider: string; pod: V1Pod; job: AIJob }>;
 }
 
 /** Ends the running replica the way a kubelet would, with `message` as its termination message; `preempted` adds DisruptionTarget. */
 async function finishReplica(name: string, message: string, preempted = false): Promise<void> {
   const { provider, pod } = await runningReplica(name);
   const started = new Date(pod.status?.startTime ?? Date.now());
-  const body = terminatedStatus(pod, { runMs: 0, outcome: preempted ? 'Failed' : 'Succeeded', exitCode: preempted ? 137 : 0, output: '' }, started, new Date(), message);
-  if (preempted) (body.status.conditions as object[]).push({ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: 'test preemption', lastTransitionTime: new Date() });
-  await clusterClients(provider).core.patchNamespacedPodStatus({ name: pod.metadata?.name ?? '', namespace: 'flotilla-workloads', body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  const body = terminatedStatus(
+    pod,
+    { runMs: 0, outcome: preempted ? 'Failed' : 'Succeeded', exitCode: preempted ? 137 : 0, output: '' },
+    started,
+    new Date(),
+    message,
+  );
+  if (preempted)
+    (body.status.conditions as object[]).push({
+      type: 'DisruptionTarget',
+      status: 'True',
+      reason: 'PreemptionByScheduler',
+      message: 'test preemption',
+      lastTransitionTime: new Date(),
+    });
+  await clusterClients(provider).core.patchNamespacedPodStatus(
+    { name: pod.metadata?.name ?? '', namespace: 'flotilla-workloads', body },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
 }
 
 describe('a job with IPFS inputs and a pinned output', () => {
@@ -103,14 +125,25 @@ describe('a job with IPFS inputs and a pinned output', () => {
       dir.remove();
     }
     const marker = unique('e2e output');
-    await kubectlApply(aijob('with-inputs', {
-      inputs: [{ name: 'dataset', cid: dataset, mountPath: '/data' }, { name: 'script', cid: script, mountPath: '/src/train.py' }],
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': '2', 'sim.flotilla.dev/output': marker },
-    }));
+    await kubectlApply(
+      aijob('with-inputs', {
+        inputs: [
+          { name: 'dataset', cid: dataset, mountPath: '/data' },
+          { name: 'script', cid: script, mountPath: '/src/train.py' },
+        ],
+        podAnnotations: { 'sim.flotilla.dev/run-seconds': '2', 'sim.flotilla.dev/output': marker },
+      }),
+    );
 
     // The pod: an init step fetching both CIDs, the inputs mounted read-only, the environment naming them.
     const running = (await waitForAIJob(ns, 'with-inputs', (j) => (j?.status?.attempts?.length ?? 0) > 0, 90_000)) as AIJob;
-    const pod = (await pollUntil('the replica pod', () => jobPods(running), (p) => p.length === 1))[0]?.pod as V1Pod;
+    const pod = (
+      await pollUntil(
+        'the replica pod',
+        () => jobPods(running),
+        (p) => p.length === 1,
+      )
+    )[0]?.pod as V1Pod;
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual([INPUT_FETCH_CONTAINER]);
     expect(pod.spec?.containers[0]?.volumeMounts).toEqual([
       expect.objectContaining({ mountPath: '/data', subPath: dataset, readOnly: true }),
@@ -118,10 +151,12 @@ describe('a job with IPFS inputs and a pinned output', () => {
       // Every replica's memory-backed /dev/shm (operator/controllers/aijob/gang.ts).
       expect.objectContaining({ mountPath: '/dev/shm', name: 'flotilla-dshm' }),
     ]);
-    expect(pod.spec?.containers[0]?.env).toEqual(expect.arrayContaining([
-      { name: 'FLOTILLA_INPUT_DATASET_CID', value: dataset },
-      { name: 'FLOTILLA_INPUT_SCRIPT_CID', value: script },
-    ]));
+    expect(pod.spec?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'FLOTILLA_INPUT_DATASET_CID', value: dataset },
+        { name: 'FLOTILLA_INPUT_SCRIPT_CID', value: script },
+      ]),
+    );
 
     const done = (await waitForAIJob(ns, 'with-inputs', (j) => j?.status?.phase === 'Succeeded' && Boolean(j.status.receiptCID), 120_000)) as AIJob;
     const output = done.status?.outputCID ?? '';
@@ -139,8 +174,13 @@ describe('a job with IPFS inputs and a pinned output', () => {
       job: { namespace: ns, name: 'with-inputs', uid: done.metadata.uid },
       specHash: specHash(done.spec),
       image: done.spec.image,
-      inputs: [{ name: 'dataset', cid: dataset }, { name: 'script', cid: script }],
-      attempts: [expect.objectContaining({ provider: done.status?.attempts?.[0]?.provider, gpuSeconds: done.status?.attempts?.[0]?.gpuSeconds, reason: 'Succeeded' })],
+      inputs: [
+        { name: 'dataset', cid: dataset },
+        { name: 'script', cid: script },
+      ],
+      attempts: [
+        expect.objectContaining({ provider: done.status?.attempts?.[0]?.provider, gpuSeconds: done.status?.attempts?.[0]?.gpuSeconds, reason: 'Succeeded' }),
+      ],
       outcome: 'Succeeded',
       outputCID: output,
       settlement: null,
@@ -155,7 +195,9 @@ describe('a job with IPFS inputs and a pinned output', () => {
     for (const kind of ['output', 'receipt', 'input']) expect(metrics).toMatch(new RegExp(`flotilla_pins_total\\{[^}]*kind="${kind}"[^}]*\\} [1-9]`));
 
     // Deleting the job keeps its pins (the default policy).
-    await hub.kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'with-inputs' });
+    await hub.kc
+      .makeApiClient(CustomObjectsApi)
+      .deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'with-inputs' });
     await waitForAIJob(ns, 'with-inputs', (j) => j === undefined, 60_000);
     expect(await hubKubo().isPinned(output)).toBe(true);
     expect(await hubKubo().isPinned(receiptCID)).toBe(true);
@@ -165,11 +207,22 @@ describe('a job with IPFS inputs and a pinned output', () => {
     const checkpoint = await providerKubo().addBytes(unique('checkpoint'));
     const output = await providerKubo().addBytes(unique('output after resuming'));
     // provider-b (the only whole L4s) cools down after preempting it: the next attempt goes elsewhere.
-    await kubectlApply(aijob('with-checkpoint', { checkpoint: { path: '/ckpt', every: '30s' }, gpu: { products: ['NVIDIA-L4', 'NVIDIA-A100-SXM4-80GB', 'NVIDIA-H100-80GB-HBM3'] } }));
+    await kubectlApply(
+      aijob('with-checkpoint', {
+        checkpoint: { path: '/ckpt', every: '30s' },
+        gpu: { products: ['NVIDIA-L4', 'NVIDIA-A100-SXM4-80GB', 'NVIDIA-H100-80GB-HBM3'] },
+      }),
+    );
     await finishReplica('with-checkpoint', JSON.stringify({ checkpointCID: checkpoint, checkpointTime: new Date().toISOString() }), true);
     await waitForAIJob(ns, 'with-checkpoint', (j) => j?.status?.attempts?.[0]?.checkpointCID === checkpoint, 60_000);
     // The checkpoint is pinned on the hub while the job goes on.
-    await pollUntil('the checkpoint pinned on the hub', () => hubKubo().isPinned(checkpoint), (pinned) => pinned, 60_000, 250);
+    await pollUntil(
+      'the checkpoint pinned on the hub',
+      () => hubKubo().isPinned(checkpoint),
+      (pinned) => pinned,
+      60_000,
+      250,
+    );
     await finishReplica('with-checkpoint', JSON.stringify({ outputCID: output }));
     const done = (await waitForAIJob(ns, 'with-checkpoint', (j) => Boolean(j?.status?.receiptCID), 120_000)) as AIJob;
     expect(done.status?.phase).toBe('Succeeded');
@@ -191,7 +244,9 @@ describe('a job with IPFS inputs and a pinned output', () => {
     const done = (await waitForAIJob(ns, 'released', (j) => Boolean(j?.status?.receiptCID), 90_000)) as AIJob;
     expect(done.metadata.finalizers).toContain('flotilla.dev/artifacts');
     expect(await hubKubo().isPinned(output)).toBe(true);
-    await hub.kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'released' });
+    await hub.kc
+      .makeApiClient(CustomObjectsApi)
+      .deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'released' });
     await waitForAIJob(ns, 'released', (j) => j === undefined, 60_000);
     expect(await hubKubo().isPinned(output)).toBe(false);
     expect(await hubKubo().isPinned(done.status?.receiptCID ?? '')).toBe(false);
@@ -202,11 +257,23 @@ describe('a job with IPFS inputs and a pinned output', () => {
     await kubectlApply(aijob('unfetchable', {}));
     await finishReplica('unfetchable', JSON.stringify({ outputCID: ghost }));
     const failing = (await waitForAIJob(ns, 'unfetchable', (j) => condition(j, 'OutputPinned')?.reason === 'PinFailed', 90_000)) as AIJob;
-    expect(condition(failing, 'OutputPinned')?.message).toBe(`pinning ${ghost}: timed out after 3s at ${federation().kubo.hub.api} (no connected peer provided the blocks?); retrying`);
+    expect(condition(failing, 'OutputPinned')?.message).toBe(
+      `pinning ${ghost}: timed out after 3s at ${federation().kubo.hub.api} (no connected peer provided the blocks?); retrying`,
+    );
     expect(failing.status?.outputCID).toBe(ghost);
     expect(failing.status?.phase).not.toBe('Succeeded');
     // It is retried: the operator logs a second failed try, and is still alive.
-    await pollUntil('a retried pin', async () => operator.logs().split('\n').filter((l) => l.includes('artifacts reconcile incomplete') && l.includes(ghost)).length, (n) => n >= 2, 60_000, 500);
+    await pollUntil(
+      'a retried pin',
+      async () =>
+        operator
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('artifacts reconcile incomplete') && l.includes(ghost)).length,
+      (n) => n >= 2,
+      60_000,
+      500,
+    );
     expect(((await waitForAIJob(ns, 'unfetchable', () => true)) as AIJob).status?.phase).not.toBe('Succeeded');
     expect(await hubKubo().isPinned(ghost)).toBe(false);
   });

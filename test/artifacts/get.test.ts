@@ -45,28 +45,53 @@ afterAll(async () => {
   tmp.remove();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** The real binary, as a user runs it. */
 function flotilla(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
 const getArgs = (name: string, out: string, signerAddress = signer.address) => [
-  'get', name, '-o', out, '-n', ns, '--kubeconfig', federation().hub.kubeconfig, '--kubo', federation().kubo.hub.api, '--signer', signerAddress,
+  'get',
+  name,
+  '-o',
+  out,
+  '-n',
+  ns,
+  '--kubeconfig',
+  federation().hub.kubeconfig,
+  '--kubo',
+  federation().kubo.hub.api,
+  '--signer',
+  signerAddress,
 ];
 
 function manifest(name: string): AIJobManifest {
   return {
-    apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name, namespace: ns },
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
+    metadata: { name, namespace: ns },
     spec: { image: `registry.example/trainer@sha256:${'f'.repeat(64)}`, resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] } },
   };
 }
@@ -74,16 +99,30 @@ function manifest(name: string): AIJobManifest {
 /** Runs `name` to Succeeded with `outputCID` reported the way a workload reports it, and waits for its receipt. */
 async function succeedWith(name: string, outputCID: string): Promise<AIJob> {
   await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: manifest(name) });
-  const { provider, pod } = await pollUntil(`the running replica of ${name}`, async () => {
-    const job = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 90_000);
-    const p = job?.status?.placement?.provider;
-    if (!job || !p) return undefined;
-    const pods = await clusterClients(p).core.listNamespacedPod({ namespace: PROVIDER_NS, labelSelector: `flotilla.dev/job-uid=${job.metadata.uid}` });
-    const running = pods.items.find((x) => x.status?.phase === 'Running');
-    return running ? { provider: p, pod: running } : undefined;
-  }, (r) => r !== undefined, 90_000) as { provider: string; pod: V1Pod };
-  const body = terminatedStatus(pod, { runMs: 0, outcome: 'Succeeded', exitCode: 0, output: '' }, new Date(pod.status?.startTime ?? Date.now()), new Date(), JSON.stringify({ outputCID }));
-  await clusterClients(provider).core.patchNamespacedPodStatus({ name: pod.metadata?.name ?? '', namespace: PROVIDER_NS, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  const { provider, pod } = (await pollUntil(
+    `the running replica of ${name}`,
+    async () => {
+      const job = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 90_000);
+      const p = job?.status?.placement?.provider;
+      if (!job || !p) return undefined;
+      const pods = await clusterClients(p).core.listNamespacedPod({ namespace: PROVIDER_NS, labelSelector: `flotilla.dev/job-uid=${job.metadata.uid}` });
+      const running = pods.items.find((x) => x.status?.phase === 'Running');
+      return running ? { provider: p, pod: running } : undefined;
+    },
+    (r) => r !== undefined,
+    90_000,
+  )) as { provider: string; pod: V1Pod };
+  const body = terminatedStatus(
+    pod,
+    { runMs: 0, outcome: 'Succeeded', exitCode: 0, output: '' },
+    new Date(pod.status?.startTime ?? Date.now()),
+    new Date(),
+    JSON.stringify({ outputCID }),
+  );
+  await clusterClients(provider).core.patchNamespacedPodStatus(
+    { name: pod.metadata?.name ?? '', namespace: PROVIDER_NS, body },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
   const done = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' && Boolean(j.status.receiptCID), 120_000)) as AIJob;
   expect(done.status?.outputCID).toBe(outputCID);
   return done;
@@ -133,12 +172,14 @@ describe('flotilla get', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('refuses a status that points at another job\'s receipt, writing nothing', async () => {
+  it("refuses a status that points at another job's receipt, writing nothing", async () => {
     // The operator is stopped first, so the tampered status stays as written.
     await operator?.stop();
     operator = undefined;
-    await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name: 'trained', body: { status: { receiptCID: second.status?.receiptCID } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name: 'trained', body: { status: { receiptCID: second.status?.receiptCID } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const out = join(tmp.path, 'swapped');
     const r = await flotilla(getArgs('trained', out));
     expect(r.code).toBe(1);
@@ -146,8 +187,17 @@ describe('flotilla get', () => {
     expect(r.stderr).toContain(`the receipt names output ${second.status?.outputCID}, but status.outputCID is ${first.status?.outputCID}`);
     expect(existsSync(out)).toBe(false);
     // And an output CID swapped under the right receipt.
-    await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name: 'trained', body: { status: { receiptCID: first.status?.receiptCID, outputCID: second.status?.outputCID } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: ns,
+        name: 'trained',
+        body: { status: { receiptCID: first.status?.receiptCID, outputCID: second.status?.outputCID } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const swapped = await flotilla(getArgs('trained', out));
     expect(swapped.code).toBe(1);
     expect(swapped.stderr).toContain(`the receipt names output ${first.status?.outputCID}, but status.outputCID is ${second.status?.outputCID}`);

@@ -25,7 +25,12 @@ beforeAll(async () => {
   await kubo.start();
   baseline = await recursivePinList(kubo.api);
   ns = await createNamespace(hub.core, 't-kubo-outage');
-  operator = startOperator(ns, { FLOTILLA_KUBO_API: kubo.api, FLOTILLA_RECEIPT_KEY: signer.privateKey, FLOTILLA_PIN_TIMEOUT_MS: '10000', FLOTILLA_HTTP_PORT: 'off' });
+  operator = startOperator(ns, {
+    FLOTILLA_KUBO_API: kubo.api,
+    FLOTILLA_RECEIPT_KEY: signer.privateKey,
+    FLOTILLA_PIN_TIMEOUT_MS: '10000',
+    FLOTILLA_HTTP_PORT: 'off',
+  });
 });
 afterAll(async () => {
   await operator.stop();
@@ -38,8 +43,15 @@ const pinned = (job: AIJob | undefined) => job?.status?.conditions?.find((c) => 
 it('finishes the job once Kubo is back, with exactly one pin of its output', async () => {
   await runCommand(toolPaths().kubectl, ['--kubeconfig', federation().hub.kubeconfig, 'apply', '-f', '-'], {
     input: yaml.dump({
-      apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name: 'outage', namespace: ns },
-      spec: { image: 'registry.example/trainer@sha256:' + 'f'.repeat(64), resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '3', 'sim.flotilla.dev/output': 'outage test' } },
+      apiVersion: 'flotilla.dev/v1alpha1',
+      kind: 'AIJob',
+      metadata: { name: 'outage', namespace: ns },
+      spec: {
+        image: 'registry.example/trainer@sha256:' + 'f'.repeat(64),
+        resources: { gpus: 1 },
+        gpu: { products: ['NVIDIA-L4'] },
+        podAnnotations: { 'sim.flotilla.dev/run-seconds': '3', 'sim.flotilla.dev/output': 'outage test' },
+      },
     }),
   });
   await waitForAIJob(ns, 'outage', (j) => j?.status?.phase === 'Running', 90_000);

@@ -49,7 +49,12 @@ describe('pinning on the hub what the provider added', () => {
   it('reports a CID nobody provides as a timeout, not a hang', async () => {
     const missing = await unfetchableCid();
     const started = Date.now();
-    const err = await hubKubo().pin(missing, { timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e);
+    const err = await hubKubo()
+      .pin(missing, { timeoutMs: 2_000 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(KuboError);
     expect((err as KuboError).kind).toBe('timeout');
     expect((err as KuboError).message).toMatch(/timed out after 2s/);
@@ -58,7 +63,10 @@ describe('pinning on the hub what the provider added', () => {
 
   it('reports a node that is not listening as unreachable', async () => {
     const dead = new KuboNode(`http://127.0.0.1:${await freePort()}`);
-    const err = await dead.pin('bafkreiallovn3lwtw6i52bfxwe2gjba7fwzr5kaewbrm34g5tmbrxnbph4', { timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e);
+    const err = await dead.pin('bafkreiallovn3lwtw6i52bfxwe2gjba7fwzr5kaewbrm34g5tmbrxnbph4', { timeoutMs: 2_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as KuboError).kind).toBe('unreachable');
     expect((err as KuboError).message).toMatch(/is unreachable \(ECONNREFUSED\)/);
   });
@@ -110,12 +118,22 @@ describe('flotilla add and the inputs fetch step', () => {
 describe('receipt verification on the real hub Kubo', () => {
   const signer = receiptWallet();
 
-  async function publishedReceipt(edit: (r: Receipt) => Receipt = (r) => r, key: Wallet | ReturnType<typeof receiptWallet> = signer): Promise<{ cid: string; output: string }> {
+  async function publishedReceipt(
+    edit: (r: Receipt) => Receipt = (r) => r,
+    key: Wallet | ReturnType<typeof receiptWallet> = signer,
+  ): Promise<{ cid: string; output: string }> {
     const output = await hubKubo().addBytes(unique('job output'));
     const job = {
-      apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+      apiVersion: 'flotilla.dev/v1alpha1',
+      kind: 'AIJob',
       metadata: { namespace: 't', name: 'verify', uid: 'u-1' },
-      spec: { image: 'img@sha256:' + 'c'.repeat(64), replicas: 1, resources: { gpus: 1 }, output: { path: '/o', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' } },
+      spec: {
+        image: 'img@sha256:' + 'c'.repeat(64),
+        replicas: 1,
+        resources: { gpus: 1 },
+        output: { path: '/o', pin: true },
+        recovery: { maxRestarts: 3, strategy: 'Failover' },
+      },
       status: { phase: 'Succeeded', outputCID: output, attempts: [{ index: 1, provider: 'provider-b', gpuSeconds: 9, reason: 'Succeeded' }] },
     } as AIJob;
     const signed = await signReceipt(edit(buildReceipt(job)), key);

@@ -28,16 +28,27 @@ export function receiptWallet(): HDNodeWallet {
 
 /** The addresses anvil serves (eth_accounts): proves the receipt key is one of its dev keys. */
 export async function anvilAccounts(): Promise<string[]> {
-  const res = await fetch(federation().anvil.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_accounts', params: [] }) });
+  const res = await fetch(federation().anvil.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_accounts', params: [] }),
+  });
   return ((await res.json()) as { result: string[] }).result.map((a) => a.toLowerCase());
 }
 
 export async function flotilla(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'test', 'artifacts', 'cli-entry.ts'), ...args], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '', ...env } });
+  const child = spawn(process.execPath, [join(repoRoot, 'test', 'artifacts', 'cli-entry.ts'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
   return { code, stdout, stderr };
 }
@@ -94,15 +105,34 @@ export class PrivateKubo {
 
   async start(): Promise<void> {
     const fd = openSync(this.logFile, 'a');
-    this.child = spawn(toolPaths().ipfs, ['daemon', '--migrate=false', '--enable-gc=false'], { env: { ...process.env, IPFS_PATH: this.repo, GOMAXPROCS: '1' }, stdio: ['ignore', fd, fd] });
+    this.child = spawn(toolPaths().ipfs, ['daemon', '--migrate=false', '--enable-gc=false'], {
+      env: { ...process.env, IPFS_PATH: this.repo, GOMAXPROCS: '1' },
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
-    await pollUntil(`private Kubo API on ${this.api}`, () => fetch(`${this.api}/api/v0/id`, { method: 'POST' }).then((r) => r.ok, () => false), (ok) => ok, 60_000, 250);
+    await pollUntil(
+      `private Kubo API on ${this.api}`,
+      () =>
+        fetch(`${this.api}/api/v0/id`, { method: 'POST' }).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      (ok) => ok,
+      60_000,
+      250,
+    );
     const provider = federation().kubo.provider;
-    await pollUntil('private Kubo peered with the provider Kubo', async () => {
-      await fetch(`${this.api}/api/v0/swarm/connect?arg=${encodeURIComponent(provider.swarm)}`, { method: 'POST' }).catch(() => undefined);
-      const peers = (await (await fetch(`${this.api}/api/v0/swarm/peers`, { method: 'POST' })).json()) as { Peers: Array<{ Peer: string }> | null };
-      return (peers.Peers ?? []).some((p) => p.Peer === provider.peerId);
-    }, (ok) => ok, 30_000, 500);
+    await pollUntil(
+      'private Kubo peered with the provider Kubo',
+      async () => {
+        await fetch(`${this.api}/api/v0/swarm/connect?arg=${encodeURIComponent(provider.swarm)}`, { method: 'POST' }).catch(() => undefined);
+        const peers = (await (await fetch(`${this.api}/api/v0/swarm/peers`, { method: 'POST' })).json()) as { Peers: Array<{ Peer: string }> | null };
+        return (peers.Peers ?? []).some((p) => p.Peer === provider.peerId);
+      },
+      (ok) => ok,
+      30_000,
+      500,
+    );
   }
 
   async stop(): Promise<void> {

@@ -37,8 +37,13 @@ const ports = { internal: 0, redirector: 0, receiver: 0 };
 async function listen(name: keyof typeof hits, answer: (res: ServerResponse) => void): Promise<number> {
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
-    req.on('end', () => { hits[name].push({ url: req.url ?? '', headers: req.headers, body }); answer(res); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      hits[name].push({ url: req.url ?? '', headers: req.headers, body });
+      answer(res);
+    });
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -47,8 +52,12 @@ async function listen(name: keyof typeof hits, answer: (res: ServerResponse) => 
 
 /** A name other than "localhost" that the system resolver maps to loopback (/etc/hosts), so only the send-time DNS check can catch it. */
 async function loopbackName(): Promise<string> {
-  const names = readFileSync('/etc/hosts', 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
-    .filter(([ip]) => ip?.startsWith('127.')).flatMap(([, ...n]) => n).filter((n) => n && n !== 'localhost' && !n.endsWith('.localhost'));
+  const names = readFileSync('/etc/hosts', 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+    .filter(([ip]) => ip?.startsWith('127.'))
+    .flatMap(([, ...n]) => n)
+    .filter((n) => n && n !== 'localhost' && !n.endsWith('.localhost'));
   for (const n of [...names, hostname()]) {
     if ((await lookup(n, { all: true }).catch(() => [])).some((a) => a.address.startsWith('127.'))) return n;
   }
@@ -84,7 +93,12 @@ describe('callbacks to internal targets are refused; redirects are not followed'
     const name = await loopbackName();
     const cases: Array<{ job: string; url: string; outcome: string; why: RegExp }> = [
       { job: 'loopback', url: `http://127.0.0.1:${ports.internal}/hook`, outcome: 'Refused', why: /127\.0\.0\.1 is loopback/ },
-      { job: 'metadata', url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/', outcome: 'Refused', why: /169\.254\.169\.254 is link-local/ },
+      {
+        job: 'metadata',
+        url: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+        outcome: 'Refused',
+        why: /169\.254\.169\.254 is link-local/,
+      },
       { job: 'kubo', url: `http://${kubo.host}/api/v0/shutdown`, outcome: 'Refused', why: /the hub's Kubo API/ },
       { job: 'decimal', url: `http://2130706433:${ports.internal}/hook`, outcome: 'Refused', why: /127\.0\.0\.1 is loopback/ },
       { job: 'localhost', url: `http://localhost:${ports.internal}/hook`, outcome: 'Refused', why: /localhost is loopback/ },
@@ -94,13 +108,29 @@ describe('callbacks to internal targets are refused; redirects are not followed'
       { job: 'control', url: `http://127.0.0.1:${ports.receiver}/hook`, outcome: 'Delivered', why: /delivered to .*HTTP 204/ },
     ];
     for (const c of cases) {
-      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: smallJob(c.job, ns, 1, { callbackURL: c.url, gpu: { products: GPU_PRODUCTS } }) });
+      await custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: ns,
+        body: smallJob(c.job, ns, 1, { callbackURL: c.url, gpu: { products: GPU_PRODUCTS } }),
+      });
     }
     for (const c of cases) {
-      const job = await pollUntil(`AIJob ${c.job}'s callback decided`, () => readAIJob(ns, c.job), terminal, 90_000, 500) as AIJob;
-      expect({ job: c.job, phase: job.status?.phase, outcome: job.status?.callbacks?.[0]?.outcome }).toEqual({ job: c.job, phase: 'Succeeded', outcome: c.outcome });
+      const job = (await pollUntil(`AIJob ${c.job}'s callback decided`, () => readAIJob(ns, c.job), terminal, 90_000, 500)) as AIJob;
+      expect({ job: c.job, phase: job.status?.phase, outcome: job.status?.callbacks?.[0]?.outcome }).toEqual({
+        job: c.job,
+        phase: 'Succeeded',
+        outcome: c.outcome,
+      });
       const reason = { Refused: 'CallbackRefused', Failed: 'CallbackFailed', Delivered: 'CallbackDelivered' }[c.outcome];
-      const event = await pollUntil(`the ${reason} Event of ${c.job}`, () => eventsOf(c.job), (es) => es.some((e) => e.reason === reason), 15_000, 250);
+      const event = await pollUntil(
+        `the ${reason} Event of ${c.job}`,
+        () => eventsOf(c.job),
+        (es) => es.some((e) => e.reason === reason),
+        15_000,
+        250,
+      );
       const message = event.find((e) => e.reason === reason)?.message ?? '';
       expect(message).toMatch(c.why);
       expect(message).not.toContain(SECRET_BODY);

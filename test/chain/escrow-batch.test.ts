@@ -2,7 +2,19 @@
 // resent batch is harmless), anything else invalid reverts the whole batch. Also its gas per job.
 import { parseUnits } from 'ethers';
 import {
-  CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf, latestTimestamp, mined, revertOf, startChain,
+  CHAIN_SETUP_TIMEOUT_MS,
+  JobStatus,
+  Role,
+  address,
+  deployEscrowStack,
+  eventsOf,
+  fund,
+  increaseTime,
+  jobIdOf,
+  latestTimestamp,
+  mined,
+  revertOf,
+  startChain,
 } from '../support/escrow-fixture.ts';
 import type { Chain, EscrowStack, SettlementBatchEntry } from '../support/escrow-fixture.ts';
 import { PLAIN_TRANSFER_GAS, entriesFor, formatMeasurement, measureSettlementGas, openJobs, providerAddress } from '../support/settlement-gas.ts';
@@ -50,7 +62,7 @@ describe('FlotillaEscrow.settleBatch', () => {
   });
 
   it('skips entries whose job is already settled or reclaimed, with SettlementSkipped, and settles the rest', async () => {
-    const [settledJob, openA, openB] = await openJobs(chain, s, 'mixed', 3) as [string, string, string];
+    const [settledJob, openA, openB] = (await openJobs(chain, s, 'mixed', 3)) as [string, string, string];
     await mined(s.escrowAs(Role.settler).settle(settledJob, [], []));
     await fund(chain, s.token, s.escrow, Role.payer, usd('5'));
     const short = jobIdOf('mixed:short-deadline');
@@ -89,7 +101,7 @@ describe('FlotillaEscrow.settleBatch', () => {
   });
 
   it('a job listed twice in one batch settles once; the second entry is skipped', async () => {
-    const [jobId] = await openJobs(chain, s, 'duplicate', 1) as [string];
+    const [jobId] = (await openJobs(chain, s, 'duplicate', 1)) as [string];
     const entry = { jobId, providers: [pool[0] ?? ''], amounts: [usd('10')] };
     const before = await s.escrow.owed(pool[0] ?? '', token);
     const receipt = await mined(s.escrowAs(Role.settler).settleBatch([entry, entry]));
@@ -98,14 +110,23 @@ describe('FlotillaEscrow.settleBatch', () => {
   });
 
   it('an unknown job, an overspend or mismatched lengths anywhere reverts the whole batch', async () => {
-    const [good, other] = await openJobs(chain, s, 'invalid', 2) as [string, string];
+    const [good, other] = (await openJobs(chain, s, 'invalid', 2)) as [string, string];
     const ok = { jobId: good, providers: [pool[0] ?? ''], amounts: [usd('10')] };
     const unknown = jobIdOf('invalid:unknown');
     const settler = s.escrowAs(Role.settler);
     const cases: [SettlementBatchEntry, { name: string; args: unknown[] }][] = [
-      [{ jobId: unknown, providers: [], amounts: [] }, { name: 'UnknownJob', args: [unknown] }],
-      [{ jobId: other, providers: [pool[1] ?? ''], amounts: [usd('100.01')] }, { name: 'SettlementExceedsDeposit', args: [other, usd('100.01'), usd('100')] }],
-      [{ jobId: other, providers: [pool[1] ?? ''], amounts: [] }, { name: 'LengthMismatch', args: [other, 1n, 0n] }],
+      [
+        { jobId: unknown, providers: [], amounts: [] },
+        { name: 'UnknownJob', args: [unknown] },
+      ],
+      [
+        { jobId: other, providers: [pool[1] ?? ''], amounts: [usd('100.01')] },
+        { name: 'SettlementExceedsDeposit', args: [other, usd('100.01'), usd('100')] },
+      ],
+      [
+        { jobId: other, providers: [pool[1] ?? ''], amounts: [] },
+        { name: 'LengthMismatch', args: [other, 1n, 0n] },
+      ],
     ];
     for (const [bad, error] of cases) {
       expect(await revertOf(settler.settleBatch.staticCall([ok, bad]))).toEqual(error);
@@ -114,9 +135,11 @@ describe('FlotillaEscrow.settleBatch', () => {
   });
 
   it('only the settlement role can settle a batch', async () => {
-    const [jobId] = await openJobs(chain, s, 'batch-role', 1) as [string];
-    expect(await revertOf(s.escrowAs(Role.payer).settleBatch.staticCall([{ jobId, providers: [], amounts: [] }])))
-      .toEqual({ name: 'AccessControlUnauthorizedAccount', args: [payer, await s.escrow.SETTLER_ROLE()] });
+    const [jobId] = (await openJobs(chain, s, 'batch-role', 1)) as [string];
+    expect(await revertOf(s.escrowAs(Role.payer).settleBatch.staticCall([{ jobId, providers: [], amounts: [] }]))).toEqual({
+      name: 'AccessControlUnauthorizedAccount',
+      args: [payer, await s.escrow.SETTLER_ROLE()],
+    });
   });
 
   it('costs less gas per job batched than settled one by one, and less than a plain ERC-20 transfer', async () => {

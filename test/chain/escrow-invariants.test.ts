@@ -7,8 +7,20 @@
 import { parseUnits } from 'ethers';
 import { seededRandom } from '../support/placement-fixtures.ts';
 import {
-  CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, fund, increaseTime, jobIdOf, latestTimestamp,
-  mined, revertOf, signer, startChain,
+  CHAIN_SETUP_TIMEOUT_MS,
+  JobStatus,
+  Role,
+  address,
+  deploy,
+  deployEscrowStack,
+  fund,
+  increaseTime,
+  jobIdOf,
+  latestTimestamp,
+  mined,
+  revertOf,
+  signer,
+  startChain,
 } from '../support/escrow-fixture.ts';
 import type { Chain, Escrow, EscrowStack, SettlementBatchEntry, TestToken } from '../support/escrow-fixture.ts';
 
@@ -137,20 +149,30 @@ describe(`FlotillaEscrow invariants over ${STEPS} random operations (seed ${SEED
       const due = open.filter((j) => j.deadline <= now);
       const notDue = open.filter((j) => j.deadline > now + 30n);
       const credited = [...owed].filter(([, v]) => v > 0n).map(([k]) => k.split('|').map(Number) as [number, number]);
-      const ops: [number, string][] = [[4, 'deposit'], [2, 'time']];
+      const ops: [number, string][] = [
+        [4, 'deposit'],
+        [2, 'time'],
+      ];
       if (open.length) ops.push([1, 'top-up'], [2, 'settle'], [1, 'batch']);
       if (credited.length) ops.push([3, 'withdraw']);
       if (due.length) ops.push([3, 'reclaim']);
       if (jobs.length) ops.push([3, 'invalid']);
-      let r = rng.int(1, ops.reduce((a, [w]) => a + w, 0));
+      let r = rng.int(
+        1,
+        ops.reduce((a, [w]) => a + w, 0),
+      );
       const kind = ops.find(([w]) => (r -= w) <= 0)?.[1] ?? 'deposit';
       let label: string = kind;
 
       switch (kind) {
         case 'deposit': {
           const job: ModelJob = {
-            id: jobIdOf(`invariants:${SEED}:${step}`), payer: rng.pick(PAYERS), token: rng.int(0, 1),
-            deposit: BigInt(rng.int(1, 1_000_000_000)), deadline: now + BigInt(rng.int(60, 1800)), status: 'open',
+            id: jobIdOf(`invariants:${SEED}:${step}`),
+            payer: rng.pick(PAYERS),
+            token: rng.int(0, 1),
+            deposit: BigInt(rng.int(1, 1_000_000_000)),
+            deadline: now + BigInt(rng.int(60, 1800)),
+            status: 'open',
           };
           await mined(as(job.payer).deposit(job.id, tokenAddresses[job.token] ?? '', job.deposit, job.deadline));
           jobs.push(job);
@@ -173,8 +195,7 @@ describe(`FlotillaEscrow invariants over ${STEPS} random operations (seed ${SEED
           break;
         }
         case 'batch': {
-          const entries = Array.from({ length: rng.int(1, 5) }, () =>
-            settlementFor(closed.length && rng.chance(0.2) ? rng.pick(closed) : rng.pick(open)));
+          const entries = Array.from({ length: rng.int(1, 5) }, () => settlementFor(closed.length && rng.chance(0.2) ? rng.pick(closed) : rng.pick(open)));
           await mined(settler.settleBatch(entries));
           entries.forEach(applySettlement);
           label = `settleBatch of ${entries.length}`;
@@ -247,10 +268,11 @@ describe(`FlotillaEscrow invariants over ${STEPS} random operations (seed ${SEED
       const where = { step, op };
 
       // The chain agrees with the model, job by job and credit by credit.
-      expect({ ...where, jobs: onChainJobs.map((j) => [j.status, j.deposit, j.deadline]) })
-        .toEqual({ ...where, jobs: jobs.map((j) => [chainStatus[j.status], j.deposit, j.deadline]) });
-      expect({ ...where, credits })
-        .toEqual({ ...where, credits: ACCOUNTS.flatMap((a) => [0, 1].map((t) => owed.get(key(a, t)) ?? 0n)) });
+      expect({ ...where, jobs: onChainJobs.map((j) => [j.status, j.deposit, j.deadline]) }).toEqual({
+        ...where,
+        jobs: jobs.map((j) => [chainStatus[j.status], j.deposit, j.deadline]),
+      });
+      expect({ ...where, credits }).toEqual({ ...where, credits: ACCOUNTS.flatMap((a) => [0, 1].map((t) => owed.get(key(a, t)) ?? 0n)) });
 
       // Solvency, from chain reads alone: balance == open deposits + unwithdrawn credits.
       tokens.forEach((_, t) => {
@@ -260,14 +282,18 @@ describe(`FlotillaEscrow invariants over ${STEPS} random operations (seed ${SEED
       });
 
       // Providers hold exactly what they withdrew, which never exceeds what settlements gave them.
-      PROVIDERS.forEach((p, i) => [0, 1].forEach((t) => {
-        const held = wallets[i * 2 + t] ?? 0n;
-        expect({ ...where, provider: p, token: t, held }).toEqual({ ...where, provider: p, token: t, held: withdrawn.get(key(p, t)) ?? 0n });
-        expect(held).toBeLessThanOrEqual(shares.get(key(p, t)) ?? 0n);
-      }));
+      PROVIDERS.forEach((p, i) =>
+        [0, 1].forEach((t) => {
+          const held = wallets[i * 2 + t] ?? 0n;
+          expect({ ...where, provider: p, token: t, held }).toEqual({ ...where, provider: p, token: t, held: withdrawn.get(key(p, t)) ?? 0n });
+          expect(held).toBeLessThanOrEqual(shares.get(key(p, t)) ?? 0n);
+        }),
+      );
     }
 
-    console.log(`invariants held over ${STEPS} operations (seed ${SEED}): ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
-      `${jobs.length} jobs, ${jobs.filter((j) => j.status === 'settled').length} settled, ${jobs.filter((j) => j.status === 'reclaimed').length} reclaimed`);
+    console.log(
+      `invariants held over ${STEPS} operations (seed ${SEED}): ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
+        `${jobs.length} jobs, ${jobs.filter((j) => j.status === 'settled').length} settled, ${jobs.filter((j) => j.status === 'reclaimed').length} reclaimed`,
+    );
   }, 120_000);
 });

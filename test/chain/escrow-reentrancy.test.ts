@@ -4,7 +4,19 @@
 // completes and pays exactly what was owed, once.
 import { parseUnits } from 'ethers';
 import {
-  CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, fund, jobIdOf, latestTimestamp, mined, revertOf, signer, startChain,
+  CHAIN_SETUP_TIMEOUT_MS,
+  JobStatus,
+  Role,
+  address,
+  deploy,
+  deployEscrowStack,
+  fund,
+  jobIdOf,
+  latestTimestamp,
+  mined,
+  revertOf,
+  signer,
+  startChain,
 } from '../support/escrow-fixture.ts';
 import type { Chain, EscrowStack, HostileToken } from '../support/escrow-fixture.ts';
 
@@ -59,24 +71,29 @@ describe('FlotillaEscrow against a re-entering token', () => {
       if (!payload) throw new Error(`no payload for ${name}`);
       await mined(hostile.arm(escrowAddress, payload, true));
 
-      expect(await revertOf(s.escrowAs(Role.providerA).withdraw.staticCall(hostileAddress)))
-        .toEqual({ name: 'ReentrancyGuardReentrantCall', args: [] });
+      expect(await revertOf(s.escrowAs(Role.providerA).withdraw.staticCall(hostileAddress))).toEqual({ name: 'ReentrancyGuardReentrantCall', args: [] });
     },
   );
 
   it('a nested call from inside a deposit pull trips the guard too', async () => {
     await mined(hostile.arm(escrowAddress, s.escrow.interface.encodeFunctionData('reclaim', [openJob]), true));
     const deadline = (await latestTimestamp(chain)) + 3600n;
-    expect(await revertOf(s.escrowAs(Role.payer).deposit.staticCall(openJob, hostileAddress, 1n, deadline)))
-      .toEqual({ name: 'ReentrancyGuardReentrantCall', args: [] });
+    expect(await revertOf(s.escrowAs(Role.payer).deposit.staticCall(openJob, hostileAddress, 1n, deadline))).toEqual({
+      name: 'ReentrancyGuardReentrantCall',
+      args: [],
+    });
   });
 
   it('mined, the tripped withdraw reverts on chain and leaves every balance as it was', async () => {
     await mined(hostile.arm(escrowAddress, s.escrow.interface.encodeFunctionData('withdraw', [hostileAddress]), true));
-    const snapshot = () => Promise.all([
-      s.escrow.owed(providerA, hostileAddress), s.escrow.owed(hostileAddress, hostileAddress),
-      hostile.balanceOf(escrowAddress), hostile.balanceOf(providerA), hostile.balanceOf(hostileAddress),
-    ]);
+    const snapshot = () =>
+      Promise.all([
+        s.escrow.owed(providerA, hostileAddress),
+        s.escrow.owed(hostileAddress, hostileAddress),
+        hostile.balanceOf(escrowAddress),
+        hostile.balanceOf(providerA),
+        hostile.balanceOf(hostileAddress),
+      ]);
     const before = await snapshot();
 
     const tx = await s.escrowAs(Role.providerA).withdraw(hostileAddress, { gasLimit: 300_000n });
@@ -98,8 +115,10 @@ describe('FlotillaEscrow against a re-entering token', () => {
     expect(await s.escrow.owed(hostileAddress, hostileAddress)).toBe(0n);
     expect([await hostile.reentryAttempted(), await hostile.reentrySucceeded()]).toEqual([true, false]);
     expect(s.escrow.interface.parseError(await hostile.reentryResult())?.name).toBe('ReentrancyGuardReentrantCall');
-    expect(await revertOf(hostile.execute.staticCall(escrowAddress, withdraw), s.escrow))
-      .toEqual({ name: 'NothingToWithdraw', args: [hostileAddress, hostileAddress] });
+    expect(await revertOf(hostile.execute.staticCall(escrowAddress, withdraw), s.escrow)).toEqual({
+      name: 'NothingToWithdraw',
+      args: [hostileAddress, hostileAddress],
+    });
   });
 
   it('when the token swallows a nested settle, the open job stays open and the provider is paid once', async () => {

@@ -2,8 +2,21 @@
 // (split and refund), exactly-once, roles, pull payments, reclaim after the deadline.
 import { parseUnits } from 'ethers';
 import {
-  CHAIN_SETUP_TIMEOUT_MS, JobStatus, Role, address, deploy, deployEscrowStack, eventsOf, fund, increaseTime, jobIdOf,
-  latestTimestamp, mined, revertOf, signer, startChain,
+  CHAIN_SETUP_TIMEOUT_MS,
+  JobStatus,
+  Role,
+  address,
+  deploy,
+  deployEscrowStack,
+  eventsOf,
+  fund,
+  increaseTime,
+  jobIdOf,
+  latestTimestamp,
+  mined,
+  revertOf,
+  signer,
+  startChain,
 } from '../support/escrow-fixture.ts';
 import type { Chain, EscrowStack, HostileToken, TestToken } from '../support/escrow-fixture.ts';
 
@@ -22,7 +35,12 @@ describe('FlotillaEscrow', () => {
     s = await deployEscrowStack(chain);
     escrowAddress = await s.escrow.getAddress();
     tokenAddress = await s.token.getAddress();
-    [payer, providerA, providerB, outsider] = [Role.payer, Role.providerA, Role.providerB, Role.outsider].map((i) => address(chain, i)) as [string, string, string, string];
+    [payer, providerA, providerB, outsider] = [Role.payer, Role.providerA, Role.providerB, Role.outsider].map((i) => address(chain, i)) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     await fund(chain, s.token, s.escrow, Role.payer, usd('100000'));
     await fund(chain, s.token, s.escrow, Role.outsider, usd('100000'));
   }, CHAIN_SETUP_TIMEOUT_MS);
@@ -60,11 +78,15 @@ describe('FlotillaEscrow', () => {
     expect(await balance(payer)).toBe(payerBefore - usd('250'));
     expect(await balance(escrowAddress)).toBe(escrowBefore + usd('250'));
     const job = await s.escrow.jobs(jobId);
-    expect({ payer: job.payer, token: job.token, deposit: job.deposit, deadline: job.deadline, status: job.status, closedAtBlock: job.closedAtBlock })
-      .toEqual({ payer, token: tokenAddress, deposit: usd('250'), deadline, status: JobStatus.Open, closedAtBlock: 0n });
-    expect(eventsOf(receipt, s.escrow)).toEqual([
-      { name: 'Deposited', args: [jobId, payer, tokenAddress, usd('250'), usd('250'), deadline] },
-    ]);
+    expect({ payer: job.payer, token: job.token, deposit: job.deposit, deadline: job.deadline, status: job.status, closedAtBlock: job.closedAtBlock }).toEqual({
+      payer,
+      token: tokenAddress,
+      deposit: usd('250'),
+      deadline,
+      status: JobStatus.Open,
+      closedAtBlock: 0n,
+    });
+    expect(eventsOf(receipt, s.escrow)).toEqual([{ name: 'Deposited', args: [jobId, payer, tokenAddress, usd('250'), usd('250'), deadline] }]);
   });
 
   it('a top-up by the same payer adds to the deposit and only ever extends the deadline', async () => {
@@ -87,19 +109,20 @@ describe('FlotillaEscrow', () => {
     await fund(chain, otherToken, s.escrow, Role.payer, usd('10'));
     const asPayer = s.escrowAs(Role.payer);
 
-    expect(await revertOf(asPayer.deposit.staticCall(jobIdOf('zero'), tokenAddress, 0n, deadline)))
-      .toEqual({ name: 'ZeroAmount', args: [] });
+    expect(await revertOf(asPayer.deposit.staticCall(jobIdOf('zero'), tokenAddress, 0n, deadline))).toEqual({ name: 'ZeroAmount', args: [] });
     const past = await latestTimestamp(chain);
-    expect(await revertOf(asPayer.deposit.staticCall(jobIdOf('past'), tokenAddress, 1n, past)))
-      .toEqual({ name: 'DeadlineInPast', args: [past] });
-    expect(await revertOf(s.escrowAs(Role.outsider).deposit.staticCall(jobId, tokenAddress, 1n, deadline)))
-      .toEqual({ name: 'NotPayer', args: [jobId, outsider] });
-    expect(await revertOf(asPayer.deposit.staticCall(jobId, await otherToken.getAddress(), 1n, deadline)))
-      .toEqual({ name: 'TokenMismatch', args: [jobId, tokenAddress] });
+    expect(await revertOf(asPayer.deposit.staticCall(jobIdOf('past'), tokenAddress, 1n, past))).toEqual({ name: 'DeadlineInPast', args: [past] });
+    expect(await revertOf(s.escrowAs(Role.outsider).deposit.staticCall(jobId, tokenAddress, 1n, deadline))).toEqual({
+      name: 'NotPayer',
+      args: [jobId, outsider],
+    });
+    expect(await revertOf(asPayer.deposit.staticCall(jobId, await otherToken.getAddress(), 1n, deadline))).toEqual({
+      name: 'TokenMismatch',
+      args: [jobId, tokenAddress],
+    });
 
     await mined(s.escrowAs(Role.settler).settle(jobId, [], []));
-    expect(await revertOf(asPayer.deposit.staticCall(jobId, tokenAddress, 1n, deadline)))
-      .toEqual({ name: 'AlreadySettled', args: [jobId] });
+    expect(await revertOf(asPayer.deposit.staticCall(jobId, tokenAddress, 1n, deadline))).toEqual({ name: 'AlreadySettled', args: [jobId] });
   });
 
   it('settle splits the deposit across providers and credits the remainder to the payer, moving no tokens', async () => {
@@ -136,8 +159,7 @@ describe('FlotillaEscrow', () => {
     await mined(settler.settle(jobId, [providerA], [usd('60')]));
     const before = await Promise.all([owed(providerA), owed(payer), balance(escrowAddress)]);
 
-    expect(await revertOf(settler.settle.staticCall(jobId, [providerA], [usd('60')])))
-      .toEqual({ name: 'AlreadySettled', args: [jobId] });
+    expect(await revertOf(settler.settle.staticCall(jobId, [providerA], [usd('60')]))).toEqual({ name: 'AlreadySettled', args: [jobId] });
     // Sent anyway (fixed gas, so no estimation stops it): mined, reverted, no effect.
     const tx = await settler.settle(jobId, [providerA], [usd('60')], { gasLimit: 200_000n });
     await expect(tx.wait()).rejects.toMatchObject({ code: 'CALL_EXCEPTION', receipt: { status: 0 } });
@@ -150,14 +172,13 @@ describe('FlotillaEscrow', () => {
     const settler = s.escrowAs(Role.settler);
     const unknown = jobIdOf('never-deposited');
 
-    expect(await revertOf(settler.settle.staticCall(jobId, [providerA, providerB], [usd('60'), usd('40.000001')])))
-      .toEqual({ name: 'SettlementExceedsDeposit', args: [jobId, usd('100.000001'), usd('100')] });
-    expect(await revertOf(settler.settle.staticCall(jobId, [providerA, providerB], [usd('1')])))
-      .toEqual({ name: 'LengthMismatch', args: [jobId, 2n, 1n] });
-    expect(await revertOf(settler.settle.staticCall(jobId, ['0x0000000000000000000000000000000000000000'], [1n])))
-      .toEqual({ name: 'ZeroAddress', args: [] });
-    expect(await revertOf(settler.settle.staticCall(unknown, [providerA], [1n])))
-      .toEqual({ name: 'UnknownJob', args: [unknown] });
+    expect(await revertOf(settler.settle.staticCall(jobId, [providerA, providerB], [usd('60'), usd('40.000001')]))).toEqual({
+      name: 'SettlementExceedsDeposit',
+      args: [jobId, usd('100.000001'), usd('100')],
+    });
+    expect(await revertOf(settler.settle.staticCall(jobId, [providerA, providerB], [usd('1')]))).toEqual({ name: 'LengthMismatch', args: [jobId, 2n, 1n] });
+    expect(await revertOf(settler.settle.staticCall(jobId, ['0x0000000000000000000000000000000000000000'], [1n]))).toEqual({ name: 'ZeroAddress', args: [] });
+    expect(await revertOf(settler.settle.staticCall(unknown, [providerA], [1n]))).toEqual({ name: 'UnknownJob', args: [unknown] });
     expect((await s.escrow.jobs(jobId)).status).toBe(JobStatus.Open);
   });
 
@@ -165,32 +186,34 @@ describe('FlotillaEscrow', () => {
     const jobId = await openJob('roles', usd('10'));
     const role = await s.escrow.SETTLER_ROLE();
     for (const index of [Role.outsider, Role.payer, Role.providerA, Role.admin]) {
-      expect(await revertOf(s.escrowAs(index).settle.staticCall(jobId, [providerA], [1n])))
-        .toEqual({ name: 'AccessControlUnauthorizedAccount', args: [address(chain, index), role] });
+      expect(await revertOf(s.escrowAs(index).settle.staticCall(jobId, [providerA], [1n]))).toEqual({
+        name: 'AccessControlUnauthorizedAccount',
+        args: [address(chain, index), role],
+      });
     }
-    expect(await revertOf(s.escrowAs(Role.outsider).grantRole.staticCall(role, outsider)))
-      .toMatchObject({ name: 'AccessControlUnauthorizedAccount' });
+    expect(await revertOf(s.escrowAs(Role.outsider).grantRole.staticCall(role, outsider))).toMatchObject({ name: 'AccessControlUnauthorizedAccount' });
 
     await mined(s.escrowAs(Role.admin).grantRole(role, outsider));
     await s.escrowAs(Role.outsider).settle.staticCall(jobId, [providerA], [1n]); // would succeed now
     await mined(s.escrowAs(Role.admin).revokeRole(role, outsider));
-    expect(await revertOf(s.escrowAs(Role.outsider).settle.staticCall(jobId, [providerA], [1n])))
-      .toMatchObject({ name: 'AccessControlUnauthorizedAccount' });
+    expect(await revertOf(s.escrowAs(Role.outsider).settle.staticCall(jobId, [providerA], [1n]))).toMatchObject({ name: 'AccessControlUnauthorizedAccount' });
   });
 
   it('providers and the payer withdraw exactly what they are owed, once (pull payments)', async () => {
     const jobId = await openJob('withdraw', usd('90'));
     await mined(s.escrowAs(Role.settler).settle(jobId, [providerA, providerB], [usd('50'), usd('30')]));
 
-    for (const [index, who] of [[Role.providerA, providerA], [Role.providerB, providerB], [Role.payer, payer]] as const) {
+    for (const [index, who] of [
+      [Role.providerA, providerA],
+      [Role.providerB, providerB],
+      [Role.payer, payer],
+    ] as const) {
       const [credit, walletBefore, escrowBefore] = await Promise.all([owed(who), balance(who), balance(escrowAddress)]);
       expect(credit).toBeGreaterThan(0n);
       const receipt = await mined(s.escrowAs(index).withdraw(tokenAddress));
       expect(eventsOf(receipt, s.escrow)).toEqual([{ name: 'Withdrawn', args: [who, tokenAddress, credit] }]);
-      expect(await Promise.all([owed(who), balance(who), balance(escrowAddress)]))
-        .toEqual([0n, walletBefore + credit, escrowBefore - credit]);
-      expect(await revertOf(s.escrowAs(index).withdraw.staticCall(tokenAddress)))
-        .toEqual({ name: 'NothingToWithdraw', args: [who, tokenAddress] });
+      expect(await Promise.all([owed(who), balance(who), balance(escrowAddress)])).toEqual([0n, walletBefore + credit, escrowBefore - credit]);
+      expect(await revertOf(s.escrowAs(index).withdraw.staticCall(tokenAddress))).toEqual({ name: 'NothingToWithdraw', args: [who, tokenAddress] });
     }
   });
 
@@ -209,8 +232,7 @@ describe('FlotillaEscrow', () => {
     expect(await Promise.all([balance(payer), balance(escrowAddress)])).toEqual([walletBefore + usd('40'), escrowBefore - usd('40')]);
     expect(await s.escrow.settlementOf(jobId)).toEqual([JobStatus.Reclaimed, BigInt(receipt.blockNumber)]);
 
-    expect(await revertOf(s.escrowAs(Role.settler).settle.staticCall(jobId, [providerA], [1n])))
-      .toEqual({ name: 'AlreadyReclaimed', args: [jobId] });
+    expect(await revertOf(s.escrowAs(Role.settler).settle.staticCall(jobId, [providerA], [1n]))).toEqual({ name: 'AlreadyReclaimed', args: [jobId] });
     expect(await revertOf(asPayer.reclaim.staticCall(jobId))).toEqual({ name: 'AlreadyReclaimed', args: [jobId] });
   });
 
@@ -250,7 +272,9 @@ describe('FlotillaEscrow', () => {
     await mined(hostile.setFeeBps(100n));
     const jobId = jobIdOf('fee-on-transfer');
     const deadline = (await latestTimestamp(chain)) + HOUR;
-    expect(await revertOf(s.escrowAs(Role.payer).deposit.staticCall(jobId, await hostile.getAddress(), usd('100'), deadline)))
-      .toEqual({ name: 'UnsupportedToken', args: [await hostile.getAddress(), usd('100'), usd('99')] });
+    expect(await revertOf(s.escrowAs(Role.payer).deposit.staticCall(jobId, await hostile.getAddress(), usd('100'), deadline))).toEqual({
+      name: 'UnsupportedToken',
+      args: [await hostile.getAddress(), usd('100'), usd('99')],
+    });
   });
 });

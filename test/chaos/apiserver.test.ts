@@ -15,7 +15,18 @@ import { createCluster, deleteCluster, startCluster, stopCluster } from '../../f
 import { runExecutor } from '../../federation/executor.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
-import { CHAOS_RUNS, HUB_OPERATOR_NAMESPACE, Payer, Supervisor, assertFederationHealthy, chaosJob, createJobs, listJobs, openCorner, tearDownCorner } from './corner.ts';
+import {
+  CHAOS_RUNS,
+  HUB_OPERATOR_NAMESPACE,
+  Payer,
+  Supervisor,
+  assertFederationHealthy,
+  chaosJob,
+  createJobs,
+  listJobs,
+  openCorner,
+  tearDownCorner,
+} from './corner.ts';
 import type { Corner } from './corner.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
@@ -39,9 +50,18 @@ beforeAll(async () => {
   kc.loadFromFile(info.kubeconfig);
   const hubCore = new KubeConfig();
   hubCore.loadFromFile(ep.hub.kubeconfig);
-  await hubCore.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: HUB_OPERATOR_NAMESPACE, body: { metadata: { name: secretName }, stringData: { kubeconfig: readFileSync(info.kubeconfig, 'utf8') } } });
+  await hubCore.makeApiClient(CoreV1Api).createNamespacedSecret({
+    namespace: HUB_OPERATOR_NAMESPACE,
+    body: { metadata: { name: secretName }, stringData: { kubeconfig: readFileSync(info.kubeconfig, 'utf8') } },
+  });
   // The own cluster is the cheaper one, so the jobs land there first.
-  corner = await openCorner({ clusters: ['provider-b'], nodesPerProvider: 2, ownClusters: [{ cluster: ownCluster, clients: { kc, core: kc.makeApiClient(CoreV1Api), scheduling: kc.makeApiClient(SchedulingV1Api) }, secretName, price: '1.8' }] });
+  corner = await openCorner({
+    clusters: ['provider-b'],
+    nodesPerProvider: 2,
+    ownClusters: [
+      { cluster: ownCluster, clients: { kc, core: kc.makeApiClient(CoreV1Api), scheduling: kc.makeApiClient(SchedulingV1Api) }, secretName, price: '1.8' },
+    ],
+  });
   stopExecutor = runExecutor({ providers: [{ name: ownCluster, kubeconfig: info.kubeconfig }], kuboApi: ep.kubo.provider.api });
   payer = new Payer();
   await payer.prepare('1000');
@@ -59,13 +79,22 @@ afterAll(async () => {
 async function startBatch(prefix: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   const paid = names.filter((_, i) => i % 2 === 0);
-  await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 4 + 2 * i, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+  await createJobs(
+    corner,
+    names.map((name, i) => chaosJob(corner, name, { runSeconds: 4 + 2 * i, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+  );
   await payer.fund(corner, paid);
   return names;
 }
 
 const someRunning = (names: readonly string[]) =>
-  pollUntil('a job Running', () => listJobs(corner), (jobs) => jobs.some((j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running'), 120_000, 250);
+  pollUntil(
+    'a job Running',
+    () => listJobs(corner),
+    (jobs) => jobs.some((j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running'),
+    120_000,
+    250,
+  );
 
 for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: the hub's API server (and etcd) stopped mid-run and started again`, async () => {
@@ -97,8 +126,16 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       const names = await startBatch(`prov-r${run}`, 4);
       // No live-attempt sampler here: after a failover the stale attempt's pod runs on at the silent
       // provider until it answers again and is fenced — unavoidable, and what I4 checks afterwards.
-      await pollUntil(`a job Running on ${ownCluster}`, () => listJobs(corner),
-        (jobs) => jobs.some((j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running' && j.status.placement?.provider === corner.providers[1]?.name), 120_000, 250);
+      await pollUntil(
+        `a job Running on ${ownCluster}`,
+        () => listJobs(corner),
+        (jobs) =>
+          jobs.some(
+            (j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running' && j.status.placement?.provider === corner.providers[1]?.name,
+          ),
+        120_000,
+        250,
+      );
       stopped.add(ownCluster);
       await stopCluster(federation().stateDir, ownCluster, tools);
       await sleep(randomInt(3_000, 20_000)); // below or beyond the 8 s grace

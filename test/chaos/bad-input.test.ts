@@ -38,7 +38,8 @@ function setAt(object: Json, path: Path, value: Json | undefined): Json {
   for (const step of path.slice(0, -1)) at = at[step] as Record<string | number, Json>;
   const last = path[path.length - 1] ?? '';
   if (value === undefined) {
-    if (Array.isArray(at)) at.splice(Number(last), 1); else delete at[last];
+    if (Array.isArray(at)) at.splice(Number(last), 1);
+    else delete at[last];
   } else {
     at[last] = value;
   }
@@ -48,12 +49,20 @@ function setAt(object: Json, path: Path, value: Json | undefined): Json {
 /** The apiserver's spelling of a path: spec.inputs[0].cid. */
 const fieldPath = (path: Path) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 
-interface Mutation { readonly kind: 'wrong-type' | 'huge-number' | 'huge-string' | 'unicode' | 'empty' | 'removed'; readonly value: Json | undefined }
+interface Mutation {
+  readonly kind: 'wrong-type' | 'huge-number' | 'huge-string' | 'unicode' | 'empty' | 'removed';
+  readonly value: Json | undefined;
+}
 
 function mutationsOf(original: Json, random: () => number): Mutation[] {
   // Wrong for every field whatever its schema: quantities take numbers and strings alike, so a
   // number in place of a string is not always wrong — an object, a list or a boolean is.
-  const wrongType: Json = typeof original === 'boolean' ? (random() < 0.5 ? 'not-a-boolean' : { nested: 'object' }) : [[1, 2], { nested: 'object' }, true][Math.floor(random() * 3)] ?? true;
+  const wrongType: Json =
+    typeof original === 'boolean'
+      ? random() < 0.5
+        ? 'not-a-boolean'
+        : { nested: 'object' }
+      : ([[1, 2], { nested: 'object' }, true][Math.floor(random() * 3)] ?? true);
   const all: Mutation[] = [
     { kind: 'wrong-type', value: wrongType },
     { kind: 'huge-number', value: random() < 0.5 ? 1e308 : -9_007_199_254_740_991 },
@@ -67,7 +76,8 @@ function mutationsOf(original: Json, random: () => number): Mutation[] {
 
 async function verdict(kind: 'aijobs' | 'gpuproviders', namespace: string, body: Json): Promise<string> {
   try {
-    if (kind === 'aijobs') await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: kind, namespace, body, fieldValidation: 'Strict', dryRun: 'All' });
+    if (kind === 'aijobs')
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: kind, namespace, body, fieldValidation: 'Strict', dryRun: 'All' });
     else await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: kind, body, fieldValidation: 'Strict', dryRun: 'All' });
     return 'accepted';
   } catch (err) {
@@ -89,50 +99,69 @@ function namesField(message: string, path: Path): boolean {
   return message.includes(full) || message.includes(generic) || (parent !== '' && message.includes(parent) && message.includes(leaf));
 }
 
-const fullProvider = gpuProviderManifest({
-  namespace: 'gpu-lending', region: 'eu-west', maxGpus: 64, cordoned: false, priorityClassName: 'low', ipfsGateway: 'http://127.0.0.1:8080',
-  kubeconfigSecretRef: { name: 's', namespace: 'flotilla-system', key: 'kubeconfig' },
-  prices: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.80' }],
-}, 'full');
+const fullProvider = gpuProviderManifest(
+  {
+    namespace: 'gpu-lending',
+    region: 'eu-west',
+    maxGpus: 64,
+    cordoned: false,
+    priorityClassName: 'low',
+    ipfsGateway: 'http://127.0.0.1:8080',
+    kubeconfigSecretRef: { name: 's', namespace: 'flotilla-system', key: 'kubeconfig' },
+    prices: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.80' }],
+  },
+  'full',
+);
 
 describe('generated malformed manifests, judged by the real apiserver', () => {
   let ns = '';
-  beforeAll(async () => { ns = await createNamespace(hub.core, 't-badinput'); });
-  afterAll(async () => { await deleteNamespace(hub.core, ns); });
+  beforeAll(async () => {
+    ns = await createNamespace(hub.core, 't-badinput');
+  });
+  afterAll(async () => {
+    await deleteNamespace(hub.core, ns);
+  });
 
-  const seed = Number(process.env.FLOTILLA_CHAOS_SEED ?? '') || (randomBytes(4).readUInt32BE() >>> 0);
+  const seed = Number(process.env.FLOTILLA_CHAOS_SEED ?? '') || randomBytes(4).readUInt32BE() >>> 0;
   it.each([
     ['AIJob', 'aijobs' as const, fullAiJob as unknown as Json],
     ['GPUProvider', 'gpuproviders' as const, fullProvider as unknown as Json],
-  ])(`%s: every leaf mutated is accepted or rejected naming the field (seed ${seed})`, async (_kind, plural, manifest) => {
-    const random = seededRandom(seed);
-    const base = (m: Json) => setAt(setAt(m, ['metadata', 'name'], `bad-${randomBytes(3).toString('hex')}`), ['metadata', 'namespace'], plural === 'aijobs' ? ns : undefined);
-    const problems: string[] = [];
-    let rejected = 0;
-    let tried = 0;
-    for (const leaf of leaves(manifest).filter((l) => l.path[0] === 'spec')) {
-      for (const m of mutationsOf(leaf.value, random)) {
-        const got = await verdict(plural, ns, base(setAt(manifest, leaf.path, m.value)));
-        tried++;
-        const where = `${fieldPath(leaf.path)} ${m.kind} ${JSON.stringify(m.value)?.slice(0, 40) ?? '(removed)'}`;
-        if (got === 'accepted') {
-          if (m.kind === 'wrong-type') problems.push(`${where}: accepted`);
-          continue;
+  ])(
+    `%s: every leaf mutated is accepted or rejected naming the field (seed ${seed})`,
+    async (_kind, plural, manifest) => {
+      const random = seededRandom(seed);
+      const base = (m: Json) =>
+        setAt(setAt(m, ['metadata', 'name'], `bad-${randomBytes(3).toString('hex')}`), ['metadata', 'namespace'], plural === 'aijobs' ? ns : undefined);
+      const problems: string[] = [];
+      let rejected = 0;
+      let tried = 0;
+      for (const leaf of leaves(manifest).filter((l) => l.path[0] === 'spec')) {
+        for (const m of mutationsOf(leaf.value, random)) {
+          const got = await verdict(plural, ns, base(setAt(manifest, leaf.path, m.value)));
+          tried++;
+          const where = `${fieldPath(leaf.path)} ${m.kind} ${JSON.stringify(m.value)?.slice(0, 40) ?? '(removed)'}`;
+          if (got === 'accepted') {
+            if (m.kind === 'wrong-type') problems.push(`${where}: accepted`);
+            continue;
+          }
+          rejected++;
+          if (!namesField(got, leaf.path)) problems.push(`${where}: rejected without naming the field: ${got.slice(0, 300)}`);
         }
-        rejected++;
-        if (!namesField(got, leaf.path)) problems.push(`${where}: rejected without naming the field: ${got.slice(0, 300)}`);
       }
-    }
-    expect(problems).toEqual([]);
-    // The generator really produced bad input (most mutations are rejected).
-    expect(tried).toBeGreaterThan(50);
-    expect(rejected).toBeGreaterThan(tried / 2);
-  }, 120_000);
+      expect(problems).toEqual([]);
+      // The generator really produced bad input (most mutations are rejected).
+      expect(tried).toBeGreaterThan(50);
+      expect(rejected).toBeGreaterThan(tried / 2);
+    },
+    120_000,
+  );
 });
 
 describe('a burst of 200 valid jobs while providers churn', () => {
   let corner: Corner;
-  beforeAll(async () => { corner = await openCorner({ nodesPerProvider: 2 }); }, 120_000);
+  beforeAll(async () => {
+    corner = await openCorner({ nodesPerProvider: 2 });
+  }, 120_000);
   afterAll(async () => {
     await tearDownCorner(corner, { timeoutMs: 240_000 });
     await assertFederationHealthy();
@@ -143,10 +172,21 @@ describe('a burst of 200 valid jobs while providers churn', () => {
       const op = startChaosOperator(corner, { FLOTILLA_PROVIDER_GRACE_MS: '5000' });
       try {
         const names = Array.from({ length: 200 }, (_, i) => `burst-r${run}-${i}`);
-        const created = createJobs(corner, names.map((name) => chaosJob(corner, name, { runSeconds: 1, gpus: 1, pin: false })));
+        const created = createJobs(
+          corner,
+          names.map((name) => chaosJob(corner, name, { runSeconds: 1, gpus: 1, pin: false })),
+        );
         const [a, b] = corner.providers;
-        const gp = (name: string) => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
-        const cordon = (name: string, cordoned: boolean) => custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name, body: [{ op: 'add', path: '/spec/cordoned', value: cordoned }] });
+        const gp = (name: string) =>
+          custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
+        const cordon = (name: string, cordoned: boolean) =>
+          custom.patchClusterCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: GPUPROVIDER.plural,
+            name,
+            body: [{ op: 'add', path: '/spec/cordoned', value: cordoned }],
+          });
         // Churn while the burst is placed and runs: a cordoned, uncordoned; b deleted and registered again.
         const bManifest = await gp(b?.name ?? '');
         for (let i = 0; i < 3; i++) {
@@ -157,7 +197,17 @@ describe('a burst of 200 valid jobs while providers churn', () => {
         }
         await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: b?.name ?? '' });
         await sleep(3_000);
-        await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body: { apiVersion: bManifest.apiVersion, kind: bManifest.kind, metadata: { name: bManifest.metadata.name, labels: bManifest.metadata.labels }, spec: bManifest.spec } });
+        await custom.createClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: GPUPROVIDER.plural,
+          body: {
+            apiVersion: bManifest.apiVersion,
+            kind: bManifest.kind,
+            metadata: { name: bManifest.metadata.name, labels: bManifest.metadata.labels },
+            spec: bManifest.spec,
+          },
+        });
         await created;
         // Nothing lost: all 200 there, every one Succeeded, at most a few attempts each, no orphans.
         expect((await listJobs(corner)).filter((j) => names.includes(j.metadata.name ?? ''))).toHaveLength(200);

@@ -7,7 +7,18 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, closeCorner, createJobs, deleteAllJobs, listJobs, openCorner, startChaosOperator } from './corner.ts';
+import {
+  CHAOS_RUNS,
+  Payer,
+  assertFederationHealthy,
+  chaosJob,
+  closeCorner,
+  createJobs,
+  deleteAllJobs,
+  listJobs,
+  openCorner,
+  startChaosOperator,
+} from './corner.ts';
 import type { Corner } from './corner.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
@@ -47,14 +58,23 @@ function meddle(name: string): { stop: () => Promise<number> } {
       }
     }
   })();
-  return { stop: async () => { running = false; await loop; return n; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return n;
+    },
+  };
 }
 
 for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: another client patches every job while it reconciles; no update is lost`, async () => {
     const names = Array.from({ length: 4 }, (_, i) => `conflict-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
-    await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+    await createJobs(
+      corner,
+      names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+    );
     const meddlers = names.map((name) => meddle(name));
     await payer.fund(corner, paid);
     const sampler = new LiveAttemptSampler(corner);

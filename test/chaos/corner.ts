@@ -26,7 +26,9 @@ import { declarePayers } from '../payments/payments-fixture.ts';
 export const HUB_OPERATOR_NAMESPACE = 'flotilla-system';
 /** Price of the corner's product: 3.6 USDC per GPU-hour = 1000 base units per GPU-second. */
 export const PRICE = '3.6';
-const ignore = (code: number) => (err: { code?: number }) => { if (err.code !== code) throw err; };
+const ignore = (code: number) => (err: { code?: number }) => {
+  if (err.code !== code) throw err;
+};
 
 /** How many times the randomised scenarios repeat (make chaos sets more; make test runs 1). */
 export const CHAOS_RUNS = Math.max(1, Number(process.env.FLOTILLA_CHAOS_RUNS ?? '1') || 1);
@@ -70,7 +72,11 @@ export async function openCorner(opts: CornerOptions = {}): Promise<Corner> {
   await declarePayers(hub.core, namespace, [], { allowUnpaid: true });
   const corner: Corner = { id, product: `NVIDIA-CHAOS-${id.toUpperCase()}`, namespace, lentNamespace: `fl-chaos-${id}`, providers: [], hub, custom };
   const targets = [
-    ...(opts.clusters ?? ['provider-a', 'provider-b']).map((cluster) => ({ cluster, clients: clusterClients(cluster), secretName: kubeconfigSecretName(cluster) })),
+    ...(opts.clusters ?? ['provider-a', 'provider-b']).map((cluster) => ({
+      cluster,
+      clients: clusterClients(cluster),
+      secretName: kubeconfigSecretName(cluster),
+    })),
     ...(opts.ownClusters ?? []),
   ];
   for (const [i, t] of targets.entries()) {
@@ -79,10 +85,24 @@ export async function openCorner(opts: CornerOptions = {}): Promise<Corner> {
   return corner;
 }
 
-export async function addCornerProvider(corner: Corner, p: { name: string; cluster: string; clients: ClusterClients; secretName: string; nodes: number; price?: string }): Promise<CornerProvider> {
+export async function addCornerProvider(
+  corner: Corner,
+  p: { name: string; cluster: string; clients: ClusterClients; secretName: string; nodes: number; price?: string },
+): Promise<CornerProvider> {
   const rendered = renderProviderNodes({
-    name: p.name, region: 'chaos', payoutAddress: '0x0000000000000000000000000000000000000001', prices: {},
-    nodePools: [{ name: 'gpu', count: p.nodes, cpu: '64', memory: '512Gi', gpu: { product: corner.product, memoryMiB: 81920, count: 8, family: 'hopper', compute: '9.0', machine: 'chaos' } }],
+    name: p.name,
+    region: 'chaos',
+    payoutAddress: '0x0000000000000000000000000000000000000001',
+    prices: {},
+    nodePools: [
+      {
+        name: 'gpu',
+        count: p.nodes,
+        cpu: '64',
+        memory: '512Gi',
+        gpu: { product: corner.product, memoryMiB: 81920, count: 8, family: 'hopper', compute: '9.0', machine: 'chaos' },
+      },
+    ],
   });
   for (const body of rendered) await p.clients.core.createNode({ body }).catch(ignore(409));
   await p.clients.core.createNamespace({ body: { metadata: { name: corner.lentNamespace } } }).catch(ignore(409));
@@ -151,11 +171,18 @@ export function chaosJob(corner: Corner, name: string, o: ChaosJobOptions = {}):
 }
 
 export async function createJobs(corner: Corner, manifests: readonly AIJobManifest[]): Promise<AIJob[]> {
-  return Promise.all(manifests.map(async (body) => (await corner.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace, body })) as AIJob));
+  return Promise.all(
+    manifests.map(
+      async (body) =>
+        (await corner.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace, body })) as AIJob,
+    ),
+  );
 }
 
 export async function listJobs(corner: Corner): Promise<AIJob[]> {
-  return ((await corner.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace })) as { items: AIJob[] }).items;
+  return (
+    (await corner.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace })) as { items: AIJob[] }
+  ).items;
 }
 
 /** The federation's chain as the operator and the oracle see it. */
@@ -185,7 +212,12 @@ export function startChaosOperator(corner: Corner, extra: Record<string, string>
 }
 
 export const isAlive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /**
@@ -225,15 +257,29 @@ export class Payer {
 
 /** The federation still answers everywhere (every chaos test ends with this: it must leave it healthy). */
 export async function assertFederationHealthy(timeoutMs = 180_000): Promise<void> {
-  await pollUntil('the federation healthy again', () => isHealthy(federation()), (ok) => ok, timeoutMs, 500);
+  await pollUntil(
+    'the federation healthy again',
+    () => isHealthy(federation()),
+    (ok) => ok,
+    timeoutMs,
+    500,
+  );
 }
 
 /** Deletes every job of the corner and waits until they are gone (an operator must be running: finalizers). */
 export async function deleteAllJobs(corner: Corner, timeoutMs = 120_000): Promise<void> {
   for (const job of await listJobs(corner)) {
-    await corner.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace, name: job.metadata.name ?? '' }).catch(ignore(404));
+    await corner.custom
+      .deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace, name: job.metadata.name ?? '' })
+      .catch(ignore(404));
   }
-  await pollUntil(`every AIJob of ${corner.namespace} gone`, () => listJobs(corner), (jobs) => jobs.length === 0, timeoutMs, 500);
+  await pollUntil(
+    `every AIJob of ${corner.namespace} gone`,
+    () => listJobs(corner),
+    (jobs) => jobs.length === 0,
+    timeoutMs,
+    500,
+  );
 }
 
 /**

@@ -13,7 +13,18 @@
 // credits equal to the metered shares.
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, listJobs, openCorner, startChaosOperator, tearDownCorner, waitExit } from './corner.ts';
+import {
+  CHAOS_RUNS,
+  Payer,
+  assertFederationHealthy,
+  chaosJob,
+  createJobs,
+  listJobs,
+  openCorner,
+  startChaosOperator,
+  tearDownCorner,
+  waitExit,
+} from './corner.ts';
 import type { Corner } from './corner.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
@@ -40,11 +51,20 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     const names = Array.from({ length: 6 }, (_, i) => `crash-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
     // Staggered run times, so placement, runs, pins and settlements overlap the crashes.
-    await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 2 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+    await createJobs(
+      corner,
+      names.map((name, i) => chaosJob(corner, name, { runSeconds: 2 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+    );
     await payer.fund(corner, paid);
     const sampler = new LiveAttemptSampler(corner);
     try {
-      const boundaries = [`before-status-write@${randomInt(1, 8)}`, 'after-pod-create', 'after-pin@1', 'after-settle-send', `before-status-write@${randomInt(3, 12)}`];
+      const boundaries = [
+        `before-status-write@${randomInt(1, 8)}`,
+        'after-pod-create',
+        'after-pin@1',
+        'after-settle-send',
+        `before-status-write@${randomInt(3, 12)}`,
+      ];
       const crashes: string[] = [];
       const converged = async () => {
         const jobs = await listJobs(corner);
@@ -56,10 +76,19 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
         const op = startChaosOperator(corner, { FLOTILLA_FAILPOINT: boundary });
         operator = op;
         // It dies at its boundary — or the batch finishes first (an n-th write that never comes).
-        const outcome = await pollUntil(`the operator armed with ${boundary} dying there or the batch converging`,
-          async () => (await waitExit(op.pid, 500) ? 'died' : (await converged()) ? 'converged' : 'running'), (o) => o !== 'running', 120_000, 0)
-          .catch((err: unknown) => { throw new Error(`${String(err)}; log:\n${op.logs().slice(-3000)}`); });
-        if (outcome === 'converged') { await op.kill(); break; }
+        const outcome = await pollUntil(
+          `the operator armed with ${boundary} dying there or the batch converging`,
+          async () => ((await waitExit(op.pid, 500)) ? 'died' : (await converged()) ? 'converged' : 'running'),
+          (o) => o !== 'running',
+          120_000,
+          0,
+        ).catch((err: unknown) => {
+          throw new Error(`${String(err)}; log:\n${op.logs().slice(-3000)}`);
+        });
+        if (outcome === 'converged') {
+          await op.kill();
+          break;
+        }
         const logs = op.logs();
         expect(logs).toMatch(new RegExp(`failpoint ${boundary.replace(/@\d+/, '')}`));
         crashes.push(boundary);
@@ -80,6 +109,12 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
 
 /** Stops the sampler once every job has ended (it samples the whole run, recovery included). */
 async function stopAfter(sampler: LiveAttemptSampler, names: readonly string[]): Promise<string[]> {
-  await pollUntil('every job terminal', () => listJobs(corner), (jobs) => names.every((n) => ['Succeeded', 'Failed', 'Settled'].includes(jobs.find((j) => j.metadata.name === n)?.status?.phase ?? '')), 180_000, 500).catch(() => undefined);
+  await pollUntil(
+    'every job terminal',
+    () => listJobs(corner),
+    (jobs) => names.every((n) => ['Succeeded', 'Failed', 'Settled'].includes(jobs.find((j) => j.metadata.name === n)?.status?.phase ?? '')),
+    180_000,
+    500,
+  ).catch(() => undefined);
   return sampler.stop();
 }

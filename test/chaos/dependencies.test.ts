@@ -5,13 +5,27 @@
 // not crash, and once both answer again every job is pinned and every paid job settled exactly once.
 import { federation, pollUntil } from '../support/federation.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
-import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, isAlive, listJobs, openCorner, startChaosOperator, tearDownCorner } from './corner.ts';
+import {
+  CHAOS_RUNS,
+  Payer,
+  assertFederationHealthy,
+  chaosJob,
+  createJobs,
+  isAlive,
+  listJobs,
+  openCorner,
+  startChaosOperator,
+  tearDownCorner,
+} from './corner.ts';
 import type { Corner } from './corner.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const hostPort = (url: string) => { const u = new URL(url); return { host: u.hostname, port: Number(u.port) }; };
+const hostPort = (url: string) => {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port) };
+};
 
 let corner: Corner;
 let payer: Payer;
@@ -49,17 +63,31 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     try {
       const names = Array.from({ length: 6 }, (_, i) => `deps-r${run}-${i}`);
       const paid = names.filter((_, i) => i % 2 === 0);
-      await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+      await createJobs(
+        corner,
+        names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+      );
       await payer.fund(corner, paid);
-      await pollUntil('a job Running', () => listJobs(corner), (jobs) => jobs.some((j) => j.status?.phase === 'Running'), 120_000, 250);
+      await pollUntil(
+        'a job Running',
+        () => listJobs(corner),
+        (jobs) => jobs.some((j) => j.status?.phase === 'Running'),
+        120_000,
+        250,
+      );
       const pinsBefore = kubo.accepted;
       kubo.cut();
       chain.cut();
       const cutMs = randomInt(15_000, 25_000);
       const healAt = Date.now() + cutMs;
       // Degraded, and saying so: a finished job whose output cannot be pinned reports it.
-      await pollUntil('a job with OutputPinned=False while Kubo is silent', () => listJobs(corner),
-        (jobs) => jobs.some((j) => j.status?.phase === 'Running' && j.status.conditions?.some((c) => c.type === 'OutputPinned' && c.status === 'False')), cutMs, 250);
+      await pollUntil(
+        'a job with OutputPinned=False while Kubo is silent',
+        () => listJobs(corner),
+        (jobs) => jobs.some((j) => j.status?.phase === 'Running' && j.status.conditions?.some((c) => c.type === 'OutputPinned' && c.status === 'False')),
+        cutMs,
+        250,
+      );
       await sleep(Math.max(0, healAt - Date.now()));
       expect(isAlive(op.pid)).toBe(true);
       kubo.heal();

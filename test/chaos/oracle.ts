@@ -51,20 +51,25 @@ export interface OracleOptions {
   readonly sampled?: readonly string[];
 }
 
-export interface PodRecord { readonly provider: string; readonly pod: V1Pod }
+export interface PodRecord {
+  readonly provider: string;
+  readonly pod: V1Pod;
+}
 
 /** Every pod of the corner's jobs (this hub namespace) at every provider; unreachable providers are reported. */
 export async function cornerPods(corner: Corner): Promise<{ pods: PodRecord[]; unreachable: string[] }> {
   const pods: PodRecord[] = [];
   const unreachable: string[] = [];
-  await Promise.all(corner.providers.map(async (p) => {
-    try {
-      const list = await p.clients.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: 'flotilla.dev/job-uid' });
-      for (const pod of list.items) if (pod.metadata?.annotations?.['flotilla.dev/job-namespace'] === corner.namespace) pods.push({ provider: p.name, pod });
-    } catch {
-      unreachable.push(p.name);
-    }
-  }));
+  await Promise.all(
+    corner.providers.map(async (p) => {
+      try {
+        const list = await p.clients.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: 'flotilla.dev/job-uid' });
+        for (const pod of list.items) if (pod.metadata?.annotations?.['flotilla.dev/job-namespace'] === corner.namespace) pods.push({ provider: p.name, pod });
+      } catch {
+        unreachable.push(p.name);
+      }
+    }),
+  );
   return { pods, unreachable };
 }
 
@@ -79,7 +84,8 @@ function orphanReason(rec: PodRecord, byUid: Map<string, AIJob>): string | undef
   if (!job) return `I4 orphan pod ${where}: its job (uid ${labels['flotilla.dev/job-uid']}) is gone`;
   if (TERMINAL.has(job.status?.phase ?? '')) return `I4 orphan pod ${where}: job ${job.metadata.name} is ${job.status?.phase}`;
   const open = openAttempts(job)[0];
-  if (String(open?.index ?? '') !== labels['flotilla.dev/attempt']) return `I4 orphan pod ${where}: attempt ${labels['flotilla.dev/attempt']} is not the open attempt (${open?.index ?? 'none'}) of ${job.metadata.name}`;
+  if (String(open?.index ?? '') !== labels['flotilla.dev/attempt'])
+    return `I4 orphan pod ${where}: attempt ${labels['flotilla.dev/attempt']} is not the open attempt (${open?.index ?? 'none'}) of ${job.metadata.name}`;
   return undefined;
 }
 
@@ -135,16 +141,25 @@ async function clusterViolations(corner: Corner, o: OracleOptions): Promise<{ vi
   for (const name of o.deleted ?? []) if (byName.has(name)) out.push(`I1 job ${name} was deleted but still exists`);
   for (const [name, want] of o.jobs) {
     const job = byName.get(name);
-    if (!job) { out.push(`I1 job ${name} is lost`); continue; }
+    if (!job) {
+      out.push(`I1 job ${name} is lost`);
+      continue;
+    }
     const deserved = want.phase ?? (job.spec.payment ? 'Settled' : 'Succeeded');
     const phase = job.status?.phase ?? 'Pending';
-    if (phase !== deserved) out.push(`I2 job ${name} is ${phase}, deserves ${deserved} (${(job.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).join(' ')})`);
+    if (phase !== deserved)
+      out.push(
+        `I2 job ${name} is ${phase}, deserves ${deserved} (${(job.status?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).join(' ')})`,
+      );
     const attempts = job.status?.attempts ?? [];
     const indexes = attempts.map((a) => a.index);
     if (!indexes.every((ix, i) => ix === i + 1)) out.push(`I3 job ${name} attempts are numbered ${indexes.join(',')}`);
     const open = openAttempts(job);
     if (open.length > 1 || (TERMINAL.has(phase) && open.length > 0)) out.push(`I3 job ${name} (${phase}) has ${open.length} open attempts`);
-    if (want.maxAttempts !== undefined && attempts.length > want.maxAttempts) out.push(`I3 job ${name} has ${attempts.length} attempts, at most ${want.maxAttempts} allowed: ${attempts.map((a) => `${a.index}@${a.provider}:${a.reason}`).join(' ')}`);
+    if (want.maxAttempts !== undefined && attempts.length > want.maxAttempts)
+      out.push(
+        `I3 job ${name} has ${attempts.length} attempts, at most ${want.maxAttempts} allowed: ${attempts.map((a) => `${a.index}@${a.provider}:${a.reason}`).join(' ')}`,
+      );
     if ((phase === 'Succeeded' || phase === 'Settled') && job.spec.output.pin) {
       const cid = job.status?.outputCID;
       const cond = job.status?.conditions?.find((c) => c.type === 'OutputPinned');
@@ -195,17 +210,25 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
         continue;
       }
       if (job.status?.phase !== 'Settled') continue; // I2 already says so
-      if (events.length !== 1) { out.push(`I6 job ${name} has ${events.length} Settled events on chain (exactly one expected)`); continue; }
+      if (events.length !== 1) {
+        out.push(`I6 job ${name} has ${events.length} Settled events on chain (exactly one expected)`);
+        continue;
+      }
       const [event] = events;
       if (!event) continue;
-      if (event.txHash !== job.status?.settlement?.txHash) out.push(`I6 job ${name}: status.settlement.txHash ${job.status?.settlement?.txHash} is not the chain's ${event.txHash}`);
+      if (event.txHash !== job.status?.settlement?.txHash)
+        out.push(`I6 job ${name}: status.settlement.txHash ${job.status?.settlement?.txHash} is not the chain's ${event.txHash}`);
       const onChain = new Map(event.providers.map((p, i) => [p.toLowerCase(), event.amounts[i] ?? 0n]));
       const inStatus = new Map((job.status?.settlement?.amounts ?? []).map((a) => [(a.payoutAddress ?? '').toLowerCase(), toBaseUnits(a.amount, 6)]));
       const metered = meteredShares(job);
       for (const [providerName, amount] of metered) {
         const payout = corner.providers.find((p) => p.name === providerName)?.payoutAddress.toLowerCase() ?? `?${providerName}`;
-        if ((onChain.get(payout) ?? 0n) !== amount) out.push(`I6 job ${name}: ${providerName} was paid ${fromBaseUnits(onChain.get(payout) ?? 0n, 6)} on chain, metered ${fromBaseUnits(amount, 6)}`);
-        if ((inStatus.get(payout) ?? 0n) !== amount) out.push(`I6 job ${name}: status.settlement gives ${providerName} ${fromBaseUnits(inStatus.get(payout) ?? 0n, 6)}, metered ${fromBaseUnits(amount, 6)}`);
+        if ((onChain.get(payout) ?? 0n) !== amount)
+          out.push(`I6 job ${name}: ${providerName} was paid ${fromBaseUnits(onChain.get(payout) ?? 0n, 6)} on chain, metered ${fromBaseUnits(amount, 6)}`);
+        if ((inStatus.get(payout) ?? 0n) !== amount)
+          out.push(
+            `I6 job ${name}: status.settlement gives ${providerName} ${fromBaseUnits(inStatus.get(payout) ?? 0n, 6)}, metered ${fromBaseUnits(amount, 6)}`,
+          );
       }
       for (const [payout, amount] of onChain) credited.set(payout, (credited.get(payout) ?? 0n) + amount);
     }
@@ -213,7 +236,8 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
     for (const p of corner.providers) {
       const owed = (await escrow.getFunction('owed').staticCall(p.payoutAddress, token)) as bigint;
       const sum = credited.get(p.payoutAddress.toLowerCase()) ?? 0n;
-      if (owed !== sum) out.push(`I6 provider ${p.name} is credited ${fromBaseUnits(owed, 6)} in the escrow, the sum of its settled shares is ${fromBaseUnits(sum, 6)}`);
+      if (owed !== sum)
+        out.push(`I6 provider ${p.name} is credited ${fromBaseUnits(owed, 6)} in the escrow, the sum of its settled shares is ${fromBaseUnits(sum, 6)}`);
     }
   } finally {
     provider.destroy();

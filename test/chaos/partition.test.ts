@@ -16,7 +16,16 @@ import { clusterClients, federation, pollUntil } from '../support/federation.ts'
 import type { OperatorProcess } from '../support/operator.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
 import {
-  CHAOS_RUNS, HUB_OPERATOR_NAMESPACE, Payer, assertFederationHealthy, chaosJob, createJobs, listJobs, openCorner, startChaosOperator, tearDownCorner,
+  CHAOS_RUNS,
+  HUB_OPERATOR_NAMESPACE,
+  Payer,
+  assertFederationHealthy,
+  chaosJob,
+  createJobs,
+  listJobs,
+  openCorner,
+  startChaosOperator,
+  tearDownCorner,
 } from './corner.ts';
 import type { Corner } from './corner.ts';
 import { expectAll, oracle } from './oracle.ts';
@@ -49,9 +58,16 @@ beforeAll(async () => {
   const direct = new URL(clusterClients('provider-a').kc.getCurrentCluster()?.server ?? '');
   proxy = await TcpProxy.start({ host: direct.hostname, port: Number(direct.port) });
   const hub = clusterClients('hub');
-  await hub.core.createNamespacedSecret({ namespace: HUB_OPERATOR_NAMESPACE, body: { metadata: { name: secretName }, stringData: { kubeconfig: proxiedKubeconfig(proxy.port) } } });
+  await hub.core.createNamespacedSecret({
+    namespace: HUB_OPERATOR_NAMESPACE,
+    body: { metadata: { name: secretName }, stringData: { kubeconfig: proxiedKubeconfig(proxy.port) } },
+  });
   // provider-a behind the proxy is the cheaper one, so the jobs land there first.
-  corner = await openCorner({ clusters: ['provider-b'], nodesPerProvider: 2, ownClusters: [{ cluster: 'provider-a', clients: clusterClients('provider-a'), secretName, price: '1.8' }] });
+  corner = await openCorner({
+    clusters: ['provider-b'],
+    nodesPerProvider: 2,
+    ownClusters: [{ cluster: 'provider-a', clients: clusterClients('provider-a'), secretName, price: '1.8' }],
+  });
   payer = new Payer();
   await payer.prepare('1000');
 }, 180_000);
@@ -60,7 +76,9 @@ afterAll(async () => {
   proxy.heal();
   await operator?.stop();
   await tearDownCorner(corner, { env: OPERATOR_ENV, payer });
-  await clusterClients('hub').core.deleteNamespacedSecret({ name: secretName, namespace: HUB_OPERATOR_NAMESPACE }).catch(() => undefined);
+  await clusterClients('hub')
+    .core.deleteNamespacedSecret({ name: secretName, namespace: HUB_OPERATOR_NAMESPACE })
+    .catch(() => undefined);
   await proxy.close();
   await assertFederationHealthy();
 }, 240_000);
@@ -71,10 +89,22 @@ async function startBatch(prefix: string): Promise<string[]> {
   const names = Array.from({ length: 4 }, (_, i) => `${prefix}-${i}`);
   const paid = names.filter((_, i) => i % 2 === 0);
   // Long enough to outlive the flapping and the cut where they run.
-  await createJobs(corner, names.map((name) => chaosJob(corner, name, { runSeconds: 90, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+  await createJobs(
+    corner,
+    names.map((name) => chaosJob(corner, name, { runSeconds: 90, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+  );
   await payer.fund(corner, paid);
-  await pollUntil(`every job Running on ${partitioned()}`, () => listJobs(corner),
-    (jobs) => names.every((n) => { const j = jobs.find((x) => x.metadata.name === n); return j?.status?.phase === 'Running' && j.status.placement?.provider === partitioned(); }), 120_000, 250);
+  await pollUntil(
+    `every job Running on ${partitioned()}`,
+    () => listJobs(corner),
+    (jobs) =>
+      names.every((n) => {
+        const j = jobs.find((x) => x.metadata.name === n);
+        return j?.status?.phase === 'Running' && j.status.placement?.provider === partitioned();
+      }),
+    120_000,
+    250,
+  );
   return names;
 }
 
@@ -95,15 +125,27 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       }
       await sleep(GRACE_MS); // a failover decided in the last silence would show by now
       for (const job of (await listJobs(corner)).filter((j) => flapping.includes(j.metadata.name ?? ''))) {
-        expect({ job: job.metadata.name, attempts: job.status?.attempts?.length, provider: job.status?.placement?.provider })
-          .toEqual({ job: job.metadata.name, attempts: 1, provider: partitioned() });
+        expect({ job: job.metadata.name, attempts: job.status?.attempts?.length, provider: job.status?.placement?.provider }).toEqual({
+          job: job.metadata.name,
+          attempts: 1,
+          provider: partitioned(),
+        });
       }
 
       // A cut longer than the grace: the heartbeat must notice a silence no request fails on.
       const cutAt = Date.now();
       proxy.cut();
-      const moved = await pollUntil('every flapping job failed over to provider-b', () => listJobs(corner),
-        (jobs) => flapping.every((n) => { const j = jobs.find((x) => x.metadata.name === n); return (j?.status?.attempts?.length ?? 0) >= 2 && j?.status?.placement?.provider !== partitioned(); }), 90_000, 250);
+      const moved = await pollUntil(
+        'every flapping job failed over to provider-b',
+        () => listJobs(corner),
+        (jobs) =>
+          flapping.every((n) => {
+            const j = jobs.find((x) => x.metadata.name === n);
+            return (j?.status?.attempts?.length ?? 0) >= 2 && j?.status?.placement?.provider !== partitioned();
+          }),
+        90_000,
+        250,
+      );
       const failoverMs = Date.now() - cutAt;
       for (const job of moved.filter((j) => flapping.includes(j.metadata.name ?? ''))) {
         expect(job.status?.attempts?.[0]).toMatchObject({ provider: partitioned(), reason: 'Preempted: ProviderUnreachable' });

@@ -14,7 +14,17 @@ import { readFileSync } from 'node:fs';
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import {
-  CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, isAlive, listJobs, openCorner, startChaosOperator, tearDownCorner, waitExit,
+  CHAOS_RUNS,
+  Payer,
+  assertFederationHealthy,
+  chaosJob,
+  createJobs,
+  isAlive,
+  listJobs,
+  openCorner,
+  startChaosOperator,
+  tearDownCorner,
+  waitExit,
 } from './corner.ts';
 import type { Corner } from './corner.ts';
 import { cornerPods, expectAll, oracle } from './oracle.ts';
@@ -30,43 +40,104 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const op of started) { if (isAlive(op.pid)) process.kill(op.pid, 'SIGCONT'); await op.kill(); }
+  for (const op of started) {
+    if (isAlive(op.pid)) process.kill(op.pid, 'SIGCONT');
+    await op.kill();
+  }
   await tearDownCorner(corner, { payer });
   await assertFederationHealthy();
 }, 180_000);
 
 const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 /** The process state letter from /proc (T: stopped). */
-const procState = (pid: number) => { try { return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?'; } catch { return 'gone'; } };
-const logLines = (op: OperatorProcess) => op.logs().split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l) as { time: string; msg: string }; } catch { return { time: '', msg: l }; } });
-const SIDE_EFFECTS = /^(created remote pods|deleted remote pod|phase changed|attempt closed|settlement sent|output pinned|receipt recorded|remote pods gone; finalizer removed)$/;
+const procState = (pid: number) => {
+  try {
+    return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?';
+  } catch {
+    return 'gone';
+  }
+};
+const logLines = (op: OperatorProcess) =>
+  op
+    .logs()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { time: string; msg: string };
+      } catch {
+        return { time: '', msg: l };
+      }
+    });
+const SIDE_EFFECTS =
+  /^(created remote pods|deleted remote pod|phase changed|attempt closed|settlement sent|output pinned|receipt recorded|remote pods gone; finalizer removed)$/;
 
 for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: the leader frozen past its lease mid-reconcile; on resume it exits and the invariants hold`, async () => {
     const names = Array.from({ length: 4 }, (_, i) => `split-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
-    await createJobs(corner, names.map((name, i) => chaosJob(corner, name, { runSeconds: 10 + 2 * i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
+    await createJobs(
+      corner,
+      names.map((name, i) => chaosJob(corner, name, { runSeconds: 10 + 2 * i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
+    );
     await payer.fund(corner, paid);
 
     const old = startChaosOperator(corner, { FLOTILLA_FAILPOINT: `before-status-write@${randomInt(2, 10)}:stop` });
     started.push(old);
-    await pollUntil('the first replica leading', async () => old.logs(), (l) => l.includes('"msg":"leading"'), 60_000, 200);
+    await pollUntil(
+      'the first replica leading',
+      async () => old.logs(),
+      (l) => l.includes('"msg":"leading"'),
+      60_000,
+      200,
+    );
     const standby = startChaosOperator(corner);
     started.push(standby);
     // The failpoint's own log line says it froze (something else may resume a stopped child early:
     // then its lease has still expired and whatever it does from then on is a deposed leader's).
-    const frozenLine = await pollUntil('the leader frozen at its failpoint', async () => logLines(old).find((l) => l.msg.startsWith('failpoint before-status-write: SIGSTOP')), (l) => l !== undefined, 120_000, 100);
+    const frozenLine = await pollUntil(
+      'the leader frozen at its failpoint',
+      async () => logLines(old).find((l) => l.msg.startsWith('failpoint before-status-write: SIGSTOP')),
+      (l) => l !== undefined,
+      120_000,
+      100,
+    );
     const frozenAt = Date.parse(frozenLine?.time ?? '');
-    await pollUntil('the standby taking over', async () => standby.logs(), (l) => l.includes('"msg":"leading"'), 60_000, 200);
+    await pollUntil(
+      'the standby taking over',
+      async () => standby.logs(),
+      (l) => l.includes('"msg":"leading"'),
+      60_000,
+      200,
+    );
 
     // Make the frozen view stale: a replica pod vanishes (PodDeleted) and two jobs arrive.
-    const running = (await pollUntil('a replica Running', () => cornerPods(corner), ({ pods }) => pods.some((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running'), 60_000, 200)).pods;
+    const running = (
+      await pollUntil(
+        'a replica Running',
+        () => cornerPods(corner),
+        ({ pods }) => pods.some((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running'),
+        60_000,
+        200,
+      )
+    ).pods;
     const victim = running.find((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running');
     if (!victim) throw new Error('no Running replica to delete');
-    await corner.providers.find((x) => x.name === victim.provider)?.clients.core.deleteNamespacedPod({ name: victim.pod.metadata?.name ?? '', namespace: corner.lentNamespace, gracePeriodSeconds: 0 });
+    await corner.providers
+      .find((x) => x.name === victim.provider)
+      ?.clients.core.deleteNamespacedPod({ name: victim.pod.metadata?.name ?? '', namespace: corner.lentNamespace, gracePeriodSeconds: 0 });
     const late = [`split-r${run}-late-0`, `split-r${run}-late-1`];
-    await createJobs(corner, late.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
-    await pollUntil('the standby placing the late jobs', () => listJobs(corner), (jobs) => late.every((n) => (jobs.find((j) => j.metadata.name === n)?.status?.attempts?.length ?? 0) > 0), 60_000, 250);
+    await createJobs(
+      corner,
+      late.map((name) => chaosJob(corner, name, { runSeconds: 3 })),
+    );
+    await pollUntil(
+      'the standby placing the late jobs',
+      () => listJobs(corner),
+      (jobs) => late.every((n) => (jobs.find((j) => j.metadata.name === n)?.status?.attempts?.length ?? 0) > 0),
+      60_000,
+      250,
+    );
 
     const stillFrozen = procState(old.pid) === 'T';
     // Resumed by us now, or (not frozen any more) counted from the moment its lease ran out.

@@ -30,7 +30,8 @@ async function etcd<T>(method: string, body: unknown): Promise<T> {
   const res = await fetch(`${hubEtcd()}/v3/${method}`, { method: 'POST', body: JSON.stringify(body) });
   return (await res.json()) as T;
 }
-const etcdRevision = async () => Number((await etcd<{ header: { revision: string } }>('kv/range', { key: Buffer.from('/registry').toString('base64') })).header.revision);
+const etcdRevision = async () =>
+  Number((await etcd<{ header: { revision: string } }>('kv/range', { key: Buffer.from('/registry').toString('base64') })).header.revision);
 
 /** The sum of a counter's series on the operator's own /metrics whose labels match all of `labels`. */
 async function counter(port: number, name: string, labels: readonly string[]): Promise<number> {
@@ -46,7 +47,9 @@ const aijobWatchesExpired = (port: number) => counter(port, 'flotilla_watch_expi
 
 let corner: Corner;
 
-beforeAll(async () => { corner = await openCorner({ nodesPerProvider: 2 }); }, 120_000);
+beforeAll(async () => {
+  corner = await openCorner({ nodesPerProvider: 2 });
+}, 120_000);
 afterAll(async () => {
   await tearDownCorner(corner);
   await assertFederationHealthy();
@@ -56,26 +59,56 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: frozen across a hub restart and an etcd compaction, the operator relists once and misses nothing`, async () => {
     const port = await freePort();
     // A lease that outlives the freeze: the point is the same process resuming with stale watches.
-    const op = startChaosOperator(corner, { FLOTILLA_HTTP_PORT: String(port), FLOTILLA_LEASE_DURATION_MS: '180000', FLOTILLA_RENEW_DEADLINE_MS: '170000', FLOTILLA_LEASE_RETRY_MS: '2000' });
+    const op = startChaosOperator(corner, {
+      FLOTILLA_HTTP_PORT: String(port),
+      FLOTILLA_LEASE_DURATION_MS: '180000',
+      FLOTILLA_RENEW_DEADLINE_MS: '170000',
+      FLOTILLA_LEASE_RETRY_MS: '2000',
+    });
     let frozen = false;
     try {
       const before = Array.from({ length: 4 }, (_, i) => `exp-r${run}-a${i}`);
-      await createJobs(corner, before.map((name) => chaosJob(corner, name, { runSeconds: 30 })));
-      await pollUntil('the first batch Running', () => listJobs(corner), (jobs) => before.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === 'Running'), 120_000, 250);
+      await createJobs(
+        corner,
+        before.map((name) => chaosJob(corner, name, { runSeconds: 30 })),
+      );
+      await pollUntil(
+        'the first batch Running',
+        () => listJobs(corner),
+        (jobs) => before.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === 'Running'),
+        120_000,
+        250,
+      );
       const seenRevision = await etcdRevision();
 
       process.kill(op.pid, 'SIGSTOP');
       frozen = true;
       await stopCluster(federation().stateDir, 'hub', tools);
       await startCluster(federation().stateDir, 'hub', tools);
-      await pollUntil('the hub answering again', () => corner.hub.core.listNamespace({ limit: 1 }).then(() => true, () => false), (ok) => ok, 120_000, 500);
+      await pollUntil(
+        'the hub answering again',
+        () =>
+          corner.hub.core.listNamespace({ limit: 1 }).then(
+            () => true,
+            () => false,
+          ),
+        (ok) => ok,
+        120_000,
+        500,
+      );
       // Work the frozen operator must not miss.
       const after = Array.from({ length: 3 }, (_, i) => `exp-r${run}-b${i}`);
-      await createJobs(corner, after.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
+      await createJobs(
+        corner,
+        after.map((name) => chaosJob(corner, name, { runSeconds: 3 })),
+      );
       const latest = await etcdRevision();
       await etcd('kv/compaction', { revision: String(latest), physical: true });
       // History really gone: etcd refuses to read at the revision the operator last saw.
-      const old = await etcd<{ error?: string; message?: string }>('kv/range', { key: Buffer.from('/registry').toString('base64'), revision: String(seenRevision) });
+      const old = await etcd<{ error?: string; message?: string }>('kv/range', {
+        key: Buffer.from('/registry').toString('base64'),
+        revision: String(seenRevision),
+      });
       expect(old.error ?? old.message ?? '').toMatch(/compacted/);
       process.kill(op.pid, 'SIGCONT');
       frozen = false;

@@ -18,17 +18,41 @@ function exportedInstruments(): Set<string> {
 
 describe('Grafana dashboard in the hub chart', () => {
   it('is off by default and, when on, renders a labelled ConfigMap the hub accepts', async () => {
-    expect(documents(await helm(['template', 'flotilla', chart, '--namespace', 'flotilla-system'])).some((d) => /name: flotilla-dashboard/.test(d))).toBe(false);
-    const rendered = await helm(['template', 'flotilla', chart, '--namespace', 'flotilla-system', '--set', 'metrics.grafanaDashboard.enabled=true', '--show-only', 'templates/grafana-dashboard.yaml']);
+    expect(documents(await helm(['template', 'flotilla', chart, '--namespace', 'flotilla-system'])).some((d) => /name: flotilla-dashboard/.test(d))).toBe(
+      false,
+    );
+    const rendered = await helm([
+      'template',
+      'flotilla',
+      chart,
+      '--namespace',
+      'flotilla-system',
+      '--set',
+      'metrics.grafanaDashboard.enabled=true',
+      '--show-only',
+      'templates/grafana-dashboard.yaml',
+    ]);
     const cm = yaml.load(rendered) as { kind: string; metadata: { labels: Record<string, string> }; data: Record<string, string> };
     expect(cm.kind).toBe('ConfigMap');
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
-    const out = await kubectl(federation().hub.kubeconfig, ['apply', '--dry-run=server', '-n', 'default', '-f', '-'], rendered.replace(/namespace: flotilla-system/, 'namespace: default'));
+    const out = await kubectl(
+      federation().hub.kubeconfig,
+      ['apply', '--dry-run=server', '-n', 'default', '-f', '-'],
+      rendered.replace(/namespace: flotilla-system/, 'namespace: default'),
+    );
     expect(out).toMatch(/configmap\/flotilla-dashboard (created|configured|unchanged) \(server dry run\)/);
   });
 
   it('queries only series the operator exports, and has a panel for every instrument', async () => {
-    const rendered = await helm(['template', 'flotilla', chart, '--set', 'metrics.grafanaDashboard.enabled=true', '--show-only', 'templates/grafana-dashboard.yaml']);
+    const rendered = await helm([
+      'template',
+      'flotilla',
+      chart,
+      '--set',
+      'metrics.grafanaDashboard.enabled=true',
+      '--show-only',
+      'templates/grafana-dashboard.yaml',
+    ]);
     const cm = yaml.load(rendered) as { data: Record<string, string> };
     const dashboard = JSON.parse(cm.data['flotilla.json'] ?? '{}') as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
     const exported = exportedInstruments();

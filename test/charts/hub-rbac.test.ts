@@ -19,10 +19,26 @@ const hub = () => federation().hub.kubeconfig;
 
 beforeAll(async () => {
   await helm(['--kubeconfig', hub(), 'uninstall', RELEASE, '-n', NS, '--wait', '--ignore-not-found']);
-  await helm(['--kubeconfig', hub(), 'install', RELEASE, join(repoRoot, 'charts', 'flotilla'), '-n', NS, '--create-namespace', '--wait', '--timeout', '60s',
-    '--set', 'replicas=0', '--set', 'providerSecretNames={provider-x-kubeconfig}',
+  await helm([
+    '--kubeconfig',
+    hub(),
+    'install',
+    RELEASE,
+    join(repoRoot, 'charts', 'flotilla'),
+    '-n',
+    NS,
+    '--create-namespace',
+    '--wait',
+    '--timeout',
+    '60s',
+    '--set',
+    'replicas=0',
+    '--set',
+    'providerSecretNames={provider-x-kubeconfig}',
     // No replica answers here and the webhook fails closed: it judges only objects nobody creates.
-    '--set-json', `webhook.objectSelector={"matchLabels":{"flotilla.dev/test":"${NS}"}}`]);
+    '--set-json',
+    `webhook.objectSelector={"matchLabels":{"flotilla.dev/test":"${NS}"}}`,
+  ]);
 });
 afterAll(async () => {
   await helm(['--kubeconfig', hub(), 'uninstall', RELEASE, '-n', NS, '--wait', '--ignore-not-found']);
@@ -32,7 +48,8 @@ afterAll(async () => {
 const resourceRules = async (namespace: string) =>
   parseCanIList(await kubectl(hub(), ['auth', 'can-i', '--list', AS, '-n', namespace]))
     .filter((r) => r.resource !== '' && !r.resource.startsWith('selfsubject'))
-    .map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`).sort();
+    .map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`)
+    .sort();
 
 const clusterWide = [
   'aijobs.flotilla.dev [] [get list watch patch]',
@@ -46,14 +63,16 @@ const clusterWide = [
 ];
 
 test('in its namespace the operator may do exactly this: Leases, the named provider Secrets, its callback master', async () => {
-  expect(await resourceRules(NS)).toEqual([
-    ...clusterWide,
-    'leases.coordination.k8s.io [] [get create update]',
-    'secrets [provider-x-kubeconfig] [get]',
-    // No callbacks.secret in these values: the generated callback master, by name for reading.
-    'secrets [] [create]',
-    'secrets [flotilla-callback-master] [get]',
-  ].sort());
+  expect(await resourceRules(NS)).toEqual(
+    [
+      ...clusterWide,
+      'leases.coordination.k8s.io [] [get create update]',
+      'secrets [provider-x-kubeconfig] [get]',
+      // No callbacks.secret in these values: the generated callback master, by name for reading.
+      'secrets [] [create]',
+      'secrets [flotilla-callback-master] [get]',
+    ].sort(),
+  );
 });
 
 test('elsewhere only the cluster-wide rules apply', async () => {
@@ -90,18 +109,47 @@ test('it may read the listed provider Secret', async () => {
 
 test('helm upgrade keeps the generated webhook certificate, and the caBundle stays the CA that signed it', async () => {
   const read = async () => {
-    const data = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'secret', 'flotilla-operator-webhook-tls', '-o', 'jsonpath={.data}'])) as Record<string, string>;
-    const bundles = (await kubectl(hub(), ['get', 'validatingwebhookconfiguration', `${NS}-${RELEASE}-flotilla-operator`, '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}'])).trim().split(' ');
+    const data = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'secret', 'flotilla-operator-webhook-tls', '-o', 'jsonpath={.data}'])) as Record<
+      string,
+      string
+    >;
+    const bundles = (
+      await kubectl(hub(), [
+        'get',
+        'validatingwebhookconfiguration',
+        `${NS}-${RELEASE}-flotilla-operator`,
+        '-o',
+        'jsonpath={.webhooks[*].clientConfig.caBundle}',
+      ])
+    )
+      .trim()
+      .split(' ');
     return { crt: data['tls.crt'], ca: data['ca.crt'], bundles };
   };
   const before = await read();
   expect(before.bundles).toEqual([before.ca, before.ca]);
-  await helm(['--kubeconfig', hub(), 'upgrade', RELEASE, join(repoRoot, 'charts', 'flotilla'), '-n', NS, '--reuse-values', '--wait', '--timeout', '60s', '--set', 'operator.workers=2']);
+  await helm([
+    '--kubeconfig',
+    hub(),
+    'upgrade',
+    RELEASE,
+    join(repoRoot, 'charts', 'flotilla'),
+    '-n',
+    NS,
+    '--reuse-values',
+    '--wait',
+    '--timeout',
+    '60s',
+    '--set',
+    'operator.workers=2',
+  ]);
   expect(await read()).toEqual(before);
 });
 
-test('the NetworkPolicy selects the operator\'s pods, opens the webhook port to all and the HTTP port to networkPolicy.httpFrom', async () => {
-  const policy = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'networkpolicy', 'flotilla-operator', '-o', 'json'])) as { spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from?: unknown[] }> } };
+test("the NetworkPolicy selects the operator's pods, opens the webhook port to all and the HTTP port to networkPolicy.httpFrom", async () => {
+  const policy = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'networkpolicy', 'flotilla-operator', '-o', 'json'])) as {
+    spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from?: unknown[] }> };
+  };
   expect(policy.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'flotilla', 'app.kubernetes.io/instance': RELEASE } });
   expect(policy.spec.policyTypes).toEqual(['Ingress']);
   expect(policy.spec.ingress).toEqual([
@@ -118,7 +166,11 @@ describe('tenant roles: flotilla-edit and flotilla-view through the built-in edi
   let viewer: Tenant;
   const jobs = (t: Tenant) => t.kc.makeApiClient(CustomObjectsApi);
   const ref = (namespace: string) => ({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace });
-  const code = (p: Promise<unknown>) => p.then(() => 200, (err: { code?: number }) => err.code ?? -1);
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 200,
+      (err: { code?: number }) => err.code ?? -1,
+    );
 
   beforeAll(async () => {
     a = await createNamespace(admin.core, 't-tenant-a');
@@ -126,8 +178,18 @@ describe('tenant roles: flotilla-edit and flotilla-view through the built-in edi
     editor = await namespaceTenant(admin.kc, a, 'editor', 'edit');
     viewer = await namespaceTenant(admin.kc, a, 'viewer', 'view');
     // The clusterrole-aggregation controller copies the chart's rules into edit and view.
-    await pollUntil('flotilla-view aggregated into view', () => canI(hub(), ['list', 'aijobs.flotilla.dev', '-n', a, `--as=${viewer.username}`]), (yes) => yes, 30_000);
-    await pollUntil('flotilla-edit aggregated into edit', () => canI(hub(), ['create', 'aijobs.flotilla.dev', '-n', a, `--as=${editor.username}`]), (yes) => yes, 30_000);
+    await pollUntil(
+      'flotilla-view aggregated into view',
+      () => canI(hub(), ['list', 'aijobs.flotilla.dev', '-n', a, `--as=${viewer.username}`]),
+      (yes) => yes,
+      30_000,
+    );
+    await pollUntil(
+      'flotilla-edit aggregated into edit',
+      () => canI(hub(), ['create', 'aijobs.flotilla.dev', '-n', a, `--as=${editor.username}`]),
+      (yes) => yes,
+      30_000,
+    );
   });
   afterAll(async () => {
     await deleteNamespace(admin.core, a);
@@ -135,19 +197,30 @@ describe('tenant roles: flotilla-edit and flotilla-view through the built-in edi
   });
 
   test('a namespace editor creates, reads and deletes AIJobs in its namespace with its own token', async () => {
-    const created = await jobs(editor).createNamespacedCustomObject({ ...ref(a), body: smallJob('mine', a, 5) }) as { metadata: { uid: string } };
+    const created = (await jobs(editor).createNamespacedCustomObject({ ...ref(a), body: smallJob('mine', a, 5) })) as { metadata: { uid: string } };
     expect(created.metadata.uid).not.toBe('');
     expect(await code(jobs(editor).getNamespacedCustomObject({ ...ref(a), name: 'mine' }))).toBe(200);
-    expect(await code(jobs(editor).patchNamespacedCustomObject({ ...ref(a), name: 'mine', body: { metadata: { labels: { team: 'a' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(200);
+    expect(
+      await code(
+        jobs(editor).patchNamespacedCustomObject(
+          { ...ref(a), name: 'mine', body: { metadata: { labels: { team: 'a' } } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      ),
+    ).toBe(200);
   });
 
-  test('the editor may not write the status (the operator\'s record of phase, attempts, funding and settlement)', async () => {
+  test("the editor may not write the status (the operator's record of phase, attempts, funding and settlement)", async () => {
     const body = { status: { phase: 'Succeeded', settlement: { state: 'Settled' } } };
-    expect(await code(jobs(editor).patchNamespacedCustomObjectStatus({ ...ref(a), name: 'mine', body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(403);
-    const current = await jobs(editor).getNamespacedCustomObject({ ...ref(a), name: 'mine' }) as Record<string, unknown>;
+    expect(
+      await code(jobs(editor).patchNamespacedCustomObjectStatus({ ...ref(a), name: 'mine', body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))),
+    ).toBe(403);
+    const current = (await jobs(editor).getNamespacedCustomObject({ ...ref(a), name: 'mine' })) as Record<string, unknown>;
     expect(await code(jobs(editor).replaceNamespacedCustomObjectStatus({ ...ref(a), name: 'mine', body: { ...current, ...body } }))).toBe(403);
     // Writing status through the main resource is ignored (the status subresource), not an escalation.
-    const replaced = await jobs(editor).replaceNamespacedCustomObject({ ...ref(a), name: 'mine', body: { ...current, ...body } }) as { status?: { phase?: string } };
+    const replaced = (await jobs(editor).replaceNamespacedCustomObject({ ...ref(a), name: 'mine', body: { ...current, ...body } })) as {
+      status?: { phase?: string };
+    };
     expect(replaced.status?.phase).not.toBe('Succeeded');
   });
 
@@ -159,10 +232,29 @@ describe('tenant roles: flotilla-edit and flotilla-view through the built-in edi
 
   test('the editor writes no GPUProvider, nor its status', async () => {
     const providers = { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural };
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: GPUPROVIDER.kind, metadata: { name: `evil-${a}` }, spec: { kubeconfigSecretRef: { name: 'x', namespace: a }, payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: [] } };
+    const body = {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: GPUPROVIDER.kind,
+      metadata: { name: `evil-${a}` },
+      spec: { kubeconfigSecretRef: { name: 'x', namespace: a }, payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: [] },
+    };
     expect(await code(jobs(editor).createClusterCustomObject({ ...providers, body }))).toBe(403);
-    expect(await code(jobs(editor).patchClusterCustomObject({ ...providers, name: 'provider-a', body: { spec: { cordoned: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(403);
-    expect(await code(jobs(editor).patchClusterCustomObjectStatus({ ...providers, name: 'provider-a', body: { status: { freeGpus: 999 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(403);
+    expect(
+      await code(
+        jobs(editor).patchClusterCustomObject(
+          { ...providers, name: 'provider-a', body: { spec: { cordoned: true } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      ),
+    ).toBe(403);
+    expect(
+      await code(
+        jobs(editor).patchClusterCustomObjectStatus(
+          { ...providers, name: 'provider-a', body: { status: { freeGpus: 999 } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      ),
+    ).toBe(403);
     expect(await code(jobs(editor).deleteClusterCustomObject({ ...providers, name: 'provider-a' }))).toBe(403);
     // Cluster-scoped: no namespace RoleBinding grants reading them either (flotilla-provider-view is for a ClusterRoleBinding).
     expect(await code(jobs(editor).listClusterCustomObject(providers))).toBe(403);
@@ -170,10 +262,17 @@ describe('tenant roles: flotilla-edit and flotilla-view through the built-in edi
 
   test('a namespace viewer gets and lists AIJobs there, and changes nothing', async () => {
     expect(await code(jobs(viewer).getNamespacedCustomObject({ ...ref(a), name: 'mine' }))).toBe(200);
-    const list = await jobs(viewer).listNamespacedCustomObject(ref(a)) as { items: Array<{ metadata: { name: string } }> };
+    const list = (await jobs(viewer).listNamespacedCustomObject(ref(a))) as { items: Array<{ metadata: { name: string } }> };
     expect(list.items.map((j) => j.metadata.name)).toEqual(['mine']);
     expect(await code(jobs(viewer).createNamespacedCustomObject({ ...ref(a), body: smallJob('viewer-made', a, 5) }))).toBe(403);
-    expect(await code(jobs(viewer).patchNamespacedCustomObject({ ...ref(a), name: 'mine', body: { metadata: { labels: { x: 'y' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)))).toBe(403);
+    expect(
+      await code(
+        jobs(viewer).patchNamespacedCustomObject(
+          { ...ref(a), name: 'mine', body: { metadata: { labels: { x: 'y' } } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      ),
+    ).toBe(403);
     expect(await code(jobs(viewer).deleteNamespacedCustomObject({ ...ref(a), name: 'mine' }))).toBe(403);
     expect(await code(jobs(viewer).listNamespacedCustomObject(ref(b)))).toBe(403);
   });

@@ -35,22 +35,59 @@ async function asHub(args: readonly string[], input?: string): Promise<{ stdout:
 }
 
 /** The API server's answer to a create by the hub: 'created', or its refusal. */
-const createAsHub = (pod: V1Pod) => asHub(['create', '-f', '-'], JSON.stringify(pod)).then(() => 'created', (err: Error) => err.message);
+const createAsHub = (pod: V1Pod) =>
+  asHub(['create', '-f', '-'], JSON.stringify(pod)).then(
+    () => 'created',
+    (err: Error) => err.message,
+  );
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flotilla-isolation-'));
   await helm(['--kubeconfig', admin(), 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
-  await pollUntil(`namespace ${NS} gone from an earlier run`, () => kubectl(admin(), ['get', 'namespace', NS, '--ignore-not-found', '-o', 'name']), (out) => out.trim() === '', 60_000, 500);
-  await helm(['--kubeconfig', admin(), 'install', RELEASE, join(repoRoot, 'charts', 'flotilla-provider'), '-n', 'default', '--wait', '--timeout', '60s',
-    '--set', `namespace.name=${NS}`, '--set', `priorityClass.name=${PRIORITY_CLASS}`, '--set', 'lentGpus=2',
-    '--set', `networkPolicy.ipfs.cidrs={${IPFS_CIDR}}`, '--set', `networkPolicy.hubReport.cidrs={${HUB_CIDR}}`]);
+  await pollUntil(
+    `namespace ${NS} gone from an earlier run`,
+    () => kubectl(admin(), ['get', 'namespace', NS, '--ignore-not-found', '-o', 'name']),
+    (out) => out.trim() === '',
+    60_000,
+    500,
+  );
+  await helm([
+    '--kubeconfig',
+    admin(),
+    'install',
+    RELEASE,
+    join(repoRoot, 'charts', 'flotilla-provider'),
+    '-n',
+    'default',
+    '--wait',
+    '--timeout',
+    '60s',
+    '--set',
+    `namespace.name=${NS}`,
+    '--set',
+    `priorityClass.name=${PRIORITY_CLASS}`,
+    '--set',
+    'lentGpus=2',
+    '--set',
+    `networkPolicy.ipfs.cidrs={${IPFS_CIDR}}`,
+    '--set',
+    `networkPolicy.hubReport.cidrs={${HUB_CIDR}}`,
+  ]);
   // The hub's credential, as onboarding builds it: the chart's token Secret, the provider's CA and server.
-  const data = await pollUntil(`the token controller filling ${NS}/${SA}-token`,
+  const data = await pollUntil(
+    `the token controller filling ${NS}/${SA}-token`,
     async () => JSON.parse((await kubectl(admin(), ['-n', NS, 'get', 'secret', `${SA}-token`, '-o', 'jsonpath={.data}'])) || '{}') as Record<string, string>,
-    (d) => !!d.token && !!d['ca.crt'], 30_000, 250);
+    (d) => !!d.token && !!d['ca.crt'],
+    30_000,
+    250,
+  );
   const server = (await kubectl(admin(), ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
   hubCredential = join(dir, 'hub-at-provider-a.kubeconfig');
-  writeFileSync(hubCredential, providerKubeconfig({ server, caData: data['ca.crt']!, token: Buffer.from(data.token!, 'base64').toString('utf8'), namespace: NS }), { mode: 0o600 });
+  writeFileSync(
+    hubCredential,
+    providerKubeconfig({ server, caData: data['ca.crt']!, token: Buffer.from(data.token!, 'base64').toString('utf8'), namespace: NS }),
+    { mode: 0o600 },
+  );
 }, 150_000);
 
 afterAll(async () => {
@@ -61,45 +98,81 @@ afterAll(async () => {
 
 const container = { name: 'main', image: 'registry.example/trainer:1' };
 const hostile: Array<[string, V1Pod['spec'], RegExp]> = [
-  ['a privileged container', { containers: [{ ...container, securityContext: { privileged: true } }] }, /privileged \(container "main" must not set securityContext\.privileged=true\)/],
-  ['a hostPath volume of the node\'s root', { containers: [{ ...container, volumeMounts: [{ name: 'host', mountPath: '/host' }] }], volumes: [{ name: 'host', hostPath: { path: '/' } }] }, /hostPath volumes \(volume "host"\)/],
-  ['the node\'s network namespace', { hostNetwork: true, containers: [container] }, /host namespaces \(hostNetwork=true\)/],
-  ['the node\'s PID namespace', { hostPID: true, containers: [container] }, /host namespaces \(hostPID=true\)/],
-  ['an added SYS_ADMIN capability', { containers: [{ ...container, securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] }, /non-default capabilities \(container "main" must not include "SYS_ADMIN"/],
+  [
+    'a privileged container',
+    { containers: [{ ...container, securityContext: { privileged: true } }] },
+    /privileged \(container "main" must not set securityContext\.privileged=true\)/,
+  ],
+  [
+    "a hostPath volume of the node's root",
+    { containers: [{ ...container, volumeMounts: [{ name: 'host', mountPath: '/host' }] }], volumes: [{ name: 'host', hostPath: { path: '/' } }] },
+    /hostPath volumes \(volume "host"\)/,
+  ],
+  ["the node's network namespace", { hostNetwork: true, containers: [container] }, /host namespaces \(hostNetwork=true\)/],
+  ["the node's PID namespace", { hostPID: true, containers: [container] }, /host namespaces \(hostPID=true\)/],
+  [
+    'an added SYS_ADMIN capability',
+    { containers: [{ ...container, securityContext: { capabilities: { add: ['SYS_ADMIN'] } } }] },
+    /non-default capabilities \(container "main" must not include "SYS_ADMIN"/,
+  ],
 ];
 
 describe('Pod Security Admission on the lent namespace', () => {
   test('the namespace enforces baseline and warns and audits restricted', async () => {
     const labels = JSON.parse(await kubectl(admin(), ['get', 'namespace', NS, '-o', 'jsonpath={.metadata.labels}'])) as Record<string, string>;
     expect(labels).toMatchObject({
-      'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/enforce-version': 'latest',
-      'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/enforce': 'baseline',
+      'pod-security.kubernetes.io/enforce-version': 'latest',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
     });
   });
 
-  test.each(hostile)('a pod with %s, created with the hub\'s credential, is refused by the provider\'s apiserver', async (_what, spec, violation) => {
-    const refusal = await createAsHub({ apiVersion: 'v1', kind: 'Pod', metadata: { name: uniqueName('hostile') }, spec: { ...spec!, priorityClassName: PRIORITY_CLASS, restartPolicy: 'Never' } });
+  test.each(hostile)("a pod with %s, created with the hub's credential, is refused by the provider's apiserver", async (_what, spec, violation) => {
+    const refusal = await createAsHub({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: uniqueName('hostile') },
+      spec: { ...spec!, priorityClassName: PRIORITY_CLASS, restartPolicy: 'Never' },
+    });
     // Refused by PodSecurity, not by RBAC: the credential may create pods here.
     expect(refusal).toContain('violates PodSecurity "baseline:latest"');
     expect(refusal).toMatch(violation);
   });
 
-  test('the operator\'s job pod, with its input-fetch init container, is admitted; LimitRange defaults fill its missing cpu/memory', async () => {
+  test("the operator's job pod, with its input-fetch init container, is admitted; LimitRange defaults fill its missing cpu/memory", async () => {
     const job: AIJob = {
-      apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+      apiVersion: 'flotilla.dev/v1alpha1',
+      kind: 'AIJob',
       metadata: { namespace: 'team-a', name: uniqueName('iso'), uid: '0f0e0d0c-1111-4222-8333-444455556666' },
       spec: {
-        image: 'registry.example/trainer:1', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: true },
+        image: 'registry.example/trainer:1',
+        replicas: 1,
+        resources: { gpus: 1 },
+        output: { path: '/out', pin: true },
         recovery: { maxRestarts: 3, strategy: 'Failover' },
         inputs: [{ name: 'dataset', cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', mountPath: '/data' }],
       },
     };
     const creation = {
-      provider: 'provider-a', attempt: 1, replicas: [0],
-      placement: { provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', resourceName: 'nvidia.com/gpu', nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-H100-80GB-HBM3'] }] },
+      provider: 'provider-a',
+      attempt: 1,
+      replicas: [0],
+      placement: {
+        provider: 'provider-a',
+        product: 'NVIDIA-H100-80GB-HBM3',
+        resourceName: 'nvidia.com/gpu',
+        nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-H100-80GB-HBM3'] }],
+      },
     } as unknown as PodCreation;
-    const pod = buildPod(job, creation, 0, { namespace: NS, priorityClassName: PRIORITY_CLASS, ipfsGateway: `http://${IPFS_CIDR.split('/')[0]}:8080` }, 'hub-isolation-test',
-      { url: 'https://hub.example:443', secret: 'report-secret' });
+    const pod = buildPod(
+      job,
+      creation,
+      0,
+      { namespace: NS, priorityClassName: PRIORITY_CLASS, ipfsGateway: `http://${IPFS_CIDR.split('/')[0]}:8080` },
+      'hub-isolation-test',
+      { url: 'https://hub.example:443', secret: 'report-secret' },
+    );
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(['flotilla-inputs']);
 
     const { stderr } = await asHub(['create', '-f', '-'], JSON.stringify(pod));
@@ -112,7 +185,10 @@ describe('Pod Security Admission on the lent namespace', () => {
       const [init] = stored.spec!.initContainers!;
       const [main] = stored.spec!.containers;
       expect(init!.resources).toEqual({ requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '16', memory: '64Gi' } });
-      expect(main!.resources).toEqual({ requests: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': '1' }, limits: { cpu: '16', memory: '64Gi', 'nvidia.com/gpu': '1' } });
+      expect(main!.resources).toEqual({
+        requests: { cpu: '1', memory: '4Gi', 'nvidia.com/gpu': '1' },
+        limits: { cpu: '16', memory: '64Gi', 'nvidia.com/gpu': '1' },
+      });
     } finally {
       await asHub(['delete', 'pod', pod.metadata!.name!, '--wait=false', '--grace-period=0']);
     }
@@ -120,9 +196,14 @@ describe('Pod Security Admission on the lent namespace', () => {
 });
 
 describe('NetworkPolicies and LimitRange of the lent namespace', () => {
-  const lentPods = { matchExpressions: [{ key: 'flotilla.dev/job-uid', operator: 'Exists' }, { key: 'flotilla.dev/attempt', operator: 'Exists' }] };
+  const lentPods = {
+    matchExpressions: [
+      { key: 'flotilla.dev/job-uid', operator: 'Exists' },
+      { key: 'flotilla.dev/attempt', operator: 'Exists' },
+    ],
+  };
 
-  test('default deny for every pod; egress only to DNS, the IPFS and hub CIDRs on their ports, and the hub\'s other pods', async () => {
+  test("default deny for every pod; egress only to DNS, the IPFS and hub CIDRs on their ports, and the hub's other pods", async () => {
     const policies = (JSON.parse(await kubectl(admin(), ['-n', NS, 'get', 'networkpolicies', '-o', 'json'])) as { items: V1NetworkPolicy[] }).items;
     expect(policies.map((p) => p.metadata?.name).sort()).toEqual(['flotilla-default-deny', 'flotilla-lent-pods']);
     const deny = policies.find((p) => p.metadata?.name === 'flotilla-default-deny')!.spec!;
@@ -134,9 +215,27 @@ describe('NetworkPolicies and LimitRange of the lent namespace', () => {
     expect(allow.ingress).toEqual([{ from: [{ podSelector: lentPods }] }]);
     expect(allow.egress).toEqual([
       { to: [{ podSelector: lentPods }] },
-      { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
-      { to: [{ ipBlock: { cidr: IPFS_CIDR } }], ports: [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 5001 }] },
-      { to: [{ ipBlock: { cidr: HUB_CIDR } }], ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 8080 }] },
+      {
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+      {
+        to: [{ ipBlock: { cidr: IPFS_CIDR } }],
+        ports: [
+          { protocol: 'TCP', port: 8080 },
+          { protocol: 'TCP', port: 5001 },
+        ],
+      },
+      {
+        to: [{ ipBlock: { cidr: HUB_CIDR } }],
+        ports: [
+          { protocol: 'TCP', port: 443 },
+          { protocol: 'TCP', port: 8080 },
+        ],
+      },
     ]);
   });
 
@@ -150,7 +249,7 @@ describe('NetworkPolicies and LimitRange of the lent namespace', () => {
     ['create NetworkPolicies', ['create', 'networkpolicies', '-n', NS]],
     ['change the LimitRange', ['patch', 'limitranges', '-n', NS]],
     ['relabel the namespace (its Pod Security level)', ['patch', `namespaces/${NS}`]],
-  ])('the hub\'s credential may not %s', async (_what, args) => {
+  ])("the hub's credential may not %s", async (_what, args) => {
     await expect(canI(admin(), [...args, `--as=system:serviceaccount:${NS}:${SA}`])).resolves.toBe(false);
   });
 });

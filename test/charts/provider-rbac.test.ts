@@ -24,8 +24,24 @@ beforeAll(async () => {
   // The release record lives in `default`; the chart itself creates (and on uninstall deletes) NS.
   for (const kubeconfig of everyProvider()) {
     await helm(['--kubeconfig', kubeconfig, 'uninstall', RELEASE, '-n', 'default', '--wait', '--ignore-not-found']);
-    await helm(['--kubeconfig', kubeconfig, 'install', RELEASE, join(repoRoot, 'charts', 'flotilla-provider'), '-n', 'default', '--wait', '--timeout', '60s',
-      '--set', `namespace.name=${NS}`, '--set', 'priorityClass.name=flotilla-lent-test', '--set', 'lentGpus=2']);
+    await helm([
+      '--kubeconfig',
+      kubeconfig,
+      'install',
+      RELEASE,
+      join(repoRoot, 'charts', 'flotilla-provider'),
+      '-n',
+      'default',
+      '--wait',
+      '--timeout',
+      '60s',
+      '--set',
+      `namespace.name=${NS}`,
+      '--set',
+      'priorityClass.name=flotilla-lent-test',
+      '--set',
+      'lentGpus=2',
+    ]);
   }
 });
 afterAll(async () => {
@@ -36,7 +52,10 @@ afterAll(async () => {
 test.each(federation().providers.map((p) => p.name))('on %s the credential may do exactly this, in its namespace and cluster-wide', async (provider) => {
   const kubeconfig = federation().providers.find((p) => p.name === provider)!.kubeconfig;
   const rules = parseCanIList(await kubectl(kubeconfig, ['auth', 'can-i', '--list', AS, '-n', NS]));
-  const resourceRules = rules.filter((r) => r.resource !== '').map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`).sort();
+  const resourceRules = rules
+    .filter((r) => r.resource !== '')
+    .map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`)
+    .sort();
   expect(resourceRules).toEqual([
     'events [] [create]',
     'nodes [] [get list watch]',
@@ -54,7 +73,9 @@ test.each(federation().providers.map((p) => p.name))('on %s the credential may d
   expect(new Set(rules.filter((r) => r.resource === '').map((r) => r.verbs))).toEqual(new Set(['[get]']));
 
   const elsewhere = parseCanIList(await kubectl(kubeconfig, ['auth', 'can-i', '--list', AS, '-n', 'default']));
-  expect(elsewhere.filter((r) => r.resource !== '' && !r.resource.startsWith('selfsubject')).map((r) => `${r.resource} ${r.verbs}`)).toEqual(['nodes [get list watch]']);
+  expect(elsewhere.filter((r) => r.resource !== '' && !r.resource.startsWith('selfsubject')).map((r) => `${r.resource} ${r.verbs}`)).toEqual([
+    'nodes [get list watch]',
+  ]);
 });
 
 test.each([
@@ -63,10 +84,10 @@ test.each([
   ['delete pods', ['delete', 'pods', '-n', NS]],
   ['watch nodes', ['watch', 'nodes']],
   ['create events', ['create', 'events', '-n', NS]],
-  ['create Services (a gang\'s rendezvous)', ['create', 'services', '-n', NS]],
+  ["create Services (a gang's rendezvous)", ['create', 'services', '-n', NS]],
   ['delete Services', ['delete', 'services', '-n', NS]],
   ['list Services', ['list', 'services', '-n', NS]],
-  ['create Secrets (an attempt\'s copies of hub Secrets)', ['create', 'secrets', '-n', NS]],
+  ["create Secrets (an attempt's copies of hub Secrets)", ['create', 'secrets', '-n', NS]],
   ['delete Secrets', ['delete', 'secrets', '-n', NS]],
   ['read pod logs (flotilla logs)', ['get', 'pods', '--subresource=log', '-n', NS]],
 ])('it may %s', async (_what, args) => {
@@ -115,29 +136,41 @@ async function tokenSecret(): Promise<{ token: string; ca: string }> {
     if (data.token && data['ca.crt']) return { token: Buffer.from(data.token, 'base64').toString('utf8'), ca: data['ca.crt'] };
     await sleep(250);
   }
-  throw new Error('the token controller did not fill the chart\'s ServiceAccount token Secret');
+  throw new Error("the token controller did not fill the chart's ServiceAccount token Secret");
 }
 
-test('a kubeconfig built from the chart\'s token Secret lists nodes and runs pods in its namespace only', async () => {
+test("a kubeconfig built from the chart's token Secret lists nodes and runs pods in its namespace only", async () => {
   const { token, ca } = await tokenSecret();
   const server = (await kubectl(admin(), ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
   const kubeconfig = join(dir, 'provider-a-lent.yaml');
-  writeFileSync(kubeconfig, yaml.dump({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'provider',
-    clusters: [{ name: 'provider', cluster: { server, 'certificate-authority-data': ca } }],
-    users: [{ name: SA, user: { token } }],
-    contexts: [{ name: 'provider', context: { cluster: 'provider', user: SA, namespace: NS } }],
-  }), { mode: 0o600 });
+  writeFileSync(
+    kubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'provider',
+      clusters: [{ name: 'provider', cluster: { server, 'certificate-authority-data': ca } }],
+      users: [{ name: SA, user: { token } }],
+      contexts: [{ name: 'provider', context: { cluster: 'provider', user: SA, namespace: NS } }],
+    }),
+    { mode: 0o600 },
+  );
 
   expect((await kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).trim()).toBe(`system:serviceaccount:${NS}:${SA}`);
   expect(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).toMatch(/^node\/provider-a-/m);
 
   const pod = uniqueName('lent');
   const manifest = yaml.dump({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: pod },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod },
     spec: {
-      priorityClassName: 'flotilla-lent-test', automountServiceAccountToken: false, restartPolicy: 'Never',
-      containers: [{ name: 'main', image: 'registry.example/trainer:1', resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } }],
+      priorityClassName: 'flotilla-lent-test',
+      automountServiceAccountToken: false,
+      restartPolicy: 'Never',
+      containers: [
+        { name: 'main', image: 'registry.example/trainer:1', resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } },
+      ],
       tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
     },
   });
@@ -152,7 +185,9 @@ test('the ResourceQuota caps what lent work may request', async () => {
   const hard = await kubectl(admin(), ['-n', NS, 'get', 'resourcequota', 'flotilla-lent-gpus', '-o', 'jsonpath={.spec.hard}']);
   expect(JSON.parse(hard)).toEqual({ 'requests.nvidia.com/gpu': '2' });
   const greedy = yaml.dump({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: uniqueName('greedy') },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: uniqueName('greedy') },
     spec: { containers: [{ name: 'main', image: 'registry.example/trainer:1', resources: { limits: { 'nvidia.com/gpu': '3' } } }] },
   });
   await expect(kubectl(admin(), ['-n', NS, 'create', '--dry-run=server', '-f', '-'], greedy)).rejects.toThrow(/exceeded quota/);

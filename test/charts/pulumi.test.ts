@@ -5,32 +5,53 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as yaml from 'js-yaml';
 
-interface Declared { type: string; name: string; inputs: Record<string, unknown>; provider?: string; id?: string }
+interface Declared {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+  id?: string;
+}
 const declared: Declared[] = [];
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.lent-token';
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nprovider CA\n-----END CERTIFICATE-----\n').toString('base64');
 
-pulumi.runtime.setMocks({
-  newResource: (args) => {
-    declared.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, ...(args.provider ? { provider: args.provider } : {}), ...(args.id ? { id: args.id } : {}) });
-    // A read of the provider chart's token Secret answers what the token controller put there.
-    if (args.type === 'kubernetes:core/v1:Secret' && args.id) {
-      return { id: args.id, state: { data: { token: Buffer.from(TOKEN).toString('base64'), 'ca.crt': CA } } };
-    }
-    const state = args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { namespace: args.inputs.namespace } } : args.inputs;
-    return { id: `${args.name}-id`, state };
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      declared.push({
+        type: args.type,
+        name: args.name,
+        inputs: args.inputs as Record<string, unknown>,
+        ...(args.provider ? { provider: args.provider } : {}),
+        ...(args.id ? { id: args.id } : {}),
+      });
+      // A read of the provider chart's token Secret answers what the token controller put there.
+      if (args.type === 'kubernetes:core/v1:Secret' && args.id) {
+        return { id: args.id, state: { data: { token: Buffer.from(TOKEN).toString('base64'), 'ca.crt': CA } } };
+      }
+      const state = args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { namespace: args.inputs.namespace } } : args.inputs;
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => args.inputs,
   },
-  call: (args) => args.inputs,
-}, 'flotilla', 'test', false);
+  'flotilla',
+  'test',
+  false,
+);
 
 const { FlotillaHub, FlotillaProvider } = await import('../../pulumi/index.ts');
 const k8s = await import('@pulumi/kubernetes');
 
 const resolved = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
-const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
 const ofType = (type: string) => declared.filter((d) => d.type === type);
 const PROVIDER_KUBECONFIG = yaml.dump({
-  apiVersion: 'v1', kind: 'Config', 'current-context': 'admin',
+  apiVersion: 'v1',
+  kind: 'Config',
+  'current-context': 'admin',
   clusters: [{ name: 'a', cluster: { server: 'https://10.0.0.7:6443', 'certificate-authority-data': CA } }],
   contexts: [{ name: 'admin', context: { cluster: 'a', user: 'admin' } }],
   users: [{ name: 'admin', user: { token: 'admin-token-never-leaves' } }],
@@ -54,8 +75,13 @@ describe('FlotillaHub', () => {
 describe('FlotillaProvider', () => {
   const hubCluster = new k8s.Provider('hub', { kubeconfig: 'hub-kubeconfig' });
   const onboarded = new FlotillaProvider('provider-a', {
-    providerName: 'provider-a', kubeconfig: PROVIDER_KUBECONFIG, hub: hubCluster, lentGpus: 4, region: 'us-east',
-    payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', prices: { 'NVIDIA-H100-80GB-HBM3': '2.40' },
+    providerName: 'provider-a',
+    kubeconfig: PROVIDER_KUBECONFIG,
+    hub: hubCluster,
+    lentGpus: 4,
+    region: 'us-east',
+    payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+    prices: { 'NVIDIA-H100-80GB-HBM3': '2.40' },
     // Isolation values pass through; the component's own keys win over a conflicting one.
     values: { networkPolicy: { ipfs: { cidrs: ['10.0.0.5/32'], ports: [8080] } }, lentGpus: 99 },
   });
@@ -84,7 +110,7 @@ describe('FlotillaProvider', () => {
     });
   });
 
-  test('reads the chart\'s token Secret back from the provider cluster', () => {
+  test("reads the chart's token Secret back from the provider cluster", () => {
     const read = ofType('kubernetes:core/v1:Secret').find((d) => d.name === 'provider-a-token')!;
     expect(read.id).toBe('flotilla-workloads/flotilla-hub-token');
     expect(read.provider).toContain('provider-a-cluster');
@@ -101,7 +127,9 @@ describe('FlotillaProvider', () => {
     const text = stringData.value.kubeconfig;
     expect(text).not.toContain('admin-token-never-leaves');
     expect(yaml.load(text)).toEqual({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'provider',
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'provider',
       clusters: [{ name: 'provider', cluster: { server: 'https://10.0.0.7:6443', 'certificate-authority-data': CA } }],
       users: [{ name: 'flotilla-hub', user: { token: TOKEN } }],
       contexts: [{ name: 'provider', context: { cluster: 'provider', user: 'flotilla-hub', namespace: 'flotilla-workloads' } }],
@@ -112,11 +140,16 @@ describe('FlotillaProvider', () => {
     const gp = ofType('kubernetes:flotilla.dev/v1alpha1:GPUProvider').find((d) => d.name === 'provider-a-gpuprovider')!;
     expect(gp.provider).toContain('hub');
     expect(gp.inputs).toEqual({
-      apiVersion: 'flotilla.dev/v1alpha1', kind: 'GPUProvider', metadata: { name: 'provider-a' },
+      apiVersion: 'flotilla.dev/v1alpha1',
+      kind: 'GPUProvider',
+      metadata: { name: 'provider-a' },
       spec: {
         kubeconfigSecretRef: { name: 'provider-provider-a-kubeconfig', namespace: 'flotilla-system', key: 'kubeconfig' },
-        namespace: 'flotilla-workloads', region: 'us-east', payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-        prices: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.40' }], priorityClassName: 'flotilla-lent',
+        namespace: 'flotilla-workloads',
+        region: 'us-east',
+        payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+        prices: [{ gpuProduct: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: '2.40' }],
+        priorityClassName: 'flotilla-lent',
         // lentGpus, the chart's GPU quota, is the hub's placement cap too.
         maxGpus: 4,
       },
@@ -130,9 +163,16 @@ describe('examples/pulumi', () => {
     const program = await import('../../examples/pulumi/index.ts');
     const names = await Promise.all(program.gpuProviders.map((n) => resolved(n)));
     await settle();
-    expect(names.sort()).toEqual(federation().providers.map((p) => p.name).sort());
+    expect(names.sort()).toEqual(
+      federation()
+        .providers.map((p) => p.name)
+        .sort(),
+    );
     const hubRelease = declared.filter((d) => d.type === 'kubernetes:helm.sh/v3:Release' && d.name === 'flotilla').at(-1)!;
-    expect((hubRelease.inputs.values as { providerSecretNames: string[] }).providerSecretNames.sort())
-      .toEqual(federation().providers.map((p) => `provider-${p.name}-kubeconfig`).sort());
+    expect((hubRelease.inputs.values as { providerSecretNames: string[] }).providerSecretNames.sort()).toEqual(
+      federation()
+        .providers.map((p) => `provider-${p.name}-kubeconfig`)
+        .sort(),
+    );
   });
 });

@@ -11,30 +11,38 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function docFiles(): string[] {
-  const docs = readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => join('docs', f));
+  const docs = readdirSync(join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => join('docs', f));
   return ['README.md', ...docs];
 }
 
 /** The Markdown without fenced code blocks and code spans, line numbers kept. */
 function withoutCode(markdown: string): string {
   let fenced = false;
-  return markdown.split('\n').map((line) => {
-    if (/^\s*(```|~~~)/.test(line)) {
-      fenced = !fenced;
-      return '';
-    }
-    return fenced ? '' : line.replace(/(`+)[^`]*?\1/g, '');
-  }).join('\n');
+  return markdown
+    .split('\n')
+    .map((line) => {
+      if (/^\s*(```|~~~)/.test(line)) {
+        fenced = !fenced;
+        return '';
+      }
+      return fenced ? '' : line.replace(/(`+)[^`]*?\1/g, '');
+    })
+    .join('\n');
 }
 
 /** Every link target with its line: inline `[text](target)`, images, and reference definitions. */
 function linkTargets(markdown: string): Array<{ line: number; target: string }> {
   const out: Array<{ line: number; target: string }> = [];
-  withoutCode(markdown).split('\n').forEach((text, i) => {
-    for (const m of text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ line: i + 1, target: m[1] as string });
-    const ref = /^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/.exec(text);
-    if (ref) out.push({ line: i + 1, target: ref[1] as string });
-  });
+  withoutCode(markdown)
+    .split('\n')
+    .forEach((text, i) => {
+      for (const m of text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ line: i + 1, target: m[1] as string });
+      const ref = /^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/.exec(text);
+      if (ref) out.push({ line: i + 1, target: ref[1] as string });
+    });
   return out;
 }
 
@@ -66,7 +74,10 @@ function headingAnchors(markdown: string): Set<string> {
     const m = fenced ? null : /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
     const text = (m[1] ?? '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*_]/g, (c) => (c === '_' ? '_' : ''));
-    const base = text.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -128,16 +139,23 @@ const GENERATED = ['contracts/build/', '.flotilla/'];
 describe('the link checker itself', () => {
   it('reads inline, image and reference links, and ignores code', () => {
     const md = 'see [a](docs/a.md) and ![i](img.png "t")\n`[no](code.md)`\n```\n[no](fenced.md)\n```\n[ref]: ../x.md\n';
-    expect(linkTargets(md)).toEqual([{ line: 1, target: 'docs/a.md' }, { line: 1, target: 'img.png' }, { line: 6, target: '../x.md' }]);
+    expect(linkTargets(md)).toEqual([
+      { line: 1, target: 'docs/a.md' },
+      { line: 1, target: 'img.png' },
+      { line: 6, target: '../x.md' },
+    ]);
   });
 
   it('reads repository paths cited in code spans, not globs, placeholders or other text', () => {
     const md = 'see `operator/core/money.ts:12` and `charts/flotilla/`, not `test/**`, `examples/<x>.yaml` or `spec.env`\n';
-    expect(citedPaths(md)).toEqual([{ line: 1, path: 'operator/core/money.ts' }, { line: 1, path: 'charts/flotilla/' }]);
+    expect(citedPaths(md)).toEqual([
+      { line: 1, path: 'operator/core/money.ts' },
+      { line: 1, path: 'charts/flotilla/' },
+    ]);
     expect(citedPaths('the brief in `../shared/design/ARCHITECTURE.md`')).toEqual([{ line: 1, path: '../shared/design/ARCHITECTURE.md' }]);
   });
 
-  it('makes GitHub\'s heading anchors', () => {
+  it("makes GitHub's heading anchors", () => {
     const anchors = headingAnchors('# Namespace policy: a ceiling, not defaults\n## `flotilla add` & co.\n## Status\n## Status\n');
     expect([...anchors]).toEqual(['namespace-policy-a-ceiling-not-defaults', 'flotilla-add--co', 'status', 'status-1']);
   });

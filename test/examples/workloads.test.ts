@@ -7,7 +7,9 @@ import { repoRoot } from '../../federation/paths.ts';
 
 it('python3 -m unittest examples/workloads: an interrupted and resumed run ends byte-identical', () => {
   const run = spawnSync('python3', ['-m', 'unittest', 'discover', '-s', join(repoRoot, 'examples', 'workloads'), '-v'], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TRAINER_BACKEND: 'python' },
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TRAINER_BACKEND: 'python' },
   });
   const output = `${run.stdout}${run.stderr}`;
   expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringMatching(/Ran 4 tests[\s\S]*\nOK\n/) });

@@ -9,8 +9,12 @@ const ep = federation();
 const { core } = clusterClients('provider-b');
 let ns = '';
 
-beforeAll(async () => { ns = await createNamespace(core, 't-exec'); });
-afterAll(async () => { await deleteNamespace(core, ns); });
+beforeAll(async () => {
+  ns = await createNamespace(core, 't-exec');
+});
+afterAll(async () => {
+  await deleteNamespace(core, ns);
+});
 
 async function catText(api: string, cid: string, offline = false): Promise<string> {
   const chunks: Uint8Array[] = [];

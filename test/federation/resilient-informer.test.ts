@@ -15,16 +15,31 @@ it('is synced only once its cache holds every listed object, at every moment it 
     kubeConfig: hub.kc,
     path: '/api/v1/namespaces',
     list: () => hub.core.listNamespace() as Promise<{ items: V1Namespace[] }>,
-    onState: (state) => { if (state.listed) seenAtSync.push(informer.list().length); },
+    onState: (state) => {
+      if (state.listed) seenAtSync.push(informer.list().length);
+    },
   });
   // Poll the flag on every turn of the event loop too, as the work queue's reconciles do.
-  const probe = setInterval(() => { if (informer.synced && informer.list().length === 0) sawSyncedEmpty = true; }, 0);
+  const probe = setInterval(() => {
+    if (informer.synced && informer.list().length === 0) sawSyncedEmpty = true;
+  }, 0);
   try {
     informer.start();
-    await pollUntil('the informer synced', async () => informer.synced, (s) => s, 30_000, 10);
+    await pollUntil(
+      'the informer synced',
+      async () => informer.synced,
+      (s) => s,
+      30_000,
+      10,
+    );
     expect(seenAtSync.length).toBeGreaterThan(0);
     expect(Math.min(...seenAtSync)).toBeGreaterThanOrEqual(listed.length);
-    expect(informer.list().map((n) => n.metadata?.name).sort()).toEqual(expect.arrayContaining(listed));
+    expect(
+      informer
+        .list()
+        .map((n) => n.metadata?.name)
+        .sort(),
+    ).toEqual(expect.arrayContaining(listed));
     expect(sawSyncedEmpty).toBe(false);
   } finally {
     clearInterval(probe);

@@ -27,8 +27,15 @@ beforeAll(async () => {
   leases = kc.makeApiClient(CoordinationV1Api);
   const capacity = { cpu: '4', memory: '8Gi', pods: '110' };
   // Pods need the namespace's default ServiceAccount, which the controller-manager makes shortly after start.
-  await pollUntil('the default ServiceAccount', () => core.listNamespacedServiceAccount({ namespace: 'default' }), (l) => l.items.some((sa) => sa.metadata?.name === 'default'), 60_000);
-  await core.createNode({ body: { metadata: { name: node, annotations: { [KWOK_NODE_ANNOTATION]: 'fake' }, labels: { type: 'kwok' } }, status: { capacity, allocatable: capacity } } });
+  await pollUntil(
+    'the default ServiceAccount',
+    () => core.listNamespacedServiceAccount({ namespace: 'default' }),
+    (l) => l.items.some((sa) => sa.metadata?.name === 'default'),
+    60_000,
+  );
+  await core.createNode({
+    body: { metadata: { name: node, annotations: { [KWOK_NODE_ANNOTATION]: 'fake' }, labels: { type: 'kwok' } }, status: { capacity, allocatable: capacity } },
+  });
 }, 240_000);
 
 afterAll(async () => {
@@ -38,7 +45,13 @@ afterAll(async () => {
 
 const pod = (name: string): V1Pod => ({ metadata: { name, namespace: 'default' }, spec: { nodeName: node, containers: [{ name: 'main', image: 'busybox' }] } });
 const running = (name: string, timeoutMs: number) =>
-  pollUntil(`pod ${name} Running`, () => core.readNamespacedPod({ name, namespace: 'default' }), (p) => p.status?.phase === 'Running', timeoutMs, 250);
+  pollUntil(
+    `pod ${name} Running`,
+    () => core.readNamespacedPod({ name, namespace: 'default' }),
+    (p) => p.status?.phase === 'Running',
+    timeoutMs,
+    250,
+  );
 const holder = async () => (await leases.readNamespacedLease({ name: node, namespace: 'kube-node-lease' })).spec?.holderIdentity;
 
 it('runs pods again as soon as startCluster returns: the restarted kwok controller holds the node', async () => {
@@ -60,7 +73,7 @@ it('runs pods again as soon as startCluster returns: the restarted kwok controll
   await running('after', 15_000);
 }, 240_000);
 
-it('deleteCluster removes the cluster\'s kubeconfig and its kwok workdir', async () => {
+it("deleteCluster removes the cluster's kubeconfig and its kwok workdir", async () => {
   const { stateDir } = federation();
   expect(existsSync(kubeconfigPath(stateDir, cluster))).toBe(true);
   expect(existsSync(kwokWorkdir(stateDir, cluster))).toBe(true);

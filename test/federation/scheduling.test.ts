@@ -7,8 +7,12 @@ const PROVIDER = 'provider-b';
 const { core, kc, scheduling } = clusterClients(PROVIDER);
 let ns = '';
 
-beforeAll(async () => { ns = await createNamespace(core, 't-sched'); });
-afterAll(async () => { await deleteNamespace(core, ns); });
+beforeAll(async () => {
+  ns = await createNamespace(core, 't-sched');
+});
+afterAll(async () => {
+  await deleteNamespace(core, ns);
+});
 
 describe(`scheduling on ${PROVIDER}`, () => {
   it('binds a GPU pod with a product selector to a matching node, and KWOK makes it Running', async () => {

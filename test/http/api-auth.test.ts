@@ -33,21 +33,53 @@ beforeAll(async () => {
   viewerB = await namespaceTenant(hub.kc, b, 'viewer', 'view');
   await waitForAggregation(federation().hub.kubeconfig, editorA.username, 'list', a);
   await waitForAggregation(federation().hub.kubeconfig, viewerB.username, 'list', b);
-  const job = (ns: string, name: string, maxAmount: string) => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
-    body: smallJob(name, ns, 5, { payment: { token: 'USDC', maxAmount }, callbackURL: `https://${name}.example/hook` }) });
+  const job = (ns: string, name: string, maxAmount: string) =>
+    custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: AIJOB.plural,
+      namespace: ns,
+      body: smallJob(name, ns, 5, { payment: { token: 'USDC', maxAmount }, callbackURL: `https://${name}.example/hook` }),
+    });
   await job(a, 'job-a', A_MAX);
   await job(b, 'job-b', B_MAX);
   // Someone else holds the Lease for an hour: this operator stays a standby.
   const now = new MicroTime();
-  await hub.kc.makeApiClient(CoordinationV1Api).createNamespacedLease({ namespace: a, body: { metadata: { name: 'api-lease' }, spec: { holderIdentity: 'another-replica', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
+  await hub.kc.makeApiClient(CoordinationV1Api).createNamespacedLease({
+    namespace: a,
+    body: {
+      metadata: { name: 'api-lease' },
+      spec: { holderIdentity: 'another-replica', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+    },
+  });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  operator = startOperator('', { FLOTILLA_WATCH_NAMESPACE: '', FLOTILLA_NAMESPACE: a, FLOTILLA_LEASE_NAME: 'api-lease', FLOTILLA_HTTP_PORT: String(port), FLOTILLA_IDENTITY: `${a}-standby` });
-  await pollUntil('the operator a ready standby', () => getJsonAs(`${base}/readyz`, undefined).catch(() => ({ status: 0, body: undefined, text: '' })),
-    (r) => r.status === 200 && (r.body as { role?: string }).role === 'standby', 60_000);
+  operator = startOperator('', {
+    FLOTILLA_WATCH_NAMESPACE: '',
+    FLOTILLA_NAMESPACE: a,
+    FLOTILLA_LEASE_NAME: 'api-lease',
+    FLOTILLA_HTTP_PORT: String(port),
+    FLOTILLA_IDENTITY: `${a}-standby`,
+  });
+  await pollUntil(
+    'the operator a ready standby',
+    () => getJsonAs(`${base}/readyz`, undefined).catch(() => ({ status: 0, body: undefined, text: '' })),
+    (r) => r.status === 200 && (r.body as { role?: string }).role === 'standby',
+    60_000,
+  );
   // Its all-namespace view has both jobs before anything is asked.
-  await pollUntil('job-a in the operator\'s view', () => getJsonAs(`${base}/api/v1/jobs/${a}/job-a`, editorA.token), (r) => r.status === 200, 30_000);
-  await pollUntil('job-b in the operator\'s view', () => getJsonAs(`${base}/api/v1/jobs/${b}/job-b`, viewerB.token), (r) => r.status === 200, 30_000);
+  await pollUntil(
+    "job-a in the operator's view",
+    () => getJsonAs(`${base}/api/v1/jobs/${a}/job-a`, editorA.token),
+    (r) => r.status === 200,
+    30_000,
+  );
+  await pollUntil(
+    "job-b in the operator's view",
+    () => getJsonAs(`${base}/api/v1/jobs/${b}/job-b`, viewerB.token),
+    (r) => r.status === 200,
+    30_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -59,7 +91,7 @@ afterAll(async () => {
 
 const get = (path: string, t: Tenant | string | undefined) => getJsonAs(`${base}${path}`, typeof t === 'object' ? t.token : t);
 
-describe('the operator\'s API: bearer tokens and SubjectAccessReview', () => {
+describe("the operator's API: bearer tokens and SubjectAccessReview", () => {
   it('answers 401 without a token or with one the hub does not accept; probes and /metrics stay open', async () => {
     for (const path of ['/api/v1/providers', '/api/v1/jobs', `/api/v1/jobs/${a}/job-a`]) {
       const none = await get(path, undefined);
@@ -95,7 +127,7 @@ describe('the operator\'s API: bearer tokens and SubjectAccessReview', () => {
     expect(all.text).not.toContain('job-b');
   });
 
-  it('a token with no rights in A (a viewer of B) gets 403 for A, and sees only B\'s jobs', async () => {
+  it("a token with no rights in A (a viewer of B) gets 403 for A, and sees only B's jobs", async () => {
     expect((await get(`/api/v1/jobs/${a}/job-a`, viewerB)).status).toBe(403);
     expect((await get(`/api/v1/jobs?namespace=${a}`, viewerB)).status).toBe(403);
     const all = await get('/api/v1/jobs', viewerB);
@@ -113,8 +145,13 @@ describe('the operator\'s API: bearer tokens and SubjectAccessReview', () => {
     const c = await createNamespace(hub.core, 't-api-c');
     const leader = startOperator(c, { FLOTILLA_HTTP_PORT: 'off' });
     try {
-      await pollUntil('a provider condition naming its API server', async () => JSON.stringify(await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural })),
-        (raw) => servers.some((host) => raw.includes(host)), 30_000, 500);
+      await pollUntil(
+        'a provider condition naming its API server',
+        async () => JSON.stringify(await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural })),
+        (raw) => servers.some((host) => raw.includes(host)),
+        30_000,
+        500,
+      );
     } finally {
       await leader.stop();
       await deleteNamespace(hub.core, c);
@@ -129,7 +166,13 @@ describe('the operator\'s API: bearer tokens and SubjectAccessReview', () => {
   it('a revoked RoleBinding stops working once the short decision cache expires', async () => {
     expect((await get(`/api/v1/jobs/${a}/job-a`, editorA)).status).toBe(200);
     await hub.kc.makeApiClient(RbacAuthorizationV1Api).deleteNamespacedRoleBinding({ namespace: a, name: 'editor-edit' });
-    const r = await pollUntil('403 after the revocation', () => get(`/api/v1/jobs/${a}/job-a`, editorA), (x) => x.status === 403, 30_000, 500);
+    const r = await pollUntil(
+      '403 after the revocation',
+      () => get(`/api/v1/jobs/${a}/job-a`, editorA),
+      (x) => x.status === 403,
+      30_000,
+      500,
+    );
     expect(r.status).toBe(403);
   });
 });

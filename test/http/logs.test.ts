@@ -45,8 +45,12 @@ beforeAll(async () => {
   operator = startOperator(a, { FLOTILLA_HTTP_PORT: String(port) });
   await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: a, body: smallJob('long', a, 120) });
   job = (await waitForAIJob(a, 'long', (j) => j?.status?.phase === 'Running' && (j.status.attempts?.at(-1)?.pods?.length ?? 0) === 1, 120_000)) as AIJob;
-  await pollUntil('the operator leading', () => getJsonAs(`${base}/readyz`, undefined).catch(() => ({ status: 0, body: undefined, text: '' })),
-    (r) => r.status === 200 && (r.body as { role?: string }).role === 'leader', 60_000);
+  await pollUntil(
+    'the operator leading',
+    () => getJsonAs(`${base}/readyz`, undefined).catch(() => ({ status: 0, body: undefined, text: '' })),
+    (r) => r.status === 200 && (r.body as { role?: string }).role === 'leader',
+    60_000,
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -61,15 +65,27 @@ afterAll(async () => {
 
 const logs = (path: string, t: Tenant | undefined) => getJsonAs(`${base}/api/v1/jobs/${path}`, t?.token);
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function flotilla(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], { cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -87,12 +103,18 @@ describe('GET /api/v1/jobs/:namespace/:name/logs', () => {
 
   it('404 for an unknown job, replica or attempt; 400 for a bad query', async () => {
     expect(await logs(`${a}/no-such-job/logs`, editorA)).toMatchObject({ status: 404, body: { error: `AIJob ${a}/no-such-job not found` } });
-    expect(await logs(`${a}/long/logs?replica=1`, editorA)).toMatchObject({ status: 404, body: { error: `AIJob ${a}/long has replicas 0…0; there is no replica 1` } });
-    expect(await logs(`${a}/long/logs?attempt=9`, editorA)).toMatchObject({ status: 404, body: { error: expect.stringContaining(`AIJob ${a}/long has no attempt 9`) } });
+    expect(await logs(`${a}/long/logs?replica=1`, editorA)).toMatchObject({
+      status: 404,
+      body: { error: `AIJob ${a}/long has replicas 0…0; there is no replica 1` },
+    });
+    expect(await logs(`${a}/long/logs?attempt=9`, editorA)).toMatchObject({
+      status: 404,
+      body: { error: expect.stringContaining(`AIJob ${a}/long has no attempt 9`) },
+    });
     expect(await logs(`${a}/long/logs?follow=maybe`, editorA)).toMatchObject({ status: 400, body: { error: 'follow must be true or false' } });
   });
 
-  it('asks the provider\'s apiserver for exactly that pod\'s container log, and passes its answer on', async () => {
+  it("asks the provider's apiserver for exactly that pod's container log, and passes its answer on", async () => {
     const attempt = job.status?.attempts?.at(-1);
     const pod = attempt?.pods?.[0]?.name ?? '';
     const r = await logs(`${a}/long/logs`, editorA);
@@ -100,14 +122,16 @@ describe('GET /api/v1/jobs/:namespace/:name/logs', () => {
     // (the KWOK controller's), and that one named the pod and container it was asked for: it has
     // no log configured for them (KWOK runs no containers).
     expect(r.status).toBe(409);
-    expect(r.body).toEqual({ error: `the log of replica 0, attempt ${attempt?.index} (pod ${pod} at provider ${attempt?.provider}) is not available from the provider: no logs found for container "main" in pod "flotilla-workloads/${pod}"` });
+    expect(r.body).toEqual({
+      error: `the log of replica 0, attempt ${attempt?.index} (pod ${pod} at provider ${attempt?.provider}) is not available from the provider: no logs found for container "main" in pod "flotilla-workloads/${pod}"`,
+    });
     // The same with follow=true (client-node's Log stream): the refusal keeps its status.
     const followed = await logs(`${a}/long/logs?follow=true&attempt=${attempt?.index}&tailLines=5`, editorA);
     expect(followed.status).toBe(409);
     expect((followed.body as { error: string }).error).toContain(`no logs found for container "main" in pod "flotilla-workloads/${pod}"`);
   });
 
-  it('flotilla logs: the same answers through the CLI, with the tenant\'s token', async () => {
+  it("flotilla logs: the same answers through the CLI, with the tenant's token", async () => {
     const common = ['-n', a, '--operator', base];
     const denied = await flotilla(['logs', 'long', ...common, '--token', viewerB.token]);
     expect(denied.code).toBe(1);
@@ -117,7 +141,9 @@ describe('GET /api/v1/jobs/:namespace/:name/logs', () => {
     expect(missing.stderr).toContain(`AIJob ${a}/long has replicas 0…0; there is no replica 3 (HTTP 404)`);
     const provider = await flotilla(['logs', 'long', ...common, '--token', editorA.token]);
     expect(provider.code).toBe(1);
-    expect(provider.stderr).toMatch(/^error: the log of AIJob .*\/long: the log of replica 0, attempt \d+ \(pod .* at provider .*\) is not available from the provider: no logs found for container "main" .* \(HTTP 409\)\n$/);
+    expect(provider.stderr).toMatch(
+      /^error: the log of AIJob .*\/long: the log of replica 0, attempt \d+ \(pod .* at provider .*\) is not available from the provider: no logs found for container "main" .* \(HTTP 409\)\n$/,
+    );
     // Without --token: the bearer token of the kubeconfig's user.
     const kubeconfig = join(tmpdir(), `flotilla-logs-${process.pid}.yaml`);
     writeFileSync(kubeconfig, editorA.kc.exportConfig());

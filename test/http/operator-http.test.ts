@@ -36,7 +36,9 @@ beforeAll(async () => {
   // The callback receiver: 503 the first time, 200 after.
   receiver = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       const answered = received.length === 0 ? 503 : 200;
       received.push({ headers: req.headers, body, answered });
@@ -44,13 +46,24 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver?.listen(0, '127.0.0.1', () => resolve()));
-  operators.push(startOperator(ns, { FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(port), FLOTILLA_CALLBACK_SECRET: SECRET, FLOTILLA_IDENTITY: `${ns}-leader`,
-    // Callbacks may not reach loopback: the test's receiver is allowed by its exact port.
-    FLOTILLA_CALLBACK_ALLOW_HOSTS: `127.0.0.1:${(receiver.address() as { port: number }).port}` }));
+  operators.push(
+    startOperator(ns, {
+      FLOTILLA_HTTP_HOST: '127.0.0.1',
+      FLOTILLA_HTTP_PORT: String(port),
+      FLOTILLA_CALLBACK_SECRET: SECRET,
+      FLOTILLA_IDENTITY: `${ns}-leader`,
+      // Callbacks may not reach loopback: the test's receiver is allowed by its exact port.
+      FLOTILLA_CALLBACK_ALLOW_HOSTS: `127.0.0.1:${(receiver.address() as { port: number }).port}`,
+    }),
+  );
   // Ready as a standby first (hub view synced), then leading: the leader is ready once its
   // GPUProvider controller has listed too. Wait for the leader's readiness, not the standby's.
-  await pollUntil('the operator ready as the leader', () => getJson(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0, body: undefined })),
-    (r) => r.status === 200 && (r.body as { role?: string } | undefined)?.role === 'leader', 60_000);
+  await pollUntil(
+    'the operator ready as the leader',
+    () => getJson(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0, body: undefined })),
+    (r) => r.status === 200 && (r.body as { role?: string } | undefined)?.role === 'leader',
+    60_000,
+  );
 });
 
 afterAll(async () => {
@@ -62,7 +75,7 @@ afterAll(async () => {
 
 const metricsText = async () => (await getJson(`http://127.0.0.1:${port}/metrics`)).text;
 
-describe('the operator\'s HTTP listener', () => {
+describe("the operator's HTTP listener", () => {
   it('answers /healthz, and /readyz as the leader', async () => {
     expect((await getJson(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect((await getJson(`http://127.0.0.1:${port}/readyz`)).body).toEqual({ ready: true, role: 'leader', leader: `${ns}-leader`, reasons: [] });
@@ -72,8 +85,12 @@ describe('the operator\'s HTTP listener', () => {
     const standbyPort = await freePort();
     const standby = startOperator(ns, { FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(standbyPort), FLOTILLA_IDENTITY: `${ns}-standby` });
     operators.push(standby);
-    const r = await pollUntil('the standby ready', () => getJson(`http://127.0.0.1:${standbyPort}/readyz`).catch(() => ({ status: 0, body: undefined })),
-      (x) => x.status === 200 && (x.body as { role?: string }).role === 'standby', 60_000);
+    const r = await pollUntil(
+      'the standby ready',
+      () => getJson(`http://127.0.0.1:${standbyPort}/readyz`).catch(() => ({ status: 0, body: undefined })),
+      (x) => x.status === 200 && (x.body as { role?: string }).role === 'standby',
+      60_000,
+    );
     expect(r.body).toEqual({ ready: true, role: 'standby', leader: `${ns}-leader`, reasons: [] });
     // The standby serves the read-only API from its own caches.
     expect((await getJsonAs(`http://127.0.0.1:${standbyPort}/api/v1/providers`, token)).status).toBe(200);
@@ -82,15 +99,21 @@ describe('the operator\'s HTTP listener', () => {
 
   it('runs a job through a preemption and a callback, then /metrics, the API and the callback show it', async () => {
     const url = `http://127.0.0.1:${(receiver?.address() as { port: number }).port}/hook`;
-    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: smallJob('train', ns, 8, { callbackURL: url, recovery: { maxRestarts: 3 }, gpu: { products: ['NVIDIA-H100-80GB-HBM3'] } }) });
-    const running = await waitForAIJob(ns, 'train', (j) => j?.status?.phase === 'Running', 60_000) as AIJob;
+    await custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: AIJOB.plural,
+      namespace: ns,
+      body: smallJob('train', ns, 8, { callbackURL: url, recovery: { maxRestarts: 3 }, gpu: { products: ['NVIDIA-H100-80GB-HBM3'] } }),
+    });
+    const running = (await waitForAIJob(ns, 'train', (j) => j?.status?.phase === 'Running', 60_000)) as AIJob;
     const first = running.status?.attempts?.at(-1);
     // The provider takes its GPU back: the pod is deleted under the job (signal PodDeleted); two
     // providers lend H100s, so the job resumes at the other one (the first is cooling down).
     const { core } = clusterClients(first?.provider ?? '');
     const pods = await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${running.metadata.uid}` });
     for (const pod of pods.items) await core.deleteNamespacedPod({ name: pod.metadata?.name ?? '', namespace: 'flotilla-workloads', gracePeriodSeconds: 0 });
-    const done = await waitForAIJob(ns, 'train', (j) => j?.status?.phase === 'Succeeded', 120_000) as AIJob;
+    const done = (await waitForAIJob(ns, 'train', (j) => j?.status?.phase === 'Succeeded', 120_000)) as AIJob;
     const attempts = done.status?.attempts ?? [];
     expect(attempts.length).toBe(2);
     const signal = (attempts[0]?.reason ?? '').replace(/^Preempted:\s*/, '');
@@ -105,20 +128,34 @@ describe('the operator\'s HTTP listener', () => {
       'flotilla_kube_api_requests_total{cluster="hub",verb="PATCH"}',
       `flotilla_kube_api_requests_total{cluster="${first?.provider}",verb="POST"}`,
       'flotilla_reconcile_duration_seconds_count{controller="aijob",outcome="success"}',
-    ]) expect(text).toContain(series);
+    ])
+      expect(text).toContain(series);
 
     const detail = await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/train`, token);
     expect(detail.status).toBe(200);
-    expect(detail.body).toMatchObject({ namespace: ns, name: 'train', phase: 'Succeeded', attempts: 2, attemptHistory: [{ index: first?.index, provider: first?.provider }, { index: attempts[1]?.index }] });
+    expect(detail.body).toMatchObject({
+      namespace: ns,
+      name: 'train',
+      phase: 'Succeeded',
+      attempts: 2,
+      attemptHistory: [{ index: first?.index, provider: first?.provider }, { index: attempts[1]?.index }],
+    });
     const list = await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs?phase=Succeeded`, token);
     expect((list.body as { items: Array<{ name: string }> }).items.map((j) => j.name)).toEqual(['train']);
-    expect(await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/nope`, token)).toMatchObject({ status: 404, body: { error: `AIJob ${ns}/nope not found` } });
+    expect(await getJsonAs(`http://127.0.0.1:${port}/api/v1/jobs/${ns}/nope`, token)).toMatchObject({
+      status: 404,
+      body: { error: `AIJob ${ns}/nope not found` },
+    });
     const providers = (await getJsonAs(`http://127.0.0.1:${port}/api/v1/providers`, token)).body as { items: Array<{ name: string; prices: unknown[] }> };
     expect(providers.items.map((p) => p.name)).toEqual(expect.arrayContaining(['provider-a', 'provider-b', 'provider-c']));
 
     // The callback: 503 first, retried with backoff, then 200; signed; recorded on the job.
-    const annotated = await pollUntil('the callback recorded on the job', () => readAIJob(ns, 'train'),
-      (j) => j?.status?.callbacks?.some((c) => c.phase === 'Succeeded' && c.outcome === 'Delivered' && c.code === 200) === true, 60_000);
+    const annotated = await pollUntil(
+      'the callback recorded on the job',
+      () => readAIJob(ns, 'train'),
+      (j) => j?.status?.callbacks?.some((c) => c.phase === 'Succeeded' && c.outcome === 'Delivered' && c.code === 200) === true,
+      60_000,
+    );
     expect(annotated).toBeDefined();
     expect(received.map((r) => r.answered)).toEqual([503, 200]);
     const last = received[1];
@@ -126,36 +163,81 @@ describe('the operator\'s HTTP listener', () => {
     expect(received[0]?.headers['webhook-id']).toBe(last?.headers['webhook-id']);
     // Signed with the namespace's key (derived from the master secret), not the master itself.
     expect(verify(namespaceKey(SECRET, ns), last?.headers as Record<string, string>, last?.body ?? '', Math.floor(Date.now() / 1000))).toBe(true);
-    expect(JSON.parse(last?.body ?? '{}')).toMatchObject({ type: 'aijob.succeeded', data: { name: 'train', namespace: ns, phase: 'Succeeded', outputCID: done.status?.outputCID } });
+    expect(JSON.parse(last?.body ?? '{}')).toMatchObject({
+      type: 'aijob.succeeded',
+      data: { name: 'train', namespace: ns, phase: 'Succeeded', outputCID: done.status?.outputCID },
+    });
     expect(await metricsText()).toContain('flotilla_callbacks_total{outcome="delivered"} 1');
   }, 300_000);
 
   it('/readyz is 503 while the hub caches cannot sync (no RBAC on AIJobs), and 200 once they can', async () => {
     const sa = `readyz-${ns}`;
     const role = (name: string, rules: object[]) => rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name }, rules } as never });
-    const bind = (name: string, kind: 'Role' | 'ClusterRole', roleName: string) => rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: roleName }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] } });
+    const bind = (name: string, kind: 'Role' | 'ClusterRole', roleName: string) =>
+      rbac.createNamespacedRoleBinding({
+        namespace: ns,
+        body: {
+          metadata: { name },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: roleName },
+          subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
+        },
+      });
     try {
       await hub.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
       // Everything it reads but AIJobs: GPUProviders, and namespaces (their policy annotations).
-      await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: [{ apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] }, { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }] } });
-      await rbac.createClusterRoleBinding({ body: { metadata: { name: sa }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] } });
-      await role(`${sa}-lease`, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }, { apiGroups: [''], resources: ['events'], verbs: ['create'] }]);
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name: sa },
+          rules: [
+            { apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] },
+            { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+          ],
+        },
+      });
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: sa },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
+          subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
+        },
+      });
+      await role(`${sa}-lease`, [
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+      ]);
       await bind(`${sa}-lease`, 'Role', `${sa}-lease`);
-      const token = (await hub.core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token ?? '';
+      const token =
+        (await hub.core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status
+          ?.token ?? '';
       const cluster = hub.kc.getCurrentCluster();
       const kc = new KubeConfig();
-      kc.loadFromOptions({ clusters: [cluster as never], users: [{ name: sa, token }], contexts: [{ name: sa, cluster: cluster?.name ?? '', user: sa }], currentContext: sa });
+      kc.loadFromOptions({
+        clusters: [cluster as never],
+        users: [{ name: sa, token }],
+        contexts: [{ name: sa, cluster: cluster?.name ?? '', user: sa }],
+        currentContext: sa,
+      });
       const { writeFileSync, mkdtempSync } = await import('node:fs');
       const { join } = await import('node:path');
       const { tmpdir } = await import('node:os');
       const file = join(mkdtempSync(join(tmpdir(), 'flotilla-readyz-')), 'kubeconfig');
       writeFileSync(file, kc.exportConfig());
       const restrictedPort = await freePort();
-      const restricted = startOperator(ns, { FLOTILLA_KUBECONFIG: file, FLOTILLA_NAMESPACE: ns, FLOTILLA_LEASE_NAME: 'readyz-lease', FLOTILLA_HTTP_HOST: '127.0.0.1', FLOTILLA_HTTP_PORT: String(restrictedPort) });
+      const restricted = startOperator(ns, {
+        FLOTILLA_KUBECONFIG: file,
+        FLOTILLA_NAMESPACE: ns,
+        FLOTILLA_LEASE_NAME: 'readyz-lease',
+        FLOTILLA_HTTP_HOST: '127.0.0.1',
+        FLOTILLA_HTTP_PORT: String(restrictedPort),
+      });
       operators.push(restricted);
       const url = `http://127.0.0.1:${restrictedPort}/readyz`;
-      const notReady = await pollUntil('/readyz answering 503', () => getJson(url).catch(() => ({ status: 0, body: undefined })), 
-        (r) => r.status === 503 && JSON.stringify(r.body).includes('HTTP 403'), 30_000);
+      const notReady = await pollUntil(
+        '/readyz answering 503',
+        () => getJson(url).catch(() => ({ status: 0, body: undefined })),
+        (r) => r.status === 503 && JSON.stringify(r.body).includes('HTTP 403'),
+        30_000,
+      );
       expect(notReady.status).toBe(503);
       expect((notReady.body as { reasons: string[] }).reasons.join('\n')).toMatch(/hub view: hub aijobs informer not listed yet: HTTP 403/);
       expect((await getJson(`http://127.0.0.1:${restrictedPort}/healthz`)).status).toBe(200);
@@ -163,7 +245,12 @@ describe('the operator\'s HTTP listener', () => {
       // informer restarts with backoff and syncs.
       await role(`${sa}-jobs`, [{ apiGroups: [GROUP], resources: [AIJOB.plural], verbs: ['get', 'list', 'watch'] }]);
       await bind(`${sa}-jobs`, 'Role', `${sa}-jobs`);
-      const ready = await pollUntil('/readyz answering 200', () => getJson(url), (r) => r.status === 200, 90_000);
+      const ready = await pollUntil(
+        '/readyz answering 200',
+        () => getJson(url),
+        (r) => r.status === 200,
+        90_000,
+      );
       expect(ready.body).toMatchObject({ ready: true, reasons: [] });
       await restricted.stop();
     } finally {

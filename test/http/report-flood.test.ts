@@ -25,7 +25,8 @@ let ns = '';
 let operator: OperatorProcess;
 let httpPort = 0;
 
-const longJob = (name: string) => smallJob(name, ns, 3600, { podAnnotations: { 'sim.flotilla.dev/run-seconds': '3600', 'sim.flotilla.dev/checkpoint-seconds': '1' } });
+const longJob = (name: string) =>
+  smallJob(name, ns, 3600, { podAnnotations: { 'sim.flotilla.dev/run-seconds': '3600', 'sim.flotilla.dev/checkpoint-seconds': '1' } });
 const lastCheckpoint = (j: AIJob | undefined) => j?.status?.attempts?.at(-1)?.checkpointCID;
 
 beforeAll(async () => {
@@ -39,7 +40,8 @@ beforeAll(async () => {
     FLOTILLA_REPORT_SECRET: `flood-test-${ns}-secret`,
     FLOTILLA_IDENTITY: `${ns}-leader`,
   });
-  for (const name of ['flooder', 'steady']) await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: longJob(name) });
+  for (const name of ['flooder', 'steady'])
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: longJob(name) });
   for (const name of ['flooder', 'steady']) await waitForAIJob(ns, name, (j) => lastCheckpoint(j) !== undefined, 90_000);
 }, 150_000);
 
@@ -47,7 +49,13 @@ afterAll(async () => {
   for (const name of ['flooder', 'steady']) {
     await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }).catch(() => undefined);
   }
-  await pollUntil('the jobs gone', async () => Promise.all(['flooder', 'steady'].map((n) => readAIJob(ns, n))), (js) => js.every((j) => j === undefined), 60_000, 250).catch(() => undefined);
+  await pollUntil(
+    'the jobs gone',
+    async () => Promise.all(['flooder', 'steady'].map((n) => readAIJob(ns, n))),
+    (js) => js.every((j) => j === undefined),
+    60_000,
+    250,
+  ).catch(() => undefined);
   await operator.stop();
   await deleteNamespace(hub.core, ns);
 });
@@ -62,12 +70,18 @@ async function flood(url: string, token: string, body: string): Promise<{ status
   let skipped = 0;
   let open = 0;
   const started = performance.now();
-  const answered = (code: number) => { statuses.set(code, (statuses.get(code) ?? 0) + 1); open -= 1; };
+  const answered = (code: number) => {
+    statuses.set(code, (statuses.get(code) ?? 0) + 1);
+    open -= 1;
+  };
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const target = Math.min(total, Math.floor(((performance.now() - started) / 1000) * PER_SECOND));
       for (; due < target; due++) {
-        if (open >= 256) { skipped += 1; continue; }
+        if (open >= 256) {
+          skipped += 1;
+          continue;
+        }
         open += 1;
         sent += 1;
         const send = (retry: boolean) => {
@@ -92,15 +106,25 @@ async function flood(url: string, token: string, body: string): Promise<{ status
 }
 
 test(`a container sending ${PER_SECOND} reports/s for ${SECONDS} s: refused past its allowance, the Lease kept, other jobs' reports land`, async () => {
-  const flooder = await readAIJob(ns, 'flooder') as AIJob;
+  const flooder = (await readAIJob(ns, 'flooder')) as AIJob;
   const provider = flooder.status?.placement?.provider ?? '';
-  const pods = await clusterClients(provider).core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${flooder.metadata.uid}` });
+  const pods = await clusterClients(provider).core.listNamespacedPod({
+    namespace: 'flotilla-workloads',
+    labelSelector: `flotilla.dev/job-uid=${flooder.metadata.uid}`,
+  });
   const pod = pods.items.find((p) => podEnv(p, 'FLOTILLA_REPLICA') === '0') ?? pods.items[0];
   // What the container has: its report URL and token, from its own environment.
   const url = podEnv(pod!, 'FLOTILLA_REPORT_URL') ?? '';
   const token = podEnv(pod!, 'FLOTILLA_REPORT_TOKEN') ?? '';
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/checkpoints$/);
-  const body = JSON.stringify({ namespace: ns, name: 'flooder', uid: flooder.metadata.uid, attempt: Number(podEnv(pod!, 'FLOTILLA_ATTEMPT')), cid: lastCheckpoint(flooder), time: new Date().toISOString() });
+  const body = JSON.stringify({
+    namespace: ns,
+    name: 'flooder',
+    uid: flooder.metadata.uid,
+    attempt: Number(podEnv(pod!, 'FLOTILLA_ATTEMPT')),
+    cid: lastCheckpoint(flooder),
+    time: new Date().toISOString(),
+  });
 
   const leaseName = `flotilla-operator-${ns}`;
   const leaseSamples: Array<{ at: number; lease: V1Lease }> = [];
@@ -122,7 +146,9 @@ test(`a container sending ${PER_SECOND} reports/s for ${SECONDS} s: refused past
 
   const count = (code: number) => result.statuses.get(code) ?? 0;
   const passed = result.sent - count(429);
-  console.log(`flood: ${result.sent} sent in ${result.seconds.toFixed(1)} s (${Math.round(result.sent / result.seconds)}/s), ${result.skipped} skipped at 256 open; statuses ${JSON.stringify(Object.fromEntries(result.statuses))}; ${leaseSamples.length} lease samples; ${steadyCheckpoints.size} new checkpoints of the other job`);
+  console.log(
+    `flood: ${result.sent} sent in ${result.seconds.toFixed(1)} s (${Math.round(result.sent / result.seconds)}/s), ${result.skipped} skipped at 256 open; statuses ${JSON.stringify(Object.fromEntries(result.statuses))}; ${leaseSamples.length} lease samples; ${steadyCheckpoints.size} new checkpoints of the other job`,
+  );
   // The flood happened, and all but the job's allowance was refused before reaching the hub.
   expect(result.sent).toBeGreaterThan((PER_SECOND * SECONDS) / 2);
   expect(count(-1)).toBe(0);

@@ -29,7 +29,11 @@ export interface TestPki {
   readonly keyPem: string;
 }
 
-const pem = (label: string, der: ArrayBuffer) => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').trim()}\n-----END ${label}-----\n`;
+const pem = (label: string, der: ArrayBuffer) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trim()}\n-----END ${label}-----\n`;
 
 /** A throwaway CA and a serving certificate for 127.0.0.1 signed by it (ECDSA P-256, one day). */
 export async function makeTestPki(): Promise<TestPki> {
@@ -37,19 +41,37 @@ export async function makeTestPki(): Promise<TestPki> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 24 * 3600_000);
-  const caKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const caKeys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01', name: 'CN=flotilla test CA', notBefore, notAfter, keys: caKeys, signingAlgorithm: alg,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    serialNumber: '01',
+    name: 'CN=flotilla test CA',
+    notBefore,
+    notAfter,
+    keys: caKeys,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
   });
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: '02', subject: 'CN=127.0.0.1', issuer: ca.subject, notBefore, notAfter, publicKey: keys.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: alg,
+    serialNumber: '02',
+    subject: 'CN=127.0.0.1',
+    issuer: ca.subject,
+    notBefore,
+    notAfter,
+    publicKey: keys.publicKey,
+    signingKey: caKeys.privateKey,
+    signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' }]),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
     ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
@@ -93,12 +115,16 @@ export async function namespaceTenant(hubKc: KubeConfig, namespace: string, name
   const core = hubKc.makeApiClient(CoreV1Api);
   const rbac = hubKc.makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  await rbac.createNamespacedRoleBinding({ namespace: bindIn, body: {
-    metadata: { name: `${name}-${role}` },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-    subjects: [{ kind: 'ServiceAccount', name, namespace }],
-  } });
-  const token = (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token ?? '';
+  await rbac.createNamespacedRoleBinding({
+    namespace: bindIn,
+    body: {
+      metadata: { name: `${name}-${role}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    },
+  });
+  const token =
+    (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token ?? '';
   const cluster = hubKc.getCurrentCluster();
   if (!cluster || !token) throw new Error('no hub cluster in the kubeconfig, or no token minted');
   const kc = new KubeConfig();
@@ -125,11 +151,20 @@ export async function getJsonAs(url: string, token: string | undefined): Promise
  * are; otherwise they are applied here, and the returned function deletes them again.
  */
 export async function applyTenantRoles(kubeconfig: string): Promise<() => Promise<void>> {
-  const owner = await kubectl(kubeconfig, ['get', 'clusterrole', 'flotilla-edit', '--ignore-not-found', '-o', 'jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}']);
+  const owner = await kubectl(kubeconfig, [
+    'get',
+    'clusterrole',
+    'flotilla-edit',
+    '--ignore-not-found',
+    '-o',
+    'jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}',
+  ]);
   if (owner.trim() !== '') return async () => undefined;
   const rendered = await helm(['template', 'tenant-roles', join(repoRoot, 'charts', 'flotilla'), '--show-only', 'templates/tenant-roles.yaml']);
   await kubectl(kubeconfig, ['apply', '-f', '-'], rendered);
-  return async () => { await kubectl(kubeconfig, ['delete', '--ignore-not-found', '-f', '-'], rendered); };
+  return async () => {
+    await kubectl(kubeconfig, ['delete', '--ignore-not-found', '-f', '-'], rendered);
+  };
 }
 
 /** Until the clusterrole-aggregation controller has given `who` the verb on AIJobs in `namespace`. */

@@ -53,10 +53,15 @@ async function providerPods(provider: string, jobUid: string): Promise<V1Pod[]> 
 
 /** Event reasons of the job once all of `expected` are there (Events are recorded asynchronously). */
 async function jobEvents(name: string, expected: string[] = []): Promise<string[]> {
-  return pollUntil(`Events ${expected.join(', ')} of ${name}`, async () => {
-    const events = await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
-    return events.items.map((e) => e.reason ?? '');
-  }, (reasons) => expected.every((r) => reasons.includes(r)), 15_000);
+  return pollUntil(
+    `Events ${expected.join(', ')} of ${name}`,
+    async () => {
+      const events = await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
+      return events.items.map((e) => e.reason ?? '');
+    },
+    (reasons) => expected.every((r) => reasons.includes(r)),
+    15_000,
+  );
 }
 
 describe('AIJob examples on the local federation', () => {
@@ -67,13 +72,22 @@ describe('AIJob examples on the local federation', () => {
     expect(scheduled?.status?.placement).toMatchObject({ provider: 'provider-b', product: 'NVIDIA-L4', resourceName: 'nvidia.com/gpu' });
 
     // Status records the attempt before its pods exist (crash safety): wait for the pod.
-    const [pod] = await pollUntil('the replica pod at provider-b', () => providerPods('provider-b', uid), (pods) => pods.length === 1, 10_000, 100);
+    const [pod] = await pollUntil(
+      'the replica pod at provider-b',
+      () => providerPods('provider-b', uid),
+      (pods) => pods.length === 1,
+      10_000,
+      100,
+    );
     expect(pod?.metadata?.labels).toMatchObject({ 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': '1', 'flotilla.dev/hub': 'hub' });
     expect(pod?.spec?.priorityClassName).toBe('flotilla-lent');
     expect(pod?.spec?.containers[0]?.resources?.limits).toEqual({ 'nvidia.com/gpu': '1', cpu: '4', memory: '16Gi' });
     expect(pod?.spec?.containers[0]?.terminationMessagePolicy).toBe('FallbackToLogsOnError');
-    expect(pod?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions)
-      .toContainEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
+    expect(pod?.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions).toContainEqual({
+      key: 'nvidia.com/gpu.product',
+      operator: 'In',
+      values: ['NVIDIA-L4'],
+    });
     expect(pod?.spec?.tolerations).toContainEqual(expect.objectContaining({ key: 'nvidia.com/gpu', effect: 'NoSchedule' }));
     expect(pod?.spec?.containers[0]?.env).toContainEqual({ name: 'FLOTILLA_JOB_UID', value: uid });
 
@@ -99,7 +113,11 @@ describe('AIJob examples on the local federation', () => {
   it('keeps the impossible job Pending with an Unschedulable message naming every provider', async () => {
     await kubectlApply(example('aijob-impossible.yaml'));
     // The first verdict may predate the providers' first sync ("not Ready"); wait for the capacity one.
-    const job = await waitForAIJob(ns, 'too-big', (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false);
+    const job = await waitForAIJob(
+      ns,
+      'too-big',
+      (j) => j?.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable' && c.message.includes('replicas fit')) ?? false,
+    );
     expect(job?.status?.phase).toBe('Pending');
     const message = job?.status?.conditions?.find((c) => c.type === 'Scheduled')?.message ?? '';
     // Every provider says why (other suites may register GPUProviders of their own meanwhile).
@@ -113,7 +131,11 @@ describe('AIJob examples on the local federation', () => {
 describe('deleting an AIJob', () => {
   it('removes its remote pods before the finalizer lets it go', async () => {
     const manifest = example('aijob-single-gpu.yaml');
-    const job: AIJobManifest = { ...manifest, metadata: { ...manifest.metadata, name: 'long-runner' }, spec: { ...manifest.spec, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } } };
+    const job: AIJobManifest = {
+      ...manifest,
+      metadata: { ...manifest.metadata, name: 'long-runner' },
+      spec: { ...manifest.spec, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } },
+    };
     await kubectlApply(job);
     const running = await waitForAIJob(ns, 'long-runner', phase('Running'));
     const uid = running?.metadata.uid ?? '';
@@ -129,7 +151,11 @@ describe('spec.deadline', () => {
   it('fails a job still running at its deadline, says why, and removes its pods', async () => {
     const manifest = example('aijob-single-gpu.yaml');
     const deadline = new Date(Date.now() + 15_000).toISOString();
-    const job: AIJobManifest = { ...manifest, metadata: { ...manifest.metadata, name: 'overdue' }, spec: { ...manifest.spec, deadline, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } } };
+    const job: AIJobManifest = {
+      ...manifest,
+      metadata: { ...manifest.metadata, name: 'overdue' },
+      spec: { ...manifest.spec, deadline, gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } },
+    };
     await kubectlApply(job);
     const running = await waitForAIJob(ns, 'overdue', phase('Running'));
     const uid = running?.metadata.uid ?? '';
@@ -138,7 +164,12 @@ describe('spec.deadline', () => {
     expect(failed?.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'DeadlineExceeded' });
     expect(failed?.status?.attempts?.[0]).toMatchObject({ reason: 'DeadlineExceeded' });
     expect(await jobEvents('overdue', ['DeadlineExceeded'])).toContain('DeadlineExceeded');
-    await pollUntil('the overdue job\'s pods gone', () => providerPods('provider-b', uid), (pods) => pods.length === 0, 30_000);
+    await pollUntil(
+      "the overdue job's pods gone",
+      () => providerPods('provider-b', uid),
+      (pods) => pods.length === 0,
+      30_000,
+    );
   });
 });
 
@@ -147,16 +178,26 @@ describe('a crash in the middle of a batch', () => {
     const names = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
     const base = example('aijob-single-gpu.yaml');
     // Any whole GPU, so the batch spreads over the federation; short runs.
-    const jobs = names.map((name): AIJobManifest => ({ ...base, metadata: { name, namespace: ns }, spec: { ...withoutGpu(base.spec), resources: { gpus: 1 }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '2' } } }));
-    await Promise.all(jobs.map((body) => custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, body })));
+    const jobs = names.map((name): AIJobManifest => ({
+      ...base,
+      metadata: { name, namespace: ns },
+      spec: { ...withoutGpu(base.spec), resources: { gpus: 1 }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '2' } },
+    }));
+    await Promise.all(
+      jobs.map((body) => custom.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, body })),
+    );
     // Let it get part of the way: some jobs placed, some pods created, most not done.
     await waitForAIJob(ns, 'batch-0', (j) => (j?.status?.attempts?.length ?? 0) > 0, 30_000);
     await operator.kill();
     // The crash must land mid-batch, or this test would prove nothing about recovery.
-    const atCrash = (await custom.listNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns })) as { items: AIJob[] };
+    const atCrash = (await custom.listNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns })) as {
+      items: AIJob[];
+    };
     expect(atCrash.items.filter((j) => j.status?.phase === 'Succeeded').length).toBeLessThan(names.length);
     operator = startOperator(ns);
-    const done = await Promise.all(names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 120_000)));
+    const done = await Promise.all(
+      names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 120_000)),
+    );
     expect(done.map((j) => j?.status?.phase)).toEqual(names.map(() => 'Succeeded'));
     expect(done.map((j) => j?.status?.attempts?.length)).toEqual(names.map(() => 1));
     // Deterministic names per attempt: a duplicate pod could not exist; none is left behind either.
@@ -164,7 +205,12 @@ describe('a crash in the middle of a batch', () => {
     // a moment before the pods are gone: wait for it, bounded.
     for (const job of done) {
       const provider = job?.status?.attempts?.[0]?.provider ?? '';
-      await pollUntil(`${job?.metadata.name}'s pods gone at ${provider}`, () => providerPods(provider, job?.metadata.uid ?? ''), (pods) => pods.length === 0, 20_000);
+      await pollUntil(
+        `${job?.metadata.name}'s pods gone at ${provider}`,
+        () => providerPods(provider, job?.metadata.uid ?? ''),
+        (pods) => pods.length === 0,
+        20_000,
+      );
     }
   }, 180_000);
 });

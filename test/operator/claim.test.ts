@@ -21,8 +21,16 @@ beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-claim');
   // Same namespace, different Leases: both lead, both see every job.
   // An operator's name is its Lease's namespace/name (startOperator keeps Leases in flotilla-system).
-  for (const lease of [`${ns}-a`, `${ns}-b`]) operators[`flotilla-system/${lease}`] = startOperator(ns, { FLOTILLA_LEASE_NAME: lease, FLOTILLA_IDENTITY: lease });
-  for (const o of Object.values(operators)) await pollUntil('operator leading', async () => o.logs(), (l) => l.includes('"msg":"leading"'), 60_000, 250);
+  for (const lease of [`${ns}-a`, `${ns}-b`])
+    operators[`flotilla-system/${lease}`] = startOperator(ns, { FLOTILLA_LEASE_NAME: lease, FLOTILLA_IDENTITY: lease });
+  for (const o of Object.values(operators))
+    await pollUntil(
+      'operator leading',
+      async () => o.logs(),
+      (l) => l.includes('"msg":"leading"'),
+      60_000,
+      250,
+    );
 }, 90_000);
 
 afterAll(async () => {
@@ -32,24 +40,46 @@ afterAll(async () => {
 
 const create = (name: string, annotations?: Record<string, string>) => {
   const body = smallJob(name, ns, 2);
-  return custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: { ...body, metadata: { ...body.metadata, ...(annotations ? { annotations } : {}) } } });
+  return custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: AIJOB.plural,
+    namespace: ns,
+    body: { ...body, metadata: { ...body.metadata, ...(annotations ? { annotations } : {}) } },
+  });
 };
 
 it('two operators seeing one namespace: each job is claimed by exactly one, runs once, and the other leaves it alone', async () => {
   const names = Array.from({ length: JOBS }, (_, i) => `race-${i}`);
   await Promise.all(names.map((n) => create(n)));
   for (const name of names) {
-    const done = (await pollUntil(`${name} Succeeded`, () => readAIJob(ns, name), (j) => j?.status?.phase === 'Succeeded', 120_000, 250)) as AIJob;
+    const done = (await pollUntil(
+      `${name} Succeeded`,
+      () => readAIJob(ns, name),
+      (j) => j?.status?.phase === 'Succeeded',
+      120_000,
+      250,
+    )) as AIJob;
     const owner = done.metadata.annotations?.[MANAGED_BY_ANNOTATION] ?? '';
     expect(Object.keys(operators)).toContain(owner);
     // One attempt with one pod, created by the owner only: the other operator created nothing.
     expect(done.status?.attempts).toHaveLength(1);
     expect(done.status?.attempts?.[0]?.pods).toHaveLength(1);
-    const created = (o: OperatorProcess) => o.logs().split('\n').filter((l) => l.includes('"msg":"created remote pods"') && l.includes(`"job":"${ns}/${name}"`)).length;
+    const created = (o: OperatorProcess) =>
+      o
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"created remote pods"') && l.includes(`"job":"${ns}/${name}"`)).length;
     expect(created(operators[owner]!)).toBe(1);
     // The other one said it left the job alone; the owner never did.
     const other = Object.entries(operators).find(([n]) => n !== owner)![1];
-    await pollUntil(`the other operator leaves ${name} alone`, async () => other.logs(), (l) => l.includes(`"msg":"job run by another operator; leaving it alone","job":"${ns}/${name}","managedBy":"${owner}"`), 15_000, 250);
+    await pollUntil(
+      `the other operator leaves ${name} alone`,
+      async () => other.logs(),
+      (l) => l.includes(`"msg":"job run by another operator; leaving it alone","job":"${ns}/${name}","managedBy":"${owner}"`),
+      15_000,
+      250,
+    );
     expect(operators[owner]!.logs()).not.toContain(`"msg":"job run by another operator; leaving it alone","job":"${ns}/${name}"`);
     expect(created(other)).toBe(0);
   }
@@ -58,9 +88,17 @@ it('two operators seeing one namespace: each job is claimed by exactly one, runs
 it('a tenant names the operator at creation: only that one runs the job', async () => {
   const chosen = `flotilla-system/${ns}-b`;
   await create('chosen', { [MANAGED_BY_ANNOTATION]: chosen });
-  const done = (await pollUntil('chosen Succeeded', () => readAIJob(ns, 'chosen'), (j) => j?.status?.phase === 'Succeeded', 120_000, 250)) as AIJob;
+  const done = (await pollUntil(
+    'chosen Succeeded',
+    () => readAIJob(ns, 'chosen'),
+    (j) => j?.status?.phase === 'Succeeded',
+    120_000,
+    250,
+  )) as AIJob;
   expect(done.metadata.annotations?.[MANAGED_BY_ANNOTATION]).toBe(chosen);
   expect(done.status?.attempts?.[0]?.pods).toHaveLength(1);
-  expect(operators[`flotilla-system/${ns}-a`]!.logs()).toContain(`"msg":"job run by another operator; leaving it alone","job":"${ns}/chosen","managedBy":"${chosen}"`);
+  expect(operators[`flotilla-system/${ns}-a`]!.logs()).toContain(
+    `"msg":"job run by another operator; leaving it alone","job":"${ns}/chosen","managedBy":"${chosen}"`,
+  );
   expect(operators[chosen]!.logs()).toContain(`"job":"${ns}/chosen"`);
 }, 180_000);

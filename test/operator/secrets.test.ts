@@ -26,8 +26,14 @@ let operator: OperatorProcess;
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-secrets');
-  await hub.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'db' }, type: 'Opaque', stringData: { user: 'alice', password: 's3cret', host: 'db.internal' } } });
-  await hub.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': DOCKER_CONFIG } } });
+  await hub.core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'db' }, type: 'Opaque', stringData: { user: 'alice', password: 's3cret', host: 'db.internal' } },
+  });
+  await hub.core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': DOCKER_CONFIG } },
+  });
   operator = startOperator(ns, { FLOTILLA_ORPHAN_SWEEP_MS: '2000' });
 });
 afterAll(async () => {
@@ -37,11 +43,17 @@ afterAll(async () => {
 
 /** Two replicas × 2 A100s: only provider-b (two 4-GPU A100 nodes) has them. */
 const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name, namespace: ns },
+  apiVersion: 'flotilla.dev/v1alpha1',
+  kind: 'AIJob',
+  metadata: { name, namespace: ns },
   spec: {
-    image: IMAGE, command: ['torchrun'], args: ['train.py'], replicas: 2,
+    image: IMAGE,
+    command: ['torchrun'],
+    args: ['train.py'],
+    replicas: 2,
     resources: { gpus: 2, cpu: '8', memory: '16Gi', shmSize: '2Gi' },
-    gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, output: { path: '/flotilla/output', pin: false },
+    gpu: { products: ['NVIDIA-A100-SXM4-40GB'] },
+    output: { path: '/flotilla/output', pin: false },
     recovery: { maxRestarts: 0, strategy: 'Failover' },
     podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' },
     env: [
@@ -55,7 +67,7 @@ const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobMan
 });
 
 async function create(manifest: AIJobManifest): Promise<AIJob> {
-  return await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, body: manifest }) as AIJob;
+  return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, body: manifest })) as AIJob;
 }
 
 async function podsOf(provider: string, uid: string): Promise<V1Pod[]> {
@@ -64,15 +76,16 @@ async function podsOf(provider: string, uid: string): Promise<V1Pod[]> {
 
 /** The job's Secret copies at a provider (read with the provider's admin credential; the hub's may not list them). */
 async function copiesOf(provider: string, uid: string): Promise<V1Secret[]> {
-  return (await clusterClients(provider).core.listNamespacedSecret({ namespace: LENT, labelSelector: `flotilla.dev/job-uid=${uid}` })).items
-    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  return (await clusterClients(provider).core.listNamespacedSecret({ namespace: LENT, labelSelector: `flotilla.dev/job-uid=${uid}` })).items.sort((a, b) =>
+    (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+  );
 }
 
 describe('hub Secrets a job references', () => {
   it('are copied to its provider, only the referenced keys; its pods take env from the copy and pull with it; the copies go with the job', async () => {
     const created = await create(job('private'));
     const uid = created.metadata.uid ?? '';
-    const running = await waitForAIJob(ns, 'private', (j) => j?.status?.phase === 'Running', 60_000) as AIJob;
+    const running = (await waitForAIJob(ns, 'private', (j) => j?.status?.phase === 'Running', 60_000)) as AIJob;
     expect(running.status?.placement?.provider).toBe('provider-b');
     const id = { name: 'private', uid };
     const envCopy = envCopyName(id, 1);
@@ -86,7 +99,8 @@ describe('hub Secrets a job references', () => {
     expect(Object.keys(env?.data ?? {}).sort()).toEqual(['DB_PASSWORD', 'DB_USER']);
     expect(pull).toMatchObject({ type: 'kubernetes.io/dockerconfigjson', immutable: true, data: { '.dockerconfigjson': b64(DOCKER_CONFIG) } });
     expect(Object.keys(pull?.data ?? {})).toEqual(['.dockerconfigjson']);
-    for (const copy of copies) expect(copy.metadata?.labels).toMatchObject({ 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': '1', 'app.kubernetes.io/managed-by': 'flotilla' });
+    for (const copy of copies)
+      expect(copy.metadata?.labels).toMatchObject({ 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': '1', 'app.kubernetes.io/managed-by': 'flotilla' });
 
     // The pods as the provider apiserver accepted and stored them.
     const pods = await podsOf('provider-b', uid);
@@ -104,20 +118,39 @@ describe('hub Secrets a job references', () => {
     }
 
     await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'private' });
-    await pollUntil('the job gone (finalizer released)', () => readAIJob(ns, 'private'), (j) => j === undefined, 60_000, 250);
+    await pollUntil(
+      'the job gone (finalizer released)',
+      () => readAIJob(ns, 'private'),
+      (j) => j === undefined,
+      60_000,
+      250,
+    );
     // The finalizer drops only after the copies are deleted.
     expect(await copiesOf('provider-b', uid)).toEqual([]);
     expect(operator.logs()).toMatch(/deleted Secret copy/);
   });
 
   it.each([
-    ['a missing Secret', [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'nope', key: 'token' } } }], undefined, /spec\.env\[0\]\.valueFrom\.secretKeyRef\.name: Secret nope does not exist in namespace/],
-    ['a missing key', [{ name: 'DB_HOST', value: 'x' }, { name: 'DB_PORT', valueFrom: { secretKeyRef: { name: 'db', key: 'port' } } }], undefined, /spec\.env\[1\]\.valueFrom\.secretKeyRef\.key: Secret db in namespace \S+ has no key port/],
+    [
+      'a missing Secret',
+      [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'nope', key: 'token' } } }],
+      undefined,
+      /spec\.env\[0\]\.valueFrom\.secretKeyRef\.name: Secret nope does not exist in namespace/,
+    ],
+    [
+      'a missing key',
+      [
+        { name: 'DB_HOST', value: 'x' },
+        { name: 'DB_PORT', valueFrom: { secretKeyRef: { name: 'db', key: 'port' } } },
+      ],
+      undefined,
+      /spec\.env\[1\]\.valueFrom\.secretKeyRef\.key: Secret db in namespace \S+ has no key port/,
+    ],
     ['a pull Secret that is no registry credential', [], [{ name: 'db' }], /spec\.imagePullSecrets\[0\]\.name: Secret db in namespace \S+ is of type Opaque/],
   ])('%s ends the job Failed, InvalidSpec, naming the field, with nothing made at a provider', async (_what, env, imagePullSecrets, message) => {
     const name = `missing-${Math.random().toString(36).slice(2, 8)}`;
     const created = await create(job(name, { env, imagePullSecrets: imagePullSecrets ?? [] }));
-    const failed = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Failed', 60_000) as AIJob;
+    const failed = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Failed', 60_000)) as AIJob;
     const finished = failed.status?.conditions?.find((c) => c.type === 'Finished');
     expect(finished).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
     expect(finished?.message).toMatch(message);
@@ -134,9 +167,15 @@ describe('hub Secrets a job references', () => {
     const quota = `no-secrets-${ns.slice(-6)}`;
     await providerB.createNamespacedResourceQuota({ namespace: LENT, body: { metadata: { name: quota }, spec: { hard: { secrets: '0' } } } });
     try {
-      await pollUntil('the quota in force', async () => (await providerB.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard, (h) => h !== undefined, 15_000, 200);
+      await pollUntil(
+        'the quota in force',
+        async () => (await providerB.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard,
+        (h) => h !== undefined,
+        15_000,
+        200,
+      );
       const created = await create(job('refused'));
-      const ended = await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000) as AIJob;
+      const ended = (await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000)) as AIJob;
       expect(ended.status?.attempts?.[0]).toMatchObject({ provider: 'provider-b', reason: 'Preempted: CreateRefused' });
       expect(ended.status?.attempts?.[0]?.message).toMatch(/exceeded quota/);
       expect(await podsOf('provider-b', created.metadata.uid ?? '')).toEqual([]);
@@ -145,17 +184,32 @@ describe('hub Secrets a job references', () => {
     }
   });
 
-  it('loses its copies to the orphan sweep when the job is deleted behind the operator\'s back', async () => {
+  it("loses its copies to the orphan sweep when the job is deleted behind the operator's back", async () => {
     const created = await create(job('orphaned'));
     const uid = created.metadata.uid ?? '';
     await waitForAIJob(ns, 'orphaned', (j) => j?.status?.phase === 'Running', 60_000);
     expect(await copiesOf('provider-b', uid)).toHaveLength(2);
     await operator.stop();
-    await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned' });
     operator = startOperator(ns, { FLOTILLA_ORPHAN_SWEEP_MS: '2000' });
-    await pollUntil('the orphaned copies gone', () => copiesOf('provider-b', uid), (s) => s.length === 0, 60_000, 500);
-    await pollUntil('the orphaned pods gone', () => podsOf('provider-b', uid), (p) => p.length === 0, 60_000, 500);
+    await pollUntil(
+      'the orphaned copies gone',
+      () => copiesOf('provider-b', uid),
+      (s) => s.length === 0,
+      60_000,
+      500,
+    );
+    await pollUntil(
+      'the orphaned pods gone',
+      () => podsOf('provider-b', uid),
+      (p) => p.length === 0,
+      60_000,
+      500,
+    );
     expect(operator.logs()).toMatch(/deleted orphaned Secret copy/);
   });
 });

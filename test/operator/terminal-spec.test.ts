@@ -26,8 +26,17 @@ beforeAll(async () => {
   operator = startOperator(ns);
   // Timed from a leading, synced operator: its start-up (lease, provider warm-up) is not the point.
   const base = await operator.httpUrl();
-  await pollUntil('the operator ready as the leader', () => fetch(`${base}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() as { role?: string } }), () => ({ status: 0, body: {} as { role?: string } })),
-    (r) => r.status === 200 && r.body.role === 'leader', 60_000, 250);
+  await pollUntil(
+    'the operator ready as the leader',
+    () =>
+      fetch(`${base}/readyz`).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as { role?: string } }),
+        () => ({ status: 0, body: {} as { role?: string } }),
+      ),
+    (r) => r.status === 200 && r.body.role === 'leader',
+    60_000,
+    250,
+  );
 }, 90_000);
 afterAll(async () => {
   await operator?.stop();
@@ -35,11 +44,15 @@ afterAll(async () => {
 });
 
 const manifest = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
+  apiVersion: 'flotilla.dev/v1alpha1',
+  kind: 'AIJob',
   metadata: { name, namespace: ns },
   spec: {
-    image: `registry.example/trainer@sha256:${'a'.repeat(64)}`, replicas: 1, resources: { gpus: 1 },
-    output: { path: '/out', pin: false }, recovery: { maxRestarts: 1, strategy: 'Failover' },
+    image: `registry.example/trainer@sha256:${'a'.repeat(64)}`,
+    replicas: 1,
+    resources: { gpus: 1 },
+    output: { path: '/out', pin: false },
+    recovery: { maxRestarts: 1, strategy: 'Failover' },
     ...spec,
   },
 });
@@ -53,7 +66,13 @@ describe('spec input the operator can never process', () => {
   ])('%s with 7 decimals on a 6-decimal token ends the job Failed (InvalidSpec) naming the field within 15 s', async (field, name, spec) => {
     const started = Date.now();
     await custom.createNamespacedCustomObject({ ...coords, namespace: ns, body: manifest(name, spec) });
-    const job = await pollUntil(`${name} Finished`, () => readAIJob(ns, name), (j) => finished(j) !== undefined, 15_000, 250);
+    const job = await pollUntil(
+      `${name} Finished`,
+      () => readAIJob(ns, name),
+      (j) => finished(j) !== undefined,
+      15_000,
+      250,
+    );
     const seconds = (Date.now() - started) / 1000;
     expect(job?.status?.phase).toBe('Failed');
     expect(finished(job)).toMatchObject({ reason: 'InvalidSpec', message: expect.stringContaining(field) });
@@ -69,8 +88,12 @@ describe('spec input the operator can never process', () => {
   });
 
   it('checkpoint.every 1m500ms is refused by the apiserver itself, naming the field', async () => {
-    const refusal = await custom.createNamespacedCustomObject({ ...coords, namespace: ns, body: manifest('every', { checkpoint: { path: '/ckpt', every: '1m500ms' } }) })
-      .then(() => 'created', (err: { code?: number; body?: unknown }) => `${err.code} ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}`);
+    const refusal = await custom
+      .createNamespacedCustomObject({ ...coords, namespace: ns, body: manifest('every', { checkpoint: { path: '/ckpt', every: '1m500ms' } }) })
+      .then(
+        () => 'created',
+        (err: { code?: number; body?: unknown }) => `${err.code} ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}`,
+      );
     expect(refusal).toMatch(/^422 /);
     expect(refusal).toContain('spec.checkpoint.every');
     expect(await readAIJob(ns, 'every')).toBeUndefined();

@@ -3,7 +3,18 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, deleteNamespace, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { EscrowProbe, PAYER_ACCOUNTS, USDC, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, paymentNamespace } from './payments-fixture.ts';
+import {
+  EscrowProbe,
+  PAYER_ACCOUNTS,
+  USDC,
+  createJob,
+  escrowJobIdOf,
+  federationChain,
+  fund,
+  operatorChainEnv,
+  paidJob,
+  paymentNamespace,
+} from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
 const c = federationChain();
@@ -30,7 +41,7 @@ describe('batch settlement', () => {
       await createJob(hub.kc, paidJob(ns, name, { maxAmount: '1', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 1, runSeconds: 2 }));
       await fund(hub.kc, c, ns, name, PAYER_ACCOUNTS.settle);
     }
-    const done = await Promise.all(names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 180_000))) as AIJob[];
+    const done = (await Promise.all(names.map((name) => waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 180_000)))) as AIJob[];
     const hashes = new Set(done.map((j) => j.status?.settlement?.txHash));
     expect(hashes.size).toBe(1);
     for (const job of done) {

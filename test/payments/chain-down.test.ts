@@ -13,7 +13,18 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, deleteNamespace, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, fund, operatorChainEnv, paidJob, paymentNamespace } from './payments-fixture.ts';
+import {
+  EscrowProbe,
+  PAYER_ACCOUNTS,
+  USDC,
+  condition,
+  createJob,
+  escrowJobIdOf,
+  fund,
+  operatorChainEnv,
+  paidJob,
+  paymentNamespace,
+} from './payments-fixture.ts';
 import type { ChainUnderTest } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
@@ -25,8 +36,14 @@ let ns = '';
 let operator: OperatorProcess;
 let stopped = false;
 
-const pause = () => { process.kill(node.pid, 'SIGSTOP'); stopped = true; };
-const resume = () => { process.kill(node.pid, 'SIGCONT'); stopped = false; };
+const pause = () => {
+  process.kill(node.pid, 'SIGSTOP');
+  stopped = true;
+};
+const resume = () => {
+  process.kill(node.pid, 'SIGCONT');
+  stopped = false;
+};
 
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'flotilla-chain-down-'));
@@ -49,7 +66,10 @@ describe('payments while the chain is down', () => {
   it('funding reads Unknown (ChainUnreachable) and recovers; settlement waits in Succeeded and lands once, when the chain is back', async () => {
     const name = 'paid-chain-down';
     pause();
-    const created = await createJob(hub.kc, paidJob(ns, name, { maxAmount: '2', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 1, runSeconds: 6 }));
+    const created = await createJob(
+      hub.kc,
+      paidJob(ns, name, { maxAmount: '2', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 1, runSeconds: 6 }),
+    );
     const id = escrowJobIdOf(created.metadata.uid ?? '');
     const unknown = await waitForAIJob(ns, name, (j) => condition(j, 'Funded')?.reason === 'ChainUnreachable', 60_000);
     expect(condition(unknown, 'Funded')).toMatchObject({ status: 'Unknown', message: expect.stringContaining(id) });
@@ -63,12 +83,12 @@ describe('payments while the chain is down', () => {
     // Take the chain away while the job runs.
     await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 120_000);
     pause();
-    const waiting = await waitForAIJob(ns, name, (j) => condition(j, 'Settled')?.reason === 'ChainUnreachable', 120_000) as AIJob;
+    const waiting = (await waitForAIJob(ns, name, (j) => condition(j, 'Settled')?.reason === 'ChainUnreachable', 120_000)) as AIJob;
     expect(waiting.status?.phase).toBe('Succeeded');
     expect(condition(waiting, 'Settled')).toMatchObject({ status: 'False', message: expect.stringContaining(id) });
 
     resume();
-    const done = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 120_000) as AIJob;
+    const done = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 120_000)) as AIJob;
     expect(condition(done, 'Settled')).toMatchObject({ status: 'True', reason: 'SettlementConfirmed' });
     const events = await probe.settledEvents(id);
     expect(events).toHaveLength(1);

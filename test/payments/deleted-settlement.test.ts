@@ -9,7 +9,19 @@ import { fromBaseUnits, toBaseUnits } from '../../operator/core/money.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { EscrowProbe, RandomPayer, USDC, condition, createJob, declarePayers, escrowJobIdOf, federationChain, fundAs, operatorChainEnv, paidJob } from './payments-fixture.ts';
+import {
+  EscrowProbe,
+  RandomPayer,
+  USDC,
+  condition,
+  createJob,
+  declarePayers,
+  escrowJobIdOf,
+  federationChain,
+  fundAs,
+  operatorChainEnv,
+  paidJob,
+} from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
 const c = federationChain();
@@ -43,7 +55,7 @@ describe('a funded job deleted while it runs', () => {
     const before = { provider: await probe.owed(payoutOf('provider-b')), payer: await probe.owed(payer.address) };
     await fundAs(hub.kc, c, ns, name, payer.key);
 
-    const running = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 120_000) as AIJob;
+    const running = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 120_000)) as AIJob;
     expect(running.metadata.finalizers).toContain('flotilla.dev/settlement');
     // The payer cannot take the deposit back while the job runs: the contract refuses before the deadline.
     await expect(payer.simulateReclaim(c.chain.escrow, id)).rejects.toThrow(/DeadlineNotReached/);
@@ -52,16 +64,24 @@ describe('a funded job deleted while it runs', () => {
     const started = Date.parse(running.status?.attempts?.[0]?.startTime ?? '');
     await sleep(Math.max(0, started + 33_000 - Date.now()));
     const deletedAt = Date.now();
-    await hub.kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name });
+    await hub.kc
+      .makeApiClient(CustomObjectsApi)
+      .deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name });
 
     // Held by the settlement finalizer until the work is settled: the settlement record is written
     // (before anything is sent) while the object still exists. Remember the last status seen with it.
     let last: AIJob | undefined;
-    await pollUntil('the deleted job to be settled and gone', async () => {
-      const j = await readAIJob(ns, name);
-      if (j?.status?.settlement?.id) last = j;
-      return j;
-    }, (j) => j === undefined, 120_000, 100);
+    await pollUntil(
+      'the deleted job to be settled and gone',
+      async () => {
+        const j = await readAIJob(ns, name);
+        if (j?.status?.settlement?.id) last = j;
+        return j;
+      },
+      (j) => j === undefined,
+      120_000,
+      100,
+    );
     expect(last?.metadata.deletionTimestamp).toBeTruthy();
     expect(last?.metadata.finalizers).toContain('flotilla.dev/settlement');
     const attempt = last?.status?.attempts?.[0];
@@ -76,16 +96,24 @@ describe('a funded job deleted while it runs', () => {
     const share = (BigInt(attempt?.billableGpuSeconds ?? 0) * toBaseUnits('1.2', 6)) / 3600n;
     expect(share).toBeGreaterThan(0n);
     expect(condition(last, 'Settled')?.reason).toMatch(/^Settlement(Pending|Confirmed)$/);
-    expect(last?.status?.settlement).toMatchObject({ id, amounts: [{ provider: 'provider-b', payoutAddress: payoutOf('provider-b'), amount: fromBaseUnits(share, 6) }], refund: fromBaseUnits(USDC('5') - share, 6) });
+    expect(last?.status?.settlement).toMatchObject({
+      id,
+      amounts: [{ provider: 'provider-b', payoutAddress: payoutOf('provider-b'), amount: fromBaseUnits(share, 6) }],
+      refund: fromBaseUnits(USDC('5') - share, 6),
+    });
 
     // On chain: one settlement, exactly the metered share; the rest is the payer's.
     const events = await probe.settledEvents(id);
-    expect(events).toEqual([{ txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/), providers: [payoutOf('provider-b')], amounts: [share], refund: USDC('5') - share }]);
+    expect(events).toEqual([
+      { txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/), providers: [payoutOf('provider-b')], amounts: [share], refund: USDC('5') - share },
+    ]);
     expect((await probe.job(id)).status).toBe(2n); // Settled
-    expect(await probe.owed(payoutOf('provider-b')) - before.provider).toBe(share);
-    expect(await probe.owed(payer.address) - before.payer).toBe(USDC('5') - share);
+    expect((await probe.owed(payoutOf('provider-b'))) - before.provider).toBe(share);
+    expect((await probe.owed(payer.address)) - before.payer).toBe(USDC('5') - share);
     // Its pods are gone from the provider.
     const { core } = clusterClients('provider-b');
-    expect((await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${created.metadata.uid}` })).items).toEqual([]);
+    expect((await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${created.metadata.uid}` })).items).toEqual(
+      [],
+    );
   });
 });

@@ -7,7 +7,18 @@ import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { RandomPayer, USDC, condition, createJob, declarePayers, escrowJobIdOf, federationChain, fundAs, operatorChainEnv, paidJob } from './payments-fixture.ts';
+import {
+  RandomPayer,
+  USDC,
+  condition,
+  createJob,
+  declarePayers,
+  escrowJobIdOf,
+  federationChain,
+  fundAs,
+  operatorChainEnv,
+  paidJob,
+} from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
 const c = federationChain();
@@ -49,7 +60,7 @@ function unpaidJob(namespace: string, name: string): AIJobManifest {
 }
 
 describe('the funding gate on a paid hub', () => {
-  it('a third party depositing under the job\'s escrow id funds nothing (and the contract then refuses the real payer under that id)', async () => {
+  it("a third party depositing under the job's escrow id funds nothing (and the contract then refuses the real payer under that id)", async () => {
     const name = 'griefed';
     const created = await createJob(hub.kc, paidJob(ns, name, { maxAmount: '2', providers: ['provider-b'], product: A100, runSeconds: 2 }));
     const id = escrowJobIdOf(created.metadata.uid ?? '');
@@ -64,7 +75,7 @@ describe('the funding gate on a paid hub', () => {
     await expect(fundAs(hub.kc, c, ns, name, payer.key, { amount: '2' })).rejects.toThrow(/NotPayer/);
   });
 
-  it('a deposit that may be reclaimed before the job\'s deadline plus the settlement window funds nothing, and the payer cannot reclaim it early either', async () => {
+  it("a deposit that may be reclaimed before the job's deadline plus the settlement window funds nothing, and the payer cannot reclaim it early either", async () => {
     const name = 'short-deadline';
     const manifest = paidJob(ns, name, { maxAmount: '1', providers: ['provider-b'], product: A100, runSeconds: 2 });
     manifest.spec.deadline = new Date(Date.now() + 2 * 3600_000).toISOString();
@@ -73,7 +84,9 @@ describe('the funding gate on a paid hub', () => {
     // Reclaimable one hour from now: before the job's own deadline, let alone the window after it.
     await fundAs(hub.kc, c, ns, name, payer.key, { deadline: unix() + HOUR });
     const job = await waitForAIJob(ns, name, (j) => condition(j, 'Funded')?.reason === 'DeadlineTooEarly', 60_000);
-    expect(condition(job, 'Funded')?.message).toMatch(new RegExp(`the deposit under ${id} may be reclaimed after .*; it must stay until at least .* \\(the job's deadline plus the settlement window\\)`));
+    expect(condition(job, 'Funded')?.message).toMatch(
+      new RegExp(`the deposit under ${id} may be reclaimed after .*; it must stay until at least .* \\(the job's deadline plus the settlement window\\)`),
+    );
     notPlaced(job);
     // The contract's side of the same promise: no reclaim before the deposit's deadline.
     await expect(payer.simulateReclaim(c.chain.escrow, id)).rejects.toThrow(/DeadlineNotReached/);
@@ -91,7 +104,11 @@ describe('the funding gate on a paid hub', () => {
     await createJob(hub.kc, unpaidJob(ns, 'unpaid'));
     const refused = await waitForAIJob(ns, 'unpaid', (j) => j?.status?.phase === 'Failed', 60_000);
     expect(condition(refused, 'Funded')).toMatchObject({ status: 'False', reason: 'PaymentRequired' });
-    expect(condition(refused, 'Finished')).toMatchObject({ status: 'True', reason: 'PaymentRequired', message: expect.stringContaining('spec.payment is required') });
+    expect(condition(refused, 'Finished')).toMatchObject({
+      status: 'True',
+      reason: 'PaymentRequired',
+      message: expect.stringContaining('spec.payment is required'),
+    });
     expect(condition(refused, 'Finished')?.message).toContain('flotilla.dev/allow-unpaid-jobs');
     notPlaced(refused);
 

@@ -35,7 +35,9 @@ describe('KeyNonceManager on anvil', () => {
     const wallet = new Wallet(devKey(6), provider);
     const start = await provider.getTransactionCount(wallet.address, 'pending');
     const m = new KeyNonceManager({ address: wallet.address, pendingNonce: () => provider.getTransactionCount(wallet.address, 'pending') });
-    const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => m.send((nonce) => wallet.sendTransaction({ to: wallet.address, value: BigInt(i), nonce }))));
+    const sent = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => m.send((nonce) => wallet.sendTransaction({ to: wallet.address, value: BigInt(i), nonce }))),
+    );
     expect(sent.map((tx) => tx.nonce)).toEqual(Array.from({ length: 20 }, (_, i) => start + i));
     const receipts = await Promise.all(sent.map((tx) => tx.wait()));
     expect(receipts.every((r) => r?.status === 1)).toBe(true);

@@ -105,7 +105,7 @@ export class EscrowProbe {
   }
 
   async job(jobId: string): Promise<{ status: bigint; deposit: bigint; payer: string }> {
-    return await this.escrow.getFunction('jobs').staticCall(jobId) as { status: bigint; deposit: bigint; payer: string };
+    return (await this.escrow.getFunction('jobs').staticCall(jobId)) as { status: bigint; deposit: bigint; payer: string };
   }
 }
 
@@ -119,8 +119,23 @@ export function fund(hub: KubeConfig, c: ChainUnderTest, namespace: string, name
 }
 
 /** Funds a job from any key (`flotilla fund --key-file`), with an optional amount and reclaim deadline (unix seconds). */
-export function fundAs(hub: KubeConfig, c: ChainUnderTest, namespace: string, name: string, payerKey: string, opts: { amount?: string; deadline?: bigint } = {}): Promise<FundResult> {
-  return fundJob({ hub, namespace, name, chain: chainConfigOf(c), payerKey, ...(opts.amount ? { amount: opts.amount } : {}), ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}) });
+export function fundAs(
+  hub: KubeConfig,
+  c: ChainUnderTest,
+  namespace: string,
+  name: string,
+  payerKey: string,
+  opts: { amount?: string; deadline?: bigint } = {},
+): Promise<FundResult> {
+  return fundJob({
+    hub,
+    namespace,
+    name,
+    chain: chainConfigOf(c),
+    payerKey,
+    ...(opts.amount ? { amount: opts.amount } : {}),
+    ...(opts.deadline !== undefined ? { deadline: opts.deadline } : {}),
+  });
 }
 
 /**
@@ -138,8 +153,12 @@ export class RandomPayer {
     this.wallet = new Wallet(Wallet.createRandom().privateKey, this.provider);
   }
 
-  get address(): string { return this.wallet.address; }
-  get key(): string { return this.wallet.privateKey; }
+  get address(): string {
+    return this.wallet.address;
+  }
+  get key(): string {
+    return this.wallet.privateKey;
+  }
 
   async prepare(usdc: bigint): Promise<void> {
     await this.provider.send('anvil_setBalance', [this.wallet.address, '0x56BC75E2D63100000']);
@@ -159,9 +178,18 @@ export class RandomPayer {
 }
 
 /** A paid single-replica job pinned to some providers, running `runSeconds` in the simulated executor. */
-export function paidJob(namespace: string, name: string, opts: {
-  maxAmount: string; providers: string[]; product: string; gpus?: number; runSeconds: number; checkpoint?: boolean;
-}): AIJobManifest {
+export function paidJob(
+  namespace: string,
+  name: string,
+  opts: {
+    maxAmount: string;
+    providers: string[];
+    product: string;
+    gpus?: number;
+    runSeconds: number;
+    checkpoint?: boolean;
+  },
+): AIJobManifest {
   return {
     apiVersion: 'flotilla.dev/v1alpha1',
     kind: 'AIJob',
@@ -183,7 +211,13 @@ export function paidJob(namespace: string, name: string, opts: {
 
 export async function createJob(hub: KubeConfig, manifest: AIJobManifest): Promise<AIJob> {
   const api = hub.makeApiClient(CustomObjectsApi);
-  return (await api.createNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: manifest.metadata.namespace ?? '', body: manifest })) as AIJob;
+  return (await api.createNamespacedCustomObject({
+    group: 'flotilla.dev',
+    version: 'v1alpha1',
+    plural: 'aijobs',
+    namespace: manifest.metadata.namespace ?? '',
+    body: manifest,
+  })) as AIJob;
 }
 
 export const condition = (job: AIJob | undefined, type: string) => job?.status?.conditions?.find((c) => c.type === type);

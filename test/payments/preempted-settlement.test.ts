@@ -9,7 +9,18 @@ import { clusterClients, deleteNamespace, federation, waitForAIJob } from '../su
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import {
-  EscrowProbe, PAYER_ACCOUNTS, USDC, condition, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, payerAddress, paymentNamespace,
+  EscrowProbe,
+  PAYER_ACCOUNTS,
+  USDC,
+  condition,
+  createJob,
+  escrowJobIdOf,
+  federationChain,
+  fund,
+  operatorChainEnv,
+  paidJob,
+  payerAddress,
+  paymentNamespace,
 } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
@@ -35,13 +46,16 @@ async function freePort(): Promise<number> {
 beforeAll(async () => {
   ns = await paymentNamespace(hub.core, 't-pay-pre', [PAYER_ACCOUNTS.preempt]);
   const port = await freePort();
-  operator = startOperator(ns, operatorChainEnv(c, {
-    // Replicas report checkpoints to the operator's report listener (the simulated workload does).
-    FLOTILLA_REPORT_PORT: String(port),
-    FLOTILLA_WEBHOOK_PORT: 'off',
-    FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
-    FLOTILLA_REPORT_SECRET: `payments-test-${ns}-secret`,
-  }));
+  operator = startOperator(
+    ns,
+    operatorChainEnv(c, {
+      // Replicas report checkpoints to the operator's report listener (the simulated workload does).
+      FLOTILLA_REPORT_PORT: String(port),
+      FLOTILLA_WEBHOOK_PORT: 'off',
+      FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
+      FLOTILLA_REPORT_SECRET: `payments-test-${ns}-secret`,
+    }),
+  );
 });
 afterAll(async () => {
   await operator.stop();
@@ -68,18 +82,25 @@ describe('a funded job preempted once', () => {
     await fund(hub.kc, c, ns, name, PAYER_ACCOUNTS.preempt);
 
     // Running, with a checkpoint on record: evict the pod where it runs.
-    const running = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running' && checkpointed(j), 120_000) as AIJob;
+    const running = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running' && checkpointed(j), 120_000)) as AIJob;
     const first = running.status?.attempts?.[0];
     const firstProvider = first?.provider ?? '';
     const otherProvider = PROVIDERS.find((p) => p !== firstProvider) ?? '';
     const { core } = clusterClients(firstProvider);
     const [pod] = (await core.listNamespacedPod({ namespace: 'flotilla-workloads', labelSelector: `flotilla.dev/job-uid=${running.metadata.uid}` })).items;
     const podName = pod?.metadata?.name ?? '';
-    await core.createNamespacedPodEviction({ name: podName, namespace: 'flotilla-workloads', body: { metadata: { name: podName, namespace: 'flotilla-workloads' } } });
+    await core.createNamespacedPodEviction({
+      name: podName,
+      namespace: 'flotilla-workloads',
+      body: { metadata: { name: podName, namespace: 'flotilla-workloads' } },
+    });
 
-    const done = await waitForAIJob(ns, name, phase('Settled'), 240_000) as AIJob;
+    const done = (await waitForAIJob(ns, name, phase('Settled'), 240_000)) as AIJob;
     const attempts = done.status?.attempts ?? [];
-    expect(attempts.map((a) => [a.provider, a.reason?.startsWith('Preempted') ? 'Preempted' : a.reason])).toEqual([[firstProvider, 'Preempted'], [otherProvider, 'Succeeded']]);
+    expect(attempts.map((a) => [a.provider, a.reason?.startsWith('Preempted') ? 'Preempted' : a.reason])).toEqual([
+      [firstProvider, 'Preempted'],
+      [otherProvider, 'Succeeded'],
+    ]);
     const [preempted, resumed] = attempts;
     // The preempted attempt is billed up to its checkpoint only; something was billable on both.
     expect(preempted?.checkpointCID).toBeTruthy();
@@ -91,7 +112,10 @@ describe('a funded job preempted once', () => {
     expect(resumed?.billableGpuSeconds).toBe(resumed?.gpuSeconds);
 
     const share = (a: typeof preempted) => (BigInt(a?.billableGpuSeconds ?? 0) * toBaseUnits(a?.pricePerGpuHour ?? '', 6)) / 3600n;
-    const shares = new Map([[preempted?.provider ?? '', share(preempted)], [resumed?.provider ?? '', share(resumed)]]);
+    const shares = new Map([
+      [preempted?.provider ?? '', share(preempted)],
+      [resumed?.provider ?? '', share(resumed)],
+    ]);
     const total = share(preempted) + share(resumed);
     expect(share(preempted)).toBeGreaterThan(0n);
     expect(share(resumed)).toBeGreaterThan(0n);
@@ -99,18 +123,25 @@ describe('a funded job preempted once', () => {
 
     const id = escrowJobIdOf(done.metadata.uid ?? '');
     const expectedAmounts = PROVIDERS.map((p) => ({ provider: p, payoutAddress: payoutOf(p), amount: fromBaseUnits(shares.get(p) ?? 0n, 6) }));
-    expect(done.status?.settlement).toEqual({ id, amounts: expectedAmounts, refund: fromBaseUnits(USDC('4') - total, 6), txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect(done.status?.settlement).toEqual({
+      id,
+      amounts: expectedAmounts,
+      refund: fromBaseUnits(USDC('4') - total, 6),
+      txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    });
     expect(condition(done, 'Settled')).toMatchObject({ status: 'True', reason: 'SettlementConfirmed' });
 
     // On chain: one settlement with the same amounts; each credit moved by exactly its share.
-    expect(await probe.settledEvents(id)).toEqual([{
-      txHash: done.status?.settlement?.txHash,
-      providers: PROVIDERS.map(payoutOf),
-      amounts: PROVIDERS.map((p) => shares.get(p)),
-      refund: USDC('4') - total,
-    }]);
-    expect(await probe.owed(payoutOf('provider-a')) - before.a).toBe(shares.get('provider-a'));
-    expect(await probe.owed(payoutOf('provider-c')) - before.c).toBe(shares.get('provider-c'));
-    expect(await probe.owed(payer) - before.payer).toBe(USDC('4') - total);
+    expect(await probe.settledEvents(id)).toEqual([
+      {
+        txHash: done.status?.settlement?.txHash,
+        providers: PROVIDERS.map(payoutOf),
+        amounts: PROVIDERS.map((p) => shares.get(p)),
+        refund: USDC('4') - total,
+      },
+    ]);
+    expect((await probe.owed(payoutOf('provider-a'))) - before.a).toBe(shares.get('provider-a'));
+    expect((await probe.owed(payoutOf('provider-c'))) - before.c).toBe(shares.get('provider-c'));
+    expect((await probe.owed(payer)) - before.payer).toBe(USDC('4') - total);
   });
 });

@@ -9,7 +9,19 @@ import { clusterClients, deleteNamespace, federation, pollUntil, waitForAIJob } 
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import {
-  EscrowProbe, PAYER_ACCOUNTS, USDC, chainConfigOf, condition, createJob, escrowJobIdOf, federationChain, fund, operatorChainEnv, paidJob, payerAddress, paymentNamespace,
+  EscrowProbe,
+  PAYER_ACCOUNTS,
+  USDC,
+  chainConfigOf,
+  condition,
+  createJob,
+  escrowJobIdOf,
+  federationChain,
+  fund,
+  operatorChainEnv,
+  paidJob,
+  payerAddress,
+  paymentNamespace,
 } from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
@@ -53,7 +65,7 @@ describe('settlement on the local federation', () => {
     const funded = await fund(hub.kc, c, ns, name, PAYER_ACCOUNTS.settle);
     expect(funded).toMatchObject({ escrowJobId: escrowJobIdOf(created.metadata.uid ?? ''), deposited: '5', total: '5', token: 'USDC' });
 
-    const done = await waitForAIJob(ns, name, phase('Settled'), 180_000) as AIJob;
+    const done = (await waitForAIJob(ns, name, phase('Settled'), 180_000)) as AIJob;
     const id = escrowJobIdOf(done.metadata.uid ?? '');
     const metered = meteredByProvider(done);
     const cost = metered.get('provider-b') ?? 0n;
@@ -74,17 +86,19 @@ describe('settlement on the local federation', () => {
     expect(condition(done, 'Settled')).toMatchObject({ status: 'True', reason: 'SettlementConfirmed' });
 
     // The chain: one Settled event with exactly these amounts; credits moved by exactly them.
-    expect(await probe.settledEvents(id)).toEqual([{ txHash: done.status?.settlement?.txHash, providers: [payoutOf('provider-b')], amounts: [cost], refund: USDC('5') - cost }]);
+    expect(await probe.settledEvents(id)).toEqual([
+      { txHash: done.status?.settlement?.txHash, providers: [payoutOf('provider-b')], amounts: [cost], refund: USDC('5') - cost },
+    ]);
     expect((await probe.job(id)).status).toBe(2n); // Settled
-    expect(await probe.owed(payoutOf('provider-b')) - before.provider).toBe(cost);
-    expect(await probe.owed(payer) - before.payer).toBe(USDC('5') - cost);
+    expect((await probe.owed(payoutOf('provider-b'))) - before.provider).toBe(cost);
+    expect((await probe.owed(payer)) - before.payer).toBe(USDC('5') - cost);
 
     // The payer withdraws its refund (with any earlier ones) through `flotilla provider withdraw`'s logic.
     const credit = await probe.owed(payer);
     const balance = await probe.balance(payer);
     const withdrawn = await withdrawCredit(chainConfigOf(c), devKey(PAYER_ACCOUNTS.settle), 'USDC');
     expect(withdrawn).toMatchObject({ account: payer, amount: fromBaseUnits(credit, 6), token: 'USDC' });
-    expect(await probe.balance(payer) - balance).toBe(credit);
+    expect((await probe.balance(payer)) - balance).toBe(credit);
     expect(await probe.owed(payer)).toBe(0n);
   });
 
@@ -98,7 +112,10 @@ describe('settlement on the local federation', () => {
 
     await fund(hub.kc, c, ns, name, PAYER_ACCOUNTS.gate, '1');
     const short = await waitForAIJob(ns, name, (j) => condition(j, 'Funded')?.reason === 'InsufficientDeposit', 60_000);
-    expect(condition(short, 'Funded')).toMatchObject({ status: 'False', message: expect.stringContaining('deposit 1 USDC is below spec.payment.maxAmount 3 USDC: 2 USDC missing') });
+    expect(condition(short, 'Funded')).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining('deposit 1 USDC is below spec.payment.maxAmount 3 USDC: 2 USDC missing'),
+    });
     expect(short?.status?.funding?.deposited).toBe('1');
     // Nothing was placed while the deposit fell short.
     expect(short?.status?.attempts ?? []).toEqual([]);
@@ -106,7 +123,7 @@ describe('settlement on the local federation', () => {
 
     const topUp = await fund(hub.kc, c, ns, name, PAYER_ACCOUNTS.gate);
     expect(topUp).toMatchObject({ deposited: '2', total: '3' });
-    const done = await waitForAIJob(ns, name, phase('Settled'), 180_000) as AIJob;
+    const done = (await waitForAIJob(ns, name, phase('Settled'), 180_000)) as AIJob;
     expect(condition(done, 'Funded')).toMatchObject({ status: 'True', reason: 'EscrowDeposited' });
     expect(done.status?.attempts).toHaveLength(1);
     // Funded before the first attempt started.
@@ -117,7 +134,9 @@ describe('settlement on the local federation', () => {
 
 describe('a crash between sending the settlement and writing status', () => {
   let crashNs = '';
-  afterAll(async () => { if (crashNs) await deleteNamespace(hub.core, crashNs); });
+  afterAll(async () => {
+    if (crashNs) await deleteNamespace(hub.core, crashNs);
+  });
 
   it('leaves exactly one settlement on chain after the restart', async () => {
     crashNs = await paymentNamespace(hub.core, 't-pay-crash', [PAYER_ACCOUNTS.crash]);
@@ -128,12 +147,25 @@ describe('a crash between sending the settlement and writing status', () => {
     await fund(hub.kc, c, crashNs, name, PAYER_ACCOUNTS.crash);
 
     const crashing = startOperator(crashNs, operatorChainEnv(c, { FLOTILLA_FAILPOINT: 'after-settle-send' }));
-    const alive = () => { try { process.kill(crashing.pid, 0); return true; } catch { return false; } };
-    await pollUntil('the operator to exit at the failpoint', async () => alive(), (a) => !a, 180_000, 250);
+    const alive = () => {
+      try {
+        process.kill(crashing.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await pollUntil(
+      'the operator to exit at the failpoint',
+      async () => alive(),
+      (a) => !a,
+      180_000,
+      250,
+    );
     expect(crashing.logs()).toMatch(/failpoint after-settle-send/);
 
     // The transaction landed; status knows the intent but not the transaction.
-    const crashed = await waitForAIJob(crashNs, name, () => true) as AIJob;
+    const crashed = (await waitForAIJob(crashNs, name, () => true)) as AIJob;
     expect(crashed.status?.phase).toBe('Succeeded');
     expect(crashed.status?.settlement?.id).toBe(id);
     expect(crashed.status?.settlement?.txHash).toBeUndefined();
@@ -143,7 +175,7 @@ describe('a crash between sending the settlement and writing status', () => {
 
     const restarted = startOperator(crashNs, operatorChainEnv(c));
     try {
-      const done = await waitForAIJob(crashNs, name, phase('Settled'), 120_000) as AIJob;
+      const done = (await waitForAIJob(crashNs, name, phase('Settled'), 120_000)) as AIJob;
       expect(done.status?.settlement?.txHash).toBe(landed?.txHash);
       expect(condition(done, 'Settled')).toMatchObject({ status: 'True', reason: 'SettlementConfirmed' });
       expect(await probe.settledEvents(id)).toHaveLength(1);

@@ -8,7 +8,19 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { fromBaseUnits, toBaseUnits } from '../../operator/core/money.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
-import { EscrowProbe, RandomPayer, USDC, condition, createJob, declarePayers, escrowJobIdOf, federationChain, fundAs, operatorChainEnv, paidJob } from './payments-fixture.ts';
+import {
+  EscrowProbe,
+  RandomPayer,
+  USDC,
+  condition,
+  createJob,
+  declarePayers,
+  escrowJobIdOf,
+  federationChain,
+  fundAs,
+  operatorChainEnv,
+  paidJob,
+} from './payments-fixture.ts';
 
 const hub = clusterClients('hub');
 const c = federationChain();
@@ -31,9 +43,12 @@ afterAll(async () => {
 });
 
 describe('a tampered status.settlement', () => {
-  it('changes nothing: the settlement pays what the attempts metered, to the providers\' payout addresses', async () => {
+  it("changes nothing: the settlement pays what the attempts metered, to the providers' payout addresses", async () => {
     const name = 'paid-tampered';
-    const created = await createJob(hub.kc, paidJob(ns, name, { maxAmount: '3', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 2, runSeconds: 4 }));
+    const created = await createJob(
+      hub.kc,
+      paidJob(ns, name, { maxAmount: '3', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 2, runSeconds: 4 }),
+    );
     const id = escrowJobIdOf(created.metadata.uid ?? '');
     await fundAs(hub.kc, c, ns, name, payer.key);
     const before = { provider: await probe.owed(payoutOf('provider-b')), payer: await probe.owed(payer.address) };
@@ -43,34 +58,57 @@ describe('a tampered status.settlement', () => {
     const keyless = startOperator(ns, noKey);
     let ended: AIJob;
     try {
-      ended = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Succeeded' && condition(j, 'Settled')?.message?.includes('no settlement key') === true, 120_000) as AIJob;
+      ended = (await waitForAIJob(
+        ns,
+        name,
+        (j) => j?.status?.phase === 'Succeeded' && condition(j, 'Settled')?.message?.includes('no settlement key') === true,
+        120_000,
+      )) as AIJob;
     } finally {
       await keyless.stop();
     }
     expect(ended.status?.settlement).toBeUndefined();
 
     // Whoever has aijobs/status write rewrites the record: the whole deposit to the thief.
-    await hub.kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus({
-      group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name,
-      body: { status: { settlement: { id, amounts: [{ provider: 'provider-b', payoutAddress: thief.address, amount: '3' }], refund: '0' } } },
-    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await hub.kc.makeApiClient(CustomObjectsApi).patchNamespacedCustomObjectStatus(
+      {
+        group: 'flotilla.dev',
+        version: 'v1alpha1',
+        plural: 'aijobs',
+        namespace: ns,
+        name,
+        body: { status: { settlement: { id, amounts: [{ provider: 'provider-b', payoutAddress: thief.address, amount: '3' }], refund: '0' } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
 
     const operator = startOperator(ns, operatorChainEnv(c));
     let done: AIJob;
     try {
       // Settled, and the settlement finalizer released.
-      done = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled' && !j.metadata.finalizers?.includes('flotilla.dev/settlement'), 120_000) as AIJob;
+      done = (await waitForAIJob(
+        ns,
+        name,
+        (j) => j?.status?.phase === 'Settled' && !j.metadata.finalizers?.includes('flotilla.dev/settlement'),
+        120_000,
+      )) as AIJob;
     } finally {
       await operator.stop();
     }
     const attempt = done.status?.attempts?.[0];
     const share = (BigInt(attempt?.billableGpuSeconds ?? 0) * toBaseUnits(attempt?.pricePerGpuHour ?? '', 6)) / 3600n;
     expect(share).toBeGreaterThan(0n);
-    expect(await probe.settledEvents(id)).toEqual([{ txHash: done.status?.settlement?.txHash, providers: [payoutOf('provider-b')], amounts: [share], refund: USDC('3') - share }]);
+    expect(await probe.settledEvents(id)).toEqual([
+      { txHash: done.status?.settlement?.txHash, providers: [payoutOf('provider-b')], amounts: [share], refund: USDC('3') - share },
+    ]);
     expect(await probe.owed(thief.address)).toBe(0n);
-    expect(await probe.owed(payoutOf('provider-b')) - before.provider).toBe(share);
-    expect(await probe.owed(payer.address) - before.payer).toBe(USDC('3') - share);
+    expect((await probe.owed(payoutOf('provider-b'))) - before.provider).toBe(share);
+    expect((await probe.owed(payer.address)) - before.payer).toBe(USDC('3') - share);
     // The record now says what was paid.
-    expect(done.status?.settlement).toMatchObject({ id, amounts: [{ provider: 'provider-b', payoutAddress: payoutOf('provider-b'), amount: fromBaseUnits(share, 6) }], refund: fromBaseUnits(USDC('3') - share, 6) });
+    expect(done.status?.settlement).toMatchObject({
+      id,
+      amounts: [{ provider: 'provider-b', payoutAddress: payoutOf('provider-b'), amount: fromBaseUnits(share, 6) }],
+      refund: fromBaseUnits(USDC('3') - share, 6),
+    });
   });
 });

@@ -10,7 +10,21 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, gpuPod, pollUntil, recordPodHistory, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, jobEventReasons, jobPods, newCorner, removeCorner, restoreNode, waitJob } from '../support/preemption-corner.ts';
+import {
+  addProvider,
+  waitProvidersReady,
+  clusterRef,
+  cornerJob,
+  createJob,
+  deleteJob,
+  envOf,
+  jobEventReasons,
+  jobPods,
+  newCorner,
+  removeCorner,
+  restoreNode,
+  waitJob,
+} from '../support/preemption-corner.ts';
 import type { Corner } from '../support/preemption-corner.ts';
 
 const hub = clusterClients('hub');
@@ -49,7 +63,12 @@ const clusterA = () => corner.providers.get(A)!.cluster;
 /** Starts a job, waits until it runs on A and has reported at least one checkpoint. */
 async function runningOnA(name: string, over: { maxRestarts?: number } = {}): Promise<{ job: AIJob; pod: V1Pod }> {
   await createJob(cornerJob(corner, ns, name, over));
-  const job = await waitJob(ns, name, `Running on ${A} with a checkpoint`, (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === A && Boolean(j.status.attempts[0].checkpointCID));
+  const job = await waitJob(
+    ns,
+    name,
+    `Running on ${A} with a checkpoint`,
+    (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === A && Boolean(j.status.attempts[0].checkpointCID),
+  );
   const [pod] = await jobPods(corner, A, job.metadata.uid ?? '');
   if (!pod) throw new Error('no pod on A');
   return { job, pod };
@@ -72,15 +91,25 @@ async function expectFailover(name: string, signal: string, checkpointBefore: st
   const onB = await jobPods(corner, B, uid);
   expect(onB.map((p) => p.metadata?.name)).toEqual([`${name}-${uid.slice(0, 8)}-a2-r0`]);
   if (first?.checkpointCID) expect(envOf(onB[0] as V1Pod, 'FLOTILLA_RESUME_FROM_CID')).toBe(first.checkpointCID);
-  await pollUntil(`no pod of attempt 1 left on ${A}`, () => jobPods(corner, A, uid), (pods) => pods.length === 0, 30_000);
-  const reasons = await pollUntil('two Scheduled events', () => jobEventReasons(ns, name, ['Preempted']), (r) => r.filter((x) => x === 'Scheduled').length >= 2, 15_000);
+  await pollUntil(
+    `no pod of attempt 1 left on ${A}`,
+    () => jobPods(corner, A, uid),
+    (pods) => pods.length === 0,
+    30_000,
+  );
+  const reasons = await pollUntil(
+    'two Scheduled events',
+    () => jobEventReasons(ns, name, ['Preempted']),
+    (r) => r.filter((x) => x === 'Scheduled').length >= 2,
+    15_000,
+  );
   expect(reasons).toContain('Preempted');
   expect(reasons.filter((r) => r === 'Scheduled')).toHaveLength(2);
   return job;
 }
 
 describe('preemption signals on the local federation', () => {
-  it('DisruptionTarget: the provider\'s own higher-priority pod preempts the lent one', async () => {
+  it("DisruptionTarget: the provider's own higher-priority pod preempts the lent one", async () => {
     const name = uniqueName('prio');
     const { job } = await runningOnA(name);
     const owner = uniqueName('owner');
@@ -95,7 +124,12 @@ describe('preemption signals on the local federation', () => {
       await deleteJob(ns, name);
       await core.deleteNamespacedPod({ name: owner, namespace: corner.lentNamespace, gracePeriodSeconds: 0 }).catch(() => undefined);
       await scheduling.deletePriorityClass({ name: owner }).catch(() => undefined);
-      await pollUntil('owner pod gone', () => core.listNamespacedPod({ namespace: corner.lentNamespace }), (l) => l.items.length === 0, 30_000);
+      await pollUntil(
+        'owner pod gone',
+        () => core.listNamespacedPod({ namespace: corner.lentNamespace }),
+        (l) => l.items.length === 0,
+        30_000,
+      );
     }
   });
 
@@ -103,7 +137,11 @@ describe('preemption signals on the local federation', () => {
     const name = uniqueName('evict');
     const { job, pod } = await runningOnA(name);
     try {
-      await clusterA().core.createNamespacedPodEviction({ name: pod.metadata?.name ?? '', namespace: corner.lentNamespace, body: { metadata: { name: pod.metadata?.name ?? '', namespace: corner.lentNamespace } } });
+      await clusterA().core.createNamespacedPodEviction({
+        name: pod.metadata?.name ?? '',
+        namespace: corner.lentNamespace,
+        body: { metadata: { name: pod.metadata?.name ?? '', namespace: corner.lentNamespace } },
+      });
       const done = await expectFailover(name, 'DisruptionTarget', job.status?.attempts?.[0]?.checkpointCID);
       expect(done.status?.attempts?.[0]?.message).toContain('EvictionByEvictionAPI');
     } finally {
@@ -131,10 +169,26 @@ describe('preemption signals on the local federation', () => {
       // kwok heartbeats every node of the cluster (--manage-all-nodes), so one node's heartbeat
       // cannot be stopped alone; this is the status the kubelet writes when it declares itself NotReady.
       const now = new Date();
-      await clusterA().core.patchNodeStatus({
-        name: nodeA(),
-        body: { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'container runtime is down', lastHeartbeatTime: now, lastTransitionTime: now }] } },
-      }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await clusterA().core.patchNodeStatus(
+        {
+          name: nodeA(),
+          body: {
+            status: {
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: 'False',
+                  reason: 'KubeletNotReady',
+                  message: 'container runtime is down',
+                  lastHeartbeatTime: now,
+                  lastTransitionTime: now,
+                },
+              ],
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
       const done = await expectFailover(name, 'NodeLost', job.status?.attempts?.[0]?.checkpointCID);
       expect(done.status?.attempts?.[0]?.message).toContain('NotReady');
     } finally {
@@ -150,10 +204,16 @@ describe('preemption signals on the local federation', () => {
     const watch = await recordPodHistory(kc, corner.lentNamespace, pod.metadata?.name ?? '');
     try {
       const deadline = new Date(Date.now() + 30_000).toISOString();
-      await core.patchNode({
-        name: nodeA(),
-        body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': deadline } }, spec: { taints: [{ key: 'flotilla.dev/reclaim', value: 'owner', effect: 'NoSchedule' }] } },
-      }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await core.patchNode(
+        {
+          name: nodeA(),
+          body: {
+            metadata: { annotations: { 'flotilla.dev/reclaim-deadline': deadline } },
+            spec: { taints: [{ key: 'flotilla.dev/reclaim', value: 'owner', effect: 'NoSchedule' }] },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
       const done = await expectFailover(name, 'NodeReclaimed', job.status?.attempts?.[0]?.checkpointCID);
       expect(done.status?.attempts?.[0]?.message).toMatch(/reclaim/);
       expect(await jobEventReasons(ns, name, ['Reclaiming'])).toContain('Reclaiming');
@@ -165,11 +225,16 @@ describe('preemption signals on the local federation', () => {
     } finally {
       watch.stop();
       await deleteJob(ns, name);
-      await core.patchNode({ name: nodeA(), body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': null } }, spec: { taints: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
+      await core
+        .patchNode(
+          { name: nodeA(), body: { metadata: { annotations: { 'flotilla.dev/reclaim-deadline': null } }, spec: { taints: null } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )
+        .catch(() => undefined);
     }
   });
 
-  it('BindTimeout: the provider\'s own work already holds the GPUs, so the lent pod never binds', async () => {
+  it("BindTimeout: the provider's own work already holds the GPUs, so the lent pod never binds", async () => {
     const name = uniqueName('bind');
     const owner = uniqueName('owner');
     const { core } = clusterA();
@@ -178,12 +243,22 @@ describe('preemption signals on the local federation', () => {
     await core.createNamespace({ body: { metadata: { name: ownerNs } } });
     try {
       await core.createNamespacedPod({ namespace: ownerNs, body: gpuPod(owner, { gpus: 8, node: nodeA() }) });
-      await pollUntil('owner pod bound', () => core.readNamespacedPod({ name: owner, namespace: ownerNs }), (p) => Boolean(p.spec?.nodeName), 30_000);
+      await pollUntil(
+        'owner pod bound',
+        () => core.readNamespacedPod({ name: owner, namespace: ownerNs }),
+        (p) => Boolean(p.spec?.nodeName),
+        30_000,
+      );
       await createJob(cornerJob(corner, ns, name));
       const job = await waitJob(ns, name, `resumed on ${B}`, (j) => j.status?.attempts?.[1]?.provider === B && j.status.phase === 'Running', 60_000);
       expect(job.status?.attempts?.[0]).toMatchObject({ provider: A, reason: 'Preempted: BindTimeout' });
       expect(job.status?.attempts?.[0]?.message).toContain('still Pending');
-      await pollUntil(`no pod of attempt 1 left on ${A}`, () => jobPods(corner, A, job.metadata.uid ?? ''), (pods) => pods.length === 0, 30_000);
+      await pollUntil(
+        `no pod of attempt 1 left on ${A}`,
+        () => jobPods(corner, A, job.metadata.uid ?? ''),
+        (pods) => pods.length === 0,
+        30_000,
+      );
     } finally {
       await deleteJob(ns, name);
       await core.deleteNamespace({ name: ownerNs }).catch(() => undefined);
@@ -194,7 +269,11 @@ describe('preemption signals on the local federation', () => {
     const name = uniqueName('limit');
     const { pod } = await runningOnA(name, { maxRestarts: 0 });
     try {
-      await clusterA().core.createNamespacedPodEviction({ name: pod.metadata?.name ?? '', namespace: corner.lentNamespace, body: { metadata: { name: pod.metadata?.name ?? '', namespace: corner.lentNamespace } } });
+      await clusterA().core.createNamespacedPodEviction({
+        name: pod.metadata?.name ?? '',
+        namespace: corner.lentNamespace,
+        body: { metadata: { name: pod.metadata?.name ?? '', namespace: corner.lentNamespace } },
+      });
       const job = await waitJob(ns, name, 'Failed', (j) => j.status?.phase === 'Failed');
       const finished = job.status?.conditions?.find((c) => c.type === 'Finished');
       expect(finished).toMatchObject({ status: 'True', reason: 'RestartLimitExceeded' });
@@ -208,8 +287,15 @@ describe('preemption signals on the local federation', () => {
 
   it('keeps a reputation per provider from how attempts ended', async () => {
     const custom = hub.kc.makeApiClient((await import('@kubernetes/client-node')).CustomObjectsApi);
-    const a = await pollUntil(`${A} reputation`, () => custom.getClusterCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'gpuproviders', name: A }) as Promise<{ status?: { reputation?: { preempted?: number; failed?: number; preemptionsPerGpuHour?: number } } }>,
-      (p) => (p.status?.reputation?.preempted ?? 0) >= 5 && (p.status?.reputation?.failed ?? 0) >= 1, 30_000);
+    const a = await pollUntil(
+      `${A} reputation`,
+      () =>
+        custom.getClusterCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'gpuproviders', name: A }) as Promise<{
+          status?: { reputation?: { preempted?: number; failed?: number; preemptionsPerGpuHour?: number } };
+        }>,
+      (p) => (p.status?.reputation?.preempted ?? 0) >= 5 && (p.status?.reputation?.failed ?? 0) >= 1,
+      30_000,
+    );
     expect(a.status?.reputation?.preemptionsPerGpuHour).toBeGreaterThan(0.01);
   });
 });

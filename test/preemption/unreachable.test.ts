@@ -17,7 +17,21 @@ import { toolPaths } from '../../federation/paths.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, waitProvidersReady, clusterRef, cornerJob, createJob, deleteJob, envOf, HUB_OPERATOR_NAMESPACE, jobEventReasons, jobPods, newCorner, removeCorner, waitJob } from '../support/preemption-corner.ts';
+import {
+  addProvider,
+  waitProvidersReady,
+  clusterRef,
+  cornerJob,
+  createJob,
+  deleteJob,
+  envOf,
+  HUB_OPERATOR_NAMESPACE,
+  jobEventReasons,
+  jobPods,
+  newCorner,
+  removeCorner,
+  waitJob,
+} from '../support/preemption-corner.ts';
 
 const hub = clusterClients('hub');
 const corner = newCorner();
@@ -37,7 +51,10 @@ beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-unreach');
   const info = await createCluster(ep.stateDir, cluster, 'provider', tools, { heartbeatFactor: 1.5 });
   clusterKubeconfig = info.kubeconfig;
-  await hub.core.createNamespacedSecret({ namespace: HUB_OPERATOR_NAMESPACE, body: { metadata: { name: secretName }, stringData: { kubeconfig: readFileSync(info.kubeconfig, 'utf8') } } });
+  await hub.core.createNamespacedSecret({
+    namespace: HUB_OPERATOR_NAMESPACE,
+    body: { metadata: { name: secretName }, stringData: { kubeconfig: readFileSync(info.kubeconfig, 'utf8') } },
+  });
   await addProvider(corner, { name: X, cluster: clusterRef(cluster, info.kubeconfig), price: '0.50', secretName });
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00' });
   // The simulated containers of this cluster: the same executor as the federation's, in this process.
@@ -53,7 +70,13 @@ beforeAll(async () => {
   // provider and in the operator's view of it.
   for (const p of [X, B]) {
     const { cluster: c, node } = corner.providers.get(p)!;
-    await pollUntil(`node ${node} Ready`, () => c.core.readNode({ name: node }), (n) => n.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') ?? false, 120_000, 500);
+    await pollUntil(
+      `node ${node} Ready`,
+      () => c.core.readNode({ name: node }),
+      (n) => n.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') ?? false,
+      120_000,
+      500,
+    );
   }
   await waitProvidersReady(corner, [X, B], operator!);
 }, 300_000);
@@ -70,14 +93,26 @@ afterAll(async () => {
 it('ProviderUnreachable: marks the provider unreachable, fails over after the grace, and fences the old pod when it heals', async () => {
   const name = uniqueName('apiserver');
   await createJob(cornerJob(corner, ns, name));
-  const running = await waitJob(ns, name, `Running on ${X} with a checkpoint`, (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === X && Boolean(j.status.attempts[0].checkpointCID), 90_000);
+  const running = await waitJob(
+    ns,
+    name,
+    `Running on ${X} with a checkpoint`,
+    (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === X && Boolean(j.status.attempts[0].checkpointCID),
+    90_000,
+  );
   const uid = running.metadata.uid ?? '';
   const oldPod = `${name}-${uid.slice(0, 8)}-a1-r0`;
 
   await stopCluster(federation().stateDir, cluster, tools);
   const stopped = Date.now();
   // First: unreachable, not failed over.
-  const waiting = await waitJob(ns, name, 'says the provider is unreachable', (j) => j.status?.conditions?.some((c) => c.type === 'Running' && c.reason === 'ProviderUnreachable') ?? false, 60_000);
+  const waiting = await waitJob(
+    ns,
+    name,
+    'says the provider is unreachable',
+    (j) => j.status?.conditions?.some((c) => c.type === 'Running' && c.reason === 'ProviderUnreachable') ?? false,
+    60_000,
+  );
   expect(waiting.status?.attempts).toHaveLength(1);
   expect(waiting.status?.attempts?.[0]?.endTime).toBeUndefined();
   // Then, after the grace: attempt 2 on B from the checkpoint attempt 1 last reported.
@@ -99,12 +134,20 @@ it('ProviderUnreachable: marks the provider unreachable, fails over after the gr
   await startCluster(federation().stateDir, cluster, tools); // also hands the nodes to the restarted kwok controller
   const x = corner.providers.get(X)!.cluster;
   // Fenced: deleted by the operator (gone, or terminating at the provider's own pace).
-  const fenced = await pollUntil(`old pod ${oldPod} fenced at ${X}`, () => x.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/job-uid=${uid}` }).catch(() => undefined),
-    (l) => l !== undefined && l.items.every((p) => p.metadata?.deletionTimestamp), 90_000);
+  const fenced = await pollUntil(
+    `old pod ${oldPod} fenced at ${X}`,
+    () => x.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/job-uid=${uid}` }).catch(() => undefined),
+    (l) => l !== undefined && l.items.every((p) => p.metadata?.deletionTimestamp),
+    90_000,
+  );
   expect(fenced?.items.map((p) => p.metadata?.name).filter((n) => n !== oldPod)).toEqual([]);
   const after = await waitJob(ns, name, 'still on B', (j) => j.status?.phase === 'Running');
   expect(after.status?.attempts).toHaveLength(2);
-  expect(after.status?.attempts?.[0]).toMatchObject({ reason: 'Preempted: ProviderUnreachable', checkpointCID: first?.checkpointCID, billableGpuSeconds: first?.billableGpuSeconds });
+  expect(after.status?.attempts?.[0]).toMatchObject({
+    reason: 'Preempted: ProviderUnreachable',
+    checkpointCID: first?.checkpointCID,
+    billableGpuSeconds: first?.billableGpuSeconds,
+  });
   await deleteJob(ns, name);
 }, 300_000);
 
@@ -114,19 +157,36 @@ it('NodeLost: the node stops heartbeating, its node lifecycle controller declare
   await addProvider(corner, { name: X2, cluster: clusterRef(cluster, clusterKubeconfig), price: '0.25', secretName });
   await waitProvidersReady(corner, [X2], operator!);
   const x = corner.providers.get(X2)!;
-  await pollUntil(`node ${x.node} Ready`, () => x.cluster.core.readNode({ name: x.node }), (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 120_000, 500);
+  await pollUntil(
+    `node ${x.node} Ready`,
+    () => x.cluster.core.readNode({ name: x.node }),
+    (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    120_000,
+    500,
+  );
   const name = uniqueName('heartbeat');
   // X2 shares X's cluster (and so its nodes): X is denied, so the only place left after the
   // preemption is B, whatever node of the cluster the scheduler bound the replica to.
   const manifest = cornerJob(corner, ns, name);
   await createJob({ ...manifest, spec: { ...manifest.spec, placement: { deniedProviders: [X] } } });
-  const running = await waitJob(ns, name, `Running on ${X2} with a checkpoint`, (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === X2 && Boolean(j.status.attempts[0].checkpointCID), 90_000);
+  const running = await waitJob(
+    ns,
+    name,
+    `Running on ${X2} with a checkpoint`,
+    (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === X2 && Boolean(j.status.attempts[0].checkpointCID),
+    90_000,
+  );
   const uid = running.metadata.uid ?? '';
   // The kubelet of every node of this cluster: killed, no node Lease is renewed any more.
   const kwokPid = Number(readFileSync(join(kwokWorkdir(federation().stateDir, cluster), 'clusters', cluster, 'pids', 'kwok-controller.pid'), 'utf8').trim());
   process.kill(kwokPid, 'SIGKILL');
-  const silent = await pollUntil(`node ${x.node} declared NotReady by its node lifecycle controller`, () => x.cluster.core.readNode({ name: x.node }),
-    (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status !== 'True') ?? false, 150_000, 1_000);
+  const silent = await pollUntil(
+    `node ${x.node} declared NotReady by its node lifecycle controller`,
+    () => x.cluster.core.readNode({ name: x.node }),
+    (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status !== 'True') ?? false,
+    150_000,
+    1_000,
+  );
   expect(silent.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown' });
   const moved = await waitJob(ns, name, `resumed on ${B}`, (j) => j.status?.attempts?.[1]?.provider === B && j.status.phase === 'Running', 60_000);
   const [first] = moved.status?.attempts ?? [];
@@ -137,6 +197,12 @@ it('NodeLost: the node stops heartbeating, its node lifecycle controller declare
   expect(envOf(onB[0]!, 'FLOTILLA_RESUME_FROM_CID')).toBe(first?.checkpointCID);
   expect(await jobEventReasons(ns, name, ['Preempted'])).toContain('Preempted');
   // No pod of attempt 1 survives (no kubelet confirms its end: removed once its grace has passed).
-  await pollUntil(`no pod of attempt 1 left on ${X2}`, () => jobPods(corner, X2, uid), (pods) => pods.length === 0, 150_000, 1_000);
+  await pollUntil(
+    `no pod of attempt 1 left on ${X2}`,
+    () => jobPods(corner, X2, uid),
+    (pods) => pods.length === 0,
+    150_000,
+    1_000,
+  );
   await deleteJob(ns, name);
 }, 400_000);

@@ -58,7 +58,7 @@ const userOf = (doc: KubeconfigDoc) => {
 
 async function getProvider(name: string): Promise<GPUProvider | undefined> {
   try {
-    return await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as GPUProvider;
+    return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name })) as GPUProvider;
   } catch (err) {
     if ((err as { code?: number }).code === 404) return undefined;
     throw err;
@@ -117,8 +117,10 @@ async function createProvider(name: string, secretName: string, extra: Partial<G
 }
 
 async function mergePatch(name: string, body: object): Promise<void> {
-  await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name, body },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await custom.patchClusterCustomObject(
+    { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name, body },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
 }
 
 async function deleteProvider(name: string): Promise<void> {
@@ -179,15 +181,22 @@ const expectedInventory: Record<string, { product: string; memoryMiB: number; no
 
 describe('GPUProvider controller on the local federation', () => {
   it.each(Object.entries(expectedInventory))('%s becomes Reachable and Ready with an inventory matching its KWOK nodes', async (name, inventory) => {
-    const gp = await waitForProvider(name, (p) => hasCondition('Reachable', 'True', 'Connected')(p) && hasCondition('Ready', 'True', 'Ready')(p)
-      && controller.registry.get(name)?.synced === true);
+    const gp = await waitForProvider(
+      name,
+      (p) => hasCondition('Reachable', 'True', 'Connected')(p) && hasCondition('Ready', 'True', 'Ready')(p) && controller.registry.get(name)?.synced === true,
+    );
     expect(gp.status?.inventory?.map(({ free: _free, ...rest }) => rest)).toEqual(inventory);
     for (const entry of gp.status?.inventory ?? []) expect(entry.free).toBeLessThanOrEqual(entry.allocatable ?? 0);
     expect(gp.status?.allocatableGpus).toBe(inventory.reduce((s, e) => s + e.allocatable, 0));
     // This controller's own view agrees, and placement sees the provider as usable.
     const snapshot = controller.registry.snapshots(6).find((s) => s.name === name);
     expect(snapshot).toMatchObject({ ready: true, cordoned: false });
-    expect(snapshot?.nodes.map((n) => n.name)).toEqual(federation().providers.find((p) => p.name === name)?.nodes.slice().sort());
+    expect(snapshot?.nodes.map((n) => n.name)).toEqual(
+      federation()
+        .providers.find((p) => p.name === name)
+        ?.nodes.slice()
+        .sort(),
+    );
   });
 
   it('a provider with a broken Secret shows Ready=False with the reason, and placement avoids it', async () => {
@@ -198,50 +207,81 @@ describe('GPUProvider controller on the local federation', () => {
     const saName = `flotilla-test-${suffix}`;
     await providerA.core.createNamespacedServiceAccount({ namespace: WORKLOADS, body: { metadata: { name: saName } } });
     try {
-      const token = (await providerA.core.createNamespacedServiceAccountToken({
-        name: saName, namespace: WORKLOADS, body: { spec: { audiences: [], expirationSeconds: 600 } },
-      })).status?.token ?? '';
+      const token =
+        (
+          await providerA.core.createNamespacedServiceAccountToken({
+            name: saName,
+            namespace: WORKLOADS,
+            body: { spec: { audiences: [], expirationSeconds: 600 } },
+          })
+        ).status?.token ?? '';
       const caOfB = clusterOf(yaml.load(kubeconfigText('provider-b')) as KubeconfigDoc)['certificate-authority-data'];
       const cases: { name: string; secret?: Record<string, string>; reason: string; message: RegExp }[] = [
-        { name: `broken-nosecret-${suffix}`, reason: 'SecretNotFound', message: new RegExp(`Secret ${SECRET_NAMESPACE}/broken-nosecret-${suffix}-kubeconfig not found`) },
+        {
+          name: `broken-nosecret-${suffix}`,
+          reason: 'SecretNotFound',
+          message: new RegExp(`Secret ${SECRET_NAMESPACE}/broken-nosecret-${suffix}-kubeconfig not found`),
+        },
         { name: `broken-nokey-${suffix}`, secret: { config: 'x' }, reason: 'SecretKeyMissing', message: /has no key "kubeconfig".*it has "config"/ },
         { name: `broken-garbage-${suffix}`, secret: { kubeconfig: 'garbage: [' }, reason: 'KubeconfigInvalid', message: /does not parse/ },
         {
           name: `broken-ca-${suffix}`,
-          secret: { kubeconfig: providerAKubeconfig((d) => { clusterOf(d)['certificate-authority-data'] = caOfB; }) },
+          secret: {
+            kubeconfig: providerAKubeconfig((d) => {
+              clusterOf(d)['certificate-authority-data'] = caOfB;
+            }),
+          },
           reason: 'CertificateInvalid',
           message: /^TLS verification of https:\/\/127\.0\.0\.1:\d+ failed: .*certificate/,
         },
         {
           name: `broken-refused-${suffix}`,
-          secret: { kubeconfig: providerAKubeconfig((d) => { clusterOf(d).server = `https://127.0.0.1:${refused}`; }) },
+          secret: {
+            kubeconfig: providerAKubeconfig((d) => {
+              clusterOf(d).server = `https://127.0.0.1:${refused}`;
+            }),
+          },
           reason: 'ConnectionFailed',
           message: /connection refused \(ECONNREFUSED\)/,
         },
         {
           name: `broken-port1-${suffix}`,
-          secret: { kubeconfig: providerAKubeconfig((d) => { clusterOf(d).server = 'https://127.0.0.1:1'; }) },
+          secret: {
+            kubeconfig: providerAKubeconfig((d) => {
+              clusterOf(d).server = 'https://127.0.0.1:1';
+            }),
+          },
           reason: 'ConnectionFailed',
           message: /127\.0\.0\.1:1/,
         },
         {
           name: `broken-token-${suffix}`,
-          secret: { kubeconfig: providerAKubeconfig((d) => { userOf(d).user = { token: 'not-a-token' }; }) },
+          secret: {
+            kubeconfig: providerAKubeconfig((d) => {
+              userOf(d).user = { token: 'not-a-token' };
+            }),
+          },
           reason: 'Unauthorized',
           message: /401 Unauthorized/,
         },
         {
           name: `broken-rbac-${suffix}`,
-          secret: { kubeconfig: providerAKubeconfig((d) => { userOf(d).user = { token }; }) },
+          secret: {
+            kubeconfig: providerAKubeconfig((d) => {
+              userOf(d).user = { token };
+            }),
+          },
           reason: 'Forbidden',
           message: /403 Forbidden.*cannot list resource "nodes"/,
         },
       ];
-      await Promise.all(cases.map(async (c) => {
-        const secretName = `${c.name}-kubeconfig`;
-        if (c.secret) await putSecret(secretName, c.secret);
-        await createProvider(c.name, secretName);
-      }));
+      await Promise.all(
+        cases.map(async (c) => {
+          const secretName = `${c.name}-kubeconfig`;
+          if (c.secret) await putSecret(secretName, c.secret);
+          await createProvider(c.name, secretName);
+        }),
+      );
       for (const c of cases) {
         const gp = await waitForProvider(c.name, hasCondition('Reachable', 'False', c.reason));
         expect(conditionOf(gp, 'Reachable')?.message).toMatch(c.message);
@@ -325,30 +365,36 @@ describe('GPUProvider controller on the local federation', () => {
     const upstream = new URL(String(clusterOf(yaml.load(kubeconfigText('provider-a')) as KubeconfigDoc).server));
     // A TCP pass-through to provider-a's apiserver: TLS stays end to end, and we can pull the plug.
     const sockets = new Set<Socket>();
-    const listen = (port: number) => new Promise<Server>((resolve, reject) => {
-      const server = createServer((client) => {
-        const remote = new (client.constructor as typeof Socket)();
-        remote.connect(Number(upstream.port), upstream.hostname);
-        for (const s of [client, remote]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => s.destroy());
-        }
-        client.pipe(remote).pipe(client);
+    const listen = (port: number) =>
+      new Promise<Server>((resolve, reject) => {
+        const server = createServer((client) => {
+          const remote = new (client.constructor as typeof Socket)();
+          remote.connect(Number(upstream.port), upstream.hostname);
+          for (const s of [client, remote]) {
+            sockets.add(s);
+            s.on('close', () => sockets.delete(s));
+            s.on('error', () => s.destroy());
+          }
+          client.pipe(remote).pipe(client);
+        });
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve(server));
       });
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve(server));
-    });
-    const close = (server: Server) => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    });
+    const close = (server: Server) =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
 
     let proxy = await listen(0);
     const port = (proxy.address() as AddressInfo).port;
     const name = uniqueName('proxied');
     try {
-      await putSecret(`${name}-kubeconfig`, { kubeconfig: providerAKubeconfig((d) => { clusterOf(d).server = `https://127.0.0.1:${port}`; }) });
+      await putSecret(`${name}-kubeconfig`, {
+        kubeconfig: providerAKubeconfig((d) => {
+          clusterOf(d).server = `https://127.0.0.1:${port}`;
+        }),
+      });
       await createProvider(name, `${name}-kubeconfig`);
       await waitForProvider(name, hasCondition('Ready', 'True', 'Ready'));
       const connection = controller.registry.get(name) as ProviderConnection;
@@ -381,7 +427,9 @@ describe('GPUProvider controller on the local federation', () => {
     /** Free H100s as the hub's status says, and as this controller's caches say it must be. */
     const freeNow = async () => {
       const gp = await getProvider('provider-a');
-      const bound = client().pods().filter((p) => p.spec?.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+      const bound = client()
+        .pods()
+        .filter((p) => p.spec?.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
       const used = bound.reduce((s, p) => s + Number(p.spec?.containers[0]?.resources?.limits?.['nvidia.com/gpu'] ?? 0), 0);
       return { status: gp?.status?.inventory?.find((e) => e.product === H100)?.free, expected: 16 - used };
     };
@@ -441,26 +489,53 @@ describe('GPUProvider controller on the local federation', () => {
     try {
       // What charts/flotilla grants the operator on the hub, narrowed to one test Secret.
       await hub.core.createNamespacedServiceAccount({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa } } });
-      await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: [
-        { apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: [GROUP], resources: [`${GPUPROVIDER.plural}/status`], verbs: ['get', 'patch'] },
-      ] } });
-      await rbac.createClusterRoleBinding({ body: { metadata: { name: sa }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
-        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }] } });
-      await rbac.createNamespacedRole({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa }, rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName] },
-      ] } });
-      await rbac.createNamespacedRoleBinding({ namespace: SECRET_NAMESPACE, body: { metadata: { name: sa },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }] } });
-      const token = (await hub.core.createNamespacedServiceAccountToken({
-        name: sa, namespace: SECRET_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 600 } },
-      })).status?.token ?? '';
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name: sa },
+          rules: [
+            { apiGroups: [GROUP], resources: [GPUPROVIDER.plural], verbs: ['get', 'list', 'watch'] },
+            { apiGroups: [GROUP], resources: [`${GPUPROVIDER.plural}/status`], verbs: ['get', 'patch'] },
+          ],
+        },
+      });
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: sa },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
+          subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }],
+        },
+      });
+      await rbac.createNamespacedRole({
+        namespace: SECRET_NAMESPACE,
+        body: { metadata: { name: sa }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: [secretName] }] },
+      });
+      await rbac.createNamespacedRoleBinding({
+        namespace: SECRET_NAMESPACE,
+        body: {
+          metadata: { name: sa },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
+          subjects: [{ kind: 'ServiceAccount', name: sa, namespace: SECRET_NAMESPACE }],
+        },
+      });
+      const token =
+        (
+          await hub.core.createNamespacedServiceAccountToken({
+            name: sa,
+            namespace: SECRET_NAMESPACE,
+            body: { spec: { audiences: [], expirationSeconds: 600 } },
+          })
+        ).status?.token ?? '';
       const cluster = hub.kc.getCurrentCluster();
       if (!cluster) throw new Error('hub kubeconfig without a cluster');
       const kc = new KubeConfig();
       kc.loadFromOptions({ clusters: [cluster], users: [{ name: sa, token }], contexts: [{ name: sa, cluster: cluster.name, user: sa }], currentContext: sa });
 
-      restricted = startProviderConnections({ hub: kc, resyncMs: 1_000, kubeconfigPolicy: LOCAL_FEDERATION_POLICY, log: (level, message, fields) => restrictedLogs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`) });
+      restricted = startProviderConnections({
+        hub: kc,
+        resyncMs: 1_000,
+        kubeconfigPolicy: LOCAL_FEDERATION_POLICY,
+        log: (level, message, fields) => restrictedLogs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
+      });
       await createProvider(name, secretName);
       const deadline = Date.now() + 20_000;
       while (restricted.registry.facts(name)?.configError?.reason !== 'SecretNotFound' && Date.now() < deadline) await sleep(100);

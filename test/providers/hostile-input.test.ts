@@ -13,7 +13,18 @@ import type { Condition, GPUProvider, GPUProviderManifest } from '../../operator
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/preemption-corner.ts';
+import {
+  addProvider,
+  clusterRef,
+  cornerJob,
+  createJob,
+  deleteJob,
+  jobPods,
+  newCorner,
+  removeCorner,
+  waitJob,
+  waitProvidersReady,
+} from '../support/preemption-corner.ts';
 import type { Corner } from '../support/preemption-corner.ts';
 import { startHostileServer } from './hostile-server.ts';
 import type { HostileServer } from './hostile-server.ts';
@@ -34,7 +45,10 @@ const hostile: string[] = [];
 /** A GPUProvider (and its kubeconfig Secret) for a hostile listener. */
 async function hostileProvider(name: string, listener: HostileServer, price = '9999'): Promise<void> {
   const secretName = `${name}-kubeconfig`;
-  await hub.core.createNamespacedSecret({ namespace: SECRET_NAMESPACE, body: { metadata: { name: secretName, namespace: SECRET_NAMESPACE }, stringData: { kubeconfig: listener.kubeconfig() } } });
+  await hub.core.createNamespacedSecret({
+    namespace: SECRET_NAMESPACE,
+    body: { metadata: { name: secretName, namespace: SECRET_NAMESPACE }, stringData: { kubeconfig: listener.kubeconfig() } },
+  });
   const body: GPUProviderManifest = {
     apiVersion: API_VERSION,
     kind: GPUPROVIDER.kind,
@@ -51,7 +65,8 @@ async function hostileProvider(name: string, listener: HostileServer, price = '9
   await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body });
 }
 
-const readProvider = (name: string) => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
+const readProvider = (name: string) =>
+  custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
 const condition = (gp: GPUProvider, type: string): Condition | undefined => gp.status?.conditions?.find((c) => c.type === type);
 
 /** Peak and current resident memory of a process, in MiB (Linux /proc). */
@@ -111,22 +126,41 @@ function bigNodeList(bytes: number): (res: ServerResponse) => void {
 }
 
 describe('hostile provider input', () => {
-  it('a 100 MB list response: the provider is unhealthy with the reason, and the operator\'s memory stays bounded', async () => {
+  it("a 100 MB list response: the provider is unhealthy with the reason, and the operator's memory stays bounded", async () => {
     const listener = await startHostileServer();
     listeners.push(listener);
     let served = 0;
     const list = bigNodeList(100 * MiB);
-    listener.behave({ nodeList: (res) => { served += 1; list(res); } });
+    listener.behave({
+      nodeList: (res) => {
+        served += 1;
+        list(res);
+      },
+    });
     const before = memoryOf(operator.pid);
     const name = `hi-big-${corner.id}`;
     await hostileProvider(name, listener);
-    const gp = await pollUntil(`${name} Reachable=False ResponseTooLarge`, () => readProvider(name), (p) => condition(p, 'Reachable')?.reason === 'ResponseTooLarge', 60_000, 250);
+    const gp = await pollUntil(
+      `${name} Reachable=False ResponseTooLarge`,
+      () => readProvider(name),
+      (p) => condition(p, 'Reachable')?.reason === 'ResponseTooLarge',
+      60_000,
+      250,
+    );
     expect(condition(gp, 'Reachable')?.message).toMatch(/exceeded the limit of 64 MiB/);
     expect(condition(gp, 'Ready')).toMatchObject({ status: 'False', reason: 'Unreachable' });
     // Let the informer retry (backoff 0.5 s, 1 s, 2 s, …): every try is cut off the same way.
-    await pollUntil('three tries of the 100 MB list', async () => served, (n) => n >= 3, 30_000, 250);
+    await pollUntil(
+      'three tries of the 100 MB list',
+      async () => served,
+      (n) => n >= 3,
+      30_000,
+      250,
+    );
     const after = memoryOf(operator.pid);
-    process.stdout.write(`[hostile-input] 100 MB list served ${served}×: operator VmHWM ${before.hwm.toFixed(0)} → ${after.hwm.toFixed(0)} MiB (RSS now ${after.rss.toFixed(0)} MiB)\n`);
+    process.stdout.write(
+      `[hostile-input] 100 MB list served ${served}×: operator VmHWM ${before.hwm.toFixed(0)} → ${after.hwm.toFixed(0)} MiB (RSS now ${after.rss.toFixed(0)} MiB)\n`,
+    );
     // The stated bound: the peak grows by less than 256 MiB over the operator's own (a 64 MiB
     // response limit, the chunks held while it is read, and the garbage of the cut-off tries).
     // Read whole, the body alone would be 100 MB as text before its 100,000 nodes were parsed
@@ -139,17 +173,34 @@ describe('hostile provider input', () => {
   it('a malformed node at one provider: it is skipped, counted and named, and jobs still place on the others', async () => {
     const listener = await startHostileServer();
     listeners.push(listener);
-    const goodNode = { metadata: { name: 'hostile-cpu-node', resourceVersion: '2', labels: { 'kubernetes.io/hostname': 'hostile-cpu-node' } }, spec: {}, status: { allocatable: { cpu: '8', memory: '32Gi' }, conditions: [{ type: 'Ready', status: 'True' }] } };
+    const goodNode = {
+      metadata: { name: 'hostile-cpu-node', resourceVersion: '2', labels: { 'kubernetes.io/hostname': 'hostile-cpu-node' } },
+      spec: {},
+      status: { allocatable: { cpu: '8', memory: '32Gi' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    };
     // spec.taints a string: the shape that stopped registry.snapshots() (and placement everywhere).
-    const badNode = { metadata: { name: 'hostile-bad-node', resourceVersion: '3', labels: { 'nvidia.com/gpu.product': corner.product } }, spec: { taints: 'NoSchedule' }, status: { allocatable: { 'nvidia.com/gpu': '8' }, conditions: [{ type: 'Ready', status: 'True' }] } };
+    const badNode = {
+      metadata: { name: 'hostile-bad-node', resourceVersion: '3', labels: { 'nvidia.com/gpu.product': corner.product } },
+      spec: { taints: 'NoSchedule' },
+      status: { allocatable: { 'nvidia.com/gpu': '8' }, conditions: [{ type: 'Ready', status: 'True' }] },
+    };
     listener.behave({
-      nodeList: (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '2' }, items: [goodNode] })); },
+      nodeList: (res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '2' }, items: [goodNode] }));
+      },
       nodeWatchEvents: () => [{ type: 'ADDED', object: badNode }],
     });
     const name = `hi-bad-${corner.id}`;
     // Cheaper than A: were the bad node readable, it would look like the best place.
     await hostileProvider(name, listener, '0.10');
-    const gp = await pollUntil(`${name} InventoryValid=False`, () => readProvider(name), (p) => condition(p, 'InventoryValid')?.status === 'False', 30_000, 250);
+    const gp = await pollUntil(
+      `${name} InventoryValid=False`,
+      () => readProvider(name),
+      (p) => condition(p, 'InventoryValid')?.status === 'False',
+      30_000,
+      250,
+    );
     expect(condition(gp, 'InventoryValid')).toMatchObject({ reason: 'MalformedObjects' });
     expect(condition(gp, 'InventoryValid')?.message).toMatch(/node hostile-bad-node \(spec\.taints is not a list\)/);
 
@@ -169,16 +220,27 @@ describe('hostile provider input', () => {
     const job = uniqueName('longmsg');
     await createJob(cornerJob(corner, ns, job));
     try {
-      const running = await waitJob(ns, job, `Running on ${A} with a checkpoint`, (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === A && Boolean(j.status.attempts[0].checkpointCID), 60_000);
+      const running = await waitJob(
+        ns,
+        job,
+        `Running on ${A} with a checkpoint`,
+        (j) => j.status?.phase === 'Running' && j.status.attempts?.[0]?.provider === A && Boolean(j.status.attempts[0].checkpointCID),
+        60_000,
+      );
       const [pod] = await jobPods(corner, A, running.metadata.uid ?? '');
       if (!pod) throw new Error('no pod on A');
       const message = `hostile: ${'m'.repeat(5_000 - 9)}`;
       const providerA = clusterClients('provider-a');
-      await providerA.core.patchNamespacedPodStatus({
-        name: pod.metadata?.name ?? '',
-        namespace: corner.lentNamespace,
-        body: { status: { conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message, lastTransitionTime: new Date() }] } },
-      }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await providerA.core.patchNamespacedPodStatus(
+        {
+          name: pod.metadata?.name ?? '',
+          namespace: corner.lentNamespace,
+          body: {
+            status: { conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message, lastTransitionTime: new Date() }] },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
       const done = await waitJob(ns, job, `resumed on ${B}`, (j) => j.status?.attempts?.[1]?.provider === B && j.status.phase === 'Running', 60_000);
       const first = done.status?.attempts?.[0];
       expect(first).toMatchObject({ index: 1, provider: A, reason: 'Preempted: DisruptionTarget' });

@@ -32,7 +32,10 @@ const created: { providers: string[]; secrets: string[] } = { providers: [], sec
 async function putProvider(name: string, kubeconfig: string, group: string): Promise<void> {
   const secretName = `${name}-kubeconfig`;
   created.secrets.push(secretName);
-  await hub.core.createNamespacedSecret({ namespace: SECRET_NAMESPACE, body: { metadata: { name: secretName, namespace: SECRET_NAMESPACE }, stringData: { kubeconfig } } });
+  await hub.core.createNamespacedSecret({
+    namespace: SECRET_NAMESPACE,
+    body: { metadata: { name: secretName, namespace: SECRET_NAMESPACE }, stringData: { kubeconfig } },
+  });
   const body: GPUProviderManifest = {
     apiVersion: API_VERSION,
     kind: GPUPROVIDER.kind,
@@ -51,15 +54,26 @@ async function putProvider(name: string, kubeconfig: string, group: string): Pro
 }
 
 async function cleanup(): Promise<void> {
-  await Promise.all(created.providers.splice(0).map((name) => custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }).catch(() => undefined)));
+  await Promise.all(
+    created.providers
+      .splice(0)
+      .map((name) => custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }).catch(() => undefined)),
+  );
   await Promise.all(created.secrets.splice(0).map((name) => hub.core.deleteNamespacedSecret({ name, namespace: SECRET_NAMESPACE }).catch(() => undefined)));
 }
 
-const readProvider = (name: string) => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
+const readProvider = (name: string) =>
+  custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
 const condition = (gp: GPUProvider, type: string): Condition | undefined => gp.status?.conditions?.find((c) => c.type === type);
 
 async function refusedWith(name: string, key: RegExp): Promise<GPUProvider> {
-  const gp = await pollUntil(`${name} Ready=False KubeconfigInvalid`, () => readProvider(name), (p) => condition(p, 'Ready')?.reason === 'KubeconfigInvalid', 30_000, 200);
+  const gp = await pollUntil(
+    `${name} Ready=False KubeconfigInvalid`,
+    () => readProvider(name),
+    (p) => condition(p, 'Ready')?.reason === 'KubeconfigInvalid',
+    30_000,
+    200,
+  );
   expect(condition(gp, 'Ready')).toMatchObject({ status: 'False', reason: 'KubeconfigInvalid' });
   expect(condition(gp, 'Reachable')).toMatchObject({ status: 'False', reason: 'KubeconfigInvalid' });
   expect(condition(gp, 'Ready')?.message).toMatch(key);
@@ -89,16 +103,78 @@ describe('a hostile provider kubeconfig', () => {
   it('every shape the flag does not relax is refused by the real operator, naming the key, and no request reaches the provider', async () => {
     operator = startOperator(ns);
     const cases: { name: string; change: (d: KubeconfigDoc) => void; key: RegExp }[] = [
-      { name: 'settlement', change: (d) => { user(d)['token-file'] = '/etc/flotilla/secrets/settlement-key/key'; delete user(d).token; }, key: /users\[0\]\.user\.token-file/ },
-      { name: 'devzero', change: (d) => { user(d)['token-file'] = '/dev/zero'; }, key: /users\[0\]\.user\.token-file/ },
-      { name: 'proxy', change: (d) => { cluster(d)['proxy-url'] = listener.url; }, key: /clusters\[0\]\.cluster\.proxy-url/ },
-      { name: 'impersonate', change: (d) => { user(d).as = 'system:admin'; user(d)['as-groups'] = ['system:masters']; }, key: /users\[0\]\.user\.as/ },
-      { name: 'basic', change: (d) => { d.users[0] = { name: 'hostile', user: { username: 'admin', password: 'hunter2' } }; }, key: /users\[0\]\.user\.(username|password)/ },
-      { name: 'exec', change: (d) => { d.users[0] = { name: 'hostile', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', 'cat /etc/passwd'] } } }; }, key: /users\[0\]\.user\.exec/ },
-      { name: 'authprovider', change: (d) => { d.users[0] = { name: 'hostile', user: { 'auth-provider': { name: 'oidc', config: { 'idp-issuer-url': listener.url } } } }; }, key: /users\[0\]\.user\.auth-provider/ },
-      { name: 'cafile', change: (d) => { cluster(d)['certificate-authority'] = '/etc/ssl/certs/ca-certificates.crt'; }, key: /clusters\[0\]\.cluster\.certificate-authority\b/ },
-      { name: 'certfile', change: (d) => { d.users[0] = { name: 'hostile', user: { 'client-certificate': '/etc/passwd', 'client-key': '/etc/shadow' } }; }, key: /users\[0\]\.user\.client-(certificate|key)\b/ },
-      { name: 'metadata', change: (d) => { cluster(d).server = 'http://169.254.169.254'; }, key: /clusters\[0\]\.cluster\.server.*link-local/ },
+      {
+        name: 'settlement',
+        change: (d) => {
+          user(d)['token-file'] = '/etc/flotilla/secrets/settlement-key/key';
+          delete user(d).token;
+        },
+        key: /users\[0\]\.user\.token-file/,
+      },
+      {
+        name: 'devzero',
+        change: (d) => {
+          user(d)['token-file'] = '/dev/zero';
+        },
+        key: /users\[0\]\.user\.token-file/,
+      },
+      {
+        name: 'proxy',
+        change: (d) => {
+          cluster(d)['proxy-url'] = listener.url;
+        },
+        key: /clusters\[0\]\.cluster\.proxy-url/,
+      },
+      {
+        name: 'impersonate',
+        change: (d) => {
+          user(d).as = 'system:admin';
+          user(d)['as-groups'] = ['system:masters'];
+        },
+        key: /users\[0\]\.user\.as/,
+      },
+      {
+        name: 'basic',
+        change: (d) => {
+          d.users[0] = { name: 'hostile', user: { username: 'admin', password: 'hunter2' } };
+        },
+        key: /users\[0\]\.user\.(username|password)/,
+      },
+      {
+        name: 'exec',
+        change: (d) => {
+          d.users[0] = { name: 'hostile', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', 'cat /etc/passwd'] } } };
+        },
+        key: /users\[0\]\.user\.exec/,
+      },
+      {
+        name: 'authprovider',
+        change: (d) => {
+          d.users[0] = { name: 'hostile', user: { 'auth-provider': { name: 'oidc', config: { 'idp-issuer-url': listener.url } } } };
+        },
+        key: /users\[0\]\.user\.auth-provider/,
+      },
+      {
+        name: 'cafile',
+        change: (d) => {
+          cluster(d)['certificate-authority'] = '/etc/ssl/certs/ca-certificates.crt';
+        },
+        key: /clusters\[0\]\.cluster\.certificate-authority\b/,
+      },
+      {
+        name: 'certfile',
+        change: (d) => {
+          d.users[0] = { name: 'hostile', user: { 'client-certificate': '/etc/passwd', 'client-key': '/etc/shadow' } };
+        },
+        key: /users\[0\]\.user\.client-(certificate|key)\b/,
+      },
+      {
+        name: 'metadata',
+        change: (d) => {
+          cluster(d).server = 'http://169.254.169.254';
+        },
+        key: /clusters\[0\]\.cluster\.server.*link-local/,
+      },
     ];
     await Promise.all(cases.map((c) => putProvider(`hk-${c.name}-${run}`, listener.kubeconfig(c.change), 'process')));
     for (const c of cases) await refusedWith(`hk-${c.name}-${run}`, c.key);
@@ -107,7 +183,13 @@ describe('a hostile provider kubeconfig', () => {
     // The control: the same listener behind an allow-list-clean kubeconfig is dialled at once (the
     // local-development flag allows its loopback http), so "no request" above is the refusal's doing.
     await putProvider(`hk-control-${run}`, listener.kubeconfig(), 'process');
-    await pollUntil('the control provider dialled', async () => listener.requests.length, (n) => n > 0, 30_000, 100);
+    await pollUntil(
+      'the control provider dialled',
+      async () => listener.requests.length,
+      (n) => n > 0,
+      30_000,
+      100,
+    );
     expect(listener.requests.some((r) => r.url.startsWith('/api/v1/nodes') && r.authorization === 'Bearer hostile-token')).toBe(true);
     const log = operator.logs();
     expect(log).toMatch(/FLOTILLA_ALLOW_INSECURE_PROVIDERS is set/);
@@ -129,10 +211,35 @@ describe('a hostile provider kubeconfig', () => {
       });
       const port = new URL(strictListener.url).port;
       const cases: { name: string; change: (d: KubeconfigDoc) => void; key: RegExp }[] = [
-        { name: 'http', change: (d) => { cluster(d).server = `http://203.0.113.1:${port}`; }, key: /clusters\[0\]\.cluster\.server.*plain http is not accepted/ },
-        { name: 'skipverify', change: (d) => { cluster(d).server = `https://203.0.113.1:${port}`; cluster(d)['insecure-skip-tls-verify'] = true; }, key: /clusters\[0\]\.cluster\.insecure-skip-tls-verify/ },
-        { name: 'loopback', change: (d) => { cluster(d).server = `https://127.0.0.1:${port}`; }, key: /clusters\[0\]\.cluster\.server.*127\.0\.0\.1 is loopback/ },
-        { name: 'localhost', change: (d) => { cluster(d).server = `https://localhost:${port}`; }, key: /clusters\[0\]\.cluster\.server.*loopback/ },
+        {
+          name: 'http',
+          change: (d) => {
+            cluster(d).server = `http://203.0.113.1:${port}`;
+          },
+          key: /clusters\[0\]\.cluster\.server.*plain http is not accepted/,
+        },
+        {
+          name: 'skipverify',
+          change: (d) => {
+            cluster(d).server = `https://203.0.113.1:${port}`;
+            cluster(d)['insecure-skip-tls-verify'] = true;
+          },
+          key: /clusters\[0\]\.cluster\.insecure-skip-tls-verify/,
+        },
+        {
+          name: 'loopback',
+          change: (d) => {
+            cluster(d).server = `https://127.0.0.1:${port}`;
+          },
+          key: /clusters\[0\]\.cluster\.server.*127\.0\.0\.1 is loopback/,
+        },
+        {
+          name: 'localhost',
+          change: (d) => {
+            cluster(d).server = `https://localhost:${port}`;
+          },
+          key: /clusters\[0\]\.cluster\.server.*loopback/,
+        },
         { name: 'loopbackhttp', change: () => undefined, key: /clusters\[0\]\.cluster\.server.*plain http is not accepted/ },
       ];
       await Promise.all(cases.map((c) => putProvider(`hk-${c.name}-${run}`, strictListener.kubeconfig(c.change), 'strict')));

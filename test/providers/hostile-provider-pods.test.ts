@@ -43,7 +43,9 @@ afterAll(async () => {
 });
 
 const job = (name: string, spec: Partial<AIJobManifest['spec']>): AIJobManifest => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob', metadata: { name, namespace: ns },
+  apiVersion: 'flotilla.dev/v1alpha1',
+  kind: 'AIJob',
+  metadata: { name, namespace: ns },
   spec: { image: IMAGE, resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] }, output: { path: '/flotilla/output', pin: false }, ...spec },
 });
 
@@ -52,7 +54,7 @@ async function podsOf(provider: string, uid: string): Promise<V1Pod[]> {
 }
 
 async function reputation(provider: string): Promise<NonNullable<GPUProvider['status']>['reputation']> {
-  const gp = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: provider }) as GPUProvider;
+  const gp = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: provider })) as GPUProvider;
   return gp.status?.reputation;
 }
 
@@ -60,19 +62,30 @@ async function reputation(provider: string): Promise<NonNullable<GPUProvider['st
 function forgedPod(name: string, uid: string, jobName: string, attempt: string, finalizers?: string[]): V1Pod {
   return {
     metadata: {
-      name, namespace: LENT, ...(finalizers ? { finalizers } : {}),
-      labels: { 'flotilla.dev/job-uid': uid, 'flotilla.dev/attempt': attempt, 'flotilla.dev/replica': '0', 'flotilla.dev/hub': 'hub', 'app.kubernetes.io/managed-by': 'flotilla' },
+      name,
+      namespace: LENT,
+      ...(finalizers ? { finalizers } : {}),
+      labels: {
+        'flotilla.dev/job-uid': uid,
+        'flotilla.dev/attempt': attempt,
+        'flotilla.dev/replica': '0',
+        'flotilla.dev/hub': 'hub',
+        'app.kubernetes.io/managed-by': 'flotilla',
+      },
       annotations: { 'flotilla.dev/job-namespace': ns, 'flotilla.dev/job-name': jobName },
     },
     spec: { schedulerName: 'hostile-provider', containers: [{ name: 'main', image: 'registry.example/forged:1' }] },
   };
 }
 
-describe('a hostile provider\'s pods', () => {
-  it('ignores provider-made pods with the job\'s labels (attempt 999; a forged replica reporting another job\'s output), reports and deletes them; the job succeeds with its own output', async () => {
-    const created = await createJob(hub.kc, job('victim', { podAnnotations: { 'sim.flotilla.dev/run-seconds': '30', 'sim.flotilla.dev/output': 'victim done' } }));
+describe("a hostile provider's pods", () => {
+  it("ignores provider-made pods with the job's labels (attempt 999; a forged replica reporting another job's output), reports and deletes them; the job succeeds with its own output", async () => {
+    const created = await createJob(
+      hub.kc,
+      job('victim', { podAnnotations: { 'sim.flotilla.dev/run-seconds': '30', 'sim.flotilla.dev/output': 'victim done' } }),
+    );
     const uid = created.metadata.uid ?? '';
-    const running = await waitForAIJob(ns, 'victim', (j) => j?.status?.phase === 'Running', 60_000) as AIJob;
+    const running = (await waitForAIJob(ns, 'victim', (j) => j?.status?.phase === 'Running', 60_000)) as AIJob;
     const provider = running.status?.placement?.provider ?? '';
     const [ours] = await podsOf(provider, uid);
     // The pod we made runs hardened (Pod Security baseline), and its uid is on record.
@@ -92,34 +105,89 @@ describe('a hostile provider\'s pods', () => {
     await providerCore.createNamespacedPod({ namespace: LENT, body: forgedPod(forgedR0, uid, 'victim', '1', ['hostile.example/keep']) });
     try {
       const now = new Date();
-      await providerCore.patchNamespacedPodStatus({
-        name: forgedR0, namespace: LENT,
-        body: { status: { phase: 'Succeeded', containerStatuses: [{ name: 'main', image: 'registry.example/forged:1', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', message: JSON.stringify({ outputCID: OTHER_JOBS_OUTPUT }), startedAt: now, finishedAt: now } } }] } },
-      }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await providerCore.patchNamespacedPodStatus(
+        {
+          name: forgedR0,
+          namespace: LENT,
+          body: {
+            status: {
+              phase: 'Succeeded',
+              containerStatuses: [
+                {
+                  name: 'main',
+                  image: 'registry.example/forged:1',
+                  imageID: '',
+                  ready: false,
+                  restartCount: 0,
+                  state: {
+                    terminated: {
+                      exitCode: 0,
+                      reason: 'Completed',
+                      message: JSON.stringify({ outputCID: OTHER_JOBS_OUTPUT }),
+                      startedAt: now,
+                      finishedAt: now,
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
 
       // Both are reported on the job and deleted (this credential may delete them); the job is unaffected.
-      const violations = await pollUntil('two ProviderViolation events', async () => (await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=victim' })).items.filter((e) => e.reason === 'ProviderViolation'), (es) => es.length >= 2, 45_000, 500);
+      const violations = await pollUntil(
+        'two ProviderViolation events',
+        async () =>
+          (await hub.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=victim' })).items.filter(
+            (e) => e.reason === 'ProviderViolation',
+          ),
+        (es) => es.length >= 2,
+        45_000,
+        500,
+      );
       expect(violations.map((e) => e.message).join('\n')).toMatch(/attempt 999/);
-      const after = await pollUntil('the forged pods deleted', () => podsOf(provider, uid), (pods) => !pods.some((p) => p.metadata?.name === forged999) && pods.some((p) => p.metadata?.name === forgedR0 && p.metadata.deletionTimestamp), 30_000, 500);
+      const after = await pollUntil(
+        'the forged pods deleted',
+        () => podsOf(provider, uid),
+        (pods) => !pods.some((p) => p.metadata?.name === forged999) && pods.some((p) => p.metadata?.name === forgedR0 && p.metadata.deletionTimestamp),
+        30_000,
+        500,
+      );
       expect(after.find((p) => p.metadata?.name === forgedR0)?.status?.phase).toBe('Succeeded');
-      const done = await waitForAIJob(ns, 'victim', (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 90_000) as AIJob;
-    expect(done.status?.phase).toBe('Succeeded');
-    expect(done.status?.outputCID).toMatch(/^b[a-z2-7]+$/);
-    expect(done.status?.outputCID).not.toBe(OTHER_JOBS_OUTPUT);
+      const done = (await waitForAIJob(ns, 'victim', (j) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed', 90_000)) as AIJob;
+      expect(done.status?.phase).toBe('Succeeded');
+      expect(done.status?.outputCID).toMatch(/^b[a-z2-7]+$/);
+      expect(done.status?.outputCID).not.toBe(OTHER_JOBS_OUTPUT);
       expect(done.status?.attempts).toEqual([expect.objectContaining({ index: 1, provider, reason: 'Succeeded' })]);
 
       // …and counted: the metric, and the provider's reputation (violations, and failed).
       const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`flotilla_provider_violations_total\\{[^}]*provider="${provider}"[^}]*\\} 2`));
-      await pollUntil('the reputation penalty', () => reputation(provider), (r) => (r?.violations ?? 0) >= repBefore + 2, 15_000, 250);
+      await pollUntil(
+        'the reputation penalty',
+        () => reputation(provider),
+        (r) => (r?.violations ?? 0) >= repBefore + 2,
+        15_000,
+        250,
+      );
     } finally {
-      await providerCore.patchNamespacedPod({ name: forgedR0, namespace: LENT, body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
+      await providerCore
+        .patchNamespacedPod(
+          { name: forgedR0, namespace: LENT, body: { metadata: { finalizers: null } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )
+        .catch(() => undefined);
     }
   });
 
   it('bills a pod whose startedAt the provider backdated by a day no more than the hub observed; the settlement balances to the base unit', async () => {
     const name = 'backdated';
-    const created = await createJob(hub.kc, paidJob(ns, name, { maxAmount: '5', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 1, runSeconds: 600 }));
+    const created = await createJob(
+      hub.kc,
+      paidJob(ns, name, { maxAmount: '5', providers: ['provider-b'], product: 'NVIDIA-A100-SXM4-40GB', gpus: 1, runSeconds: 600 }),
+    );
     await fundAs(hub.kc, c, ns, name, payer.key);
     await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Running', 90_000);
     const [pod] = await podsOf('provider-b', created.metadata.uid ?? '');
@@ -130,12 +198,16 @@ describe('a hostile provider\'s pods', () => {
     const dayAgo = new Date(Date.now() - 86_400_000);
     const running = pod?.status?.containerStatuses?.find((s) => s.name === 'main');
     const watch = await recordPodHistory(clusterClients('provider-b').kc, LENT, pod?.metadata?.name ?? '');
-    await clusterClients('provider-b').core.patchNamespacedPodStatus({
-      name: pod?.metadata?.name ?? '', namespace: LENT,
-      body: { status: { startTime: dayAgo, containerStatuses: [{ ...running, name: 'main', state: { running: { startedAt: dayAgo } } }] } },
-    }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+    await clusterClients('provider-b').core.patchNamespacedPodStatus(
+      {
+        name: pod?.metadata?.name ?? '',
+        namespace: LENT,
+        body: { status: { startTime: dayAgo, containerStatuses: [{ ...running, name: 'main', state: { running: { startedAt: dayAgo } } }] } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
 
-    const settled = await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 120_000) as AIJob;
+    const settled = (await waitForAIJob(ns, name, (j) => j?.status?.phase === 'Settled', 120_000)) as AIJob;
     watch.stop();
     const attempt = settled.status?.attempts?.[0];
     // The provider did report the day-old start when the pod ended.
@@ -156,15 +228,28 @@ describe('a hostile provider\'s pods', () => {
     expect(shares + toBaseUnits(settled.status?.settlement?.refund ?? '0', 6)).toBe(USDC('5'));
   });
 
-  it('turns a provider\'s exceeded-quota refusal into a placement failure at once, not a bind timeout', async () => {
+  it("turns a provider's exceeded-quota refusal into a placement failure at once, not a bind timeout", async () => {
     const providerC = clusterClients('provider-c').core;
     const quota = `hostile-quota-${ns.slice(-6)}`;
     await providerC.createNamespacedResourceQuota({ namespace: LENT, body: { metadata: { name: quota }, spec: { hard: { 'requests.nvidia.com/gpu': '0' } } } });
     try {
       // The quota controller must have computed usage before admission enforces it.
-      await pollUntil('the quota in force', async () => (await providerC.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard, (h) => h !== undefined, 15_000, 200);
-      await createJob(hub.kc, job('refused', { gpu: { products: ['NVIDIA-H100-80GB-HBM3'] }, placement: { allowedProviders: ['provider-c'] }, recovery: { maxRestarts: 0, strategy: 'Failover' } }));
-      const failed = await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000) as AIJob;
+      await pollUntil(
+        'the quota in force',
+        async () => (await providerC.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard,
+        (h) => h !== undefined,
+        15_000,
+        200,
+      );
+      await createJob(
+        hub.kc,
+        job('refused', {
+          gpu: { products: ['NVIDIA-H100-80GB-HBM3'] },
+          placement: { allowedProviders: ['provider-c'] },
+          recovery: { maxRestarts: 0, strategy: 'Failover' },
+        }),
+      );
+      const failed = (await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000)) as AIJob;
       expect(failed.status?.attempts?.[0]).toMatchObject({ provider: 'provider-c', reason: 'Preempted: CreateRefused' });
       expect(failed.status?.attempts?.[0]?.message).toMatch(/exceeded quota/);
       expect(failed.status?.conditions?.find((x) => x.type === 'Preempted')).toMatchObject({ status: 'True', reason: 'CreateRefused' });
@@ -174,21 +259,33 @@ describe('a hostile provider\'s pods', () => {
   });
 
   it('deletes the provider pods of a job a tenant deleted mid-run after stripping the finalizer (orphan sweep)', async () => {
-    const created = await createJob(hub.kc, job('orphaned', { gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } }));
+    const created = await createJob(
+      hub.kc,
+      job('orphaned', { gpu: { products: ['NVIDIA-A100-SXM4-40GB'] }, podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' } }),
+    );
     const uid = created.metadata.uid ?? '';
-    const running = await waitForAIJob(ns, 'orphaned', (j) => j?.status?.phase === 'Running', 60_000) as AIJob;
+    const running = (await waitForAIJob(ns, 'orphaned', (j) => j?.status?.phase === 'Running', 60_000)) as AIJob;
     const provider = running.status?.placement?.provider ?? '';
     expect(await podsOf(provider, uid)).toHaveLength(1);
     // The operator is down while the tenant strips the finalizer and deletes the job, so the job's
     // own reconcile never sees it: only the sweep can find its pods.
     await operator.stop();
-    await custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned' });
     expect(await readAIJob(ns, 'orphaned')).toBeUndefined();
     operator = startOperator(ns, env);
     const started = Date.now();
     // The stated bound (docs/security.md): sweep interval + minimum age + the pod's termination, well under 60 s here.
-    await pollUntil('the orphaned pods gone', () => podsOf(provider, uid), (pods) => pods.length === 0, 60_000, 500);
+    await pollUntil(
+      'the orphaned pods gone',
+      () => podsOf(provider, uid),
+      (pods) => pods.length === 0,
+      60_000,
+      500,
+    );
     process.stdout.write(`orphan sweep: pods gone ${Date.now() - started} ms after the operator started\n`);
     expect(operator.logs()).toMatch(/deleted orphaned remote pod/);
   });

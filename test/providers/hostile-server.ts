@@ -62,8 +62,10 @@ export async function startHostileServer(): Promise<HostileServer> {
       res.on('close', () => open.delete(res));
       return undefined;
     }
-    if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(url.pathname)) return json(res, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] });
-    if (/^\/api\/v1\/namespaces\/[^/]+$/.test(url.pathname)) return json(res, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: url.pathname.split('/').pop() } });
+    if (/^\/api\/v1\/namespaces\/[^/]+\/pods$/.test(url.pathname))
+      return json(res, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] });
+    if (/^\/api\/v1\/namespaces\/[^/]+$/.test(url.pathname))
+      return json(res, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: url.pathname.split('/').pop() } });
     res.writeHead(404, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ kind: 'Status', status: 'Failure', code: 404, message: 'not here' }));
   };
@@ -73,7 +75,9 @@ export async function startHostileServer(): Promise<HostileServer> {
   return {
     url,
     requests,
-    behave: (b) => { behaviour = b; },
+    behave: (b) => {
+      behaviour = b;
+    },
     kubeconfig: (change) => {
       const doc: KubeconfigDoc = {
         apiVersion: 'v1',

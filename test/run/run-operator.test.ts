@@ -24,7 +24,11 @@ let child: ReturnType<typeof spawn> | undefined;
 let exited: Promise<number | null> | undefined;
 const configName = () => `flotilla-system-${release}-flotilla-operator`;
 const log = () => readFileSync(logFile, 'utf8');
-const notFound = (p: Promise<unknown>) => p.then(() => false, (err: { code?: number }) => err.code === 404);
+const notFound = (p: Promise<unknown>) =>
+  p.then(
+    () => false,
+    (err: { code?: number }) => err.code === 404,
+  );
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-run');
@@ -34,7 +38,14 @@ beforeAll(async () => {
   // What `make run` runs, scoped to this suite's namespace and lease so it judges and reconciles nothing else.
   child = spawn(process.execPath, [join(repoRoot, 'scripts', 'run-operator.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, NODE_OPTIONS: '', FLOTILLA_WATCH_NAMESPACE: ns, FLOTILLA_LEASE_NAME: `flotilla-operator-${ns}`, FLOTILLA_RUN_RELEASE: release, FLOTILLA_IDENTITY: `${ns}-make-run` },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '',
+      FLOTILLA_WATCH_NAMESPACE: ns,
+      FLOTILLA_LEASE_NAME: `flotilla-operator-${ns}`,
+      FLOTILLA_RUN_RELEASE: release,
+      FLOTILLA_IDENTITY: `${ns}-make-run`,
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -52,39 +63,76 @@ afterAll(async () => {
 });
 
 describe('make run', () => {
-  it('registers the chart\'s webhooks on the hub, wires Kubo and the chain, and removes the webhooks on Ctrl-C', async () => {
-    await pollUntil('make run registering its webhooks', async () => log(), (text) => text.includes('webhooks registered on the hub') || child?.exitCode !== null, 60_000, 250);
+  it("registers the chart's webhooks on the hub, wires Kubo and the chain, and removes the webhooks on Ctrl-C", async () => {
+    await pollUntil(
+      'make run registering its webhooks',
+      async () => log(),
+      (text) => text.includes('webhooks registered on the hub') || child?.exitCode !== null,
+      60_000,
+      250,
+    );
     expect(log()).toContain('webhooks registered on the hub');
 
     const validating = await admission.readValidatingWebhookConfiguration({ name: configName() });
     const mutating = await admission.readMutatingWebhookConfiguration({ name: configName() });
     const port = /webhooks https:\/\/127\.0\.0\.1:(\d+)/.exec(log())?.[1];
     expect(port).toBeDefined();
-    expect(validating.webhooks?.map((w) => [w.name, w.clientConfig.url])).toEqual(expect.arrayContaining([
-      ['aijobs.flotilla.dev', `https://127.0.0.1:${port}/validate/aijobs`],
-      ['gpuproviders.flotilla.dev', `https://127.0.0.1:${port}/validate/gpuproviders`],
-    ]));
+    expect(validating.webhooks?.map((w) => [w.name, w.clientConfig.url])).toEqual(
+      expect.arrayContaining([
+        ['aijobs.flotilla.dev', `https://127.0.0.1:${port}/validate/aijobs`],
+        ['gpuproviders.flotilla.dev', `https://127.0.0.1:${port}/validate/gpuproviders`],
+      ]),
+    );
     expect(mutating.webhooks?.map((w) => [w.name, w.clientConfig.url])).toEqual([['aijobs.default.flotilla.dev', `https://127.0.0.1:${port}/mutate/aijobs`]]);
     expect(validating.webhooks?.every((w) => (w.clientConfig.caBundle ?? '').length > 100 && w.failurePolicy === 'Fail')).toBe(true);
     // Scoped to the namespace it watches, as the chart scopes a namespace-scoped operator.
     expect(validating.webhooks?.find((w) => w.name === 'aijobs.flotilla.dev')?.namespaceSelector?.matchLabels).toEqual({ 'kubernetes.io/metadata.name': ns });
 
     // The hub calls it over TLS, trusting the throwaway CA; the verdict needs the chain's token list.
-    const denied = await pollUntil('the webhook judging an AIJob create', () => custom.createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
-      body: smallJob(`dai-${Date.now().toString(36)}`, ns, 1, { payment: { token: 'DAI', maxAmount: '5' } }),
-    }).then(() => 'created', (err: { body?: unknown }) => (JSON.parse(String(err.body)) as { message?: string }).message ?? String(err.body)), (m) => m !== 'created', 20_000, 500);
+    const denied = await pollUntil(
+      'the webhook judging an AIJob create',
+      () =>
+        custom
+          .createNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: AIJOB.plural,
+            namespace: ns,
+            body: smallJob(`dai-${Date.now().toString(36)}`, ns, 1, { payment: { token: 'DAI', maxAmount: '5' } }),
+          })
+          .then(
+            () => 'created',
+            (err: { body?: unknown }) => (JSON.parse(String(err.body)) as { message?: string }).message ?? String(err.body),
+          ),
+      (m) => m !== 'created',
+      20_000,
+      500,
+    );
     expect(denied).toContain('admission webhook "aijobs.flotilla.dev" denied the request');
     expect(denied).toContain('spec.payment.token "DAI" is not a token this operator settles in');
     // And the callback policy at admission: the cloud metadata address, spelled in decimal.
-    const metadata = await custom.createNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns,
-      body: smallJob('metadata-callback', ns, 1, { payment: { token: 'USDC', maxAmount: '5' }, callbackURL: 'http://2852039166/latest/meta-data/' }),
-    }).then(() => 'created', (err: { body?: unknown }) => (JSON.parse(String(err.body)) as { message?: string }).message ?? String(err.body));
+    const metadata = await custom
+      .createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: ns,
+        body: smallJob('metadata-callback', ns, 1, { payment: { token: 'USDC', maxAmount: '5' }, callbackURL: 'http://2852039166/latest/meta-data/' }),
+      })
+      .then(
+        () => 'created',
+        (err: { body?: unknown }) => (JSON.parse(String(err.body)) as { message?: string }).message ?? String(err.body),
+      );
     expect(metadata).toContain('spec.callbackURL host 169.254.169.254 is link-local');
 
     // Kubo wired (pins and receipts), leading.
-    await pollUntil('the operator leading', async () => log(), (text) => text.includes('"msg":"leading"'), 30_000, 250);
+    await pollUntil(
+      'the operator leading',
+      async () => log(),
+      (text) => text.includes('"msg":"leading"'),
+      30_000,
+      250,
+    );
     expect(log()).not.toContain('FLOTILLA_KUBO_API is not set');
 
     // Ctrl-C: the configurations go first, then the operator stops, and the script exits 0.

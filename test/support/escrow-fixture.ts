@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Contract, ContractFactory, JsonRpcProvider, MaxUint256, NonceManager, Wallet, id, isCallException } from 'ethers';
 import type {
-  BaseContract, BaseContractMethod, ContractRunner, ContractTransactionReceipt, ContractTransactionResponse, TransactionRequest,
+  BaseContract,
+  BaseContractMethod,
+  ContractRunner,
+  ContractTransactionReceipt,
+  ContractTransactionResponse,
+  TransactionRequest,
   TransactionResponse,
 } from 'ethers';
 import { startAnvil, rpc } from '../../federation/anvil.ts';
@@ -126,7 +131,7 @@ export async function startChain(): Promise<Chain> {
   // read right after a transaction sees it.
   const provider = new JsonRpcProvider(node.rpcUrl, node.chainId, { pollingInterval: 50, cacheTimeout: -1, staticNetwork: true });
   const wallets = DEV_KEYS.map((key) => new Wallet(key, provider));
-  const accounts = await provider.send('eth_accounts', []) as string[];
+  const accounts = (await provider.send('eth_accounts', [])) as string[];
   wallets.forEach((w, i) => {
     if (accounts[i]?.toLowerCase() !== w.address.toLowerCase()) throw new Error(`dev key ${i} is not anvil's account ${accounts[i]}`);
   });

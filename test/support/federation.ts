@@ -58,30 +58,56 @@ export async function pollUntil<T>(what: string, read: () => Promise<T>, done: (
 
 /** Polls a pod until `done` holds. */
 export async function waitForPod(core: CoreV1Api, namespace: string, name: string, done: (pod: V1Pod) => boolean, timeoutMs = 60_000): Promise<V1Pod> {
-  const pod = await pollUntil(`pod ${namespace}/${name} reaching the expected state`,
-    () => core.readNamespacedPod({ name, namespace }).then((p) => p, () => undefined), (p) => p !== undefined && done(p), timeoutMs);
+  const pod = await pollUntil(
+    `pod ${namespace}/${name} reaching the expected state`,
+    () =>
+      core.readNamespacedPod({ name, namespace }).then(
+        (p) => p,
+        () => undefined,
+      ),
+    (p) => p !== undefined && done(p),
+    timeoutMs,
+  );
   return pod as V1Pod;
 }
 
 export async function waitForEvent(core: CoreV1Api, namespace: string, match: (e: CoreV1Event) => boolean, timeoutMs = 60_000): Promise<CoreV1Event> {
-  const found = await pollUntil(`a matching event in ${namespace}`,
-    async () => (await core.listNamespacedEvent({ namespace })).items.find(match), (e) => e !== undefined, timeoutMs, 250);
+  const found = await pollUntil(
+    `a matching event in ${namespace}`,
+    async () => (await core.listNamespacedEvent({ namespace })).items.find(match),
+    (e) => e !== undefined,
+    timeoutMs,
+    250,
+  );
   return found as CoreV1Event;
 }
 
 /** Records every version of one pod seen by a watch, including the final DELETED one. */
-export async function recordPodHistory(kc: KubeConfig, namespace: string, name: string): Promise<{ history: Array<{ type: string; pod: V1Pod }>; stop: () => void }> {
+export async function recordPodHistory(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{ history: Array<{ type: string; pod: V1Pod }>; stop: () => void }> {
   const history: Array<{ type: string; pod: V1Pod }> = [];
-  const req = await new Watch(kc).watch(`/api/v1/namespaces/${namespace}/pods`, { fieldSelector: `metadata.name=${name}` },
-    (type: string, pod: V1Pod) => history.push({ type, pod }), () => undefined);
+  const req = await new Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    { fieldSelector: `metadata.name=${name}` },
+    (type: string, pod: V1Pod) => history.push({ type, pod }),
+    () => undefined,
+  );
   return { history, stop: () => req.abort() };
 }
 
-export function gpuPod(name: string, opts: { gpus: number; product?: string; node?: string; priorityClassName?: string; annotations?: Record<string, string> }): V1Pod {
+export function gpuPod(
+  name: string,
+  opts: { gpus: number; product?: string; node?: string; priorityClassName?: string; annotations?: Record<string, string> },
+): V1Pod {
   return {
     metadata: { name, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
     spec: {
-      containers: [{ name: 'main', image: 'registry.example/trainer@sha256:' + 'a'.repeat(64), resources: { limits: { 'nvidia.com/gpu': String(opts.gpus) } } }],
+      containers: [
+        { name: 'main', image: 'registry.example/trainer@sha256:' + 'a'.repeat(64), resources: { limits: { 'nvidia.com/gpu': String(opts.gpus) } } },
+      ],
       nodeSelector: {
         ...(opts.product ? { 'nvidia.com/gpu.product': opts.product } : {}),
         ...(opts.node ? { 'kubernetes.io/hostname': opts.node } : {}),

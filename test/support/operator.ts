@@ -75,7 +75,8 @@ export function startOperator(watchNamespace: string, env: Record<string, string
       for (;;) {
         const port = /"msg":"serving probes, metrics and API","port":(\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
         if (port) return `http://127.0.0.1:${port}`;
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`operator ${logFile} serves no HTTP listener (FLOTILLA_HTTP_PORT off, or it exited)`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`operator ${logFile} serves no HTTP listener (FLOTILLA_HTTP_PORT off, or it exited)`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

@@ -5,9 +5,7 @@
 // the integration suites under test/ and bench/ all import it from here, and shipped code
 // (operator/, cli/, pulumi/) may not (eslint.config.js; operator/boundaries.test.ts).
 
-import type {
-  JobDemand, NodeSnapshot, ProductPrice, ProviderSnapshot, Taint, Toleration,
-} from '../../operator/core/placement/types.ts';
+import type { JobDemand, NodeSnapshot, ProductPrice, ProviderSnapshot, Taint, Toleration } from '../../operator/core/placement/types.ts';
 
 export const H100 = 'NVIDIA-H100-80GB-HBM3';
 export const H200 = 'NVIDIA-H200';
@@ -271,19 +269,58 @@ export class JobBuilder {
     };
   }
 
-  replicas(n: number): this { this.demand.replicas = n; return this; }
-  gpus(n: number): this { this.demand.gpusPerReplica = n; return this; }
-  cpu(millis: number): this { this.demand.cpuMillisPerReplica = millis; return this; }
-  memory(bytes: number): this { this.demand.memoryBytesPerReplica = bytes; return this; }
-  products(...products: string[]): this { this.demand.products = products; return this; }
-  minGpuMemoryMiB(mib: number): this { this.demand.minGpuMemoryMiB = mib; return this; }
-  minComputeCapability(major: number, minor: number): this { this.demand.minComputeCapability = { major, minor }; return this; }
-  maxPrice(perGpuHour: string): this { this.demand.maxPricePerGpuHour = usdc(perGpuHour); return this; }
-  allowed(...providers: string[]): this { this.demand.allowedProviders = providers; return this; }
-  denied(...providers: string[]): this { this.demand.deniedProviders = providers; return this; }
-  regions(...regions: string[]): this { this.demand.regions = regions; return this; }
-  minReputation(share: string): this { this.demand.minCompletionRatePpm = Number(tokenAmount(share, 6)); return this; }
-  remainingGpuHours(hours: number): this { this.demand.remainingGpuSeconds = hours * 3600; return this; }
+  replicas(n: number): this {
+    this.demand.replicas = n;
+    return this;
+  }
+  gpus(n: number): this {
+    this.demand.gpusPerReplica = n;
+    return this;
+  }
+  cpu(millis: number): this {
+    this.demand.cpuMillisPerReplica = millis;
+    return this;
+  }
+  memory(bytes: number): this {
+    this.demand.memoryBytesPerReplica = bytes;
+    return this;
+  }
+  products(...products: string[]): this {
+    this.demand.products = products;
+    return this;
+  }
+  minGpuMemoryMiB(mib: number): this {
+    this.demand.minGpuMemoryMiB = mib;
+    return this;
+  }
+  minComputeCapability(major: number, minor: number): this {
+    this.demand.minComputeCapability = { major, minor };
+    return this;
+  }
+  maxPrice(perGpuHour: string): this {
+    this.demand.maxPricePerGpuHour = usdc(perGpuHour);
+    return this;
+  }
+  allowed(...providers: string[]): this {
+    this.demand.allowedProviders = providers;
+    return this;
+  }
+  denied(...providers: string[]): this {
+    this.demand.deniedProviders = providers;
+    return this;
+  }
+  regions(...regions: string[]): this {
+    this.demand.regions = regions;
+    return this;
+  }
+  minReputation(share: string): this {
+    this.demand.minCompletionRatePpm = Number(tokenAmount(share, 6));
+    return this;
+  }
+  remainingGpuHours(hours: number): this {
+    this.demand.remainingGpuSeconds = hours * 3600;
+    return this;
+  }
   checkpointEvery(seconds: number | undefined): this {
     if (seconds === undefined) delete this.demand.checkpointIntervalSeconds;
     else this.demand.checkpointIntervalSeconds = seconds;
@@ -293,7 +330,10 @@ export class JobBuilder {
     this.demand.coolDowns = [...(this.demand.coolDowns ?? []), { provider, until }];
     return this;
   }
-  tolerates(...tolerations: Toleration[]): this { this.demand.extraTolerations = tolerations; return this; }
+  tolerates(...tolerations: Toleration[]): this {
+    this.demand.extraTolerations = tolerations;
+    return this;
+  }
 
   build(): JobDemand {
     return structuredClone(this.demand);
@@ -437,7 +477,7 @@ function syntheticNode(random: Random, name: string, products: readonly CatalogE
   const memory = gpus * memoryPerGpu;
   // Pods of other tenants sometimes take more CPU than their GPU share.
   const cpuUsed = Math.min(cpu, Math.round(cpu * usedShare) + (random() < 0.1 ? integer(random, 0, cpu / 2) : 0));
-  const memoryUsed = Math.min(memory, Math.round(memory * usedShare / GiB) * GiB);
+  const memoryUsed = Math.min(memory, Math.round((memory * usedShare) / GiB) * GiB);
   const taintRoll = edgeCases ? random() : 1;
   return {
     name,
@@ -495,11 +535,15 @@ export function syntheticDemand(random: Random, providerNames: readonly string[]
   const gpus = pick(random, [1, 1, 1, 2, 4, 8, 8]);
   const replicas = gpus === 8 ? pick(random, [1, 2, 2, 4, 8]) : pick(random, [1, 1, 2, 4]);
   const roll = random();
-  const products = roll < 0.15
-    ? []
-    : roll < 0.2
-      ? [pick(random, [`${L4}-SHARED`, `${A100_40}-MIG-3g.20gb`])]
-      : shuffle(random, catalog.map((entry) => entry.product)).slice(0, integer(random, 1, 3));
+  const products =
+    roll < 0.15
+      ? []
+      : roll < 0.2
+        ? [pick(random, [`${L4}-SHARED`, `${A100_40}-MIG-3g.20gb`])]
+        : shuffle(
+            random,
+            catalog.map((entry) => entry.product),
+          ).slice(0, integer(random, 1, 3));
   const demand: {
     -readonly [K in keyof JobDemand]: JobDemand[K];
   } = {
@@ -514,7 +558,11 @@ export function syntheticDemand(random: Random, providerNames: readonly string[]
   if (random() < 0.8) demand.checkpointIntervalSeconds = pick(random, [60, 300, 600, 1800, 3600, 4 * 3600]);
   if (random() < 0.6) demand.maxPricePerGpuHour = BigInt(integer(random, 30, 400)) * 10_000n;
   if (random() < 0.2) demand.minGpuMemoryMiB = pick(random, [16384, 40960, 81920]);
-  if (random() < 0.1) demand.minComputeCapability = pick(random, [{ major: 8, minor: 0 }, { major: 9, minor: 0 }]);
+  if (random() < 0.1)
+    demand.minComputeCapability = pick(random, [
+      { major: 8, minor: 0 },
+      { major: 9, minor: 0 },
+    ]);
   if (random() < 0.1) demand.regions = shuffle(random, [...syntheticRegions]).slice(0, 2);
   if (random() < 0.1) demand.minCompletionRatePpm = integer(random, 700_000, 950_000);
   if (random() < 0.05 && providerNames.length > 0) demand.allowedProviders = [pick(random, providerNames), pick(random, providerNames)];

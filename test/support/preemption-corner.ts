@@ -43,7 +43,9 @@ export function clusterRef(name: string, kubeconfig?: string): ClusterRef {
 
 const hub = clusterClients('hub');
 const custom = hub.kc.makeApiClient(CustomObjectsApi);
-const ignore = (code: number) => (err: { code?: number }) => { if (err.code !== code) throw err; };
+const ignore = (code: number) => (err: { code?: number }) => {
+  if (err.code !== code) throw err;
+};
 
 export function newCorner(): Corner {
   const id = randomBytes(3).toString('hex');
@@ -53,8 +55,19 @@ export function newCorner(): Corner {
 /** 8-GPU KWOK nodes of the corner's product in the cluster (kwok manages every node there). */
 export function cornerNodes(corner: Corner, provider: string, count = 1): V1Node[] {
   return renderProviderNodes({
-    name: provider, region: 'test', payoutAddress: '0x0000000000000000000000000000000000000001', prices: {},
-    nodePools: [{ name: 'gpu', count, cpu: '64', memory: '512Gi', gpu: { product: corner.product, memoryMiB: 81920, count: 8, family: 'hopper', compute: '9.0', machine: 'preempt-test' } }],
+    name: provider,
+    region: 'test',
+    payoutAddress: '0x0000000000000000000000000000000000000001',
+    prices: {},
+    nodePools: [
+      {
+        name: 'gpu',
+        count,
+        cpu: '64',
+        memory: '512Gi',
+        gpu: { product: corner.product, memoryMiB: 81920, count: 8, family: 'hopper', compute: '9.0', machine: 'preempt-test' },
+      },
+    ],
   });
 }
 
@@ -63,7 +76,10 @@ export function cornerNode(corner: Corner, provider: string): V1Node {
 }
 
 /** Adds a provider to the corner: a node, the lent namespace and PriorityClass there, a GPUProvider in the hub. */
-export async function addProvider(corner: Corner, opts: { name: string; cluster: ClusterRef; price: string; secretName?: string; nodes?: number }): Promise<void> {
+export async function addProvider(
+  corner: Corner,
+  opts: { name: string; cluster: ClusterRef; price: string; secretName?: string; nodes?: number },
+): Promise<void> {
   const { cluster } = opts;
   const nodes = cornerNodes(corner, opts.name, opts.nodes);
   for (const body of nodes) await cluster.core.createNode({ body });
@@ -97,15 +113,32 @@ export async function removeCorner(corner: Corner): Promise<void> {
 
 /** Waits until the node exists again with Ready=True (after a test deleted or broke it). */
 export async function restoreNode(corner: Corner, provider: string): Promise<void> {
-  const { cluster, node } = corner.providers.get(provider) ?? (() => { throw new Error(`no provider ${provider}`); })();
+  const { cluster, node } =
+    corner.providers.get(provider) ??
+    (() => {
+      throw new Error(`no provider ${provider}`);
+    })();
   const body = cornerNode(corner, provider);
   await cluster.core.createNode({ body }).catch(ignore(409));
-  await cluster.core.patchNode({ name: node, body: [{ op: 'replace', path: '/spec/taints', value: [] }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)).catch(() => undefined);
-  await pollUntil(`node ${node} Ready`, () => cluster.core.readNode({ name: node }), (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 60_000, 250);
+  await cluster.core
+    .patchNode({ name: node, body: [{ op: 'replace', path: '/spec/taints', value: [] }] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch))
+    .catch(() => undefined);
+  await pollUntil(
+    `node ${node} Ready`,
+    () => cluster.core.readNode({ name: node }),
+    (n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    60_000,
+    250,
+  );
 }
 
 /** A long-running single-replica job of the corner's product that checkpoints every second. */
-export function cornerJob(corner: Corner, namespace: string, name: string, over: { maxRestarts?: number; gpus?: number; checkpointSeconds?: number } = {}): AIJobManifest {
+export function cornerJob(
+  corner: Corner,
+  namespace: string,
+  name: string,
+  over: { maxRestarts?: number; gpus?: number; checkpointSeconds?: number } = {},
+): AIJobManifest {
   return {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'AIJob',
@@ -128,16 +161,32 @@ export async function createJob(manifest: AIJobManifest): Promise<void> {
 
 export async function deleteJob(namespace: string, name: string): Promise<void> {
   await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace, name }).catch(ignore(404));
-  await pollUntil(`AIJob ${namespace}/${name} gone`, () => readAIJob(namespace, name), (j) => j === undefined, 120_000, 250);
+  await pollUntil(
+    `AIJob ${namespace}/${name} gone`,
+    () => readAIJob(namespace, name),
+    (j) => j === undefined,
+    120_000,
+    250,
+  );
 }
 
 export function waitJob(namespace: string, name: string, what: string, done: (job: AIJob) => boolean, timeoutMs = 60_000): Promise<AIJob> {
-  return pollUntil(`${namespace}/${name}: ${what}`, () => readAIJob(namespace, name), (j) => j !== undefined && done(j), timeoutMs, 100) as Promise<AIJob>;
+  return pollUntil(
+    `${namespace}/${name}: ${what}`,
+    () => readAIJob(namespace, name),
+    (j) => j !== undefined && done(j),
+    timeoutMs,
+    100,
+  ) as Promise<AIJob>;
 }
 
 /** The job's pods in the provider's lent namespace. */
 export async function jobPods(corner: Corner, provider: string, uid: string): Promise<V1Pod[]> {
-  const { cluster } = corner.providers.get(provider) ?? (() => { throw new Error(`no provider ${provider}`); })();
+  const { cluster } =
+    corner.providers.get(provider) ??
+    (() => {
+      throw new Error(`no provider ${provider}`);
+    })();
   return (await cluster.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/job-uid=${uid}` })).items;
 }
 
@@ -145,10 +194,15 @@ export const envOf = (pod: V1Pod, name: string) => pod.spec?.containers[0]?.env?
 
 /** Event reasons of the job once `expected` are all there (Events are recorded asynchronously). */
 export async function jobEventReasons(namespace: string, name: string, expected: string[] = []): Promise<string[]> {
-  return pollUntil(`Events ${expected.join(', ')} of ${name}`, async () => {
-    const events = await hub.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
-    return events.items.map((e) => e.reason ?? '');
-  }, (reasons) => expected.every((r) => reasons.includes(r)), 15_000);
+  return pollUntil(
+    `Events ${expected.join(', ')} of ${name}`,
+    async () => {
+      const events = await hub.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+      return events.items.map((e) => e.reason ?? '');
+    },
+    (reasons) => expected.every((r) => reasons.includes(r)),
+    15_000,
+  );
 }
 
 /**
@@ -161,14 +215,38 @@ export async function jobEventReasons(namespace: string, name: string, expected:
  */
 export async function waitProvidersReady(corner: Corner, names: readonly string[], operator: OperatorProcess, freeGpus = 8, timeoutMs = 90_000): Promise<void> {
   for (const name of names) {
-    await pollUntil(`GPUProvider ${name} Ready`,
-      () => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<{ status?: { conditions?: Array<{ type: string; status: string }> } }>,
-      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, timeoutMs, 250);
+    await pollUntil(
+      `GPUProvider ${name} Ready`,
+      () =>
+        custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<{
+          status?: { conditions?: Array<{ type: string; status: string }> };
+        }>,
+      (p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      timeoutMs,
+      250,
+    );
   }
   const metrics = `${await operator.httpUrl()}/metrics`;
-  const gauge = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 'NaN');
-  await pollUntil(`the operator's own view: ${names.join(', ')} usable with ${freeGpus} free ${corner.product} each`,
-    () => fetch(metrics).then((r) => r.text()).catch(() => ''),
-    (text) => names.every((p) => gauge(text, `flotilla_provider_ready{provider="${p}"}`) === 1
-      && gauge(text, `flotilla_provider_free_gpus{provider="${p}",product="${corner.product}"}`) >= freeGpus), timeoutMs, 250);
+  const gauge = (text: string, series: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${series} `))
+        ?.split(' ')[1] ?? 'NaN',
+    );
+  await pollUntil(
+    `the operator's own view: ${names.join(', ')} usable with ${freeGpus} free ${corner.product} each`,
+    () =>
+      fetch(metrics)
+        .then((r) => r.text())
+        .catch(() => ''),
+    (text) =>
+      names.every(
+        (p) =>
+          gauge(text, `flotilla_provider_ready{provider="${p}"}`) === 1 &&
+          gauge(text, `flotilla_provider_free_gpus{provider="${p}",product="${corner.product}"}`) >= freeGpus,
+      ),
+    timeoutMs,
+    250,
+  );
 }

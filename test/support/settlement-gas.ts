@@ -59,7 +59,13 @@ export async function measureSettlementGas(
   const pool = Array.from({ length: poolSize }, (_, i) => providerAddress(opts.warm ? `warm-${i}` : `${opts.label}-${i}`));
   if (opts.warm && (await s.escrow.owed(pool[0] ?? '', await s.token.getAddress())) === 0n) {
     const [seedJob] = await openJobs(chain, s, `${opts.label}:seed`, 1);
-    await mined(settler.settle(seedJob ?? '', pool, pool.map(() => 1n)));
+    await mined(
+      settler.settle(
+        seedJob ?? '',
+        pool,
+        pool.map(() => 1n),
+      ),
+    );
   }
   const jobIds = await openJobs(chain, s, opts.label, opts.jobs);
   const entries = entriesFor(jobIds, opts.providersPerJob, pool);

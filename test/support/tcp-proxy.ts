@@ -99,7 +99,9 @@ function forward(from: Socket, to: Socket, open: () => boolean): void {
   from.on('data', (chunk: Buffer) => {
     if (!to.write(chunk)) {
       from.pause();
-      to.once('drain', () => { if (open()) from.resume(); });
+      to.once('drain', () => {
+        if (open()) from.resume();
+      });
     }
   });
   from.on('end', () => to.end());

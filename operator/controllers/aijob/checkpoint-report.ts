@@ -64,11 +64,15 @@ export function checkpointReportRouter(opts: CheckpointReportsOptions): Router {
     const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
     if (!tokenMatches(opts.secret, report.uid, report.attempt, token)) return void res.status(401).json({ error: 'token does not match this job and attempt' });
     const limited = opts.perJob?.take(report.uid);
-    if (limited && !limited.ok) return void res.set('Retry-After', String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000)))).status(429).json({ error: 'too many checkpoint reports for this job; retry later' });
+    if (limited && !limited.ok)
+      return void res
+        .set('Retry-After', String(Math.max(1, Math.ceil(limited.retryAfterMs / 1000))))
+        .status(429)
+        .json({ error: 'too many checkpoint reports for this job; retry later' });
     const ref = { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: report.namespace, name: report.name };
     try {
       for (let attempt = 0; ; attempt++) {
-        const job = await custom.getNamespacedCustomObject(ref) as AIJob;
+        const job = (await custom.getNamespacedCustomObject(ref)) as AIJob;
         if (job.metadata.uid !== report.uid) return void res.status(409).json({ error: 'the job was replaced (uid differs)' });
         const verdict = applyCheckpoint(job.status ?? {}, report);
         if (!verdict.ok) return void res.status(verdict.code).json({ error: verdict.error });

@@ -25,7 +25,16 @@ import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { sameJson } from '../../core/json.ts';
 import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
-import type { JobView, LifecycleTiming, ObservedNode, ObservedPod, PodCreation, ProviderReachability, ProviderViolation, ReconcilePlan } from '../../core/lifecycle/types.ts';
+import type {
+  JobView,
+  LifecycleTiming,
+  ObservedNode,
+  ObservedPod,
+  PodCreation,
+  ProviderReachability,
+  ProviderViolation,
+  ReconcilePlan,
+} from '../../core/lifecycle/types.ts';
 import { recordPods } from '../../core/lifecycle/ownership.ts';
 import type { RecordedPod } from '../../core/lifecycle/ownership.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
@@ -127,7 +136,9 @@ function refusal(err: unknown): string | undefined {
   let message = e.message ?? 'Forbidden';
   try {
     message = (JSON.parse(body) as { message?: string }).message ?? message;
-  } catch { /* not JSON: keep the client's message */ }
+  } catch {
+    /* not JSON: keep the client's message */
+  }
   return message.slice(0, 512);
 }
 
@@ -168,7 +179,9 @@ export class AIJobController {
       ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.events ? { eventClient: opts.events } : {}),
       onEvent: (_type, job) => this.queue.add(keyOf(job)),
-      onState: (state) => { if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts }); },
+      onState: (state) => {
+        if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
+      },
     });
     this.queue = new WorkQueue({
       workers: opts.workers ?? 4,
@@ -257,7 +270,9 @@ export class AIJobController {
     const { pods, complete } = this.observe(job, now);
     // A reservation has done its job once the provider has bound the pods (or the job moved on).
     const reserved = this.reservations.get(key);
-    const boundThere = reserved ? pods.filter((p) => p.provider === reserved.placement.provider && (p.nodeName !== undefined || p.phase === 'Succeeded' || p.phase === 'Failed')).length : 0;
+    const boundThere = reserved
+      ? pods.filter((p) => p.provider === reserved.placement.provider && (p.nodeName !== undefined || p.phase === 'Succeeded' || p.phase === 'Failed')).length
+      : 0;
     if (reserved && (isTerminal(view.status) || !openAttempt(view.status) || boundThere >= reserved.replicas)) this.reservations.delete(key);
     let decision: PlacementDecision | undefined;
     let demand: JobDemand | undefined;
@@ -269,7 +284,10 @@ export class AIJobController {
     const refused = this.refusals.get(key);
     if (refused && refused.attempt !== openAttempt(view.status)?.index) this.refusals.delete(key);
     let plan = planReconcile({
-      job: view, pods, podsComplete: complete, now,
+      job: view,
+      pods,
+      podsComplete: complete,
+      now,
       ...(refused && refused.attempt === openAttempt(view.status)?.index ? { createRefused: refused } : {}),
       ...(decision ? { placement: decision } : {}),
       ...(attemptProvider ? { attemptProvider } : {}),
@@ -281,16 +299,27 @@ export class AIJobController {
     if (!decision && plan.requeueAfterMs === 0 && !plan.createPods && needsPlacement(closedView, now)) {
       demand = jobDemand(job.spec, plan.status, this.opts.priceDecimals);
       decision = this.place(demand, key, now);
-      plan = chainPlans(plan, planReconcile({ job: closedView, pods, podsComplete: complete, now, placement: decision, ...(this.opts.timing ? { timing: this.opts.timing } : {}) }));
+      plan = chainPlans(
+        plan,
+        planReconcile({ job: closedView, pods, podsComplete: complete, now, placement: decision, ...(this.opts.timing ? { timing: this.opts.timing } : {}) }),
+      );
     }
-    this.opts.log('debug', 'reconcile', { job: key, phase: view.status.phase, pods: pods.map((p) => `${p.provider}/${p.name}:${p.phase}`), podsComplete: complete, planned: plan.status.phase });
+    this.opts.log('debug', 'reconcile', {
+      job: key,
+      phase: view.status.phase,
+      pods: pods.map((p) => `${p.provider}/${p.name}:${p.phase}`),
+      podsComplete: complete,
+      planned: plan.status.phase,
+    });
     // Hold the chosen capacity now, before any await, so concurrent placements see it taken.
     if (decision?.outcome === 'Placed' && plan.createPods && demand) {
       this.reservations.set(key, { uid: view.uid, replicas: view.replicas, placement: decision.placement, demand, until: this.now() + RESERVATION_TTL_MS });
     }
     // The hub Secrets the attempt copies, read before any write: a missing one ends the job
     // (TerminalSpecError → reconcile()) with nothing placed at a provider.
-    const secrets = plan.createPods ? copyPayload(job.spec, await readSecretSources(this.hubCore, job.metadata.namespace ?? '', job.spec), job.metadata.namespace ?? '') : undefined;
+    const secrets = plan.createPods
+      ? copyPayload(job.spec, await readSecretSources(this.hubCore, job.metadata.namespace ?? '', job.spec), job.metadata.namespace ?? '')
+      : undefined;
     try {
       await this.apply(key, job, plan, secrets);
     } catch (err) {
@@ -396,10 +425,18 @@ export class AIJobController {
       this.reported.add(id);
       this.opts.log('warn', 'provider-made pod ignored', { job: key, provider: v.provider, pod: v.pod, uid: v.uid, why: v.why });
       recordProviderViolation(v.provider);
-      void this.store.recordEvent(job, { type: 'Warning', reason: 'ProviderViolation', message: `${v.provider} made pod ${v.pod} itself (${v.why}); it is ignored and deleted` })
+      void this.store
+        .recordEvent(job, {
+          type: 'Warning',
+          reason: 'ProviderViolation',
+          message: `${v.provider} made pod ${v.pod} itself (${v.why}); it is ignored and deleted`,
+        })
         .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, reason: 'ProviderViolation', error: errorMessage(err) }));
-      void Promise.resolve().then(() => this.opts.onViolation?.(v))
-        .catch((err: unknown) => this.opts.log('warn', 'could not record the provider violation', { job: key, provider: v.provider, error: errorMessage(err) }));
+      void Promise.resolve()
+        .then(() => this.opts.onViolation?.(v))
+        .catch((err: unknown) =>
+          this.opts.log('warn', 'could not record the provider violation', { job: key, provider: v.provider, error: errorMessage(err) }),
+        );
     }
   }
 
@@ -439,7 +476,8 @@ export class AIJobController {
       const before = job.metadata.resourceVersion;
       job = await this.store.patchStatus(job, plan.status);
       this.markSuperseded(key, before, job.metadata.resourceVersion);
-      if (plan.status.phase !== original.status?.phase) log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });
+      if (plan.status.phase !== original.status?.phase)
+        log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });
       // Only after the write landed: a closed attempt is then on record exactly once.
       for (const outcome of closedAttempts(original.status, plan.status)) {
         log('info', 'attempt closed', { job: key, provider: outcome.provider, attempt: outcome.index, reason: outcome.reason, gpuSeconds: outcome.gpuSeconds });
@@ -449,13 +487,29 @@ export class AIJobController {
           log('warn', 'could not record the attempt outcome', { job: key, provider: outcome.provider, error: errorMessage(err) });
         }
         // Best-effort here: the finalizer path and the orphan sweep delete it again if this fails.
-        await this.deleteService(key, job, outcome).catch((err: unknown) => log('warn', 'could not delete the attempt\'s rendezvous Service; retried later', { job: key, provider: outcome.provider, attempt: outcome.index, error: errorMessage(err) }));
-        await this.deleteSecretCopies(key, job, outcome).catch((err: unknown) => log('warn', 'could not delete the attempt\'s Secret copies; retried later', { job: key, provider: outcome.provider, attempt: outcome.index, error: errorMessage(err) }));
+        await this.deleteService(key, job, outcome).catch((err: unknown) =>
+          log('warn', "could not delete the attempt's rendezvous Service; retried later", {
+            job: key,
+            provider: outcome.provider,
+            attempt: outcome.index,
+            error: errorMessage(err),
+          }),
+        );
+        await this.deleteSecretCopies(key, job, outcome).catch((err: unknown) =>
+          log('warn', "could not delete the attempt's Secret copies; retried later", {
+            job: key,
+            provider: outcome.provider,
+            attempt: outcome.index,
+            error: errorMessage(err),
+          }),
+        );
       }
     }
     // Events are best-effort and on their own rate limit: pods are not created after them.
     for (const event of plan.events) {
-      void this.store.recordEvent(job, event).catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
+      void this.store
+        .recordEvent(job, event)
+        .catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
     }
     this.reportViolations(key, job, plan.violations);
     if (plan.createPods) {
@@ -469,7 +523,7 @@ export class AIJobController {
           job = await this.store.patchStatus(job, { attempts: recordPods(job.status ?? {}, plan.createPods.attempt, created).attempts ?? [] });
           this.markSuperseded(key, before, job.metadata.resourceVersion);
         } catch (err) {
-          log('info', 'could not record the pods\' uids yet; the next pass adopts them', { job: key, error: errorMessage(err) });
+          log('info', "could not record the pods' uids yet; the next pass adopts them", { job: key, error: errorMessage(err) });
         }
       }
     }
@@ -483,12 +537,24 @@ export class AIJobController {
         if (d.foreign && err.code === 403) return void (forbidden = true);
         return ignore(404)(err);
       };
-      await client.core.deleteNamespacedPod({ name: d.name, namespace: client.namespace, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) }).catch(tolerate);
+      await client.core
+        .deleteNamespacedPod({
+          name: d.name,
+          namespace: client.namespace,
+          ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}),
+        })
+        .catch(tolerate);
       if (forbidden) {
         log('warn', 'cannot delete a provider-made pod (forbidden); it stays ignored', { job: key, provider: d.provider, pod: d.name });
         continue;
       }
-      log('info', 'deleted remote pod', { job: key, provider: d.provider, pod: d.name, why: d.why, ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}) });
+      log('info', 'deleted remote pod', {
+        job: key,
+        provider: d.provider,
+        pod: d.name,
+        why: d.why,
+        ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}),
+      });
     }
     if (plan.removeFinalizer) {
       // Nothing of the job may stay at a provider: every attempt's Service too (404 = gone already).
@@ -496,7 +562,10 @@ export class AIJobController {
         await this.deleteService(key, job, attempt);
         await this.deleteSecretCopies(key, job, attempt);
       }
-      await this.store.setFinalizers(job, (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+      await this.store.setFinalizers(
+        job,
+        (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+      );
       log('info', 'remote pods gone; finalizer removed', { job: key });
     }
   }
@@ -579,29 +648,50 @@ export class AIJobController {
         else refusals.push(refused);
       }
     }
-    if (refusals.length === 0) await Promise.all(creation.replicas.map(async (replica) => {
-      const body = buildPod(job, creation, replica, {
-        namespace: client.namespace,
-        priorityClassName: client.priorityClassName,
-        ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
-        ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
-      }, this.opts.hubId, this.opts.checkpointReports);
-      // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it
-      // (its uid is adopted by name while none is recorded: ownership.ts).
-      assertLeading(`create pod ${creation.provider}/${body.metadata?.name}`);
-      try {
-        const pod = await client.core.createNamespacedPod({ namespace: client.namespace, body });
-        if (pod.metadata?.uid) created.push({ replica, name: pod.metadata.name ?? body.metadata?.name ?? '', uid: pod.metadata.uid, createdAt: new Date(this.now()).toISOString() });
-      } catch (err) {
-        const refused = refusal(err);
-        if (refused !== undefined) refusals.push(refused);
-        else ignore(409)(err as { code?: number });
-      }
-    }));
+    if (refusals.length === 0)
+      await Promise.all(
+        creation.replicas.map(async (replica) => {
+          const body = buildPod(
+            job,
+            creation,
+            replica,
+            {
+              namespace: client.namespace,
+              priorityClassName: client.priorityClassName,
+              ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
+              ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
+            },
+            this.opts.hubId,
+            this.opts.checkpointReports,
+          );
+          // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it
+          // (its uid is adopted by name while none is recorded: ownership.ts).
+          assertLeading(`create pod ${creation.provider}/${body.metadata?.name}`);
+          try {
+            const pod = await client.core.createNamespacedPod({ namespace: client.namespace, body });
+            if (pod.metadata?.uid)
+              created.push({
+                replica,
+                name: pod.metadata.name ?? body.metadata?.name ?? '',
+                uid: pod.metadata.uid,
+                createdAt: new Date(this.now()).toISOString(),
+              });
+          } catch (err) {
+            const refused = refusal(err);
+            if (refused !== undefined) refusals.push(refused);
+            else ignore(409)(err as { code?: number });
+          }
+        }),
+      );
     failpoint('after-pod-create', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt });
     if (refusals.length > 0) {
       this.refusals.set(key, { attempt: creation.attempt, message: refusals[0] as string });
-      this.opts.log('warn', 'the provider refused to create the pods', { job: key, provider: creation.provider, attempt: creation.attempt, message: refusals[0] });
+      this.opts.log('warn', 'the provider refused to create the pods', {
+        job: key,
+        provider: creation.provider,
+        attempt: creation.attempt,
+        message: refusals[0],
+      });
       throw new CreateRefused(`${creation.provider} refused to create the pods of attempt ${creation.attempt}: ${refusals[0]}`);
     }
     this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: creation.replicas });

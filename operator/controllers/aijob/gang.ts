@@ -70,11 +70,18 @@ export function rendezvousEnv(job: GangJob, attempt: number, replica: number): V
   const rank = String(replica);
   const perNode = String(job.spec.resources.gpus);
   const env: Array<[string, string]> = [
-    ['MASTER_ADDR', addr], ['MASTER_PORT', port],
-    ['WORLD_SIZE', nodes], ['RANK', rank],
-    ['NNODES', nodes], ['NODE_RANK', rank], ['NPROC_PER_NODE', perNode],
-    ['PET_NNODES', nodes], ['PET_NODE_RANK', rank], ['PET_NPROC_PER_NODE', perNode],
-    ['PET_MASTER_ADDR', addr], ['PET_MASTER_PORT', port],
+    ['MASTER_ADDR', addr],
+    ['MASTER_PORT', port],
+    ['WORLD_SIZE', nodes],
+    ['RANK', rank],
+    ['NNODES', nodes],
+    ['NODE_RANK', rank],
+    ['NPROC_PER_NODE', perNode],
+    ['PET_NNODES', nodes],
+    ['PET_NODE_RANK', rank],
+    ['PET_NPROC_PER_NODE', perNode],
+    ['PET_MASTER_ADDR', addr],
+    ['PET_MASTER_PORT', port],
   ];
   return env.filter(([name]) => !own.has(name)).map(([name, value]) => ({ name, value }));
 }
@@ -90,7 +97,9 @@ export function podIdentity(job: GangJob, attempt: number, replica: number): { h
  * attempt and the hub, so it selects exactly the attempt's pods.
  */
 export function rendezvousService(
-  job: GangJob, attempt: number, namespace: string,
+  job: GangJob,
+  attempt: number,
+  namespace: string,
   meta: { labels: Record<string, string>; annotations: Record<string, string>; selector: Record<string, string> },
 ): V1Service | undefined {
   if (!needsService(job)) return undefined;

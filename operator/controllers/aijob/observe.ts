@@ -22,7 +22,9 @@ export function observeNode(node: V1Node | undefined, now: number): ObservedNode
   return {
     // No Ready condition yet (a node still initialising) is no evidence of loss.
     state: !ready || ready.status === 'True' ? 'Ready' : 'NotReady',
-    ...(ready && ready.status !== 'True' ? { detail: boundText(`Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${ready.message}` : ''}`, TEXT_BOUNDS.message) } : {}),
+    ...(ready && ready.status !== 'True'
+      ? { detail: boundText(`Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${ready.message}` : ''}`, TEXT_BOUNDS.message) }
+      : {}),
     ...(reclaim ? { reclaimDeadline: Number.isFinite(deadline) ? deadline : now } : {}),
   };
 }
@@ -49,8 +51,23 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
     ...(pod.metadata?.deletionTimestamp ? { deleteBy: ms(pod.metadata.deletionTimestamp) as number } : {}),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     ...(pod.spec?.nodeName && nodeOf ? { node: nodeOf(pod.spec.nodeName) } : {}),
-    ...(disruption ? { disruption: { reason: boundText(disruption.reason ?? 'DisruptionTarget', TEXT_BOUNDS.reason), message: boundText(disruption.message ?? '', TEXT_BOUNDS.message) } } : {}),
-    ...(terminated ? { exit: { code: terminated.exitCode, reason: boundText(terminated.reason ?? '', TEXT_BOUNDS.reason), ...(terminated.message ? { message: boundText(terminated.message, TEXT_BOUNDS.terminationMessage) } : {}) } } : {}),
+    ...(disruption
+      ? {
+          disruption: {
+            reason: boundText(disruption.reason ?? 'DisruptionTarget', TEXT_BOUNDS.reason),
+            message: boundText(disruption.message ?? '', TEXT_BOUNDS.message),
+          },
+        }
+      : {}),
+    ...(terminated
+      ? {
+          exit: {
+            code: terminated.exitCode,
+            reason: boundText(terminated.reason ?? '', TEXT_BOUNDS.reason),
+            ...(terminated.message ? { message: boundText(terminated.message, TEXT_BOUNDS.terminationMessage) } : {}),
+          },
+        }
+      : {}),
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(finishedAt !== undefined ? { finishedAt } : {}),
   };

@@ -47,10 +47,12 @@ export function flotillaEnv(job: AIJob, attempt: number, replica: number, report
     { name: 'FLOTILLA_OUTPUT_PATH', value: job.spec.output.path },
     ...(job.spec.checkpoint ? [{ name: 'FLOTILLA_CHECKPOINT_PATH', value: job.spec.checkpoint.path }] : []),
     ...(resumeFrom ? [{ name: 'FLOTILLA_RESUME_FROM_CID', value: resumeFrom }] : []),
-    ...(report ? [
-      { name: 'FLOTILLA_REPORT_URL', value: `${report.url.replace(/\/+$/, '')}${CHECKPOINT_REPORT_PATH}` },
-      { name: 'FLOTILLA_REPORT_TOKEN', value: reportToken(report.secret, job.metadata.uid ?? '', attempt) },
-    ] : []),
+    ...(report
+      ? [
+          { name: 'FLOTILLA_REPORT_URL', value: `${report.url.replace(/\/+$/, '')}${CHECKPOINT_REPORT_PATH}` },
+          { name: 'FLOTILLA_REPORT_TOKEN', value: reportToken(report.secret, job.metadata.uid ?? '', attempt) },
+        ]
+      : []),
     ...(job.spec.inputs ?? []).map((i) => ({ name: `FLOTILLA_INPUT_${i.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_CID`, value: i.cid })),
   ];
 }
@@ -62,7 +64,11 @@ export interface InputSource {
 }
 
 /** Labels every object of an attempt carries (its pods add the replica), and the job it belongs to. */
-function attemptMeta(job: AIJob, attempt: number, hubId: string): { labels: Record<string, string>; annotations: Record<string, string>; selector: Record<string, string> } {
+function attemptMeta(
+  job: AIJob,
+  attempt: number,
+  hubId: string,
+): { labels: Record<string, string>; annotations: Record<string, string>; selector: Record<string, string> } {
   const selector = { [LABEL_JOB_UID]: job.metadata.uid ?? '', [LABEL_ATTEMPT]: String(attempt), [LABEL_HUB]: hubId };
   return {
     selector,
@@ -81,7 +87,14 @@ export function buildSecretCopies(job: AIJob, attempt: number, namespace: string
   return secretCopies(job, attempt, namespace, payload, attemptMeta(job, attempt, hubId));
 }
 
-export function buildPod(job: AIJob, creation: PodCreation, replica: number, target: { namespace: string; priorityClassName: string } & InputSource, hubId: string, report?: ReportEndpoint): V1Pod {
+export function buildPod(
+  job: AIJob,
+  creation: PodCreation,
+  replica: number,
+  target: { namespace: string; priorityClassName: string } & InputSource,
+  hubId: string,
+  report?: ReportEndpoint,
+): V1Pod {
   const uid = job.metadata.uid ?? '';
   const gpus = String(job.spec.resources.gpus);
   const cpuMem = {
@@ -114,25 +127,35 @@ export function buildPod(job: AIJob, creation: PodCreation, replica: number, tar
       affinity: {
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: creation.placement.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })) }],
+            nodeSelectorTerms: [
+              { matchExpressions: creation.placement.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })) },
+            ],
           },
         },
       },
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-      ...(inputs.initContainers.length > 0 ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })) } : {}),
+      ...(inputs.initContainers.length > 0
+        ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })) }
+        : {}),
       volumes: [...inputs.volumes, shm.volume],
-      containers: [{
-        name: 'main',
-        image: job.spec.image,
-        ...(job.spec.command ? { command: [...job.spec.command] } : {}),
-        ...(job.spec.args ? { args: [...job.spec.args] } : {}),
-        env: [...providerEnv(job, creation.attempt), ...rendezvousEnv(job, creation.attempt, replica), ...flotillaEnv(job, creation.attempt, replica, report)],
-        resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
-        // Outputs come back through the termination message; fall back to the log tail on crashes.
-        terminationMessagePolicy: 'FallbackToLogsOnError',
-        securityContext: containerSecurity(),
-        volumeMounts: [...inputs.mounts, shm.mount],
-      }],
+      containers: [
+        {
+          name: 'main',
+          image: job.spec.image,
+          ...(job.spec.command ? { command: [...job.spec.command] } : {}),
+          ...(job.spec.args ? { args: [...job.spec.args] } : {}),
+          env: [
+            ...providerEnv(job, creation.attempt),
+            ...rendezvousEnv(job, creation.attempt, replica),
+            ...flotillaEnv(job, creation.attempt, replica, report),
+          ],
+          resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
+          // Outputs come back through the termination message; fall back to the log tail on crashes.
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+          securityContext: containerSecurity(),
+          volumeMounts: [...inputs.mounts, shm.mount],
+        },
+      ],
     },
   };
 }

@@ -12,11 +12,20 @@ import { copiesOf, copyNames, copyPayload, envCopyName, providerEnv, pullCopyNam
 const UID = '0a1b2c3d-0000-4000-8000-000000000001';
 const ID = { name: 'finetune', uid: UID };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const job = (spec: Record<string, unknown> = {}): AIJob => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
-  metadata: { name: 'finetune', namespace: 'team', uid: UID },
-  spec: { image: 'ghcr.io/x/y:1', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: false }, recovery: { maxRestarts: 3, strategy: 'Failover' }, ...spec },
-} as unknown as AIJob);
+const job = (spec: Record<string, unknown> = {}): AIJob =>
+  ({
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
+    metadata: { name: 'finetune', namespace: 'team', uid: UID },
+    spec: {
+      image: 'ghcr.io/x/y:1',
+      replicas: 1,
+      resources: { gpus: 1 },
+      output: { path: '/out', pin: false },
+      recovery: { maxRestarts: 3, strategy: 'Failover' },
+      ...spec,
+    },
+  }) as unknown as AIJob;
 const secretEnv = {
   env: [
     { name: 'MODE', value: 'train' },
@@ -31,12 +40,17 @@ const HUB_SECRETS: Record<string, V1Secret> = {
   hf: { type: 'Opaque', data: { token: b64('hf_xyz') } },
   regcred: { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{"auths":{}}') } },
 };
-const sources = (over: Record<string, V1Secret | undefined> = {}): Map<string, V1Secret> => new Map(Object.entries<V1Secret | undefined>({
-  ...HUB_SECRETS,
-  ...over,
-}).filter((e): e is [string, V1Secret] => e[1] !== undefined));
+const sources = (over: Record<string, V1Secret | undefined> = {}): Map<string, V1Secret> =>
+  new Map(
+    Object.entries<V1Secret | undefined>({
+      ...HUB_SECRETS,
+      ...over,
+    }).filter((e): e is [string, V1Secret] => e[1] !== undefined),
+  );
 const creation = (attempt: number): PodCreation => ({
-  provider: 'provider-a', attempt, replicas: [0],
+  provider: 'provider-a',
+  attempt,
+  replicas: [0],
   placement: { provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', resourceName: 'nvidia.com/gpu', nodeSelector: [] },
 });
 const terminal = (fn: () => unknown): TerminalSpecError => {
@@ -55,12 +69,18 @@ describe('the copies of an attempt', () => {
     const copies = buildSecretCopies(j, 3, 'lent', 'hub-1', copyPayload(j.spec, sources(), 'team'));
     expect(copies).toEqual([
       {
-        apiVersion: 'v1', kind: 'Secret', type: 'Opaque', immutable: true,
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        immutable: true,
         metadata: expect.objectContaining({ name: 'finetune-0a1b2c3d-a3-env', namespace: 'lent' }),
         data: { DB_PASSWORD: b64('s3cret'), HF_TOKEN: b64('hf_xyz'), DB_USER: b64('alice') },
       },
       {
-        apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/dockerconfigjson', immutable: true,
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/dockerconfigjson',
+        immutable: true,
         metadata: expect.objectContaining({ name: 'finetune-0a1b2c3d-a3-pull0', namespace: 'lent' }),
         data: { '.dockerconfigjson': b64('{"auths":{}}') },
       },
@@ -108,27 +128,52 @@ describe('the pod of an attempt', () => {
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: 'finetune-0a1b2c3d-a2-pull0' }, { name: 'finetune-0a1b2c3d-a2-pull1' }]);
   });
 
-  it('is what the sweep reads the copies from, and only the attempt\'s own names', () => {
+  it("is what the sweep reads the copies from, and only the attempt's own names", () => {
     const j = job(secretEnv);
     const pod = buildPod(j, creation(2), 0, { namespace: 'lent', priorityClassName: 'p' }, 'hub-1');
     expect(copiesOf(pod, ID, 2).sort()).toEqual(['finetune-0a1b2c3d-a2-env', 'finetune-0a1b2c3d-a2-pull0']);
     expect(copiesOf(pod, ID, 1)).toEqual([]);
-    const foreign: V1Pod = { spec: { containers: [{ name: 'm', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'flotilla-hub-token', key: 'token' } } }] }], imagePullSecrets: [{ name: 'finetune-0a1b2c3d-a2-pullx' }] } };
+    const foreign: V1Pod = {
+      spec: {
+        containers: [{ name: 'm', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'flotilla-hub-token', key: 'token' } } }] }],
+        imagePullSecrets: [{ name: 'finetune-0a1b2c3d-a2-pullx' }],
+      },
+    };
     expect(copiesOf(foreign, ID, 2)).toEqual([]);
   });
 
-  it('keeps providerEnv\'s order and names, so rendezvous defaults still yield to the job\'s own', () => {
+  it("keeps providerEnv's order and names, so rendezvous defaults still yield to the job's own", () => {
     expect(providerEnv(job(secretEnv), 1).map((e) => e.name)).toEqual(['MODE', 'DB_PASSWORD', 'HF_TOKEN', 'DB_USER']);
   });
 });
 
 describe('what ends the job, naming the field', () => {
   it.each([
-    ['a missing Secret', { db: undefined }, 'spec.env[1].valueFrom.secretKeyRef.name', /spec\.env\[1\]\.valueFrom\.secretKeyRef\.name: Secret db does not exist in namespace team/],
-    ['a missing key', { hf: { type: 'Opaque', data: { other: b64('x') } } }, 'spec.env[2].valueFrom.secretKeyRef.key', /Secret hf in namespace team has no key token/],
+    [
+      'a missing Secret',
+      { db: undefined },
+      'spec.env[1].valueFrom.secretKeyRef.name',
+      /spec\.env\[1\]\.valueFrom\.secretKeyRef\.name: Secret db does not exist in namespace team/,
+    ],
+    [
+      'a missing key',
+      { hf: { type: 'Opaque', data: { other: b64('x') } } },
+      'spec.env[2].valueFrom.secretKeyRef.key',
+      /Secret hf in namespace team has no key token/,
+    ],
     ['a missing pull Secret', { regcred: undefined }, 'spec.imagePullSecrets[0].name', /spec\.imagePullSecrets\[0\]\.name: Secret regcred does not exist/],
-    ['a pull Secret that is no registry credential', { regcred: { type: 'Opaque', data: { '.dockerconfigjson': b64('{}') } } }, 'spec.imagePullSecrets[0].name', /is of type Opaque, not a registry credential/],
-    ['a dockerconfigjson Secret without its key', { regcred: { type: 'kubernetes.io/dockerconfigjson', data: {} } }, 'spec.imagePullSecrets[0].name', /without \.dockerconfigjson/],
+    [
+      'a pull Secret that is no registry credential',
+      { regcred: { type: 'Opaque', data: { '.dockerconfigjson': b64('{}') } } },
+      'spec.imagePullSecrets[0].name',
+      /is of type Opaque, not a registry credential/,
+    ],
+    [
+      'a dockerconfigjson Secret without its key',
+      { regcred: { type: 'kubernetes.io/dockerconfigjson', data: {} } },
+      'spec.imagePullSecrets[0].name',
+      /without \.dockerconfigjson/,
+    ],
   ])('%s', (_what, over, field, message) => {
     const err = terminal(() => copyPayload(job(secretEnv).spec, sources(over), 'team'));
     expect(err.field).toBe(field);

@@ -56,7 +56,9 @@ export function copyNames(job: SecretJob, attempt: number): string[] {
 export function referencedSecrets(spec: Pick<AIJobSpec, 'env' | 'imagePullSecrets'>): Array<{ name: string; field: string }> {
   const out = new Map<string, string>();
   for (const { i, ref } of secretEnv(spec)) if (!out.has(ref.name)) out.set(ref.name, `spec.env[${i}].valueFrom.secretKeyRef.name`);
-  (spec.imagePullSecrets ?? []).forEach((p, i) => { if (!out.has(p.name)) out.set(p.name, `spec.imagePullSecrets[${i}].name`); });
+  (spec.imagePullSecrets ?? []).forEach((p, i) => {
+    if (!out.has(p.name)) out.set(p.name, `spec.imagePullSecrets[${i}].name`);
+  });
   return [...out].map(([name, field]) => ({ name, field }));
 }
 
@@ -91,7 +93,10 @@ export function copyPayload(spec: Pick<AIJobSpec, 'env' | 'imagePullSecrets'>, s
     const key = PULL_KEYS[type];
     const value = key !== undefined ? source.data?.[key] : undefined;
     if (key === undefined || value === undefined) {
-      throw new TerminalSpecError(field, `${field}: Secret ${p.name} in namespace ${namespace} is of type ${type}${key ? ` without ${key}` : ''}, not a registry credential (${DOCKER_CONFIG_JSON})`);
+      throw new TerminalSpecError(
+        field,
+        `${field}: Secret ${p.name} in namespace ${namespace} is of type ${type}${key ? ` without ${key}` : ''}, not a registry credential (${DOCKER_CONFIG_JSON})`,
+      );
     }
     return { type, data: { [key]: value } };
   });
@@ -100,7 +105,10 @@ export function copyPayload(spec: Pick<AIJobSpec, 'env' | 'imagePullSecrets'>, s
 
 /** The attempt's copies in the provider's `namespace`, with the attempt's labels and annotations. */
 export function secretCopies(
-  job: SecretJob, attempt: number, namespace: string, payload: CopyPayload,
+  job: SecretJob,
+  attempt: number,
+  namespace: string,
+  payload: CopyPayload,
   meta: { labels: Record<string, string>; annotations: Record<string, string> },
 ): V1Secret[] {
   const id = identity(job);
@@ -121,9 +129,11 @@ export function secretCopies(
 /** spec.env as the provider's pods get it: a Secret reference points at the attempt's copy, keyed by the env name. */
 export function providerEnv(job: SecretJob, attempt: number): V1EnvVar[] {
   const copy = envCopyName(identity(job), attempt);
-  return (job.spec.env ?? []).map((e) => (e.valueFrom
-    ? { name: e.name, valueFrom: { secretKeyRef: { name: copy, key: e.name } } }
-    : { name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) }));
+  return (job.spec.env ?? []).map((e) =>
+    e.valueFrom
+      ? { name: e.name, valueFrom: { secretKeyRef: { name: copy, key: e.name } } }
+      : { name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) },
+  );
 }
 
 /** spec.imagePullSecrets as the provider's pods get it: the attempt's copies; undefined when none. */

@@ -11,7 +11,11 @@ import type { AIJobSpec } from '../../api/types.ts';
 import { TerminalSpecError } from '../../core/terminal-error.ts';
 import { referencedSecrets } from './secret-copies.ts';
 
-export async function readSecretSources(core: Pick<CoreV1Api, 'readNamespacedSecret'>, namespace: string, spec: Pick<AIJobSpec, 'env' | 'imagePullSecrets'>): Promise<Map<string, V1Secret>> {
+export async function readSecretSources(
+  core: Pick<CoreV1Api, 'readNamespacedSecret'>,
+  namespace: string,
+  spec: Pick<AIJobSpec, 'env' | 'imagePullSecrets'>,
+): Promise<Map<string, V1Secret>> {
   const out = new Map<string, V1Secret>();
   for (const { name, field } of referencedSecrets(spec)) {
     try {
@@ -19,7 +23,11 @@ export async function readSecretSources(core: Pick<CoreV1Api, 'readNamespacedSec
     } catch (err) {
       const code = (err as { code?: number }).code;
       if (code === 404) continue;
-      if (code === 403) throw new TerminalSpecError(field, `${field}: the operator may not read Secret ${name} in namespace ${namespace} (the hub chart's secretCopies values grant it per namespace)`);
+      if (code === 403)
+        throw new TerminalSpecError(
+          field,
+          `${field}: the operator may not read Secret ${name} in namespace ${namespace} (the hub chart's secretCopies values grant it per namespace)`,
+        );
       throw err;
     }
   }

@@ -7,19 +7,33 @@ import type { AIJobStore } from '../../hub/aijob-store.ts';
 import type { NamespaceCache } from '../../hub/namespace-cache.ts';
 import { SpecGate } from './spec-gate.ts';
 
-const job = (spec: Record<string, unknown> = {}, status?: AIJobStatus): AIJob => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
-  metadata: { name: 'j', namespace: 'team', generation: 2, resourceVersion: '7' },
-  spec: { image: 'ghcr.io/x/y:1', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' }, ...spec },
-  ...(status ? { status } : {}),
-} as unknown as AIJob);
+const job = (spec: Record<string, unknown> = {}, status?: AIJobStatus): AIJob =>
+  ({
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
+    metadata: { name: 'j', namespace: 'team', generation: 2, resourceVersion: '7' },
+    spec: {
+      image: 'ghcr.io/x/y:1',
+      replicas: 1,
+      resources: { gpus: 1 },
+      output: { path: '/out', pin: true },
+      recovery: { maxRestarts: 3, strategy: 'Failover' },
+      ...spec,
+    },
+    ...(status ? { status } : {}),
+  }) as unknown as AIJob;
 
 function gate(policy: NamespacePolicy | undefined) {
   const writes: AIJobStatus[] = [];
   const events: string[] = [];
   const store = {
-    patchStatus: async (_job: AIJob, status: AIJobStatus) => { writes.push(status); return _job; },
-    recordEvent: async (_job: AIJob, e: { reason: string }) => { events.push(e.reason); },
+    patchStatus: async (_job: AIJob, status: AIJobStatus) => {
+      writes.push(status);
+      return _job;
+    },
+    recordEvent: async (_job: AIJob, e: { reason: string }) => {
+      events.push(e.reason);
+    },
   } as unknown as AIJobStore;
   const namespaces = { policy: () => policy } as unknown as NamespaceCache;
   const g = new SpecGate({ namespaces, limits: DEFAULT_RUNNABLE_LIMITS, log: () => undefined, now: () => Date.parse('2026-12-04T20:00:00Z') });
@@ -31,17 +45,26 @@ describe('SpecGate', () => {
   it('passes a runnable job on with the policy applied', async () => {
     const g = gate(policy);
     const out = await g.admit(job({ placement: { deniedProviders: [] } }));
-    expect(out).toEqual({ proceed: expect.objectContaining({ spec: expect.objectContaining({ placement: { regions: ['us-east'], deniedProviders: ['provider-c'] } }) }) });
+    expect(out).toEqual({
+      proceed: expect.objectContaining({ spec: expect.objectContaining({ placement: { regions: ['us-east'], deniedProviders: ['provider-c'] } }) }),
+    });
     expect(g.writes).toEqual([]);
   });
 
   it('ends an unrunnable job Failed (InvalidSpec) naming the field, closing an open attempt', async () => {
     const g = gate(policy);
-    const out = await g.admit(job({ podAnnotations: { 'bad key!': 'x' } }, { phase: 'Scheduled', attempts: [{ index: 1, provider: 'provider-a', startTime: '2026-12-04T19:59:00Z' }] }));
+    const out = await g.admit(
+      job({ podAnnotations: { 'bad key!': 'x' } }, { phase: 'Scheduled', attempts: [{ index: 1, provider: 'provider-a', startTime: '2026-12-04T19:59:00Z' }] }),
+    );
     expect(out).toEqual({ done: {} });
     const [status] = g.writes;
     expect(status?.phase).toBe('Failed');
-    expect(status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: expect.stringContaining('spec.podAnnotations[bad key!]'), observedGeneration: 2 });
+    expect(status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidSpec',
+      message: expect.stringContaining('spec.podAnnotations[bad key!]'),
+      observedGeneration: 2,
+    });
     expect(status?.attempts?.[0]).toMatchObject({ endTime: '2026-12-04T20:00:00.000Z', reason: 'InvalidSpec' });
     expect(g.events).toEqual(['InvalidSpec']);
   });
@@ -49,7 +72,10 @@ describe('SpecGate', () => {
   it('ends a job that asks for what the policy forbids (PolicyViolation) before it is placed', async () => {
     const g = gate(policy);
     expect(await g.admit(job({ placement: { regions: ['us-west'] } }))).toEqual({ done: {} });
-    expect(g.writes[0]?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason: 'PolicyViolation', message: expect.stringContaining('spec.placement.regions names us-west') });
+    expect(g.writes[0]?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({
+      reason: 'PolicyViolation',
+      message: expect.stringContaining('spec.placement.regions names us-west'),
+    });
   });
 
   it('leaves a running attempt of a job the policy now forbids to finish, narrowed', async () => {

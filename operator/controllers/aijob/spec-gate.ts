@@ -75,7 +75,13 @@ export type RefusalReason = 'InvalidSpec' | 'PolicyViolation';
  * field, an open attempt closed — and records a Warning Event. The one way a job is refused for
  * its spec: the gate's checks above, and a TerminalSpecError the reconcile threw (controller.ts).
  */
-export async function endRefused(job: AIJob, store: AIJobStore, reason: RefusalReason, problems: readonly PolicyViolation[], ctx: { now: number; log: Logger }): Promise<void> {
+export async function endRefused(
+  job: AIJob,
+  store: AIJobStore,
+  reason: RefusalReason,
+  problems: readonly PolicyViolation[],
+  ctx: { now: number; log: Logger },
+): Promise<void> {
   const now = new Date(ctx.now).toISOString();
   const message = (reason === 'InvalidSpec' ? 'the spec cannot run: ' : 'namespace policy forbids it: ') + problems.map((p) => p.message).join('; ');
   const generation = job.metadata.generation;

@@ -14,14 +14,26 @@ kc.loadFromOptions({
   currentContext: 'none',
 });
 
-const job = (spec: Record<string, unknown>, status?: AIJobStatus): AIJob => ({
-  apiVersion: 'flotilla.dev/v1alpha1', kind: 'AIJob',
-  metadata: { name: 'j', namespace: 'team', uid: 'u-1', generation: 1, resourceVersion: '5', finalizers: ['flotilla.dev/remote-pods'] },
-  spec: { image: 'ghcr.io/x/y:1', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: false }, recovery: { maxRestarts: 3, strategy: 'Failover' }, ...spec },
-  ...(status ? { status } : {}),
-} as unknown as AIJob);
+const job = (spec: Record<string, unknown>, status?: AIJobStatus): AIJob =>
+  ({
+    apiVersion: 'flotilla.dev/v1alpha1',
+    kind: 'AIJob',
+    metadata: { name: 'j', namespace: 'team', uid: 'u-1', generation: 1, resourceVersion: '5', finalizers: ['flotilla.dev/remote-pods'] },
+    spec: {
+      image: 'ghcr.io/x/y:1',
+      replicas: 1,
+      resources: { gpus: 1 },
+      output: { path: '/out', pin: false },
+      recovery: { maxRestarts: 3, strategy: 'Failover' },
+      ...spec,
+    },
+    ...(status ? { status } : {}),
+  }) as unknown as AIJob;
 /** A paid job is placed only once funded. */
-const funded: AIJobStatus = { phase: 'Funded', conditions: [{ type: 'Funded', status: 'True', reason: 'EscrowDeposited', message: '', lastTransitionTime: '2026-12-04T19:00:00Z' }] };
+const funded: AIJobStatus = {
+  phase: 'Funded',
+  conditions: [{ type: 'Funded', status: 'True', reason: 'EscrowDeposited', message: '', lastTransitionTime: '2026-12-04T19:00:00Z' }],
+};
 
 function controller(stored: AIJob) {
   const registry = { subscribe: () => () => undefined, get: () => undefined, snapshots: () => [] } as unknown as ProviderRegistry;
@@ -30,9 +42,14 @@ function controller(stored: AIJob) {
   const events: string[] = [];
   Object.assign(c.store, {
     get: () => stored,
-    patchStatus: async (j: AIJob, status: AIJobStatus) => { writes.push(status); return j; },
+    patchStatus: async (j: AIJob, status: AIJobStatus) => {
+      writes.push(status);
+      return j;
+    },
     setFinalizers: async (j: AIJob) => j,
-    recordEvent: async (_j: AIJob, e: { reason: string }) => { events.push(e.reason); },
+    recordEvent: async (_j: AIJob, e: { reason: string }) => {
+      events.push(e.reason);
+    },
   });
   return { c, writes, events };
 }
@@ -46,7 +63,11 @@ describe('AIJobController: spec input it cannot parse', () => {
     await expect(c.reconcile('team/j')).resolves.toEqual({});
     expect(writes).toHaveLength(1);
     expect(writes[0]?.phase).toBe('Failed');
-    expect(writes[0]?.conditions?.find((x) => x.type === 'Finished')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: expect.stringContaining(field) });
+    expect(writes[0]?.conditions?.find((x) => x.type === 'Finished')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidSpec',
+      message: expect.stringContaining(field),
+    });
     expect(events).toEqual(['InvalidSpec']);
   });
 });

@@ -3,7 +3,15 @@ import { applyCheckpoint, parseCheckpointReport } from './checkpoint.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
-const body = (over: Record<string, unknown> = {}) => ({ namespace: 'ml', name: 'train', uid: 'u-1', attempt: 2, cid: CID, time: new Date(T0).toISOString(), ...over });
+const body = (over: Record<string, unknown> = {}) => ({
+  namespace: 'ml',
+  name: 'train',
+  uid: 'u-1',
+  attempt: 2,
+  cid: CID,
+  time: new Date(T0).toISOString(),
+  ...over,
+});
 const status: AIJobStatus = {
   attempts: [
     { index: 1, provider: 'a', startTime: '2026-11-23T09:00:00Z', endTime: '2026-11-23T09:30:00Z', reason: 'Preempted: NodeLost' },

@@ -38,7 +38,8 @@ export function applyCheckpoint(status: AIJobStatus, report: CheckpointReport): 
   if (!attempt) return { ok: false, code: 409, error: `attempt ${report.attempt} is not on record` };
   if (attempt.endTime) return { ok: false, code: 409, error: `attempt ${report.attempt} has ended (${attempt.reason ?? 'closed'})` };
   const recorded = Date.parse(attempt.checkpointTime ?? '');
-  if (Number.isFinite(recorded) && recorded >= report.time) return { ok: false, code: 409, error: `a checkpoint as new or newer is recorded (${attempt.checkpointTime})` };
+  if (Number.isFinite(recorded) && recorded >= report.time)
+    return { ok: false, code: 409, error: `a checkpoint as new or newer is recorded (${attempt.checkpointTime})` };
   const checkpointTime = new Date(report.time).toISOString();
   return {
     ok: true,

@@ -1,7 +1,9 @@
 import type { AIJob } from '../../api/types.ts';
 import { claimChangeProblem, claimOf, claimVerdict, MANAGED_BY_ANNOTATION } from './claim.ts';
 
-const job = (owner?: string): Pick<AIJob, 'metadata'> => ({ metadata: { name: 'j', namespace: 'n', ...(owner !== undefined ? { annotations: { [MANAGED_BY_ANNOTATION]: owner, other: 'x' } } : {}) } });
+const job = (owner?: string): Pick<AIJob, 'metadata'> => ({
+  metadata: { name: 'j', namespace: 'n', ...(owner !== undefined ? { annotations: { [MANAGED_BY_ANNOTATION]: owner, other: 'x' } } : {}) },
+});
 
 describe('job claims', () => {
   it('tells a job of this operator, of another one, and an unclaimed one (an empty name counts as unclaimed)', () => {
@@ -16,7 +18,9 @@ describe('job claims', () => {
     expect(claimChangeProblem(undefined, job('ns/lease-a'))).toBeUndefined();
     expect(claimChangeProblem(job(), job('ns/lease-a'))).toBeUndefined();
     expect(claimChangeProblem(job('ns/lease-a'), job('ns/lease-a'))).toBeUndefined();
-    expect(claimChangeProblem(job('ns/lease-a'), job('ns/lease-b'))).toContain(`metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator "ns/lease-a"`);
+    expect(claimChangeProblem(job('ns/lease-a'), job('ns/lease-b'))).toContain(
+      `metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator "ns/lease-a"`,
+    );
     expect(claimChangeProblem(job('ns/lease-a'), job())).toContain('cannot be changed or removed');
     expect(claimChangeProblem(job('ns/lease-a'), job(''))).toContain('cannot be changed or removed');
   });

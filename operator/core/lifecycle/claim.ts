@@ -42,6 +42,8 @@ export function claimChangeProblem(before: Pick<AIJob, 'metadata'> | undefined, 
   const was = claimOf(before);
   const now = claimOf(after);
   if (was === undefined || was === now) return undefined;
-  return `metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(was)}; `
-    + 'the operator that runs a job cannot be changed or removed (delete the job and create it again to move it)';
+  return (
+    `metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(was)}; ` +
+    'the operator that runs a job cannot be changed or removed (delete the job and create it again to move it)'
+  );
 }

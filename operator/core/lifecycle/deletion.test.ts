@@ -11,25 +11,55 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const UID = '0123456789abcdef';
 
 const job = (status: AIJobStatus = {}, over: Partial<JobView> = {}): JobView => ({
-  uid: UID, namespace: 'ml', name: 'train', generation: 1, deleting: false, hasFinalizer: true,
-  replicas: 2, gpusPerReplica: 4, maxRestarts: 3, pinOutput: false, requiresFunding: false, priceDecimals: 6, status, ...over,
+  uid: UID,
+  namespace: 'ml',
+  name: 'train',
+  generation: 1,
+  deleting: false,
+  hasFinalizer: true,
+  replicas: 2,
+  gpusPerReplica: 4,
+  maxRestarts: 3,
+  pinOutput: false,
+  requiresFunding: false,
+  priceDecimals: 6,
+  status,
+  ...over,
 });
 
 const placed: PlacementDecision = {
   outcome: 'Placed',
   placement: {
-    provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', resourceName: 'nvidia.com/gpu',
+    provider: 'provider-a',
+    product: 'NVIDIA-H100-80GB-HBM3',
+    resourceName: 'nvidia.com/gpu',
     nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-H100-80GB-HBM3'] }],
     assignments: ['a-0', 'a-1'],
-    score: { provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: 2_400_000n, listCost: 1n, expectedReworkPpm: 0n, expectedCost: 1n, strandedGpus: 0, nodesUsed: 2 },
+    score: {
+      provider: 'provider-a',
+      product: 'NVIDIA-H100-80GB-HBM3',
+      pricePerGpuHour: 2_400_000n,
+      listCost: 1n,
+      expectedReworkPpm: 0n,
+      expectedCost: 1n,
+      strandedGpus: 0,
+      nodesUsed: 2,
+    },
   },
   ranking: [],
   rejections: [],
 };
 
 const pod = (replica: number, over: Partial<ObservedPod> = {}): ObservedPod => ({
-  provider: 'provider-a', name: podName({ name: 'train', uid: UID }, 1, replica), attempt: 1, replica,
-  phase: 'Running', nodeName: `a-${replica}`, deleting: false, startedAt: T0 + 1_000, ...over,
+  provider: 'provider-a',
+  name: podName({ name: 'train', uid: UID }, 1, replica),
+  attempt: 1,
+  replica,
+  phase: 'Running',
+  nodeName: `a-${replica}`,
+  deleting: false,
+  startedAt: T0 + 1_000,
+  ...over,
 });
 
 const running = (): AIJobStatus => {
@@ -53,14 +83,19 @@ describe('deleting a job with an open attempt', () => {
 
   it('closes it once: the next pass (pods terminating, then gone) changes no attempt and lets its own finalizer go', () => {
     const first = planReconcile({ job: job(running(), { deleting: true }), pods: [pod(0), pod(1)], podsComplete: true, now: T0 + 31_000 });
-    const terminating = planReconcile({ job: job(first.status, { deleting: true }), pods: [pod(0, { deleting: true }), pod(1, { deleting: true })], podsComplete: true, now: T0 + 32_000 });
+    const terminating = planReconcile({
+      job: job(first.status, { deleting: true }),
+      pods: [pod(0, { deleting: true }), pod(1, { deleting: true })],
+      podsComplete: true,
+      now: T0 + 32_000,
+    });
     expect(terminating.status.attempts).toEqual(first.status.attempts);
     const gone = planReconcile({ job: job(terminating.status, { deleting: true }), pods: [], podsComplete: true, now: T0 + 40_000 });
     expect(gone.status.attempts).toEqual(first.status.attempts);
     expect(gone.removeFinalizer).toBe(true);
   });
 
-  it('leaves the attempt open while the provider\'s pods are not all in view (nothing to meter from)', () => {
+  it("leaves the attempt open while the provider's pods are not all in view (nothing to meter from)", () => {
     const status = running();
     const p = planReconcile({ job: job(status, { deleting: true }), pods: [], podsComplete: false, now: T0 + 31_000 });
     expect(p.status.attempts?.at(-1)?.endTime).toBeUndefined();
@@ -89,7 +124,13 @@ describe('a paid hub and a job without spec.payment', () => {
   });
 
   it('is placed once its namespace allows unpaid jobs (Funded=True UnpaidAllowed)', () => {
-    const p = planReconcile({ job: job(funded('True', 'UnpaidAllowed', 'namespace ml allows unpaid jobs'), { requiresFunding: true }), pods: [], podsComplete: true, placement: placed, now: T0 });
+    const p = planReconcile({
+      job: job(funded('True', 'UnpaidAllowed', 'namespace ml allows unpaid jobs'), { requiresFunding: true }),
+      pods: [],
+      podsComplete: true,
+      placement: placed,
+      now: T0,
+    });
     expect(p.status.phase).toBe('Scheduled');
     expect(p.createPods).toMatchObject({ provider: 'provider-a', attempt: 1 });
   });

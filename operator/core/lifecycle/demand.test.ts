@@ -2,18 +2,28 @@ import type { AIJobSpec } from '../../api/types.ts';
 import { TerminalSpecError } from '../terminal-error.ts';
 import { jobDemand } from './demand.ts';
 
-const spec = (over: Partial<AIJobSpec> = {}): AIJobSpec => ({
-  image: 'trainer@sha256:abc', replicas: 2, resources: { gpus: 8, cpu: '16', memory: '64Gi' },
-  output: { path: '/out', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' },
-  gpu: { products: ['NVIDIA-H100-80GB-HBM3'], minMemoryMiB: 80000, minComputeCapability: '9.0' },
-  ...over,
-} as AIJobSpec);
+const spec = (over: Partial<AIJobSpec> = {}): AIJobSpec =>
+  ({
+    image: 'trainer@sha256:abc',
+    replicas: 2,
+    resources: { gpus: 8, cpu: '16', memory: '64Gi' },
+    output: { path: '/out', pin: true },
+    recovery: { maxRestarts: 3, strategy: 'Failover' },
+    gpu: { products: ['NVIDIA-H100-80GB-HBM3'], minMemoryMiB: 80000, minComputeCapability: '9.0' },
+    ...over,
+  }) as AIJobSpec;
 
 describe('jobDemand', () => {
   it('carries the gang shape, exact resources and GPU constraints', () => {
     expect(jobDemand(spec(), undefined)).toMatchObject({
-      replicas: 2, gpusPerReplica: 8, cpuMillisPerReplica: 16_000, memoryBytesPerReplica: 64 * 2 ** 30,
-      products: ['NVIDIA-H100-80GB-HBM3'], minGpuMemoryMiB: 80000, minComputeCapability: { major: 9, minor: 0 }, priceDecimals: 6,
+      replicas: 2,
+      gpusPerReplica: 8,
+      cpuMillisPerReplica: 16_000,
+      memoryBytesPerReplica: 64 * 2 ** 30,
+      products: ['NVIDIA-H100-80GB-HBM3'],
+      minGpuMemoryMiB: 80000,
+      minComputeCapability: { major: 9, minor: 0 },
+      priceDecimals: 6,
     });
   });
 
@@ -29,7 +39,9 @@ describe('jobDemand', () => {
 
   it('turns the checkpoint interval into seconds and recent preemptions into cool-downs', () => {
     const d = jobDemand(spec({ checkpoint: { path: '/ckpt', every: '15m' } } as Partial<AIJobSpec>), {
-      attempts: [{ index: 1, provider: 'provider-c', startTime: '2026-11-23T10:00:00Z', endTime: '2026-11-23T10:30:00Z', reason: 'Preempted: DisruptionTarget' }],
+      attempts: [
+        { index: 1, provider: 'provider-c', startTime: '2026-11-23T10:00:00Z', endTime: '2026-11-23T10:30:00Z', reason: 'Preempted: DisruptionTarget' },
+      ],
     });
     expect(d.checkpointIntervalSeconds).toBe(900);
     expect(d.coolDowns).toEqual([{ provider: 'provider-c', until: Date.parse('2026-11-23T10:40:00Z') }]);

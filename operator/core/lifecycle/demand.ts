@@ -23,16 +23,16 @@ export function jobDemand(spec: AIJobSpec, status: AIJobStatus | undefined, pric
   const amount = (field: string, value: string) => specField(field, value, (v) => toBaseUnits(v, priceDecimals));
   const maxPrice = spec.payment?.maxPricePerGpuHour ? amount('spec.payment.maxPricePerGpuHour', spec.payment.maxPricePerGpuHour) : undefined;
   // Budget ÷ price cap bounds the GPU-hours the payer will buy: the best estimate of the work left.
-  const budgetGpuSeconds = spec.payment?.maxAmount && maxPrice && maxPrice > 0n
-    ? Number((amount('spec.payment.maxAmount', spec.payment.maxAmount) * 3600n) / maxPrice)
-    : undefined;
+  const budgetGpuSeconds =
+    spec.payment?.maxAmount && maxPrice && maxPrice > 0n ? Number((amount('spec.payment.maxAmount', spec.payment.maxAmount) * 3600n) / maxPrice) : undefined;
   const done = (status?.attempts ?? []).reduce((sum, a) => sum + (a.billableGpuSeconds ?? 0), 0);
   const capability = spec.gpu?.minComputeCapability?.split('.').map(Number);
   return {
     replicas: spec.replicas,
     gpusPerReplica: gpus,
     cpuMillisPerReplica: spec.resources.cpu !== undefined ? Number(specField('spec.resources.cpu', String(spec.resources.cpu), cpuMillisFromQuantity)) : 0,
-    memoryBytesPerReplica: spec.resources.memory !== undefined ? Number(specField('spec.resources.memory', String(spec.resources.memory), bytesFromQuantity)) : 0,
+    memoryBytesPerReplica:
+      spec.resources.memory !== undefined ? Number(specField('spec.resources.memory', String(spec.resources.memory), bytesFromQuantity)) : 0,
     products: spec.gpu?.products ?? [],
     ...(spec.gpu?.minMemoryMiB !== undefined ? { minGpuMemoryMiB: spec.gpu.minMemoryMiB } : {}),
     ...(capability && capability.length === 2 ? { minComputeCapability: { major: capability[0] ?? 0, minor: capability[1] ?? 0 } } : {}),

@@ -88,10 +88,14 @@ export function claimPods(job: OwnershipJob, pods: readonly ObservedPod[], now: 
     }
     if (p.replica >= 0 && p.replica < job.replicas && p.name === podName(job, p.attempt, p.replica)) {
       own.push(p);
-      if (attempt === open && p.uid) adopt.push({ replica: p.replica, name: p.name, uid: p.uid, ...(attempt.startTime ? { createdAt: attempt.startTime } : {}) });
+      if (attempt === open && p.uid)
+        adopt.push({ replica: p.replica, name: p.name, uid: p.uid, ...(attempt.startTime ? { createdAt: attempt.startTime } : {}) });
       continue;
     }
-    reject(p, `claims replica ${p.replica} of attempt ${p.attempt} but is not a pod the operator creates (expected ${p.replica < job.replicas ? podName(job, p.attempt, p.replica) : `a replica below ${job.replicas}`})`);
+    reject(
+      p,
+      `claims replica ${p.replica} of attempt ${p.attempt} but is not a pod the operator creates (expected ${p.replica < job.replicas ? podName(job, p.attempt, p.replica) : `a replica below ${job.replicas}`})`,
+    );
   }
   return { own, adopt, foreign, unsure, ...(unsureUntil !== undefined ? { unsureUntil } : {}) };
 }
@@ -102,10 +106,14 @@ export function recordPods(status: AIJobStatus, attemptIndex: number, created: r
   const replicas = new Set(created.map((c) => c.replica));
   return {
     ...status,
-    attempts: (status.attempts ?? []).map((a) => (a.index !== attemptIndex ? a : {
-      ...a,
-      pods: [...(a.pods ?? []).filter((r) => !replicas.has(r.replica)), ...created].sort((x, y) => x.replica - y.replica),
-    })),
+    attempts: (status.attempts ?? []).map((a) =>
+      a.index !== attemptIndex
+        ? a
+        : {
+            ...a,
+            pods: [...(a.pods ?? []).filter((r) => !replicas.has(r.replica)), ...created].sort((x, y) => x.replica - y.replica),
+          },
+    ),
   };
 }
 

@@ -9,17 +9,40 @@ const CKPT = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG';
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const job = (status: AIJobStatus = {}, over: Partial<JobView> = {}): JobView => ({
-  uid: '0123456789abcdef', namespace: 'ml', name: 'train', generation: 1, deleting: false, hasFinalizer: true,
-  replicas: 2, gpusPerReplica: 8, maxRestarts: 3, pinOutput: false, requiresFunding: false, priceDecimals: 6, status, ...over,
+  uid: '0123456789abcdef',
+  namespace: 'ml',
+  name: 'train',
+  generation: 1,
+  deleting: false,
+  hasFinalizer: true,
+  replicas: 2,
+  gpusPerReplica: 8,
+  maxRestarts: 3,
+  pinOutput: false,
+  requiresFunding: false,
+  priceDecimals: 6,
+  status,
+  ...over,
 });
 
 const placed: PlacementDecision = {
   outcome: 'Placed',
   placement: {
-    provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', resourceName: 'nvidia.com/gpu',
+    provider: 'provider-a',
+    product: 'NVIDIA-H100-80GB-HBM3',
+    resourceName: 'nvidia.com/gpu',
     nodeSelector: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-H100-80GB-HBM3'] }],
     assignments: ['a-0', 'a-1'],
-    score: { provider: 'provider-a', product: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: 2_400_000n, listCost: 1n, expectedReworkPpm: 0n, expectedCost: 1n, strandedGpus: 0, nodesUsed: 2 },
+    score: {
+      provider: 'provider-a',
+      product: 'NVIDIA-H100-80GB-HBM3',
+      pricePerGpuHour: 2_400_000n,
+      listCost: 1n,
+      expectedReworkPpm: 0n,
+      expectedCost: 1n,
+      strandedGpus: 0,
+      nodesUsed: 2,
+    },
   },
   ranking: [],
   rejections: [],
@@ -38,10 +61,18 @@ const scheduled = (): AIJobStatus => planReconcile({ job: job(), pods: [], podsC
 
 /** Overrides; a field set to undefined removes the default (an unbound pod has no nodeName). */
 type PodOverrides = { [K in keyof ObservedPod]?: ObservedPod[K] | undefined };
-const pod = (replica: number, over: PodOverrides = {}): ObservedPod => withoutUndefined({
-  provider: 'provider-a', name: podName({ name: 'train', uid: '0123456789abcdef' }, 1, replica), attempt: 1, replica,
-  phase: 'Running', nodeName: `a-${replica}`, deleting: false, startedAt: T0 + 1_000, ...over,
-});
+const pod = (replica: number, over: PodOverrides = {}): ObservedPod =>
+  withoutUndefined({
+    provider: 'provider-a',
+    name: podName({ name: 'train', uid: '0123456789abcdef' }, 1, replica),
+    attempt: 1,
+    replica,
+    phase: 'Running',
+    nodeName: `a-${replica}`,
+    deleting: false,
+    startedAt: T0 + 1_000,
+    ...over,
+  });
 function withoutUndefined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
@@ -84,15 +115,28 @@ describe('planReconcile: placing a new job', () => {
 
 describe('planReconcile: following an attempt', () => {
   const cases: Array<{ name: string; pods: () => ObservedPod[]; phase: string; create?: number[]; deleted?: string[]; reason?: string }> = [
-    { name: 'recreates replicas that do not exist yet (e.g. after a crash between status write and pod creation)', pods: () => [pod(0, { phase: 'Pending' })], phase: 'Scheduled', create: [1] },
+    {
+      name: 'recreates replicas that do not exist yet (e.g. after a crash between status write and pod creation)',
+      pods: () => [pod(0, { phase: 'Pending' })],
+      phase: 'Scheduled',
+      create: [1],
+    },
     { name: 'stays Scheduled while replicas are pending', pods: () => [pod(0), pod(1, { phase: 'Pending' })], phase: 'Scheduled' },
     { name: 'moves to Running when every replica runs', pods: () => [pod(0), pod(1)], phase: 'Running' },
     {
-      name: 'succeeds when every replica exits 0, closing the attempt', phase: 'Succeeded', reason: 'Succeeded',
-      pods: () => [pod(0, { phase: 'Succeeded', finishedAt: T0 + 31_000, exit: { code: 0, reason: 'Completed', message: `{"outputCID":"${OUT}"}` } }), pod(1, { phase: 'Succeeded', finishedAt: T0 + 31_000, exit: { code: 0, reason: 'Completed' } })],
+      name: 'succeeds when every replica exits 0, closing the attempt',
+      phase: 'Succeeded',
+      reason: 'Succeeded',
+      pods: () => [
+        pod(0, { phase: 'Succeeded', finishedAt: T0 + 31_000, exit: { code: 0, reason: 'Completed', message: `{"outputCID":"${OUT}"}` } }),
+        pod(1, { phase: 'Succeeded', finishedAt: T0 + 31_000, exit: { code: 0, reason: 'Completed' } }),
+      ],
     },
     {
-      name: 'fails when a replica fails on its own, and stops the others', phase: 'Failed', reason: 'Failed', deleted: ['train-01234567-a1-r1'],
+      name: 'fails when a replica fails on its own, and stops the others',
+      phase: 'Failed',
+      reason: 'Failed',
+      deleted: ['train-01234567-a1-r1'],
       pods: () => [pod(0, { phase: 'Failed', exit: { code: 3, reason: 'Error' } }), pod(1)],
     },
   ];
@@ -136,11 +180,23 @@ describe('planReconcile: following an attempt', () => {
     expect(p.status.conditions?.find((c) => c.type === 'Running')).toMatchObject({ reason: 'OutputPinning' });
     expect(needsPlacement(job(p.status, { pinOutput: true }), T0)).toBe(false);
     // The artifacts controller's PinFailed is left alone; a later pass still waits.
-    const failedPin = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'OutputPinned'), { type: 'OutputPinned', status: 'False' as const, reason: 'PinFailed', message: 'timeout', lastTransitionTime: iso(T0) }] };
+    const failedPin = {
+      ...p.status,
+      conditions: [
+        ...(p.status.conditions ?? []).filter((c) => c.type !== 'OutputPinned'),
+        { type: 'OutputPinned', status: 'False' as const, reason: 'PinFailed', message: 'timeout', lastTransitionTime: iso(T0) },
+      ],
+    };
     const waiting = plan(failedPin, [], {}, { pinOutput: true });
     expect(waiting.status.phase).toBe('Scheduled');
     expect(waiting.status.conditions?.find((c) => c.type === 'OutputPinned')).toMatchObject({ reason: 'PinFailed' });
-    const pinned = { ...p.status, conditions: [...(p.status.conditions ?? []).filter((c) => c.type !== 'OutputPinned'), { type: 'OutputPinned', status: 'True' as const, reason: 'Pinned', message: 'ok', lastTransitionTime: iso(T0) }] };
+    const pinned = {
+      ...p.status,
+      conditions: [
+        ...(p.status.conditions ?? []).filter((c) => c.type !== 'OutputPinned'),
+        { type: 'OutputPinned', status: 'True' as const, reason: 'Pinned', message: 'ok', lastTransitionTime: iso(T0) },
+      ],
+    };
     const finished = plan(pinned, [pod(0, done), pod(1, done)], {}, { pinOutput: true });
     expect(finished.status.phase).toBe('Succeeded');
     expect(finished.events.map((e) => e.reason)).toEqual(['Succeeded']);
@@ -192,7 +248,12 @@ describe('planReconcile: every preemption signal', () => {
     ['a deleted node', () => [pod(0, { node: { state: 'Missing' } }), pod(1, { node: { state: 'Ready' } })], {}, 'NodeLost'],
     ['a NotReady node', () => [pod(0, { node: { state: 'NotReady', detail: 'Ready=Unknown NodeStatusUnknown' } }), pod(1)], {}, 'NodeLost'],
     ['a reclaim taint whose deadline passed', () => [pod(0, { node: { state: 'Ready', reclaimDeadline: T0 } }), pod(1)], {}, 'NodeReclaimed'],
-    ['a provider unreachable past the grace', () => [], { attemptProvider: { reachable: false, lastSeen: T0 }, timing: { unreachableGraceMs: 30_000 } }, 'ProviderUnreachable'],
+    [
+      'a provider unreachable past the grace',
+      () => [],
+      { attemptProvider: { reachable: false, lastSeen: T0 }, timing: { unreachableGraceMs: 30_000 } },
+      'ProviderUnreachable',
+    ],
   ];
   it.each(signals)('closes the attempt on %s', (_what, pods, over, signal) => {
     const p = plan(running(), pods(), over);
@@ -205,18 +266,32 @@ describe('planReconcile: every preemption signal', () => {
 
   it('force-deletes the pods of a node that is gone, even those already terminating', () => {
     const p = plan(running(), [pod(0, { node: { state: 'Missing' }, deleting: true }), pod(1, { node: { state: 'Ready' } })]);
-    expect(p.deletePods.map((d) => [d.name, d.gracePeriodSeconds])).toEqual([['train-01234567-a1-r0', 0], ['train-01234567-a1-r1', undefined]]);
+    expect(p.deletePods.map((d) => [d.name, d.gracePeriodSeconds])).toEqual([
+      ['train-01234567-a1-r0', 0],
+      ['train-01234567-a1-r1', undefined],
+    ]);
   });
 
   it('force-deletes a pod still terminating 30 s after its grace ended (its kubelet is gone)', () => {
     const stale = { ...pod(0), attempt: 1, provider: 'provider-c', name: 'train-01234567-a1-r0', deleting: true };
     // Attempt 1 ran at provider-c before attempt 2 at provider-a.
-    const earlier = { ...scheduled(), attempts: [{ index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' }, { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' }] };
-    const current = [{ ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' }, { ...pod(1), attempt: 2, name: 'train-01234567-a2-r1' }];
+    const earlier = {
+      ...scheduled(),
+      attempts: [
+        { index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' },
+        { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' },
+      ],
+    };
+    const current = [
+      { ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' },
+      { ...pod(1), attempt: 2, name: 'train-01234567-a2-r1' },
+    ];
     const fresh = plan(earlier, [{ ...stale, deleteBy: T0 + 60_000 }, ...current]);
     expect(fresh.deletePods).toEqual([]);
     const stuck = plan(earlier, [{ ...stale, deleteBy: T0 + 20_000 }, ...current]);
-    expect(stuck.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt (still terminating after its grace)', gracePeriodSeconds: 0 }]);
+    expect(stuck.deletePods).toEqual([
+      { provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt (still terminating after its grace)', gracePeriodSeconds: 0 },
+    ]);
     // Had attempt 1 never run at provider-c, the pod would be the provider's own: reported, and
     // deleted once — one already terminating is the provider's business.
     const foreign = plan(scheduled(), [{ ...stale, deleteBy: T0 + 20_000 }, pod(0), pod(1)]);
@@ -225,11 +300,15 @@ describe('planReconcile: every preemption signal', () => {
   });
 
   it('does not call a finished replica on a lost node a preemption', () => {
-    const done = { phase: 'Succeeded' as const, node: { state: 'Missing' as const }, exit: { code: 0, reason: 'Completed', message: `{"outputCID":"${OUT}"}` } };
+    const done = {
+      phase: 'Succeeded' as const,
+      node: { state: 'Missing' as const },
+      exit: { code: 0, reason: 'Completed', message: `{"outputCID":"${OUT}"}` },
+    };
     expect(plan(running(), [pod(0, done), pod(1, done)]).status.phase).toBe('Succeeded');
   });
 
-  it('counts an unreachable attempt\'s GPU-seconds up to the provider\'s last answer', () => {
+  it("counts an unreachable attempt's GPU-seconds up to the provider's last answer", () => {
     const p = plan(running(), [], { attemptProvider: { reachable: false, lastSeen: T0 + 30_000 }, timing: { unreachableGraceMs: 30_000 } });
     // Attempt started at T0; 2 replicas × 8 GPUs × 30 s; no checkpoint, so nothing billable.
     expect(p.status.attempts?.[0]).toMatchObject({ reason: 'Preempted: ProviderUnreachable', gpuSeconds: 2 * 8 * 30, billableGpuSeconds: 0 });
@@ -255,7 +334,9 @@ describe('planReconcile: every preemption signal', () => {
     expect(draining.requeueAfterMs).toBe(45_000);
     // The replicas checkpointed on SIGTERM and left: the attempt closes with that checkpoint.
     const message = JSON.stringify({ checkpointCID: CKPT, checkpointTime: iso(T0 + 41_000) });
-    const gone = plan(draining.status, [pod(0, { phase: 'Failed', deleting: true, finishedAt: T0 + 62_000, exit: { code: 143, reason: 'Error', message } })], { now: T0 + 63_000 });
+    const gone = plan(draining.status, [pod(0, { phase: 'Failed', deleting: true, finishedAt: T0 + 62_000, exit: { code: 143, reason: 'Error', message } })], {
+      now: T0 + 63_000,
+    });
     expect(gone.status.attempts?.[0]).toMatchObject({ reason: 'Preempted: NodeReclaimed', checkpointCID: CKPT, checkpointTime: iso(T0 + 41_000) });
     expect(gone.status.phase).toBe('Rescheduling');
   });
@@ -300,14 +381,20 @@ describe('planReconcile: every preemption signal', () => {
 
 describe('planReconcile: funding gate', () => {
   it('places nothing for a job with spec.payment until Funded is True, and says what it waits for', () => {
-    const unfunded = { conditions: [{ type: 'Funded', status: 'False' as const, reason: 'InsufficientDeposit', message: 'deposit 10 USDC, 40 USDC missing', lastTransitionTime: iso(T0) }] };
+    const unfunded = {
+      conditions: [
+        { type: 'Funded', status: 'False' as const, reason: 'InsufficientDeposit', message: 'deposit 10 USDC, 40 USDC missing', lastTransitionTime: iso(T0) },
+      ],
+    };
     expect(needsPlacement(job(unfunded, { requiresFunding: true }), T0)).toBe(false);
     const p = planReconcile({ job: job(unfunded, { requiresFunding: true }), pods: [], podsComplete: true, now: T0 });
     expect(p.status.phase).toBe('Pending');
     expect(p.createPods).toBeUndefined();
     expect(p.status.conditions?.find((c) => c.type === 'Scheduled')).toMatchObject({ status: 'False', reason: 'AwaitingFunding' });
     expect(p.status.conditions?.find((c) => c.type === 'Scheduled')?.message).toContain('40 USDC missing');
-    const funded = { conditions: [{ type: 'Funded', status: 'True' as const, reason: 'EscrowDeposited', message: 'deposit 50 USDC', lastTransitionTime: iso(T0) }] };
+    const funded = {
+      conditions: [{ type: 'Funded', status: 'True' as const, reason: 'EscrowDeposited', message: 'deposit 50 USDC', lastTransitionTime: iso(T0) }],
+    };
     expect(needsPlacement(job(funded, { requiresFunding: true }), T0)).toBe(true);
     // Funded but no provider fits yet: the phase says the money is in.
     const waiting = planReconcile({ job: job(funded, { requiresFunding: true }), pods: [], podsComplete: true, placement: unschedulable, now: T0 });
@@ -320,8 +407,14 @@ describe('planReconcile: fencing, deletion, idempotence', () => {
     const stale = { ...pod(0), attempt: 1, provider: 'provider-c', name: 'train-01234567-a1-r0' };
     const p = plan(scheduled(), [stale, pod(0), pod(1)]);
     // Attempt 1 never ran at provider-c: the pod is the provider's own (ownership.ts).
-    expect(p.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'provider-made pod with the job\'s labels', foreign: true }]);
-    const earlier = { ...scheduled(), attempts: [{ index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' }, { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' }] };
+    expect(p.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: "provider-made pod with the job's labels", foreign: true }]);
+    const earlier = {
+      ...scheduled(),
+      attempts: [
+        { index: 1, provider: 'provider-c', startTime: iso(T0 - 60_000), endTime: iso(T0 - 1_000), reason: 'Preempted: PodDeleted' },
+        { ...scheduled().attempts?.[0], index: 2, provider: 'provider-a' },
+      ],
+    };
     const fenced = plan(earlier, [stale, { ...pod(0), attempt: 2, name: 'train-01234567-a2-r0' }, { ...pod(1), attempt: 2, name: 'train-01234567-a2-r1' }]);
     expect(fenced.deletePods).toEqual([{ provider: 'provider-c', name: 'train-01234567-a1-r0', why: 'stale attempt' }]);
     expect(fenced.violations).toEqual([]);
@@ -372,7 +465,11 @@ describe('planReconcile: spec.deadline', () => {
   it('ends a running job at its deadline: attempt closed and billed for what it used, pods deleted, Failed', () => {
     const p = plan(runningStatus(), [pod(0), pod(1)], { now: T0 + 41_000 }, { deadline: T0 + 40_000 });
     expect(p.status.phase).toBe('Failed');
-    expect(p.status.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'DeadlineExceeded', message: `spec.deadline ${iso(T0 + 40_000)} passed before the job finished` });
+    expect(p.status.conditions?.find((c) => c.type === 'Finished')).toMatchObject({
+      status: 'True',
+      reason: 'DeadlineExceeded',
+      message: `spec.deadline ${iso(T0 + 40_000)} passed before the job finished`,
+    });
     // Two replicas × 8 GPUs × 40 s since they started.
     expect(p.status.attempts?.[0]).toMatchObject({ reason: 'DeadlineExceeded', gpuSeconds: 640, billableGpuSeconds: 640 });
     expect(p.deletePods.map((d) => d.name).sort()).toEqual([pod(0).name, pod(1).name]);
@@ -387,7 +484,12 @@ describe('planReconcile: spec.deadline', () => {
   });
 
   it('leaves a job whose work is done and only waits for its pin to finish', () => {
-    const done = plan(runningStatus(), [pod(0, { phase: 'Succeeded', exit: { code: 0, reason: 'Completed', message: JSON.stringify({ outputCID: OUT }) } }), pod(1, { phase: 'Succeeded' })], { now: T0 + 20_000 }, { pinOutput: true });
+    const done = plan(
+      runningStatus(),
+      [pod(0, { phase: 'Succeeded', exit: { code: 0, reason: 'Completed', message: JSON.stringify({ outputCID: OUT }) } }), pod(1, { phase: 'Succeeded' })],
+      { now: T0 + 20_000 },
+      { pinOutput: true },
+    );
     expect(done.status.phase).not.toBe('Failed');
     const later = plan(done.status, [], { now: T0 + 50_000 }, { pinOutput: true, deadline: T0 + 40_000 });
     expect(later.status.phase).not.toBe('Failed');

@@ -65,7 +65,12 @@ export function placementBlocker(job: JobView, now: number): { reason: 'Awaiting
   const last = job.status.attempts?.at(-1);
   if (last?.endTime && last.reason?.startsWith('Preempted')) {
     const due = Date.parse(last.endTime) + restartBackoffMs(preemptionsOf(job.status));
-    if (due > now) return { reason: 'RestartBackoff', message: `preempted ${preemptionsOf(job.status)} times; placing attempt ${last.index + 1} at ${iso(due)}`, retryInMs: due - now };
+    if (due > now)
+      return {
+        reason: 'RestartBackoff',
+        message: `preempted ${preemptionsOf(job.status)} times; placing attempt ${last.index + 1} at ${iso(due)}`,
+        retryInMs: due - now,
+      };
   }
   return undefined;
 }
@@ -99,7 +104,11 @@ export function gpuSecondsOf(pods: readonly ObservedPod[], gpusPerReplica: numbe
   for (const p of pods) {
     const from = attempt ? hubCreatedAt(attempt, p.replica) : undefined;
     const to = Math.min(p.endSeenAt ?? now, now);
-    total += meteredSeconds({ ...(from !== undefined ? { from } : {}), to }, { ...(p.startedAt !== undefined ? { startedAt: p.startedAt } : {}), ...(p.finishedAt !== undefined ? { finishedAt: p.finishedAt } : {}) }) * gpusPerReplica;
+    total +=
+      meteredSeconds(
+        { ...(from !== undefined ? { from } : {}), to },
+        { ...(p.startedAt !== undefined ? { startedAt: p.startedAt } : {}), ...(p.finishedAt !== undefined ? { finishedAt: p.finishedAt } : {}) },
+      ) * gpusPerReplica;
   }
   return total;
 }
@@ -155,7 +164,12 @@ class PlanBuilder {
   rejectForeign(claims: PodClaims): void {
     for (const f of claims.foreign) this.violations.push(f.violation);
     // One delete each: one already terminating (a finalizer of the provider's, say) is its business.
-    this.deleteAll(claims.foreign.map((f) => f.pod).filter((p) => !p.deleting), 'provider-made pod with the job\'s labels', undefined, true);
+    this.deleteAll(
+      claims.foreign.map((f) => f.pod).filter((p) => !p.deleting),
+      "provider-made pod with the job's labels",
+      undefined,
+      true,
+    );
   }
 
   deleteAll(pods: readonly ObservedPod[], why: string, gracePeriodSeconds?: number, foreign = false): void {
@@ -165,8 +179,10 @@ class PlanBuilder {
       // long after its grace ended (its kubelet is gone or wedged): remove it at once (what PodGC
       // does only after its quarantine), so the old attempt leaves no trace and deletion finishes.
       if (p.node?.state === 'Missing') this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (node gone)`, gracePeriodSeconds: 0, ...mark });
-      else if (p.deleting && p.deleteBy !== undefined && this.now > p.deleteBy + STUCK_TERMINATING_MS) this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (still terminating after its grace)`, gracePeriodSeconds: 0, ...mark });
-      else if (!p.deleting) this.deletions.push({ provider: p.provider, name: p.name, why, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}), ...mark });
+      else if (p.deleting && p.deleteBy !== undefined && this.now > p.deleteBy + STUCK_TERMINATING_MS)
+        this.deletions.push({ provider: p.provider, name: p.name, why: `${why} (still terminating after its grace)`, gracePeriodSeconds: 0, ...mark });
+      else if (!p.deleting)
+        this.deletions.push({ provider: p.provider, name: p.name, why, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}), ...mark });
     }
   }
 
@@ -212,7 +228,12 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     // finalizer until the work done is settled) can pay for it: a deleted job is stopped, not unpaid.
     const open = openAttempt(job.status);
     if (open && input.podsComplete) {
-      const used = gpuSecondsOf(claims.own.filter((p) => p.attempt === open.index && p.provider === open.provider), job.gpusPerReplica, now, open);
+      const used = gpuSecondsOf(
+        claims.own.filter((p) => p.attempt === open.index && p.provider === open.provider),
+        job.gpusPerReplica,
+        now,
+        open,
+      );
       b.closeAttempt(open.index, { reason: 'Deleted', message: 'the AIJob was deleted; its pods were stopped', gpuSeconds: used, billableGpuSeconds: used });
     }
     b.deleteAll([...claims.own, ...claims.unsure], 'AIJob deleted');
@@ -240,13 +261,21 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
   const pods = claims.own;
   // Fencing: pods of any earlier attempt (e.g. one reappearing after a partition heals) are
   // deleted and never count.
-  b.deleteAll(pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider), current ? 'stale attempt' : 'attempt ended');
+  b.deleteAll(
+    pods.filter((p) => p.attempt !== current?.index || p.provider !== current?.provider),
+    current ? 'stale attempt' : 'attempt ended',
+  );
 
   // spec.deadline: a job still working when it passes ends Failed (one only waiting for its output
   // to be pinned has finished its work and is left to finish).
   if (job.deadline !== undefined && !completed(job.status)) {
     if (now >= job.deadline) {
-      planDeadlineExceeded(input, b, current, pods.filter((p) => p.attempt === current?.index && p.provider === current?.provider));
+      planDeadlineExceeded(
+        input,
+        b,
+        current,
+        pods.filter((p) => p.attempt === current?.index && p.provider === current?.provider),
+      );
       return done({ addFinalizer });
     }
     b.requeue(job.deadline - now);
@@ -333,8 +362,15 @@ function planCompletion(input: PlanInput, b: PlanBuilder): void {
 function placementFromStatus(status: AIJobStatus, provider: string): PodCreation['placement'] | undefined {
   const pl = status.placement;
   if (!pl || pl.provider !== provider || !pl.product || !pl.resourceName) return undefined;
-  const nodeSelector: NodeSelectorRequirement[] = (pl.nodeSelector ?? []).map((r) => ({ key: r.key, operator: r.operator as 'In' | 'Gt', values: [...r.values] }));
-  return { provider, product: pl.product, resourceName: pl.resourceName, nodeSelector } satisfies Pick<Placement, 'provider' | 'product' | 'resourceName' | 'nodeSelector'>;
+  const nodeSelector: NodeSelectorRequirement[] = (pl.nodeSelector ?? []).map((r) => ({
+    key: r.key,
+    operator: r.operator as 'In' | 'Gt',
+    values: [...r.values],
+  }));
+  return { provider, product: pl.product, resourceName: pl.resourceName, nodeSelector } satisfies Pick<
+    Placement,
+    'provider' | 'product' | 'resourceName' | 'nodeSelector'
+  >;
 }
 
 function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mine: readonly ObservedPod[]): void {
@@ -366,7 +402,12 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   const signal: Detected | undefined = refused
     ? { signal: 'CreateRefused', detail: `${attempt.provider}'s API server refused to create the pods: ${refused.message}` }
     : detectPreemption(ctx);
-  if (signal?.signal === 'NodeReclaimed' && signal.reclaimDeadline !== undefined && now < signal.reclaimDeadline && mine.some((p) => !p.deleting && p.phase !== 'Succeeded' && p.phase !== 'Failed')) {
+  if (
+    signal?.signal === 'NodeReclaimed' &&
+    signal.reclaimDeadline !== undefined &&
+    now < signal.reclaimDeadline &&
+    mine.some((p) => !p.deleting && p.phase !== 'Succeeded' && p.phase !== 'Failed')
+  ) {
     planReclaimDrain(b, attempt, mine, signal, now);
     return;
   }
@@ -376,7 +417,12 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   }
   if (input.attemptProvider && !input.attemptProvider.reachable) {
     const due = nextSignalDue(ctx) ?? now;
-    b.condition('Running', 'Unknown', 'ProviderUnreachable', `${attempt.provider}'s API server does not answer; failing attempt ${attempt.index} over at ${iso(due)} unless it comes back`);
+    b.condition(
+      'Running',
+      'Unknown',
+      'ProviderUnreachable',
+      `${attempt.provider}'s API server does not answer; failing attempt ${attempt.index} over at ${iso(due)} unless it comes back`,
+    );
     b.requeue(Math.max(0, due - now));
     return;
   }
@@ -387,7 +433,10 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     const message = `${failed.name} failed${failed.exit ? ` with exit code ${failed.exit.code} (${failed.exit.reason})` : ''}`;
     const used = gpuSeconds();
     b.closeAttempt(attempt.index, { reason: 'Failed', message, gpuSeconds: used, billableGpuSeconds: used });
-    b.deleteAll(mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'), 'a replica failed');
+    b.deleteAll(
+      mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'),
+      'a replica failed',
+    );
     b.finish('Failed', 'Failed', message, now);
     return;
   }
@@ -418,7 +467,8 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     // Their pods are gone: the uids on record go before the new ones are made (status is written
     // first), so the replacement is recorded, or adopted by name after a crash — never foreign. A
     // record younger than RECORD_SETTLE_MS stays: its pod may only not be in the cache yet.
-    const settled = attempt.pods?.filter((r) => missing.includes(r.replica) && !(Date.parse(r.createdAt ?? '') > now - RECORD_SETTLE_MS)).map((r) => r.replica) ?? [];
+    const settled =
+      attempt.pods?.filter((r) => missing.includes(r.replica) && !(Date.parse(r.createdAt ?? '') > now - RECORD_SETTLE_MS)).map((r) => r.replica) ?? [];
     b.status = forgetPods(b.status, attempt.index, settled);
   }
   const running = mine.filter((p) => p.phase === 'Running' || p.phase === 'Succeeded').length;
@@ -428,7 +478,11 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     if (conditionIs(job.status, 'Preempted', 'True')) {
       b.condition('Preempted', 'False', 'Recovered', `attempt ${attempt.index} is running on ${attempt.provider}`);
     }
-    b.phase('Running', { type: 'Normal', reason: 'Running', message: `attempt ${attempt.index}: all ${job.replicas} replica(s) running on ${attempt.provider}` });
+    b.phase('Running', {
+      type: 'Normal',
+      reason: 'Running',
+      message: `attempt ${attempt.index}: all ${job.replicas} replica(s) running on ${attempt.provider}`,
+    });
   } else {
     b.condition('Running', 'False', 'PodsPending', `${running}/${job.replicas} replica(s) running on ${attempt.provider}`);
     b.requeue(5_000);
@@ -458,7 +512,11 @@ function planReclaimDrain(b: PlanBuilder, attempt: AIJobAttempt, mine: readonly 
   if (!reclaiming) b.events.push({ type: 'Warning', reason: 'Reclaiming', message });
   b.condition('Running', 'False', 'NodeReclaiming', message);
   b.condition('Preempted', 'True', 'NodeReclaimed', message);
-  b.deleteAll(mine.filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed'), 'node reclaimed: checkpoint before the deadline', graceSeconds);
+  b.deleteAll(
+    mine.filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed'),
+    'node reclaimed: checkpoint before the deadline',
+    graceSeconds,
+  );
   b.requeue(Math.max(0, deadline - now));
 }
 
@@ -467,9 +525,10 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
   // Pods the provider no longer shows (it is unreachable) ran, at most, until it last answered.
   const lastSeen = input.attemptProvider?.reachable === false ? input.attemptProvider.lastSeen : undefined;
   const started = Date.parse(attempt.startTime ?? '');
-  const used = mine.length === 0 && lastSeen !== undefined && Number.isFinite(started)
-    ? Math.max(0, Math.floor((lastSeen - started) / 1000)) * job.gpusPerReplica * job.replicas
-    : gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
+  const used =
+    mine.length === 0 && lastSeen !== undefined && Number.isFinite(started)
+      ? Math.max(0, Math.floor((lastSeen - started) / 1000)) * job.gpusPerReplica * job.replicas
+      : gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
   const checkpoint = latestCheckpoint(attempt, mine);
   // Paid up to the last checkpoint only: the work after it is lost and will be redone elsewhere.
   const billable = checkpoint ? billableUntil(attempt, mine, job.gpusPerReplica, job.replicas, checkpoint.time, used) : 0;
@@ -491,8 +550,17 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
   }
   const backoff = restartBackoffMs(preemptions);
   b.condition('Running', 'False', 'AttemptEnded', `attempt ${attempt.index} was preempted (${signal.signal})`);
-  b.condition('Scheduled', 'False', 'Rescheduling', `attempt ${attempt.index} on ${attempt.provider} was preempted (${signal.signal}); placing attempt ${attempt.index + 1}${backoff > 0 ? ` after ${Math.round(backoff / 1000)}s` : ''}${resume}`);
-  b.phase('Rescheduling', { type: 'Warning', reason: 'Preempted', message: `attempt ${attempt.index} on ${attempt.provider}: ${signal.signal}: ${signal.detail}${resume}` });
+  b.condition(
+    'Scheduled',
+    'False',
+    'Rescheduling',
+    `attempt ${attempt.index} on ${attempt.provider} was preempted (${signal.signal}); placing attempt ${attempt.index + 1}${backoff > 0 ? ` after ${Math.round(backoff / 1000)}s` : ''}${resume}`,
+  );
+  b.phase('Rescheduling', {
+    type: 'Warning',
+    reason: 'Preempted',
+    message: `attempt ${attempt.index} on ${attempt.provider}: ${signal.signal}: ${signal.detail}${resume}`,
+  });
   b.requeue(backoff);
 }
 

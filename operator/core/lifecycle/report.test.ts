@@ -5,8 +5,11 @@ const V0 = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG';
 
 describe('parseTerminationMessage', () => {
   it('reads output and checkpoint CIDs (v0 and v1) and the checkpoint time', () => {
-    expect(parseTerminationMessage(JSON.stringify({ outputCID: V1, checkpointCID: V0, checkpointTime: '2026-11-23T10:00:00Z', extra: 1 })))
-      .toEqual({ outputCID: V1, checkpointCID: V0, checkpointTime: Date.parse('2026-11-23T10:00:00Z') });
+    expect(parseTerminationMessage(JSON.stringify({ outputCID: V1, checkpointCID: V0, checkpointTime: '2026-11-23T10:00:00Z', extra: 1 }))).toEqual({
+      outputCID: V1,
+      checkpointCID: V0,
+      checkpointTime: Date.parse('2026-11-23T10:00:00Z'),
+    });
   });
 
   it('dates a checkpoint without checkpointTime at the moment the pod ended', () => {

@@ -5,8 +5,16 @@ const T0 = Date.parse('2026-11-23T10:00:00Z');
 
 const ctx = (reclaimDeadline: number, over: Partial<SignalContext> = {}): SignalContext => ({
   attempt: { index: 1, provider: 'provider-a', startTime: new Date(T0).toISOString() },
-  pods: [{ provider: 'provider-a', name: 'p', attempt: 1, replica: 0, phase: 'Running', nodeName: 'n', deleting: false, node: { state: 'Ready', reclaimDeadline } }],
-  replicas: 1, podsComplete: true, wasRunning: true, reclaiming: false, timing: DEFAULT_TIMING, now: T0 + 60_000, ...over,
+  pods: [
+    { provider: 'provider-a', name: 'p', attempt: 1, replica: 0, phase: 'Running', nodeName: 'n', deleting: false, node: { state: 'Ready', reclaimDeadline } },
+  ],
+  replicas: 1,
+  podsComplete: true,
+  wasRunning: true,
+  reclaiming: false,
+  timing: DEFAULT_TIMING,
+  now: T0 + 60_000,
+  ...over,
 });
 
 describe('reclaim deadline annotation, clamped', () => {

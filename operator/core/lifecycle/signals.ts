@@ -62,7 +62,10 @@ export function detectPreemption(ctx: SignalContext): Detected | undefined {
   if (ctx.provider && !ctx.provider.reachable) {
     const since = Math.max(ctx.provider.lastSeen ?? started, started);
     if (now - since >= timing.unreachableGraceMs) {
-      return { signal: 'ProviderUnreachable', detail: `${attempt.provider}'s API server has not answered since ${iso(since)} (grace ${Math.round(timing.unreachableGraceMs / 1000)}s)` };
+      return {
+        signal: 'ProviderUnreachable',
+        detail: `${attempt.provider}'s API server has not answered since ${iso(since)} (grace ${Math.round(timing.unreachableGraceMs / 1000)}s)`,
+      };
     }
     return undefined;
   }
@@ -94,7 +97,10 @@ export function detectPreemption(ctx: SignalContext): Detected | undefined {
   const stuck = pods.filter((p) => p.phase === 'Pending');
   if (stuck.length > 0 && now - started >= timing.bindTimeoutMs) {
     const names = stuck.map((p) => `${p.name}${p.nodeName ? ` (on ${p.nodeName}, not started)` : ' (unbound)'}`).join(', ');
-    return { signal: 'BindTimeout', detail: `${names} still Pending ${Math.round((now - started) / 1000)}s after the attempt started (bind timeout ${Math.round(timing.bindTimeoutMs / 1000)}s)` };
+    return {
+      signal: 'BindTimeout',
+      detail: `${names} still Pending ${Math.round((now - started) / 1000)}s after the attempt started (bind timeout ${Math.round(timing.bindTimeoutMs / 1000)}s)`,
+    };
   }
   return undefined;
 }

@@ -70,9 +70,12 @@ export function notForLendingMessage(product: string): string {
 
 /** `only 1 of 2 replicas fit (needs 8 GPUs per node; largest free 4; 2 nodes tainted …)`. */
 export function capacityMessage(pool: GpuPool, shape: GangShape, result: UnpackedGang): string {
-  const head = result.placed === 0
-    ? (shape.replicas === 1 ? 'the replica does not fit' : `none of ${shape.replicas} replicas fit`)
-    : `only ${result.placed} of ${shape.replicas} replicas fit`;
+  const head =
+    result.placed === 0
+      ? shape.replicas === 1
+        ? 'the replica does not fit'
+        : `none of ${shape.replicas} replicas fit`
+      : `only ${result.placed} of ${shape.replicas} replicas fit`;
   let needs = count(shape.gpus, deviceWord(pool));
   if (result.shortOfCpuOrMemory > 0) {
     if (shape.cpuMillis > 0) needs += `, ${formatCpuMillis(shape.cpuMillis)} CPU`;
@@ -103,14 +106,10 @@ export interface UnschedulableMessageOptions {
  * provider-b, provider-c: not Ready (Unreachable)`. Providers with the same message are listed
  * together; entries are in provider-name order, so the text is stable.
  */
-export function formatUnschedulableMessage(
-  rejections: readonly ProviderRejection[], options: UnschedulableMessageOptions = {},
-): string {
+export function formatUnschedulableMessage(rejections: readonly ProviderRejection[], options: UnschedulableMessageOptions = {}): string {
   const maxLength = options.maxLength ?? 2048;
   const sorted = [...rejections].sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
-  const head = sorted.length === 0
-    ? 'no GPUProvider is registered'
-    : `0/${sorted.length} providers can run the job`;
+  const head = sorted.length === 0 ? 'no GPUProvider is registered' : `0/${sorted.length} providers can run the job`;
   const groups = new Map<string, string[]>();
   for (const rejection of sorted) {
     const names = groups.get(rejection.message);

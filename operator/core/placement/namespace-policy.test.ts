@@ -1,9 +1,15 @@
 import type { AIJobSpec } from '../../api/types.ts';
 import { applyNamespacePolicy, NAMESPACE_POLICY, NO_POLICY, NO_REGION_ALLOWED, parseNamespacePolicy, POLICY_UNUSABLE } from './namespace-policy.ts';
 
-const spec = (extra: Partial<AIJobSpec> = {}): AIJobSpec => ({
-  image: 'ghcr.io/x/y:1', replicas: 1, resources: { gpus: 1 }, output: { path: '/out', pin: true }, recovery: { maxRestarts: 3, strategy: 'Failover' }, ...extra,
-} as AIJobSpec);
+const spec = (extra: Partial<AIJobSpec> = {}): AIJobSpec =>
+  ({
+    image: 'ghcr.io/x/y:1',
+    replicas: 1,
+    resources: { gpus: 1 },
+    output: { path: '/out', pin: true },
+    recovery: { maxRestarts: 3, strategy: 'Failover' },
+    ...extra,
+  }) as AIJobSpec;
 const paid = { token: 'USDC', maxAmount: '10' };
 const policy = parseNamespacePolicy({
   [NAMESPACE_POLICY.regions]: 'eu-west,eu-north',
@@ -14,8 +20,14 @@ const free = { paymentsRequired: false };
 
 describe('parseNamespacePolicy', () => {
   it('reads every annotation', () => {
-    expect(parseNamespacePolicy({ ...Object.fromEntries(Object.values(NAMESPACE_POLICY).map((k) => [k, 'true'])), [NAMESPACE_POLICY.regions]: ' eu-west , eu-west', [NAMESPACE_POLICY.deniedProviders]: 'a,b', [NAMESPACE_POLICY.maxPricePerGpuHour]: '2.5' }))
-      .toEqual({ regions: ['eu-west'], deniedProviders: ['a', 'b'], maxPricePerGpuHour: '2.5', allowUnpaidJobs: true, requireImageDigest: true, invalid: [] });
+    expect(
+      parseNamespacePolicy({
+        ...Object.fromEntries(Object.values(NAMESPACE_POLICY).map((k) => [k, 'true'])),
+        [NAMESPACE_POLICY.regions]: ' eu-west , eu-west',
+        [NAMESPACE_POLICY.deniedProviders]: 'a,b',
+        [NAMESPACE_POLICY.maxPricePerGpuHour]: '2.5',
+      }),
+    ).toEqual({ regions: ['eu-west'], deniedProviders: ['a', 'b'], maxPricePerGpuHour: '2.5', allowUnpaidJobs: true, requireImageDigest: true, invalid: [] });
   });
   it('restricts nothing without annotations (but unpaid jobs need the annotation)', () => {
     expect(parseNamespacePolicy({})).toEqual({ ...NO_POLICY, allowUnpaidJobs: false });
@@ -59,7 +71,12 @@ describe('applyNamespacePolicy: a job narrows the policy, never widens it', () =
 
   it('refuses a region outside the policy and places only inside it', () => {
     const v = applyNamespacePolicy(spec({ placement: { regions: ['eu-west', 'us-east'] } }), policy, free);
-    expect(v.violations).toEqual([{ field: 'spec.placement.regions', message: 'spec.placement.regions names us-east, outside the regions namespace policy allows (flotilla.dev/default-regions: eu-west,eu-north)' }]);
+    expect(v.violations).toEqual([
+      {
+        field: 'spec.placement.regions',
+        message: 'spec.placement.regions names us-east, outside the regions namespace policy allows (flotilla.dev/default-regions: eu-west,eu-north)',
+      },
+    ]);
     expect(v.spec.placement?.regions).toEqual(['eu-west']);
   });
 
@@ -75,7 +92,12 @@ describe('applyNamespacePolicy: a job narrows the policy, never widens it', () =
 
   it('refuses a price cap above the policy and applies the minimum', () => {
     const v = applyNamespacePolicy(spec({ payment: { ...paid, maxPricePerGpuHour: '3.200001' } }), policy, free);
-    expect(v.violations).toEqual([{ field: 'spec.payment.maxPricePerGpuHour', message: 'spec.payment.maxPricePerGpuHour 3.200001 is above the namespace\'s cap of 3.20 (flotilla.dev/default-max-price-per-gpu-hour)' }]);
+    expect(v.violations).toEqual([
+      {
+        field: 'spec.payment.maxPricePerGpuHour',
+        message: "spec.payment.maxPricePerGpuHour 3.200001 is above the namespace's cap of 3.20 (flotilla.dev/default-max-price-per-gpu-hour)",
+      },
+    ]);
     expect(v.spec.payment?.maxPricePerGpuHour).toBe('3.20');
     expect(applyNamespacePolicy(spec({ payment: { ...paid, maxPricePerGpuHour: '3.2' } }), policy, free).violations).toEqual([]);
   });
@@ -83,7 +105,9 @@ describe('applyNamespacePolicy: a job narrows the policy, never widens it', () =
   it('refuses a job without payment on a paid hub unless the namespace allows unpaid jobs', () => {
     expect(applyNamespacePolicy(spec(), NO_POLICY, { paymentsRequired: false }).violations).toEqual([]);
     expect(applyNamespacePolicy(spec(), parseNamespacePolicy({}), { paymentsRequired: true }).violations.map((v) => v.field)).toEqual(['spec.payment']);
-    expect(applyNamespacePolicy(spec(), parseNamespacePolicy({ [NAMESPACE_POLICY.allowUnpaidJobs]: 'true' }), { paymentsRequired: true }).violations).toEqual([]);
+    expect(applyNamespacePolicy(spec(), parseNamespacePolicy({ [NAMESPACE_POLICY.allowUnpaidJobs]: 'true' }), { paymentsRequired: true }).violations).toEqual(
+      [],
+    );
     expect(applyNamespacePolicy(spec({ payment: paid }), parseNamespacePolicy({}), { paymentsRequired: true }).violations).toEqual([]);
   });
 

@@ -65,7 +65,10 @@ const DIGEST_PINNED = /@sha256:[0-9a-f]{64}$/;
 const PRICE_DECIMALS = 18;
 
 function list(value: string, valid: RegExp): string[] | undefined {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return items.length > 0 && items.every((s) => s.length <= 253 && valid.test(s)) ? [...new Set(items)] : undefined;
 }
 
@@ -145,7 +148,10 @@ export function applyNamespacePolicy(spec: AIJobSpec, policy: NamespacePolicy, c
     const own = spec.placement?.regions ?? [];
     const outside = own.filter((r) => !policy.regions?.includes(r));
     if (outside.length > 0) {
-      violations.push({ field: 'spec.placement.regions', message: `spec.placement.regions names ${outside.join(', ')}, outside the regions namespace policy allows (${NAMESPACE_POLICY.regions}: ${policy.regions.join(',')})` });
+      violations.push({
+        field: 'spec.placement.regions',
+        message: `spec.placement.regions names ${outside.join(', ')}, outside the regions namespace policy allows (${NAMESPACE_POLICY.regions}: ${policy.regions.join(',')})`,
+      });
     }
     const effective = own.length > 0 ? own.filter((r) => policy.regions?.includes(r)) : [...policy.regions];
     if (own.length === 0 || outside.length > 0) narrowed.push('spec.placement.regions');
@@ -161,7 +167,10 @@ export function applyNamespacePolicy(spec: AIJobSpec, policy: NamespacePolicy, c
     }
     const allowedDenied = (spec.placement?.allowedProviders ?? []).filter((p) => policy.deniedProviders.includes(p));
     if (allowedDenied.length > 0) {
-      violations.push({ field: 'spec.placement.allowedProviders', message: `spec.placement.allowedProviders names ${allowedDenied.join(', ')}, which namespace policy denies (${NAMESPACE_POLICY.deniedProviders}: ${policy.deniedProviders.join(',')})` });
+      violations.push({
+        field: 'spec.placement.allowedProviders',
+        message: `spec.placement.allowedProviders names ${allowedDenied.join(', ')}, which namespace policy denies (${NAMESPACE_POLICY.deniedProviders}: ${policy.deniedProviders.join(',')})`,
+      });
       // A provider both allowed and denied is not something placement accepts: keep only the allowed rest.
       const rest = (placement.allowedProviders ?? []).filter((p) => !policy.deniedProviders.includes(p));
       if (rest.length > 0) placement.allowedProviders = rest;
@@ -177,17 +186,26 @@ export function applyNamespacePolicy(spec: AIJobSpec, policy: NamespacePolicy, c
       payment = { ...payment, maxPricePerGpuHour: cap };
       narrowed.push('spec.payment.maxPricePerGpuHour');
     } else if (compareDecimal(own, cap) > 0) {
-      violations.push({ field: 'spec.payment.maxPricePerGpuHour', message: `spec.payment.maxPricePerGpuHour ${own} is above the namespace's cap of ${cap} (${NAMESPACE_POLICY.maxPricePerGpuHour})` });
+      violations.push({
+        field: 'spec.payment.maxPricePerGpuHour',
+        message: `spec.payment.maxPricePerGpuHour ${own} is above the namespace's cap of ${cap} (${NAMESPACE_POLICY.maxPricePerGpuHour})`,
+      });
       payment = { ...payment, maxPricePerGpuHour: cap };
       narrowed.push('spec.payment.maxPricePerGpuHour');
     }
   }
 
   if (!spec.payment && ctx.paymentsRequired && !policy.allowUnpaidJobs) {
-    violations.push({ field: 'spec.payment', message: `spec.payment is required: this hub pays providers through escrow, and the namespace does not allow unpaid jobs (${NAMESPACE_POLICY.allowUnpaidJobs}: "true")` });
+    violations.push({
+      field: 'spec.payment',
+      message: `spec.payment is required: this hub pays providers through escrow, and the namespace does not allow unpaid jobs (${NAMESPACE_POLICY.allowUnpaidJobs}: "true")`,
+    });
   }
   if (policy.requireImageDigest && typeof spec.image === 'string' && !DIGEST_PINNED.test(spec.image)) {
-    violations.push({ field: 'spec.image', message: `spec.image must be pinned by digest (…@sha256:<64 hex>) in this namespace (${NAMESPACE_POLICY.requireImageDigest})` });
+    violations.push({
+      field: 'spec.image',
+      message: `spec.image must be pinned by digest (…@sha256:<64 hex>) in this namespace (${NAMESPACE_POLICY.requireImageDigest})`,
+    });
   }
 
   const hasPlacement = spec.placement !== undefined || Object.keys(placement).length > 0;

@@ -151,8 +151,14 @@ export function packGang(pool: GpuPool, shape: GangShape): PackResult {
     exampleTaint = pool.tainted[start]?.taints[0];
   }
   return {
-    fits: false, placed: assignments.length, largestFree, tainted, exampleTaint,
-    belowGpuMemory, belowComputeCapability, shortOfCpuOrMemory,
+    fits: false,
+    placed: assignments.length,
+    largestFree,
+    tainted,
+    exampleTaint,
+    belowGpuMemory,
+    belowComputeCapability,
+    shortOfCpuOrMemory,
   };
 }
 

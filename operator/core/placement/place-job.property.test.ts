@@ -96,7 +96,10 @@ function violations(placement: Placement, demand: JobDemand, providers: readonly
 }
 
 function shuffledCopy(random: Random, providers: readonly ProviderSnapshot[]): ProviderSnapshot[] {
-  return shuffle(random, providers.map((p) => ({ ...p, nodes: shuffle(random, [...p.nodes]), prices: shuffle(random, [...p.prices]) })));
+  return shuffle(
+    random,
+    providers.map((p) => ({ ...p, nodes: shuffle(random, [...p.nodes]), prices: shuffle(random, [...p.prices]) })),
+  );
 }
 
 function federation(seed: number): { random: Random; providers: ProviderSnapshot[] } {
@@ -119,7 +122,11 @@ describe('placeJob on random federations', () => {
     for (const seed of seeds) {
       const { random, providers } = federation(seed);
       for (let j = 0; j < jobsPerSeed; j++) {
-        const demand = syntheticDemand(random, providers.map((p) => p.name), now);
+        const demand = syntheticDemand(
+          random,
+          providers.map((p) => p.name),
+          now,
+        );
         const decision = placeJob(demand, providers, now);
         if (decision.outcome !== 'Placed') continue;
         placed += 1;
@@ -135,13 +142,20 @@ describe('placeJob on random federations', () => {
     for (const seed of seeds) {
       const { random, providers } = federation(seed);
       for (let j = 0; j < jobsPerSeed; j++) {
-        const demand = syntheticDemand(random, providers.map((p) => p.name), now);
+        const demand = syntheticDemand(
+          random,
+          providers.map((p) => p.name),
+          now,
+        );
         const decision = placeJob(demand, providers, now);
         const oracle = bruteForce(demand, providers);
         const where = `seed ${seed} job ${j}`;
         const feasibleProviders = [...new Set(oracle.map((c) => c.provider))].sort();
         const rejected = new Set(decision.rejections.map((r) => r.provider));
-        const engineFeasible = providers.map((p) => p.name).filter((n) => !rejected.has(n)).sort();
+        const engineFeasible = providers
+          .map((p) => p.name)
+          .filter((n) => !rejected.has(n))
+          .sort();
         if (JSON.stringify(feasibleProviders) !== JSON.stringify(engineFeasible)) {
           failures.push(`${where}: feasible providers ${engineFeasible.join(',')} but oracle says ${feasibleProviders.join(',')}`);
           continue;
@@ -149,8 +163,9 @@ describe('placeJob on random federations', () => {
         if (decision.outcome === 'Unschedulable') continue;
         if (decision.ranking.length !== oracle.length) failures.push(`${where}: ${decision.ranking.length} candidates, oracle ${oracle.length}`);
         const cheapest = oracle.reduce((a, b) => (b.costNumerator < a.costNumerator ? b : a));
-        const chosen = oracle.find((c) => c.provider === decision.placement.provider
-          && c.key.startsWith(`${decision.placement.product}|${decision.placement.resourceName}|`));
+        const chosen = oracle.find(
+          (c) => c.provider === decision.placement.provider && c.key.startsWith(`${decision.placement.product}|${decision.placement.resourceName}|`),
+        );
         if (!chosen || chosen.costNumerator !== cheapest.costNumerator) {
           failures.push(`${where}: chose ${decision.placement.provider} ${decision.placement.product}, not a cheapest candidate`);
         }
@@ -164,7 +179,11 @@ describe('placeJob on random federations', () => {
     for (const seed of seeds) {
       const { random, providers } = federation(seed);
       for (let j = 0; j < jobsPerSeed; j++) {
-        const demand = syntheticDemand(random, providers.map((p) => p.name), now);
+        const demand = syntheticDemand(
+          random,
+          providers.map((p) => p.name),
+          now,
+        );
         const first: PlacementDecision = placeJob(demand, providers, now);
         const again = placeJob(structuredClone(demand), structuredClone(providers), now);
         const reordered = placeJob(demand, shuffledCopy(random, providers), now);
@@ -182,7 +201,11 @@ describe('placeJob on random federations', () => {
       let providers = original;
       const used = new Map<string, { gpus: number; cpu: number; memory: number }>();
       for (let j = 0; j < 20; j++) {
-        const demand = syntheticDemand(random, providers.map((p) => p.name), now);
+        const demand = syntheticDemand(
+          random,
+          providers.map((p) => p.name),
+          now,
+        );
         const decision = placeJob(demand, providers, now);
         if (decision.outcome !== 'Placed') continue;
         const { placement } = decision;
@@ -196,7 +219,8 @@ describe('placeJob on random federations', () => {
           const before = original.find((p) => p.name === placement.provider)?.nodes.find((n) => n.name === node);
           if (!before) continue;
           if (total.gpus > (before.free.extended[placement.resourceName] ?? 0)) failures.push(`seed ${seed}: ${key} GPUs over-allocated over time`);
-          if (total.cpu > before.free.cpuMillis || total.memory > before.free.memoryBytes) failures.push(`seed ${seed}: ${key} CPU/memory over-allocated over time`);
+          if (total.cpu > before.free.cpuMillis || total.memory > before.free.memoryBytes)
+            failures.push(`seed ${seed}: ${key} CPU/memory over-allocated over time`);
         }
         providers = providers.map((p) => (p.name === placement.provider ? withReservation(p, placement, demand) : p));
       }

@@ -20,15 +20,28 @@ import type { GangShape, PackedGang } from './packing.ts';
 import { compareStrings, indexProviders } from './provider-index.ts';
 import type { GpuPool, PlacementIndex, ProviderIndex } from './provider-index.ts';
 import {
-  capacityMessage, computeCapabilityMessage, count, formatInstant, formatPpmShare, gpuMemoryMessage,
-  noMatchingProductMessage, notForLendingMessage, priceMessage,
+  capacityMessage,
+  computeCapabilityMessage,
+  count,
+  formatInstant,
+  formatPpmShare,
+  gpuMemoryMessage,
+  noMatchingProductMessage,
+  notForLendingMessage,
+  priceMessage,
 } from './messages.ts';
 import { expectedCostToFinish } from './score.ts';
 import type { ExpectedCost } from './score.ts';
 import { PlacementInputError } from './types.ts';
 import type {
-  JobDemand, NodeSelectorRequirement, Placement, PlacementDecision, PlacementScore, ProviderRejection,
-  ProviderSnapshot, RejectionReason,
+  JobDemand,
+  NodeSelectorRequirement,
+  Placement,
+  PlacementDecision,
+  PlacementScore,
+  ProviderRejection,
+  ProviderSnapshot,
+  RejectionReason,
 } from './types.ts';
 
 /** The demand, prepared once per decision. */
@@ -50,11 +63,10 @@ type Verdict = { readonly reason: RejectionReason; readonly message: string };
 type ProviderFilter = (context: DemandContext, provider: ProviderSnapshot) => Verdict | undefined;
 
 const providerFilters: readonly ProviderFilter[] = [
-  (c, p) => (c.denied.has(p.name) ? { reason: 'Denied', message: 'in the job\'s denied providers' } : undefined),
-  (c, p) => (c.allowed && !c.allowed.has(p.name) ? { reason: 'NotAllowed', message: 'not in the job\'s allowed providers' } : undefined),
-  (c, p) => (c.regions && !c.regions.has(p.region)
-    ? { reason: 'RegionNotAllowed', message: `region ${p.region} not in ${[...c.regions].join(', ')}` }
-    : undefined),
+  (c, p) => (c.denied.has(p.name) ? { reason: 'Denied', message: "in the job's denied providers" } : undefined),
+  (c, p) => (c.allowed && !c.allowed.has(p.name) ? { reason: 'NotAllowed', message: "not in the job's allowed providers" } : undefined),
+  (c, p) =>
+    c.regions && !c.regions.has(p.region) ? { reason: 'RegionNotAllowed', message: `region ${p.region} not in ${[...c.regions].join(', ')}` } : undefined,
   (_, p) => (p.ready ? undefined : { reason: 'NotReady', message: `not Ready${p.notReadyReason ? ` (${p.notReadyReason})` : ''}` }),
   (_, p) => (p.cordoned ? { reason: 'Cordoned', message: 'cordoned' } : undefined),
   (c, p) => {
@@ -69,14 +81,19 @@ const providerFilters: readonly ProviderFilter[] = [
       ? { reason: 'LowReputation', message: `reputation ${formatPpmShare(p.reputation.completionRatePpm)} below min ${formatPpmShare(min)}` }
       : undefined;
   },
-  (c, p) => (p.gpuQuotaRemaining !== undefined && p.gpuQuotaRemaining < c.gangGpus
-    ? { reason: 'QuotaExceeded', message: `quota leaves ${count(Math.max(0, p.gpuQuotaRemaining), 'GPU')}, the gang needs ${c.gangGpus}` }
-    : undefined),
+  (c, p) =>
+    p.gpuQuotaRemaining !== undefined && p.gpuQuotaRemaining < c.gangGpus
+      ? { reason: 'QuotaExceeded', message: `quota leaves ${count(Math.max(0, p.gpuQuotaRemaining), 'GPU')}, the gang needs ${c.gangGpus}` }
+      : undefined,
 ];
 
 /** How far a pool got; a provider's reason is its furthest pool's. */
 const poolStage: Readonly<Partial<Record<RejectionReason, number>>> = {
-  GpuMemoryTooSmall: 0, ComputeCapabilityTooLow: 1, NotForLending: 2, PriceTooHigh: 3, InsufficientCapacity: 4,
+  GpuMemoryTooSmall: 0,
+  ComputeCapabilityTooLow: 1,
+  NotForLending: 2,
+  PriceTooHigh: 3,
+  InsufficientCapacity: 4,
 };
 
 interface Candidate {
@@ -119,9 +136,10 @@ function evaluateProvider(context: DemandContext, index: ProviderIndex): Candida
     const verdict = filter(context, index.provider);
     if (verdict) return verdict;
   }
-  const pools = context.products.length > 0
-    ? context.products.flatMap((product) => index.poolsByProduct.get(product) ?? [])
-    : index.pools.filter((pool) => !pool.shared && !pool.mig);
+  const pools =
+    context.products.length > 0
+      ? context.products.flatMap((product) => index.poolsByProduct.get(product) ?? [])
+      : index.pools.filter((pool) => !pool.shared && !pool.mig);
   if (pools.length === 0) {
     return { reason: 'NoMatchingProduct', message: noMatchingProductMessage(context.products, index.products) };
   }
@@ -144,12 +162,14 @@ function evaluateProvider(context: DemandContext, index: ProviderIndex): Candida
 
 function compareCandidates(a: Candidate, b: Candidate): number {
   if (a.cost.costNumerator !== b.cost.costNumerator) return a.cost.costNumerator < b.cost.costNumerator ? -1 : 1;
-  return a.packed.strandedGpus - b.packed.strandedGpus
-    || a.packed.nodesUsed - b.packed.nodesUsed
-    || compareStrings(a.index.provider.name, b.index.provider.name)
-    || compareStrings(a.pool.product, b.pool.product)
-    || compareStrings(a.pool.resourceName, b.pool.resourceName)
-    || compareStrings(a.pool.productLabelValue, b.pool.productLabelValue);
+  return (
+    a.packed.strandedGpus - b.packed.strandedGpus ||
+    a.packed.nodesUsed - b.packed.nodesUsed ||
+    compareStrings(a.index.provider.name, b.index.provider.name) ||
+    compareStrings(a.pool.product, b.pool.product) ||
+    compareStrings(a.pool.resourceName, b.pool.resourceName) ||
+    compareStrings(a.pool.productLabelValue, b.pool.productLabelValue)
+  );
 }
 
 function scoreOf(candidate: Candidate): PlacementScore {

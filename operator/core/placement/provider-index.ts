@@ -85,7 +85,10 @@ function requireCount(value: number, what: string): void {
 
 function checkNode(provider: string, node: NodeSnapshot): void {
   if (node.name === '') throw new PlacementInputError(`provider ${provider}: a node has no name`);
-  for (const [side, resources] of [['allocatable', node.allocatable], ['free', node.free]] as const) {
+  for (const [side, resources] of [
+    ['allocatable', node.allocatable],
+    ['free', node.free],
+  ] as const) {
     requireCount(resources.cpuMillis, `${provider}/${node.name} ${side} cpuMillis`);
     requireCount(resources.memoryBytes, `${provider}/${node.name} ${side} memoryBytes`);
     for (const [name, amount] of Object.entries(resources.extended)) {
@@ -192,9 +195,10 @@ export function indexProvider(provider: ProviderSnapshot): ProviderIndex {
       minUsableComputeCapability,
     });
   }
-  pools.sort((a, b) => compareStrings(a.product, b.product)
-    || compareStrings(a.resourceName, b.resourceName)
-    || compareStrings(a.productLabelValue, b.productLabelValue));
+  pools.sort(
+    (a, b) =>
+      compareStrings(a.product, b.product) || compareStrings(a.resourceName, b.resourceName) || compareStrings(a.productLabelValue, b.productLabelValue),
+  );
 
   const poolsByProduct = new Map<string, GpuPool[]>();
   for (const pool of pools) {

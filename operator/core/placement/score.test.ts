@@ -20,29 +20,59 @@ describe('expectedCostToFinish', () => {
     {
       // λ·G·T/2 = 0.05 × 8 × 1 / 2 = 0.2
       name: 'rework is hazard × gang GPUs × half the checkpoint interval',
-      input: { pricePerGpuHour: usdc('2.00'), remainingGpuSeconds: 100 * hour, gangGpus: 8, checkpointIntervalSeconds: hour, preemptionsPerMillionGpuHours: 50_000 },
+      input: {
+        pricePerGpuHour: usdc('2.00'),
+        remainingGpuSeconds: 100 * hour,
+        gangGpus: 8,
+        checkpointIntervalSeconds: hour,
+        preemptionsPerMillionGpuHours: 50_000,
+      },
       want: { listCost: usdc('200'), expectedReworkPpm: 200_000n, expectedCost: usdc('240') },
     },
     {
       // 0.05 × 8 × (1/12) / 2 = 1/60
       name: 'frequent checkpoints shrink the rework',
-      input: { pricePerGpuHour: usdc('2.00'), remainingGpuSeconds: 100 * hour, gangGpus: 8, checkpointIntervalSeconds: 300, preemptionsPerMillionGpuHours: 50_000 },
+      input: {
+        pricePerGpuHour: usdc('2.00'),
+        remainingGpuSeconds: 100 * hour,
+        gangGpus: 8,
+        checkpointIntervalSeconds: 300,
+        preemptionsPerMillionGpuHours: 50_000,
+      },
       want: { listCost: usdc('200'), expectedReworkPpm: 16_667n, expectedCost: 203_333_334n },
     },
     {
       // W = 100 GPU-h / 8 GPUs = 12.5 h < T: a preemption loses at most the run so far; ρ = λ·H/2 = 2.5
       name: 'a checkpoint interval longer than the run counts as no checkpoints',
-      input: { pricePerGpuHour: usdc('2.00'), remainingGpuSeconds: 100 * hour, gangGpus: 8, checkpointIntervalSeconds: 100 * hour, preemptionsPerMillionGpuHours: 50_000 },
+      input: {
+        pricePerGpuHour: usdc('2.00'),
+        remainingGpuSeconds: 100 * hour,
+        gangGpus: 8,
+        checkpointIntervalSeconds: 100 * hour,
+        preemptionsPerMillionGpuHours: 50_000,
+      },
       want: { listCost: usdc('200'), expectedReworkPpm: 2_500_000n, expectedCost: usdc('700') },
     },
     {
       name: 'without checkpoints a preemption loses half the run on average',
-      input: { pricePerGpuHour: usdc('2.00'), remainingGpuSeconds: 100 * hour, gangGpus: 8, checkpointIntervalSeconds: undefined, preemptionsPerMillionGpuHours: 50_000 },
+      input: {
+        pricePerGpuHour: usdc('2.00'),
+        remainingGpuSeconds: 100 * hour,
+        gangGpus: 8,
+        checkpointIntervalSeconds: undefined,
+        preemptionsPerMillionGpuHours: 50_000,
+      },
       want: { listCost: usdc('200'), expectedReworkPpm: 2_500_000n, expectedCost: usdc('700') },
     },
     {
       name: 'a bigger gang is interrupted more often',
-      input: { pricePerGpuHour: usdc('2.00'), remainingGpuSeconds: 100 * hour, gangGpus: 16, checkpointIntervalSeconds: hour, preemptionsPerMillionGpuHours: 50_000 },
+      input: {
+        pricePerGpuHour: usdc('2.00'),
+        remainingGpuSeconds: 100 * hour,
+        gangGpus: 16,
+        checkpointIntervalSeconds: hour,
+        preemptionsPerMillionGpuHours: 50_000,
+      },
       want: { listCost: usdc('200'), expectedReworkPpm: 400_000n, expectedCost: usdc('280') },
     },
     {

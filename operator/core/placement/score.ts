@@ -56,9 +56,7 @@ function ceilDiv(a: bigint, b: bigint): bigint {
 export function expectedCostToFinish(input: CostInput): ExpectedCost {
   const price = input.pricePerGpuHour;
   const work = BigInt(input.remainingGpuSeconds);
-  const perInterval = input.checkpointIntervalSeconds === undefined
-    ? work
-    : BigInt(input.gangGpus) * BigInt(input.checkpointIntervalSeconds);
+  const perInterval = input.checkpointIntervalSeconds === undefined ? work : BigInt(input.gangGpus) * BigInt(input.checkpointIntervalSeconds);
   const intervalGpuSeconds = perInterval < work ? perInterval : work;
   const rework = BigInt(input.preemptionsPerMillionGpuHours) * intervalGpuSeconds;
   const costNumerator = price * work * (REWORK_DENOMINATOR + rework);

@@ -9,9 +9,7 @@ import type { Taint, Toleration } from './types.ts';
  * node.kubernetes.io/* conditions) keep our pods off those nodes. The reconciler puts exactly these
  * (plus the job's extra ones) on the pods.
  */
-export const DEFAULT_TOLERATIONS: readonly Toleration[] = [
-  { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
-];
+export const DEFAULT_TOLERATIONS: readonly Toleration[] = [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }];
 
 /** Does one toleration tolerate one taint (core/v1 rules)? */
 export function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
@@ -25,8 +23,7 @@ export function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
 
 /** Taints that keep a pod off the node: NoSchedule and NoExecute ones no toleration covers. */
 export function untoleratedTaints(taints: readonly Taint[], tolerations: readonly Toleration[]): Taint[] {
-  return taints.filter((taint) => taint.effect !== 'PreferNoSchedule'
-    && !tolerations.some((toleration) => toleratesTaint(toleration, taint)));
+  return taints.filter((taint) => taint.effect !== 'PreferNoSchedule' && !tolerations.some((toleration) => toleratesTaint(toleration, taint)));
 }
 
 /** `key=value:Effect`, as kubectl prints a taint. */

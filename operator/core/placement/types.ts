@@ -201,18 +201,18 @@ export interface Placement {
 
 export type PlacementDecision =
   | {
-    readonly outcome: 'Placed';
-    readonly placement: Placement;
-    /** Every feasible candidate, best first (the placement's own score first). */
-    readonly ranking: readonly PlacementScore[];
-    /** Providers with no feasible candidate, by name. */
-    readonly rejections: readonly ProviderRejection[];
-  }
+      readonly outcome: 'Placed';
+      readonly placement: Placement;
+      /** Every feasible candidate, best first (the placement's own score first). */
+      readonly ranking: readonly PlacementScore[];
+      /** Providers with no feasible candidate, by name. */
+      readonly rejections: readonly ProviderRejection[];
+    }
   | {
-    readonly outcome: 'Unschedulable';
-    /** One per provider, by name. */
-    readonly rejections: readonly ProviderRejection[];
-  };
+      readonly outcome: 'Unschedulable';
+      /** One per provider, by name. */
+      readonly rejections: readonly ProviderRejection[];
+    };
 
 /** Thrown when the input breaks the contract above (a bug in the gatherer, never a user error). */
 export class PlacementInputError extends Error {

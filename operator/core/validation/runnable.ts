@@ -154,13 +154,16 @@ const sameToken = (a: string, b: string) => (a.startsWith('0x') || b.startsWith(
 /** Every reason the spec cannot run, first by field; empty when it can. */
 export function validateRunnable(spec: AIJobSpec, limits: RunnableLimits = DEFAULT_RUNNABLE_LIMITS): SpecViolation[] {
   const out: SpecViolation[] = [];
-  const add = (field: string, message: string | undefined) => { if (message !== undefined) out.push({ field, message }); };
+  const add = (field: string, message: string | undefined) => {
+    if (message !== undefined) out.push({ field, message });
+  };
 
   if (typeof spec.image !== 'string') add('spec.image', 'spec.image is required');
   else add('spec.image', checkImage(spec.image));
 
   (spec.env ?? []).forEach((e, i) => {
-    if (DENIED_ENV.test(e.name)) add(`spec.env[${i}].name`, `spec.env[${i}].name ${e.name}: LD_*, DYLD_* (the dynamic loader's) and FLOTILLA_* (the operator's) variables may not be set`);
+    if (DENIED_ENV.test(e.name))
+      add(`spec.env[${i}].name`, `spec.env[${i}].name ${e.name}: LD_*, DYLD_* (the dynamic loader's) and FLOTILLA_* (the operator's) variables may not be set`);
   });
 
   const paths: Array<[string, string]> = [];
@@ -195,7 +198,8 @@ export function validateRunnable(spec: AIJobSpec, limits: RunnableLimits = DEFAU
     const decimals = Math.min(token?.decimals ?? 18, limits.priceDecimals ?? 6);
     const symbol = token?.symbol ?? payment.token;
     add('spec.payment.maxAmount', checkAmount('spec.payment.maxAmount', payment.maxAmount, decimals, symbol));
-    if (payment.maxPricePerGpuHour !== undefined) add('spec.payment.maxPricePerGpuHour', checkAmount('spec.payment.maxPricePerGpuHour', payment.maxPricePerGpuHour, decimals, symbol));
+    if (payment.maxPricePerGpuHour !== undefined)
+      add('spec.payment.maxPricePerGpuHour', checkAmount('spec.payment.maxPricePerGpuHour', payment.maxPricePerGpuHour, decimals, symbol));
   }
 
   if (spec.deadline !== undefined) add('spec.deadline', checkTimestamp('spec.deadline', spec.deadline));
@@ -208,7 +212,10 @@ export function validateRunnable(spec: AIJobSpec, limits: RunnableLimits = DEFAU
     }
   }
 
-  for (const [name, max] of [['cpu', limits.maxCpu], ['memory', limits.maxMemory]] as const) {
+  for (const [name, max] of [
+    ['cpu', limits.maxCpu],
+    ['memory', limits.maxMemory],
+  ] as const) {
     const value = spec.resources?.[name];
     if (value === undefined) continue;
     const field = `spec.resources.${name}`;
@@ -227,9 +234,14 @@ export function validateRunnable(spec: AIJobSpec, limits: RunnableLimits = DEFAU
     const bad = checkAnnotationKey(key);
     add(`spec.podAnnotations[${key}]`, bad);
     const denied = bad ? undefined : deniedAnnotation(key, limits.deniedPodAnnotations);
-    if (denied) add(`spec.podAnnotations[${key}]`, `spec.podAnnotations[${key}]: ${denied.endsWith('/') ? `keys under ${denied}` : 'this key'} may not be set by a job on this hub (it changes the pod's security or disruption contract)`);
+    if (denied)
+      add(
+        `spec.podAnnotations[${key}]`,
+        `spec.podAnnotations[${key}]: ${denied.endsWith('/') ? `keys under ${denied}` : 'this key'} may not be set by a job on this hub (it changes the pod's security or disruption contract)`,
+      );
   }
-  if (bytes > limits.maxPodAnnotationBytes) add('spec.podAnnotations', `spec.podAnnotations hold ${bytes} bytes, more than this hub's ${limits.maxPodAnnotationBytes}`);
+  if (bytes > limits.maxPodAnnotationBytes)
+    add('spec.podAnnotations', `spec.podAnnotations hold ${bytes} bytes, more than this hub's ${limits.maxPodAnnotationBytes}`);
 
   // The placement input itself: whatever else would make every reconcile throw.
   if (out.length === 0) {

@@ -42,21 +42,31 @@ const RFC3339 = /^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-
 function typeMatches(schema: SchemaProps, v: unknown): boolean {
   if (schema['x-kubernetes-int-or-string'] === true) return typeof v === 'string' || Number.isInteger(v);
   switch (schema.type) {
-    case 'object': return isObject(v);
-    case 'array': return Array.isArray(v);
-    case 'string': return typeof v === 'string';
-    case 'integer': return Number.isInteger(v);
-    case 'number': return typeof v === 'number';
-    case 'boolean': return typeof v === 'boolean';
-    case undefined: return true;
-    default: return false;
+    case 'object':
+      return isObject(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'boolean':
+      return typeof v === 'boolean';
+    case undefined:
+      return true;
+    default:
+      return false;
   }
 }
 
 /** OpenAPI constraints and unknown fields; does not evaluate CEL. */
 export function validateOpenApi(schema: SchemaProps, v: unknown, path: string): FieldError[] {
   const errors: FieldError[] = [];
-  const err = (message: string, at = path, blocking = false): void => { errors.push({ path: at, message, blocking }); };
+  const err = (message: string, at = path, blocking = false): void => {
+    errors.push({ path: at, message, blocking });
+  };
   if (!typeMatches(schema, v)) {
     return [{ path, message: `Invalid value: must be of type ${schema.type ?? 'integer or string'}`, blocking: true }];
   }

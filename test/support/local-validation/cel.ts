@@ -38,33 +38,47 @@ function tokenize(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const ch = src.charAt(i);
-    if (/\s/.test(ch)) { i++; continue; }
+    if (/\s/.test(ch)) {
+      i++;
+      continue;
+    }
     if (/[A-Za-z_]/.test(ch)) {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i))?.[0] ?? ch;
-      out.push({ t: 'id', v: m }); i += m.length; continue;
+      out.push({ t: 'id', v: m });
+      i += m.length;
+      continue;
     }
     if (/[0-9]/.test(ch)) {
       const m = /^[0-9]+(\.[0-9]+)?/.exec(src.slice(i))?.[0] ?? ch;
-      out.push({ t: 'num', v: m }); i += m.length; continue;
+      out.push({ t: 'num', v: m });
+      i += m.length;
+      continue;
     }
-    if (ch === '\'' || ch === '"') {
+    if (ch === "'" || ch === '"') {
       let j = i + 1;
       let s = '';
       while (j < src.length && src.charAt(j) !== ch) {
         if (src.charAt(j) === '\\') {
           const e = src.charAt(j + 1);
-          const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '\'': '\'', '"': '"' };
+          const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
           const rep = escapes[e];
           if (rep === undefined) throw new CelUnsupported(`escape \\${e}`);
-          s += rep; j += 2;
-        } else { s += src.charAt(j); j++; }
+          s += rep;
+          j += 2;
+        } else {
+          s += src.charAt(j);
+          j++;
+        }
       }
       if (j >= src.length) throw new CelUnsupported('unterminated string');
-      out.push({ t: 'str', v: s }); i = j + 1; continue;
+      out.push({ t: 'str', v: s });
+      i = j + 1;
+      continue;
     }
     const op = OPERATORS.find((o) => src.startsWith(o, i));
     if (op === undefined) throw new CelUnsupported(`character ${ch}`);
-    out.push({ t: 'op', v: op }); i += op.length;
+    out.push({ t: 'op', v: op });
+    i += op.length;
   }
   return out;
 }
@@ -81,10 +95,16 @@ export function parseCel(src: string): Node {
   };
   const args = (close: string): Node[] => {
     const out: Node[] = [];
-    if (isOp(close)) { p++; return out; }
+    if (isOp(close)) {
+      p++;
+      return out;
+    }
     for (;;) {
       out.push(expr());
-      if (isOp(',')) { p++; continue; }
+      if (isOp(',')) {
+        p++;
+        continue;
+      }
       expect(close);
       return out;
     }
@@ -96,10 +116,17 @@ export function parseCel(src: string): Node {
     if (tok.t === 'str') return { k: 'lit', v: tok.v };
     if (tok.t === 'id') {
       if (tok.v === 'true' || tok.v === 'false') return { k: 'lit', v: tok.v === 'true' };
-      if (isOp('(')) { p++; return { k: 'call', fn: tok.v, target: undefined, args: args(')') }; }
+      if (isOp('(')) {
+        p++;
+        return { k: 'call', fn: tok.v, target: undefined, args: args(')') };
+      }
       return { k: 'ident', name: tok.v };
     }
-    if (tok.v === '(') { const e = expr(); expect(')'); return e; }
+    if (tok.v === '(') {
+      const e = expr();
+      expect(')');
+      return e;
+    }
     if (tok.v === '[') return { k: 'list', items: args(']') };
     throw new CelUnsupported(`unexpected ${tok.v} in ${src}`);
   };
@@ -110,21 +137,36 @@ export function parseCel(src: string): Node {
         p++;
         const id = toks[p++];
         if (id?.t !== 'id') throw new CelUnsupported(`expected a name after . in ${src}`);
-        if (isOp('(')) { p++; n = { k: 'call', fn: id.v, target: n, args: args(')') }; } else n = { k: 'select', obj: n, field: id.v };
+        if (isOp('(')) {
+          p++;
+          n = { k: 'call', fn: id.v, target: n, args: args(')') };
+        } else n = { k: 'select', obj: n, field: id.v };
       } else if (isOp('[')) {
-        p++; const index = expr(); expect(']'); n = { k: 'index', obj: n, index };
+        p++;
+        const index = expr();
+        expect(']');
+        n = { k: 'index', obj: n, index };
       } else return n;
     }
   };
   const unary = (): Node => {
-    if (isOp('!')) { p++; return { k: 'unary', op: '!', arg: unary() }; }
-    if (isOp('-')) { p++; return { k: 'unary', op: '-', arg: unary() }; }
+    if (isOp('!')) {
+      p++;
+      return { k: 'unary', op: '!', arg: unary() };
+    }
+    if (isOp('-')) {
+      p++;
+      return { k: 'unary', op: '-', arg: unary() };
+    }
     return member();
   };
   // `+`: string concatenation only (the subset has no arithmetic).
   const additive = (): Node => {
     let l = unary();
-    while (isOp('+')) { p++; l = { k: 'binary', op: '+', l, r: unary() }; }
+    while (isOp('+')) {
+      p++;
+      l = { k: 'binary', op: '+', l, r: unary() };
+    }
     return l;
   };
   const relation = (): Node => {
@@ -139,7 +181,10 @@ export function parseCel(src: string): Node {
   };
   const chain = (op: string, next: () => Node) => (): Node => {
     let l = next();
-    while (isOp(op)) { p++; l = { k: 'binary', op, l, r: next() }; }
+    while (isOp(op)) {
+      p++;
+      l = { k: 'binary', op, l, r: next() };
+    }
     return l;
   };
   const and = chain('&&', relation);
@@ -147,7 +192,10 @@ export function parseCel(src: string): Node {
   function expr(): Node {
     const c = or();
     if (!isOp('?')) return c;
-    p++; const t = expr(); expect(':'); const f = expr();
+    p++;
+    const t = expr();
+    expect(':');
+    const f = expr();
     return { k: 'cond', c, t, f };
   }
   const n = expr();
@@ -158,9 +206,24 @@ export function parseCel(src: string): Node {
 // ---- values -------------------------------------------------------------------------------
 
 // Plain fields, not parameter properties: sources run under Node's type stripping.
-class Duration { readonly nanos: number; constructor(nanos: number) { this.nanos = nanos; } }
-class Quantity { readonly value: number; constructor(value: number) { this.value = value; } }
-class Url { readonly scheme: string; constructor(scheme: string) { this.scheme = scheme; } }
+class Duration {
+  readonly nanos: number;
+  constructor(nanos: number) {
+    this.nanos = nanos;
+  }
+}
+class Quantity {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+}
+class Url {
+  readonly scheme: string;
+  constructor(scheme: string) {
+    this.scheme = scheme;
+  }
+}
 
 /** RE2 POSIX classes that JavaScript lacks, translated for `matches`. */
 function re2ToJs(re: string): RegExp {
@@ -179,8 +242,21 @@ function parseDuration(s: string): Duration {
 }
 
 const QUANTITY_SUFFIX: Record<string, number> = {
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-  n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
 };
 
 /** A quantity's value as a float with its suffix applied (enough to compare, which is all rules do). */
@@ -194,11 +270,16 @@ function parseQuantity(s: string): Quantity {
 
 function isAbsoluteUrl(s: string): boolean {
   if (s.startsWith('/')) return true;
-  try { new URL(s); return true; } catch { return false; }
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-  && !(v instanceof Duration) && !(v instanceof Quantity) && !(v instanceof Url);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Duration) && !(v instanceof Quantity) && !(v instanceof Url);
 
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a instanceof Duration && b instanceof Duration) return a.nanos === b.nanos;
@@ -261,30 +342,40 @@ function evalCall(n: Extract<Node, { k: 'call' }>, env: Env): unknown {
   const args = n.args.map((a) => evalCel(a, env));
   const [a0] = args;
   switch (n.fn) {
-    case 'size': return size(n.target === undefined ? a0 : target);
-    case 'matches': return re2ToJs(str(a0)).test(str(target));
-    case 'startsWith': return str(target).startsWith(str(a0));
-    case 'endsWith': return str(target).endsWith(str(a0));
-    case 'contains': return str(target).includes(str(a0));
+    case 'size':
+      return size(n.target === undefined ? a0 : target);
+    case 'matches':
+      return re2ToJs(str(a0)).test(str(target));
+    case 'startsWith':
+      return str(target).startsWith(str(a0));
+    case 'endsWith':
+      return str(target).endsWith(str(a0));
+    case 'contains':
+      return str(target).includes(str(a0));
     case 'string':
       if (typeof a0 === 'string') return a0;
       if (typeof a0 === 'number' && Number.isInteger(a0)) return String(a0);
       throw new CelEvalError('no matching overload for string()');
-    case 'duration': return parseDuration(str(a0));
-    case 'isQuantity': return QUANTITY.test(str(a0));
-    case 'quantity': return parseQuantity(str(a0));
+    case 'duration':
+      return parseDuration(str(a0));
+    case 'isQuantity':
+      return QUANTITY.test(str(a0));
+    case 'quantity':
+      return parseQuantity(str(a0));
     case 'isGreaterThan':
     case 'isLessThan':
       if (!(target instanceof Quantity) || !(a0 instanceof Quantity)) throw new CelEvalError(`${n.fn}() on a non-quantity`);
       return n.fn === 'isGreaterThan' ? target.value > a0.value : target.value < a0.value;
-    case 'isURL': return isAbsoluteUrl(str(a0));
+    case 'isURL':
+      return isAbsoluteUrl(str(a0));
     case 'url':
       if (!isAbsoluteUrl(str(a0))) throw new CelEvalError(`invalid URL ${String(a0)}`);
       return new Url(str(a0).startsWith('/') ? '' : new URL(str(a0)).protocol.replace(/:$/, ''));
     case 'getScheme':
       if (!(target instanceof Url)) throw new CelEvalError('getScheme() on a non-URL');
       return target.scheme;
-    default: throw new CelUnsupported(`function ${n.fn}`);
+    default:
+      throw new CelUnsupported(`function ${n.fn}`);
   }
 }
 
@@ -308,11 +399,13 @@ function logical(op: '&&' | '||', l: Node, r: Node, env: Env): boolean {
 
 export function evalCel(n: Node, env: Env): unknown {
   switch (n.k) {
-    case 'lit': return n.v;
+    case 'lit':
+      return n.v;
     case 'ident':
       if (!env.has(n.name)) throw new CelUnsupported(`undeclared reference ${n.name}`);
       return env.get(n.name);
-    case 'select': return select(evalCel(n.obj, env), n.field);
+    case 'select':
+      return select(evalCel(n.obj, env), n.field);
     case 'index': {
       const obj = evalCel(n.obj, env);
       const i = evalCel(n.index, env);
@@ -322,15 +415,21 @@ export function evalCel(n: Node, env: Env): unknown {
       }
       return select(obj, str(i));
     }
-    case 'call': return evalCall(n, env);
-    case 'list': return n.items.map((i) => evalCel(i, env));
+    case 'call':
+      return evalCall(n, env);
+    case 'list':
+      return n.items.map((i) => evalCel(i, env));
     case 'unary': {
       const v = evalCel(n.arg, env);
-      if (n.op === '!') { if (typeof v !== 'boolean') throw new CelEvalError('! on a non-bool'); return !v; }
+      if (n.op === '!') {
+        if (typeof v !== 'boolean') throw new CelEvalError('! on a non-bool');
+        return !v;
+      }
       if (typeof v !== 'number') throw new CelEvalError('- on a non-number');
       return -v;
     }
-    case 'cond': return evalCel(n.c, env) === true ? evalCel(n.t, env) : evalCel(n.f, env);
+    case 'cond':
+      return evalCel(n.c, env) === true ? evalCel(n.t, env) : evalCel(n.f, env);
     case 'binary': {
       if (n.op === '&&' || n.op === '||') return logical(n.op, n.l, n.r, env);
       const l = evalCel(n.l, env);
@@ -339,17 +438,24 @@ export function evalCel(n: Node, env: Env): unknown {
         case '+':
           if (typeof l !== 'string' || typeof r !== 'string') throw new CelUnsupported('+ on non-strings');
           return l + r;
-        case '==': return deepEqual(l, r);
-        case '!=': return !deepEqual(l, r);
-        case '<': return compare(l, r) < 0;
-        case '<=': return compare(l, r) <= 0;
-        case '>': return compare(l, r) > 0;
-        case '>=': return compare(l, r) >= 0;
+        case '==':
+          return deepEqual(l, r);
+        case '!=':
+          return !deepEqual(l, r);
+        case '<':
+          return compare(l, r) < 0;
+        case '<=':
+          return compare(l, r) <= 0;
+        case '>':
+          return compare(l, r) > 0;
+        case '>=':
+          return compare(l, r) >= 0;
         case 'in':
           if (Array.isArray(r)) return r.some((x) => deepEqual(x, l));
           if (isObject(r)) return str(l) in r;
           throw new CelEvalError('in on a non-collection');
-        default: throw new CelUnsupported(`operator ${n.op}`);
+        default:
+          throw new CelUnsupported(`operator ${n.op}`);
       }
     }
   }
@@ -409,8 +515,8 @@ export function checkFieldReferences(rule: string, schema: SchemaProps): string[
         if (['all', 'exists', 'exists_one'].includes(n.fn)) {
           const [v, body] = n.args;
           if (v?.k === 'ident' && body !== undefined && target !== undefined) {
-            const elem: Static = target === 'unknown' || target === 'string' ? 'unknown'
-              : target.items ?? (target.additionalProperties !== undefined ? 'string' : 'unknown');
+            const elem: Static =
+              target === 'unknown' || target === 'string' ? 'unknown' : (target.items ?? (target.additionalProperties !== undefined ? 'string' : 'unknown'));
             typeOf(body, new Map([...env, [v.name, elem]]));
           }
           return 'unknown';
@@ -419,19 +525,44 @@ export function checkFieldReferences(rule: string, schema: SchemaProps): string[
         if (n.fn === 'matches') {
           const re = n.args[0];
           if (re?.k === 'lit' && typeof re.v === 'string') {
-            try { re2ToJs(re.v); } catch { problems.push(`invalid regex ${re.v}`); }
+            try {
+              re2ToJs(re.v);
+            } catch {
+              problems.push(`invalid regex ${re.v}`);
+            }
           }
         }
         return 'unknown';
       }
-      case 'index': typeOf(n.obj, env); typeOf(n.index, env); return 'unknown';
-      case 'list': n.items.forEach((i) => typeOf(i, env)); return 'unknown';
-      case 'unary': typeOf(n.arg, env); return 'unknown';
-      case 'binary': typeOf(n.l, env); typeOf(n.r, env); return 'unknown';
-      case 'cond': typeOf(n.c, env); typeOf(n.t, env); typeOf(n.f, env); return 'unknown';
-      case 'lit': return 'unknown';
+      case 'index':
+        typeOf(n.obj, env);
+        typeOf(n.index, env);
+        return 'unknown';
+      case 'list':
+        n.items.forEach((i) => typeOf(i, env));
+        return 'unknown';
+      case 'unary':
+        typeOf(n.arg, env);
+        return 'unknown';
+      case 'binary':
+        typeOf(n.l, env);
+        typeOf(n.r, env);
+        return 'unknown';
+      case 'cond':
+        typeOf(n.c, env);
+        typeOf(n.t, env);
+        typeOf(n.f, env);
+        return 'unknown';
+      case 'lit':
+        return 'unknown';
     }
   };
-  typeOf(parseCel(rule), new Map<string, Static>([['self', schema], ['oldSelf', schema]]));
+  typeOf(
+    parseCel(rule),
+    new Map<string, Static>([
+      ['self', schema],
+      ['oldSelf', schema],
+    ]),
+  );
   return problems;
 }
