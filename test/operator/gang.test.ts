@@ -3,12 +3,13 @@
 // environment and a memory-backed /dev/shm — all accepted by the provider apiserver's validation and
 // read back from it; the Service goes with the job (the finalizer path) and with a job deleted
 // behind the operator's back (the orphan sweep); a provider refusing the Service refuses the attempt.
-import { CustomObjectsApi, DiscoveryV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, DiscoveryV1Api } from '@kubernetes/client-node';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { serviceName } from '../../operator/controllers/aijob/gang.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
+import { deleteJobBehindOperator, withProviderQuota } from '../support/provider-faults.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 
@@ -140,25 +141,13 @@ describe('a 2-replica gang at its provider', () => {
   });
 
   it('closes the attempt as CreateRefused, with no pod made, when the provider refuses the Service', async () => {
-    const providerB = clusterClients('provider-b').core;
-    const quota = `no-services-${ns.slice(-6)}`;
-    await providerB.createNamespacedResourceQuota({ namespace: LENT, body: { metadata: { name: quota }, spec: { hard: { services: '0' } } } });
-    try {
-      await pollUntil(
-        'the quota in force',
-        async () => (await providerB.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard,
-        (h) => h !== undefined,
-        15_000,
-        200,
-      );
+    await withProviderQuota('provider-b', LENT, { services: '0' }, async () => {
       const created = await create(gang('refused'));
       const ended = (await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000)) as AIJob;
       expect(ended.status?.attempts?.[0]).toMatchObject({ provider: 'provider-b', reason: 'Preempted: CreateRefused' });
       expect(ended.status?.attempts?.[0]?.message).toMatch(/exceeded quota/);
       expect(await podsOf('provider-b', created.metadata.uid ?? '')).toEqual([]);
-    } finally {
-      await providerB.deleteNamespacedResourceQuota({ name: quota, namespace: LENT });
-    }
+    });
   });
 
   it("loses its Service to the orphan sweep when the job is deleted behind the operator's back", async () => {
@@ -166,12 +155,7 @@ describe('a 2-replica gang at its provider', () => {
     const uid = created.metadata.uid ?? '';
     await waitForAIJob(ns, 'orphaned', (j) => j?.status?.phase === 'Running', 60_000);
     expect(await servicesOf('provider-b', uid)).toHaveLength(1);
-    await operator.stop();
-    await custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned' });
+    await deleteJobBehindOperator(operator, ns, 'orphaned');
     operator = startOperator(ns, { FLOTILLA_ORPHAN_SWEEP_MS: '2000' });
     await pollUntil(
       'the orphaned Service gone',

@@ -6,12 +6,13 @@
 // job deleted behind the operator's back (the orphan sweep). A missing Secret or key ends the job
 // Failed, InvalidSpec, naming the field, with nothing made at any provider; a provider refusing
 // the copy refuses the attempt (CreateRefused) like a refused Service.
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { envCopyName, pullCopyName } from '../../operator/controllers/aijob/secret-copies.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
+import { deleteJobBehindOperator, withProviderQuota } from '../support/provider-faults.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 
@@ -163,25 +164,13 @@ describe('hub Secrets a job references', () => {
   });
 
   it('closes the attempt as CreateRefused, with no pod made, when the provider refuses the copy', async () => {
-    const providerB = clusterClients('provider-b').core;
-    const quota = `no-secrets-${ns.slice(-6)}`;
-    await providerB.createNamespacedResourceQuota({ namespace: LENT, body: { metadata: { name: quota }, spec: { hard: { secrets: '0' } } } });
-    try {
-      await pollUntil(
-        'the quota in force',
-        async () => (await providerB.readNamespacedResourceQuota({ name: quota, namespace: LENT })).status?.hard,
-        (h) => h !== undefined,
-        15_000,
-        200,
-      );
+    await withProviderQuota('provider-b', LENT, { secrets: '0' }, async () => {
       const created = await create(job('refused'));
       const ended = (await waitForAIJob(ns, 'refused', (j) => Boolean(j?.status?.attempts?.[0]?.endTime), 30_000)) as AIJob;
       expect(ended.status?.attempts?.[0]).toMatchObject({ provider: 'provider-b', reason: 'Preempted: CreateRefused' });
       expect(ended.status?.attempts?.[0]?.message).toMatch(/exceeded quota/);
       expect(await podsOf('provider-b', created.metadata.uid ?? '')).toEqual([]);
-    } finally {
-      await providerB.deleteNamespacedResourceQuota({ name: quota, namespace: LENT });
-    }
+    });
   });
 
   it("loses its copies to the orphan sweep when the job is deleted behind the operator's back", async () => {
@@ -189,12 +178,7 @@ describe('hub Secrets a job references', () => {
     const uid = created.metadata.uid ?? '';
     await waitForAIJob(ns, 'orphaned', (j) => j?.status?.phase === 'Running', 60_000);
     expect(await copiesOf('provider-b', uid)).toHaveLength(2);
-    await operator.stop();
-    await custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned', body: { metadata: { finalizers: null } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, name: 'orphaned' });
+    await deleteJobBehindOperator(operator, ns, 'orphaned');
     operator = startOperator(ns, { FLOTILLA_ORPHAN_SWEEP_MS: '2000' });
     await pollUntil(
       'the orphaned copies gone',
