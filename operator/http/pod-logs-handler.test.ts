@@ -26,17 +26,21 @@ class MemoryProvider implements LogProvider {
   stopped = 0;
   uid = 'pod-uid';
   fail?: { code: number; body: string };
+  /** A provider that ignores limitBytes: sends this many bytes whatever it was asked. */
+  flood?: number;
   cachedPod(name: string) {
     return { metadata: { name, uid: this.uid } };
   }
   async read(pod: string, opts: { limitBytes: number; tailLines?: number }) {
     this.asked.push({ pod, ...opts, follow: false });
     if (this.fail) throw this.fail;
+    if (this.flood) return 'x'.repeat(this.flood);
     return 'epoch 1 loss 0.5\nepoch 2 loss 0.25\n';
   }
   async follow(pod: string, opts: { limitBytes: number; tailLines?: number }, out: Writable) {
     this.asked.push({ pod, ...opts, follow: true });
     if (this.fail) throw this.fail;
+    if (this.flood) for (let i = 0; i < this.flood; i += 1000) out.write('y'.repeat(1000));
     out.write('step 1\n');
     this.open.add(out);
     return () => {
@@ -75,6 +79,17 @@ describe('podLogHandler', () => {
     expect(await res.text()).toBe('epoch 1 loss 0.5\nepoch 2 loss 0.25\n');
     expect(res.headers.get('x-flotilla-log-pod')).toBe('p/train-a0-r0');
     expect(provider.asked).toEqual([{ pod: 'train-a0-r0', limitBytes: 8 * 1024 * 1024, tailLines: 10, follow: false }]);
+  });
+
+  it('holds limitBytes itself when the provider ignores it, read or followed, and stops the stream at the cap', async () => {
+    await serve();
+    provider.flood = 50_000;
+    const read = await fetch(`${base}/logs?limitBytes=1000`);
+    expect((await read.text()).length).toBe(1000);
+    const followed = await fetch(`${base}/logs?limitBytes=1000&follow=true`);
+    expect(followed.status).toBe(200);
+    expect(await followed.text()).toBe('y'.repeat(1000));
+    expect(provider.stopped).toBe(1);
   });
 
   it('cuts a followed log at the deadline and stops the provider stream', async () => {

@@ -18,7 +18,7 @@
 // 400 (container not started, no log on the node); 502 any other failure at the provider.
 // Only the leader holds provider connections: a standby answers 503 and the caller retries.
 import type { Request, Response } from 'express';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AIJob } from '../api/types.ts';
 import { TokenBucket } from '../runtime/token-bucket.ts';
@@ -200,7 +200,9 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
         const e = providerLogError(err, t, deps.mask);
         return void res.status(e.status).json({ error: e.error });
       }
-      return void res.type('text/plain').send(text);
+      // limitBytes is asked of the provider, and held here too: a provider may ignore it.
+      const bytes = Buffer.from(text, 'utf8');
+      return void res.type('text/plain').send(bytes.length > q.limitBytes ? bytes.subarray(0, q.limitBytes) : bytes);
     }
     follows += 1;
     let stop: (() => void) | undefined;
@@ -225,7 +227,14 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
     // Not flushed yet: a provider that refuses the request still gets its status code through.
     res.status(200).type('text/plain');
     try {
-      stop = await provider.follow(t.pod, opts, res);
+      stop = await provider.follow(
+        t.pod,
+        opts,
+        byteCapped(res, q.limitBytes, () => {
+          done();
+          res.end();
+        }),
+      );
     } catch (err) {
       release();
       const e = providerLogError(err, t, deps.mask);
@@ -240,4 +249,30 @@ export function podLogHandler(deps: PodLogHandlerDeps) {
     }, limits.maxFollowMs);
     deadline.unref();
   };
+}
+
+/**
+ * `out` behind a cap of `limit` bytes: what a provider streams beyond it is dropped and `onCap` is
+ * called (the handler stops the stream and ends the answer). limitBytes is asked of the provider,
+ * but a provider controls its API server and may ignore it.
+ */
+export function byteCapped(out: Writable, limit: number, onCap: () => void): Writable {
+  let sent = 0;
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const room = limit - sent;
+      if (room <= 0) return callback();
+      const part = data.length > room ? data.subarray(0, room) : data;
+      sent += part.length;
+      // No back-pressure wait: at most `limit` bytes are ever buffered.
+      out.write(part);
+      if (sent >= limit) onCap();
+      callback();
+    },
+    final(callback) {
+      if (!out.writableEnded) out.end();
+      callback();
+    },
+  });
 }
