@@ -16,8 +16,15 @@
 // An operator's name is its Lease (namespace/name): the replicas of one Deployment share it, so a
 // failover keeps running the jobs the previous leader claimed.
 import type { AIJob } from '../../api/types.ts';
+import { boundText } from '../bounded-text.ts';
 
 export const MANAGED_BY_ANNOTATION = 'flotilla.dev/managed-by';
+
+/**
+ * The longest operator name (a Lease's namespace/name: 63 + 1 + 253). The annotation is the tenant's
+ * to write: compared whole, but shown (log lines, webhook answers) only up to this length.
+ */
+export const MAX_OPERATOR_NAME = 317;
 
 /** The operator a job is claimed by; undefined when unclaimed. */
 export function claimOf(job: Pick<AIJob, 'metadata'>): string | undefined {
@@ -30,7 +37,7 @@ export type ClaimVerdict = 'mine' | 'unclaimed' | { readonly other: string };
 export function claimVerdict(job: Pick<AIJob, 'metadata'>, me: string): ClaimVerdict {
   const owner = claimOf(job);
   if (owner === undefined) return 'unclaimed';
-  return owner === me ? 'mine' : { other: owner };
+  return owner === me ? 'mine' : { other: boundText(owner, MAX_OPERATOR_NAME) };
 }
 
 /**
@@ -43,7 +50,7 @@ export function claimChangeProblem(before: Pick<AIJob, 'metadata'> | undefined, 
   const now = claimOf(after);
   if (was === undefined || was === now) return undefined;
   return (
-    `metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(was)}; ` +
+    `metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(boundText(was, MAX_OPERATOR_NAME))}; ` +
     'the operator that runs a job cannot be changed or removed (delete the job and create it again to move it)'
   );
 }
