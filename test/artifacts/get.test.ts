@@ -6,18 +6,17 @@
 // checked against another signer, is refused and nothing is written. (A Kubo node serving forged
 // bytes cannot be staged with a real Kubo, which checks blocks itself: the walker's refusal of
 // forged blocks is operator/artifacts/verified-dag.test.ts.)
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Wallet } from 'ethers';
-import { repoRoot } from '../../federation/paths.ts';
 import { terminatedStatus } from '../../federation/workload.ts';
 import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, waitForAIJob } from '../support/federation.ts';
+import { runFlotilla } from '../support/cli.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { providerKubo, receiptWallet, tempDir } from './support.ts';
@@ -45,32 +44,7 @@ afterAll(async () => {
   tmp.remove();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real binary, as a user runs it. */
-function flotilla(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const flotilla = (args: readonly string[]) => runFlotilla(args);
 
 const getArgs = (name: string, out: string, signerAddress = signer.address) => [
   'get',

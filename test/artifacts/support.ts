@@ -12,8 +12,9 @@ import { RECEIPT_SIGNER_ACCOUNT } from '../../federation/chain-contracts.ts';
 import { runCommand } from '../../federation/command.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { loopbackConfig } from '../../federation/kubo.ts';
-import { repoRoot, toolPaths } from '../../federation/paths.ts';
+import { toolPaths } from '../../federation/paths.ts';
 import { KuboNode } from '../../operator/artifacts/kubo.ts';
+import { runFlotilla } from '../support/cli.ts';
 import { federation, pollUntil } from '../support/federation.ts';
 
 export const hubKubo = () => new KuboNode(federation().kubo.hub.api);
@@ -36,22 +37,8 @@ export async function anvilAccounts(): Promise<string[]> {
   return ((await res.json()) as { result: string[] }).result.map((a) => a.toLowerCase());
 }
 
-export async function flotilla(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'test', 'artifacts', 'cli-entry.ts'), ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_OPTIONS: '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
-  return { code, stdout, stderr };
-}
+/** The real `flotilla` CLI (test/support/cli.ts). */
+export const flotilla = (args: string[], env: Record<string, string> = {}) => runFlotilla(args, env);
 
 /** A valid CID whose content exists on no node: hashed by the hub's Kubo (only-hash), never stored. */
 export async function unfetchableCid(): Promise<string> {

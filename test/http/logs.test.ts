@@ -7,15 +7,14 @@
 // Flotilla's pods and says so, naming pod and container — so the request is proven to reach the
 // right pod, but no log bytes flow here (operator/http/pod-logs-handler.test.ts streams them from an
 // in-memory provider).
-import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { repoRoot } from '../../federation/paths.ts';
 import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, waitForAIJob } from '../support/federation.ts';
+import { runFlotilla } from '../support/cli.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { applyTenantRoles, freePort, getJsonAs, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
@@ -65,31 +64,7 @@ afterAll(async () => {
 
 const logs = (path: string, t: Tenant | undefined) => getJsonAs(`${base}/api/v1/jobs/${path}`, t?.token);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function flotilla(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'cli', 'flotilla.ts'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const flotilla = (args: readonly string[]) => runFlotilla(args);
 
 describe('GET /api/v1/jobs/:namespace/:name/logs', () => {
   it('needs a token, and the right to get the AIJob: 403 for another namespace whether or not the job exists', async () => {
