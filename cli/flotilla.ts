@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS = ['submit', 'status', 'watch', 'logs', 'providers', 'add', 'receipt', 'get', 'fund', 'withdraw'] as const;
+export const COMMANDS = ['submit', 'status', 'watch', 'logs', 'providers', 'add', 'receipt', 'get', 'fund', 'withdraw', 'bond'] as const;
 
 export async function buildProgram(): Promise<Command> {
   const invokedAs = basename(process.argv[1] ?? 'flotilla').replace(/\.ts$/, '');

@@ -10,8 +10,10 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /**
  * @title FlotillaEscrow
  * @notice Holds a payer's ERC-20 deposit per job until Flotilla's settlement key pays the providers
- * that ran the job, exactly once. Payouts are pull payments: settling only credits balances, and
- * every account (provider or payer) withdraws its own credit. See docs/contracts.md.
+ * that ran the job, exactly once, and holds providers' bonds, which the settlement key can slash
+ * once per job when a verifier catches the provider cheating. Payouts are pull payments: settling
+ * and slashing only credit balances, and every account (provider, payer, verifier) withdraws its
+ * own credit. See docs/contracts.md.
  *
  *            deposit (payer)           settle / settleBatch (SETTLER_ROLE, once)
  *   None ───────────────────▶ Open ─────────────────────────────────────────────▶ Settled
@@ -23,6 +25,17 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
  *
  * Settled and Reclaimed are terminal: a job id is never reopened, so a settlement id derived from
  * the job uid can land at most once. No proxy, no upgrade path, no admin withdrawal.
+ *
+ * Bonds, per (provider, token):
+ *
+ *   postBond (anyone)        requestUnbond (provider)             withdrawBond (provider, after UNBOND_DELAY)
+ *   ─────────────▶ bonded ───────────────────────────▶ unbonding ──────────────────────────────────▶ provider
+ *                     │                                    │
+ *                     └──────── slash (SETTLER_ROLE, once per job; bonded first, then unbonding) ──▶ owed:
+ *                                                          half (rounded down) to the verifier, the rest to the job's payer
+ *
+ * Unbonding still counts as bond until it is withdrawn, so a provider cannot pull its bond out from
+ * under a slash that is on its way.
  */
 contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -30,6 +43,10 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     /// @notice Accounts allowed to settle jobs (the operator's settlement key). Granted and revoked
     /// by DEFAULT_ADMIN_ROLE, which is meant to be a cold key or a multisig.
     bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
+
+    /// @notice Unbonding delay: a provider cannot pull its bond out from under a pending slash. A
+    /// verifier's challenge and the settlement key's slash must land within it.
+    uint256 public constant UNBOND_DELAY = 7 days;
 
     enum JobStatus {
         None,
@@ -48,6 +65,13 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
         uint96 deposit; // total deposited, kept after closing as a record
     }
 
+    /// @dev Two storage slots: bonded, and (unbonding, unbondableAt).
+    struct Bond {
+        uint256 bonded; // slashable, not withdrawable
+        uint192 unbonding; // still slashable; withdrawable from unbondableAt on
+        uint64 unbondableAt; // unix seconds; 0 while nothing is unbonding
+    }
+
     struct SettlementBatchEntry {
         bytes32 jobId;
         address[] providers;
@@ -59,6 +83,11 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     /// @notice Credit withdrawable by `account` in `token`: providers' settled shares and payers'
     /// settlement remainders.
     mapping(address account => mapping(address token => uint256 amount)) public owed;
+
+    mapping(address provider => mapping(address token => Bond)) private _bonds;
+
+    /// @dev Set by the first slash of a job, whatever it took: a job slashes its provider at most once.
+    mapping(bytes32 jobId => bool) private _slashed;
 
     event Deposited(
         bytes32 indexed jobId,
@@ -77,6 +106,23 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     event Withdrawn(address indexed account, address indexed token, uint256 amount);
     /// @notice A batch entry for a job that was already closed; the rest of the batch proceeds.
     event SettlementSkipped(bytes32 indexed jobId, JobStatus status);
+    event BondPosted(
+        address indexed provider, address indexed token, address indexed funder, uint256 amount, uint256 totalBonded
+    );
+    /// @notice `amount` moved from bonded to unbonding; the whole unbonding amount is withdrawable at `availableAt`.
+    event UnbondRequested(address indexed provider, address indexed token, uint256 amount, uint256 availableAt);
+    event BondWithdrawn(address indexed provider, address indexed token, uint256 amount);
+    /// @notice `slashed` (≤ the amount asked) left the provider's bond: `toVerifier` and `toPayer` were
+    /// credited to `owed` (withdraw them with `withdraw(token)`).
+    event Slashed(
+        bytes32 indexed jobId,
+        address indexed provider,
+        address indexed token,
+        uint256 slashed,
+        uint256 toPayer,
+        uint256 toVerifier,
+        address verifier
+    );
 
     error ZeroAddress();
     error ZeroAmount();
@@ -91,6 +137,9 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     error SettlementExceedsDeposit(bytes32 jobId, uint256 total, uint256 deposit);
     error DeadlineNotReached(bytes32 jobId, uint256 deadline);
     error NothingToWithdraw(address account, address token);
+    error InsufficientBond(address provider, address token, uint256 bonded, uint256 requested);
+    error UnbondNotReady(uint256 availableAt);
+    error AlreadySlashed(bytes32 jobId);
 
     constructor(address admin, address settler) {
         if (admin == address(0) || settler == address(0)) revert ZeroAddress();
@@ -204,6 +253,87 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
         token.safeTransfer(msg.sender, amount);
     }
 
+    // ───────────────────────────── bonds ─────────────────────────────
+
+    /**
+     * @notice Adds `amount` of `token` to `provider`'s bond, paid by the caller: the provider itself
+     * or anyone funding it (a deployment's funding step). Tokens that deliver less than `amount`
+     * (fee on transfer) are rejected, as in deposit().
+     */
+    function postBond(address provider, IERC20 token, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        if (provider == address(0) || address(token) == address(0)) revert ZeroAddress();
+        Bond storage bond = _bonds[provider][address(token)];
+        uint256 total = bond.bonded + amount;
+        bond.bonded = total;
+        emit BondPosted(provider, address(token), msg.sender, amount, total);
+
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert UnsupportedToken(address(token), amount, received);
+    }
+
+    /**
+     * @notice Moves `amount` of the caller's bond to unbonding, withdrawable UNBOND_DELAY from now. A
+     * second request adds to the unbonding amount and restarts the clock for all of it, so there is
+     * one amount and one time per (provider, token). Unbonding stays slashable until withdrawn.
+     */
+    function requestUnbond(IERC20 token, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Bond storage bond = _bonds[msg.sender][address(token)];
+        uint256 bonded = bond.bonded;
+        if (amount > bonded) revert InsufficientBond(msg.sender, address(token), bonded, amount);
+        bond.bonded = bonded - amount;
+        bond.unbonding = SafeCast.toUint192(uint256(bond.unbonding) + amount);
+        uint256 availableAt = block.timestamp + UNBOND_DELAY;
+        bond.unbondableAt = SafeCast.toUint64(availableAt);
+        emit UnbondRequested(msg.sender, address(token), amount, availableAt);
+    }
+
+    /// @notice Transfers the caller's whole unbonding amount to it, from `unbondableAt` on.
+    function withdrawBond(IERC20 token) external nonReentrant returns (uint256 amount) {
+        Bond storage bond = _bonds[msg.sender][address(token)];
+        amount = bond.unbonding;
+        if (amount == 0) revert NothingToWithdraw(msg.sender, address(token));
+        uint256 availableAt = bond.unbondableAt;
+        if (block.timestamp < availableAt) revert UnbondNotReady(availableAt);
+        bond.unbonding = 0;
+        bond.unbondableAt = 0;
+        emit BondWithdrawn(msg.sender, address(token), amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /**
+     * @notice Slashes up to `amount` of `provider`'s bond in `jobId`'s token — bonded first, then
+     * unbonding — and credits half of it (rounded down) to `verifier` and the rest to the job's
+     * payer. At most once per job, whatever the job's status; a provider with less bond than
+     * `amount` loses what it has (possibly nothing: the job is still marked slashed).
+     * @return slashed what actually left the bond.
+     */
+    function slash(bytes32 jobId, address provider, address verifier, uint256 amount)
+        external
+        nonReentrant
+        onlyRole(SETTLER_ROLE)
+        returns (uint256 slashed)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (provider == address(0) || verifier == address(0)) revert ZeroAddress();
+        Job storage job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert UnknownJob(jobId);
+        if (_slashed[jobId]) revert AlreadySlashed(jobId);
+        _slashed[jobId] = true;
+
+        address token = job.token;
+        slashed = _takeBond(_bonds[provider][token], amount);
+
+        uint256 toVerifier = slashed / 2;
+        uint256 toPayer = slashed - toVerifier;
+        if (toVerifier != 0) owed[verifier][token] += toVerifier;
+        if (toPayer != 0) owed[job.payer][token] += toPayer;
+        emit Slashed(jobId, provider, token, slashed, toPayer, toVerifier, verifier);
+    }
+
     // ───────────────────────────── views ─────────────────────────────
 
     function jobs(bytes32 jobId) external view returns (Job memory) {
@@ -217,6 +347,22 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
     function settlementOf(bytes32 jobId) external view returns (JobStatus status, uint256 closedAtBlock) {
         Job storage job = _jobs[jobId];
         return (job.status, job.closedAtBlock);
+    }
+
+    /// @notice A provider's bond in `token`: slashable `bonded`, and `unbonding` (still slashable),
+    /// withdrawable from `unbondableAt` (0 while nothing is unbonding).
+    function bondOf(address provider, address token)
+        external
+        view
+        returns (uint256 bonded, uint256 unbonding, uint256 unbondableAt)
+    {
+        Bond storage bond = _bonds[provider][token];
+        return (bond.bonded, bond.unbonding, bond.unbondableAt);
+    }
+
+    /// @notice Whether `jobId` has been slashed (a second slash reverts with AlreadySlashed).
+    function slashedOf(bytes32 jobId) external view returns (bool) {
+        return _slashed[jobId];
     }
 
     // ─────────────────────────── internals ───────────────────────────
@@ -246,6 +392,21 @@ contract FlotillaEscrow is AccessControl, ReentrancyGuardTransient {
             emit Refunded(jobId, payer, token, refund);
         }
         emit Settled(jobId, token, providers, amounts, refund);
+    }
+
+    /// @dev Takes up to `amount` from the bond, bonded first, then unbonding; returns what it took.
+    function _takeBond(Bond storage bond, uint256 amount) private returns (uint256 taken) {
+        uint256 bonded = bond.bonded;
+        uint256 fromBonded = amount < bonded ? amount : bonded;
+        if (fromBonded != 0) bond.bonded = bonded - fromBonded;
+        uint256 rest = amount - fromBonded;
+        uint256 unbonding = bond.unbonding;
+        uint256 fromUnbonding = rest < unbonding ? rest : unbonding;
+        if (fromUnbonding != 0) {
+            bond.unbonding = uint192(unbonding - fromUnbonding); // ≤ unbonding, which fits
+            if (fromUnbonding == unbonding) bond.unbondableAt = 0;
+        }
+        return fromBonded + fromUnbonding;
     }
 
     function _revertNotOpen(bytes32 jobId, JobStatus status) private pure {

@@ -39,6 +39,32 @@ export interface SettledEvent {
   readonly refund: bigint;
 }
 
+/** A provider's bond in one token (FlotillaEscrow.bondOf), in base units. */
+export interface BondView {
+  /** Slashable, not withdrawable. */
+  readonly bonded: bigint;
+  /** Still slashable; withdrawable from `unbondableAt` on. */
+  readonly unbonding: bigint;
+  /** Unix seconds; 0 while nothing is unbonding. */
+  readonly unbondableAt: bigint;
+}
+
+/**
+ * What `slash` did: the transaction and what actually left the bond (at most what was asked; 0
+ * when the provider had none), or `already` when this job had been slashed before (an earlier try
+ * landed), so a retry is a no-op.
+ */
+export type SlashResult =
+  | {
+      readonly already: false;
+      readonly txHash: string;
+      readonly blockNumber: number;
+      readonly slashed: bigint;
+      readonly toPayer: bigint;
+      readonly toVerifier: bigint;
+    }
+  | { readonly already: true };
+
 /** A revert, decoded against the escrow's ABI when possible (e.g. AlreadySettled(bytes32)). */
 export class ChainRevertError extends Error {
   override name = 'ChainRevertError';
@@ -218,6 +244,118 @@ export class EscrowClient {
     return { amount, txHash: tx.hash };
   }
 
+  /** FlotillaEscrow.bondOf(provider, token) at a block (default: the confirmed one). */
+  async bondOf(provider: string, token: string, blockTag?: number): Promise<BondView> {
+    const { escrow } = await this.connect();
+    const tag = blockTag ?? (await this.confirmedBlock());
+    const [bonded, unbonding, unbondableAt] = (await escrow.getFunction('bondOf').staticCall(provider, token, { blockTag: tag })) as [bigint, bigint, bigint];
+    return { bonded, unbonding, unbondableAt };
+  }
+
+  /** FlotillaEscrow.slashedOf(jobId) at a block (default: the confirmed one). */
+  async slashedOf(jobId: string, blockTag?: number): Promise<boolean> {
+    const { escrow } = await this.connect();
+    const tag = blockTag ?? (await this.confirmedBlock());
+    return (await escrow.getFunction('slashedOf').staticCall(jobId, { blockTag: tag })) as boolean;
+  }
+
+  /**
+   * Posts `amount` base units of `token` as `provider`'s bond, paid by the sender (the provider, or
+   * a funder posting for it); approves the escrow first if the allowance is short, as fund() does.
+   */
+  async postBond(provider: string, token: string, amount: bigint): Promise<{ approveTx?: string; txHash: string; totalBonded: bigint }> {
+    const { escrow, wallet } = await this.connect();
+    if (!wallet) throw new ChainConfigError('posting a bond needs a key');
+    const erc20 = new Contract(token, ERC20_ABI, wallet);
+    let approveTx: string | undefined;
+    const allowance = (await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress)) as bigint;
+    if (allowance < amount) {
+      const tx = await this.sendContract(erc20, 'approve', [this.config.escrowAddress, amount]);
+      await this.confirmed(tx);
+      approveTx = tx.hash;
+    }
+    const args = [provider, token, amount];
+    await this.simulate(escrow, 'postBond', args);
+    const tx = await this.sendContract(escrow, 'postBond', args);
+    const receipt = await this.confirmed(tx);
+    const [, , , , totalBonded] = eventArgs(escrow, receipt, 'BondPosted');
+    return { ...(approveTx ? { approveTx } : {}), txHash: tx.hash, totalBonded: totalBonded as bigint };
+  }
+
+  /** Starts unbonding `amount` of the sender's bond; the whole unbonding amount is withdrawable at `availableAt` (unix seconds). */
+  async requestUnbond(token: string, amount: bigint): Promise<{ txHash: string; availableAt: bigint }> {
+    const { escrow, wallet } = await this.connect();
+    if (!wallet) throw new ChainConfigError('unbonding needs the provider key');
+    await this.simulate(escrow, 'requestUnbond', [token, amount]);
+    const tx = await this.sendContract(escrow, 'requestUnbond', [token, amount]);
+    const receipt = await this.confirmed(tx);
+    const [, , , availableAt] = eventArgs(escrow, receipt, 'UnbondRequested');
+    return { txHash: tx.hash, availableAt: availableAt as bigint };
+  }
+
+  /**
+   * Withdraws the sender's whole unbonding amount in `token`: `none` when nothing is unbonding,
+   * `not-ready` (sending nothing) while the chain's latest block is before `unbondableAt`.
+   */
+  async withdrawBond(
+    token: string,
+  ): Promise<{ status: 'none' } | { status: 'not-ready'; unbonding: bigint; availableAt: bigint } | { status: 'withdrawn'; amount: bigint; txHash: string }> {
+    const { escrow, wallet, provider } = await this.connect();
+    if (!wallet) throw new ChainConfigError('withdrawing a bond needs the provider key');
+    const latest = await provider.getBlock('latest');
+    if (!latest) throw new Error('the node has no latest block');
+    const bond = await this.bondOf(wallet.address, token, latest.number);
+    if (bond.unbonding === 0n) return { status: 'none' };
+    // Chain time, not this machine's clock: the contract compares block.timestamp.
+    if (BigInt(latest.timestamp) < bond.unbondableAt) return { status: 'not-ready', unbonding: bond.unbonding, availableAt: bond.unbondableAt };
+    await this.simulate(escrow, 'withdrawBond', [token]);
+    const tx = await this.sendContract(escrow, 'withdrawBond', [token]);
+    const receipt = await this.confirmed(tx);
+    const [, , amount] = eventArgs(escrow, receipt, 'BondWithdrawn');
+    return { status: 'withdrawn', amount: amount as bigint, txHash: tx.hash };
+  }
+
+  /**
+   * Slashes up to `amount` base units of `provider`'s bond for `jobId` (SETTLER_ROLE): half to
+   * `verifier`, the rest to the job's payer, as escrow credit. Idempotent: a job that was already
+   * slashed — found by the simulation, or by a transaction of ours that reverted because an earlier
+   * one landed first — yields `{ already: true }`. Other reverts throw ChainRevertError.
+   */
+  async slash(jobId: string, provider: string, verifier: string, amount: bigint): Promise<SlashResult> {
+    const { escrow } = await this.connect();
+    const args = [jobId, provider, verifier, amount];
+    try {
+      await this.simulate(escrow, 'slash', args);
+    } catch (err) {
+      if (err instanceof ChainRevertError && err.revert.startsWith('AlreadySlashed(')) return { already: true };
+      throw err;
+    }
+    assertLeading(`send slash for job ${jobId}`);
+    let receipt: TransactionReceipt;
+    try {
+      receipt = await this.confirmed(await this.sendContract(escrow, 'slash', args));
+    } catch (err) {
+      // An earlier try landed between our simulation and our transaction: refused at gas
+      // estimation, or mined and reverted. Either way the job is slashed, once.
+      if ((err instanceof ChainRevertError || isCallException(err)) && (await this.slashedOf(jobId, await this.latestBlock()))) return { already: true };
+      throw err;
+    }
+    const [, , , slashed, toPayer, toVerifier] = eventArgs(escrow, receipt, 'Slashed');
+    return {
+      already: false,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+      slashed: slashed as bigint,
+      toPayer: toPayer as bigint,
+      toVerifier: toVerifier as bigint,
+    };
+  }
+
+  private async latestBlock(): Promise<number> {
+    const { provider } = await this.connect();
+    return provider.getBlockNumber();
+  }
+
   /** Waits until the transaction has the configured confirmations; throws ChainRevertError if it reverted. */
   async confirmed(tx: { hash: string; wait(confirmations?: number): Promise<TransactionReceipt | null> }): Promise<TransactionReceipt> {
     let receipt: TransactionReceipt | null;
@@ -248,6 +386,17 @@ export class EscrowClient {
     const populated: TransactionRequest = await fn.populateTransaction(...args);
     return await nonces.send(async (nonce) => (await wallet.sendTransaction({ ...populated, nonce })) as ContractTransactionResponse);
   }
+}
+
+/** The arguments of the first `event` the escrow emitted in a receipt. */
+function eventArgs(escrow: Contract, receipt: TransactionReceipt, event: string): unknown[] {
+  const escrowAddress = String(escrow.target).toLowerCase();
+  for (const log of receipt.logs) {
+    if (log.address.toLowerCase() !== escrowAddress) continue;
+    const parsed = escrow.interface.parseLog(log);
+    if (parsed?.name === event) return [...parsed.args];
+  }
+  throw new Error(`transaction ${receipt.hash} emitted no ${event} event`);
 }
 
 function describeRevert(err: unknown, contract: Contract): string {

@@ -76,6 +76,14 @@ export interface Escrow extends BaseContract {
   owed: Read<[string, string], bigint>;
   jobs: Read<[string], JobView>;
   settlementOf: Read<[string], [bigint, bigint]>;
+  UNBOND_DELAY: Read<[], bigint>;
+  postBond: Write<[string, string, bigint]>;
+  requestUnbond: Write<[string, bigint]>;
+  withdrawBond: Write<[string], bigint>;
+  slash: Write<[string, string, string, bigint], bigint>;
+  /** [bonded, unbonding, unbondableAt] */
+  bondOf: Read<[string, string], [bigint, bigint, bigint]>;
+  slashedOf: Read<[string], boolean>;
 }
 
 export interface TestToken extends BaseContract {
