@@ -82,12 +82,17 @@ export async function deployFederationChain(rpcUrl: string, chainId: number, sta
   }
 }
 
-/** Whether the recorded escrow is still deployed (anvil keeps no state across restarts). */
+/**
+ * Whether the recorded escrow is still deployed (anvil keeps no state across restarts) and is the
+ * contract as the sources compile now: a federation kept up across a contract change (a function
+ * added) gets the new one deployed, instead of tests calling functions the old one lacks.
+ */
 export async function chainDeployed(rpcUrl: string, chainId: number, chain: FederationChain | undefined): Promise<boolean> {
   if (!chain) return false;
+  buildContracts();
   const provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true });
   try {
-    return (await provider.getCode(chain.escrow)) !== '0x';
+    return (await provider.getCode(chain.escrow)).toLowerCase() === loadArtifact('FlotillaEscrow').deployedBytecode.toLowerCase();
   } catch {
     return false;
   } finally {

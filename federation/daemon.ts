@@ -2,7 +2,7 @@
 // started detached in its own process group, with a pid file and a log under the state dir, so
 // that a later `federation down` — even from another process — can find and stop it.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -86,6 +86,12 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+/** When the daemon was started (its pid file's mtime, epoch ms); undefined when it has none. */
+export function daemonStartedAt(stateDir: string, name: string): number | undefined {
+  const file = join(pidDir(stateDir), `${name}.pid`);
+  return existsSync(file) ? statSync(file).mtimeMs : undefined;
 }
 
 export function daemonNames(stateDir: string): string[] {

@@ -8,7 +8,7 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import type { V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
 import { create as createKubo } from 'kubo-rpc-client';
-import { checkpointReport, decide, podEnv, terminatedStatus, terminationMessage } from './workload.ts';
+import { checkpointReport, decide, outputObject, podEnv, terminatedStatus, terminationMessage } from './workload.ts';
 import type { SimulatedRun } from './workload.ts';
 
 export interface ExecutorConfig {
@@ -17,7 +17,10 @@ export interface ExecutorConfig {
   readonly kuboApi: string;
 }
 
-const log = (msg: string, fields: Record<string, unknown> = {}) =>
+export type ExecutorLog = (msg: string, fields?: Record<string, unknown>) => void;
+
+/** JSON lines on stdout: the daemon's log file. */
+export const stdoutLog: ExecutorLog = (msg, fields = {}) =>
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), component: 'executor', msg, ...fields }) + '\n');
 
 class ProviderExecutor {
@@ -31,10 +34,12 @@ class ProviderExecutor {
   private readonly kubo: ReturnType<typeof createKubo>;
   /** The operator's own informer: restarted with backoff when the watch fails. */
   private readonly informer: ResilientInformer<V1Pod>;
+  private readonly log: ExecutorLog;
 
-  constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>) {
+  constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>, log: ExecutorLog) {
     this.provider = provider;
     this.kubo = kubo;
+    this.log = log;
     this.core = kc.makeApiClient(CoreV1Api);
     this.informer = new ResilientInformer<V1Pod>({
       kubeConfig: kc,
@@ -42,7 +47,7 @@ class ProviderExecutor {
       list: () => this.core.listPodForAllNamespaces(),
       onEvent: (type, pod) => (type === 'delete' ? this.forget(pod) : this.consider(pod)),
       onState: (state) => {
-        if (state.error) log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts });
+        if (state.error) this.log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts });
       },
     });
   }
@@ -113,9 +118,9 @@ class ProviderExecutor {
         body: JSON.stringify(report.body),
         signal: AbortSignal.timeout(5_000),
       });
-      log('checkpoint reported', { provider: this.provider, pod: pod.metadata?.name, n, cid, status: res.status });
+      this.log('checkpoint reported', { provider: this.provider, pod: pod.metadata?.name, n, cid, status: res.status });
     } catch (err) {
-      log('checkpoint failed; the next one will be reported', { provider: this.provider, pod: pod.metadata?.name, n, error: String(err) });
+      this.log('checkpoint failed; the next one will be reported', { provider: this.provider, pod: pod.metadata?.name, n, error: String(err) });
     }
   }
 
@@ -148,15 +153,7 @@ class ProviderExecutor {
     try {
       let message: string;
       if (run.outcome === 'Succeeded') {
-        const output = {
-          pod: `${namespace}/${name}`,
-          uid: pod.metadata?.uid,
-          provider: this.provider,
-          node: pod.spec?.nodeName,
-          env: Object.fromEntries((pod.spec?.containers[0]?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
-          output: run.output,
-        };
-        const added = await this.kubo.add(JSON.stringify(output, null, 2), { cidVersion: 1 });
+        const added = await this.kubo.add(outputObject(pod, this.provider, run), { cidVersion: 1 });
         const last = this.checkpoints.get(this.key(pod));
         message = terminationMessage({
           outputCID: added.cid.toString(),
@@ -167,10 +164,10 @@ class ProviderExecutor {
       }
       const body = terminatedStatus(pod, run, startedAt, new Date(), message);
       await this.core.patchNamespacedPodStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
-      log('pod finished', { provider: this.provider, pod: `${namespace}/${name}`, outcome: run.outcome, message });
+      this.log('pod finished', { provider: this.provider, pod: `${namespace}/${name}`, outcome: run.outcome, message });
     } catch (err) {
       // Kubo or the apiserver hiccuped: try again shortly; the decision is re-derived from the pod.
-      log('finishing pod failed; will retry', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
+      this.log('finishing pod failed; will retry', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
       setTimeout(() => {
         const latest = this.informer.get(name, namespace);
         if (latest) this.consider(latest);
@@ -179,12 +176,13 @@ class ProviderExecutor {
   }
 }
 
-export function runExecutor(config: ExecutorConfig): () => void {
+/** Starts executing every provider's pods; `log` gets each line (an in-process executor may keep them quiet). */
+export function runExecutor(config: ExecutorConfig, log: ExecutorLog = stdoutLog): () => void {
   const kubo = createKubo({ url: config.kuboApi });
   const executors = config.providers.map((p) => {
     const kc = new KubeConfig();
     kc.loadFromFile(p.kubeconfig);
-    const executor = new ProviderExecutor(p.name, kc, kubo);
+    const executor = new ProviderExecutor(p.name, kc, kubo, log);
     executor.start();
     return executor;
   });

@@ -6,7 +6,7 @@
 //   federationDown()  stops every process it started and verifies that none is left
 //
 // The Makefile (`make federation-up/-down`), the demo and the integration tests all go through here.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { findCondition } from '../operator/core/conditions.ts';
@@ -14,7 +14,7 @@ import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
 import { chainDeployed, deployFederationChain } from './chain-contracts.ts';
 import type { FederationChain } from './chain-contracts.ts';
 import { createCluster, deleteCluster, existingClusters } from './clusters.ts';
-import { daemonPid, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, waitFor } from './daemon.ts';
+import { daemonPid, daemonStartedAt, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, stopDaemon, waitFor } from './daemon.ts';
 import type { ExecutorConfig } from './executor.ts';
 import { parseFleet, renderProviderNodes } from './fleet.ts';
 import type { ProviderFleet } from './fleet.ts';
@@ -108,6 +108,23 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
   return names;
 }
 
+/** The simulated executor's sources: a change to any of them restarts a reused federation's executor. */
+const EXECUTOR_SOURCES = ['executor.ts', 'workload.ts'].map((f) => join(repoRoot, 'federation', f));
+
+/** The executor daemon over <state>/executor.json (written by the first `up`). */
+function startExecutor(stateDir: string): void {
+  startDaemon(stateDir, { name: EXECUTOR, command: process.execPath, args: [join(repoRoot, 'federation', 'executor.ts'), join(stateDir, 'executor.json')] });
+}
+
+async function restartExecutorIfChanged(stateDir: string, progress: (message: string) => void): Promise<void> {
+  const started = daemonStartedAt(stateDir, EXECUTOR);
+  const changed = EXECUTOR_SOURCES.some((f) => existsSync(f) && statSync(f).mtimeMs > (started ?? 0));
+  if (started !== undefined && !changed) return;
+  await stopDaemon(stateDir, EXECUTOR);
+  startExecutor(stateDir);
+  progress('executor restarted: its sources changed since it started');
+}
+
 export async function federationUp(opts: FederationOptions = {}): Promise<FederationEndpoints> {
   const stateDir = opts.stateDir ?? defaultStateDir();
   const progress = opts.progress ?? (() => undefined);
@@ -120,6 +137,8 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     // The CRDs may have changed since it started (a schema field added): an outdated CRD would
     // silently prune the new status fields. Applying them again is idempotent and takes a second.
     await timed(progress, 'hub: Flotilla CRDs up to date', () => installCrds(existing.hub.kubeconfig));
+    // So is the executor's code (a simulated-workload annotation added): restart it on a change.
+    await restartExecutorIfChanged(stateDir, progress);
     if (await chainDeployed(existing.anvil.rpcUrl, existing.anvil.chainId, existing.chain)) return existing;
     // A federation started before the contracts were part of it: deploy them now.
     const chain = await timed(progress, 'escrow and test stablecoin deployed on anvil', () =>
@@ -179,7 +198,7 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     const executorConfig: ExecutorConfig = { providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })), kuboApi: kubo.provider.api };
     const executorFile = join(stateDir, 'executor.json');
     writeFileSync(executorFile, JSON.stringify(executorConfig, null, 2));
-    startDaemon(stateDir, { name: EXECUTOR, command: process.execPath, args: [join(repoRoot, 'federation', 'executor.ts'), executorFile] });
+    startExecutor(stateDir);
 
     const endpoints: FederationEndpoints = {
       stateDir,

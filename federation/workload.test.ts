@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { decide, simulatedRunOf, terminatedStatus, SIM } from './workload.ts';
+import { canonicalJson, decide, outputObject, simulatedRunOf, terminatedStatus, SIM } from './workload.ts';
 
 const started = new Date('2026-11-23T10:00:00Z');
 const pod = (annotations: Record<string, string>, over: { phase?: string; node?: string; deleting?: boolean } = {}): V1Pod => ({
@@ -63,5 +63,93 @@ describe('terminatedStatus', () => {
       expect.objectContaining({ type: 'Ready', status: 'False' }),
       expect.objectContaining({ type: 'ContainersReady', status: 'False' }),
     ]);
+  });
+});
+
+describe('outputObject', () => {
+  // Two pods of the same work as pod-template.ts builds them, on different providers, jobs and attempts.
+  const workPod = (over: {
+    name: string;
+    uid: string;
+    node: string;
+    attempt: string;
+    args?: string[];
+    deterministic?: boolean;
+    env?: Record<string, string>;
+  }): V1Pod => ({
+    metadata: {
+      name: over.name,
+      namespace: 'flotilla-workloads',
+      uid: over.uid,
+      annotations: { [SIM.runSeconds]: '3', [SIM.output]: 'loss=0.41', ...(over.deterministic === false ? {} : { [SIM.deterministic]: 'true' }) },
+    },
+    spec: {
+      nodeName: over.node,
+      containers: [
+        {
+          name: 'main',
+          image: 'img@sha256:' + 'c'.repeat(64),
+          command: ['python', 'train.py'],
+          args: over.args ?? ['--epochs', '3'],
+          env: [
+            { name: 'LR', value: '0.001' },
+            { name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: `${over.name}-env`, key: 'HF_TOKEN' } } },
+            { name: 'MASTER_ADDR', value: `r0.${over.name}-a${over.attempt}` },
+            { name: 'MASTER_PORT', value: '29500' },
+            { name: 'RANK', value: '0' },
+            { name: 'FLOTILLA_JOB_UID', value: over.uid },
+            { name: 'FLOTILLA_JOB_NAME', value: `ns/${over.name}` },
+            { name: 'FLOTILLA_ATTEMPT', value: over.attempt },
+            { name: 'FLOTILLA_REPORT_TOKEN', value: `token-${over.uid}` },
+            { name: 'FLOTILLA_INPUT_DATASET_CID', value: 'bafkreidataset' },
+            ...Object.entries(over.env ?? {}).map(([name, value]) => ({ name, value })),
+          ],
+        },
+      ],
+    },
+  });
+  const run = (p: V1Pod) => {
+    const r = simulatedRunOf(p);
+    if (!r) throw new Error('expected a run');
+    return r;
+  };
+  const one = workPod({ name: 'job-a-1234abcd-a1-r0', uid: 'uid-a', node: 'provider-a-gpu-0', attempt: '1' });
+  const other = workPod({ name: 'job-b-5678ef01-a2-r0', uid: 'uid-b', node: 'provider-b-gpu-3', attempt: '2' });
+
+  it('gives the same bytes for the same work on two providers, jobs and attempts', () => {
+    expect(outputObject(one, 'provider-a', run(one))).toBe(outputObject(other, 'provider-b', run(other)));
+  });
+
+  it('holds the work and nothing of the run: image, command, args, literal env without Flotilla and rendezvous names, input CIDs, output', () => {
+    expect(JSON.parse(outputObject(one, 'provider-a', run(one)))).toEqual({
+      args: ['--epochs', '3'],
+      command: ['python', 'train.py'],
+      env: { FLOTILLA_INPUT_DATASET_CID: 'bafkreidataset', LR: '0.001', MASTER_PORT: '29500', RANK: '0' },
+      image: 'img@sha256:' + 'c'.repeat(64),
+      output: 'loss=0.41',
+    });
+  });
+
+  it('gives different bytes for different args, env or inputs', () => {
+    const base = outputObject(one, 'provider-a', run(one));
+    const args = workPod({ name: 'x', uid: 'u', node: 'n', attempt: '1', args: ['--epochs', '4'] });
+    const env = workPod({ name: 'x', uid: 'u', node: 'n', attempt: '1', env: { SEED: '7' } });
+    const input = workPod({ name: 'x', uid: 'u', node: 'n', attempt: '1', env: { FLOTILLA_INPUT_EXTRA_CID: 'bafkreiother' } });
+    for (const p of [args, env, input]) expect(outputObject(p, 'provider-a', run(p))).not.toBe(base);
+  });
+
+  it('names the pod, provider and node without the annotation, so two runs differ', () => {
+    const a = workPod({ name: 'job-a-1234abcd-a1-r0', uid: 'uid-a', node: 'provider-a-gpu-0', attempt: '1', deterministic: false });
+    const b = workPod({ name: 'job-a-1234abcd-a2-r0', uid: 'uid-a', node: 'provider-b-gpu-0', attempt: '2', deterministic: false });
+    expect(outputObject(a, 'provider-a', run(a))).not.toBe(outputObject(b, 'provider-b', run(b)));
+    expect(JSON.parse(outputObject(a, 'provider-a', run(a)))).toMatchObject({
+      pod: 'flotilla-workloads/job-a-1234abcd-a1-r0',
+      provider: 'provider-a',
+      node: 'provider-a-gpu-0',
+    });
+  });
+
+  it('serialises canonically: key order does not change the bytes', () => {
+    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 'x' } })).toBe(canonicalJson({ a: { c: 'x', d: [{ y: 2, z: 1 }] }, b: 1 }));
   });
 });

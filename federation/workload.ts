@@ -10,6 +10,9 @@
 //   sim.flotilla.dev/output: "any text"          included in the output object added to IPFS
 //   sim.flotilla.dev/checkpoint-seconds: "2"     replica 0 adds a checkpoint to IPFS this often and
 //                                                reports it to FLOTILLA_REPORT_URL (when offered)
+//   sim.flotilla.dev/deterministic: "true"       the output object depends only on the work (image,
+//                                                command, args, the job's own env, input CIDs, the
+//                                                output text), so honest runs anywhere get one CID
 //
 // A pod that succeeds reports its output through the Kubernetes termination message, as a real
 // Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/local-federation.md).
@@ -21,6 +24,7 @@ export const SIM = {
   exitCode: 'sim.flotilla.dev/exit-code',
   output: 'sim.flotilla.dev/output',
   checkpointSeconds: 'sim.flotilla.dev/checkpoint-seconds',
+  deterministic: 'sim.flotilla.dev/deterministic',
 } as const;
 
 export type SimOutcome = 'Succeeded' | 'Failed';
@@ -67,6 +71,68 @@ export function decide(pod: V1Pod, now: Date): ExecutorDecision {
   const startedAt = started ? new Date(started) : now;
   const remaining = startedAt.getTime() + run.runMs - now.getTime();
   return remaining > 0 ? { kind: 'wait', ms: remaining, run } : { kind: 'finish', run, startedAt };
+}
+
+/**
+ * Environment variables that name the run rather than the work: Flotilla's own (job name and uid,
+ * attempt, replica count, report token, resume point, paths) and the rendezvous address, which holds
+ * the attempt's Service name. The inputs' CIDs (FLOTILLA_INPUT_<NAME>_CID) are the work's data and stay.
+ */
+const RUN_SPECIFIC_ENV = new Set(['MASTER_ADDR', 'PET_MASTER_ADDR']);
+const isWorkEnv = (name: string): boolean => (name.startsWith('FLOTILLA_') ? /^FLOTILLA_INPUT_[A-Z0-9_]+_CID$/.test(name) : !RUN_SPECIFIC_ENV.has(name));
+
+/** JSON with object keys sorted at every depth: equal values give equal bytes whatever the key order. */
+export function canonicalJson(value: unknown): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>)
+              .filter(([, x]) => x !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, x]) => [k, sort(x)]),
+          )
+        : v;
+  return JSON.stringify(sort(value), null, 2);
+}
+
+/** Whether the pod asked for an output that depends only on its work (sim.flotilla.dev/deterministic). */
+export const isDeterministic = (pod: V1Pod): boolean => pod.metadata?.annotations?.[SIM.deterministic] === 'true';
+
+/**
+ * What a deterministic run computes from: the first container's image, command and args, its literal
+ * env minus the run-specific names (values from Secrets are left out: their copies are named per
+ * attempt, and a real program would read the secret, not its name) and the output text. The replica's
+ * rank stays: replicas of one job compute different things, the same replica on two providers the same.
+ */
+export function workOf(pod: V1Pod, run: Pick<SimulatedRun, 'output'>): Record<string, unknown> {
+  const c = pod.spec?.containers[0];
+  const env = Object.fromEntries((c?.env ?? []).filter((e) => e.value !== undefined && isWorkEnv(e.name)).map((e) => [e.name, e.value]));
+  return { image: c?.image ?? '', command: c?.command ?? [], args: c?.args ?? [], env, output: run.output };
+}
+
+/**
+ * The bytes a successful run adds to IPFS as its output. By default they name the pod, provider and
+ * node (every run a different CID); a deterministic pod gets only its work, canonically serialised,
+ * so two honest runs of the same work on different providers and attempts give the same CID.
+ */
+export function outputObject(pod: V1Pod, provider: string, run: Pick<SimulatedRun, 'output'>): string {
+  if (isDeterministic(pod)) return canonicalJson(workOf(pod, run));
+  const namespace = pod.metadata?.namespace ?? '';
+  const name = pod.metadata?.name ?? '';
+  return JSON.stringify(
+    {
+      pod: `${namespace}/${name}`,
+      uid: pod.metadata?.uid,
+      provider,
+      node: pod.spec?.nodeName,
+      env: Object.fromEntries((pod.spec?.containers[0]?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value])),
+      output: run.output,
+    },
+    null,
+    2,
+  );
 }
 
 /** The JSON termination message of a finished run (Kubernetes caps it at 4096 bytes). */
