@@ -11,6 +11,8 @@ import type { NamedRange } from './providers/address-policy.ts';
 import type { ChainConfig } from './payments/chain-config.ts';
 import { parseAllowList, parseDenyList } from './callbacks/url-policy.ts';
 import type { AllowEntry } from './callbacks/url-policy.ts';
+import { loadVerificationConfig } from './verification/config.ts';
+import type { VerificationConfig } from './verification/config.ts';
 
 export interface OperatorConfig {
   /** Hub kubeconfig file; absent: in-cluster service account. */
@@ -81,6 +83,8 @@ export interface OperatorConfig {
   readonly otlpTraces: boolean;
   /** IPFS: the hub's Kubo, pinning, receipts and the inputs' fetch step (docs/artifacts.md). */
   readonly artifacts: ArtifactsConfig;
+  /** Re-execution of runs before payment (docs/verification.md). */
+  readonly verification: VerificationConfig;
 }
 
 export interface ArtifactsConfig {
@@ -200,6 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       deny: parseDenyList([env.FLOTILLA_HUB_SERVICE_CIDR, env.FLOTILLA_HUB_POD_CIDR].filter(Boolean).join(',')),
     },
     otlpTraces: Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    verification: loadVerificationConfig(env),
     artifacts: {
       ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),
       ...(env.FLOTILLA_IPFS_GATEWAY ? { ipfsGateway: env.FLOTILLA_IPFS_GATEWAY } : {}),

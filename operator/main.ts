@@ -234,6 +234,8 @@ async function main(): Promise<void> {
         events: hubKubeConfig(config.kubeconfig, config.eventRateLimit),
         onAttemptClosed: (outcome) => reputation.record(outcome),
         onViolation: (violation) => reputation.recordViolation(violation.provider),
+        verification: { hubFloor: config.verification.hubFloor, draw: config.verification.draw },
+        onProvenMismatch: (liar) => reputation.recordProvenMismatch(liar.provider),
         // A hub that settles on chain places no job before the funding controller said Funded=True.
         paymentsRequired: Boolean(config.chain),
         // Runnable spec and namespace policy, re-checked before acting (a webhook may have been down).
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
         ...(config.chain ? { chain: config.chain } : {}),
         ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
         owner: config.owner,
+        slashAmount: config.verification.slashAmount,
       });
       const artifacts = startArtifacts(config, hub);
       // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).

@@ -27,9 +27,18 @@ import type { SchemaProps } from './schema-types.ts';
 // No `Preempted` phase: the write that closes a preempted attempt also moves the job to
 // `Rescheduling` (core/lifecycle/plan.ts), so nothing would ever show it; the `Preempted`
 // condition names the signal instead.
-export const AIJOB_PHASES = ['Pending', 'Funded', 'Scheduled', 'Running', 'Rescheduling', 'Succeeded', 'Failed', 'Settled'] as const;
+// `Verifying`: the work is done and its output recorded, and a re-execution on an independent
+// provider is checking it (docs/verification.md); payment waits for the verdict.
+export const AIJOB_PHASES = ['Pending', 'Funded', 'Scheduled', 'Running', 'Rescheduling', 'Verifying', 'Succeeded', 'Failed', 'Settled'] as const;
 
 export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
+
+export const VERIFICATION_MODES = ['None', 'SpotCheck', 'Always'] as const;
+/** How a re-execution is compared with the original. Only Exact this round (docs/verification.md, "Checker"). */
+export const VERIFICATION_COMPARISONS = ['Exact'] as const;
+/** What an attempt was for: the job's own run, a re-execution checking it, or the run that breaks a tie. */
+export const ATTEMPT_PURPOSES = ['Run', 'Verification', 'Tiebreak'] as const;
+export const VERIFICATION_STATES = ['Unsampled', 'Pending', 'Verified', 'Refuted', 'Inconclusive', 'Expired'] as const;
 
 /** Spec fields fixed once the job exists: they define the work and what was funded for it. */
 export const AIJOB_IMMUTABLE_FIELDS = [
@@ -45,6 +54,7 @@ export const AIJOB_IMMUTABLE_FIELDS = [
   'output',
   'checkpoint',
   'payment',
+  'verification',
 ] as const;
 
 const providerNames = (field: string, description: string) =>
@@ -392,6 +402,35 @@ export const aiJobSpecSchema = {
         },
       },
     },
+    verification: {
+      type: 'object',
+      description:
+        "Re-execution of the job on an independent provider before its providers are paid (docs/verification.md). Unset fields take the namespace's flotilla.dev/verification-* annotations, then the hub's defaults.",
+      properties: {
+        mode: {
+          type: 'string',
+          enum: VERIFICATION_MODES,
+          description:
+            'None: never re-executed. SpotCheck: re-executed when drawn, with probability sampleRate, by the operator alone. Always: every run is re-executed.',
+        },
+        sampleRate: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          description: 'SpotCheck: the probability that a run is re-executed, in [0, 1].',
+        },
+        compare: {
+          type: 'string',
+          enum: VERIFICATION_COMPARISONS,
+          description: 'Exact: the re-execution must produce the same output CID (deterministic jobs); a mismatch is broken by a third run.',
+        },
+        window: duration(
+          'spec.verification.window',
+          'How long after the run ends its verification may take; past it the run is paid unverified (condition Verified, reason Expired). Default 1h.',
+          '1m',
+        ),
+      },
+    },
     deadline: userTimestamp('spec.deadline', 'Time after which the job is failed if not finished (RFC 3339).'),
     callbackURL: {
       type: 'string',
@@ -443,6 +482,13 @@ const attemptSchema = {
     checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
     checkpointTime: timestamp('When the replicas reported checkpointCID; a preempted attempt is billed up to this instant.'),
     pricePerGpuHour: decimal("The provider's price per GPU-hour for the attempt's product when it was placed, in token units."),
+    purpose: {
+      type: 'string',
+      enum: ATTEMPT_PURPOSES,
+      description:
+        "Run (also when unset): the job's own work. Verification: a re-execution on an independent provider. Tiebreak: a third run when those two disagreed.",
+    },
+    outputCID: { type: 'string', maxLength: 128, description: 'Output CID the attempt reported when all its replicas completed.' },
     pods: {
       type: 'array',
       maxItems: 128,
@@ -507,6 +553,39 @@ export const aiJobStatusSchema = {
     startTime: timestamp('When the first attempt started.'),
     completionTime: timestamp('When the job reached Succeeded or Failed.'),
     outputCID: { type: 'string', maxLength: 128, description: "CID of the job's output directory." },
+    verification: {
+      type: 'object',
+      description: 'Whether the run is re-executed, and the verdict (docs/verification.md).',
+      properties: {
+        state: {
+          type: 'string',
+          enum: VERIFICATION_STATES,
+          description:
+            'Unsampled: not re-executed. Pending: a re-execution is under way. Verified: an independent run agreed. Refuted: the original run was proven wrong. Inconclusive: no two runs agreed. Expired: the window ended first.',
+        },
+        windowEndsAt: timestamp('When the verification window ends (the run is paid unverified after it).'),
+        originalCID: { type: 'string', maxLength: 128, description: 'The output the original run reported.' },
+        liar: {
+          type: 'object',
+          description: 'The attempt proven to have reported a wrong output: it is not paid, and its provider is slashed and distrusted.',
+          required: ['attempt', 'provider'],
+          properties: {
+            attempt: { type: 'integer', format: 'int32', minimum: 0 },
+            provider: { type: 'string', maxLength: 253 },
+          },
+        },
+        verifier: {
+          type: 'object',
+          description: "The run whose output proved the liar wrong: its provider's payout address gets the verifier's half of the slash.",
+          required: ['attempt', 'provider'],
+          properties: {
+            attempt: { type: 'integer', format: 'int32', minimum: 0 },
+            provider: { type: 'string', maxLength: 253 },
+          },
+        },
+        message: { type: 'string', maxLength: 1024, description: 'The verdict in words.' },
+      },
+    },
     receiptCID: {
       type: 'string',
       maxLength: 128,
@@ -575,6 +654,17 @@ export const aiJobStatusSchema = {
           },
         },
         refund: decimal('Amount refundable to the payer, in token units.'),
+        slash: {
+          type: 'object',
+          description: "The bond slashed from the provider of status.verification.liar, half to the payer and half to the verifying run's provider.",
+          properties: {
+            provider: { type: 'string', maxLength: 253, description: 'GPUProvider slashed.' },
+            payoutAddress: { type: 'string', maxLength: 42, pattern: ADDRESS_PATTERN, description: 'Its bonded address.' },
+            verifier: { type: 'string', maxLength: 42, pattern: ADDRESS_PATTERN, description: 'Address credited the verifier half.' },
+            amount: decimal('Amount slashed, in token units.'),
+            txHash: { type: 'string', maxLength: 66, pattern: BYTES32_PATTERN, description: 'Hash of the slashing transaction.' },
+          },
+        },
       },
     },
   },

@@ -47,6 +47,7 @@ export const aiJobConditions = {
       NodeReclaiming: r('False', "A replica's node is tainted flotilla.dev/reclaim; the replicas got SIGTERM to checkpoint before the deadline."),
       ProviderUnreachable: r('Unknown', "The provider's API server does not answer; the attempt is failed over once the grace period ends."),
       OutputPinning: r('False', 'Every replica completed; the job becomes Succeeded once its output is pinned (OutputPinned).'),
+      Verifying: r('False', 'Every replica completed; the run is being re-executed on an independent provider before payment (Verified).'),
     },
   },
   Preempted: {
@@ -77,6 +78,26 @@ export const aiJobConditions = {
         'True',
         "The job asks for what its namespace's placement policy forbids (a region outside it, a denied provider, a higher price, no payment); the message names the field and the annotation.",
       ),
+      VerificationInconclusive: r(
+        'True',
+        'Three runs on independent providers gave three outputs: the job is not deterministic, so Exact comparison cannot judge it.',
+      ),
+    },
+  },
+  Verified: {
+    description: 'Whether an independent re-execution confirmed the run (docs/verification.md). Only on jobs whose spec.verification applies.',
+    reasons: {
+      Unsampled: r('False', 'SpotCheck did not draw this run; it is paid unverified.'),
+      Pending: r('Unknown', 'The run is being re-executed on an independent provider; payment waits.'),
+      Mismatch: r('Unknown', 'The re-execution disagreed with the original; a third provider breaks the tie.'),
+      ReExecutionFailed: r('Unknown', 'A re-execution failed; another provider runs it.'),
+      Verified: r('True', 'An independent run produced the same output (a proven-wrong re-execution is not paid).'),
+      Refuted: r(
+        'True',
+        'Two independent runs agreed on another output: the original is proven wrong, not paid, its provider slashed; status.outputCID is theirs.',
+      ),
+      Inconclusive: r('False', 'No two runs agreed; nobody is slashed.'),
+      Expired: r('False', 'The window (spec.verification.window) or the re-execution limit ran out first; the run is paid unverified.'),
     },
   },
   OutputPinned: {
@@ -133,6 +154,13 @@ export const gpuProviderConditions = {
       NamespaceMissing: r('False', 'spec.namespace does not exist in the provider.'),
       InventoryPending: r('False', 'Node and pod informers have not synced yet.'),
       NoGPUs: r('False', 'No schedulable node offers a priced GPU product.'),
+    },
+  },
+  Trusted: {
+    description: 'No run here was proven wrong by independent re-execution (docs/verification.md). Jobs that verify are never placed on an untrusted provider.',
+    reasons: {
+      NoProvenMismatch: r('True', 'status.reputation.provenMismatches is 0.'),
+      ProvenMismatch: r('False', 'A run here reported an output two independent runs refuted; the provider is excluded from jobs that verify.'),
     },
   },
   InventoryValid: {

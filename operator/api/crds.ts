@@ -56,6 +56,7 @@ export const aiJobPrinterColumns: readonly PrinterColumn[] = [
   { name: 'Cost', type: 'string', jsonPath: '.status.cost.amount', description: 'Cost so far, in token units.' },
   { name: 'Token', type: 'string', jsonPath: '.spec.payment.token', description: 'Payment token.', priority: 1 },
   { name: 'Output', type: 'string', jsonPath: '.status.outputCID', description: 'CID of the output.', priority: 1 },
+  { name: 'Verified', type: 'string', jsonPath: '.status.verification.state', description: 'Verification of the run (docs/verification.md).', priority: 1 },
   {
     name: 'Operator',
     type: 'string',
@@ -72,6 +73,13 @@ export const gpuProviderPrinterColumns: readonly PrinterColumn[] = [
   { name: 'GPUs', type: 'integer', jsonPath: '.status.allocatableGpus', description: 'Allocatable GPUs on schedulable nodes.' },
   { name: 'Free', type: 'integer', jsonPath: '.status.freeGpus', description: 'GPUs not requested by running pods.' },
   { name: 'Cordoned', type: 'boolean', jsonPath: '.spec.cordoned', description: 'No new attempts are placed here.', priority: 1 },
+  {
+    name: 'Trusted',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Trusted")].status',
+    description: 'No run here was proven wrong by re-execution.',
+    priority: 1,
+  },
   {
     name: 'Reason',
     type: 'string',

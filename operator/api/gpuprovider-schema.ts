@@ -152,6 +152,9 @@ export const gpuProviderStatusSchema = {
         preempted: count64('Attempts ended by the provider: preemption, eviction, node loss, reclaim, unreachability.'),
         failed: count64("Attempts that failed through the provider's fault (e.g. pods never bound)."),
         violations: count64("Pods the provider made itself with a job's labels (flotilla.dev/attempt, …): ignored, deleted, and each also counted in failed."),
+        provenMismatches: count64(
+          'Runs here proven to have reported a wrong output by independent re-execution (docs/verification.md): one is enough to keep the provider from every job that asks for verification.',
+        ),
         gpuSeconds: count64('GPU-seconds run here, the exposure preemptionsPerGpuHour is measured over.'),
         meanTimeToPreemptionSeconds: count64("Mean seconds from an attempt's start to its preemption."),
         preemptionsPerGpuHour: {

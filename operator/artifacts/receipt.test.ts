@@ -80,6 +80,44 @@ describe('buildReceipt', () => {
     expect(buildReceipt(settled).outcome).toBe('Succeeded');
   });
 
+  it('carries the verdict of a verified job: which runs checked which, the compared CIDs, the slash', () => {
+    const base = job().status ?? {};
+    const refuted = job({
+      status: {
+        ...base,
+        outputCID: OUTPUT,
+        attempts: [
+          { index: 1, provider: 'provider-liar', gpuSeconds: 60, reason: 'Succeeded', outputCID: CHECKPOINT },
+          { index: 2, provider: 'provider-b', gpuSeconds: 60, reason: 'Succeeded', outputCID: OUTPUT, purpose: 'Verification' },
+          { index: 3, provider: 'provider-c', gpuSeconds: 60, reason: 'Succeeded', outputCID: OUTPUT, purpose: 'Tiebreak' },
+        ],
+        verification: {
+          state: 'Refuted',
+          originalCID: CHECKPOINT,
+          liar: { attempt: 1, provider: 'provider-liar' },
+          verifier: { attempt: 2, provider: 'provider-b' },
+        },
+        settlement: { slash: { provider: 'provider-liar', amount: '100', txHash: '0x' + '3'.repeat(64) } },
+      },
+    });
+    const r = buildReceipt(refuted);
+    expect(r.attempts.map((a) => [a.purpose, a.outputCID])).toEqual([
+      [undefined, CHECKPOINT],
+      ['Verification', OUTPUT],
+      ['Tiebreak', OUTPUT],
+    ]);
+    expect(r.outputReportedBy).toEqual({ provider: 'provider-c', attempt: 3 });
+    expect(r.verification).toEqual({
+      state: 'Refuted',
+      originalCID: CHECKPOINT,
+      liar: { attempt: 1, provider: 'provider-liar' },
+      verifier: { attempt: 2, provider: 'provider-b' },
+      slash: { provider: 'provider-liar', amount: '100', txHash: '0x' + '3'.repeat(64) },
+    });
+    // A job without verification keeps the receipt it had (same bytes, same CID).
+    expect(buildReceipt(job())).not.toHaveProperty('verification');
+  });
+
   it('names every referenced CID once', () => {
     expect(referencedCids(buildReceipt(job()))).toEqual([
       { what: 'inputs[dataset]', cid: CID_V1 },

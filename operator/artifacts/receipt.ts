@@ -31,6 +31,18 @@ export interface ReceiptAttempt {
   readonly gpuSeconds: number;
   readonly reason: string | null;
   readonly checkpointCID: string | null;
+  /** Verification runs only (docs/verification.md): what the attempt was for and what it reported. */
+  readonly purpose?: string;
+  readonly outputCID?: string;
+}
+
+/** The verdict of a verified job: which runs checked which, the compared CIDs, the outcome. */
+export interface ReceiptVerification {
+  readonly state: string;
+  readonly originalCID: string | null;
+  readonly liar: { readonly attempt: number; readonly provider: string } | null;
+  readonly verifier: { readonly attempt: number; readonly provider: string } | null;
+  readonly slash: { readonly provider: string; readonly amount: string | null; readonly txHash: string | null } | null;
 }
 
 export interface Receipt {
@@ -48,6 +60,8 @@ export interface Receipt {
   readonly outputReportedBy: { readonly provider: string; readonly attempt: number } | null;
   readonly settlement: { readonly id: string | null; readonly txHash: string | null } | null;
   readonly completionTime: string | null;
+  /** Present only on jobs that verify, so other receipts keep their bytes (and CIDs). */
+  readonly verification?: ReceiptVerification;
 }
 
 export interface SignedReceipt {
@@ -100,14 +114,30 @@ export function buildReceipt(job: AIJob): Receipt {
       gpuSeconds: a.gpuSeconds ?? 0,
       reason: a.reason ?? null,
       checkpointCID: a.checkpointCID ?? null,
+      ...(status.verification && a.purpose ? { purpose: a.purpose } : {}),
+      ...(status.verification && a.outputCID ? { outputCID: a.outputCID } : {}),
     })),
     outcome: finished?.reason ?? status.phase ?? 'Unknown',
     outputCID: status.outputCID ?? null,
     outputReportedBy: ((a) => (status.outputCID && a ? { provider: a.provider, attempt: a.index } : null))(
-      status.attempts?.findLast((x) => x.reason === 'Succeeded'),
+      // The attempt that reported the job's output (after a refuted run: the agreeing re-execution).
+      status.attempts?.findLast((x) => x.reason === 'Succeeded' && (x.outputCID === undefined || x.outputCID === status.outputCID)),
     ),
     settlement: settlement?.id || settlement?.txHash ? { id: settlement.id ?? null, txHash: settlement.txHash ?? null } : null,
     completionTime: status.completionTime ?? null,
+    ...(status.verification
+      ? {
+          verification: {
+            state: status.verification.state ?? 'Unknown',
+            originalCID: status.verification.originalCID ?? null,
+            liar: status.verification.liar ?? null,
+            verifier: status.verification.verifier ?? null,
+            slash: settlement?.slash
+              ? { provider: settlement.slash.provider ?? '', amount: settlement.slash.amount ?? null, txHash: settlement.slash.txHash ?? null }
+              : null,
+          },
+        }
+      : {}),
   };
 }
 

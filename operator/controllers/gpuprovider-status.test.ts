@@ -27,6 +27,14 @@ describe('planStatus', () => {
       conditions: [
         { type: 'Reachable', status: 'True', reason: 'Connected', message: 'answers', lastTransitionTime: rfc3339(s(0)), observedGeneration: 3 },
         { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok', lastTransitionTime: rfc3339(s(0)), observedGeneration: 3 },
+        {
+          type: 'Trusted',
+          status: 'True',
+          reason: 'NoProvenMismatch',
+          message: 'no run here was proven wrong by re-execution',
+          lastTransitionTime: rfc3339(s(0)),
+          observedGeneration: 3,
+        },
       ],
       observedGeneration: 3,
       inventory: ready.inventory?.inventory,
@@ -34,7 +42,16 @@ describe('planStatus', () => {
       freeGpus: 16,
       lastSeen: '2026-01-01T12:00:00Z',
     });
-    expect(plan.transitions.map((t) => `${t.type}→${t.to}`)).toEqual(['Reachable→True', 'Ready→True']);
+    expect(plan.transitions.map((t) => `${t.type}→${t.to}`)).toEqual(['Reachable→True', 'Ready→True', 'Trusted→True']);
+  });
+
+  it('Trusted turns False once the reputation counts a proven mismatch, and only then', () => {
+    const first = apply(undefined, planStatus(undefined, ready, s(0), REFRESH).status);
+    const reputation = { completed: 3, preempted: 0, failed: 1, gpuSeconds: 60, meanTimeToPreemptionSeconds: 0, provenMismatches: 1 };
+    const plan = planStatus({ ...first, reputation }, ready, s(1_000), REFRESH);
+    expect(plan.transitions).toEqual([
+      { type: 'Trusted', from: 'True', to: 'False', reason: 'ProvenMismatch', message: expect.stringContaining('1 run(s) here were proven wrong') },
+    ]);
   });
 
   it('a second pass over the same observation writes nothing', () => {
@@ -82,7 +99,7 @@ describe('planStatus', () => {
     const plan = planStatus(first, lost, s(10_000), REFRESH);
     expect(plan.status).not.toHaveProperty('inventory');
     expect(plan.status).not.toHaveProperty('lastSeen');
-    expect(plan.status?.conditions?.map((c) => c.reason)).toEqual(['ConnectionFailed', 'Unreachable']);
+    expect(plan.status?.conditions?.map((c) => c.reason)).toEqual(['ConnectionFailed', 'Unreachable', 'NoProvenMismatch']);
   });
 
   it('conditions owned by others are kept', () => {
@@ -113,7 +130,7 @@ describe('planStatus: InventoryValid', () => {
   it('is written with the other conditions when observed, and left alone when not', () => {
     const bad = { status: 'False' as const, reason: 'MalformedObjects' as const, message: 'skipped 1 malformed object: node n (spec.taints is not a list)' };
     const first = apply(undefined, planStatus(undefined, { ...ready, inventoryValid: bad }, s(0), REFRESH).status);
-    expect(first.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Reachable=True', 'Ready=True', 'InventoryValid=False']);
+    expect(first.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Reachable=True', 'Ready=True', 'InventoryValid=False', 'Trusted=True']);
     // No connection (no observation): the condition stays as it was; a second pass writes nothing.
     expect(planStatus(first, { ...ready, inventoryValid: bad }, s(1_000), REFRESH).status).toBeUndefined();
     const fixed = planStatus(first, { ...ready, inventoryValid: { status: 'True', reason: 'Valid', message: 'ok' } }, s(2_000), REFRESH);

@@ -43,6 +43,18 @@ function canonical(value: unknown): string {
   );
 }
 
+/** Trusted follows status.reputation.provenMismatches, which the reputation writer keeps (docs/verification.md). */
+function trustedVerdict(current: GPUProviderStatus | undefined): ConditionVerdict {
+  const proven = current?.reputation?.provenMismatches ?? 0;
+  return proven > 0
+    ? {
+        status: 'False',
+        reason: 'ProvenMismatch',
+        message: `${proven} run(s) here were proven wrong by independent re-execution; jobs that verify are not placed here`,
+      }
+    : { status: 'True', reason: 'NoProvenMismatch', message: 'no run here was proven wrong by re-execution' };
+}
+
 export function planStatus(current: GPUProviderStatus | undefined, obs: StatusObservation, now: number, lastSeenRefreshMs: number): StatusPlan {
   const nowText = rfc3339(now);
   let conditions: Condition[] = [...(current?.conditions ?? [])];
@@ -52,6 +64,7 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
     ['Ready', obs.ready],
   ];
   if (obs.inventoryValid) verdicts.push(['InventoryValid', obs.inventoryValid]);
+  verdicts.push(['Trusted', trustedVerdict(current)]);
   for (const [type, verdict] of verdicts) {
     const before = findCondition(conditions, type);
     conditions = setCondition(conditions, { type, ...verdict }, nowText, obs.generation);

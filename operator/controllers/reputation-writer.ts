@@ -8,7 +8,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import type { KubeConfig } from '@kubernetes/client-node';
 import { GPUPROVIDER, GROUP, VERSION } from '../api/group.ts';
 import type { GPUProvider } from '../api/types.ts';
-import { foldOutcome, foldViolation } from '../core/reputation.ts';
+import { foldOutcome, foldProvenMismatch, foldViolation } from '../core/reputation.ts';
 import type { ProviderReputation } from '../api/types.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import type { AttemptOutcome } from '../core/reputation.ts';
@@ -33,6 +33,11 @@ export class ReputationWriter {
   /** A penalty for a provider-made pod with a job's labels (core/reputation.ts foldViolation). */
   recordViolation(provider: string): Promise<void> {
     return this.chain(provider, (rep) => foldViolation(rep));
+  }
+
+  /** A run here proven wrong by re-execution (docs/verification.md): the provider is distrusted from then on. */
+  recordProvenMismatch(provider: string): Promise<void> {
+    return this.chain(provider, (rep) => foldProvenMismatch(rep));
   }
 
   private chain(provider: string, fold: (rep: ProviderReputation | undefined) => ProviderReputation): Promise<void> {

@@ -97,6 +97,16 @@ export function foldViolation(rep: ProviderReputation | undefined): ProviderRepu
   };
 }
 
+/**
+ * The reputation after a run here was proven to have reported a wrong output (docs/verification.md):
+ * counted in `provenMismatches` — one keeps the provider from every job that verifies — and, like
+ * a violation, in `failed`.
+ */
+export function foldProvenMismatch(rep: ProviderReputation | undefined): ProviderReputation {
+  const penalised = foldViolation(rep);
+  return { ...penalised, violations: rep?.violations ?? 0, provenMismatches: (rep?.provenMismatches ?? 0) + 1 };
+}
+
 /** Six decimals: stable JSON in status, far finer than the placement score's ppm resolution. */
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;

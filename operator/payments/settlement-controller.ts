@@ -25,6 +25,13 @@
 //               a crash is harmless); records the tx hash; when it is confirmed, step 1 runs again
 //               and finishes the job.
 //
+//   0. slash    a job whose verification proved an attempt wrong (status.verification.liar,
+//               docs/verification.md): the liar's bond is slashed once — FlotillaEscrow.slash,
+//               guarded by slashedOf(id) on chain — half to the verifying run's provider, half to
+//               the payer. status.settlement.slash records the intent before it is sent and the
+//               transaction after. (The liar's attempt already bills nothing: the lifecycle zeroed
+//               it with the verdict, so step 2 pays it nothing.)
+//
 // Chain unreachable anywhere: Settled=False (ChainUnreachable), the phase stays Succeeded/Failed,
 // and the job is looked at again every FLOTILLA_CHAIN_POLL_MS until the chain answers.
 //
@@ -40,7 +47,7 @@ import { isFinishedPhase } from '../core/lifecycle/phases.ts';
 import { sameJson } from '../core/json.ts';
 import { costStatus, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError } from '../core/metering.ts';
 import type { JobCost } from '../core/metering.ts';
-import { fromBaseUnits } from '../core/money.ts';
+import { fromBaseUnits, toBaseUnits } from '../core/money.ts';
 import { failpoint } from '../runtime/failpoint.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -64,6 +71,8 @@ export interface SettlementControllerOptions {
   /** Absent: payments off; only cost is metered. A client without a key cannot settle. */
   readonly chain?: EscrowClient;
   readonly config?: ChainConfig;
+  /** Token units slashed from a proven liar's bond (docs/verification.md); absent: "100". */
+  readonly slashAmount?: string;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -168,6 +177,7 @@ export class SettlementController {
     // Derived here, every time: never taken from status.settlement (a record, not an instruction).
     const id = escrowJobIdOf(job.metadata.uid ?? '');
     try {
+      await this.slashProven(key, job, id, token);
       return await this.settle(key, job, id, token, cost, withCost);
     } catch (err) {
       if (!isChainUnavailable(err)) throw err;
@@ -232,7 +242,7 @@ export class SettlementController {
         const txHash = sameRecord(j.status?.settlement, record) ? j.status?.settlement?.txHash : undefined;
         return {
           ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation),
-          settlement: { ...record, ...(txHash ? { txHash } : {}) },
+          settlement: { ...record, ...(txHash ? { txHash } : {}), ...(j.status?.settlement?.slash ? { slash: j.status.settlement.slash } : {}) },
         };
       });
       if (!written) return {};
@@ -243,6 +253,41 @@ export class SettlementController {
       this.opts.log('info', 'settlement queued', { job: key, id });
     }
     return { requeueAfterMs: Math.max(2_000, this.opts.config?.pollMs ?? 5_000) };
+  }
+
+  /**
+   * Step 0: the bond of a provider whose run was proven wrong is slashed, exactly once (the
+   * contract refuses a second slash of the same job id, and slashedOf(id) is read first).
+   */
+  private async slashProven(key: string, job: AIJob, id: string, token: TokenConfig): Promise<void> {
+    const v = job.status?.verification;
+    const recorded = job.status?.settlement?.slash;
+    if (!v?.liar || !v.verifier || recorded?.txHash) return;
+    const chain = this.opts.chain as EscrowClient;
+    const payouts = await this.payoutAddresses([v.liar.provider, v.verifier.provider]);
+    const liar = payouts.get(v.liar.provider);
+    const verifier = payouts.get(v.verifier.provider);
+    if (!liar || !verifier) {
+      this.opts.log('warn', 'cannot slash: a GPUProvider of the verdict has no payout address (deleted?)', { job: key, liar: v.liar, verifier: v.verifier });
+      return;
+    }
+    const amount = toBaseUnits(this.opts.slashAmount ?? '100', token.decimals);
+    const intent = { provider: v.liar.provider, payoutAddress: liar, verifier, amount: fromBaseUnits(amount, token.decimals) };
+    if (!recorded) {
+      // The intent first, as for the settlement itself: a crash after sending leaves a record.
+      const written = await this.opts.writer.update(job, (j) =>
+        j.status?.settlement?.slash ? undefined : { ...(j.status ?? {}), settlement: { ...(j.status?.settlement ?? {}), slash: intent } },
+      );
+      if (written) job = written;
+    }
+    // Slashed before (an earlier try landed, its hash unrecorded): nothing more to do or to record.
+    const result = (await chain.slashedOf(id)) ? ({ already: true } as const) : await chain.slash(id, liar, verifier, amount);
+    if (result.already) return;
+    const slash = { ...intent, amount: fromBaseUnits(result.slashed, token.decimals), txHash: result.txHash };
+    this.opts.log('warn', 'proven liar slashed', { job: key, id, ...slash });
+    await this.opts.writer.update(job, (j) =>
+      j.status?.settlement?.slash?.txHash ? undefined : { ...(j.status ?? {}), settlement: { ...(j.status?.settlement ?? {}), slash } },
+    );
   }
 
   /** The split as it must be paid now: metered attempts, payout addresses, the deposit on chain. */
@@ -304,7 +349,8 @@ export class SettlementController {
     await this.opts.writer.update(job, (j) => {
       if (!settleable(j)) return undefined;
       const s = withCondition(withCost(j.status ?? {}), 'Settled', 'True', 'SettlementConfirmed', message, this.now(), j.metadata.generation);
-      return { ...s, phase: 'Settled', settlement: { ...(record ?? {}), id, ...(txHash ? { txHash } : {}) } };
+      const slash = j.status?.settlement?.slash;
+      return { ...s, phase: 'Settled', settlement: { ...(record ?? {}), id, ...(txHash ? { txHash } : {}), ...(slash ? { slash } : {}) } };
     });
     this.opts.log('info', 'job settled', { job: key, id, txHash, block });
     await this.release(key, job, 'settled');

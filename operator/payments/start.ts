@@ -18,6 +18,8 @@ export interface PaymentsOptions {
   /** Absent: payments off (jobs with spec.payment are told so; cost is still metered). */
   readonly chain?: ChainConfig;
   readonly watchNamespace?: string;
+  /** Token units slashed from a proven liar's bond (docs/verification.md). */
+  readonly slashAmount?: string;
   /** This operator's name: only jobs it claimed are funded and settled here (core/lifecycle/claim.ts). */
   readonly owner?: string;
   readonly workers?: number;
@@ -66,6 +68,7 @@ export function startPayments(opts: PaymentsOptions): Payments {
     wake: (k) => settlementQueue.add(k),
     ...(chain ? { chain } : {}),
     ...(opts.chain ? { config: opts.chain } : {}),
+    ...(opts.slashAmount ? { slashAmount: opts.slashAmount } : {}),
   });
   store.start();
   fundingQueue.start((k) => funding.reconcile(k));

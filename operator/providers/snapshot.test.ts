@@ -91,7 +91,20 @@ describe('providerSnapshot', () => {
       prices: [{ product: 'NVIDIA-H100-80GB-HBM3', pricePerGpuHour: 2_400_000n }],
       reputation: NEUTRAL_REPUTATION,
       nodes: [],
+      payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+      provenMismatches: 0,
     });
+  });
+
+  it('carries the payout address and the proven mismatches that verification placement reads', () => {
+    const p = provider();
+    const s = providerSnapshot({
+      provider: { ...p, status: { reputation: { completed: 1, preempted: 0, failed: 1, gpuSeconds: 1, meanTimeToPreemptionSeconds: 0, provenMismatches: 2 } } },
+      nodes: [],
+      pods: [],
+      priceDecimals: 6,
+    });
+    expect(s).toMatchObject({ payoutAddress: p.spec.payoutAddress, provenMismatches: 2 });
   });
 
   it('other not-ready reasons carry their name', () => {

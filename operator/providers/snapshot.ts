@@ -78,6 +78,8 @@ export function providerSnapshot(input: SnapshotInput): ProviderSnapshot {
     prices: pricesInBaseUnits(spec.prices, input.priceDecimals),
     reputation: placementReputation(provider.status?.reputation),
     nodes: input.nodes,
+    payoutAddress: spec.payoutAddress,
+    provenMismatches: provider.status?.reputation?.provenMismatches ?? 0,
   };
 }
 

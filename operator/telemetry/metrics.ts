@@ -57,6 +57,7 @@ export class FlotillaMetrics {
   readonly callbacks: Counter;
   readonly malformedObjects: Counter;
   readonly providerViolations: Counter;
+  readonly provenMismatches: Counter;
   readonly orphansDeleted: Counter;
   readonly claimedElsewhere: Counter;
   readonly jobs: ObservableGauge;
@@ -144,6 +145,9 @@ export class FlotillaMetrics {
     });
     this.providerViolations = meter.createCounter('flotilla_provider_violations_total', {
       description: "Pods a provider made itself with a job's labels (ignored, reported, deleted where allowed), by provider.",
+    });
+    this.provenMismatches = meter.createCounter('flotilla_provider_proven_mismatches_total', {
+      description: 'Runs proven by independent re-execution to have reported a wrong output, by provider (docs/verification.md).',
     });
     this.claimedElsewhere = meter.createCounter('flotilla_jobs_claimed_elsewhere_total', {
       description: "AIJobs in this operator's view that another operator runs (flotilla.dev/managed-by): left alone, counted once each.",
@@ -247,6 +251,11 @@ export function recordMalformedObject(provider: string, kind: string): void {
 /** A pod the provider made itself with a job's labels. */
 export function recordProviderViolation(provider: string): void {
   add((m) => m.providerViolations, 1, { provider });
+}
+
+/** Re-execution proved a run of this provider wrong (docs/verification.md). */
+export function recordProvenMismatch(provider: string): void {
+  add((m) => m.provenMismatches, 1, { provider });
 }
 
 /** The orphan sweep deleted a pod of this hub at the provider. */

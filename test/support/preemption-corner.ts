@@ -78,7 +78,7 @@ export function cornerNode(corner: Corner, provider: string): V1Node {
 /** Adds a provider to the corner: a node, the lent namespace and PriorityClass there, a GPUProvider in the hub. */
 export async function addProvider(
   corner: Corner,
-  opts: { name: string; cluster: ClusterRef; price: string; secretName?: string; nodes?: number },
+  opts: { name: string; cluster: ClusterRef; price: string; secretName?: string; nodes?: number; payoutAddress?: string },
 ): Promise<void> {
   const { cluster } = opts;
   const nodes = cornerNodes(corner, opts.name, opts.nodes);
@@ -94,7 +94,7 @@ export async function addProvider(
       kubeconfigSecretRef: { name: opts.secretName ?? kubeconfigSecretName(cluster.name), namespace: HUB_OPERATOR_NAMESPACE, key: 'kubeconfig' },
       namespace: corner.lentNamespace,
       region: 'test',
-      payoutAddress: '0x00000000000000000000000000000000000000aa',
+      payoutAddress: opts.payoutAddress ?? '0x00000000000000000000000000000000000000aa',
       prices: [{ gpuProduct: corner.product, pricePerGpuHour: opts.price }],
       priorityClassName: 'flotilla-lent',
     },

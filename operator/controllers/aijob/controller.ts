@@ -39,9 +39,12 @@ import { recordPods } from '../../core/lifecycle/ownership.ts';
 import type { RecordedPod } from '../../core/lifecycle/ownership.ts';
 import { placeJob } from '../../core/placement/place-job.ts';
 import { closedAttempts } from '../../core/reputation.ts';
-import { TerminalSpecError } from '../../core/terminal-error.ts';
+import { TerminalSpecError, specField } from '../../core/terminal-error.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
 import { withReservation } from '../../core/placement/reservation.ts';
+import { durationSeconds } from '../../core/duration.ts';
+import { dependentProviders, effectiveVerification, isDrawn, specAsk, verificationStep } from '../../core/verification/verdict.ts';
+import type { VerificationAsk } from '../../core/verification/verdict.ts';
 import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from '../../core/placement/types.ts';
 import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
@@ -49,7 +52,7 @@ import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
 import { assertLeading } from '../../runtime/lease-guard.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
-import { recordJobClaimedElsewhere, recordPlacementDecision, recordProviderViolation } from '../../telemetry/metrics.ts';
+import { recordJobClaimedElsewhere, recordPlacementDecision, recordProvenMismatch, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { failpoint } from '../../runtime/failpoint.ts';
 import { observeNode, observePod } from './observe.ts';
@@ -102,6 +105,13 @@ export interface AIJobControllerOptions {
   readonly paymentsRequired?: boolean;
   /** Checks the spec is runnable and applies the namespace's placement policy before acting (spec-gate.ts). */
   readonly specGate?: SpecGate;
+  /**
+   * Verification (docs/verification.md): the hub's floor, and the draw — uniform in [0, 1), from
+   * a secret only this operator holds, so that no provider can tell which runs are re-executed.
+   */
+  readonly verification?: { readonly hubFloor?: VerificationAsk; readonly draw: (uid: string) => number };
+  /** Told once per attempt proven to have reported a wrong output (reputation, metric); errors are logged, not retried. */
+  readonly onProvenMismatch?: (liar: { readonly provider: string; readonly attempt: number }) => Promise<void> | void;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -277,7 +287,7 @@ export class AIJobController {
     let decision: PlacementDecision | undefined;
     let demand: JobDemand | undefined;
     if (needsPlacement(view, now)) {
-      demand = jobDemand(job.spec, job.status, this.opts.priceDecimals);
+      demand = this.demandOf(job, view);
       decision = this.place(demand, key, now);
     }
     const attemptProvider = this.reachability(openAttempt(view.status)?.provider);
@@ -297,7 +307,7 @@ export class AIJobController {
     // status write records both (the closed attempt and the new one) before any new pod exists.
     const closedView: JobView = { ...view, status: plan.status };
     if (!decision && plan.requeueAfterMs === 0 && !plan.createPods && needsPlacement(closedView, now)) {
-      demand = jobDemand(job.spec, plan.status, this.opts.priceDecimals);
+      demand = this.demandOf(job, closedView);
       decision = this.place(demand, key, now);
       plan = chainPlans(
         plan,
@@ -365,6 +375,21 @@ export class AIJobController {
       if ((err as { code?: number }).code === 404) return { done: {} };
       throw err;
     }
+  }
+
+  /**
+   * What placement must find for the job as `view` shows it. A job that verifies never goes to a
+   * provider with a proven mismatch; a re-execution never goes to a provider that ran this job's
+   * original or an earlier check, nor to one paid to the same address (verdict.ts).
+   */
+  private demandOf(job: AIJob, view: JobView): JobDemand {
+    const demand = jobDemand(job.spec, view.status, this.opts.priceDecimals);
+    if (!view.verify || view.verify.policy.mode === 'None') return demand;
+    const snapshots = this.opts.registry.snapshots(this.opts.priceDecimals ?? 6);
+    const denied = new Set([...(demand.deniedProviders ?? []), ...snapshots.filter((s) => (s.provenMismatches ?? 0) > 0).map((s) => s.name)]);
+    const step = verificationStep(view.status);
+    if (step.kind === 'run') for (const p of dependentProviders(step.exclude, new Map(snapshots.map((s) => [s.name, s.payoutAddress])))) denied.add(p);
+    return denied.size > 0 ? { ...demand, deniedProviders: [...denied].sort() } : demand;
   }
 
   /** One placement decision over the current snapshots (minus other jobs' reservations), timed for /metrics. */
@@ -512,6 +537,16 @@ export class AIJobController {
         .catch((err: unknown) => log('warn', 'could not record event', { job: key, reason: event.reason, error: errorMessage(err) }));
     }
     this.reportViolations(key, job, plan.violations);
+    if (plan.provenLiar) {
+      // Written after the status that records the verdict: the verdict is the record, this is the
+      // provider's track record (reputation → Trusted=False → no more verifying jobs there).
+      const liar = plan.provenLiar;
+      log('warn', 'provider proven to have reported a wrong output', { job: key, provider: liar.provider, attempt: liar.attempt });
+      recordProvenMismatch(liar.provider);
+      void Promise.resolve()
+        .then(() => this.opts.onProvenMismatch?.(liar))
+        .catch((err: unknown) => log('warn', 'could not record the proven mismatch', { job: key, provider: liar.provider, error: errorMessage(err) }));
+    }
     if (plan.createPods) {
       const created = await this.createPods(key, job, plan.createPods, secrets ?? { pulls: [] });
       if (created.length > 0) {
@@ -715,7 +750,8 @@ function keyOf(job: AIJob): string {
   return jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
 }
 
-function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolean; paymentsRequired?: boolean }): JobView {
+function toView(job: AIJob, opts: Pick<AIJobControllerOptions, 'priceDecimals' | 'pinsOutputs' | 'paymentsRequired' | 'verification'>): JobView {
+  const verify = verificationOf(job, opts.verification);
   return {
     uid: job.metadata.uid ?? '',
     namespace: job.metadata.namespace ?? '',
@@ -730,6 +766,16 @@ function toView(job: AIJob, opts: { priceDecimals?: number; pinsOutputs?: boolea
     requiresFunding: job.spec.payment !== undefined || Boolean(opts.paymentsRequired),
     priceDecimals: opts.priceDecimals ?? 6,
     ...((deadline) => (Number.isFinite(deadline) ? { deadline } : {}))(Date.parse(job.spec.deadline ?? '')),
+    ...(verify ? { verify } : {}),
     status: job.status ?? {},
   };
+}
+
+/** The job's verification policy (spec, already floored by its namespace in the spec gate, then the hub) and its draw. */
+function verificationOf(job: AIJob, opts: AIJobControllerOptions['verification']): JobView['verify'] {
+  const window = job.spec.verification?.window;
+  const windowMs = window ? specField('spec.verification.window', window, durationSeconds) * 1000 : undefined;
+  const policy = effectiveVerification(specAsk(job.spec.verification, windowMs), opts?.hubFloor);
+  if (policy.mode === 'None') return undefined;
+  return { policy, drawn: isDrawn(policy, opts?.draw(job.metadata.uid ?? '') ?? 0) };
 }

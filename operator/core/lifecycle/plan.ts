@@ -31,6 +31,8 @@ import type { JobEvent, JobView, ObservedPod, PlanInput, PodCreation, PodDeletio
 import { meteredSeconds } from '../metering.ts';
 import { claimPods, forgetPods, hubCreatedAt, recordPods } from './ownership.ts';
 import type { PodClaims } from './ownership.ts';
+import { nextAttemptPurpose, originalRun, purposeOf, verificationStep, windowExpired } from '../verification/verdict.ts';
+import type { VerificationStep } from '../verification/verdict.ts';
 
 export { podName } from './ownership.ts';
 
@@ -54,7 +56,8 @@ export function openAttempt(status: AIJobStatus | undefined): AIJobAttempt | und
 }
 
 const conditionIs = (status: AIJobStatus, type: string, value: string) => findCondition(status.conditions, type)?.status === value;
-const preemptionsOf = (status: AIJobStatus) => (status.attempts ?? []).filter((a) => a.reason?.startsWith('Preempted')).length;
+// Re-executions (docs/verification.md) do not count: the job's own work is done, and their retries are bounded apart.
+const preemptionsOf = (status: AIJobStatus) => (status.attempts ?? []).filter((a) => purposeOf(a) === 'Run' && a.reason?.startsWith('Preempted')).length;
 
 /** Why a job without an open attempt may not be placed now (funding, back-off), or undefined. */
 export function placementBlocker(job: JobView, now: number): { reason: 'AwaitingFunding' | 'RestartBackoff'; message: string; retryInMs: number } | undefined {
@@ -75,9 +78,12 @@ export function placementBlocker(job: JobView, now: number): { reason: 'Awaiting
   return undefined;
 }
 
-/** The last attempt completed and the job only waits for its output to be pinned. */
+/**
+ * The job's own run completed and nothing is left to run: the job only waits for its output to be
+ * pinned (and, verified, for nothing more — a verification still needing a run is not completed).
+ */
 function completed(status: AIJobStatus): boolean {
-  return status.attempts?.at(-1)?.reason === 'Succeeded';
+  return originalRun(status) !== undefined && verificationStep(status).kind !== 'run';
 }
 
 /** True when the controller must compute a placement decision before planning. */
@@ -132,6 +138,7 @@ class PlanBuilder {
   readonly violations: ProviderViolation[] = [];
   createPods?: PodCreation;
   requeueAfterMs?: number;
+  provenLiar?: { attempt: number; provider: string };
   private readonly nowIso: string;
   private readonly now: number;
   private readonly generation: number;
@@ -147,8 +154,12 @@ class PlanBuilder {
     this.status.conditions = setCondition(this.status.conditions, { type, status, reason, message }, this.nowIso, this.generation);
   }
 
-  /** Moves to a phase; an event is emitted only on an actual change. */
-  phase(phase: NonNullable<AIJobStatus['phase']>, event?: JobEvent): void {
+  /**
+   * Moves to a phase; an event is emitted only on an actual change. While a verification is pending
+   * the job's own work is done: every non-terminal phase reads Verifying.
+   */
+  phase(wanted: NonNullable<AIJobStatus['phase']>, event?: JobEvent): void {
+    const phase = this.status.verification?.state === 'Pending' && !isTerminalPhaseName(wanted) ? 'Verifying' : wanted;
     if (this.status.phase !== phase && event) this.events.push(event);
     this.status.phase = phase;
   }
@@ -202,6 +213,8 @@ class PlanBuilder {
   }
 }
 
+const isTerminalPhaseName = (phase: string) => phase === 'Succeeded' || phase === 'Failed' || phase === 'Settled';
+
 export function planReconcile(input: PlanInput): ReconcilePlan {
   const { job, now } = input;
   const b = new PlanBuilder(job.status, now, job.generation);
@@ -214,6 +227,7 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     violations: b.violations,
     ...(b.createPods ? { createPods: b.createPods } : {}),
     ...(b.requeueAfterMs !== undefined ? { requeueAfterMs: b.requeueAfterMs } : {}),
+    ...(b.provenLiar ? { provenLiar: b.provenLiar } : {}),
     ...extra,
   });
 
@@ -268,7 +282,7 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 
   // spec.deadline: a job still working when it passes ends Failed (one only waiting for its output
   // to be pinned has finished its work and is left to finish).
-  if (job.deadline !== undefined && !completed(job.status)) {
+  if (job.deadline !== undefined && !originalRun(job.status)) {
     if (now >= job.deadline) {
       planDeadlineExceeded(
         input,
@@ -281,15 +295,75 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
     b.requeue(job.deadline - now);
   }
 
-  if (!current) {
-    if (completed(job.status)) planCompletion(input, b);
-    else planPlacement(input, b);
+  const mine = current ? pods.filter((p) => p.attempt === current.index && p.provider === current.provider) : [];
+  // The verification window ended first: the run is paid unverified (a re-execution under way stops, billed for what it used).
+  if (windowExpired(job.status, now)) {
+    planWindowExpired(input, b, current, mine);
     return done({ addFinalizer });
   }
 
-  const mine = pods.filter((p) => p.attempt === current.index && p.provider === current.provider);
+  if (!current) {
+    planAfterRuns(input, b);
+    return done({ addFinalizer });
+  }
+
   planAttempt(input, b, current, mine);
   return done({ addFinalizer });
+}
+
+/** No attempt is open: apply a verification verdict the attempts now prove, complete, or place the next attempt. */
+function planAfterRuns(input: PlanInput, b: PlanBuilder): void {
+  const step = verificationStep(b.status);
+  if (step.kind === 'verdict') planVerdict(input, b, step);
+  else if (completed(b.status)) planCompletion({ ...input, job: { ...input.job, status: b.status } }, b);
+  else planPlacement({ ...input, job: { ...input.job, status: b.status } }, b);
+}
+
+/** A verdict (verdict.ts): record it, withhold the proven liar's pay, and finish. */
+function planVerdict(input: PlanInput, b: PlanBuilder, step: Extract<VerificationStep, { kind: 'verdict' }>): void {
+  const { job, now } = input;
+  const v = b.status.verification ?? {};
+  b.status.verification = {
+    ...v,
+    state: step.state,
+    message: step.message.slice(0, 1024),
+    ...(step.liar ? { liar: step.liar } : {}),
+    ...(step.verifier ? { verifier: step.verifier } : {}),
+  };
+  if (step.liar) {
+    const liar = step.liar;
+    // Never paid for work not done: the proven-wrong run bills nothing (core/metering.ts reads billableGpuSeconds).
+    b.status.attempts = (b.status.attempts ?? []).map((a) =>
+      a.index === liar.attempt ? { ...a, billableGpuSeconds: 0, message: `withheld: its output was proven wrong (${a.outputCID ?? 'none'})` } : a,
+    );
+    b.provenLiar = liar;
+    b.events.push({ type: 'Warning', reason: 'ProvenMismatch', message: step.message.slice(0, 1024) });
+  }
+  if (step.outputCID !== b.status.outputCID) {
+    b.status.outputCID = step.outputCID;
+    // The pinned output was the refuted one: the new one must be pinned before the job succeeds.
+    b.condition('OutputPinned', 'False', 'PinPending', `waiting for ${step.outputCID}, the verified output, to be pinned on the hub's IPFS node`);
+  }
+  const verified = step.state === 'Verified' || step.state === 'Refuted';
+  b.condition('Verified', verified ? 'True' : 'False', step.state, step.message);
+  if (step.state === 'Inconclusive') {
+    b.finish('Failed', 'VerificationInconclusive', `${step.message}; set spec.verification.mode None for it`, now);
+    return;
+  }
+  if (!step.liar) b.events.push({ type: step.state === 'Verified' ? 'Normal' : 'Warning', reason: step.state, message: step.message.slice(0, 1024) });
+  planCompletion({ ...input, job: { ...job, status: b.status } }, b);
+}
+
+/** The verification window ended before a verdict: stop any re-execution (billed for what it used) and pay the run unverified. */
+function planWindowExpired(input: PlanInput, b: PlanBuilder, current: AIJobAttempt | undefined, mine: readonly ObservedPod[]): void {
+  const { job, now } = input;
+  const message = `the verification window ended at ${b.status.verification?.windowEndsAt} before a re-execution finished; the run is paid unverified`;
+  if (current) {
+    const used = gpuSecondsOf(mine, job.gpusPerReplica, now, current);
+    b.closeAttempt(current.index, { reason: 'VerificationWindowEnded', message, gpuSeconds: used, billableGpuSeconds: used });
+    b.deleteAll(mine, 'verification window ended');
+  }
+  planVerdict(input, b, { kind: 'verdict', state: 'Expired', outputCID: b.status.outputCID ?? '', message });
 }
 
 function planPlacement(input: PlanInput, b: PlanBuilder): void {
@@ -324,7 +398,15 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
   const p = decision.placement;
   const index = (job.status.attempts?.at(-1)?.index ?? 0) + 1;
   const pricePerGpuHour = fromBaseUnits(p.score.pricePerGpuHour, job.priceDecimals);
-  const attempt: AIJobAttempt = { index, provider: p.provider, nodes: [...p.assignments], startTime: iso(now), pricePerGpuHour };
+  const purpose = nextAttemptPurpose(job.status);
+  const attempt: AIJobAttempt = {
+    index,
+    provider: p.provider,
+    nodes: [...p.assignments],
+    startTime: iso(now),
+    pricePerGpuHour,
+    ...(purpose !== 'Run' ? { purpose } : {}),
+  };
   b.status.attempts = [...(job.status.attempts ?? []), attempt];
   b.status.placement = {
     provider: p.provider,
@@ -334,7 +416,9 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
     pricePerGpuHour,
     nodeSelector: p.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })),
   };
-  const message = `attempt ${index}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
+  const what =
+    purpose === 'Run' ? '' : ` (${purpose === 'Verification' ? 're-execution' : 'tie-breaking re-execution'} of attempt ${originalRun(job.status)?.index})`;
+  const message = `attempt ${index}${what}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
   b.condition('Scheduled', 'True', 'Placed', message);
   b.condition('Running', 'False', 'PodsPending', `waiting for ${job.replicas} replica(s) to start on ${p.provider}`);
   b.events.push({ type: 'Normal', reason: 'Scheduled', message });
@@ -345,7 +429,7 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
 /** Every replica completed: Succeeded once the output is pinned (when spec.output.pin asks for it). */
 function planCompletion(input: PlanInput, b: PlanBuilder): void {
   const { job, now } = input;
-  const last = job.status.attempts?.at(-1) as AIJobAttempt;
+  const last = originalRun(job.status) ?? (job.status.attempts?.at(-1) as AIJobAttempt);
   const message = last.message ?? `all ${job.replicas} replica(s) completed on ${last.provider}`;
   if (!job.pinOutput || conditionIs(job.status, 'OutputPinned', 'True')) {
     b.finish('Succeeded', 'Succeeded', message, now);
@@ -427,12 +511,27 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     return;
   }
 
-  // 2. The job's own failure ends it.
+  // 2. The job's own failure ends it. A re-execution that fails proves nothing about the run it
+  //    checks: another provider re-executes it (verdict.ts bounds how many).
   const failed = mine.find((p) => p.phase === 'Failed');
   if (failed) {
     const message = `${failed.name} failed${failed.exit ? ` with exit code ${failed.exit.code} (${failed.exit.reason})` : ''}`;
     const used = gpuSeconds();
     b.closeAttempt(attempt.index, { reason: 'Failed', message, gpuSeconds: used, billableGpuSeconds: used });
+    if (purposeOf(attempt) !== 'Run') {
+      b.deleteAll(
+        mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'),
+        'a replica of the re-execution failed',
+      );
+      b.condition(
+        'Verified',
+        'Unknown',
+        'ReExecutionFailed',
+        `re-execution attempt ${attempt.index} on ${attempt.provider}: ${message}; trying another provider`,
+      );
+      b.requeue(0);
+      return;
+    }
     b.deleteAll(
       mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'),
       'a replica failed',
@@ -454,9 +553,9 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
       return;
     }
     const message = `all ${job.replicas} replica(s) completed on ${attempt.provider}; output ${outputCID}`;
-    b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: used, billableGpuSeconds: used });
-    b.status.outputCID = outputCID;
-    planCompletion({ ...input, job: { ...job, status: b.status } }, b);
+    b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: used, billableGpuSeconds: used, outputCID });
+    if (purposeOf(attempt) === 'Run') planRunSucceeded(input, b, attempt, outputCID);
+    else planCheckFinished(input, b, attempt, outputCID);
     return;
   }
 
@@ -489,6 +588,46 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   }
   const due = nextSignalDue(ctx);
   if (due !== undefined) b.requeue(Math.max(0, due - now));
+}
+
+/** The job's own run succeeded: record its output and, when verification draws it, start re-executing it elsewhere. */
+function planRunSucceeded(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, outputCID: string): void {
+  const { job, now } = input;
+  b.status.outputCID = outputCID;
+  const verify = job.verify;
+  if (verify && verify.policy.mode !== 'None') {
+    if (verify.drawn) {
+      const windowEndsAt = iso(now + verify.policy.windowMs);
+      b.status.verification = { state: 'Pending', windowEndsAt, originalCID: outputCID };
+      const message = `re-executing attempt ${attempt.index} on an independent provider before payment; window ends ${windowEndsAt}`;
+      b.condition('Verified', 'Unknown', 'Pending', message);
+      b.condition('Running', 'False', 'Verifying', `all ${job.replicas} replica(s) completed on ${attempt.provider}; ${message}`);
+      b.phase('Verifying', { type: 'Normal', reason: 'Verifying', message });
+      b.requeue(0);
+      return;
+    }
+    b.status.verification = { state: 'Unsampled' };
+    b.condition(
+      'Verified',
+      'False',
+      'Unsampled',
+      `not drawn for re-execution (spec.verification.mode ${verify.policy.mode}, sample rate ${verify.policy.sampleRate})`,
+    );
+  }
+  planCompletion({ ...input, job: { ...job, status: b.status } }, b);
+}
+
+/** A re-execution finished with an output: a verdict, or a tiebreak when it disagrees with the original. */
+function planCheckFinished(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, outputCID: string): void {
+  const step = verificationStep(b.status);
+  if (step.kind === 'run') {
+    const message = `re-execution attempt ${attempt.index} on ${attempt.provider} produced ${outputCID}, not the original ${b.status.verification?.originalCID}; a third provider breaks the tie`;
+    b.condition('Verified', 'Unknown', 'Mismatch', message);
+    b.events.push({ type: 'Warning', reason: 'OutputMismatch', message });
+    b.requeue(0);
+    return;
+  }
+  planAfterRuns(input, b);
 }
 
 /** spec.deadline passed: the open attempt (if any) ends, billed for what it used, and the job fails. */

@@ -2,6 +2,7 @@
 // job and its pods at every provider, maps them to these shapes, and applies the plan.
 import type { AIJobStatus } from '../../api/types.ts';
 import type { Placement, PlacementDecision } from '../placement/types.ts';
+import type { VerificationPolicy } from '../verification/verdict.ts';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
@@ -64,6 +65,12 @@ export interface JobView {
   readonly priceDecimals: number;
   /** spec.deadline (epoch ms): not finished by then, the job fails with DeadlineExceeded. */
   readonly deadline?: number;
+  /**
+   * Verification (docs/verification.md): the policy with the namespace's and hub's floors, and
+   * whether this job's run is re-executed — drawn by the operator from a secret, never shown to a
+   * provider. Absent: not verified.
+   */
+  readonly verify?: { readonly policy: VerificationPolicy; readonly drawn: boolean };
   readonly status: AIJobStatus;
 }
 
@@ -147,6 +154,8 @@ export interface ReconcilePlan {
   readonly deletePods: readonly PodDeletion[];
   /** Provider-made pods seen this pass (the controller reports each uid once: Event, metric, reputation). */
   readonly violations: readonly ProviderViolation[];
+  /** An attempt this pass proved to have reported a wrong output (the controller reports it: Event, metric, reputation). */
+  readonly provenLiar?: { readonly attempt: number; readonly provider: string };
   /** Look again after this long even if nothing changes (unschedulable retry, pending pods). */
   readonly requeueAfterMs?: number;
 }

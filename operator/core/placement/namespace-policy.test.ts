@@ -26,8 +26,18 @@ describe('parseNamespacePolicy', () => {
         [NAMESPACE_POLICY.regions]: ' eu-west , eu-west',
         [NAMESPACE_POLICY.deniedProviders]: 'a,b',
         [NAMESPACE_POLICY.maxPricePerGpuHour]: '2.5',
+        [NAMESPACE_POLICY.verificationMode]: 'SpotCheck',
+        [NAMESPACE_POLICY.verificationSampleRate]: '0.25',
       }),
-    ).toEqual({ regions: ['eu-west'], deniedProviders: ['a', 'b'], maxPricePerGpuHour: '2.5', allowUnpaidJobs: true, requireImageDigest: true, invalid: [] });
+    ).toEqual({
+      regions: ['eu-west'],
+      deniedProviders: ['a', 'b'],
+      maxPricePerGpuHour: '2.5',
+      allowUnpaidJobs: true,
+      requireImageDigest: true,
+      verification: { mode: 'SpotCheck', sampleRate: 0.25 },
+      invalid: [],
+    });
   });
   it('restricts nothing without annotations (but unpaid jobs need the annotation)', () => {
     expect(parseNamespacePolicy({})).toEqual({ ...NO_POLICY, allowUnpaidJobs: false });
@@ -40,6 +50,9 @@ describe('parseNamespacePolicy', () => {
     [NAMESPACE_POLICY.maxPricePerGpuHour, '0'],
     [NAMESPACE_POLICY.allowUnpaidJobs, 'yes'],
     [NAMESPACE_POLICY.requireImageDigest, 'True'],
+    [NAMESPACE_POLICY.verificationMode, 'spotcheck'],
+    [NAMESPACE_POLICY.verificationSampleRate, '1.5'],
+    [NAMESPACE_POLICY.verificationSampleRate, '10%'],
   ])('names %s="%s" as unusable', (key, value) => {
     expect(parseNamespacePolicy({ [key]: value }).invalid).toEqual([expect.stringContaining(`namespace annotation ${key}="${value}"`)]);
   });

@@ -8,6 +8,11 @@
 //   flotilla.dev/default-max-price-per-gpu-hour: 3   price cap (paid jobs)       min(its cap, policy)
 //   flotilla.dev/allow-unpaid-jobs: "true"           jobs without spec.payment   allowed on a hub with payments
 //   flotilla.dev/require-image-digest: "true"        spec.image pinned @sha256   —
+//   flotilla.dev/verification-mode: SpotCheck        verification floor          the stronger of its mode and the policy's
+//   flotilla.dev/verification-sample-rate: "0.1"     sample-rate floor           the higher of its rate and the policy's
+//
+// (Verification is a floor, the one place the policy raises what a job asks: re-execution
+// protects the namespace's payer, so a job can ask for more, never less — docs/verification.md.)
 //
 // (The names say "default" for compatibility: the defaulting webhook still fills the fields in,
 // so the stored spec shows what applies.) A job that asks for what the policy forbids — a region
@@ -19,6 +24,8 @@
 // Pure: the webhook and the AIJob controller read the namespace (operator/hub/namespace-cache.ts).
 import type { AIJobSpec } from '../../api/types.ts';
 import { toBaseUnits } from '../money.ts';
+import { effectiveVerification } from '../verification/verdict.ts';
+import type { VerificationMode } from '../verification/verdict.ts';
 
 export const NAMESPACE_POLICY = {
   regions: 'flotilla.dev/default-regions',
@@ -26,6 +33,8 @@ export const NAMESPACE_POLICY = {
   maxPricePerGpuHour: 'flotilla.dev/default-max-price-per-gpu-hour',
   allowUnpaidJobs: 'flotilla.dev/allow-unpaid-jobs',
   requireImageDigest: 'flotilla.dev/require-image-digest',
+  verificationMode: 'flotilla.dev/verification-mode',
+  verificationSampleRate: 'flotilla.dev/verification-sample-rate',
 } as const;
 
 export interface NamespacePolicy {
@@ -36,6 +45,8 @@ export interface NamespacePolicy {
   readonly maxPricePerGpuHour?: string;
   readonly allowUnpaidJobs: boolean;
   readonly requireImageDigest: boolean;
+  /** The least verification every job here gets (docs/verification.md); undefined: none required. */
+  readonly verification?: { readonly mode: VerificationMode; readonly sampleRate?: number };
   /** Annotations that do not parse, each as a sentence naming it. Non-empty: the policy is unusable. */
   readonly invalid: readonly string[];
 }
@@ -106,7 +117,21 @@ export function parseNamespacePolicy(annotations: Readonly<Record<string, string
   if (allowUnpaid === undefined) bad(NAMESPACE_POLICY.allowUnpaidJobs, 'is neither "true" nor "false"');
   const requireDigest = flag(a[NAMESPACE_POLICY.requireImageDigest]);
   if (requireDigest === undefined) bad(NAMESPACE_POLICY.requireImageDigest, 'is neither "true" nor "false"');
+  let verification: NamespacePolicy['verification'];
+  const modeRaw = a[NAMESPACE_POLICY.verificationMode];
+  const rateRaw = a[NAMESPACE_POLICY.verificationSampleRate];
+  if (modeRaw !== undefined) {
+    const mode = modeRaw.trim();
+    if (mode === 'None' || mode === 'SpotCheck' || mode === 'Always') verification = { mode };
+    else bad(NAMESPACE_POLICY.verificationMode, 'is not one of None, SpotCheck, Always');
+  }
+  if (rateRaw !== undefined) {
+    const rate = /^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$/.test(rateRaw.trim()) ? Number(rateRaw.trim()) : undefined;
+    if (rate === undefined) bad(NAMESPACE_POLICY.verificationSampleRate, 'is not a number from 0 to 1 (at most 6 decimals)');
+    else verification = { mode: verification?.mode ?? 'SpotCheck', sampleRate: rate };
+  }
   return {
+    ...(verification ? { verification } : {}),
     ...(regions ? { regions } : {}),
     deniedProviders,
     ...(maxPricePerGpuHour ? { maxPricePerGpuHour } : {}),
@@ -208,11 +233,25 @@ export function applyNamespacePolicy(spec: AIJobSpec, policy: NamespacePolicy, c
     });
   }
 
+  let verification = spec.verification;
+  if (policy.verification) {
+    const own = spec.verification ?? {};
+    const floor = effectiveVerification(
+      { ...(own.mode ? { mode: own.mode } : {}), ...(own.sampleRate !== undefined ? { sampleRate: own.sampleRate } : {}) },
+      policy.verification,
+    );
+    if (floor.mode !== (own.mode ?? 'None') || (floor.mode === 'SpotCheck' && floor.sampleRate !== own.sampleRate)) {
+      verification = { ...own, mode: floor.mode, ...(floor.mode === 'SpotCheck' ? { sampleRate: floor.sampleRate } : {}) };
+      narrowed.push('spec.verification');
+    }
+  }
+
   const hasPlacement = spec.placement !== undefined || Object.keys(placement).length > 0;
   const effective: AIJobSpec = {
     ...spec,
     ...(hasPlacement ? { placement } : {}),
     ...(payment ? { payment } : {}),
+    ...(verification ? { verification } : {}),
   };
   return { spec: effective, narrowed, violations };
 }

@@ -89,6 +89,10 @@ export interface ProviderSnapshot {
   readonly prices: readonly ProductPrice[];
   readonly reputation: ProviderReputation;
   readonly nodes: readonly NodeSnapshot[];
+  /** GPUProvider spec.payoutAddress: two providers paid to one address are not independent verifiers. */
+  readonly payoutAddress?: string;
+  /** Runs here proven wrong by re-execution (docs/verification.md): any keeps it from jobs that verify. */
+  readonly provenMismatches?: number;
 }
 
 /**
