@@ -14,6 +14,10 @@
 //   I6 settled once       one Settled event on chain per paid job, equal to status.settlement,
 //                         which equals the metered attempts (Σ floor(billable × price / 3600));
 //                         every provider's credit in the escrow equals the sum of its shares
+//                         (and of the verifier halves of slashes it earned)
+//   I7 verified pay       (docs/verification.md) a run proven wrong bills nothing; no slash on
+//                         chain without a proven mismatch in status, at most one per job, of the
+//                         liar's payout address, recorded in status.settlement.slash
 //
 // Convergence: the oracle polls until I1–I5 hold or the timeout passes, then reports what is left.
 // Tests assert `expect(await oracle(...)).toEqual([])`, so a failure prints every violation.
@@ -205,6 +209,7 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
         const args = (log as unknown as { args: [string, string, string[], bigint[], bigint] }).args;
         return { txHash: log.transactionHash, providers: [...args[2]], amounts: [...args[3]] };
       });
+      out.push(...(await slashViolations(escrow, corner, job, credited)));
       if (!job.spec.payment) {
         if (events.length > 0) out.push(`I6 unpaid job ${name} has ${events.length} settlement(s) on chain`);
         continue;
@@ -241,6 +246,32 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
     }
   } finally {
     provider.destroy();
+  }
+  return out;
+}
+
+/** I7 for one job: the liar bills nothing; a slash only with a proven liar, once, of its address. Credits the verifier halves. */
+async function slashViolations(escrow: Contract, corner: Corner, job: AIJob, credited: Map<string, bigint>): Promise<string[]> {
+  const out: string[] = [];
+  const name = job.metadata.name ?? '';
+  const liar = job.status?.verification?.liar;
+  const liarAttempt = liar ? job.status?.attempts?.find((a) => a.index === liar.attempt) : undefined;
+  if (liarAttempt && (liarAttempt.billableGpuSeconds ?? 0) !== 0)
+    out.push(`I7 job ${name}: attempt ${liarAttempt.index} was proven wrong but bills ${liarAttempt.billableGpuSeconds} GPU-seconds`);
+  const filter = escrow.filters.Slashed?.(escrowJobIdOf(job.metadata.uid ?? ''));
+  if (!filter) throw new Error('no Slashed event in the ABI');
+  const slashes = (await escrow.queryFilter(filter, 0, 'latest')).map((log) => {
+    const args = (log as unknown as { args: [string, string, string, bigint, bigint, bigint, string] }).args;
+    return { provider: args[1].toLowerCase(), toVerifier: args[5], verifier: args[6].toLowerCase() };
+  });
+  if (slashes.length > 1) out.push(`I7 job ${name} was slashed ${slashes.length} times on chain`);
+  const [slash] = slashes;
+  if (slash) {
+    const liarPayout = corner.providers.find((p) => p.name === liar?.provider)?.payoutAddress.toLowerCase();
+    if (!liar) out.push(`I7 job ${name} was slashed on chain without a proven mismatch in status`);
+    else if (slash.provider !== liarPayout) out.push(`I7 job ${name}: ${slash.provider} was slashed, the proven liar is ${liar.provider} (${liarPayout})`);
+    if (!job.status?.settlement?.slash) out.push(`I7 job ${name} was slashed on chain but status.settlement.slash does not say so`);
+    credited.set(slash.verifier, (credited.get(slash.verifier) ?? 0n) + slash.toVerifier);
   }
   return out;
 }

@@ -176,6 +176,12 @@ export class AIJobController {
   private readonly reported = new Set<string>();
   /** Jobs of another operator already said so (once per key). */
   private readonly leftAlone = new Set<string>();
+  /**
+   * Providers this process saw proven wrong: excluded from verifying jobs at once, without waiting
+   * for the reputation write (status.reputation.provenMismatches) to come back through the cache —
+   * jobs placed in that gap would go to a proven liar.
+   */
+  private readonly distrusted = new Set<string>();
   /** Per job key: the open attempt's pods the provider refused to create (a 403 on create). */
   private readonly refusals = new Map<string, { attempt: number; message: string }>();
   private unsubscribe?: () => void;
@@ -386,7 +392,11 @@ export class AIJobController {
     const demand = jobDemand(job.spec, view.status, this.opts.priceDecimals);
     if (!view.verify || view.verify.policy.mode === 'None') return demand;
     const snapshots = this.opts.registry.snapshots(this.opts.priceDecimals ?? 6);
-    const denied = new Set([...(demand.deniedProviders ?? []), ...snapshots.filter((s) => (s.provenMismatches ?? 0) > 0).map((s) => s.name)]);
+    const denied = new Set([
+      ...(demand.deniedProviders ?? []),
+      ...this.distrusted,
+      ...snapshots.filter((s) => (s.provenMismatches ?? 0) > 0).map((s) => s.name),
+    ]);
     const step = verificationStep(view.status);
     if (step.kind === 'run') for (const p of dependentProviders(step.exclude, new Map(snapshots.map((s) => [s.name, s.payoutAddress])))) denied.add(p);
     return denied.size > 0 ? { ...demand, deniedProviders: [...denied].sort() } : demand;
@@ -541,6 +551,7 @@ export class AIJobController {
       // Written after the status that records the verdict: the verdict is the record, this is the
       // provider's track record (reputation → Trusted=False → no more verifying jobs there).
       const liar = plan.provenLiar;
+      this.distrusted.add(liar.provider);
       log('warn', 'provider proven to have reported a wrong output', { job: key, provider: liar.provider, attempt: liar.attempt });
       recordProvenMismatch(liar.provider);
       void Promise.resolve()
