@@ -29,6 +29,7 @@ export default {
       testMatch: [
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/federation/**/*.test.ts',
+        '<rootDir>/cli/**/*.test.ts',
         '<rootDir>/bench/**/*.test.ts',
         '<rootDir>/test/support/**/*.test.ts',
         '<rootDir>/test/docs/**/*.test.ts',

@@ -54,6 +54,11 @@ export function statusText(job: AIJob, now = Date.now()): string {
       `Payment    up to ${job.spec.payment.maxAmount} ${job.spec.payment.token}${s.cost?.amount ? `; cost so far ${s.cost.amount} ${s.cost.token ?? job.spec.payment.token}` : ''}`,
     );
   if (s.outputCID) lines.push(`Output     ${s.outputCID}`);
+  if (s.verification?.state) lines.push(`Verified   ${s.verification.state}${s.verification.message ? `: ${s.verification.message}` : ''}`);
+  if (s.settlement?.slash)
+    lines.push(
+      `Slashed    ${s.settlement.slash.amount ?? '?'} from ${s.settlement.slash.provider ?? '?'}${s.settlement.slash.txHash ? ` in ${s.settlement.slash.txHash}` : ''}`,
+    );
   if (s.receiptCID) lines.push(`Receipt    ${s.receiptCID}`);
   if (s.settlement?.txHash)
     lines.push(`Settled    ${s.settlement.txHash} (${(s.settlement.amounts ?? []).map((a) => `${a.provider} ${a.amount}`).join(', ')})`);
@@ -64,10 +69,12 @@ export function statusText(job: AIJob, now = Date.now()): string {
   if (job.spec.callbackURL) lines.push(`Callback   ${job.spec.callbackURL}${callbacks ? ` (${callbacks})` : ''}`);
   let text = lines.join('\n') + '\n';
   if (s.attempts?.length) {
+    // What each attempt was for, only on jobs that verify (docs/verification.md).
+    const purposes = s.verification !== undefined;
     text +=
       '\nAttempts\n' +
       table([
-        ['#', 'PROVIDER', 'START', 'END', 'GPU-S', 'REASON'],
+        ['#', 'PROVIDER', 'START', 'END', 'GPU-S', 'REASON', ...(purposes ? ['FOR'] : [])],
         ...s.attempts.map((a) => [
           String(a.index),
           a.provider,
@@ -75,6 +82,7 @@ export function statusText(job: AIJob, now = Date.now()): string {
           a.endTime ?? '-',
           String(a.gpuSeconds ?? '-'),
           a.reason ?? (a.endTime ? '-' : 'running'),
+          ...(purposes ? [a.purpose ?? 'Run'] : []),
         ]),
       ]);
   }

@@ -8,7 +8,18 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import type { V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
 import { create as createKubo } from 'kubo-rpc-client';
-import { checkpointReport, decide, outputObject, podEnv, terminatedStatus, terminationMessage } from './workload.ts';
+import {
+  checkerExitCode,
+  checkerOf,
+  checkpointReport,
+  decide,
+  noiseOf,
+  outputObject,
+  podEnv,
+  terminatedStatus,
+  terminationMessage,
+  withNoise,
+} from './workload.ts';
 import type { SimulatedRun } from './workload.ts';
 
 export interface ExecutorConfig {
@@ -147,13 +158,33 @@ class ProviderExecutor {
     void this.finish(pod, decision.run, decision.startedAt).finally(() => this.finishing.delete(key));
   }
 
-  private async finish(pod: V1Pod, run: SimulatedRun, startedAt: Date): Promise<void> {
+  /** A checker pod's verdict (workload.ts checkerOf): its run, ending with the checker's exit code. */
+  private async judged(pod: V1Pod, run: SimulatedRun): Promise<SimulatedRun> {
+    const checker = checkerOf(pod);
+    if (!checker || run.outcome !== 'Succeeded') return run;
+    const read = async (cid: string) => {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of this.kubo.cat(cid, { timeout: 10_000 })) chunks.push(chunk);
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    let code: 0 | 1 | 2;
+    try {
+      code = checkerExitCode(await read(checker.original), await read(checker.reference), checker.tolerance);
+    } catch {
+      code = 2; // cannot read an output: no verdict
+    }
+    return code === 0 ? run : { ...run, outcome: 'Failed', exitCode: code };
+  }
+
+  private async finish(pod: V1Pod, asked: SimulatedRun, startedAt: Date): Promise<void> {
     const name = pod.metadata?.name ?? '';
     const namespace = pod.metadata?.namespace ?? '';
     try {
+      const run = await this.judged(pod, asked);
       let message: string;
       if (run.outcome === 'Succeeded') {
-        const added = await this.kubo.add(outputObject(pod, this.provider, run), { cidVersion: 1 });
+        const noisy = { ...run, output: withNoise(run.output, noiseOf(pod), Math.random) };
+        const added = await this.kubo.add(outputObject(pod, this.provider, noisy), { cidVersion: 1 });
         const last = this.checkpoints.get(this.key(pod));
         message = terminationMessage({
           outputCID: added.cid.toString(),

@@ -1,5 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { canonicalJson, decide, outputObject, simulatedRunOf, terminatedStatus, SIM } from './workload.ts';
+import { canonicalJson, checkerExitCode, checkerOf, decide, outputObject, simulatedRunOf, terminatedStatus, withNoise, SIM } from './workload.ts';
 
 const started = new Date('2026-11-23T10:00:00Z');
 const pod = (annotations: Record<string, string>, over: { phase?: string; node?: string; deleting?: boolean } = {}): V1Pod => ({
@@ -151,5 +151,31 @@ describe('outputObject', () => {
 
   it('serialises canonically: key order does not change the bytes', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 'x' } })).toBe(canonicalJson({ a: { c: 'x', d: [{ y: 2, z: 1 }] }, b: 1 }));
+  });
+});
+
+describe('the stand-in checker and noisy outputs (docs/verification.md, Checker mode)', () => {
+  const doc = (output: string) => JSON.stringify({ image: 'i', output });
+  it('noise moves decimals within ± noise and leaves integers alone', () => {
+    const noisy = withNoise('steps=300 loss=0.4127 acc=0.9', 0.001, () => 0.9);
+    expect(noisy).toBe('steps=300 loss=0.413500 acc=0.900800');
+    expect(withNoise('loss=0.4127', 0, () => 0.9)).toBe('loss=0.4127');
+  });
+  it('accepts outputs whose numbers agree within the tolerance, rejects others and non-outputs', () => {
+    expect(checkerExitCode(doc('steps=300 loss=0.4127'), doc('steps=300 loss=0.413500'), 0.05)).toBe(0);
+    expect(checkerExitCode(doc('steps=411 loss=1.5238'), doc('steps=300 loss=0.4127'), 0.05)).toBe(1);
+    expect(checkerExitCode(doc('steps=300'), doc('steps=300 loss=0.4'), 0.05)).toBe(1);
+    expect(checkerExitCode('not json', doc('steps=300'), 0.05)).toBe(1);
+  });
+  it('only a pod given both outputs and a tolerance plays the checker', () => {
+    const pod = (annotations: Record<string, string>, env: Record<string, string>) =>
+      ({
+        metadata: { annotations },
+        spec: { containers: [{ name: 'main', env: Object.entries(env).map(([name, value]) => ({ name, value })) }] },
+      }) as unknown as V1Pod;
+    const both = { FLOTILLA_INPUT_VERIFY_ORIGINAL_CID: 'bafy1', FLOTILLA_INPUT_VERIFY_REFERENCE_CID: 'bafy2' };
+    expect(checkerOf(pod({ [SIM.checkerTolerance]: '0.05' }, both))).toEqual({ tolerance: 0.05, original: 'bafy1', reference: 'bafy2' });
+    expect(checkerOf(pod({ [SIM.checkerTolerance]: '0.05' }, {}))).toBeUndefined();
+    expect(checkerOf(pod({}, both))).toBeUndefined();
   });
 });

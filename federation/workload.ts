@@ -13,6 +13,14 @@
 //   sim.flotilla.dev/deterministic: "true"       the output object depends only on the work (image,
 //                                                command, args, the job's own env, input CIDs, the
 //                                                output text), so honest runs anywhere get one CID
+//   sim.flotilla.dev/noise: "0.001"              every decimal number in the output text moves by a
+//                                                random amount within ± that much: runs differ in bits
+//                                                (training that is not bit-reproducible)
+//   sim.flotilla.dev/checker-tolerance: "0.05"   a pod given two outputs to judge (a Check attempt of
+//                                                docs/verification.md: FLOTILLA_INPUT_VERIFY_ORIGINAL_CID
+//                                                and _REFERENCE_CID) plays a checker: it reads both from
+//                                                IPFS and exits 0 when their numbers agree within that
+//                                                relative tolerance, 1 when not, 2 when it cannot read them
 //
 // A pod that succeeds reports its output through the Kubernetes termination message, as a real
 // Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/local-federation.md).
@@ -25,6 +33,8 @@ export const SIM = {
   output: 'sim.flotilla.dev/output',
   checkpointSeconds: 'sim.flotilla.dev/checkpoint-seconds',
   deterministic: 'sim.flotilla.dev/deterministic',
+  noise: 'sim.flotilla.dev/noise',
+  checkerTolerance: 'sim.flotilla.dev/checker-tolerance',
 } as const;
 
 export type SimOutcome = 'Succeeded' | 'Failed';
@@ -133,6 +143,47 @@ export function outputObject(pod: V1Pod, provider: string, run: Pick<SimulatedRu
     null,
     2,
   );
+}
+
+/** The output text with every decimal number moved by `random() ∈ [0, 1)` mapped to ± noise (six places). */
+export function withNoise(text: string, noise: number, random: () => number): string {
+  if (!(noise > 0)) return text;
+  return text.replace(/-?\d+\.\d+/g, (n) => (Number(n) + (random() * 2 - 1) * noise).toFixed(6));
+}
+
+/** The noise a pod asked for (sim.flotilla.dev/noise), 0 for none. */
+export function noiseOf(pod: V1Pod): number {
+  const n = Number(pod.metadata?.annotations?.[SIM.noise]);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** A pod that plays a checker: the tolerance and the two CIDs it judges; undefined for any other pod. */
+export function checkerOf(pod: V1Pod): { readonly tolerance: number; readonly original: string; readonly reference: string } | undefined {
+  const tolerance = Number(pod.metadata?.annotations?.[SIM.checkerTolerance]);
+  const original = podEnv(pod, 'FLOTILLA_INPUT_VERIFY_ORIGINAL_CID');
+  const reference = podEnv(pod, 'FLOTILLA_INPUT_VERIFY_REFERENCE_CID');
+  if (!Number.isFinite(tolerance) || tolerance < 0 || !original || !reference) return undefined;
+  return { tolerance, original, reference };
+}
+
+/**
+ * The stand-in checker's exit code for two output objects (the executor's JSON): 0 when the numbers
+ * of their output texts pair up and agree within the relative tolerance, 1 when they do not (or the
+ * original is not an output object at all).
+ */
+export function checkerExitCode(original: string, reference: string, tolerance: number): 0 | 1 {
+  const numbers = (doc: string): number[] | undefined => {
+    try {
+      const text = (JSON.parse(doc) as { output?: unknown }).output;
+      return typeof text === 'string' ? [...text.matchAll(/-?\d+(\.\d+)?/g)].map((m) => Number(m[0])) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const a = numbers(original);
+  const b = numbers(reference);
+  if (!a || !b || a.length !== b.length) return 1;
+  return a.every((x, i) => Math.abs(x - (b[i] as number)) <= tolerance * Math.max(Math.abs(x), Math.abs(b[i] as number), 1e-9)) ? 0 : 1;
 }
 
 /** The JSON termination message of a finished run (Kubernetes caps it at 4096 bytes). */

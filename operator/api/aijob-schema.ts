@@ -34,10 +34,10 @@ export const AIJOB_PHASES = ['Pending', 'Funded', 'Scheduled', 'Running', 'Resch
 export const RECOVERY_STRATEGIES = ['Failover', 'SameProviderFirst'] as const;
 
 export const VERIFICATION_MODES = ['None', 'SpotCheck', 'Always'] as const;
-/** How a re-execution is compared with the original. Only Exact this round (docs/verification.md, "Checker"). */
-export const VERIFICATION_COMPARISONS = ['Exact'] as const;
-/** What an attempt was for: the job's own run, a re-execution checking it, or the run that breaks a tie. */
-export const ATTEMPT_PURPOSES = ['Run', 'Verification', 'Tiebreak'] as const;
+/** How a re-execution is compared with the original (docs/verification.md). */
+export const VERIFICATION_COMPARISONS = ['Exact', 'Checker'] as const;
+/** What an attempt was for: the job's own run, a re-execution checking it, the run that breaks a tie, or the checker judging two outputs. */
+export const ATTEMPT_PURPOSES = ['Run', 'Verification', 'Tiebreak', 'Check'] as const;
 export const VERIFICATION_STATES = ['Unsampled', 'Pending', 'Verified', 'Refuted', 'Inconclusive', 'Expired'] as const;
 
 /** Spec fields fixed once the job exists: they define the work and what was funded for it. */
@@ -422,7 +422,41 @@ export const aiJobSpecSchema = {
         compare: {
           type: 'string',
           enum: VERIFICATION_COMPARISONS,
-          description: 'Exact: the re-execution must produce the same output CID (deterministic jobs); a mismatch is broken by a third run.',
+          description:
+            'Exact (default): the re-execution must produce the same output CID (deterministic jobs); a mismatch is broken by a third run. Checker: when the outputs differ, spec.verification.checker judges the original against the re-execution (training whose bits differ run to run).',
+        },
+        checker: {
+          type: 'object',
+          description:
+            "Checker mode: a container run with the job's inputs plus both outputs, mounted read-only at /flotilla/verify/original and /flotilla/verify/reference. Exit 0 accepts the original output, exit 1 rejects it (the original run is refuted); any other end is no verdict and the check runs again elsewhere.",
+          required: ['image'],
+          properties: {
+            image: {
+              type: 'string',
+              description: 'Container image of the checker.',
+              maxLength: 512,
+              'x-kubernetes-validations': [
+                {
+                  rule: `self.matches('${IMAGE_REFERENCE_PATTERN}')`,
+                  message: 'spec.verification.checker.image must be an image reference: registry/name[:tag][@algorithm:digest]',
+                },
+              ],
+            },
+            command: {
+              type: 'array',
+              maxItems: 64,
+              items: { type: 'string', maxLength: 4096 },
+              'x-kubernetes-list-type': 'atomic',
+              description: "Entrypoint; the image's when empty.",
+            },
+            args: {
+              type: 'array',
+              maxItems: 256,
+              items: { type: 'string', maxLength: 4096 },
+              'x-kubernetes-list-type': 'atomic',
+              description: "Arguments; the image's when empty.",
+            },
+          },
         },
         window: duration(
           'spec.verification.window',
@@ -430,6 +464,12 @@ export const aiJobSpecSchema = {
           '1m',
         ),
       },
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.compare) || self.compare != 'Checker' || has(self.checker)",
+          message: 'spec.verification.checker is required when spec.verification.compare is Checker',
+        },
+      ],
     },
     deadline: userTimestamp('spec.deadline', 'Time after which the job is failed if not finished (RFC 3339).'),
     callbackURL: {
@@ -564,6 +604,7 @@ export const aiJobStatusSchema = {
             'Unsampled: not re-executed. Pending: a re-execution is under way. Verified: an independent run agreed. Refuted: the original run was proven wrong. Inconclusive: no two runs agreed. Expired: the window ended first.',
         },
         windowEndsAt: timestamp('When the verification window ends (the run is paid unverified after it).'),
+        compare: { type: 'string', enum: VERIFICATION_COMPARISONS, description: 'How the runs are compared, fixed when the verification started.' },
         originalCID: { type: 'string', maxLength: 128, description: 'The output the original run reported.' },
         liar: {
           type: 'object',

@@ -43,7 +43,15 @@ import { TerminalSpecError, specField } from '../../core/terminal-error.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
 import { withReservation } from '../../core/placement/reservation.ts';
 import { durationSeconds } from '../../core/duration.ts';
-import { dependentProviders, effectiveVerification, isDrawn, specAsk, verificationStep } from '../../core/verification/verdict.ts';
+import {
+  checkerJobSpec,
+  comparisonOf,
+  dependentProviders,
+  effectiveVerification,
+  isDrawn,
+  specAsk,
+  verificationStep,
+} from '../../core/verification/verdict.ts';
 import type { VerificationAsk } from '../../core/verification/verdict.ts';
 import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from '../../core/placement/types.ts';
 import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
@@ -327,6 +335,8 @@ export class AIJobController {
       podsComplete: complete,
       planned: plan.status.phase,
     });
+    // A proven liar is distrusted now, before any await: another worker's placement must not pick it.
+    if (plan.provenLiar) this.distrusted.add(plan.provenLiar.provider);
     // Hold the chosen capacity now, before any await, so concurrent placements see it taken.
     if (decision?.outcome === 'Placed' && plan.createPods && demand) {
       this.reservations.set(key, { uid: view.uid, replicas: view.replicas, placement: decision.placement, demand, until: this.now() + RESERVATION_TTL_MS });
@@ -551,7 +561,6 @@ export class AIJobController {
       // Written after the status that records the verdict: the verdict is the record, this is the
       // provider's track record (reputation → Trusted=False → no more verifying jobs there).
       const liar = plan.provenLiar;
-      this.distrusted.add(liar.provider);
       log('warn', 'provider proven to have reported a wrong output', { job: key, provider: liar.provider, attempt: liar.attempt });
       recordProvenMismatch(liar.provider);
       void Promise.resolve()
@@ -663,7 +672,9 @@ export class AIJobController {
   }
 
   /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
-  private async createPods(key: string, job: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
+  private async createPods(key: string, owner: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
+    // A Check attempt runs the checker on both outputs (docs/verification.md), not the job's image.
+    const job = creation.check ? { ...owner, spec: checkerJobSpec(owner.spec, creation.check) } : owner;
     const client = this.opts.registry.get(creation.provider);
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
     const created: RecordedPod[] = [];
@@ -751,6 +762,8 @@ function chainPlans(first: ReconcilePlan, second: ReconcilePlan): ReconcilePlan 
   for (const d of second.deletePods) if (!deletions.has(`${d.provider}/${d.name}`)) deletions.set(`${d.provider}/${d.name}`, d);
   return {
     ...second,
+    // A verdict naming a liar in the first plan is reported even when the second places the next attempt.
+    ...(first.provenLiar && !second.provenLiar ? { provenLiar: first.provenLiar } : {}),
     events: [...first.events, ...second.events],
     deletePods: [...deletions.values()],
     addFinalizer: first.addFinalizer || second.addFinalizer,
@@ -786,7 +799,7 @@ function toView(job: AIJob, opts: Pick<AIJobControllerOptions, 'priceDecimals' |
 function verificationOf(job: AIJob, opts: AIJobControllerOptions['verification']): JobView['verify'] {
   const window = job.spec.verification?.window;
   const windowMs = window ? specField('spec.verification.window', window, durationSeconds) * 1000 : undefined;
-  const policy = effectiveVerification(specAsk(job.spec.verification, windowMs), opts?.hubFloor);
+  const policy = { ...effectiveVerification(specAsk(job.spec.verification, windowMs), opts?.hubFloor), compare: comparisonOf(job.spec.verification) };
   if (policy.mode === 'None') return undefined;
   return { policy, drawn: isDrawn(policy, opts?.draw(job.metadata.uid ?? '') ?? 0) };
 }

@@ -194,9 +194,15 @@ describe('planReconcile: following an attempt', () => {
       ...p.status,
       conditions: [
         ...(p.status.conditions ?? []).filter((c) => c.type !== 'OutputPinned'),
-        { type: 'OutputPinned', status: 'True' as const, reason: 'Pinned', message: 'ok', lastTransitionTime: iso(T0) },
+        { type: 'OutputPinned', status: 'True' as const, reason: 'Pinned', message: `${OUT} is pinned on the hub's IPFS node`, lastTransitionTime: iso(T0) },
       ],
     };
+    // Pinned, but another CID (a refuted run's, docs/verification.md): still waiting.
+    const pinnedOther = {
+      ...pinned,
+      conditions: pinned.conditions.map((c) => (c.type === 'OutputPinned' ? { ...c, message: `${CKPT} is pinned on the hub's IPFS node` } : c)),
+    };
+    expect(plan(pinnedOther, [pod(0, done), pod(1, done)], {}, { pinOutput: true }).status.phase).not.toBe('Succeeded');
     const finished = plan(pinned, [pod(0, done), pod(1, done)], {}, { pinOutput: true });
     expect(finished.status.phase).toBe('Succeeded');
     expect(finished.events.map((e) => e.reason)).toEqual(['Succeeded']);

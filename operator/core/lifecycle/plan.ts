@@ -31,7 +31,7 @@ import type { JobEvent, JobView, ObservedPod, PlanInput, PodCreation, PodDeletio
 import { meteredSeconds } from '../metering.ts';
 import { claimPods, forgetPods, hubCreatedAt, recordPods } from './ownership.ts';
 import type { PodClaims } from './ownership.ts';
-import { nextAttemptPurpose, originalRun, purposeOf, verificationStep, windowExpired } from '../verification/verdict.ts';
+import { checkInputs, nextAttemptPurpose, originalRun, purposeOf, verificationStep, windowExpired } from '../verification/verdict.ts';
 import type { VerificationStep } from '../verification/verdict.ts';
 
 export { podName } from './ownership.ts';
@@ -84,6 +84,12 @@ export function placementBlocker(job: JobView, now: number): { reason: 'Awaiting
  */
 function completed(status: AIJobStatus): boolean {
   return originalRun(status) !== undefined && verificationStep(status).kind !== 'run';
+}
+
+/** OutputPinned is True for the current status.outputCID (the artifacts controller names the CID it pinned). */
+function outputPinned(status: AIJobStatus): boolean {
+  const c = findCondition(status.conditions, 'OutputPinned');
+  return c?.status === 'True' && Boolean(status.outputCID) && c.message.includes(status.outputCID as string);
 }
 
 /** True when the controller must compute a placement decision before planning. */
@@ -339,11 +345,9 @@ function planVerdict(input: PlanInput, b: PlanBuilder, step: Extract<Verificatio
     b.provenLiar = liar;
     b.events.push({ type: 'Warning', reason: 'ProvenMismatch', message: step.message.slice(0, 1024) });
   }
-  if (step.outputCID !== b.status.outputCID) {
-    b.status.outputCID = step.outputCID;
-    // The pinned output was the refuted one: the new one must be pinned before the job succeeds.
-    b.condition('OutputPinned', 'False', 'PinPending', `waiting for ${step.outputCID}, the verified output, to be pinned on the hub's IPFS node`);
-  }
+  // Refuted: the job's output is the agreeing runs'; it is pinned before the job succeeds
+  // (planCompletion waits for OutputPinned naming this CID, not the refuted one).
+  b.status.outputCID = step.outputCID;
   const verified = step.state === 'Verified' || step.state === 'Refuted';
   b.condition('Verified', verified ? 'True' : 'False', step.state, step.message);
   if (step.state === 'Inconclusive') {
@@ -423,7 +427,8 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
   b.condition('Running', 'False', 'PodsPending', `waiting for ${job.replicas} replica(s) to start on ${p.provider}`);
   b.events.push({ type: 'Normal', reason: 'Scheduled', message });
   b.phase('Scheduled');
-  b.createPods = { provider: p.provider, attempt: index, replicas: range(job.replicas), placement: p };
+  const check = purpose === 'Check' ? checkInputs(job.status) : undefined;
+  b.createPods = { provider: p.provider, attempt: index, replicas: range(job.replicas), placement: p, ...(check ? { check } : {}) };
 }
 
 /** Every replica completed: Succeeded once the output is pinned (when spec.output.pin asks for it). */
@@ -431,7 +436,7 @@ function planCompletion(input: PlanInput, b: PlanBuilder): void {
   const { job, now } = input;
   const last = originalRun(job.status) ?? (job.status.attempts?.at(-1) as AIJobAttempt);
   const message = last.message ?? `all ${job.replicas} replica(s) completed on ${last.provider}`;
-  if (!job.pinOutput || conditionIs(job.status, 'OutputPinned', 'True')) {
+  if (!job.pinOutput || outputPinned(job.status)) {
     b.finish('Succeeded', 'Succeeded', message, now);
     return;
   }
@@ -472,7 +477,8 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     pods: mine,
     replicas: job.replicas,
     podsComplete: input.podsComplete,
-    wasRunning: b.status.phase === 'Running',
+    // A re-execution's job reads Verifying throughout (PlanBuilder.phase): its Running condition says whether it ran.
+    wasRunning: b.status.phase === 'Running' || (b.status.phase === 'Verifying' && conditionIs(b.status, 'Running', 'True')),
     reclaiming,
     ...(Number.isFinite(drainSince) ? { reclaimingSince: drainSince } : {}),
     ...(input.attemptProvider ? { provider: input.attemptProvider } : {}),
@@ -517,7 +523,22 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   if (failed) {
     const message = `${failed.name} failed${failed.exit ? ` with exit code ${failed.exit.code} (${failed.exit.reason})` : ''}`;
     const used = gpuSeconds();
-    b.closeAttempt(attempt.index, { reason: 'Failed', message, gpuSeconds: used, billableGpuSeconds: used });
+    // A checker that exits 1 rejects the original output: a verdict, not a failure (verdict.ts).
+    const rejected = purposeOf(attempt) === 'Check' && failed.exit?.code === 1;
+    b.closeAttempt(attempt.index, {
+      reason: rejected ? 'Rejected' : 'Failed',
+      message: rejected ? `the checker rejected the original output: ${message}` : message,
+      gpuSeconds: used,
+      billableGpuSeconds: used,
+    });
+    if (rejected) {
+      b.deleteAll(
+        mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'),
+        'the checker rejected the output',
+      );
+      planAfterRuns(input, b);
+      return;
+    }
     if (purposeOf(attempt) !== 'Run') {
       b.deleteAll(
         mine.filter((p) => p.phase !== 'Failed' && p.phase !== 'Succeeded'),
@@ -545,6 +566,13 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     const reports = [...mine].sort((a, c) => a.replica - c.replica).map((p) => parseTerminationMessage(p.exit?.message, p.finishedAt));
     const outputCID = reports.map((r) => r.outputCID).find((c) => c);
     const used = gpuSeconds();
+    if (purposeOf(attempt) === 'Check') {
+      // Every checker replica exited 0: the original output is accepted (an output is not needed).
+      const message = `the checker accepted the original output on ${attempt.provider}`;
+      b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: used, billableGpuSeconds: used, ...(outputCID ? { outputCID } : {}) });
+      planAfterRuns(input, b);
+      return;
+    }
     if (!outputCID) {
       const why = reports.map((r) => r.invalid).find((x) => x) ?? 'no replica reported an outputCID in its termination message';
       const message = `all ${job.replicas} replica(s) exited 0 on ${attempt.provider} but the output is unusable: ${why}`;
@@ -562,7 +590,8 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   // 4. Still going: create what is missing (idempotent), report progress.
   if (missing.length > 0 && input.podsComplete) {
     const placement = placementFromStatus(b.status, attempt.provider);
-    if (placement) b.createPods = { provider: attempt.provider, attempt: attempt.index, replicas: missing, placement };
+    const check = purposeOf(attempt) === 'Check' ? checkInputs(b.status) : undefined;
+    if (placement) b.createPods = { provider: attempt.provider, attempt: attempt.index, replicas: missing, placement, ...(check ? { check } : {}) };
     // Their pods are gone: the uids on record go before the new ones are made (status is written
     // first), so the replacement is recorded, or adopted by name after a crash — never foreign. A
     // record younger than RECORD_SETTLE_MS stays: its pod may only not be in the cache yet.
@@ -598,7 +627,7 @@ function planRunSucceeded(input: PlanInput, b: PlanBuilder, attempt: AIJobAttemp
   if (verify && verify.policy.mode !== 'None') {
     if (verify.drawn) {
       const windowEndsAt = iso(now + verify.policy.windowMs);
-      b.status.verification = { state: 'Pending', windowEndsAt, originalCID: outputCID };
+      b.status.verification = { state: 'Pending', windowEndsAt, originalCID: outputCID, compare: verify.policy.compare ?? 'Exact' };
       const message = `re-executing attempt ${attempt.index} on an independent provider before payment; window ends ${windowEndsAt}`;
       b.condition('Verified', 'Unknown', 'Pending', message);
       b.condition('Running', 'False', 'Verifying', `all ${job.replicas} replica(s) completed on ${attempt.provider}; ${message}`);
@@ -621,7 +650,8 @@ function planRunSucceeded(input: PlanInput, b: PlanBuilder, attempt: AIJobAttemp
 function planCheckFinished(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, outputCID: string): void {
   const step = verificationStep(b.status);
   if (step.kind === 'run') {
-    const message = `re-execution attempt ${attempt.index} on ${attempt.provider} produced ${outputCID}, not the original ${b.status.verification?.originalCID}; a third provider breaks the tie`;
+    const judge = step.purpose === 'Check' ? 'the checker judges the two on a third provider' : 'a third provider breaks the tie';
+    const message = `re-execution attempt ${attempt.index} on ${attempt.provider} produced ${outputCID}, not the original ${b.status.verification?.originalCID}; ${judge}`;
     b.condition('Verified', 'Unknown', 'Mismatch', message);
     b.events.push({ type: 'Warning', reason: 'OutputMismatch', message });
     b.requeue(0);

@@ -131,6 +131,8 @@ export interface PodCreation {
   readonly replicas: readonly number[];
   /** What the pods are pinned to: from this pass's decision, or rebuilt from status.placement. */
   readonly placement: Pick<Placement, 'provider' | 'product' | 'resourceName' | 'nodeSelector'>;
+  /** A Check attempt (docs/verification.md): the pods run spec.verification.checker on these two outputs. */
+  readonly check?: { readonly original: string; readonly reference: string };
 }
 
 export interface PodDeletion {

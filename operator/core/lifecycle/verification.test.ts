@@ -12,7 +12,7 @@ const X = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
 const Y = 'bafkreidivzimqfqtoqxkrpge6bjyhlvxqs3rhe73owtmdulaxr5do5in7u';
 const UID = '0123456789abcdef';
 
-const job = (status: AIJobStatus, drawn = true, over: Partial<JobView> = {}): JobView => ({
+const job = (status: AIJobStatus, drawn = true, over: Partial<JobView> = {}, compare: 'Exact' | 'Checker' = 'Exact'): JobView => ({
   uid: UID,
   namespace: 'ml',
   name: 'train',
@@ -25,7 +25,7 @@ const job = (status: AIJobStatus, drawn = true, over: Partial<JobView> = {}): Jo
   pinOutput: false,
   requiresFunding: false,
   priceDecimals: 6,
-  verify: { policy: effectiveVerification({ mode: 'SpotCheck', sampleRate: 0.1, windowMs: 600_000 }), drawn },
+  verify: { policy: { ...effectiveVerification({ mode: 'SpotCheck', sampleRate: 0.1, windowMs: 600_000 }), compare }, drawn },
   status,
   ...over,
 });
@@ -83,7 +83,12 @@ describe('a drawn run is re-executed on another provider before it finishes', ()
   it('run → Verifying → an agreeing re-execution → Succeeded, everybody paid', () => {
     const first = runOn({}, 'provider-a', (n, at) => succeeded('provider-a', n, X, at), T0);
     expect(first.ended.status.phase).toBe('Verifying');
-    expect(first.ended.status.verification).toEqual({ state: 'Pending', originalCID: X, windowEndsAt: new Date(T0 + 61_000 + 600_000).toISOString() });
+    expect(first.ended.status.verification).toEqual({
+      state: 'Pending',
+      originalCID: X,
+      compare: 'Exact',
+      windowEndsAt: new Date(T0 + 61_000 + 600_000).toISOString(),
+    });
     expect(first.ended.status.attempts?.[0]).toMatchObject({ reason: 'Succeeded', outputCID: X });
     expect(first.ended.status.outputCID).toBe(X);
     expect(first.ended.requeueAfterMs).toBe(0);
@@ -135,6 +140,38 @@ describe('a drawn run is re-executed on another provider before it finishes', ()
     expect(needsPlacement(job(second.ended.status), T0 + 200_000)).toBe(true);
   });
 
+  it('a running re-execution whose pod disappears is preempted (PodDeleted) and placed again elsewhere, not recreated in place', () => {
+    const first = runOn({}, 'provider-a', (n, at) => succeeded('provider-a', n, X, at), T0);
+    const placed = planReconcile({ job: job(first.ended.status), pods: [], podsComplete: true, placement: placedOn('provider-b'), now: T0 + 120_000 });
+    const running: ObservedPod = { ...succeeded('provider-b', 2, X, 0), phase: 'Running', startedAt: T0 + 121_000 };
+    delete (running as { finishedAt?: number }).finishedAt;
+    delete (running as { exit?: unknown }).exit;
+    const up = planReconcile({ job: job(placed.status), pods: [running], podsComplete: true, now: T0 + 125_000 });
+    expect(up.status.phase).toBe('Verifying');
+    expect(up.status.conditions?.find((c) => c.type === 'Running')).toMatchObject({ status: 'True' });
+    const gone = planReconcile({ job: job(up.status), pods: [], podsComplete: true, now: T0 + 130_000 });
+    expect(gone.status.attempts?.[1]).toMatchObject({ purpose: 'Verification', reason: 'Preempted: PodDeleted' });
+    expect(gone.createPods).toBeUndefined();
+    expect(gone.status.phase).toBe('Verifying');
+    const again = planReconcile({ job: job(gone.status), pods: [], podsComplete: true, placement: placedOn('provider-c'), now: T0 + 200_000 });
+    expect(again.status.attempts?.[2]).toMatchObject({ provider: 'provider-c', purpose: 'Verification' });
+  });
+
+  it('a provider that refuses to create the re-execution’s pods is left for another, like an unreachable one', () => {
+    const first = runOn({}, 'provider-a', (n, at) => succeeded('provider-a', n, X, at), T0);
+    const placed = planReconcile({ job: job(first.ended.status), pods: [], podsComplete: true, placement: placedOn('provider-b'), now: T0 + 120_000 });
+    const refused = planReconcile({
+      job: job(placed.status),
+      pods: [],
+      podsComplete: true,
+      createRefused: { attempt: 2, message: 'exceeded quota' },
+      now: T0 + 121_000,
+    });
+    expect(refused.status.attempts?.[1]).toMatchObject({ reason: 'Preempted: CreateRefused' });
+    expect(refused.status.phase).toBe('Verifying');
+    expect(needsPlacement(job(refused.status), T0 + 400_000)).toBe(true);
+  });
+
   it('the window ending first stops the re-execution (billed for what it used) and pays the run unverified', () => {
     const first = runOn({}, 'provider-a', (n, at) => succeeded('provider-a', n, X, at), T0);
     const placed = planReconcile({ job: job(first.ended.status), pods: [], podsComplete: true, placement: placedOn('provider-b'), now: T0 + 120_000 });
@@ -169,5 +206,54 @@ describe('a drawn run is re-executed on another provider before it finishes', ()
     const ended = planReconcile({ job: plain, pods: [succeeded('provider-a', 1, X, T0 + 60_000)], podsComplete: true, now: T0 + 61_000 });
     expect(ended.status.phase).toBe('Succeeded');
     expect(ended.status).not.toHaveProperty('verification');
+  });
+});
+
+describe('Checker mode in the lifecycle', () => {
+  const checkerJob = (status: AIJobStatus) => job(status, true, {}, 'Checker');
+  const place = (status: AIJobStatus, provider: string, at: number) =>
+    planReconcile({ job: checkerJob(status), pods: [], podsComplete: true, placement: placedOn(provider), now: at });
+  const end = (status: AIJobStatus, pod: ObservedPod, at: number) => planReconcile({ job: checkerJob(status), pods: [pod], podsComplete: true, now: at });
+
+  function untilCheck() {
+    const run = end(place({}, 'provider-a', T0).status, succeeded('provider-a', 1, X, T0 + 60_000), T0 + 61_000);
+    expect(run.status.verification).toMatchObject({ state: 'Pending', compare: 'Checker' });
+    const reexec = end(place(run.status, 'provider-b', T0 + 100_000).status, succeeded('provider-b', 2, Y, T0 + 160_000), T0 + 161_000);
+    expect(reexec.status.phase).toBe('Verifying');
+    const check = place(reexec.status, 'provider-c', T0 + 200_000);
+    expect(check.status.attempts?.[2]).toMatchObject({ purpose: 'Check', provider: 'provider-c' });
+    // The checker's pods get both outputs to judge.
+    expect(check.createPods?.check).toEqual({ original: X, reference: Y });
+    return check.status;
+  }
+
+  it('outputs that differ in bits but pass the checker: Verified, the original output stands, everybody paid', () => {
+    const status = untilCheck();
+    const accepted = end(status, { ...succeeded('provider-c', 3, X, T0 + 230_000), exit: { code: 0, reason: 'Completed', message: '{}' } }, T0 + 231_000);
+    expect(accepted.status.phase).toBe('Succeeded');
+    expect(accepted.status.verification).toMatchObject({ state: 'Verified' });
+    expect(accepted.status.outputCID).toBe(X);
+    expect(accepted.status.attempts?.map((a) => a.billableGpuSeconds)).toEqual([60, 60, 30]);
+    expect(accepted.provenLiar).toBeUndefined();
+  });
+
+  it('the checker exiting 1 refutes the original: not paid, reported, the re-execution’s output becomes the job’s', () => {
+    const status = untilCheck();
+    const rejected = end(status, { ...failed('provider-c', 3, T0 + 230_000) }, T0 + 231_000);
+    expect(rejected.status.attempts?.[2]).toMatchObject({ reason: 'Rejected' });
+    expect(rejected.status.phase).toBe('Succeeded');
+    expect(rejected.status.verification).toMatchObject({ state: 'Refuted', liar: { attempt: 1, provider: 'provider-a' } });
+    expect(rejected.status.outputCID).toBe(Y);
+    expect(rejected.status.attempts?.[0]?.billableGpuSeconds).toBe(0);
+    expect(rejected.provenLiar).toEqual({ attempt: 1, provider: 'provider-a' });
+  });
+
+  it('a checker that fails any other way is no verdict: another provider checks again', () => {
+    const status = untilCheck();
+    const broken = end(status, { ...failed('provider-c', 3, T0 + 230_000), exit: { code: 2, reason: 'Error', message: '{}' } }, T0 + 231_000);
+    expect(broken.status.attempts?.[2]).toMatchObject({ reason: 'Failed' });
+    expect(broken.status.phase).toBe('Verifying');
+    expect(needsPlacement(checkerJob(broken.status), T0 + 300_000)).toBe(true);
+    expect(place(broken.status, 'provider-d', T0 + 300_000).status.attempts?.[3]).toMatchObject({ purpose: 'Check' });
   });
 });

@@ -1,5 +1,15 @@
 import type { AIJobAttempt, AIJobStatus } from '../../api/types.ts';
-import { dependentProviders, effectiveVerification, isDrawn, nextAttemptPurpose, verificationStep, windowExpired } from './verdict.ts';
+import {
+  checkerJobSpec,
+  checkInputs,
+  dependentProviders,
+  effectiveVerification,
+  isDrawn,
+  nextAttemptPurpose,
+  verificationStep,
+  windowExpired,
+} from './verdict.ts';
+import type { AIJobSpec } from '../../api/types.ts';
 
 const X = 'bafkreix';
 const Y = 'bafkreiy';
@@ -116,5 +126,63 @@ describe('dependentProviders: independence is by payout address too', () => {
     ]);
     expect(dependentProviders(['a'], payout)).toEqual(['a', 'a-alias']);
     expect(dependentProviders(['c'], payout)).toEqual(['c']);
+  });
+});
+
+describe('Checker mode', () => {
+  const checking = (attempts: AIJobAttempt[]): AIJobStatus => ({ attempts, verification: { state: 'Pending', originalCID: X, compare: 'Checker' } });
+  const judge = (index: number, provider: string, reason: 'Succeeded' | 'Rejected' | 'Failed') => ({
+    index,
+    provider,
+    endTime: 'x',
+    reason,
+    purpose: 'Check' as const,
+  });
+  it('identical outputs need no checker', () => {
+    expect(verificationStep(checking([run(1, 'a', X), check(2, 'b', X)]))).toMatchObject({ kind: 'verdict', state: 'Verified' });
+  });
+  it('differing outputs go to the checker on a provider independent of both runs, with both outputs', () => {
+    const s = checking([run(1, 'a', X), check(2, 'b', Y)]);
+    expect(verificationStep(s)).toEqual({ kind: 'run', purpose: 'Check', exclude: ['a', 'b'] });
+    expect(checkInputs(s)).toEqual({ original: X, reference: Y });
+  });
+  it('the checker accepting verifies the original; rejecting refutes it in favour of the re-execution', () => {
+    expect(verificationStep(checking([run(1, 'a', X), check(2, 'b', Y), judge(3, 'c', 'Succeeded')]))).toMatchObject({
+      kind: 'verdict',
+      state: 'Verified',
+      outputCID: X,
+    });
+    expect(verificationStep(checking([run(1, 'a', X), check(2, 'b', Y), judge(3, 'c', 'Rejected')]))).toMatchObject({
+      kind: 'verdict',
+      state: 'Refuted',
+      outputCID: Y,
+      liar: { attempt: 1, provider: 'a' },
+      verifier: { attempt: 2, provider: 'b' },
+    });
+  });
+  it('a checker that ends otherwise gave no verdict: it runs again elsewhere', () => {
+    expect(verificationStep(checking([run(1, 'a', X), check(2, 'b', Y), judge(3, 'c', 'Failed')]))).toEqual({
+      kind: 'run',
+      purpose: 'Check',
+      exclude: ['a', 'b', 'c'],
+    });
+  });
+  it("the checker's pods run its image on the job's inputs plus both outputs, without checkpoints", () => {
+    const spec = {
+      image: 'registry.example/train:1',
+      args: ['--train'],
+      inputs: [{ name: 'data', cid: Z, mountPath: '/data' }],
+      checkpoint: { path: '/ckpt', every: '10m' },
+      verification: { mode: 'Always', compare: 'Checker', checker: { image: 'registry.example/check:1', args: ['--tolerance', '0.05'] } },
+    } as unknown as AIJobSpec;
+    const built = checkerJobSpec(spec, { original: X, reference: Y });
+    expect(built.image).toBe('registry.example/check:1');
+    expect(built.args).toEqual(['--tolerance', '0.05']);
+    expect(built).not.toHaveProperty('checkpoint');
+    expect(built.inputs).toEqual([
+      { name: 'data', cid: Z, mountPath: '/data' },
+      { name: 'verify-original', cid: X, mountPath: '/flotilla/verify/original' },
+      { name: 'verify-reference', cid: Y, mountPath: '/flotilla/verify/reference' },
+    ]);
   });
 });

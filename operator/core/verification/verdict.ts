@@ -13,16 +13,24 @@
 //        Z = Y ──▶ Refuted; the original lied (liar = it), the job's output becomes Y
 //        else  ──▶ Inconclusive: no two runs agree (the job is not deterministic); nobody is slashed
 //
+// Checker mode (training whose bits differ run to run): instead of the tiebreak, a Check attempt
+// runs spec.verification.checker on a provider independent of both runs, with both outputs:
+//        exit 0 ──▶ Verified (the original output is accepted)
+//        exit 1 ──▶ Refuted; the original lied (liar = it), the job's output becomes Y
+//
 // A re-execution that fails, is preempted or is refused is replaced on another provider, up to
 // MAX_UNFINISHED_CHECKS; the window (spec.verification.window) bounds it in time. Past either the
 // run is paid unverified (Expired): money is never withheld for work done because verifying failed.
 import type { AIJobAttempt, AIJobSpec, AIJobStatus } from '../../api/types.ts';
 
 export type VerificationMode = 'None' | 'SpotCheck' | 'Always';
-export type CheckPurpose = 'Verification' | 'Tiebreak';
+export type CheckPurpose = 'Verification' | 'Tiebreak' | 'Check';
+export type Comparison = 'Exact' | 'Checker';
 
 export interface VerificationPolicy {
   readonly mode: VerificationMode;
+  /** How outputs are compared: the job's own choice (spec.verification.compare), Exact by default. */
+  readonly compare?: Comparison;
   /** SpotCheck: probability of re-execution, in [0, 1]. */
   readonly sampleRate: number;
   readonly windowMs: number;
@@ -61,6 +69,11 @@ export function effectiveVerification(...asks: readonly (VerificationAsk | undef
 }
 
 /** The job's own ask, from spec.verification (the window parsed by the caller, which owns durations). */
+/** The job's comparison: Checker only when it asked for it (and named a checker). */
+export function comparisonOf(spec: AIJobSpec['verification']): Comparison {
+  return spec?.compare === 'Checker' && spec.checker ? 'Checker' : 'Exact';
+}
+
 export function specAsk(spec: AIJobSpec['verification'], windowMs: number | undefined): VerificationAsk | undefined {
   if (!spec) return undefined;
   return {
@@ -77,7 +90,10 @@ export function isDrawn(policy: VerificationPolicy, draw: number): boolean {
   return draw < policy.sampleRate;
 }
 
-export const purposeOf = (a: AIJobAttempt): 'Run' | CheckPurpose => (a.purpose === 'Verification' || a.purpose === 'Tiebreak' ? a.purpose : 'Run');
+export const purposeOf = (a: AIJobAttempt): 'Run' | CheckPurpose =>
+  a.purpose === 'Verification' || a.purpose === 'Tiebreak' || a.purpose === 'Check' ? a.purpose : 'Run';
+/** A Check attempt's verdict: its checker exited 0 (Succeeded) or 1 (Rejected). */
+const judged = (a: AIJobAttempt) => purposeOf(a) === 'Check' && a.endTime !== undefined && (a.reason === 'Succeeded' || a.reason === 'Rejected');
 const finishedWithOutput = (a: AIJobAttempt) => a.endTime !== undefined && a.reason === 'Succeeded' && Boolean(a.outputCID);
 
 /** The run being verified: the last Run attempt that succeeded. */
@@ -116,8 +132,8 @@ export function verificationStep(status: AIJobStatus): VerificationStep {
   if (!original?.outputCID) return { kind: 'none' };
   const x = original.outputCID;
   const checks = checksOf(status, original);
-  const done = checks.filter(finishedWithOutput);
-  const unfinished = checks.filter((a) => a.endTime !== undefined && !finishedWithOutput(a)).length;
+  const done = checks.filter((a) => purposeOf(a) !== 'Check' && finishedWithOutput(a));
+  const unfinished = checks.filter((a) => a.endTime !== undefined && !finishedWithOutput(a) && !judged(a)).length;
   const exclude = [...new Set([original.provider, ...checks.map((a) => a.provider)])];
   const first = done[0];
   const at = (a: AIJobAttempt) => ({ attempt: a.index, provider: a.provider });
@@ -129,6 +145,7 @@ export function verificationStep(status: AIJobStatus): VerificationStep {
       message: `attempt ${first.index} on ${first.provider} re-executed the run of attempt ${original.index} on ${original.provider} and got the same output ${x}`,
     };
   }
+  if (first && status.verification?.compare === 'Checker') return checkerStep(original, first, checks, exclude, unfinished);
   const second = done[1];
   if (first && second) {
     const y = first.outputCID as string;
@@ -169,6 +186,44 @@ export function verificationStep(status: AIJobStatus): VerificationStep {
   return { kind: 'run', purpose: first ? 'Tiebreak' : 'Verification', exclude };
 }
 
+/** Checker mode once the re-execution disagreed: the checker's verdict, or another Check to run. */
+function checkerStep(original: AIJobAttempt, first: AIJobAttempt, checks: readonly AIJobAttempt[], exclude: string[], unfinished: number): VerificationStep {
+  const x = original.outputCID as string;
+  const y = first.outputCID as string;
+  const verdict = checks.find(judged);
+  if (verdict?.reason === 'Succeeded')
+    return {
+      kind: 'verdict',
+      state: 'Verified',
+      outputCID: x,
+      message: `the checker (attempt ${verdict.index} on ${verdict.provider}) accepted the original output ${x} against the re-execution's ${y}`,
+    };
+  if (verdict?.reason === 'Rejected')
+    return {
+      kind: 'verdict',
+      state: 'Refuted',
+      outputCID: y,
+      liar: { attempt: original.index, provider: original.provider },
+      verifier: { attempt: first.index, provider: first.provider },
+      message: `the checker (attempt ${verdict.index} on ${verdict.provider}) rejected the original output ${x} of attempt ${original.index} on ${original.provider} against the re-execution's ${y}`,
+    };
+  if (unfinished >= MAX_UNFINISHED_CHECKS)
+    return {
+      kind: 'verdict',
+      state: 'Expired',
+      outputCID: x,
+      message: `${unfinished} checks ended without a verdict; the run of attempt ${original.index} is paid unverified`,
+    };
+  return { kind: 'run', purpose: 'Check', exclude };
+}
+
+/** What a Check attempt's pods get: the two outputs it judges. */
+export function checkInputs(status: AIJobStatus): { readonly original: string; readonly reference: string } | undefined {
+  const original = originalRun(status);
+  const reference = original ? checksOf(status, original).find((a) => purposeOf(a) === 'Verification' && finishedWithOutput(a)) : undefined;
+  return original?.outputCID && reference?.outputCID ? { original: original.outputCID, reference: reference.outputCID } : undefined;
+}
+
 /** The purpose of the next attempt a job without an open one would get. */
 export function nextAttemptPurpose(status: AIJobStatus): 'Run' | CheckPurpose {
   const step = verificationStep(status);
@@ -192,4 +247,29 @@ export function dependentProviders(exclude: readonly string[], payoutOf: Readonl
   const out = new Set(exclude);
   for (const [name, address] of payoutOf) if (address && addresses.has(address.toLowerCase())) out.add(name);
   return [...out].sort();
+}
+
+/** Where a Check attempt's pods find the two outputs (documented on spec.verification.checker). */
+export const CHECK_MOUNTS = { original: '/flotilla/verify/original', reference: '/flotilla/verify/reference' } as const;
+
+/**
+ * The spec a Check attempt's pods are built from: the job's, with the checker's image, command and
+ * args, and both outputs added to its inputs (so they are fetched and mounted like any input, and
+ * named in FLOTILLA_INPUT_VERIFY_ORIGINAL_CID / _REFERENCE_CID). No checkpoints: a check is short.
+ */
+export function checkerJobSpec(spec: AIJobSpec, check: { readonly original: string; readonly reference: string }): AIJobSpec {
+  const checker = spec.verification?.checker;
+  if (!checker) return spec;
+  const { checkpoint: _checkpoint, command: _command, args: _args, ...rest } = spec;
+  return {
+    ...rest,
+    image: checker.image,
+    ...(checker.command ? { command: checker.command } : {}),
+    ...(checker.args ? { args: checker.args } : {}),
+    inputs: [
+      ...(spec.inputs ?? []),
+      { name: 'verify-original', cid: check.original, mountPath: CHECK_MOUNTS.original },
+      { name: 'verify-reference', cid: check.reference, mountPath: CHECK_MOUNTS.reference },
+    ],
+  };
 }
