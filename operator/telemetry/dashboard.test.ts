@@ -19,6 +19,7 @@ import {
   recordPlacementDecision,
   recordPlacementLatency,
   recordPreemption,
+  recordProvenMismatch,
   recordProviderViolation,
   recordReconcile,
   recordRecovery,
@@ -65,6 +66,7 @@ async function scrapeEverything(): Promise<Map<string, Set<string>>> {
     recordCallback('delivered');
     recordMalformedObject('p', 'Node');
     recordProviderViolation('p');
+    recordProvenMismatch('p');
     recordOrphanDeleted('p');
     recordJobClaimedElsewhere();
     const { resourceMetrics } = await exporter.collect();
