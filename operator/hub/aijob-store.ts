@@ -3,13 +3,14 @@
 // plain JSON (client-node's typed serializers would drop fields they do not know).
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
+import { AIJOB, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import { claimVerdict, MANAGED_BY_ANNOTATION } from '../core/lifecycle/claim.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
 import { failpoint } from '../runtime/failpoint.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
+import { EventRecorder } from './event-recorder.ts';
 import type { InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
 
 export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -42,6 +43,7 @@ export class AIJobStore {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly component: string;
+  readonly events: EventRecorder;
   private readonly owner: string | undefined;
   private readonly claimedOnly: boolean;
 
@@ -51,6 +53,7 @@ export class AIJobStore {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = (opts.eventClient ?? kc).makeApiClient(CoreV1Api);
     this.component = opts.component ?? 'flotilla-operator';
+    this.events = new EventRecorder(this.core, this.component);
     const ns = opts.namespace;
     const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
     const list = () =>
@@ -70,6 +73,7 @@ export class AIJobStore {
 
   stop(): void {
     this.informer.stop();
+    this.events.stop();
   }
 
   /** The job, if this operator may act on it (see AIJobStoreOptions.owner). */
@@ -148,31 +152,8 @@ export class AIJobStore {
     )) as AIJob;
   }
 
-  async recordEvent(job: AIJob, event: JobEvent): Promise<void> {
-    assertLeading(`record an Event on AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    const now = new Date();
-    await this.core.createNamespacedEvent({
-      namespace: job.metadata.namespace ?? '',
-      body: {
-        metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
-        involvedObject: {
-          apiVersion: API_VERSION,
-          kind: AIJOB.kind,
-          name: job.metadata.name ?? '',
-          namespace: job.metadata.namespace ?? '',
-          uid: job.metadata.uid ?? '',
-          resourceVersion: job.metadata.resourceVersion ?? '',
-        },
-        reason: event.reason,
-        message: event.message.slice(0, 1024),
-        type: event.type,
-        source: { component: this.component },
-        reportingComponent: this.component,
-        reportingInstance: this.component,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
+  /** Records an Event about the job (hub/event-recorder.ts: routine ones are aggregated across jobs). */
+  recordEvent(job: AIJob, event: JobEvent): Promise<void> {
+    return this.events.record(job, event);
   }
 }

@@ -1,0 +1,148 @@
+// Records Events about AIJobs on the hub. Warnings are written one per occurrence, on their job.
+// Normal (routine) Events go through the series of core/event-series.ts: the first few of each
+// namespace and reason are written on their job, the rest are counted into one aggregate Event of
+// the namespace, updated on a timer — so a burst of jobs does not cost an Event write per job per
+// step (docs/observability.md, "Events").
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AIJOB, API_VERSION } from '../api/group.ts';
+import type { AIJob } from '../api/types.ts';
+import { aggregateMessage, DEFAULT_SERIES, flushDue, flushed, observe, seriesKey } from '../core/event-series.ts';
+import type { SeriesOptions, SeriesState } from '../core/event-series.ts';
+import type { JobEvent } from '../core/lifecycle/types.ts';
+import { assertLeading } from '../runtime/lease-guard.ts';
+
+/** A leak guard: series of namespaces and reasons this process keeps at once. */
+const MAX_SERIES = 10_000;
+
+interface Series {
+  state: SeriesState;
+  readonly namespace: string;
+  readonly reason: string;
+  /** The aggregate Event's name once created in this window. */
+  name?: string;
+  /** The window the aggregate Event belongs to (a new window gets a new Event). */
+  window?: number;
+}
+
+export class EventRecorder {
+  private readonly core: CoreV1Api;
+  private readonly component: string;
+  private readonly opts: SeriesOptions;
+  private readonly now: () => number;
+  private readonly series = new Map<string, Series>();
+  private timer: NodeJS.Timeout | undefined;
+  /** Event objects written (created or updated), for tests and the benchmark. */
+  writes = 0;
+
+  constructor(core: CoreV1Api, component: string, opts: Partial<SeriesOptions> = {}, now: () => number = Date.now) {
+    this.core = core;
+    this.component = component;
+    this.opts = { ...DEFAULT_SERIES, ...opts };
+    this.now = now;
+  }
+
+  async record(job: AIJob, event: JobEvent): Promise<void> {
+    assertLeading(`record an Event on AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    if (event.type !== 'Normal') return this.create(job, event);
+    const namespace = job.metadata.namespace ?? '';
+    const key = seriesKey(namespace, event.reason);
+    const current = this.series.get(key);
+    const { state, action } = observe(current?.state, event.message, this.now(), this.opts);
+    const series: Series = current && current.state.windowStart === state.windowStart ? current : { state, namespace, reason: event.reason };
+    series.state = state;
+    if (!this.series.has(key) && this.series.size >= MAX_SERIES) this.series.delete(this.series.keys().next().value as string);
+    this.series.set(key, series);
+    if (action.kind === 'individual') return this.create(job, event);
+    if (action.kind === 'create-aggregate') {
+      series.window = state.windowStart;
+      series.name = await this.createAggregate(series);
+      return;
+    }
+    this.ensureTimer();
+  }
+
+  /** Writes every aggregate Event with occurrences it does not show yet and whose flush is due. */
+  async flush(force = false): Promise<void> {
+    const now = this.now();
+    for (const series of this.series.values()) {
+      if (!series.name || !(force ? series.state.unflushed > 0 : flushDue(series.state, now, this.opts))) continue;
+      assertLeading(`update the aggregate Event ${series.namespace}/${series.name}`);
+      const count = series.state.aggregated;
+      series.state = flushed(series.state, now);
+      await this.core.patchNamespacedEvent(
+        {
+          name: series.name,
+          namespace: series.namespace,
+          body: { count, lastTimestamp: new Date(now).toISOString(), message: aggregateMessage(series.reason, count, series.state.lastMessage) },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      this.writes++;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private ensureTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), this.opts.flushMs);
+    this.timer.unref();
+  }
+
+  private async create(job: AIJob, event: JobEvent): Promise<void> {
+    const now = new Date(this.now());
+    await this.core.createNamespacedEvent({
+      namespace: job.metadata.namespace ?? '',
+      body: {
+        metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: AIJOB.kind,
+          name: job.metadata.name ?? '',
+          namespace: job.metadata.namespace ?? '',
+          uid: job.metadata.uid ?? '',
+          resourceVersion: job.metadata.resourceVersion ?? '',
+        },
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        type: event.type,
+        source: { component: this.component },
+        reportingComponent: this.component,
+        reportingInstance: this.component,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+    this.writes++;
+  }
+
+  /** The namespace's aggregate Event of a reason: on the Namespace, since it speaks for many AIJobs. */
+  private async createAggregate(series: Series): Promise<string> {
+    const now = new Date(this.now());
+    const created = await this.core.createNamespacedEvent({
+      namespace: series.namespace,
+      body: {
+        metadata: { generateName: `aijobs.${series.reason.toLowerCase()}.`, namespace: series.namespace },
+        // An Event's object must be in its namespace: the Namespace is named as if it were (kubectl get events -n shows it).
+        involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: series.namespace, namespace: series.namespace },
+        reason: series.reason,
+        message: aggregateMessage(series.reason, 1, series.state.lastMessage),
+        type: 'Normal',
+        source: { component: this.component },
+        reportingComponent: this.component,
+        reportingInstance: this.component,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+    this.writes++;
+    this.ensureTimer();
+    return created.metadata?.name ?? '';
+  }
+}
