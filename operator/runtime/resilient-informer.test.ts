@@ -62,7 +62,7 @@ function pagedNodes(all: unknown[], watchEvents: unknown[] = []): typeof route {
   };
 }
 
-function informer(opts: { pageSize?: number; maxObjects?: number; malformed?: string[]; states?: InformerState[] }) {
+function informer(opts: { pageSize?: number; maxObjects?: number; malformed?: string[]; states?: InformerState[]; trim?: (n: V1Node) => void }) {
   const core = kc.makeApiClient(CoreV1Api);
   return new ResilientInformer<V1Node>({
     kubeConfig: kc,
@@ -73,6 +73,7 @@ function informer(opts: { pageSize?: number; maxObjects?: number; malformed?: st
     backoff: { initialMs: 60_000, maxMs: 60_000 },
     onMalformed: (_obj, problem) => opts.malformed?.push(problem),
     onState: (s) => opts.states?.push(s),
+    ...(opts.trim ? { trim: opts.trim } : {}),
   });
 }
 
@@ -164,6 +165,30 @@ describe('ResilientInformer bounded input', () => {
           .sort(),
       ).toEqual(['a', 'b']);
       expect(malformed).toEqual(['metadata.name is not a non-empty string', 'it has no metadata', 'metadata.name is not a non-empty string']);
+    } finally {
+      inf.stop();
+    }
+  });
+
+  it('caches objects without managedFields and without what trim drops (list and watch)', async () => {
+    const heavy = (name: string) => ({
+      metadata: { name, resourceVersion: '5', managedFields: [{ manager: 'kubelet', operation: 'Update', fieldsV1: { 'f:status': {} } }] },
+      status: { images: [{ names: ['registry.example/big:1'], sizeBytes: 1 }], nodeInfo: { kubeletVersion: 'v1.36.3' } },
+    });
+    route = pagedNodes([heavy('a')], [{ type: 'ADDED', object: heavy('b') }]);
+    const inf = informer({
+      trim: (n) => {
+        if (n.status) delete n.status.images;
+      },
+    });
+    inf.start();
+    try {
+      await until(() => inf.list().length === 2);
+      for (const n of inf.list()) {
+        expect(n.metadata?.managedFields).toBeUndefined();
+        expect(n.status?.images).toBeUndefined();
+        expect(n.status?.nodeInfo?.kubeletVersion).toBe('v1.36.3');
+      }
     } finally {
       inf.stop();
     }

@@ -80,6 +80,11 @@ export interface ResilientInformerOptions<T extends ObjectWithMeta> {
   readonly pageSize?: number;
   /** The most objects the cache holds; more fail the informer with TooManyObjects. Unset: no limit. */
   readonly maxObjects?: number;
+  /**
+   * Drops what the operator never reads from each object before it is cached (memory: a node's
+   * status.images can be tens of kilobytes). metadata.managedFields is always dropped.
+   */
+  readonly trim?: (obj: T) => void;
   /** Told of each object skipped because it has no name (it never reaches the cache). */
   readonly onMalformed?: (obj: unknown, problem: string) => void;
   readonly labelSelector?: string;
@@ -172,6 +177,7 @@ export class ResilientInformer<T extends ObjectWithMeta> {
           this.opts.onMalformed?.(obj, problem);
           return false;
         }
+        trimObject(obj as T, opts.trim);
         const meta = (obj as ObjectWithMeta).metadata;
         const isNew = phase !== 'DELETED' && this.informer.get(meta?.name ?? '', meta?.namespace ?? undefined) === undefined;
         if (isNew && opts.maxObjects !== undefined && this.objectCount >= opts.maxObjects) {
@@ -249,7 +255,7 @@ export class ResilientInformer<T extends ObjectWithMeta> {
       for (const item of Array.isArray(page.items) ? page.items : []) {
         const problem = nameProblem(item);
         if (problem) this.opts.onMalformed?.(item, problem);
-        else items.push(item);
+        else items.push(trimObject(item, this.opts.trim));
       }
       if (maxObjects !== undefined && items.length > maxObjects) throw new TooManyObjects(this.opts.path, maxObjects);
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
@@ -308,6 +314,14 @@ export class ResilientInformer<T extends ObjectWithMeta> {
       this.run();
     }, delay);
   }
+}
+
+/** The object without what no reader needs (managedFields: often the largest part of an object). */
+function trimObject<T>(obj: T, trim: ((obj: T) => void) | undefined): T {
+  const meta = (obj as { metadata?: { managedFields?: unknown } }).metadata;
+  if (meta && 'managedFields' in meta) delete meta.managedFields;
+  trim?.(obj);
+  return obj;
 }
 
 /** Why ListWatch cannot keep this object (it keys its cache by metadata.name), or undefined. */
