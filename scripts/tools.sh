@@ -70,7 +70,7 @@ build_kubernetes() {
   have "$out" "${bins[@]}" && { say "kubernetes $KUBE_VERSION: cached"; return; }
   $check_only && { say "kubernetes $KUBE_VERSION: MISSING"; return 1; }
   require_go
-  say "kubernetes $KUBE_VERSION: building ${bins[*]} from the k8s.io/kubernetes module (cold: ~20-30 min on 2 cores)"
+  say "kubernetes $KUBE_VERSION: building ${bins[*]} from the k8s.io/kubernetes module (cold: ~5 min on 2 cores, measured 290 s; docs/local-federation.md)"
   local w; w=$(fresh_workdir "kubernetes-$KUBE_VERSION")
   (
     cd "$w"
@@ -103,7 +103,7 @@ build_etcd() {
   have "$out" etcd && { say "etcd $ETCD_VERSION: cached"; return; }
   $check_only && { say "etcd $ETCD_VERSION: MISSING"; return 1; }
   require_go
-  say "etcd $ETCD_VERSION: building from go.etcd.io/etcd/server/v3 (~2-4 min cold)"
+  say "etcd $ETCD_VERSION: building from go.etcd.io/etcd/server/v3 (~1 min cold, measured 41 s)"
   local w; w=$(fresh_workdir "etcd-$ETCD_VERSION")
   (
     cd "$w"
@@ -121,7 +121,7 @@ build_kwok() {
   have "$out" kwok kwokctl && { say "kwok $KWOK_VERSION: cached"; return; }
   $check_only && { say "kwok $KWOK_VERSION: MISSING"; return 1; }
   require_go
-  say "kwok $KWOK_VERSION: go install kwok + kwokctl (~3-5 min cold)"
+  say "kwok $KWOK_VERSION: go install kwok + kwokctl (~2 min cold, measured 100 s)"
   local tmp="$out.partial"; rm -rf "$tmp"
   with_heartbeat "kwok $KWOK_VERSION" env GOBIN="$tmp/bin" go install -trimpath -ldflags "-s -w" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
@@ -133,7 +133,7 @@ build_kubo() {
   have "$out" ipfs && { say "kubo $KUBO_VERSION: cached"; return; }
   $check_only && { say "kubo $KUBO_VERSION: MISSING"; return 1; }
   require_go
-  say "kubo $KUBO_VERSION: building cmd/ipfs (~4-8 min cold)"
+  say "kubo $KUBO_VERSION: building cmd/ipfs (~1.5 min cold, measured 77 s)"
   local w; w=$(fresh_workdir "kubo-$KUBO_VERSION")
   (
     cd "$w"
@@ -154,7 +154,7 @@ build_helm() {
   have "$out" helm && { say "helm $HELM_VERSION: cached"; return; }
   $check_only && { say "helm $HELM_VERSION: MISSING"; return 1; }
   require_go
-  say "helm $HELM_VERSION: go install (~3-5 min cold)"
+  say "helm $HELM_VERSION: go install (~1 min cold, measured 66 s)"
   local tmp="$out.partial"; rm -rf "$tmp"
   with_heartbeat "helm $HELM_VERSION" env GOBIN="$tmp/bin" go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
