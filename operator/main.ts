@@ -282,6 +282,7 @@ async function main(): Promise<void> {
         ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
         owner: config.owner,
         slashAmount: config.verification.slashAmount,
+        verificationFloor: config.verification.hubFloor,
       });
       const artifacts = startArtifacts(config, hub);
       // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).

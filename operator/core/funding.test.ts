@@ -64,6 +64,12 @@ describe('requiredReclaimDeadline', () => {
   it('is now plus the default max runtime plus the window without spec.deadline', () => {
     expect(requiredReclaimDeadline({ now: NOW, defaultMaxRuntimeSeconds: 3 * DAY, settlementWindowSeconds: DAY })).toBe(unix(NOW) + BigInt(4 * DAY));
   });
+  it('adds the verification window for a job that verifies: the payer cannot reclaim while its run is checked', () => {
+    const jobDeadline = NOW + 3_600_000;
+    expect(
+      requiredReclaimDeadline({ jobDeadline, now: NOW, defaultMaxRuntimeSeconds: 10 * DAY, settlementWindowSeconds: DAY, verificationWindowSeconds: 3600 }),
+    ).toBe(unix(jobDeadline) + BigInt(DAY) + 3600n);
+  });
   it('rounds a sub-second deadline up', () => {
     expect(requiredReclaimDeadline({ jobDeadline: NOW + 1, now: NOW, defaultMaxRuntimeSeconds: 0, settlementWindowSeconds: 0 })).toBe(unix(NOW) + 1n);
   });

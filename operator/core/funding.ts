@@ -6,8 +6,9 @@
 //                                flotilla.dev/allow-unpaid-jobs: "true"
 //   deposit from an address the namespace did not declare (flotilla.dev/payers) → funds nothing
 //   deposit whose reclaim deadline ends before the job's deadline (or now + the default max
-//   runtime) plus the settlement window → funds nothing: the payer could take it back before the
-//   work done is settled
+//   runtime) plus, for a job that verifies, its verification window (docs/verification.md), plus
+//   the settlement window → funds nothing: the payer could take it back before the work done is
+//   settled — or, verifying, while the run is being checked
 //
 // Both annotations live on the Namespace, which only cluster admins can write (the built-in
 // `admin` and `edit` roles grant no write on Namespaces): stricter than "namespace admins", and a
@@ -60,12 +61,14 @@ export interface DeadlineInputs {
   readonly defaultMaxRuntimeSeconds: number;
   /** Time the operator keeps to settle after the job's end (chain down, confirmations, retries). */
   readonly settlementWindowSeconds: number;
+  /** A job that verifies: its verification window (settlement waits for the verdict, at most this long after the run). */
+  readonly verificationWindowSeconds?: number;
 }
 
 /** The earliest reclaim deadline (unix seconds) a deposit may have and still fund the job. */
 export function requiredReclaimDeadline(d: DeadlineInputs): bigint {
   const endMs = d.jobDeadline ?? d.now + d.defaultMaxRuntimeSeconds * 1000;
-  return BigInt(Math.ceil(endMs / 1000)) + BigInt(d.settlementWindowSeconds);
+  return BigInt(Math.ceil(endMs / 1000)) + BigInt(d.settlementWindowSeconds) + BigInt(Math.ceil(d.verificationWindowSeconds ?? 0));
 }
 
 export interface FundingPolicy extends FundingRequirement {

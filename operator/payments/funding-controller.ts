@@ -28,6 +28,10 @@ import { isTerminal } from '../core/lifecycle/phases.ts';
 import { AmountError, fromBaseUnits, toBaseUnits } from '../core/money.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
+import { durationSeconds } from '../core/duration.ts';
+import { parseNamespacePolicy } from '../core/placement/namespace-policy.ts';
+import { effectiveVerification, specAsk } from '../core/verification/verdict.ts';
+import type { VerificationAsk } from '../core/verification/verdict.ts';
 import type { ReconcileResult } from '../runtime/work-queue.ts';
 import { resolveToken } from './chain-config.ts';
 import type { ChainConfig } from './chain-config.ts';
@@ -42,6 +46,8 @@ export interface FundingControllerOptions {
   /** Absent: payments are off and every job with spec.payment is told so. */
   readonly chain?: EscrowClient;
   readonly config?: ChainConfig;
+  /** The hub's verification floor (docs/verification.md): a job that verifies needs a deposit that outlasts its window. */
+  readonly verificationFloor?: VerificationAsk;
   /** A hub Namespace's annotations, read live (they are policy); needed when `config` is set. */
   readonly namespaceAnnotations?: (namespace: string) => Promise<Readonly<Record<string, string>>>;
   readonly log: Logger;
@@ -119,7 +125,8 @@ export class FundingController {
       return {};
     }
 
-    const { payers, invalid } = declaredPayers(await this.annotations(namespace));
+    const annotations = await this.annotations(namespace);
+    const { payers, invalid } = declaredPayers(annotations);
     if (invalid.length > 0) this.opts.log('warn', 'namespace declares payers that are not addresses; ignored', { namespace, invalid });
     const escrowJobId = escrowJobIdOf(job.metadata.uid ?? '');
     let deposit;
@@ -137,6 +144,7 @@ export class FundingController {
       now: this.now().getTime(),
       defaultMaxRuntimeSeconds: config.defaultMaxRuntimeSeconds,
       settlementWindowSeconds: config.settlementWindowSeconds,
+      ...((w) => (w !== undefined ? { verificationWindowSeconds: w } : {}))(this.verificationWindowSeconds(job, annotations)),
     });
     const verdict = fundingPolicyVerdict(escrowJobId, deposit, {
       tokenAddress: token.address,
@@ -159,6 +167,19 @@ export class FundingController {
     if (verdict.status === 'True')
       this.opts.log('info', 'job funded', { job: key, escrowJobId, payer: deposit.payer, deposited: funding.deposited, deadline: String(deposit.deadline) });
     return verdict.status === 'True' ? {} : { requeueAfterMs: config.pollMs };
+  }
+
+  /** The verification window of a job that verifies (spec, namespace floor, hub floor); undefined when it does not. */
+  private verificationWindowSeconds(job: AIJob, annotations: Readonly<Record<string, string>>): number | undefined {
+    const window = job.spec.verification?.window;
+    let windowMs: number | undefined;
+    try {
+      windowMs = window ? durationSeconds(window) * 1000 : undefined;
+    } catch {
+      windowMs = undefined; // the spec gate ends such a job (InvalidSpec); the default window stands meanwhile
+    }
+    const policy = effectiveVerification(specAsk(job.spec.verification, windowMs), parseNamespacePolicy(annotations).verification, this.opts.verificationFloor);
+    return policy.mode === 'None' ? undefined : policy.windowMs / 1000;
   }
 
   private async annotations(namespace: string): Promise<Readonly<Record<string, string>>> {

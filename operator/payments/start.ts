@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
+import type { VerificationAsk } from '../core/verification/verdict.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
 import { readKeyFile } from './chain-config.ts';
 import type { ChainConfig } from './chain-config.ts';
@@ -20,6 +21,8 @@ export interface PaymentsOptions {
   readonly watchNamespace?: string;
   /** Token units slashed from a proven liar's bond (docs/verification.md). */
   readonly slashAmount?: string;
+  /** The hub's verification floor: the funding gate makes a verifying job's deposit outlast its window. */
+  readonly verificationFloor?: VerificationAsk;
   /** This operator's name: only jobs it claimed are funded and settled here (core/lifecycle/claim.ts). */
   readonly owner?: string;
   readonly workers?: number;
@@ -59,7 +62,15 @@ export function startPayments(opts: PaymentsOptions): Payments {
   const get = (k: string) => store.get(k);
   const core = opts.hub.makeApiClient(CoreV1Api);
   const namespaceAnnotations = async (name: string) => (await core.readNamespace({ name })).metadata?.annotations ?? {};
-  const funding = new FundingController({ writer, get, log, namespaceAnnotations, ...(chain ? { chain } : {}), ...(opts.chain ? { config: opts.chain } : {}) });
+  const funding = new FundingController({
+    writer,
+    get,
+    log,
+    namespaceAnnotations,
+    ...(chain ? { chain } : {}),
+    ...(opts.chain ? { config: opts.chain } : {}),
+    ...(opts.verificationFloor ? { verificationFloor: opts.verificationFloor } : {}),
+  });
   const settlement = new SettlementController({
     hub: opts.hub,
     writer,
