@@ -9,6 +9,9 @@
 //      the Kubo node serving it need not be trusted; files go to <dir>.partial-<pid> first and the
 //      folder is renamed into place only when all of it verified
 //
+// --checkpoints also downloads each attempt's last checkpoint (the CIDs the signed receipt names;
+// the status's with --skip-receipt) into <dir>-checkpoints/attempt-<N>, verified the same way.
+//
 // Any mismatch is an error (exit 1) and leaves no files. --skip-receipt skips 2–3 (for hubs that
 // sign no receipts): the CID is then the hub's word, still checked block by block.
 import { existsSync, readdirSync, rmSync, renameSync, rmdirSync, statSync } from 'node:fs';
@@ -137,6 +140,7 @@ interface GetFlags extends HubFlags {
   kubo?: string;
   signer?: string;
   skipReceipt?: boolean;
+  checkpoints?: boolean;
   maxBytes?: number;
   timeout?: number;
 }
@@ -147,6 +151,7 @@ export async function getOutput(name: string, flags: GetFlags, say: (line: strin
     throw describeKubeError(err, `AIJob ${hub.namespace}/${name}`, hub.server);
   });
   const what = `AIJob ${hub.namespace}/${name}`;
+  let signedCheckpoints: Array<{ attempt: number; cid: string }> | undefined;
   const output = job.status?.outputCID;
   if (!output) throw new CliError(`${what} has no output yet (phase ${job.status?.phase ?? 'Pending'}; status.outputCID is unset)`);
   const api = resolveKuboApi(flags.kubo);
@@ -163,10 +168,25 @@ export async function getOutput(name: string, flags: GetFlags, say: (line: strin
     const problems = [...v.problems, ...(v.signed ? receiptMismatches(job, v.signed.receipt) : [])];
     if (problems.length > 0) throw new CliError(`the receipt ${receipt} of ${what} does not verify, nothing downloaded:\n  ${problems.join('\n  ')}`);
     say(`receipt ${receipt}: signed by ${v.recovered}, names output ${output}`);
+    signedCheckpoints = (v.signed?.receipt.attempts ?? []).flatMap((a) => (a.checkpointCID ? [{ attempt: a.index, cid: a.checkpointCID }] : []));
   }
   const target = flags.outputDir ?? name;
-  const summary = await downloadVerified(output, target, kuboBlocks(api, (flags.timeout ?? 60) * 1000), flags.maxBytes ?? DEFAULT_DAG_LIMITS.maxBytes);
+  const blocks = kuboBlocks(api, (flags.timeout ?? 60) * 1000);
+  const maxBytes = flags.maxBytes ?? DEFAULT_DAG_LIMITS.maxBytes;
+  const summary = await downloadVerified(output, target, blocks, maxBytes);
   say(`${output}: ${summary.files} file(s), ${summary.directories} folder(s), ${summary.bytes} bytes, every block verified → ${target}`);
+  if (flags.checkpoints) {
+    // The receipt's CIDs when it was checked: the status is the hub's word, the receipt is signed.
+    const checkpoints = signedCheckpoints ?? (job.status?.attempts ?? []).flatMap((a) => (a.checkpointCID ? [{ attempt: a.index, cid: a.checkpointCID }] : []));
+    if (checkpoints.length === 0) say(`${what} has no checkpoints`);
+    const dir = `${target.replace(/\/+$/, '')}-checkpoints`;
+    for (const c of checkpoints) {
+      await mkdir(dir, { recursive: true });
+      const into = join(dir, `attempt-${c.attempt}`);
+      const got = await downloadVerified(c.cid, into, blocks, maxBytes);
+      say(`checkpoint of attempt ${c.attempt} ${c.cid}: ${got.files} file(s), ${got.bytes} bytes, every block verified → ${into}`);
+    }
+  }
   return summary;
 }
 
@@ -182,6 +202,7 @@ export function register(program: Command): void {
     .option('--kubo <url>', "Kubo RPC API URL (default $FLOTILLA_KUBO_API, else the local federation's hub Kubo)")
     .option('--signer <address>', 'operator address the receipt signature must recover (default $FLOTILLA_RECEIPT_SIGNER)')
     .option('--skip-receipt', "do not check the receipt (the output CID is the hub's word; blocks are still verified)")
+    .option('--checkpoints', "also download each attempt's last checkpoint into <dir>-checkpoints/attempt-<N>, verified the same way")
     .option('--max-bytes <n>', `most bytes to write (default ${DEFAULT_DAG_LIMITS.maxBytes})`, positive('--max-bytes'))
     .option('--timeout <seconds>', 'deadline per IPFS block (default 60)', positive('--timeout'))
     .action(async (name: string, flags: GetFlags) => {

@@ -156,6 +156,13 @@ describe('planReconcile: following an attempt', () => {
     expect(p.status.completionTime).toBe(iso(T0 + 61_000));
   });
 
+  it("records a successful attempt's last checkpoint from the termination message (pinned and in the receipt like others)", () => {
+    const message = JSON.stringify({ outputCID: OUT, checkpointCID: CKPT, checkpointTime: iso(T0 + 20_000) });
+    const done = { phase: 'Succeeded' as const, finishedAt: T0 + 31_000, exit: { code: 0, reason: 'Completed', message } };
+    const p = plan(scheduled(), [pod(0, done), pod(1, { ...done, exit: { ...done.exit, message: `{"outputCID":"${OUT}"}` } })]);
+    expect(p.status.attempts?.[0]).toMatchObject({ reason: 'Succeeded', checkpointCID: CKPT, checkpointTime: iso(T0 + 20_000) });
+  });
+
   it.each([
     ['not JSON', 'not json {', 'termination message is not JSON'],
     ['a malformed CID', '{"outputCID":"bafy-not-a-cid"}', 'outputCID "bafy-not-a-cid" is not a CID'],

@@ -581,7 +581,16 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
       return;
     }
     const message = `all ${job.replicas} replica(s) completed on ${attempt.provider}; output ${outputCID}`;
-    b.closeAttempt(attempt.index, { reason: 'Succeeded', message, gpuSeconds: used, billableGpuSeconds: used, outputCID });
+    // Its last checkpoint too (live reports or the termination message): pinned and in the receipt like any other.
+    const checkpoint = latestCheckpoint(attempt, mine);
+    b.closeAttempt(attempt.index, {
+      reason: 'Succeeded',
+      message,
+      gpuSeconds: used,
+      billableGpuSeconds: used,
+      outputCID,
+      ...(checkpoint ? { checkpointCID: checkpoint.cid, ...(checkpoint.time > 0 ? { checkpointTime: iso(checkpoint.time) } : {}) } : {}),
+    });
     if (purposeOf(attempt) === 'Run') planRunSucceeded(input, b, attempt, outputCID);
     else planCheckFinished(input, b, attempt, outputCID);
     return;
