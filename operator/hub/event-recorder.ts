@@ -3,7 +3,7 @@
 // namespace and reason are written on their job, the rest are counted into one aggregate Event of
 // the namespace, updated on a timer — so a burst of jobs does not cost an Event write per job per
 // step (docs/observability.md, "Events").
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION } from '../api/group.ts';
 import type { AIJob } from '../api/types.ts';
@@ -94,55 +94,46 @@ export class EventRecorder {
   }
 
   private async create(job: AIJob, event: JobEvent): Promise<void> {
-    const now = new Date(this.now());
-    await this.core.createNamespacedEvent({
+    const object = {
+      apiVersion: API_VERSION,
+      kind: AIJOB.kind,
+      name: job.metadata.name ?? '',
       namespace: job.metadata.namespace ?? '',
-      body: {
-        metadata: { generateName: `${job.metadata.name}.`, namespace: job.metadata.namespace ?? '' },
-        involvedObject: {
-          apiVersion: API_VERSION,
-          kind: AIJOB.kind,
-          name: job.metadata.name ?? '',
-          namespace: job.metadata.namespace ?? '',
-          uid: job.metadata.uid ?? '',
-          resourceVersion: job.metadata.resourceVersion ?? '',
-        },
-        reason: event.reason,
-        message: event.message.slice(0, 1024),
-        type: event.type,
-        source: { component: this.component },
-        reportingComponent: this.component,
-        reportingInstance: this.component,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
+      uid: job.metadata.uid ?? '',
+      resourceVersion: job.metadata.resourceVersion ?? '',
+    };
+    await this.core.createNamespacedEvent({ namespace: object.namespace, body: this.body(`${object.name}.`, object, event.type, event.reason, event.message) });
     this.writes++;
   }
 
   /** The namespace's aggregate Event of a reason: on the Namespace, since it speaks for many AIJobs. */
   private async createAggregate(series: Series): Promise<string> {
-    const now = new Date(this.now());
+    // An Event's object must be in its namespace: the Namespace is named as if it were (kubectl get events -n shows it).
+    const object = { apiVersion: 'v1', kind: 'Namespace', name: series.namespace, namespace: series.namespace };
+    const message = aggregateMessage(series.reason, 1, series.state.lastMessage);
     const created = await this.core.createNamespacedEvent({
       namespace: series.namespace,
-      body: {
-        metadata: { generateName: `aijobs.${series.reason.toLowerCase()}.`, namespace: series.namespace },
-        // An Event's object must be in its namespace: the Namespace is named as if it were (kubectl get events -n shows it).
-        involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: series.namespace, namespace: series.namespace },
-        reason: series.reason,
-        message: aggregateMessage(series.reason, 1, series.state.lastMessage),
-        type: 'Normal',
-        source: { component: this.component },
-        reportingComponent: this.component,
-        reportingInstance: this.component,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
+      body: this.body(`aijobs.${series.reason.toLowerCase()}.`, object, 'Normal', series.reason, message),
     });
     this.writes++;
     this.ensureTimer();
     return created.metadata?.name ?? '';
+  }
+
+  private body(generateName: string, involvedObject: CoreV1Event['involvedObject'], type: string, reason: string, message: string): CoreV1Event {
+    const now = new Date(this.now());
+    return {
+      metadata: { generateName, namespace: involvedObject.namespace ?? '' },
+      involvedObject,
+      reason,
+      message: message.slice(0, 1024),
+      type,
+      source: { component: this.component },
+      reportingComponent: this.component,
+      reportingInstance: this.component,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
   }
 }

@@ -217,19 +217,22 @@ export class EscrowClient {
   async fund(jobId: string, token: string, amount: bigint, deadline: bigint): Promise<{ approveTx?: string; depositTx: string }> {
     const { escrow, wallet } = await this.connect();
     if (!wallet) throw new ChainConfigError('funding needs a payer key');
-    const erc20 = new Contract(token, ERC20_ABI, wallet);
-    let approveTx: string | undefined;
-    const allowance = (await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress)) as bigint;
-    if (allowance < amount) {
-      const tx = await this.sendContract(erc20, 'approve', [this.config.escrowAddress, amount]);
-      await this.confirmed(tx);
-      approveTx = tx.hash;
-    }
+    const approveTx = await this.approveEscrow(wallet, token, amount);
     const args = [jobId, token, amount, deadline];
     await this.simulate(escrow, 'deposit', args);
     const tx = await this.sendContract(escrow, 'deposit', args);
     await this.confirmed(tx);
     return { ...(approveTx ? { approveTx } : {}), depositTx: tx.hash };
+  }
+
+  /** Approves the escrow for `amount` of `token` when the sender's allowance is short; the approve transaction, if one was sent. */
+  private async approveEscrow(wallet: Wallet, token: string, amount: bigint): Promise<string | undefined> {
+    const erc20 = new Contract(token, ERC20_ABI, wallet);
+    const allowance = (await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress)) as bigint;
+    if (allowance >= amount) return undefined;
+    const tx = await this.sendContract(erc20, 'approve', [this.config.escrowAddress, amount]);
+    await this.confirmed(tx);
+    return tx.hash;
   }
 
   /** Withdraws the sender's whole credit in `token`; undefined when there is none. */
@@ -266,14 +269,7 @@ export class EscrowClient {
   async postBond(provider: string, token: string, amount: bigint): Promise<{ approveTx?: string; txHash: string; totalBonded: bigint }> {
     const { escrow, wallet } = await this.connect();
     if (!wallet) throw new ChainConfigError('posting a bond needs a key');
-    const erc20 = new Contract(token, ERC20_ABI, wallet);
-    let approveTx: string | undefined;
-    const allowance = (await erc20.getFunction('allowance').staticCall(wallet.address, this.config.escrowAddress)) as bigint;
-    if (allowance < amount) {
-      const tx = await this.sendContract(erc20, 'approve', [this.config.escrowAddress, amount]);
-      await this.confirmed(tx);
-      approveTx = tx.hash;
-    }
+    const approveTx = await this.approveEscrow(wallet, token, amount);
     const args = [provider, token, amount];
     await this.simulate(escrow, 'postBond', args);
     const tx = await this.sendContract(escrow, 'postBond', args);
