@@ -28,7 +28,7 @@ const runtimeForbidden = ['**/test/**', '**/federation/**'];
 const runtimeMessage = 'shipped code (operator/, cli/, pulumi/) must not import test or local-federation code.';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.flotilla/**', 'contracts/build/**', 'charts/**', 'crds/**'] },
+  { ignores: ['node_modules/**', '.flotilla/**', 'contracts/build/**', 'dist/**', 'pulumi/dist/**', 'charts/**', 'crds/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

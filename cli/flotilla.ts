@@ -3,27 +3,47 @@
 // Flotilla GPU federation. Each command lives in cli/commands/<name>.ts and exports
 // `register(program: Command)`; adding one is adding its name to COMMANDS. A name whose file is not
 // there (yet) is skipped, so commands written by different people land independently.
-import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.ts';
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS = ['submit', 'status', 'watch', 'logs', 'providers', 'add', 'receipt', 'get', 'fund', 'withdraw', 'bond'] as const;
+export const COMMANDS = ['submit', 'status', 'watch', 'logs', 'providers', 'add', 'receipt', 'get', 'fund', 'withdraw', 'bond', 'completion'] as const;
+
+/**
+ * The commands' files end like this one: .ts when run from a checkout under Node's type stripping,
+ * .js when run from the npm package (dist/, compiled by tsconfig.build.json).
+ */
+const sourceExtension = extname(fileURLToPath(import.meta.url));
+
+/** The version of the package this file belongs to: the nearest package.json named "flotilla" above it. */
+export function packageVersion(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'flotilla' && pkg.version) return pkg.version;
+    } catch {
+      // no (readable) package.json here: keep walking up
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
 
 export async function buildProgram(): Promise<Command> {
-  const invokedAs = basename(process.argv[1] ?? 'flotilla').replace(/\.ts$/, '');
+  const invokedAs = basename(process.argv[1] ?? 'flotilla').replace(/\.[jt]s$/, '');
   const program = new Command()
     .name(invokedAs === 'kubectl-flotilla' ? 'kubectl flotilla' : 'flotilla')
     .description('Submit and follow AI jobs on a federation of GPU providers (Flotilla).')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ sortSubcommands: false });
   for (const name of COMMANDS) {
-    const file = new URL(`./commands/${name}.ts`, import.meta.url);
+    const file = new URL(`./commands/${name}${sourceExtension}`, import.meta.url);
     if (!existsSync(file)) continue;
     const module = (await import(file.href)) as { register?: (program: Command) => void };
-    if (typeof module.register !== 'function') throw new Error(`cli/commands/${name}.ts does not export register(program)`);
+    if (typeof module.register !== 'function') throw new Error(`cli/commands/${name}${sourceExtension} does not export register(program)`);
     module.register(program);
   }
   return program;

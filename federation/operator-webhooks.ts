@@ -45,6 +45,10 @@ export function renderChartWebhooks(opts: RenderOptions): RenderedWebhooks {
     opts.namespace,
     '--show-only',
     'templates/webhook.yaml',
+    // Render for the federation's Kubernetes: the chart's kubeVersion refuses helm's offline default
+    // (v1.20.0 in a helm built by `go install`, which sets no version ldflags).
+    '--kube-version',
+    toolPaths().kubeVersion,
     '--set',
     `webhook.url=${opts.url}`,
     ...(opts.watchNamespace ? ['--set', `operator.watchNamespace=${opts.watchNamespace}`] : []),

@@ -333,14 +333,15 @@ describe('charts/flotilla (hub)', () => {
       'ClusterRoleBinding',
       'Deployment',
       'NetworkPolicy',
+      'Pod', // the helm test hook (release.test.ts)
       'Role',
       'RoleBinding',
       'Service',
       'ServiceAccount',
     ]);
-    // The NetworkPolicy opens no webhook port then.
+    // The NetworkPolicy opens no webhook port then (the HTTP port: to the helm test pod and httpFrom).
     const policy = out.find((m) => m.kind === 'NetworkPolicy') as unknown as { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } };
-    expect(policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([8080]);
+    expect(policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([8080, 8080]);
     const env = (out.find((m) => m.kind === 'Deployment') as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec.containers[0]!.env.map(
       (e) => e.name,
     );

@@ -4,7 +4,18 @@ import { execFile } from 'node:child_process';
 import { runCommand } from '../../federation/command.ts';
 import { toolPaths } from '../../federation/paths.ts';
 
-export const helm = async (args: readonly string[]) => (await runCommand(toolPaths().helm, args, { timeoutMs: 90_000 })).stdout;
+/**
+ * helm; `template` renders for the federation's Kubernetes version unless told another: the charts' kubeVersion refuses
+ * helm's offline default (v1.20.0 in a helm built by `go install`, which sets no version ldflags).
+ */
+export const helm = async (args: readonly string[]) =>
+  (
+    await runCommand(
+      toolPaths().helm,
+      args[0] === 'template' && !args.includes('--kube-version') ? [...args, '--kube-version', toolPaths().kubeVersion] : args,
+      { timeoutMs: 90_000 },
+    )
+  ).stdout;
 
 export const kubectl = async (kubeconfig: string, args: readonly string[], input?: string) =>
   (await runCommand(toolPaths().kubectl, ['--kubeconfig', kubeconfig, ...args], { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) })).stdout;

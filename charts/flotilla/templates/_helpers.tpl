@@ -15,6 +15,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ printf "%s-%s-flotilla-operator" .Release.Namespace .Release.Name | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The operator image: repository@digest when a digest is set, else repository:tag (tag defaults to appVersion). */}}
+{{- define "flotilla.image" -}}
+{{- if .Values.image.digest -}}
+{{ printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else -}}
+{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end -}}
+{{- end }}
+
+{{/* Whether `helm test` has a pod: it reaches the operator through the Service. */}}
+{{- define "flotilla.testEnabled" -}}
+{{- if and .Values.tests.enabled .Values.metrics.service.enabled }}true{{ end -}}
+{{- end }}
+
 {{/* Where Secrets are mounted in the operator container. */}}
 {{- define "flotilla.webhookTlsDir" -}}/etc/flotilla/webhook-tls{{- end }}
 {{- define "flotilla.secretDir" -}}/etc/flotilla/secrets{{- end }}
