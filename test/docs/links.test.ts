@@ -134,7 +134,7 @@ describe('relative links in README.md and docs/', () => {
 });
 
 /** Folders the build or a run writes (git-ignored): paths cited inside them need not exist in a clean clone. */
-const GENERATED = ['contracts/build/', '.flotilla/'];
+const GENERATED = ['contracts/build/', '.flotilla/', 'dist/', 'pulumi/dist/'];
 
 describe('the link checker itself', () => {
   it('reads inline, image and reference links, and ignores code', () => {
