@@ -4,7 +4,7 @@
 //   node bench/dispatch.ts [--jobs 500] [--nodes 50] [--gpus-per-node 4] [--json out.json]
 //
 // In one run, on a private corner (own GPU product, own KWOK nodes in provider-a/b/c, own
-// GPUProviders and namespaces — see lib/corner.ts):
+// GPUProviders and namespaces — see test/support/corner.ts):
 //
 //   1. baseline  the same number of equivalent pods (what Flotilla would create: buildPod()) sent
 //                straight to the provider clusters by a plain client loop, round-robin, through
@@ -31,11 +31,13 @@ import { buildPod, ANNOTATION_JOB_NAME } from '../operator/controllers/aijob/pod
 import { loadConfig } from '../operator/config.ts';
 import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
 import type { RateLimit } from '../operator/runtime/token-bucket.ts';
-import { pollUntil } from '../test/support/federation.ts';
+import { aijobManifest } from '../test/support/aijob.ts';
+import { openCorner, removeCorner } from '../test/support/corner.ts';
+import type { OpenCorner as Corner } from '../test/support/corner.ts';
+import { clusterClients, pollUntil } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
 import type { OperatorProcess } from '../test/support/operator.ts';
-import { adminConfig, createCorner, inParallel, removeCorner } from './lib/corner.ts';
-import type { Corner } from './lib/corner.ts';
+import { inParallel } from '../test/support/parallel.ts';
 import { cpuShare, startSampler } from './lib/proc.ts';
 import type { ProcSample } from './lib/proc.ts';
 import { delta, parsePrometheusText, sumBy } from './lib/prometheus.ts';
@@ -92,7 +94,7 @@ function limits(env: NodeJS.ProcessEnv = process.env): { hub: RateLimit; provide
 
 /** The user's client that applies the AIJobs: not Flotilla's, so generous (the apply is not what is measured). */
 const USER_LIMIT: RateLimit = { qps: 500, burst: 500 };
-const RUN_SECONDS = '86400';
+const RUN_SECONDS = 86400;
 const IMAGE = 'registry.example/trainer@sha256:' + 'c'.repeat(64);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -153,20 +155,15 @@ function watchBindings(kc: KubeConfig, namespace: string, keyOf: (pod: V1Pod) =>
 }
 
 function manifest(corner: Corner, name: string, allowedProvider?: string): AIJobManifest {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'AIJob',
-    metadata: { name, namespace: corner.hubNamespace },
-    spec: {
-      image: IMAGE,
-      replicas: 1,
-      resources: { gpus: 1 },
-      gpu: { products: [corner.product] },
-      ...(allowedProvider ? { placement: { allowedProviders: [allowedProvider] } } : {}),
-      // The simulated executor keeps the pod Running this long; no checkpoint annotation (no reports).
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': RUN_SECONDS },
-    },
-  } as AIJobManifest;
+  return aijobManifest({
+    name,
+    namespace: corner.hubNamespace,
+    image: IMAGE,
+    gpu: { products: [corner.product] },
+    ...(allowedProvider ? { placement: { allowedProviders: [allowedProvider] } } : {}),
+    // The simulated executor keeps the pod Running this long; no checkpoint annotation (no reports).
+    sim: { runSeconds: RUN_SECONDS },
+  });
 }
 
 /** The pod Flotilla would create for job `name` at `provider`, without Flotilla's labels (no operator adopts it). */
@@ -239,20 +236,21 @@ function figures(starts: ReadonlyMap<string, number>, bound: ReadonlyMap<string,
 }
 
 async function baseline(corner: Corner, names: readonly string[], limit: RateLimit): Promise<RunFigures & { requests: Record<string, number> }> {
-  const clients = corner.clusters.map((c) => {
-    const kc = RateLimitedKubeConfig.fromKubeConfig(adminConfig(c.cluster), limit);
-    return { c, kc, core: kc.makeApiClient(CoreV1Api) };
+  const providers = [...corner.providers.values()];
+  const clients = providers.map((p) => {
+    const kc = RateLimitedKubeConfig.fromKubeConfig(clusterClients(p.cluster.name).kc, limit);
+    return { p, kc, core: kc.makeApiClient(CoreV1Api) };
   });
   const bound = new Map<string, number>();
-  const watches = corner.clusters.map((c) =>
-    watchBindings(c.kc, corner.lentNamespace, (p) => (p.metadata?.labels?.['flotilla.dev/bench'] ? p.metadata.name : undefined), bound),
+  const watches = providers.map((x) =>
+    watchBindings(x.cluster.kc, corner.lentNamespace, (p) => (p.metadata?.labels?.['flotilla.dev/bench'] ? p.metadata.name : undefined), bound),
   );
   await sleep(1000);
-  const pods = names.map((n, i) => ({ client: clients[i % clients.length]!, body: equivalentPod(corner, n, clients[i % clients.length]!.c.provider) }));
+  const pods = names.map((n, i) => ({ client: clients[i % clients.length]!, body: equivalentPod(corner, n, clients[i % clients.length]!.p.name) }));
   const starts = new Map<string, number>();
   const loadBefore = load();
   log(
-    `baseline: creating ${pods.length} pods round-robin in ${clients.map((c) => c.c.cluster).join(', ')} at ${limit.qps} QPS / burst ${limit.burst} per cluster…`,
+    `baseline: creating ${pods.length} pods round-robin in ${clients.map((c) => c.p.cluster.name).join(', ')} at ${limit.qps} QPS / burst ${limit.burst} per cluster…`,
   );
   await Promise.all(
     pods.map(async ({ client, body }) => {
@@ -271,20 +269,24 @@ async function baseline(corner: Corner, names: readonly string[], limit: RateLim
   const result = figures(starts, bound, applyEnd, loadBefore);
   for (const w of watches) w.stop();
   const requests: Record<string, number> = {};
-  for (const { c, kc } of clients) for (const [verb, n] of kc.requests) requests[`${c.cluster}/${verb}`] = n;
+  for (const { p, kc } of clients) for (const [verb, n] of kc.requests) requests[`${p.cluster.name}/${verb}`] = n;
   log(
     `baseline: ${result.n} pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} pods/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`,
   );
   // Out of the way before Flotilla's run: the operator's capacity view counts only its own pods.
   await Promise.all(
-    corner.clusters.map((c) =>
-      c.core.deleteCollectionNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/bench=${corner.id}`, gracePeriodSeconds: 0 }),
+    providers.map((p) =>
+      p.cluster.core.deleteCollectionNamespacedPod({
+        namespace: corner.lentNamespace,
+        labelSelector: `flotilla.dev/bench=${corner.id}`,
+        gracePeriodSeconds: 0,
+      }),
     ),
   );
-  for (const c of corner.clusters) {
+  for (const p of providers) {
     await pollUntil(
-      `${c.cluster}: baseline pods gone`,
-      async () => (await c.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.length,
+      `${p.cluster.name}: baseline pods gone`,
+      async () => (await p.cluster.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.length,
       (n) => n === 0,
       300_000,
       1000,
@@ -330,12 +332,11 @@ export interface FlotillaFigures extends RunFigures {
 }
 
 async function flotilla(corner: Corner, names: readonly string[], opts: Options, lim: ReturnType<typeof limits>): Promise<FlotillaFigures> {
-  const hubCluster = adminConfig('hub').getCurrentCluster()?.name ?? 'kwok-hub';
+  const hubCluster = clusterClients('hub').kc.getCurrentCluster()?.name ?? 'kwok-hub';
   const label = (cluster: string) => {
     if (cluster === 'hub') return 'hub';
     if (cluster === hubCluster) return 'hub (events)';
-    const c = corner.clusters.find((x) => x.provider === cluster);
-    return c ? c.cluster : 'other providers';
+    return corner.providers.get(cluster)?.cluster.name ?? 'other providers';
   };
   const keyed = (m: Map<string, number>) => {
     const out = new Map<string, number>();
@@ -376,7 +377,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     FLOTILLA_LEASE_RETRY_MS: '2000',
   });
   const sampler = startSampler(operator.pid, 1000);
-  const hubKc = adminConfig('hub');
+  const hubKc = clusterClients('hub').kc;
   const custom = hubKc.makeApiClient(CustomObjectsApi);
   const userKc = RateLimitedKubeConfig.fromKubeConfig(hubKc, USER_LIMIT);
   const user = userKc.makeApiClient(CustomObjectsApi);
@@ -384,11 +385,12 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     user.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, body: m }) as Promise<AIJob>;
 
   const bound = new Map<string, number>();
-  const podWatches = corner.clusters.map((c) => watchBindings(c.kc, corner.lentNamespace, (p) => p.metadata?.annotations?.[ANNOTATION_JOB_NAME], bound));
+  const providers = [...corner.providers.values()];
+  const podWatches = providers.map((x) => watchBindings(x.cluster.kc, corner.lentNamespace, (p) => p.metadata?.annotations?.[ANNOTATION_JOB_NAME], bound));
   const running = new Map<string, number>();
   const placedOn = new Map<string, string>();
   let jobWatch: { stop: () => void; restarts: () => number } | undefined;
-  const warmups = corner.clusters.map((c) => `warmup-${c.cluster}`);
+  const warmups = providers.map((p) => `warmup-${p.cluster.name}`);
   // Every write to a measured AIJob as the hub's watch shows it, classified by what it changed.
   const previous = new Map<string, AIJob>();
   const writes = new Map<string, number>();
@@ -419,7 +421,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       }
     });
     // One job pinned to each provider proves every connection synced, and warms the JIT; not measured.
-    for (const [i, c] of corner.clusters.entries()) await create(manifest(corner, warmups[i] as string, c.provider));
+    for (const [i, p] of providers.entries()) await create(manifest(corner, warmups[i] as string, p.name));
     await pollUntil(
       'warm-up jobs Running',
       async () => warmups.filter((w) => running.has(w)).length,
@@ -533,7 +535,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       runningSeconds: (allRunning - Math.min(...starts.values())) / 1000,
       toRunningMs: summarize(toRunning),
       closedAttempts,
-      placedOn: Object.fromEntries([...counts].map(([p, n]) => [corner.clusters.find((c) => c.provider === p)?.cluster ?? p, n])),
+      placedOn: Object.fromEntries([...counts].map(([p, n]) => [corner.providers.get(p)?.cluster.name ?? p, n])),
       dispatchRequests: perJob(delta(before, afterDispatch)),
       jobWrites: perJob(writes),
       deleteRequests: perJob(delta(afterRest, afterDelete)),
@@ -662,10 +664,15 @@ async function main(): Promise<void> {
   log(
     `limits: hub ${lim.hub.qps}/${lim.hub.burst}, provider ${lim.provider.qps}/${lim.provider.burst}, events ${lim.events.qps}/${lim.events.burst}, workers ${lim.workers}`,
   );
-  const corner = await createCorner(
-    { clusters: opts.clusters, nodesPerCluster: opts.nodes, gpusPerNode: opts.gpusPerNode, pricePerGpuHour: '1.00', prefix: 'bench-dispatch' },
+  const corner = await openCorner({
+    prefix: 'bench-dispatch',
+    clusters: opts.clusters,
+    nodesPerProvider: opts.nodes,
+    gpusPerNode: opts.gpusPerNode,
+    price: '1.00',
+    waitReady: true,
     log,
-  );
+  });
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
@@ -696,7 +703,7 @@ async function main(): Promise<void> {
     print(report);
     if (opts.json) writeFileSync(opts.json, JSON.stringify(report, null, 2));
   } finally {
-    await removeCorner(corner, log);
+    await removeCorner(corner, { wait: true, log });
   }
 }
 

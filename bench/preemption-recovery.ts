@@ -12,7 +12,7 @@
 import { Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from '../federation/daemon.ts';
-import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob } from '../test/support/preemption-corner.ts';
+import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, providerOf, removeCorner, waitJob } from '../test/support/corner.ts';
 import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
 
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}` } : {}),
   });
   const bound = new Map<string, number>();
-  const b = corner.providers.get(B)!.cluster;
+  const b = providerOf(corner, B).cluster;
   const watch = await new Watch(b.kc).watch(
     `/api/v1/namespaces/${corner.lentNamespace}/pods`,
     {},
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     // Let the start-up writes drain and the rate limiters refill: the measurement is of a steady state.
     await new Promise((r) => setTimeout(r, 5_000));
     process.stdout.write(`all ${jobs} running (${running.length} on ${A}); evicting every pod at ${A} at once…\n`);
-    const a = corner.providers.get(A)!.cluster;
+    const a = providerOf(corner, A).cluster;
     const signalled = new Map<string, number>();
     await Promise.all(
       running.map(async (job) => {

@@ -4,7 +4,7 @@
 //   node bench/verification.ts [--jobs 200] [--share 0.5] [--sample-rate 0.1] [--run-seconds 3]
 //                              [--in-flight 16] [--bond 5] [--seed s] [--json out.json]
 //
-// On a private corner (lib/corner.ts: own GPU product, nodes and lent namespace in provider-a/b/c,
+// On a private corner (test/support/corner.ts: own GPU product, nodes and lent namespace in provider-a/b/c,
 // one honest GPUProvider in each, each with a payout address of its own) plus a liar — a GPUProvider
 // on a provider cluster of the bench's own (kwok, with the federation's simulated executor in this
 // process), the cheapest, so it gets work, with a bond posted in the escrow — and the real operator
@@ -22,31 +22,31 @@
 // liar's cluster).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, SchedulingV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Contract, JsonRpcProvider, NonceManager, Wallet } from 'ethers';
 import { loadArtifact } from '../contracts/artifacts.ts';
 import { chainEnv } from '../federation/chain-contracts.ts';
 import { createCluster, deleteCluster } from '../federation/clusters.ts';
 import { runExecutor } from '../federation/executor.ts';
-import { renderProviderNodes } from '../federation/fleet.ts';
 import { toolPaths } from '../federation/paths.ts';
-import { LENT_PRIORITY_CLASS, LENT_PRIORITY_VALUE, OPERATOR_NAMESPACE } from '../federation/register.ts';
-import { SIM } from '../federation/workload.ts';
+import { OPERATOR_NAMESPACE } from '../federation/register.ts';
 import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../operator/api/group.ts';
-import type { AIJob, AIJobManifest, GPUProvider, GPUProviderManifest } from '../operator/api/types.ts';
+import type { AIJob, AIJobManifest, GPUProvider } from '../operator/api/types.ts';
 import { PAYERS_ANNOTATION } from '../operator/core/funding.ts';
 import { attemptPrice, billableGpuSecondsOf, costOf } from '../operator/core/metering.ts';
 import { fromBaseUnits, toBaseUnits } from '../operator/core/money.ts';
 import { loadChainConfig } from '../operator/payments/chain-config.ts';
 import { fundJob } from '../operator/payments/fund.ts';
 import { holdsSettlement } from '../operator/payments/job-status.ts';
-import { federation, pollUntil } from '../test/support/federation.ts';
+import { aijobManifest } from '../test/support/aijob.ts';
+import { addProvider, clusterRef, listJobs, openCorner, removeCorner, waitNodesReady } from '../test/support/corner.ts';
+import type { OpenCorner as Corner } from '../test/support/corner.ts';
+import { clusterClients, federation, pollUntil } from '../test/support/federation.ts';
 import { startLiar } from '../test/support/lying-provider.ts';
 import type { Liar } from '../test/support/lying-provider.ts';
 import { startOperator } from '../test/support/operator.ts';
 import type { OperatorProcess } from '../test/support/operator.ts';
-import { adminConfig, createCorner, inParallel, removeCorner } from './lib/corner.ts';
-import type { Corner } from './lib/corner.ts';
+import { inParallel } from '../test/support/parallel.ts';
 
 interface Options {
   readonly jobs: number;
@@ -94,7 +94,7 @@ export function parseOptions(argv: readonly string[]): Options {
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const load = () => loadavg().map((l) => Number(l.toFixed(2)));
-const custom = () => adminConfig('hub').makeApiClient(CustomObjectsApi);
+const custom = () => clusterClients('hub').kc.makeApiClient(CustomObjectsApi);
 /** Done for the bench: settled on chain, or failed with nothing left to settle (the settlement finalizer gone). */
 const isDone = (j: AIJob | undefined): boolean =>
   j !== undefined &&
@@ -182,7 +182,7 @@ class BenchChain {
   }
 }
 
-/** The liar: a provider cluster of the bench's own, its nodes, lent namespace, hub Secret and GPUProvider. */
+/** The liar: a provider cluster of the bench's own and its hub Secret; its GPUProvider is one of the corner's. */
 interface LiarCluster {
   readonly cluster: string;
   readonly provider: string;
@@ -199,57 +199,15 @@ async function createLiarCluster(corner: Corner, price: string, payoutAddress: s
   const secret = `provider-${cluster}-kubeconfig`;
   const info = await createCluster(ep.stateDir, cluster, 'provider', tools);
   const kubeconfig = readFileSync(info.kubeconfig, 'utf8');
-  const hub = adminConfig('hub').makeApiClient(CoreV1Api);
+  const hub = clusterClients('hub').core;
   await hub.createNamespacedSecret({ namespace: OPERATOR_NAMESPACE, body: { metadata: { name: secret }, stringData: { kubeconfig } } });
   // The simulated containers of this cluster: the federation's executor, in this process.
   const stopExecutor = runExecutor({ providers: [{ name: cluster, kubeconfig: info.kubeconfig }], kuboApi: ep.kubo.provider.api }, (msg, fields) => {
     // Quiet: one line per pod would bury the report; failures still show.
     if (/fail/.test(msg)) process.stderr.write(`executor ${cluster}: ${msg} ${JSON.stringify(fields ?? {})}\n`);
   });
-  const own = new KubeConfig();
-  own.loadFromFile(info.kubeconfig);
-  const core = own.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: corner.lentNamespace } } });
-  await own
-    .makeApiClient(SchedulingV1Api)
-    .createPriorityClass({ body: { metadata: { name: LENT_PRIORITY_CLASS }, value: LENT_PRIORITY_VALUE, preemptionPolicy: 'Never' } });
-  const nodes = renderProviderNodes({
-    name: provider,
-    region: 'bench',
-    payoutAddress,
-    prices: {},
-    nodePools: [
-      {
-        name: 'gpu',
-        count: 1,
-        cpu: '64',
-        memory: '512Gi',
-        gpu: { product: corner.product, memoryMiB: 81920, count: 8, family: 'hopper', compute: '9.0', machine: 'bench' },
-      },
-    ],
-  });
-  for (const body of nodes) await core.createNode({ body });
-  const manifest: GPUProviderManifest = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'GPUProvider',
-    metadata: { name: provider, labels: { 'flotilla.dev/bench': corner.id } },
-    spec: {
-      kubeconfigSecretRef: { name: secret, namespace: OPERATOR_NAMESPACE, key: 'kubeconfig' },
-      namespace: corner.lentNamespace,
-      region: 'bench',
-      payoutAddress,
-      prices: [{ gpuProduct: corner.product, pricePerGpuHour: price }],
-      priorityClassName: LENT_PRIORITY_CLASS,
-    },
-  };
-  await custom().createClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, body: manifest });
-  await pollUntil(
-    `${cluster}: the liar's node Ready`,
-    async () => (await core.listNode()).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
-    (n) => n >= nodes.length,
-    180_000,
-    1000,
-  );
+  await addProvider(corner, { name: provider, cluster: clusterRef(cluster, info.kubeconfig), secretName: secret, price, payoutAddress, nodes: 1 });
+  await waitNodesReady(corner, provider);
   return { cluster, provider, secret, payoutAddress, stopExecutor };
 }
 
@@ -258,41 +216,26 @@ async function removeLiarCluster(liar: LiarCluster): Promise<void> {
   await custom()
     .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: liar.provider })
     .catch(() => undefined);
-  await adminConfig('hub')
-    .makeApiClient(CoreV1Api)
-    .deleteNamespacedSecret({ name: liar.secret, namespace: OPERATOR_NAMESPACE })
+  await clusterClients('hub')
+    .core.deleteNamespacedSecret({ name: liar.secret, namespace: OPERATOR_NAMESPACE })
     .catch(() => undefined);
   await deleteCluster(federation().stateDir, liar.cluster, toolPaths()).catch(() => undefined);
 }
 
 /** Job i: its own deterministic work (args and output differ per job, so the jobs' CIDs do too). */
 function benchJob(corner: Corner, i: number, opts: Options): AIJobManifest {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'AIJob',
-    metadata: { name: `v-${String(i).padStart(4, '0')}`, namespace: corner.hubNamespace },
-    spec: {
-      image: 'registry.example/trainer@sha256:' + 'e'.repeat(64),
-      args: ['--steps', '300', '--seed', String(i)],
-      replicas: 1,
-      resources: { gpus: 1 },
-      gpu: { products: [corner.product] },
-      output: { path: '/flotilla/output', pin: false },
-      payment: { token: 'USDC', maxAmount: '0.10' },
-      recovery: { maxRestarts: 2, strategy: 'Failover' },
-      verification: { mode: 'SpotCheck', sampleRate: opts.sampleRate, compare: 'Exact' },
-      podAnnotations: {
-        [SIM.runSeconds]: String(opts.runSeconds),
-        [SIM.output]: `job ${i}: steps=300 loss=0.${String(4000 + ((i * 7919) % 5000)).padStart(4, '0')}`,
-        [SIM.deterministic]: 'true',
-      },
-    },
-  } as AIJobManifest;
-}
-
-async function listJobs(namespace: string): Promise<AIJob[]> {
-  const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace })) as { items: AIJob[] };
-  return list.items;
+  return aijobManifest({
+    name: `v-${String(i).padStart(4, '0')}`,
+    namespace: corner.hubNamespace,
+    image: 'registry.example/trainer@sha256:' + 'e'.repeat(64),
+    args: ['--steps', '300', '--seed', String(i)],
+    gpu: { products: [corner.product] },
+    output: { path: '/flotilla/output', pin: false },
+    payment: { token: 'USDC', maxAmount: '0.10' },
+    recovery: { maxRestarts: 2, strategy: 'Failover' },
+    verification: { mode: 'SpotCheck', sampleRate: opts.sampleRate, compare: 'Exact' },
+    sim: { runSeconds: opts.runSeconds, output: `job ${i}: steps=300 loss=0.${String(4000 + ((i * 7919) % 5000)).padStart(4, '0')}`, deterministic: true },
+  });
 }
 
 /** What the bench saw of each job, on its own clock: when it first showed each phase and verification state. */
@@ -339,21 +282,18 @@ async function main(): Promise<void> {
   let liar: Liar | undefined;
   let operator: OperatorProcess | undefined;
   try {
-    corner = await createCorner(
-      { clusters: ['provider-a', 'provider-b', 'provider-c'], nodesPerCluster: 1, gpusPerNode: 8, pricePerGpuHour: opts.honestPrice, prefix: 'vbench' },
+    corner = await openCorner({
+      prefix: 'vbench',
+      clusters: ['provider-a', 'provider-b', 'provider-c'],
+      nodesPerProvider: 1,
+      price: opts.honestPrice,
+      waitReady: true,
       log,
-    );
+    });
     const c = corner;
-    // A payout address of each provider's own: the verifier must not share the original's, and the
-    // pay of each is read from the escrow's credits to it.
-    for (const cc of c.clusters) {
-      const address = Wallet.createRandom().address;
-      payouts.set(cc.provider, address);
-      await custom().patchClusterCustomObject(
-        { group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: cc.provider, body: { spec: { payoutAddress: address } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-    }
+    // Each provider has a payout address of its own (the corner's are random): the verifier must not
+    // share the original's, and the pay of each is read from the escrow's credits to it.
+    for (const p of c.providers.values()) payouts.set(p.name, p.payoutAddress);
     const liarPayout = Wallet.createRandom().address;
     liarCluster = await createLiarCluster(c, opts.liarPrice, liarPayout);
     payouts.set(liarCluster.provider, liarPayout);
@@ -366,7 +306,7 @@ async function main(): Promise<void> {
 
     const payer = await chain.fundedWallet(toBaseUnits(String(opts.jobs * 0.1 + 1), chain.decimals));
     const payerKey = (payer.signer as Wallet).privateKey;
-    const hubCore = adminConfig('hub').makeApiClient(CoreV1Api);
+    const hubCore = clusterClients('hub').core;
     await hubCore.patchNamespace(
       { name: c.hubNamespace, body: { metadata: { annotations: { [PAYERS_ANNOTATION]: await payer.getAddress() } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -378,7 +318,7 @@ async function main(): Promise<void> {
     log(`  liar started (seed ${liar.seed})`);
     operator = startOperator(c.hubNamespace, chain.env);
     const metrics = `${await operator.httpUrl()}/metrics`;
-    const names = [...c.clusters.map((x) => x.provider), liarCluster.provider];
+    const names = [...c.providers.keys()];
     await pollUntil(
       `the operator's view: ${names.join(', ')} ready`,
       () =>
@@ -412,7 +352,13 @@ async function main(): Promise<void> {
       });
       // One payer key: deposits one at a time (its nonces).
       for (const i of batch)
-        await fundJob({ hub: adminConfig('hub'), namespace: c.hubNamespace, name: benchJob(c, i, opts).metadata.name ?? '', chain: chainConfig, payerKey });
+        await fundJob({
+          hub: clusterClients('hub').kc,
+          namespace: c.hubNamespace,
+          name: benchJob(c, i, opts).metadata.name ?? '',
+          chain: chainConfig,
+          payerKey,
+        });
       if (Date.now() - lastLine > 15_000) {
         lastLine = Date.now();
         const phases = [...observer.latest.values()].reduce<Record<string, number>>(
@@ -433,8 +379,11 @@ async function main(): Promise<void> {
     const lied = new Set(liar.stats.liesTold);
     // A lie told about a job's own run (the liar also lies when it re-executes a job it drew).
     const liedRuns = jobs.filter((j) => runOf(j)?.provider === L && lied.has(j.metadata.uid ?? ''));
-    const caught = liedRuns.filter((j) => j.status?.verification?.state === 'Refuted' && j.status.verification.liar?.provider === L);
-    const refutedAt = (j: AIJob) => observer.at(j.metadata.name ?? '', 'verification:Refuted') ?? Infinity;
+    // Caught: a verdict names the liar — as the original run (Refuted) or as a re-execution that a
+    // tiebreak proved wrong (Verified, with a liar).
+    const caught = jobs.filter((j) => j.status?.verification?.liar?.provider === L);
+    const caughtAsRun = caught.filter((j) => j.status?.verification?.state === 'Refuted');
+    const refutedAt = (j: AIJob) => observer.at(j.metadata.name ?? '', `verification:${j.status?.verification?.state ?? ''}`) ?? Infinity;
     const firstCatch = [...caught].sort((a, b) => refutedAt(a) - refutedAt(b))[0];
     const firstCatchAt = firstCatch ? refutedAt(firstCatch) : Infinity;
     const firstCatchIndex = firstCatch ? created.indexOf(firstCatch.metadata.name ?? '') + 1 : undefined;
@@ -457,22 +406,22 @@ async function main(): Promise<void> {
 
     // Honest pay: the escrow's credit to each payout address against what its metered attempts cost.
     const honest: Array<Record<string, string | boolean>> = [];
-    for (const cc of c.clusters) {
-      const address = payouts.get(cc.provider) ?? '';
-      const credited = (await chain.owed(address)) - (owedBefore.get(cc.provider) ?? 0n);
+    for (const name of [...c.providers.keys()].filter((n) => n !== L)) {
+      const address = payouts.get(name) ?? '';
+      const credited = (await chain.owed(address)) - (owedBefore.get(name) ?? 0n);
       let metered = 0n;
       for (const j of jobs) {
         const status = j.status;
         if (!isDone(j) || !status) continue;
         for (const a of status.attempts ?? []) {
-          if (a.provider !== cc.provider) continue;
+          if (a.provider !== name) continue;
           const price = attemptPrice(status, a);
           if (price !== undefined) metered += costOf(billableGpuSecondsOf(a), toBaseUnits(price, chain.decimals));
         }
       }
       const fromSlash = slashes.toVerifier.get(address.toLowerCase()) ?? 0n;
       honest.push({
-        provider: cc.provider,
+        provider: name,
         credited: tokens(credited, chain.decimals),
         metered: tokens(metered, chain.decimals),
         verifierShareOfSlashes: tokens(fromSlash, chain.decimals),
@@ -497,6 +446,7 @@ async function main(): Promise<void> {
       liesTold: liar.stats.liesTold.length,
       liesToldAboutRuns: liedRuns.length,
       liesCaught: caught.length,
+      liesCaughtAsRun: caughtAsRun.length,
       jobsUntilFirstCatch: firstCatchIndex ?? null,
       liesBeforeFirstCatch: firstCatch ? liesBeforeCatch : null,
       liarPaidBeforeFirstCatch: tokens(liarBefore, chain.decimals),
@@ -516,7 +466,9 @@ async function main(): Promise<void> {
     log(`## results (${report.seconds} s${timedOut ? `, TIMED OUT after ${opts.timeoutSeconds} s: the numbers cover what finished` : ''})`);
     log(`phases ${JSON.stringify(phases)}; verification ${JSON.stringify(states)}`);
     log(`lies told: ${report.liesTold} jobs (${report.liesToldAboutRuns} about the job's own run)`);
-    log(`lies caught / lies told: ${caught.length} / ${liedRuns.length}`);
+    log(
+      `lies caught / lies told: ${caught.length} / ${report.liesTold} (about the job's own run: ${caughtAsRun.length} / ${liedRuns.length}; as a re-execution: ${caught.length - caughtAsRun.length} / ${report.liesTold - liedRuns.length})`,
+    );
     log(
       `jobs until the first catch: ${firstCatchIndex ?? 'no catch'}${firstCatch ? ` (job ${firstCatch.metadata.name}; ${liesBeforeCatch} lies told by then)` : ''}`,
     );
@@ -558,8 +510,9 @@ async function main(): Promise<void> {
       ).catch(() => log('  some jobs are still there (the namespace deletion takes them)'));
     }
     await operator?.stop();
+    // The corner first (the liar's GPUProvider, node and lent namespace too), then the liar's cluster.
+    if (corner) await removeCorner(corner, { wait: true, log });
     if (liarCluster) await removeLiarCluster(liarCluster);
-    if (corner) await removeCorner(corner, log);
     chain.destroy();
   }
 }

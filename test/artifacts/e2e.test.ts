@@ -16,6 +16,7 @@ import { parseSignedReceipt, specHash } from '../../operator/artifacts/receipt.t
 import { verifyReceipt } from '../../operator/artifacts/verify.ts';
 import type { AIJob, AIJobManifest, Condition } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, waitForAIJob } from '../support/federation.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -53,12 +54,7 @@ async function kubectlApply(manifest: unknown): Promise<void> {
 }
 
 function aijob(name: string, spec: Partial<AIJobManifest['spec']>): AIJobManifest {
-  return {
-    apiVersion: 'flotilla.dev/v1alpha1',
-    kind: 'AIJob',
-    metadata: { name, namespace: ns },
-    spec: { image: 'registry.example/trainer@sha256:' + 'e'.repeat(64), resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] }, ...spec },
-  };
+  return aijobManifest({ name, namespace: ns, gpu: { products: ['NVIDIA-L4'] }, sim: false, ...spec });
 }
 
 async function jobPods(job: AIJob): Promise<Array<{ provider: string; pod: V1Pod }>> {

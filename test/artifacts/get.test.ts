@@ -16,6 +16,7 @@ import { terminatedStatus } from '../../federation/workload.ts';
 import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, waitForAIJob } from '../support/federation.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { runFlotilla } from '../support/cli.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -61,17 +62,13 @@ const getArgs = (name: string, out: string, signerAddress = signer.address) => [
   signerAddress,
 ];
 
+/** No simulated run: the test ends the replica itself, with the output it chooses. */
 function manifest(name: string): AIJobManifest {
-  return {
-    apiVersion: 'flotilla.dev/v1alpha1',
-    kind: 'AIJob',
-    metadata: { name, namespace: ns },
-    spec: { image: `registry.example/trainer@sha256:${'f'.repeat(64)}`, resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] } },
-  };
+  return aijobManifest({ name, namespace: ns, gpu: { products: ['NVIDIA-L4'] }, sim: false });
 }
 
 /** Runs `name` to Succeeded with `outputCID` reported the way a workload reports it, and waits for its receipt. */
-async function succeedWith(name: string, outputCID: string): Promise<AIJob> {
+async function succeedWith(name: string, outputCID: string, checkpointCID?: string): Promise<AIJob> {
   await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, body: manifest(name) });
   const { provider, pod } = (await pollUntil(
     `the running replica of ${name}`,
@@ -91,7 +88,7 @@ async function succeedWith(name: string, outputCID: string): Promise<AIJob> {
     { runMs: 0, outcome: 'Succeeded', exitCode: 0, output: '' },
     new Date(pod.status?.startTime ?? Date.now()),
     new Date(),
-    JSON.stringify({ outputCID }),
+    JSON.stringify({ outputCID, ...(checkpointCID ? { checkpointCID, checkpointTime: new Date().toISOString() } : {}) }),
   );
   await clusterClients(provider).core.patchNamespacedPodStatus(
     { name: pod.metadata?.name ?? '', namespace: PROVIDER_NS, body },
@@ -107,6 +104,8 @@ describe('flotilla get', () => {
   const metrics = JSON.stringify({ loss: 0.0123, at: Date.now(), run: Math.random() });
   let first: AIJob;
   let second: AIJob;
+  let third: AIJob;
+  const checkpointText = `step 300 of a run ${Math.random()}`;
 
   beforeAll(async () => {
     const src = join(tmp.path, 'src');
@@ -117,7 +116,18 @@ describe('flotilla get', () => {
     const other = await providerKubo().addBytes(`another output ${Date.now()} ${Math.random()}`);
     first = await succeedWith('trained', output);
     second = await succeedWith('other', other);
+    third = await succeedWith('with-checkpoint', other, await providerKubo().addBytes(checkpointText));
   }, 400_000);
+
+  it("--checkpoints also writes each attempt's last checkpoint, the CID the signed receipt names, verified block by block", async () => {
+    const out = join(tmp.path, 'ckpt-out');
+    const r = await flotilla([...getArgs('with-checkpoint', out), '--checkpoints']);
+    const attempt = third.status?.attempts?.[0];
+    expect(attempt?.checkpointCID).toMatch(/^baf|^Qm/);
+    expect(r.stderr).toContain(`checkpoint of attempt ${attempt?.index} ${attempt?.checkpointCID}`);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(`${out}-checkpoints`, `attempt-${attempt?.index}`, 'output'), 'utf8')).toBe(checkpointText);
+  });
 
   it('writes the output folder byte for byte after verifying the receipt and every block', async () => {
     const out = join(tmp.path, 'out');

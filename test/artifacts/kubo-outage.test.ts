@@ -8,6 +8,7 @@ import { toolPaths } from '../../federation/paths.ts';
 import { verifyReceipt } from '../../operator/artifacts/verify.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, waitForAIJob } from '../support/federation.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { PrivateKubo, receiptWallet, recursivePinList } from './support.ts';
@@ -42,17 +43,7 @@ const pinned = (job: AIJob | undefined) => job?.status?.conditions?.find((c) => 
 
 it('finishes the job once Kubo is back, with exactly one pin of its output', async () => {
   await runCommand(toolPaths().kubectl, ['--kubeconfig', federation().hub.kubeconfig, 'apply', '-f', '-'], {
-    input: yaml.dump({
-      apiVersion: 'flotilla.dev/v1alpha1',
-      kind: 'AIJob',
-      metadata: { name: 'outage', namespace: ns },
-      spec: {
-        image: 'registry.example/trainer@sha256:' + 'f'.repeat(64),
-        resources: { gpus: 1 },
-        gpu: { products: ['NVIDIA-L4'] },
-        podAnnotations: { 'sim.flotilla.dev/run-seconds': '3', 'sim.flotilla.dev/output': 'outage test' },
-      },
-    }),
+    input: yaml.dump(aijobManifest({ name: 'outage', namespace: ns, gpu: { products: ['NVIDIA-L4'] }, sim: { runSeconds: 3, output: 'outage test' } })),
   });
   await waitForAIJob(ns, 'outage', (j) => j?.status?.phase === 'Running', 90_000);
   await kubo.stop();

@@ -10,24 +10,14 @@
 // Then the oracle. The hub is the federation's own (make test runs suites one at a time); every test
 // restarts what it stopped and ends by checking the whole federation answers again.
 import { readFileSync } from 'node:fs';
-import { CoreV1Api, KubeConfig, SchedulingV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createCluster, deleteCluster, startCluster, stopCluster } from '../../federation/clusters.ts';
 import { runExecutor } from '../../federation/executor.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
-import {
-  CHAOS_RUNS,
-  HUB_OPERATOR_NAMESPACE,
-  Payer,
-  Supervisor,
-  assertFederationHealthy,
-  chaosJob,
-  createJobs,
-  listJobs,
-  openCorner,
-  tearDownCorner,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+import { HUB_OPERATOR_NAMESPACE, clusterRef, listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, Payer, Supervisor, assertFederationHealthy, chaosJob, createJobs, openChaosCorner, tearDownCorner } from './suite.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
@@ -36,7 +26,7 @@ const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (h
 
 const ownCluster = `chaos-x-${process.pid}`;
 const secretName = `provider-${ownCluster}-kubeconfig`;
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 let stopExecutor: (() => void) | undefined;
 const stopped = new Set<string>();
@@ -46,8 +36,6 @@ beforeAll(async () => {
   // Kubernetes' own heartbeat intervals (60 s node Leases, renewed every 15 s), not kwokctl's 5×:
   // its restarted kwok controller takes the nodes over within 15 s.
   const info = await createCluster(ep.stateDir, ownCluster, 'provider', tools, { heartbeatFactor: 1.5 });
-  const kc = new KubeConfig();
-  kc.loadFromFile(info.kubeconfig);
   const hubCore = new KubeConfig();
   hubCore.loadFromFile(ep.hub.kubeconfig);
   await hubCore.makeApiClient(CoreV1Api).createNamespacedSecret({
@@ -55,12 +43,9 @@ beforeAll(async () => {
     body: { metadata: { name: secretName }, stringData: { kubeconfig: readFileSync(info.kubeconfig, 'utf8') } },
   });
   // The own cluster is the cheaper one, so the jobs land there first.
-  corner = await openCorner({
-    clusters: ['provider-b'],
+  corner = await openChaosCorner({
+    clusters: ['provider-b', { cluster: clusterRef(ownCluster, info.kubeconfig), secretName, price: '1.8' }],
     nodesPerProvider: 2,
-    ownClusters: [
-      { cluster: ownCluster, clients: { kc, core: kc.makeApiClient(CoreV1Api), scheduling: kc.makeApiClient(SchedulingV1Api) }, secretName, price: '1.8' },
-    ],
   });
   stopExecutor = runExecutor({ providers: [{ name: ownCluster, kubeconfig: info.kubeconfig }], kuboApi: ep.kubo.provider.api });
   payer = new Payer();
@@ -80,7 +65,6 @@ async function startBatch(prefix: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   const paid = names.filter((_, i) => i % 2 === 0);
   await createJobs(
-    corner,
     names.map((name, i) => chaosJob(corner, name, { runSeconds: 4 + 2 * i, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })),
   );
   await payer.fund(corner, paid);
@@ -90,7 +74,7 @@ async function startBatch(prefix: string, count: number): Promise<string[]> {
 const someRunning = (names: readonly string[]) =>
   pollUntil(
     'a job Running',
-    () => listJobs(corner),
+    () => listJobs(corner.hubNamespace),
     (jobs) => jobs.some((j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running'),
     120_000,
     250,
@@ -128,10 +112,10 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       // provider until it answers again and is fenced — unavoidable, and what I4 checks afterwards.
       await pollUntil(
         `a job Running on ${ownCluster}`,
-        () => listJobs(corner),
+        () => listJobs(corner.hubNamespace),
         (jobs) =>
           jobs.some(
-            (j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running' && j.status.placement?.provider === corner.providers[1]?.name,
+            (j) => names.includes(j.metadata.name ?? '') && j.status?.phase === 'Running' && j.status.placement?.provider === [...corner.providers.keys()][1],
           ),
         120_000,
         250,
@@ -144,7 +128,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       // Preempted at most once (ProviderUnreachable), then finished elsewhere or in place.
       const violations = await oracle(corner, { jobs: expectAll(names, { maxAttempts: 2 }) });
       expect(violations).toEqual([]);
-      const jobs = await listJobs(corner);
+      const jobs = await listJobs(corner.hubNamespace);
       for (const job of jobs.filter((j) => names.includes(j.metadata.name ?? ''))) {
         for (const a of (job.status?.attempts ?? []).slice(0, -1)) expect(a.reason).toBe('Preempted: ProviderUnreachable');
       }

@@ -14,8 +14,9 @@ import { fullAiJob, gpuProviderManifest } from '../support/admission-cases.ts';
 import { seededRandom } from '../support/placement-fixtures.ts';
 import type { GPUProvider } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace } from '../support/federation.ts';
-import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, listJobs, openCorner, startChaosOperator, tearDownCorner } from './corner.ts';
-import type { Corner } from './corner.ts';
+import { listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, openChaosCorner, startChaosOperator, tearDownCorner } from './suite.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -158,9 +159,9 @@ describe('generated malformed manifests, judged by the real apiserver', () => {
 });
 
 describe('a burst of 200 valid jobs while providers churn', () => {
-  let corner: Corner;
+  let corner: OpenCorner;
   beforeAll(async () => {
-    corner = await openCorner({ nodesPerProvider: 2 });
+    corner = await openChaosCorner({ nodesPerProvider: 2 });
   }, 120_000);
   afterAll(async () => {
     await tearDownCorner(corner, { timeoutMs: 240_000 });
@@ -172,11 +173,8 @@ describe('a burst of 200 valid jobs while providers churn', () => {
       const op = startChaosOperator(corner, { FLOTILLA_PROVIDER_GRACE_MS: '5000' });
       try {
         const names = Array.from({ length: 200 }, (_, i) => `burst-r${run}-${i}`);
-        const created = createJobs(
-          corner,
-          names.map((name) => chaosJob(corner, name, { runSeconds: 1, gpus: 1, pin: false })),
-        );
-        const [a, b] = corner.providers;
+        const created = createJobs(names.map((name) => chaosJob(corner, name, { runSeconds: 1, gpus: 1, pin: false })));
+        const [a, b] = corner.providers.values();
         const gp = (name: string) =>
           custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name }) as Promise<GPUProvider>;
         const cordon = (name: string, cordoned: boolean) =>
@@ -210,7 +208,7 @@ describe('a burst of 200 valid jobs while providers churn', () => {
         });
         await created;
         // Nothing lost: all 200 there, every one Succeeded, at most a few attempts each, no orphans.
-        expect((await listJobs(corner)).filter((j) => names.includes(j.metadata.name ?? ''))).toHaveLength(200);
+        expect((await listJobs(corner.hubNamespace)).filter((j) => names.includes(j.metadata.name ?? ''))).toHaveLength(200);
         const violations = await oracle(corner, { jobs: expectAll(names, { maxAttempts: 4 }), chain: false, timeoutMs: 300_000 });
         expect(violations).toEqual([]);
       } finally {

@@ -7,36 +7,26 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import {
-  CHAOS_RUNS,
-  Payer,
-  assertFederationHealthy,
-  chaosJob,
-  closeCorner,
-  createJobs,
-  deleteAllJobs,
-  listJobs,
-  openCorner,
-  startChaosOperator,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+import { removeCorner, deleteAllJobs, listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, openChaosCorner, startChaosOperator } from './suite.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  corner = await openCorner({ nodesPerProvider: 1 });
+  corner = await openChaosCorner({ nodesPerProvider: 1 });
   payer = new Payer();
   await payer.prepare('1000');
   operator = startChaosOperator(corner);
 }, 120_000);
 
 afterAll(async () => {
-  await deleteAllJobs(corner).catch(() => undefined);
+  await deleteAllJobs(corner.hubNamespace).catch(() => undefined);
   await operator.stop();
-  await closeCorner(corner);
+  await removeCorner(corner);
   payer.destroy();
   await assertFederationHealthy();
 }, 180_000);
@@ -51,7 +41,10 @@ function meddle(name: string): { stop: () => Promise<number> } {
     while (running) {
       const body = { metadata: { labels: { 'chaos.flotilla.dev/tick': String(n + 1) }, annotations: { [`chaos.flotilla.dev/note-${n + 1}`]: 'x' } } };
       try {
-        await corner.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.namespace, name, body }, merge);
+        await corner.custom.patchNamespacedCustomObject(
+          { group: GROUP, version: VERSION, plural: 'aijobs', namespace: corner.hubNamespace, name, body },
+          merge,
+        );
         n++;
       } catch {
         // the hub may throttle or be slow; keep going
@@ -71,10 +64,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: another client patches every job while it reconciles; no update is lost`, async () => {
     const names = Array.from({ length: 4 }, (_, i) => `conflict-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
-    await createJobs(
-      corner,
-      names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
-    );
+    await createJobs(names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
     const meddlers = names.map((name) => meddle(name));
     await payer.fund(corner, paid);
     const sampler = new LiveAttemptSampler(corner);
@@ -82,7 +72,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     const violations = await oracle(corner, { jobs: expectAll(names, { maxAttempts: 1 }), timeoutMs: 240_000 });
     const writes = await Promise.all(meddlers.map((m) => m.stop()));
     expect([...violations, ...(await sampler.stop())]).toEqual([]);
-    const jobs = await listJobs(corner);
+    const jobs = await listJobs(corner.hubNamespace);
     for (const [i, name] of names.entries()) {
       const job = jobs.find((j) => j.metadata.name === name);
       const n = writes[i] ?? 0;

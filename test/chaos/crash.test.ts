@@ -13,27 +13,17 @@
 // credits equal to the metered shares.
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import {
-  CHAOS_RUNS,
-  Payer,
-  assertFederationHealthy,
-  chaosJob,
-  createJobs,
-  listJobs,
-  openCorner,
-  startChaosOperator,
-  tearDownCorner,
-  waitExit,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+import { listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, openChaosCorner, startChaosOperator, tearDownCorner, waitExit } from './suite.ts';
 import { LiveAttemptSampler, expectAll, oracle } from './oracle.ts';
 
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 let operator: OperatorProcess | undefined;
 
 beforeAll(async () => {
-  corner = await openCorner({ nodesPerProvider: 2 });
+  corner = await openChaosCorner({ nodesPerProvider: 2 });
   payer = new Payer();
   await payer.prepare('1000');
 }, 120_000);
@@ -51,10 +41,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     const names = Array.from({ length: 6 }, (_, i) => `crash-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
     // Staggered run times, so placement, runs, pins and settlements overlap the crashes.
-    await createJobs(
-      corner,
-      names.map((name, i) => chaosJob(corner, name, { runSeconds: 2 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
-    );
+    await createJobs(names.map((name, i) => chaosJob(corner, name, { runSeconds: 2 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
     await payer.fund(corner, paid);
     const sampler = new LiveAttemptSampler(corner);
     try {
@@ -67,7 +54,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       ];
       const crashes: string[] = [];
       const converged = async () => {
-        const jobs = await listJobs(corner);
+        const jobs = await listJobs(corner.hubNamespace);
         return names.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === (paid.includes(n) ? 'Settled' : 'Succeeded'));
       };
       for (const boundary of boundaries) {
@@ -111,7 +98,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
 async function stopAfter(sampler: LiveAttemptSampler, names: readonly string[]): Promise<string[]> {
   await pollUntil(
     'every job terminal',
-    () => listJobs(corner),
+    () => listJobs(corner.hubNamespace),
     (jobs) => names.every((n) => ['Succeeded', 'Failed', 'Settled'].includes(jobs.find((j) => j.metadata.name === n)?.status?.phase ?? '')),
     180_000,
     500,

@@ -5,19 +5,9 @@
 // not crash, and once both answer again every job is pinned and every paid job settled exactly once.
 import { federation, pollUntil } from '../support/federation.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
-import {
-  CHAOS_RUNS,
-  Payer,
-  assertFederationHealthy,
-  chaosJob,
-  createJobs,
-  isAlive,
-  listJobs,
-  openCorner,
-  startChaosOperator,
-  tearDownCorner,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+import { listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, isAlive, openChaosCorner, startChaosOperator, tearDownCorner } from './suite.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,7 +17,7 @@ const hostPort = (url: string) => {
   return { host: u.hostname, port: Number(u.port) };
 };
 
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 let kubo: TcpProxy;
 let chain: TcpProxy;
@@ -43,7 +33,7 @@ beforeAll(async () => {
     // Short deadlines, so the cut is noticed (and said) within it.
     FLOTILLA_PIN_TIMEOUT_MS: '3000',
   };
-  corner = await openCorner({ nodesPerProvider: 2 });
+  corner = await openChaosCorner({ nodesPerProvider: 2 });
   payer = new Payer();
   await payer.prepare('1000');
 }, 120_000);
@@ -63,14 +53,11 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     try {
       const names = Array.from({ length: 6 }, (_, i) => `deps-r${run}-${i}`);
       const paid = names.filter((_, i) => i % 2 === 0);
-      await createJobs(
-        corner,
-        names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
-      );
+      await createJobs(names.map((name, i) => chaosJob(corner, name, { runSeconds: 3 + i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
       await payer.fund(corner, paid);
       await pollUntil(
         'a job Running',
-        () => listJobs(corner),
+        () => listJobs(corner.hubNamespace),
         (jobs) => jobs.some((j) => j.status?.phase === 'Running'),
         120_000,
         250,
@@ -83,7 +70,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       // Degraded, and saying so: a finished job whose output cannot be pinned reports it.
       await pollUntil(
         'a job with OutputPinned=False while Kubo is silent',
-        () => listJobs(corner),
+        () => listJobs(corner.hubNamespace),
         (jobs) => jobs.some((j) => j.status?.phase === 'Running' && j.status.conditions?.some((c) => c.type === 'OutputPinned' && c.status === 'False')),
         cutMs,
         250,

@@ -27,11 +27,12 @@ import { loadArtifact } from '../../contracts/artifacts.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { fromBaseUnits, toBaseUnits } from '../../operator/core/money.ts';
 import { escrowJobIdOf } from '../../operator/payments/escrow-client.ts';
+import { isTerminalPhase } from '../../operator/core/lifecycle/phases.ts';
+import { listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
 import { federation } from '../support/federation.ts';
-import { federationChainOf, listJobs } from './corner.ts';
-import type { Corner } from './corner.ts';
+import { federationChainOf } from './suite.ts';
 
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Settled']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Expectation {
@@ -61,14 +62,15 @@ export interface PodRecord {
 }
 
 /** Every pod of the corner's jobs (this hub namespace) at every provider; unreachable providers are reported. */
-export async function cornerPods(corner: Corner): Promise<{ pods: PodRecord[]; unreachable: string[] }> {
+export async function cornerPods(corner: OpenCorner): Promise<{ pods: PodRecord[]; unreachable: string[] }> {
   const pods: PodRecord[] = [];
   const unreachable: string[] = [];
   await Promise.all(
-    corner.providers.map(async (p) => {
+    [...corner.providers.values()].map(async (p) => {
       try {
-        const list = await p.clients.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: 'flotilla.dev/job-uid' });
-        for (const pod of list.items) if (pod.metadata?.annotations?.['flotilla.dev/job-namespace'] === corner.namespace) pods.push({ provider: p.name, pod });
+        const list = await p.cluster.core.listNamespacedPod({ namespace: corner.lentNamespace, labelSelector: 'flotilla.dev/job-uid' });
+        for (const pod of list.items)
+          if (pod.metadata?.annotations?.['flotilla.dev/job-namespace'] === corner.hubNamespace) pods.push({ provider: p.name, pod });
       } catch {
         unreachable.push(p.name);
       }
@@ -86,7 +88,7 @@ function orphanReason(rec: PodRecord, byUid: Map<string, AIJob>): string | undef
   const where = `${rec.provider}/${rec.pod.metadata?.name}`;
   const job = byUid.get(labels['flotilla.dev/job-uid'] ?? '');
   if (!job) return `I4 orphan pod ${where}: its job (uid ${labels['flotilla.dev/job-uid']}) is gone`;
-  if (TERMINAL.has(job.status?.phase ?? '')) return `I4 orphan pod ${where}: job ${job.metadata.name} is ${job.status?.phase}`;
+  if (isTerminalPhase(job.status?.phase)) return `I4 orphan pod ${where}: job ${job.metadata.name} is ${job.status?.phase}`;
   const open = openAttempts(job)[0];
   if (String(open?.index ?? '') !== labels['flotilla.dev/attempt'])
     return `I4 orphan pod ${where}: attempt ${labels['flotilla.dev/attempt']} is not the open attempt (${open?.index ?? 'none'}) of ${job.metadata.name}`;
@@ -112,7 +114,7 @@ export class LiveAttemptSampler {
   private running = true;
   private readonly done: Promise<void>;
 
-  constructor(corner: Corner, intervalMs = 500) {
+  constructor(corner: OpenCorner, intervalMs = 500) {
     this.done = (async () => {
       while (this.running) {
         const { pods } = await cornerPods(corner).catch(() => ({ pods: [] as PodRecord[] }));
@@ -137,9 +139,9 @@ async function pinnedRecursively(api: string, cid: string): Promise<boolean> {
 }
 
 /** Violations of I1–I5 now (the chain is checked once, after convergence). */
-async function clusterViolations(corner: Corner, o: OracleOptions): Promise<{ violations: string[]; jobs: AIJob[] }> {
+async function clusterViolations(corner: OpenCorner, o: OracleOptions): Promise<{ violations: string[]; jobs: AIJob[] }> {
   const out: string[] = [];
-  const jobs = await listJobs(corner);
+  const jobs = await listJobs(corner.hubNamespace);
   const byName = new Map(jobs.map((j) => [j.metadata.name ?? '', j]));
   const byUid = new Map(jobs.map((j) => [j.metadata.uid ?? '', j]));
   for (const name of o.deleted ?? []) if (byName.has(name)) out.push(`I1 job ${name} was deleted but still exists`);
@@ -159,7 +161,7 @@ async function clusterViolations(corner: Corner, o: OracleOptions): Promise<{ vi
     const indexes = attempts.map((a) => a.index);
     if (!indexes.every((ix, i) => ix === i + 1)) out.push(`I3 job ${name} attempts are numbered ${indexes.join(',')}`);
     const open = openAttempts(job);
-    if (open.length > 1 || (TERMINAL.has(phase) && open.length > 0)) out.push(`I3 job ${name} (${phase}) has ${open.length} open attempts`);
+    if (open.length > 1 || (isTerminalPhase(phase) && open.length > 0)) out.push(`I3 job ${name} (${phase}) has ${open.length} open attempts`);
     if (want.maxAttempts !== undefined && attempts.length > want.maxAttempts)
       out.push(
         `I3 job ${name} has ${attempts.length} attempts, at most ${want.maxAttempts} allowed: ${attempts.map((a) => `${a.index}@${a.provider}:${a.reason}`).join(' ')}`,
@@ -192,7 +194,7 @@ export function meteredShares(job: AIJob): Map<string, bigint> {
   return out;
 }
 
-async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<string[]> {
+async function chainViolations(corner: OpenCorner, jobs: readonly AIJob[]): Promise<string[]> {
   const out: string[] = [];
   const c = federationChainOf();
   const provider = new JsonRpcProvider(c.rpcUrl, c.chainId, { staticNetwork: true, cacheTimeout: -1 });
@@ -227,7 +229,7 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
       const inStatus = new Map((job.status?.settlement?.amounts ?? []).map((a) => [(a.payoutAddress ?? '').toLowerCase(), toBaseUnits(a.amount, 6)]));
       const metered = meteredShares(job);
       for (const [providerName, amount] of metered) {
-        const payout = corner.providers.find((p) => p.name === providerName)?.payoutAddress.toLowerCase() ?? `?${providerName}`;
+        const payout = corner.providers.get(providerName)?.payoutAddress.toLowerCase() ?? `?${providerName}`;
         if ((onChain.get(payout) ?? 0n) !== amount)
           out.push(`I6 job ${name}: ${providerName} was paid ${fromBaseUnits(onChain.get(payout) ?? 0n, 6)} on chain, metered ${fromBaseUnits(amount, 6)}`);
         if ((inStatus.get(payout) ?? 0n) !== amount)
@@ -238,7 +240,7 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
       for (const [payout, amount] of onChain) credited.set(payout, (credited.get(payout) ?? 0n) + amount);
     }
     // The corner's payout addresses are fresh: their whole credit is this scenario's settlements.
-    for (const p of corner.providers) {
+    for (const p of corner.providers.values()) {
       const owed = (await escrow.getFunction('owed').staticCall(p.payoutAddress, token)) as bigint;
       const sum = credited.get(p.payoutAddress.toLowerCase()) ?? 0n;
       if (owed !== sum)
@@ -251,7 +253,7 @@ async function chainViolations(corner: Corner, jobs: readonly AIJob[]): Promise<
 }
 
 /** I7 for one job: the liar bills nothing; a slash only with a proven liar, once, of its address. Credits the verifier halves. */
-async function slashViolations(escrow: Contract, corner: Corner, job: AIJob, credited: Map<string, bigint>): Promise<string[]> {
+async function slashViolations(escrow: Contract, corner: OpenCorner, job: AIJob, credited: Map<string, bigint>): Promise<string[]> {
   const out: string[] = [];
   const name = job.metadata.name ?? '';
   const liar = job.status?.verification?.liar;
@@ -267,7 +269,7 @@ async function slashViolations(escrow: Contract, corner: Corner, job: AIJob, cre
   if (slashes.length > 1) out.push(`I7 job ${name} was slashed ${slashes.length} times on chain`);
   const [slash] = slashes;
   if (slash) {
-    const liarPayout = corner.providers.find((p) => p.name === liar?.provider)?.payoutAddress.toLowerCase();
+    const liarPayout = corner.providers.get(liar?.provider ?? '')?.payoutAddress.toLowerCase();
     if (!liar) out.push(`I7 job ${name} was slashed on chain without a proven mismatch in status`);
     else if (slash.provider !== liarPayout) out.push(`I7 job ${name}: ${slash.provider} was slashed, the proven liar is ${liar.provider} (${liarPayout})`);
     if (!job.status?.settlement?.slash) out.push(`I7 job ${name} was slashed on chain but status.settlement.slash does not say so`);
@@ -280,7 +282,7 @@ async function slashViolations(escrow: Contract, corner: Corner, job: AIJob, cre
  * Waits until the corner converges (I1–I5 hold) or `timeoutMs` passes, then checks the chain;
  * returns every violation left (empty: the invariants hold).
  */
-export async function oracle(corner: Corner, o: OracleOptions): Promise<string[]> {
+export async function oracle(corner: OpenCorner, o: OracleOptions): Promise<string[]> {
   const deadline = Date.now() + (o.timeoutMs ?? 180_000);
   let last: { violations: string[]; jobs: AIJob[] } = { violations: [], jobs: [] };
   for (;;) {

@@ -15,19 +15,9 @@ import * as yaml from 'js-yaml';
 import { clusterClients, federation, pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
-import {
-  CHAOS_RUNS,
-  HUB_OPERATOR_NAMESPACE,
-  Payer,
-  assertFederationHealthy,
-  chaosJob,
-  createJobs,
-  listJobs,
-  openCorner,
-  startChaosOperator,
-  tearDownCorner,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+import { HUB_OPERATOR_NAMESPACE, clusterRef, listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, Payer, assertFederationHealthy, chaosJob, createJobs, openChaosCorner, startChaosOperator, tearDownCorner } from './suite.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +28,7 @@ const OPERATOR_ENV = { FLOTILLA_PROVIDER_GRACE_MS: String(GRACE_MS), FLOTILLA_PR
 
 const secretName = `provider-partitioned-${process.pid}-kubeconfig`;
 let proxy: TcpProxy;
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 let operator: OperatorProcess | undefined;
 
@@ -63,10 +53,9 @@ beforeAll(async () => {
     body: { metadata: { name: secretName }, stringData: { kubeconfig: proxiedKubeconfig(proxy.port) } },
   });
   // provider-a behind the proxy is the cheaper one, so the jobs land there first.
-  corner = await openCorner({
-    clusters: ['provider-b'],
+  corner = await openChaosCorner({
+    clusters: ['provider-b', { cluster: clusterRef('provider-a'), secretName, price: '1.8' }],
     nodesPerProvider: 2,
-    ownClusters: [{ cluster: 'provider-a', clients: clusterClients('provider-a'), secretName, price: '1.8' }],
   });
   payer = new Payer();
   await payer.prepare('1000');
@@ -83,20 +72,17 @@ afterAll(async () => {
   await assertFederationHealthy();
 }, 240_000);
 
-const partitioned = () => corner.providers[1]?.name ?? '';
+const partitioned = () => [...corner.providers.keys()][1] ?? '';
 
 async function startBatch(prefix: string): Promise<string[]> {
   const names = Array.from({ length: 4 }, (_, i) => `${prefix}-${i}`);
   const paid = names.filter((_, i) => i % 2 === 0);
   // Long enough to outlive the flapping and the cut where they run.
-  await createJobs(
-    corner,
-    names.map((name) => chaosJob(corner, name, { runSeconds: 90, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })),
-  );
+  await createJobs(names.map((name) => chaosJob(corner, name, { runSeconds: 90, checkpointSeconds: 1, ...(paid.includes(name) ? { paid: '1' } : {}) })));
   await payer.fund(corner, paid);
   await pollUntil(
     `every job Running on ${partitioned()}`,
-    () => listJobs(corner),
+    () => listJobs(corner.hubNamespace),
     (jobs) =>
       names.every((n) => {
         const j = jobs.find((x) => x.metadata.name === n);
@@ -124,7 +110,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
         await sleep(2_000);
       }
       await sleep(GRACE_MS); // a failover decided in the last silence would show by now
-      for (const job of (await listJobs(corner)).filter((j) => flapping.includes(j.metadata.name ?? ''))) {
+      for (const job of (await listJobs(corner.hubNamespace)).filter((j) => flapping.includes(j.metadata.name ?? ''))) {
         expect({ job: job.metadata.name, attempts: job.status?.attempts?.length, provider: job.status?.placement?.provider }).toEqual({
           job: job.metadata.name,
           attempts: 1,
@@ -137,7 +123,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       proxy.cut();
       const moved = await pollUntil(
         'every flapping job failed over to provider-b',
-        () => listJobs(corner),
+        () => listJobs(corner.hubNamespace),
         (jobs) =>
           flapping.every((n) => {
             const j = jobs.find((x) => x.metadata.name === n);

@@ -13,6 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
+import { listJobs, providerOf } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
 import {
   CHAOS_RUNS,
   Payer,
@@ -20,21 +22,19 @@ import {
   chaosJob,
   createJobs,
   isAlive,
-  listJobs,
-  openCorner,
+  openChaosCorner,
   startChaosOperator,
   tearDownCorner,
   waitExit,
-} from './corner.ts';
-import type { Corner } from './corner.ts';
+} from './suite.ts';
 import { cornerPods, expectAll, oracle } from './oracle.ts';
 
-let corner: Corner;
+let corner: OpenCorner;
 let payer: Payer;
 const started: OperatorProcess[] = [];
 
 beforeAll(async () => {
-  corner = await openCorner({ nodesPerProvider: 2 });
+  corner = await openChaosCorner({ nodesPerProvider: 2 });
   payer = new Payer();
   await payer.prepare('1000');
 }, 120_000);
@@ -76,10 +76,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: the leader frozen past its lease mid-reconcile; on resume it exits and the invariants hold`, async () => {
     const names = Array.from({ length: 4 }, (_, i) => `split-r${run}-${i}`);
     const paid = names.filter((_, i) => i % 2 === 0);
-    await createJobs(
-      corner,
-      names.map((name, i) => chaosJob(corner, name, { runSeconds: 10 + 2 * i, ...(paid.includes(name) ? { paid: '1' } : {}) })),
-    );
+    await createJobs(names.map((name, i) => chaosJob(corner, name, { runSeconds: 10 + 2 * i, ...(paid.includes(name) ? { paid: '1' } : {}) })));
     await payer.fund(corner, paid);
 
     const old = startChaosOperator(corner, { FLOTILLA_FAILPOINT: `before-status-write@${randomInt(2, 10)}:stop` });
@@ -123,17 +120,16 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     ).pods;
     const victim = running.find((p) => !p.pod.metadata?.deletionTimestamp && p.pod.status?.phase === 'Running');
     if (!victim) throw new Error('no Running replica to delete');
-    await corner.providers
-      .find((x) => x.name === victim.provider)
-      ?.clients.core.deleteNamespacedPod({ name: victim.pod.metadata?.name ?? '', namespace: corner.lentNamespace, gracePeriodSeconds: 0 });
+    await providerOf(corner, victim.provider).cluster.core.deleteNamespacedPod({
+      name: victim.pod.metadata?.name ?? '',
+      namespace: corner.lentNamespace,
+      gracePeriodSeconds: 0,
+    });
     const late = [`split-r${run}-late-0`, `split-r${run}-late-1`];
-    await createJobs(
-      corner,
-      late.map((name) => chaosJob(corner, name, { runSeconds: 3 })),
-    );
+    await createJobs(late.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
     await pollUntil(
       'the standby placing the late jobs',
-      () => listJobs(corner),
+      () => listJobs(corner.hubNamespace),
       (jobs) => late.every((n) => (jobs.find((j) => j.metadata.name === n)?.status?.attempts?.length ?? 0) > 0),
       60_000,
       250,

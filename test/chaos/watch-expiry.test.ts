@@ -10,8 +10,9 @@ import { startCluster, stopCluster } from '../../federation/clusters.ts';
 import { freePort } from '../../federation/daemon.ts';
 import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
-import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, isAlive, listJobs, openCorner, startChaosOperator, tearDownCorner } from './corner.ts';
-import type { Corner } from './corner.ts';
+import { listJobs } from '../support/corner.ts';
+import type { OpenCorner } from '../support/corner.ts';
+import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, isAlive, openChaosCorner, startChaosOperator, tearDownCorner } from './suite.ts';
 import { expectAll, oracle } from './oracle.ts';
 
 const tools = toolPaths();
@@ -45,10 +46,10 @@ async function counter(port: number, name: string, labels: readonly string[]): P
 const hubGets = (port: number) => counter(port, 'flotilla_kube_api_requests_total', ['cluster="hub"', 'verb="GET"']);
 const aijobWatchesExpired = (port: number) => counter(port, 'flotilla_watch_expired_total', ['resource="aijobs"']);
 
-let corner: Corner;
+let corner: OpenCorner;
 
 beforeAll(async () => {
-  corner = await openCorner({ nodesPerProvider: 2 });
+  corner = await openChaosCorner({ nodesPerProvider: 2 });
 }, 120_000);
 afterAll(async () => {
   await tearDownCorner(corner);
@@ -68,13 +69,10 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     let frozen = false;
     try {
       const before = Array.from({ length: 4 }, (_, i) => `exp-r${run}-a${i}`);
-      await createJobs(
-        corner,
-        before.map((name) => chaosJob(corner, name, { runSeconds: 30 })),
-      );
+      await createJobs(before.map((name) => chaosJob(corner, name, { runSeconds: 30 })));
       await pollUntil(
         'the first batch Running',
-        () => listJobs(corner),
+        () => listJobs(corner.hubNamespace),
         (jobs) => before.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === 'Running'),
         120_000,
         250,
@@ -98,10 +96,7 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       );
       // Work the frozen operator must not miss.
       const after = Array.from({ length: 3 }, (_, i) => `exp-r${run}-b${i}`);
-      await createJobs(
-        corner,
-        after.map((name) => chaosJob(corner, name, { runSeconds: 3 })),
-      );
+      await createJobs(after.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
       const latest = await etcdRevision();
       await etcd('kv/compaction', { revision: String(latest), physical: true });
       // History really gone: etcd refuses to read at the revision the operator last saw.

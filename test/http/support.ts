@@ -8,8 +8,8 @@ import * as x509 from '@peculiar/x509';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { repoRoot } from '../../federation/paths.ts';
-import { API_VERSION } from '../../operator/api/group.ts';
 import type { AIJobManifest } from '../../operator/api/types.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { canI, helm, kubectl } from '../charts/helm.ts';
 
 export async function freePort(): Promise<number> {
@@ -80,18 +80,7 @@ export async function makeTestPki(): Promise<TestPki> {
 
 /** One L4 replica the simulated executor runs for `seconds`. */
 export function smallJob(name: string, namespace: string, seconds: number, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'AIJob',
-    metadata: { name, namespace },
-    spec: {
-      image: `registry.example/trainer@sha256:${'a'.repeat(64)}`,
-      resources: { gpus: 1 },
-      gpu: { products: ['NVIDIA-L4'] },
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': String(seconds), 'sim.flotilla.dev/output': `${name} done` },
-      ...extra,
-    },
-  };
+  return aijobManifest({ name, namespace, gpu: { products: ['NVIDIA-L4'] }, sim: { runSeconds: seconds, output: `${name} done` }, ...extra });
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: unknown; text: string }> {

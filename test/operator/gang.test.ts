@@ -8,6 +8,7 @@ import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { serviceName } from '../../operator/controllers/aijob/gang.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
 import { deleteJobBehindOperator, withProviderQuota } from '../support/provider-faults.ts';
 import { startOperator } from '../support/operator.ts';
@@ -30,11 +31,10 @@ afterAll(async () => {
 });
 
 /** Two replicas × 2 A100s: only provider-b (two 4-GPU A100 nodes) has them. */
-const gang = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest => ({
-  apiVersion: 'flotilla.dev/v1alpha1',
-  kind: 'AIJob',
-  metadata: { name, namespace: ns },
-  spec: {
+const gang = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest =>
+  aijobManifest({
+    name,
+    namespace: ns,
     image: IMAGE,
     command: ['torchrun'],
     args: ['train.py'],
@@ -43,10 +43,9 @@ const gang = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobMa
     gpu: { products: ['NVIDIA-A100-SXM4-40GB'] },
     output: { path: '/flotilla/output', pin: false },
     recovery: { maxRestarts: 0, strategy: 'Failover' },
-    podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' },
+    sim: { runSeconds: 600 },
     ...extra,
-  },
-});
+  });
 
 async function create(manifest: AIJobManifest): Promise<AIJob> {
   return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, body: manifest })) as AIJob;

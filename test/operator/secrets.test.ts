@@ -11,6 +11,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../../operator/api/types.ts';
 import { envCopyName, pullCopyName } from '../../operator/controllers/aijob/secret-copies.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
 import { deleteJobBehindOperator, withProviderQuota } from '../support/provider-faults.ts';
 import { startOperator } from '../support/operator.ts';
@@ -43,11 +44,10 @@ afterAll(async () => {
 });
 
 /** Two replicas × 2 A100s: only provider-b (two 4-GPU A100 nodes) has them. */
-const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest => ({
-  apiVersion: 'flotilla.dev/v1alpha1',
-  kind: 'AIJob',
-  metadata: { name, namespace: ns },
-  spec: {
+const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest =>
+  aijobManifest({
+    name,
+    namespace: ns,
     image: IMAGE,
     command: ['torchrun'],
     args: ['train.py'],
@@ -56,7 +56,7 @@ const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobMan
     gpu: { products: ['NVIDIA-A100-SXM4-40GB'] },
     output: { path: '/flotilla/output', pin: false },
     recovery: { maxRestarts: 0, strategy: 'Failover' },
-    podAnnotations: { 'sim.flotilla.dev/run-seconds': '600' },
+    sim: { runSeconds: 600 },
     env: [
       { name: 'MODE', value: 'train' },
       { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
@@ -64,8 +64,7 @@ const job = (name: string, extra: Partial<AIJobManifest['spec']> = {}): AIJobMan
     ],
     imagePullSecrets: [{ name: 'regcred' }],
     ...extra,
-  },
-});
+  });
 
 async function create(manifest: AIJobManifest): Promise<AIJob> {
   return (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'aijobs', namespace: ns, body: manifest })) as AIJob;

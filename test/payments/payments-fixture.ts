@@ -15,6 +15,7 @@ import { escrowJobIdOf } from '../../operator/payments/escrow-client.ts';
 import { fundJob } from '../../operator/payments/fund.ts';
 import type { FundResult } from '../../operator/payments/fund.ts';
 import { createNamespace, federation } from '../support/federation.ts';
+import { aijobManifest } from '../support/aijob.ts';
 
 /** anvil dev accounts these suites pay from (the federation's own roles are #0–#3 and #9). */
 export const PAYER_ACCOUNTS = { settle: 5, gate: 6, crash: 7, preempt: 8, chainDown: 4 } as const;
@@ -190,23 +191,18 @@ export function paidJob(
     checkpoint?: boolean;
   },
 ): AIJobManifest {
-  return {
-    apiVersion: 'flotilla.dev/v1alpha1',
-    kind: 'AIJob',
-    metadata: { name, namespace },
-    spec: {
-      image: 'registry.example/trainer@sha256:' + 'b'.repeat(64),
-      replicas: 1,
-      resources: { gpus: opts.gpus ?? 1 },
-      gpu: { products: [opts.product] },
-      output: { path: '/flotilla/output', pin: false },
-      ...(opts.checkpoint ? { checkpoint: { path: '/flotilla/checkpoints', every: '30s' } } : {}),
-      payment: { token: 'USDC', maxAmount: opts.maxAmount },
-      placement: { allowedProviders: opts.providers },
-      recovery: { maxRestarts: 2, strategy: 'Failover' },
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': String(opts.runSeconds) },
-    },
-  };
+  return aijobManifest({
+    name,
+    namespace,
+    resources: { gpus: opts.gpus ?? 1 },
+    gpu: { products: [opts.product] },
+    output: { path: '/flotilla/output', pin: false },
+    ...(opts.checkpoint ? { checkpoint: { path: '/flotilla/checkpoints', every: '30s' } } : {}),
+    payment: { token: 'USDC', maxAmount: opts.maxAmount },
+    placement: { allowedProviders: opts.providers },
+    recovery: { maxRestarts: 2, strategy: 'Failover' },
+    sim: { runSeconds: opts.runSeconds },
+  });
 }
 
 export async function createJob(hub: KubeConfig, manifest: AIJobManifest): Promise<AIJob> {

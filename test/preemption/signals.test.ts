@@ -21,11 +21,12 @@ import {
   jobEventReasons,
   jobPods,
   newCorner,
+  providerOf,
   removeCorner,
   restoreNode,
   waitJob,
-} from '../support/preemption-corner.ts';
-import type { Corner } from '../support/preemption-corner.ts';
+} from '../support/corner.ts';
+import type { Corner } from '../support/corner.ts';
 
 const hub = clusterClients('hub');
 const corner: Corner = newCorner();
@@ -57,8 +58,8 @@ afterAll(async () => {
   await removeCorner(corner);
 });
 
-const nodeA = () => corner.providers.get(A)?.node ?? '';
-const clusterA = () => corner.providers.get(A)!.cluster;
+const nodeA = () => providerOf(corner, A).node;
+const clusterA = () => providerOf(corner, A).cluster;
 
 /** Starts a job, waits until it runs on A and has reported at least one checkpoint. */
 async function runningOnA(name: string, over: { maxRestarts?: number } = {}): Promise<{ job: AIJob; pod: V1Pod }> {

@@ -29,9 +29,11 @@ import {
   jobEventReasons,
   jobPods,
   newCorner,
+  providerOf,
   removeCorner,
   waitJob,
-} from '../support/preemption-corner.ts';
+  waitNodesReady,
+} from '../support/corner.ts';
 
 const hub = clusterClients('hub');
 const corner = newCorner();
@@ -68,16 +70,7 @@ beforeAll(async () => {
   });
   // Placement sees only Ready providers and Ready nodes: start nothing before both are, at the
   // provider and in the operator's view of it.
-  for (const p of [X, B]) {
-    const { cluster: c, node } = corner.providers.get(p)!;
-    await pollUntil(
-      `node ${node} Ready`,
-      () => c.core.readNode({ name: node }),
-      (n) => n.status?.conditions?.some((cd) => cd.type === 'Ready' && cd.status === 'True') ?? false,
-      120_000,
-      500,
-    );
-  }
+  for (const p of [X, B]) await waitNodesReady(corner, p, 120_000);
   await waitProvidersReady(corner, [X, B], operator!);
 }, 300_000);
 
@@ -132,7 +125,7 @@ it('ProviderUnreachable: marks the provider unreachable, fails over after the gr
 
   // Heal: the old attempt's pod is still at X; it is deleted, and the job stays on B.
   await startCluster(federation().stateDir, cluster, tools); // also hands the nodes to the restarted kwok controller
-  const x = corner.providers.get(X)!.cluster;
+  const x = providerOf(corner, X).cluster;
   // Fenced: deleted by the operator (gone, or terminating at the provider's own pace).
   const fenced = await pollUntil(
     `old pod ${oldPod} fenced at ${X}`,
@@ -156,7 +149,7 @@ it('NodeLost: the node stops heartbeating, its node lifecycle controller declare
   // previous test's preemption, which (rightly) makes placement avoid it now.
   await addProvider(corner, { name: X2, cluster: clusterRef(cluster, clusterKubeconfig), price: '0.25', secretName });
   await waitProvidersReady(corner, [X2], operator!);
-  const x = corner.providers.get(X2)!;
+  const x = providerOf(corner, X2);
   await pollUntil(
     `node ${x.node} Ready`,
     () => x.cluster.core.readNode({ name: x.node }),

@@ -13,19 +13,8 @@ import type { Condition, GPUProvider, GPUProviderManifest } from '../../operator
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import {
-  addProvider,
-  clusterRef,
-  cornerJob,
-  createJob,
-  deleteJob,
-  jobPods,
-  newCorner,
-  removeCorner,
-  waitJob,
-  waitProvidersReady,
-} from '../support/preemption-corner.ts';
-import type { Corner } from '../support/preemption-corner.ts';
+import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/corner.ts';
+import type { Corner } from '../support/corner.ts';
 import { startHostileServer } from './hostile-server.ts';
 import type { HostileServer } from './hostile-server.ts';
 

@@ -9,6 +9,7 @@ import { freePort } from '../../federation/daemon.ts';
 import { GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob, AIJobManifest, GPUProvider } from '../../operator/api/types.ts';
 import { toBaseUnits } from '../../operator/core/money.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { clusterClients, deleteNamespace, pollUntil, readAIJob, recordPodHistory, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -42,12 +43,8 @@ afterAll(async () => {
   payer.destroy();
 });
 
-const job = (name: string, spec: Partial<AIJobManifest['spec']>): AIJobManifest => ({
-  apiVersion: 'flotilla.dev/v1alpha1',
-  kind: 'AIJob',
-  metadata: { name, namespace: ns },
-  spec: { image: IMAGE, resources: { gpus: 1 }, gpu: { products: ['NVIDIA-L4'] }, output: { path: '/flotilla/output', pin: false }, ...spec },
-});
+const job = (name: string, spec: Partial<AIJobManifest['spec']>): AIJobManifest =>
+  aijobManifest({ name, namespace: ns, image: IMAGE, gpu: { products: ['NVIDIA-L4'] }, output: { path: '/flotilla/output', pin: false }, sim: false, ...spec });
 
 async function podsOf(provider: string, uid: string): Promise<V1Pod[]> {
   return (await clusterClients(provider).core.listNamespacedPod({ namespace: LENT, labelSelector: `flotilla.dev/job-uid=${uid}` })).items;

@@ -7,13 +7,13 @@
 // A private corner (its own GPU product and lent namespace on provider-a, -b and -c) keeps the liar
 // away from every other suite's pods.
 import type { AIJobManifest } from '../../operator/api/types.ts';
-import { GROUP, VERSION } from '../../operator/api/group.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { clusterClients, createNamespace, deleteNamespace, uniqueName } from '../support/federation.ts';
 import { startLiar } from '../support/lying-provider.ts';
 import type { Liar } from '../support/lying-provider.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, clusterRef, createJob, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/preemption-corner.ts';
+import { addProvider, clusterRef, createJob, deleteAllJobs, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/corner.ts';
 
 const hub = clusterClients('hub');
 const corner = newCorner();
@@ -37,6 +37,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   liar?.stop();
+  // The jobs first, while the operator is there to take their finalizers off (else the namespace
+  // stays Terminating).
+  await deleteAllJobs(ns, 60_000).catch(() => undefined);
   await operator?.stop();
   await deleteNamespace(hub.core, ns);
   await removeCorner(corner);
@@ -44,25 +47,16 @@ afterAll(async () => {
 
 /** The same work every time — image, args, env, output text — pinned to one provider. */
 function deterministicJob(name: string, provider: string): AIJobManifest {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'AIJob',
-    metadata: { name, namespace: ns },
-    spec: {
-      image: 'registry.example/trainer@sha256:' + 'd'.repeat(64),
-      args: ['--steps', '300', '--seed', '7'],
-      env: [{ name: 'LEARNING_RATE', value: '0.001' }],
-      replicas: 1,
-      resources: { gpus: 1 },
-      gpu: { products: [corner.product] },
-      placement: { allowedProviders: [provider] },
-      podAnnotations: {
-        'sim.flotilla.dev/run-seconds': String(RUN_SECONDS),
-        'sim.flotilla.dev/output': 'steps=300 loss=0.4127',
-        'sim.flotilla.dev/deterministic': 'true',
-      },
-    },
-  } as AIJobManifest;
+  return aijobManifest({
+    name,
+    namespace: ns,
+    image: 'registry.example/trainer@sha256:' + 'd'.repeat(64),
+    args: ['--steps', '300', '--seed', '7'],
+    env: [{ name: 'LEARNING_RATE', value: '0.001' }],
+    gpu: { products: [corner.product] },
+    placement: { allowedProviders: [provider] },
+    sim: { runSeconds: RUN_SECONDS, output: 'steps=300 loss=0.4127', deterministic: true },
+  });
 }
 
 const succeeded = (name: string) => waitJob(ns, name, 'Succeeded', (j) => j.status?.phase === 'Succeeded' || j.status?.phase === 'Failed', 90_000);

@@ -4,8 +4,11 @@
 // work (sim.flotilla.dev/deterministic), the operator's lifecycle and settlement, and the real
 // escrow contract on anvil with a bond posted for the liar.
 //
-// A private corner: its own GPU product and lent namespace on three clusters, four GPUProviders
-// (the liar cheapest, so the original run goes to it), each paid to its own address.
+// Private corners (their own GPU product and lent namespace): the liar's, one GPUProvider in each of
+// the three clusters (the liar the cheapest, so the original run goes to it); and a second, all
+// honest, for a re-execution preempted mid-run. Every GPUProvider is paid to its own address. (Two
+// GPUProviders of one corner never share a cluster: each would take the other's pods for
+// provider-made ones.)
 import { Wallet } from 'ethers';
 import type { AIJob, AIJobManifest, GPUProvider } from '../../operator/api/types.ts';
 import { GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
@@ -16,7 +19,8 @@ import { startLiar } from '../support/lying-provider.ts';
 import type { Liar } from '../support/lying-provider.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { addProvider, clusterRef, createJob, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/preemption-corner.ts';
+import { aijobManifest } from '../support/aijob.ts';
+import { addProvider, clusterRef, createJob, jobPods, newCorner, removeCorner, waitJob, waitProvidersReady } from '../support/corner.ts';
 import {
   EscrowProbe,
   RandomPayer,
@@ -35,8 +39,10 @@ const c = federationChain();
 const probe = new EscrowProbe(c);
 const corner = newCorner();
 const LIAR = `vc-${corner.id}-liar`;
-const HONEST = [`vc-${corner.id}-a`, `vc-${corner.id}-b`, `vc-${corner.id}-c`] as const;
-const payout = new Map([LIAR, ...HONEST].map((p) => [p, Wallet.createRandom().address]));
+const HONEST = [`vc-${corner.id}-a`, `vc-${corner.id}-b`] as const;
+const quiet = newCorner();
+const QUIET = [`vq-${quiet.id}-a`, `vq-${quiet.id}-b`, `vq-${quiet.id}-c`] as const;
+const payout = new Map([LIAR, ...HONEST, ...QUIET].map((p) => [p, Wallet.createRandom().address]));
 const SLASH = '10';
 const BOND = '25';
 let ns = '';
@@ -52,13 +58,15 @@ beforeAll(async () => {
   await addProvider(corner, { name: LIAR, cluster: clusterRef('provider-c'), price: '0.50', payoutAddress: payout.get(LIAR) as string });
   await addProvider(corner, { name: HONEST[0], cluster: clusterRef('provider-a'), price: '1.00', payoutAddress: payout.get(HONEST[0]) as string });
   await addProvider(corner, { name: HONEST[1], cluster: clusterRef('provider-b'), price: '1.00', payoutAddress: payout.get(HONEST[1]) as string });
-  await addProvider(corner, { name: HONEST[2], cluster: clusterRef('provider-a'), price: '1.10', payoutAddress: payout.get(HONEST[2]) as string });
+  for (const [i, name] of QUIET.entries())
+    await addProvider(quiet, { name, cluster: clusterRef(`provider-${'abc'[i]}`), price: '1.00', payoutAddress: payout.get(name) as string });
   // A third party funds the liar's bond, as a chart's or Pulumi's funding step would.
   await bondFunder.prepare(USDC(BOND));
   await new EscrowClient(chainConfigOf(c), { key: bondFunder.key }).postBond(payout.get(LIAR) as string, probe.tokenAddress, USDC(BOND));
   liar = await startLiar({ provider: LIAR, share: 1 });
   operator = startOperator(ns, operatorChainEnv(c, { FLOTILLA_SLASH_AMOUNT: SLASH }));
   await waitProvidersReady(corner, [LIAR, ...HONEST], operator, 1);
+  await waitProvidersReady(quiet, QUIET, operator, 1);
 }, 180_000);
 
 afterAll(async () => {
@@ -66,30 +74,29 @@ afterAll(async () => {
   await operator?.stop();
   await deleteNamespace(hub.core, ns);
   await removeCorner(corner);
+  await removeCorner(quiet);
   payer.destroy();
   bondFunder.destroy();
   probe.destroy();
 }, 120_000);
 
 /** The same deterministic work every time, verified always, paid; any provider of the corner may run it. */
-function verifiedJob(name: string): AIJobManifest {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'AIJob',
-    metadata: { name, namespace: ns },
-    spec: {
-      image: 'registry.example/trainer@sha256:' + 'e'.repeat(64),
-      args: ['--steps', '300', '--seed', '7'],
-      replicas: 1,
-      resources: { gpus: 1 },
-      gpu: { products: [corner.product] },
-      output: { path: '/flotilla/output', pin: false },
-      payment: { token: 'USDC', maxAmount: '1' },
-      placement: { allowedProviders: [LIAR, ...HONEST] },
-      verification: { mode: 'Always', compare: 'Exact' },
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': '4', 'sim.flotilla.dev/output': 'steps=300 loss=0.4127', 'sim.flotilla.dev/deterministic': 'true' },
-    },
-  } as AIJobManifest;
+function verifiedJob(
+  name: string,
+  runSeconds = 4,
+  on: { corner: typeof corner; providers: readonly string[] } = { corner, providers: [LIAR, ...HONEST] },
+): AIJobManifest {
+  return aijobManifest({
+    name,
+    namespace: ns,
+    args: ['--steps', '300', '--seed', '7'],
+    gpu: { products: [on.corner.product] },
+    output: { path: '/flotilla/output', pin: false },
+    payment: { token: 'USDC', maxAmount: '1' },
+    placement: { allowedProviders: [...on.providers] },
+    verification: { mode: 'Always', compare: 'Exact' },
+    sim: { runSeconds, output: 'steps=300 loss=0.4127', deterministic: true },
+  });
 }
 
 const settled = (name: string) => waitJob(ns, name, 'Settled', (j) => j.status?.phase === 'Settled' || j.status?.phase === 'Failed', 150_000);
@@ -165,5 +172,78 @@ describe('verified compute against a lying provider', () => {
     expect(job.status?.outputCID).toBe(refuted.status?.outputCID);
     expect(job.status?.settlement?.slash).toBeUndefined();
     expect(job.status?.settlement?.amounts?.length).toBe(2);
+  }, 240_000);
+
+  it('a re-execution taken back by its provider mid-run recovers like any attempt, on another provider, and the run still verifies', async () => {
+    const name = uniqueName('preempted-check');
+    await createJob(verifiedJob(name, 15, { corner: quiet, providers: QUIET }));
+    await fundAs(hub.kc, c, ns, name, payer.key, { amount: '1' });
+    // Wait for the re-execution to run, then take its pod away at its provider (PodDeleted).
+    const checking = await waitJob(
+      ns,
+      name,
+      'a running re-execution',
+      (j) => j.status?.attempts?.at(-1)?.purpose === 'Verification' && j.status.conditions?.find((x) => x.type === 'Running')?.status === 'True',
+      90_000,
+    );
+    const check = checking.status?.attempts?.at(-1);
+    expect(checking.status?.phase).toBe('Verifying');
+    const { cluster } = quiet.providers.get(check?.provider ?? '') ?? {};
+    const [pod] = await jobPods(quiet, check?.provider ?? '', checking.metadata.uid ?? '');
+    await cluster?.core.deleteNamespacedPod({ name: pod?.metadata?.name ?? '', namespace: quiet.lentNamespace, gracePeriodSeconds: 0 });
+
+    const job = await waitJob(ns, name, 'Settled', (j) => j.status?.phase === 'Settled' || j.status?.phase === 'Failed', 150_000);
+    const attempts = job.status?.attempts ?? [];
+    expect(job.status?.phase).toBe('Settled');
+    expect(attempts.map((a) => [a.purpose ?? 'Run', a.reason])).toEqual([
+      ['Run', 'Succeeded'],
+      ['Verification', 'Preempted: PodDeleted'],
+      ['Verification', 'Succeeded'],
+    ]);
+    // Replaced elsewhere: three different providers.
+    expect(new Set(attempts.map((a) => a.provider)).size).toBe(3);
+    expect(job.status?.verification).toMatchObject({ state: 'Verified' });
+    expect(job.status?.verification).not.toHaveProperty('liar');
+    // Preempted re-executions do not count against spec.recovery.maxRestarts, and nobody is slashed.
+    expect(job.status?.settlement?.slash).toBeUndefined();
+  }, 240_000);
+
+  it('Checker mode: runs whose outputs differ in bits are judged by the checker, which accepts them; the run is verified and paid', async () => {
+    const name = uniqueName('checked');
+    await createJob(
+      aijobManifest({
+        name,
+        namespace: ns,
+        args: ['--steps', '300', '--seed', '7'],
+        gpu: { products: [quiet.product] },
+        output: { path: '/flotilla/output', pin: false },
+        payment: { token: 'USDC', maxAmount: '1' },
+        placement: { allowedProviders: [...QUIET] },
+        verification: {
+          mode: 'Always',
+          compare: 'Checker',
+          checker: { image: `registry.example/checker@sha256:${'c'.repeat(64)}`, args: ['--tolerance', '0.05'] },
+        },
+        sim: { runSeconds: 4, output: 'steps=300 loss=0.4127 accuracy=0.9120', deterministic: true },
+        // Not bit-reproducible: every run's decimals move by up to ±0.001; the stand-in checker allows 5 %.
+        podAnnotations: { 'sim.flotilla.dev/noise': '0.001', 'sim.flotilla.dev/checker-tolerance': '0.05' },
+      }),
+    );
+    await fundAs(hub.kc, c, ns, name, payer.key, { amount: '1' });
+    const job = await waitJob(ns, name, 'Settled', (j) => j.status?.phase === 'Settled' || j.status?.phase === 'Failed', 150_000);
+    const attempts = job.status?.attempts ?? [];
+    expect(job.status?.phase).toBe('Settled');
+    expect(attempts.map((a) => [a.purpose ?? 'Run', a.reason])).toEqual([
+      ['Run', 'Succeeded'],
+      ['Verification', 'Succeeded'],
+      ['Check', 'Succeeded'],
+    ]);
+    // The two runs differ in bits; the checker ran on a third provider and accepted the original.
+    expect(attempts[0]?.outputCID).not.toBe(attempts[1]?.outputCID);
+    expect(new Set(attempts.map((a) => a.provider)).size).toBe(3);
+    expect(job.status?.verification).toMatchObject({ state: 'Verified', compare: 'Checker' });
+    expect(job.status?.outputCID).toBe(attempts[0]?.outputCID);
+    expect(job.status?.settlement?.amounts?.length).toBe(3);
+    expect(job.status?.settlement?.slash).toBeUndefined();
   }, 240_000);
 });
