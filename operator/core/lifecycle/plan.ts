@@ -219,6 +219,9 @@ class PlanBuilder {
   }
 }
 
+/** How a placement message names what a verification attempt is for. */
+const PURPOSE_WORDS = { Verification: 're-execution', Tiebreak: 'tie-breaking re-execution', Check: 'the checker judging the re-execution' } as const;
+
 const isTerminalPhaseName = (phase: string) => phase === 'Succeeded' || phase === 'Failed' || phase === 'Settled';
 
 export function planReconcile(input: PlanInput): ReconcilePlan {
@@ -420,8 +423,7 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
     pricePerGpuHour,
     nodeSelector: p.nodeSelector.map((r) => ({ key: r.key, operator: r.operator, values: [...r.values] })),
   };
-  const what =
-    purpose === 'Run' ? '' : ` (${purpose === 'Verification' ? 're-execution' : 'tie-breaking re-execution'} of attempt ${originalRun(job.status)?.index})`;
+  const what = purpose === 'Run' ? '' : ` (${PURPOSE_WORDS[purpose]} of attempt ${originalRun(job.status)?.index})`;
   const message = `attempt ${index}${what}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
   b.condition('Scheduled', 'True', 'Placed', message);
   b.condition('Running', 'False', 'PodsPending', `waiting for ${job.replicas} replica(s) to start on ${p.provider}`);

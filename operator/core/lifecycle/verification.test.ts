@@ -222,6 +222,7 @@ describe('Checker mode in the lifecycle', () => {
     expect(reexec.status.phase).toBe('Verifying');
     const check = place(reexec.status, 'provider-c', T0 + 200_000);
     expect(check.status.attempts?.[2]).toMatchObject({ purpose: 'Check', provider: 'provider-c' });
+    expect(check.status.conditions?.find((c) => c.type === 'Scheduled')?.message).toMatch(/^attempt 3 \(the checker judging the re-execution of attempt 1\)/);
     // The checker's pods get both outputs to judge.
     expect(check.createPods?.check).toEqual({ original: X, reference: Y });
     return check.status;
