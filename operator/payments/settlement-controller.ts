@@ -281,7 +281,20 @@ export class SettlementController {
       if (written) job = written;
     }
     // Slashed before (an earlier try landed, its hash unrecorded): nothing more to do or to record.
-    const result = (await chain.slashedOf(id)) ? ({ already: true } as const) : await chain.slash(id, liar, verifier, amount);
+    let result;
+    try {
+      result = (await chain.slashedOf(id)) ? ({ already: true } as const) : await chain.slash(id, liar, verifier, amount);
+    } catch (err) {
+      // A revert is final (no retry makes it land): the honest providers' settlement must not wait on it.
+      if (!(err instanceof ChainRevertError)) throw err;
+      this.opts.log('error', 'slashing the proven liar reverted; settling without the slash', {
+        job: key,
+        id,
+        provider: v.liar.provider,
+        error: errorMessage(err),
+      });
+      return;
+    }
     if (result.already) return;
     const slash = { ...intent, amount: fromBaseUnits(result.slashed, token.decimals), txHash: result.txHash };
     this.opts.log('warn', 'proven liar slashed', { job: key, id, ...slash });
