@@ -3,8 +3,8 @@ import type { SeriesState } from './event-series.ts';
 
 const opts = { individual: 2, windowMs: 60_000, flushMs: 10_000 };
 
-function run(times: number[]): { actions: string[]; state: SeriesState | undefined } {
-  let state: SeriesState | undefined;
+function run(times: number[], from?: SeriesState): { actions: string[]; state: SeriesState | undefined } {
+  let state = from;
   const actions: string[] = [];
   for (const [i, t] of times.entries()) {
     const r = observe(state, `job-${i} scheduled`, t, opts);
@@ -14,24 +14,24 @@ function run(times: number[]): { actions: string[]; state: SeriesState | undefin
   return { actions, state };
 }
 
-describe('event series: routine Events aggregate once a burst repeats them', () => {
-  it('records the first few individually, then creates one aggregate and only counts the rest', () => {
+describe('event series: routine Events are counted once a burst repeats them', () => {
+  it('records the first few individually and only counts the rest', () => {
     const { actions, state } = run([0, 1, 2, 3, 4, 5]);
-    expect(actions).toEqual(['individual', 'individual', 'create-aggregate', 'counted', 'counted', 'counted']);
-    expect(state).toMatchObject({ aggregated: 4, unflushed: 3, lastMessage: 'job-5 scheduled' });
+    expect(actions).toEqual(['individual', 'individual', 'counted', 'counted', 'counted', 'counted']);
+    expect(state).toMatchObject({ unflushed: 4, flushedAt: 2, lastMessage: 'job-5 scheduled' });
   });
-  it('a new window starts over: individual again, and a new aggregate', () => {
-    const { actions } = run([0, 1, 2, 3, 60_000, 60_001, 60_002]);
-    expect(actions).toEqual(['individual', 'individual', 'create-aggregate', 'counted', 'individual', 'individual', 'create-aggregate']);
-  });
-  it('an aggregate is updated at most once per flush interval, and only with something new', () => {
-    const { state } = run([0, 1, 2, 3]);
-    const s = state as SeriesState;
+  it('an aggregate is due flushMs after counting began, then flushMs after the last, and only with something counted', () => {
+    const s = run([0, 1, 2, 3]).state as SeriesState;
     expect(flushDue(s, 5_000, opts)).toBe(false);
     expect(flushDue(s, 10_002, opts)).toBe(true);
     const after = flushed(s, 10_002);
     expect(after.unflushed).toBe(0);
     expect(flushDue(after, 30_000, opts)).toBe(false);
+  });
+  it('a new window starts individual again, but keeps what was counted and not yet written', () => {
+    const { actions, state } = run([0, 1, 2, 3, 60_000, 60_001, 60_002]);
+    expect(actions).toEqual(['individual', 'individual', 'counted', 'counted', 'individual', 'individual', 'counted']);
+    expect(state).toMatchObject({ windowStart: 60_000, unflushed: 3, flushedAt: 2 });
   });
   it('says how many and gives the latest example, bounded', () => {
     expect(aggregateMessage('Scheduled', 41, 'attempt 1: 1 replica(s) on a')).toBe(

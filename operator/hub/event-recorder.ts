@@ -1,10 +1,9 @@
 // Records Events about AIJobs on the hub. Warnings are written one per occurrence, on their job.
 // Normal (routine) Events go through the series of core/event-series.ts: the first few of each
-// namespace and reason are written on their job, the rest are counted into one aggregate Event of
-// the namespace, updated on a timer — so a burst of jobs does not cost an Event write per job per
-// step (docs/observability.md, "Events").
+// namespace and reason are written on their job, the rest are counted, and every flush interval
+// the count becomes one aggregate Event of the namespace — so a burst of jobs does not cost an
+// Event write per job per step (docs/observability.md, "Events").
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { AIJOB, API_VERSION } from '../api/group.ts';
 import type { AIJob } from '../api/types.ts';
 import { aggregateMessage, DEFAULT_SERIES, flushDue, flushed, observe, seriesKey } from '../core/event-series.ts';
@@ -19,10 +18,6 @@ interface Series {
   state: SeriesState;
   readonly namespace: string;
   readonly reason: string;
-  /** The aggregate Event's name once created in this window. */
-  name?: string;
-  /** The window the aggregate Event belongs to (a new window gets a new Event). */
-  window?: number;
 }
 
 export class EventRecorder {
@@ -32,7 +27,7 @@ export class EventRecorder {
   private readonly now: () => number;
   private readonly series = new Map<string, Series>();
   private timer: NodeJS.Timeout | undefined;
-  /** Event objects written (created or updated), for tests and the benchmark. */
+  /** Event objects written, for tests and the benchmark. */
   writes = 0;
 
   constructor(core: CoreV1Api, component: string, opts: Partial<SeriesOptions> = {}, now: () => number = Date.now) {
@@ -47,37 +42,26 @@ export class EventRecorder {
     if (event.type !== 'Normal') return this.create(job, event);
     const namespace = job.metadata.namespace ?? '';
     const key = seriesKey(namespace, event.reason);
-    const current = this.series.get(key);
-    const { state, action } = observe(current?.state, event.message, this.now(), this.opts);
-    const series: Series = current && current.state.windowStart === state.windowStart ? current : { state, namespace, reason: event.reason };
-    series.state = state;
+    const { state, action } = observe(this.series.get(key)?.state, event.message, this.now(), this.opts);
     if (!this.series.has(key) && this.series.size >= MAX_SERIES) this.series.delete(this.series.keys().next().value as string);
-    this.series.set(key, series);
+    this.series.set(key, { state, namespace, reason: event.reason });
     if (action.kind === 'individual') return this.create(job, event);
-    if (action.kind === 'create-aggregate') {
-      series.window = state.windowStart;
-      series.name = await this.createAggregate(series);
-      return;
-    }
     this.ensureTimer();
   }
 
-  /** Writes every aggregate Event with occurrences it does not show yet and whose flush is due. */
+  /** Writes one aggregate Event for every series with counted occurrences whose flush is due (every such series with `force`). */
   async flush(force = false): Promise<void> {
     const now = this.now();
     for (const series of this.series.values()) {
-      if (!series.name || !(force ? series.state.unflushed > 0 : flushDue(series.state, now, this.opts))) continue;
-      assertLeading(`update the aggregate Event ${series.namespace}/${series.name}`);
-      const count = series.state.aggregated;
-      series.state = flushed(series.state, now);
-      await this.core.patchNamespacedEvent(
-        {
-          name: series.name,
-          namespace: series.namespace,
-          body: { count, lastTimestamp: new Date(now).toISOString(), message: aggregateMessage(series.reason, count, series.state.lastMessage) },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      const { state } = series;
+      if (!(force ? state.unflushed > 0 : flushDue(state, now, this.opts))) continue;
+      assertLeading(`record an aggregate Event in ${series.namespace}`);
+      series.state = flushed(state, now);
+      // An Event's object must be in its namespace: the Namespace is named as if it were (kubectl get events -n shows it).
+      const object = { apiVersion: 'v1', kind: 'Namespace', name: series.namespace, namespace: series.namespace };
+      const message = aggregateMessage(series.reason, state.unflushed, state.lastMessage);
+      const body = this.body(`aijobs.${series.reason.toLowerCase()}.`, object, 'Normal', series.reason, message);
+      await this.core.createNamespacedEvent({ namespace: series.namespace, body: { ...body, count: state.unflushed } });
       this.writes++;
     }
   }
@@ -89,7 +73,7 @@ export class EventRecorder {
 
   private ensureTimer(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush().catch(() => undefined), this.opts.flushMs);
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), Math.max(100, Math.floor(this.opts.flushMs / 2)));
     this.timer.unref();
   }
 
@@ -104,20 +88,6 @@ export class EventRecorder {
     };
     await this.core.createNamespacedEvent({ namespace: object.namespace, body: this.body(`${object.name}.`, object, event.type, event.reason, event.message) });
     this.writes++;
-  }
-
-  /** The namespace's aggregate Event of a reason: on the Namespace, since it speaks for many AIJobs. */
-  private async createAggregate(series: Series): Promise<string> {
-    // An Event's object must be in its namespace: the Namespace is named as if it were (kubectl get events -n shows it).
-    const object = { apiVersion: 'v1', kind: 'Namespace', name: series.namespace, namespace: series.namespace };
-    const message = aggregateMessage(series.reason, 1, series.state.lastMessage);
-    const created = await this.core.createNamespacedEvent({
-      namespace: series.namespace,
-      body: this.body(`aijobs.${series.reason.toLowerCase()}.`, object, 'Normal', series.reason, message),
-    });
-    this.writes++;
-    this.ensureTimer();
-    return created.metadata?.name ?? '';
   }
 
   private body(generateName: string, involvedObject: CoreV1Event['involvedObject'], type: string, reason: string, message: string): CoreV1Event {

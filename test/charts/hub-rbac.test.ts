@@ -146,7 +146,7 @@ test('helm upgrade keeps the generated webhook certificate, and the caBundle sta
   expect(await read()).toEqual(before);
 });
 
-test("the NetworkPolicy selects the operator's pods, opens the webhook port to all and the HTTP port to networkPolicy.httpFrom", async () => {
+test("the NetworkPolicy selects the operator's pods, opens the webhook port to all, the HTTP port to the chart's helm test pod and to networkPolicy.httpFrom", async () => {
   const policy = JSON.parse(await kubectl(hub(), ['-n', NS, 'get', 'networkpolicy', 'flotilla-operator', '-o', 'json'])) as {
     spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from?: unknown[] }> };
   };
@@ -154,6 +154,11 @@ test("the NetworkPolicy selects the operator's pods, opens the webhook port to a
   expect(policy.spec.policyTypes).toEqual(['Ingress']);
   expect(policy.spec.ingress).toEqual([
     { ports: [{ port: 9443, protocol: 'TCP' }] },
+    // The helm test hook (templates/tests/readiness.yaml) checks /readyz from its own pod.
+    {
+      ports: [{ port: 8080, protocol: 'TCP' }],
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'helm-test', 'app.kubernetes.io/instance': RELEASE } } }],
+    },
     { ports: [{ port: 8080, protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
   ]);
 });
