@@ -496,6 +496,18 @@ export const aiJobSpecSchema = {
   'x-kubernetes-validations': [...immutabilityRules(), ...pathOverlapRules()],
 } as const satisfies SchemaProps;
 
+/** An attempt of the job, by index and provider (the verdict's liar and verifier). */
+const attemptRef = (description: string) =>
+  ({
+    type: 'object',
+    description,
+    required: ['attempt', 'provider'],
+    properties: {
+      attempt: { type: 'integer', format: 'int32', minimum: 0 },
+      provider: { type: 'string', maxLength: 253 },
+    },
+  }) as const;
+
 const attemptSchema = {
   type: 'object',
   description: 'One placement of the gang on one provider, from creation of its pods until they ended.',
@@ -606,24 +618,8 @@ export const aiJobStatusSchema = {
         windowEndsAt: timestamp('When the verification window ends (the run is paid unverified after it).'),
         compare: { type: 'string', enum: VERIFICATION_COMPARISONS, description: 'How the runs are compared, fixed when the verification started.' },
         originalCID: { type: 'string', maxLength: 128, description: 'The output the original run reported.' },
-        liar: {
-          type: 'object',
-          description: 'The attempt proven to have reported a wrong output: it is not paid, and its provider is slashed and distrusted.',
-          required: ['attempt', 'provider'],
-          properties: {
-            attempt: { type: 'integer', format: 'int32', minimum: 0 },
-            provider: { type: 'string', maxLength: 253 },
-          },
-        },
-        verifier: {
-          type: 'object',
-          description: "The run whose output proved the liar wrong: its provider's payout address gets the verifier's half of the slash.",
-          required: ['attempt', 'provider'],
-          properties: {
-            attempt: { type: 'integer', format: 'int32', minimum: 0 },
-            provider: { type: 'string', maxLength: 253 },
-          },
-        },
+        liar: attemptRef('The attempt proven to have reported a wrong output: it is not paid, and its provider is slashed and distrusted.'),
+        verifier: attemptRef("The run whose output proved the liar wrong: its provider's payout address gets the verifier's half of the slash."),
         message: { type: 'string', maxLength: 1024, description: 'The verdict in words.' },
       },
     },
