@@ -192,6 +192,9 @@ async function main(): Promise<void> {
       log('info', 'leading', { lease: `${config.namespace}/${config.leaseName}`, fencingToken });
       readiness.role = 'leader';
       readiness.leader = config.identity;
+      // Not ready as the leader until the AIJob controller runs with a synced cache: registered now,
+      // before the providers' warm-up, so no probe sees a leader that has not started it yet.
+      readiness.requireWhileLeading('aijobs', () => "the AIJob controller has not started yet (waiting for the GPUProviders' caches)");
       setLeader(true);
       const providers = startProviderConnections({
         hub,
