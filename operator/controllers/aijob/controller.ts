@@ -238,7 +238,7 @@ export class AIJobController {
         }
         for (const job of this.store.list()) {
           const runningThere = event.kind === 'provider' && openAttempt(job.status)?.provider === event.provider;
-          if (runningThere || needsPlacement(toView(job, this.opts), now)) this.queue.add(keyOf(job));
+          if (runningThere || wantsPlace(job, this.opts, now)) this.queue.add(keyOf(job));
         }
       }
     });
@@ -772,6 +772,16 @@ function chainPlans(first: ReconcilePlan, second: ReconcilePlan): ReconcilePlan 
 
 function keyOf(job: AIJob): string {
   return jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
+}
+
+/** Whether the job waits for a place; one whose spec cannot be read is looked at too (its reconcile ends it, naming the field). */
+function wantsPlace(job: AIJob, opts: Parameters<typeof toView>[1], now: number): boolean {
+  try {
+    return needsPlacement(toView(job, opts), now);
+  } catch (err) {
+    if (err instanceof TerminalSpecError) return true;
+    throw err;
+  }
 }
 
 function toView(job: AIJob, opts: Pick<AIJobControllerOptions, 'priceDecimals' | 'pinsOutputs' | 'paymentsRequired' | 'verification'>): JobView {
