@@ -243,6 +243,8 @@ async function main(): Promise<void> {
         paymentsRequired: Boolean(config.chain),
         // Runnable spec and namespace policy, re-checked before acting (a webhook may have been down).
         specGate: new SpecGate({ namespaces, limits, log }),
+        // The scheduler's per-namespace GPU quota (flotilla.dev/gpu-quota; an unusable policy places nothing there anyway).
+        quotaOf: (namespace: string) => namespaces.policy(namespace)?.gpuQuota,
         // Succeeded waits for OutputPinned only when something pins (the artifacts controller below).
         pinsOutputs: Boolean(config.artifacts.kuboApi),
         inputFetchImage: config.artifacts.fetchImage,

@@ -216,6 +216,15 @@ export const aiJobSpecSchema = {
       maximum: 128,
       'x-kubernetes-validations': [{ rule: 'self >= 1', message: 'spec.replicas must be at least 1' }],
     },
+    priority: {
+      type: 'integer',
+      format: 'int32',
+      description:
+        "Order in the hub's queue: a higher value is placed first when capacity is short; equal priorities go by creation time. A job that ran before (a preemption's replacement) goes ahead of every new job whatever its priority. From -1000 to 1000.",
+      default: 0,
+      minimum: -1000,
+      maximum: 1000,
+    },
     resources: {
       type: 'object',
       description: 'What each replica requests.',

@@ -18,6 +18,7 @@ const job = (withInputs: boolean): AIJob => ({
   spec: {
     image: 'img',
     replicas: 1,
+    priority: 0,
     resources: { gpus: 1 },
     output: { path: '/out', pin: true },
     recovery: { maxRestarts: 3, strategy: 'Failover' },

@@ -22,6 +22,7 @@ function job(uid: string, status: AIJob['status'], opts: { pin?: boolean; inputs
     metadata: { namespace: 'ns', name: uid, uid, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
     spec: {
       image: 'img',
+      priority: 0,
       replicas: 1,
       resources: { gpus: 1 },
       output: { path: '/out', pin: opts.pin ?? true },

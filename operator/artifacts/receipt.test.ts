@@ -28,6 +28,7 @@ function job(overrides: { spec?: Partial<AIJob['spec']>; status?: AIJob['status'
     spec: {
       image: 'registry.example/trainer@sha256:' + 'a'.repeat(64),
       replicas: 1,
+      priority: 0,
       resources: { gpus: 1 },
       output: { path: '/flotilla/output', pin: true },
       recovery: { maxRestarts: 3, strategy: 'Failover' },

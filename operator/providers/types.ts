@@ -44,6 +44,8 @@ export interface ProviderRegistry {
    * Unschedulable message can name them. Prices are converted to base units with `priceDecimals`.
    */
   snapshots(priceDecimals: number): ProviderSnapshot[];
+  /** One provider's snapshot (as in snapshots()); undefined when no such GPUProvider is known. */
+  snapshot(name: string, priceDecimals: number): ProviderSnapshot | undefined;
   /** Listener for pod, node and connection changes of every provider; returns an unsubscribe. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
 }

@@ -148,6 +148,7 @@ describe('Pod Security Admission on the lent namespace', () => {
       spec: {
         image: 'registry.example/trainer:1',
         replicas: 1,
+        priority: 0,
         resources: { gpus: 1 },
         output: { path: '/out', pin: true },
         recovery: { maxRestarts: 3, strategy: 'Failover' },

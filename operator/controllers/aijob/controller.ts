@@ -1,7 +1,8 @@
 // The AIJob controller: gather → decide → apply, one job at a time per key.
 //
 //   gather   the AIJob from the hub cache; its pods from the caches of every provider it has used;
-//            when it needs a place, every provider's snapshot (minus reservations) → placeJob
+//            when it needs a place, the scheduler's verdict (operator/scheduler: a kept index, a
+//            queue, reservations) — this controller follows jobs and applies; it never searches
 //   decide   planReconcile (operator/core/lifecycle/plan.ts), pure
 //   apply    finalizer → status (resourceVersion precondition) → Events → create the attempt's
 //            rendezvous Service and pods → record their uids → delete pods → drop finalizer; any
@@ -37,11 +38,9 @@ import type {
 } from '../../core/lifecycle/types.ts';
 import { recordPods } from '../../core/lifecycle/ownership.ts';
 import type { RecordedPod } from '../../core/lifecycle/ownership.ts';
-import { placeJob } from '../../core/placement/place-job.ts';
 import { closedAttempts } from '../../core/reputation.ts';
 import { TerminalSpecError, specField } from '../../core/terminal-error.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
-import { withReservation } from '../../core/placement/reservation.ts';
 import { durationSeconds } from '../../core/duration.ts';
 import {
   checkerJobSpec,
@@ -53,14 +52,17 @@ import {
   verificationStep,
 } from '../../core/verification/verdict.ts';
 import type { VerificationAsk } from '../../core/verification/verdict.ts';
-import type { JobDemand, Placement, PlacementDecision, ProviderSnapshot } from '../../core/placement/types.ts';
+import type { JobDemand } from '../../core/placement/types.ts';
+import { clampPriority } from '../../core/scheduling/queue.ts';
+import type { HoldPolicy, QueueVerdict } from '../../core/scheduling/queue.ts';
+import { Scheduler } from '../../scheduler/scheduler.ts';
 import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
 import { assertLeading } from '../../runtime/lease-guard.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
-import { recordJobClaimedElsewhere, recordPlacementDecision, recordProvenMismatch, recordProviderViolation } from '../../telemetry/metrics.ts';
+import { recordJobClaimedElsewhere, recordProvenMismatch, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { failpoint } from '../../runtime/failpoint.ts';
 import { observeNode, observePod } from './observe.ts';
@@ -120,27 +122,13 @@ export interface AIJobControllerOptions {
   readonly verification?: { readonly hubFloor?: VerificationAsk; readonly draw: (uid: string) => number };
   /** Told once per attempt proven to have reported a wrong output (reputation, metric); errors are logged, not retried. */
   readonly onProvenMismatch?: (liar: { readonly provider: string; readonly attempt: number }) => Promise<void> | void;
+  /** A namespace's GPU quota (flotilla.dev/gpu-quota, docs/scheduling.md); absent: no quotas. */
+  readonly quotaOf?: (namespace: string) => number | undefined;
+  /** When the head of the queue holds capacity for itself, and for how long (core/scheduling/queue.ts). */
+  readonly hold?: HoldPolicy;
   readonly log: Logger;
   readonly now?: () => number;
 }
-
-/**
- * Capacity a fresh placement holds until the provider's scheduler has bound its pods: the
- * inventory counts a pod's GPUs on a node only once it is bound there, so releasing earlier (when
- * the pods merely exist) counts a burst's unbound pods as free twice and over-places.
- */
-interface Reservation {
-  readonly uid: string;
-  readonly replicas: number;
-  readonly placement: Placement;
-  readonly demand: JobDemand;
-  readonly until: number;
-}
-/** A leak guard only: a reservation normally ends when its pods are bound or the job moves on. */
-const RESERVATION_TTL_MS = 10 * 60_000;
-
-const bound = (pod: { spec?: { nodeName?: string }; status?: { phase?: string } }) =>
-  Boolean(pod.spec?.nodeName) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 const ignore = (code: number) => (err: { code?: number }) => {
   if (err.code !== code) throw err;
@@ -175,7 +163,8 @@ export class AIJobController {
   private readonly hubCore: CoreV1Api;
   private readonly opts: AIJobControllerOptions;
   private readonly now: () => number;
-  private readonly reservations = new Map<string, Reservation>();
+  /** Decides where waiting jobs go; this controller applies its verdicts. */
+  readonly scheduler: Scheduler;
   /** resourceVersions this process has already written past, per key: a cache showing one is stale. */
   private readonly superseded = new Map<string, Set<string>>();
   /** Per pod uid, on the hub's clock: when this process first saw it, and first saw it ended. */
@@ -207,6 +196,16 @@ export class AIJobController {
         if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
       },
     });
+    this.scheduler = new Scheduler({
+      registry: opts.registry,
+      priceDecimals: opts.priceDecimals ?? 6,
+      ...(opts.quotaOf ? { quotaOf: opts.quotaOf } : {}),
+      heldByNamespace: () => this.heldByNamespace(),
+      onVerdict: (key) => this.queue.add(key),
+      ...(opts.hold ? { hold: opts.hold } : {}),
+      log: opts.log,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
     this.queue = new WorkQueue({
       workers: opts.workers ?? 4,
       onError: (key, err, retryInMs) => opts.log('warn', 'reconcile failed; retrying', { job: key, error: errorMessage(err), retryInMs }),
@@ -215,6 +214,7 @@ export class AIJobController {
 
   async start(): Promise<void> {
     this.store.start();
+    this.scheduler.start();
     this.unsubscribe = this.opts.registry.subscribe((event) => {
       if (event.kind === 'pod' && event.type === 'delete' && event.pod.metadata?.uid) this.seen.delete(event.pod.metadata.uid);
       if (event.kind === 'pod') {
@@ -223,9 +223,8 @@ export class AIJobController {
         const name = a[ANNOTATION_JOB_NAME];
         if (ns && name) this.queue.add(jobKey(ns, name));
       } else {
-        // Capacity or connectivity changed there: jobs waiting for a place look again, and so do the
-        // jobs running there — for a node event, only those with a replica bound to that node.
-        const now = this.now();
+        // Connectivity or a node changed there: the jobs running there look again. Jobs waiting for
+        // a place are the scheduler's: it wakes those it placed (or whose verdict changed).
         // A node event: the jobs with a replica bound to that node. A provider event (reachable
         // again, say): every job with pods there — after a heal the relist reports no change for
         // pods that did not change, so a finished job's stale pods there would otherwise stay.
@@ -236,9 +235,8 @@ export class AIJobController {
           const name = a[ANNOTATION_JOB_NAME];
           if (ns && name && (event.kind === 'provider' || pod.spec?.nodeName === node)) this.queue.add(jobKey(ns, name));
         }
-        for (const job of this.store.list()) {
-          const runningThere = event.kind === 'provider' && openAttempt(job.status)?.provider === event.provider;
-          if (runningThere || wantsPlace(job, this.opts, now)) this.queue.add(keyOf(job));
+        if (event.kind === 'provider') {
+          for (const job of this.store.list()) if (openAttempt(job.status)?.provider === event.provider) this.queue.add(keyOf(job));
         }
       }
     });
@@ -247,6 +245,7 @@ export class AIJobController {
 
   stop(): void {
     this.unsubscribe?.();
+    this.scheduler.stop();
     this.store.stop();
     this.queue.shutdown();
   }
@@ -261,7 +260,7 @@ export class AIJobController {
       return await this.reconcileOnce(key);
     } catch (err) {
       if (!(err instanceof TerminalSpecError)) throw err;
-      this.reservations.delete(key);
+      this.scheduler.forget(key);
       const job = this.store.get(key);
       if (!job || job.metadata.deletionTimestamp || isTerminal(job.status)) throw err;
       await endRefused(job, this.store, 'InvalidSpec', [{ field: err.field, message: err.message }], { now: this.now(), log: this.opts.log });
@@ -279,7 +278,7 @@ export class AIJobController {
     if ('done' in gated) return gated.done;
     const job = gated.proceed;
     if (!job) {
-      this.reservations.delete(key);
+      this.scheduler.forget(key);
       this.superseded.delete(key);
       this.refusals.delete(key);
       return {};
@@ -292,18 +291,15 @@ export class AIJobController {
     const view = toView(job, this.opts);
     const now = this.now();
     const { pods, complete } = this.observe(job, now);
-    // A reservation has done its job once the provider has bound the pods (or the job moved on).
-    const reserved = this.reservations.get(key);
-    const boundThere = reserved
-      ? pods.filter((p) => p.provider === reserved.placement.provider && (p.nodeName !== undefined || p.phase === 'Succeeded' || p.phase === 'Failed')).length
-      : 0;
-    if (reserved && (isTerminal(view.status) || !openAttempt(view.status) || boundThere >= reserved.replicas)) this.reservations.delete(key);
-    let decision: PlacementDecision | undefined;
+    // Only a job that needs a place is the scheduler's; any other gives up what it was offered.
+    let decision: QueueVerdict | undefined;
     let demand: JobDemand | undefined;
     if (needsPlacement(view, now)) {
       demand = this.demandOf(job, view);
-      decision = this.place(demand, key, now);
-    }
+      const answer = this.scheduler.request(this.queueEntry(key, job, view, demand), view.uid);
+      if ('wait' in answer) return { requeueAfterMs: 200 };
+      decision = answer.verdict;
+    } else if (!openAttempt(view.status)) this.scheduler.forget(key);
     const attemptProvider = this.reachability(openAttempt(view.status)?.provider);
     const refused = this.refusals.get(key);
     if (refused && refused.attempt !== openAttempt(view.status)?.index) this.refusals.delete(key);
@@ -320,13 +316,17 @@ export class AIJobController {
     // An attempt that just closed with no back-off: place the next one in the same pass, so one
     // status write records both (the closed attempt and the new one) before any new pod exists.
     const closedView: JobView = { ...view, status: plan.status };
+    // The scheduler decides it at once (the recovery lane goes first in its queue).
     if (!decision && plan.requeueAfterMs === 0 && !plan.createPods && needsPlacement(closedView, now)) {
       demand = this.demandOf(job, closedView);
-      decision = this.place(demand, key, now);
-      plan = chainPlans(
-        plan,
-        planReconcile({ job: closedView, pods, podsComplete: complete, now, placement: decision, ...(this.opts.timing ? { timing: this.opts.timing } : {}) }),
-      );
+      const answer = this.scheduler.request(this.queueEntry(key, job, closedView, demand), view.uid);
+      if ('verdict' in answer) {
+        decision = answer.verdict;
+        plan = chainPlans(
+          plan,
+          planReconcile({ job: closedView, pods, podsComplete: complete, now, placement: decision, ...(this.opts.timing ? { timing: this.opts.timing } : {}) }),
+        );
+      }
     }
     this.opts.log('debug', 'reconcile', {
       job: key,
@@ -337,10 +337,9 @@ export class AIJobController {
     });
     // A proven liar is distrusted now, before any await: another worker's placement must not pick it.
     if (plan.provenLiar) this.distrusted.add(plan.provenLiar.provider);
-    // Hold the chosen capacity now, before any await, so concurrent placements see it taken.
-    if (decision?.outcome === 'Placed' && plan.createPods && demand) {
-      this.reservations.set(key, { uid: view.uid, replicas: view.replicas, placement: decision.placement, demand, until: this.now() + RESERVATION_TTL_MS });
-    }
+    // The scheduler holds the chosen capacity from its decision until the pods are bound; a plan that
+    // does not create them gives it back.
+    if (decision?.outcome === 'Placed' && !plan.createPods) this.scheduler.release(key);
     // The hub Secrets the attempt copies, read before any write: a missing one ends the job
     // (TerminalSpecError → reconcile()) with nothing placed at a provider.
     const secrets = plan.createPods
@@ -349,7 +348,7 @@ export class AIJobController {
     try {
       await this.apply(key, job, plan, secrets);
     } catch (err) {
-      if (decision) this.reservations.delete(key);
+      if (decision?.outcome === 'Placed') this.scheduler.release(key);
       // The provider refused the pods: the next pass closes the attempt as CreateRefused at once.
       if (err instanceof CreateRefused) return { requeueAfterMs: 0 };
       throw err;
@@ -401,7 +400,7 @@ export class AIJobController {
   private demandOf(job: AIJob, view: JobView): JobDemand {
     const demand = jobDemand(job.spec, view.status, this.opts.priceDecimals);
     if (!view.verify || view.verify.policy.mode === 'None') return demand;
-    const snapshots = this.opts.registry.snapshots(this.opts.priceDecimals ?? 6);
+    const snapshots = this.scheduler.providers();
     const denied = new Set([
       ...(demand.deniedProviders ?? []),
       ...this.distrusted,
@@ -412,12 +411,31 @@ export class AIJobController {
     return denied.size > 0 ? { ...demand, deniedProviders: [...denied].sort() } : demand;
   }
 
-  /** One placement decision over the current snapshots (minus other jobs' reservations), timed for /metrics. */
-  private place(demand: JobDemand, key: string, now: number): PlacementDecision {
-    const started = performance.now();
-    const decision = placeJob(demand, this.snapshots(key), now);
-    recordPlacementDecision((performance.now() - started) / 1000, decision.outcome);
-    return decision;
+  /** The job as the scheduler's queue sees it: its order (recovery lane, priority, age) and its ask. */
+  private queueEntry(key: string, job: AIJob, view: JobView, demand: JobDemand) {
+    const attempts = view.status.attempts ?? [];
+    const created = Date.parse(job.metadata.creationTimestamp ?? '');
+    return {
+      key,
+      namespace: job.metadata.namespace ?? '',
+      priority: clampPriority(job.spec.priority),
+      createdAt: Number.isFinite(created) ? created : 0,
+      recovery: attempts.length > 0,
+      attempt: (attempts.at(-1)?.index ?? 0) + 1,
+      demand,
+    };
+  }
+
+  /** GPUs each namespace's open attempts hold (for quotas), from the cache. */
+  private heldByNamespace(): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const job of this.store.list()) {
+      if (isTerminal(job.status) || !openAttempt(job.status)) continue;
+      const ns = job.metadata.namespace ?? '';
+      const gpus = job.spec.replicas * job.spec.resources.gpus;
+      held.set(ns, (held.get(ns) ?? 0) + (Number.isSafeInteger(gpus) ? gpus : 0));
+    }
+    return held;
   }
 
   /** Whether the open attempt's provider answers; undefined when there is no open attempt. */
@@ -483,20 +501,6 @@ export class AIJobController {
           this.opts.log('warn', 'could not record the provider violation', { job: key, provider: v.provider, error: errorMessage(err) }),
         );
     }
-  }
-
-  /** Provider snapshots with the capacity of other jobs' not-yet-visible placements taken out. */
-  private snapshots(forKey: string): ProviderSnapshot[] {
-    const now = this.now();
-    for (const [key, r] of this.reservations) {
-      const placed = this.opts.registry.get(r.placement.provider)?.jobPods(r.uid).filter(bound).length ?? 0;
-      if (r.until < now || placed >= r.replicas) this.reservations.delete(key);
-    }
-    return this.opts.registry.snapshots(this.opts.priceDecimals ?? 6).map((snapshot) => {
-      let s = snapshot;
-      for (const [key, r] of this.reservations) if (key !== forKey && r.placement.provider === s.name) s = withReservation(s, r.placement, r.demand);
-      return s;
-    });
   }
 
   /** Remembers that `before` is outdated — only when the write really produced a new version (a no-op patch keeps it). */
@@ -775,15 +779,6 @@ function keyOf(job: AIJob): string {
 }
 
 /** Whether the job waits for a place; one whose spec cannot be read is looked at too (its reconcile ends it, naming the field). */
-function wantsPlace(job: AIJob, opts: Parameters<typeof toView>[1], now: number): boolean {
-  try {
-    return needsPlacement(toView(job, opts), now);
-  } catch (err) {
-    if (err instanceof TerminalSpecError) return true;
-    throw err;
-  }
-}
-
 function toView(job: AIJob, opts: Pick<AIJobControllerOptions, 'priceDecimals' | 'pinsOutputs' | 'paymentsRequired' | 'verification'>): JobView {
   const verify = verificationOf(job, opts.verification);
   return {

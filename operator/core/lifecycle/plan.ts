@@ -393,6 +393,14 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
     return;
   }
   if (!decision) throw new Error('planReconcile: a placement decision is required when the job has no open attempt');
+  if (decision.outcome === 'Queued') {
+    // It could run, but waits its turn (its namespace's quota, a job ahead of it holding capacity).
+    b.eventOnChange('Scheduled', decision.reason, decision.message, { type: 'Normal', reason: decision.reason, message: decision.message });
+    b.condition('Scheduled', 'False', decision.reason, decision.message);
+    if (b.status.phase !== 'Rescheduling') b.phase(job.requiresFunding && conditionIs(job.status, 'Funded', 'True') ? 'Funded' : 'Pending');
+    b.requeue(UNSCHEDULABLE_RETRY_MS);
+    return;
+  }
   if (decision.outcome === 'Unschedulable') {
     const message = formatUnschedulableMessage(decision.rejections, { maxLength: 1024 });
     b.eventOnChange('Scheduled', 'Unschedulable', message, { type: 'Warning', reason: 'Unschedulable', message });

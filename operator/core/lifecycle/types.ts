@@ -1,7 +1,8 @@
 // Plain inputs and outputs of the AIJob lifecycle decision (plan.ts). The controller observes the
 // job and its pods at every provider, maps them to these shapes, and applies the plan.
 import type { AIJobStatus } from '../../api/types.ts';
-import type { Placement, PlacementDecision } from '../placement/types.ts';
+import type { Placement } from '../placement/types.ts';
+import type { QueueVerdict } from '../scheduling/queue.ts';
 import type { VerificationPolicy } from '../verification/verdict.ts';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -100,8 +101,11 @@ export interface PlanInput {
    * incomplete: nothing is concluded from a pod's absence then.
    */
   readonly podsComplete: boolean;
-  /** The placement decision, present exactly when needsPlacement(job, now) held. */
-  readonly placement?: PlacementDecision;
+  /**
+   * The scheduler's verdict, present exactly when needsPlacement(job, now) held: a placement,
+   * Unschedulable, or Queued (it fits, but waits its turn: quota, a head-of-queue hold).
+   */
+  readonly placement?: QueueVerdict;
   /** Reachability of the open attempt's provider; absent = reachable. */
   readonly attemptProvider?: ProviderReachability;
   readonly timing?: Partial<LifecycleTiming>;

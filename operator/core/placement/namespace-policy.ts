@@ -10,6 +10,7 @@
 //   flotilla.dev/require-image-digest: "true"        spec.image pinned @sha256   —
 //   flotilla.dev/verification-mode: SpotCheck        verification floor          the stronger of its mode and the policy's
 //   flotilla.dev/verification-sample-rate: "0.1"     sample-rate floor           the higher of its rate and the policy's
+//   flotilla.dev/gpu-quota: "16"                     GPUs its jobs hold at once  the scheduler queues the rest (NamespaceQuota)
 //
 // (Verification is a floor, the one place the policy raises what a job asks: re-execution
 // protects the namespace's payer, so a job can ask for more, never less — docs/verification.md.)
@@ -35,7 +36,11 @@ export const NAMESPACE_POLICY = {
   requireImageDigest: 'flotilla.dev/require-image-digest',
   verificationMode: 'flotilla.dev/verification-mode',
   verificationSampleRate: 'flotilla.dev/verification-sample-rate',
+  gpuQuota: 'flotilla.dev/gpu-quota',
 } as const;
+
+/** The largest flotilla.dev/gpu-quota accepted (a bound, not a recommendation). */
+export const MAX_GPU_QUOTA = 1_000_000;
 
 export interface NamespacePolicy {
   /** The regions jobs may run in; undefined: any. */
@@ -47,6 +52,8 @@ export interface NamespacePolicy {
   readonly requireImageDigest: boolean;
   /** The least verification every job here gets (docs/verification.md); undefined: none required. */
   readonly verification?: { readonly mode: VerificationMode; readonly sampleRate?: number };
+  /** GPUs the namespace's jobs may hold at once (open attempts and placements not yet bound); undefined: no quota. */
+  readonly gpuQuota?: number;
   /** Annotations that do not parse, each as a sentence naming it. Non-empty: the policy is unusable. */
   readonly invalid: readonly string[];
 }
@@ -130,7 +137,15 @@ export function parseNamespacePolicy(annotations: Readonly<Record<string, string
     if (rate === undefined) bad(NAMESPACE_POLICY.verificationSampleRate, 'is not a number from 0 to 1 (at most 6 decimals)');
     else verification = { mode: verification?.mode ?? 'SpotCheck', sampleRate: rate };
   }
+  let gpuQuota: number | undefined;
+  const quotaRaw = a[NAMESPACE_POLICY.gpuQuota];
+  if (quotaRaw !== undefined) {
+    const quota = /^[0-9]{1,7}$/.test(quotaRaw.trim()) ? Number(quotaRaw.trim()) : undefined;
+    if (quota === undefined || quota > MAX_GPU_QUOTA) bad(NAMESPACE_POLICY.gpuQuota, `is not a whole number of GPUs from 0 to ${MAX_GPU_QUOTA}`);
+    else gpuQuota = quota;
+  }
   return {
+    ...(gpuQuota !== undefined ? { gpuQuota } : {}),
     ...(verification ? { verification } : {}),
     ...(regions ? { regions } : {}),
     deniedProviders,

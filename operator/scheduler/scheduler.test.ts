@@ -1,0 +1,160 @@
+// The scheduler's bookkeeping over a registry held in memory (the registry's own behaviour is
+// covered against real provider clusters by the integration suites).
+import type { V1Pod } from '@kubernetes/client-node';
+import { aJob, gpuNode, gpuProvider, H100 } from '../../test/support/placement-fixtures.ts';
+import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
+import type { QueueEntry } from '../core/scheduling/queue.ts';
+import type { ProviderSnapshot } from '../core/placement/types.ts';
+import type { ProviderEvent, ProviderRegistry } from '../providers/types.ts';
+import { Scheduler } from './scheduler.ts';
+import type { ScheduleAnswer } from './scheduler.ts';
+
+class MemoryRegistry implements ProviderRegistry {
+  readonly snaps = new Map<string, ProviderSnapshot>();
+  private readonly listeners = new Set<(e: ProviderEvent) => void>();
+  get(): undefined {
+    return undefined;
+  }
+  snapshots(): ProviderSnapshot[] {
+    return [...this.snaps.values()];
+  }
+  snapshot(name: string): ProviderSnapshot | undefined {
+    return this.snaps.get(name);
+  }
+  subscribe(listener: (e: ProviderEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(event: ProviderEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+}
+
+/** Provider `name` with one node of `total` H100s, `free` of them free. */
+const provider = (name: string, total: number, free: number) =>
+  gpuProvider(name)
+    .price(H100, '2.00')
+    .nodes(gpuNode(`${name}-0`).product(H100, total).freeGpus(free))
+    .build();
+
+const entry = (key: string, over: Partial<QueueEntry> = {}): QueueEntry => ({
+  key,
+  namespace: 'ns',
+  priority: 0,
+  createdAt: Date.UTC(2026, 0, 1),
+  recovery: false,
+  attempt: 1,
+  demand: aJob().products(H100).build(),
+  ...over,
+});
+
+const pod = (uid: string, attempt: number, nodeName?: string): V1Pod => ({
+  metadata: { name: `${uid}-${attempt}-0`, labels: { [LABEL_JOB_UID]: uid, [LABEL_ATTEMPT]: String(attempt) } },
+  spec: { containers: [], ...(nodeName ? { nodeName } : {}) },
+});
+
+const outcome = (a: ScheduleAnswer) => ('wait' in a ? 'wait' : a.verdict.outcome === 'Placed' ? `Placed/${a.verdict.placement.provider}` : a.verdict.outcome);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+function setup(snapshots: ProviderSnapshot[]) {
+  const registry = new MemoryRegistry();
+  for (const s of snapshots) registry.snaps.set(s.name, s);
+  const woken: string[] = [];
+  const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: (k) => woken.push(k), log: () => undefined });
+  scheduler.start();
+  return { registry, scheduler, woken };
+}
+
+describe('Scheduler', () => {
+  let stop: (() => void) | undefined;
+  afterEach(() => stop?.());
+
+  it('holds a placement until the provider shows it bound: a second job never gets the same GPU', async () => {
+    const { registry, scheduler } = setup([provider('p', 8, 1)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
+    // The pod exists but is not bound: still held.
+    registry.emit({ kind: 'pod', provider: 'p', type: 'add', pod: pod('uid-a', 1) });
+    await settle();
+    expect(scheduler.holds('ns/a')).toBe(true);
+    // Bound: the provider's snapshot counts it now, and the reservation goes.
+    registry.snaps.set('p', provider('p', 8, 0));
+    registry.emit({ kind: 'pod', provider: 'p', type: 'update', pod: pod('uid-a', 1, 'p-0') });
+    await settle();
+    expect(scheduler.holds('ns/a')).toBe(false);
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
+  });
+
+  it('a pod of an earlier attempt being bound does not release the new attempt', async () => {
+    const { registry, scheduler } = setup([provider('p', 8, 1)]);
+    stop = () => scheduler.stop();
+    scheduler.request(entry('ns/a', { attempt: 2, recovery: true }), 'uid-a');
+    registry.emit({ kind: 'pod', provider: 'p', type: 'update', pod: pod('uid-a', 1, 'p-0') });
+    await settle();
+    expect(scheduler.holds('ns/a')).toBe(true);
+  });
+
+  it('wakes a waiting job when capacity appears, and only then', async () => {
+    const { registry, scheduler, woken } = setup([provider('p', 8, 0)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Unschedulable');
+    const searches = scheduler.stats.searches;
+    // A heartbeat: nothing placement reads changed, so nothing is searched again.
+    registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+    await settle();
+    expect(scheduler.stats.searches).toBe(searches);
+    expect(woken).toEqual([]);
+    // Its own requeue re-asks: the verdict stands, no search.
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Unschedulable');
+    expect(scheduler.stats.searches).toBe(searches);
+    // GPUs freed: one cycle, the job placed and woken; its reconcile takes the offer.
+    registry.snaps.set('p', provider('p', 8, 2));
+    registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+    await settle();
+    expect(woken).toEqual(['ns/a']);
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+  });
+
+  it('tells a reconcile whose cache is behind its own write to wait, instead of placing the attempt twice', () => {
+    const { scheduler } = setup([provider('p', 8, 4)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('wait');
+    // The attempt closed (the next request is for attempt 2): the old hold goes, a new one is made.
+    expect(outcome(scheduler.request(entry('ns/a', { attempt: 2, recovery: true }), 'uid-a'))).toBe('Placed/p');
+    expect(scheduler.sizes()).toEqual({ waiting: 0, reserved: 1 });
+  });
+
+  it('a placement given back (its write failed) frees the capacity for the next job in the queue', async () => {
+    const { scheduler, woken } = setup([provider('p', 8, 1)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
+    scheduler.release('ns/a');
+    await settle();
+    expect(woken).toEqual(['ns/b']);
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Placed/p');
+  });
+
+  it('gives freed capacity to the higher priority among the waiting, not to the first to ask', async () => {
+    const { registry, scheduler, woken } = setup([provider('p', 8, 0)]);
+    stop = () => scheduler.stop();
+    scheduler.request(entry('ns/low', { createdAt: 1 }), 'uid-low');
+    scheduler.request(entry('ns/high', { priority: 100, createdAt: 2 }), 'uid-high');
+    registry.snaps.set('p', provider('p', 8, 1));
+    registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+    await settle();
+    expect(woken).toEqual(['ns/high']);
+    expect(outcome(scheduler.request(entry('ns/low', { createdAt: 1 }), 'uid-low'))).toBe('Unschedulable');
+  });
+
+  it('forgets a job that no longer waits: its offer goes back', () => {
+    const { scheduler } = setup([provider('p', 8, 1)]);
+    stop = () => scheduler.stop();
+    scheduler.request(entry('ns/a'), 'uid-a');
+    scheduler.forget('ns/a');
+    expect(scheduler.sizes()).toEqual({ waiting: 0, reserved: 0 });
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Placed/p');
+  });
+});

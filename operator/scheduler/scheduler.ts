@@ -1,0 +1,333 @@
+// The scheduler: the one place that decides where waiting jobs go (docs/scheduling.md). Leader-only,
+// owned by the AIJob controller, which follows jobs and applies what this decides — the status write
+// and the pods — and never searches for a place itself.
+//
+//   kept index   one ProviderIndex per provider, rebuilt only for providers whose nodes, pods or
+//                connection changed since the last cycle (registry events mark them dirty)
+//   reservations a placement holds its capacity from the moment it is decided until the provider
+//                shows every replica of that attempt bound (or gone, or the attempt closed) — no TTL.
+//                Taken out of the kept snapshots, so every later decision sees the capacity gone
+//   queue        waiting jobs, decided in order (core/scheduling/queue.ts) once per change in what
+//                they could fit into: a job that did not fit is not searched again until a provider's
+//                capacity changed, a reservation was released, or RETRY_MS passed (cool-downs expire)
+//   cycle        synchronous when the controller asks (a new job is decided in the reconcile that
+//                asks, a preempted job's replacement in the pass that closes its attempt: one write);
+//                after provider events, one debounced cycle for everything they changed. Jobs whose
+//                verdict came from a cycle they did not ask for are woken (onVerdict)
+import type { Logger } from '../log.ts';
+import { compareEntries, DEFAULT_HOLD, emptied, gangGpus, headHold, scheduleCycle, shapeOf } from '../core/scheduling/queue.ts';
+import type { HoldPolicy, HoldState, QueueEntry, QueueVerdict } from '../core/scheduling/queue.ts';
+import { indexProviders, withProvider, withoutProvider } from '../core/placement/provider-index.ts';
+import type { PlacementIndex } from '../core/placement/provider-index.ts';
+import { withReservation } from '../core/placement/reservation.ts';
+import type { JobDemand, PlacementDecision, ProviderSnapshot } from '../core/placement/types.ts';
+import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
+import type { ProviderEvent, ProviderRegistry } from '../providers/types.ts';
+import { recordPlacementDecision } from '../telemetry/metrics.ts';
+import { errorMessage } from '../log.ts';
+
+/** A job that did not fit is searched again at least this often (cool-downs and prices move with time). */
+export const RETRY_MS = 20_000;
+/** Provider events within this window share one cycle. */
+const DEBOUNCE_MS = 5;
+
+export interface SchedulerOptions {
+  readonly registry: ProviderRegistry;
+  readonly priceDecimals: number;
+  /** A namespace's GPU quota (flotilla.dev/gpu-quota); undefined: none. */
+  readonly quotaOf?: (namespace: string) => number | undefined;
+  /** GPUs each namespace's open attempts hold, from the controller's cache (asked only when a quota applies). */
+  readonly heldByNamespace?: () => ReadonlyMap<string, number>;
+  /** A waiting job got a verdict from a cycle it did not ask for: reconcile it. */
+  readonly onVerdict: (key: string) => void;
+  readonly hold?: HoldPolicy;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+interface Waiting {
+  entry: QueueEntry;
+  uid: string;
+  verdict?: QueueVerdict;
+  generation?: number;
+  triedAt?: number;
+}
+
+interface Reservation {
+  readonly key: string;
+  readonly uid: string;
+  readonly namespace: string;
+  readonly attempt: number;
+  readonly decision: Extract<PlacementDecision, { outcome: 'Placed' }>;
+  readonly demand: JobDemand;
+  /** The controller applied it (wrote the attempt); until then it is an offer the job has not seen. */
+  taken: boolean;
+  /** Pod names of this attempt the provider shows bound (or ended). */
+  readonly bound: Set<string>;
+}
+
+export type ScheduleAnswer = { readonly verdict: QueueVerdict } | { readonly wait: string };
+
+export interface SchedulerStats {
+  cycles: number;
+  searches: number;
+  providerRebuilds: number;
+  released: number;
+}
+
+const isBound = (pod: { spec?: { nodeName?: string }; status?: { phase?: string } }) =>
+  Boolean(pod.spec?.nodeName) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+
+export class Scheduler {
+  readonly stats: SchedulerStats = { cycles: 0, searches: 0, providerRebuilds: 0, released: 0 };
+  private readonly opts: SchedulerOptions;
+  private readonly now: () => number;
+  /** Per provider: the registry's snapshot, and the same with every reservation there taken out. */
+  private readonly raw = new Map<string, ProviderSnapshot>();
+  private readonly reserved = new Map<string, ProviderSnapshot>();
+  private index: PlacementIndex = { providers: [] };
+  private readonly signatures = new Map<string, string>();
+  private readonly dirty = new Set<string>();
+  private allDirty = true;
+  /** Bumped whenever capacity may have grown: waiting jobs are searched again. */
+  private generation = 0;
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly keyByUid = new Map<string, string>();
+  private holdState: HoldState = {};
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(opts: SchedulerOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.unsubscribe = this.opts.registry.subscribe((event) => this.onProviderEvent(event));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * The job's verdict: a placement (its capacity already held for it, now taken by the caller,
+   * which must release() it if it cannot apply it), Unschedulable, or Queued. `wait` when a
+   * placement of this very attempt was already taken and the caller's copy of the job does not show
+   * it yet (its cache is behind its own write).
+   */
+  request(entry: QueueEntry, uid: string): ScheduleAnswer {
+    const held = this.reservations.get(entry.key);
+    if (held) {
+      if (held.taken && held.attempt >= entry.attempt) return { wait: `attempt ${held.attempt} was placed; waiting for the cache to show it` };
+      if (!held.taken && held.attempt === entry.attempt && shapeOf(held.demand) === shapeOf(entry.demand)) {
+        held.taken = true;
+        this.waiting.delete(entry.key);
+        return { verdict: held.decision };
+      }
+      this.release(entry.key);
+    }
+    const before = this.waiting.get(entry.key);
+    const same =
+      before !== undefined &&
+      shapeOf(before.entry.demand) === shapeOf(entry.demand) &&
+      before.entry.priority === entry.priority &&
+      before.entry.attempt === entry.attempt;
+    // Nothing it could fit into changed since its last search: the verdict stands (a queue of
+    // thousands re-asking on their requeue costs a lookup each, not a search).
+    if (same && before.verdict && before.generation === this.generation && this.dirty.size === 0 && this.now() - (before.triedAt ?? 0) < RETRY_MS) {
+      return { verdict: before.verdict };
+    }
+    if (same) before.entry = entry;
+    else this.waiting.set(entry.key, { entry, uid });
+    this.keyByUid.set(uid, entry.key);
+    this.cycle(entry.key);
+    const placed = this.reservations.get(entry.key);
+    if (placed && !placed.taken) {
+      placed.taken = true;
+      return { verdict: placed.decision };
+    }
+    const verdict = this.waiting.get(entry.key)?.verdict;
+    return verdict ? { verdict } : { wait: 'not decided yet' };
+  }
+
+  /** The job's placement is given up (not applied, its attempt closed, or its pods all bound): its capacity is free again. */
+  release(key: string): void {
+    const r = this.reservations.get(key);
+    if (!r) return;
+    this.reservations.delete(key);
+    this.stats.released += 1;
+    this.dirty.add(r.decision.placement.provider);
+    this.generation += 1;
+    this.later();
+  }
+
+  /** The job needs nothing from the scheduler any more (gone, finished, not placeable for another reason). */
+  forget(key: string): void {
+    const uid = this.waiting.get(key)?.uid ?? this.reservations.get(key)?.uid;
+    if (uid !== undefined) this.keyByUid.delete(uid);
+    this.release(key);
+    if (this.waiting.delete(key) && this.holdState.head?.key === key) this.holdState = {};
+  }
+
+  /** The providers as the last cycle saw them, without reservations (for callers that need their facts, not their capacity). */
+  providers(): ProviderSnapshot[] {
+    this.refresh();
+    return [...this.raw.values()];
+  }
+
+  /** Jobs waiting and placements outstanding (for /metrics and tests). */
+  sizes(): { waiting: number; reserved: number } {
+    return { waiting: this.waiting.size, reserved: this.reservations.size };
+  }
+
+  /** Whether a placement for the job is held (offered or taken). */
+  holds(key: string): boolean {
+    return this.reservations.has(key);
+  }
+
+  private onProviderEvent(event: ProviderEvent): void {
+    this.dirty.add(event.provider);
+    if (event.kind === 'pod') this.trackBinding(event);
+    this.later();
+  }
+
+  /** A reservation ends when the provider shows every replica of its attempt bound (then the snapshot counts them). */
+  private trackBinding(event: Extract<ProviderEvent, { kind: 'pod' }>): void {
+    const labels = event.pod.metadata?.labels ?? {};
+    const key = this.keyByUid.get(labels[LABEL_JOB_UID] ?? '');
+    const r = key ? this.reservations.get(key) : undefined;
+    if (!r || r.decision.placement.provider !== event.provider || labels[LABEL_ATTEMPT] !== String(r.attempt)) return;
+    const name = event.pod.metadata?.name ?? '';
+    if (event.type === 'delete') r.bound.delete(name);
+    else if (isBound(event.pod)) r.bound.add(name);
+    if (r.bound.size >= r.decision.placement.assignments.length) this.release(r.key);
+  }
+
+  private later(): void {
+    if (this.timer || this.waiting.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      try {
+        this.cycle();
+      } catch (err) {
+        this.opts.log('error', 'scheduling cycle failed; retrying on the next change', { error: errorMessage(err) });
+      }
+    }, DEBOUNCE_MS);
+    this.timer.unref();
+  }
+
+  /** Re-reads dirty providers from the registry and re-indexes them; capacity that changed bumps the generation. */
+  private refresh(): void {
+    if (!this.allDirty && this.dirty.size === 0) return;
+    const names = this.allDirty
+      ? new Set([...this.raw.keys(), ...this.opts.registry.snapshots(this.opts.priceDecimals).map((s) => s.name)])
+      : new Set(this.dirty);
+    this.allDirty = false;
+    this.dirty.clear();
+    for (const name of names) {
+      const snapshot = this.opts.registry.snapshot(name, this.opts.priceDecimals);
+      this.stats.providerRebuilds += 1;
+      if (!snapshot) {
+        this.raw.delete(name);
+        this.reserved.delete(name);
+        this.signatures.delete(name);
+        this.index = withoutProvider(this.index, name);
+        continue;
+      }
+      this.raw.set(name, snapshot);
+      let withHolds = snapshot;
+      for (const r of this.reservations.values()) {
+        if (r.decision.placement.provider === name) withHolds = withReservation(withHolds, r.decision.placement, r.demand);
+      }
+      this.reserved.set(name, withHolds);
+      this.index = withProvider(this.index, withHolds);
+      // Of the provider's own state: a reservation added only takes capacity (no one else can fit
+      // now who could not before); one released bumps the generation itself.
+      const signature = signatureOf(snapshot);
+      if (this.signatures.get(name) !== signature) {
+        this.signatures.set(name, signature);
+        this.generation += 1;
+      }
+    }
+  }
+
+  /** Decides every waiting job that is due, in queue order; wakes those decided for a cycle they did not ask for. */
+  private cycle(asking?: string): void {
+    this.refresh();
+    const now = this.now();
+    const all = [...this.waiting.values()].map((w) => w.entry).sort(compareEntries);
+    const hold = headHold(all, this.holdState, now, this.opts.hold ?? DEFAULT_HOLD);
+    this.holdState = hold.state;
+    const due = [...this.waiting.values()].filter(
+      (w) => w.verdict === undefined || w.generation !== this.generation || now - (w.triedAt ?? 0) >= RETRY_MS || w.entry.key === asking,
+    );
+    if (hold.holds && all[0] && !due.some((w) => w.entry.key === all[0]?.key)) due.push(this.waiting.get(all[0].key) as Waiting);
+    if (due.length === 0) return;
+    const entries = due.map((w) => w.entry);
+    const started = performance.now();
+    const result = scheduleCycle({
+      entries,
+      snapshots: this.reserved,
+      index: this.index,
+      usage: this.usage(entries),
+      quotaOf: this.opts.quotaOf ?? (() => undefined),
+      headHolds: hold.holds && entries.some((e) => e.key === all[0]?.key),
+      ...(hold.holds ? { capacity: indexProviders([...this.raw.values()].map(emptied)) } : {}),
+      now,
+    });
+    const perSearch = (performance.now() - started) / 1000 / Math.max(1, result.searches);
+    this.stats.cycles += 1;
+    this.stats.searches += result.searches;
+    for (const [name, snapshot] of result.snapshots) this.reserved.set(name, snapshot);
+    this.index = result.index;
+    for (const [key, verdict] of result.verdicts) {
+      const w = this.waiting.get(key) as Waiting;
+      recordPlacementDecision(perSearch, verdict.outcome);
+      if (verdict.outcome === 'Placed') {
+        this.reservations.set(key, {
+          key,
+          uid: w.uid,
+          namespace: w.entry.namespace,
+          attempt: w.entry.attempt,
+          decision: verdict,
+          demand: w.entry.demand,
+          taken: false,
+          bound: new Set(),
+        });
+        this.waiting.delete(key);
+        if (this.holdState.head?.key === key) this.holdState = {};
+        if (key !== asking) this.opts.onVerdict(key);
+        continue;
+      }
+      const changed = !w.verdict || w.verdict.outcome !== verdict.outcome || reasonOf(w.verdict) !== reasonOf(verdict);
+      w.verdict = verdict;
+      w.generation = this.generation;
+      w.triedAt = now;
+      if (changed && key !== asking) this.opts.onVerdict(key);
+    }
+  }
+
+  /** GPUs each namespace holds: open attempts (the controller's cache) and offers not yet taken. Only asked when a quota applies. */
+  private usage(entries: readonly QueueEntry[]): ReadonlyMap<string, number> {
+    const quotaOf = this.opts.quotaOf;
+    if (!quotaOf || !entries.some((e) => quotaOf(e.namespace) !== undefined)) return new Map();
+    const usage = new Map(this.opts.heldByNamespace?.() ?? []);
+    for (const r of this.reservations.values()) {
+      if (!r.taken) usage.set(r.namespace, (usage.get(r.namespace) ?? 0) + gangGpus(r.demand));
+    }
+    return usage;
+  }
+}
+
+function reasonOf(v: QueueVerdict): string {
+  return v.outcome === 'Queued' ? v.reason : v.outcome;
+}
+
+/** What placement reads of a provider, as one string: equal strings, equal answers. */
+function signatureOf(s: ProviderSnapshot): string {
+  return JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
