@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE_MAJOR_MIN := 22
 
 .PHONY: help deps tools check-node typecheck lint format test test-unit test-chain test-integration \
-        federation-up federation-down federation-status run crds demo bench bench-verification chaos clean
+        federation-up federation-down federation-status run crds demo bench bench-scheduler bench-verification chaos clean
 
 help: ## list targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ chaos: tools ## chaos scenarios + invariant oracle, repeated FLOTILLA_CHAOS_RUNS
 bench: tools ## run the benchmarks on the local federation (started if needed) and write docs/benchmarks.md (~15 min)
 	node federation/cli.ts up
 	node bench/report.ts
+
+bench-scheduler: deps ## the scheduler without a cluster: decision latency at 100 providers × 1,000 nodes, cost of an event with 500 / 5,000 jobs waiting (issue 16)
+	node bench/scheduler.ts $${BENCH_ARGS:-}
 
 bench-verification: tools ## the lying-provider run of verified compute (issue 19); BENCH_ARGS="--jobs 20 --share 0.5 --sample-rate 0.1"
 	node federation/cli.ts up

@@ -350,10 +350,10 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
     const tB = b.secondsToShare?.[String(share)] ?? Number.NaN;
     const ratioAt = (share * f.n) / tF / ((share * b.n) / tB);
     out.push(
-      `* **Over-placement (a bug the benchmark found):** ${k} attempt(s) ended ${replaced.map(([r, n]) => `${n} × \`${r}\``).join(', ')} before every job ran: the operator placed more jobs on a provider than it had free GPUs, their pods stayed Pending until the bind timeout (\`FLOTILLA_BIND_TIMEOUT_MS\`, 5 min) and were placed again elsewhere. They alone make the max, the p99 and the wall time. Not yet explained: a placement's reservation is held until the provider has *bound* its pods (the first cause this benchmark found, fixed), yet some jobs still land on a provider whose free GPUs the kube-scheduler sees differently from the operator's node snapshots; to find out, record the pending pods' \`FailedScheduling\` reasons and the operator's snapshot of that provider at each straggler's decision. Without these stragglers: ${pct(share)} of the jobs were bound ${fmt(tF, 1)} s after the first apply (${fmt((share * f.n) / tF, 1)} jobs/s) against ${fmt(tB, 1)} s for ${pct(share)} of the raw pods — a ratio of ${fmt(ratioAt, 2)} on the first ${pct(share)}, still short of ${RATIO_TARGET}.`,
+      `* **Over-placement (a bug the benchmark found):** ${k} attempt(s) ended ${replaced.map(([r, n]) => `${n} × \`${r}\``).join(', ')} before every job ran: the operator placed more jobs on a provider than it had free GPUs, their pods stayed Pending until the bind timeout (\`FLOTILLA_BIND_TIMEOUT_MS\`, 5 min) and were placed again elsewhere. They alone make the max, the p99 and the wall time. Both causes this benchmark found are fixed (docs/scheduling.md, "Over-placement"): reservations are held until the provider has *bound* the pods, and a reservation whose assigned node the provider has since filled takes its GPUs from the provider's other nodes instead of vanishing below zero — so this is a regression: compare the pending pods' \`FailedScheduling\` reasons with the scheduler's view of that provider. Without these stragglers: ${pct(share)} of the jobs were bound ${fmt(tF, 1)} s after the first apply (${fmt((share * f.n) / tF, 1)} jobs/s) against ${fmt(tB, 1)} s for ${pct(share)} of the raw pods — a ratio of ${fmt(ratioAt, 2)} on the first ${pct(share)}, still short of ${RATIO_TARGET}.`,
     );
     misses.push(
-      `Over-placement during the burst: ${k} job(s) placed on a provider without free GPUs waited for the 5-minute bind timeout (reservations are held until bound; the remaining cause is open).`,
+      `Over-placement during the burst: ${k} job(s) placed on a provider without free GPUs waited for the 5-minute bind timeout (a regression: both known causes are fixed).`,
     );
   }
   out.push(
@@ -485,9 +485,6 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
   out.push(
     'Fixes, in the order of what they buy:',
     '',
-    '0. **Find the remaining over-placement** (correctness): reservations are now held until the pods are bound',
-    '   (`operator/controllers/aijob/controller.ts`), which removed the double counting this benchmark first found, but',
-    "   stragglers remain (above). A short bind timeout hides them; the fix needs the scheduler's reasons first.",
     `1. **Fewer hub writes per job** (dispatch throughput and requests per job). Today ${d ? fmt(hub, 2) : '≈4.7'} hub requests per job:`,
     "   * *status.cost* is written only when an attempt closes (it was a PATCH of the settlement controller's own",
     '     as soon as a job had an attempt, racing the AIJob controller: the 409s of earlier runs).',
@@ -508,19 +505,10 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
     '   unplaced job; a write the cache has not caught up with requeues after 200 ms; 409s retry). Reconciles are I/O-bound,',
     '   so more workers (`FLOTILLA_WORKERS`) raise the ceiling on a machine that is not saturated; debouncing the',
     '   requeue of unplaced jobs (item 4) and removing the conflicting writer (item 1) cut the reconciles per job.',
-    '4. **The controller\'s placement path** (section 1, "during a burst"; lead-owned `controller.ts`). Keep one',
-    '   `PlacementIndex` in the AIJob controller: build it from `registry.snapshots()` once; on a node or pod event of',
-    '   provider P (the registry subscription already receives them) mark P dirty; before a decision re-index only the',
-    '   dirty providers with `withProvider(index, snapshotWithReservations(P))`; when a placement is reserved, re-index',
-    '   its provider from the reserved snapshot the same way; decide with `placeJobIndexed(demand, index, now)` instead',
-    "   of `placeJob(demand, this.snapshots(key), now)`. The job's own reservation must not count against it (today",
-    '   `snapshots(forKey)` skips it): keep the index without the reservation of a job whose reconcile re-places it, or',
-    '   drop its reservation before deciding, since a job with a reservation has an open attempt and does not need a',
-    '   place. Also debounce the requeue of unplaced jobs on node events (a node heartbeat that changes no capacity',
-    "   need not wake 500 jobs): compare the provider's free GPUs per product before and after the event.",
-    "   Separately, `snapshots()` asks each provider's pod cache for every reservation's pods (`jobPods(uid)`",
-    '   filters every Flotilla pod of the namespace): O(reservations × pods) per reconcile; an index by job uid in',
-    "   the connection (or the informer's own indexer) makes it O(reservations).",
+    '4. **Placement is no longer in the reconcile**: the scheduler (`operator/scheduler/`, docs/scheduling.md) keeps',
+    '   one index per provider, re-indexes only providers whose nodes or pods changed (a reservation moves only the',
+    '   nodes it touched), decides waiting jobs once per change in what they could fit into, and wakes only those it',
+    '   placed; `make bench-scheduler` measures it without a cluster.',
   );
   return out.join('\n');
 }

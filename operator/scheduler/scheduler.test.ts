@@ -5,30 +5,9 @@ import { aJob, gpuNode, gpuProvider, H100 } from '../../test/support/placement-f
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
 import type { QueueEntry } from '../core/scheduling/queue.ts';
 import type { ProviderSnapshot } from '../core/placement/types.ts';
-import type { ProviderEvent, ProviderRegistry } from '../providers/types.ts';
+import { MemoryRegistry } from '../../test/support/memory-registry.ts';
 import { Scheduler } from './scheduler.ts';
 import type { ScheduleAnswer } from './scheduler.ts';
-
-class MemoryRegistry implements ProviderRegistry {
-  readonly snaps = new Map<string, ProviderSnapshot>();
-  private readonly listeners = new Set<(e: ProviderEvent) => void>();
-  get(): undefined {
-    return undefined;
-  }
-  snapshots(): ProviderSnapshot[] {
-    return [...this.snaps.values()];
-  }
-  snapshot(name: string): ProviderSnapshot | undefined {
-    return this.snaps.get(name);
-  }
-  subscribe(listener: (e: ProviderEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-  emit(event: ProviderEvent): void {
-    for (const l of this.listeners) l(event);
-  }
-}
 
 /** Provider `name` with one node of `total` H100s, `free` of them free. */
 const provider = (name: string, total: number, free: number) =>
@@ -57,8 +36,7 @@ const outcome = (a: ScheduleAnswer) => ('wait' in a ? 'wait' : a.verdict.outcome
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
 
 function setup(snapshots: ProviderSnapshot[]) {
-  const registry = new MemoryRegistry();
-  for (const s of snapshots) registry.snaps.set(s.name, s);
+  const registry = new MemoryRegistry(snapshots);
   const woken: string[] = [];
   const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: (k) => woken.push(k), log: () => undefined });
   scheduler.start();
@@ -147,6 +125,31 @@ describe('Scheduler', () => {
     await settle();
     expect(woken).toEqual(['ns/high']);
     expect(outcome(scheduler.request(entry('ns/low', { createdAt: 1 }), 'uid-low'))).toBe('Unschedulable');
+  });
+
+  it('holds the unbound replicas of an attempt placed before a restart, until the provider binds them', async () => {
+    // Two GPUs free in the snapshot; an adopted 2-replica attempt has one pod bound (counted) and one not.
+    const { registry, scheduler } = setup([provider('p', 8, 2)]);
+    stop = () => scheduler.stop();
+    scheduler.adopt({
+      key: 'ns/old',
+      uid: 'uid-old',
+      namespace: 'ns',
+      attempt: 3,
+      provider: 'p',
+      product: H100,
+      resourceName: 'nvidia.com/gpu',
+      nodes: ['p-0', 'p-0'],
+      replicas: 2,
+      bound: ['uid-old-3-1'],
+      demand: aJob().products(H100).replicas(2).build(),
+    });
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
+    registry.snaps.set('p', provider('p', 8, 1));
+    registry.emit({ kind: 'pod', provider: 'p', type: 'update', pod: pod('uid-old', 3, 'p-0') });
+    await settle();
+    expect(scheduler.holds('ns/old')).toBe(false);
   });
 
   it('forgets a job that no longer waits: its offer goes back', () => {

@@ -60,6 +60,8 @@ interface Reservation {
   readonly attempt: number;
   readonly decision: Extract<PlacementDecision, { outcome: 'Placed' }>;
   readonly demand: JobDemand;
+  /** Pods of the attempt that must show bound before the hold ends (the gang, or what an adopted hold found). */
+  readonly replicas: number;
   /** The controller applied it (wrote the attempt); until then it is an offer the job has not seen. */
   taken: boolean;
   /** Pod names of this attempt the provider shows bound (or ended). */
@@ -96,6 +98,7 @@ export class Scheduler {
   private readonly keyByUid = new Map<string, string>();
   private holdState: HoldState = {};
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(opts: SchedulerOptions) {
@@ -105,10 +108,16 @@ export class Scheduler {
 
   start(): void {
     this.unsubscribe = this.opts.registry.subscribe((event) => this.onProviderEvent(event));
+    // Waiting jobs are searched again every RETRY_MS even when nothing changed (a cool-down ended);
+    // a cycle over the due ones, a search per shape.
+    this.retry = setInterval(() => this.safeCycle(), RETRY_MS);
+    this.retry.unref();
   }
 
   stop(): void {
     this.unsubscribe?.();
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -152,6 +161,60 @@ export class Scheduler {
     }
     const verdict = this.waiting.get(entry.key)?.verdict;
     return verdict ? { verdict } : { wait: 'not decided yet' };
+  }
+
+  /**
+   * Holds capacity for an attempt this process did not place — recorded in status before a restart
+   * or a change of leader, its pods not all bound yet: without the hold their GPUs would count as
+   * free until the provider binds them. `bound` names the pods already bound (the snapshot counts
+   * those); the hold covers the others, on `nodes` (the recorded assignment, a hint).
+   */
+  adopt(hold: {
+    key: string;
+    uid: string;
+    namespace: string;
+    attempt: number;
+    provider: string;
+    product: string;
+    resourceName: string;
+    nodes: readonly string[];
+    replicas: number;
+    bound: readonly string[];
+    demand: JobDemand;
+  }): void {
+    if (this.reservations.has(hold.key) || hold.bound.length >= hold.replicas) return;
+    const unbound = hold.replicas - hold.bound.length;
+    const assignments = Array.from({ length: unbound }, (_, i) => hold.nodes[i] ?? hold.nodes[0] ?? '');
+    const placement = {
+      provider: hold.provider,
+      product: hold.product,
+      resourceName: hold.resourceName,
+      nodeSelector: [],
+      assignments,
+      score: {
+        provider: hold.provider,
+        product: hold.product,
+        pricePerGpuHour: 0n,
+        listCost: 0n,
+        expectedReworkPpm: 0n,
+        expectedCost: 0n,
+        strandedGpus: 0,
+        nodesUsed: 0,
+      },
+    };
+    this.reservations.set(hold.key, {
+      key: hold.key,
+      uid: hold.uid,
+      namespace: hold.namespace,
+      attempt: hold.attempt,
+      decision: { outcome: 'Placed', placement, ranking: [], rejections: [] },
+      demand: hold.demand,
+      replicas: hold.replicas,
+      taken: true,
+      bound: new Set(hold.bound),
+    });
+    this.keyByUid.set(hold.uid, hold.key);
+    this.dirty.add(hold.provider);
   }
 
   /** The job's placement is given up (not applied, its attempt closed, or its pods all bound): its capacity is free again. */
@@ -204,20 +267,26 @@ export class Scheduler {
     const name = event.pod.metadata?.name ?? '';
     if (event.type === 'delete') r.bound.delete(name);
     else if (isBound(event.pod)) r.bound.add(name);
-    if (r.bound.size >= r.decision.placement.assignments.length) this.release(r.key);
+    if (r.bound.size >= r.replicas) this.release(r.key);
   }
 
   private later(): void {
     if (this.timer || this.waiting.size === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      try {
-        this.cycle();
-      } catch (err) {
-        this.opts.log('error', 'scheduling cycle failed; retrying on the next change', { error: errorMessage(err) });
-      }
+      this.safeCycle();
     }, DEBOUNCE_MS);
     this.timer.unref();
+  }
+
+  /** A cycle no one asked for (events, the retry timer): an error is logged, and the next change or retry tries again. */
+  private safeCycle(): void {
+    if (this.waiting.size === 0) return;
+    try {
+      this.cycle();
+    } catch (err) {
+      this.opts.log('error', 'scheduling cycle failed; retrying on the next change', { error: errorMessage(err) });
+    }
   }
 
   /** Re-reads dirty providers from the registry and re-indexes them; capacity that changed bumps the generation. */
@@ -259,7 +328,10 @@ export class Scheduler {
   private cycle(asking?: string): void {
     this.refresh();
     const now = this.now();
-    const all = [...this.waiting.values()].map((w) => w.entry).sort(compareEntries);
+    // The head of the queue: one pass, not a sort per request.
+    let head: QueueEntry | undefined;
+    for (const w of this.waiting.values()) if (!head || compareEntries(w.entry, head) < 0) head = w.entry;
+    const all = head ? [head] : [];
     const hold = headHold(all, this.holdState, now, this.opts.hold ?? DEFAULT_HOLD);
     this.holdState = hold.state;
     const due = [...this.waiting.values()].filter(
@@ -295,6 +367,7 @@ export class Scheduler {
           attempt: w.entry.attempt,
           decision: verdict,
           demand: w.entry.demand,
+          replicas: verdict.placement.assignments.length,
           taken: false,
           bound: new Set(),
         });

@@ -300,6 +300,7 @@ export class AIJobController {
       if ('wait' in answer) return { requeueAfterMs: 200 };
       decision = answer.verdict;
     } else if (!openAttempt(view.status)) this.scheduler.forget(key);
+    else if (complete) this.adoptHold(key, job, view, pods);
     const attemptProvider = this.reachability(openAttempt(view.status)?.provider);
     const refused = this.refusals.get(key);
     if (refused && refused.attempt !== openAttempt(view.status)?.index) this.refusals.delete(key);
@@ -424,6 +425,33 @@ export class AIJobController {
       attempt: (attempts.at(-1)?.index ?? 0) + 1,
       demand,
     };
+  }
+
+  /**
+   * An open attempt with replicas not yet bound and no hold in the scheduler (placed before this
+   * process led): its capacity is held until the provider binds them, as for a fresh placement.
+   */
+  private adoptHold(key: string, job: AIJob, view: JobView, pods: readonly ObservedPod[]): void {
+    const attempt = openAttempt(view.status);
+    const placement = view.status.placement;
+    if (!attempt || this.scheduler.holds(key) || !placement?.product || !placement.resourceName || placement.provider !== attempt.provider) return;
+    const bound = pods.filter(
+      (p) => p.provider === attempt.provider && p.attempt === attempt.index && (p.nodeName !== undefined || p.phase === 'Succeeded' || p.phase === 'Failed'),
+    );
+    if (bound.length >= view.replicas) return;
+    this.scheduler.adopt({
+      key,
+      uid: view.uid,
+      namespace: job.metadata.namespace ?? '',
+      attempt: attempt.index,
+      provider: attempt.provider,
+      product: placement.product,
+      resourceName: placement.resourceName,
+      nodes: attempt.nodes ?? [],
+      replicas: view.replicas,
+      bound: bound.map((p) => p.name),
+      demand: jobDemand(job.spec, view.status, this.opts.priceDecimals),
+    });
   }
 
   /** GPUs each namespace's open attempts hold (for quotas), from the cache. */

@@ -37,8 +37,13 @@ import type { VerificationStep } from '../verification/verdict.ts';
 export { podName } from './ownership.ts';
 
 export const FINALIZER = 'flotilla.dev/remote-pods';
-/** How long after an unschedulable verdict the job is looked at again (provider events also wake it). */
-export const UNSCHEDULABLE_RETRY_MS = 20_000;
+/**
+ * How long after an Unschedulable or Queued verdict the job is looked at again: a safety net that
+ * also refreshes the condition's message. The scheduler wakes a waiting job as soon as it places it
+ * (or its verdict changes kind) and searches waiting jobs again itself every 20 s, so a short requeue
+ * here would only cost reconciles — thousands of waiting jobs × one pass each.
+ */
+export const UNSCHEDULABLE_RETRY_MS = 120_000;
 /** How long a preempting provider is avoided by the same job. */
 export const PREEMPTION_COOL_DOWN_MS = 10 * 60_000;
 /** A pod still there this long after its termination grace ended is force-deleted. */

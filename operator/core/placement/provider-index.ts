@@ -232,3 +232,73 @@ export function withProvider(index: PlacementIndex, provider: ProviderSnapshot):
 export function withoutProvider(index: PlacementIndex, name: string): PlacementIndex {
   return { providers: index.providers.filter((p) => p.provider.name !== name) };
 }
+
+/**
+ * The provider's index after some nodes' free amounts changed and nothing else did (a reservation
+ * taken out: labels, taints, readiness and allocatable are as before). Only those nodes move in
+ * their pools — O(pool size) array work per changed node instead of indexProvider's full rebuild.
+ * Pool bounds (node counts, max memory and capability) do not depend on free amounts; the minimum
+ * over usable nodes may only rise when a node leaves, and is kept: a lower bound only makes the
+ * per-node floor checks run where they could have been skipped.
+ */
+export function withChangedNodes(index: ProviderIndex, provider: ProviderSnapshot, changed: readonly NodeSnapshot[]): ProviderIndex {
+  if (changed.length === 0) return { ...index, provider };
+  const names = new Set(changed.map((n) => n.name));
+  const offered = changed.map((node) => ({ node, offers: gpuOffersOfNode(node) }));
+  const pools = index.pools.map((pool): GpuPool => {
+    let nodes = pool.nodes;
+    let tainted = pool.tainted;
+    const hit = (list: readonly PoolNode[]) => list.some((n) => names.has(n.name));
+    if (!hit(nodes) && !hit(tainted) && !offered.some(({ offers }) => offers.some((o) => samePool(o, pool)))) return pool;
+    nodes = nodes.filter((n) => !names.has(n.name));
+    tainted = tainted.filter((n) => !names.has(n.name));
+    for (const { node, offers } of offered) {
+      if (!node.ready || node.unschedulable) continue;
+      const offer = offers.find((o) => samePool(o, pool));
+      if (!offer || offer.free === 0) continue;
+      const taints = untoleratedTaints(node.taints, DEFAULT_TOLERATIONS);
+      const entry: PoolNode = {
+        name: node.name,
+        free: offer.free,
+        cpuMillis: Math.max(0, node.free.cpuMillis),
+        memoryBytes: Math.max(0, node.free.memoryBytes),
+        gpuMemoryMiB: offer.gpuMemoryMiB ?? 0,
+        computeCapability: offer.computeCapability ?? -1,
+        taints,
+      };
+      if (taints.length === 0) nodes = insertSorted(nodes, entry);
+      else tainted = insertSorted(tainted, entry);
+    }
+    return { ...pool, nodes, tainted };
+  });
+  const poolsByProduct = new Map<string, GpuPool[]>();
+  for (const pool of pools) {
+    const list = poolsByProduct.get(pool.product);
+    if (list) list.push(pool);
+    else poolsByProduct.set(pool.product, [pool]);
+  }
+  return { ...index, provider, pools, poolsByProduct };
+}
+
+/** The index with one provider's index put in (added or replaced), kept in name order. */
+export function withProviderIndex(index: PlacementIndex, provider: ProviderIndex): PlacementIndex {
+  const name = provider.provider.name;
+  const others = index.providers.filter((p) => p.provider.name !== name);
+  const at = others.findIndex((p) => compareStrings(p.provider.name, name) > 0);
+  return { providers: at < 0 ? [...others, provider] : [...others.slice(0, at), provider, ...others.slice(at)] };
+}
+
+function samePool(offer: GpuOffer, pool: GpuPool): boolean {
+  return offer.resourceName === pool.resourceName && offer.productLabelValue === pool.productLabelValue && offer.shared === pool.shared;
+}
+
+function insertSorted(list: readonly PoolNode[], entry: PoolNode): PoolNode[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byFreeThenName(list[mid] as PoolNode, entry) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...list.slice(0, lo), entry, ...list.slice(lo)];
+}

@@ -15,7 +15,7 @@
 //              its shape get the same verdict without another search (a cycle over 5,000 waiting jobs
 //              of a few shapes costs a few searches)
 import { placeJobIndexed } from '../placement/place-job.ts';
-import { withProvider } from '../placement/provider-index.ts';
+import { withChangedNodes, withProvider, withProviderIndex } from '../placement/provider-index.ts';
 import type { PlacementIndex } from '../placement/provider-index.ts';
 import { withReservation } from '../placement/reservation.ts';
 import { count } from '../placement/messages.ts';
@@ -167,9 +167,13 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     verdicts.set(entry.key, verdict);
     if (verdict.outcome === 'Placed') {
       const p = verdict.placement;
-      const reserved = withReservation(snapshots.get(p.provider) as ProviderSnapshot, p, entry.demand);
+      const before = snapshots.get(p.provider) as ProviderSnapshot;
+      const reserved = withReservation(before, p, entry.demand);
       snapshots.set(p.provider, reserved);
-      index = withProvider(index, reserved);
+      // Only the nodes the reservation touched move in the kept index (withReservation keeps the others as they were).
+      const changed = reserved.nodes.filter((n, i) => n !== before.nodes[i]);
+      const kept = index.providers.find((x) => x.provider.name === p.provider);
+      index = kept ? withProviderIndex(index, withChangedNodes(kept, reserved, changed)) : withProvider(index, reserved);
       usage.set(entry.namespace, used + gpus);
     } else if (position === 0 && input.headHolds && input.capacity) {
       // The head waited long enough: the providers it could ever fit on are kept for it.

@@ -1,0 +1,235 @@
+// The scheduler (operator/scheduler/scheduler.ts) as the operator runs it, without a cluster: its
+// providers come from a registry held in memory (test/support/memory-registry.ts). Prints numbers.
+//
+//   node bench/scheduler.ts [--providers 100] [--nodes 1000] [--jobs 2000] [--pending 500,5000] [--json out.json]
+//
+//   1. decision   one request() per new job at P providers × N nodes, every earlier placement still
+//                 reserved (none bound): what a reconcile waits for. Baseline in the same run: the
+//                 path the AIJob controller took before the scheduler — every provider's snapshot with
+//                 every outstanding reservation applied, then placeJob() (which indexes everything)
+//                 per decision — on a sample of the same jobs.
+//   2. waiting    a full federation (3 providers × 50 nodes × 4 GPUs, every GPU taken) and Q jobs
+//                 waiting (a few shapes). The cost of one provider node event that changes nothing
+//                 placement reads (a heartbeat), of one that frees a GPU (one job placed), and the
+//                 scheduler's CPU at rest over one retry period; for Q = 500 and 5,000, to show how each
+//                 grows with the queue.
+import { loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { placeJob } from '../operator/core/placement/place-job.ts';
+import { withReservation } from '../operator/core/placement/reservation.ts';
+import type { JobDemand, Placement, ProviderSnapshot } from '../operator/core/placement/types.ts';
+import type { QueueEntry } from '../operator/core/scheduling/queue.ts';
+import { RETRY_MS, Scheduler } from '../operator/scheduler/scheduler.ts';
+import { MemoryRegistry } from '../test/support/memory-registry.ts';
+import { aJob, gpuNode, gpuProvider, seededRandom, syntheticDemand, syntheticFederation } from '../test/support/placement-fixtures.ts';
+import { fmt, markdownTable, summarize } from './lib/stats.ts';
+import type { LatencySummary } from './lib/stats.ts';
+
+interface Options {
+  readonly providers: number;
+  readonly nodes: number;
+  readonly jobs: number;
+  readonly pending: readonly number[];
+  readonly baselineSample: number;
+  readonly json?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      providers: { type: 'string', default: '100' },
+      nodes: { type: 'string', default: '1000' },
+      jobs: { type: 'string', default: '2000' },
+      pending: { type: 'string', default: '500,5000' },
+      'baseline-sample': { type: 'string', default: '20' },
+      json: { type: 'string' },
+    },
+  });
+  return {
+    providers: Number(values.providers),
+    nodes: Number(values.nodes),
+    jobs: Number(values.jobs),
+    pending: values.pending.split(',').map(Number),
+    baselineSample: Number(values['baseline-sample']),
+    ...(values.json ? { json: values.json } : {}),
+  };
+}
+
+const NOW = Date.UTC(2026, 11, 5);
+const quiet = () => undefined;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
+
+const entry = (i: number, demand: JobDemand): QueueEntry => ({
+  key: `ns/job-${i}`,
+  namespace: 'ns',
+  priority: 0,
+  createdAt: NOW + i,
+  recovery: false,
+  attempt: 1,
+  demand,
+});
+
+/** Part 1: request() latency with reservations outstanding, against the old per-reconcile path. */
+function decisions(o: Options) {
+  const random = seededRandom(42);
+  const federation = syntheticFederation(random, { providers: o.providers, nodesPerProvider: o.nodes, edgeCases: true });
+  const names = federation.map((p) => p.name);
+  const demands = Array.from({ length: o.jobs }, () => syntheticDemand(random, names, NOW));
+  const registry = new MemoryRegistry(federation);
+  const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: quiet, log: quiet, now: () => NOW });
+  const times: number[] = [];
+  const placedTimes: number[] = [];
+  const placed: Array<{ placement: Placement; demand: JobDemand }> = [];
+  let outcomes = 0;
+  for (const [i, demand] of demands.entries()) {
+    const started = performance.now();
+    const answer = scheduler.request(entry(i, demand), `uid-${i}`);
+    const took = performance.now() - started;
+    times.push(took);
+    if ('verdict' in answer && answer.verdict.outcome === 'Placed') {
+      placedTimes.push(took);
+      outcomes += 1;
+      placed.push({ placement: answer.verdict.placement, demand });
+    }
+  }
+  // The old path, on the last jobs (every earlier placement outstanding): snapshots with every
+  // reservation applied, then placeJob.
+  const baseline: number[] = [];
+  const byName = new Map(federation.map((p) => [p.name, p]));
+  for (let i = o.jobs - o.baselineSample; i < o.jobs; i++) {
+    const started = performance.now();
+    const snapshots: ProviderSnapshot[] = [...byName.values()].map((s) => {
+      let reserved = s;
+      for (const r of placed) if (r.placement.provider === s.name) reserved = withReservation(reserved, r.placement, r.demand);
+      return reserved;
+    });
+    placeJob(demands[i] as JobDemand, snapshots, NOW);
+    baseline.push(performance.now() - started);
+  }
+  scheduler.stop();
+  return {
+    scheduler: summarize(times),
+    placedOnly: summarize(placedTimes),
+    baseline: summarize(baseline),
+    placed: outcomes,
+    reserved: scheduler.sizes().reserved,
+    stats: { ...scheduler.stats },
+  };
+}
+
+/** A provider whose every GPU is taken: nodes × 4 GPUs, `free` free on the first node. */
+function full(name: string, nodes: number, free: number): ProviderSnapshot {
+  const b = gpuProvider(name).price('NVIDIA-BENCH-H100', '1.00');
+  for (let i = 0; i < nodes; i++)
+    b.nodes(
+      gpuNode(`${name}-${i}`)
+        .product('NVIDIA-BENCH-H100', 4, 81920)
+        .freeGpus(i === 0 ? free : 0),
+    );
+  return b.build();
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+async function cpuOf(fn: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+/** Part 2: Q waiting jobs on a full federation; what one event costs, and the scheduler at rest. */
+async function waiting(q: number) {
+  const providers = ['a', 'b', 'c'].map((n) => full(`provider-${n}`, 50, 0));
+  const registry = new MemoryRegistry(providers);
+  const woken: string[] = [];
+  const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: (k) => woken.push(k), log: quiet });
+  scheduler.start();
+  // A few shapes: 1, 2 and 4 GPUs, as a burst of real jobs would have.
+  const shapes = [1, 2, 4].map((gpus) => aJob().products('NVIDIA-BENCH-H100').gpus(gpus).build());
+  const enqueue = await cpuOf(async () => {
+    for (let i = 0; i < q; i++) scheduler.request(entry(i, shapes[i % shapes.length] as JobDemand), `uid-${i}`);
+  });
+  await settle();
+  const searches0 = scheduler.stats.searches;
+  const heartbeat = await cpuOf(async () => {
+    registry.update(providers[0] as ProviderSnapshot, 'provider-a-7');
+    await settle();
+  });
+  const heartbeatSearches = scheduler.stats.searches - searches0;
+  const searches1 = scheduler.stats.searches;
+  const freeing = await cpuOf(async () => {
+    registry.update(full('provider-a', 50, 1), 'provider-a-0');
+    await settle();
+  });
+  const freeingSearches = scheduler.stats.searches - searches1;
+  const rest = await cpuOf(async () => {
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS + 500));
+  });
+  scheduler.stop();
+  return {
+    pending: q,
+    enqueueMs: enqueue,
+    heartbeatMs: heartbeat,
+    heartbeatSearches,
+    freeingMs: freeing,
+    freeingSearches,
+    woken: woken.length,
+    restCpuShare: rest / (RETRY_MS + 500),
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  console.log(`scheduler benchmark; load ${load()}`);
+  console.log(`1. decisions: ${o.jobs} jobs at ${o.providers} providers × ${o.nodes} nodes, reservations outstanding…`);
+  const d = decisions(o);
+  const row = (label: string, s: LatencySummary) => [label, String(s.n), fmt(s.p50, 3), fmt(s.p95, 3), fmt(s.p99, 3), fmt(s.max, 1)];
+  console.log(
+    markdownTable(
+      ['path', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+      [
+        row('scheduler.request (kept index, reservations outstanding)', d.scheduler),
+        row('… of them placed (the reservation taken out of the index)', d.placedOnly),
+        row('before: snapshots + reservations + placeJob per decision', d.baseline),
+      ],
+    ),
+  );
+  console.log(
+    `   placed ${d.placed}/${o.jobs}, ${d.reserved} reservations outstanding; ${d.stats.searches} searches, ${d.stats.providerRebuilds} provider re-indexes; ` +
+      `p50 ratio before ÷ scheduler ${(d.baseline.p50 / d.scheduler.p50).toFixed(0)}×; load ${load()}`,
+  );
+  const w = [];
+  for (const q of o.pending) {
+    console.log(`2. ${q} jobs waiting on a full federation (3 × 50 nodes × 4 GPUs)…`);
+    w.push(await waiting(q));
+  }
+  console.log(
+    markdownTable(
+      [
+        'waiting',
+        'enqueue all (CPU ms)',
+        'heartbeat event (CPU ms, searches)',
+        'one GPU freed (CPU ms, searches, woken)',
+        `at rest over ${(RETRY_MS + 500) / 1000} s (share of a core)`,
+      ],
+      w.map((r) => [
+        String(r.pending),
+        r.enqueueMs.toFixed(0),
+        `${r.heartbeatMs.toFixed(2)}, ${r.heartbeatSearches}`,
+        `${r.freeingMs.toFixed(2)}, ${r.freeingSearches}, ${r.woken}`,
+        `${(r.restCpuShare * 100).toFixed(2)} %`,
+      ]),
+    ),
+  );
+  console.log(`   load ${load()}`);
+  if (o.json) writeFileSync(o.json, JSON.stringify({ options: o, decisions: d, waiting: w, load: loadavg() }, null, 2));
+}
+
+await main();
