@@ -558,11 +558,12 @@ export class AIJobController {
       // Only after the write landed: a closed attempt is then on record exactly once.
       for (const outcome of closedAttempts(original.status, plan.status)) {
         log('info', 'attempt closed', { job: key, provider: outcome.provider, attempt: outcome.index, reason: outcome.reason, gpuSeconds: outcome.gpuSeconds });
-        try {
-          await this.opts.onAttemptClosed?.(outcome);
-        } catch (err) {
-          log('warn', 'could not record the attempt outcome', { job: key, provider: outcome.provider, error: errorMessage(err) });
-        }
+        // Not awaited: the reputation writer folds one provider's outcomes one at a time (a read and
+        // a write each), so 50 jobs evicted at once from one provider would otherwise hold every
+        // worker in that line — the next jobs' attempts closed and replaced seconds late.
+        void Promise.resolve()
+          .then(() => this.opts.onAttemptClosed?.(outcome))
+          .catch((err: unknown) => log('warn', 'could not record the attempt outcome', { job: key, provider: outcome.provider, error: errorMessage(err) }));
         // Best-effort here: the finalizer path and the orphan sweep delete it again if this fails.
         await this.deleteService(key, job, outcome).catch((err: unknown) =>
           log('warn', "could not delete the attempt's rendezvous Service; retried later", {
