@@ -295,6 +295,37 @@ async function baseline(corner: Corner, names: readonly string[], limit: RateLim
   return { ...result, requests };
 }
 
+/** For each job not bound yet: its attempt as the hub records it, its pod at the provider, and the provider scheduler's last word on it. */
+async function describeStragglers(
+  unbound: readonly string[],
+  jobs: ReadonlyMap<string, AIJob>,
+  clusters: ReadonlyArray<{ provider: string; cluster: { name: string; core: CoreV1Api } }>,
+  namespace: string,
+): Promise<void> {
+  if (unbound.length === 0) return;
+  log(`stragglers after 60 s: ${unbound.length}`);
+  for (const name of unbound.slice(0, 10)) {
+    const job = jobs.get(name);
+    const attempt = job?.status?.attempts?.at(-1);
+    const providerName = job?.status?.placement?.provider;
+    const placed = clusters.find((c) => c.provider === providerName);
+    log(`  ${name}: phase ${job?.status?.phase ?? '?'}, attempt ${attempt?.index ?? '-'} on ${providerName ?? '-'} nodes ${attempt?.nodes?.join(',') ?? '-'}`);
+    for (const { cluster: c } of placed ? [placed] : clusters) {
+      const pods = (await c.core.listNamespacedPod({ namespace })).items.filter((p) => p.metadata?.annotations?.[ANNOTATION_JOB_NAME] === name);
+      for (const pod of pods) {
+        const events = (await c.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${pod.metadata?.name ?? ''}` })).items;
+        const failed = events.filter((e) => e.reason === 'FailedScheduling').at(-1);
+        log(
+          `    ${c.name}/${pod.metadata?.name}: ${pod.status?.phase} node ${pod.spec?.nodeName ?? '-'}; ${failed ? `FailedScheduling: ${failed.message}` : 'no FailedScheduling event'}`,
+        );
+      }
+      const all = (await c.core.listNamespacedPod({ namespace })).items;
+      const boundCount = all.filter((p) => p.spec?.nodeName && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed').length;
+      log(`    ${c.name}: ${all.length} pods in ${namespace}, ${boundCount} bound and not ended`);
+    }
+  }
+}
+
 async function scrape(port: number): Promise<ReturnType<typeof parsePrometheusText>> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   return parsePrometheusText(await res.text());
@@ -448,6 +479,16 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     );
     const applyEnd = Date.now();
     log(`flotilla: applied in ${((applyEnd - Math.min(...starts.values())) / 1000).toFixed(1)} s; waiting for every pod to be bound…`);
+    // A job still unbound a minute after the apply is a straggler: say what the operator decided
+    // and what the provider's scheduler answered (FailedScheduling), so its cause can be found.
+    const stragglers = setTimeout(() => {
+      void describeStragglers(
+        names.filter((n) => !bound.has(n)),
+        previous,
+        providers.map((x) => ({ provider: x.name, cluster: x.cluster })),
+        corner.lentNamespace,
+      ).catch((err: unknown) => log(`straggler report failed: ${String(err)}`));
+    }, 60_000);
     await pollUntil(
       'every Flotilla pod bound',
       async () => names.filter((n) => bound.has(n)).length,
@@ -455,6 +496,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       900_000,
       250,
     );
+    clearTimeout(stragglers);
     const result = figures(starts, bound, applyEnd, loadBefore);
     log(
       `flotilla: ${result.n} jobs' pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} jobs/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`,

@@ -163,6 +163,20 @@ export function gpuRequestsOfPods(pods: readonly PodInput[]): number {
   return toSafeInt(sum);
 }
 
+/**
+ * GPU devices, by resource, that live pods not yet bound to a node request: capacity the provider's
+ * scheduler is about to hand out, which a node snapshot (bound pods only) still shows as free.
+ */
+export function pendingGpuRequests(pods: readonly PodInput[]): Map<string, number> {
+  const pending = new Map<string, bigint>();
+  for (const pod of pods) {
+    if (pod.spec?.nodeName || isPodTerminated(pod) || podProblem(pod) || (pod as { metadata?: { deletionTimestamp?: unknown } }).metadata?.deletionTimestamp)
+      continue;
+    for (const [name, v] of podRequests(pod)) if (isGpuResource(name)) pending.set(name, (pending.get(name) ?? 0n) + v);
+  }
+  return new Map([...pending].map(([name, v]) => [name, toSafeInt(v)]));
+}
+
 function toSafeInt(v: bigint): number {
   if (v < 0n) return 0;
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);

@@ -152,6 +152,26 @@ describe('Scheduler', () => {
     expect(scheduler.holds('ns/old')).toBe(false);
   });
 
+  it("counts the provider's pods not yet bound, whether or not a hold still covers them", async () => {
+    const { registry, scheduler } = setup([provider('p', 8, 2)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    // a's pod exists, unbound: counted once (as pending), not twice (pending and held).
+    const podA = { ...pod('uid-a', 1), spec: { containers: [{ name: 'main', resources: { requests: { 'nvidia.com/gpu': '1' } } }] } };
+    registry.podsOf.set('p', [podA]);
+    registry.emit({ kind: 'pod', provider: 'p', type: 'add', pod: podA });
+    await settle();
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Placed/p');
+    // Given back early (as a failed write might): a's pending pod still holds its GPU.
+    scheduler.release('ns/a');
+    scheduler.release('ns/b');
+    const podB = { ...podA, metadata: { ...podA.metadata, name: 'b', labels: { [LABEL_JOB_UID]: 'uid-b', [LABEL_ATTEMPT]: '1' } } };
+    registry.podsOf.set('p', [podA, podB]);
+    registry.emit({ kind: 'pod', provider: 'p', type: 'add', pod: podB });
+    await settle();
+    expect(outcome(scheduler.request(entry('ns/c'), 'uid-c'))).toBe('Unschedulable');
+  });
+
   it('forgets a job that no longer waits: its offer goes back', () => {
     const { scheduler } = setup([provider('p', 8, 1)]);
     stop = () => scheduler.stop();

@@ -19,7 +19,9 @@ import { compareEntries, DEFAULT_HOLD, emptied, gangGpus, headHold, scheduleCycl
 import type { HoldPolicy, HoldState, QueueEntry, QueueVerdict } from '../core/scheduling/queue.ts';
 import { indexProviders, withProvider, withoutProvider } from '../core/placement/provider-index.ts';
 import type { PlacementIndex } from '../core/placement/provider-index.ts';
-import { withReservation } from '../core/placement/reservation.ts';
+import { withPendingDevices, withReservation } from '../core/placement/reservation.ts';
+import { pendingGpuRequests } from '../core/inventory.ts';
+import type { PodInput } from '../core/inventory.ts';
 import type { JobDemand, PlacementDecision, ProviderSnapshot } from '../core/placement/types.ts';
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
 import type { ProviderEvent, ProviderRegistry } from '../providers/types.ts';
@@ -308,9 +310,25 @@ export class Scheduler {
         continue;
       }
       this.raw.set(name, snapshot);
+      // What the provider's scheduler is about to hand out: the GPUs of our pods not yet bound (a
+      // node snapshot counts bound pods only), wherever they are free; then, of each hold, only the
+      // replicas whose pods do not exist yet. A hold lost or released early once its pods exist
+      // can then never make their GPUs look free.
+      const pods = (this.opts.registry.get(name)?.pods() ?? []) as unknown as PodInput[];
       let withHolds = snapshot;
+      for (const [resource, devices] of pendingGpuRequests(pods)) withHolds = withPendingDevices(withHolds, resource, devices);
+      const present = new Map<string, number>();
+      for (const pod of pods as Array<{ metadata?: { labels?: Record<string, string> } }>) {
+        const labels = pod.metadata?.labels ?? {};
+        const id = `${labels[LABEL_JOB_UID] ?? ''}/${labels[LABEL_ATTEMPT] ?? ''}`;
+        present.set(id, (present.get(id) ?? 0) + 1);
+      }
       for (const r of this.reservations.values()) {
-        if (r.decision.placement.provider === name) withHolds = withReservation(withHolds, r.decision.placement, r.demand);
+        if (r.decision.placement.provider !== name) continue;
+        const missing = r.replicas - (present.get(`${r.uid}/${r.attempt}`) ?? 0);
+        if (missing <= 0) continue;
+        const placement = { ...r.decision.placement, assignments: r.decision.placement.assignments.slice(0, missing) };
+        withHolds = withReservation(withHolds, placement, r.demand);
       }
       this.reserved.set(name, withHolds);
       this.index = withProvider(this.index, withHolds);

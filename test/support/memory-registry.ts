@@ -2,18 +2,22 @@
 // the scheduler's own bookkeeping is what they exercise (the real registry is covered against real
 // provider clusters by the integration suites).
 import type { ProviderSnapshot } from '../../operator/core/placement/types.ts';
-import type { ProviderEvent, ProviderRegistry } from '../../operator/providers/types.ts';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ProviderClient, ProviderEvent, ProviderRegistry } from '../../operator/providers/types.ts';
 
 export class MemoryRegistry implements ProviderRegistry {
   readonly snaps = new Map<string, ProviderSnapshot>();
+  /** Per provider, the Flotilla pods its cache would show (only `pods()` of its client is served). */
+  readonly podsOf = new Map<string, V1Pod[]>();
   private readonly listeners = new Set<(e: ProviderEvent) => void>();
 
   constructor(snapshots: readonly ProviderSnapshot[] = []) {
     for (const s of snapshots) this.snaps.set(s.name, s);
   }
 
-  get(): undefined {
-    return undefined;
+  get(name: string): ProviderClient | undefined {
+    const pods = this.podsOf.get(name);
+    return pods ? ({ name, pods: () => pods } as unknown as ProviderClient) : undefined;
   }
 
   snapshots(): ProviderSnapshot[] {

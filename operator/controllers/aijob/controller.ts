@@ -346,10 +346,15 @@ export class AIJobController {
     const secrets = plan.createPods
       ? copyPayload(job.spec, await readSecretSources(this.hubCore, job.metadata.namespace ?? '', job.spec), job.metadata.namespace ?? '')
       : undefined;
+    const progress = { statusWritten: false };
     try {
-      await this.apply(key, job, plan, secrets);
+      await this.apply(key, job, plan, secrets, progress);
     } catch (err) {
-      if (decision?.outcome === 'Placed') this.scheduler.release(key);
+      // Only a placement that never reached status is given back. Once the attempt is on record its
+      // pods may exist, unbound: the hold stays until they are bound or the attempt closes —
+      // releasing it on a later failure (a 409 on recording the pods' uids) counted their GPUs as
+      // free while the provider was still binding them, and over-placed.
+      if (decision?.outcome === 'Placed' && !progress.statusWritten) this.scheduler.release(key);
       // The provider refused the pods: the next pass closes the attempt as CreateRefused at once.
       if (err instanceof CreateRefused) return { requeueAfterMs: 0 };
       throw err;
@@ -541,7 +546,7 @@ export class AIJobController {
     this.superseded.set(key, set);
   }
 
-  private async apply(key: string, original: AIJob, plan: ReconcilePlan, secrets?: CopyPayload): Promise<void> {
+  private async apply(key: string, original: AIJob, plan: ReconcilePlan, secrets?: CopyPayload, progress?: { statusWritten: boolean }): Promise<void> {
     const { log } = this.opts;
     let job = original;
     if (plan.addFinalizer) {
@@ -552,6 +557,7 @@ export class AIJobController {
     if (!sameJson(plan.status, job.status ?? {})) {
       const before = job.metadata.resourceVersion;
       job = await this.store.patchStatus(job, plan.status);
+      if (progress) progress.statusWritten = true;
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase)
         log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });

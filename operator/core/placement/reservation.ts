@@ -32,17 +32,7 @@ export function withReservation(provider: ProviderSnapshot, placement: Placement
     taken.set(node.name, take);
     deficit += want - take;
   }
-  if (deficit > 0) {
-    const others = provider.nodes
-      .filter((n) => !replicasByNode.has(n.name) && devicesOf(n) > 0)
-      .sort((a, b) => devicesOf(a) - devicesOf(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const node of others) {
-      if (deficit === 0) break;
-      const take = Math.min(devicesOf(node), deficit);
-      taken.set(node.name, take);
-      deficit -= take;
-    }
-  }
+  takeAnywhere(provider.nodes, devicesOf, deficit, taken, replicasByNode);
   const nodes = provider.nodes.map((node): NodeSnapshot => {
     const replicas = replicasByNode.get(node.name) ?? 0;
     const devices = taken.get(node.name);
@@ -61,5 +51,46 @@ export function withReservation(provider: ProviderSnapshot, placement: Placement
     ...provider,
     nodes,
     ...(provider.gpuQuotaRemaining === undefined ? {} : { gpuQuotaRemaining: provider.gpuQuotaRemaining - gangGpus }),
+  };
+}
+
+/** `devices` of `resource` taken from the nodes with the fewest free first (keeping large holes for gangs). */
+function takeAnywhere(
+  nodes: readonly NodeSnapshot[],
+  devicesOf: (n: NodeSnapshot) => number,
+  devices: number,
+  taken: Map<string, number>,
+  skip: ReadonlyMap<string, number> = new Map(),
+): void {
+  let left = devices;
+  if (left <= 0) return;
+  const candidates = nodes
+    .filter((n) => !skip.has(n.name) && devicesOf(n) - (taken.get(n.name) ?? 0) > 0)
+    .sort((a, b) => devicesOf(a) - devicesOf(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const node of candidates) {
+    if (left === 0) break;
+    const take = Math.min(devicesOf(node) - (taken.get(node.name) ?? 0), left);
+    taken.set(node.name, (taken.get(node.name) ?? 0) + take);
+    left -= take;
+  }
+}
+
+/**
+ * The provider with `devices` of `resource` taken out wherever they are free: what pods created but
+ * not yet bound will take (the provider's scheduler picks their nodes). GPUs only; their CPU and
+ * memory are not known per node until bound.
+ */
+export function withPendingDevices(provider: ProviderSnapshot, resource: string, devices: number): ProviderSnapshot {
+  if (devices <= 0) return provider;
+  const devicesOf = (node: NodeSnapshot) => Math.max(0, node.free.extended[resource] ?? 0);
+  const taken = new Map<string, number>();
+  takeAnywhere(provider.nodes, devicesOf, devices, taken);
+  if (taken.size === 0) return provider;
+  return {
+    ...provider,
+    nodes: provider.nodes.map((node) => {
+      const t = taken.get(node.name);
+      return t === undefined ? node : { ...node, free: { ...node.free, extended: { ...node.free.extended, [resource]: devicesOf(node) - t } } };
+    }),
   };
 }
