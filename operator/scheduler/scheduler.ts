@@ -294,13 +294,13 @@ export class Scheduler {
   /** Re-reads dirty providers from the registry and re-indexes them; capacity that changed bumps the generation. */
   private refresh(): void {
     if (!this.allDirty && this.dirty.size === 0) return;
-    const names = this.allDirty
-      ? new Set([...this.raw.keys(), ...this.opts.registry.snapshots(this.opts.priceDecimals).map((s) => s.name)])
-      : new Set(this.dirty);
+    // The first refresh takes every provider's snapshot in one call; later ones only the dirty providers'.
+    const all = this.allDirty ? new Map(this.opts.registry.snapshots(this.opts.priceDecimals).map((s) => [s.name, s])) : undefined;
+    const names = all ? new Set([...this.raw.keys(), ...all.keys()]) : new Set(this.dirty);
     this.allDirty = false;
     this.dirty.clear();
     for (const name of names) {
-      const snapshot = this.opts.registry.snapshot(name, this.opts.priceDecimals);
+      const snapshot = all ? all.get(name) : this.opts.registry.snapshot(name, this.opts.priceDecimals);
       this.stats.providerRebuilds += 1;
       if (!snapshot) {
         this.raw.delete(name);
