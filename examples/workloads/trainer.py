@@ -14,21 +14,28 @@ Deterministic: the batch of step s depends only on (--seed, s), and the whole tr
 (parameters, optimizer state, step) is in the checkpoint, so a run that is interrupted and resumed
 ends with a model file byte-identical to an uninterrupted run's.
 
-Distributed (PyTorch only): started by torchrun (WORLD_SIZE > 1), each process trains on its share
-of every batch and gradients are averaged with all_reduce; rank 0 saves checkpoints and the model,
-and on resume sends the checkpoint it found to the other ranks.
+Distributed (WORLD_SIZE > 1, the standard torch.distributed environment: WORLD_SIZE, RANK,
+MASTER_ADDR, MASTER_PORT): each process trains on its share of every batch and gradients are
+averaged; every rank stops at the same step on SIGTERM; rank 0 saves checkpoints and the model, and
+on resume sends the state it found to the other ranks. With PyTorch (torchrun, or one process per
+replica) that is torch.distributed; without it, the pure-Python backend's gang does the same over
+TCP with the standard library only (PythonGang below).
 
 Nothing here knows about any scheduler: it reads its arguments and the standard torch.distributed
 environment, like any trainer.
 """
 import argparse
+import errno
 import hashlib
 import io
 import json
 import os
 import random
+import select
 import shutil
 import signal
+import socket
+import struct
 import sys
 import time
 
@@ -52,6 +59,8 @@ def parse_args(argv):
     p.add_argument("--device", default="auto", help="torch device: auto (cuda when available), cpu, cuda, cuda:N")
     p.add_argument("--dist-backend", default="auto", help="torch.distributed backend: auto (nccl on CUDA, else gloo), nccl, gloo")
     p.add_argument("--step-delay", type=float, default=0.0, help="seconds to sleep after each step (makes runs long enough to interrupt)")
+    p.add_argument("--rendezvous-timeout", type=float, default=300.0, help="pure-Python gang: seconds to wait for every rank to join (rank 0 for the others)")
+    p.add_argument("--comm-timeout", type=float, default=300.0, help="pure-Python gang: seconds to wait for a peer's message once training has started")
     return p.parse_args(argv)
 
 
@@ -151,34 +160,363 @@ class PythonTrainer:
             rows.append((x, y))
         return rows
 
-    def step(self, step):
+    def gradients(self, rows, n):
+        """The gradient of the mean squared error over n rows, and the sum of squared errors."""
         grads = [0.0] * (FEATURES + 1)
         loss = 0.0
-        for x, y in self.batch(step):
+        for x, y in rows:
             err = sum(w * v for w, v in zip(self.params, x)) + self.params[-1] - y
             loss += err * err
             for i, v in enumerate(x):
-                grads[i] += 2 * err * v / BATCH
-            grads[-1] += 2 * err / BATCH
+                grads[i] += 2 * err * v / n
+            grads[-1] += 2 * err / n
+        return grads, loss
+
+    def apply(self, grads):
         for i, g in enumerate(grads):
             self.velocity[i] = MOMENTUM * self.velocity[i] + g
             self.params[i] -= LR * self.velocity[i]
+
+    def step(self, step):
+        grads, loss = self.gradients(self.batch(step), BATCH)
+        self.apply(grads)
         return loss / BATCH
+
+    def digest(self):
+        """Of the whole training state (parameters and momentum): equal digests, equal bits."""
+        return hashlib.sha256(",".join(hexes(self.params + self.velocity)).encode()).hexdigest()
 
     def state(self, step):
         return {"state.json": json.dumps({"backend": self.backend, "step": step, "params": hexes(self.params), "velocity": hexes(self.velocity)}, sort_keys=True).encode()}
 
     def load(self, path):
         with open(os.path.join(path, "state.json"), "rb") as f:
-            state = json.loads(f.read())
+            return self.load_bytes(f.read(), path)
+
+    def load_bytes(self, data, source):
+        state = json.loads(data)
         if state["backend"] != self.backend:
-            raise SystemExit(f"checkpoint {path} was written by the {state['backend']} backend, not {self.backend}")
+            raise SystemExit(f"checkpoint {source} was written by the {state['backend']} backend, not {self.backend}")
         self.params = [float.fromhex(v) for v in state["params"]]
         self.velocity = [float.fromhex(v) for v in state["velocity"]]
         return state["step"]
 
     def model(self, steps):
         return {"backend": self.backend, "steps": steps, "params": {"linear": {"shape": [FEATURES + 1], "values": hexes(self.params)}}}
+
+
+# ----- the pure-Python backend's gang: data parallelism over TCP, standard library only -----
+
+class GangError(Exception):
+    """A peer is gone, silent, refused or out of step: the run cannot go on."""
+
+
+class Interrupted(Exception):
+    """SIGTERM before the gang had formed: nothing was trained, so there is nothing to save."""
+
+
+MAX_MESSAGE = 16 << 20
+
+
+def _send(sock, message):
+    data = json.dumps(message, sort_keys=True).encode()
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _recv_exact(sock, n):
+    chunks = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("connection closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _recv(sock):
+    """One length-prefixed JSON message. EOFError/OSError on a lost connection, ValueError on junk."""
+    (size,) = struct.unpack("!I", _recv_exact(sock, 4))
+    if size > MAX_MESSAGE:
+        raise ValueError(f"a message of {size} bytes")
+    message = json.loads(_recv_exact(sock, size))
+    if not isinstance(message, dict):
+        raise ValueError("not a message")
+    return message
+
+
+def _tune(sock):
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one small message each way per step
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+
+def _closed(sock):
+    """Whether the peer of a connection that should be silent has gone away."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def _listen(port, backlog):
+    """On every interface, IPv6 and IPv4 where the host has both (like torch's TCPStore), else IPv4."""
+    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        if family == socket.AF_INET6 and not socket.has_ipv6:
+            continue
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, port))
+            sock.listen(backlog)
+            return sock
+        except OSError as e:
+            sock.close()
+            if family == socket.AF_INET or e.errno == errno.EADDRINUSE:
+                raise
+    raise OSError("no IPv4 or IPv6 sockets")
+
+
+class PythonGang:
+    """WORLD_SIZE processes of the pure-Python backend training as one job, with the standard
+    torch.distributed environment (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT) and nothing but the
+    standard library.
+
+    Rendezvous: rank 0 listens on MASTER_PORT; every other rank connects to MASTER_ADDR:MASTER_PORT,
+    retrying until --rendezvous-timeout, and says hello (its rank, WORLD_SIZE, seed and steps, which
+    must match rank 0's). Once all have joined, rank 0 sends each the training state it resumes from
+    (its newest checkpoint, or its fresh initial state), so every rank starts from the same bits
+    whatever its own checkpoint directory holds.
+
+    Each step every rank computes the gradient of the mean squared error over its share of the batch
+    (rows rank, rank + WORLD_SIZE, ..., as the torch backend shards) and sends it to rank 0 with its
+    sum of squared errors, its SIGTERM flag and a digest of its training state; rank 0 sums the
+    gradients in rank order, divides by WORLD_SIZE and sends the result, the batch's loss and "stop if
+    anyone asked" back to every rank, so every rank applies an identical update and stops at the
+    same step. A lost connection, a peer silent for --comm-timeout or a rank whose state differs
+    from rank 0's ends the run with an error (GangError).
+    """
+
+    def __init__(self, world, rank, addr, port, rendezvous_timeout, timeout):
+        self.world, self.rank, self.addr, self.port = world, rank, addr, port
+        self.rendezvous_timeout, self.timeout = rendezvous_timeout, timeout
+        self.peers = {}  # rank 0: {rank: socket}; any other rank: {0: socket}
+
+    # -- rendezvous --
+
+    def serve(self, config, state):
+        """Rank 0: wait for every other rank, then send each `state` (bytes)."""
+        deadline = time.monotonic() + self.rendezvous_timeout
+        told = False
+        while True:
+            try:
+                listener = _listen(self.port, self.world)
+                break
+            except OSError as e:
+                # A port still held (a previous attempt's process on its way out) may come free: retry
+                # until the rendezvous deadline; anything else, or a port that stays taken, is an error.
+                if e.errno != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise GangError(f"rank 0 cannot listen on port {self.port} (MASTER_PORT): {e}")
+                if Stop.requested:
+                    raise Interrupted()
+                if not told:
+                    print(f"rank 0: port {self.port} is in use; retrying until the rendezvous timeout", file=sys.stderr, flush=True)
+                    told = True
+                time.sleep(0.25)
+        try:
+            with listener:
+                while len(self.peers) < self.world - 1:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        missing = [r for r in range(1, self.world) if r not in self.peers]
+                        raise GangError(f"rendezvous timed out after {self.rendezvous_timeout:g} s (--rendezvous-timeout): "
+                                        f"rank(s) {', '.join(map(str, missing))} never connected to port {self.port}")
+                    if Stop.requested:
+                        raise Interrupted()
+                    listener.settimeout(min(0.5, left))
+                    try:
+                        conn, peer = listener.accept()
+                    except socket.timeout:
+                        continue
+                    self._admit(conn, peer, config, left)
+            for r in sorted(self.peers):
+                _send(self.peers[r], {"type": "welcome", "state": state.decode()})
+                self.peers[r].settimeout(self.timeout)
+        except (GangError, Interrupted) as e:
+            for conn in self.peers.values():  # best effort: tell the ones waiting instead of leaving them to retry
+                try:
+                    _send(conn, {"type": "reject", "reason": str(e) or "rank 0 was stopped (SIGTERM) during the rendezvous"})
+                except OSError:
+                    pass
+            raise
+        except OSError as e:
+            raise GangError(f"rendezvous failed: {e}")
+
+    def _admit(self, conn, peer, config, left):
+        try:
+            _tune(conn)
+            conn.settimeout(min(10.0, max(left, 0.1)))
+            hello = _recv(conn)
+        except (OSError, EOFError, ValueError) as e:
+            conn.close()
+            print(f"rank 0: ignored a connection from {peer[0]}: no hello ({e})", file=sys.stderr, flush=True)
+            return
+        r = hello.get("rank")
+        if hello.get("type") != "hello" or not isinstance(r, int):
+            conn.close()
+            print(f"rank 0: ignored a connection from {peer[0]}: not a trainer", file=sys.stderr, flush=True)
+            return
+        reason = None
+        if hello.get("world") != self.world:
+            reason = f"rank {r} has WORLD_SIZE {hello.get('world')}, rank 0 has {self.world}"
+        elif not 1 <= r < self.world:
+            reason = f"a process at {peer[0]} claims rank {r} of {self.world}"
+        elif hello.get("config") != config:
+            def flags(c):
+                return " ".join(f"--{k} {v}" for k, v in sorted(c.items())) if isinstance(c, dict) else repr(c)
+            reason = f"rank {r} was started with {flags(hello.get('config'))}, rank 0 with {flags(config)}"
+        elif r in self.peers:
+            if _closed(self.peers[r]):  # it gave up and came back
+                self.peers.pop(r).close()
+            else:
+                reason = f"two processes claim rank {r}"
+        if reason:
+            try:
+                _send(conn, {"type": "reject", "reason": reason})
+            except OSError:
+                pass
+            conn.close()
+            raise GangError(reason)
+        self.peers[r] = conn
+
+    def join(self, config):
+        """Any other rank: connect to rank 0 (retrying until the rendezvous timeout); returns the state it sends."""
+        deadline = time.monotonic() + self.rendezvous_timeout
+        last = "no attempt"
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GangError(f"rendezvous timed out after {self.rendezvous_timeout:g} s (--rendezvous-timeout): "
+                                f"rank 0 at {self.addr}:{self.port} (MASTER_ADDR:MASTER_PORT) never answered; last: {last}")
+            if Stop.requested:
+                raise Interrupted()
+            try:
+                sock = socket.create_connection((self.addr, self.port), timeout=min(5.0, left))
+            except OSError as e:  # refused, unreachable, or the name does not resolve yet
+                last = str(e) or type(e).__name__
+                time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+                continue
+            try:
+                _tune(sock)
+                _send(sock, {"type": "hello", "rank": self.rank, "world": self.world, "config": config})
+                reply = self._await_welcome(sock, deadline)
+            except (OSError, EOFError, ValueError) as e:  # a rank 0 that went away before the welcome: try again
+                sock.close()
+                last = f"rank 0 dropped the connection before the welcome ({e})"
+                time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            if reply.get("type") == "reject":
+                sock.close()
+                raise GangError(f"rank 0 refused rank {self.rank}: {reply.get('reason')}")
+            if reply.get("type") != "welcome" or not isinstance(reply.get("state"), str):
+                sock.close()
+                raise GangError(f"rank 0 answered the hello with {reply.get('type')!r}, not a welcome")
+            sock.settimeout(self.timeout)
+            self.peers[0] = sock
+            return reply["state"].encode()
+
+    def _await_welcome(self, sock, deadline):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GangError(f"rendezvous timed out after {self.rendezvous_timeout:g} s (--rendezvous-timeout): "
+                                f"connected to rank 0 at {self.addr}:{self.port}, but not every rank joined")
+            if Stop.requested:
+                raise Interrupted()
+            readable, _, _ = select.select([sock], [], [], min(0.5, left))
+            if readable:
+                sock.settimeout(max(left, 1.0))
+                return _recv(sock)
+
+    # -- training --
+
+    def _send_to(self, r, message):
+        try:
+            _send(self.peers[r], message)
+        except OSError as e:
+            raise GangError(f"lost the connection to rank {r}: {e}")
+
+    def _recv_from(self, r, kind, step):
+        try:
+            message = _recv(self.peers[r])
+        except socket.timeout:
+            raise GangError(f"rank {r} sent nothing for {self.timeout:g} s (--comm-timeout) at step {step}")
+        except (EOFError, OSError) as e:
+            raise GangError(f"lost the connection to rank {r} at step {step} ({e}): it exited or its node is gone")
+        except ValueError as e:
+            raise GangError(f"rank {r} sent junk at step {step}: {e}")
+        if message.get("type") != kind or message.get("step") != step:
+            raise GangError(f"rank {r} is out of step: expected {kind} for step {step}, got {message.get('type')} for step {message.get('step')}")
+        return message
+
+    def step(self, trainer, step, stop):
+        """One data-parallel step of `trainer`. Returns (the whole batch's mean loss, stop agreed)."""
+        rows = trainer.batch(step)[self.rank::self.world]
+        grads, loss = trainer.gradients(rows, len(rows))
+        digest = trainer.digest()
+        if self.rank == 0:
+            total, losses, stops = list(grads), loss, stop
+            for r in range(1, self.world):  # in rank order, whatever order they arrived in
+                m = self._recv_from(r, "grads", step)
+                if m.get("state") != digest:
+                    raise GangError(f"rank {r}'s training state differs from rank 0's before step {step + 1}")
+                theirs = [float.fromhex(v) for v in m["grads"]]
+                if len(theirs) != len(total):
+                    raise GangError(f"rank {r} sent {len(theirs)} gradients, not {len(total)}")
+                total = [a + b for a, b in zip(total, theirs)]
+                losses += float.fromhex(m["loss"])
+                stops = stops or bool(m["stop"])
+            reduced = {"type": "reduced", "step": step, "grads": hexes(g / self.world for g in total), "loss": losses.hex(), "stop": stops}
+            for r in range(1, self.world):
+                self._send_to(r, reduced)
+        else:
+            self._send_to(0, {"type": "grads", "step": step, "grads": hexes(grads), "loss": loss.hex(), "stop": bool(stop), "state": digest})
+            reduced = self._recv_from(0, "reduced", step)
+        trainer.apply([float.fromhex(v) for v in reduced["grads"]])
+        return float.fromhex(reduced["loss"]) / BATCH, bool(reduced["stop"])
+
+    def stopped(self, step):
+        """After an agreed stop: rank 0 (its checkpoint saved) releases the others, which wait for it."""
+        if self.rank == 0:
+            for r in range(1, self.world):
+                self._send_to(r, {"type": "stopped", "step": step})
+        else:
+            self._recv_from(0, "stopped", step)
+
+    def agree_on(self, step, digest, write):
+        """At the end: rank 0 compares every rank's model digest, calls write(), then releases the others."""
+        if self.rank == 0:
+            digests = [self._recv_from(r, "done", step)["digest"] for r in range(1, self.world)]
+            agree = all(d == digest for d in digests)
+            write()
+            for r in range(1, self.world):
+                self._send_to(r, {"type": "verdict", "step": step, "agree": agree})
+            return agree
+        self._send_to(0, {"type": "done", "step": step, "digest": digest})
+        return bool(self._recv_from(0, "verdict", step)["agree"])
+
+    def close(self):
+        for sock in self.peers.values():
+            sock.close()
+        self.peers = {}
 
 
 # ----- the PyTorch backend: a small MLP, SGD with momentum, optionally distributed -----
@@ -327,6 +665,79 @@ def log(rank, message):
         print(message, flush=True)
 
 
+def env_int(name, default=None):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise SystemExit(f"{name} is not set (a distributed run needs WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT)")
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not an integer")
+
+
+def train_python_gang(args, world):
+    """The pure-Python backend as one of WORLD_SIZE processes (PythonGang). Every rank logs; rank 0
+    alone writes checkpoints and the model."""
+    rank = env_int("RANK")
+    port = env_int("MASTER_PORT")
+    addr = os.environ.get("MASTER_ADDR", "")
+    if not 0 <= rank < world:
+        raise SystemExit(f"RANK={rank} is not in 0..{world - 1} (WORLD_SIZE={world})")
+    if world > BATCH:
+        raise SystemExit(f"WORLD_SIZE={world}: the batch has only {BATCH} rows to share")
+    if not 1 <= port <= 65535:
+        raise SystemExit(f"MASTER_PORT={port} is not a port")
+    if rank > 0 and not addr:
+        raise SystemExit("MASTER_ADDR is not set (a distributed run needs WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT)")
+
+    def say(message):
+        print(message, flush=True)
+
+    trainer = PythonTrainer(args.seed)
+    gang = PythonGang(world, rank, addr, port, args.rendezvous_timeout, args.comm_timeout)
+    config = {"seed": args.seed, "steps": args.steps}
+    try:
+        if rank == 0:
+            path = latest_checkpoint(args.checkpoint_dir)
+            start = trainer.load(path) if path else 0
+            gang.serve(config, trainer.state(start)["state.json"])
+        else:
+            start = trainer.load_bytes(gang.join(config), "sent by rank 0")
+        say(f"backend python, {world} processes, rank {rank}; " + (f"resumed at step {start}" if start else "starting at step 0"))
+
+        step = start
+        while step < args.steps:
+            loss, stop = gang.step(trainer, step, Stop.requested)
+            step += 1
+            say(f"step {step} loss {loss:.6f}")
+            if rank == 0 and (stop or step % args.checkpoint_every == 0):
+                saved = save_checkpoint(args.checkpoint_dir, step, trainer.state(step), args.keep)
+                say(f"checkpoint {saved}")
+            if stop:
+                gang.stopped(step)
+                say(f"SIGTERM: stopped after step {step}")
+                return 143
+            if args.step_delay:
+                time.sleep(args.step_delay)
+
+        model = trainer.model(step)
+        digest = hashlib.sha256((json.dumps(model, sort_keys=True, indent=1) + "\n").encode()).hexdigest()
+        path = os.path.join(args.output_dir, MODEL_FILE)
+        agree = gang.agree_on(step, digest, lambda: write_model(args.output_dir, model) if rank == 0 else None)
+        where = f"model {path}" if rank == 0 else "model (rank 0 writes it)"
+        say(f"{where} sha256 {digest} ranks agree: {agree}")
+        return 0 if agree else 1
+    except Interrupted:
+        say(f"SIGTERM during the rendezvous (rank {rank}): nothing trained, nothing to save")
+        return 143
+    except GangError as e:
+        raise SystemExit(f"trainer: rank {rank} of {world}: {e}")
+    finally:
+        gang.close()
+
+
 def main(argv):
     args = parse_args(argv)
     if args.device.startswith("cuda"):
@@ -340,8 +751,9 @@ def main(argv):
         rank = trainer.rank
         start = trainer.resume(args.checkpoint_dir)
     else:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise SystemExit("the pure-Python backend trains in one process only; install PyTorch for distributed runs")
+        world = env_int("WORLD_SIZE", 1)
+        if world > 1:
+            return train_python_gang(args, world)
         trainer = PythonTrainer(args.seed)
         rank = 0
         path = latest_checkpoint(args.checkpoint_dir)

@@ -12,6 +12,6 @@ it('python3 -m unittest examples/workloads: an interrupted and resumed run ends 
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TRAINER_BACKEND: 'python' },
   });
   const output = `${run.stdout}${run.stderr}`;
-  expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringMatching(/Ran 4 tests[\s\S]*\nOK\n/) });
+  expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringMatching(/Ran 7 tests[\s\S]*\nOK\n/) });
   expect(output).toMatch(/test_sigterm_then_resume_is_byte_identical .* ok/);
 });
