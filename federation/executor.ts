@@ -1,12 +1,22 @@
 // The simulated-workload executor daemon: watches pods in every provider cluster and, for pods that
 // opted in (federation/workload.ts), ends them the way the kubelet would once their simulated run
-// time is over — writing successful outputs to the provider-side Kubo first.
+// time is over — writing successful outputs to the provider-side Kubo first. Pods that opted into
+// real-process mode (sim.flotilla.dev/exec) get their containers run as processes on this machine
+// instead (process-plan.ts, process-runner.ts), their files under <execRoot>.
 //
 // Run by the federation as `node federation/executor.ts <executor.json>`; it logs JSON lines.
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
+import { defaultStateDir, repoRoot } from './paths.ts';
+import { attemptKey, deletionGraceSeconds, execAction, isExecPod, podLayout } from './process-plan.ts';
+import { envSources, needsPort, sourceKey } from './process-rewrite.ts';
+import type { EnvSource } from './process-rewrite.ts';
+import { AttemptPorts, PodRun } from './process-runner.ts';
+import type { RunContext } from './process-runner.ts';
+import { execStatus, lostStatus } from './process-status.ts';
 import { create as createKubo } from 'kubo-rpc-client';
 import {
   checkerExitCode,
@@ -26,7 +36,23 @@ export interface ExecutorConfig {
   readonly providers: ReadonlyArray<{ readonly name: string; readonly kubeconfig: string }>;
   /** The provider-side Kubo RPC API that simulated containers write outputs to. */
   readonly kuboApi: string;
+  /** Where exec-mode pods get their host directories (default: <state dir>/exec). */
+  readonly execRoot?: string;
+  /** The cwd of exec-mode processes (default: the repository root). */
+  readonly workDir?: string;
 }
+
+/** What every provider's exec-mode pods share: where they live and the attempts' rendezvous ports. */
+interface ExecSettings {
+  readonly execRoot: string;
+  readonly workDir: string;
+  readonly ports: AttemptPorts;
+}
+
+/** How long processes get to exit when the executor itself stops (its daemon is SIGKILLed after 5 s). */
+const EXECUTOR_STOP_GRACE_MS = 3_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type ExecutorLog = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -46,17 +72,22 @@ class ProviderExecutor {
   /** The operator's own informer: restarted with backoff when the watch fails. */
   private readonly informer: ResilientInformer<V1Pod>;
   private readonly log: ExecutorLog;
+  private readonly exec: ExecSettings;
+  /** Exec-mode pods this process started (kept until the pod is deleted), or found started by an earlier one ('lost'). */
+  private readonly execRuns = new Map<string, PodRun | 'lost'>();
+  private stopped = false;
 
-  constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>, log: ExecutorLog) {
+  constructor(provider: string, kc: KubeConfig, kubo: ReturnType<typeof createKubo>, log: ExecutorLog, exec: ExecSettings) {
     this.provider = provider;
     this.kubo = kubo;
     this.log = log;
+    this.exec = exec;
     this.core = kc.makeApiClient(CoreV1Api);
     this.informer = new ResilientInformer<V1Pod>({
       kubeConfig: kc,
       path: '/api/v1/pods',
       list: () => this.core.listPodForAllNamespaces(),
-      onEvent: (type, pod) => (type === 'delete' ? this.forget(pod) : this.consider(pod)),
+      onEvent: (type, pod) => (isExecPod(pod) ? this.considerExec(pod, type === 'delete') : type === 'delete' ? this.forget(pod) : this.consider(pod)),
       onState: (state) => {
         if (state.error) this.log('pod watch failed; restarting', { provider: this.provider, error: String(state.error), restarts: state.restarts });
       },
@@ -67,10 +98,13 @@ class ProviderExecutor {
     this.informer.start();
   }
 
-  stop(): void {
+  /** Stops watching; the processes of exec-mode pods get SIGTERM and, after a short wait, SIGKILL. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     this.informer.stop();
     for (const t of this.timers.values()) clearTimeout(t);
     for (const t of this.checkpointers.values()) clearInterval(t);
+    await Promise.all([...this.execRuns.values()].map((run) => (run === 'lost' ? undefined : run.kill(EXECUTOR_STOP_GRACE_MS))));
   }
 
   private key(pod: V1Pod): string {
@@ -132,6 +166,110 @@ class ProviderExecutor {
       this.log('checkpoint reported', { provider: this.provider, pod: pod.metadata?.name, n, cid, status: res.status });
     } catch (err) {
       this.log('checkpoint failed; the next one will be reported', { provider: this.provider, pod: pod.metadata?.name, n, error: String(err) });
+    }
+  }
+
+  /**
+   * An exec-mode pod (process-plan.ts): started once when Running, its processes stopped with their
+   * grace when it is being deleted or gone — even when the pod object is already gone (KWOK deletes
+   * a pod the moment it carries a deletionTimestamp), so the grace comes from the last object seen.
+   */
+  private considerExec(pod: V1Pod, deleted: boolean): void {
+    if (this.stopped) return;
+    const key = this.key(pod);
+    const run = this.execRuns.get(key);
+    const podName = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    if (deleted) this.execRuns.delete(key);
+    const action = deleted ? 'stop' : execAction(pod, run !== undefined);
+    if (action === 'stop' && run && run !== 'lost') {
+      const graceSeconds = deletionGraceSeconds(pod);
+      if (!run.stopRequested) this.log('exec pod stopping', { provider: this.provider, pod: podName, why: deleted ? 'deleted' : 'deleting', graceSeconds });
+      void run.stop(graceSeconds);
+    }
+    if (action !== 'start') return;
+    const layout = podLayout(this.exec.execRoot, this.provider, pod);
+    if (PodRun.startedBefore(layout)) {
+      // An earlier executor process started it and took its processes down with it.
+      this.execRuns.set(key, 'lost');
+      this.log('exec pod lost its processes with an earlier executor', { provider: this.provider, pod: podName, dir: layout.dir });
+      void this.writeExecStatus(pod, lostStatus(pod, new Date(pod.status?.startTime ?? Date.now()), new Date()), 'Failed');
+      return;
+    }
+    const started = new PodRun(pod, layout, this.log, { provider: this.provider, pod: podName });
+    this.execRuns.set(key, started);
+    this.log('exec pod starting', { provider: this.provider, pod: podName, dir: layout.dir });
+    void started
+      .run(() => this.runContext(pod))
+      .then(
+        (exits) => {
+          if (!exits || this.execRuns.get(key) !== started) return; // stopped: a pod going away gets no status
+          const body = execStatus(pod, exits, new Date());
+          return this.writeExecStatus(pod, body, String(body.status.phase));
+        },
+        (err: unknown) => this.log('exec pod failed to run', { provider: this.provider, pod: podName, error: String(err) }),
+      );
+  }
+
+  /** The env sources the pod reads (from the provider, with the executor's kubeconfig) and its attempt's port. */
+  private async runContext(pod: V1Pod): Promise<RunContext> {
+    const namespace = pod.metadata?.namespace ?? '';
+    const sources = new Map<string, string>();
+    await Promise.all(
+      envSources(pod).map(async (s) => {
+        const value = await this.readEnvSource(namespace, s);
+        if (value !== undefined) sources.set(sourceKey(s), value);
+      }),
+    );
+    let masterPort: number | undefined;
+    if (needsPort(pod)) {
+      try {
+        masterPort = await this.exec.ports.portFor(attemptKey(this.provider, pod));
+      } catch (err) {
+        this.log('no rendezvous port; MASTER_PORT stays as the pod says', { provider: this.provider, pod: pod.metadata?.name, error: String(err) });
+      }
+    }
+    return {
+      hostEnv: process.env,
+      sources,
+      execPath: process.execPath,
+      workDir: this.exec.workDir,
+      ...(masterPort !== undefined ? { masterPort } : {}),
+    };
+  }
+
+  private async readEnvSource(namespace: string, s: EnvSource): Promise<string | undefined> {
+    try {
+      if (s.kind === 'secret') {
+        const data = (await this.core.readNamespacedSecret({ name: s.name, namespace })).data?.[s.key];
+        return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+      }
+      return (await this.core.readNamespacedConfigMap({ name: s.name, namespace })).data?.[s.key];
+    } catch (err) {
+      this.log('env source unreadable; its variables are left out', { provider: this.provider, namespace, source: sourceKey(s), error: String(err) });
+      return undefined;
+    }
+  }
+
+  /** Patches the status the pod's processes ended with; retries while the apiserver hiccups, gives up once the pod is gone. */
+  private async writeExecStatus(pod: V1Pod, body: { status: Record<string, unknown> }, outcome: string): Promise<void> {
+    const name = pod.metadata?.name ?? '';
+    const namespace = pod.metadata?.namespace ?? '';
+    const key = this.key(pod);
+    while (!this.stopped && this.execRuns.has(key)) {
+      try {
+        await this.core.patchNamespacedPodStatus({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+        this.log('pod finished', { provider: this.provider, pod: `${namespace}/${name}`, outcome, mode: 'exec' });
+        return;
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        if (code === 404) return; // deleted meanwhile: nothing to report to
+        if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
+          this.log('pod status rejected; not retried', { provider: this.provider, pod: `${namespace}/${name}`, code, error: String(err) });
+          return;
+        }
+        this.log('writing pod status failed; will retry', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
+        await sleep(1_000);
+      }
     }
   }
 
@@ -207,18 +345,23 @@ class ProviderExecutor {
   }
 }
 
-/** Starts executing every provider's pods; `log` gets each line (an in-process executor may keep them quiet). */
-export function runExecutor(config: ExecutorConfig, log: ExecutorLog = stdoutLog): () => void {
+/**
+ * Starts executing every provider's pods; `log` gets each line (an in-process executor may keep them
+ * quiet). The returned stop resolves once the processes of exec-mode pods are gone.
+ */
+export function runExecutor(config: ExecutorConfig, log: ExecutorLog = stdoutLog): () => Promise<void> {
   const kubo = createKubo({ url: config.kuboApi });
+  const exec: ExecSettings = { execRoot: config.execRoot ?? join(defaultStateDir(), 'exec'), workDir: config.workDir ?? repoRoot, ports: new AttemptPorts() };
   const executors = config.providers.map((p) => {
     const kc = new KubeConfig();
     kc.loadFromFile(p.kubeconfig);
-    const executor = new ProviderExecutor(p.name, kc, kubo, log);
+    const executor = new ProviderExecutor(p.name, kc, kubo, log, exec);
     executor.start();
     return executor;
   });
-  log('executor started', { providers: config.providers.map((p) => p.name), kubo: config.kuboApi });
-  return () => executors.forEach((e) => e.stop());
+  log('executor started', { providers: config.providers.map((p) => p.name), kubo: config.kuboApi, execRoot: exec.execRoot });
+  let stopping: Promise<void> | undefined;
+  return () => (stopping ??= Promise.all(executors.map((e) => e.stop())).then(() => undefined));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -227,10 +370,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write('usage: node federation/executor.ts <executor.json>\n');
     process.exit(2);
   }
-  const stop = runExecutor(JSON.parse(readFileSync(configFile, 'utf8')) as ExecutorConfig);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const)
-    process.on(signal, () => {
-      stop();
-      process.exit(0);
-    });
+  // executor.json lives in the state dir; one written before exec mode existed names no execRoot.
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as ExecutorConfig;
+  const stop = runExecutor({ execRoot: join(dirname(configFile), 'exec'), ...config });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop().finally(() => process.exit(0)));
 }

@@ -109,7 +109,9 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
 }
 
 /** The simulated executor's sources: a change to any of them restarts a reused federation's executor. */
-const EXECUTOR_SOURCES = ['executor.ts', 'workload.ts'].map((f) => join(repoRoot, 'federation', f));
+const EXECUTOR_SOURCES = ['executor.ts', 'workload.ts', 'process-plan.ts', 'process-rewrite.ts', 'process-runner.ts', 'process-status.ts'].map((f) =>
+  join(repoRoot, 'federation', f),
+);
 
 /** The executor daemon over <state>/executor.json (written by the first `up`). */
 function startExecutor(stateDir: string): void {
@@ -195,7 +197,12 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     );
     progress(`hub: ${providers.length} GPUProviders registered (kubeconfig Secrets in flotilla-system)`);
 
-    const executorConfig: ExecutorConfig = { providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })), kuboApi: kubo.provider.api };
+    const executorConfig: ExecutorConfig = {
+      providers: providers.map((p) => ({ name: p.name, kubeconfig: p.kubeconfig })),
+      kuboApi: kubo.provider.api,
+      execRoot: join(stateDir, 'exec'),
+      workDir: repoRoot,
+    };
     const executorFile = join(stateDir, 'executor.json');
     writeFileSync(executorFile, JSON.stringify(executorConfig, null, 2));
     startExecutor(stateDir);
@@ -254,7 +261,8 @@ export async function federationDown(opts: { stateDir?: string; progress?: (line
     }
   }
   if (strays.length > 0) progress(`killed ${strays.length} stray process(es): ${strays.map((s) => `${s.pid} (${s.command})`).join(', ')}`);
-  for (const path of ['endpoints.json', 'executor.json', 'kubeconfigs', 'ipfs', 'kwok', 'pids']) rmSync(join(stateDir, path), { recursive: true, force: true });
+  for (const path of ['endpoints.json', 'executor.json', 'exec', 'kubeconfigs', 'ipfs', 'kwok', 'pids'])
+    rmSync(join(stateDir, path), { recursive: true, force: true });
   progress(`federation down (${clusters.length} clusters deleted, daemons stopped)`);
   return { strays };
 }

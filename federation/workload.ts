@@ -21,6 +21,9 @@
 //                                                and _REFERENCE_CID) plays a checker: it reads both from
 //                                                IPFS and exits 0 when their numbers agree within that
 //                                                relative tolerance, 1 when not, 2 when it cannot read them
+//   sim.flotilla.dev/exec: "true"                no simulation: the pod's containers run as real processes
+//                                                on this machine (federation/process-plan.ts), whatever
+//                                                other sim.flotilla.dev annotations it carries
 //
 // A pod that succeeds reports its output through the Kubernetes termination message, as a real
 // Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/local-federation.md).
@@ -35,6 +38,8 @@ export const SIM = {
   deterministic: 'sim.flotilla.dev/deterministic',
   noise: 'sim.flotilla.dev/noise',
   checkerTolerance: 'sim.flotilla.dev/checker-tolerance',
+  /** Real-process mode: run the pod's command and args here instead of simulating them (process-plan.ts). */
+  exec: 'sim.flotilla.dev/exec',
 } as const;
 
 export type SimOutcome = 'Succeeded' | 'Failed';
