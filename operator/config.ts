@@ -94,6 +94,10 @@ export interface ArtifactsConfig {
   readonly ipfsGateway?: string;
   /** Image of the init container that fetches inputs (needs sh, curl and tar). */
   readonly fetchImage: string;
+  /** Kubo RPC API the job agent adds to when the pod's GPUProvider names no spec.ipfsApi; absent with none: no agent. */
+  readonly agentIpfsApi?: string;
+  /** Image of the job agent (the operator's own image: the agent is operator/agent/main.ts). */
+  readonly agentImage: string;
   readonly pinTimeoutMs: number;
   readonly pinConcurrency: number;
   readonly pinTries: number;
@@ -103,6 +107,9 @@ export interface ArtifactsConfig {
 }
 
 export const DEFAULT_FETCH_IMAGE = 'docker.io/curlimages/curl:8.11.1';
+
+/** The operator image of this release: the job agent runs from it (the chart sets the exact reference). */
+export const DEFAULT_AGENT_IMAGE = `ghcr.io/flotilla/operator:${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
 
 /**
  * A bind address: unset → loopback only (out of cluster nothing else should reach the operator),
@@ -209,6 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       ...(env.FLOTILLA_KUBO_API ? { kuboApi: env.FLOTILLA_KUBO_API } : {}),
       ...(env.FLOTILLA_IPFS_GATEWAY ? { ipfsGateway: env.FLOTILLA_IPFS_GATEWAY } : {}),
       fetchImage: env.FLOTILLA_INPUT_FETCH_IMAGE || DEFAULT_FETCH_IMAGE,
+      ...(env.FLOTILLA_AGENT_IPFS_API ? { agentIpfsApi: env.FLOTILLA_AGENT_IPFS_API } : {}),
+      agentImage: env.FLOTILLA_AGENT_IMAGE || DEFAULT_AGENT_IMAGE,
       pinTimeoutMs: positiveInt(env, 'FLOTILLA_PIN_TIMEOUT_MS', 300_000),
       pinConcurrency: positiveInt(env, 'FLOTILLA_PIN_CONCURRENCY', 4),
       pinTries: positiveInt(env, 'FLOTILLA_PIN_TRIES', 3),

@@ -248,6 +248,9 @@ async function main(): Promise<void> {
         // Succeeded waits for OutputPinned only when something pins (the artifacts controller below).
         pinsOutputs: Boolean(config.artifacts.kuboApi),
         inputFetchImage: config.artifacts.fetchImage,
+        agent: { image: config.artifacts.agentImage, ...(config.artifacts.agentIpfsApi ? { ipfsApi: config.artifacts.agentIpfsApi } : {}) },
+        // Closing attempts keep their replicas' log tails on the hub's Kubo (off without one, like pins).
+        ...(config.artifacts.kuboApi ? { logTails: new KuboNode(config.artifacts.kuboApi) } : {}),
         ...(config.artifacts.ipfsGateway ? { ipfsGateway: config.artifacts.ipfsGateway } : {}),
         ...(config.checkpointReports ? { checkpointReports: config.checkpointReports } : {}),
         ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),

@@ -340,6 +340,13 @@ export const aiJobSpecSchema = {
           ...duration('spec.checkpoint.every', 'Expected interval between checkpoints; placement uses it to estimate rework after a preemption.', '30s'),
           default: '10m',
         },
+        marker: {
+          type: 'string',
+          description:
+            'With the job agent (docs/agent.md): a file name that marks a checkpoint complete — only a checkpoint directory containing this file is added and reported. Unset: a checkpoint counts once it has stopped changing. Set it when the trainer writes checkpoints in place rather than by rename.',
+          maxLength: 255,
+          pattern: '^[A-Za-z0-9_][A-Za-z0-9._-]*$',
+        },
       },
     },
     payment: {
@@ -550,6 +557,12 @@ const attemptSchema = {
         "Run (also when unset): the job's own work. Verification: a re-execution on an independent provider. Tiebreak: a third run when those two disagreed.",
     },
     outputCID: { type: 'string', maxLength: 128, description: 'Output CID the attempt reported when all its replicas completed.' },
+    logTailCID: {
+      type: 'string',
+      maxLength: 128,
+      description:
+        "Folder of the last lines of each replica's log (r<replica>.log), read from the provider when the attempt closed and pinned on the hub's IPFS node; unset when none could be read.",
+    },
     pods: {
       type: 'array',
       maxItems: 128,

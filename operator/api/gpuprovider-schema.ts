@@ -112,6 +112,15 @@ export const gpuProviderSpecSchema = {
         { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.ipfsGateway must be an absolute http or https URL' },
       ],
     },
+    ipfsApi: {
+      type: 'string',
+      description:
+        "Kubo RPC API reachable from the provider's pods (the provider's own IPFS node, which the hub's node pins from): the job agent sidecar adds checkpoints and outputs there. The operator's FLOTILLA_AGENT_IPFS_API when unset; with neither, pods get no agent and report through the termination message themselves.",
+      maxLength: 2048,
+      'x-kubernetes-validations': [
+        { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.ipfsApi must be an absolute http or https URL' },
+      ],
+    },
   },
 } as const satisfies SchemaProps;
 

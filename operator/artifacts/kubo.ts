@@ -136,6 +136,21 @@ export class KuboNode {
     return this.call('adding content', async () => (await this.client.add(content, { cidVersion: 1, pin: true })).cid.toString());
   }
 
+  /** Adds in-memory files as one folder (CIDv1, pinned); returns the folder's CID. */
+  async addFolder(files: ReadonlyArray<{ path: string; content: Uint8Array }>): Promise<string> {
+    return this.call('adding a folder', async () => {
+      let root: CID | undefined;
+      for await (const entry of this.client.addAll(
+        files.map((f) => ({ path: f.path, content: f.content })),
+        { cidVersion: 1, pin: true, wrapWithDirectory: true },
+      )) {
+        if (entry.path === '') root = entry.cid;
+      }
+      if (!root) throw new Error('Kubo returned no root for the folder');
+      return root.toString();
+    });
+  }
+
   /**
    * Adds a file, or a folder with everything in it (hidden files too), as CIDv1 and pinned; returns
    * the CID of the file or of the folder.

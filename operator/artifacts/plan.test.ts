@@ -42,21 +42,21 @@ const pinned = (message: string): Condition => ({
 });
 
 describe('jobPins', () => {
-  it('wants the output (when spec.output.pin) and each checkpoint once', () => {
+  it('wants the output (when spec.output.pin), each checkpoint and each log tail once', () => {
     const j = job('a', {
       outputCID: OUT,
       attempts: [
-        { index: 1, provider: 'p', checkpointCID: CP1 },
+        { index: 1, provider: 'p', checkpointCID: CP1, logTailCID: OUT },
         { index: 2, provider: 'p', checkpointCID: CP1 },
-        { index: 3, provider: 'q' },
+        { index: 3, provider: 'q', logTailCID: CP1 },
       ],
     });
-    expect(jobPins(j)).toEqual({ output: OUT, checkpoints: [CP1] });
+    expect(jobPins(j)).toEqual({ output: OUT, checkpoints: [CP1], logTails: [OUT, CP1] });
   });
   it('leaves the output alone when spec.output.pin is false', () => {
-    expect(jobPins(job('a', { outputCID: OUT }, { pin: false }))).toEqual({ checkpoints: [] });
+    expect(jobPins(job('a', { outputCID: OUT }, { pin: false }))).toEqual({ checkpoints: [], logTails: [] });
   });
-  it('wants nothing of a job without output or checkpoints', () => expect(jobPins(job('a', { phase: 'Running' }))).toEqual({ checkpoints: [] }));
+  it('wants nothing of a job without output or checkpoints', () => expect(jobPins(job('a', { phase: 'Running' }))).toEqual({ checkpoints: [], logTails: [] }));
 });
 
 describe('outputPinnedCondition', () => {

@@ -17,12 +17,15 @@ export interface JobPins {
   readonly output?: string;
   /** Every attempts[].checkpointCID, oldest first, once each. */
   readonly checkpoints: readonly string[];
+  /** Every attempts[].logTailCID (added pinned by the AIJob controller; listed so unpin-on-delete releases them). */
+  readonly logTails: readonly string[];
 }
 
 export function jobPins(job: AIJob): JobPins {
   const output = job.spec.output.pin !== false ? job.status?.outputCID : undefined;
   const checkpoints = [...new Set((job.status?.attempts ?? []).flatMap((a) => (a.checkpointCID ? [a.checkpointCID] : [])))];
-  return { ...(output ? { output } : {}), checkpoints };
+  const logTails = [...new Set((job.status?.attempts ?? []).flatMap((a) => (a.logTailCID ? [a.logTailCID] : [])))];
+  return { ...(output ? { output } : {}), checkpoints, logTails };
 }
 
 /** Whether OutputPinned already says `cid` is pinned (then nothing is asked of Kubo again). */
@@ -55,7 +58,9 @@ export function wantsUnpinOnDelete(job: AIJob): boolean {
 /** Every CID this job made the hub pin (output, checkpoints, receipt); inputs are the submitter's and stay. */
 export function pinnedByJob(job: AIJob): string[] {
   const pins = jobPins(job);
-  return [...new Set([...(pins.output ? [pins.output] : []), ...pins.checkpoints, ...(job.status?.receiptCID ? [job.status.receiptCID] : [])])];
+  return [
+    ...new Set([...(pins.output ? [pins.output] : []), ...pins.checkpoints, ...pins.logTails, ...(job.status?.receiptCID ? [job.status.receiptCID] : [])]),
+  ];
 }
 
 /**

@@ -127,6 +127,16 @@ describe('buildReceipt', () => {
       { what: 'outputCID', cid: OUTPUT },
     ]);
   });
+
+  it("names each attempt's log tail, and a receipt without any keeps its bytes", () => {
+    const LOGS = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+    const base = job();
+    const withLogs = job({ status: { ...base.status, attempts: (base.status?.attempts ?? []).map((a) => (a.index === 2 ? { ...a, logTailCID: LOGS } : a)) } });
+    const receipt = buildReceipt(withLogs);
+    expect(receipt.attempts.map((a) => a.logTailCID)).toEqual([undefined, LOGS]);
+    expect(referencedCids(receipt)).toContainEqual({ what: 'attempts[2].logTailCID', cid: LOGS });
+    expect(canonicalJson(buildReceipt(base))).not.toContain('logTailCID');
+  });
 });
 
 describe('specHash', () => {
@@ -192,5 +202,11 @@ describe('signed receipts', () => {
   it('refuse a receipt whose output is not a CID', async () => {
     const signed = await signReceipt({ ...buildReceipt(job()), outputCID: 'Qm123' }, OPERATOR);
     expect(() => parseSignedReceipt(receiptDocument(signed))).toThrow(/outputCID/);
+  });
+
+  it('refuse a receipt whose log tail is not a CID', async () => {
+    const r = buildReceipt(job());
+    const signed = await signReceipt({ ...r, attempts: r.attempts.map((a) => ({ ...a, logTailCID: 'Qm123' })) }, OPERATOR);
+    expect(() => parseSignedReceipt(receiptDocument(signed))).toThrow(/logTailCID/);
   });
 });

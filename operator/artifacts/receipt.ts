@@ -31,6 +31,8 @@ export interface ReceiptAttempt {
   readonly gpuSeconds: number;
   readonly reason: string | null;
   readonly checkpointCID: string | null;
+  /** The replicas' log tails kept when the attempt closed (a folder of r<replica>.log), when any was read. */
+  readonly logTailCID?: string;
   /** Verification runs only (docs/verification.md): what the attempt was for and what it reported. */
   readonly purpose?: string;
   readonly outputCID?: string;
@@ -114,6 +116,7 @@ export function buildReceipt(job: AIJob): Receipt {
       gpuSeconds: a.gpuSeconds ?? 0,
       reason: a.reason ?? null,
       checkpointCID: a.checkpointCID ?? null,
+      ...(a.logTailCID ? { logTailCID: a.logTailCID } : {}),
       ...(status.verification && a.purpose ? { purpose: a.purpose } : {}),
       ...(status.verification && a.outputCID ? { outputCID: a.outputCID } : {}),
     })),
@@ -152,6 +155,7 @@ export function referencedCids(receipt: Receipt): ReferencedCid[] {
   const all: ReferencedCid[] = [
     ...receipt.inputs.map((i) => ({ what: `inputs[${i.name}]`, cid: i.cid })),
     ...receipt.attempts.flatMap((a) => (a.checkpointCID ? [{ what: `attempts[${a.index}].checkpointCID`, cid: a.checkpointCID }] : [])),
+    ...receipt.attempts.flatMap((a) => (a.logTailCID ? [{ what: `attempts[${a.index}].logTailCID`, cid: a.logTailCID }] : [])),
     ...(receipt.outputCID ? [{ what: 'outputCID', cid: receipt.outputCID }] : []),
   ];
   const seen = new Set<string>();
@@ -202,10 +206,15 @@ export function parseSignedReceipt(text: string): SignedReceipt {
   if (
     !Array.isArray(r.attempts) ||
     !r.attempts.every(
-      (a) => isObject(a) && typeof a.index === 'number' && typeof a.provider === 'string' && (a.checkpointCID === null || checkCid(a.checkpointCID).ok),
+      (a) =>
+        isObject(a) &&
+        typeof a.index === 'number' &&
+        typeof a.provider === 'string' &&
+        (a.checkpointCID === null || checkCid(a.checkpointCID).ok) &&
+        (a.logTailCID === undefined || checkCid(a.logTailCID).ok),
     )
   )
-    return fail('attempts must carry index, provider and a valid checkpointCID or null');
+    return fail('attempts must carry index, provider and a valid checkpointCID or null (and a valid logTailCID when present)');
   if (!(r.outputCID === null || checkCid(r.outputCID).ok)) return fail('outputCID must be a valid CID or null');
   if (!(
     r.outputReportedBy === undefined ||

@@ -4,7 +4,7 @@
 //
 // A connection is immutable in what it dials: when the kubeconfig's content or spec.namespace
 // changes, the controller builds a new one (see `connectionKey`) and stops this one. Spec fields
-// that only users read (priorityClassName, ipfsGateway) are updated in place.
+// that only users read (priorityClassName, ipfsGateway, ipfsApi) are updated in place.
 import { CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_PRIORITY_CLASS_NAME } from '../api/gpuprovider-schema.ts';
@@ -240,6 +240,10 @@ export class ProviderConnection implements ProviderClient {
     return this.spec.ipfsGateway;
   }
 
+  get ipfsApi(): string | undefined {
+    return this.spec.ipfsApi;
+  }
+
   get synced(): boolean {
     return this.nodeInformer.synced && this.podInformer.synced && !this.silence;
   }
@@ -258,7 +262,7 @@ export class ProviderConnection implements ProviderClient {
 
   // ── for the controller and the registry ──────────────────────────────────────────────────────
 
-  /** Spec fields read live (priorityClassName, ipfsGateway); namespace changes rebuild instead. */
+  /** Spec fields read live (priorityClassName, ipfsGateway, ipfsApi); namespace changes rebuild instead. */
   updateSpec(spec: GPUProviderSpec): void {
     this.spec = spec;
   }

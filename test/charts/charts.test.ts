@@ -79,6 +79,7 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_NAMESPACE: '<from field>',
       FLOTILLA_IDENTITY: '<from field>',
       FLOTILLA_HUB_ID: 'hub',
+      FLOTILLA_AGENT_IMAGE: 'ghcr.io/flotilla/operator:0.1.0',
       FLOTILLA_WATCH_NAMESPACE: 'team-a',
       FLOTILLA_LEASE_NAME: 'flotilla-operator',
       FLOTILLA_HUB_QPS: '7',

@@ -21,7 +21,7 @@
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AIJob } from '../../api/types.ts';
+import type { AIJob, AIJobStatus } from '../../api/types.ts';
 import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { sameJson } from '../../core/json.ts';
@@ -74,6 +74,7 @@ import { copyNames, copyPayload } from './secret-copies.ts';
 import type { CopyPayload } from './secret-copies.ts';
 import { readSecretSources } from './secret-source.ts';
 import type { ReportEndpoint } from './pod-template.ts';
+import { keepLogTail } from './log-tails.ts';
 
 export interface AIJobControllerOptions {
   readonly hub: KubeConfig;
@@ -102,6 +103,10 @@ export interface AIJobControllerOptions {
   readonly ipfsGateway?: string;
   /** Image of the init container that fetches inputs. */
   readonly inputFetchImage?: string;
+  /** Where closing attempts keep their replicas' log tails (log-tails.ts): the hub's IPFS node; absent: not kept. */
+  readonly logTails?: { readonly addFolder: (files: Array<{ path: string; content: Uint8Array }>) => Promise<string> };
+  /** The job agent (agent-step.ts): its image, and the IPFS API it adds to when the GPUProvider names no spec.ipfsApi. */
+  readonly agent?: { readonly image: string; readonly ipfsApi?: string };
   /** Offered to replicas for live checkpoint reports (FLOTILLA_REPORT_URL/TOKEN). */
   readonly checkpointReports?: ReportEndpoint;
   /** Told about every attempt this controller closed (reputation, metrics); errors are logged, not retried. */
@@ -556,7 +561,7 @@ export class AIJobController {
     }
     if (!sameJson(plan.status, job.status ?? {})) {
       const before = job.metadata.resourceVersion;
-      job = await this.store.patchStatus(job, plan.status);
+      job = await this.store.patchStatus(job, await this.withLogTails(key, original, plan.status));
       if (progress) progress.statusWritten = true;
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase)
@@ -711,6 +716,46 @@ export class AIJobController {
   }
 
   /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
+  /**
+   * The closing attempts' log tails (log-tails.ts) on the status about to be written: read while
+   * their pods still exist, bounded in time, so a closing attempt is never held up for long.
+   */
+  private async withLogTails(key: string, original: AIJob, status: AIJobStatus): Promise<AIJobStatus> {
+    const keeper = this.opts.logTails;
+    const closing = keeper ? closedAttempts(original.status, status) : [];
+    if (!keeper || closing.length === 0) return status;
+    const tails = new Map<number, string>();
+    await Promise.all(
+      closing.map(async (outcome) => {
+        const attempt = status.attempts?.find((a) => a.index === outcome.index);
+        const client = this.opts.registry.get(outcome.provider);
+        if (!attempt || attempt.logTailCID || !client) return;
+        try {
+          const cid = await keepLogTail(attempt, {
+            read: (pod, opts) => client.core.readNamespacedPodLog({ name: pod, namespace: client.namespace, container: 'main', ...opts }),
+            addFolder: (files) => keeper.addFolder(files),
+          });
+          if (cid) tails.set(outcome.index, cid);
+        } catch (err) {
+          this.opts.log('info', "could not keep the attempt's log tail", {
+            job: key,
+            provider: outcome.provider,
+            attempt: outcome.index,
+            error: errorMessage(err),
+          });
+        }
+      }),
+    );
+    if (tails.size === 0) return status;
+    return { ...status, attempts: (status.attempts ?? []).map((a) => (tails.has(a.index) ? { ...a, logTailCID: tails.get(a.index) as string } : a)) };
+  }
+
+  /** The job agent for a pod at a provider: where it adds (the GPUProvider's spec.ipfsApi, else the operator's default); none without one. */
+  private agentTarget(providerIpfsApi: string | undefined): { agent?: { image: string; ipfsApi: string } } {
+    const ipfsApi = providerIpfsApi ?? this.opts.agent?.ipfsApi;
+    return this.opts.agent && ipfsApi ? { agent: { image: this.opts.agent.image, ipfsApi } } : {};
+  }
+
   private async createPods(key: string, owner: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
     // A Check attempt runs the checker on both outputs (docs/verification.md), not the job's image.
     const job = creation.check ? { ...owner, spec: checkerJobSpec(owner.spec, creation.check) } : owner;
@@ -756,6 +801,7 @@ export class AIJobController {
               priorityClassName: client.priorityClassName,
               ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
               ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
+              ...this.agentTarget(client.ipfsApi),
             },
             this.opts.hubId,
             this.opts.checkpointReports,

@@ -1,11 +1,13 @@
 // A provider's pod → the lifecycle's ObservedPod. Reads only what the kubelet and the control plane
-// write: phase, node, deletion, the DisruptionTarget condition and the main container's state.
+// write: phase, node, deletion, the DisruptionTarget condition, the main container's state and the
+// job agent's termination message.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_RECLAIM_DEADLINE, LABEL_ATTEMPT, TAINT_RECLAIM } from '../../api/group.ts';
 import type { ObservedNode, ObservedPod, PodPhase } from '../../core/lifecycle/types.ts';
 import { boundText, TEXT_BOUNDS } from '../../core/bounded-text.ts';
 import { findCondition } from '../../core/conditions.ts';
 import { LABEL_REPLICA } from './pod-template.ts';
+import { AGENT_CONTAINER } from './agent-step.ts';
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed']);
 const ms = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).getTime());
@@ -29,6 +31,26 @@ export function observeNode(node: V1Node | undefined, now: number): ObservedNode
   };
 }
 
+const isJsonObject = (text: string): boolean => {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The replica's report: the JSON main wrote itself (the termination-message contract), else the job
+ * agent's (agent-step.ts) — main's log tail (FallbackToLogsOnError) does not hide the checkpoint the
+ * agent flushed — else whatever main's message was, so an unusable one is still named.
+ */
+export function reportMessage(main: string | undefined, agent: string | undefined): string | undefined {
+  if (main?.trim() && isJsonObject(main)) return main;
+  if (agent?.trim()) return agent;
+  return main?.trim() ? main : undefined;
+}
+
 export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string) => ObservedNode): ObservedPod | undefined {
   const attempt = Number(pod.metadata?.labels?.[LABEL_ATTEMPT]);
   const replica = Number(pod.metadata?.labels?.[LABEL_REPLICA]);
@@ -38,6 +60,7 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
   const disruption = target?.status === 'True' ? target : undefined;
   const main = pod.status?.containerStatuses?.find((c) => c.name === 'main') ?? pod.status?.containerStatuses?.[0];
   const terminated = main?.state?.terminated;
+  const message = reportMessage(terminated?.message, pod.status?.initContainerStatuses?.find((c) => c.name === AGENT_CONTAINER)?.state?.terminated?.message);
   const startedAt = ms(terminated?.startedAt ?? main?.state?.running?.startedAt ?? (phase === 'Running' ? pod.status?.startTime : undefined));
   const finishedAt = ms(terminated?.finishedAt);
   return {
@@ -64,7 +87,7 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
           exit: {
             code: terminated.exitCode,
             reason: boundText(terminated.reason ?? '', TEXT_BOUNDS.reason),
-            ...(terminated.message ? { message: boundText(terminated.message, TEXT_BOUNDS.terminationMessage) } : {}),
+            ...(message ? { message: boundText(message, TEXT_BOUNDS.terminationMessage) } : {}),
           },
         }
       : {}),

@@ -15,6 +15,8 @@ import { inputFetchStep } from '../../artifacts/input-fetch.ts';
 import { DEFAULT_FETCH_IMAGE } from '../../config.ts';
 import { podIdentity, rendezvousEnv, rendezvousService, shmVolume } from './gang.ts';
 import { providerEnv, providerPullSecrets, secretCopies } from './secret-copies.ts';
+import { agentStep } from './agent-step.ts';
+import type { AgentTarget } from './agent-step.ts';
 import type { CopyPayload } from './secret-copies.ts';
 
 export const LABEL_REPLICA = 'flotilla.dev/replica';
@@ -61,6 +63,8 @@ export function flotillaEnv(job: AIJob, attempt: number, replica: number, report
 export interface InputSource {
   readonly ipfsGateway?: string;
   readonly inputFetchImage?: string;
+  /** The job agent's image and IPFS API (agent-step.ts); absent: no agent. */
+  readonly agent?: AgentTarget;
 }
 
 /** Labels every object of an attempt carries (its pods add the replica), and the job it belongs to. */
@@ -106,6 +110,12 @@ export function buildPod(
   const shm = shmVolume(job);
   const meta = attemptMeta(job, creation.attempt, hubId);
   const pullSecrets = providerPullSecrets(job, creation.attempt);
+  const env = [...providerEnv(job, creation.attempt), ...rendezvousEnv(job, creation.attempt, replica), ...flotillaEnv(job, creation.attempt, replica, report)];
+  const agent = agentStep(job, env, target.agent, containerSecurity());
+  const initContainers = [
+    ...inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })),
+    ...agent.initContainers,
+  ];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -134,26 +144,20 @@ export function buildPod(
         },
       },
       securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-      ...(inputs.initContainers.length > 0
-        ? { initContainers: inputs.initContainers.map((c) => ({ ...c, securityContext: { ...c.securityContext, ...containerSecurity() } })) }
-        : {}),
-      volumes: [...inputs.volumes, shm.volume],
+      ...(initContainers.length > 0 ? { initContainers } : {}),
+      volumes: [...inputs.volumes, ...agent.volumes, shm.volume],
       containers: [
         {
           name: 'main',
           image: job.spec.image,
           ...(job.spec.command ? { command: [...job.spec.command] } : {}),
           ...(job.spec.args ? { args: [...job.spec.args] } : {}),
-          env: [
-            ...providerEnv(job, creation.attempt),
-            ...rendezvousEnv(job, creation.attempt, replica),
-            ...flotillaEnv(job, creation.attempt, replica, report),
-          ],
+          env,
           resources: { limits: { [creation.placement.resourceName]: gpus, ...cpuMem }, requests: { [creation.placement.resourceName]: gpus, ...cpuMem } },
           // Outputs come back through the termination message; fall back to the log tail on crashes.
           terminationMessagePolicy: 'FallbackToLogsOnError',
           securityContext: containerSecurity(),
-          volumeMounts: [...inputs.mounts, shm.mount],
+          volumeMounts: [...inputs.mounts, ...agent.mounts, shm.mount],
         },
       ],
     },
