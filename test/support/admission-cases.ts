@@ -88,7 +88,7 @@ export const fullAiJob = job(
       { name: 'script', cid: CID_V0, mountPath: '/src' },
     ],
     output: { path: '/out', pin: false },
-    checkpoint: { path: '/ckpt', every: '15m' },
+    checkpoint: { path: '/ckpt', every: '15m', marker: 'COMPLETE.ok' },
     payment: { token: '0x5FbDB2315678afecb367f032d93F642f64180aa3', maxAmount: '250.5', maxPricePerGpuHour: '3.20' },
     placement: { allowedProviders: ['provider-a', 'provider-b'], deniedProviders: ['provider-c'], regions: ['eu-west'], minReputation: 0.9 },
     recovery: { maxRestarts: 0, strategy: 'SameProviderFirst' },
@@ -193,6 +193,11 @@ export const aiJobAdmissionCases: readonly AdmissionCase[] = [
   },
   { name: 'a job with an /etcetera mount path (not under /etc)', object: job({ inputs: [{ name: 'data', cid: CID_V1, mountPath: '/etcetera' }] }) },
   { name: 'a job with its output under /sys', object: job({ output: { path: '/sys/out' } }), rejected: cel('spec.output.path', RESERVED('spec.output.path')) },
+  {
+    name: 'a job whose checkpoint marker is a path, not a file name',
+    object: job({ checkpoint: { path: '/ckpt', marker: '../done' } }),
+    rejected: openApi('spec.checkpoint.marker'),
+  },
   {
     name: 'a job with its checkpoint path under /dev',
     object: job({ checkpoint: { path: '/dev/shm/ckpt' } }),
@@ -489,6 +494,7 @@ export const gpuProviderAdmissionCases: readonly AdmissionCase[] = [
         cordoned: true,
         priorityClassName: 'low',
         ipfsGateway: 'http://127.0.0.1:8080',
+        ipfsApi: 'http://127.0.0.1:5001',
       },
       'full',
     ),
@@ -555,6 +561,11 @@ export const gpuProviderAdmissionCases: readonly AdmissionCase[] = [
     name: 'a provider whose gateway is not a URL',
     object: provider({ ipfsGateway: 'gateway.local' }),
     rejected: cel('spec.ipfsGateway', 'spec.ipfsGateway must be an absolute http or https URL'),
+  },
+  {
+    name: "a provider whose agents' IPFS API is not a URL",
+    object: provider({ ipfsApi: 'kubo:5001' }),
+    rejected: cel('spec.ipfsApi', 'spec.ipfsApi must be an absolute http or https URL'),
   },
   { name: 'a provider with an unknown field', object: withRaw(provider(), 'spec.kubeconfig', 'inline'), rejected: openApi('spec.kubeconfig') },
 ];
