@@ -74,7 +74,9 @@ export function agentStep(job: AIJob, mainEnv: readonly V1EnvVar[], target: Agen
     command: [...AGENT_COMMAND, mode],
     env,
     resources: AGENT_RESOURCES,
-    terminationMessagePolicy: 'FallbackToLogsOnError',
+    // The sidecar's message is its report (File: a crashed agent's log lines are no report); a failed
+    // restore's log tail says why the pod never started.
+    ...(mode === 'restore' ? { terminationMessagePolicy: 'FallbackToLogsOnError' } : {}),
     ...(security ? { securityContext: security } : {}),
     volumeMounts: mounts,
   });
