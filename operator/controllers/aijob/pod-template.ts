@@ -3,7 +3,8 @@
 // node affinity on the product (and memory floor) as the provider's GFD labels say them, the
 // toleration of the GPU taint, and the provider's low PriorityClass so its own work preempts ours.
 // What makes the replicas one gang (hostnames, rendezvous env, /dev/shm) comes from gang.ts; env
-// from hub Secrets and imagePullSecrets point at the attempt's copies (secret-copies.ts).
+// from hub Secrets and imagePullSecrets point at the attempt's copies (secret-copies.ts); the job
+// agent that restores, adds and reports checkpoints and outputs comes from agent-step.ts.
 import type { V1EnvVar, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../../api/group.ts';
 import type { AIJob } from '../../api/types.ts';
