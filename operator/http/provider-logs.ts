@@ -2,6 +2,8 @@
 // their own rate-limited, size-limited, address-vetted client (ProviderKubeConfig). Set when this
 // replica starts leading; until then (a standby) the endpoint answers 503.
 import { Log } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Readable, Writable } from 'node:stream';
 import type { FederatedProviderRegistry } from '../providers/registry.ts';
 import { MAIN_CONTAINER } from './pod-logs.ts';
 import type { LogProvider, LogSource } from './pod-logs.ts';
@@ -36,12 +38,7 @@ export class ProviderLogSource implements LogSource {
       read,
       follow: async (pod, opts, out) => {
         try {
-          const controller = await new Log(connection.kubeConfig).log(namespace, pod, MAIN_CONTAINER, out, {
-            follow: true,
-            limitBytes: opts.limitBytes,
-            ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
-          });
-          return () => controller.abort();
+          return await followLog(connection.kubeConfig, namespace, pod, out, opts);
         } catch (err) {
           // client-node's Log keeps the apiserver's message only for a 500; for a refusal (400 "no
           // logs", 404, 403) one byte read without follow brings the message with it.
@@ -52,4 +49,26 @@ export class ProviderLogSource implements LogSource {
       },
     };
   }
+}
+
+/**
+ * Follows a pod's main log into `out`; resolves with the function that stops it. client-node's Log
+ * pipes the response into `out` and leaves that source stream without an error listener, so the
+ * abort that stops a follow (the client went away, the deadline) would surface as an unhandled
+ * AbortError and end the process: the source is given a listener as soon as it is piped in.
+ */
+export async function followLog(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  pod: string,
+  out: Writable,
+  opts: { limitBytes: number; tailLines?: number },
+): Promise<() => void> {
+  out.once('pipe', (source: Readable) => source.on('error', () => undefined));
+  const controller = await new Log(kubeConfig).log(namespace, pod, MAIN_CONTAINER, out, {
+    follow: true,
+    limitBytes: opts.limitBytes,
+    ...(opts.tailLines !== undefined ? { tailLines: opts.tailLines } : {}),
+  });
+  return () => controller.abort();
 }
