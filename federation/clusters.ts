@@ -46,6 +46,12 @@ export interface ClusterOptions {
   readonly heartbeatFactor?: number;
 }
 
+/**
+ * The kwok CRDs a provider cluster is created with (kind → CRD name); federation.ts recreates a
+ * federation whose providers lack one (made by an older `up`).
+ */
+export const PROVIDER_KWOK_CRDS: Readonly<Record<string, string>> = { Logs: 'logs.kwok.x-k8s.io' };
+
 export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPaths, stateDir: string, opts: ClusterOptions = {}): string[] {
   const args = [
     'create',
@@ -76,6 +82,10 @@ export function createClusterArgs(name: string, role: ClusterRole, tools: ToolPa
   // The hub runs no pods of ours: no scheduler, no simulated kubelets. It keeps the
   // controller-manager for garbage collection and namespace deletion.
   if (role === 'hub') args.push('--disable', 'kube-scheduler', '--disable', 'kwok-controller');
+  // Providers: the kwok controller serves a pod's log from the file its `Logs` object names (the
+  // executor writes both for exec-mode pods, federation/process-logs.ts); kwokctl installs the CRD
+  // and starts the controller watching it.
+  else args.push('--enable-crds', Object.keys(PROVIDER_KWOK_CRDS).join(','));
   if (opts.heartbeatFactor !== undefined) args.push('--heartbeat-factor', String(opts.heartbeatFactor));
   return args;
 }

@@ -2,16 +2,19 @@
 // opted in (federation/workload.ts), ends them the way the kubelet would once their simulated run
 // time is over — writing successful outputs to the provider-side Kubo first. Pods that opted into
 // real-process mode (sim.flotilla.dev/exec) get their containers run as processes on this machine
-// instead (process-plan.ts, process-runner.ts), their files under <execRoot>.
+// instead (process-plan.ts, process-runner.ts), their files under <execRoot>, and a KWOK `Logs`
+// object for each (process-logs.ts) so the provider serves their output as the pod's log.
 //
 // Run by the federation as `node federation/executor.ts <executor.json>`; it logs JSON lines.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from '../operator/runtime/resilient-informer.ts';
 import { defaultStateDir, repoRoot } from './paths.ts';
+import { KWOK_LOGS, podLogsObject } from './process-logs.ts';
 import { attemptKey, deletionGraceSeconds, execAction, isExecPod, podLayout } from './process-plan.ts';
+import type { PodLayout } from './process-plan.ts';
 import { envSources, needsPort, sourceKey } from './process-rewrite.ts';
 import type { EnvSource } from './process-rewrite.ts';
 import { AttemptPorts, PodRun } from './process-runner.ts';
@@ -54,6 +57,12 @@ const EXECUTOR_STOP_GRACE_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The field manager of the Logs objects the executor applies. */
+const FIELD_MANAGER = 'flotilla-executor';
+const LOGS_RESOURCE = { group: KWOK_LOGS.group, version: KWOK_LOGS.version, plural: KWOK_LOGS.plural };
+/** Tries at publishing a pod's Logs object before its processes start without it (no `kubectl logs` then). */
+const LOGS_PUBLISH_TRIES = 3;
+
 export type ExecutorLog = (msg: string, fields?: Record<string, unknown>) => void;
 
 /** JSON lines on stdout: the daemon's log file. */
@@ -67,6 +76,7 @@ class ProviderExecutor {
   private readonly checkpoints = new Map<string, { cid: string; time: Date }>();
   private readonly finishing = new Set<string>();
   private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
   private readonly provider: string;
   private readonly kubo: ReturnType<typeof createKubo>;
   /** The operator's own informer: restarted with backoff when the watch fails. */
@@ -83,6 +93,7 @@ class ProviderExecutor {
     this.log = log;
     this.exec = exec;
     this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
     this.informer = new ResilientInformer<V1Pod>({
       kubeConfig: kc,
       path: '/api/v1/pods',
@@ -179,7 +190,10 @@ class ProviderExecutor {
     const key = this.key(pod);
     const run = this.execRuns.get(key);
     const podName = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
-    if (deleted) this.execRuns.delete(key);
+    if (deleted) {
+      this.execRuns.delete(key);
+      void this.withdrawLogs(pod);
+    }
     const action = deleted ? 'stop' : execAction(pod, run !== undefined);
     if (action === 'stop' && run && run !== 'lost') {
       const graceSeconds = deletionGraceSeconds(pod);
@@ -199,7 +213,11 @@ class ProviderExecutor {
     this.execRuns.set(key, started);
     this.log('exec pod starting', { provider: this.provider, pod: podName, dir: layout.dir });
     void started
-      .run(() => this.runContext(pod))
+      .run(async () => {
+        // The host files exist by now; the processes start once this returns.
+        await this.publishLogs(pod, layout);
+        return this.runContext(pod);
+      })
       .then(
         (exits) => {
           if (!exits || this.execRuns.get(key) !== started) return; // stopped: a pod going away gets no status
@@ -208,6 +226,54 @@ class ProviderExecutor {
         },
         (err: unknown) => this.log('exec pod failed to run', { provider: this.provider, pod: podName, error: String(err) }),
       );
+  }
+
+  /**
+   * Applies the pod's KWOK Logs object (process-logs.ts), so the provider serves its containers'
+   * output from the first line. Server-side apply: a namesake's leftover object (its pod deleted,
+   * the garbage collector not there yet) is taken over, not a conflict. Not fatal: after a few tries
+   * the pod runs without it.
+   */
+  private async publishLogs(pod: V1Pod, layout: PodLayout): Promise<void> {
+    const body = podLogsObject(pod, layout);
+    const { name, namespace } = body.metadata;
+    for (let tries = 1; !this.stopped; tries++) {
+      try {
+        await this.custom.patchNamespacedCustomObject(
+          { ...LOGS_RESOURCE, namespace, name, body, fieldManager: FIELD_MANAGER, force: true },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        );
+        return;
+      } catch (err) {
+        if (tries >= LOGS_PUBLISH_TRIES) {
+          this.log('pod logs not published; the provider will not serve them', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
+          return;
+        }
+        await sleep(500);
+      }
+    }
+  }
+
+  /**
+   * Deletes the Logs object of a pod that is gone — only if that pod owns it (a namesake may own it
+   * by now), and only that version of it (the uid precondition). Missing is fine: the garbage
+   * collector got there first, or the pod never started.
+   */
+  private async withdrawLogs(pod: V1Pod): Promise<void> {
+    const name = pod.metadata?.name ?? '';
+    const namespace = pod.metadata?.namespace ?? '';
+    try {
+      const logs = (await this.custom.getNamespacedCustomObject({ ...LOGS_RESOURCE, namespace, name })) as {
+        metadata?: { uid?: string; ownerReferences?: Array<{ uid?: string }> };
+      };
+      const uid = logs.metadata?.uid;
+      if (!uid || !logs.metadata?.ownerReferences?.some((o) => o.uid === pod.metadata?.uid)) return;
+      await this.custom.deleteNamespacedCustomObject({ ...LOGS_RESOURCE, namespace, name, body: { preconditions: { uid } } });
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 404 || code === 409) return;
+      this.log('deleting pod logs failed; the garbage collector removes them', { provider: this.provider, pod: `${namespace}/${name}`, error: String(err) });
+    }
   }
 
   /** The env sources the pod reads (from the provider, with the executor's kubeconfig) and its attempt's port. */

@@ -3,17 +3,18 @@
 //
 //   federationUp()    starts everything (clusters, Kubo and anvil in parallel), registers the GPU
 //                     nodes, starts the executor, writes <state>/endpoints.json; reuses a healthy one
+//                     (recreates one an older `up` made without what providers need now: outdatedParts)
 //   federationDown()  stops every process it started and verifies that none is left
 //
 // The Makefile (`make federation-up/-down`), the demo and the integration tests all go through here.
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { findCondition } from '../operator/core/conditions.ts';
 import { ANVIL_CHAIN_ID, startAnvil } from './anvil.ts';
 import { chainDeployed, deployFederationChain } from './chain-contracts.ts';
 import type { FederationChain } from './chain-contracts.ts';
-import { createCluster, deleteCluster, existingClusters } from './clusters.ts';
+import { PROVIDER_KWOK_CRDS, createCluster, deleteCluster, existingClusters } from './clusters.ts';
 import { daemonPid, daemonStartedAt, federationProcesses, isAlive, logDir, startDaemon, stopAllDaemons, stopDaemon, waitFor } from './daemon.ts';
 import type { ExecutorConfig } from './executor.ts';
 import { parseFleet, renderProviderNodes } from './fleet.ts';
@@ -72,6 +73,29 @@ export async function isHealthy(ep: FederationEndpoints): Promise<boolean> {
   }
 }
 
+/**
+ * What a healthy federation lacks that `up` creates today, one line each ([] when current). A
+ * provider cluster gets its kwok CRDs only when kwokctl creates it (the kwok controller watches
+ * them from its start), so a federation without them is recreated rather than patched.
+ */
+export async function outdatedParts(ep: FederationEndpoints): Promise<string[]> {
+  const missing: string[] = [];
+  for (const p of ep.providers) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(p.kubeconfig);
+    const crds = kc.makeApiClient(ApiextensionsV1Api);
+    for (const [kind, crd] of Object.entries(PROVIDER_KWOK_CRDS)) {
+      try {
+        await crds.readCustomResourceDefinition({ name: crd });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+        missing.push(`${p.name} has no kwok ${kind} CRD (${crd})`);
+      }
+    }
+  }
+  return missing;
+}
+
 export function coreClient(kubeconfig: string): CoreV1Api {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
@@ -109,9 +133,15 @@ async function registerNodes(provider: ProviderFleet, kubeconfig: string): Promi
 }
 
 /** The simulated executor's sources: a change to any of them restarts a reused federation's executor. */
-const EXECUTOR_SOURCES = ['executor.ts', 'workload.ts', 'process-plan.ts', 'process-rewrite.ts', 'process-runner.ts', 'process-status.ts'].map((f) =>
-  join(repoRoot, 'federation', f),
-);
+const EXECUTOR_SOURCES = [
+  'executor.ts',
+  'workload.ts',
+  'process-plan.ts',
+  'process-rewrite.ts',
+  'process-runner.ts',
+  'process-status.ts',
+  'process-logs.ts',
+].map((f) => join(repoRoot, 'federation', f));
 
 /** The executor daemon over <state>/executor.json (written by the first `up`). */
 function startExecutor(stateDir: string): void {
@@ -134,7 +164,9 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
   assertToolsPresent(tools);
 
   const existing = readEndpoints(stateDir);
-  if (existing && (await isHealthy(existing))) {
+  const healthy = existing !== undefined && (await isHealthy(existing));
+  const outdated = existing && healthy ? await outdatedParts(existing) : [];
+  if (existing && healthy && outdated.length === 0) {
     progress(`federation already running (state in ${stateDir}); reusing it`);
     // The CRDs may have changed since it started (a schema field added): an outdated CRD would
     // silently prune the new status fields. Applying them again is idempotent and takes a second.
@@ -150,7 +182,10 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     writeFileSync(endpointsFile(stateDir), JSON.stringify(updated, null, 2));
     return updated;
   }
-  if (existing || existingClusters(stateDir).length > 0 || federationProcesses(stateDir).length > 0) {
+  if (outdated.length > 0) {
+    progress(`the running federation predates what providers need now (${outdated.join('; ')}): recreating it`);
+    await federationDown({ stateDir, progress });
+  } else if (existing || existingClusters(stateDir).length > 0 || federationProcesses(stateDir).length > 0) {
     progress('cleaning up a previous, unhealthy federation first');
     await federationDown({ stateDir, progress });
   }

@@ -10,13 +10,17 @@
 //
 // Each process is a "container": its own process group (detached), SIGTERM goes to its first
 // process as a runtime sends it to PID 1, and once that process exits (or the grace is over) the
-// whole group gets SIGKILL, as a container's PID namespace is torn down.
+// whole group gets SIGKILL, as a container's PID namespace is torn down. Its stdout and stderr are
+// pipes the executor reads, as a runtime's shim does: every chunk goes as it is to the plain `log`
+// and, as CRI records (process-logs.ts), to the `cri.log` KWOK serves as the pod's log.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from './daemon.ts';
+import { CriLineEncoder, criLogPath } from './process-logs.ts';
 import { containerOrder, terminationGraceSeconds } from './process-plan.ts';
 import type { ContainerRole, PlannedContainer, PodLayout } from './process-plan.ts';
 import { processPlan } from './process-rewrite.ts';
@@ -30,6 +34,12 @@ export type RunLog = (msg: string, fields?: Record<string, unknown>) => void;
 const MIN_SIDECAR_GRACE_MS = 2_000;
 /** How much of a log is read for its tail (80 lines of 2048 bytes fit many times over). */
 const LOG_TAIL_READ_BYTES = 64 * 1024;
+/**
+ * How long after its process exited (and its group was killed) a container's output may take to
+ * drain. Only a process that left the group (setsid) can hold the pipes open longer: then they are
+ * cut, as a runtime's shim stops copying when the container is gone.
+ */
+const OUTPUT_DRAIN_MS = 2_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -116,6 +126,84 @@ function readTail(file: string, bytes: number): string {
     }
   } catch {
     return '';
+  }
+}
+
+/** Appends all of `bytes`; false when the write failed (disk full, file removed). */
+function appendAll(fd: number, bytes: Buffer): boolean {
+  try {
+    for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* nothing left to lose */
+  }
+}
+
+/**
+ * A container's stdout and stderr, read from its pipes as they come: appended raw to the plain log
+ * (one file for both, as before the CRI file existed, so readers of `log` see no change) and as CRI
+ * records to the CRI file. Synchronous writes: chunk order is arrival order in both files.
+ */
+class ContainerOutput {
+  private readonly drained: Promise<void>;
+  private readonly child: ChildProcess;
+
+  constructor(child: ChildProcess, plainLog: string, criLog: string, onWriteError: () => void) {
+    this.child = child;
+    const plain = openSync(plainLog, 'a');
+    const cri = openSync(criLog, 'a');
+    let failed = false;
+    const append = (fd: number, bytes: Buffer) => {
+      if (bytes.length > 0 && !appendAll(fd, bytes) && !failed) {
+        failed = true;
+        onWriteError();
+      }
+    };
+    const streams = [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+    ] as const;
+    this.drained = Promise.all(
+      streams.map(
+        ([name, stream]) =>
+          new Promise<void>((resolve) => {
+            if (!stream) return resolve();
+            const encoder = new CriLineEncoder(name);
+            stream.on('data', (chunk: Buffer) => {
+              append(plain, chunk);
+              append(cri, encoder.write(chunk, new Date()));
+            });
+            stream.on('error', () => undefined); // 'close' follows; what was read is kept
+            stream.once('close', () => {
+              append(cri, encoder.end(new Date()));
+              resolve();
+            });
+          }),
+      ),
+    ).then(() => [plain, cri].forEach(closeQuietly));
+  }
+
+  /** Resolves once both pipes are drained and the files closed; pipes still open after `ms` are cut. */
+  async closed(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.child.stdout?.destroy();
+        this.child.stderr?.destroy();
+        resolve();
+      }, ms);
+    });
+    await Promise.race([this.drained, cut]);
+    clearTimeout(timer);
+    await this.drained;
   }
 }
 
@@ -216,6 +304,8 @@ export class PodRun {
       mkdirSync(dirname(this.layout.log(c.name)), { recursive: true });
       writeFileSync(this.layout.terminationLog(c.name), '');
       writeFileSync(this.layout.log(c.name), '');
+      // Exists before the Logs object names it: KWOK answers a read of a missing file with an error.
+      writeFileSync(criLogPath(this.layout, c.name), '');
     }
   }
 
@@ -256,13 +346,10 @@ export class PodRun {
     // The kubelet creates a mount's missing subPath as a directory when the container starts.
     for (const m of c.volumeMounts ?? []) if (m.subPath) mkdirSync(`${this.layout.volume(m.name)}/${m.subPath}`, { recursive: true });
     const [program, ...args] = plan.spec.argv;
-    const out = openSync(this.layout.log(c.name), 'a');
-    let child;
-    try {
-      child = spawn(program, args, { cwd: plan.spec.cwd, env: { ...plan.spec.env }, detached: true, stdio: ['ignore', out, out] });
-    } finally {
-      closeSync(out);
-    }
+    const child = spawn(program, args, { cwd: plan.spec.cwd, env: { ...plan.spec.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = new ContainerOutput(child, this.layout.log(c.name), criLogPath(this.layout, c.name), () =>
+      this.log('writing the container log failed; later output may be missing', fields),
+    );
     const pid = child.pid;
     const p: RunningProcess = {
       name: c.name,
@@ -270,12 +357,14 @@ export class PodRun {
       pid,
       done: false,
       exited: new Promise<ContainerExit>((resolve) => {
-        const ended = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
+        const ended = async (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
           if (p.done) return;
           p.done = true;
           this.running.delete(c.name);
           signalGroup(pid, 'SIGKILL'); // the container's other processes go with its first one
           const finishedAt = new Date();
+          // The log's tail may become the termination message: all of the output first.
+          await output.closed(error ? 0 : OUTPUT_DRAIN_MS);
           const exitCode = error ? 128 : exitCodeOf(code, signal ? constants.signals[signal] : undefined);
           const message = error
             ? error.message
@@ -292,10 +381,10 @@ export class PodRun {
           });
           resolve(exit);
         };
-        child.once('exit', (code, signal) => ended(code, signal));
+        child.once('exit', (code, signal) => void ended(code, signal));
         // Only a failed spawn (no pid) ends here; a later 'error' is a failed kill of a live process.
         child.once('error', (err) => {
-          if (pid === undefined) ended(null, null, err);
+          if (pid === undefined) void ended(null, null, err);
         });
       }),
     };
