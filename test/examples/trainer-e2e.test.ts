@@ -18,7 +18,11 @@ import { AGENT_CONTAINER, RESTORE_CONTAINER } from '../../operator/controllers/a
 import type { AIJob } from '../../operator/api/types.ts';
 import { aijobManifest, TEST_IMAGE } from '../support/aijob.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
+import { runFlotilla } from '../support/cli.ts';
 import { startOperator } from '../support/operator.ts';
+import { applyTenantRoles, namespaceTenant, waitForAggregation } from '../http/support.ts';
+import type { Tenant } from '../http/support.ts';
+import { receiptWallet, recursivePinList } from '../artifacts/support.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { addProvider, clusterRef, createJob, deleteJob, jobPods, newCorner, providerOf, removeCorner, waitJob, waitProvidersReady } from '../support/corner.ts';
 import type { Corner } from '../support/corner.ts';
@@ -49,6 +53,11 @@ const A = `tr-${corner.id}-a`;
 const B = `tr-${corner.id}-b`;
 let ns = '';
 let operator: OperatorProcess;
+let operatorUrl = '';
+let viewer: Tenant;
+let removeTenantRoles: () => Promise<void> = () => Promise.resolve();
+const signer = receiptWallet();
+const scratch = mkdtempSync(join(tmpdir(), 'trainer-e2e-'));
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-trainer');
@@ -56,8 +65,13 @@ beforeAll(async () => {
   await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00' });
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00' });
   const port = await freePort();
+  const httpPort = await freePort();
   const ep = federation();
+  removeTenantRoles = await applyTenantRoles(ep.hub.kubeconfig);
+  operatorUrl = `http://127.0.0.1:${httpPort}`;
   operator = startOperator(ns, {
+    FLOTILLA_HTTP_PORT: String(httpPort),
+    FLOTILLA_RECEIPT_KEY: signer.privateKey,
     FLOTILLA_REPORT_PORT: String(port),
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
     FLOTILLA_REPORT_SECRET: 'trainer-e2e-report-secret',
@@ -66,6 +80,8 @@ beforeAll(async () => {
     FLOTILLA_AGENT_IPFS_API: ep.kubo.provider.api,
     FLOTILLA_PROVIDER_GRACE_MS: '5000',
   });
+  viewer = await namespaceTenant(hub.kc, ns, 'viewer', 'view');
+  await waitForAggregation(ep.hub.kubeconfig, viewer.username, 'get', ns);
   await waitProvidersReady(corner, [A, B], operator);
 }, 180_000);
 
@@ -73,6 +89,8 @@ afterAll(async () => {
   await operator?.stop();
   await deleteNamespace(hub.core, ns);
   await removeCorner(corner);
+  await removeTenantRoles();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Two trainer processes with the torch.distributed environment, on loopback: the uninterrupted reference. */
@@ -183,6 +201,19 @@ it('a 2-replica trainer reclaimed mid-run resumes elsewhere from the agent check
       [RESTORE_CONTAINER, AGENT_CONTAINER],
     ]);
 
+    // A tenant who may view the job reads both replicas' logs with `flotilla logs`, through the
+    // operator and the provider's apiserver, while attempt 2 runs.
+    for (const replica of [0, 1]) {
+      const logs = await pollUntil(
+        `flotilla logs --replica ${replica} showing the resumed trainer`,
+        () => runFlotilla(['logs', name, '-n', ns, '--replica', String(replica), '--operator', operatorUrl, '--token', viewer.token]),
+        (r) => r.code === 0 && r.stdout.includes(`rank ${replica}; resumed at step`) && /\nstep \d+ loss/.test(r.stdout),
+        60_000,
+        500,
+      );
+      expect(logs.stderr).toBe('');
+    }
+
     const done: AIJob = await waitJob(ns, name, 'Succeeded', (j) => j.status?.phase === 'Succeeded' || j.status?.phase === 'Failed', 240_000);
     expect(done.status?.phase).toBe('Succeeded');
     const [first, second] = done.status?.attempts ?? [];
@@ -215,6 +246,38 @@ it('a 2-replica trainer reclaimed mid-run resumes elsewhere from the agent check
     expect(done.status?.outputCID).toBeDefined();
     const model = await catFromHub(`${done.status?.outputCID}/model.json`);
     expect(model.equals(await reference)).toBe(true);
+
+    // Every checkpoint, the output and the log tails are pinned on the hub's Kubo.
+    const pins = await pollUntil(
+      'the checkpoints, output and log tails pinned on the hub',
+      () => recursivePinList(federation().kubo.hub.api),
+      (p) => [first?.checkpointCID, second?.checkpointCID, done.status?.outputCID, second?.logTailCID].every((c) => c && p.includes(c)),
+      60_000,
+      500,
+    );
+    expect(pins).toEqual(expect.arrayContaining([first?.checkpointCID, done.status?.outputCID]));
+
+    // `flotilla get` writes the output and each attempt's last checkpoint, verified against the signed receipt.
+    await waitJob(ns, name, 'a receipt', (j) => Boolean(j.status?.receiptCID), 60_000);
+    const out = join(scratch, 'out');
+    const got = await runFlotilla([
+      'get',
+      name,
+      '-o',
+      out,
+      '-n',
+      ns,
+      '--kubeconfig',
+      federation().hub.kubeconfig,
+      '--kubo',
+      federation().kubo.hub.api,
+      '--signer',
+      signer.address,
+      '--checkpoints',
+    ]);
+    expect(got.code).toBe(0);
+    expect(readFileSync(join(out, 'model.json')).equals(await reference)).toBe(true);
+    expect(readdirSync(join(`${out}-checkpoints`, 'attempt-1'))).toEqual([`step-${String(step).padStart(8, '0')}`]);
   } finally {
     await deleteJob(ns, name);
     await providerOf(corner, A)
