@@ -108,8 +108,8 @@ export interface ArtifactsConfig {
 
 export const DEFAULT_FETCH_IMAGE = 'docker.io/curlimages/curl:8.11.1';
 
-/** The operator image of this release: the job agent runs from it (the chart sets the exact reference). */
-export const DEFAULT_AGENT_IMAGE = `ghcr.io/flotilla/operator:${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+/** The operator image of this release (package.json's version: config.test.ts): the job agent runs from it; the chart sets the exact reference. */
+export const DEFAULT_AGENT_IMAGE = 'ghcr.io/flotilla/operator:0.1.0';
 
 /**
  * A bind address: unset → loopback only (out of cluster nothing else should reach the operator),

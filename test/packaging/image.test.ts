@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, normalize, posix } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from '../../federation/paths.ts';
+import { AGENT_COMMAND } from '../../operator/controllers/aijob/agent-step.ts';
 
 interface Instruction {
   readonly op: string;
@@ -150,7 +151,9 @@ function copiedFromContext(stage: Stage): Set<string> {
 
 const entrypoint = JSON.parse(finalStage.instructions.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
 const entry = entrypoint[1]!;
-const closure = moduleClosure(entry);
+// The job agent runs from the same image (agent-step.ts: `node operator/agent/main.ts`): its modules count too.
+const agentEntry = AGENT_COMMAND[1];
+const closure = [...new Set([...moduleClosure(entry), ...moduleClosure(agentEntry)])];
 const inImage = copiedFromContext(finalStage);
 
 describe('the operator image (Dockerfile, .dockerignore)', () => {
@@ -159,8 +162,10 @@ describe('the operator image (Dockerfile, .dockerignore)', () => {
     expect(finalStage.instructions.find((i) => i.op === 'FROM')?.args).toMatch(/^node:24[-.@]/);
   });
 
-  test('every module the operator imports is in a clean clone, in the build context and copied into /app', () => {
+  test('every module the operator and its job agent import is in a clean clone, in the build context and copied into /app', () => {
     expect(closure.length).toBeGreaterThan(20);
+    expect(AGENT_COMMAND[0]).toBe('node');
+    expect(closure).toEqual(expect.arrayContaining(['operator/agent/main.ts', 'operator/agent/run.ts', 'operator/artifacts/verified-dag.ts']));
     const missing = closure.filter((f) => !cloneFiles.includes(f) || !context.has(f) || !inImage.has(f));
     expect(missing).toEqual([]);
   });
