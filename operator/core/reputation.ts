@@ -26,7 +26,7 @@ export interface AttemptOutcome {
 
 /** A provider's fault or its taking the capacity back; everything else counts as completed. */
 export function classify(reason: string): OutcomeClass {
-  if (reason === 'Preempted: BindTimeout' || reason === 'Preempted: CreateRefused') return 'failed';
+  if (reason === 'Preempted: BindTimeout' || reason === 'Preempted: CreateRefused' || reason === 'Preempted: RestoreFailed') return 'failed';
   if (reason.startsWith('Preempted')) return 'preempted';
   return 'completed';
 }

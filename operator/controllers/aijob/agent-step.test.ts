@@ -137,5 +137,27 @@ describe("the replica's report", () => {
       },
     };
     expect(observePod('provider-a', pod)?.exit).toEqual({ code: 0, reason: 'Completed', message: agentMsg });
+    expect(observePod('provider-a', pod)?.restoreFailed).toBeUndefined();
+  });
+
+  it('observePod says when flotilla-restore failed, with its message', () => {
+    const pod: V1Pod = {
+      metadata: { name: 'p', uid: 'u', labels: { 'flotilla.dev/attempt': '2', 'flotilla.dev/replica': '1' } },
+      spec: { nodeName: 'n', containers: [] },
+      status: {
+        phase: 'Failed',
+        initContainerStatuses: [
+          {
+            name: RESTORE_CONTAINER,
+            image: 'a',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 1, message: 'restore failed: Kubo unreachable\n' } },
+          },
+        ],
+      },
+    };
+    expect(observePod('provider-a', pod)?.restoreFailed).toBe('restore failed: Kubo unreachable');
   });
 });

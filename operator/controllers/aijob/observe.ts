@@ -7,7 +7,7 @@ import type { ObservedNode, ObservedPod, PodPhase } from '../../core/lifecycle/t
 import { boundText, TEXT_BOUNDS } from '../../core/bounded-text.ts';
 import { findCondition } from '../../core/conditions.ts';
 import { LABEL_REPLICA } from './pod-template.ts';
-import { AGENT_CONTAINER } from './agent-step.ts';
+import { AGENT_CONTAINER, RESTORE_CONTAINER } from './agent-step.ts';
 
 const PHASES = new Set(['Pending', 'Running', 'Succeeded', 'Failed']);
 const ms = (t: Date | string | undefined) => (t === undefined ? undefined : new Date(t).getTime());
@@ -60,6 +60,9 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
   const disruption = target?.status === 'True' ? target : undefined;
   const main = pod.status?.containerStatuses?.find((c) => c.name === 'main') ?? pod.status?.containerStatuses?.[0];
   const terminated = main?.state?.terminated;
+  const restore = pod.status?.initContainerStatuses?.find((c) => c.name === RESTORE_CONTAINER)?.state?.terminated;
+  const restoreFailed =
+    restore && restore.exitCode !== 0 ? boundText(restore.message?.trim() || `exit code ${restore.exitCode}`, TEXT_BOUNDS.message) : undefined;
   const message = reportMessage(terminated?.message, pod.status?.initContainerStatuses?.find((c) => c.name === AGENT_CONTAINER)?.state?.terminated?.message);
   const startedAt = ms(terminated?.startedAt ?? main?.state?.running?.startedAt ?? (phase === 'Running' ? pod.status?.startTime : undefined));
   const finishedAt = ms(terminated?.finishedAt);
@@ -74,6 +77,7 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
     ...(pod.metadata?.deletionTimestamp ? { deleteBy: ms(pod.metadata.deletionTimestamp) as number } : {}),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     ...(pod.spec?.nodeName && nodeOf ? { node: nodeOf(pod.spec.nodeName) } : {}),
+    ...(restoreFailed !== undefined ? { restoreFailed } : {}),
     ...(disruption
       ? {
           disruption: {

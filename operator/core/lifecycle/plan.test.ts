@@ -2,6 +2,7 @@ import type { AIJobStatus } from '../../api/types.ts';
 import type { PlacementDecision } from '../placement/types.ts';
 import { gpuSecondsOf, needsPlacement, planReconcile, podName } from './plan.ts';
 import type { JobView, ObservedPod, PlanInput } from './types.ts';
+import { classify } from '../reputation.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const OUT = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
@@ -228,6 +229,19 @@ describe('planReconcile: preemption', () => {
     expect(p.requeueAfterMs).toBe(0);
     expect(p.events.map((e) => e.reason)).toEqual(['Preempted']);
     expect(needsPlacement(job(p.status), T0 + 61_000)).toBe(true);
+  });
+
+  it("closes the attempt as the provider's fault when a replica's job agent could not restore the checkpoint", () => {
+    const scheduledOnly = scheduled();
+    const p = plan(scheduledOnly, [
+      pod(0, { phase: 'Failed', restoreFailed: 'Kubo kept failing for 120 s: context deadline exceeded' }),
+      pod(1, { phase: 'Pending' }),
+    ]);
+    expect(p.status.attempts?.[0]).toMatchObject({ reason: 'Preempted: RestoreFailed' });
+    expect(p.status.attempts?.[0]?.message).toContain('could not restore its checkpoint: Kubo kept failing');
+    expect(p.status.phase).not.toBe('Failed');
+    expect(p.deletePods.map((d) => d.name).sort()).toEqual(['train-01234567-a1-r0', 'train-01234567-a1-r1']);
+    expect(classify('Preempted: RestoreFailed')).toBe('failed');
   });
 
   it('treats a replica that vanished from a Running attempt as preempted', () => {

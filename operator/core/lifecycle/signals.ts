@@ -15,6 +15,8 @@
 //   BindTimeout          replicas still Pending past the bind timeout (the provider's scheduler
 //                        cannot or will not bind them)
 //   ProviderUnreachable  the provider's API server did not answer for the whole grace period
+//   RestoreFailed        a replica's job agent could not restore the checkpoint it resumes from: the
+//                        provider's IPFS node did not serve it (the pod failed in its init step)
 //   CreateRefused        the provider's API server refused to create the pods (ResourceQuota
 //                        exceeded, Pod Security, LimitRange): reported by the controller, not here
 //
@@ -23,7 +25,8 @@
 import type { AIJobAttempt } from '../../api/types.ts';
 import type { LifecycleTiming, ObservedPod, ProviderReachability } from './types.ts';
 
-export type PreemptionSignal = 'DisruptionTarget' | 'NodeLost' | 'NodeReclaimed' | 'PodDeleted' | 'BindTimeout' | 'ProviderUnreachable' | 'CreateRefused';
+export type PreemptionSignal =
+  'DisruptionTarget' | 'NodeLost' | 'NodeReclaimed' | 'PodDeleted' | 'BindTimeout' | 'ProviderUnreachable' | 'CreateRefused' | 'RestoreFailed';
 
 export const DEFAULT_TIMING: LifecycleTiming = { bindTimeoutMs: 5 * 60_000, unreachableGraceMs: 60_000, maxReclaimGraceMs: 10 * 60_000 };
 
@@ -72,6 +75,10 @@ export function detectPreemption(ctx: SignalContext): Detected | undefined {
 
   const disrupted = pods.find((p) => p.disruption);
   if (disrupted) return { signal: 'DisruptionTarget', detail: `${disrupted.name}: ${disrupted.disruption?.reason}: ${disrupted.disruption?.message}` };
+
+  // Before any failure of the job's own: the work never started, the provider's IPFS node failed it.
+  const unrestored = pods.find((p) => p.restoreFailed !== undefined);
+  if (unrestored) return { signal: 'RestoreFailed', detail: `${unrestored.name} could not restore its checkpoint: ${unrestored.restoreFailed}` };
 
   const lost = pods.find((p) => live(p) && p.nodeName && (p.node?.state === 'Missing' || p.node?.state === 'NotReady'));
   if (lost) {

@@ -33,6 +33,11 @@ export interface ObservedPod {
   readonly deleteBy?: number;
   /** The DisruptionTarget condition is True: Kubernetes is taking the pod away (preemption, eviction…). */
   readonly disruption?: { readonly reason: string; readonly message: string };
+  /**
+   * The job agent's flotilla-restore init container failed: the provider's IPFS node could not serve
+   * the checkpoint the attempt resumes from (its log tail, bounded).
+   */
+  readonly restoreFailed?: string;
   /** The main container's terminated state. */
   readonly exit?: { readonly code: number; readonly reason: string; readonly message?: string };
   /** Epoch ms the main container started running (or the pod started). */
