@@ -15,8 +15,7 @@
 // Any mismatch is an error (exit 1) and leaves no files. --skip-receipt skips 2–3 (for hubs that
 // sign no receipts): the CID is then the hub's word, still checked block by block.
 import { existsSync, readdirSync, rmSync, renameSync, rmdirSync, statSync } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
@@ -26,7 +25,8 @@ import { CliError, describeKubeError } from '../errors.ts';
 import { connectHub, getAIJob } from '../kube.ts';
 import type { HubFlags } from '../kube.ts';
 import { DagVerificationError, DagWalker, DEFAULT_DAG_LIMITS } from '../../operator/artifacts/verified-dag.ts';
-import type { DagSink, DagSummary } from '../../operator/artifacts/verified-dag.ts';
+import type { DagSummary } from '../../operator/artifacts/verified-dag.ts';
+import { FolderSink } from '../../operator/artifacts/folder-sink.ts';
 import { resolveKuboApi } from './add.ts';
 import { checkReceipt } from './receipt.ts';
 
@@ -75,38 +75,6 @@ export function kuboBlocks(api: string, timeoutMs: number): (cid: CID) => Promis
     }
     return Buffer.concat(chunks);
   };
-}
-
-/** Writes the walk under `root`; files are created exclusively (a duplicate entry name fails). */
-class FolderSink implements DagSink {
-  private readonly root: string;
-  private readonly handles = new Map<string, FileHandle>();
-
-  constructor(root: string) {
-    this.root = root;
-  }
-
-  async directory(path: string): Promise<void> {
-    if (path !== '') await mkdir(join(this.root, path));
-  }
-
-  async file(path: string): Promise<void> {
-    this.handles.set(path, await open(join(this.root, path), 'wx'));
-  }
-
-  async data(path: string, bytes: Uint8Array): Promise<void> {
-    await this.handles.get(path)?.write(bytes);
-  }
-
-  async end(path: string): Promise<void> {
-    await this.handles.get(path)?.close();
-    this.handles.delete(path);
-  }
-
-  async closeAll(): Promise<void> {
-    for (const h of this.handles.values()) await h.close().catch(() => undefined);
-    this.handles.clear();
-  }
 }
 
 /** Downloads `cid` into `target` (which must not exist or be an empty folder), all or nothing. */

@@ -10,11 +10,10 @@
 // is refused. Kubo failures are retried with backoff for FLOTILLA_AGENT_RESTORE_TIMEOUT_MS; a DAG
 // that does not verify is not (the same bytes would come back).
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DagVerificationError, DagWalker } from '../artifacts/verified-dag.ts';
-import type { DagSink } from '../artifacts/verified-dag.ts';
+import { FolderSink } from '../artifacts/folder-sink.ts';
 import { KuboError } from '../artifacts/kubo.ts';
 import { exponentialBackoffMs } from '../core/backoff.ts';
 import type { Logger } from '../log.ts';
@@ -32,51 +31,24 @@ const BACKOFF = { baseMs: 1_000, maxMs: 15_000 };
  * run as another user than the agent, and it must be able to rotate (delete) restored
  * checkpoints; the folder is the pod's own volume.
  */
-class CheckpointSink implements DagSink {
-  private readonly root: string;
-  private readonly handles = new Map<string, FileHandle>();
+class CheckpointSink extends FolderSink {
   private sawRoot = false;
   private topLevel = 0;
 
   constructor(root: string) {
-    this.root = root;
+    super(root, { shared: true });
   }
 
-  private entry(path: string): string {
+  protected override target(path: string): string {
     if (!this.sawRoot) throw new DagVerificationError('the CID is a file, not a folder wrapping one checkpoint entry');
     if (!path.includes('/') && ++this.topLevel > 1)
       throw new DagVerificationError('the CID wraps more than one entry; a checkpoint the agent added wraps exactly one');
-    return join(this.root, path);
+    return super.target(path);
   }
 
-  async directory(path: string): Promise<void> {
-    if (path === '') {
-      this.sawRoot = true;
-      return;
-    }
-    const abs = this.entry(path);
-    await mkdir(abs);
-    await chmod(abs, 0o777);
-  }
-
-  async file(path: string): Promise<void> {
-    const handle = await open(this.entry(path), 'wx', 0o666);
-    this.handles.set(path, handle);
-    await handle.chmod(0o666);
-  }
-
-  async data(path: string, bytes: Uint8Array): Promise<void> {
-    await this.handles.get(path)?.write(bytes);
-  }
-
-  async end(path: string): Promise<void> {
-    await this.handles.get(path)?.close();
-    this.handles.delete(path);
-  }
-
-  async closeAll(): Promise<void> {
-    for (const h of this.handles.values()) await h.close().catch(() => undefined);
-    this.handles.clear();
+  override async directory(path: string): Promise<void> {
+    if (path === '') this.sawRoot = true;
+    else await super.directory(path);
   }
 }
 
