@@ -83,6 +83,17 @@ export class AIJobStore {
     return job && this.mayActOn(job) ? job : undefined;
   }
 
+  /** The job as the API server has it now (for a retry after 409; the cache may lag). */
+  async read(job: AIJob): Promise<AIJob> {
+    return (await this.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: AIJOB.plural,
+      namespace: job.metadata.namespace ?? '',
+      name: job.metadata.name ?? '',
+    })) as AIJob;
+  }
+
   /** The job as cached, whoever runs it. */
   peek(key: string): AIJob | undefined {
     const [namespace, name] = key.split('/');

@@ -21,7 +21,7 @@
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AIJob, AIJobStatus } from '../../api/types.ts';
+import type { AIJob } from '../../api/types.ts';
 import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { sameJson } from '../../core/json.ts';
@@ -75,6 +75,7 @@ import type { CopyPayload } from './secret-copies.ts';
 import { readSecretSources } from './secret-source.ts';
 import type { ReportEndpoint } from './pod-template.ts';
 import { keepLogTail } from './log-tails.ts';
+import type { AgentTarget } from './agent-step.ts';
 
 export interface AIJobControllerOptions {
   readonly hub: KubeConfig;
@@ -106,7 +107,7 @@ export interface AIJobControllerOptions {
   /** Where closing attempts keep their replicas' log tails (log-tails.ts): the hub's IPFS node; absent: not kept. */
   readonly logTails?: { readonly addFolder: (files: Array<{ path: string; content: Uint8Array }>) => Promise<string> };
   /** The job agent (agent-step.ts): its image, and the IPFS API it adds to when the GPUProvider names no spec.ipfsApi. */
-  readonly agent?: { readonly image: string; readonly ipfsApi?: string };
+  readonly agent?: { readonly image: string; readonly ipfsApi?: string; readonly ipfsApiAuthSecret?: string };
   /** Offered to replicas for live checkpoint reports (FLOTILLA_REPORT_URL/TOKEN). */
   readonly checkpointReports?: ReportEndpoint;
   /** Told about every attempt this controller closed (reputation, metrics); errors are logged, not retried. */
@@ -561,7 +562,7 @@ export class AIJobController {
     }
     if (!sameJson(plan.status, job.status ?? {})) {
       const before = job.metadata.resourceVersion;
-      job = await this.store.patchStatus(job, await this.withLogTails(key, original, plan.status));
+      job = await this.store.patchStatus(job, plan.status);
       if (progress) progress.statusWritten = true;
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase)
@@ -626,6 +627,9 @@ export class AIJobController {
         }
       }
     }
+    // After the replacement's pods (a preempted job is not held up for its log) and before the
+    // closed attempt's pods are deleted (they hold the log).
+    job = await this.keepLogTails(key, original, job);
     for (const d of plan.deletePods) {
       const client = this.opts.registry.get(d.provider);
       if (!client) throw new Error(`cannot delete ${d.name}: provider ${d.provider} is not connected`);
@@ -717,17 +721,18 @@ export class AIJobController {
 
   /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
   /**
-   * The closing attempts' log tails (log-tails.ts) on the status about to be written: read while
-   * their pods still exist, bounded in time, so a closing attempt is never held up for long.
+   * The log tails (log-tails.ts) of the attempts this pass closed, recorded on them: read while their
+   * pods still exist, bounded in time, written with the job's resourceVersion (a conflict leaves the
+   * attempt without its tail rather than overwrite someone else's write).
    */
-  private async withLogTails(key: string, original: AIJob, status: AIJobStatus): Promise<AIJobStatus> {
+  private async keepLogTails(key: string, original: AIJob, job: AIJob): Promise<AIJob> {
     const keeper = this.opts.logTails;
-    const closing = keeper ? closedAttempts(original.status, status) : [];
-    if (!keeper || closing.length === 0) return status;
+    const closing = keeper && job.status ? closedAttempts(original.status, job.status) : [];
+    if (!keeper || closing.length === 0) return job;
     const tails = new Map<number, string>();
     await Promise.all(
       closing.map(async (outcome) => {
-        const attempt = status.attempts?.find((a) => a.index === outcome.index);
+        const attempt = job.status?.attempts?.find((a) => a.index === outcome.index);
         const client = this.opts.registry.get(outcome.provider);
         if (!attempt || attempt.logTailCID || !client) return;
         try {
@@ -746,14 +751,35 @@ export class AIJobController {
         }
       }),
     );
-    if (tails.size === 0) return status;
-    return { ...status, attempts: (status.attempts ?? []).map((a) => (tails.has(a.index) ? { ...a, logTailCID: tails.get(a.index) as string } : a)) };
+    if (tails.size === 0) return job;
+    // Only a field added to closed attempts: on a conflict (the pinner or a report wrote meanwhile)
+    // it is merged into the job as it is now and written again.
+    let current = job;
+    for (let attempt = 1; ; attempt++) {
+      const attempts = (current.status?.attempts ?? []).map((a) =>
+        tails.has(a.index) && a.endTime && !a.logTailCID ? { ...a, logTailCID: tails.get(a.index) as string } : a,
+      );
+      const before = current.metadata.resourceVersion;
+      try {
+        const written = await this.store.patchStatus(current, { attempts });
+        this.markSuperseded(key, before, written.metadata.resourceVersion);
+        return written;
+      } catch (err) {
+        if ((err as { code?: number }).code === 409 && attempt < 3) {
+          current = await this.store.read(current).catch(() => current);
+          continue;
+        }
+        this.opts.log('info', "could not record the attempt's log tail", { job: key, error: errorMessage(err) });
+        return job;
+      }
+    }
   }
 
   /** The job agent for a pod at a provider: where it adds (the GPUProvider's spec.ipfsApi, else the operator's default); none without one. */
-  private agentTarget(providerIpfsApi: string | undefined): { agent?: { image: string; ipfsApi: string } } {
-    const ipfsApi = providerIpfsApi ?? this.opts.agent?.ipfsApi;
-    return this.opts.agent && ipfsApi ? { agent: { image: this.opts.agent.image, ipfsApi } } : {};
+  private agentTarget(provider: { ipfsApi?: string | undefined; ipfsApiAuthSecret?: string | undefined }): { agent?: AgentTarget } {
+    const ipfsApi = provider.ipfsApi ?? this.opts.agent?.ipfsApi;
+    const authSecret = provider.ipfsApi !== undefined ? provider.ipfsApiAuthSecret : (provider.ipfsApiAuthSecret ?? this.opts.agent?.ipfsApiAuthSecret);
+    return this.opts.agent && ipfsApi ? { agent: { image: this.opts.agent.image, ipfsApi, ...(authSecret ? { ipfsApiAuthSecret: authSecret } : {}) } } : {};
   }
 
   private async createPods(key: string, owner: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
@@ -801,7 +827,7 @@ export class AIJobController {
               priorityClassName: client.priorityClassName,
               ...((client.ipfsGateway ?? this.opts.ipfsGateway) ? { ipfsGateway: client.ipfsGateway ?? this.opts.ipfsGateway } : {}),
               ...(this.opts.inputFetchImage ? { inputFetchImage: this.opts.inputFetchImage } : {}),
-              ...this.agentTarget(client.ipfsApi),
+              ...this.agentTarget(client),
             },
             this.opts.hubId,
             this.opts.checkpointReports,
