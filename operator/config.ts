@@ -96,6 +96,8 @@ export interface ArtifactsConfig {
   readonly fetchImage: string;
   /** Kubo RPC API the job agent adds to when the pod's GPUProvider names no spec.ipfsApi; absent with none: no agent. */
   readonly agentIpfsApi?: string;
+  /** Secret (in each provider's namespace) with the agent's Authorization header, for GPUProviders that name no spec.ipfsApi. */
+  readonly agentIpfsApiAuthSecret?: string;
   /** Image of the job agent (the operator's own image: the agent is operator/agent/main.ts). */
   readonly agentImage: string;
   readonly pinTimeoutMs: number;
@@ -217,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       ...(env.FLOTILLA_IPFS_GATEWAY ? { ipfsGateway: env.FLOTILLA_IPFS_GATEWAY } : {}),
       fetchImage: env.FLOTILLA_INPUT_FETCH_IMAGE || DEFAULT_FETCH_IMAGE,
       ...(env.FLOTILLA_AGENT_IPFS_API ? { agentIpfsApi: env.FLOTILLA_AGENT_IPFS_API } : {}),
+      ...(env.FLOTILLA_AGENT_IPFS_API_AUTH_SECRET ? { agentIpfsApiAuthSecret: env.FLOTILLA_AGENT_IPFS_API_AUTH_SECRET } : {}),
       agentImage: env.FLOTILLA_AGENT_IMAGE || DEFAULT_AGENT_IMAGE,
       pinTimeoutMs: positiveInt(env, 'FLOTILLA_PIN_TIMEOUT_MS', 300_000),
       pinConcurrency: positiveInt(env, 'FLOTILLA_PIN_CONCURRENCY', 4),

@@ -248,7 +248,11 @@ async function main(): Promise<void> {
         // Succeeded waits for OutputPinned only when something pins (the artifacts controller below).
         pinsOutputs: Boolean(config.artifacts.kuboApi),
         inputFetchImage: config.artifacts.fetchImage,
-        agent: { image: config.artifacts.agentImage, ...(config.artifacts.agentIpfsApi ? { ipfsApi: config.artifacts.agentIpfsApi } : {}) },
+        agent: {
+          image: config.artifacts.agentImage,
+          ...(config.artifacts.agentIpfsApi ? { ipfsApi: config.artifacts.agentIpfsApi } : {}),
+          ...(config.artifacts.agentIpfsApiAuthSecret ? { ipfsApiAuthSecret: config.artifacts.agentIpfsApiAuthSecret } : {}),
+        },
         // Closing attempts keep their replicas' log tails on the hub's Kubo (off without one, like pins).
         ...(config.artifacts.kuboApi ? { logTails: new KuboNode(config.artifacts.kuboApi) } : {}),
         ...(config.artifacts.ipfsGateway ? { ipfsGateway: config.artifacts.ipfsGateway } : {}),

@@ -27,6 +27,11 @@ describe('parseAgentConfig', () => {
     });
   });
 
+  it("takes the provider's Kubo credential as one header value, and refuses one that is not", () => {
+    expect(parseAgentConfig({ ...base, FLOTILLA_IPFS_API_AUTH: 'Bearer s3cret' }, 'run').ipfsAuth).toBe('Bearer s3cret');
+    expect(() => parseAgentConfig({ ...base, FLOTILLA_IPFS_API_AUTH: 'Bearer a\r\nX-Evil: 1' }, 'run')).toThrow(/FLOTILLA_IPFS_API_AUTH/);
+  });
+
   it('reads everything the operator sets', () => {
     const config = parseAgentConfig(
       {

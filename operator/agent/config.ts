@@ -40,6 +40,8 @@ export interface AgentLimits {
 export interface AgentConfig {
   /** Kubo RPC API base URL, no trailing slash. */
   readonly ipfsApi: string;
+  /** The Authorization header sent to ipfsApi (FLOTILLA_IPFS_API_AUTH): the provider's Kubo API credential, when it asks for one. */
+  readonly ipfsAuth?: string;
   readonly checkpointPath?: string;
   readonly outputPath?: string;
   readonly resumeFromCid?: string;
@@ -134,6 +136,9 @@ function jobIdentity(env: Env, requiredBy: string | undefined): JobIdentity | un
 /** The configuration of `command`, or an AgentConfigError naming the first variable that is wrong. */
 export function parseAgentConfig(env: Env, command: AgentCommand): AgentConfig {
   const ipfsApi = httpUrl(env, 'FLOTILLA_IPFS_API') ?? fail('FLOTILLA_IPFS_API is required (the Kubo RPC API, e.g. http://127.0.0.1:5001)');
+  const ipfsAuth = text(env, 'FLOTILLA_IPFS_API_AUTH');
+  // One header value: printable, no line breaks (it is written into every request to Kubo).
+  if (ipfsAuth !== undefined && !/^[\x20-\x7e]{1,4096}$/.test(ipfsAuth)) fail('FLOTILLA_IPFS_API_AUTH must be one header value: 1–4096 printable characters');
   const checkpointPath = absolutePath(env, 'FLOTILLA_CHECKPOINT_PATH');
   const outputPath = absolutePath(env, 'FLOTILLA_OUTPUT_PATH');
   if (command === 'run' && outputPath === undefined) fail('FLOTILLA_OUTPUT_PATH is required for run');
@@ -160,6 +165,7 @@ export function parseAgentConfig(env: Env, command: AgentCommand): AgentConfig {
   const terminationLog = absolutePath(env, 'FLOTILLA_TERMINATION_LOG') ?? DEFAULT_TERMINATION_LOG;
   return {
     ipfsApi,
+    ...(ipfsAuth !== undefined ? { ipfsAuth } : {}),
     ...(checkpointPath !== undefined ? { checkpointPath } : {}),
     ...(outputPath !== undefined ? { outputPath } : {}),
     ...(resumeFromCid !== undefined ? { resumeFromCid } : {}),

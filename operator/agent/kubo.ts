@@ -91,10 +91,13 @@ async function addedCid(res: IncomingMessage, want: string): Promise<string> {
 export class AgentKubo {
   readonly api: string;
   private readonly client: KuboRPCClient;
+  /** The provider's Kubo credential (an API.Authorizations entry), sent with every request. */
+  private readonly auth: Record<string, string>;
 
-  constructor(api: string) {
+  constructor(api: string, authorization?: string) {
     this.api = api;
-    this.client = create({ url: api });
+    this.auth = authorization !== undefined ? { authorization } : {};
+    this.client = create({ url: api, headers: this.auth });
   }
 
   /** Uploads `entries` (CIDv1, pinned); returns the CID of the entry at `want` ('' = the wrapping folder). */
@@ -107,7 +110,7 @@ export class AgentKubo {
     try {
       return await new Promise<string>((resolve, reject) => {
         const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-        const req = request(url, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, signal });
+        const req = request(url, { method: 'POST', headers: { ...this.auth, 'content-type': `multipart/form-data; boundary=${boundary}` }, signal });
         req.once('response', (res) => void addedCid(res, want).then(resolve, reject));
         req.once('error', (err) => reject(localError ?? err));
         pipeline(Readable.from(multipartBody(boundary, entries)), req).catch((err: unknown) => {

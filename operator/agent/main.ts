@@ -39,7 +39,7 @@ async function restore(): Promise<void> {
   const log = jsonLogger('agent-restore');
   try {
     await restoreCheckpoint(config, {
-      kubo: new AgentKubo(config.ipfsApi),
+      kubo: new AgentKubo(config.ipfsApi, config.ipfsAuth),
       log,
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -53,7 +53,7 @@ async function restore(): Promise<void> {
 async function run(): Promise<void> {
   const config = configFor('run');
   const log = jsonLogger('agent');
-  const agent = new AgentRun(config, { kubo: new AgentKubo(config.ipfsApi), log, now: Date.now, send: sendReport });
+  const agent = new AgentRun(config, { kubo: new AgentKubo(config.ipfsApi, config.ipfsAuth), log, now: Date.now, send: sendReport });
   const stop = (signal: string) => void agent.flush(signal).then(() => process.exit(0));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

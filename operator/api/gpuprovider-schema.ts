@@ -121,6 +121,10 @@ export const gpuProviderSpecSchema = {
         { rule: `isURL(self) && url(self).getScheme() in ['http', 'https']`, message: 'spec.ipfsApi must be an absolute http or https URL' },
       ],
     },
+    ipfsApiAuthSecret: dnsSubdomain(
+      'spec.ipfsApiAuthSecret',
+      "Secret in spec.namespace at the provider whose key `authorization` is the Authorization header the job agent sends to spec.ipfsApi (e.g. `Bearer <token>` of a Kubo API.Authorizations entry allowed only /api/v0/add and /api/v0/block/get). Only the agent container reads it: the job's own containers, which share the pod's network, cannot use the API. The operator's FLOTILLA_AGENT_IPFS_API_AUTH_SECRET when unset.",
+    ),
   },
 } as const satisfies SchemaProps;
 

@@ -244,6 +244,10 @@ export class ProviderConnection implements ProviderClient {
     return this.spec.ipfsApi;
   }
 
+  get ipfsApiAuthSecret(): string | undefined {
+    return this.spec.ipfsApiAuthSecret;
+  }
+
   get synced(): boolean {
     return this.nodeInformer.synced && this.podInformer.synced && !this.silence;
   }

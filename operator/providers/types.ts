@@ -16,6 +16,8 @@ export interface ProviderClient {
   readonly ipfsGateway?: string | undefined;
   /** GPUProvider spec.ipfsApi, when set: where the job agent adds checkpoints and outputs. */
   readonly ipfsApi?: string | undefined;
+  /** GPUProvider spec.ipfsApiAuthSecret, when set: the provider-side Secret with the agent's Authorization header. */
+  readonly ipfsApiAuthSecret?: string | undefined;
   /** Rate-limited typed client of the provider's apiserver (every request takes a token). */
   readonly core: CoreV1Api;
   /** Both informers (nodes; pods in `namespace`) have listed at least once since (re)connecting. */

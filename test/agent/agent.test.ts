@@ -20,7 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create } from 'kubo-rpc-client';
 import { parseTerminationMessage, isCid } from '../../operator/core/lifecycle/report.ts';
-import { tempDir } from '../artifacts/support.ts';
+import { PrivateKubo, tempDir } from '../artifacts/support.ts';
 import { federation, pollUntil } from '../support/federation.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -380,6 +380,51 @@ describe('run', () => {
     expect(await agent.stop()).toBe(0);
     expect(readFileSync(pod.term, 'utf8')).toBe('{}');
   });
+});
+
+describe("the provider's Kubo behind its own API credential", () => {
+  // What a provider should run: a Kubo whose RPC API needs a credential, the agent's allowed only
+  // to add and to read blocks. Lent pods share the network with the agent, so without one a job
+  // could add, unpin or shut the node down itself.
+  const AGENT_TOKEN = `agent-${randomBytes(8).toString('hex')}`;
+  const guarded = new PrivateKubo({
+    authorizations: { agent: { AuthSecret: `bearer:${AGENT_TOKEN}`, AllowedPaths: ['/api/v0/add', '/api/v0/block/get'] } },
+  });
+  beforeAll(async () => {
+    await guarded.init();
+    await guarded.start();
+  }, 120_000);
+  afterAll(() => guarded.remove());
+
+  it('the agent adds and restores with the credential it is given; a job without it, or the agent beyond its paths, is refused', async () => {
+    const pod = podEnv({ FLOTILLA_IPFS_API: guarded.api, FLOTILLA_IPFS_API_AUTH: `Bearer ${AGENT_TOKEN}` });
+    const agent = run(pod.env);
+    const bytes = randomBytes(2000);
+    writeAtomically(pod.ckpt, 'step-7', { 'model.bin': bytes });
+    await pollUntil(
+      'the checkpoint reported',
+      async () => receiver.requests.length,
+      (n) => n >= 1,
+      30_000,
+    );
+    expect(await agent.stop()).toBe(0);
+    const cid = receiver.cids()[0] as string;
+
+    const into = podEnv({ FLOTILLA_IPFS_API: guarded.api, FLOTILLA_IPFS_API_AUTH: `Bearer ${AGENT_TOKEN}`, FLOTILLA_RESUME_FROM_CID: cid });
+    expect(await startAgent('restore', into.env).exited).toBe(0);
+    expect(readFileSync(join(into.ckpt, 'step-7', 'model.bin')).equals(bytes)).toBe(true);
+
+    // Without the credential (what the job's own container has), nothing is added.
+    const anonymous = await fetch(`${guarded.api}/api/v0/version`, { method: 'POST' });
+    expect(anonymous.status).toBe(403);
+    const noAuth = podEnv({ FLOTILLA_IPFS_API: guarded.api, FLOTILLA_RESUME_FROM_CID: cid, FLOTILLA_AGENT_RESTORE_TIMEOUT_MS: '1000' });
+    expect(await startAgent('restore', noAuth.env).exited).toBe(1);
+    // The agent's own credential does not reach beyond add and block/get.
+    const shutdown = await fetch(`${guarded.api}/api/v0/shutdown`, { method: 'POST', headers: { authorization: `Bearer ${AGENT_TOKEN}` } });
+    expect(shutdown.status).toBe(403);
+    const unpin = await fetch(`${guarded.api}/api/v0/pin/rm?arg=${cid}`, { method: 'POST', headers: { authorization: `Bearer ${AGENT_TOKEN}` } });
+    expect(unpin.status).toBe(403);
+  }, 120_000);
 });
 
 describe('restore', () => {

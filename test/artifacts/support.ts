@@ -68,10 +68,18 @@ export class PrivateKubo {
   private child?: ChildProcess;
   private ports?: { api: number; gateway: number; swarm: number };
   private readonly logFile: string;
+  /** Kubo's API.Authorizations: with any, every RPC call needs a credential (the test's own is `admin`). */
+  private readonly authorizations?: Record<string, { AuthSecret: string; AllowedPaths: string[] }>;
+  private readonly adminHeaders: Record<string, string>;
 
-  constructor() {
+  constructor(opts: { authorizations?: Record<string, { AuthSecret: string; AllowedPaths: string[] }> } = {}) {
     this.repo = mkdtempSync(join(tmpdir(), 'flotilla-kubo-'));
     this.logFile = join(this.repo, 'daemon.log');
+    if (opts.authorizations) {
+      const admin = `admin-${Math.random().toString(36).slice(2)}`;
+      this.authorizations = { ...opts.authorizations, admin: { AuthSecret: `bearer:${admin}`, AllowedPaths: ['/api/v0'] } };
+      this.adminHeaders = { authorization: `Bearer ${admin}` };
+    } else this.adminHeaders = {};
   }
 
   get node(): KuboNode {
@@ -86,7 +94,9 @@ export class PrivateKubo {
     const swarmPort = Number(/\/tcp\/(\d+)\//.exec(provider.swarm)?.[1]);
     const configFile = join(this.repo, 'config');
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(configFile, JSON.stringify(loopbackConfig(config, this.ports, { id: provider.peerId, swarmPort }), null, 2));
+    const closed = loopbackConfig(config, this.ports, { id: provider.peerId, swarmPort }) as { API?: Record<string, unknown> };
+    if (this.authorizations) closed.API = { ...closed.API, Authorizations: this.authorizations };
+    writeFileSync(configFile, JSON.stringify(closed, null, 2));
     this.api = `http://127.0.0.1:${this.ports.api}`;
   }
 
@@ -100,7 +110,7 @@ export class PrivateKubo {
     await pollUntil(
       `private Kubo API on ${this.api}`,
       () =>
-        fetch(`${this.api}/api/v0/id`, { method: 'POST' }).then(
+        fetch(`${this.api}/api/v0/id`, { method: 'POST', headers: this.adminHeaders }).then(
           (r) => r.ok,
           () => false,
         ),
@@ -112,8 +122,12 @@ export class PrivateKubo {
     await pollUntil(
       'private Kubo peered with the provider Kubo',
       async () => {
-        await fetch(`${this.api}/api/v0/swarm/connect?arg=${encodeURIComponent(provider.swarm)}`, { method: 'POST' }).catch(() => undefined);
-        const peers = (await (await fetch(`${this.api}/api/v0/swarm/peers`, { method: 'POST' })).json()) as { Peers: Array<{ Peer: string }> | null };
+        await fetch(`${this.api}/api/v0/swarm/connect?arg=${encodeURIComponent(provider.swarm)}`, { method: 'POST', headers: this.adminHeaders }).catch(
+          () => undefined,
+        );
+        const peers = (await (await fetch(`${this.api}/api/v0/swarm/peers`, { method: 'POST', headers: this.adminHeaders })).json()) as {
+          Peers: Array<{ Peer: string }> | null;
+        };
         return (peers.Peers ?? []).some((p) => p.Peer === provider.peerId);
       },
       (ok) => ok,

@@ -32,7 +32,7 @@ const creation: PodCreation = {
   placement: { provider: 'provider-a', product: 'NVIDIA-L4', resourceName: 'nvidia.com/gpu', nodeSelector: [] },
 };
 const AGENT = { image: 'ghcr.io/flotilla/operator:0.1.0', ipfsApi: 'http://kubo.provider:5001' };
-const target = (agent?: typeof AGENT) => ({ namespace: 'lent', priorityClassName: 'low', ...(agent ? { agent } : {}) });
+const target = (agent?: typeof AGENT & { ipfsApiAuthSecret?: string }) => ({ namespace: 'lent', priorityClassName: 'low', ...(agent ? { agent } : {}) });
 const report = { url: 'http://hub:8081', secret: 's3cret' };
 const envOf = (vars: ReadonlyArray<{ name: string; value?: string }> | undefined) => Object.fromEntries((vars ?? []).map((e) => [e.name, e.value]));
 
@@ -81,6 +81,21 @@ describe('the job agent on a lent pod', () => {
     expect(env.FLOTILLA_REPORT_TOKEN).toMatch(/^[0-9a-f]{64}$/);
     // The tenant's own env (it may hold secrets' copies, rendezvous) stays main's.
     expect(Object.keys(env).every((k) => k.startsWith('FLOTILLA_'))).toBe(true);
+  });
+
+  it("gives only the agent the provider's Kubo credential, from the provider's own Secret", () => {
+    const pod = buildPod(
+      job({ checkpoint: { path: '/ckpt', every: '1m' } }),
+      creation,
+      0,
+      target({ ...AGENT, ipfsApiAuthSecret: 'kubo-agent' }),
+      'hub-1',
+      report,
+    );
+    const auth = { name: 'FLOTILLA_IPFS_API_AUTH', valueFrom: { secretKeyRef: { name: 'kubo-agent', key: 'authorization' } } };
+    expect(pod.spec?.initContainers?.[0]?.env).toContainEqual(auth);
+    expect(pod.spec?.containers[0]?.env?.some((e) => e.name === 'FLOTILLA_IPFS_API_AUTH' || e.valueFrom?.secretKeyRef?.name === 'kubo-agent')).toBe(false);
+    expect(buildPod(job(), creation, 0, target(AGENT), 'hub-1').spec?.initContainers?.[0]?.env?.some((e) => e.name === 'FLOTILLA_IPFS_API_AUTH')).toBe(false);
   });
 
   it('restores the checkpoint the job resumes from before the sidecar and main start', () => {

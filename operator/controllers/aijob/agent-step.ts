@@ -27,7 +27,12 @@ export const AGENT_COMMAND = ['node', 'operator/agent/main.ts'] as const;
 export interface AgentTarget {
   readonly image: string;
   readonly ipfsApi: string;
+  /** A Secret in the provider namespace whose key `authorization` the agent sends to ipfsApi (the Kubo API's own auth). */
+  readonly ipfsApiAuthSecret?: string;
 }
+
+/** The key of the provider-side Secret that holds the agent's Authorization header. */
+export const IPFS_API_AUTH_KEY = 'authorization';
 
 export interface AgentStep {
   /** Appended after the input-fetch init containers: restore (when resuming), then the sidecar. */
@@ -66,6 +71,11 @@ export function agentStep(job: AIJob, mainEnv: readonly V1EnvVar[], target: Agen
   const env: V1EnvVar[] = [
     ...mainEnv.filter((e) => SHARED_ENV.has(e.name) && e.value !== undefined).map((e) => ({ name: e.name, value: e.value as string })),
     { name: 'FLOTILLA_IPFS_API', value: target.ipfsApi },
+    // From a Secret the provider keeps in its own namespace: the main container never gets it, so a
+    // job cannot use (or shut down, or unpin from) the provider's IPFS node by itself.
+    ...(target.ipfsApiAuthSecret
+      ? [{ name: 'FLOTILLA_IPFS_API_AUTH', valueFrom: { secretKeyRef: { name: target.ipfsApiAuthSecret, key: IPFS_API_AUTH_KEY } } }]
+      : []),
     ...(checkpoint?.marker ? [{ name: 'FLOTILLA_CHECKPOINT_MARKER', value: checkpoint.marker }] : []),
   ];
   const container = (name: string, mode: 'restore' | 'run', mounts: V1VolumeMount[]): V1Container => ({
