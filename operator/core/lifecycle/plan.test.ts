@@ -368,6 +368,21 @@ describe('planReconcile: every preemption signal', () => {
     expect(gone.status.phase).toBe('Rescheduling');
   });
 
+  it('records at least the billed run time when the drained pods left no trace (removed at once with their node)', () => {
+    const deadline = T0 + 61_000 + 45_000;
+    const draining = plan(running(), [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline } }), pod(1)]);
+    // The replicas' checkpoint was reported live (status), then both pods vanished: nothing observed ran.
+    const reported = {
+      ...draining.status,
+      attempts: (draining.status.attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 41_000) })),
+    };
+    const gone = plan(reported, [], { now: T0 + 63_000 });
+    const closed = gone.status.attempts?.[0];
+    expect(closed).toMatchObject({ reason: 'Preempted: NodeReclaimed', checkpointCID: CKPT });
+    expect(closed?.billableGpuSeconds).toBe(41 * 8 * 2);
+    expect(closed?.gpuSeconds).toBeGreaterThanOrEqual(closed?.billableGpuSeconds ?? Infinity);
+  });
+
   it('times out replicas that stay Pending past the bind timeout', () => {
     const pending = [pod(0, { phase: 'Pending', nodeName: undefined, startedAt: undefined }), pod(1)];
     expect(plan(scheduled(), pending, { timing: { bindTimeoutMs: 120_000 } }).status.attempts?.[0]?.endTime).toBeUndefined();

@@ -728,7 +728,9 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
   b.closeAttempt(attempt.index, {
     reason: `Preempted: ${signal.signal}`,
     message: signal.detail,
-    gpuSeconds: used,
+    // Pods already gone (a drained node whose kubelet removed them at once) show no run time, but the
+    // checkpoint proves the work up to it: what ran is never recorded as less than what is billed.
+    gpuSeconds: Math.max(used, billable),
     billableGpuSeconds: billable,
     ...(checkpoint ? { checkpointCID: checkpoint.cid, ...(checkpoint.time > 0 ? { checkpointTime: iso(checkpoint.time) } : {}) } : {}),
   });
