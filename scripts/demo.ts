@@ -2,15 +2,19 @@
 //
 //   federation up (tools, hub + 3 provider clusters, Kubo pair, anvil with the escrow and a test
 //   stablecoin) → the operator (pins on the hub's Kubo, settles on anvil, takes checkpoint reports)
-//   → providers onboarded → a paid, checkpointing job is funded and submitted, with an impossible
-//   one beside it → the provider running it reclaims the node (taint with a deadline) → the job
-//   resumes on another provider from its last checkpoint → output pinned, receipt signed → the
-//   providers are paid their metered shares and the rest is refundable to the payer.
+//   → providers onboarded → a paid job is funded and submitted — the reference trainer
+//   (examples/workloads/trainer.py) as a 2-replica gang, run for real by the federation's executor
+//   with the job agent beside each replica — with an impossible one beside it → the provider running
+//   it reclaims the node (taint with a deadline) → the job resumes on another provider from the
+//   checkpoint the agent reported → the model is pinned, byte-identical to an uninterrupted run on
+//   this machine, the receipt signed → the providers are paid their metered shares and the rest is
+//   refundable to the payer.
 //
 // Exits 0 only when all of that happened. The federation and the operator stay up afterwards.
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Contract, JsonRpcProvider, Wallet } from 'ethers';
@@ -79,6 +83,8 @@ const operatorEnv = {
   FLOTILLA_REPORT_PORT: String(reportPort),
   FLOTILLA_REPORT_URL: `http://127.0.0.1:${reportPort}`,
   FLOTILLA_REPORT_SECRET_FILE: secretFile,
+  // The job agent (docs/agent.md) adds checkpoints and outputs to the provider side's Kubo.
+  FLOTILLA_AGENT_IPFS_API: ep.kubo.provider.api,
 };
 // Always a fresh one, so it runs with this configuration (a previous demo's may differ).
 await stopDaemon(ep.stateDir, 'operator');
@@ -113,12 +119,13 @@ await core.patchNamespace(
 );
 const suffix = Date.now().toString(36);
 const load = (file: string) => yaml.load(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as AIJobManifest;
-const paid = load('aijob-resumable-paid.yaml');
+const PAID_FILE = 'federation/aijob-trainer-paid.yaml';
+const paid = load(PAID_FILE);
 const impossible = load('aijob-impossible.yaml');
 const paidName = `${paid.metadata.name}-${suffix}`;
 const impossibleName = `${impossible.metadata.name}-${suffix}`;
 for (const [m, name, file] of [
-  [paid, paidName, 'aijob-resumable-paid.yaml'],
+  [paid, paidName, PAID_FILE],
   [impossible, impossibleName, 'aijob-impossible.yaml'],
 ] as const) {
   await custom.createNamespacedCustomObject({
@@ -129,6 +136,8 @@ for (const [m, name, file] of [
   });
   say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
+// The same trainer, uninterrupted, on this machine: what the federation's interrupted run must equal.
+const reference = uninterruptedModel(paid);
 const read = async (name: string) => (await custom.getNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
 
 const rpc = new JsonRpcProvider(ep.anvil.rpcUrl, ep.anvil.chainId, { staticNetwork: true });
@@ -225,14 +234,12 @@ const resumedFrom = first?.checkpointCID;
 say(`attempt ${last?.index} resumed from checkpoint ${resumedFrom ?? '(none)'}`);
 
 const kubo = new KuboNode(ep.kubo.hub.api);
-const output = JSON.parse(new TextDecoder().decode(await kubo.cat(st.outputCID ?? '', { offline: true }))) as {
-  output?: string;
-  provider?: string;
-  env?: Record<string, string>;
-};
-say(
-  `output ${st.outputCID} pinned on the hub's Kubo: "${output.output}" (written at ${output.provider}, resumed from ${output.env?.FLOTILLA_RESUME_FROM_CID ?? 'nothing'})`,
-);
+const model = await catPath(ep.kubo.hub.api, `${st.outputCID}/model.json`);
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+say(`output ${st.outputCID} pinned on the hub's Kubo: model.json sha256 ${sha(model)} (added by the job agent at ${last?.provider})`);
+const uninterrupted = await reference;
+if (sha(uninterrupted) !== sha(model)) fail(`model.json differs from an uninterrupted run of the same trainer (sha256 ${sha(uninterrupted)})`);
+say(`model.json is byte-identical to an uninterrupted 2-process run of the trainer on this machine`);
 const receipt = await verifyReceipt(kubo, st.receiptCID ?? '', { signer: new Wallet(devKey(RECEIPT_ACCOUNT)).address });
 if (!receipt.ok) fail(`receipt ${st.receiptCID} does not verify: ${receipt.problems.join('; ')}`);
 say(`receipt ${st.receiptCID}: signed by ${receipt.recovered}, ${receipt.pins.length} referenced CIDs pinned`);
@@ -261,6 +268,8 @@ process.stdout.write(`${cli('providers').trimEnd().replace(/^/gm, '    ')}\n`);
 
 process.stdout.write(`
 Look around:
+  node cli/flotilla.ts get ${paidName} -n ${NAMESPACE} -o ./model --kubo ${ep.kubo.hub.api} --signer ${new Wallet(devKey(RECEIPT_ACCOUNT)).address} --kubeconfig ${ep.hub.kubeconfig}
+  ls ${join(ep.stateDir, 'exec')}   (each replica's processes: logs, checkpoint and output folders)
   kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get aijobs
   kubectl --kubeconfig ${ep.hub.kubeconfig} -n ${NAMESPACE} get aijob ${paidName} -o yaml
   kubectl --kubeconfig ${ep.hub.kubeconfig} get gpuproviders
@@ -274,3 +283,40 @@ Tear down (federation and operator):
   make federation-down
 `);
 process.exit(0);
+
+/** Runs the job's trainer command uninterrupted, as two local processes with the torch.distributed environment; its model.json. */
+async function uninterruptedModel(job: AIJobManifest): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-demo-reference-'));
+  const [program, ...script] = job.spec.command ?? [];
+  if (!program) fail(`${PAID_FILE} has no command`);
+  const args = (rank: number) =>
+    (job.spec.args ?? []).map((a) => (a === '/ckpt' ? join(dir, `ck${rank}`) : a === '/out' ? join(dir, `out${rank}`) : a === '0.05' ? '0' : a));
+  const port = await freePort();
+  try {
+    const codes = await Promise.all(
+      [0, 1].map(
+        (rank) =>
+          new Promise<number | null>((resolve) => {
+            const child = spawn(program, [...script, ...args(rank)], {
+              cwd: repoRoot,
+              env: { ...process.env, WORLD_SIZE: '2', RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
+              stdio: 'ignore',
+            });
+            child.once('error', () => resolve(null));
+            child.once('exit', resolve);
+          }),
+      ),
+    );
+    if (codes.some((c) => c !== 0)) fail(`the uninterrupted reference run of the trainer failed (exit codes ${codes.join(', ')})`);
+    return readFileSync(join(dir, 'out0', 'model.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The bytes at an IPFS path (a file inside a folder CID) from the hub's Kubo. */
+async function catPath(api: string, path: string): Promise<Buffer> {
+  const res = await fetch(`${api}/api/v0/cat?arg=${encodeURIComponent(path)}`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
+  if (!res.ok) fail(`reading ${path} from the hub's Kubo: HTTP ${res.status} ${await res.text()}`);
+  return Buffer.from(await res.arrayBuffer());
+}

@@ -24,7 +24,7 @@ function runDemo(): Promise<{ code: number | null; out: string }> {
 // The demo leaves its operator running for people to look around; a test run does not.
 afterAll(() => stopDaemon(federation().stateDir, 'operator'));
 
-it('make demo: a paid job is reclaimed mid-run, resumes elsewhere from its checkpoint, is pinned and settles', async () => {
+it('make demo: a paid 2-replica trainer is reclaimed mid-run, resumes elsewhere from its checkpoint, ends byte-identical, is pinned and settles', async () => {
   const { code, out } = await runDemo();
   if (code !== 0) throw new Error(`demo exited ${code}:\n${out}`);
   const moved = /preempted on (provider-[a-z]), finished on (provider-[a-z])/.exec(out);
@@ -33,7 +33,8 @@ it('make demo: a paid job is reclaimed mid-run, resumes elsewhere from its check
   expect(out).toMatch(/takes its GPUs back: node \S+ tainted flotilla\.dev\/reclaim/);
   expect(out).toMatch(/attempt 1 closed: Preempted: NodeReclaimed/);
   expect(out).toMatch(/attempt 2 resumed from checkpoint b[a-z2-7]+/);
-  expect(out).toMatch(/output b[a-z2-7]+ pinned on the hub's Kubo/);
+  expect(out).toMatch(/output b[a-z2-7]+ pinned on the hub's Kubo: model\.json sha256 [0-9a-f]{64} \(added by the job agent/);
+  expect(out).toContain('model.json is byte-identical to an uninterrupted 2-process run of the trainer on this machine');
   expect(out).toMatch(/receipt b[a-z2-7]+: signed by 0x[0-9a-fA-F]{40}/);
   expect(out).toMatch(new RegExp(`${moved?.[1]} \\(0x[0-9a-fA-F]{40}\\) paid [0-9.]+ USDC`));
   expect(out).toMatch(new RegExp(`${moved?.[2]} \\(0x[0-9a-fA-F]{40}\\) paid [0-9.]+ USDC`));
