@@ -33,3 +33,41 @@ matchExpressions:
   - {key: flotilla.dev/job-uid, operator: Exists}
   - {key: flotilla.dev/attempt, operator: Exists}
 {{- end }}
+
+{{/* The provider's own Kubo (kubo.enabled): its objects live in the release namespace, outside the
+     lent namespace's default-deny policies, and carry the release name (two releases may share it).
+     52 characters at most: the StatefulSet's pods get a controller-revision-hash label of the name and
+     11 more, and label values stop at 63. */}}
+{{- define "flotilla-provider.kubo.name" -}}
+{{ printf "%s-kubo" .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "flotilla-provider.kubo.selectorLabels" -}}
+app.kubernetes.io/name: flotilla-provider-kubo
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Secret of the release namespace holding the tokens: the chart's, or kubo.auth.existingSecret. */}}
+{{- define "flotilla-provider.kubo.authSecret" -}}
+{{ .Values.kubo.auth.existingSecret | default (printf "%s-auth" (include "flotilla-provider.kubo.name" .)) }}
+{{- end }}
+
+{{/* repository@digest when a digest is set, else repository:tag. */}}
+{{- define "flotilla-provider.kubo.image" -}}
+{{- $image := .Values.kubo.image -}}
+{{- if $image.digest -}}
+{{ printf "%s@%s" $image.repository $image.digest }}
+{{- else -}}
+{{ printf "%s:%s" $image.repository $image.tag }}
+{{- end -}}
+{{- end }}
+
+{{/* The RPC API URL lent pods reach (GPUProvider spec.ipfsApi). */}}
+{{- define "flotilla-provider.kubo.apiUrl" -}}
+{{ printf "http://%s.%s.svc:5001" (include "flotilla-provider.kubo.name" .) .Release.Namespace }}
+{{- end }}
+
+{{/* A word for sh, whatever it contains: single-quoted, each ' as '"'"'. */}}
+{{- define "flotilla-provider.shellWord" -}}
+'{{ replace "'" "'\"'\"'" . }}'
+{{- end }}
