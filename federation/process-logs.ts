@@ -12,6 +12,7 @@
 // the stream ends become one P record. This file is pure: bytes and times in, bytes out.
 import { dirname, join } from 'node:path';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { allContainers } from './process-plan.ts';
 import type { PodLayout } from './process-plan.ts';
 
 export type LogStream = 'stdout' | 'stderr';
@@ -95,7 +96,7 @@ export interface KwokLogs {
  * follows when the request says so, whatever the object says.)
  */
 export function podLogsObject(pod: V1Pod, layout: PodLayout): KwokLogs {
-  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  const containers = allContainers(pod).map((c) => c.name);
   return {
     apiVersion: `${KWOK_LOGS.group}/${KWOK_LOGS.version}`,
     kind: KWOK_LOGS.kind,

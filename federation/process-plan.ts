@@ -38,6 +38,9 @@ export interface ContainerOrder {
 
 export const isSidecar = (c: V1Container): boolean => c.restartPolicy === 'Always';
 
+/** Init containers (sidecars included) then the regular ones, as declared. */
+export const allContainers = (pod: V1Pod): V1Container[] => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+
 export function containerOrder(pod: V1Pod): ContainerOrder {
   return {
     init: (pod.spec?.initContainers ?? []).map((container) => ({ role: isSidecar(container) ? 'sidecar' : 'init', container })),

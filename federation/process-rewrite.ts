@@ -18,6 +18,7 @@
 // Like the kubelet, $(VAR) in command, args and env values expands to the container's own env
 // ($$ is a literal $); the env is the host's basics (PATH, HOME, locale) plus the container's.
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { allContainers } from './process-plan.ts';
 
 /** Host variables a process inherits; the marker lets `federation down` find a stray process. */
 export const HOST_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'FLOTILLA_FEDERATION'] as const;
@@ -42,8 +43,6 @@ function sourceOf(e: V1EnvVar): EnvSource | undefined {
   if (!s?.name) return undefined;
   return { kind: e.valueFrom?.secretKeyRef ? 'secret' : 'configMap', name: s.name, key: s.key };
 }
-
-const allContainers = (pod: V1Pod): V1Container[] => [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
 
 /** Every Secret and ConfigMap key any container's env reads, once each. */
 export function envSources(pod: V1Pod): EnvSource[] {

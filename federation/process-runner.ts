@@ -21,11 +21,11 @@ import { dirname } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from './daemon.ts';
 import { CriLineEncoder, criLogPath } from './process-logs.ts';
-import { containerOrder, terminationGraceSeconds } from './process-plan.ts';
+import { allContainers, containerOrder, terminationGraceSeconds } from './process-plan.ts';
 import type { ContainerRole, PlannedContainer, PodLayout } from './process-plan.ts';
 import { processPlan } from './process-rewrite.ts';
 import type { ProcessContext } from './process-rewrite.ts';
-import { exitCodeOf, terminationMessageOf } from './process-status.ts';
+import { MAX_MESSAGE_BYTES, exitCodeOf, terminationMessageOf } from './process-status.ts';
 import type { ContainerExit } from './process-status.ts';
 
 export type RunLog = (msg: string, fields?: Record<string, unknown>) => void;
@@ -300,7 +300,7 @@ export class PodRun {
     mkdirSync(this.layout.dir, { recursive: true });
     writeFileSync(this.layout.podFile, JSON.stringify(this.pod, null, 2));
     for (const v of this.pod.spec?.volumes ?? []) mkdirSync(this.layout.volume(v.name), { recursive: true });
-    for (const c of [...(this.pod.spec?.initContainers ?? []), ...(this.pod.spec?.containers ?? [])]) {
+    for (const c of allContainers(this.pod)) {
       mkdirSync(dirname(this.layout.log(c.name)), { recursive: true });
       writeFileSync(this.layout.terminationLog(c.name), '');
       writeFileSync(this.layout.log(c.name), '');
@@ -368,7 +368,7 @@ export class PodRun {
           const exitCode = error ? 128 : exitCodeOf(code, signal ? constants.signals[signal] : undefined);
           const message = error
             ? error.message
-            : terminationMessageOf(c, exitCode, readHead(terminationLog, 4096), readTail(this.layout.log(c.name), LOG_TAIL_READ_BYTES));
+            : terminationMessageOf(c, exitCode, readHead(terminationLog, MAX_MESSAGE_BYTES), readTail(this.layout.log(c.name), LOG_TAIL_READ_BYTES));
           const exit: ContainerExit = { exitCode, startedAt, finishedAt, message, ...(error ? { reason: 'StartError' } : {}) };
           this.exits.set(c.name, exit);
           this.log(error ? 'process could not start' : 'process exited', {

@@ -1,6 +1,7 @@
 // The status an exec-mode pod (process-plan.ts) ends with, from its processes' exits: what the
 // kubelet writes when a pod's containers have exited. Pure; the runner patches it onto /status as a
-// strategic merge, as the simulated executor's terminatedStatus does.
+// strategic merge, as the simulated executor's terminatedStatus does (the per-container and condition
+// shapes are workload.ts's).
 //
 //   phase                   Succeeded when every regular container (and every regular init
 //                           container) exited 0, else Failed; sidecars do not count
@@ -11,8 +12,9 @@
 //   message                 the termination-log file (at most 4096 bytes); when that is empty, the
 //                           exit non-zero and terminationMessagePolicy FallbackToLogsOnError, the
 //                           log's last 80 lines (at most 2048 bytes)
-import type { V1Container, V1ContainerStatus, V1Pod, V1PodCondition } from '@kubernetes/client-node';
-import { isSidecar } from './process-plan.ts';
+import type { V1Container, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { allContainers, isSidecar } from './process-plan.ts';
+import { completedCondition, completedContainerStatus } from './workload.ts';
 
 export const MAX_MESSAGE_BYTES = 4096;
 export const LOG_TAIL_LINES = 80;
@@ -65,21 +67,10 @@ export function terminationMessageOf(container: Pick<V1Container, 'terminationMe
 }
 
 function containerStatus(c: V1Container, exit: ContainerExit | undefined): V1ContainerStatus {
-  const base = { name: c.name, image: c.image ?? '', imageID: '', ready: false, started: false, restartCount: 0 };
-  if (!exit) return { ...base, state: { waiting: { reason: 'PodInitializing' } } };
-  const reason = exit.reason ?? (exit.exitCode === 0 ? 'Completed' : 'Error');
-  return {
-    ...base,
-    state: {
-      terminated: {
-        exitCode: exit.exitCode,
-        reason,
-        startedAt: exit.startedAt,
-        finishedAt: exit.finishedAt,
-        ...(exit.message ? { message: exit.message } : {}),
-      },
-    },
-  };
+  if (!exit) return completedContainerStatus(c, { waiting: { reason: 'PodInitializing' } });
+  const { exitCode, startedAt, finishedAt, message } = exit;
+  const reason = exit.reason ?? (exitCode === 0 ? 'Completed' : 'Error');
+  return completedContainerStatus(c, { terminated: { exitCode, reason, startedAt, finishedAt, ...(message ? { message } : {}) } });
 }
 
 const exitedZero = (exits: ReadonlyMap<string, ContainerExit>, c: V1Container) => exits.get(c.name)?.exitCode === 0;
@@ -94,21 +85,14 @@ export function podSucceeded(pod: V1Pod, exits: ReadonlyMap<string, ContainerExi
 export function execStatus(pod: V1Pod, exits: ReadonlyMap<string, ContainerExit>, finishedAt: Date): { status: Record<string, unknown> } {
   const init = pod.spec?.initContainers ?? [];
   const notInitialized = init.filter((c) => !isSidecar(c) && !exitedZero(exits, c)).map((c) => c.name);
-  const condition = (type: string, reason: string, message?: string): V1PodCondition => ({
-    type,
-    status: 'False',
-    reason,
-    ...(message ? { message } : {}),
-    lastTransitionTime: finishedAt,
-  });
   return {
     status: {
       phase: podSucceeded(pod, exits) ? 'Succeeded' : 'Failed',
       conditions: [
-        condition('Ready', 'PodCompleted'),
-        condition('ContainersReady', 'PodCompleted'),
+        completedCondition('Ready', finishedAt),
+        completedCondition('ContainersReady', finishedAt),
         ...(notInitialized.length > 0
-          ? [condition('Initialized', 'ContainersNotInitialized', `containers with incomplete status: [${notInitialized.join(' ')}]`)]
+          ? [completedCondition('Initialized', finishedAt, 'ContainersNotInitialized', `containers with incomplete status: [${notInitialized.join(' ')}]`)]
           : []),
       ],
       containerStatuses: (pod.spec?.containers ?? []).map((c) => containerStatus(c, exits.get(c.name))),
@@ -126,6 +110,6 @@ export function lostStatus(pod: V1Pod, startedAt: Date, now: Date): { status: Re
     finishedAt: now,
     message: 'the federation executor restarted while this container ran; its process was stopped with the old executor',
   };
-  const names = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  const names = allContainers(pod).map((c) => c.name);
   return execStatus(pod, new Map(names.map((n) => [n, lost])), now);
 }

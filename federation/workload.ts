@@ -27,7 +27,7 @@
 //
 // A pod that succeeds reports its output through the Kubernetes termination message, as a real
 // Flotilla workload does: JSON `{"outputCID":"<cid>"}` (see docs/local-federation.md).
-import type { V1Pod, V1ContainerStatus, V1PodCondition } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition } from '@kubernetes/client-node';
 
 export const SIM = {
   runSeconds: 'sim.flotilla.dev/run-seconds',
@@ -196,31 +196,26 @@ export function terminationMessage(fields: { outputCID?: string; checkpointCID?:
   return JSON.stringify(fields);
 }
 
+/** A container's status in a completed pod (terminated, or waiting when it never ran), as the kubelet writes it; exec mode shares it. */
+export function completedContainerStatus(c: V1Container, state: V1ContainerState): V1ContainerStatus {
+  return { name: c.name, image: c.image ?? '', imageID: '', ready: false, started: false, restartCount: 0, state };
+}
+
+/** A pod condition that is False once the pod has completed (Ready and ContainersReady: PodCompleted). */
+export function completedCondition(type: string, finishedAt: Date, reason = 'PodCompleted', message?: string): V1PodCondition {
+  return { type, status: 'False', reason, ...(message ? { message } : {}), lastTransitionTime: finishedAt };
+}
+
 /** The status a kubelet would write when the pod's containers exit (strategic-merge patch body). */
 export function terminatedStatus(pod: V1Pod, run: SimulatedRun, startedAt: Date, finishedAt: Date, message: string): { status: Record<string, unknown> } {
-  const containerStatuses: V1ContainerStatus[] = (pod.spec?.containers ?? []).map((c) => ({
-    name: c.name,
-    image: c.image ?? '',
-    imageID: '',
-    ready: false,
-    started: false,
-    restartCount: 0,
-    state: {
-      terminated: {
-        exitCode: run.exitCode,
-        reason: run.outcome === 'Succeeded' ? 'Completed' : 'Error',
-        message,
-        startedAt,
-        finishedAt,
-      },
-    },
-  }));
-  const notReady = (type: string): V1PodCondition => ({ type, status: 'False', reason: 'PodCompleted', lastTransitionTime: finishedAt });
+  const reason = run.outcome === 'Succeeded' ? 'Completed' : 'Error';
   return {
     status: {
       phase: run.outcome,
-      conditions: [notReady('Ready'), notReady('ContainersReady')],
-      containerStatuses,
+      conditions: [completedCondition('Ready', finishedAt), completedCondition('ContainersReady', finishedAt)],
+      containerStatuses: (pod.spec?.containers ?? []).map((c) =>
+        completedContainerStatus(c, { terminated: { exitCode: run.exitCode, reason, message, startedAt, finishedAt } }),
+      ),
     },
   };
 }
