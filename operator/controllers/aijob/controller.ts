@@ -719,7 +719,6 @@ export class AIJobController {
     }
   }
 
-  /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
   /**
    * The log tails (log-tails.ts) of the attempts this pass closed, recorded on them: read while their
    * pods still exist, bounded in time, written with the job's resourceVersion (a conflict leaves the
@@ -782,6 +781,7 @@ export class AIJobController {
     return this.opts.agent && ipfsApi ? { agent: { image: this.opts.agent.image, ipfsApi, ...(authSecret ? { ipfsApiAuthSecret: authSecret } : {}) } } : {};
   }
 
+  /** Creates the replicas' pods; returns those this pass created (uid, and the hub's ack time). */
   private async createPods(key: string, owner: AIJob, creation: PodCreation, secrets: CopyPayload): Promise<RecordedPod[]> {
     // A Check attempt runs the checker on both outputs (docs/verification.md), not the job's image.
     const job = creation.check ? { ...owner, spec: checkerJobSpec(owner.spec, creation.check) } : owner;

@@ -63,7 +63,12 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
   const restore = pod.status?.initContainerStatuses?.find((c) => c.name === RESTORE_CONTAINER)?.state?.terminated;
   const restoreFailed =
     restore && restore.exitCode !== 0 ? boundText(restore.message?.trim() || `exit code ${restore.exitCode}`, TEXT_BOUNDS.message) : undefined;
-  const message = reportMessage(terminated?.message, pod.status?.initContainerStatuses?.find((c) => c.name === AGENT_CONTAINER)?.state?.terminated?.message);
+  // Bounded before anything parses them: a provider writes pod status, and a kubelet's 4 KiB cap is not its promise.
+  const bounded = (text: string | undefined) => (text === undefined ? undefined : boundText(text, TEXT_BOUNDS.terminationMessage));
+  const message = reportMessage(
+    bounded(terminated?.message),
+    bounded(pod.status?.initContainerStatuses?.find((c) => c.name === AGENT_CONTAINER)?.state?.terminated?.message),
+  );
   const startedAt = ms(terminated?.startedAt ?? main?.state?.running?.startedAt ?? (phase === 'Running' ? pod.status?.startTime : undefined));
   const finishedAt = ms(terminated?.finishedAt);
   return {
@@ -91,7 +96,7 @@ export function observePod(provider: string, pod: V1Pod, nodeOf?: (name: string)
           exit: {
             code: terminated.exitCode,
             reason: boundText(terminated.reason ?? '', TEXT_BOUNDS.reason),
-            ...(message ? { message: boundText(message, TEXT_BOUNDS.terminationMessage) } : {}),
+            ...(message ? { message } : {}),
           },
         }
       : {}),
