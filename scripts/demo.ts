@@ -11,10 +11,9 @@
 //   refundable to the payer.
 //
 // Exits 0 only when all of that happened. The federation and the operator stay up afterwards.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { Contract, JsonRpcProvider, Wallet } from 'ethers';
@@ -32,6 +31,7 @@ import { MANAGED_BY_ANNOTATION } from '../operator/core/lifecycle/claim.ts';
 import { toBaseUnits } from '../operator/core/money.ts';
 import { loadChainConfig } from '../operator/payments/chain-config.ts';
 import { fundJob } from '../operator/payments/fund.ts';
+import { uninterruptedModel } from './trainer-reference.ts';
 
 const t0 = Date.now();
 const say = (line: string) => process.stdout.write(`[demo +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
@@ -137,7 +137,7 @@ for (const [m, name, file] of [
   say(`kubectl apply examples/${file} → AIJob ${NAMESPACE}/${name}`);
 }
 // The same trainer, uninterrupted, on this machine: what the federation's interrupted run must equal.
-const reference = uninterruptedModel(paid);
+const reference = uninterruptedModel(paid.spec.command ?? [], paid.spec.args ?? []).catch((err: unknown) => fail(String(err)));
 const read = async (name: string) => (await custom.getNamespacedCustomObject({ ...group, plural: 'aijobs', namespace: NAMESPACE, name })) as AIJob;
 
 const rpc = new JsonRpcProvider(ep.anvil.rpcUrl, ep.anvil.chainId, { staticNetwork: true });
@@ -283,36 +283,6 @@ Tear down (federation and operator):
   make federation-down
 `);
 process.exit(0);
-
-/** Runs the job's trainer command uninterrupted, as two local processes with the torch.distributed environment; its model.json. */
-async function uninterruptedModel(job: AIJobManifest): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-demo-reference-'));
-  const [program, ...script] = job.spec.command ?? [];
-  if (!program) fail(`${PAID_FILE} has no command`);
-  const args = (rank: number) =>
-    (job.spec.args ?? []).map((a) => (a === '/ckpt' ? join(dir, `ck${rank}`) : a === '/out' ? join(dir, `out${rank}`) : a === '0.05' ? '0' : a));
-  const port = await freePort();
-  try {
-    const codes = await Promise.all(
-      [0, 1].map(
-        (rank) =>
-          new Promise<number | null>((resolve) => {
-            const child = spawn(program, [...script, ...args(rank)], {
-              cwd: repoRoot,
-              env: { ...process.env, WORLD_SIZE: '2', RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
-              stdio: 'ignore',
-            });
-            child.once('error', () => resolve(null));
-            child.once('exit', resolve);
-          }),
-      ),
-    );
-    if (codes.some((c) => c !== 0)) fail(`the uninterrupted reference run of the trainer failed (exit codes ${codes.join(', ')})`);
-    return readFileSync(join(dir, 'out0', 'model.json'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** The bytes at an IPFS path (a file inside a folder CID) from the hub's Kubo. */
 async function catPath(api: string, path: string): Promise<Buffer> {

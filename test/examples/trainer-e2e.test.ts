@@ -6,14 +6,13 @@
 // node mid-run; the job resumes on the other provider from the agent's last checkpoint, restored
 // into the fresh replicas' checkpoint directory, and finishes with a model file byte-identical to an
 // uninterrupted 2-process run of the same trainer on this machine.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { create as createKubo } from 'kubo-rpc-client';
 import { freePort } from '../../federation/daemon.ts';
-import { repoRoot } from '../../federation/paths.ts';
+import { uninterruptedModel } from '../../scripts/trainer-reference.ts';
 import { AGENT_CONTAINER, RESTORE_CONTAINER } from '../../operator/controllers/aijob/agent-step.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { aijobManifest, TEST_IMAGE } from '../support/aijob.ts';
@@ -93,32 +92,6 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Two trainer processes with the torch.distributed environment, on loopback: the uninterrupted reference. */
-async function uninterruptedModel(): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'trainer-ref-'));
-  try {
-    const port = await freePort();
-    const codes = await Promise.all(
-      [0, 1].map(
-        (rank) =>
-          new Promise<number | null>((resolve, reject) => {
-            const child = spawn('python3', [TRAINER, ...trainerArgs(join(dir, `ck${rank}`), join(dir, `out${rank}`), '0')], {
-              cwd: repoRoot,
-              env: { ...process.env, WORLD_SIZE: '2', RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) },
-              stdio: 'ignore',
-            });
-            child.once('error', reject);
-            child.once('exit', resolve);
-          }),
-      ),
-    );
-    expect(codes).toEqual([0, 0]);
-    return readFileSync(join(dir, 'out0', 'model.json'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 async function catFromHub(path: string): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const c of createKubo({ url: federation().kubo.hub.api }).cat(path, { timeout: 30_000 })) chunks.push(c);
@@ -140,7 +113,7 @@ function execDirOf(provider: string, namespace: string, podName: string): string
 }
 
 it('a 2-replica trainer reclaimed mid-run resumes elsewhere from the agent checkpoint and ends byte-identical to an uninterrupted run', async () => {
-  const reference = uninterruptedModel();
+  const reference = uninterruptedModel(['python3', TRAINER], trainerArgs('/ckpt', '/out', '0.05'));
   const name = 'trainer';
   await createJob(
     aijobManifest({
