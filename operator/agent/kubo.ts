@@ -9,7 +9,8 @@
 // What is uploaded is listed by scan.ts's walk, not by a glob: hidden files are included, symlinks
 // are not followed (nothing from outside the folder), and names need no glob escaping.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -20,6 +21,8 @@ import { create } from 'kubo-rpc-client';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import type { CID } from 'multiformats/cid';
 import { describeKuboError } from '../artifacts/kubo.ts';
+import { boundText, TEXT_BOUNDS } from '../core/bounded-text.ts';
+import { isCid } from '../core/lifecycle/report.ts';
 import { walkTree } from './scan.ts';
 import type { TreeRecord, WalkLimits } from './scan.ts';
 
@@ -52,7 +55,8 @@ async function* multipartBody(boundary: string, entries: readonly UploadEntry[])
     yield Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${encodeURIComponent(e.path)}"\r\nContent-Type: ${type}\r\n\r\n`,
     );
-    if (e.file !== undefined) yield* createReadStream(e.file);
+    // O_NOFOLLOW: a file the trainer swapped for a symlink since the walk is not followed out of the folder.
+    if (e.file !== undefined) yield* (await open(e.file, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
     yield Buffer.from('\r\n');
   }
   yield Buffer.from(`--${boundary}--\r\n`);
@@ -69,9 +73,21 @@ async function addedCid(res: IncomingMessage, want: string): Promise<string> {
   let failure: string | undefined;
   const line = (text: string) => {
     if (text.trim() === '') return;
-    const v = JSON.parse(text) as { Name?: string; Hash?: string; Message?: string; Type?: string };
-    if (v.Type === 'error' || (v.Message !== undefined && v.Hash === undefined)) failure = v.Message ?? text;
-    else if (v.Name === want && typeof v.Hash === 'string') found = v.Hash;
+    let v: { Name?: unknown; Hash?: unknown; Message?: unknown; Type?: unknown };
+    try {
+      v = JSON.parse(text) as typeof v;
+    } catch {
+      // Not Kubo's JSON (a proxy's or the auth layer's plain-text refusal): its words, bounded.
+      failure ??= boundText(text.trim(), TEXT_BOUNDS.message);
+      return;
+    }
+    if (v.Type === 'error' || (v.Message !== undefined && v.Hash === undefined))
+      failure = boundText(typeof v.Message === 'string' ? v.Message : text, TEXT_BOUNDS.message);
+    else if (v.Name === want && v.Hash !== undefined) {
+      // It becomes the report's and the termination message's CID: anything else fails this add, not the flush.
+      if (!isCid(v.Hash)) throw new Error(`Kubo answered a Hash that is not a CID for ${want === '' ? 'the wrapping folder' : want}`);
+      found = v.Hash;
+    }
   };
   for await (const chunk of res as AsyncIterable<string>) {
     buffered += chunk;
@@ -83,7 +99,8 @@ async function addedCid(res: IncomingMessage, want: string): Promise<string> {
   }
   line(buffered);
   const streamError = res.trailers['x-stream-error'];
-  if (res.statusCode !== 200 || failure !== undefined || streamError) throw new Error(failure ?? streamError ?? `HTTP ${res.statusCode}`);
+  if (res.statusCode !== 200 || failure !== undefined || streamError)
+    throw new Error(failure ?? (boundText(streamError, TEXT_BOUNDS.message) || `HTTP ${res.statusCode}`));
   if (found === undefined) throw new Error(`Kubo returned no CID for ${want === '' ? 'the wrapping folder' : want}`);
   return found;
 }
@@ -111,7 +128,15 @@ export class AgentKubo {
       return await new Promise<string>((resolve, reject) => {
         const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
         const req = request(url, { method: 'POST', headers: { ...this.auth, 'content-type': `multipart/form-data; boundary=${boundary}` }, signal });
-        req.once('response', (res) => void addedCid(res, want).then(resolve, reject));
+        // An answer that fails to read ends the upload too, instead of streaming the rest for nothing.
+        req.once(
+          'response',
+          (res) =>
+            void addedCid(res, want).then(resolve, (err: unknown) => {
+              reject(err);
+              req.destroy();
+            }),
+        );
         req.once('error', (err) => reject(localError ?? err));
         pipeline(Readable.from(multipartBody(boundary, entries)), req).catch((err: unknown) => {
           // A file that could not be read is ours to report, not Kubo's; a failed send shows on req.

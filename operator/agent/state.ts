@@ -2,6 +2,7 @@
 // (hidden, so neither the scan nor a trainer globbing for checkpoints sees it). It is what stops
 // `run` from adding and reporting again the checkpoint `restore` just wrote, and, after the sidecar
 // was restarted mid-attempt, the checkpoint it had already added.
+import { constants } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { isCid } from '../core/lifecycle/report.ts';
@@ -54,7 +55,8 @@ export async function readAgentState(dir: string): Promise<AgentState | undefine
 /** Written beside and renamed over, so a reader sees the old state or the new one, never half. */
 export async function writeAgentState(dir: string, state: AgentState): Promise<void> {
   const tmp = join(dir, `${STATE_FILE}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(state) + '\n');
+  // O_NOFOLLOW: the folder is the trainer's too; a symlink planted at the temp name is not written through.
+  await writeFile(tmp, JSON.stringify(state) + '\n', { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW });
   await rename(tmp, join(dir, STATE_FILE));
 }
 
