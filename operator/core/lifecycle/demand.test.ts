@@ -47,6 +47,18 @@ describe('jobDemand', () => {
     expect(d.coolDowns).toEqual([{ provider: 'provider-c', until: Date.parse('2026-11-23T10:40:00Z') }]);
   });
 
+  it('SameProviderFirst prefers the provider that preempted the job last and cools none down', () => {
+    const d = jobDemand(spec({ recovery: { maxRestarts: 3, strategy: 'SameProviderFirst' } } as Partial<AIJobSpec>), {
+      attempts: [
+        { index: 1, provider: 'provider-a', startTime: '2026-11-23T09:00:00Z', endTime: '2026-11-23T09:30:00Z', reason: 'Preempted: NodeLost' },
+        { index: 2, provider: 'provider-c', startTime: '2026-11-23T10:00:00Z', endTime: '2026-11-23T10:30:00Z', reason: 'Preempted: DisruptionTarget' },
+      ],
+    });
+    expect(d.preferredProvider).toBe('provider-c');
+    expect(d.coolDowns).toBeUndefined();
+    expect(jobDemand(spec({ recovery: { maxRestarts: 3, strategy: 'SameProviderFirst' } } as Partial<AIJobSpec>), undefined).preferredProvider).toBeUndefined();
+  });
+
   // What the reconcile cannot parse ends the job (controller.ts), so each throw must name its field.
   it.each([
     ['spec.checkpoint.every', { checkpoint: { path: '/ckpt', every: '1m500ms' } }],

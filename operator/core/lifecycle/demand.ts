@@ -44,6 +44,13 @@ export function jobDemand(spec: AIJobSpec, status: AIJobStatus | undefined, pric
     ...(spec.placement?.minReputation !== undefined ? { minCompletionRatePpm: Math.round(spec.placement.minReputation * 1_000_000) } : {}),
     remainingGpuSeconds: Math.max(gangGpus, (budgetGpuSeconds ?? gangGpus * DEFAULT_RUN_SECONDS) - done),
     ...(spec.checkpoint ? { checkpointIntervalSeconds: specField('spec.checkpoint.every', spec.checkpoint.every, durationSeconds) } : {}),
-    coolDowns: coolDownsOf(status),
+    // Failover cools the preempting provider down for this job; SameProviderFirst goes back to it first.
+    ...(spec.recovery?.strategy === 'SameProviderFirst' ? sameProviderFirst(status) : { coolDowns: coolDownsOf(status) }),
   };
+}
+
+/** The provider of the job's last preempted attempt, preferred and never cooled down. */
+function sameProviderFirst(status: AIJobStatus | undefined): { preferredProvider?: string } {
+  const last = [...(status?.attempts ?? [])].reverse().find((a) => a.endTime && a.reason?.startsWith('Preempted'));
+  return last ? { preferredProvider: last.provider } : {};
 }

@@ -524,6 +524,26 @@ describe('placeJob expected-cost trade-off: reputation against price', () => {
   });
 });
 
+describe('placeJob with spec.recovery.strategy SameProviderFirst', () => {
+  const providers = [
+    gpuProvider('cheaper').price(H100, '2.00').nodes(gpuNode('c-1').product(H100, 8)).build(),
+    gpuProvider('preempted-it').price(H100, '2.40').nodes(gpuNode('p-1').product(H100, 8)).build(),
+  ];
+  const job = aJob().products(H100).gpus(8).build();
+
+  it('goes back to the provider that preempted the job while it fits, though another costs less', () => {
+    const decision = placeJob({ ...job, preferredProvider: 'preempted-it' }, providers, now);
+    expect(decision.outcome === 'Placed' && decision.placement.provider).toBe('preempted-it');
+    expect(placeJob(job, providers, now).outcome === 'Placed' && placeJob(job, providers, now)).toMatchObject({ placement: { provider: 'cheaper' } });
+  });
+
+  it('goes elsewhere when that provider has no room', () => {
+    const full = [providers[0]!, gpuProvider('preempted-it').price(H100, '2.40').nodes(gpuNode('p-1').product(H100, 4)).build()];
+    const decision = placeJob({ ...job, preferredProvider: 'preempted-it' }, full, now);
+    expect(decision.outcome === 'Placed' && decision.placement.provider).toBe('cheaper');
+  });
+});
+
 describe('placeJob whole decisions', () => {
   it('a MIG placement names the MIG resource and its product label for the pods', () => {
     const mig = `${A100_40}-MIG-3g.20gb`;

@@ -270,6 +270,9 @@ export function placeJobIndexed(demand: JobDemand, index: PlacementIndex, now: n
     else rejections.push({ provider: provider.provider.name, reason: outcome.reason, message: outcome.message });
   }
   candidates.sort(compareCandidates);
+  // SameProviderFirst: the preferred provider's best candidate ahead of every other provider's (a stable move).
+  const preferred = demand.preferredProvider === undefined ? -1 : candidates.findIndex((c) => c.index.provider.name === demand.preferredProvider);
+  if (preferred > 0) candidates.unshift(...candidates.splice(preferred, 1));
   const best = candidates[0];
   if (best === undefined) return { outcome: 'Unschedulable', rejections };
   return { outcome: 'Placed', placement: placementOf(best, demand), ranking: candidates.map(scoreOf), rejections };

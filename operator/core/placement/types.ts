@@ -140,6 +140,8 @@ export interface JobDemand {
   readonly checkpointIntervalSeconds?: number;
   /** Providers that preempted this job and are cooling down. */
   readonly coolDowns?: readonly ProviderCoolDown[];
+  /** spec.recovery.strategy SameProviderFirst: the provider that preempted it goes first whenever it fits. */
+  readonly preferredProvider?: string;
   /** Tolerations beyond DEFAULT_TOLERATIONS that the job's pods carry. */
   readonly extraTolerations?: readonly Toleration[];
 }
