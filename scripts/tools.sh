@@ -6,7 +6,14 @@
 #
 # Everything comes from the Go module proxy (built here with the local Go toolchain) or from npm
 # (anvil, through package.json). A tool whose binaries are already cached is skipped, so a warm run
-# takes well under a second. Usage: scripts/tools.sh [--check]   (--check: report, build nothing)
+# takes well under a second.
+#
+# Usage: scripts/tools.sh [--check] [federation|pulumi]...
+#   --check      report, build nothing
+#   federation   the local federation's binaries (Kubernetes, etcd, kwok, Kubo, helm) and anvil
+#   pulumi       the Pulumi engine: the CLI and the Kubernetes resource provider
+#   (no group: both). Concurrent runs wait for each other (flock), so a build started in the
+#   background by `make test` is waited for, not repeated, by a test that needs it.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +24,15 @@ source "$here/versions.env"
 cache=${FLOTILLA_CACHE:-$HOME/.cache/flotilla}
 tools="$cache/tools"
 check_only=false
-[[ ${1:-} == --check ]] && check_only=true
+groups=()
+for arg in "$@"; do
+  case $arg in
+    --check) check_only=true ;;
+    federation | pulumi) groups+=("$arg") ;;
+    *) printf '[tools] ERROR: unknown argument %s (usage: scripts/tools.sh [--check] [federation|pulumi]...)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
+(( ${#groups[@]} )) || groups=(federation pulumi)
 
 export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 # Two cores: let the Go compiler use both, but no more (memory stays bounded on 24 GiB).
@@ -161,6 +176,68 @@ build_helm() {
   rm -rf "$out"; mv "$tmp" "$out"
 }
 
+# Copies the "replace" lines of a module's go.mod that point at other modules (not at ../local
+# paths, which only work inside that module's own repository) into the wrapper module in $PWD.
+copy_module_replaces() {
+  sed -n 's#^replace \([^ ]*\) => \([^.][^ ]*\) \(v[^ ]*\)$#\1=\2@\3#p' "$1" |
+    while read -r r; do go mod edit -replace="$r"; done
+}
+
+build_pulumi() {
+  local out="$tools/pulumi-$PULUMI_VERSION"
+  have "$out" pulumi && { say "pulumi $PULUMI_VERSION: cached"; return; }
+  $check_only && { say "pulumi $PULUMI_VERSION: MISSING"; return 1; }
+  require_go
+  say "pulumi $PULUMI_VERSION: building the CLI from github.com/pulumi/pulumi/pkg/v3 (cold: ~5 min on 2 cores)"
+  local w; w=$(fresh_workdir "pulumi-$PULUMI_VERSION")
+  (
+    cd "$w"
+    # pkg/v3 replaces sdk/v3 with ../sdk and pins a clipboard fork; `go install` refuses both. This
+    # wrapper requires the published sdk/v3 at the same version and repeats the module replace.
+    local relmod; relmod=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [[ -f $relmod ]] || die "could not download github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION go.mod"
+    printf 'module flotilla.local/pulumi-build\n\ngo %s\n' "$(sed -n 's/^go \(.*\)/\1/p' "$relmod")" > go.mod
+    copy_module_replaces "$relmod"
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
+    mkdir -p bin
+    # The Automation API parses `pulumi version`: an unstamped build prints nothing it accepts.
+    with_heartbeat "pulumi $PULUMI_VERSION" go build -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      -o bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    rm -rf "$out"; mkdir -p "$out"; mv bin "$out/bin"
+  )
+}
+
+build_pulumi_kubernetes() {
+  local out="$tools/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION"
+  have "$out" pulumi-resource-kubernetes && { say "pulumi-kubernetes $PULUMI_KUBERNETES_VERSION: cached"; return; }
+  $check_only && { say "pulumi-kubernetes $PULUMI_KUBERNETES_VERSION: MISSING"; return 1; }
+  require_go
+  say "pulumi-kubernetes $PULUMI_KUBERNETES_VERSION: building the resource provider from $PULUMI_KUBERNETES_SOURCE (cold: ~7 min on 2 cores)"
+  local w; w=$(fresh_workdir "pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION")
+  (
+    cd "$w"
+    local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+    local src; src=$(go mod download -json "$mod@$PULUMI_KUBERNETES_SOURCE" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -d $src ]] || die "could not download $mod@$PULUMI_KUBERNETES_SOURCE"
+    # The provider embeds schema-embed.json and terraform-mapping-embed.json, which its release
+    # process generates (cmd/pulumi-resource-kubernetes/generate.go) and the module zip lacks. A
+    # writable copy gets them from the schema.json the zip does carry, stamped with our version, and
+    # loses its ../sdk replace (the wrapper pins the published sdk/v4 instead).
+    cp -r "$src" provider; chmod -R u+w provider
+    (cd provider && go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4)
+    (cd provider/cmd/pulumi-resource-kubernetes && VERSION=$PULUMI_KUBERNETES_VERSION go run generate.go)
+    printf 'module flotilla.local/pulumi-kubernetes-build\n\ngo %s\n' "$(go env GOVERSION | sed 's/^go//')" > go.mod
+    go mod edit -require="$mod@$PULUMI_KUBERNETES_SOURCE" -replace="$mod=./provider"
+    go get "$mod/cmd/pulumi-resource-kubernetes"
+    mkdir -p bin
+    with_heartbeat "pulumi-kubernetes $PULUMI_KUBERNETES_VERSION" go build -trimpath \
+      -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+      -o bin/pulumi-resource-kubernetes "$mod/cmd/pulumi-resource-kubernetes"
+    rm -rf "$out"; mkdir -p "$out"; mv bin "$out/bin"
+  )
+}
+
 check_anvil() {
   local a="$repo/node_modules/.bin/anvil"
   if [[ -x $a ]]; then say "anvil: $("$a" --version | head -n1) (npm @foundry-rs/anvil-linux-amd64)"; return; fi
@@ -169,11 +246,19 @@ check_anvil() {
 
 start=$SECONDS
 mkdir -p "$tools"
+# One build at a time per cache: a second caller waits here, then finds the tools cached.
+exec {lock}>"$tools/.lock"
+flock "$lock"
 status=0
-# Smallest first, so a developer gets Kubo/anvil-only tests going while the apiserver builds.
-for step in build_etcd build_kwok build_helm build_kubo build_kubernetes; do
-  "$step" || status=1
+for group in "${groups[@]}"; do
+  case $group in
+    # Smallest first, so a developer gets Kubo/anvil-only tests going while the apiserver builds.
+    federation)
+      for step in build_etcd build_kwok build_helm build_kubo build_kubernetes; do "$step" || status=1; done
+      check_anvil || status=1 ;;
+    pulumi)
+      for step in build_pulumi build_pulumi_kubernetes; do "$step" || status=1; done ;;
+  esac
 done
-check_anvil || status=1
 if $check_only && (( status != 0 )); then die "some tools are missing: run scripts/tools.sh (or make tools)"; fi
-say "all tools ready in $cache/tools ($((SECONDS - start))s)"
+say "${groups[*]} tools ready in $cache/tools ($((SECONDS - start))s)"
