@@ -30,6 +30,7 @@ export default {
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/federation/**/*.test.ts',
         '<rootDir>/cli/**/*.test.ts',
+        '<rootDir>/pulumi/*.test.ts',
         '<rootDir>/bench/**/*.test.ts',
         '<rootDir>/test/support/**/*.test.ts',
         '<rootDir>/test/docs/**/*.test.ts',

@@ -1,14 +1,21 @@
-// FlotillaProvider: onboards one provider.
+// FlotillaProvider: onboards one provider in one `pulumi up`.
 //
 //   provider cluster                                   hub
-//   helm: charts/flotilla-provider ──▶ token Secret ──▶ kubeconfig Secret (token + CA + server)
-//                                                       GPUProvider (refers to that Secret)
+//   GPU pools (capacity) ─▶ helm: charts/flotilla-provider ─▶ token Secret ─▶ kubeconfig Secret (token + CA + server)
+//                                                                           GPUProvider (refers to that Secret)
+//
+// Given its GPU pools (`capacity`), it lends what they hold at their prices and installs the chart
+// only once they are provisioned. `pulumi destroy` deletes in reverse: the GPUProvider first, so the
+// hub stops placing there before anything at the provider goes.
 import { join } from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { API_VERSION, GPUPROVIDER } from '../operator/api/group.ts';
+import type { GpuCapacity } from './capacity.ts';
+import { lentFromCapacity } from './capacity.ts';
 import { chartsDir } from './charts.ts';
 import { currentServer, providerKubeconfig } from './kubeconfig.ts';
+import { waitForServiceAccountToken } from './token.ts';
 
 export interface FlotillaProviderArgs {
   /** The GPUProvider's name in the hub. */
@@ -25,12 +32,24 @@ export interface FlotillaProviderArgs {
   readonly serviceAccountName?: string;
   readonly priorityClassName?: string;
   readonly priorityValue?: number;
-  /** The chart's GPU quota, and the GPUProvider's spec.maxGpus: the hub never places more than the quota admits. */
-  readonly lentGpus: number;
+  /**
+   * The GPU pools this provider lends (KwokGpuNodePool, EksGpuNodePool, GkeGpuNodePool, …): `lentGpus`
+   * and `prices` default to what they hold, and the chart waits until they are provisioned.
+   */
+  readonly capacity?: readonly GpuCapacity[];
+  /** The chart's GPU quota, and the GPUProvider's spec.maxGpus: the hub never places more than the quota admits. Defaults to the pools' GPUs. */
+  readonly lentGpus?: number;
   readonly region: string;
   readonly payoutAddress: string;
-  /** GPU product -> price per GPU-hour (decimal string). */
-  readonly prices: Readonly<Record<string, string>>;
+  /** GPU product -> price per GPU-hour (decimal string). Defaults to the pools' prices. */
+  readonly prices?: Readonly<Record<string, string>>;
+  /** How long to wait for the provider's token controller to fill the chart's token Secret (default 120). */
+  readonly tokenTimeoutSeconds?: number;
+  /**
+   * The hub's credential when the provider issues it some other way (e.g. a TokenRequest with an
+   * expiry): the chart's token Secret is then not read at all.
+   */
+  readonly token?: pulumi.Input<{ readonly token: string; readonly caData: string }>;
   /**
    * Further chart values (charts/flotilla-provider/values.yaml): the lent namespace's isolation, e.g.
    * `{ networkPolicy: { ipfs: { cidrs: ['10.0.0.5/32'], ports: [8080, 5001] } } }`. The values this
@@ -57,6 +76,11 @@ export class FlotillaProvider extends pulumi.ComponentResource {
     const priorityClassName = args.priorityClassName ?? 'flotilla-lent';
     const hubNamespace = args.hubNamespace ?? 'flotilla-system';
     this.kubeconfigSecretName = kubeconfigSecretName(args.providerName);
+    const pools = args.capacity ?? [];
+    const fromPools = lentFromCapacity(pools);
+    const lentGpus = args.lentGpus ?? (pools.length > 0 ? fromPools.lentGpus : undefined);
+    const prices = args.prices ?? (pools.length > 0 ? fromPools.prices : undefined);
+    if (lentGpus === undefined || prices === undefined) throw new Error(`FlotillaProvider ${name}: give capacity (GPU pools), or lentGpus and prices`);
 
     const cluster = new k8s.Provider(`${name}-cluster`, { kubeconfig: args.kubeconfig }, { parent: this });
     this.release = new k8s.helm.v3.Release(
@@ -70,27 +94,24 @@ export class FlotillaProvider extends pulumi.ComponentResource {
           namespace: { name: namespace, create: true },
           serviceAccount: { name: serviceAccount },
           priorityClass: { name: priorityClassName, create: true, value: args.priorityValue ?? -100 },
-          lentGpus: args.lentGpus,
-          provider: { name: args.providerName, region: args.region, payoutAddress: args.payoutAddress, prices: args.prices },
+          lentGpus,
+          provider: { name: args.providerName, region: args.region, payoutAddress: args.payoutAddress, prices },
         },
       },
-      { parent: this, provider: cluster },
+      { parent: this, provider: cluster, dependsOn: pools.flatMap((p) => p.ready) },
     );
 
-    // Filled by the provider's token controller; the release waits for its resources first.
-    const token = k8s.core.v1.Secret.get(`${name}-token`, `${namespace}/${serviceAccount}-token`, {
-      parent: this,
-      provider: cluster,
-      dependsOn: [this.release],
-    });
+    // The chart creates the token Secret; the provider's token controller fills it a moment later.
+    // Reading it waits for that, so that the first `up` onboards (no second run needed). The read
+    // is a plain API call rather than a Pulumi read resource: it runs again on every `up` (the
+    // token is what the cluster holds now) and leaves nothing in the stack's state.
+    const tokenSecret = `${serviceAccount}-token`;
     const server = args.server ?? pulumi.output(args.kubeconfig).apply(currentServer);
     const kubeconfig = pulumi.secret(
-      pulumi.all([token.data, server]).apply(([data, srv]) => {
-        const tokenB64 = data?.token;
-        const caData = data?.['ca.crt'];
-        if (!tokenB64 || !caData)
-          throw new Error(`Secret ${namespace}/${serviceAccount}-token has no token yet: run again once the token controller filled it`);
-        return providerKubeconfig({ server: srv, caData, token: Buffer.from(tokenB64, 'base64').toString('utf8'), namespace });
+      pulumi.all([this.release.status, args.kubeconfig, server, args.token]).apply(async ([, adminKubeconfig, srv, given]) => {
+        const { token, caData } =
+          given ?? (await waitForServiceAccountToken(adminKubeconfig, namespace, tokenSecret, { timeoutMs: (args.tokenTimeoutSeconds ?? 120) * 1000 }));
+        return providerKubeconfig({ server: srv, caData, token, namespace });
       }),
     );
 
@@ -115,15 +136,15 @@ export class FlotillaProvider extends pulumi.ComponentResource {
           namespace,
           region: args.region,
           payoutAddress: args.payoutAddress,
-          prices: Object.entries(args.prices).map(([gpuProduct, pricePerGpuHour]) => ({ gpuProduct, pricePerGpuHour })),
+          prices: Object.entries(prices).map(([gpuProduct, pricePerGpuHour]) => ({ gpuProduct, pricePerGpuHour })),
           priorityClassName,
           // The same number as the chart's ResourceQuota: placement beyond it would only meet "exceeded quota".
-          maxGpus: args.lentGpus,
+          maxGpus: lentGpus,
         },
       },
       { parent: this, provider: args.hub, dependsOn: [this.kubeconfigSecret, ...(args.hubDependsOn ?? [])] },
     );
 
-    this.registerOutputs({ kubeconfigSecretName: this.kubeconfigSecretName });
+    this.registerOutputs({ kubeconfigSecretName: this.kubeconfigSecretName, lentGpus });
   }
 }

@@ -2,6 +2,7 @@
 // and how the provider chart's token becomes the hub's kubeconfig Secret and GPUProvider. No
 // `pulumi up` runs here (the Pulumi CLI and engine are not installed); the charts themselves are
 // installed for real by charts.test.ts and provider-rbac.test.ts.
+import { jest } from '@jest/globals';
 import * as pulumi from '@pulumi/pulumi';
 import * as yaml from 'js-yaml';
 
@@ -26,10 +27,6 @@ pulumi.runtime.setMocks(
         ...(args.provider ? { provider: args.provider } : {}),
         ...(args.id ? { id: args.id } : {}),
       });
-      // A read of the provider chart's token Secret answers what the token controller put there.
-      if (args.type === 'kubernetes:core/v1:Secret' && args.id) {
-        return { id: args.id, state: { data: { token: Buffer.from(TOKEN).toString('base64'), 'ca.crt': CA } } };
-      }
       const state = args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { namespace: args.inputs.namespace } } : args.inputs;
       return { id: `${args.name}-id`, state };
     },
@@ -40,6 +37,15 @@ pulumi.runtime.setMocks(
   false,
 );
 
+// The one I/O the components do outside the engine: waiting for the token controller (real in
+// test/pulumi/engine.test.ts). Here it records what it was asked to wait for.
+const tokenWaits: unknown[][] = [];
+jest.unstable_mockModule('../../pulumi/token.ts', () => ({
+  waitForServiceAccountToken: async (...args: unknown[]) => {
+    tokenWaits.push(args);
+    return { token: TOKEN, caData: CA };
+  },
+}));
 const { FlotillaHub, FlotillaProvider } = await import('../../pulumi/index.ts');
 const k8s = await import('@pulumi/kubernetes');
 
@@ -110,10 +116,10 @@ describe('FlotillaProvider', () => {
     });
   });
 
-  test("reads the chart's token Secret back from the provider cluster", () => {
-    const read = ofType('kubernetes:core/v1:Secret').find((d) => d.name === 'provider-a-token')!;
-    expect(read.id).toBe('flotilla-workloads/flotilla-hub-token');
-    expect(read.provider).toContain('provider-a-cluster');
+  test("reads the chart's token Secret back from the provider cluster once the token controller filled it", () => {
+    expect(tokenWaits).toContainEqual([PROVIDER_KUBECONFIG, 'flotilla-workloads', 'flotilla-hub-token', { timeoutMs: 120_000 }]);
+    // A plain API read, not a Pulumi read resource: nothing of the token lands in the stack's state but the hub Secret.
+    expect(ofType('kubernetes:core/v1:Secret').map((d) => d.name)).toEqual(['provider-a-kubeconfig']);
   });
 
   // Same naming as federation/register.ts: provider-<GPUProvider name>-kubeconfig.

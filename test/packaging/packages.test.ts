@@ -237,9 +237,6 @@ pulumi.runtime.setMocks(
   {
     newResource: (args: pulumi.runtime.MockResourceArgs) => {
       declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-      if (args.type === 'kubernetes:core/v1:Secret' && args.id) {
-        return { id: args.id, state: { data: { token: Buffer.from('lent-token').toString('base64'), 'ca.crt': Buffer.from('CA').toString('base64') } } };
-      }
       const state = args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { namespace: args.inputs.namespace } } : args.inputs;
       return { id: args.name + '-id', state };
     },
@@ -262,6 +259,8 @@ const provider = new FlotillaProvider('provider-a', {
   region: 'eu-west',
   payoutAddress: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
   prices: { 'NVIDIA-L4': '0.45' },
+  // Under mocks nothing fills the chart's token Secret: hand the credential over instead.
+  token: { token: 'lent-token', caData: Buffer.from('CA').toString('base64') },
 });
 await new Promise((done) => pulumi.all([hub.namespace, provider.gpuProvider.urn, provider.kubeconfigSecret.urn]).apply(done));
 process.stdout.write(JSON.stringify(declared));
