@@ -22,6 +22,7 @@ export default {
   // testTimeout is a global option in Jest 30 (ignored inside projects); unit tests finish in ms.
   testTimeout: 120_000,
   reporters: ['default', '<rootDir>/test/support/plain-summary-reporter.js'],
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   projects: [
     {
       ...common,
