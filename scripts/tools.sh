@@ -68,6 +68,16 @@ have() { local d=$1; shift; for b in "$@"; do [[ -x "$d/bin/$b" ]] || return 1; 
 # Runs "$@" in a fresh wrapper module dir; the result lands in $out/bin only when complete.
 fresh_workdir() { local w="$cache/build/$1"; rm -rf "$w"; mkdir -p "$w"; echo "$w"; }
 
+# Prints the path of module@version's go.mod, downloaded into the module cache (dies when it cannot be).
+release_gomod() {
+  local f; f=$(go mod download -json "$1" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [[ -f $f ]] || die "could not download $1 go.mod"
+  echo "$f"
+}
+
+# Writes a wrapper module flotilla.local/<name>-build in $PWD at the go directive of the go.mod $2.
+wrapper_gomod() { printf 'module flotilla.local/%s-build\n\ngo %s\n' "$1" "$(sed -n 's/^go \(.*\)/\1/p' "$2")" > go.mod; }
+
 kube_ldflags() {
   local v=$KUBE_VERSION minor major
   major=$(echo "${v#v}" | cut -d. -f1); minor=$(echo "${v#v}" | cut -d. -f2)
@@ -92,14 +102,12 @@ build_kubernetes() {
     # k8s.io/kubernetes replaces its staging modules with local paths, so `go install` refuses it.
     # This wrapper module replaces each one with its published k8s.io/<name> v0.X.Y instead,
     # deriving the list from the release's own go.mod (it changes between minors).
-    local relmod; relmod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    [[ -f $relmod ]] || die "could not download k8s.io/kubernetes@$KUBE_VERSION go.mod"
-    local goline godebug staging
-    goline=$(sed -n 's/^go \(.*\)/\1/p' "$relmod")
+    local relmod; relmod=$(release_gomod "k8s.io/kubernetes@$KUBE_VERSION")
+    local godebug staging
     godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$relmod")
     staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$relmod")
     [[ -n $staging ]] || die "found no staging replaces in k8s.io/kubernetes@$KUBE_VERSION go.mod"
-    printf 'module flotilla.local/kubernetes-build\n\ngo %s\n' "$goline" > go.mod
+    wrapper_gomod kubernetes "$relmod"
     [[ -n $godebug ]] && go mod edit -godebug="$godebug"
     local staged="v0.${KUBE_VERSION#v1.}"
     for m in $staging; do go mod edit -replace="$m=$m@$staged"; done
@@ -153,9 +161,8 @@ build_kubo() {
   (
     cd "$w"
     # Kubo's go.mod has an exclude block, which makes `go install` refuse; copy it into a wrapper.
-    local relmod; relmod=$(go mod download -json "github.com/ipfs/kubo@$KUBO_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    [[ -f $relmod ]] || die "could not download github.com/ipfs/kubo@$KUBO_VERSION go.mod"
-    printf 'module flotilla.local/kubo-build\n\ngo %s\n' "$(sed -n 's/^go \(.*\)/\1/p' "$relmod")" > go.mod
+    local relmod; relmod=$(release_gomod "github.com/ipfs/kubo@$KUBO_VERSION")
+    wrapper_gomod kubo "$relmod"
     sed -n '/^exclude (/,/^)/p' "$relmod" >> go.mod
     go get "github.com/ipfs/kubo/cmd/ipfs@$KUBO_VERSION"
     mkdir -p bin
@@ -194,9 +201,8 @@ build_pulumi() {
     cd "$w"
     # pkg/v3 replaces sdk/v3 with ../sdk and pins a clipboard fork; `go install` refuses both. This
     # wrapper requires the published sdk/v3 at the same version and repeats the module replace.
-    local relmod; relmod=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    [[ -f $relmod ]] || die "could not download github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION go.mod"
-    printf 'module flotilla.local/pulumi-build\n\ngo %s\n' "$(sed -n 's/^go \(.*\)/\1/p' "$relmod")" > go.mod
+    local relmod; relmod=$(release_gomod "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION")
+    wrapper_gomod pulumi "$relmod"
     copy_module_replaces "$relmod"
     go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION"
     mkdir -p bin
