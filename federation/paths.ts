@@ -47,7 +47,8 @@ export interface ToolPaths {
   readonly anvil: string;
 }
 
-function pin(v: PinnedVersions, key: string): string {
+/** One pinned version; throws naming the key when versions.env lacks it. */
+export function pin(v: PinnedVersions, key: string): string {
   const value = v[key];
   if (!value) throw new Error(`scripts/versions.env has no ${key}`);
   return value;

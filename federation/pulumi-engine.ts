@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { cacheDir, pinnedVersions } from './paths.ts';
+import { cacheDir, pin, pinnedVersions } from './paths.ts';
 import type { PinnedVersions } from './paths.ts';
 
 export interface PulumiTools {
@@ -22,16 +22,13 @@ export interface PulumiTools {
 
 export function pulumiTools(versions: PinnedVersions = pinnedVersions()): PulumiTools {
   const tools = join(cacheDir(), 'tools');
-  const pin = (key: string) => {
-    const v = versions[key];
-    if (!v) throw new Error(`scripts/versions.env has no ${key}`);
-    return v;
-  };
+  const version = pin(versions, 'PULUMI_VERSION');
+  const kubernetesProviderVersion = pin(versions, 'PULUMI_KUBERNETES_VERSION');
   return {
-    version: pin('PULUMI_VERSION'),
-    pulumi: join(tools, `pulumi-${pin('PULUMI_VERSION')}`, 'bin', 'pulumi'),
-    kubernetesProvider: join(tools, `pulumi-kubernetes-${pin('PULUMI_KUBERNETES_VERSION')}`, 'bin', 'pulumi-resource-kubernetes'),
-    kubernetesProviderVersion: pin('PULUMI_KUBERNETES_VERSION'),
+    version,
+    pulumi: join(tools, `pulumi-${version}`, 'bin', 'pulumi'),
+    kubernetesProvider: join(tools, `pulumi-kubernetes-${kubernetesProviderVersion}`, 'bin', 'pulumi-resource-kubernetes'),
+    kubernetesProviderVersion,
   };
 }
 

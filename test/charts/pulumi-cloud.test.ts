@@ -10,42 +10,18 @@ import { jest } from '@jest/globals';
 import * as pulumi from '@pulumi/pulumi';
 import * as yaml from 'js-yaml';
 import ts from 'typescript';
+import { recordingMocks } from '../support/pulumi-mocks.ts';
 
-interface Declared {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  provider?: string;
-}
 /** One registration as the engine receives it. */
 interface Wired {
   urn: string;
   parent: string;
   dependencies: string[];
 }
-const declared: Declared[] = [];
 const wired = new Map<string, Wired>();
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nprovider CA\n-----END CERTIFICATE-----\n').toString('base64');
 
-await pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      declared.push({
-        type: args.type,
-        name: args.name,
-        inputs: args.inputs as Record<string, unknown>,
-        ...(args.provider ? { provider: args.provider } : {}),
-      });
-      const state =
-        args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { name: args.inputs.name, namespace: args.inputs.namespace } } : args.inputs;
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  'flotilla',
-  'test',
-  false,
-);
+const declared = await recordingMocks();
 
 // Registrations and reads both carry the parent and the dependencies the engine orders creation by.
 interface Request {

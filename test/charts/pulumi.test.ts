@@ -1,44 +1,19 @@
 // The Pulumi components under Pulumi's mocks: which resources they declare, with which inputs,
-// and how the provider chart's token becomes the hub's kubeconfig Secret and GPUProvider. No
-// `pulumi up` runs here (the Pulumi CLI and engine are not installed); the charts themselves are
-// installed for real by charts.test.ts and provider-rbac.test.ts.
+// and how the provider chart's token becomes the hub's kubeconfig Secret and GPUProvider. The real
+// engine runs them in test/pulumi/capacity.test.ts; the charts themselves are installed for real by
+// charts.test.ts and provider-rbac.test.ts.
 import { jest } from '@jest/globals';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import * as yaml from 'js-yaml';
+import { recordingMocks } from '../support/pulumi-mocks.ts';
 
-interface Declared {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  provider?: string;
-  id?: string;
-}
-const declared: Declared[] = [];
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.lent-token';
 const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nprovider CA\n-----END CERTIFICATE-----\n').toString('base64');
 
-pulumi.runtime.setMocks(
-  {
-    newResource: (args) => {
-      declared.push({
-        type: args.type,
-        name: args.name,
-        inputs: args.inputs as Record<string, unknown>,
-        ...(args.provider ? { provider: args.provider } : {}),
-        ...(args.id ? { id: args.id } : {}),
-      });
-      const state = args.type === 'kubernetes:helm.sh/v3:Release' ? { ...args.inputs, status: { namespace: args.inputs.namespace } } : args.inputs;
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  'flotilla',
-  'test',
-  false,
-);
+const declared = await recordingMocks();
 
 // The one I/O the components do outside the engine: waiting for the token controller (real in
-// test/pulumi/engine.test.ts). Here it records what it was asked to wait for.
+// test/pulumi/capacity.test.ts). Here it records what it was asked to wait for.
 const tokenWaits: unknown[][] = [];
 jest.unstable_mockModule('../../pulumi/token.ts', () => ({
   waitForServiceAccountToken: async (...args: unknown[]) => {

@@ -21,11 +21,12 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
-import type { AIJob, AIJobManifest, GPUProvider } from '../../operator/api/types.ts';
+import type { AIJob, GPUProvider } from '../../operator/api/types.ts';
 import { repoRoot } from '../../federation/paths.ts';
 import { localStack } from '../../federation/pulumi-engine.ts';
 import { FlotillaProvider, KwokGpuNodePool, kubeconfigSecretName } from '../../pulumi/index.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil, waitForAIJob } from '../support/federation.ts';
+import { aijobManifest } from '../support/aijob.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { helm, kubectl } from '../charts/helm.ts';
@@ -45,7 +46,6 @@ const providerCore = () => clusterClients(PROVIDER).core;
 let stateDir = '';
 let jobNs = '';
 let operator: OperatorProcess | undefined;
-let stack: pulumi.automation.Stack;
 
 /** The provider program: one KWOK GPU pool of `nodes` nodes, and the onboarding that lends it. */
 const program = (nodes: number) => async () => {
@@ -84,10 +84,7 @@ async function up(nodes: number): Promise<pulumi.automation.UpResult> {
   }
 }
 
-async function stackFor(nodes: number): Promise<pulumi.automation.Stack> {
-  stack = await localStack({ projectName: 'flotilla-capacity-e2e', stackName: 'e2e', program: program(nodes), stateDir });
-  return stack;
-}
+const stackFor = (nodes: number) => localStack({ projectName: 'flotilla-capacity-e2e', stackName: 'e2e', program: program(nodes), stateDir });
 
 const gpuProvider = () =>
   custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: GPUPROVIDER.plural, name: GPU_PROVIDER }).then(
@@ -108,22 +105,17 @@ async function removeLeftovers(): Promise<void> {
   await kubectl(provider().kubeconfig, ['delete', 'node', '-l', `flotilla.dev/node-pool=${POOL}`, '--ignore-not-found']);
 }
 
-function job(name: string, runSeconds: number): AIJobManifest {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'AIJob',
-    metadata: { name, namespace: jobNs },
-    spec: {
-      image: 'ghcr.io/flotilla-dev/examples/finetune@sha256:4f2a9c1e0b7d3a5f6e8c9b0a1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e',
-      resources: { gpus: 1 },
-      gpu: { products: [PRODUCT] },
-      placement: { allowedProviders: [GPU_PROVIDER] },
-      // Pinned to one provider, the job goes back there at once: Failover would cool it down first.
-      recovery: { strategy: 'SameProviderFirst' },
-      podAnnotations: { 'sim.flotilla.dev/run-seconds': String(runSeconds), 'sim.flotilla.dev/output': `${name} done` },
-    },
-  };
-}
+/** A job only this pool can run (its product, its GPUProvider), back on the same provider after a preemption. */
+const job = (name: string, runSeconds: number) =>
+  aijobManifest({
+    name,
+    namespace: jobNs,
+    sim: { runSeconds, output: `${name} done` },
+    gpu: { products: [PRODUCT] },
+    placement: { allowedProviders: [GPU_PROVIDER] },
+    // Pinned to one provider, the job goes back there at once: Failover would cool it down first.
+    recovery: { maxRestarts: 3, strategy: 'SameProviderFirst' },
+  });
 
 const lentPods = async (uid: string) => (await providerCore().listNamespacedPod({ namespace: LENT_NS, labelSelector: `flotilla.dev/job-uid=${uid}` })).items;
 const finished = (j: AIJob | undefined) => j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed';
