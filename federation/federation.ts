@@ -20,7 +20,7 @@ import type { ExecutorConfig } from './executor.ts';
 import { parseFleet, renderProviderNodes } from './fleet.ts';
 import type { ProviderFleet } from './fleet.ts';
 import { startKuboPair } from './kubo.ts';
-import { installCrds, prepareProviderCluster, registerProvider } from './register.ts';
+import { installCrds, installProviderFence, prepareProviderCluster, registerProvider } from './register.ts';
 import type { KuboEndpoint } from './kubo.ts';
 import { assertToolsPresent, defaultStateDir, repoRoot, toolPaths } from './paths.ts';
 
@@ -171,6 +171,8 @@ export async function federationUp(opts: FederationOptions = {}): Promise<Federa
     // The CRDs may have changed since it started (a schema field added): an outdated CRD would
     // silently prune the new status fields. Applying them again is idempotent and takes a second.
     await timed(progress, 'hub: Flotilla CRDs up to date', () => installCrds(existing.hub.kubeconfig));
+    // And the providers' fence (a federation started before it, or a change to the chart's policy).
+    await timed(progress, 'providers: fence policies up to date', () => Promise.all(existing.providers.map((p) => installProviderFence(p.kubeconfig))));
     // So is the executor's code (a simulated-workload annotation added): restart it on a change.
     await restartExecutorIfChanged(stateDir, progress);
     if (await chainDeployed(existing.anvil.rpcUrl, existing.anvil.chainId, existing.chain)) return existing;

@@ -39,7 +39,7 @@ export async function installCrds(hubKubeconfig: string): Promise<void> {
   await runCommand(kubectl, [...kube, 'wait', '--for=condition=Established', '--timeout=30s', `crd/aijobs.${GROUP}`, `crd/gpuproviders.${GROUP}`]);
 }
 
-/** What the provider chart installs in a provider cluster: the workload namespace and the low PriorityClass. */
+/** What the provider chart installs in a provider cluster: the workload namespace, the low PriorityClass and the fence. */
 export async function prepareProviderCluster(providerKubeconfig: string): Promise<void> {
   const kc = load(providerKubeconfig);
   await kc
@@ -58,6 +58,27 @@ export async function prepareProviderCluster(providerKubeconfig: string): Promis
       },
     })
     .catch(ignoreConflict);
+  await installProviderFence(providerKubeconfig);
+}
+
+/**
+ * The provider chart's fence (templates/fence.yaml, docs/operator.md "Fencing a deposed leader"), as
+ * helm renders it, with `fence.allNamespaces`: the test corners lend namespaces of their own and each
+ * brings its own flotilla-fence ConfigMap (test/support/corner.ts). Server-side apply: re-running
+ * updates a federation started before the fence or before a change to it.
+ */
+export async function installProviderFence(providerKubeconfig: string): Promise<void> {
+  const { helm, kubectl, kubeVersion } = toolPaths();
+  const chart = join(repoRoot, 'charts', 'flotilla-provider');
+  const set = ['--set', 'fence.allNamespaces=true', '--set', `namespace.name=${WORKLOAD_NAMESPACE}`];
+  const rendered = await runCommand(helm, ['template', 'flotilla', chart, '--kube-version', kubeVersion, '--show-only', 'templates/fence.yaml', ...set]);
+  await runCommand(
+    kubectl,
+    ['--kubeconfig', providerKubeconfig, 'apply', '--server-side', '--force-conflicts', '--field-manager=flotilla-federation', '-f', '-'],
+    {
+      input: rendered.stdout,
+    },
+  );
 }
 
 export const kubeconfigSecretName = (provider: string) => `provider-${provider}-kubeconfig`;

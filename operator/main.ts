@@ -23,6 +23,8 @@ import { startPayments } from './payments/start.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 import { KeyedRateLimiter } from './runtime/keyed-rate-limiter.ts';
 import { installLeaseGuard } from './runtime/lease-guard.ts';
+import { ProviderFences } from './providers/fence.ts';
+import { fenceKey } from './core/fence.ts';
 import { RateLimitedKubeConfig } from './runtime/rate-limited-kubeconfig.ts';
 import { KubeApiAuth } from './http/auth.ts';
 import { HubView } from './http/hub-view.ts';
@@ -225,10 +227,26 @@ async function main(): Promise<void> {
         waitedMs: Date.now() - warmupStarted,
         ...(behind.length > 0 ? { providers: behind } : {}),
       });
+      // The provider fence of this term (providers/fence.ts): raised at each provider as soon as it
+      // is connected, and before the first create there in any case.
+      const fence = new ProviderFences({
+        stamp: { key: fenceKey(config.hubId, config.namespace, config.leaseName), epoch: fencingToken },
+        confirmLeading: () => elector.confirmHolds(),
+        log,
+      });
+      const raiseFence = (provider: string) => {
+        const client = providers.registry.get(provider);
+        if (client) fence.ensure(provider, client).catch((err: unknown) => log('warn', 'could not raise the fence', { provider, error: errorMessage(err) }));
+      };
+      providers.registry.subscribe((event) => {
+        if (event.kind === 'provider') raiseFence(event.provider);
+      });
+      for (const provider of providers.registry.names()) raiseFence(provider);
       const reputation = new ReputationWriter(hub);
       const jobs = new AIJobController({
         hub,
         registry: providers.registry,
+        fence,
         hubId: config.hubId,
         owner: config.owner,
         workers: config.workers,

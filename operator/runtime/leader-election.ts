@@ -154,6 +154,16 @@ export class LeaderElector {
     });
   }
 
+  /**
+   * Whether the hub's Lease, read now, still names this process at the token it leads with: how a
+   * refusal by a provider's fence is told from a provider refusing on its own (providers/fence.ts).
+   */
+  async confirmHolds(): Promise<boolean> {
+    if (!this.leading) return false;
+    const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
+    return lease.spec?.holderIdentity === this.identity && (lease.spec?.leaseTransitions ?? 0) === this.fencingToken;
+  }
+
   /** One round; returns the holder after it (ourselves when we lead). Throws on API errors. */
   async tryAcquireOrRenew(): Promise<string> {
     const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }).catch((err: { code?: number }) => {

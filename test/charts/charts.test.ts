@@ -592,6 +592,36 @@ describe('charts/flotilla-provider', () => {
     expect(off.filter((m) => m.kind === 'NetworkPolicy' || m.kind === 'LimitRange')).toEqual([]);
   });
 
+  test('the fence: its ConfigMap in the lent namespace (no data: the hub owns its keys) and two policies bound there, or in every namespace with fence.allNamespaces', async () => {
+    type Binding = {
+      spec: { policyName: string; paramRef?: { name: string; namespace?: string; parameterNotFoundAction: string }; matchResources: Record<string, unknown> };
+    };
+    const fence = (out: Manifest[]) =>
+      out.filter((m) => m.kind.startsWith('ValidatingAdmissionPolicy') || (m.kind === 'ConfigMap' && m.metadata.name === 'flotilla-fence'));
+    const out = fence(parse(await helm(['template', 'lend', providerChart, '--set', 'namespace.name=gpu-lending'])));
+    expect(out.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ConfigMap/flotilla-fence',
+      'ValidatingAdmissionPolicy/lend-flotilla-fence',
+      'ValidatingAdmissionPolicy/lend-flotilla-fence-tokens',
+      'ValidatingAdmissionPolicyBinding/lend-flotilla-fence',
+      'ValidatingAdmissionPolicyBinding/lend-flotilla-fence-tokens',
+    ]);
+    expect(out.find((m) => m.kind === 'ConfigMap')).toMatchObject({ metadata: { namespace: 'gpu-lending' } });
+    expect((out.find((m) => m.kind === 'ConfigMap') as { data?: unknown }).data).toBeUndefined();
+    const bindings = out.filter((m) => m.kind === 'ValidatingAdmissionPolicyBinding') as unknown as Binding[];
+    for (const b of bindings) expect(b.spec.matchResources.namespaceSelector).toEqual({ matchLabels: { 'kubernetes.io/metadata.name': 'gpu-lending' } });
+    // The parameter is the ConfigMap of the object's own namespace; only the hub's objects are looked at.
+    const creates = bindings.find((b) => b.spec.policyName === 'lend-flotilla-fence');
+    expect(creates?.spec.paramRef).toEqual({ name: 'flotilla-fence', parameterNotFoundAction: 'Allow' });
+    expect(JSON.stringify(creates?.spec.matchResources.objectSelector)).toContain('flotilla.dev/job-uid');
+
+    const wide = fence(parse(await helm(['template', 'lend', providerChart, '--set', 'fence.allNamespaces=true'])));
+    for (const b of wide.filter((m) => m.kind === 'ValidatingAdmissionPolicyBinding') as unknown as Binding[])
+      expect(b.spec.matchResources.namespaceSelector).toEqual({});
+    expect(fence(parse(await helm(['template', 'lend', providerChart, '--set', 'fence.enabled=false'])))).toEqual([]);
+    await expect(helm(['template', 'lend', providerChart, '--set', 'fence.everywhere=true'])).rejects.toThrow(/fence/);
+  });
+
   test("the NOTES' GPUProvider caps placement at lentGpus (spec.maxGpus), and say how to label a namespace the chart did not create", async () => {
     // NOTES are rendered by install, not template: a client-side dry run against a provider. It still
     // refuses to adopt objects that exist there, hence names the federation does not use.

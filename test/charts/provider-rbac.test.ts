@@ -5,9 +5,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { repoRoot } from '../../federation/paths.ts';
 import { federation, uniqueName } from '../support/federation.ts';
+import { ProviderFences } from '../../operator/providers/fence.ts';
 import { canI, helm, kubectl, parseCanIList } from './helm.ts';
 
 const NS = 'flotilla-lend-test';
@@ -57,6 +59,7 @@ test.each(federation().providers.map((p) => p.name))('on %s the credential may d
     .map((r) => `${r.resource} ${r.resourceNames} ${r.verbs}`)
     .sort();
   expect(resourceRules).toEqual([
+    'configmaps [flotilla-fence] [patch]',
     'events [] [create]',
     'nodes [] [get list watch]',
     'pods [] [get list watch create delete]',
@@ -90,6 +93,7 @@ test.each([
   ["create Secrets (an attempt's copies of hub Secrets)", ['create', 'secrets', '-n', NS]],
   ['delete Secrets', ['delete', 'secrets', '-n', NS]],
   ['read pod logs (flotilla logs)', ['get', 'pods', '--subresource=log', '-n', NS]],
+  ['raise its fencing token (templates/fence.yaml)', ['patch', 'configmaps/flotilla-fence', '-n', NS]],
 ])('it may %s', async (_what, args) => {
   await expect(canI(admin(), [...args, AS])).resolves.toBe(true);
 });
@@ -125,6 +129,10 @@ test.each([
   ['create Services in default', ['create', 'services', '-n', 'default']],
   ['create Endpoints (traffic to any address)', ['create', 'endpoints', '-n', NS]],
   ['create EndpointSlices', ['create', 'endpointslices.discovery.k8s.io', '-n', NS]],
+  ['patch any other ConfigMap', ['patch', 'configmaps/kube-root-ca.crt', '-n', NS]],
+  ['delete the fence', ['delete', 'configmaps/flotilla-fence', '-n', NS]],
+  ['update the fence (only patch)', ['update', 'configmaps/flotilla-fence', '-n', NS]],
+  ['change the fence policy', ['update', 'validatingadmissionpolicies.admissionregistration.k8s.io']],
 ])('it may not %s', async (_what, args) => {
   await expect(canI(admin(), [...args, AS])).resolves.toBe(false);
 });
@@ -139,7 +147,8 @@ async function tokenSecret(): Promise<{ token: string; ca: string }> {
   throw new Error("the token controller did not fill the chart's ServiceAccount token Secret");
 }
 
-test("a kubeconfig built from the chart's token Secret lists nodes and runs pods in its namespace only", async () => {
+/** A kubeconfig of the chart's credential: what the hub's GPUProvider Secret would carry. */
+async function lentKubeconfig(): Promise<string> {
   const { token, ca } = await tokenSecret();
   const server = (await kubectl(admin(), ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
   const kubeconfig = join(dir, 'provider-a-lent.yaml');
@@ -155,7 +164,11 @@ test("a kubeconfig built from the chart's token Secret lists nodes and runs pods
     }),
     { mode: 0o600 },
   );
+  return kubeconfig;
+}
 
+test("a kubeconfig built from the chart's token Secret lists nodes and runs pods in its namespace only", async () => {
+  const kubeconfig = await lentKubeconfig();
   expect((await kubectl(kubeconfig, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'])).trim()).toBe(`system:serviceaccount:${NS}:${SA}`);
   expect(await kubectl(kubeconfig, ['get', 'nodes', '-o', 'name'])).toMatch(/^node\/provider-a-/m);
 
@@ -191,4 +204,33 @@ test('the ResourceQuota caps what lent work may request', async () => {
     spec: { containers: [{ name: 'main', image: 'registry.example/trainer:1', resources: { limits: { 'nvidia.com/gpu': '3' } } }] },
   });
   await expect(kubectl(admin(), ['-n', NS, 'create', '--dry-run=server', '-f', '-'], greedy)).rejects.toThrow(/exceeded quota/);
+});
+
+test("the fence: with the chart's credential a leader raises its token, and a create stamped below it is refused by this API server", async () => {
+  const kc = new KubeConfig();
+  kc.loadFromFile(await lentKubeconfig());
+  const core = kc.makeApiClient(CoreV1Api);
+  const log: string[] = [];
+  const key = uniqueName('hub_flotilla-system.lease');
+  const fences = new ProviderFences({ stamp: { key, epoch: 4 }, confirmLeading: async () => false, log: (_level, msg) => log.push(msg) });
+  // Only the chart's own binding (namespace-scoped) may be what refuses here: the federation's binds
+  // every namespace with the ConfigMap, so this also holds for a chart installed on its own.
+  await expect(fences.ensure('provider-a', { core, namespace: NS })).resolves.toBe('enforced');
+  expect(log).toContain('fence raised');
+  const stale = yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: uniqueName('stale'),
+      labels: { 'flotilla.dev/job-uid': 'u', 'flotilla.dev/attempt': '1' },
+      annotations: { 'flotilla.dev/fence-key': key, 'flotilla.dev/fence-epoch': '3' },
+    },
+    spec: { automountServiceAccountToken: false, restartPolicy: 'Never', containers: [{ name: 'main', image: 'registry.example/trainer:1' }] },
+  });
+  await expect(kubectl(admin(), ['-n', NS, 'create', '--dry-run=server', '-f', '-'], stale)).rejects.toThrow(
+    new RegExp(`flotilla fence: a newer leader of hub lease ${key} holds token 4 in this namespace; this create carries 3`),
+  );
+  // A deposed leader (token 3) may not lower it: ensure names it deposed, as the hub's Lease confirms.
+  const deposed = new ProviderFences({ stamp: { key, epoch: 3 }, confirmLeading: async () => false, log: () => undefined });
+  await expect(deposed.ensure('provider-a', { core, namespace: NS })).rejects.toThrow(/deposed: provider-a answered with the fence's refusal/);
 });

@@ -33,10 +33,14 @@ async function images(args: readonly string[]): Promise<{ operator: string; test
 }
 
 describe('kubeVersion', () => {
-  test.each([hubChart, providerChart])('%s installs on 1.29 and newer only', async (chart) => {
-    expect(chartYaml(chart).kubeVersion).toBe('>=1.29.0-0');
-    await expect(helm(['template', 't', chart, '--kube-version', 'v1.28.9'])).rejects.toThrow(/chart requires kubeVersion: >=1.29.0-0/);
-    await expect(helm(['template', 't', chart, '--kube-version', 'v1.29.0'])).resolves.toMatch(/kind:/);
+  // The provider chart's fence needs ValidatingAdmissionPolicy with parameters (GA in 1.30).
+  test.each([
+    [hubChart, '1.29', 'v1.28.9'],
+    [providerChart, '1.30', 'v1.29.9'],
+  ])('%s installs on %s and newer only', async (chart, floor, below) => {
+    expect(chartYaml(chart).kubeVersion).toBe(`>=${floor}.0-0`);
+    await expect(helm(['template', 't', chart, '--kube-version', below])).rejects.toThrow(new RegExp(`chart requires kubeVersion: >=${floor}.0-0`));
+    await expect(helm(['template', 't', chart, '--kube-version', `v${floor}.0`])).resolves.toMatch(/kind:/);
     // A vendor build's pre-release suffix (EKS, GKE) passes too.
     await expect(helm(['template', 't', chart, '--kube-version', 'v1.30.4-eks-a737599'])).resolves.toMatch(/kind:/);
   });

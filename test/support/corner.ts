@@ -15,6 +15,7 @@ import { Wallet } from 'ethers';
 import { renderProviderNodes } from '../../federation/fleet.ts';
 import { LENT_PRIORITY_CLASS, LENT_PRIORITY_VALUE, OPERATOR_NAMESPACE, kubeconfigSecretName } from '../../federation/register.ts';
 import { AIJOB, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
+import { FENCE_CONFIGMAP } from '../../operator/core/fence.ts';
 import type { AIJob, AIJobManifest, GPUProvider, GPUProviderManifest } from '../../operator/api/types.ts';
 import { aijobManifest } from './aijob.ts';
 import { clusterClients, pollUntil, readAIJob } from './federation.ts';
@@ -123,7 +124,7 @@ export interface ProviderOptions {
   readonly payoutAddress?: string;
 }
 
-/** Adds a provider: its nodes, the lent namespace and PriorityClass in its cluster, its GPUProvider in the hub. */
+/** Adds a provider: its nodes, the lent namespace (with the fence's ConfigMap) and PriorityClass in its cluster, its GPUProvider in the hub. */
 export async function addProvider(corner: Corner, opts: ProviderOptions): Promise<CornerProvider> {
   const { cluster } = opts;
   const nodes = cornerNodes(corner, opts.name, opts.nodes, opts.gpusPerNode);
@@ -132,6 +133,8 @@ export async function addProvider(corner: Corner, opts: ProviderOptions): Promis
     await cluster.core.createNode({ body }).catch(ignore(409));
   });
   await cluster.core.createNamespace({ body: { metadata: { name: corner.lentNamespace, labels } } }).catch(ignore(409));
+  // The fence's ConfigMap, as the provider chart makes it (the federation bound its policy in every namespace that has one).
+  await cluster.core.createNamespacedConfigMap({ namespace: corner.lentNamespace, body: { metadata: { name: FENCE_CONFIGMAP, labels } } }).catch(ignore(409));
   await cluster.scheduling
     .createPriorityClass({ body: { metadata: { name: LENT_PRIORITY_CLASS }, value: LENT_PRIORITY_VALUE, preemptionPolicy: 'Never' } })
     .catch(ignore(409));

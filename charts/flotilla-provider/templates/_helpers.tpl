@@ -71,3 +71,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "flotilla-provider.shellWord" -}}
 '{{ replace "'" "'\"'\"'" . }}'
 {{- end }}
+
+{{/* The fence's policies and bindings (templates/fence.yaml): cluster-scoped, so per release. */}}
+{{- define "flotilla-provider.fenceName" -}}
+{{ printf "%s-flotilla-fence" .Release.Name | trunc 56 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Where the fence binds: the lent namespace, or (fence.allNamespaces) every namespace that holds a
+     flotilla-fence ConfigMap — a cluster lending several namespaces under one release. */}}
+{{- define "flotilla-provider.fenceNamespaces" -}}
+{{- if .Values.fence.allNamespaces }}
+namespaceSelector: {}
+{{- else }}
+namespaceSelector:
+  matchLabels:
+    kubernetes.io/metadata.name: {{ .Values.namespace.name }}
+{{- end }}
+{{- end }}

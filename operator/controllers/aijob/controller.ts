@@ -61,6 +61,9 @@ import { errorMessage } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
 import { assertLeading } from '../../runtime/lease-guard.ts';
+import { refusal } from '../../providers/refusal.ts';
+import type { ProviderFences } from '../../providers/fence.ts';
+import { isFenceRefusal, stamped } from '../../core/fence.ts';
 import { WorkQueue } from '../../runtime/work-queue.ts';
 import { recordJobClaimedElsewhere, recordProvenMismatch, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
@@ -82,6 +85,8 @@ export interface AIJobControllerOptions {
   /** Hub client for Events only (its own rate limit); absent: `hub`. */
   readonly events?: KubeConfig;
   readonly registry: ProviderRegistry;
+  /** The provider fence of this leader's term (providers/fence.ts); absent without leader election. */
+  readonly fence?: ProviderFences;
   /** Written on every remote pod (label flotilla.dev/hub), so providers shared by hubs stay apart. */
   readonly hubId: string;
   /** Reconcile AIJobs of this namespace only; absent: all namespaces. */
@@ -141,19 +146,6 @@ const ignore = (code: number) => (err: { code?: number }) => {
 };
 
 /** A 403 on create: the provider's admission refused the pod (ResourceQuota, Pod Security, LimitRange, RBAC). */
-function refusal(err: unknown): string | undefined {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (e.code !== 403) return undefined;
-  const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? '');
-  let message = e.message ?? 'Forbidden';
-  try {
-    message = (JSON.parse(body) as { message?: string }).message ?? message;
-  } catch {
-    /* not JSON: keep the client's message */
-  }
-  return message.slice(0, 512);
-}
-
 class CreateRefused extends Error {
   override readonly name = 'CreateRefused';
 }
@@ -791,26 +783,36 @@ export class AIJobController {
     const refusals: string[] = [];
     // The copies of hub Secrets first: a pod that names a missing Secret would not start. One the
     // provider refuses (403: RBAC, quota on Secrets) refuses the attempt like a refused pod.
-    for (const copy of buildSecretCopies(job, creation.attempt, client.namespace, this.opts.hubId, secrets)) {
+    // The fence first (providers/fence.ts): from here on the previous leader's creates are refused there.
+    const fence = this.opts.fence;
+    if (fence) await fence.ensure(creation.provider, client);
+    const refusalOf = async (err: unknown) => {
+      const refused = refusal(err);
+      if (fence && isFenceRefusal(refused)) await fence.judgeRefusal(creation.provider, refused ?? '');
+      return refused;
+    };
+    for (const unstamped of buildSecretCopies(job, creation.attempt, client.namespace, this.opts.hubId, secrets)) {
       if (refusals.length > 0) break;
+      const copy = stamped(unstamped, fence?.stamp);
       assertLeading(`create secret ${creation.provider}/${copy.metadata?.name}`);
       try {
         await client.core.createNamespacedSecret({ namespace: client.namespace, body: copy });
       } catch (err) {
-        const refused = refusal(err);
+        const refused = await refusalOf(err);
         if (refused === undefined) ignore(409)(err as { code?: number });
         else refusals.push(refused);
       }
     }
     // The gang's Service first, so replica 0's name resolves as soon as any replica starts; one the
     // provider refuses (403: RBAC, quota on Services) refuses the attempt like a refused pod.
-    const service = buildService(job, creation.attempt, client.namespace, this.opts.hubId);
+    const unstampedService = buildService(job, creation.attempt, client.namespace, this.opts.hubId);
+    const service = unstampedService && stamped(unstampedService, fence?.stamp);
     if (service && refusals.length === 0) {
       assertLeading(`create service ${creation.provider}/${service.metadata?.name}`);
       try {
         await client.core.createNamespacedService({ namespace: client.namespace, body: service });
       } catch (err) {
-        const refused = refusal(err);
+        const refused = await refusalOf(err);
         if (refused === undefined) ignore(409)(err as { code?: number });
         else refusals.push(refused);
       }
@@ -818,7 +820,7 @@ export class AIJobController {
     if (refusals.length === 0)
       await Promise.all(
         creation.replicas.map(async (replica) => {
-          const body = buildPod(
+          const unstampedPod = buildPod(
             job,
             creation,
             replica,
@@ -832,6 +834,7 @@ export class AIJobController {
             this.opts.hubId,
             this.opts.checkpointReports,
           );
+          const body = stamped(unstampedPod, fence?.stamp);
           // Deterministic names make creation idempotent: AlreadyExists means a previous pass made it
           // (its uid is adopted by name while none is recorded: ownership.ts).
           assertLeading(`create pod ${creation.provider}/${body.metadata?.name}`);
@@ -845,7 +848,7 @@ export class AIJobController {
                 createdAt: new Date(this.now()).toISOString(),
               });
           } catch (err) {
-            const refused = refusal(err);
+            const refused = await refusalOf(err);
             if (refused !== undefined) refusals.push(refused);
             else ignore(409)(err as { code?: number });
           }
