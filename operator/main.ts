@@ -198,7 +198,18 @@ async function main(): Promise<void> {
       // before the providers' warm-up, so no probe sees a leader that has not started it yet.
       readiness.requireWhileLeading('aijobs', () => "the AIJob controller has not started yet (waiting for the GPUProviders' caches)");
       setLeader(true);
+      // The provider fence of this term (providers/fence.ts): raised at each provider as soon as it
+      // is connected (below), and before the first create there in any case; each GPUProvider's
+      // Fenced condition says how it stands.
+      let refreshProvider: (provider: string) => void = () => undefined;
+      const fence = new ProviderFences({
+        stamp: { key: fenceKey(config.hubId, config.namespace, config.leaseName), epoch: fencingToken },
+        confirmLeading: () => elector.confirmHolds(),
+        log,
+        onSettled: (provider) => refreshProvider(provider),
+      });
       const providers = startProviderConnections({
+        fence: (provider) => fence.report(provider),
         hub,
         rateLimit: config.providerRateLimit,
         heartbeat: { everyMs: config.providerHeartbeatMs, timeoutMs: config.providerHeartbeatMs },
@@ -227,13 +238,7 @@ async function main(): Promise<void> {
         waitedMs: Date.now() - warmupStarted,
         ...(behind.length > 0 ? { providers: behind } : {}),
       });
-      // The provider fence of this term (providers/fence.ts): raised at each provider as soon as it
-      // is connected, and before the first create there in any case.
-      const fence = new ProviderFences({
-        stamp: { key: fenceKey(config.hubId, config.namespace, config.leaseName), epoch: fencingToken },
-        confirmLeading: () => elector.confirmHolds(),
-        log,
-      });
+      refreshProvider = (provider) => providers.refresh(provider);
       const raiseFence = (provider: string) => {
         const client = providers.registry.get(provider);
         if (client) fence.ensure(provider, client).catch((err: unknown) => log('warn', 'could not raise the fence', { provider, error: errorMessage(err) }));

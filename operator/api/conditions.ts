@@ -163,6 +163,19 @@ export const gpuProviderConditions = {
       ProvenMismatch: r('False', 'A run here reported an output two independent runs refuted; the provider is excluded from jobs that verify.'),
     },
   },
+  Fenced: {
+    description:
+      'The provider\'s API server refuses creates from a deposed leader of this hub: the leader raised its fencing token in spec.namespace\'s flotilla-fence ConfigMap and a create stamped below it was refused (docs/operator.md, "Fencing a deposed leader"). Set by the leader once it raised its token there; placement does not depend on it.',
+    reasons: {
+      Enforced: r('True', "The token is raised and a dry-run create stamped below it was refused by the provider's fence policy."),
+      Absent: r(
+        'False',
+        'spec.namespace has no flotilla-fence ConfigMap (a provider chart from before the fence, or fence.enabled=false): only the lease guard holds a deposed leader back here.',
+      ),
+      Unenforced: r('False', 'The token is raised, but a create stamped below it was accepted: the fence policies are not installed.'),
+      Unverified: r('Unknown', 'The provider refused the raise or the probe for another reason (the message says which).'),
+    },
+  },
   InventoryValid: {
     description: "Every node and pod the provider's API server sent has the shape the operator reads; malformed ones are skipped and named here.",
     reasons: {

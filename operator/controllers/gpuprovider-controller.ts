@@ -36,6 +36,8 @@ import type { FederatedProviderRegistry } from '../providers/registry.ts';
 import type { RateLimit } from '../runtime/token-bucket.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
 import { planStatus } from './gpuprovider-status.ts';
+import { fencedVerdict } from '../core/fence.ts';
+import type { FenceReport } from '../core/fence.ts';
 
 export type ControllerLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -55,6 +57,8 @@ export interface ProviderConnectionsOptions {
   readonly heartbeat?: Heartbeat;
   /** Every provider is reconciled at least this often. Default 30 s. */
   readonly resyncMs?: number;
+  /** This leader's fence at a provider, once settled (providers/fence.ts): the Fenced condition. */
+  readonly fence?: (provider: string) => FenceReport | undefined;
   /** status.lastSeen alone is written at most this often. Default 30 s. */
   readonly lastSeenRefreshMs?: number;
   /** Node and pod changes are folded into one reconcile per provider per this window. Default 1 s. */
@@ -92,6 +96,8 @@ export interface ProviderConnections {
   notCaughtUp(): string[];
   /** Status patches sent so far, in all or for one provider (a quiet provider gets none). */
   statusPatches(provider?: string): number;
+  /** Looks at a provider again now (e.g. its fence settled). */
+  refresh(provider: string): void;
   stop(): void;
 }
 
@@ -169,6 +175,10 @@ class GpuProviderController implements ProviderConnections {
     let n = 0;
     for (const v of this.patches.values()) n += v;
     return n;
+  }
+
+  refresh(provider: string): void {
+    if (!this.stopped) this.queue.add(provider);
   }
 
   start(): void {
@@ -295,6 +305,7 @@ class GpuProviderController implements ProviderConnections {
     const reachable = reachableVerdict(facts);
     const ready = readyVerdict(facts, reachable);
     const lastSeen = connection?.lastSeen();
+    const fence = this.opts.fence?.(name);
     const plan = planStatus(
       this.currentStatus(gp),
       {
@@ -304,6 +315,7 @@ class GpuProviderController implements ProviderConnections {
         ...(connection?.synced ? { inventoryValid: ((m) => inventoryValidVerdict(m.objects, m.nameless))(connection.malformed()) } : {}),
         ...(connection?.synced ? { inventory: gpuInventory(connection.nodeSnapshots()) } : {}),
         ...(lastSeen !== undefined ? { lastSeen } : {}),
+        ...(fence ? { fenced: fencedVerdict(fence) } : {}),
       },
       now,
       this.opts.lastSeenRefreshMs,

@@ -1,4 +1,5 @@
 import type { GPUProviderStatus } from '../api/types.ts';
+import { fencedVerdict } from '../core/fence.ts';
 import { planStatus, rfc3339 } from './gpuprovider-status.ts';
 import type { StatusObservation } from './gpuprovider-status.ts';
 
@@ -135,5 +136,29 @@ describe('planStatus: InventoryValid', () => {
     expect(planStatus(first, { ...ready, inventoryValid: bad }, s(1_000), REFRESH).status).toBeUndefined();
     const fixed = planStatus(first, { ...ready, inventoryValid: { status: 'True', reason: 'Valid', message: 'ok' } }, s(2_000), REFRESH);
     expect(fixed.transitions.map((t) => `${t.type}→${t.to}`)).toEqual(['InventoryValid→True']);
+  });
+});
+
+describe('planStatus: Fenced', () => {
+  it('is written once the fence settled, left as it is while it has not, and its flips are transitions', () => {
+    const absent = fencedVerdict({ state: 'absent', namespace: 'lent', epoch: 3 });
+    const first = apply(undefined, planStatus(undefined, { ...ready, fenced: absent }, s(0), REFRESH).status);
+    expect(first.conditions?.find((c) => c.type === 'Fenced')).toMatchObject({
+      status: 'False',
+      reason: 'Absent',
+      message: 'no ConfigMap lent/flotilla-fence: install or upgrade the provider chart with fence.enabled',
+    });
+    // Not settled yet in a new term (no observation): the condition stays; nothing to write.
+    expect(planStatus(first, ready, s(1_000), REFRESH).status).toBeUndefined();
+    const enforced = planStatus(first, { ...ready, fenced: fencedVerdict({ state: 'enforced', namespace: 'lent', epoch: 4 }) }, s(2_000), REFRESH);
+    expect(enforced.transitions).toEqual([
+      {
+        type: 'Fenced',
+        from: 'False',
+        to: 'True',
+        reason: 'Enforced',
+        message: 'token 4 raised in lent/flotilla-fence; a create stamped below it was refused',
+      },
+    ]);
   });
 });

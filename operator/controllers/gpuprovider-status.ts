@@ -20,6 +20,8 @@ export interface StatusObservation {
   readonly inventory?: GpuInventory;
   /** Epoch ms of the provider API server's latest answer. */
   readonly lastSeen?: number;
+  /** Fenced; undefined until this leader's fence at the provider settled (the condition is left as it is). */
+  readonly fenced?: ConditionVerdict;
 }
 
 export interface StatusPlan {
@@ -64,6 +66,7 @@ export function planStatus(current: GPUProviderStatus | undefined, obs: StatusOb
     ['Ready', obs.ready],
   ];
   if (obs.inventoryValid) verdicts.push(['InventoryValid', obs.inventoryValid]);
+  if (obs.fenced) verdicts.push(['Fenced', obs.fenced]);
   verdicts.push(['Trusted', trustedVerdict(current)]);
   for (const [type, verdict] of verdicts) {
     const before = findCondition(conditions, type);

@@ -1,4 +1,5 @@
-import { ANNOTATION_FENCE_EPOCH, ANNOTATION_FENCE_KEY, fenceAnnotations, fenceKey, isFenceRefusal, stamped } from './fence.ts';
+import { gpuProviderConditions } from '../api/conditions.ts';
+import { ANNOTATION_FENCE_EPOCH, ANNOTATION_FENCE_KEY, fenceAnnotations, fenceKey, fencedVerdict, isFenceRefusal, stamped } from './fence.ts';
 
 describe('fenceKey', () => {
   it('names hub, lease namespace and lease name apart, in characters a ConfigMap key may hold', () => {
@@ -50,5 +51,19 @@ describe('isFenceRefusal', () => {
     ).toBe(true);
     expect(isFenceRefusal('pods "x" is forbidden: exceeded quota: gpus')).toBe(false);
     expect(isFenceRefusal(undefined)).toBe(false);
+  });
+});
+
+describe('fencedVerdict', () => {
+  it('gives each state a documented reason with the status the docs give it', () => {
+    for (const state of ['enforced', 'absent', 'unenforced', 'unverified'] as const) {
+      const verdict = fencedVerdict({ state, namespace: 'lent', epoch: 2, message: 'quota' });
+      const documented = gpuProviderConditions.Fenced.reasons[verdict.reason as keyof typeof gpuProviderConditions.Fenced.reasons];
+      expect(documented.status).toBe(verdict.status);
+    }
+    expect(fencedVerdict({ state: 'unverified', namespace: 'lent', epoch: 2, message: 'exceeded quota' }).message).toBe(
+      'the provider refused the raise or the probe: exceeded quota',
+    );
+    expect(fencedVerdict({ state: 'unenforced', namespace: 'lent', epoch: 2 }).message).toContain('the fence policies are missing');
   });
 });

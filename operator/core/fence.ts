@@ -6,6 +6,7 @@
 // refuses a create whose token is below the highest one this hub has raised in that namespace's
 // `flotilla-fence` ConfigMap. A new leader raises its token at each provider before its first
 // create there, so from then on the old leader's creates are refused by the provider itself.
+import type { ConditionStatus, GPUProviderConditionReason } from '../api/conditions.ts';
 import { GROUP } from '../api/group.ts';
 
 /** The ConfigMap in a lent namespace holding each hub lease's highest fencing token (chart: templates/fence.yaml). */
@@ -16,6 +17,52 @@ export const ANNOTATION_FENCE_KEY = `${GROUP}/fence-key`;
 export const ANNOTATION_FENCE_EPOCH = `${GROUP}/fence-epoch`;
 /** Every refusal message of the chart's fence policies starts with it (how a refusal is told from any other 403). */
 export const FENCE_REFUSAL_MARKER = 'flotilla fence:';
+
+/**
+ * How a provider's fence stands for this leader's term: `enforced` (raised, and a create stamped
+ * below it is refused); `absent` (no flotilla-fence ConfigMap); `unenforced` (raised, but a create
+ * stamped below it is still accepted: no policy); `unverified` (refused for another reason).
+ */
+export type FenceState = 'enforced' | 'absent' | 'unenforced' | 'unverified';
+
+/** A settled fence, as the GPUProvider's Fenced condition reports it. */
+export interface FenceReport {
+  readonly state: FenceState;
+  readonly namespace: string;
+  readonly epoch: number;
+  /** The provider's refusal, for `unverified`. */
+  readonly message?: string;
+}
+
+/** The Fenced condition for a provider's settled fence (operator/api/conditions.ts). */
+export function fencedVerdict(report: FenceReport): { status: ConditionStatus; reason: GPUProviderConditionReason; message: string } {
+  switch (report.state) {
+    case 'enforced':
+      return {
+        status: 'True',
+        reason: 'Enforced',
+        message: `token ${report.epoch} raised in ${report.namespace}/${FENCE_CONFIGMAP}; a create stamped below it was refused`,
+      };
+    case 'absent':
+      return {
+        status: 'False',
+        reason: 'Absent',
+        message: `no ConfigMap ${report.namespace}/${FENCE_CONFIGMAP}: install or upgrade the provider chart with fence.enabled`,
+      };
+    case 'unenforced':
+      return {
+        status: 'False',
+        reason: 'Unenforced',
+        message: `token ${report.epoch} raised in ${report.namespace}/${FENCE_CONFIGMAP}, but a create stamped below it was accepted: the fence policies are missing`,
+      };
+    case 'unverified':
+      return {
+        status: 'Unknown',
+        reason: 'Unverified',
+        message: `the provider refused the raise or the probe: ${report.message ?? 'no message'}`.slice(0, 1024),
+      };
+  }
+}
 
 /** What a leader stamps on the objects it creates at providers. */
 export interface FenceStamp {

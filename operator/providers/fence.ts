@@ -11,19 +11,12 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { LABEL_ATTEMPT, LABEL_HUB, LABEL_JOB_UID } from '../api/group.ts';
 import { FENCE_CONFIGMAP, fenceAnnotations, isFenceRefusal } from '../core/fence.ts';
-import type { FenceStamp } from '../core/fence.ts';
+import type { FenceReport, FenceStamp, FenceState } from '../core/fence.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { NotLeaderError, assertLeading } from '../runtime/lease-guard.ts';
+export type { FenceState } from '../core/fence.ts';
 import { refusal } from './refusal.ts';
-
-/**
- * How a provider's fence stands for this term: `enforced` (raised, and a create stamped below it is
- * refused); `absent` (no flotilla-fence ConfigMap: a chart from before the fence, or fence.enabled
- * false); `unenforced` (raised, but a create stamped below it is still accepted: no policy);
- * `unverified` (raised or not, the provider refused for another reason, logged).
- */
-export type FenceState = 'enforced' | 'absent' | 'unenforced' | 'unverified';
 
 export interface ProviderFencesOptions {
   readonly stamp: FenceStamp;
@@ -35,6 +28,8 @@ export interface ProviderFencesOptions {
   readonly recheckMs?: number;
   /** How long a probe waits for the API server's policy cache to see the raised token (default 3 s). */
   readonly probeWindowMs?: number;
+  /** Told when a provider's fence settled (the GPUProvider controller writes its Fenced condition). */
+  readonly onSettled?: (provider: string) => void;
 }
 
 interface Known {
@@ -48,6 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class ProviderFences {
   readonly stamp: FenceStamp;
   private readonly known = new Map<string, Known>();
+  private readonly reports = new Map<string, FenceReport>();
   private readonly now: () => number;
   private readonly opts: ProviderFencesOptions;
 
@@ -72,10 +68,25 @@ export class ProviderFences {
     state.then(
       (s) => {
         if (s === 'absent' || s === 'unverified') this.known.set(id, { state, until: this.now() + (this.opts.recheckMs ?? 60_000) });
+        this.reports.set(provider, { state: s, namespace: target.namespace, epoch: this.stamp.epoch, ...this.lastMessage(provider) });
+        this.opts.onSettled?.(provider);
       },
       () => this.known.delete(id),
     );
     return state;
+  }
+
+  /** The provider's fence as last settled in this term; undefined before the first raise there settled. */
+  report(provider: string): FenceReport | undefined {
+    return this.reports.get(provider);
+  }
+
+  /** Why the last raise or probe at a provider was `unverified` (kept for its report). */
+  private readonly messages = new Map<string, string>();
+  private lastMessage(provider: string): { message?: string } {
+    const message = this.messages.get(provider);
+    this.messages.delete(provider);
+    return message !== undefined ? { message } : {};
   }
 
   /**
@@ -113,10 +124,12 @@ export class ProviderFences {
       const refused = refusal(err);
       if (isFenceRefusal(refused)) {
         await this.judgeRefusal(provider, refused ?? '');
+        this.messages.set(provider, refused ?? '');
         return 'unverified';
       }
       if (refused !== undefined) {
         this.opts.log('warn', 'provider refused raising the fence', { provider, message: refused });
+        this.messages.set(provider, refused);
         return 'unverified';
       }
       throw err;
@@ -141,6 +154,7 @@ export class ProviderFences {
           provider,
           message: refused ?? errorMessage(err),
         });
+        this.messages.set(provider, refused ?? errorMessage(err));
         return 'unverified';
       }
       if (this.now() >= deadline) return 'unenforced';

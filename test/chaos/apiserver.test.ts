@@ -90,7 +90,17 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       await someRunning(names);
       stopped.add('hub');
       await stopCluster(federation().stateDir, 'hub', tools);
-      await sleep(randomInt(6_000, 15_000)); // past the operator's lease (4 s): it must give up leading
+      // The fault this run is about: the leader, cut off from the hub past its lease (4 s), gives up
+      // leading and exits. Waited for, not guessed with a sleep (a sleep left the lease with the
+      // leader in 1 of 5 runs): a leader that never gives up fails here, naming it.
+      await pollUntil(
+        'the leader giving up its lease while the hub is down',
+        async () => supervisor.restarts,
+        (n) => n >= 1,
+        60_000,
+        250,
+      );
+      await sleep(randomInt(0, 8_000)); // and a while longer: the restarted operator finds no hub either
       await startCluster(federation().stateDir, 'hub', tools);
       stopped.delete('hub');
       await assertFederationHealthy(120_000);

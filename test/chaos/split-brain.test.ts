@@ -4,16 +4,19 @@
 // replica pod is deleted at the provider and new jobs arrive, so the frozen replica's view is stale
 // in every way. Then the old leader resumes (SIGCONT). Its pending write and anything it would do
 // next must be refused: it must not create or delete a pod, close an attempt, change a phase or
-// send a settlement; it must notice it lost the lease and exit. Oracle afterwards. (No fencing token
-// exists yet: the "nothing after resume" half is enforced with FLOTILLA_CHAOS_STRICT_FENCING=1 only.)
+// send a settlement; it must notice it lost the lease and exit. Oracle afterwards.
 //
-// Today's fence is the resourceVersion precondition of every status write (the frozen write fails
-// with 409 and pods are created only after a status write landed) plus the elector exiting on its
-// next renew round; see docs/chaos.md for what a real fencing token would add.
+// The fence is real (docs/operator.md, "Fencing a deposed leader"): the standby raises its fencing
+// token at each provider before it acts there (the test waits for that, so the fault is the same
+// every run), and from then on the providers' API servers refuse anything stamped with the old
+// leader's token. Checked by default from the providers' side — no object stamped with the old
+// token appears after the resume — and in the old leader's log: no remote create after the resume.
+// FLOTILLA_CHAOS_STRICT_FENCING=1 also demands that it logs no hub-side effect at all after the
+// resume (a response to a request sent before the freeze may legitimately log after it).
 import { readFileSync } from 'node:fs';
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { listJobs, providerOf } from '../support/corner.ts';
+import { cornerProviders, listJobs, providerOf } from '../support/corner.ts';
 import type { OpenCorner } from '../support/corner.ts';
 import {
   CHAOS_RUNS,
@@ -107,6 +110,26 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       60_000,
       200,
     );
+    const tokenOf = (op: OperatorProcess) => (logLines(op).find((l) => l.msg === 'leading') as { fencingToken?: number } | undefined)?.fencingToken;
+    const [oldToken, newToken] = [tokenOf(old), tokenOf(standby)];
+    expect(typeof oldToken).toBe('number');
+    expect(newToken).toBeGreaterThan(oldToken ?? Number.POSITIVE_INFINITY);
+    // The standby's fence up at every provider of the corner before anything else happens.
+    await pollUntil(
+      "the standby's fence enforced at every provider",
+      async () => logLines(standby).filter((l) => l.msg === 'fence raised') as { provider?: string; state?: string }[],
+      (raised) => [...corner.providers.keys()].every((p) => raised.some((l) => l.provider === p && l.state === 'enforced')),
+      60_000,
+      200,
+    );
+    // …and said so on each GPUProvider (condition Fenced).
+    await pollUntil(
+      'Fenced=True at the new token on every GPUProvider of the corner',
+      async () => (await cornerProviders(corner)).map((gp) => gp.status?.conditions?.find((c) => c.type === 'Fenced')),
+      (fenced) => fenced.length === corner.providers.size && fenced.every((c) => c?.status === 'True' && c.message.startsWith(`token ${newToken} raised`)),
+      30_000,
+      250,
+    );
 
     // Make the frozen view stale: a replica pod vanishes (PodDeleted) and two jobs arrive.
     const running = (
@@ -135,6 +158,8 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       250,
     );
 
+    // Everything at the providers before the resume: what the old leader makes after it must be refused.
+    const before = new Set((await cornerPods(corner)).pods.map((p) => p.pod.metadata?.uid));
     const stillFrozen = procState(old.pid) === 'T';
     // Resumed by us now, or (not frozen any more) counted from the moment its lease ran out.
     const resumedAt = stillFrozen ? new Date().toISOString() : new Date(frozenAt + 4_000).toISOString();
@@ -143,12 +168,16 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     const after = logLines(old).filter((l) => l.time >= resumedAt);
     // It left because it lost the lease, within one renew round.
     expect(after.map((l) => l.msg)).toContain('lost leadership; exiting');
-    // What it did between SIGCONT and exiting. Nothing fences it yet (docs/chaos.md, "Split brain"):
-    // requests it had in flight complete and a reconcile it resumes may still create pods (harmless
-    // while pod names are deterministic and the status write before them carries a resourceVersion).
-    // FLOTILLA_CHAOS_STRICT_FENCING=1 demands none at all — the behaviour a fencing token would give.
+    // What it did between SIGCONT and exiting. At the providers: nothing (the fence).
+    const staleAfter = (await cornerPods(corner)).pods
+      .filter((p) => !before.has(p.pod.metadata?.uid) && p.pod.metadata?.annotations?.['flotilla.dev/fence-epoch'] === String(oldToken))
+      .map((p) => `${p.provider}/${p.pod.metadata?.name}`);
+    expect(staleAfter).toEqual([]);
+    expect(after.filter((l) => l.msg === 'created remote pods').map((l) => JSON.stringify(l))).toEqual([]);
+    // On the hub a write it sent before the freeze may answer (and log) after it: reported, and
+    // demanded to be none with FLOTILLA_CHAOS_STRICT_FENCING=1.
     const effects = after.filter((l) => SIDE_EFFECTS.test(l.msg)).map((l) => JSON.stringify(l));
-    if (effects.length > 0) process.stdout.write(`split brain: the deposed leader acted after it resumed:\n${effects.join('\n')}\n`);
+    if (effects.length > 0) process.stdout.write(`split brain: the deposed leader logged after it resumed:\n${effects.join('\n')}\n`);
     if (process.env.FLOTILLA_CHAOS_STRICT_FENCING === '1') expect(effects).toEqual([]);
 
     const all = [...names, ...late];

@@ -240,6 +240,9 @@ describe('pulumi up of a provider program: a KWOK GPU pool and its onboarding', 
       [],
     );
     await expect(clusterClients(PROVIDER).scheduling.readPriorityClass({ name: PRIORITY_CLASS })).rejects.toMatchObject({ code: 404 });
+    // The chart's cluster-scoped fence policies and bindings went with the release.
+    const policies = await kubectl(provider().kubeconfig, ['get', 'validatingadmissionpolicies,validatingadmissionpolicybindings', '-o', 'name']);
+    expect(policies.split('\n').filter((n) => n.includes('pulumi-e2e'))).toEqual([]);
     await pollUntil(
       `namespace ${LENT_NS} gone`,
       () => kubectl(provider().kubeconfig, ['get', 'namespace', LENT_NS, '--ignore-not-found', '-o', 'name']),
