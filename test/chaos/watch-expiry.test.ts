@@ -4,6 +4,9 @@
 // resourceVersions the frozen operator holds exist nowhere any more. On SIGCONT its watches
 // reconnect from them and get 410 Gone: it must relist once and carry on, the same process (its
 // lease outlives the freeze), not loop on 410s and not miss the jobs created while it slept.
+// A try in which no 410 reached the operator (the fault was not produced: seen in runs with another
+// operator busy on the same hub) is reported as such and tried again, up to 3 times, instead of
+// failing — or passing — on luck; the oracle holds for every try.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, stopCluster } from '../../federation/clusters.ts';
@@ -12,6 +15,7 @@ import { toolPaths } from '../../federation/paths.ts';
 import { federation, pollUntil } from '../support/federation.ts';
 import { listJobs } from '../support/corner.ts';
 import type { OpenCorner } from '../support/corner.ts';
+import type { OperatorProcess } from '../support/operator.ts';
 import { CHAOS_RUNS, assertFederationHealthy, chaosJob, createJobs, isAlive, openChaosCorner, startChaosOperator, tearDownCorner } from './suite.ts';
 import { expectAll, oracle } from './oracle.ts';
 
@@ -56,75 +60,101 @@ afterAll(async () => {
   await assertFederationHealthy();
 }, 240_000);
 
+/** Tries of one run before "fault not produced" fails it. */
+const FAULT_TRIES = 3;
+
+/**
+ * One try: the operator frozen across a hub restart and a compaction, then resumed. Returns the
+ * 410s its AIJob watches saw — 0 means the fault was not produced (nothing reached the operator
+ * that said its history was gone), which the caller reports and tries again — after checking
+ * what must hold whatever happened: every job correct (the oracle), the same process, no lease lost.
+ */
+async function frozenAcrossCompaction(run: number, tryNo: number): Promise<{ expired: number; port: number; op: OperatorProcess }> {
+  const port = await freePort();
+  // A lease that outlives the freeze: the point is the same process resuming with stale watches.
+  const op = startChaosOperator(corner, {
+    FLOTILLA_HTTP_PORT: String(port),
+    FLOTILLA_LEASE_DURATION_MS: '180000',
+    FLOTILLA_RENEW_DEADLINE_MS: '170000',
+    FLOTILLA_LEASE_RETRY_MS: '2000',
+  });
+  let frozen = false;
+  try {
+    const before = Array.from({ length: 4 }, (_, i) => `exp-r${run}t${tryNo}-a${i}`);
+    await createJobs(before.map((name) => chaosJob(corner, name, { runSeconds: 30 })));
+    await pollUntil(
+      'the first batch Running',
+      () => listJobs(corner.hubNamespace),
+      (jobs) => before.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === 'Running'),
+      120_000,
+      250,
+    );
+    const seenRevision = await etcdRevision();
+
+    process.kill(op.pid, 'SIGSTOP');
+    frozen = true;
+    await stopCluster(federation().stateDir, 'hub', tools);
+    await startCluster(federation().stateDir, 'hub', tools);
+    await pollUntil(
+      'the hub answering again',
+      () =>
+        corner.hub.core.listNamespace({ limit: 1 }).then(
+          () => true,
+          () => false,
+        ),
+      (ok) => ok,
+      120_000,
+      500,
+    );
+    // Work the frozen operator must not miss.
+    const after = Array.from({ length: 3 }, (_, i) => `exp-r${run}t${tryNo}-b${i}`);
+    await createJobs(after.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
+    const latest = await etcdRevision();
+    await etcd('kv/compaction', { revision: String(latest), physical: true });
+    // History really gone: etcd refuses to read at the revision the operator last saw.
+    const old = await etcd<{ error?: string; message?: string }>('kv/range', {
+      key: Buffer.from('/registry').toString('base64'),
+      revision: String(seenRevision),
+    });
+    expect(old.error ?? old.message ?? '').toMatch(/compacted/);
+    process.kill(op.pid, 'SIGCONT');
+    frozen = false;
+
+    const violations = await oracle(corner, { jobs: expectAll([...before, ...after], { maxAttempts: 1 }), chain: false, timeoutMs: 240_000 });
+    expect(violations).toEqual([]);
+    // The same process carried on (no restart hid anything) and kept its lease.
+    expect(isAlive(op.pid)).toBe(true);
+    expect(op.logs()).not.toMatch(/lost leadership/);
+    return { expired: await aijobWatchesExpired(port), port, op };
+  } catch (err) {
+    if (frozen) process.kill(op.pid, 'SIGCONT');
+    await op.stop();
+    throw err;
+  }
+}
+
 for (let run = 1; run <= CHAOS_RUNS; run++) {
   it(`run ${run}/${CHAOS_RUNS}: frozen across a hub restart and an etcd compaction, the operator relists once and misses nothing`, async () => {
-    const port = await freePort();
-    // A lease that outlives the freeze: the point is the same process resuming with stale watches.
-    const op = startChaosOperator(corner, {
-      FLOTILLA_HTTP_PORT: String(port),
-      FLOTILLA_LEASE_DURATION_MS: '180000',
-      FLOTILLA_RENEW_DEADLINE_MS: '170000',
-      FLOTILLA_LEASE_RETRY_MS: '2000',
-    });
-    let frozen = false;
-    try {
-      const before = Array.from({ length: 4 }, (_, i) => `exp-r${run}-a${i}`);
-      await createJobs(before.map((name) => chaosJob(corner, name, { runSeconds: 30 })));
-      await pollUntil(
-        'the first batch Running',
-        () => listJobs(corner.hubNamespace),
-        (jobs) => before.every((n) => jobs.find((j) => j.metadata.name === n)?.status?.phase === 'Running'),
-        120_000,
-        250,
-      );
-      const seenRevision = await etcdRevision();
-
-      process.kill(op.pid, 'SIGSTOP');
-      frozen = true;
-      await stopCluster(federation().stateDir, 'hub', tools);
-      await startCluster(federation().stateDir, 'hub', tools);
-      await pollUntil(
-        'the hub answering again',
-        () =>
-          corner.hub.core.listNamespace({ limit: 1 }).then(
-            () => true,
-            () => false,
-          ),
-        (ok) => ok,
-        120_000,
-        500,
-      );
-      // Work the frozen operator must not miss.
-      const after = Array.from({ length: 3 }, (_, i) => `exp-r${run}-b${i}`);
-      await createJobs(after.map((name) => chaosJob(corner, name, { runSeconds: 3 })));
-      const latest = await etcdRevision();
-      await etcd('kv/compaction', { revision: String(latest), physical: true });
-      // History really gone: etcd refuses to read at the revision the operator last saw.
-      const old = await etcd<{ error?: string; message?: string }>('kv/range', {
-        key: Buffer.from('/registry').toString('base64'),
-        revision: String(seenRevision),
-      });
-      expect(old.error ?? old.message ?? '').toMatch(/compacted/);
-      process.kill(op.pid, 'SIGCONT');
-      frozen = false;
-
-      const violations = await oracle(corner, { jobs: expectAll([...before, ...after], { maxAttempts: 1 }), chain: false, timeoutMs: 240_000 });
-      expect(violations).toEqual([]);
-      // The stale watches really were told 410 Gone — and relisted once or twice, not in a loop…
-      const expired = await aijobWatchesExpired(port);
-      expect(expired).toBeGreaterThanOrEqual(1);
-      expect(expired).toBeLessThan(10);
-      // …by the same process (no restart hid the 410s)…
-      expect(isAlive(op.pid)).toBe(true);
-      expect(op.logs()).not.toMatch(/lost leadership/);
-      // …and is not stuck relisting: at rest its hub GETs are the lease's (one per 2 s) and little else.
-      const g0 = await hubGets(port);
-      await sleep(20_000);
-      const perSecond = ((await hubGets(port)) - g0) / 20;
-      expect(perSecond).toBeLessThan(2);
-    } finally {
-      if (frozen) process.kill(op.pid, 'SIGCONT');
-      await op.stop();
+    for (let tryNo = 1; ; tryNo++) {
+      const { expired, port, op } = await frozenAcrossCompaction(run, tryNo);
+      try {
+        if (expired === 0) {
+          // The fault was not produced: correct, but it proved nothing about 410s. Say so, try again.
+          process.stdout.write(`watch-expiry run ${run}, try ${tryNo}/${FAULT_TRIES}: fault not produced (no 410 Gone reached the operator's AIJob watches)\n`);
+          if (tryNo >= FAULT_TRIES) throw new Error(`watch-expiry run ${run}: fault not produced in ${FAULT_TRIES} tries (no 410 Gone reached the operator)`);
+          continue;
+        }
+        // The stale watches really were told 410 Gone — and relisted once or twice, not in a loop…
+        expect(expired).toBeLessThan(10);
+        // …and it is not stuck relisting: at rest its hub GETs are the lease's (one per 2 s) and little else.
+        const g0 = await hubGets(port);
+        await sleep(20_000);
+        const perSecond = ((await hubGets(port)) - g0) / 20;
+        expect(perSecond).toBeLessThan(2);
+        return;
+      } finally {
+        await op.stop();
+      }
     }
-  }, 600_000);
+  }, 1_500_000);
 }
