@@ -170,6 +170,13 @@ describe('a 2-replica gang at its provider', () => {
       60_000,
       500,
     );
-    expect(operator.logs()).toMatch(/deleted orphaned rendezvous Service/);
+    // The delete lands at the provider before the sweep's log line reaches this process's pipe.
+    await pollUntil(
+      'the sweep logging the Service it deleted',
+      async () => operator.logs(),
+      (logs) => /deleted orphaned rendezvous Service/.test(logs),
+      10_000,
+      100,
+    );
   });
 });
