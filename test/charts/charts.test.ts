@@ -518,6 +518,7 @@ describe('charts/flotilla-provider', () => {
     expect(out.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'ClusterRole/lend-flotilla-provider-nodes',
       'ClusterRoleBinding/lend-flotilla-provider-nodes',
+      'ConfigMap/flotilla-fence',
       'ConfigMap/flotilla-provider',
       'LimitRange/flotilla-lent-defaults',
       'Namespace/flotilla-workloads',
@@ -529,6 +530,10 @@ describe('charts/flotilla-provider', () => {
       'RoleBinding/flotilla-hub',
       'Secret/flotilla-hub-token',
       'ServiceAccount/flotilla-hub',
+      'ValidatingAdmissionPolicy/lend-flotilla-fence',
+      'ValidatingAdmissionPolicy/lend-flotilla-fence-tokens',
+      'ValidatingAdmissionPolicyBinding/lend-flotilla-fence',
+      'ValidatingAdmissionPolicyBinding/lend-flotilla-fence-tokens',
     ]);
     expect(out.find((m) => m.kind === 'Namespace')).toMatchObject({
       metadata: {

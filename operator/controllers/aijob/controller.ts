@@ -780,6 +780,8 @@ export class AIJobController {
     const client = this.opts.registry.get(creation.provider);
     if (!client) throw new Error(`cannot create pods: provider ${creation.provider} is not connected`);
     const created: RecordedPod[] = [];
+    /** Replicas whose pod an earlier pass made (AlreadyExists): adopted by name, not created again. */
+    const existing: number[] = [];
     const refusals: string[] = [];
     // The copies of hub Secrets first: a pod that names a missing Secret would not start. One the
     // provider refuses (403: RBAC, quota on Secrets) refuses the attempt like a refused pod.
@@ -850,7 +852,10 @@ export class AIJobController {
           } catch (err) {
             const refused = await refusalOf(err);
             if (refused !== undefined) refusals.push(refused);
-            else ignore(409)(err as { code?: number });
+            else {
+              ignore(409)(err as { code?: number });
+              existing.push(replica);
+            }
           }
         }),
       );
@@ -865,7 +870,18 @@ export class AIJobController {
       });
       throw new CreateRefused(`${creation.provider} refused to create the pods of attempt ${creation.attempt}: ${refusals[0]}`);
     }
-    this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: creation.replicas });
+    // "created" only for what this pass created: a pass retried after a conflicting status write
+    // finds its pods there already, and saying "created" again read as a second creation.
+    const made = creation.replicas.filter((r) => !existing.includes(r));
+    if (made.length > 0)
+      this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: made });
+    if (existing.length > 0)
+      this.opts.log('info', 'remote pods already there (an earlier pass created them)', {
+        job: keyOf(job),
+        provider: creation.provider,
+        attempt: creation.attempt,
+        replicas: existing.sort((a, b) => a - b),
+      });
     return created;
   }
 }
