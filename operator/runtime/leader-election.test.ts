@@ -105,3 +105,39 @@ describe('LeaderElector.run (a renew round that never answers)', () => {
     expect(tookMs).toBeLessThan(2_000);
   });
 });
+
+describe('LeaderElector.run (the lease changed hands and came back)', () => {
+  it('ends the term when a renew round returns a newer token than the one the term started with', async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { LeaderElector } = await import('./leader-election.ts');
+    // Rounds as tryAcquireOrRenew sees them: won at token 3, renewed, then taken back over at token 5
+    // (another replica held it in between, with token 4).
+    const tokens = [3, 3, 5];
+    class Regains extends LeaderElector {
+      override async tryAcquireOrRenew(): Promise<string> {
+        this.fencingToken = tokens.shift() ?? 5;
+        return 'me';
+      }
+    }
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const elector = new Regains(kc, {
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      timing: { leaseDurationMs: 1_000, renewDeadlineMs: 500, retryPeriodMs: 1 },
+    });
+    const started: number[] = [];
+    const stopped: string[] = [];
+    await elector.run({ onStartedLeading: (token) => started.push(token), onStoppedLeading: (why) => stopped.push(why) });
+    expect(started).toEqual([3]);
+    expect(stopped).toEqual(['lease ns/lease changed hands while this process led (token 3 → 5)']);
+    expect(elector.leading).toBe(false);
+    expect(elector.holds()).toBe(false);
+  });
+});

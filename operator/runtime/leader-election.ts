@@ -81,15 +81,26 @@ export class LeaderElector {
   /** Runs until stopped or until leadership is lost (then calls onStoppedLeading and returns). */
   async run(cb: LeaderCallbacks): Promise<void> {
     let lastHolder = '';
+    /** The token this term started with: everything this process stamps carries it. */
+    let termToken = -1;
     while (!this.stopped) {
       try {
         // The renewal counts from when it was sent: the lease's renewTime is that instant.
         const sentAt = performance.now();
         const holder = await this.boundedRound();
         if (holder === this.identity) {
+          if (this.leading && this.fencingToken !== termToken) {
+            // The lease changed hands and came back within our renew deadline (another replica
+            // judged it expired: clock skew, a stolen lease): that replica may have acted with a
+            // newer token, and ours is stamped on everything we do. A new term starts from scratch.
+            this.leading = false;
+            cb.onStoppedLeading(`lease ${this.namespace}/${this.name} changed hands while this process led (token ${termToken} → ${this.fencingToken})`);
+            return;
+          }
           this.renewedAt = sentAt;
           if (!this.leading) {
             this.leading = true;
+            termToken = this.fencingToken;
             cb.onStartedLeading(this.fencingToken);
           }
         } else if (holder !== lastHolder) {

@@ -14,6 +14,9 @@
 // FLOTILLA_CHAOS_STRICT_FENCING=1 also demands that it logs no hub-side effect at all after the
 // resume (a response to a request sent before the freeze may legitimately log after it).
 import { readFileSync } from 'node:fs';
+import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { FENCE_CONFIGMAP } from '../../operator/core/fence.ts';
+import { MicroTime } from '../../operator/runtime/leader-election.ts';
 import { pollUntil } from '../support/federation.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { cornerProviders, listJobs, providerOf } from '../support/corner.ts';
@@ -185,5 +188,84 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     expectations.set(victim.pod.metadata?.annotations?.['flotilla.dev/job-name'] ?? '', { maxAttempts: 2 });
     expect(await oracle(corner, { jobs: expectations })).toEqual([]);
     await standby.stop();
+  }, 600_000);
+}
+
+// What the in-process lease guard cannot see: the lease taken from a leader that is still within its
+// renew deadline (a standby whose clock runs ahead judged it expired; a stolen lease). The leader
+// still believes it leads and keeps acting — so its creates reach the providers, and the providers'
+// fence must refuse them once the new holder raised its token there. Told so, the old leader must
+// learn from the hub's Lease that it was deposed, create nothing, and step down.
+for (let run = 1; run <= CHAOS_RUNS; run++) {
+  it(`run ${run}/${CHAOS_RUNS}: its lease taken while it is sure it leads, the leader's creates reach the providers and are refused by the fence`, async () => {
+    const name = `fence-r${run}`;
+    // A renew deadline long enough that it acts for a while after losing the lease (a wide window, not a race).
+    const old = startChaosOperator(corner, { FLOTILLA_LEASE_DURATION_MS: '40000', FLOTILLA_RENEW_DEADLINE_MS: '30000', FLOTILLA_LEASE_RETRY_MS: '1000' });
+    started.push(old);
+    const leading = (await pollUntil(
+      'the leader leading',
+      async () => logLines(old).find((l) => l.msg === 'leading'),
+      (l) => l !== undefined,
+      60_000,
+      200,
+    )) as unknown as { lease: string; fencingToken: number };
+    const raised = (await pollUntil(
+      "the leader's fence enforced at every provider of the corner",
+      async () => logLines(old).filter((l) => l.msg === 'fence raised') as { provider?: string; state?: string; fenceKey?: string }[],
+      (r) => [...corner.providers.keys()].every((p) => r.some((l) => l.provider === p && l.state === 'enforced')),
+      60_000,
+      200,
+    )) as { fenceKey: string }[];
+    const key = raised[0]?.fenceKey ?? '';
+    const [leaseNs, leaseName] = leading.lease.split('/') as [string, string];
+    const leases = corner.hub.kc.makeApiClient(CoordinationV1Api);
+
+    // The usurper takes the lease at the next token and raises it at each provider, as a leader does.
+    const taken = leading.fencingToken + 1;
+    const lease = await leases.readNamespacedLease({ name: leaseName, namespace: leaseNs });
+    const now = new MicroTime();
+    await leases.replaceNamespacedLease({
+      name: leaseName,
+      namespace: leaseNs,
+      body: { ...lease, spec: { holderIdentity: 'usurper', leaseDurationSeconds: 120, acquireTime: now, renewTime: now, leaseTransitions: taken } },
+    });
+    for (const p of corner.providers.values())
+      await p.cluster.core.patchNamespacedConfigMap(
+        { name: FENCE_CONFIGMAP, namespace: corner.lentNamespace, body: { data: { [key]: String(taken) } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+
+    // The old leader, sure it leads, places a new job and tries to create its pod.
+    await createJobs([chaosJob(corner, name, { runSeconds: 3 })]);
+    await pollUntil(
+      'the old leader told by a provider that it was deposed',
+      async () =>
+        logLines(old)
+          .map((l) => JSON.stringify(l))
+          .join('\n'),
+      (l) => /deposed: .* answered with the fence's refusal and the hub's Lease names another leader/.test(l),
+      30_000,
+      250,
+    );
+    expect(logLines(old).filter((l) => l.msg === 'created remote pods' && (l as { job?: string }).job?.endsWith(`/${name}`))).toEqual([]);
+    const job = (await listJobs(corner.hubNamespace)).find((j) => j.metadata.name === name);
+    const stale = (await cornerPods(corner)).pods.filter((p) => p.pod.metadata?.annotations?.['flotilla.dev/job-name'] === name);
+    expect(stale.map((p) => p.pod.metadata?.name)).toEqual([]);
+    // It steps down once its renew rounds keep failing.
+    expect(await waitExit(old.pid, 60_000)).toBe(true);
+    expect(old.logs()).toContain('lost leadership; exiting');
+
+    // The lease handed on (released); a new replica leads at a newer token, raises its fence, runs the job once.
+    const current = await leases.readNamespacedLease({ name: leaseName, namespace: leaseNs });
+    await leases.replaceNamespacedLease({
+      name: leaseName,
+      namespace: leaseNs,
+      body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+    });
+    const next = startChaosOperator(corner);
+    started.push(next);
+    expect(job?.status?.attempts?.length ?? 0).toBeLessThanOrEqual(1);
+    expect(await oracle(corner, { jobs: expectAll([name], { maxAttempts: 1 }) })).toEqual([]);
+    await next.stop();
   }, 600_000);
 }
