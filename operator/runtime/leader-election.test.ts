@@ -27,22 +27,28 @@ describe('MicroTime', () => {
   });
 });
 
+/** A kubeconfig whose server never answers: the electors below override every request. */
+async function unreachableKubeConfig() {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
 describe('LeaderElector.holds (fencing a leader frozen past its lease)', () => {
   it('holds only within the renew deadline of the last renewal, by the monotonic clock', async () => {
-    const { KubeConfig } = await import('@kubernetes/client-node');
     const { LeaderElector } = await import('./leader-election.ts');
     class Renewing extends LeaderElector {
       override async tryAcquireOrRenew(): Promise<string> {
         return 'me';
       }
     }
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await unreachableKubeConfig();
     const elector = new Renewing(kc, {
       namespace: 'ns',
       name: 'lease',
@@ -63,7 +69,6 @@ describe('LeaderElector.holds (fencing a leader frozen past its lease)', () => {
 
 describe('LeaderElector.run (a renew round that never answers)', () => {
   it('steps down within the renew deadline instead of waiting on the hung request', async () => {
-    const { KubeConfig } = await import('@kubernetes/client-node');
     const { LeaderElector } = await import('./leader-election.ts');
     let rounds = 0;
     class HangsAfterFirst extends LeaderElector {
@@ -73,13 +78,7 @@ describe('LeaderElector.run (a renew round that never answers)', () => {
         return rounds === 1 ? 'me' : new Promise<string>(() => undefined);
       }
     }
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await unreachableKubeConfig();
     const elector = new HangsAfterFirst(kc, {
       namespace: 'ns',
       name: 'lease',
@@ -108,7 +107,6 @@ describe('LeaderElector.run (a renew round that never answers)', () => {
 
 describe('LeaderElector.run (the lease changed hands and came back)', () => {
   it('ends the term when a renew round returns a newer token than the one the term started with', async () => {
-    const { KubeConfig } = await import('@kubernetes/client-node');
     const { LeaderElector } = await import('./leader-election.ts');
     // Rounds as tryAcquireOrRenew sees them: won at token 3, renewed, then taken back over at token 5
     // (another replica held it in between, with token 4).
@@ -119,13 +117,7 @@ describe('LeaderElector.run (the lease changed hands and came back)', () => {
         return 'me';
       }
     }
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const kc = await unreachableKubeConfig();
     const elector = new Regains(kc, {
       namespace: 'ns',
       name: 'lease',
