@@ -127,9 +127,14 @@ export class ProviderFences {
         this.messages.set(provider, refused ?? '');
         return 'unverified';
       }
-      if (refused !== undefined) {
-        this.opts.log('warn', 'provider refused raising the fence', { provider, message: refused });
-        this.messages.set(provider, refused);
+      // Any other answer the provider gave (403, 422 — a ConfigMap whose values passed 1 MiB —, …)
+      // is a fence that cannot be raised: reported, looked at again later; never a job stuck on it.
+      // No answer (network) or a 5xx/429 throws: the next create tries again.
+      const code = (err as { code?: number }).code;
+      if (refused !== undefined || (code !== undefined && code >= 400 && code < 500 && code !== 429)) {
+        const message = refused ?? errorMessage(err).slice(0, 512);
+        this.opts.log('warn', 'provider refused raising the fence', { provider, message });
+        this.messages.set(provider, message);
         return 'unverified';
       }
       throw err;

@@ -94,6 +94,18 @@ test("a deposed leader learns it from the provider's refusal of its token once t
   expect((await fenceData(ns))[key]).toBe('9');
 });
 
+test('a fence the provider will not let grow (ConfigMap past its size limit) is reported unverified, not retried on every create', async () => {
+  const full = await createNamespace(core, 't-fence-full');
+  try {
+    await core.createNamespacedConfigMap({ namespace: full, body: { metadata: { name: FENCE_CONFIGMAP }, data: { pad: 'x'.repeat(1_048_576) } } });
+    const fences = new ProviderFences({ stamp: { key: uniqueName('hub_ns.lease'), epoch: 1 }, confirmLeading: async () => true, log });
+    await expect(fences.ensure('provider-a', { core, namespace: full })).resolves.toBe('unverified');
+    expect(fences.report('provider-a')).toMatchObject({ state: 'unverified', message: expect.stringMatching(/422|[Tt]oo long|must have at most/) });
+  } finally {
+    await deleteNamespace(core, full);
+  }
+});
+
 test('a namespace without the fence ConfigMap is reported absent and not fenced; the next look comes after the recheck interval', async () => {
   let now = 1_000;
   const fences = new ProviderFences({ stamp: { key: uniqueName('k'), epoch: 1 }, confirmLeading: async () => true, log, now: () => now, recheckMs: 60_000 });
