@@ -44,6 +44,8 @@ export class ProviderFences {
   readonly stamp: FenceStamp;
   private readonly known = new Map<string, Known>();
   private readonly reports = new Map<string, FenceReport>();
+  /** Why the last raise or probe at a provider was `unverified` (kept for its report). */
+  private readonly messages = new Map<string, string>();
   private readonly now: () => number;
   private readonly opts: ProviderFencesOptions;
 
@@ -81,8 +83,6 @@ export class ProviderFences {
     return this.reports.get(provider);
   }
 
-  /** Why the last raise or probe at a provider was `unverified` (kept for its report). */
-  private readonly messages = new Map<string, string>();
   private lastMessage(provider: string): { message?: string } {
     const message = this.messages.get(provider);
     this.messages.delete(provider);
