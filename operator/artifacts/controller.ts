@@ -139,7 +139,7 @@ export class ArtifactsController {
     );
     const update = outputPinnedCondition(cid, outcome);
     if (!outcome.ok) failures.push(update.message);
-    else this.opts.log('info', 'output pinned', { job: key, cid, ms: Date.now() - started });
+    else this.opts.log('info', 'output pinned', { job: key, cid, ms: Date.now() - started, sentAt: new Date(started).toISOString() });
     if (outcome.ok) failpoint('after-pin', { job: key, cid });
     if (!conditionDiffers(job.status?.conditions, update)) return job;
     const conditions = setCondition(job.status?.conditions, update, this.now().toISOString(), job.metadata.generation);
@@ -192,8 +192,9 @@ export class ArtifactsController {
     }
     this.pinned.add(receiptCID);
     recordPin('receipt');
+    const sentAt = this.now().toISOString();
     const written = await this.store.patchStatus(job, { receiptCID });
-    this.opts.log('info', 'receipt recorded', { job: key, receiptCID, signer: signed.signer });
+    this.opts.log('info', 'receipt recorded', { job: key, receiptCID, signer: signed.signer, sentAt });
     await this.store
       .recordEvent(written, { type: 'Normal', reason: 'ReceiptRecorded', message: `provenance receipt ${receiptCID} signed by ${signed.signer}` })
       .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, error: errorMessage(err) }));

@@ -524,9 +524,10 @@ export class SettlementBatcher {
     const ids = items.map((i) => i.entry.jobId);
     let error: unknown;
     try {
+      const sentAt = new Date().toISOString();
       const tx = await this.opts.chain.sendSettleBatch(items.map((i) => i.entry));
       failpoint('after-settle-send', { txHash: tx.hash, jobIds: ids });
-      this.opts.log('info', 'settlement sent', { txHash: tx.hash, jobs: ids.length, jobIds: ids });
+      this.opts.log('info', 'settlement sent', { txHash: tx.hash, jobs: ids.length, jobIds: ids, sentAt });
       this.opts.onSent(items, tx.hash);
       const receipt = await this.opts.chain.confirmed(tx);
       this.opts.log('info', 'settlement confirmed', { txHash: tx.hash, block: receipt.blockNumber, gasUsed: String(receipt.gasUsed), jobs: ids.length });

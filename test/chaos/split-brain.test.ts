@@ -9,10 +9,11 @@
 // The fence is real (docs/operator.md, "Fencing a deposed leader"): the standby raises its fencing
 // token at each provider before it acts there (the test waits for that, so the fault is the same
 // every run), and from then on the providers' API servers refuse anything stamped with the old
-// leader's token. Checked by default from the providers' side — no object stamped with the old
-// token appears after the resume — and in the old leader's log: no remote create after the resume.
-// FLOTILLA_CHAOS_STRICT_FENCING=1 also demands that it logs no hub-side effect at all after the
-// resume (a response to a request sent before the freeze may legitimately log after it).
+// leader's token. Checked on every run from the providers' side — no object stamped with the old
+// token appears after the resume — and in the old leader's log: no side effect (pod created or
+// deleted, phase changed, attempt closed, settlement sent, pin, receipt, finalizer) decided after the
+// resume. Each such line carries `sentAt`, when its request was decided: a response to a request
+// sent before the freeze may still arrive and log after the resume, which is reported, not a violation.
 import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { FENCE_CONFIGMAP } from '../../operator/core/fence.ts';
@@ -177,11 +178,14 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       .map((p) => `${p.provider}/${p.pod.metadata?.name}`);
     expect(staleAfter).toEqual([]);
     expect(after.filter((l) => l.msg === 'created remote pods').map((l) => JSON.stringify(l))).toEqual([]);
-    // On the hub a write it sent before the freeze may answer (and log) after it: reported, and
-    // demanded to be none with FLOTILLA_CHAOS_STRICT_FENCING=1.
-    const effects = after.filter((l) => SIDE_EFFECTS.test(l.msg)).map((l) => JSON.stringify(l));
-    if (effects.length > 0) process.stdout.write(`split brain: the deposed leader logged after it resumed:\n${effects.join('\n')}\n`);
-    if (process.env.FLOTILLA_CHAOS_STRICT_FENCING === '1') expect(effects).toEqual([]);
+    // Nor anything on the hub: every side-effect line says when its request was decided (`sentAt`,
+    // right after the lease check); one decided before the freeze may answer, and log, after the
+    // resume — reported, not a violation. One decided after the resume is.
+    const sideEffects = after.filter((l) => SIDE_EFFECTS.test(l.msg)) as { msg: string; time: string; sentAt?: string }[];
+    const answeredLate = sideEffects.filter((l) => (l.sentAt ?? l.time) < resumedAt).map((l) => JSON.stringify(l));
+    if (answeredLate.length > 0)
+      process.stdout.write(`split brain: answers to requests sent before the freeze, logged after the resume:\n${answeredLate.join('\n')}\n`);
+    expect(sideEffects.filter((l) => (l.sentAt ?? l.time) >= resumedAt).map((l) => JSON.stringify(l))).toEqual([]);
 
     const all = [...names, ...late];
     const expectations = expectAll(all, { maxAttempts: 1 });

@@ -547,6 +547,9 @@ export class AIJobController {
   private async apply(key: string, original: AIJob, plan: ReconcilePlan, secrets?: CopyPayload, progress?: { statusWritten: boolean }): Promise<void> {
     const { log } = this.opts;
     let job = original;
+    // Each side-effect line carries `sentAt`, when its request was decided (right after the lease
+    // check): a response that lands after a freeze logs late, and the chaos suite tells the two apart.
+    const sentAt = () => new Date(this.now()).toISOString();
     if (plan.addFinalizer) {
       const before = job.metadata.resourceVersion;
       job = await this.store.setFinalizers(job, [...(job.metadata.finalizers ?? []), FINALIZER]);
@@ -554,14 +557,22 @@ export class AIJobController {
     }
     if (!sameJson(plan.status, job.status ?? {})) {
       const before = job.metadata.resourceVersion;
+      const statusSentAt = sentAt();
       job = await this.store.patchStatus(job, plan.status);
       if (progress) progress.statusWritten = true;
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase)
-        log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase });
+        log('info', 'phase changed', { job: key, from: original.status?.phase ?? 'New', to: plan.status.phase, sentAt: statusSentAt });
       // Only after the write landed: a closed attempt is then on record exactly once.
       for (const outcome of closedAttempts(original.status, plan.status)) {
-        log('info', 'attempt closed', { job: key, provider: outcome.provider, attempt: outcome.index, reason: outcome.reason, gpuSeconds: outcome.gpuSeconds });
+        log('info', 'attempt closed', {
+          job: key,
+          provider: outcome.provider,
+          attempt: outcome.index,
+          reason: outcome.reason,
+          gpuSeconds: outcome.gpuSeconds,
+          sentAt: statusSentAt,
+        });
         // Not awaited: the reputation writer folds one provider's outcomes one at a time (a read and
         // a write each), so 50 jobs evicted at once from one provider would otherwise hold every
         // worker in that line — the next jobs' attempts closed and replaced seconds late.
@@ -632,6 +643,7 @@ export class AIJobController {
         if (d.foreign && err.code === 403) return void (forbidden = true);
         return ignore(404)(err);
       };
+      const deleteSentAt = sentAt();
       await client.core
         .deleteNamespacedPod({
           name: d.name,
@@ -649,6 +661,7 @@ export class AIJobController {
         pod: d.name,
         why: d.why,
         ...(d.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: d.gracePeriodSeconds } : {}),
+        sentAt: deleteSentAt,
       });
     }
     if (plan.removeFinalizer) {
@@ -657,11 +670,12 @@ export class AIJobController {
         await this.deleteService(key, job, attempt);
         await this.deleteSecretCopies(key, job, attempt);
       }
+      const finalizerSentAt = sentAt();
       await this.store.setFinalizers(
         job,
         (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
       );
-      log('info', 'remote pods gone; finalizer removed', { job: key });
+      log('info', 'remote pods gone; finalizer removed', { job: key, sentAt: finalizerSentAt });
     }
   }
 
@@ -819,6 +833,7 @@ export class AIJobController {
         else refusals.push(refused);
       }
     }
+    const podsSentAt = new Date(this.now()).toISOString();
     if (refusals.length === 0)
       await Promise.all(
         creation.replicas.map(async (replica) => {
@@ -874,7 +889,13 @@ export class AIJobController {
     // finds its pods there already, and saying "created" again read as a second creation.
     const made = creation.replicas.filter((r) => !existing.includes(r));
     if (made.length > 0)
-      this.opts.log('info', 'created remote pods', { job: keyOf(job), provider: creation.provider, attempt: creation.attempt, replicas: made });
+      this.opts.log('info', 'created remote pods', {
+        job: keyOf(job),
+        provider: creation.provider,
+        attempt: creation.attempt,
+        replicas: made,
+        sentAt: podsSentAt,
+      });
     if (existing.length > 0)
       this.opts.log('info', 'remote pods already there (an earlier pass created them)', {
         job: keyOf(job),
