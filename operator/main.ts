@@ -201,12 +201,12 @@ async function main(): Promise<void> {
       // The provider fence of this term (providers/fence.ts): raised at each provider as soon as it
       // is connected (below), and before the first create there in any case; each GPUProvider's
       // Fenced condition says how it stands.
-      let refreshProvider: (provider: string) => void = () => undefined;
       const fence = new ProviderFences({
         stamp: { key: fenceKey(config.hubId, config.namespace, config.leaseName), epoch: fencingToken },
         confirmLeading: () => elector.confirmHolds(),
         log,
-        onSettled: (provider) => refreshProvider(provider),
+        // A fence settles only once placing started (below), after `providers` exists.
+        onSettled: (provider) => providers.refresh(provider),
       });
       const providers = startProviderConnections({
         fence: (provider) => fence.report(provider),
@@ -238,7 +238,6 @@ async function main(): Promise<void> {
         waitedMs: Date.now() - warmupStarted,
         ...(behind.length > 0 ? { providers: behind } : {}),
       });
-      refreshProvider = (provider) => providers.refresh(provider);
       const raiseFence = (provider: string) => {
         const client = providers.registry.get(provider);
         if (client) fence.ensure(provider, client).catch((err: unknown) => log('warn', 'could not raise the fence', { provider, error: errorMessage(err) }));

@@ -38,14 +38,20 @@ interface Known {
 }
 
 const PROBE_NAME = 'flotilla-fence-probe';
+
+interface Settled {
+  readonly state: FenceState;
+  readonly message?: string;
+}
+
+/** A provider's error as text, bounded (refusal() bounds 403s the same way). */
+const bounded = (err: unknown) => errorMessage(err).slice(0, 512);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ProviderFences {
   readonly stamp: FenceStamp;
   private readonly known = new Map<string, Known>();
   private readonly reports = new Map<string, FenceReport>();
-  /** Why the last raise or probe at a provider was `unverified` (kept for its report). */
-  private readonly messages = new Map<string, string>();
   private readonly now: () => number;
   private readonly opts: ProviderFencesOptions;
 
@@ -65,12 +71,13 @@ export class ProviderFences {
     const id = `${provider}/${target.namespace}`;
     const known = this.known.get(id);
     if (known && known.until > this.now()) return known.state;
-    const state = this.raise(provider, target);
+    const settled = this.raise(provider, target);
+    const state = settled.then((s) => s.state);
     this.known.set(id, { state, until: Number.POSITIVE_INFINITY });
-    state.then(
-      (s) => {
+    settled.then(
+      ({ state: s, message }) => {
         if (s === 'absent' || s === 'unverified') this.known.set(id, { state, until: this.now() + (this.opts.recheckMs ?? 60_000) });
-        this.reports.set(provider, { state: s, namespace: target.namespace, epoch: this.stamp.epoch, ...this.lastMessage(provider) });
+        this.reports.set(provider, { state: s, namespace: target.namespace, epoch: this.stamp.epoch, ...(message !== undefined ? { message } : {}) });
         this.opts.onSettled?.(provider);
       },
       () => this.known.delete(id),
@@ -81,12 +88,6 @@ export class ProviderFences {
   /** The provider's fence as last settled in this term; undefined before the first raise there settled. */
   report(provider: string): FenceReport | undefined {
     return this.reports.get(provider);
-  }
-
-  private lastMessage(provider: string): { message?: string } {
-    const message = this.messages.get(provider);
-    this.messages.delete(provider);
-    return message !== undefined ? { message } : {};
   }
 
   /**
@@ -104,7 +105,8 @@ export class ProviderFences {
     });
   }
 
-  private async raise(provider: string, target: { readonly core: CoreV1Api; readonly namespace: string }): Promise<FenceState> {
+  /** The raise and its proof; `message` says why, for `unverified` (the provider's words, bounded). */
+  private async raise(provider: string, target: { readonly core: CoreV1Api; readonly namespace: string }): Promise<Settled> {
     const { key, epoch } = this.stamp;
     assertLeading(`raise the fence at ${provider}`);
     try {
@@ -119,33 +121,37 @@ export class ProviderFences {
           namespace: target.namespace,
           configMap: FENCE_CONFIGMAP,
         });
-        return 'absent';
+        return { state: 'absent' };
       }
       const refused = refusal(err);
       if (isFenceRefusal(refused)) {
         await this.judgeRefusal(provider, refused ?? '');
-        this.messages.set(provider, refused ?? '');
-        return 'unverified';
+        return { state: 'unverified', message: refused ?? '' };
       }
       // Any other answer the provider gave (403, 422 — a ConfigMap whose values passed 1 MiB —, …)
       // is a fence that cannot be raised: reported, looked at again later; never a job stuck on it.
       // No answer (network) or a 5xx/429 throws: the next create tries again.
       const code = (err as { code?: number }).code;
       if (refused !== undefined || (code !== undefined && code >= 400 && code < 500 && code !== 429)) {
-        const message = refused ?? errorMessage(err).slice(0, 512);
+        const message = refused ?? bounded(err);
         this.opts.log('warn', 'provider refused raising the fence', { provider, message });
-        this.messages.set(provider, message);
-        return 'unverified';
+        return { state: 'unverified', message };
       }
       throw err;
     }
-    const state = await this.probe(provider, target);
-    this.opts.log(state === 'enforced' ? 'info' : 'warn', 'fence raised', { provider, namespace: target.namespace, fenceKey: key, epoch, state });
-    return state;
+    const settled = await this.probe(provider, target);
+    this.opts.log(settled.state === 'enforced' ? 'info' : 'warn', 'fence raised', {
+      provider,
+      namespace: target.namespace,
+      fenceKey: key,
+      epoch,
+      state: settled.state,
+    });
+    return settled;
   }
 
   /** Dry-run creates stamped one token lower until the API server refuses them (its policy cache may lag the raise by a moment). */
-  private async probe(provider: string, target: { readonly core: CoreV1Api; readonly namespace: string }): Promise<FenceState> {
+  private async probe(provider: string, target: { readonly core: CoreV1Api; readonly namespace: string }): Promise<Settled> {
     const deadline = this.now() + (this.opts.probeWindowMs ?? 3_000);
     const body = probePod(target.namespace, { key: this.stamp.key, epoch: this.stamp.epoch - 1 });
     for (;;) {
@@ -153,16 +159,13 @@ export class ProviderFences {
         await target.core.createNamespacedPod({ namespace: target.namespace, body, dryRun: 'All' });
       } catch (err) {
         const refused = refusal(err);
-        if (isFenceRefusal(refused)) return 'enforced';
+        if (isFenceRefusal(refused)) return { state: 'enforced' };
         if (refused === undefined && (err as { code?: number }).code === undefined) throw err;
-        this.opts.log('warn', 'could not verify the fence: the probe was refused for another reason', {
-          provider,
-          message: refused ?? errorMessage(err),
-        });
-        this.messages.set(provider, refused ?? errorMessage(err));
-        return 'unverified';
+        const message = refused ?? bounded(err);
+        this.opts.log('warn', 'could not verify the fence: the probe was refused for another reason', { provider, message });
+        return { state: 'unverified', message };
       }
-      if (this.now() >= deadline) return 'unenforced';
+      if (this.now() >= deadline) return { state: 'unenforced' };
       await sleep(200);
     }
   }
