@@ -3,7 +3,7 @@
 // the middle of a batch converges with no duplicate attempt and no lost job.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { runCommand } from '../../federation/command.ts';
@@ -97,6 +97,45 @@ describe('AIJob examples on the local federation', () => {
     expect(done?.status?.outputCID).toMatch(/^b[a-z2-7]+$/);
     expect(done?.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(await jobEvents('finetune-l4', ['Scheduled', 'Running', 'Succeeded'])).toEqual(expect.arrayContaining(['Scheduled', 'Running', 'Succeeded']));
+  });
+
+  it("writes a job's status twice from apply to Running: the attempt before its pod, then Running with the pod's uid", async () => {
+    const base = example('aijob-single-gpu.yaml');
+    const manifest = {
+      ...base,
+      metadata: { ...base.metadata, name: 'two-writes' },
+      spec: { ...base.spec, podAnnotations: { 'sim.flotilla.dev/run-seconds': '60' } },
+    };
+    const versions: AIJob[] = [];
+    const watch = await new Watch(hub.kc).watch(
+      `/apis/flotilla.dev/v1alpha1/namespaces/${ns}/aijobs`,
+      { fieldSelector: 'metadata.name=two-writes' },
+      (_type: string, job: AIJob) => versions.push(job),
+      () => undefined,
+    );
+    try {
+      await kubectlApply(manifest);
+      const running = await waitForAIJob(ns, 'two-writes', phase('Running'), 30_000);
+      await pollUntil(
+        'the watch to show Running',
+        async () => versions,
+        (v) => v.some((j) => j.status?.phase === 'Running'),
+        10_000,
+        100,
+      );
+      const upToRunning = versions.slice(0, versions.findIndex((j) => j.status?.phase === 'Running') + 1);
+      const statusWrites = upToRunning.filter((j, i) => i > 0 && JSON.stringify(j.status ?? {}) !== JSON.stringify(upToRunning[i - 1]?.status ?? {}));
+      expect(statusWrites.map((j) => j.status?.phase)).toEqual(['Scheduled', 'Running']);
+      // The first records the attempt with no pod yet; the pod's uid arrives with Running, not alone.
+      expect(statusWrites[0]?.status?.attempts?.[0]?.pods ?? []).toEqual([]);
+      const [pod] = await providerPods('provider-b', running?.metadata.uid ?? '');
+      expect(statusWrites[1]?.status?.attempts?.[0]?.pods).toEqual([
+        expect.objectContaining({ replica: 0, name: pod?.metadata?.name, uid: pod?.metadata?.uid }),
+      ]);
+    } finally {
+      watch.abort();
+      await custom.deleteNamespacedCustomObject({ group: 'flotilla.dev', version: 'v1alpha1', plural: 'aijobs', namespace: ns, name: 'two-writes' });
+    }
   });
 
   it('places the 2×8 H100 gang whole on provider-a, one replica per node', async () => {

@@ -21,7 +21,7 @@
 // annotations), provider connection changes (unplaced jobs may now fit), and the plan's requeue.
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AIJob } from '../../api/types.ts';
+import type { AIJob, AIJobStatus } from '../../api/types.ts';
 import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { sameJson } from '../../core/json.ts';
@@ -177,6 +177,13 @@ export class AIJobController {
    * jobs placed in that gap would go to a proven liar.
    */
   private readonly distrusted = new Set<string>();
+  /**
+   * Per job key: pods this process created whose uids status does not show yet. They count as
+   * recorded for every decision of this process at once and go to the hub with the attempt's next
+   * status write (Running, or the attempt closed) instead of a write of their own; after a crash or
+   * a failover the next leader adopts the pods by their deterministic names (ownership.ts).
+   */
+  private readonly unrecorded = new Map<string, { readonly attempt: number; readonly pods: readonly RecordedPod[] }>();
   /** Per job key: the open attempt's pods the provider refused to create (a 403 on create). */
   private readonly refusals = new Map<string, { attempt: number; message: string }>();
   private unsubscribe?: () => void;
@@ -279,6 +286,7 @@ export class AIJobController {
       this.scheduler.forget(key);
       this.superseded.delete(key);
       this.refusals.delete(key);
+      this.unrecorded.delete(key);
       return {};
     }
     if (this.superseded.get(key)?.has(job.metadata.resourceVersion ?? '')) {
@@ -286,7 +294,7 @@ export class AIJobController {
       return { requeueAfterMs: 200 };
     }
 
-    const view = toView(job, this.opts);
+    const view = this.withUnrecorded(key, toView(job, this.opts));
     const now = this.now();
     const { pods, complete } = this.observe(job, now);
     // Only a job that needs a place is the scheduler's; any other gives up what it was offered.
@@ -346,7 +354,7 @@ export class AIJobController {
       : undefined;
     const progress = { statusWritten: false };
     try {
-      await this.apply(key, job, plan, secrets, progress);
+      await this.apply(key, job, view.status, plan, secrets, progress);
     } catch (err) {
       // Only a placement that never reached status is given back. Once the attempt is on record its
       // pods may exist, unbound: the hold stays until they are bound or the attempt closes —
@@ -544,7 +552,34 @@ export class AIJobController {
     this.superseded.set(key, set);
   }
 
-  private async apply(key: string, original: AIJob, plan: ReconcilePlan, secrets?: CopyPayload, progress?: { statusWritten: boolean }): Promise<void> {
+  /**
+   * The view with the uids this process created but has not written yet (`unrecorded`); an entry
+   * that status already shows, or whose attempt is no longer the open one, is dropped.
+   */
+  private withUnrecorded(key: string, view: JobView): JobView {
+    const pending = this.unrecorded.get(key);
+    if (!pending) return view;
+    const open = openAttempt(view.status);
+    const written = (p: RecordedPod) => open?.pods?.some((r) => r.replica === p.replica && r.uid === p.uid) ?? false;
+    if (open?.index !== pending.attempt || pending.pods.every(written)) {
+      this.unrecorded.delete(key);
+      return view;
+    }
+    return { ...view, status: recordPods(view.status, pending.attempt, pending.pods) };
+  }
+
+  /**
+   * Applies the plan to the job. `known` is the status the plan started from: the stored one plus
+   * the uids not written yet; status is written only when the plan changes something beyond them.
+   */
+  private async apply(
+    key: string,
+    original: AIJob,
+    known: AIJobStatus,
+    plan: ReconcilePlan,
+    secrets?: CopyPayload,
+    progress?: { statusWritten: boolean },
+  ): Promise<void> {
     const { log } = this.opts;
     let job = original;
     // Each side-effect line carries `sentAt`, when its request was decided (right after the lease
@@ -555,7 +590,7 @@ export class AIJobController {
       job = await this.store.setFinalizers(job, [...(job.metadata.finalizers ?? []), FINALIZER]);
       this.markSuperseded(key, before, job.metadata.resourceVersion);
     }
-    if (!sameJson(plan.status, job.status ?? {})) {
+    if (!sameJson(plan.status, known)) {
       const before = job.metadata.resourceVersion;
       const statusSentAt = sentAt();
       job = await this.store.patchStatus(job, plan.status);
@@ -618,16 +653,13 @@ export class AIJobController {
     if (plan.createPods) {
       const created = await this.createPods(key, job, plan.createPods, secrets ?? { pulls: [] });
       if (created.length > 0) {
-        // The uids from the create responses: from now on only these pods count for the attempt.
-        // If this write fails (a checkpoint report wrote in between, a crash), the next pass
-        // adopts the pods by their deterministic names (ownership.ts): nothing is lost.
-        const before = job.metadata.resourceVersion;
-        try {
-          job = await this.store.patchStatus(job, { attempts: recordPods(job.status ?? {}, plan.createPods.attempt, created).attempts ?? [] });
-          this.markSuperseded(key, before, job.metadata.resourceVersion);
-        } catch (err) {
-          log('info', "could not record the pods' uids yet; the next pass adopts them", { job: key, error: errorMessage(err) });
-        }
+        // The uids from the create responses: from now on only these pods count for the attempt,
+        // in this process at once (withUnrecorded) and on the hub with the attempt's next status
+        // write — not a write of their own, one of the two a job used to need before it ran.
+        const attempt = plan.createPods.attempt;
+        const earlier = this.unrecorded.get(key);
+        const kept = earlier?.attempt === attempt ? earlier.pods.filter((p) => !created.some((c) => c.replica === p.replica)) : [];
+        this.unrecorded.set(key, { attempt, pods: [...kept, ...created].sort((a, b) => a.replica - b.replica) });
       }
     }
     // After the replacement's pods (a preempted job is not held up for its log) and before the

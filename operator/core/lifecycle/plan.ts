@@ -439,7 +439,7 @@ function planPlacement(input: PlanInput, b: PlanBuilder): void {
   const what = purpose === 'Run' ? '' : ` (${PURPOSE_WORDS[purpose]} of attempt ${originalRun(job.status)?.index})`;
   const message = `attempt ${index}${what}: ${job.replicas} replica(s) × ${job.gpusPerReplica} ${p.product} on ${p.provider} (nodes ${p.assignments.join(', ')})`;
   b.condition('Scheduled', 'True', 'Placed', message);
-  b.condition('Running', 'False', 'PodsPending', `waiting for ${job.replicas} replica(s) to start on ${p.provider}`);
+  b.condition('Running', 'False', 'PodsPending', pendingMessage(job.replicas, p.provider));
   b.events.push({ type: 'Normal', reason: 'Scheduled', message });
   b.phase('Scheduled');
   const check = purpose === 'Check' ? checkInputs(job.status) : undefined;
@@ -636,7 +636,14 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
       message: `attempt ${attempt.index}: all ${job.replicas} replica(s) running on ${attempt.provider}`,
     });
   } else {
-    b.condition('Running', 'False', 'PodsPending', `${running}/${job.replicas} replica(s) running on ${attempt.provider}`);
+    // While none runs, the message the placement wrote stays: rewording it when the pods appear
+    // would cost every job one more status write for nothing the user learns.
+    b.condition(
+      'Running',
+      'False',
+      'PodsPending',
+      running === 0 ? pendingMessage(job.replicas, attempt.provider) : `${running}/${job.replicas} replica(s) running on ${attempt.provider}`,
+    );
     b.requeue(5_000);
   }
   const due = nextSignalDue(ctx);
@@ -769,4 +776,9 @@ function billableUntil(attempt: AIJobAttempt, pods: readonly ObservedPod[], gpus
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/** The Running condition's message while no replica of the attempt runs yet. */
+function pendingMessage(replicas: number, provider: string): string {
+  return `waiting for ${replicas} replica(s) to start on ${provider}`;
 }
