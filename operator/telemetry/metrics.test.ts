@@ -73,6 +73,10 @@ describe('metrics', () => {
     expect(text).toContain('flotilla_aijobs{phase="Rescheduling"} 1');
     expect(text).toContain('flotilla_aijobs{phase="Scheduled"} 1');
     expect(text).toContain('flotilla_leader 1');
+    // The process's memory by kind, each a positive byte count; the heap in use within the heap.
+    const bytes = (kind: string) => Number(new RegExp(`^flotilla_process_memory_bytes\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1]);
+    for (const kind of ['rss', 'heap_used', 'heap_total', 'external', 'array_buffers']) expect(bytes(kind)).toBeGreaterThan(0);
+    expect(bytes('heap_used')).toBeLessThanOrEqual(bytes('heap_total'));
   });
 
   it("the leader reports each provider's readiness and free GPUs in its own view; a standby reports none", async () => {

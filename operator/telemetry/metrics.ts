@@ -62,6 +62,7 @@ export class FlotillaMetrics {
   readonly claimedElsewhere: Counter;
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
+  readonly memory: ObservableGauge;
   readonly providerReady: ObservableGauge;
   readonly providerFreeGpus: ObservableGauge;
   jobPhaseSource: JobPhaseSource | undefined;
@@ -73,6 +74,20 @@ export class FlotillaMetrics {
     this.jobs.addCallback((result) => {
       if (!this.leader || !this.jobPhaseSource) return;
       for (const [phase, n] of this.jobPhaseSource()) result.observe(n, { phase });
+    });
+    // What the process holds, split the way V8 reports it: RSS alone cannot tell a growing heap
+    // (objects kept) from a heap V8 has not given back (docs/benchmarks.md, operator footprint).
+    this.memory = meter.createObservableGauge('flotilla_process_memory_bytes', {
+      description: 'Memory of this operator process by kind: rss, heap_used, heap_total, external, array_buffers (process.memoryUsage()).',
+      unit: 'By',
+    });
+    this.memory.addCallback((result) => {
+      const m = process.memoryUsage();
+      result.observe(m.rss, { kind: 'rss' });
+      result.observe(m.heapUsed, { kind: 'heap_used' });
+      result.observe(m.heapTotal, { kind: 'heap_total' });
+      result.observe(m.external, { kind: 'external' });
+      result.observe(m.arrayBuffers, { kind: 'array_buffers' });
     });
     this.leaderGauge = meter.createObservableGauge('flotilla_leader', { description: '1 while this replica holds the leader Lease, 0 while it stands by.' });
     this.leaderGauge.addCallback((result) => result.observe(this.leader ? 1 : 0));
