@@ -5,14 +5,15 @@
 //            queue, reservations) — this controller follows jobs and applies; it never searches
 //   decide   planReconcile (operator/core/lifecycle/plan.ts), pure
 //   apply    finalizer → status (resourceVersion precondition) → Events → create the attempt's
-//            rendezvous Service and pods → record their uids → delete pods → drop finalizer; any
+//            rendezvous Service and pods (their uids are kept here and go to the hub with the
+//            attempt's next status write) → delete pods → drop finalizer; any
 //            failure throws and the work queue retries with backoff. A gang's Service (gang.ts)
 //            goes when its attempt closes, again before the finalizer drops, and the orphan sweep
 //            removes any left behind; so do the attempt's copies of hub Secrets (secret-copies.ts),
 //            read from the hub before anything is written and created before the Service
 //
 // Only pods this controller created count (core/lifecycle/ownership.ts): their uids go into
-// status.attempts[].pods from the create responses. A pod with the job's labels and another uid
+// status.attempts[].pods from the create responses (`unrecorded` until the next status write). A pod with the job's labels and another uid
 // is the provider's own: ignored, reported once per uid (Event, metric, reputation penalty) and
 // deleted where the provider's credential allows. Times the hub saw itself (a pod first seen, its
 // end first seen) are kept here, in memory, and bound what the provider's timestamps can bill.

@@ -15,7 +15,8 @@
 //   no attempt N at P otherwise                               foreign
 //
 // The crash window: status records the attempt (its startTime on the hub's clock), then the pods are
-// created with deterministic names, then their uids are written. A crash before the last write leaves
+// created with deterministic names, then their uids are written — with the attempt's next status
+// write (the controller counts them as recorded in memory until then). A crash before it leaves
 // pods whose uid is unknown; the name decides then, and only while no uid is recorded for that
 // replica: deterministic names are unique in the namespace, so a provider cannot add a second pod
 // under the name, and once a uid is on record any other uid is foreign. (A provider that pre-creates
