@@ -148,6 +148,8 @@ async function main(): Promise<void> {
     // The same policy the dispatcher applies at send time (own listeners and report URL included).
     callbackUrlProblem: (url: string) => callbackUrlProblem(url, admissionCallbackPolicy),
     operatorUsername: () => self.username,
+    // New AIJobs arrive claimed for this operator, with its finalizer (http/admission-defaults.ts).
+    claimAs: config.owner,
   };
   // The API's TokenReviews and SubjectAccessReviews, and the checkpoint reports' AIJob writes, each
   // through a client of their own: what callers send spends those budgets, never the controllers'.

@@ -9,8 +9,17 @@
 //   UPDATE   the above when the request changes the spec (so deniedProviders cannot be emptied);
 //            a changed flotilla.dev/defaults-applied is put back as it was
 //
+// And, on CREATE, what the AIJob controller's first write would otherwise be (its claim(),
+// core/lifecycle/claim.ts): the finalizer flotilla.dev/remote-pods and the claim
+// flotilla.dev/managed-by naming this operator, so the job arrives claimed and the controller's
+// first write is the attempt. A job a tenant named another operator for is left as it is (no
+// finalizer: that operator's controller adds its own, and one nobody runs stays deletable).
+// UPDATE adds neither: a job created while the webhook was down is claimed by the controller.
+//
 // Pure: the webhook reads the namespace.
 import type { AIJob } from '../api/types.ts';
+import { MANAGED_BY_ANNOTATION, claimOf } from '../core/lifecycle/claim.ts';
+import { FINALIZER } from '../core/lifecycle/plan.ts';
 import { NAMESPACE_POLICY, parseNamespacePolicy } from '../core/placement/namespace-policy.ts';
 import { sameJson } from '../core/json.ts';
 
@@ -30,20 +39,41 @@ export interface Defaulting {
   readonly patch: readonly JsonPatchOp[];
   /** The spec fields filled in or narrowed, e.g. "spec.placement.regions". */
   readonly applied: readonly string[];
+  /** What was written into metadata on CREATE: "metadata.finalizers" and/or the claim's annotation. */
+  readonly metadata: readonly string[];
   readonly warnings: readonly string[];
+}
+
+export interface DefaultingOptions {
+  /**
+   * The operator's name (config.owner). Given: a job created unclaimed (or claimed for this name) is
+   * claimed for it, with FINALIZER; absent: neither is written (the controller writes both).
+   */
+  readonly claimAs?: string;
 }
 
 /** JSON Pointer escaping of one path segment (RFC 6901). */
 const pointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-const APPLIED_PATH = `/metadata/annotations/${pointer(DEFAULTS_APPLIED_ANNOTATION)}`;
 
-export function defaultAIJob(job: AIJob, namespaceAnnotations: Readonly<Record<string, string>>, old?: AIJob): Defaulting {
+/**
+ * `namespaceAnnotations` undefined: no namespace policy is known (neither the spec nor
+ * flotilla.dev/defaults-applied is touched); the finalizer and the claim are still written.
+ */
+export function defaultAIJob(
+  job: AIJob,
+  namespaceAnnotations: Readonly<Record<string, string>> | undefined,
+  old?: AIJob,
+  opts: DefaultingOptions = {},
+): Defaulting {
   const patch: JsonPatchOp[] = [];
   const applied: string[] = [];
-  const policy = parseNamespacePolicy(namespaceAnnotations);
+  const metadata: string[] = [];
+  /** Annotations to set (a string) or remove (undefined), written together at the end. */
+  const annotations = new Map<string, string | undefined>();
+  const policy = namespaceAnnotations ? parseNamespacePolicy(namespaceAnnotations) : undefined;
   // An unusable policy is denied by the validating webhook, naming the annotation.
   const specChanged = !old || !sameJson(job.spec, old.spec);
-  if (policy.invalid.length === 0 && specChanged) {
+  if (policy && policy.invalid.length === 0 && specChanged) {
     const placement: Record<string, unknown> = {};
     const own = job.spec.placement;
     if (policy.regions && (own?.regions ?? []).length === 0) placement.regions = [...policy.regions];
@@ -64,18 +94,43 @@ export function defaultAIJob(job: AIJob, namespaceAnnotations: Readonly<Record<s
   }
 
   // flotilla.dev/defaults-applied: written here only.
-  const given = job.metadata.annotations?.[DEFAULTS_APPLIED_ANNOTATION];
-  const before = old?.metadata.annotations?.[DEFAULTS_APPLIED_ANNOTATION];
-  let record: string | undefined = old ? before : undefined;
-  if (applied.length > 0) {
-    // On update: every field the webhook ever filled in, the earlier ones first.
-    const earlier = old && before ? (/^(.*) \(from namespace [^)]*\)$/.exec(before)?.[1]?.split(', ') ?? []) : [];
-    record = `${[...new Set([...earlier, ...applied])].join(', ')} (from namespace ${job.metadata.namespace ?? ''})`;
+  if (policy) {
+    const given = job.metadata.annotations?.[DEFAULTS_APPLIED_ANNOTATION];
+    const before = old?.metadata.annotations?.[DEFAULTS_APPLIED_ANNOTATION];
+    let record: string | undefined = old ? before : undefined;
+    if (applied.length > 0) {
+      // On update: every field the webhook ever filled in, the earlier ones first.
+      const earlier = old && before ? (/^(.*) \(from namespace [^)]*\)$/.exec(before)?.[1]?.split(', ') ?? []) : [];
+      record = `${[...new Set([...earlier, ...applied])].join(', ')} (from namespace ${job.metadata.namespace ?? ''})`;
+    }
+    if (record !== given) annotations.set(DEFAULTS_APPLIED_ANNOTATION, record);
   }
-  if (record !== given) {
-    if (record === undefined) patch.push({ op: 'remove', path: APPLIED_PATH });
-    else if (!job.metadata.annotations) patch.push({ op: 'add', path: '/metadata/annotations', value: { [DEFAULTS_APPLIED_ANNOTATION]: record } });
-    else patch.push({ op: 'add', path: APPLIED_PATH, value: record });
+
+  // The claim and the finalizer, on CREATE only, for a job this operator is to run.
+  const claimAs = opts.claimAs;
+  const owner = claimOf(job);
+  if (!old && claimAs !== undefined && claimAs !== '' && (owner === undefined || owner === claimAs)) {
+    const finalizers = job.metadata.finalizers;
+    if (!finalizers) patch.push({ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] });
+    else if (!finalizers.includes(FINALIZER)) patch.push({ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER });
+    if (!finalizers?.includes(FINALIZER)) metadata.push('metadata.finalizers');
+    // Unclaimed includes an empty value (claimOf), which is replaced.
+    if (owner === undefined) {
+      annotations.set(MANAGED_BY_ANNOTATION, claimAs);
+      metadata.push(`metadata.annotations["${MANAGED_BY_ANNOTATION}"]`);
+    }
   }
-  return { patch, applied, warnings: [] };
+
+  // One object when the job has no annotations (adding members to a missing object fails).
+  if (!job.metadata.annotations) {
+    const value = Object.fromEntries([...annotations].filter((e): e is [string, string] => e[1] !== undefined));
+    if (Object.keys(value).length > 0) patch.push({ op: 'add', path: '/metadata/annotations', value });
+  } else {
+    for (const [key, value] of annotations) {
+      const path = `/metadata/annotations/${pointer(key)}`;
+      if (value !== undefined) patch.push({ op: 'add', path, value });
+      else if (job.metadata.annotations[key] !== undefined) patch.push({ op: 'remove', path });
+    }
+  }
+  return { patch, applied, metadata, warnings: [] };
 }

@@ -31,8 +31,8 @@ export interface OperatorHttpOptions {
   readonly logs?: LogSource;
   /** The checkpoint report router, served on the report listener (config.reportListener). */
   readonly reports?: Router;
-  /** What the AIJob webhooks judge with: runnability limits, the namespace cache, payments (main.ts). */
-  readonly admission?: Pick<WebhookDeps, 'limits' | 'paymentsRequired' | 'callbackUrlProblem' | 'namespaceAnnotations' | 'operatorUsername'>;
+  /** What the AIJob webhooks judge with: runnability limits, the namespace cache, payments, the operator's name to claim new jobs for (main.ts). */
+  readonly admission?: Pick<WebhookDeps, 'limits' | 'paymentsRequired' | 'callbackUrlProblem' | 'namespaceAnnotations' | 'operatorUsername' | 'claimAs'>;
 }
 
 export interface OperatorHttp {
@@ -103,6 +103,7 @@ export async function startOperatorHttp(opts: OperatorHttpOptions): Promise<Oper
       operatorNamespace: config.namespace,
       lookupSecret: secretLookup(core),
       namespaceAnnotations: async (name) => (await core.readNamespace({ name })).metadata?.annotations ?? {},
+      ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
       ...opts.admission,
       log,
     });

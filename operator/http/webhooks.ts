@@ -104,6 +104,13 @@ export interface WebhookDeps {
   readonly paymentsRequired?: boolean;
   /** Why a callback URL is refused (operator/callbacks/url-policy.ts), or undefined. */
   readonly callbackUrlProblem?: (url: string) => string | undefined;
+  /**
+   * The operator's name (config.owner): the defaulting webhook claims new AIJobs for it and adds the
+   * finalizer at creation (./admission-defaults.ts); absent: the AIJob controller does both.
+   */
+  readonly claimAs?: string;
+  /** A namespace-scoped operator's namespace: AIJobs elsewhere are not claimed. */
+  readonly watchNamespace?: string;
   /** The operator's own username: only it may remove Flotilla's finalizers (./finalizer-guard.ts). */
   readonly operatorUsername?: () => string | undefined;
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -192,15 +199,24 @@ export function webhookRouter(deps: WebhookDeps): Router {
     WEBHOOK_PATHS.defaultAIJobs,
     handle(async (request) => {
       const job = request.object as AIJob | undefined;
-      if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.metadata || !request.namespace || !deps.namespaceAnnotations)
-        return allow;
+      if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !job?.metadata || !request.namespace) return allow;
       const old = request.operation === 'UPDATE' ? (request.oldObject as AIJob | undefined) : undefined;
       if (old && job.metadata.deletionTimestamp) return allow;
+      // Claimed (with the finalizer) only where this operator's controllers act: a namespace-scoped
+      // operator never runs a job of another namespace, so it must not claim one.
+      const claimAs = deps.claimAs && (!deps.watchNamespace || deps.watchNamespace === request.namespace) ? deps.claimAs : undefined;
       // A failed read of the namespace fails closed (handle): a job created without its namespace's
       // policy (a price cap, say) would be worse than one created a moment later.
-      const defaults = defaultAIJob(job, await deps.namespaceAnnotations(request.namespace), old);
-      if (defaults.applied.length > 0)
-        deps.log?.('info', 'admission defaulted', { namespace: request.namespace, name: request.name, operation: request.operation, fields: defaults.applied });
+      const policy = deps.namespaceAnnotations ? await deps.namespaceAnnotations(request.namespace) : undefined;
+      const defaults = defaultAIJob(job, policy, old, claimAs ? { claimAs } : {});
+      if (defaults.applied.length > 0 || defaults.metadata.length > 0)
+        deps.log?.('info', 'admission defaulted', {
+          namespace: request.namespace,
+          name: request.name,
+          operation: request.operation,
+          fields: [...defaults.applied, ...defaults.metadata],
+          ...(defaults.metadata.length > 0 ? { managedBy: claimAs } : {}),
+        });
       return { denials: [], warnings: defaults.warnings, patch: defaults.patch };
     }),
   );

@@ -1,7 +1,8 @@
 // The hub's real apiserver calls the operator's validating webhook over TLS (a CA made here), for
 // what CEL cannot judge: an AIJob paying in a token the operator does not settle in, a GPUProvider
 // whose kubeconfig Secret does not exist; and its defaulting webhook, for what a CRD default cannot
-// express: defaults taken from the namespace's annotations. With the operator down, creates fail closed.
+// express: defaults taken from the namespace's annotations, and the finalizer and the claim naming the
+// operator, written at creation. With the operator down, creates fail closed.
 // The ValidatingWebhookConfiguration is scoped to this suite's namespace (AIJobs) and to objects
 // labelled for this suite (GPUProviders), and deleted in afterAll whatever happened.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,8 @@ const admission = hub.kc.makeApiClient(AdmissionregistrationV1Api);
 let ns = '';
 let dir = '';
 let webhookName = '';
+/** The name the suite's operator runs under (FLOTILLA_OPERATOR_NAME): what its webhook claims jobs for. */
+let operatorName = '';
 let operator: OperatorProcess | undefined;
 let httpPort = 0;
 const providerName = () => `${ns}-provider`;
@@ -54,6 +57,7 @@ beforeAll(async () => {
   const ep = federation();
   ns = await createNamespace(hub.core, 't-webhook');
   webhookName = `flotilla-test-${ns}`;
+  operatorName = `${ns}/webhook-suite-operator`;
   dir = mkdtempSync(join(tmpdir(), 'flotilla-webhook-'));
   const pki = await makeTestPki();
   writeFileSync(join(dir, 'tls.crt'), pki.certPem);
@@ -63,6 +67,7 @@ beforeAll(async () => {
   const chain = ep.chain;
   if (!chain) throw new Error('the federation has no chain (escrow and test stablecoin)');
   operator = startOperator(ns, {
+    FLOTILLA_OPERATOR_NAME: operatorName,
     FLOTILLA_HTTP_HOST: '127.0.0.1',
     FLOTILLA_HTTP_PORT: String(httpPort),
     FLOTILLA_WEBHOOK_HOST: '127.0.0.1',
@@ -293,6 +298,66 @@ describe('admission webhooks on the real hub apiserver', () => {
       expect(refused).toContain(`metadata.annotations["${MANAGED_BY_ANNOTATION}"]: the job is run by operator ${JSON.stringify(owner)}`);
     }
     await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name });
+  });
+
+  it('the defaulting webhook claims a new job for this operator, with its finalizer, at creation; a tenant-named operator is kept', async () => {
+    type Stored = { metadata: { finalizers?: string[]; annotations?: Record<string, string> }; status?: { phase?: string } };
+    const create = (name: string, annotations?: Record<string, string>) => {
+      const body = smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } });
+      return custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: AIJOB.plural,
+        namespace: ns,
+        body: { ...body, metadata: { ...body.metadata, ...(annotations ? { annotations } : {}) } },
+      }) as Promise<Stored>;
+    };
+    const get = (name: string) =>
+      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }) as Promise<Stored>;
+    // The create's answer is the object as admitted: what the webhooks made of it, before any
+    // controller saw it.
+    const names = ['claimed-at-create', 'claimed-empty', 'tenant-named'];
+    try {
+      const plain = await create('claimed-at-create');
+      expect(plain.metadata.finalizers).toEqual(['flotilla.dev/remote-pods']);
+      expect(plain.metadata.annotations?.[MANAGED_BY_ANNOTATION]).toBe(operatorName);
+      const empty = await create('claimed-empty', { [MANAGED_BY_ANNOTATION]: '' });
+      expect(empty.metadata.annotations?.[MANAGED_BY_ANNOTATION]).toBe(operatorName);
+      expect(empty.metadata.finalizers).toEqual(['flotilla.dev/remote-pods']);
+      // A tenant's choice is never changed; no finalizer for a job this operator does not run.
+      const other = await create('tenant-named', { [MANAGED_BY_ANNOTATION]: 'team-a/own-operator', team: 'a' });
+      expect(other.metadata.annotations?.[MANAGED_BY_ANNOTATION]).toBe('team-a/own-operator');
+      expect(other.metadata.annotations?.team).toBe('a');
+      expect(other.metadata.finalizers).toBeUndefined();
+      // The controller found nothing to claim: its first write was the job's status, not a claim.
+      await pollUntil(
+        'the controller writing the first status',
+        () => get('claimed-at-create'),
+        (j) => j.status?.phase !== undefined,
+        30_000,
+        200,
+      );
+      const claimedLines = (operator?.logs() ?? '')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"job claimed"') && l.includes(`"job":"${ns}/claimed-at-create"`));
+      expect(claimedLines).toEqual([]);
+      expect((await get('tenant-named')).metadata.annotations?.[MANAGED_BY_ANNOTATION]).toBe('team-a/own-operator');
+    } finally {
+      for (const name of names)
+        await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }).catch(() => undefined);
+      // The operator takes its finalizer off once the job's pods are gone.
+      for (const name of names)
+        await pollUntil(
+          `${name} gone`,
+          () =>
+            get(name).then(
+              () => 'present',
+              () => 'gone',
+            ),
+          (s) => s === 'gone',
+          60_000,
+        );
+    }
   });
 
   it('once a job is funded, its deadline may only move earlier', async () => {
