@@ -1,6 +1,6 @@
 import type { AIJobStatus } from '../../api/types.ts';
 import { claimPods, forgetPods, hubCreatedAt, podName, recordPods, UNKNOWN_ATTEMPT_GRACE_MS } from './ownership.ts';
-import { gpuSecondsOf, planReconcile } from './plan.ts';
+import { gpuSecondsOf, planReconcile, RECORD_SETTLE_MS } from './plan.ts';
 import type { JobView, ObservedPod } from './types.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
@@ -174,10 +174,21 @@ describe('planReconcile with provider-made pods', () => {
     });
     expect(recreate.createPods?.replicas).toEqual([1]);
     expect(recreate.status.attempts?.[0]?.pods?.map((r) => r.replica)).toEqual([0]);
-    // Recorded a moment ago and not in the cache yet: the record stays (the create answers 409).
+    // Recorded a moment ago and not in the cache yet: the record stays and the pod is not made
+    // again (it exists; a second create is a wasted request answered AlreadyExists); the job is
+    // looked at again by the time the record settles (created at T0 + 0.5 s, settled 30 s later).
     const young = planReconcile({ job: view({ ...status(), phase: 'Scheduled' }), pods: [pod(0, { phase: 'Pending' })], podsComplete: true, now: T0 + 5_000 });
-    expect(young.createPods?.replicas).toEqual([1]);
+    expect(young.createPods).toBeUndefined();
     expect(young.status.attempts?.[0]?.pods?.map((r) => r.replica)).toEqual([0, 1]);
+    expect(young.requeueAfterMs).toBeLessThanOrEqual(T0 + 500 + RECORD_SETTLE_MS - (T0 + 5_000));
+    // Settled and still not there: forgotten and made again.
+    const settled = planReconcile({
+      job: view({ ...status(), phase: 'Scheduled' }),
+      pods: [pod(0, { phase: 'Pending' })],
+      podsComplete: true,
+      now: T0 + 500 + RECORD_SETTLE_MS + 1,
+    });
+    expect(settled.createPods?.replicas).toEqual([1]);
   });
 });
 

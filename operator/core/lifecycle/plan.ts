@@ -615,13 +615,19 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
   if (missing.length > 0 && input.podsComplete) {
     const placement = placementFromStatus(b.status, attempt.provider);
     const check = purposeOf(attempt) === 'Check' ? checkInputs(b.status) : undefined;
-    if (placement) b.createPods = { provider: attempt.provider, attempt: attempt.index, replicas: missing, placement, ...(check ? { check } : {}) };
+    // A record younger than RECORD_SETTLE_MS is a pod just created that may only not be in the
+    // cache yet (the hub's watch often wakes the job before the provider's does): it is neither
+    // created again (a wasted create answered AlreadyExists, or a second pod the record would call
+    // foreign) nor forgotten; the job is looked at again when its record settles, or its pod shows.
+    const createdAt = (replica: number) => Date.parse(attempt.pods?.find((r) => r.replica === replica)?.createdAt ?? '');
+    const fresh = missing.filter((r) => createdAt(r) > now - RECORD_SETTLE_MS);
+    const create = missing.filter((r) => !fresh.includes(r));
+    if (placement && create.length > 0)
+      b.createPods = { provider: attempt.provider, attempt: attempt.index, replicas: create, placement, ...(check ? { check } : {}) };
+    if (fresh.length > 0) b.requeue(Math.max(0, Math.min(...fresh.map(createdAt)) + RECORD_SETTLE_MS - now));
     // Their pods are gone: the uids on record go before the new ones are made (status is written
-    // first), so the replacement is recorded, or adopted by name after a crash — never foreign. A
-    // record younger than RECORD_SETTLE_MS stays: its pod may only not be in the cache yet.
-    const settled =
-      attempt.pods?.filter((r) => missing.includes(r.replica) && !(Date.parse(r.createdAt ?? '') > now - RECORD_SETTLE_MS)).map((r) => r.replica) ?? [];
-    b.status = forgetPods(b.status, attempt.index, settled);
+    // first), so the replacement is recorded, or adopted by name after a crash — never foreign.
+    b.status = forgetPods(b.status, attempt.index, create);
   }
   const running = mine.filter((p) => p.phase === 'Running' || p.phase === 'Succeeded').length;
   if (missing.length === 0 && running === job.replicas) {
