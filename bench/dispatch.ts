@@ -20,11 +20,13 @@
 //      the N jobs running.
 //   Then everything is deleted: jobs (the operator removes their pods and finalizers), the
 //   operator, the GPUProviders, nodes and namespaces.
-import { loadavg } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { join } from 'node:path';
 import { freePort } from '../federation/daemon.ts';
+import { registerWebhooks, renderChartWebhooks, unregisterWebhooks } from '../federation/operator-webhooks.ts';
 import { GROUP, VERSION } from '../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../operator/api/types.ts';
 import { buildPod, ANNOTATION_JOB_NAME } from '../operator/controllers/aijob/pod-template.ts';
@@ -353,6 +355,8 @@ export interface FlotillaFigures extends RunFigures {
     readonly startRssMiB: number;
     readonly peakRssMiB: number;
     readonly restRssMiB: number;
+    /** At rest, MiB by kind: rss, heap_used, heap_total, external, array_buffers (absent in runs before it was measured). */
+    readonly restMemoryMiB?: Record<string, number>;
     readonly dispatchCpu: number;
     /** CPU share from the apply until 95 % of the pods were bound (the busy part of the dispatch). */
     readonly busyCpu: number;
@@ -392,8 +396,24 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_count', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
 
   const port = await freePort();
+  // The chart's admission webhooks, as a Helm install registers them (scoped to the corner's
+  // namespace): the defaulting one adds the finalizer and the claim when a job is created.
+  const webhookPort = await freePort();
+  const webhooks = renderChartWebhooks({
+    url: `https://127.0.0.1:${webhookPort}`,
+    release: `bench-${corner.id}`,
+    namespace: 'flotilla-system',
+    watchNamespace: corner.hubNamespace,
+  });
+  const tlsDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-webhook-'));
+  writeFileSync(join(tlsDir, 'tls.crt'), webhooks.certPem, { mode: 0o600 });
+  writeFileSync(join(tlsDir, 'tls.key'), webhooks.keyPem, { mode: 0o600 });
   const operator: OperatorProcess = startOperator(corner.hubNamespace, {
     FLOTILLA_HTTP_PORT: String(port),
+    FLOTILLA_WEBHOOK_HOST: '127.0.0.1',
+    FLOTILLA_WEBHOOK_PORT: String(webhookPort),
+    FLOTILLA_WEBHOOK_CERT_FILE: join(tlsDir, 'tls.crt'),
+    FLOTILLA_WEBHOOK_KEY_FILE: join(tlsDir, 'tls.key'),
     FLOTILLA_HUB_QPS: String(lim.hub.qps),
     FLOTILLA_HUB_BURST: String(lim.hub.burst),
     FLOTILLA_PROVIDER_QPS: String(lim.provider.qps),
@@ -438,6 +458,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       120_000,
       500,
     );
+    await registerWebhooks(hubKc, webhooks);
     jobWatch = watchRestarting<AIJob>(hubKc, `/apis/${GROUP}/${VERSION}/namespaces/${corner.hubNamespace}/aijobs`, (type, job) => {
       const name = job.metadata.name ?? '';
       if (counting && type === 'MODIFIED' && names.includes(name)) {
@@ -530,6 +551,13 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const afterRest = await requestsOf(port);
     const reconcilesRest = await reconcilesOf(port);
     const restEnd = sampler.samples.at(-1) as ProcSample;
+    // What the RSS holds at rest, as V8 splits it (the operator's flotilla_process_memory_bytes).
+    const restMemory = Object.fromEntries(
+      [...sumBy(await scrape(port), 'flotilla_process_memory_bytes', ['kind']).entries()].map(([kind, bytes]) => [
+        kind,
+        Math.round((bytes / 1048576) * 10) / 10,
+      ]),
+    );
 
     // Delete every job; the operator deletes the pods and drops its finalizer.
     log(`flotilla: deleting ${names.length + warmups.length} AIJobs…`);
@@ -595,6 +623,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
         startRssMiB: mib(cpuStart.rssKiB),
         peakRssMiB: mib(Math.max(...samples.map((s) => s.hwmKiB))),
         restRssMiB: mib(restEnd.rssKiB),
+        restMemoryMiB: restMemory,
         dispatchCpu: cpuShare(cpuStart, cpuDispatchEnd),
         busyCpu: cpuShare(cpuStart, sampler.samples.find((x) => x.at >= cpuStart.at + 1000 * (result.secondsToShare['0.95'] ?? 0)) ?? cpuDispatchEnd),
         restCpu: cpuShare(restStart, restEnd),
@@ -632,7 +661,9 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
         1000,
       ).catch((err: unknown) => log(`cleanup: ${String(err)}`));
     }
+    await unregisterWebhooks(hubKc, webhooks).catch((err: unknown) => log(`cleanup: webhooks: ${String(err)}`));
     await operator.stop();
+    rmSync(tlsDir, { recursive: true, force: true });
   }
 }
 

@@ -488,9 +488,9 @@ function fixesSection(d: DispatchReport | undefined, steps: Steps, misses: reado
     `1. **Fewer hub writes per job** (dispatch throughput and requests per job). Today ${d ? fmt(hub, 2) : '≈4.7'} hub requests per job:`,
     "   * *status.cost* is written only when an attempt closes (it was a PATCH of the settlement controller's own",
     '     as soon as a job had an attempt, racing the AIJob controller: the 409s of earlier runs).',
-    '   * *the finalizer* — a PATCH of its own before the first status write (metadata and the status',
-    '     subresource cannot be written in one request). A mutating admission webhook that adds it when the AIJob',
-    '     is created saves that write; the operator keeps adding it for jobs created while the webhook was down.',
+    '   * *the finalizer and the claim* arrive with the AIJob (the defaulting webhook writes them at creation);',
+    '     the operator still writes them, in one PATCH, for jobs created while the webhook was down.',
+    "   * *the created pods' uids* go to the hub with the attempt's next status write (Running), not a write of their own.",
     '   * *Events* are best-effort and on their own client; turning off the `Scheduled` Event (the `Running` one',
     '     says where the job runs) halves them.',
     `   With the finalizer gone too, a job needs 2 hub writes: a ceiling of ${d ? fmt(d.limits.hub.qps / 2, 0) : '25'} jobs/s at the default hub QPS.`,
@@ -554,7 +554,8 @@ export function renderReport(input: { machine: Machine; generated: string; steps
         '',
         `Operator: ${dispatch.limits.workers} AIJob workers (\`FLOTILLA_WORKERS\`), leader election on a Lease of its own at the default timing`,
         '(lease 15 s, renew deadline 10 s, retry 2 s: one GET and one PUT of the Lease every 2 s), no chain, no Kubo',
-        '(payments and pinning off: the jobs have no `spec.payment` and `FLOTILLA_KUBO_API` is unset), no webhook listener.',
+        "(payments and pinning off: the jobs have no `spec.payment` and `FLOTILLA_KUBO_API` is unset); the chart's admission webhooks",
+        "are registered for the corner's namespace as a Helm install registers them (the defaulting one adds the finalizer and the claim).",
         "The providers' kube-schedulers and KWOK run with the federation's settings (`federation/clusters.ts`).",
       ].join('\n')
     : '';
