@@ -1,4 +1,4 @@
-import { checkedNodeSnapshots, gpuInventory, gpuRequestsOfPods, nodeProblem, nodeSnapshots, podProblem, podRequests } from './inventory.ts';
+import { checkedNodeSnapshots, gpuInventory, gpuRequestsOfPods, nodeProblem, nodeSnapshots, pendingGpuRequests, podProblem, podRequests } from './inventory.ts';
 import type { NodeInput, PodInput } from './inventory.ts';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -262,6 +262,40 @@ describe('gpuRequestsOfPods', () => {
       pod(3, { node: 'n', resource: 'example.com/fpga' }),
     ];
     expect(gpuRequestsOfPods(pods)).toBe(4);
+  });
+});
+
+describe('pendingGpuRequests', () => {
+  const affinity = (expressions: unknown, terms = 1) => ({
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: Array.from({ length: terms }, () => ({ matchExpressions: expressions })) },
+    },
+  });
+  const withSpec = (p: PodInput, extra: Record<string, unknown>): PodInput => ({ ...p, spec: { ...p.spec, ...extra } as NonNullable<PodInput['spec']> });
+  const product = { key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-H100-80GB-HBM3'] };
+
+  it("groups unbound pods' GPUs by resource and by the nodes they may be bound to (nodeSelector, one affinity term)", () => {
+    const pods = [
+      withSpec(pod(1), { affinity: affinity([product]) }),
+      withSpec(pod(2), { affinity: affinity([product]) }),
+      withSpec(pod(1), { nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-L4' } }),
+      withSpec(pod(4, { node: 'n' }), { affinity: affinity([product]) }),
+      pod(1, { resource: 'nvidia.com/gpu.shared' }),
+    ];
+    expect(pendingGpuRequests(pods)).toEqual([
+      { resource: 'nvidia.com/gpu', devices: 3, requirements: [product] },
+      { resource: 'nvidia.com/gpu', devices: 1, requirements: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] }] },
+      { resource: 'nvidia.com/gpu.shared', devices: 1, requirements: [] },
+    ]);
+  });
+
+  it('leaves out what a node snapshot cannot check (several terms, other operators, malformed values): counted against more nodes, never fewer', () => {
+    const pods = [
+      withSpec(pod(1), { affinity: affinity([product], 2) }),
+      withSpec(pod(1), { affinity: affinity([{ key: 'zone', operator: 'NotIn', values: ['a'] }, { key: 'x', operator: 'In', values: [7] }, null]) }),
+      withSpec(pod(1), { nodeSelector: ['not', 'a', 'map'] }),
+    ];
+    expect(pendingGpuRequests(pods)).toEqual([{ resource: 'nvidia.com/gpu', devices: 3, requirements: [] }]);
   });
 });
 

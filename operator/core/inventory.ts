@@ -15,7 +15,7 @@
 import type { GPUInventoryEntry } from '../api/types.ts';
 import { gpuOffersOfNode } from './placement/gfd.ts';
 import { DEFAULT_TOLERATIONS, untoleratedTaints } from './placement/taints.ts';
-import type { NodeResources, NodeSnapshot, Taint } from './placement/types.ts';
+import type { NodeResources, NodeSelectorRequirement, NodeSnapshot, Taint } from './placement/types.ts';
 import { parseQuantity, quantityMilliValue, quantityValue } from './quantity.ts';
 
 /** A resource list as on the wire: name → quantity text. */
@@ -163,18 +163,61 @@ export function gpuRequestsOfPods(pods: readonly PodInput[]): number {
   return toSafeInt(sum);
 }
 
+/** GPU devices of one resource that pending pods with the same node requirements request. */
+export interface PendingGpus {
+  readonly resource: string;
+  readonly devices: number;
+  /** Where those pods can be bound: their node selector and node affinity (In and Gt terms). */
+  readonly requirements: readonly NodeSelectorRequirement[];
+}
+
 /**
- * GPU devices, by resource, that live pods not yet bound to a node request: capacity the provider's
- * scheduler is about to hand out, which a node snapshot (bound pods only) still shows as free.
+ * GPU devices that live pods not yet bound to a node request, by resource and by the nodes they may
+ * be bound to: capacity the provider's scheduler is about to hand out, which a node snapshot (bound
+ * pods only) still shows as free — on the nodes those pods can use, not on any node of the resource.
  */
-export function pendingGpuRequests(pods: readonly PodInput[]): Map<string, number> {
-  const pending = new Map<string, bigint>();
+export function pendingGpuRequests(pods: readonly PodInput[]): PendingGpus[] {
+  const pending = new Map<string, { resource: string; devices: bigint; requirements: NodeSelectorRequirement[] }>();
   for (const pod of pods) {
     if (pod.spec?.nodeName || isPodTerminated(pod) || podProblem(pod) || (pod as { metadata?: { deletionTimestamp?: unknown } }).metadata?.deletionTimestamp)
       continue;
-    for (const [name, v] of podRequests(pod)) if (isGpuResource(name)) pending.set(name, (pending.get(name) ?? 0n) + v);
+    const requirements = nodeRequirementsOf(pod);
+    for (const [name, v] of podRequests(pod)) {
+      if (!isGpuResource(name)) continue;
+      const key = JSON.stringify([name, requirements]);
+      const entry = pending.get(key) ?? { resource: name, devices: 0n, requirements };
+      entry.devices += v;
+      pending.set(key, entry);
+    }
   }
-  return new Map([...pending].map(([name, v]) => [name, toSafeInt(v)]));
+  return [...pending.values()].map((p) => ({ resource: p.resource, devices: toSafeInt(p.devices), requirements: p.requirements }));
+}
+
+/**
+ * The node requirements a pod states that a node snapshot can check: its nodeSelector (key In
+ * [value]) and, when its required node affinity has exactly one term, that term's In and Gt
+ * expressions. Anything else (several terms, other operators, malformed values — a provider writes
+ * these objects) is left out: the pod then counts against more nodes, never against fewer.
+ */
+function nodeRequirementsOf(pod: PodInput): NodeSelectorRequirement[] {
+  const spec = pod.spec as {
+    nodeSelector?: unknown;
+    affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: unknown } } };
+  };
+  const out: NodeSelectorRequirement[] = [];
+  const selector = spec?.nodeSelector;
+  if (selector && typeof selector === 'object' && !Array.isArray(selector)) {
+    for (const [key, value] of Object.entries(selector)) if (typeof value === 'string') out.push({ key, operator: 'In', values: [value] });
+  }
+  const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const term: unknown = Array.isArray(terms) && terms.length === 1 ? terms[0] : undefined;
+  const expressions = term && typeof term === 'object' ? (term as { matchExpressions?: unknown }).matchExpressions : undefined;
+  for (const e of Array.isArray(expressions) ? expressions : []) {
+    const { key, operator, values } = (e ?? {}) as { key?: unknown; operator?: unknown; values?: unknown };
+    if (typeof key !== 'string' || (operator !== 'In' && operator !== 'Gt') || !Array.isArray(values) || !values.every((v) => typeof v === 'string')) continue;
+    out.push({ key, operator, values: [...(values as string[])] });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 function toSafeInt(v: bigint): number {

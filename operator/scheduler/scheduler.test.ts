@@ -1,7 +1,7 @@
 // The scheduler's bookkeeping over a registry held in memory (the registry's own behaviour is
 // covered against real provider clusters by the integration suites).
 import type { V1Pod } from '@kubernetes/client-node';
-import { aJob, gpuNode, gpuProvider, H100 } from '../../test/support/placement-fixtures.ts';
+import { aJob, gpuNode, gpuProvider, H100, L4 } from '../../test/support/placement-fixtures.ts';
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
 import type { QueueEntry } from '../core/scheduling/queue.ts';
 import type { ProviderSnapshot } from '../core/placement/types.ts';
@@ -170,6 +170,37 @@ describe('Scheduler', () => {
     registry.emit({ kind: 'pod', provider: 'p', type: 'add', pod: podB });
     await settle();
     expect(outcome(scheduler.request(entry('ns/c'), 'uid-c'))).toBe('Unschedulable');
+  });
+
+  it("counts pending pods against the nodes they can be bound to, not another product's nodes with a GPU free (the dispatch benchmark's over-placement)", async () => {
+    // One H100 node with 4 free in the snapshot, an L4 node with 1 free: the same resource name.
+    const mixed = gpuProvider('p')
+      .price(H100, '2.00')
+      .price(L4, '1.00')
+      .nodes(gpuNode('h').product(H100, 4).freeGpus(4), gpuNode('l').product(L4, 4).freeGpus(1))
+      .build();
+    const { registry, scheduler } = setup([mixed]);
+    stop = () => scheduler.stop();
+    // Four H100 pods created, not bound yet: the H100 node is spoken for.
+    const pending = ['w', 'x', 'y', 'z'].map((uid) => ({
+      ...pod(uid, 1),
+      spec: {
+        containers: [{ name: 'main', resources: { requests: { 'nvidia.com/gpu': '1' } } }],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: [H100] }] }],
+            },
+          },
+        },
+      },
+    }));
+    registry.podsOf.set('p', pending);
+    for (const p of pending) registry.emit({ kind: 'pod', provider: 'p', type: 'add', pod: p });
+    await settle();
+    expect(outcome(scheduler.request(entry('ns/h100'), 'uid-h100'))).toBe('Unschedulable');
+    // The L4's free GPU is still there for a job that asks for an L4.
+    expect(outcome(scheduler.request(entry('ns/l4', { demand: aJob().products(L4).build() }), 'uid-l4'))).toBe('Placed/p');
   });
 
   it('forgets a job that no longer waits: its offer goes back', () => {

@@ -316,7 +316,7 @@ export class Scheduler {
       // can then never make their GPUs look free.
       const pods = (this.opts.registry.get(name)?.pods() ?? []) as unknown as PodInput[];
       let withHolds = snapshot;
-      for (const [resource, devices] of pendingGpuRequests(pods)) withHolds = withPendingDevices(withHolds, resource, devices);
+      for (const p of pendingGpuRequests(pods)) withHolds = withPendingDevices(withHolds, p.resource, p.devices, p.requirements);
       const present = new Map<string, number>();
       for (const pod of pods as Array<{ metadata?: { labels?: Record<string, string> } }>) {
         const labels = pod.metadata?.labels ?? {};

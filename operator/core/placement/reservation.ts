@@ -10,8 +10,14 @@
 // of other jobs the provider bound there. The devices are then taken from the provider's other nodes
 // of the same resource (fullest first, keeping large holes for gangs) instead of being lost to the
 // snapshot's floor at zero: lost, they counted as free and over-placed the provider.
+//
+// "Other nodes" are only those the pods could be bound to: nodes matching the placement's node
+// selector (the product, the GPU memory floor). Taken from any node of the resource, the devices of
+// pending bench pods were subtracted from another product's nodes with a GPU or two free (fullest
+// first picks exactly those), the product's own nodes kept looking free, and the 500-job dispatch
+// benchmark over-placed its last two jobs on a full provider (docs/scheduling.md).
 
-import type { JobDemand, NodeSnapshot, Placement, ProviderSnapshot } from './types.ts';
+import type { JobDemand, NodeSelectorRequirement, NodeSnapshot, Placement, ProviderSnapshot } from './types.ts';
 import { PlacementInputError } from './types.ts';
 
 export function withReservation(provider: ProviderSnapshot, placement: Placement, demand: JobDemand): ProviderSnapshot {
@@ -32,7 +38,13 @@ export function withReservation(provider: ProviderSnapshot, placement: Placement
     taken.set(node.name, take);
     deficit += want - take;
   }
-  takeAnywhere(provider.nodes, devicesOf, deficit, taken, replicasByNode);
+  takeAnywhere(
+    provider.nodes.filter((n) => nodeMatches(n, placement.nodeSelector)),
+    devicesOf,
+    deficit,
+    taken,
+    replicasByNode,
+  );
   const nodes = provider.nodes.map((node): NodeSnapshot => {
     const replicas = replicasByNode.get(node.name) ?? 0;
     const devices = taken.get(node.name);
@@ -76,15 +88,26 @@ function takeAnywhere(
 }
 
 /**
- * The provider with `devices` of `resource` taken out wherever they are free: what pods created but
- * not yet bound will take (the provider's scheduler picks their nodes). GPUs only; their CPU and
- * memory are not known per node until bound.
+ * The provider with `devices` of `resource` taken out wherever they are free among the nodes that
+ * satisfy `requirements` (the pods' node affinity): what pods created but not yet bound will take
+ * (the provider's scheduler picks their nodes). GPUs only; their CPU and memory are not known per
+ * node until bound.
  */
-export function withPendingDevices(provider: ProviderSnapshot, resource: string, devices: number): ProviderSnapshot {
+export function withPendingDevices(
+  provider: ProviderSnapshot,
+  resource: string,
+  devices: number,
+  requirements: readonly NodeSelectorRequirement[] = [],
+): ProviderSnapshot {
   if (devices <= 0) return provider;
   const devicesOf = (node: NodeSnapshot) => Math.max(0, node.free.extended[resource] ?? 0);
   const taken = new Map<string, number>();
-  takeAnywhere(provider.nodes, devicesOf, devices, taken);
+  takeAnywhere(
+    provider.nodes.filter((n) => nodeMatches(n, requirements)),
+    devicesOf,
+    devices,
+    taken,
+  );
   if (taken.size === 0) return provider;
   return {
     ...provider,
@@ -93,4 +116,15 @@ export function withPendingDevices(provider: ProviderSnapshot, resource: string,
       return t === undefined ? node : { ...node, free: { ...node.free, extended: { ...node.free.extended, [resource]: devicesOf(node) - t } } };
     }),
   };
+}
+
+/** Whether the node's labels satisfy every requirement (In: one of the values; Gt: an integer above the value). */
+export function nodeMatches(node: Pick<NodeSnapshot, 'labels'>, requirements: readonly NodeSelectorRequirement[]): boolean {
+  return requirements.every((r) => {
+    const label = node.labels[r.key];
+    if (label === undefined) return false;
+    if (r.operator === 'In') return r.values.includes(label);
+    const [floor] = r.values;
+    return /^-?\d+$/.test(label) && floor !== undefined && /^-?\d+$/.test(floor) && BigInt(label) > BigInt(floor);
+  });
 }
