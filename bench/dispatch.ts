@@ -2,6 +2,7 @@
 // numbers, not a test. Needs a running federation (make federation-up).
 //
 //   node bench/dispatch.ts [--jobs 500] [--nodes 50] [--gpus-per-node 4] [--json out.json]
+//                          [--hub-qps-variants 200] [--operator-env 'MALLOC_ARENA_MAX=2 …'] [--skip-baseline]
 //
 // In one run, on a private corner (own GPU product, own KWOK nodes in provider-a/b/c, own
 // GPUProviders and namespaces — see test/support/corner.ts):
@@ -57,6 +58,8 @@ interface Options {
   readonly skipBaseline: boolean;
   /** Extra Flotilla runs with the hub client at these QPS (burst 2×): what the hub budget costs. */
   readonly hubQpsVariants: readonly number[];
+  /** More environment for the operator process (`--operator-env 'MALLOC_ARENA_MAX=2 NODE_OPTIONS=…'`): what a setting costs or saves. */
+  readonly operatorEnv: Readonly<Record<string, string>>;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -77,6 +80,12 @@ function parseOptions(argv: readonly string[]): Options {
       .split(',')
       .filter((x) => x !== '')
       .map(Number),
+    operatorEnv: Object.fromEntries(
+      (value('--operator-env') ?? '')
+        .split(/\s+/)
+        .filter((x) => x.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    ),
   };
 }
 
@@ -426,6 +435,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     FLOTILLA_LEASE_DURATION_MS: '15000',
     FLOTILLA_RENEW_DEADLINE_MS: '10000',
     FLOTILLA_LEASE_RETRY_MS: '2000',
+    ...opts.operatorEnv,
   });
   const sampler = startSampler(operator.pid, 1000);
   const hubKc = clusterClients('hub').kc;

@@ -32,6 +32,7 @@ import { toBaseUnits } from '../operator/core/money.ts';
 import { loadChainConfig } from '../operator/payments/chain-config.ts';
 import { fundJob } from '../operator/payments/fund.ts';
 import { uninterruptedModel } from './trainer-reference.ts';
+import { OPERATOR_NODE_OPTIONS } from '../operator/runtime/node-options.ts';
 
 const t0 = Date.now();
 const say = (line: string) => process.stdout.write(`[demo +${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
@@ -64,7 +65,7 @@ const reportPort = await freePort();
 const DEMO_OPERATOR = 'flotilla-demo';
 const operatorEnv = {
   FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
-  NODE_OPTIONS: '',
+  NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
   // The local federation's provider apiservers listen on 127.0.0.1: loopback servers allowed (dev only).
   FLOTILLA_ALLOW_INSECURE_PROVIDERS: '1',
   // The demo's jobs only: test suites sharing the federation run operators of their own.

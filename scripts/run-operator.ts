@@ -21,6 +21,7 @@ import { freePort } from '../federation/daemon.ts';
 import { isHealthy, readEndpoints } from '../federation/federation.ts';
 import { registerWebhooks, renderChartWebhooks, unregisterWebhooks } from '../federation/operator-webhooks.ts';
 import { defaultStateDir, repoRoot } from '../federation/paths.ts';
+import { OPERATOR_NODE_OPTIONS } from '../operator/runtime/node-options.ts';
 
 const say = (line: string) => process.stderr.write(`[run] ${line}\n`);
 function fail(message: string): never {
@@ -99,7 +100,7 @@ say(
 );
 const child = spawn(process.execPath, [join(repoRoot, 'operator', 'main.ts')], {
   cwd: repoRoot,
-  env: { ...env, NODE_OPTIONS: '', ...operatorEnv },
+  env: { ...env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...operatorEnv },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));

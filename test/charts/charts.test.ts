@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { repoRoot } from '../../federation/paths.ts';
 import { WEBHOOK_PATHS, WEBHOOK_RULES } from '../../operator/http/webhooks.ts';
+import { OPERATOR_NODE_OPTIONS } from '../../operator/runtime/node-options.ts';
 import { parseTokens } from '../../operator/payments/chain-config.ts';
 import { federation } from '../support/federation.ts';
 import { documents, helm, kubectl } from './helm.ts';
@@ -93,6 +94,8 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_BIND_TIMEOUT_MS: '300000',
       FLOTILLA_PROVIDER_GRACE_MS: '60000',
       FLOTILLA_LOG_LEVEL: 'info',
+      // The V8 settings every other launch of the operator uses too (operator/runtime/node-options.ts).
+      NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
       FLOTILLA_HTTP_PORT: '8080',
       FLOTILLA_HTTP_HOST: '*',
       FLOTILLA_WEBHOOK_PORT: '9443',
@@ -102,7 +105,8 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_PIN_CONCURRENCY: '4',
       FLOTILLA_PIN_TRIES: '3',
     });
-    expect(Object.keys(env).filter((name) => !operatorReads().has(name))).toEqual([]);
+    // NODE_OPTIONS is read by node itself, not by the operator's code.
+    expect(Object.keys(env).filter((name) => !operatorReads().has(name) && name !== 'NODE_OPTIONS')).toEqual([]);
   });
 
   test('IPFS, chain, checkpoint reports, callbacks and telemetry values become env, with Secrets mounted as files', async () => {
@@ -163,7 +167,7 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_CALLBACK_SECRET_FILE: '/etc/flotilla/secrets/callback-secret/secret',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318',
     });
-    expect(Object.keys(env).filter((name) => !operatorReads().has(name))).toEqual([]);
+    expect(Object.keys(env).filter((name) => !operatorReads().has(name) && name !== 'NODE_OPTIONS')).toEqual([]);
     // The token list is what the operator's own parser accepts.
     expect(parseTokens(env.FLOTILLA_TOKENS!)).toEqual([
       { symbol: 'DAI', address: ADDRESS, decimals: 18 },

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { logDir } from '../../federation/daemon.ts';
 import { repoRoot } from '../../federation/paths.ts';
 import { federation } from './federation.ts';
+import { OPERATOR_NODE_OPTIONS } from '../../operator/runtime/node-options.ts';
 
 export interface OperatorProcess {
   readonly pid: number;
@@ -37,7 +38,8 @@ export function startOperator(watchNamespace: string, env: Record<string, string
     cwd: repoRoot,
     env: {
       ...process.env,
-      NODE_OPTIONS: '',
+      // The operator's own V8 settings (operator/runtime/node-options.ts), not the test runner's.
+      NODE_OPTIONS: OPERATOR_NODE_OPTIONS,
       FLOTILLA_KUBECONFIG: ep.hub.kubeconfig,
       FLOTILLA_WATCH_NAMESPACE: watchNamespace,
       FLOTILLA_LEASE_NAME: `flotilla-operator-${watchNamespace}`,
