@@ -629,3 +629,37 @@ describe('placeJob whole decisions', () => {
     );
   });
 });
+
+describe('placeJob between providers of equal cost during a burst', () => {
+  const at = Date.UTC(2026, 0, 1);
+  // a has a partly used node (best fit), b only empty ones; same price.
+  const a = gpuProvider('a').price(H100, '2.00').nodes(gpuNode('a-0').product(H100, 4).freeGpus(1)).build();
+  const b = gpuProvider('b').price(H100, '2.00').nodes(gpuNode('b-0').product(H100, 4).freeGpus(4)).build();
+  const single = aJob().products(H100).gpus(1).build();
+  const providerOf = (d: ReturnType<typeof placeJob>) => (d.outcome === 'Placed' ? d.placement.provider : d.outcome);
+
+  it('packs (fewest stranded GPUs) when nothing is in flight', () => {
+    expect(providerOf(placeJob(single, [a, b], at))).toBe('a');
+  });
+
+  it('prefers the provider with fewer GPUs decided and not yet bound, so a burst goes through every API at once', () => {
+    expect(providerOf(placeJob(single, [{ ...a, inFlightGpus: 3 }, b], at))).toBe('b');
+    expect(
+      providerOf(
+        placeJob(
+          single,
+          [
+            { ...a, inFlightGpus: 3 },
+            { ...b, inFlightGpus: 3 },
+          ],
+          at,
+        ),
+      ),
+    ).toBe('a');
+  });
+
+  it('never at a higher cost: a dearer provider with nothing in flight still loses', () => {
+    const dear = gpuProvider('b').price(H100, '2.50').nodes(gpuNode('b-0').product(H100, 4).freeGpus(4)).build();
+    expect(providerOf(placeJob(single, [{ ...a, inFlightGpus: 40 }, dear], at))).toBe('a');
+  });
+});

@@ -8,8 +8,9 @@
 //     2. offers            GPU pools carrying an acceptable product  → none: NoMatchingProduct
 //     3. per pool          GPU memory · compute capability · price · best-fit gang packing
 //                                                                    → a candidate, or a reason
-//   4. rank candidates     expected cost to finish, then fewest stranded GPUs, then fewest nodes,
-//                          then provider name (then product, resource, label value)
+//   4. rank candidates     expected cost to finish, then fewest GPUs in flight at the provider
+//                          (decided, not yet bound: 0 outside a burst), then fewest stranded GPUs,
+//                          then fewest nodes, then provider name (then product, resource, label value)
 //   5. decide              the first candidate, or Unschedulable with one reason per provider
 //
 // See docs/placement.md for the model and the messages.
@@ -163,6 +164,7 @@ function evaluateProvider(context: DemandContext, index: ProviderIndex): Candida
 function compareCandidates(a: Candidate, b: Candidate): number {
   if (a.cost.costNumerator !== b.cost.costNumerator) return a.cost.costNumerator < b.cost.costNumerator ? -1 : 1;
   return (
+    (a.index.provider.inFlightGpus ?? 0) - (b.index.provider.inFlightGpus ?? 0) ||
     a.packed.strandedGpus - b.packed.strandedGpus ||
     a.packed.nodesUsed - b.packed.nodesUsed ||
     compareStrings(a.index.provider.name, b.index.provider.name) ||

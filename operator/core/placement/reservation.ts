@@ -63,6 +63,7 @@ export function withReservation(provider: ProviderSnapshot, placement: Placement
     ...provider,
     nodes,
     ...(provider.gpuQuotaRemaining === undefined ? {} : { gpuQuotaRemaining: provider.gpuQuotaRemaining - gangGpus }),
+    inFlightGpus: (provider.inFlightGpus ?? 0) + gangGpus,
   };
 }
 
@@ -108,9 +109,11 @@ export function withPendingDevices(
     devices,
     taken,
   );
-  if (taken.size === 0) return provider;
+  const inFlightGpus = (provider.inFlightGpus ?? 0) + devices;
+  if (taken.size === 0) return { ...provider, inFlightGpus };
   return {
     ...provider,
+    inFlightGpus,
     nodes: provider.nodes.map((node) => {
       const t = taken.get(node.name);
       return t === undefined ? node : { ...node, free: { ...node.free, extended: { ...node.free.extended, [resource]: devicesOf(node) - t } } };

@@ -93,6 +93,13 @@ export interface ProviderSnapshot {
   readonly payoutAddress?: string;
   /** Runs here proven wrong by re-execution (docs/verification.md): any keeps it from jobs that verify. */
   readonly provenMismatches?: number;
+  /**
+   * GPUs already decided for this provider that its API server has not yet shown bound (the
+   * scheduler's holds and pods created but unscheduled): the work its client and its scheduler still
+   * have to get through. Between candidates of equal cost the one with less in flight wins, so a
+   * burst dispatches through every provider's API at once instead of one provider after another.
+   */
+  readonly inFlightGpus?: number;
 }
 
 /**
