@@ -294,8 +294,9 @@ describe('pendingGpuRequests', () => {
       withSpec(pod(1), { affinity: affinity([product], 2) }),
       withSpec(pod(1), { affinity: affinity([{ key: 'zone', operator: 'NotIn', values: ['a'] }, { key: 'x', operator: 'In', values: [7] }, null]) }),
       withSpec(pod(1), { nodeSelector: ['not', 'a', 'map'] }),
+      withSpec(pod(1), { affinity: affinity([{ key: 'nvidia.com/gpu.product', operator: 'In', values: Array.from({ length: 65 }, (_, i) => `p${i}`) }]) }),
     ];
-    expect(pendingGpuRequests(pods)).toEqual([{ resource: 'nvidia.com/gpu', devices: 3, requirements: [] }]);
+    expect(pendingGpuRequests(pods)).toEqual([{ resource: 'nvidia.com/gpu', devices: 4, requirements: [] }]);
   });
 });
 

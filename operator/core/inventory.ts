@@ -196,9 +196,12 @@ export function pendingGpuRequests(pods: readonly PodInput[]): PendingGpus[] {
 /**
  * The node requirements a pod states that a node snapshot can check: its nodeSelector (key In
  * [value]) and, when its required node affinity has exactly one term, that term's In and Gt
- * expressions. Anything else (several terms, other operators, malformed values — a provider writes
+ * expressions. Anything else (several terms, other operators, malformed or over-long values — a provider writes
  * these objects) is left out: the pod then counts against more nodes, never against fewer.
  */
+/** An expression listing more values than this is left out (a provider writes pods; ours list one product). */
+const MAX_REQUIREMENT_VALUES = 64;
+
 function nodeRequirementsOf(pod: PodInput): NodeSelectorRequirement[] {
   const spec = pod.spec as {
     nodeSelector?: unknown;
@@ -214,7 +217,14 @@ function nodeRequirementsOf(pod: PodInput): NodeSelectorRequirement[] {
   const expressions = term && typeof term === 'object' ? (term as { matchExpressions?: unknown }).matchExpressions : undefined;
   for (const e of Array.isArray(expressions) ? expressions : []) {
     const { key, operator, values } = (e ?? {}) as { key?: unknown; operator?: unknown; values?: unknown };
-    if (typeof key !== 'string' || (operator !== 'In' && operator !== 'Gt') || !Array.isArray(values) || !values.every((v) => typeof v === 'string')) continue;
+    if (
+      typeof key !== 'string' ||
+      (operator !== 'In' && operator !== 'Gt') ||
+      !Array.isArray(values) ||
+      values.length > MAX_REQUIREMENT_VALUES ||
+      !values.every((v) => typeof v === 'string')
+    )
+      continue;
     out.push({ key, operator, values: [...(values as string[])] });
   }
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

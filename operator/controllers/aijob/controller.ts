@@ -13,8 +13,8 @@
 //            read from the hub before anything is written and created before the Service
 //
 // Only pods this controller created count (core/lifecycle/ownership.ts): their uids go into
-// status.attempts[].pods from the create responses (`unrecorded` until the next status write). A pod with the job's labels and another uid
-// is the provider's own: ignored, reported once per uid (Event, metric, reputation penalty) and
+// status.attempts[].pods from the create responses (`unrecorded` until the next status write). A
+// pod with the job's labels and another uid is the provider's own: ignored, reported once per uid (Event, metric, reputation penalty) and
 // deleted where the provider's credential allows. Times the hub saw itself (a pod first seen, its
 // end first seen) are kept here, in memory, and bound what the provider's timestamps can bill.
 //
