@@ -395,8 +395,8 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
   const throttleOf = async (port: number) => {
     const samples = await scrape(port);
     return {
-      requests: sumBy(samples, 'flotilla_kube_api_throttled_total', ['cluster']),
-      wait: sumBy(samples, 'flotilla_kube_api_throttle_wait_seconds_total', ['cluster']),
+      requests: sumBy(samples, 'flotilla_kube_api_throttled_total', ['cluster', 'urgency']),
+      wait: sumBy(samples, 'flotilla_kube_api_throttle_wait_seconds_total', ['cluster', 'urgency']),
     };
   };
   const reconcileSecondsOf = async (port: number) =>
@@ -597,10 +597,18 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
 
     const perJob = (d: Map<string, number>) => Object.fromEntries([...d].filter(([, v]) => v > 0).map(([k, v]) => [k, v / names.length]));
     const throttled: Record<string, { requests: number; waitSeconds: number }> = {};
-    for (const [cluster, n] of delta(throttleBefore.requests, throttleAfter.requests)) if (n > 0) throttled[label(cluster)] = { requests: n, waitSeconds: 0 };
-    for (const [cluster, w] of delta(throttleBefore.wait, throttleAfter.wait)) {
-      const t = throttled[label(cluster)];
-      if (t) throttled[label(cluster)] = { ...t, waitSeconds: t.waitSeconds + w };
+    // "hub (urgent)": the attempt writes that gate pod creation, served before the rest (token-bucket.ts).
+    const throttleKey = (k: string) => {
+      const [cluster, urgency] = k.split('/') as [string, string | undefined];
+      return urgency === 'urgent' ? `${label(cluster)} (urgent)` : label(cluster);
+    };
+    for (const [k, n] of delta(throttleBefore.requests, throttleAfter.requests)) {
+      const t = throttled[throttleKey(k)] ?? { requests: 0, waitSeconds: 0 };
+      if (n > 0) throttled[throttleKey(k)] = { ...t, requests: t.requests + n };
+    }
+    for (const [k, w] of delta(throttleBefore.wait, throttleAfter.wait)) {
+      const t = throttled[throttleKey(k)];
+      if (t) throttled[throttleKey(k)] = { ...t, waitSeconds: t.waitSeconds + w };
     }
     const mib = (k: number) => k / 1024;
     const samples = sampler.samples;

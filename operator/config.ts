@@ -171,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
       renewDeadlineMs: positiveInt(env, 'FLOTILLA_RENEW_DEADLINE_MS', 10_000),
       retryPeriodMs: positiveInt(env, 'FLOTILLA_LEASE_RETRY_MS', 2_000),
     },
-    hubRateLimit: { qps: positiveNumber(env, 'FLOTILLA_HUB_QPS', 50), burst: positiveInt(env, 'FLOTILLA_HUB_BURST', 100) },
+    hubRateLimit: { qps: positiveNumber(env, 'FLOTILLA_HUB_QPS', 100), burst: positiveInt(env, 'FLOTILLA_HUB_BURST', 200) },
     providerRateLimit: { qps: positiveNumber(env, 'FLOTILLA_PROVIDER_QPS', 20), burst: positiveInt(env, 'FLOTILLA_PROVIDER_BURST', 40) },
     eventRateLimit: { qps: positiveNumber(env, 'FLOTILLA_EVENT_QPS', 20), burst: positiveInt(env, 'FLOTILLA_EVENT_BURST', 50) },
     workers: positiveInt(env, 'FLOTILLA_WORKERS', 32),

@@ -3,13 +3,19 @@
 // limiter; it calls `applySecurityAuthentication` once per request, which is where we hook in.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { RequestContext } from '@kubernetes/client-node';
+import { currentUrgency } from './request-urgency.ts';
 import { TokenBucket } from './token-bucket.ts';
-import type { Clock, RateLimit } from './token-bucket.ts';
+import type { Clock, RateLimit, Urgency } from './token-bucket.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 /** Told of every request of every rate-limited client (metrics); `waitedMs` is the rate limiter's delay. */
-export type ClientRequestObserver = (request: { readonly cluster: string; readonly verb: string; readonly waitedMs: number }) => void;
+export type ClientRequestObserver = (request: {
+  readonly cluster: string;
+  readonly verb: string;
+  readonly waitedMs: number;
+  readonly urgency: Urgency;
+}) => void;
 
 export class RateLimitedKubeConfig extends KubeConfig {
   /** Set once per process by the telemetry (operator/telemetry); absent: requests are only counted here. */
@@ -35,14 +41,11 @@ export class RateLimitedKubeConfig extends KubeConfig {
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    // take() reserves its token synchronously, so the throttle counters moved by this call alone.
-    const throttledBefore = this.bucket.throttledMs;
-    const taken = this.bucket.take();
-    const waitedMs = this.bucket.throttledMs - throttledBefore;
-    await taken;
+    const urgency = currentUrgency();
+    const waitedMs = await this.bucket.take(urgency);
     const verb = String(context.getHttpMethod());
     this.requests.set(verb, (this.requests.get(verb) ?? 0) + 1);
-    RateLimitedKubeConfig.observer?.({ cluster: this.clusterName ?? this.getCurrentCluster()?.name ?? 'unknown', verb, waitedMs });
+    RateLimitedKubeConfig.observer?.({ cluster: this.clusterName ?? this.getCurrentCluster()?.name ?? 'unknown', verb, waitedMs, urgency });
     await super.applySecurityAuthentication(context);
     // client-node builds a new undici Agent for every request, i.e. a new TCP and TLS connection
     // each time (a handshake per request, measured as the operator's top CPU cost under load).

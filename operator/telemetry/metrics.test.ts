@@ -6,6 +6,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { AIJob } from '../api/types.ts';
 import { RateLimitedKubeConfig } from '../runtime/rate-limited-kubeconfig.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
+import { urgently } from '../runtime/request-urgency.ts';
 import { JobObserver } from './job-observer.ts';
 import { installMetrics, recordApiRequest, recordPin, recordReconcile, setJobPhaseSource, setLeader, setProviderSource, uninstallMetrics } from './metrics.ts';
 
@@ -111,7 +112,7 @@ describe('metrics', () => {
         t += ms;
       },
     };
-    RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs }) => recordApiRequest(cluster, verb, waitedMs);
+    RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs, urgency }) => recordApiRequest(cluster, verb, waitedMs, urgency);
     const kc = new RateLimitedKubeConfig({ qps: 10, burst: 1 }, clock);
     kc.loadFromOptions({
       clusters: [{ name: 'kwok-provider-a', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
@@ -122,11 +123,13 @@ describe('metrics', () => {
     await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.GET));
     kc.clusterName = 'provider-a';
     await kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.POST));
+    await urgently(() => kc.applySecurityAuthentication(new RequestContext('https://127.0.0.1:1/api', HttpMethod.PATCH)));
     const text = await scrape();
     expect(text).toContain('flotilla_kube_api_requests_total{cluster="kwok-provider-a",verb="GET"} 1');
     expect(text).toContain('flotilla_kube_api_requests_total{cluster="provider-a",verb="POST"} 1');
-    expect(text).toContain('flotilla_kube_api_throttled_total{cluster="provider-a"} 1');
-    expect(text).toContain('flotilla_kube_api_throttle_wait_seconds_total{cluster="provider-a"} 0.1');
+    expect(text).toContain('flotilla_kube_api_throttled_total{cluster="provider-a",urgency="normal"} 1');
+    expect(text).toContain('flotilla_kube_api_throttle_wait_seconds_total{cluster="provider-a",urgency="normal"} 0.1');
+    expect(text).toContain('flotilla_kube_api_throttled_total{cluster="provider-a",urgency="urgent"} 1');
     expect(text).not.toContain('flotilla_kube_api_throttled_total{cluster="kwok-provider-a"}');
   });
 

@@ -15,7 +15,7 @@
 //   flotilla_pins_total{kind}                          recordPin (IPFS pinning)
 //   flotilla_settlements_total{token}, flotilla_settled_amount_total{token}   job-status observer
 //   flotilla_kube_api_requests_total{cluster,verb}     every rate-limited client (rate-limited-kubeconfig.ts)
-//   flotilla_kube_api_throttled_total{cluster}, flotilla_kube_api_throttle_wait_seconds_total{cluster}
+//   flotilla_kube_api_throttled_total{cluster,urgency}, flotilla_kube_api_throttle_wait_seconds_total{cluster,urgency}
 //   flotilla_watch_expired_total{resource}             every informer (resilient-informer.ts): 410 Gone, relisted
 //   flotilla_reconcile_duration_seconds{controller,outcome}  work queue hook (instrumentQueue)
 //   flotilla_callbacks_total{outcome}                  callback dispatcher (operator/callbacks)
@@ -24,6 +24,7 @@
 //   flotilla_orphan_pods_deleted_total{provider}       orphan sweep: this hub's pods whose job or attempt is gone
 //   flotilla_jobs_claimed_elsewhere_total              AIJob controller: a job in view that another operator runs (once per job)
 import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
+import type { Urgency } from '../runtime/token-bucket.ts';
 
 /** Counts of AIJobs by phase ("New" for a job without status yet). */
 export type JobPhaseSource = () => ReadonlyMap<string, number>;
@@ -138,10 +139,10 @@ export class FlotillaMetrics {
       description: "Requests sent to a cluster's apiserver, by cluster and HTTP verb.",
     });
     this.apiThrottled = meter.createCounter('flotilla_kube_api_throttled_total', {
-      description: 'Requests that waited for the client-side rate limiter, by cluster.',
+      description: 'Requests that waited for the client-side rate limiter, by cluster and urgency (urgent: writes that gate pod creation).',
     });
     this.apiThrottleWait = meter.createCounter('flotilla_kube_api_throttle_wait_seconds_total', {
-      description: 'Time requests waited for the client-side rate limiter, by cluster.',
+      description: 'Time requests waited for the client-side rate limiter, by cluster and urgency.',
       unit: 's',
     });
     this.watchExpired = meter.createCounter('flotilla_watch_expired_total', {
@@ -242,11 +243,11 @@ export function recordWatchExpired(resource: string): void {
 }
 
 /** One request to a cluster's apiserver; `waitedMs` > 0 when the rate limiter held it back. */
-export function recordApiRequest(cluster: string, verb: string, waitedMs: number): void {
+export function recordApiRequest(cluster: string, verb: string, waitedMs: number, urgency: Urgency = 'normal'): void {
   add((m) => m.apiRequests, 1, { cluster, verb });
   if (waitedMs > 0) {
-    add((m) => m.apiThrottled, 1, { cluster });
-    add((m) => m.apiThrottleWait, waitedMs / 1000, { cluster });
+    add((m) => m.apiThrottled, 1, { cluster, urgency });
+    add((m) => m.apiThrottleWait, waitedMs / 1000, { cluster, urgency });
   }
 }
 

@@ -50,7 +50,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     otlp: opts.otlp,
     ...(opts.spanProcessors ? { processors: opts.spanProcessors } : {}),
   });
-  RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs }) => recordApiRequest(cluster, verb, waitedMs);
+  RateLimitedKubeConfig.observer = ({ cluster, verb, waitedMs, urgency }) => recordApiRequest(cluster, verb, waitedMs, urgency);
   ResilientInformer.expiredObserver = (path) => recordWatchExpired(path.split('/').at(-1) ?? path);
 
   return {

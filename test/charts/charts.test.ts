@@ -84,7 +84,7 @@ describe('charts/flotilla (hub)', () => {
       FLOTILLA_WATCH_NAMESPACE: 'team-a',
       FLOTILLA_LEASE_NAME: 'flotilla-operator',
       FLOTILLA_HUB_QPS: '7',
-      FLOTILLA_HUB_BURST: '100',
+      FLOTILLA_HUB_BURST: '200',
       FLOTILLA_PROVIDER_QPS: '20',
       FLOTILLA_PROVIDER_BURST: '40',
       FLOTILLA_WORKERS: '32',

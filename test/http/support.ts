@@ -6,8 +6,10 @@ import { createServer } from 'node:net';
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { repoRoot } from '../../federation/paths.ts';
+import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJobManifest } from '../../operator/api/types.ts';
 import { aijobManifest } from '../support/aijob.ts';
 import { canI, helm, kubectl } from '../charts/helm.ts';
@@ -81,6 +83,17 @@ export async function makeTestPki(): Promise<TestPki> {
 /** One L4 replica the simulated executor runs for `seconds`. */
 export function smallJob(name: string, namespace: string, seconds: number, extra: Partial<AIJobManifest['spec']> = {}): AIJobManifest {
   return aijobManifest({ name, namespace, gpu: { products: ['NVIDIA-L4'] }, sim: { runSeconds: seconds, output: `${name} done` }, ...extra });
+}
+
+/** Creates `manifest` on the hub, with `annotations` added; resolves to the object as admitted (the webhooks' work included). */
+export function createAIJob<T = unknown>(custom: CustomObjectsApi, manifest: AIJobManifest, annotations?: Record<string, string>): Promise<T> {
+  return custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: AIJOB.plural,
+    namespace: manifest.metadata.namespace ?? 'default',
+    body: { ...manifest, metadata: { ...manifest.metadata, ...(annotations ? { annotations: { ...manifest.metadata.annotations, ...annotations } } : {}) } },
+  }) as Promise<T>;
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: unknown; text: string }> {

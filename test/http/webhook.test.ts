@@ -15,7 +15,7 @@ import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { WEBHOOK_RULES, ruleOf } from '../../operator/http/webhooks.ts';
-import { applyTenantRoles, freePort, getJson, makeTestPki, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
+import { applyTenantRoles, createAIJob, freePort, getJson, makeTestPki, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
 
 /** The operator's own list of what each hook matches (the chart registers the same). */
 const rule = (name: string) => {
@@ -36,14 +36,7 @@ let operator: OperatorProcess | undefined;
 let httpPort = 0;
 const providerName = () => `${ns}-provider`;
 
-const createJob = (name: string, token: string) =>
-  custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: AIJOB.plural,
-    namespace: ns,
-    body: smallJob(name, ns, 1, { payment: { token, maxAmount: '5' } }),
-  });
+const createJob = (name: string, token: string) => createAIJob(custom, smallJob(name, ns, 1, { payment: { token, maxAmount: '5' } }));
 
 /** The apiserver's Status message of a failed create. */
 const rejection = (p: Promise<unknown>) =>
@@ -302,16 +295,8 @@ describe('admission webhooks on the real hub apiserver', () => {
 
   it('the defaulting webhook claims a new job for this operator, with its finalizer, at creation; a tenant-named operator is kept', async () => {
     type Stored = { metadata: { finalizers?: string[]; annotations?: Record<string, string> }; status?: { phase?: string } };
-    const create = (name: string, annotations?: Record<string, string>) => {
-      const body = smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } });
-      return custom.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: AIJOB.plural,
-        namespace: ns,
-        body: { ...body, metadata: { ...body.metadata, ...(annotations ? { annotations } : {}) } },
-      }) as Promise<Stored>;
-    };
+    const create = (name: string, annotations?: Record<string, string>) =>
+      createAIJob<Stored>(custom, smallJob(name, ns, 1, { payment: { token: 'USDC', maxAmount: '5' } }), annotations);
     const get = (name: string) =>
       custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: ns, name }) as Promise<Stored>;
     // The create's answer is the object as admitted: what the webhooks made of it, before any

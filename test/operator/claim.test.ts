@@ -3,10 +3,9 @@
 // of them (flotilla.dev/managed-by, written with a precondition), only that one creates its pods,
 // and the other says it leaves the job alone. A tenant may name the operator at creation.
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { MANAGED_BY_ANNOTATION } from '../../operator/core/lifecycle/claim.ts';
-import { smallJob } from '../http/support.ts';
+import { createAIJob, smallJob } from '../http/support.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -38,16 +37,7 @@ afterAll(async () => {
   await deleteNamespace(hub.core, ns);
 });
 
-const create = (name: string, annotations?: Record<string, string>) => {
-  const body = smallJob(name, ns, 2);
-  return custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: AIJOB.plural,
-    namespace: ns,
-    body: { ...body, metadata: { ...body.metadata, ...(annotations ? { annotations } : {}) } },
-  });
-};
+const create = (name: string, annotations?: Record<string, string>) => createAIJob(custom, smallJob(name, ns, 2), annotations);
 
 it('two operators seeing one namespace: each job is claimed by exactly one, runs once, and the other leaves it alone', async () => {
   const names = Array.from({ length: JOBS }, (_, i) => `race-${i}`);

@@ -69,6 +69,7 @@ import { WorkQueue } from '../../runtime/work-queue.ts';
 import { recordJobClaimedElsewhere, recordProvenMismatch, recordProviderViolation } from '../../telemetry/metrics.ts';
 import type { ReconcileResult } from '../../runtime/work-queue.ts';
 import { failpoint } from '../../runtime/failpoint.ts';
+import { urgently } from '../../runtime/request-urgency.ts';
 import { observeNode, observePod } from './observe.ts';
 import { endRefused } from './spec-gate.ts';
 import type { SpecGate } from './spec-gate.ts';
@@ -594,7 +595,11 @@ export class AIJobController {
     if (!sameJson(plan.status, known)) {
       const before = job.metadata.resourceVersion;
       const statusSentAt = sentAt();
-      job = await this.store.patchStatus(job, plan.status);
+      // A write that records an attempt before its pods are created gates them: urgent on the hub's
+      // client, ahead of other jobs' bookkeeping (Running, closed attempts) queued in a burst.
+      const from = job;
+      const write = () => this.store.patchStatus(from, plan.status);
+      job = plan.createPods ? await urgently(write) : await write();
       if (progress) progress.statusWritten = true;
       this.markSuperseded(key, before, job.metadata.resourceVersion);
       if (plan.status.phase !== original.status?.phase)
