@@ -3,6 +3,7 @@
 //
 //   node bench/dispatch.ts [--jobs 500] [--nodes 50] [--gpus-per-node 4] [--json out.json]
 //                          [--hub-qps-variants 200] [--operator-env 'MALLOC_ARENA_MAX=2 …'] [--skip-baseline]
+//                          [--operator-cpu-prof DIR]  (the operator writes a V8 .cpuprofile there when it stops)
 //
 // In one run, on a private corner (own GPU product, own KWOK nodes in provider-a/b/c, own
 // GPUProviders and namespaces — see test/support/corner.ts):
@@ -21,6 +22,7 @@
 //      the N jobs running.
 //   Then everything is deleted: jobs (the operator removes their pods and finalizers), the
 //   operator, the GPUProviders, nodes and namespaces.
+import { OPERATOR_NODE_OPTIONS } from '../operator/runtime/node-options.ts';
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
@@ -62,6 +64,9 @@ interface Options {
   readonly operatorEnv: Readonly<Record<string, string>>;
 }
 
+/** The operator's NODE_OPTIONS with V8's CPU profiler on, written to `dir` at exit (`--operator-cpu-prof`). */
+const profiledNodeOptions = (dir: string) => `${OPERATOR_NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${dir}`;
+
 function parseOptions(argv: readonly string[]): Options {
   const value = (flag: string) => {
     const i = argv.indexOf(flag);
@@ -80,12 +85,15 @@ function parseOptions(argv: readonly string[]): Options {
       .split(',')
       .filter((x) => x !== '')
       .map(Number),
-    operatorEnv: Object.fromEntries(
-      (value('--operator-env') ?? '')
-        .split(/\s+/)
-        .filter((x) => x.includes('='))
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-    ),
+    operatorEnv: {
+      ...Object.fromEntries(
+        (value('--operator-env') ?? '')
+          .split(/\s+/)
+          .filter((x) => x.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
+      ...(value('--operator-cpu-prof') ? { NODE_OPTIONS: profiledNodeOptions(value('--operator-cpu-prof') as string) } : {}),
+    },
   };
 }
 

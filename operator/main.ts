@@ -40,6 +40,7 @@ import { SpecGate } from './controllers/aijob/spec-gate.ts';
 import { claimVerdict } from './core/lifecycle/claim.ts';
 import { admissionLimits } from './http/admission-limits.ts';
 import { NamespaceCache } from './hub/namespace-cache.ts';
+import type { SharedJobInformer } from './hub/aijob-store.ts';
 
 const log = jsonLogger('operator');
 /** Read + replace per retry period, with room for a retry: far above need, and shared with nothing. */
@@ -60,7 +61,7 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
 }
 
 /** Pins and receipts on the hub's Kubo (docs/artifacts.md); off without FLOTILLA_KUBO_API. */
-function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig): ArtifactsController | undefined {
+function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig, sharedJobs: SharedJobInformer): ArtifactsController | undefined {
   const a = config.artifacts;
   if (!a.kuboApi) {
     log('warn', 'FLOTILLA_KUBO_API is not set: outputs are not pinned and no receipts are written');
@@ -75,6 +76,7 @@ function startArtifacts(config: ReturnType<typeof loadConfig>, hub: KubeConfig):
     pinner: { timeoutMs: a.pinTimeoutMs, concurrency: a.pinConcurrency, tries: a.pinTries },
     ...(signer ? { signer } : {}),
     ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+    sharedJobs,
     owner: config.owner,
   });
   controller.start();
@@ -251,6 +253,8 @@ async function main(): Promise<void> {
       const reputation = new ReputationWriter(hub);
       const jobs = new AIJobController({
         hub,
+        // One AIJob watch and cache for the whole process: the view's (it runs on standbys too).
+        sharedJobs: view,
         registry: providers.registry,
         fence,
         hubId: config.hubId,
@@ -316,11 +320,12 @@ async function main(): Promise<void> {
         log,
         ...(config.chain ? { chain: config.chain } : {}),
         ...(config.watchNamespace ? { watchNamespace: config.watchNamespace } : {}),
+        sharedJobs: view,
         owner: config.owner,
         slashAmount: config.verification.slashAmount,
         verificationFloor: config.verification.hubFloor,
       });
-      const artifacts = startArtifacts(config, hub);
+      const artifacts = startArtifacts(config, hub, view);
       // This hub's pods whose job is gone (finalizer stripped) or whose attempt closed (docs/security.md).
       const orphans = new OrphanSweep({
         registry: providers.registry,

@@ -16,6 +16,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../api/types.ts';
 import { setCondition } from '../core/conditions.ts';
 import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
+import type { SharedJobInformer } from '../hub/aijob-store.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { failpoint } from '../runtime/failpoint.ts';
@@ -38,6 +39,8 @@ export interface ArtifactsControllerOptions {
   /** Signs receipts; without it no receipt is written (pins still are). */
   readonly signer?: ReceiptSigner;
   readonly watchNamespace?: string;
+  /** The process's one AIJob informer (HubView), read instead of a watch of this controller's own. */
+  readonly sharedJobs?: SharedJobInformer;
   /** This operator's name: only jobs it claimed are pinned for here (core/lifecycle/claim.ts); every job in view still keeps its pins. */
   readonly owner?: string;
   readonly workers?: number;
@@ -71,6 +74,7 @@ export class ArtifactsController {
       component: 'flotilla-artifacts',
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
       ...(opts.owner ? { owner: opts.owner, claimedOnly: true } : {}),
+      ...(opts.sharedJobs ? { shared: opts.sharedJobs } : {}),
       onEvent: (_type, job) => this.queue.add(jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '')),
       onState: (state) => {
         if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });

@@ -16,9 +16,23 @@ import type { InformerEventType, InformerState } from '../runtime/resilient-info
 export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/**
+ * An AIJob informer someone else runs (the operator's HubView): stores that share it keep no cache
+ * and open no watch of their own. One process used to hold four caches of every AIJob (the view, the
+ * AIJob, payments and artifacts controllers) and the hub sent it every change four times.
+ */
+export interface SharedJobInformer {
+  readonly jobInformer: ResilientInformer<AIJob>;
+  /** The namespace its watch is scoped to (absent: all); a store must share only an informer of its own scope. */
+  readonly namespace: string | undefined;
+  onJob(listener: (type: InformerEventType, job: AIJob) => void): () => void;
+}
+
 export interface AIJobStoreOptions {
   /** Watch only this namespace (a namespace-scoped operator); absent: all. */
   readonly namespace?: string;
+  /** Read jobs from this informer instead of watching them here (its scope must be `namespace`'s). */
+  readonly shared?: SharedJobInformer;
   readonly component?: string;
   /**
    * Client for Events, with a rate limit of its own (client-go's event recorder does the same), so
@@ -46,6 +60,9 @@ export class AIJobStore {
   readonly events: EventRecorder;
   private readonly owner: string | undefined;
   private readonly claimedOnly: boolean;
+  private readonly shared: SharedJobInformer | undefined;
+  private readonly onEvent: ((type: InformerEventType, job: AIJob) => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(kc: KubeConfig, opts: AIJobStoreOptions = {}) {
     this.owner = opts.owner;
@@ -55,6 +72,15 @@ export class AIJobStore {
     this.component = opts.component ?? 'flotilla-operator';
     this.events = new EventRecorder(this.core, this.component);
     const ns = opts.namespace;
+    this.shared = opts.shared;
+    this.onEvent = opts.onEvent;
+    if (opts.shared) {
+      if (opts.shared.namespace !== ns)
+        throw new Error(`a store of namespace ${ns ?? '(all)'} cannot share an informer of ${opts.shared.namespace ?? '(all)'}`);
+      // Its watch failures are the sharer's to report (HubView logs them once).
+      this.informer = opts.shared.jobInformer;
+      return;
+    }
     const coords = { group: GROUP, version: VERSION, plural: AIJOB.plural };
     const list = () =>
       (ns ? this.custom.listNamespacedCustomObject({ ...coords, namespace: ns }) : this.custom.listClusterCustomObject(coords)) as Promise<{ items: AIJob[] }>;
@@ -68,11 +94,19 @@ export class AIJobStore {
   }
 
   start(): void {
-    this.informer.start();
+    if (!this.shared) return this.informer.start();
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.shared.onJob((type, job) => this.onEvent?.(type, job));
+    // What an informer of its own would say on its first list: every job there now. The sharer's
+    // adds still to come (it may not have listed yet) reach the listener above.
+    for (const job of this.informer.list()) this.onEvent?.('add', job);
   }
 
   stop(): void {
-    this.informer.stop();
+    if (this.shared) {
+      this.unsubscribe?.();
+      this.unsubscribe = undefined;
+    } else this.informer.stop();
     this.events.stop();
   }
 

@@ -3,6 +3,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
+import type { SharedJobInformer } from '../hub/aijob-store.ts';
 import { errorMessage } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { VerificationAsk } from '../core/verification/verdict.ts';
@@ -19,6 +20,8 @@ export interface PaymentsOptions {
   /** Absent: payments off (jobs with spec.payment are told so; cost is still metered). */
   readonly chain?: ChainConfig;
   readonly watchNamespace?: string;
+  /** The process's one AIJob informer (HubView), read instead of a watch of payments' own. */
+  readonly sharedJobs?: SharedJobInformer;
   /** Token units slashed from a proven liar's bond (docs/verification.md). */
   readonly slashAmount?: string;
   /** The hub's verification floor: the funding gate makes a verifying job's deposit outlast its window. */
@@ -49,6 +52,7 @@ export function startPayments(opts: PaymentsOptions): Payments {
     component: 'flotilla-payments',
     ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
     ...(opts.owner ? { owner: opts.owner, claimedOnly: true } : {}),
+    ...(opts.sharedJobs ? { shared: opts.sharedJobs } : {}),
     onEvent: (_type, job) => {
       const k = jobKey(job.metadata.namespace ?? '', job.metadata.name ?? '');
       if (funding.wants(job)) fundingQueue.add(k);

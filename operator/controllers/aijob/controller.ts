@@ -58,6 +58,7 @@ import { clampPriority } from '../../core/scheduling/queue.ts';
 import type { HoldPolicy, QueueVerdict } from '../../core/scheduling/queue.ts';
 import { Scheduler } from '../../scheduler/scheduler.ts';
 import { AIJobStore, jobKey } from '../../hub/aijob-store.ts';
+import type { SharedJobInformer } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import type { ProviderRegistry } from '../../providers/types.ts';
@@ -84,6 +85,8 @@ import type { AgentTarget } from './agent-step.ts';
 
 export interface AIJobControllerOptions {
   readonly hub: KubeConfig;
+  /** The process's one AIJob informer (HubView), read instead of a watch of this controller's own. */
+  readonly sharedJobs?: SharedJobInformer;
   /** Hub client for Events only (its own rate limit); absent: `hub`. */
   readonly events?: KubeConfig;
   readonly registry: ProviderRegistry;
@@ -198,6 +201,7 @@ export class AIJobController {
       ...(opts.watchNamespace ? { namespace: opts.watchNamespace } : {}),
       ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.events ? { eventClient: opts.events } : {}),
+      ...(opts.sharedJobs ? { shared: opts.sharedJobs } : {}),
       onEvent: (_type, job) => this.queue.add(keyOf(job)),
       onState: (state) => {
         if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
