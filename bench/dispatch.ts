@@ -22,7 +22,6 @@
 //      the N jobs running.
 //   Then everything is deleted: jobs (the operator removes their pods and finalizers), the
 //   operator, the GPUProviders, nodes and namespaces.
-import { OPERATOR_NODE_OPTIONS } from '../operator/runtime/node-options.ts';
 import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
@@ -34,6 +33,7 @@ import { GROUP, VERSION } from '../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../operator/api/types.ts';
 import { buildPod, ANNOTATION_JOB_NAME } from '../operator/controllers/aijob/pod-template.ts';
 import { loadConfig } from '../operator/config.ts';
+import { OPERATOR_NODE_OPTIONS } from '../operator/runtime/node-options.ts';
 import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
 import type { RateLimit } from '../operator/runtime/token-bucket.ts';
 import { aijobManifest } from '../test/support/aijob.ts';
@@ -73,6 +73,7 @@ function parseOptions(argv: readonly string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const json = value('--json');
+  const cpuProfileDir = value('--operator-cpu-prof');
   return {
     jobs: Number(value('--jobs') ?? 500),
     nodes: Number(value('--nodes') ?? 50),
@@ -92,7 +93,7 @@ function parseOptions(argv: readonly string[]): Options {
           .filter((x) => x.includes('='))
           .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       ),
-      ...(value('--operator-cpu-prof') ? { NODE_OPTIONS: profiledNodeOptions(value('--operator-cpu-prof') as string) } : {}),
+      ...(cpuProfileDir ? { NODE_OPTIONS: profiledNodeOptions(cpuProfileDir) } : {}),
     },
   };
 }

@@ -193,15 +193,15 @@ export function pendingGpuRequests(pods: readonly PodInput[]): PendingGpus[] {
   return [...pending.values()].map((p) => ({ resource: p.resource, devices: toSafeInt(p.devices), requirements: p.requirements }));
 }
 
+/** An expression listing more values than this is left out (a provider writes pods; ours list one product). */
+const MAX_REQUIREMENT_VALUES = 64;
+
 /**
  * The node requirements a pod states that a node snapshot can check: its nodeSelector (key In
  * [value]) and, when its required node affinity has exactly one term, that term's In and Gt
  * expressions. Anything else (several terms, other operators, malformed or over-long values — a provider writes
  * these objects) is left out: the pod then counts against more nodes, never against fewer.
  */
-/** An expression listing more values than this is left out (a provider writes pods; ours list one product). */
-const MAX_REQUIREMENT_VALUES = 64;
-
 function nodeRequirementsOf(pod: PodInput): NodeSelectorRequirement[] {
   const spec = pod.spec as {
     nodeSelector?: unknown;
