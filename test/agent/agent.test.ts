@@ -261,13 +261,16 @@ describe('run', () => {
   });
 
   it('does not report a checkpoint while its files are still changing, and reports it, whole, once they stop', async () => {
-    const pod = podEnv();
+    // A poll ten times the write interval: the file looks still between two polls only if this
+    // process stalls a whole second (a 300 ms poll was once fooled on a loaded 2-core machine).
+    const pollMs = 1000;
+    const pod = podEnv({ FLOTILLA_AGENT_POLL_MS: String(pollMs) });
     run(pod.env);
     const entry = join(pod.ckpt, 'step-7');
     mkdirSync(entry);
     const chunk = randomBytes(4096);
-    // Written in place, a chunk every 100 ms for 3 s: ten polls, none of which may find it stable.
-    for (let i = 0; i < 30; i++) {
+    // Written in place, a chunk every 100 ms for 4 s: four polls, none of which may find it stable.
+    for (let i = 0; i < 40; i++) {
       appendFileSync(join(entry, 'model.bin'), chunk);
       await sleep(100);
     }
@@ -282,7 +285,7 @@ describe('run', () => {
     );
     const cid = receiver.cids()[0] as string;
     expect(await cat(`${cid}/step-7/model.bin`)).toEqual(readFileSync(join(entry, 'model.bin')));
-    expect((await cat(`${cid}/step-7/model.bin`)).length).toBe(30 * 4096);
+    expect((await cat(`${cid}/step-7/model.bin`)).length).toBe(40 * 4096);
   });
 
   it('with a marker, reports a folder only once the marker is in it, however long its files have been still', async () => {
