@@ -64,6 +64,27 @@ describe('Scheduler', () => {
     expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
   });
 
+  it('a pod bound in the place of its hold sends no waiting job back through a search; room left behind does', async () => {
+    const { registry, scheduler, woken } = setup([provider('p', 8, 1)]);
+    stop = () => scheduler.stop();
+    expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+    expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Unschedulable');
+    const searches = scheduler.stats.searches;
+    // a's pod bound where it was held: the hold goes, the snapshot counts the pod; nothing grew.
+    registry.snaps.set('p', provider('p', 8, 0));
+    registry.emit({ kind: 'pod', provider: 'p', type: 'update', pod: pod('uid-a', 1, 'p-0') });
+    await settle();
+    expect(scheduler.holds('ns/a')).toBe(false);
+    expect(scheduler.stats.searches).toBe(searches);
+    expect(woken).toEqual([]);
+    // A GPU freed: b is searched again, placed and woken.
+    registry.snaps.set('p', provider('p', 8, 1));
+    registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+    await settle();
+    expect(scheduler.stats.searches).toBe(searches + 1);
+    expect(woken).toEqual(['ns/b']);
+  });
+
   it('a pod of an earlier attempt being bound does not release the new attempt', async () => {
     const { registry, scheduler } = setup([provider('p', 8, 1)]);
     stop = () => scheduler.stop();

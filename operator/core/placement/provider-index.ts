@@ -16,6 +16,7 @@
 //
 // Indexes are immutable. When one provider's nodes change, withProvider() rebuilds that provider only.
 
+import { sameData } from './same-data.ts';
 import { gpuOffersOfNode } from './gfd.ts';
 import type { GpuOffer } from './gfd.ts';
 import { DEFAULT_TOLERATIONS, untoleratedTaints } from './taints.ts';
@@ -97,6 +98,17 @@ function checkNode(provider: string, node: NodeSnapshot): void {
   }
 }
 
+/** The provider-level facts a decision computes with (its nodes are checked one by one). */
+function checkProvider(provider: ProviderSnapshot): void {
+  if (provider.name === '') throw new PlacementInputError('a provider has no name');
+  if (provider.gpuQuotaRemaining !== undefined) requireCount(provider.gpuQuotaRemaining, `${provider.name} gpuQuotaRemaining`);
+  requireCount(provider.reputation.preemptionsPerMillionGpuHours, `${provider.name} preemptionsPerMillionGpuHours`);
+  requireCount(provider.reputation.completionRatePpm, `${provider.name} completionRatePpm`);
+  if (provider.reputation.preemptionsPerMillionGpuHours < 0) {
+    throw new PlacementInputError(`${provider.name} preemptionsPerMillionGpuHours must not be negative`);
+  }
+}
+
 interface PoolBuilder {
   readonly offer: GpuOffer;
   readonly nodes: PoolNode[];
@@ -109,13 +121,7 @@ interface PoolBuilder {
 
 /** Builds one provider's index. O(nodes × log nodes). */
 export function indexProvider(provider: ProviderSnapshot): ProviderIndex {
-  if (provider.name === '') throw new PlacementInputError('a provider has no name');
-  if (provider.gpuQuotaRemaining !== undefined) requireCount(provider.gpuQuotaRemaining, `${provider.name} gpuQuotaRemaining`);
-  requireCount(provider.reputation.preemptionsPerMillionGpuHours, `${provider.name} preemptionsPerMillionGpuHours`);
-  requireCount(provider.reputation.completionRatePpm, `${provider.name} completionRatePpm`);
-  if (provider.reputation.preemptionsPerMillionGpuHours < 0) {
-    throw new PlacementInputError(`${provider.name} preemptionsPerMillionGpuHours must not be negative`);
-  }
+  checkProvider(provider);
 
   const prices = new Map<string, bigint>();
   for (const { product, pricePerGpuHour } of provider.prices) {
@@ -278,6 +284,42 @@ export function withChangedNodes(index: ProviderIndex, provider: ProviderSnapsho
     else poolsByProduct.set(pool.product, [pool]);
   }
   return { ...index, provider, pools, poolsByProduct };
+}
+
+/**
+ * The index with one provider's snapshot replaced. When all that changed since the snapshot the
+ * index holds for it is some nodes' free amounts (pods bound or gone, holds taken or given back: what
+ * a burst changes), only those nodes move (withChangedNodes); anything else — a node added, removed,
+ * relabelled, tainted, cordoned or not Ready, allocatable or prices changed — re-indexes the provider.
+ */
+export function withProviderSnapshot(index: PlacementIndex, after: ProviderSnapshot): PlacementIndex {
+  const kept = index.providers.find((p) => p.provider.name === after.name);
+  const changed = kept ? freeChanges(kept.provider, after) : undefined;
+  if (!kept || changed === undefined) return withProvider(index, after);
+  checkProvider(after);
+  for (const node of changed) checkNode(after.name, node);
+  return withProviderIndex(index, withChangedNodes(kept, after, changed));
+}
+
+/** The nodes whose free amounts alone changed from `before` to `after`; undefined when anything else did. */
+function freeChanges(before: ProviderSnapshot, after: ProviderSnapshot): NodeSnapshot[] | undefined {
+  if (before.nodes.length !== after.nodes.length || !sameData(before.prices, after.prices)) return undefined;
+  const changed: NodeSnapshot[] = [];
+  for (let i = 0; i < after.nodes.length; i++) {
+    const was = before.nodes[i] as NodeSnapshot;
+    const now = after.nodes[i] as NodeSnapshot;
+    if (was === now) continue;
+    const same =
+      was.name === now.name &&
+      was.ready === now.ready &&
+      was.unschedulable === now.unschedulable &&
+      sameData(was.labels, now.labels) &&
+      sameData(was.taints, now.taints) &&
+      sameData(was.allocatable, now.allocatable);
+    if (!same) return undefined;
+    if (!sameData(was.free, now.free)) changed.push(now);
+  }
+  return changed;
 }
 
 /** The index with one provider's index put in (added or replaced), kept in name order. */

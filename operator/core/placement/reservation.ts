@@ -38,13 +38,16 @@ export function withReservation(provider: ProviderSnapshot, placement: Placement
     taken.set(node.name, take);
     deficit += want - take;
   }
-  takeAnywhere(
-    provider.nodes.filter((n) => nodeMatches(n, placement.nodeSelector)),
-    devicesOf,
-    deficit,
-    taken,
-    replicasByNode,
-  );
+  // Only a deficit needs the other matching nodes (the usual case has none: no pass over every node).
+  if (deficit > 0) {
+    takeAnywhere(
+      provider.nodes.filter((n) => nodeMatches(n, placement.nodeSelector)),
+      devicesOf,
+      deficit,
+      taken,
+      replicasByNode,
+    );
+  }
   const nodes = provider.nodes.map((node): NodeSnapshot => {
     const replicas = replicasByNode.get(node.name) ?? 0;
     const devices = taken.get(node.name);

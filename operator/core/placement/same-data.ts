@@ -1,0 +1,15 @@
+// Structural equality of placement data (snapshots, nodes, prices): plain objects, arrays and
+// primitives, bigints included (which sameJson in core/json.ts cannot serialise). A member that is
+// undefined counts as absent, as an optional field would. Pure: core code imports nothing from Node.
+
+export function sameData(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameData(x, b[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x).filter((k) => x[k] !== undefined);
+  return keys.length === Object.keys(y).filter((k) => y[k] !== undefined).length && keys.every((k) => sameData(x[k], y[k]));
+}
