@@ -1,4 +1,15 @@
-import { checkedNodeSnapshots, gpuInventory, gpuRequestsOfPods, nodeProblem, nodeSnapshots, pendingGpuRequests, podProblem, podRequests } from './inventory.ts';
+import { seededRandom } from '../../test/support/placement-fixtures.ts';
+import {
+  checkedNodeSnapshots,
+  gpuInventory,
+  gpuRequestsOfPods,
+  NodeSnapshotMemo,
+  nodeProblem,
+  nodeSnapshots,
+  pendingGpuRequests,
+  podProblem,
+  podRequests,
+} from './inventory.ts';
 import type { NodeInput, PodInput } from './inventory.ts';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
@@ -361,5 +372,66 @@ describe('checkedNodeSnapshots: a malformed object is skipped and named, never t
   it('well-formed objects are never reported (the test fixtures of this file all pass)', () => {
     const nodes = [good, node('t', 'NVIDIA-L4', { taints: [{ key: 'k', value: 'v', effect: 'NoSchedule' }], cordoned: true })];
     expect(checkedNodeSnapshots(nodes, [pod(1, { node: 't', phase: 'Pending' }), pod(1, { limitsOnly: true })]).malformed).toEqual([]);
+  });
+});
+
+describe('NodeSnapshotMemo', () => {
+  it('answers as checkedNodeSnapshots after each of 300 changes, keeping the snapshot object of every node nothing touched', () => {
+    const random = seededRandom(5);
+    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
+    let nodes: unknown[] = Array.from({ length: 12 }, (_, i) => node(`n${i}`, i % 3 === 0 ? L4 : H100, { gpus: 8 }));
+    let pods: unknown[] = Array.from({ length: 20 }, (_, i) => pod(1, { node: `n${i % 12}` }));
+    const nameOf = (n: unknown) => (n as NodeInput).metadata?.name ?? '';
+    const nodeOf = (p: unknown) => (p as PodInput).spec?.nodeName;
+    const memo = new NodeSnapshotMemo();
+    let last = memo.check(nodes, pods);
+    expect(last).toEqual(checkedNodeSnapshots(nodes, pods));
+    let reused = 0;
+    for (let step = 0; step < 300; step++) {
+      const touched = new Set<string>();
+      const change = Math.floor(random() * 7);
+      if (change === 0) {
+        // A node updated (a heartbeat: an equal copy; or cordoned / uncordoned).
+        const at = Math.floor(random() * nodes.length);
+        const was = nodes[at] as NodeInput;
+        nodes = nodes.map((n, i) => (i === at ? { ...was, spec: { ...was.spec, unschedulable: random() < 0.5 } } : n));
+        touched.add(nameOf(was));
+      } else if (change === 1) {
+        const p = pod(1 + Math.floor(random() * 2), { node: nameOf(pick(nodes)) });
+        pods = [...pods, p];
+        touched.add(nodeOf(p) ?? '');
+      } else if (change === 2 && pods.length > 0) {
+        const gone = pick(pods);
+        pods = pods.filter((p) => p !== gone);
+        touched.add(nodeOf(gone) ?? '');
+      } else if (change === 3 && pods.length > 0) {
+        // A pod finished: a new object with a terminal phase.
+        const at = Math.floor(random() * pods.length);
+        const was = pods[at] as PodInput;
+        pods = pods.map((p, i) => (i === at ? { ...was, status: { phase: 'Succeeded' } } : p));
+        touched.add(nodeOf(was) ?? '');
+      } else if (change === 4) {
+        // A pod not yet bound, then a malformed one (neither counts anywhere).
+        pods = [...pods, pod(1), { metadata: { name: `bad-${step}` }, spec: { containers: 'x' } }];
+      } else if (change === 5) {
+        // A malformed node comes and a good one goes, or the reverse.
+        const bad = nodes.find((n) => nameOf(n).startsWith('bad'));
+        if (bad) nodes = nodes.filter((n) => n !== bad);
+        else nodes = [...nodes, { metadata: { name: `bad-${step}` }, spec: { taints: 'x' } }];
+      } else {
+        // Nothing changed; asked again.
+      }
+      const out = memo.check(nodes, pods);
+      expect(out).toEqual(checkedNodeSnapshots(nodes, pods));
+      for (const s of out.nodes) {
+        const before = last.nodes.find((n) => n.name === s.name);
+        if (before && !touched.has(s.name)) {
+          expect(s).toBe(before);
+          reused += 1;
+        }
+      }
+      last = out;
+    }
+    expect(reused).toBeGreaterThan(2000);
   });
 });

@@ -110,7 +110,7 @@ function containerRequests(resources: ResourceRequirementsInput | undefined): Am
   return amountsOf(resources?.requests, out);
 }
 
-function addInto(target: Amounts, add: Amounts): void {
+function addInto(target: Amounts, add: ReadonlyMap<string, bigint>): void {
   for (const [k, v] of add) target.set(k, (target.get(k) ?? 0n) + v);
 }
 
@@ -406,22 +406,108 @@ function wellFormedNodeSnapshots(nodes: readonly NodeInput[], pods: readonly Pod
   const out: NodeSnapshot[] = [];
   for (const node of nodes) {
     const name = node.metadata?.name;
-    if (!name) continue;
-    const allocatable = amountsOf(node.status?.allocatable);
-    const used = requested.get(name) ?? new Map<string, bigint>();
-    const free: Amounts = new Map();
-    for (const [k, v] of allocatable) free.set(k, v - (used.get(k) ?? 0n));
-    out.push({
-      name,
-      labels: { ...(node.metadata?.labels ?? {}) },
-      taints: taintsOf(node),
-      unschedulable: node.spec?.unschedulable === true,
-      ready: isNodeReady(node),
-      allocatable: nodeResources(allocatable),
-      free: nodeResources(free),
-    });
+    if (name) out.push(snapshotOfNode(node, name, requested.get(name) ?? new Map()));
   }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out.sort(byName);
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** One node's snapshot, given what the pods bound to it request. */
+function snapshotOfNode(node: NodeInput, name: string, used: ReadonlyMap<string, bigint>): NodeSnapshot {
+  const allocatable = amountsOf(node.status?.allocatable);
+  const free: Amounts = new Map();
+  for (const [k, v] of allocatable) free.set(k, v - (used.get(k) ?? 0n));
+  return {
+    name,
+    labels: { ...(node.metadata?.labels ?? {}) },
+    taints: taintsOf(node),
+    unschedulable: node.spec?.unschedulable === true,
+    ready: isNodeReady(node),
+    allocatable: nodeResources(allocatable),
+    free: nodeResources(free),
+  };
+}
+
+/**
+ * checkedNodeSnapshots for one provider's informer caches, asked again after every change there. An
+ * informer replaces an object whenever it changes, so an object seen before is unchanged: each pod is
+ * checked and its requests read once per object, and a node's snapshot is kept — the same object —
+ * while neither the node nor any pod bound to it changed. The same answer as checkedNodeSnapshots, at
+ * the cost of what changed (a pod bound at a 1,000-node provider re-reads one node, not 1,000), and
+ * unchanged nodes stay the same objects for the scheduler's comparisons downstream.
+ */
+export class NodeSnapshotMemo {
+  private readonly podFacts = new WeakMap<object, { readonly problem?: string; readonly requests?: ReadonlyMap<string, bigint> }>();
+  private readonly nodeProblems = new WeakMap<object, { readonly problem?: string }>();
+  private nodes = new Map<string, { readonly node: unknown; readonly pods: readonly PodInput[]; readonly snapshot: NodeSnapshot }>();
+
+  check(nodes: readonly unknown[], pods: readonly unknown[]): CheckedSnapshots {
+    const malformed: MalformedObject[] = [];
+    const podsByNode = new Map<string, PodInput[]>();
+    for (const pod of pods) {
+      const facts = this.podFactsOf(pod);
+      if (facts.problem !== undefined) {
+        malformed.push({ kind: 'pod', name: nameOf(pod), problem: facts.problem });
+        continue;
+      }
+      const input = pod as PodInput;
+      const nodeName = input.spec?.nodeName;
+      if (!nodeName || isPodTerminated(input)) continue;
+      const list = podsByNode.get(nodeName);
+      if (list) list.push(input);
+      else podsByNode.set(nodeName, [input]);
+    }
+    const next = new Map<string, { readonly node: unknown; readonly pods: readonly PodInput[]; readonly snapshot: NodeSnapshot }>();
+    const out: NodeSnapshot[] = [];
+    for (const node of nodes) {
+      const problem = this.nodeProblemOf(node);
+      if (problem !== undefined) {
+        malformed.push({ kind: 'node', name: nameOf(node), problem });
+        continue;
+      }
+      const input = node as NodeInput;
+      const name = input.metadata?.name;
+      if (!name) continue;
+      const bound = podsByNode.get(name) ?? [];
+      const kept = this.nodes.get(name);
+      const same = kept !== undefined && kept.node === node && kept.pods.length === bound.length && kept.pods.every((p, i) => p === bound[i]);
+      const snapshot = same ? kept.snapshot : snapshotOfNode(input, name, this.requestedBy(bound));
+      next.set(name, { node, pods: bound, snapshot });
+      out.push(snapshot);
+    }
+    this.nodes = next;
+    malformed.sort((a, b) => (a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { nodes: out.sort(byName), malformed };
+  }
+
+  private podFactsOf(pod: unknown): { readonly problem?: string; readonly requests?: ReadonlyMap<string, bigint> } {
+    if (typeof pod !== 'object' || pod === null) return { problem: podProblem(pod) ?? 'it is not an object' };
+    let facts = this.podFacts.get(pod);
+    if (facts === undefined) {
+      const problem = podProblem(pod);
+      facts = problem === undefined ? { requests: podRequests(pod as PodInput) } : { problem };
+      this.podFacts.set(pod, facts);
+    }
+    return facts;
+  }
+
+  private nodeProblemOf(node: unknown): string | undefined {
+    if (typeof node !== 'object' || node === null) return nodeProblem(node);
+    let facts = this.nodeProblems.get(node);
+    if (facts === undefined) {
+      const problem = nodeProblem(node);
+      facts = problem === undefined ? {} : { problem };
+      this.nodeProblems.set(node, facts);
+    }
+    return facts.problem;
+  }
+
+  private requestedBy(pods: readonly PodInput[]): Amounts {
+    const used: Amounts = new Map();
+    for (const pod of pods) addInto(used, this.podFacts.get(pod)?.requests ?? podRequests(pod));
+    return used;
+  }
 }
 
 export interface GpuInventory {

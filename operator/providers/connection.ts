@@ -10,7 +10,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { DEFAULT_PRIORITY_CLASS_NAME } from '../api/gpuprovider-schema.ts';
 import { LABEL_JOB_UID } from '../api/group.ts';
 import type { GPUProviderSpec } from '../api/types.ts';
-import { checkedNodeSnapshots } from '../core/inventory.ts';
+import { NodeSnapshotMemo } from '../core/inventory.ts';
 import type { MalformedObject } from '../core/inventory.ts';
 import { recordMalformedObject } from '../telemetry/metrics.ts';
 import type { NodeSnapshot } from '../core/placement/types.ts';
@@ -97,6 +97,8 @@ export class ProviderConnection implements ProviderClient {
   /** Bumped on every node or pod change: the node snapshots are recomputed only when it moved. */
   private version = 0;
   private snapshotCache: { version: number; nodes: NodeSnapshot[]; malformed: MalformedObject[] } | undefined;
+  /** Re-reads only the nodes (and pods) that changed since the last recompute. */
+  private readonly snapshotMemo = new NodeSnapshotMemo();
   private nameless = 0;
   /** kind/name/resourceVersion of malformed objects already counted in the metric. */
   private readonly malformedSeen = new Set<string>();
@@ -292,7 +294,7 @@ export class ProviderConnection implements ProviderClient {
 
   private checked(): { nodes: NodeSnapshot[]; malformed: MalformedObject[] } {
     if (this.snapshotCache?.version !== this.version) {
-      const { nodes, malformed } = checkedNodeSnapshots(this.nodes(), this.pods());
+      const { nodes, malformed } = this.snapshotMemo.check(this.nodes(), this.pods());
       this.snapshotCache = { version: this.version, nodes, malformed };
       this.countMalformed(malformed);
     }
