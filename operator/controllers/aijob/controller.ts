@@ -156,6 +156,14 @@ class CreateRefused extends Error {
 }
 
 /** Bounds of the in-memory bookkeeping (a leak guard; entries leave with their pods). */
+/**
+ * A reconcile that finds the cache behind the controller's own write waits for the hub's watch to
+ * deliver the newer version (its event queues the job at once); this is only the fallback, should
+ * that event never come. It was a 200 ms poll: with the hub's watch seconds behind in a 500-job
+ * burst, each such job was reconciled again every 200 ms until it caught up (18 reconciles per job
+ * at 64 workers, docs/scheduling.md).
+ */
+const CACHE_BEHIND_FALLBACK_MS = 5_000;
 const MAX_SEEN_PODS = 50_000;
 const MAX_REPORTED_VIOLATIONS = 10_000;
 
@@ -296,8 +304,8 @@ export class AIJobController {
       return {};
     }
     if (this.superseded.get(key)?.has(job.metadata.resourceVersion ?? '')) {
-      this.opts.log('debug', 'cache behind our own write; retrying shortly', { job: key, resourceVersion: job.metadata.resourceVersion });
-      return { requeueAfterMs: 200 };
+      this.opts.log('debug', 'cache behind our own write; waiting for the watch', { job: key, resourceVersion: job.metadata.resourceVersion });
+      return { requeueAfterMs: CACHE_BEHIND_FALLBACK_MS };
     }
 
     const view = this.withUnrecorded(key, toView(job, this.opts));
@@ -309,7 +317,7 @@ export class AIJobController {
     if (needsPlacement(view, now)) {
       demand = this.demandOf(job, view);
       const answer = this.scheduler.request(this.queueEntry(key, job, view, demand), view.uid);
-      if ('wait' in answer) return { requeueAfterMs: 200 };
+      if ('wait' in answer) return { requeueAfterMs: CACHE_BEHIND_FALLBACK_MS };
       decision = answer.verdict;
     } else if (!openAttempt(view.status)) this.scheduler.forget(key);
     else if (complete) this.adoptHold(key, job, view, pods);
@@ -394,7 +402,7 @@ export class AIJobController {
       }
       return { done: {} };
     }
-    if (this.superseded.get(key)?.has(cached.metadata.resourceVersion ?? '')) return { done: { requeueAfterMs: 200 } };
+    if (this.superseded.get(key)?.has(cached.metadata.resourceVersion ?? '')) return { done: { requeueAfterMs: CACHE_BEHIND_FALLBACK_MS } };
     const finalizers = cached.metadata.finalizers ?? [];
     const addFinalizer = !cached.metadata.deletionTimestamp && !finalizers.includes(FINALIZER);
     try {
