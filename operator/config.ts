@@ -174,7 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     hubRateLimit: { qps: positiveNumber(env, 'FLOTILLA_HUB_QPS', 100), burst: positiveInt(env, 'FLOTILLA_HUB_BURST', 200) },
     providerRateLimit: { qps: positiveNumber(env, 'FLOTILLA_PROVIDER_QPS', 20), burst: positiveInt(env, 'FLOTILLA_PROVIDER_BURST', 40) },
     eventRateLimit: { qps: positiveNumber(env, 'FLOTILLA_EVENT_QPS', 20), burst: positiveInt(env, 'FLOTILLA_EVENT_BURST', 50) },
-    workers: positiveInt(env, 'FLOTILLA_WORKERS', 32),
+    workers: positiveInt(env, 'FLOTILLA_WORKERS', 64),
     ...((chain) => (chain ? { chain } : {}))(loadChainConfig(env)),
     lifecycle: {
       bindTimeoutMs: positiveInt(env, 'FLOTILLA_BIND_TIMEOUT_MS', 5 * 60_000),
