@@ -85,14 +85,20 @@ const entry = (i: number, demand: JobDemand): QueueEntry => ({
   demand,
 });
 
-/** Part 1: request() latency with reservations outstanding, against the old per-reconcile path. */
-function decisions(o: Options) {
+/** The seeded federation and jobs parts 1 and 1b decide, the same in both. */
+function decisionSetup(o: Options) {
   const random = seededRandom(42);
   const federation = syntheticFederation(random, { providers: o.providers, nodesPerProvider: o.nodes, edgeCases: true });
   const names = federation.map((p) => p.name);
   const demands = Array.from({ length: o.jobs }, () => syntheticDemand(random, names, NOW));
   const registry = new MemoryRegistry(federation);
   const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: quiet, log: quiet, now: () => NOW });
+  return { federation, demands, registry, scheduler };
+}
+
+/** Part 1: request() latency with reservations outstanding, against the old per-reconcile path. */
+function decisions(o: Options) {
+  const { federation, demands, scheduler } = decisionSetup(o);
   const times: number[] = [];
   const placedTimes: number[] = [];
   const placed: Array<{ placement: Placement; demand: JobDemand }> = [];
@@ -141,12 +147,7 @@ function decisions(o: Options) {
 const LAG = 20;
 
 function decisionsInBurst(o: Options) {
-  const random = seededRandom(42);
-  const federation = syntheticFederation(random, { providers: o.providers, nodesPerProvider: o.nodes, edgeCases: true });
-  const names = federation.map((p) => p.name);
-  const demands = Array.from({ length: o.jobs }, () => syntheticDemand(random, names, NOW));
-  const registry = new MemoryRegistry(federation);
-  const scheduler = new Scheduler({ registry, priceDecimals: 6, onVerdict: quiet, log: quiet, now: () => NOW });
+  const { demands, registry, scheduler } = decisionSetup(o);
   scheduler.start();
   const times: number[] = [];
   const unbound: Array<{ uid: string; placement: Placement; demand: JobDemand }> = [];
