@@ -368,21 +368,7 @@ export interface CheckedSnapshots {
 
 /** nodeSnapshots of the well-formed nodes and pods, and the malformed ones named. */
 export function checkedNodeSnapshots(nodes: readonly unknown[], pods: readonly unknown[]): CheckedSnapshots {
-  const malformed: MalformedObject[] = [];
-  const goodNodes: NodeInput[] = [];
-  const goodPods: PodInput[] = [];
-  for (const node of nodes) {
-    const problem = nodeProblem(node);
-    if (problem) malformed.push({ kind: 'node', name: nameOf(node), problem });
-    else goodNodes.push(node as NodeInput);
-  }
-  for (const pod of pods) {
-    const problem = podProblem(pod);
-    if (problem) malformed.push({ kind: 'pod', name: nameOf(pod), problem });
-    else goodPods.push(pod as PodInput);
-  }
-  malformed.sort((a, b) => (a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { nodes: wellFormedNodeSnapshots(goodNodes, goodPods), malformed };
+  return new NodeSnapshotMemo().check(nodes, pods);
 }
 
 /**
@@ -392,23 +378,6 @@ export function checkedNodeSnapshots(nodes: readonly unknown[], pods: readonly u
  */
 export function nodeSnapshots(nodes: readonly NodeInput[], pods: readonly PodInput[]): NodeSnapshot[] {
   return checkedNodeSnapshots(nodes, pods).nodes;
-}
-
-function wellFormedNodeSnapshots(nodes: readonly NodeInput[], pods: readonly PodInput[]): NodeSnapshot[] {
-  const requested = new Map<string, Amounts>();
-  for (const pod of pods) {
-    const nodeName = pod.spec?.nodeName;
-    if (!nodeName || isPodTerminated(pod)) continue;
-    let onNode = requested.get(nodeName);
-    if (!onNode) requested.set(nodeName, (onNode = new Map()));
-    addInto(onNode, new Map(podRequests(pod)));
-  }
-  const out: NodeSnapshot[] = [];
-  for (const node of nodes) {
-    const name = node.metadata?.name;
-    if (name) out.push(snapshotOfNode(node, name, requested.get(name) ?? new Map()));
-  }
-  return out.sort(byName);
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -477,7 +446,7 @@ export class NodeSnapshotMemo {
       out.push(snapshot);
     }
     this.nodes = next;
-    malformed.sort((a, b) => (a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    malformed.sort((a, b) => (a.kind !== b.kind ? (a.kind < b.kind ? -1 : 1) : byName(a, b)));
     return { nodes: out.sort(byName), malformed };
   }
 

@@ -155,7 +155,6 @@ class CreateRefused extends Error {
   override readonly name = 'CreateRefused';
 }
 
-/** Bounds of the in-memory bookkeeping (a leak guard; entries leave with their pods). */
 /**
  * A reconcile that finds the cache behind the controller's own write waits for the hub's watch to
  * deliver the newer version (its event queues the job at once); this is only the fallback, should
@@ -164,6 +163,8 @@ class CreateRefused extends Error {
  * at 64 workers, docs/scheduling.md).
  */
 const CACHE_BEHIND_FALLBACK_MS = 5_000;
+
+/** Bounds of the in-memory bookkeeping (a leak guard; entries leave with their pods). */
 const MAX_SEEN_PODS = 50_000;
 const MAX_REPORTED_VIOLATIONS = 10_000;
 

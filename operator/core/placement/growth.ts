@@ -8,7 +8,7 @@
 // provider's facts that a filter reads (prices, region, reputation, …), which counts as growth
 // without looking closer. What only orders candidates (GPUs in flight) is not growth.
 
-import { sameData } from './same-data.ts';
+import { sameApartFromFree, sameData } from './same-data.ts';
 import type { NodeResources, NodeSnapshot, ProviderSnapshot } from './types.ts';
 
 /** True when `after` may fit a job that `before` could not (conservative: unsure is true). */
@@ -41,13 +41,7 @@ function quotaGrew(before: number | undefined, after: number | undefined): boole
 
 function nodeGrew(before: NodeSnapshot, after: NodeSnapshot): boolean {
   if (before === after) return false;
-  const same =
-    before.ready === after.ready &&
-    before.unschedulable === after.unschedulable &&
-    sameData(before.labels, after.labels) &&
-    sameData(before.taints, after.taints) &&
-    sameData(before.allocatable, after.allocatable);
-  return !same || resourcesGrew(before.free, after.free);
+  return !sameApartFromFree(before, after) || resourcesGrew(before.free, after.free);
 }
 
 function resourcesGrew(before: NodeResources, after: NodeResources): boolean {

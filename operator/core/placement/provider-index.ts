@@ -16,8 +16,8 @@
 //
 // Indexes are immutable. When one provider's nodes change, withProvider() rebuilds that provider only.
 
-import { sameData } from './same-data.ts';
 import { gpuOffersOfNode } from './gfd.ts';
+import { sameApartFromFree, sameData } from './same-data.ts';
 import type { GpuOffer } from './gfd.ts';
 import { DEFAULT_TOLERATIONS, untoleratedTaints } from './taints.ts';
 import { PlacementInputError } from './types.ts';
@@ -309,14 +309,7 @@ function freeChanges(before: ProviderSnapshot, after: ProviderSnapshot): NodeSna
     const was = before.nodes[i] as NodeSnapshot;
     const now = after.nodes[i] as NodeSnapshot;
     if (was === now) continue;
-    const same =
-      was.name === now.name &&
-      was.ready === now.ready &&
-      was.unschedulable === now.unschedulable &&
-      sameData(was.labels, now.labels) &&
-      sameData(was.taints, now.taints) &&
-      sameData(was.allocatable, now.allocatable);
-    if (!same) return undefined;
+    if (!sameApartFromFree(was, now)) return undefined;
     if (!sameData(was.free, now.free)) changed.push(now);
   }
   return changed;
