@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5_000));
     process.stdout.write(`all ${jobs} running (${running.length} on ${A}); evicting every pod at ${A} at once…\n`);
     const a = providerOf(corner, A).cluster;
+    const logFrom = operator.logs().length;
     const signalled = new Map<string, number>();
     await Promise.all(
       running.map(async (job) => {
@@ -100,6 +101,14 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`\npreemption recovery, ${moved.length} jobs evicted at once (eviction API → DisruptionTarget)\n`);
     process.stdout.write(`${row('detection', detection)}\n${row('recovery', recovery)}\n`);
+    // Writes refused because another writer changed the job first: each costs a re-read and a retry.
+    const retried = operator
+      .logs()
+      .slice(logFrom)
+      .split('\n')
+      .filter((l) => l.includes('"msg":"reconcile failed; retrying"'));
+    const conflicts = retried.filter((l) => /\b409\b|[Cc]onflict|the object has been modified/.test(l)).length;
+    process.stdout.write(`reconciles retried after the eviction: ${retried.length} (${conflicts} on a 409 conflict)\n`);
   } finally {
     watch.abort();
     await Promise.all(Array.from({ length: jobs }, (_, i) => deleteJob(ns, `job-${i}`).catch(() => undefined)));

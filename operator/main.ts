@@ -20,6 +20,7 @@ import { ReputationWriter } from './controllers/reputation-writer.ts';
 import { OrphanSweep } from './controllers/orphan-sweep.ts';
 import { errorMessage, jsonLogger } from './log.ts';
 import { startPayments } from './payments/start.ts';
+import { resolveToken } from './payments/chain-config.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 import { KeyedRateLimiter } from './runtime/keyed-rate-limiter.ts';
 import { installLeaseGuard } from './runtime/lease-guard.ts';
@@ -269,6 +270,8 @@ async function main(): Promise<void> {
         onProvenMismatch: (liar) => reputation.recordProvenMismatch(liar.provider),
         // A hub that settles on chain places no job before the funding controller said Funded=True.
         paymentsRequired: Boolean(config.chain),
+        // status.cost in the decimals of the job's token (the lifecycle writes it as attempts close).
+        tokenDecimals: (token: string) => (config.chain ? resolveToken(config.chain.tokens, token)?.decimals : undefined),
         // Runnable spec and namespace policy, re-checked before acting (a webhook may have been down).
         specGate: new SpecGate({ namespaces, limits, log }),
         // The scheduler's per-namespace GPU quota (flotilla.dev/gpu-quota; an unusable policy places nothing there anyway).

@@ -4,6 +4,7 @@ import {
   costOf,
   costStatus,
   fundingVerdict,
+  meteredCost,
   meteredSeconds,
   meterJob,
   settlementAmountsStatus,
@@ -107,6 +108,31 @@ describe('meterJob', () => {
   });
 
   it('no attempts, no cost', () => expect(meterJob({}, 6)).toEqual({ total: 0n, attempts: [], unmetered: [] }));
+});
+
+describe('meteredCost: status.cost as the attempts add up', () => {
+  const closed = attempt({ index: 1, provider: 'provider-a', gpuSeconds: 3600, reason: 'Succeeded', pricePerGpuHour: '2.40' });
+  const open = attempt({ index: 2, provider: 'provider-b', pricePerGpuHour: '9' });
+  delete (open as { endTime?: string }).endTime;
+
+  it('nothing while no attempt has closed (nothing metered, nothing written)', () => {
+    expect(meteredCost({}, undefined, 6)).toBeUndefined();
+    expect(meteredCost(status(open), 'USDC', 6)).toBeUndefined();
+  });
+  it("in the job's token and its decimals; an open attempt adds nothing", () => {
+    expect(meteredCost(status(closed, open), 'USDC', 6)).toEqual({ amount: '2.4', token: 'USDC' });
+    expect(meteredCost(status(closed), 'DAI', 18)).toEqual({ amount: '2.4', token: 'DAI' });
+  });
+  it('a job without spec.payment: token units, no token', () => {
+    expect(meteredCost(status(closed), undefined, 6)).toEqual({ amount: '2.4' });
+  });
+  it('a preempted attempt without a checkpoint costs 0, written as such', () => {
+    expect(
+      meteredCost(status(attempt({ index: 1, provider: 'p', gpuSeconds: 90, reason: 'Preempted: PodDeleted', pricePerGpuHour: '2' })), undefined, 6),
+    ).toEqual({
+      amount: '0',
+    });
+  });
 });
 
 describe('splitSettlement', () => {

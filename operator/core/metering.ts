@@ -139,6 +139,21 @@ export function costStatus(cost: JobCost, token: string, decimals: number): NonN
   return { amount: fromBaseUnits(cost.total, decimals), token };
 }
 
+/** Decimals of the cost of a job without spec.payment, or whose token the operator does not know. */
+export const DEFAULT_COST_DECIMALS = 6;
+
+/**
+ * The status.cost that `status`'s attempts add up to: in `token` (the job's spec.payment.token) when
+ * it has one, else token units with 6 decimals and no token; undefined while no attempt has closed
+ * (nothing is metered yet, so nothing is written). The lifecycle writes it in the same status write
+ * that closes an attempt: a cost of its own, written after, raced the lifecycle's next write.
+ */
+export function meteredCost(status: AIJobStatus, token: string | undefined, decimals: number): AIJobStatus['cost'] {
+  if (!(status.attempts ?? []).some((a) => a.endTime)) return undefined;
+  const cost = meterJob(status, decimals);
+  return token === undefined ? { amount: fromBaseUnits(cost.total, decimals) } : costStatus(cost, token, decimals);
+}
+
 export interface ProviderShare {
   readonly provider: string;
   readonly payoutAddress: string;

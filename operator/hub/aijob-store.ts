@@ -5,6 +5,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJOB, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
+import { sameJson } from '../core/json.ts';
 import { claimVerdict, MANAGED_BY_ANNOTATION } from '../core/lifecycle/claim.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
 import { failpoint } from '../runtime/failpoint.ts';
@@ -49,6 +50,12 @@ export interface AIJobStoreOptions {
    */
   readonly owner?: string;
   readonly claimedOnly?: boolean;
+  /**
+   * The lifecycle's store (the writer of status.attempts): every status it writes carries the cost
+   * those attempts add up to (core/metering.ts meteredCost), in the same write. Undefined: the cost
+   * is left as it is.
+   */
+  readonly costOf?: (job: AIJob, status: AIJobStatus) => AIJobStatus['cost'];
 }
 
 export class AIJobStore {
@@ -62,11 +69,13 @@ export class AIJobStore {
   private readonly claimedOnly: boolean;
   private readonly shared: SharedJobInformer | undefined;
   private readonly onEvent: ((type: InformerEventType, job: AIJob) => void) | undefined;
+  private readonly costOf: AIJobStoreOptions['costOf'];
   private unsubscribe: (() => void) | undefined;
 
   constructor(kc: KubeConfig, opts: AIJobStoreOptions = {}) {
     this.owner = opts.owner;
     this.claimedOnly = opts.claimedOnly === true;
+    this.costOf = opts.costOf;
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = (opts.eventClient ?? kc).makeApiClient(CoreV1Api);
     this.component = opts.component ?? 'flotilla-operator';
@@ -169,6 +178,10 @@ export class AIJobStore {
   async patchStatus(job: AIJob, status: AIJobStatus): Promise<AIJob> {
     assertLeading(`write the status of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
     failpoint('before-status-write', { job: `${job.metadata.namespace}/${job.metadata.name}`, phase: status.phase });
+    // A merge patch replaces the top-level status fields it names: the status as written is the
+    // stored one with those replaced.
+    const cost = this.costOf?.(job, { ...job.status, ...status });
+    const body = cost && !sameJson(cost, job.status?.cost) ? { ...status, cost } : status;
     return (await this.custom.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
@@ -176,7 +189,7 @@ export class AIJobStore {
         plural: AIJOB.plural,
         namespace: job.metadata.namespace ?? '',
         name: job.metadata.name ?? '',
-        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status },
+        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: body },
       },
       mergePatch(),
     )) as AIJob;

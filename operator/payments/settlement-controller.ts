@@ -1,7 +1,8 @@
-// Metering and exactly-once settlement.
+// Exactly-once settlement.
 //
-// Every AIJob: status.cost = what its closed attempts cost (operator/core/metering.ts), rewritten
-// when an attempt ends. A job with spec.payment is settled once its work is over: it reached
+// status.cost (what the closed attempts cost, operator/core/metering.ts) is the lifecycle's: it is
+// written in the status write that closes an attempt. The split paid here is metered from the same
+// attempts. A job with spec.payment is settled once its work is over: it reached
 // Succeeded or Failed, or it is being deleted and the lifecycle has closed its attempt (metering
 // what was done). Deleting a funded job waits for this: the funding controller put the settlement
 // finalizer (flotilla.dev/settlement) on it, and only this controller removes it, once the escrow
@@ -45,7 +46,7 @@ import type { AIJob, AIJobStatus, GPUProvider } from '../api/types.ts';
 import { openAttempt } from '../core/lifecycle/plan.ts';
 import { isFinishedPhase } from '../core/lifecycle/phases.ts';
 import { sameJson } from '../core/json.ts';
-import { costStatus, meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError } from '../core/metering.ts';
+import { meterJob, settlementAmountsStatus, splitSettlement, SettlementSplitError } from '../core/metering.ts';
 import type { JobCost } from '../core/metering.ts';
 import { fromBaseUnits, toBaseUnits } from '../core/money.ts';
 import { failpoint } from '../runtime/failpoint.ts';
@@ -58,9 +59,6 @@ import { ChainRevertError, escrowJobIdOf, isChainUnavailable } from './escrow-cl
 import type { EscrowClient, SettlementEntry } from './escrow-client.ts';
 import { conditionOf, holdsSettlement, SETTLEMENT_FINALIZER, withCondition } from './job-status.ts';
 import type { JobStatusWriter } from './job-status.ts';
-
-/** Decimals assumed for jobs without spec.payment (their cost is shown, never settled). */
-export const DEFAULT_DECIMALS = 6;
 
 export interface SettlementControllerOptions {
   readonly hub: KubeConfig;
@@ -126,11 +124,6 @@ export class SettlementController {
     // A job being deleted is ours only while our finalizer holds it: until its work is settled.
     if (deleting && !held) return {};
     const token = this.tokenOf(job);
-    const decimals = token?.decimals ?? DEFAULT_DECIMALS;
-    const cost = meterJob(job.status ?? {}, decimals);
-    const costNow = job.spec.payment ? costStatus(cost, job.spec.payment.token, decimals) : { amount: fromBaseUnits(cost.total, decimals) };
-    const withCost = (status: AIJobStatus): AIJobStatus => (sameJson(status.cost, costNow) ? status : { ...status, cost: costNow });
-
     const phase = job.status?.phase ?? '';
     if (phase === 'Settled') {
       if (held) await this.release(key, job, 'settled');
@@ -141,23 +134,19 @@ export class SettlementController {
       await this.release(key, job, 'no spec.payment');
       return {};
     }
+    // status.cost is not written here: the lifecycle writes it with the attempts it meters
+    // (AIJobStore costOf), in the same write — one of its own raced the lifecycle's next write.
     if (!job.spec.payment || !settleable(job)) {
       // Being deleted with an attempt still open: the lifecycle closes it (metering what was done)
       // as it stops the pods; settlement follows.
       if (deleting) return { requeueAfterMs: 2_000 };
-      // Cost changes only when an attempt closes: before that there is nothing to write (a write
-      // per fresh job would also race the AIJob controller's own status writes into 409s).
-      const anyClosed = (job.status?.attempts ?? []).some((a) => a.endTime);
-      if (anyClosed && !sameJson(job.status?.cost, costNow)) {
-        await this.opts.writer.update(job, (j) => (j.status?.phase === 'Settled' ? undefined : withCost(j.status ?? {})));
-      }
       return {};
     }
 
     const { chain, config } = this.opts;
     const settled = (status: 'False' | 'True', reason: string, message: string) =>
       this.opts.writer.update(job, (j) =>
-        settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', status, reason, message, this.now(), j.metadata.generation) : undefined,
+        settleable(j) ? withCondition(j.status ?? {}, 'Settled', status, reason, message, this.now(), j.metadata.generation) : undefined,
       );
     if (!chain || !config || !token) {
       await settled(
@@ -175,10 +164,11 @@ export class SettlementController {
     }
 
     // Derived here, every time: never taken from status.settlement (a record, not an instruction).
+    const cost = meterJob(job.status ?? {}, token.decimals);
     const id = escrowJobIdOf(job.metadata.uid ?? '');
     try {
       await this.slashProven(key, job, id, token);
-      return await this.settle(key, job, id, token, cost, withCost);
+      return await this.settle(key, job, id, token, cost);
     } catch (err) {
       if (!isChainUnavailable(err)) throw err;
       this.opts.log('warn', 'chain unreachable; settlement retried later', { job: key, error: errorMessage(err) });
@@ -195,26 +185,19 @@ export class SettlementController {
    *   Reclaimed / None → nothing can be paid any more.
    * Every outcome that closes the escrow releases the settlement finalizer.
    */
-  private async settle(
-    key: string,
-    job: AIJob,
-    id: string,
-    token: TokenConfig,
-    cost: JobCost,
-    withCost: (s: AIJobStatus) => AIJobStatus,
-  ): Promise<ReconcileResult> {
+  private async settle(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost): Promise<ReconcileResult> {
     const chain = this.opts.chain as EscrowClient;
     const onChain = await chain.settlementOf(id);
     switch (onChain.status) {
       case 'Settled':
-        await this.recordLanded(key, job, id, token, cost, withCost, onChain.closedAtBlock);
+        await this.recordLanded(key, job, id, token, cost, onChain.closedAtBlock);
         return {};
       case 'Reclaimed':
-        await this.mark(job, withCost, 'Reclaimed', `the payer reclaimed the deposit under ${id} after its deadline; nothing was paid`);
+        await this.mark(job, 'Reclaimed', `the payer reclaimed the deposit under ${id} after its deadline; nothing was paid`);
         await this.release(key, job, 'escrow reclaimed');
         return {};
       case 'None':
-        await this.mark(job, withCost, 'SettlementFailed', `no escrow deposit under ${id} on this chain`);
+        await this.mark(job, 'SettlementFailed', `no escrow deposit under ${id} on this chain`);
         await this.release(key, job, 'no escrow deposit');
         return {};
       default:
@@ -222,7 +205,7 @@ export class SettlementController {
     }
     const derived = await this.derive(id, token, cost);
     if ('error' in derived) {
-      await this.mark(job, withCost, 'NotMetered', derived.error);
+      await this.mark(job, 'NotMetered', derived.error);
       return { requeueAfterMs: 10_000 };
     }
     const { record, entry, message } = derived;
@@ -241,7 +224,7 @@ export class SettlementController {
         // A transaction hash is kept only when it was recorded for this very split.
         const txHash = sameRecord(j.status?.settlement, record) ? j.status?.settlement?.txHash : undefined;
         return {
-          ...withCondition(withCost(j.status ?? {}), 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation),
+          ...withCondition(j.status ?? {}, 'Settled', 'False', 'SettlementPending', message, this.now(), j.metadata.generation),
           settlement: { ...record, ...(txHash ? { txHash } : {}), ...(j.status?.settlement?.slash ? { slash: j.status.settlement.slash } : {}) },
         };
       });
@@ -327,15 +310,7 @@ export class SettlementController {
   }
 
   /** The id is Settled on chain: record the transaction (and, if status says otherwise, what was paid). */
-  private async recordLanded(
-    key: string,
-    job: AIJob,
-    id: string,
-    token: TokenConfig,
-    cost: JobCost,
-    withCost: (s: AIJobStatus) => AIJobStatus,
-    block: number,
-  ): Promise<void> {
+  private async recordLanded(key: string, job: AIJob, id: string, token: TokenConfig, cost: JobCost, block: number): Promise<void> {
     const chain = this.opts.chain as EscrowClient;
     const event = await chain.settledEvent(id, block);
     const txHash = event?.txHash ?? job.status?.settlement?.txHash;
@@ -361,7 +336,7 @@ export class SettlementController {
     }
     await this.opts.writer.update(job, (j) => {
       if (!settleable(j)) return undefined;
-      const s = withCondition(withCost(j.status ?? {}), 'Settled', 'True', 'SettlementConfirmed', message, this.now(), j.metadata.generation);
+      const s = withCondition(j.status ?? {}, 'Settled', 'True', 'SettlementConfirmed', message, this.now(), j.metadata.generation);
       const slash = j.status?.settlement?.slash;
       return { ...s, phase: 'Settled', settlement: { ...(record ?? {}), id, ...(txHash ? { txHash } : {}), ...(slash ? { slash } : {}) } };
     });
@@ -369,9 +344,9 @@ export class SettlementController {
     await this.release(key, job, 'settled');
   }
 
-  private mark(job: AIJob, withCost: (s: AIJobStatus) => AIJobStatus, reason: string, message: string) {
+  private mark(job: AIJob, reason: string, message: string) {
     return this.opts.writer.update(job, (j) =>
-      settleable(j) ? withCondition(withCost(j.status ?? {}), 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined,
+      settleable(j) ? withCondition(j.status ?? {}, 'Settled', 'False', reason, message, this.now(), j.metadata.generation) : undefined,
     );
   }
 

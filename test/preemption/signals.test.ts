@@ -3,10 +3,11 @@
 // checkpoint the replicas reported, resume on the other provider from that checkpoint (the new
 // pods carry it in FLOTILLA_RESUME_FROM_CID), tell the story in attempts[] and Events, and leave no
 // pod of the old attempt and no duplicate of the new one.
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import { freePort } from '../../federation/daemon.ts';
 import type { AIJob } from '../../operator/api/types.ts';
+import { fromBaseUnits } from '../../operator/core/money.ts';
 import { clusterClients, createNamespace, deleteNamespace, gpuPod, pollUntil, recordPodHistory, uniqueName } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
@@ -137,6 +138,14 @@ describe('preemption signals on the local federation', () => {
   it('DisruptionTarget: the eviction API (what kubectl drain calls) takes the pod', async () => {
     const name = uniqueName('evict');
     const { job, pod } = await runningOnA(name);
+    // Every version of the job the hub stores from here on (a watch delivers each write).
+    const versions: AIJob[] = [];
+    const watch = await new Watch(hub.kc).watch(
+      `/apis/flotilla.dev/v1alpha1/namespaces/${ns}/aijobs`,
+      { fieldSelector: `metadata.name=${name}`, resourceVersion: job.metadata.resourceVersion },
+      (_type: string, obj: AIJob) => void versions.push(obj),
+      () => undefined,
+    );
     try {
       await clusterA().core.createNamespacedPodEviction({
         name: pod.metadata?.name ?? '',
@@ -145,7 +154,15 @@ describe('preemption signals on the local federation', () => {
       });
       const done = await expectFailover(name, 'DisruptionTarget', job.status?.attempts?.[0]?.checkpointCID);
       expect(done.status?.attempts?.[0]?.message).toContain('EvictionByEvictionAPI');
+      // The write that closes the attempt carries what it cost (A's 1.00 per GPU-hour on its billable
+      // seconds): no second writer changes the job after it (that write raced the lifecycle's next).
+      const closing = versions.find((v) => v.status?.attempts?.[0]?.endTime);
+      const billable = BigInt(closing?.status?.attempts?.[0]?.billableGpuSeconds ?? -1);
+      expect(billable).toBeGreaterThanOrEqual(0n);
+      expect(closing?.status?.cost).toEqual({ amount: fromBaseUnits((billable * 1_000_000n) / 3600n, 6) });
+      expect(done.status?.cost).toEqual(closing?.status?.cost);
     } finally {
+      watch.abort();
       await deleteJob(ns, name);
     }
   });

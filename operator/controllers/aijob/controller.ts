@@ -43,6 +43,7 @@ import { closedAttempts } from '../../core/reputation.ts';
 import { TerminalSpecError, specField } from '../../core/terminal-error.ts';
 import type { AttemptOutcome } from '../../core/reputation.ts';
 import { durationSeconds } from '../../core/duration.ts';
+import { DEFAULT_COST_DECIMALS, meteredCost } from '../../core/metering.ts';
 import {
   checkerJobSpec,
   comparisonOf,
@@ -103,6 +104,8 @@ export interface AIJobControllerOptions {
   readonly owner?: string;
   readonly workers?: number;
   readonly priceDecimals?: number;
+  /** Decimals of a payment token the hub knows (status.cost is metered in them); absent or unknown: 6. */
+  readonly tokenDecimals?: (token: string) => number | undefined;
   /** Bind timeout and provider-unreachable grace (defaults in core/lifecycle/signals.ts). */
   readonly timing?: Partial<LifecycleTiming>;
   /**
@@ -211,6 +214,11 @@ export class AIJobController {
       ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.events ? { eventClient: opts.events } : {}),
       ...(opts.sharedJobs ? { shared: opts.sharedJobs } : {}),
+      // status.cost is written with the attempts it meters, never after them by another writer.
+      costOf: (job, status) => {
+        const token = job.spec.payment?.token;
+        return meteredCost(status, token, (token !== undefined ? opts.tokenDecimals?.(token) : undefined) ?? DEFAULT_COST_DECIMALS);
+      },
       onEvent: (_type, job) => this.queue.add(keyOf(job)),
       onState: (state) => {
         if (state.error) opts.log('warn', 'hub AIJob watch failed; restarting with backoff', { error: errorMessage(state.error), restarts: state.restarts });
