@@ -367,7 +367,16 @@ export interface FlotillaFigures extends RunFigures {
   readonly restRequestsPerSecond: Record<string, number>;
   /** Requests the client-side rate limiter held back, apply → all Running, by cluster. */
   readonly throttled: Record<string, { requests: number; waitSeconds: number }>;
-  readonly reconciles: { meanDispatchMs: number; dispatch: number; rest: number; delete: number; dispatchSeconds: number };
+  readonly reconciles: {
+    meanDispatchMs: number;
+    dispatch: number;
+    rest: number;
+    delete: number;
+    /** Reconciles that threw (and were retried) during dispatch; during rest and delete. */
+    failedDispatch: number;
+    failedDelete: number;
+    dispatchSeconds: number;
+  };
   readonly deleteSeconds: number;
   readonly footprint: {
     readonly startRssMiB: number;
@@ -412,6 +421,12 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_sum', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
   const reconcilesOf = async (port: number) =>
     [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_count', ['controller'], { controller: 'aijob' }).values()].reduce((a, b) => a + b, 0);
+  // Reconciles that threw and were retried (a 409 on a status write among them).
+  const failedReconcilesOf = async (port: number) =>
+    [...sumBy(await scrape(port), 'flotilla_reconcile_duration_seconds_count', ['controller'], { controller: 'aijob', outcome: 'error' }).values()].reduce(
+      (a, b) => a + b,
+      0,
+    );
 
   const port = await freePort();
   // The chart's admission webhooks, as a Helm install registers them (scoped to the corner's
@@ -504,6 +519,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const before = await requestsOf(port);
     const throttleBefore = await throttleOf(port);
     const reconcilesBefore = await reconcilesOf(port);
+    const failedBefore = await failedReconcilesOf(port);
     const reconcileSecondsBefore = await reconcileSecondsOf(port);
     const cpuStart = sampler.samples.at(-1) as ProcSample;
 
@@ -560,6 +576,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const afterDispatch = await requestsOf(port);
     const throttleAfter = await throttleOf(port);
     const reconcilesDispatch = await reconcilesOf(port);
+    const failedDispatch = await failedReconcilesOf(port);
     const reconcileSecondsDispatch = await reconcileSecondsOf(port);
     const cpuDispatchEnd = sampler.samples.at(-1) as ProcSample;
 
@@ -602,6 +619,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     await sleep(1000);
     const afterDelete = await requestsOf(port);
     const reconcilesDelete = await reconcilesOf(port);
+    const failedDelete = await failedReconcilesOf(port);
     const cpuDeleteEnd = sampler.samples.at(-1) as ProcSample;
 
     const perJob = (d: Map<string, number>) => Object.fromEntries([...d].filter(([, v]) => v > 0).map(([k, v]) => [k, v / names.length]));
@@ -643,6 +661,8 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
         dispatch: reconcilesDispatch - reconcilesBefore,
         rest: reconcilesRest - reconcilesDispatch,
         delete: reconcilesDelete - reconcilesRest,
+        failedDispatch: failedDispatch - failedBefore,
+        failedDelete: failedDelete - failedDispatch,
         dispatchSeconds: (allRunning - Math.min(...starts.values())) / 1000,
       },
       deleteSeconds,
