@@ -7,7 +7,8 @@
 //                 reserved (none bound): what a reconcile waits for. Baseline in the same run: the
 //                 path the AIJob controller took before the scheduler — every provider's snapshot with
 //                 every outstanding reservation applied, then placeJob() (which indexes everything)
-//                 per decision — on a sample of the same jobs.
+//                 per decision — on a sample of the same jobs. Also the garbage collections during the
+//                 decisions: one that meets a collection takes its pause, so the tail follows allocation.
 //   1b. burst     the same decisions while the providers bind each placement 20 decisions later (its
 //                 pods counted in the provider's snapshot, a pod event per replica): most decisions
 //                 first re-read and re-index the provider that changed, as in the operator during a burst
@@ -23,7 +24,7 @@
 //                 baseline the full recompute each event paid before NodeSnapshotMemo.
 import { loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../operator/api/group.ts';
 import { checkedNodeSnapshots, NodeSnapshotMemo } from '../operator/core/inventory.ts';
@@ -96,24 +97,42 @@ function decisionSetup(o: Options) {
   return { federation, demands, registry, scheduler };
 }
 
+/**
+ * The garbage collections while `run` runs (count, pauses in all): a decision that meets one takes
+ * its pause, so the decisions' tail follows how much they allocate.
+ */
+async function collections<T>(run: () => T): Promise<{ result: T; gcs: number; gcMs: number }> {
+  const seen: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) seen.push(e.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const result = run();
+  await new Promise((r) => setTimeout(r, 50)); // entries are delivered asynchronously
+  observer.disconnect();
+  return { result, gcs: seen.length, gcMs: seen.reduce((a, b) => a + b, 0) };
+}
+
 /** Part 1: request() latency with reservations outstanding, against the old per-reconcile path. */
-function decisions(o: Options) {
+async function decisions(o: Options) {
   const { federation, demands, scheduler } = decisionSetup(o);
   const times: number[] = [];
   const placedTimes: number[] = [];
   const placed: Array<{ placement: Placement; demand: JobDemand }> = [];
   let outcomes = 0;
-  for (const [i, demand] of demands.entries()) {
-    const started = performance.now();
-    const answer = scheduler.request(entry(i, demand), `uid-${i}`);
-    const took = performance.now() - started;
-    times.push(took);
-    if ('verdict' in answer && answer.verdict.outcome === 'Placed') {
-      placedTimes.push(took);
-      outcomes += 1;
-      placed.push({ placement: answer.verdict.placement, demand });
+  const gc = await collections(() => {
+    for (const [i, demand] of demands.entries()) {
+      const started = performance.now();
+      const answer = scheduler.request(entry(i, demand), `uid-${i}`);
+      const took = performance.now() - started;
+      times.push(took);
+      if ('verdict' in answer && answer.verdict.outcome === 'Placed') {
+        placedTimes.push(took);
+        outcomes += 1;
+        placed.push({ placement: answer.verdict.placement, demand });
+      }
     }
-  }
+  });
   // The old path, on the last jobs (every earlier placement outstanding): snapshots with every
   // reservation applied, then placeJob.
   const baseline: number[] = [];
@@ -136,6 +155,8 @@ function decisions(o: Options) {
     placed: outcomes,
     reserved: scheduler.sizes().reserved,
     stats: { ...scheduler.stats },
+    gcs: gc.gcs,
+    gcMs: gc.gcMs,
   };
 }
 
@@ -146,31 +167,40 @@ function decisions(o: Options) {
  */
 const LAG = 20;
 
-function decisionsInBurst(o: Options) {
+async function decisionsInBurst(o: Options) {
   const { demands, registry, scheduler } = decisionSetup(o);
   scheduler.start();
   const times: number[] = [];
   const unbound: Array<{ uid: string; placement: Placement; demand: JobDemand }> = [];
   let bound = 0;
   const rebuilds = scheduler.stats.providerRebuilds;
-  for (const [i, demand] of demands.entries()) {
-    if (unbound.length >= LAG) {
-      const { uid, placement, demand: was } = unbound.shift() as (typeof unbound)[number];
-      const provider = registry.snaps.get(placement.provider) as ProviderSnapshot;
-      registry.snaps.set(placement.provider, withReservation(provider, placement, was));
-      for (const [r, node] of placement.assignments.entries()) {
-        const pod = { metadata: { name: `${uid}-${r}`, labels: { [LABEL_JOB_UID]: uid, [LABEL_ATTEMPT]: '1' } }, spec: { containers: [], nodeName: node } };
-        registry.emit({ kind: 'pod', provider: placement.provider, type: 'update', pod });
+  const gc = await collections(() => {
+    for (const [i, demand] of demands.entries()) {
+      if (unbound.length >= LAG) {
+        const { uid, placement, demand: was } = unbound.shift() as (typeof unbound)[number];
+        const provider = registry.snaps.get(placement.provider) as ProviderSnapshot;
+        registry.snaps.set(placement.provider, withReservation(provider, placement, was));
+        for (const [r, node] of placement.assignments.entries()) {
+          const pod = { metadata: { name: `${uid}-${r}`, labels: { [LABEL_JOB_UID]: uid, [LABEL_ATTEMPT]: '1' } }, spec: { containers: [], nodeName: node } };
+          registry.emit({ kind: 'pod', provider: placement.provider, type: 'update', pod });
+        }
+        bound += 1;
       }
-      bound += 1;
+      const started = performance.now();
+      const answer = scheduler.request(entry(i, demand), `uid-${i}`);
+      times.push(performance.now() - started);
+      if ('verdict' in answer && answer.verdict.outcome === 'Placed') unbound.push({ uid: `uid-${i}`, placement: answer.verdict.placement, demand });
     }
-    const started = performance.now();
-    const answer = scheduler.request(entry(i, demand), `uid-${i}`);
-    times.push(performance.now() - started);
-    if ('verdict' in answer && answer.verdict.outcome === 'Placed') unbound.push({ uid: `uid-${i}`, placement: answer.verdict.placement, demand });
-  }
+  });
   scheduler.stop();
-  return { decisions: summarize(times), bound, providerRebuilds: scheduler.stats.providerRebuilds - rebuilds, reserved: scheduler.sizes().reserved };
+  return {
+    decisions: summarize(times),
+    bound,
+    providerRebuilds: scheduler.stats.providerRebuilds - rebuilds,
+    reserved: scheduler.sizes().reserved,
+    gcs: gc.gcs,
+    gcMs: gc.gcMs,
+  };
 }
 
 /** A provider whose every GPU is taken: nodes × 4 GPUs, `free` free on the first node. */
@@ -284,7 +314,7 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   console.log(`scheduler benchmark; load ${load()}`);
   console.log(`1. decisions: ${o.jobs} jobs at ${o.providers} providers × ${o.nodes} nodes, reservations outstanding…`);
-  const d = decisions(o);
+  const d = await decisions(o);
   const row = (label: string, s: LatencySummary) => [label, String(s.n), fmt(s.p50, 3), fmt(s.p95, 3), fmt(s.p99, 3), fmt(s.max, 1)];
   console.log(
     markdownTable(
@@ -298,15 +328,16 @@ async function main(): Promise<void> {
   );
   console.log(
     `   placed ${d.placed}/${o.jobs}, ${d.reserved} reservations outstanding; ${d.stats.searches} searches, ${d.stats.providerRebuilds} provider re-indexes; ` +
-      `p50 ratio before ÷ scheduler ${(d.baseline.p50 / d.scheduler.p50).toFixed(0)}×; load ${load()}`,
+      `p50 ratio before ÷ scheduler ${(d.baseline.p50 / d.scheduler.p50).toFixed(0)}×; ${d.gcs} GCs (${d.gcMs.toFixed(0)} ms) during the decisions; load ${load()}`,
   );
   console.log(`1b. the same ${o.jobs} decisions while the providers bind each placement ${LAG} decisions later…`);
-  const b = decisionsInBurst(o);
+  const b = await decisionsInBurst(o);
   console.log(
     markdownTable(['path', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'], [row('scheduler.request, providers binding (re-read + re-index first)', b.decisions)]),
   );
   console.log(
-    `   ${b.bound} placements bound, ${b.providerRebuilds} provider re-reads on the decision path, ${b.reserved} reservations outstanding; load ${load()}`,
+    `   ${b.bound} placements bound, ${b.providerRebuilds} provider re-reads on the decision path, ${b.reserved} reservations outstanding; ` +
+      `${b.gcs} GCs (${b.gcMs.toFixed(0)} ms); load ${load()}`,
   );
   const w = [];
   for (const q of o.pending) {

@@ -345,18 +345,23 @@ export class Scheduler {
   private cycle(asking?: string): void {
     this.refresh();
     const now = this.now();
-    // The head of the queue: one pass, not a sort per request.
+    // One pass over the waiting jobs (each request runs a cycle): the head of the queue, and the
+    // entries due — undecided, decided before capacity last grew, retried, or asking.
     let head: QueueEntry | undefined;
-    for (const w of this.waiting.values()) if (!head || compareEntries(w.entry, head) < 0) head = w.entry;
-    const all = head ? [head] : [];
-    const hold = headHold(all, this.holdState, now, this.opts.hold ?? DEFAULT_HOLD);
+    let headDue = false;
+    const entries: QueueEntry[] = [];
+    for (const w of this.waiting.values()) {
+      const isDue = w.verdict === undefined || w.generation !== this.generation || now - (w.triedAt ?? 0) >= RETRY_MS || w.entry.key === asking;
+      if (isDue) entries.push(w.entry);
+      if (!head || compareEntries(w.entry, head) < 0) {
+        head = w.entry;
+        headDue = isDue;
+      }
+    }
+    const hold = headHold(head ? [head] : [], this.holdState, now, this.opts.hold ?? DEFAULT_HOLD);
     this.holdState = hold.state;
-    const due = [...this.waiting.values()].filter(
-      (w) => w.verdict === undefined || w.generation !== this.generation || now - (w.triedAt ?? 0) >= RETRY_MS || w.entry.key === asking,
-    );
-    if (hold.holds && all[0] && !due.some((w) => w.entry.key === all[0]?.key)) due.push(this.waiting.get(all[0].key) as Waiting);
-    if (due.length === 0) return;
-    const entries = due.map((w) => w.entry);
+    if (hold.holds && head && !headDue) entries.push(head);
+    if (entries.length === 0) return;
     const started = performance.now();
     const result = scheduleCycle({
       entries,
@@ -364,7 +369,8 @@ export class Scheduler {
       index: this.index,
       usage: this.usage(entries),
       quotaOf: this.opts.quotaOf ?? (() => undefined),
-      headHolds: hold.holds && entries.some((e) => e.key === all[0]?.key),
+      // The head is among the entries whenever it holds (pushed above when it was not due).
+      headHolds: hold.holds,
       ...(hold.holds ? { capacity: indexProviders([...this.raw.values()].map(emptied)) } : {}),
       now,
     });

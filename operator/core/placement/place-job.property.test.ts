@@ -4,7 +4,8 @@
 // not depend on anything but the input's content (not on input order, not on a second run).
 
 import { gpuOffersOfNode, encodeComputeCapability } from './gfd.ts';
-import { placeJob } from './place-job.ts';
+import { placeJob, placeJobIndexed } from './place-job.ts';
+import { indexProviders } from './provider-index.ts';
 import { withReservation } from './reservation.ts';
 import { expectedCostToFinish } from './score.ts';
 import { DEFAULT_TOLERATIONS, untoleratedTaints } from './taints.ts';
@@ -192,6 +193,48 @@ describe('placeJob on random federations', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('without explain: the placement the ranking puts first (the preferred provider included), or the same Unschedulable', () => {
+    const failures: string[] = [];
+    let placed = 0;
+    let pruned = 0;
+    for (const seed of seeds) {
+      const { random, providers: drawn } = federation(seed);
+      // Every other seed with one price and no preemptions anywhere: costs tie, the tie-breaks decide.
+      const providers =
+        seed % 2 === 0
+          ? drawn.map((p) => ({
+              ...p,
+              prices: p.prices.map((x) => ({ ...x, pricePerGpuHour: 2_000_000n })),
+              reputation: { ...p.reputation, preemptionsPerMillionGpuHours: 0 },
+            }))
+          : drawn;
+      const index = indexProviders(providers);
+      for (let j = 0; j < jobsPerSeed; j++) {
+        const names = providers.map((p) => p.name);
+        const base = syntheticDemand(random, names, now);
+        // Half of them prefer a provider (SameProviderFirst): its best candidate wins whatever it costs.
+        const demand = random() < 0.5 ? { ...base, preferredProvider: names[integer(random, 0, names.length - 1)] as string } : base;
+        const ranked = placeJobIndexed(demand, index, now);
+        const lean = placeJobIndexed(demand, index, now, { explain: false });
+        const where = `seed ${seed} job ${j}`;
+        if (ranked.outcome === 'Unschedulable') {
+          if (JSON.stringify(lean, bigints) !== JSON.stringify(ranked, bigints)) failures.push(`${where}: Unschedulable explained differently`);
+          continue;
+        }
+        placed += 1;
+        if (ranked.ranking.length > 1) pruned += 1;
+        if (lean.outcome !== 'Placed') failures.push(`${where}: ${lean.outcome} without explain`);
+        else {
+          if (JSON.stringify(lean.placement, bigints) !== JSON.stringify(ranked.placement, bigints)) failures.push(`${where}: a different placement`);
+          if (lean.ranking.length !== 1 || lean.rejections.length !== 0) failures.push(`${where}: not lean`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(placed).toBeGreaterThan(seeds.length);
+    expect(pruned).toBeGreaterThan(seeds.length); // decisions with runners-up the lean pass had to beat
   });
 
   it('placing jobs one after another with reservations never over-allocates cumulatively', () => {

@@ -17,7 +17,7 @@
 
 import { encodeComputeCapability } from './gfd.ts';
 import { packGang } from './packing.ts';
-import type { GangShape, PackedGang } from './packing.ts';
+import type { GangShape, PackedGang, UnpackedGang } from './packing.ts';
 import { compareStrings, indexProviders } from './provider-index.ts';
 import type { GpuPool, PlacementIndex, ProviderIndex } from './provider-index.ts';
 import {
@@ -31,8 +31,8 @@ import {
   notForLendingMessage,
   priceMessage,
 } from './messages.ts';
-import { expectedCostToFinish } from './score.ts';
-import type { ExpectedCost } from './score.ts';
+import { costNumeratorOf, expectedCostToFinish } from './score.ts';
+import type { CostInput, ExpectedCost } from './score.ts';
 import { PlacementInputError } from './types.ts';
 import type {
   JobDemand,
@@ -58,35 +58,79 @@ interface DemandContext {
   readonly shape: GangShape;
 }
 
-type Verdict = { readonly reason: RejectionReason; readonly message: string };
+// A verdict is data; its message is written only when asked for (messageOf): a placement found
+// reads none of them, and formatting one per rejected provider and pool (or a closure to do it
+// later) was most of what a decision allocated.
 
-/** A provider-level filter: a verdict when it rejects the provider, else undefined. */
-type ProviderFilter = (context: DemandContext, provider: ProviderSnapshot) => Verdict | undefined;
-
-const providerFilters: readonly ProviderFilter[] = [
-  (c, p) => (c.denied.has(p.name) ? { reason: 'Denied', message: "in the job's denied providers" } : undefined),
-  (c, p) => (c.allowed && !c.allowed.has(p.name) ? { reason: 'NotAllowed', message: "not in the job's allowed providers" } : undefined),
-  (c, p) =>
-    c.regions && !c.regions.has(p.region) ? { reason: 'RegionNotAllowed', message: `region ${p.region} not in ${[...c.regions].join(', ')}` } : undefined,
-  (_, p) => (p.ready ? undefined : { reason: 'NotReady', message: `not Ready${p.notReadyReason ? ` (${p.notReadyReason})` : ''}` }),
-  (_, p) => (p.cordoned ? { reason: 'Cordoned', message: 'cordoned' } : undefined),
-  (c, p) => {
-    const until = c.coolDownUntil.get(p.name);
-    return until !== undefined && c.now < until
-      ? { reason: 'CoolingDown', message: `preempted this job; cooling down until ${formatInstant(until)}` }
-      : undefined;
-  },
-  (c, p) => {
-    const min = c.demand.minCompletionRatePpm;
-    return min !== undefined && p.reputation.completionRatePpm < min
-      ? { reason: 'LowReputation', message: `reputation ${formatPpmShare(p.reputation.completionRatePpm)} below min ${formatPpmShare(min)}` }
-      : undefined;
-  },
-  (c, p) =>
-    p.gpuQuotaRemaining !== undefined && p.gpuQuotaRemaining < c.gangGpus
-      ? { reason: 'QuotaExceeded', message: `quota leaves ${count(Math.max(0, p.gpuQuotaRemaining), 'GPU')}, the gang needs ${c.gangGpus}` }
-      : undefined,
+/** Provider-level filters in order: the first that holds rejects the provider with its reason. */
+const providerFilters: ReadonlyArray<{ readonly reason: RejectionReason; readonly rejects: (c: DemandContext, p: ProviderSnapshot) => boolean }> = [
+  { reason: 'Denied', rejects: (c, p) => c.denied.has(p.name) },
+  { reason: 'NotAllowed', rejects: (c, p) => c.allowed !== undefined && !c.allowed.has(p.name) },
+  { reason: 'RegionNotAllowed', rejects: (c, p) => c.regions !== undefined && !c.regions.has(p.region) },
+  { reason: 'NotReady', rejects: (_, p) => !p.ready },
+  { reason: 'Cordoned', rejects: (_, p) => p.cordoned },
+  { reason: 'CoolingDown', rejects: (c, p) => c.now < (c.coolDownUntil.get(p.name) ?? -1) },
+  { reason: 'LowReputation', rejects: (c, p) => c.demand.minCompletionRatePpm !== undefined && p.reputation.completionRatePpm < c.demand.minCompletionRatePpm },
+  { reason: 'QuotaExceeded', rejects: (c, p) => p.gpuQuotaRemaining !== undefined && p.gpuQuotaRemaining < c.gangGpus },
 ];
+
+function filterMessage(reason: RejectionReason, c: DemandContext, index: ProviderIndex): string {
+  const p = index.provider;
+  switch (reason) {
+    case 'Denied':
+      return "in the job's denied providers";
+    case 'NotAllowed':
+      return "not in the job's allowed providers";
+    case 'RegionNotAllowed':
+      return `region ${p.region} not in ${[...(c.regions ?? [])].join(', ')}`;
+    case 'NotReady':
+      return `not Ready${p.notReadyReason ? ` (${p.notReadyReason})` : ''}`;
+    case 'Cordoned':
+      return 'cordoned';
+    case 'CoolingDown':
+      return `preempted this job; cooling down until ${formatInstant(c.coolDownUntil.get(p.name) ?? 0)}`;
+    case 'LowReputation':
+      return `reputation ${formatPpmShare(p.reputation.completionRatePpm)} below min ${formatPpmShare(c.demand.minCompletionRatePpm ?? 0)}`;
+    case 'QuotaExceeded':
+      return `quota leaves ${count(Math.max(0, p.gpuQuotaRemaining ?? 0), 'GPU')}, the gang needs ${c.gangGpus}`;
+    case 'NoMatchingProduct':
+      return noMatchingProductMessage(c.products, index.products);
+    default:
+      return reason;
+  }
+}
+
+/** Why one pool cannot take the gang, with what its message needs. */
+interface PoolVerdict {
+  readonly reason: RejectionReason;
+  readonly pool: GpuPool;
+  readonly price?: bigint;
+  readonly packed?: UnpackedGang;
+}
+
+function poolMessage(v: PoolVerdict, c: DemandContext): string {
+  switch (v.reason) {
+    case 'GpuMemoryTooSmall':
+      return gpuMemoryMessage(v.pool, c.shape.minGpuMemoryMiB);
+    case 'ComputeCapabilityTooLow':
+      return computeCapabilityMessage(v.pool, c.shape.minComputeCapability);
+    case 'NotForLending':
+      return notForLendingMessage(v.pool.product);
+    case 'PriceTooHigh':
+      return priceMessage(v.price ?? 0n, c.demand.maxPricePerGpuHour ?? 0n, c.demand.priceDecimals);
+    default:
+      return capacityMessage(v.pool, c.shape, v.packed as UnpackedGang);
+  }
+}
+
+/** A provider rejected: by a filter (or for offering no acceptable product), or by every pool it offers. */
+type ProviderVerdict = RejectionReason | { readonly reason: RejectionReason; readonly pools: readonly PoolVerdict[] };
+
+function messageOf(v: ProviderVerdict, c: DemandContext, index: ProviderIndex): string {
+  if (typeof v === 'string') return filterMessage(v, c, index);
+  const prefix = c.products.length !== 1 || v.pools.length > 1;
+  return v.pools.map((p) => (prefix ? `${p.pool.product}: ${poolMessage(p, c)}` : poolMessage(p, c))).join('; ');
+}
 
 /** How far a pool got; a provider's reason is its furthest pool's. */
 const poolStage: Readonly<Partial<Record<RejectionReason, number>>> = {
@@ -105,60 +149,111 @@ interface Candidate {
   readonly cost: ExpectedCost;
 }
 
-type PoolOutcome = { readonly candidate: Candidate } | { readonly rejected: Verdict };
-
-function evaluatePool(context: DemandContext, index: ProviderIndex, pool: GpuPool): PoolOutcome {
+function evaluatePool(context: DemandContext, index: ProviderIndex, pool: GpuPool): Candidate | PoolVerdict {
   const { demand, shape } = context;
-  if (shape.minGpuMemoryMiB > pool.maxGpuMemoryMiB) {
-    return { rejected: { reason: 'GpuMemoryTooSmall', message: gpuMemoryMessage(pool, shape.minGpuMemoryMiB) } };
-  }
-  if (shape.minComputeCapability > pool.maxComputeCapability) {
-    return { rejected: { reason: 'ComputeCapabilityTooLow', message: computeCapabilityMessage(pool, shape.minComputeCapability) } };
-  }
+  if (shape.minGpuMemoryMiB > pool.maxGpuMemoryMiB) return { reason: 'GpuMemoryTooSmall', pool };
+  if (shape.minComputeCapability > pool.maxComputeCapability) return { reason: 'ComputeCapabilityTooLow', pool };
   const price = index.prices.get(pool.product);
-  if (price === undefined) return { rejected: { reason: 'NotForLending', message: notForLendingMessage(pool.product) } };
-  if (demand.maxPricePerGpuHour !== undefined && price > demand.maxPricePerGpuHour) {
-    return { rejected: { reason: 'PriceTooHigh', message: priceMessage(price, demand.maxPricePerGpuHour, demand.priceDecimals) } };
-  }
+  if (price === undefined) return { reason: 'NotForLending', pool };
+  if (demand.maxPricePerGpuHour !== undefined && price > demand.maxPricePerGpuHour) return { reason: 'PriceTooHigh', pool, price };
   const packed = packGang(pool, shape);
-  if (!packed.fits) return { rejected: { reason: 'InsufficientCapacity', message: capacityMessage(pool, shape, packed) } };
-  const cost = expectedCostToFinish({
-    pricePerGpuHour: price,
-    remainingGpuSeconds: demand.remainingGpuSeconds,
-    gangGpus: context.gangGpus,
-    checkpointIntervalSeconds: demand.checkpointIntervalSeconds,
-    preemptionsPerMillionGpuHours: index.provider.reputation.preemptionsPerMillionGpuHours,
-  });
-  return { candidate: { index, pool, price, packed, cost } };
+  if (!packed.fits) return { reason: 'InsufficientCapacity', pool, packed };
+  return { index, pool, price, packed, cost: expectedCostToFinish(costInput(context, index, price)) };
 }
 
-function evaluateProvider(context: DemandContext, index: ProviderIndex): Candidate[] | Verdict {
-  for (const filter of providerFilters) {
-    const verdict = filter(context, index.provider);
-    if (verdict) return verdict;
+function costInput(context: DemandContext, index: ProviderIndex, price: bigint): CostInput {
+  return {
+    pricePerGpuHour: price,
+    remainingGpuSeconds: context.demand.remainingGpuSeconds,
+    gangGpus: context.gangGpus,
+    checkpointIntervalSeconds: context.demand.checkpointIntervalSeconds,
+    preemptionsPerMillionGpuHours: index.provider.reputation.preemptionsPerMillionGpuHours,
+  };
+}
+
+/** Whether a provider filter rejects the provider. */
+function filtered(context: DemandContext, provider: ProviderSnapshot): boolean {
+  for (const filter of providerFilters) if (filter.rejects(context, provider)) return true;
+  return false;
+}
+
+/** The pools of `index` with a product the demand accepts (any non-shared, non-MIG one when it names none). */
+function acceptable(context: DemandContext, pool: GpuPool): boolean {
+  return context.products.length > 0 ? context.products.includes(pool.product) : !pool.shared && !pool.mig;
+}
+
+/**
+ * The winning candidate without ranking the others: what a Placed decision without `explain`
+ * returns, the same candidate the ranking puts first. Cost ranks first, so a pool whose expected
+ * cost is above the best found so far is not packed — except at the preferred provider, whose best
+ * candidate wins whatever it costs (SameProviderFirst). Undefined when nothing fits.
+ */
+function bestCandidate(context: DemandContext, index: PlacementIndex): Candidate | undefined {
+  const preferredName = context.demand.preferredProvider;
+  const { demand, shape } = context;
+  let best: Candidate | undefined;
+  let preferred: Candidate | undefined;
+  for (const provider of index.providers) {
+    const isPreferred = provider.provider.name === preferredName;
+    if ((preferred && !isPreferred) || filtered(context, provider.provider)) continue;
+    for (const pool of provider.pools) {
+      if (!acceptable(context, pool)) continue;
+      if (shape.minGpuMemoryMiB > pool.maxGpuMemoryMiB || shape.minComputeCapability > pool.maxComputeCapability) continue;
+      const price = provider.prices.get(pool.product);
+      if (price === undefined || (demand.maxPricePerGpuHour !== undefined && price > demand.maxPricePerGpuHour)) continue;
+      const bar = isPreferred ? preferred : best;
+      if (bar && costNumeratorOf(costInput(context, provider, price)) > bar.cost.costNumerator) continue;
+      const packed = packGang(pool, shape);
+      if (!packed.fits) continue;
+      const candidate: Candidate = { index: provider, pool, price, packed, cost: expectedCostToFinish(costInput(context, provider, price)) };
+      if (bar && compareCandidates(candidate, bar) >= 0) continue;
+      if (isPreferred) preferred = candidate;
+      else best = candidate;
+    }
   }
-  const pools =
-    context.products.length > 0
-      ? context.products.flatMap((product) => index.poolsByProduct.get(product) ?? [])
-      : index.pools.filter((pool) => !pool.shared && !pool.mig);
-  if (pools.length === 0) {
-    return { reason: 'NoMatchingProduct', message: noMatchingProductMessage(context.products, index.products) };
+  return preferred ?? best;
+}
+
+const NO_POOLS: readonly GpuPool[] = [];
+
+/** Appends the pool's candidate to `out`, or its verdict to `rejected` (returned; created on the first). */
+function considerPool(context: DemandContext, index: ProviderIndex, pool: GpuPool, out: Candidate[], rejected: PoolVerdict[] | undefined) {
+  const outcome = evaluatePool(context, index, pool);
+  if (!('reason' in outcome)) {
+    out.push(outcome);
+    return rejected;
   }
-  const candidates: Candidate[] = [];
-  const rejected: { pool: GpuPool; verdict: Verdict }[] = [];
-  for (const pool of pools) {
-    const outcome = evaluatePool(context, index, pool);
-    if ('candidate' in outcome) candidates.push(outcome.candidate);
-    else rejected.push({ pool, verdict: outcome.rejected });
+  const list = rejected ?? [];
+  list.push(outcome);
+  return list;
+}
+
+/** Appends the provider's candidates to `out`; its verdict when it has none. */
+function evaluateProvider(context: DemandContext, index: ProviderIndex, out: Candidate[]): ProviderVerdict | undefined {
+  for (const filter of providerFilters) if (filter.rejects(context, index.provider)) return filter.reason;
+  const found = out.length;
+  let rejected: PoolVerdict[] | undefined;
+  let pools = 0;
+  if (context.products.length > 0) {
+    for (const product of context.products) {
+      for (const pool of index.poolsByProduct.get(product) ?? NO_POOLS) {
+        pools += 1;
+        rejected = considerPool(context, index, pool, out, rejected);
+      }
+    }
+  } else {
+    for (const pool of index.pools) {
+      if (pool.shared || pool.mig) continue;
+      pools += 1;
+      rejected = considerPool(context, index, pool, out, rejected);
+    }
   }
-  if (candidates.length > 0) return candidates;
-  let furthest: Verdict = rejected[0]?.verdict ?? { reason: 'InsufficientCapacity', message: '' };
-  for (const { verdict } of rejected) {
-    if ((poolStage[verdict.reason] ?? 0) > (poolStage[furthest.reason] ?? 0)) furthest = verdict;
-  }
-  const prefix = context.products.length !== 1 || rejected.length > 1;
-  const message = rejected.map(({ pool, verdict }) => (prefix ? `${pool.product}: ${verdict.message}` : verdict.message)).join('; ');
-  return { reason: furthest.reason, message };
+  if (pools === 0) return 'NoMatchingProduct';
+  if (out.length > found || !rejected) return undefined;
+  // The provider's reason is its furthest pool's.
+  let furthest = (rejected[0] as PoolVerdict).reason;
+  for (const v of rejected) if ((poolStage[v.reason] ?? 0) > (poolStage[furthest] ?? 0)) furthest = v.reason;
+  return { reason: furthest, pools: rejected };
 }
 
 function compareCandidates(a: Candidate, b: Candidate): number {
@@ -258,26 +353,49 @@ function contextOf(demand: JobDemand, now: number): DemandContext {
   };
 }
 
+/** What a decision says beyond its placement. */
+export interface DecisionDetail {
+  /**
+   * true (the default): a Placed decision ranks every feasible candidate and explains every provider
+   * rejected. false: only the best candidate's score and no rejections — what the scheduler keeps of
+   * a placement; an Unschedulable decision is explained either way.
+   */
+  readonly explain?: boolean;
+}
+
 /**
  * Decides on a prepared index (see provider-index.ts): the fast path for a reconciler that keeps
  * one index per snapshot and places many jobs against it.
  */
-export function placeJobIndexed(demand: JobDemand, index: PlacementIndex, now: number): PlacementDecision {
+export function placeJobIndexed(demand: JobDemand, index: PlacementIndex, now: number, detail: DecisionDetail = {}): PlacementDecision {
   const context = contextOf(demand, now);
-  const candidates: Candidate[] = [];
-  const rejections: ProviderRejection[] = [];
-  for (const provider of index.providers) {
-    const outcome = evaluateProvider(context, provider);
-    if (Array.isArray(outcome)) candidates.push(...outcome);
-    else rejections.push({ provider: provider.provider.name, reason: outcome.reason, message: outcome.message });
+  if (detail.explain === false) {
+    const best = bestCandidate(context, index);
+    if (best) {
+      const placement = placementOf(best, demand);
+      return { outcome: 'Placed', placement, ranking: [placement.score], rejections: [] };
+    }
+    // Nothing fits: the full pass below explains why, provider by provider.
   }
+  const candidates: Candidate[] = [];
+  const rejected: Array<{ index: ProviderIndex; verdict: ProviderVerdict }> = [];
+  for (const provider of index.providers) {
+    const verdict = evaluateProvider(context, provider, candidates);
+    if (verdict !== undefined) rejected.push({ index: provider, verdict });
+  }
+  const rejections = (): ProviderRejection[] =>
+    rejected.map(({ index: p, verdict: v }) => ({
+      provider: p.provider.name,
+      reason: typeof v === 'string' ? v : v.reason,
+      message: messageOf(v, context, p),
+    }));
+  if (candidates.length === 0) return { outcome: 'Unschedulable', rejections: rejections() };
   candidates.sort(compareCandidates);
   // SameProviderFirst: the preferred provider's best candidate ahead of every other provider's (a stable move).
-  const preferred = demand.preferredProvider === undefined ? -1 : candidates.findIndex((c) => c.index.provider.name === demand.preferredProvider);
-  if (preferred > 0) candidates.unshift(...candidates.splice(preferred, 1));
-  const best = candidates[0];
-  if (best === undefined) return { outcome: 'Unschedulable', rejections };
-  return { outcome: 'Placed', placement: placementOf(best, demand), ranking: candidates.map(scoreOf), rejections };
+  const first = demand.preferredProvider === undefined ? -1 : candidates.findIndex((c) => c.index.provider.name === demand.preferredProvider);
+  if (first > 0) candidates.unshift(...candidates.splice(first, 1));
+  const best = candidates[0] as Candidate;
+  return { outcome: 'Placed', placement: placementOf(best, demand), ranking: candidates.map(scoreOf), rejections: rejections() };
 }
 
 /** Decides on plain snapshots (indexes them first: O(nodes log nodes) per call). */

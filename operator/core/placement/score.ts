@@ -53,12 +53,22 @@ function ceilDiv(a: bigint, b: bigint): bigint {
   return (a + b - 1n) / b; // a ≥ 0, b > 0
 }
 
+function reworkOf(input: CostInput, work: bigint): bigint {
+  const perInterval = input.checkpointIntervalSeconds === undefined ? work : BigInt(input.gangGpus) * BigInt(input.checkpointIntervalSeconds);
+  const intervalGpuSeconds = perInterval < work ? perInterval : work;
+  return BigInt(input.preemptionsPerMillionGpuHours) * intervalGpuSeconds;
+}
+
+/** expectedCostToFinish(input).costNumerator alone: what ranks candidates first. */
+export function costNumeratorOf(input: CostInput): bigint {
+  const work = BigInt(input.remainingGpuSeconds);
+  return input.pricePerGpuHour * work * (REWORK_DENOMINATOR + reworkOf(input, work));
+}
+
 export function expectedCostToFinish(input: CostInput): ExpectedCost {
   const price = input.pricePerGpuHour;
   const work = BigInt(input.remainingGpuSeconds);
-  const perInterval = input.checkpointIntervalSeconds === undefined ? work : BigInt(input.gangGpus) * BigInt(input.checkpointIntervalSeconds);
-  const intervalGpuSeconds = perInterval < work ? perInterval : work;
-  const rework = BigInt(input.preemptionsPerMillionGpuHours) * intervalGpuSeconds;
+  const rework = reworkOf(input, work);
   const costNumerator = price * work * (REWORK_DENOMINATOR + rework);
   return {
     costNumerator,

@@ -114,8 +114,9 @@ export interface CycleInput {
 
 export interface CycleResult {
   readonly verdicts: ReadonlyMap<string, QueueVerdict>;
-  /** Snapshots and index with this cycle's placements reserved. */
+  /** The snapshots of the providers this cycle placed on, with its placements reserved (the others are as given). */
   readonly snapshots: ReadonlyMap<string, ProviderSnapshot>;
+  /** The index with this cycle's placements reserved. */
   readonly index: PlacementIndex;
   /** Decisions actually searched (the rest shared a failed shape's verdict). */
   readonly searches: number;
@@ -127,7 +128,9 @@ export function scheduleCycle(input: CycleInput): CycleResult {
   const verdicts = new Map<string, QueueVerdict>();
   const failedShapes = new Map<string, QueueVerdict>();
   const usage = new Map(input.usage);
-  const snapshots = new Map(input.snapshots);
+  // Only the providers placed on: a copy of every provider's entry per cycle was most of what a
+  // cycle of one request allocated.
+  const snapshots = new Map<string, ProviderSnapshot>();
   let index = input.index;
   let searches = 0;
   let held: ReadonlySet<string> | undefined;
@@ -153,9 +156,14 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       searches += 1;
       const demand =
         held && held.size > 0 ? { ...entry.demand, deniedProviders: [...new Set([...(entry.demand.deniedProviders ?? []), ...held])].sort() } : entry.demand;
-      const decision = placeJobIndexed(demand, index, input.now);
+      // A placement is kept without its runners-up and the providers rejected: not asked for.
+      const decision = placeJobIndexed(demand, index, input.now, { explain: false });
       verdict =
-        decision.outcome === 'Unschedulable' && held && held.size > 0 && holder && placeJobIndexed(entry.demand, index, input.now).outcome === 'Placed'
+        decision.outcome === 'Unschedulable' &&
+        held &&
+        held.size > 0 &&
+        holder &&
+        placeJobIndexed(entry.demand, index, input.now, { explain: false }).outcome === 'Placed'
           ? {
               outcome: 'Queued',
               reason: 'HeldForHead',
@@ -167,7 +175,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     verdicts.set(entry.key, verdict);
     if (verdict.outcome === 'Placed') {
       const p = verdict.placement;
-      const before = snapshots.get(p.provider) as ProviderSnapshot;
+      const before = (snapshots.get(p.provider) ?? input.snapshots.get(p.provider)) as ProviderSnapshot;
       const reserved = withReservation(before, p, entry.demand);
       snapshots.set(p.provider, reserved);
       // Only the nodes the reservation touched move in the kept index (withReservation keeps the others as they were).
