@@ -179,6 +179,9 @@ export const gpuProviderStatusSchema = {
         decayedPreemptions: { type: 'number', minimum: 0, description: 'Preemptions seen here, each weighted by ½ per half-life (72 h) of age.' },
         decayedGpuHours: { type: 'number', minimum: 0, description: 'GPU-hours run here, weighted like decayedPreemptions.' },
         updatedAt: { type: 'string', format: 'date-time', description: 'When an attempt outcome was last folded in (the decay reference).' },
+        revision: count64(
+          "Outcomes and penalties folded in so far, counted by the reputation writer: its compare-and-swap (a JSON patch that tests it), so that the GPUProvider controller's writes of other status fields never refuse a reputation write.",
+        ),
       },
     },
     lastSeen: timestamp("When the provider's API server last answered."),

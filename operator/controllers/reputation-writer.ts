@@ -1,7 +1,13 @@
 // Writes attempt outcomes into GPUProvider status.reputation on the hub, where the placement engine
-// reads them back (providers/snapshot.ts). Read → fold (core/reputation.ts) → merge patch with a
-// resourceVersion precondition, retried on conflict; one provider's outcomes are written one at a
-// time so concurrent workers never lose an update. Reputation is statistics, not money: an outcome
+// reads them back (providers/snapshot.ts). Read → fold (core/reputation.ts) → a JSON patch that
+// tests status.reputation.revision (the value read) and replaces the reputation with the next
+// revision: a compare-and-swap on the reputation alone, retried when another reputation write (an
+// operator beside this one) landed first. It used to be a merge patch with the object's
+// resourceVersion, refused by every write of the GPUProvider controller (inventory, lastSeen: once
+// a second per provider in a burst); after six refusals the outcome was dropped — 3 of ~500 in the
+// dispatch benchmark, and a provider churning its own nodes could have kept its failures off its
+// record. One provider's outcomes are written one at a time so concurrent workers never lose an
+// update. Reputation is statistics, not money: an outcome
 // lost to a crash between the AIJob status write and this one is accepted, never double-counted.
 // A provider violation (a pod it made with a job's labels) is a penalty folded the same way.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -62,20 +68,55 @@ export class ReputationWriter {
         if ((err as { code?: number }).code === 404) return;
         throw err;
       }
-      const reputation = fold(current.status?.reputation);
+      const before = current.status?.reputation;
+      // The fields a fold does not name are kept, as the merge patch this replaced kept them.
+      const reputation: ProviderReputation = { ...before, ...fold(before), revision: (before?.revision ?? 0) + 1 };
       assertLeading(`write the reputation of ${provider}`);
       try {
-        await this.custom.patchClusterCustomObjectStatus(
-          { ...ref, body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { reputation } } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        const swap = compareAndSwap(current, reputation);
+        if (swap) {
+          await this.custom.patchClusterCustomObjectStatus({ ...ref, body: swap }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+        } else {
+          // A reputation written before revisions existed (once per provider): the object's resourceVersion guards it.
+          await this.custom.patchClusterCustomObjectStatus(
+            { ...ref, body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status: { reputation } } },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          );
+        }
         this.written++;
         return;
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404) return;
-        if (code !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        // 422: a test failed (another reputation write landed first); 409: the resourceVersion moved (a reputation from before revisions).
+        if ((code !== 409 && code !== 422) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
     }
   }
+}
+
+/**
+ * The JSON patch that writes `next` only if the reputation is still the one read: its revision
+ * tested, or its absence (a test for null passes on a missing member); undefined for a reputation
+ * from before revisions.
+ */
+function compareAndSwap(current: GPUProvider, next: ProviderReputation): object[] | undefined {
+  const before = current.status?.reputation;
+  if (current.status === undefined) {
+    return [
+      { op: 'test', path: '/status', value: null },
+      { op: 'add', path: '/status', value: { reputation: next } },
+    ];
+  }
+  if (before === undefined) {
+    return [
+      { op: 'test', path: '/status/reputation', value: null },
+      { op: 'add', path: '/status/reputation', value: next },
+    ];
+  }
+  if (before.revision === undefined) return undefined;
+  return [
+    { op: 'test', path: '/status/reputation/revision', value: before.revision },
+    { op: 'replace', path: '/status/reputation', value: next },
+  ];
 }
