@@ -149,14 +149,21 @@ interface Candidate {
   readonly cost: ExpectedCost;
 }
 
-function evaluatePool(context: DemandContext, index: ProviderIndex, pool: GpuPool): Candidate | PoolVerdict {
+/** The checks before packing, product-level: the pool's price, or why the pool cannot take the gang at all. */
+function priceOrVerdict(context: DemandContext, index: ProviderIndex, pool: GpuPool): bigint | PoolVerdict {
   const { demand, shape } = context;
   if (shape.minGpuMemoryMiB > pool.maxGpuMemoryMiB) return { reason: 'GpuMemoryTooSmall', pool };
   if (shape.minComputeCapability > pool.maxComputeCapability) return { reason: 'ComputeCapabilityTooLow', pool };
   const price = index.prices.get(pool.product);
   if (price === undefined) return { reason: 'NotForLending', pool };
   if (demand.maxPricePerGpuHour !== undefined && price > demand.maxPricePerGpuHour) return { reason: 'PriceTooHigh', pool, price };
-  const packed = packGang(pool, shape);
+  return price;
+}
+
+function evaluatePool(context: DemandContext, index: ProviderIndex, pool: GpuPool): Candidate | PoolVerdict {
+  const price = priceOrVerdict(context, index, pool);
+  if (typeof price !== 'bigint') return price;
+  const packed = packGang(pool, context.shape);
   if (!packed.fits) return { reason: 'InsufficientCapacity', pool, packed };
   return { index, pool, price, packed, cost: expectedCostToFinish(costInput(context, index, price)) };
 }
@@ -177,7 +184,7 @@ function filtered(context: DemandContext, provider: ProviderSnapshot): boolean {
   return false;
 }
 
-/** The pools of `index` with a product the demand accepts (any non-shared, non-MIG one when it names none). */
+/** Whether the demand accepts the pool's product (when it names none: any not shared and not MIG). */
 function acceptable(context: DemandContext, pool: GpuPool): boolean {
   return context.products.length > 0 ? context.products.includes(pool.product) : !pool.shared && !pool.mig;
 }
@@ -190,7 +197,6 @@ function acceptable(context: DemandContext, pool: GpuPool): boolean {
  */
 function bestCandidate(context: DemandContext, index: PlacementIndex): Candidate | undefined {
   const preferredName = context.demand.preferredProvider;
-  const { demand, shape } = context;
   let best: Candidate | undefined;
   let preferred: Candidate | undefined;
   for (const provider of index.providers) {
@@ -198,12 +204,11 @@ function bestCandidate(context: DemandContext, index: PlacementIndex): Candidate
     if ((preferred && !isPreferred) || filtered(context, provider.provider)) continue;
     for (const pool of provider.pools) {
       if (!acceptable(context, pool)) continue;
-      if (shape.minGpuMemoryMiB > pool.maxGpuMemoryMiB || shape.minComputeCapability > pool.maxComputeCapability) continue;
-      const price = provider.prices.get(pool.product);
-      if (price === undefined || (demand.maxPricePerGpuHour !== undefined && price > demand.maxPricePerGpuHour)) continue;
+      const price = priceOrVerdict(context, provider, pool);
+      if (typeof price !== 'bigint') continue;
       const bar = isPreferred ? preferred : best;
       if (bar && costNumeratorOf(costInput(context, provider, price)) > bar.cost.costNumerator) continue;
-      const packed = packGang(pool, shape);
+      const packed = packGang(pool, context.shape);
       if (!packed.fits) continue;
       const candidate: Candidate = { index: provider, pool, price, packed, cost: expectedCostToFinish(costInput(context, provider, price)) };
       if (bar && compareCandidates(candidate, bar) >= 0) continue;
