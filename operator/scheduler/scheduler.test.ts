@@ -1,11 +1,14 @@
 // The scheduler's bookkeeping over a registry held in memory (the registry's own behaviour is
 // covered against real provider clusters by the integration suites).
 import type { V1Pod } from '@kubernetes/client-node';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { aJob, gpuNode, gpuProvider, H100, L4 } from '../../test/support/placement-fixtures.ts';
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
 import type { QueueEntry } from '../core/scheduling/queue.ts';
 import type { ProviderSnapshot } from '../core/placement/types.ts';
 import { MemoryRegistry } from '../../test/support/memory-registry.ts';
+import { installMetrics, uninstallMetrics } from '../telemetry/metrics.ts';
 import { Scheduler } from './scheduler.ts';
 import type { ScheduleAnswer } from './scheduler.ts';
 
@@ -113,6 +116,31 @@ describe('Scheduler', () => {
     await settle();
     expect(woken).toEqual(['ns/a']);
     expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+  });
+
+  it('counts one placement decision per search, not one per waiting job that shared its verdict', async () => {
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    installMetrics(new MeterProvider({ readers: [exporter] }));
+    try {
+      const { registry, scheduler } = setup([provider('p', 8, 0)]);
+      stop = () => scheduler.stop();
+      for (const k of ['a', 'b', 'c', 'd', 'e']) scheduler.request(entry(`ns/${k}`), `uid-${k}`);
+      const searches = scheduler.stats.searches;
+      // One GPU freed: every waiting job is due again; the five share one shape, so one search places
+      // the first and one more finds the rest still do not fit.
+      registry.snaps.set('p', provider('p', 8, 1));
+      registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+      await settle();
+      expect(scheduler.stats.searches - searches).toBe(2);
+      const { resourceMetrics } = await exporter.collect();
+      const text = new PrometheusSerializer('', false).serialize(resourceMetrics);
+      const count = (outcome: string) =>
+        Number(new RegExp(`^flotilla_placement_decision_seconds_count\\{outcome="${outcome}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      expect(count('Placed') + count('Unschedulable')).toBe(scheduler.stats.searches);
+      expect(count('Placed')).toBe(1);
+    } finally {
+      uninstallMetrics();
+    }
   });
 
   it('tells a reconcile whose cache is behind its own write to wait, instead of placing the attempt twice', () => {

@@ -379,9 +379,11 @@ export class Scheduler {
     this.stats.searches += result.searches;
     for (const [name, snapshot] of result.snapshots) this.reserved.set(name, snapshot);
     this.index = result.index;
+    // One observation per search: a verdict shared from a shape that failed earlier in the cycle was
+    // not decided (recorded per verdict, one GPU freed with 5,000 jobs waiting counted 5,000 decisions).
+    for (const outcome of result.decided) recordPlacementDecision(perSearch, outcome);
     for (const [key, verdict] of result.verdicts) {
       const w = this.waiting.get(key) as Waiting;
-      recordPlacementDecision(perSearch, verdict.outcome);
       if (verdict.outcome === 'Placed') {
         this.reservations.set(key, {
           key,

@@ -120,6 +120,8 @@ export interface CycleResult {
   readonly index: PlacementIndex;
   /** Decisions actually searched (the rest shared a failed shape's verdict). */
   readonly searches: number;
+  /** The outcome of each search, in order (searches of them). */
+  readonly decided: readonly PlacementDecision['outcome'][];
 }
 
 /** One scheduling cycle: every entry decided once, in queue order, each placement reserved before the next. */
@@ -132,7 +134,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
   // cycle of one request allocated.
   const snapshots = new Map<string, ProviderSnapshot>();
   let index = input.index;
-  let searches = 0;
+  const decided: PlacementDecision['outcome'][] = [];
   let held: ReadonlySet<string> | undefined;
   let holder: QueueEntry | undefined;
 
@@ -153,11 +155,11 @@ export function scheduleCycle(input: CycleInput): CycleResult {
     let verdict: QueueVerdict;
     if (sameFailed) verdict = sameFailed;
     else {
-      searches += 1;
       const demand =
         held && held.size > 0 ? { ...entry.demand, deniedProviders: [...new Set([...(entry.demand.deniedProviders ?? []), ...held])].sort() } : entry.demand;
       // A placement is kept without its runners-up and the providers rejected: not asked for.
       const decision = placeJobIndexed(demand, index, input.now, { explain: false });
+      decided.push(decision.outcome);
       verdict =
         decision.outcome === 'Unschedulable' &&
         held &&
@@ -190,7 +192,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       held = new Set(could.outcome === 'Placed' ? could.ranking.map((r) => r.provider) : []);
     }
   }
-  return { verdicts, snapshots, index, searches };
+  return { verdicts, snapshots, index, searches: decided.length, decided };
 }
 
 /** A provider with every node empty: what it could hold once its running work is gone. */
