@@ -374,9 +374,9 @@ export class Scheduler {
       ...(hold.holds ? { capacity: indexProviders([...this.raw.values()].map(emptied)) } : {}),
       now,
     });
-    const perSearch = (performance.now() - started) / 1000 / Math.max(1, result.searches);
+    const perSearch = (performance.now() - started) / 1000 / Math.max(1, result.decided.length);
     this.stats.cycles += 1;
-    this.stats.searches += result.searches;
+    this.stats.searches += result.decided.length;
     for (const [name, snapshot] of result.snapshots) this.reserved.set(name, snapshot);
     this.index = result.index;
     // One observation per search: a verdict shared from a shape that failed earlier in the cycle was

@@ -84,7 +84,7 @@ describe('a cycle', () => {
   it('searches a shape once: jobs asking the same that fail share the first failure', () => {
     const jobs = Array.from({ length: 500 }, (_, i) => entry(`a/j${i}`, { gpus: 8 }));
     const result = cycle(jobs, [provider('p', 3, 4)]);
-    expect(result.searches).toBe(1);
+    expect(result.decided).toHaveLength(1);
     expect([...result.verdicts.values()].every((v) => v.outcome === 'Unschedulable')).toBe(true);
   });
 

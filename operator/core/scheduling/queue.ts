@@ -118,9 +118,7 @@ export interface CycleResult {
   readonly snapshots: ReadonlyMap<string, ProviderSnapshot>;
   /** The index with this cycle's placements reserved. */
   readonly index: PlacementIndex;
-  /** Decisions actually searched (the rest shared a failed shape's verdict). */
-  readonly searches: number;
-  /** The outcome of each search, in order (searches of them). */
+  /** The outcome of each search, in order: the decisions actually searched (the rest shared a failed shape's verdict). */
   readonly decided: readonly PlacementDecision['outcome'][];
 }
 
@@ -192,7 +190,7 @@ export function scheduleCycle(input: CycleInput): CycleResult {
       held = new Set(could.outcome === 'Placed' ? could.ranking.map((r) => r.provider) : []);
     }
   }
-  return { verdicts, snapshots, index, searches: decided.length, decided };
+  return { verdicts, snapshots, index, decided };
 }
 
 /** A provider with every node empty: what it could hold once its running work is gone. */
