@@ -610,7 +610,7 @@ export class AIJobController {
     const sentAt = () => new Date(this.now()).toISOString();
     if (plan.addFinalizer) {
       const before = job.metadata.resourceVersion;
-      job = await this.store.setFinalizers(job, [...(job.metadata.finalizers ?? []), FINALIZER]);
+      job = await this.store.addFinalizer(job, FINALIZER);
       this.markSuperseded(key, before, job.metadata.resourceVersion);
     }
     if (!sameJson(plan.status, known)) {
@@ -730,10 +730,7 @@ export class AIJobController {
         await this.deleteSecretCopies(key, job, attempt);
       }
       const finalizerSentAt = sentAt();
-      await this.store.setFinalizers(
-        job,
-        (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
-      );
+      await this.store.removeFinalizer(job, FINALIZER);
       log('info', 'remote pods gone; finalizer removed', { job: key, sentAt: finalizerSentAt });
     }
   }
@@ -994,6 +991,7 @@ function toView(job: AIJob, opts: Pick<AIJobControllerOptions, 'priceDecimals' |
     generation: job.metadata.generation ?? 0,
     deleting: Boolean(job.metadata.deletionTimestamp),
     hasFinalizer: (job.metadata.finalizers ?? []).includes(FINALIZER),
+    ...((createdAt) => (Number.isFinite(createdAt) ? { createdAt } : {}))(Date.parse(String(job.metadata.creationTimestamp ?? ''))),
     replicas: job.spec.replicas,
     gpusPerReplica: job.spec.resources.gpus,
     maxRestarts: job.spec.recovery.maxRestarts,

@@ -1,6 +1,6 @@
 import type { AIJobStatus } from '../../api/types.ts';
 import type { PlacementDecision } from '../placement/types.ts';
-import { gpuSecondsOf, needsPlacement, planReconcile, podName } from './plan.ts';
+import { FUNDING_VERDICT_GRACE_MS, gpuSecondsOf, needsPlacement, planReconcile, podName } from './plan.ts';
 import type { JobView, ObservedPod, PlanInput } from './types.ts';
 import { classify } from '../reputation.ts';
 
@@ -422,6 +422,29 @@ describe('planReconcile: every preemption signal', () => {
 });
 
 describe('planReconcile: funding gate', () => {
+  it("leaves a new job's first status write to the funding controller's verdict, and says it waits once the grace is over", () => {
+    const fresh = job({}, { requiresFunding: true, createdAt: T0 });
+    const early = planReconcile({ job: fresh, pods: [], podsComplete: true, now: T0 + 1_000 });
+    // Nothing to write: the Funded verdict is the first write, and it wakes the job.
+    expect(early.status).toEqual({});
+    expect(early.events ?? []).toEqual([]);
+    expect(early.createPods).toBeUndefined();
+    expect(early.requeueAfterMs).toBe(FUNDING_VERDICT_GRACE_MS - 1_000);
+    // No verdict within the grace: the lifecycle says what the job waits for.
+    const late = planReconcile({ job: fresh, pods: [], podsComplete: true, now: T0 + FUNDING_VERDICT_GRACE_MS });
+    expect(late.status.phase).toBe('Pending');
+    expect(late.status.conditions?.find((c) => c.type === 'Scheduled')).toMatchObject({ status: 'False', reason: 'AwaitingFunding' });
+    // A verdict in (here: not funded yet) is answered at once, grace or not.
+    const judged = {
+      conditions: [{ type: 'Funded', status: 'Unknown' as const, reason: 'ChainUnreachable', message: 'no answer', lastTransitionTime: iso(T0) }],
+    };
+    const answered = planReconcile({ job: job(judged, { requiresFunding: true, createdAt: T0 }), pods: [], podsComplete: true, now: T0 + 500 });
+    expect(answered.status.conditions?.find((c) => c.type === 'Scheduled')).toMatchObject({ status: 'False', reason: 'AwaitingFunding' });
+    // A job that already has a phase (a restart, a status from before) is not held back.
+    const pending = planReconcile({ job: job({ phase: 'Pending' }, { requiresFunding: true, createdAt: T0 }), pods: [], podsComplete: true, now: T0 + 500 });
+    expect(pending.status.conditions?.find((c) => c.type === 'Scheduled')).toMatchObject({ reason: 'AwaitingFunding' });
+  });
+
   it('places nothing for a job with spec.payment until Funded is True, and says what it waits for', () => {
     const unfunded = {
       conditions: [

@@ -52,6 +52,13 @@ export const STUCK_TERMINATING_MS = 30_000;
 export const RECORD_SETTLE_MS = 30_000;
 /** How often a job waiting on another controller (funding, pinning) is looked at again; their status writes also wake it. */
 export const WAITING_RETRY_MS = 10_000;
+/**
+ * How long a new job that needs funding waits for the funding controller's verdict (its Funded
+ * condition) before the lifecycle writes a status of its own. The verdict comes in well under a
+ * second on a reachable chain; writing Pending/AwaitingFunding beside it made two first writes race
+ * (one refused with 409 and retried). Past this the lifecycle says it waits, as before.
+ */
+export const FUNDING_VERDICT_GRACE_MS = 5_000;
 
 export { isTerminal } from './phases.ts';
 
@@ -63,6 +70,18 @@ export function openAttempt(status: AIJobStatus | undefined): AIJobAttempt | und
 const conditionIs = (status: AIJobStatus, type: string, value: string) => findCondition(status.conditions, type)?.status === value;
 // Re-executions (docs/verification.md) do not count: the job's own work is done, and their retries are bounded apart.
 const preemptionsOf = (status: AIJobStatus) => (status.attempts ?? []).filter((a) => purposeOf(a) === 'Run' && a.reason?.startsWith('Preempted')).length;
+
+/**
+ * A new job that needs funding and has no Funded verdict yet: the funding controller's verdict is
+ * its first status write (FUNDING_VERDICT_GRACE_MS). The ms left of the grace, or undefined once
+ * the job has a verdict, a phase, or has waited the grace out.
+ */
+export function fundingVerdictDueIn(job: JobView, now: number): number | undefined {
+  if (!job.requiresFunding || job.createdAt === undefined || job.status.phase !== undefined) return undefined;
+  if (findCondition(job.status.conditions, 'Funded')) return undefined;
+  const waited = now - job.createdAt;
+  return waited >= 0 && waited < FUNDING_VERDICT_GRACE_MS ? FUNDING_VERDICT_GRACE_MS - waited : undefined;
+}
 
 /** Why a job without an open attempt may not be placed now (funding, back-off), or undefined. */
 export function placementBlocker(job: JobView, now: number): { reason: 'AwaitingFunding' | 'RestartBackoff'; message: string; retryInMs: number } | undefined {
@@ -272,6 +291,13 @@ export function planReconcile(input: PlanInput): ReconcilePlan {
 
   if (isTerminal(job.status)) {
     b.deleteAll([...claims.own, ...claims.unsure], `job ${job.status.phase}`);
+    return done({ addFinalizer });
+  }
+
+  const verdictDueIn = fundingVerdictDueIn(job, now);
+  if (verdictDueIn !== undefined) {
+    // Nothing written, not even observedGeneration: the funding verdict wakes the job, or the grace's end does.
+    b.requeue(verdictDueIn);
     return done({ addFinalizer });
   }
 

@@ -60,6 +60,8 @@ export interface JobView {
   readonly generation: number;
   readonly deleting: boolean;
   readonly hasFinalizer: boolean;
+  /** Epoch ms, the hub apiserver's metadata.creationTimestamp (absent: unknown). */
+  readonly createdAt?: number;
   readonly replicas: number;
   readonly gpusPerReplica: number;
   readonly maxRestarts: number;
