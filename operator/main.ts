@@ -153,6 +153,8 @@ async function main(): Promise<void> {
     operatorUsername: () => self.username,
     // New AIJobs arrive claimed for this operator, with its finalizer (http/admission-defaults.ts).
     claimAs: config.owner,
+    // …and a paid one with the settlement finalizer, when this operator settles payments.
+    settles: Boolean(config.chain),
   };
   // The API's TokenReviews and SubjectAccessReviews, and the checkpoint reports' AIJob writes, each
   // through a client of their own: what callers send spends those budgets, never the controllers'.

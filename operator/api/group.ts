@@ -34,6 +34,14 @@ export const GPUPROVIDER = {
 /** Category so `kubectl get flotilla` lists both kinds. */
 export const CATEGORY = 'flotilla';
 
+/**
+ * Held on every paid AIJob so that deleting it waits until the work done is settled: added at
+ * creation by the defaulting webhook of an operator that settles payments (or, for a job created
+ * without it, by the funding controller before it writes Funded=True), removed only by the
+ * settlement controller once the escrow is closed (settled or reclaimed) or shown empty.
+ */
+export const SETTLEMENT_FINALIZER = `${GROUP}/settlement`;
+
 /** Labels the operator puts on every object it creates in a provider cluster. */
 export const LABEL_JOB_UID = `${GROUP}/job-uid`;
 export const LABEL_ATTEMPT = `${GROUP}/attempt`;

@@ -1,7 +1,8 @@
 // The artifacts controller: pins what jobs produce on the hub's Kubo and writes their provenance
-// receipts. It owns the OutputPinned condition and status.receiptCID, nothing else; it writes them
-// with a resourceVersion precondition (a stale view fails with 409 and is retried), so it never
-// overwrites what the AIJob controller wrote in between.
+// receipts. It owns the OutputPinned condition and status.receiptCID, nothing else. OutputPinned is
+// a JSON patch testing the condition it replaces and the outputCID it names; the receipt (built from
+// the whole job) carries a resourceVersion precondition. Either way a stale view fails with 409 and
+// is retried, so it never overwrites what the AIJob controller wrote in between.
 //
 //   AIJob informer (hub) ─▶ work queue (per-key serial, backoff) ─▶ reconcile(key)
 //     1. pin status.outputCID (spec.output.pin) ─▶ OutputPinned True/Pinned | False/PinFailed
@@ -14,6 +15,7 @@
 // receipt's bytes are deterministic, so a retry or a restart never adds a second pin.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AIJob } from '../api/types.ts';
+import { guardedStatusPatch } from '../core/status-patch.ts';
 import { setCondition } from '../core/conditions.ts';
 import { AIJobStore, jobKey } from '../hub/aijob-store.ts';
 import type { SharedJobInformer } from '../hub/aijob-store.ts';
@@ -109,7 +111,7 @@ export class ArtifactsController {
         return {};
       }
       if (wantsUnpinOnDelete(job) && !(job.metadata.finalizers ?? []).includes(ARTIFACTS_FINALIZER)) {
-        job = await this.store.setFinalizers(job, [...(job.metadata.finalizers ?? []), ARTIFACTS_FINALIZER]);
+        job = await this.store.addFinalizer(job, ARTIFACTS_FINALIZER);
       }
       const failures: string[] = [];
       job = await this.pinOutput(key, job, failures);
@@ -147,7 +149,11 @@ export class ArtifactsController {
     if (outcome.ok) failpoint('after-pin', { job: key, cid });
     if (!conditionDiffers(job.status?.conditions, update)) return job;
     const conditions = setCondition(job.status?.conditions, update, this.now().toISOString(), job.metadata.generation);
-    const written = await this.store.patchStatus(job, { conditions });
+    // Tested on the condition it replaces and the output it names (core/status-patch.ts), not the
+    // resourceVersion: the lifecycle's write of the same moment (the attempt's pods, Succeeded) does
+    // not refuse it. Not expressible (the job's first OutputPinned beside other conditions): as before.
+    const ops = guardedStatusPatch(job.status ?? {}, { conditions }, ['outputCID']);
+    const written = ops ? await this.store.patchStatusGuarded(job, ops) : await this.store.patchStatus(job, { conditions });
     await this.store
       .recordEvent(written, { type: outcome.ok ? 'Normal' : 'Warning', reason: update.reason, message: update.message })
       .catch((err: unknown) => this.opts.log('warn', 'could not record event', { job: key, error: errorMessage(err) }));
@@ -215,9 +221,6 @@ export class ArtifactsController {
       }
       this.opts.log('info', 'pins released with the deleted job', { job: key, unpinned: cids });
     }
-    await this.store.setFinalizers(
-      job,
-      (job.metadata.finalizers ?? []).filter((f) => f !== ARTIFACTS_FINALIZER),
-    );
+    await this.store.removeFinalizer(job, ARTIFACTS_FINALIZER);
   }
 }

@@ -17,7 +17,7 @@ import type { AIJob } from '../api/types.ts';
 import type { Logger } from '../log.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
-import { recordCallback } from '../telemetry/metrics.ts';
+import { recordCallback, recordWriteConflict } from '../telemetry/metrics.ts';
 import { answerSummary, callbackPayload, deliveryId, dueCallback, judgeAnswer, withRecord } from './policy.ts';
 import type { CallbackRecord } from './policy.ts';
 import type { TerminalPhase } from '../core/lifecycle/phases.ts';
@@ -77,6 +77,8 @@ class Retryable extends Error {
 
 const EVENT_REASON = { Delivered: 'CallbackDelivered', Failed: 'CallbackFailed', Refused: 'CallbackRefused' } as const;
 const KEY_RECHECK_MS = 60_000;
+/** Names status.callbacks' writes in the job's managedFields and in flotilla_aijob_write_conflicts_total. */
+const CALLBACKS_FIELD_MANAGER = 'flotilla-callbacks';
 
 export class CallbackDispatcher {
   private readonly opts: CallbackDispatcherOptions;
@@ -294,17 +296,23 @@ export class CallbackDispatcher {
   /** Appends the outcome to status.callbacks; 409 when the cached job is stale (retried with backoff). */
   private async record(job: AIJob, record: CallbackRecord): Promise<void> {
     assertLeading(`record the callback of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: AIJOB.plural,
-        namespace: job.metadata.namespace ?? '',
-        name: job.metadata.name ?? '',
-        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    await this.custom
+      .patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: AIJOB.plural,
+          namespace: job.metadata.namespace ?? '',
+          name: job.metadata.name ?? '',
+          fieldManager: CALLBACKS_FIELD_MANAGER,
+          body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      .catch((err: unknown) => {
+        if ((err as { code?: unknown }).code === 409) recordWriteConflict(CALLBACKS_FIELD_MANAGER, 'status');
+        throw err;
+      });
   }
 
   private async event(job: AIJob, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { SETTLEMENT_FINALIZER } from '../api/group.ts';
 import type { AIJob } from '../api/types.ts';
 import { MANAGED_BY_ANNOTATION, claimVerdict } from '../core/lifecycle/claim.ts';
 import { FINALIZER } from '../core/lifecycle/plan.ts';
@@ -239,6 +240,23 @@ describe('defaultAIJob on CREATE: the finalizer and the claim arrive with the jo
     expect(out.spec).toEqual(j.spec);
     expect(out.metadata.annotations).toEqual({ [DEFAULTS_APPLIED_ANNOTATION]: 'kept', [MANAGED_BY_ANNOTATION]: ME });
     expect(out.metadata.finalizers).toEqual([FINALIZER]);
+  });
+
+  it('a paid job on an operator that settles payments also arrives with the settlement finalizer; an unpaid one, or one this operator does not settle, does not', () => {
+    const paid = withMeta({}, { payment: { token: 'USDC', maxAmount: '10' } });
+    const settling = (j: AIJob) => applyPatch(j, defaultAIJob(j, {}, undefined, { claimAs: ME, settles: true }).patch);
+    expect(settling(paid).metadata.finalizers).toEqual([FINALIZER, SETTLEMENT_FINALIZER]);
+    // Added to the job's own list, once each.
+    expect(settling(withMeta({ finalizers: ['example.com/keep', SETTLEMENT_FINALIZER] }, paid.spec)).metadata.finalizers).toEqual([
+      'example.com/keep',
+      SETTLEMENT_FINALIZER,
+      FINALIZER,
+    ]);
+    expect(settling(withMeta({})).metadata.finalizers).toEqual([FINALIZER]);
+    expect(created(paid).metadata.finalizers).toEqual([FINALIZER]);
+    // Another operator's job: neither finalizer.
+    const elsewhere = withMeta({ annotations: { [MANAGED_BY_ANNOTATION]: 'team-a/own-operator' } }, paid.spec);
+    expect(defaultAIJob(elsewhere, {}, undefined, { claimAs: ME, settles: true }).patch).toEqual([]);
   });
 
   it('on UPDATE, and without claimAs, writes neither', () => {

@@ -12,11 +12,13 @@
 // And, on CREATE, what the AIJob controller's first write would otherwise be (its claim(),
 // core/lifecycle/claim.ts): the finalizer flotilla.dev/remote-pods and the claim
 // flotilla.dev/managed-by naming this operator, so the job arrives claimed and the controller's
-// first write is the attempt. A job a tenant named another operator for is left as it is (no
+// first write is the attempt; for a paid job on an operator that settles payments, the settlement
+// finalizer too (the funding controller's first write otherwise). A job a tenant named another operator for is left as it is (no
 // finalizer: that operator's controller adds its own, and one nobody runs stays deletable).
 // UPDATE adds neither: a job created while the webhook was down is claimed by the controller.
 //
 // Pure: the webhook reads the namespace.
+import { SETTLEMENT_FINALIZER } from '../api/group.ts';
 import type { AIJob } from '../api/types.ts';
 import { MANAGED_BY_ANNOTATION, claimOf } from '../core/lifecycle/claim.ts';
 import { FINALIZER } from '../core/lifecycle/plan.ts';
@@ -50,6 +52,12 @@ export interface DefaultingOptions {
    * claimed for it, with FINALIZER; absent: neither is written (the controller writes both).
    */
   readonly claimAs?: string;
+  /**
+   * This operator settles payments (it has a chain): a paid job (spec.payment) it claims also gets
+   * the settlement finalizer at creation, so the funding controller needs no write of its own for
+   * it (that write used to race the lifecycle's first one). Absent: the funding controller adds it.
+   */
+  readonly settles?: boolean;
 }
 
 /** JSON Pointer escaping of one path segment (RFC 6901). */
@@ -110,10 +118,11 @@ export function defaultAIJob(
   const claimAs = opts.claimAs;
   const owner = claimOf(job);
   if (!old && claimAs !== undefined && claimAs !== '' && (owner === undefined || owner === claimAs)) {
-    const finalizers = job.metadata.finalizers;
-    if (!finalizers) patch.push({ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] });
-    else if (!finalizers.includes(FINALIZER)) patch.push({ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER });
-    if (!finalizers?.includes(FINALIZER)) metadata.push('metadata.finalizers');
+    const finalizers = job.metadata.finalizers ?? [];
+    const wanted = [FINALIZER, ...(opts.settles && job.spec.payment ? [SETTLEMENT_FINALIZER] : [])].filter((f) => !finalizers.includes(f));
+    if (!job.metadata.finalizers && wanted.length > 0) patch.push({ op: 'add', path: '/metadata/finalizers', value: wanted });
+    else for (const f of wanted) patch.push({ op: 'add', path: '/metadata/finalizers/-', value: f });
+    if (wanted.length > 0) metadata.push('metadata.finalizers');
     // Unclaimed includes an empty value (claimOf), which is replaced.
     if (owner === undefined) {
       annotations.set(MANAGED_BY_ANNOTATION, claimAs);

@@ -109,6 +109,8 @@ export interface WebhookDeps {
    * finalizer at creation (./admission-defaults.ts); absent: the AIJob controller does both.
    */
   readonly claimAs?: string;
+  /** This operator settles payments: a paid job it claims gets the settlement finalizer at creation too. */
+  readonly settles?: boolean;
   /** A namespace-scoped operator's namespace: AIJobs elsewhere are not claimed. */
   readonly watchNamespace?: string;
   /** The operator's own username: only it may remove Flotilla's finalizers (./finalizer-guard.ts). */
@@ -208,7 +210,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
       // A failed read of the namespace fails closed (handle): a job created without its namespace's
       // policy (a price cap, say) would be worse than one created a moment later.
       const policy = deps.namespaceAnnotations ? await deps.namespaceAnnotations(request.namespace) : undefined;
-      const defaults = defaultAIJob(job, policy, old, claimAs ? { claimAs } : {});
+      const defaults = defaultAIJob(job, policy, old, claimAs ? { claimAs, settles: deps.settles === true } : {});
       if (defaults.applied.length > 0 || defaults.metadata.length > 0)
         deps.log?.('info', 'admission defaulted', {
           namespace: request.namespace,

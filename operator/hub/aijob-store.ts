@@ -3,16 +3,45 @@
 // plain JSON (client-node's typed serializers would drop fields they do not know).
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AIJOB, GROUP, VERSION } from '../api/group.ts';
+import { AIJOB, API_VERSION, GROUP, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import { sameJson } from '../core/json.ts';
+import type { StatusPatchOp } from '../core/status-patch.ts';
 import { claimVerdict, MANAGED_BY_ANNOTATION } from '../core/lifecycle/claim.ts';
 import type { JobEvent } from '../core/lifecycle/types.ts';
 import { failpoint } from '../runtime/failpoint.ts';
+import { recordWriteConflict } from '../telemetry/metrics.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import { ResilientInformer } from '../runtime/resilient-informer.ts';
 import { EventRecorder } from './event-recorder.ts';
 import type { InformerEventType, InformerState } from '../runtime/resilient-informer.ts';
+
+/**
+ * A JSON patch refused because a `test` failed: 422 with no causes (a validation error names its
+ * fields; the apiserver answers a failed test with a bare "error in our request").
+ */
+export function failedTest(err: unknown): boolean {
+  const e = err as { code?: number; body?: unknown };
+  if (e.code !== 422) return false;
+  const body = typeof e.body === 'string' ? safeParse(e.body) : e.body;
+  const causes = (body as { details?: { causes?: unknown[] } } | undefined)?.details?.causes;
+  return !Array.isArray(causes) || causes.length === 0;
+}
+
+/** A refused JSON-patch test, as the 409 every writer already answers by reading again. */
+function staleWrite(job: AIJob, what: string): Error {
+  return Object.assign(new Error(`the ${what} of AIJob ${job.metadata.namespace}/${job.metadata.name} changed since read (a JSON-patch test failed)`), {
+    code: 409,
+  });
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -155,19 +184,23 @@ export class AIJobStore {
    */
   async claim(job: AIJob, owner: string, finalizers?: string[]): Promise<AIJob> {
     assertLeading(`claim AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    return (await this.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: AIJOB.plural,
-        namespace: job.metadata.namespace ?? '',
-        name: job.metadata.name ?? '',
-        body: {
-          metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) },
+    return this.counted(
+      'claim',
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: AIJOB.plural,
+          namespace: job.metadata.namespace ?? '',
+          name: job.metadata.name ?? '',
+          fieldManager: this.component,
+          body: {
+            metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) },
+          },
         },
-      },
-      mergePatch(),
-    )) as AIJob;
+        mergePatch(),
+      ),
+    );
   }
 
   list(): readonly AIJob[] {
@@ -182,32 +215,128 @@ export class AIJobStore {
     // stored one with those replaced.
     const cost = this.costOf?.(job, { ...job.status, ...status });
     const body = cost && !sameJson(cost, job.status?.cost) ? { ...status, cost } : status;
-    return (await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: AIJOB.plural,
-        namespace: job.metadata.namespace ?? '',
-        name: job.metadata.name ?? '',
-        body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: body },
-      },
-      mergePatch(),
-    )) as AIJob;
+    return this.counted(
+      'status',
+      this.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: AIJOB.plural,
+          namespace: job.metadata.namespace ?? '',
+          name: job.metadata.name ?? '',
+          fieldManager: this.component,
+          body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: body },
+        },
+        mergePatch(),
+      ),
+    );
   }
 
-  async setFinalizers(job: AIJob, finalizers: string[]): Promise<AIJob> {
-    assertLeading(`set the finalizers of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
-    return (await this.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: AIJOB.plural,
-        namespace: job.metadata.namespace ?? '',
-        name: job.metadata.name ?? '',
-        body: { metadata: { resourceVersion: job.metadata.resourceVersion, finalizers } },
-      },
-      mergePatch(),
-    )) as AIJob;
+  /**
+   * Writes status with a JSON patch whose tests are its preconditions (core/status-patch.ts), with no
+   * resourceVersion: a write of fields it does not touch lands meanwhile without refusing it. A
+   * failed test is thrown as a 409, counted as a conflict.
+   */
+  async patchStatusGuarded(job: AIJob, ops: readonly StatusPatchOp[]): Promise<AIJob> {
+    assertLeading(`write the status of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    failpoint('before-status-write', { job: `${job.metadata.namespace}/${job.metadata.name}` });
+    return this.counted(
+      'status',
+      this.custom
+        .patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            plural: AIJOB.plural,
+            namespace: job.metadata.namespace ?? '',
+            name: job.metadata.name ?? '',
+            fieldManager: this.component,
+            body: ops,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        )
+        .catch((err: unknown) => {
+          throw failedTest(err) ? staleWrite(job, 'status') : err;
+        }),
+    );
+  }
+
+  /**
+   * Adds one finalizer by server-side apply of that finalizer alone, under a field manager named
+   * after it: finalizers are a set to the apiserver, so the apply neither needs a resourceVersion
+   * (a status write landing meanwhile does not refuse it) nor touches anyone else's finalizer, and
+   * applying it twice adds it once. The uid is a precondition: a job deleted and created again
+   * under the same name is not touched (409).
+   */
+  async addFinalizer(job: AIJob, finalizer: string): Promise<AIJob> {
+    assertLeading(`add the finalizer ${finalizer} to AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    return this.counted(
+      'finalizers',
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: AIJOB.plural,
+          namespace: job.metadata.namespace ?? '',
+          name: job.metadata.name ?? '',
+          fieldManager: finalizer,
+          force: true,
+          body: {
+            apiVersion: API_VERSION,
+            kind: AIJOB.kind,
+            metadata: { name: job.metadata.name, namespace: job.metadata.namespace, uid: job.metadata.uid, finalizers: [finalizer] },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+      ),
+    );
+  }
+
+  /**
+   * Removes one finalizer (every copy of it) by a JSON patch that tests each position before it
+   * removes it: whoever added it (this operator's apply, the defaulting webhook under the tenant's
+   * field manager, an older operator's merge patch), and whatever else changed meanwhile. Refused
+   * only when the finalizers moved (the test failed: 422), thrown as the 409 every caller retries.
+   * Finalizer names are qualified names, so the apiserver's byte-for-byte test of each string
+   * cannot differ from the JSON written here (no characters Go's encoder escapes).
+   */
+  async removeFinalizer(job: AIJob, finalizer: string): Promise<AIJob> {
+    const at = (job.metadata.finalizers ?? []).flatMap((f, i) => (f === finalizer ? [i] : [])).reverse();
+    if (at.length === 0) return job;
+    assertLeading(`remove the finalizer ${finalizer} from AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    const patch = at.flatMap((i) => [
+      { op: 'test', path: `/metadata/finalizers/${i}`, value: finalizer },
+      { op: 'remove', path: `/metadata/finalizers/${i}` },
+    ]);
+    return this.counted(
+      'finalizers',
+      this.custom
+        .patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            plural: AIJOB.plural,
+            namespace: job.metadata.namespace ?? '',
+            name: job.metadata.name ?? '',
+            fieldManager: this.component,
+            body: patch,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        )
+        .catch((err: unknown) => {
+          throw failedTest(err) ? staleWrite(job, 'finalizers') : err;
+        }),
+    );
+  }
+
+  /** The write's result; a refusal as stale (409) is counted under this store's component, then rethrown. */
+  private async counted(write: 'status' | 'claim' | 'finalizers', request: Promise<unknown>): Promise<AIJob> {
+    try {
+      return (await request) as AIJob;
+    } catch (err) {
+      if ((err as { code?: number }).code === 409) recordWriteConflict(this.component, write);
+      throw err;
+    }
   }
 
   /** Records an Event about the job (hub/event-recorder.ts: routine ones are aggregated across jobs). */

@@ -1,23 +1,21 @@
-// Status writes of the payment controllers. The AIJob controller writes the same status, so every
-// write is a read-modify-write with a resourceVersion precondition: a conflict (409) re-reads the
-// job from the API server and applies the change again. A change touches only the payment fields
-// (funding, cost, settlement, the Funded and Settled conditions, the Settled phase); the only
-// metadata they write is the settlement finalizer (setFinalizer).
+// Status writes of the payment controllers. A change touches only the payment fields (funding,
+// settlement, the Funded and Settled conditions, the Settled phase), and only those it changes are
+// sent: as a JSON patch that tests what it replaces (core/status-patch.ts), so the AIJob
+// controller's and the artifacts' writes to the same status do not refuse it; where that cannot be
+// said (the job's first condition of a type) or the test failed, as a read-modify-write with a
+// resourceVersion precondition. A refusal (409) re-reads the job and applies the change again. The only metadata they write is the settlement finalizer
+// (setFinalizer), added and removed without a resourceVersion (AIJobStore.addFinalizer,
+// removeFinalizer), so a status write landing meanwhile does not refuse it.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AIJOB, GROUP, VERSION } from '../api/group.ts';
+import { AIJOB, GROUP, SETTLEMENT_FINALIZER, VERSION } from '../api/group.ts';
 import type { AIJob, AIJobStatus } from '../api/types.ts';
 import { findCondition, setCondition } from '../core/conditions.ts';
 import { sameJson } from '../core/json.ts';
+import { guardedStatusPatch } from '../core/status-patch.ts';
 import type { AIJobStore } from '../hub/aijob-store.ts';
 
-/**
- * Held on every funded AIJob so that deleting it waits until the work done is settled. Added by the
- * funding controller before it writes Funded=True (so nothing is placed without it), removed by the
- * settlement controller once the escrow is closed (settled or reclaimed) or shown empty; nothing
- * else writes it.
- */
-export const SETTLEMENT_FINALIZER = 'flotilla.dev/settlement';
+export { SETTLEMENT_FINALIZER };
 
 export function holdsSettlement(job: AIJob): boolean {
   return (job.metadata.finalizers ?? []).includes(SETTLEMENT_FINALIZER);
@@ -27,10 +25,13 @@ export function holdsSettlement(job: AIJob): boolean {
 export type StatusChange = (job: AIJob) => AIJobStatus | undefined;
 
 const MAX_CONFLICTS = 8;
+const LAST_WRITES_KEPT = 512;
 
 export class JobStatusWriter {
   private readonly store: AIJobStore;
   private readonly custom: CustomObjectsApi;
+  /** By job uid: the version this writer last wrote, and the resourceVersion that write replaced. */
+  private readonly lastWrite = new Map<string, { readonly replaced: string; readonly written: AIJob }>();
 
   constructor(hub: KubeConfig, store: AIJobStore) {
     this.store = store;
@@ -42,9 +43,23 @@ export class JobStatusWriter {
    * job as written, the job unchanged when `change` had nothing to do, or undefined when it is gone.
    */
   async update(job: AIJob, change: StatusChange): Promise<AIJob | undefined> {
-    return this.retryingConflicts(job, async (current) => {
+    let guarded = true;
+    return this.retryingConflicts(this.fresher(job), async (current) => {
       const next = change(current);
-      return !next || sameJson(next, current.status ?? {}) ? current : this.store.patchStatus(current, next);
+      if (!next) return current;
+      // Only the fields this change wrote: the others stay as stored, and the job's managedFields
+      // show the payments as the writer of theirs alone.
+      const stored: AIJobStatus = current.status ?? {};
+      const changed = Object.fromEntries(Object.entries(next).filter(([field, value]) => !sameJson(value, stored[field as keyof AIJobStatus]))) as AIJobStatus;
+      if (Object.keys(changed).length === 0) return current;
+      // First try: tested on what it replaces (core/status-patch.ts), so the lifecycle's or the
+      // artifacts' writes landing meanwhile do not refuse it. Refused, or not expressible that way
+      // (a condition added): the resourceVersion precondition on a fresh read, as before.
+      // The phase is tested too: whether a job is settleable (or still worth funding) is read from it.
+      const ops = guarded ? guardedStatusPatch(stored, changed, ['phase']) : undefined;
+      if (!ops) return this.store.patchStatus(current, changed);
+      guarded = false;
+      return this.store.patchStatusGuarded(current, ops);
     });
   }
 
@@ -53,12 +68,12 @@ export class JobStatusWriter {
    * the job as written (or unchanged when nothing was to do), undefined when it is gone.
    */
   async setFinalizer(job: AIJob, finalizer: string, present: boolean): Promise<AIJob | undefined> {
-    return this.retryingConflicts(job, async (current) => {
+    return this.retryingConflicts(this.fresher(job), async (current) => {
       const list = current.metadata.finalizers ?? [];
       if (list.includes(finalizer) === present) return current;
       // Deletion started: the API server refuses new finalizers, and there is no need for one.
       if (present && current.metadata.deletionTimestamp) return current;
-      return this.store.setFinalizers(current, present ? [...list, finalizer] : list.filter((f) => f !== finalizer));
+      return present ? this.store.addFinalizer(current, finalizer) : this.store.removeFinalizer(current, finalizer);
     });
   }
 
@@ -70,7 +85,10 @@ export class JobStatusWriter {
     let current: AIJob | undefined = job;
     for (let i = 0; current; i += 1) {
       try {
-        return await write(current);
+        const before = current.metadata.resourceVersion;
+        const written = await write(current);
+        if (written !== current) this.remember(before, written);
+        return written;
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404) return undefined;
@@ -79,6 +97,26 @@ export class JobStatusWriter {
       }
     }
     return undefined;
+  }
+
+  /**
+   * `job`, or the version this writer itself wrote over it: the informer cache lags our own writes,
+   * and a reconcile woken by an older event used to decide from the version our last write replaced
+   * — writing the same thing again, refused as stale (409) and read again. The resourceVersion is
+   * compared for equality only (the version our write replaced), never ordered.
+   */
+  private fresher(job: AIJob): AIJob {
+    const last = this.lastWrite.get(job.metadata.uid ?? '');
+    return last && last.replaced === job.metadata.resourceVersion ? last.written : job;
+  }
+
+  private remember(replaced: string | undefined, written: AIJob): void {
+    const uid = written.metadata.uid;
+    if (!uid || replaced === undefined) return;
+    this.lastWrite.delete(uid);
+    this.lastWrite.set(uid, { replaced, written });
+    // The cache catches up within moments; a few hundred jobs' last writes are plenty.
+    if (this.lastWrite.size > LAST_WRITES_KEPT) this.lastWrite.delete(this.lastWrite.keys().next().value as string);
   }
 
   /** The job as the API server has it now (not the cache). */

@@ -61,6 +61,7 @@ export class FlotillaMetrics {
   readonly provenMismatches: Counter;
   readonly orphansDeleted: Counter;
   readonly claimedElsewhere: Counter;
+  readonly writeConflicts: Counter;
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
   readonly memory: ObservableGauge;
@@ -164,6 +165,10 @@ export class FlotillaMetrics {
     });
     this.provenMismatches = meter.createCounter('flotilla_provider_proven_mismatches_total', {
       description: 'Runs proven by independent re-execution to have reported a wrong output, by provider (docs/verification.md).',
+    });
+    this.writeConflicts = meter.createCounter('flotilla_aijob_write_conflicts_total', {
+      description:
+        'AIJob writes the hub refused because another write landed since the writer read the job (409 Conflict, 422 on a failed JSON-patch test), by writer and what it wrote (status, claim, finalizers). Each is retried; a steady rate means two writers share a field.',
     });
     this.claimedElsewhere = meter.createCounter('flotilla_jobs_claimed_elsewhere_total', {
       description: "AIJobs in this operator's view that another operator runs (flotilla.dev/managed-by): left alone, counted once each.",
@@ -282,4 +287,9 @@ export function recordOrphanDeleted(provider: string): void {
 /** A job in view is run by another operator: left alone (once per job). */
 export function recordJobClaimedElsewhere(): void {
   add((m) => m.claimedElsewhere, 1);
+}
+
+/** The hub refused an AIJob write as stale (409, or 422 on a failed JSON-patch test); the writer retries it. */
+export function recordWriteConflict(writer: string, write: 'status' | 'claim' | 'finalizers'): void {
+  add((m) => m.writeConflicts, 1, { writer, write });
 }

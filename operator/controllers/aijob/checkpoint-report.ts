@@ -23,9 +23,12 @@ import { applyCheckpoint, parseCheckpointReport } from '../../core/lifecycle/che
 import type { Logger } from '../../log.ts';
 import type { KeyedRateLimiter } from '../../runtime/keyed-rate-limiter.ts';
 import { errorMessage } from '../../log.ts';
+import { recordWriteConflict } from '../../telemetry/metrics.ts';
 
 export const CHECKPOINT_REPORT_PATH = '/v1/checkpoints';
 const MAX_CONFLICT_RETRIES = 5;
+/** Names these writes in the job's managedFields and in flotilla_aijob_write_conflicts_total. */
+const CHECKPOINTS_FIELD_MANAGER = 'flotilla-checkpoints';
 
 /** The bearer token of one attempt's replicas. */
 export function reportToken(secret: string, uid: string, attempt: number): string {
@@ -78,14 +81,20 @@ export function checkpointReportRouter(opts: CheckpointReportsOptions): Router {
         if (!verdict.ok) return void res.status(verdict.code).json({ error: verdict.error });
         try {
           await custom.patchNamespacedCustomObjectStatus(
-            { ...ref, body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { attempts: verdict.status.attempts } } },
+            {
+              ...ref,
+              fieldManager: CHECKPOINTS_FIELD_MANAGER,
+              body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { attempts: verdict.status.attempts } },
+            },
             setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
           );
           opts.log('info', 'checkpoint recorded', { job: `${report.namespace}/${report.name}`, attempt: report.attempt, cid: report.cid });
           opts.onRecorded?.(report);
           return void res.status(204).end();
         } catch (err) {
-          if ((err as { code?: number }).code !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw err;
+          if ((err as { code?: number }).code !== 409) throw err;
+          recordWriteConflict(CHECKPOINTS_FIELD_MANAGER, 'status');
+          if (attempt >= MAX_CONFLICT_RETRIES) throw err;
         }
       }
     } catch (err) {

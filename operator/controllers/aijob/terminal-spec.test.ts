@@ -46,7 +46,8 @@ function controller(stored: AIJob) {
       writes.push(status);
       return j;
     },
-    setFinalizers: async (j: AIJob) => j,
+    addFinalizer: async (j: AIJob) => j,
+    removeFinalizer: async (j: AIJob) => j,
     recordEvent: async (_j: AIJob, e: { reason: string }) => {
       events.push(e.reason);
     },
