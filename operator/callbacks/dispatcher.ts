@@ -18,6 +18,8 @@ import type { Logger } from '../log.ts';
 import { assertLeading } from '../runtime/lease-guard.ts';
 import { WorkQueue } from '../runtime/work-queue.ts';
 import { recordCallback, recordWriteConflict } from '../telemetry/metrics.ts';
+import { guardedStatusPatch } from '../core/status-patch.ts';
+import { failedTest } from '../hub/aijob-store.ts';
 import { answerSummary, callbackPayload, deliveryId, dueCallback, judgeAnswer, withRecord } from './policy.ts';
 import type { CallbackRecord } from './policy.ts';
 import type { TerminalPhase } from '../core/lifecycle/phases.ts';
@@ -293,24 +295,30 @@ export class CallbackDispatcher {
     }
   }
 
-  /** Appends the outcome to status.callbacks; 409 when the cached job is stale (retried with backoff). */
+  /**
+   * Appends the outcome to status.callbacks as a JSON patch that tests the records it read (phases,
+   * outcomes, codes and times: nothing the apiserver's encoder escapes), not the resourceVersion:
+   * the lifecycle's or the payments' write of the same moment does not refuse it. A stale view of
+   * the records fails (422, counted as a conflict) and is retried with backoff.
+   */
   private async record(job: AIJob, record: CallbackRecord): Promise<void> {
     assertLeading(`record the callback of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
+    const callbacks = withRecord(job, record);
+    const ops = guardedStatusPatch(job.status ?? {}, { callbacks });
+    const coordinates = { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '' };
     await this.custom
       .patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: AIJOB.plural,
-          namespace: job.metadata.namespace ?? '',
-          name: job.metadata.name ?? '',
-          fieldManager: CALLBACKS_FIELD_MANAGER,
-          body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks: withRecord(job, record) } },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ops
+          ? { ...coordinates, fieldManager: CALLBACKS_FIELD_MANAGER, body: ops }
+          : {
+              ...coordinates,
+              fieldManager: CALLBACKS_FIELD_MANAGER,
+              body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks } },
+            },
+        setHeaderOptions('Content-Type', ops ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch),
       )
       .catch((err: unknown) => {
-        if ((err as { code?: unknown }).code === 409) recordWriteConflict(CALLBACKS_FIELD_MANAGER, 'status');
+        if ((err as { code?: unknown }).code === 409 || failedTest(err)) recordWriteConflict(CALLBACKS_FIELD_MANAGER, 'status');
         throw err;
       });
   }

@@ -1,5 +1,5 @@
 import type { AIJobStatus } from '../api/types.ts';
-import { guardedStatusPatch } from './status-patch.ts';
+import { attemptFieldsPatch, guardedStatusPatch } from './status-patch.ts';
 import type { StatusPatchOp } from './status-patch.ts';
 
 const T = '2026-12-06T09:00:00Z';
@@ -88,5 +88,31 @@ describe('guardedStatusPatch', () => {
     expect(guardedStatusPatch(stored, { conditions: (stored.conditions ?? []).slice(1) })).toBeUndefined();
     const renamed = { conditions: [cond('Other', 'True', 'X'), ...(stored.conditions ?? []).slice(1)] };
     expect(guardedStatusPatch(stored, renamed)).toBeUndefined();
+  });
+});
+
+describe('attemptFieldsPatch', () => {
+  const attempts = [
+    { index: 1, provider: 'provider-a', startTime: T, endTime: T, reason: 'Preempted: NodeLost' },
+    { index: 2, provider: 'provider-b', startTime: T, endTime: T, reason: 'Succeeded' },
+  ];
+
+  it('sets fields on the attempts it names, tested on their positions and on what they expect', () => {
+    const ops = attemptFieldsPatch(attempts, [{ index: 2, expect: { logTailCID: null }, set: { logTailCID: 'bafytail' } }]) as StatusPatchOp[];
+    expect(ops).toEqual([
+      { op: 'test', path: '/status/attempts/1/index', value: 2 },
+      { op: 'test', path: '/status/attempts/1/logTailCID', value: null },
+      { op: 'add', path: '/status/attempts/1/logTailCID', value: 'bafytail' },
+    ]);
+    const stored: AIJobStatus = { phase: 'Succeeded', attempts };
+    // Another controller wrote a condition meanwhile: lands.
+    const withReceipt = { ...stored, receiptCID: 'bafy' };
+    expect((apply(withReceipt, ops) as AIJobStatus).attempts?.[1]).toMatchObject({ index: 2, logTailCID: 'bafytail' });
+    // The tail was already written: refused.
+    expect(apply({ ...stored, attempts: [attempts[0], { ...attempts[1], logTailCID: 'other' }] } as AIJobStatus, ops)).toBe('test failed');
+  });
+
+  it('is undefined for an attempt not on record', () => {
+    expect(attemptFieldsPatch(attempts, [{ index: 3, expect: {}, set: { logTailCID: 'x' } }])).toBeUndefined();
   });
 });

@@ -80,3 +80,31 @@ function conditionPatch(stored: readonly Condition[], next: readonly Condition[]
   }
   return ops;
 }
+
+type Attempt = NonNullable<AIJobStatus['attempts']>[number];
+
+/** One attempt's fields to set, on the condition that the fields in `expect` are still as read (null: absent). */
+export interface AttemptWrite {
+  readonly index: number;
+  readonly expect: Readonly<Partial<Record<keyof Attempt, unknown>>>;
+  readonly set: Readonly<Partial<Attempt>>;
+}
+
+/**
+ * Fields set on attempts in place, each attempt found by its position and tested to be there (its
+ * index: attempts are only ever appended) and on what `expect` says — so a write of another field
+ * of the job, or of another attempt, lands meanwhile without refusing it. Undefined when an attempt
+ * named is not in `attempts`.
+ */
+export function attemptFieldsPatch(attempts: readonly Attempt[], writes: readonly AttemptWrite[]): StatusPatchOp[] | undefined {
+  const ops: StatusPatchOp[] = [];
+  for (const write of writes) {
+    const at = attempts.findIndex((a) => a.index === write.index);
+    if (at < 0) return undefined;
+    const path = `/status/attempts/${at}`;
+    ops.push({ op: 'test', path: `${path}/index`, value: write.index });
+    for (const [field, value] of Object.entries(write.expect)) ops.push({ op: 'test', path: `${path}/${field}`, value: value ?? null });
+    for (const [field, value] of Object.entries(write.set)) ops.push({ op: 'add', path: `${path}/${field}`, value });
+  }
+  return ops;
+}

@@ -148,6 +148,11 @@ export class AIJobStore {
     this.events.stop();
   }
 
+  /** Where a request about `job` goes. */
+  private coordinates(job: AIJob) {
+    return { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '' };
+  }
+
   /** The job, if this operator may act on it (see AIJobStoreOptions.owner). */
   get(key: string): AIJob | undefined {
     const [namespace, name] = key.split('/');
@@ -157,13 +162,7 @@ export class AIJobStore {
 
   /** The job as the API server has it now (for a retry after 409; the cache may lag). */
   async read(job: AIJob): Promise<AIJob> {
-    return (await this.custom.getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: AIJOB.plural,
-      namespace: job.metadata.namespace ?? '',
-      name: job.metadata.name ?? '',
-    })) as AIJob;
+    return (await this.custom.getNamespacedCustomObject(this.coordinates(job))) as AIJob;
   }
 
   /** The job as cached, whoever runs it. */
@@ -188,11 +187,7 @@ export class AIJobStore {
       'claim',
       this.custom.patchNamespacedCustomObject(
         {
-          group: GROUP,
-          version: VERSION,
-          plural: AIJOB.plural,
-          namespace: job.metadata.namespace ?? '',
-          name: job.metadata.name ?? '',
+          ...this.coordinates(job),
           fieldManager: this.component,
           body: {
             metadata: { resourceVersion: job.metadata.resourceVersion, annotations: { [MANAGED_BY_ANNOTATION]: owner }, ...(finalizers ? { finalizers } : {}) },
@@ -219,11 +214,7 @@ export class AIJobStore {
       'status',
       this.custom.patchNamespacedCustomObjectStatus(
         {
-          group: GROUP,
-          version: VERSION,
-          plural: AIJOB.plural,
-          namespace: job.metadata.namespace ?? '',
-          name: job.metadata.name ?? '',
+          ...this.coordinates(job),
           fieldManager: this.component,
           body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: body },
         },
@@ -245,11 +236,7 @@ export class AIJobStore {
       this.custom
         .patchNamespacedCustomObjectStatus(
           {
-            group: GROUP,
-            version: VERSION,
-            plural: AIJOB.plural,
-            namespace: job.metadata.namespace ?? '',
-            name: job.metadata.name ?? '',
+            ...this.coordinates(job),
             fieldManager: this.component,
             body: ops,
           },
@@ -274,11 +261,7 @@ export class AIJobStore {
       'finalizers',
       this.custom.patchNamespacedCustomObject(
         {
-          group: GROUP,
-          version: VERSION,
-          plural: AIJOB.plural,
-          namespace: job.metadata.namespace ?? '',
-          name: job.metadata.name ?? '',
+          ...this.coordinates(job),
           fieldManager: finalizer,
           force: true,
           body: {
@@ -313,11 +296,7 @@ export class AIJobStore {
       this.custom
         .patchNamespacedCustomObject(
           {
-            group: GROUP,
-            version: VERSION,
-            plural: AIJOB.plural,
-            namespace: job.metadata.namespace ?? '',
-            name: job.metadata.name ?? '',
+            ...this.coordinates(job),
             fieldManager: this.component,
             body: patch,
           },

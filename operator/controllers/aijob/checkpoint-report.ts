@@ -10,8 +10,9 @@
 //
 // The token is an HMAC of (uid, attempt) under the operator's report secret, handed to the pods of
 // that attempt only (FLOTILLA_REPORT_TOKEN): a replica can report for its own attempt and nothing
-// else. Any replica of the operator can take a report (it reads and writes the AIJob directly, with
-// a resourceVersion precondition), so reports keep working across leader changes.
+// else. Any replica of the operator can take a report (it reads the AIJob and writes the attempt's
+// checkpoint with a JSON patch that tests the attempt is still open and at the checkpoint read), so
+// reports keep working across leader changes.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -22,6 +23,7 @@ import type { AIJob } from '../../api/types.ts';
 import { applyCheckpoint, parseCheckpointReport } from '../../core/lifecycle/checkpoint.ts';
 import type { Logger } from '../../log.ts';
 import type { KeyedRateLimiter } from '../../runtime/keyed-rate-limiter.ts';
+import { failedTest } from '../../hub/aijob-store.ts';
 import { errorMessage } from '../../log.ts';
 import { recordWriteConflict } from '../../telemetry/metrics.ts';
 
@@ -80,19 +82,18 @@ export function checkpointReportRouter(opts: CheckpointReportsOptions): Router {
         const verdict = applyCheckpoint(job.status ?? {}, report);
         if (!verdict.ok) return void res.status(verdict.code).json({ error: verdict.error });
         try {
+          // No resourceVersion: the patch tests the attempt itself (core/lifecycle/checkpoint.ts), so
+          // the lifecycle's or another controller's write of the same moment does not refuse it.
           await custom.patchNamespacedCustomObjectStatus(
-            {
-              ...ref,
-              fieldManager: CHECKPOINTS_FIELD_MANAGER,
-              body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { attempts: verdict.status.attempts } },
-            },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+            { ...ref, fieldManager: CHECKPOINTS_FIELD_MANAGER, body: verdict.ops },
+            setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
           );
           opts.log('info', 'checkpoint recorded', { job: `${report.namespace}/${report.name}`, attempt: report.attempt, cid: report.cid });
           opts.onRecorded?.(report);
           return void res.status(204).end();
         } catch (err) {
-          if ((err as { code?: number }).code !== 409) throw err;
+          // A failed test: the attempt moved on since the read (closed, a newer checkpoint); read again.
+          if ((err as { code?: number }).code !== 409 && !failedTest(err)) throw err;
           recordWriteConflict(CHECKPOINTS_FIELD_MANAGER, 'status');
           if (attempt >= MAX_CONFLICT_RETRIES) throw err;
         }

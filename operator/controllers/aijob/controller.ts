@@ -26,6 +26,8 @@ import type { AIJob, AIJobStatus } from '../../api/types.ts';
 import { claimVerdict } from '../../core/lifecycle/claim.ts';
 import { jobDemand } from '../../core/lifecycle/demand.ts';
 import { sameJson } from '../../core/json.ts';
+import { attemptFieldsPatch } from '../../core/status-patch.ts';
+import type { StatusPatchOp } from '../../core/status-patch.ts';
 import { FINALIZER, isTerminal, needsPlacement, openAttempt, planReconcile } from '../../core/lifecycle/plan.ts';
 import type {
   JobView,
@@ -813,16 +815,18 @@ export class AIJobController {
       }),
     );
     if (tails.size === 0) return job;
-    // Only a field added to closed attempts: on a conflict (the pinner or a report wrote meanwhile)
-    // it is merged into the job as it is now and written again.
+    // Only a field added to closed attempts, tested on each attempt's position and on its having no
+    // tail yet: another controller's write of the same moment (the pinner, a receipt) does not
+    // refuse it. Refused (the attempts moved), it is built again on the job as it is now.
     let current = job;
     for (let attempt = 1; ; attempt++) {
-      const attempts = (current.status?.attempts ?? []).map((a) =>
-        tails.has(a.index) && a.endTime && !a.logTailCID ? { ...a, logTailCID: tails.get(a.index) as string } : a,
-      );
+      const writes = (current.status?.attempts ?? [])
+        .filter((a) => tails.has(a.index) && a.endTime && !a.logTailCID)
+        .map((a) => ({ index: a.index, expect: { logTailCID: null }, set: { logTailCID: tails.get(a.index) as string } }));
+      if (writes.length === 0) return current;
       const before = current.metadata.resourceVersion;
       try {
-        const written = await this.store.patchStatus(current, { attempts });
+        const written = await this.store.patchStatusGuarded(current, attemptFieldsPatch(current.status?.attempts ?? [], writes) as StatusPatchOp[]);
         this.markSuperseded(key, before, written.metadata.resourceVersion);
         return written;
       } catch (err) {

@@ -40,6 +40,24 @@ describe('checkpoint reports', () => {
     expect(applyCheckpoint(applied.status, { ...report, time: T0 + 1 })).toMatchObject({ ok: true });
   });
 
+  it('as a JSON patch: tests the attempt at its position, still open, at the checkpoint read, and sets only the checkpoint', () => {
+    const report = parseCheckpointReport(body(), T0);
+    if (typeof report === 'string') throw new Error(report);
+    const first = applyCheckpoint(status, report);
+    if (!first.ok) throw new Error('not applied');
+    const at = new Date(T0).toISOString();
+    expect(first.ops).toEqual([
+      { op: 'test', path: '/status/attempts/1/index', value: 2 },
+      { op: 'test', path: '/status/attempts/1/endTime', value: null },
+      { op: 'test', path: '/status/attempts/1/checkpointTime', value: null },
+      { op: 'add', path: '/status/attempts/1/checkpointCID', value: CID },
+      { op: 'add', path: '/status/attempts/1/checkpointTime', value: at },
+    ]);
+    // The next one tests the checkpoint the first recorded: a report racing it is refused, not lost silently.
+    const next = applyCheckpoint(first.status, { ...report, time: T0 + 1_000 });
+    expect(next.ok && next.ops).toContainEqual({ op: 'test', path: '/status/attempts/1/checkpointTime', value: at });
+  });
+
   it('refuses reports for closed or unknown attempts (a fenced attempt cannot move the job)', () => {
     const report = parseCheckpointReport(body(), T0);
     if (typeof report === 'string') throw new Error(report);

@@ -3,6 +3,8 @@
 // that records it. Only the open attempt the report names is updated, and only forward in time, so
 // a late or replayed report never rewinds a job or touches a closed (possibly billed) attempt.
 import type { AIJobStatus } from '../../api/types.ts';
+import { attemptFieldsPatch } from '../status-patch.ts';
+import type { StatusPatchOp } from '../status-patch.ts';
 import { isCid } from './report.ts';
 
 export interface CheckpointReport {
@@ -16,7 +18,11 @@ export interface CheckpointReport {
 }
 
 export type ReportVerdict =
-  | { readonly ok: true; readonly status: AIJobStatus }
+  /**
+   * `ops`: the same change as a JSON patch tested on what makes it apply (the attempt at its
+   * position, still open, with the checkpoint read), so it needs no resourceVersion.
+   */
+  | { readonly ok: true; readonly status: AIJobStatus; readonly ops: readonly StatusPatchOp[] }
   /** 409: nothing to do (stale attempt, older than what is recorded); the reporter should stop retrying it. */
   | { readonly ok: false; readonly code: 400 | 409; readonly error: string };
 
@@ -41,8 +47,14 @@ export function applyCheckpoint(status: AIJobStatus, report: CheckpointReport): 
   if (Number.isFinite(recorded) && recorded >= report.time)
     return { ok: false, code: 409, error: `a checkpoint as new or newer is recorded (${attempt.checkpointTime})` };
   const checkpointTime = new Date(report.time).toISOString();
+  const attempts = status.attempts ?? [];
+  const ops = attemptFieldsPatch(attempts, [
+    // Still open (billing closes it) and still at the checkpoint read (only ever moved forward).
+    { index: report.attempt, expect: { endTime: null, checkpointTime: attempt.checkpointTime ?? null }, set: { checkpointCID: report.cid, checkpointTime } },
+  ]) as StatusPatchOp[];
   return {
     ok: true,
-    status: { ...status, attempts: (status.attempts ?? []).map((a) => (a.index === report.attempt ? { ...a, checkpointCID: report.cid, checkpointTime } : a)) },
+    status: { ...status, attempts: attempts.map((a) => (a.index === report.attempt ? { ...a, checkpointCID: report.cid, checkpointTime } : a)) },
+    ops,
   };
 }
