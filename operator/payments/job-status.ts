@@ -26,12 +26,39 @@ export type StatusChange = (job: AIJob) => AIJobStatus | undefined;
 
 const MAX_CONFLICTS = 8;
 const LAST_WRITES_KEPT = 512;
+const WRITTEN_RECENTLY_MS = 10_000;
+
+type Condition = NonNullable<AIJobStatus['conditions']>[number];
+const sameCondition = (a: Condition | undefined, b: Condition | undefined) =>
+  a !== undefined && b !== undefined && sameJson({ ...a, lastTransitionTime: '' }, { ...b, lastTransitionTime: '' });
+
+/**
+ * Whether every field `changed` writes (over `stored`) holds that value in `written` already — for
+ * conditions, each one it changes (a new lastTransitionTime aside). The payments are the only
+ * writer of their fields, so what they wrote stands until they write again.
+ */
+export function wroteAlready(changed: AIJobStatus, stored: AIJobStatus, written: AIJobStatus): boolean {
+  return Object.entries(changed).every(([field, value]) => {
+    if (field !== 'conditions') return sameJson(value, written[field as keyof AIJobStatus]);
+    return (value as Condition[]).every(
+      (c) =>
+        sameCondition(
+          c,
+          stored.conditions?.find((s) => s.type === c.type),
+        ) ||
+        sameCondition(
+          c,
+          written.conditions?.find((w) => w.type === c.type),
+        ),
+    );
+  });
+}
 
 export class JobStatusWriter {
   private readonly store: AIJobStore;
   private readonly custom: CustomObjectsApi;
   /** By job uid: the version this writer last wrote, and the resourceVersion that write replaced. */
-  private readonly lastWrite = new Map<string, { readonly replaced: string; readonly written: AIJob }>();
+  private readonly lastWrite = new Map<string, { readonly replaced: string; readonly written: AIJob; readonly at: number }>();
 
   constructor(hub: KubeConfig, store: AIJobStore) {
     this.store = store;
@@ -52,6 +79,10 @@ export class JobStatusWriter {
       const stored: AIJobStatus = current.status ?? {};
       const changed = Object.fromEntries(Object.entries(next).filter(([field, value]) => !sameJson(value, stored[field as keyof AIJobStatus]))) as AIJobStatus;
       if (Object.keys(changed).length === 0) return current;
+      // The same change this writer made moments ago, decided again from a cache that has not caught
+      // up (a reconcile woken by an event older than our write): the write has landed already.
+      const mine = this.recentlyWritten(current);
+      if (mine && wroteAlready(changed, stored, mine.status ?? {})) return mine;
       // First try: tested on what it replaces (core/status-patch.ts), so the lifecycle's or the
       // artifacts' writes landing meanwhile do not refuse it. Refused, or not expressible that way
       // (a condition added): the resourceVersion precondition on a fresh read, as before.
@@ -71,6 +102,9 @@ export class JobStatusWriter {
     return this.retryingConflicts(this.fresher(job), async (current) => {
       const list = current.metadata.finalizers ?? [];
       if (list.includes(finalizer) === present) return current;
+      // Added or removed by this writer moments ago; the cache has not caught up (see update()).
+      const mine = this.recentlyWritten(current);
+      if (mine && (mine.metadata.finalizers ?? []).includes(finalizer) === present) return mine;
       // Deletion started: the API server refuses new finalizers, and there is no need for one.
       if (present && current.metadata.deletionTimestamp) return current;
       return present ? this.store.addFinalizer(current, finalizer) : this.store.removeFinalizer(current, finalizer);
@@ -110,11 +144,22 @@ export class JobStatusWriter {
     return last && last.replaced === job.metadata.resourceVersion ? last.written : job;
   }
 
+  /**
+   * What this writer last wrote to the job, if within WRITTEN_RECENTLY_MS: long enough for the cache
+   * to catch up, short enough that a leader change in between (another replica writing the same
+   * fields) cannot make a remembered write stand in for a needed one for long — and level-based
+   * reconciles write it again after.
+   */
+  private recentlyWritten(job: AIJob): AIJob | undefined {
+    const last = this.lastWrite.get(job.metadata.uid ?? '');
+    return last && Date.now() - last.at < WRITTEN_RECENTLY_MS ? last.written : undefined;
+  }
+
   private remember(replaced: string | undefined, written: AIJob): void {
     const uid = written.metadata.uid;
     if (!uid || replaced === undefined) return;
     this.lastWrite.delete(uid);
-    this.lastWrite.set(uid, { replaced, written });
+    this.lastWrite.set(uid, { replaced, written, at: Date.now() });
     // The cache catches up within moments; a few hundred jobs' last writes are plenty.
     if (this.lastWrite.size > LAST_WRITES_KEPT) this.lastWrite.delete(this.lastWrite.keys().next().value as string);
   }

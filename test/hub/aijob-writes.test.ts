@@ -149,4 +149,35 @@ describe("the payments' status writes", () => {
     expect(stored.status?.phase).toBe('Running');
     expect(stored.status?.settlement).toBeUndefined();
   });
+
+  it('write nothing when decided again from a cache older than their own write (the same verdict, the same finalizer)', async () => {
+    const store = new AIJobStore(hub.kc, { component: 'test-payments' });
+    const writer = new JobStatusWriter(hub.kc, store);
+    const stale = await createJob();
+    const verdict = (j: AIJob) => withCondition(j.status ?? {}, 'Funded', 'True', 'EscrowDeposited', '25 USDC deposited', T0, j.metadata.generation);
+    await writer.setFinalizer(stale, SETTLEMENT_FINALIZER, true);
+    await writer.update(await read(stale), verdict);
+    // Another controller writes meanwhile: the cache's version is neither ours nor the one ours replaced.
+    await foreignStatusWrite(await read(stale), { phase: 'Succeeded' });
+    let requests = 0;
+    for (const method of ['patchStatus', 'patchStatusGuarded', 'addFinalizer', 'removeFinalizer'] as const) {
+      const original = store[method].bind(store) as (...args: unknown[]) => Promise<AIJob>;
+      (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        requests += 1;
+        return original(...args);
+      };
+    }
+    // The reconcile woken by the job's creation event, deciding from the version without either.
+    const again = await writer.update(stale, verdict);
+    expect(requests).toBe(0);
+    expect(again?.status?.conditions?.find((c) => c.type === 'Funded')?.status).toBe('True');
+    await writer.setFinalizer(stale, SETTLEMENT_FINALIZER, true);
+    expect(requests).toBe(0);
+    // A different verdict is written.
+    await writer.update(stale, (j) => withCondition(j.status ?? {}, 'Funded', 'True', 'EscrowDeposited', '30 USDC deposited', T0, j.metadata.generation));
+    expect(requests).toBeGreaterThan(0);
+    const stored = await read(stale);
+    expect(stored.status?.conditions?.filter((c) => c.type === 'Funded').map((c) => c.message)).toEqual(['30 USDC deposited']);
+    expect(stored.status?.phase).toBe('Succeeded');
+  });
 });
