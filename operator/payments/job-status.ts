@@ -2,10 +2,11 @@
 // settlement, the Funded and Settled conditions, the Settled phase), and only those it changes are
 // sent: as a JSON patch that tests what it replaces (core/status-patch.ts), so the AIJob
 // controller's and the artifacts' writes to the same status do not refuse it; where that cannot be
-// said (the job's first condition of a type) or the test failed, as a read-modify-write with a
-// resourceVersion precondition. A refusal (409) re-reads the job and applies the change again. The only metadata they write is the settlement finalizer
+// said (the job's first condition of a type beside others) or the test failed, as a
+// read-modify-write with a resourceVersion precondition. A refusal (409) re-reads the job and
+// applies the change again. The only metadata they write is the settlement finalizer
 // (setFinalizer), added and removed without a resourceVersion (AIJobStore.addFinalizer,
-// removeFinalizer), so a status write landing meanwhile does not refuse it.
+// removeFinalizer), so a status write landing meanwhile does not refuse it either.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AIJOB, GROUP, SETTLEMENT_FINALIZER, VERSION } from '../api/group.ts';
@@ -38,20 +39,14 @@ const sameCondition = (a: Condition | undefined, b: Condition | undefined) =>
  * writer of their fields, so what they wrote stands until they write again.
  */
 export function wroteAlready(changed: AIJobStatus, stored: AIJobStatus, written: AIJobStatus): boolean {
-  return Object.entries(changed).every(([field, value]) => {
-    if (field !== 'conditions') return sameJson(value, written[field as keyof AIJobStatus]);
-    return (value as Condition[]).every(
-      (c) =>
-        sameCondition(
-          c,
-          stored.conditions?.find((s) => s.type === c.type),
-        ) ||
-        sameCondition(
-          c,
-          written.conditions?.find((w) => w.type === c.type),
-        ),
+  const holds = (c: Condition, status: AIJobStatus) =>
+    sameCondition(
+      c,
+      status.conditions?.find((x) => x.type === c.type),
     );
-  });
+  return Object.entries(changed).every(([field, value]) =>
+    field === 'conditions' ? (value as Condition[]).every((c) => holds(c, stored) || holds(c, written)) : sameJson(value, written[field as keyof AIJobStatus]),
+  );
 }
 
 export class JobStatusWriter {
@@ -88,9 +83,9 @@ export class JobStatusWriter {
       // (a condition added): the resourceVersion precondition on a fresh read, as before.
       // The phase is tested too: whether a job is settleable (or still worth funding) is read from it.
       const ops = guarded ? guardedStatusPatch(stored, changed, ['phase']) : undefined;
-      if (!ops) return this.store.patchStatus(current, changed);
+      if (!ops) return this.wrote(current, this.store.patchStatus(current, changed));
       guarded = false;
-      return this.store.patchStatusGuarded(current, ops);
+      return this.wrote(current, this.store.patchStatusGuarded(current, ops));
     });
   }
 
@@ -107,7 +102,7 @@ export class JobStatusWriter {
       if (mine && (mine.metadata.finalizers ?? []).includes(finalizer) === present) return mine;
       // Deletion started: the API server refuses new finalizers, and there is no need for one.
       if (present && current.metadata.deletionTimestamp) return current;
-      return present ? this.store.addFinalizer(current, finalizer) : this.store.removeFinalizer(current, finalizer);
+      return this.wrote(current, present ? this.store.addFinalizer(current, finalizer) : this.store.removeFinalizer(current, finalizer));
     });
   }
 
@@ -119,10 +114,7 @@ export class JobStatusWriter {
     let current: AIJob | undefined = job;
     for (let i = 0; current; i += 1) {
       try {
-        const before = current.metadata.resourceVersion;
-        const written = await write(current);
-        if (written !== current) this.remember(before, written);
-        return written;
+        return await write(current);
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404) return undefined;
@@ -153,6 +145,13 @@ export class JobStatusWriter {
   private recentlyWritten(job: AIJob): AIJob | undefined {
     const last = this.lastWrite.get(job.metadata.uid ?? '');
     return last && Date.now() - last.at < WRITTEN_RECENTLY_MS ? last.written : undefined;
+  }
+
+  /** The job as `request` wrote it over `current`, remembered (fresher(), recentlyWritten()). */
+  private async wrote(current: AIJob, request: Promise<AIJob>): Promise<AIJob> {
+    const written = await request;
+    this.remember(current.metadata.resourceVersion, written);
+    return written;
   }
 
   private remember(replaced: string | undefined, written: AIJob): void {
