@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { CID_V0, CID_V1 } from '../support/admission-cases.ts';
-import { AIJOB, GROUP, VERSION } from '../../operator/api/group.ts';
+import { AIJOB, GROUP, SETTLEMENT_FINALIZER, VERSION } from '../../operator/api/group.ts';
+import { FINALIZER } from '../../operator/core/lifecycle/plan.ts';
 import type { AIJob } from '../../operator/api/types.ts';
 import { webhookConfigurations } from '../../operator/http/webhook-configs.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
@@ -285,6 +286,10 @@ describe('a hostile tenant against the hub with the webhooks registered', () => 
     expect(created.spec.payment?.maxPricePerGpuHour).toBe('3');
     const record = `spec.placement.regions, spec.placement.deniedProviders, spec.payment.maxPricePerGpuHour (from namespace ${ns})`;
     expect(created.metadata.annotations?.[APPLIED]).toBe(record);
+    // A paid job on an operator that settles arrives with both its finalizers: no write of the
+    // funding controller's own for the settlement one (and afterAll's deletion shows an unfunded
+    // job holding it is let go: its escrow is shown empty).
+    expect(created.metadata.finalizers).toEqual([FINALIZER, SETTLEMENT_FINALIZER]);
 
     const regions = await verdict(patch(name, { spec: { placement: { regions: ['eu-west'] } } }));
     expect(regions).toContain('spec.placement.regions names eu-west, outside the regions namespace policy allows');
