@@ -153,8 +153,9 @@ async function main(): Promise<void> {
     operatorUsername: () => self.username,
     // New AIJobs arrive claimed for this operator, with its finalizer (http/admission-defaults.ts).
     claimAs: config.owner,
-    // …and a paid one with the settlement finalizer, when this operator settles payments.
-    settles: Boolean(config.chain),
+    // …and a paid one with the settlement finalizer, when this operator can settle (a chain and a
+    // settlement key): without the key nothing would ever release it from an unfunded job.
+    settles: Boolean(config.chain?.settlementKeyFile),
   };
   // The API's TokenReviews and SubjectAccessReviews, and the checkpoint reports' AIJob writes, each
   // through a client of their own: what callers send spends those budgets, never the controllers'.

@@ -286,10 +286,10 @@ describe('a hostile tenant against the hub with the webhooks registered', () => 
     expect(created.spec.payment?.maxPricePerGpuHour).toBe('3');
     const record = `spec.placement.regions, spec.placement.deniedProviders, spec.payment.maxPricePerGpuHour (from namespace ${ns})`;
     expect(created.metadata.annotations?.[APPLIED]).toBe(record);
-    // A paid job on an operator that settles arrives with both its finalizers: no write of the
-    // funding controller's own for the settlement one (and afterAll's deletion shows an unfunded
-    // job holding it is let go: its escrow is shown empty).
-    expect(created.metadata.finalizers).toEqual([FINALIZER, SETTLEMENT_FINALIZER]);
+    // This operator has a chain but no settlement key, so it cannot settle: the webhook adds no
+    // settlement finalizer (nothing would ever release it from an unfunded job), only its own.
+    expect(created.metadata.finalizers).toEqual([FINALIZER]);
+    expect(created.metadata.finalizers).not.toContain(SETTLEMENT_FINALIZER);
 
     const regions = await verdict(patch(name, { spec: { placement: { regions: ['eu-west'] } } }));
     expect(regions).toContain('spec.placement.regions names eu-west, outside the regions namespace policy allows');
