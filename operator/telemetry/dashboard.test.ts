@@ -25,6 +25,7 @@ import {
   recordRecovery,
   recordSettlement,
   recordWatchExpired,
+  recordWriteConflict,
   setJobPhaseSource,
   setLeader,
   setProviderSource,
@@ -54,6 +55,7 @@ async function scrapeEverything(): Promise<Map<string, Set<string>>> {
     setJobPhaseSource(() => new Map([['Running', 1]]));
     setProviderSource(() => [{ provider: 'p', ready: true, freeGpus: new Map([['NVIDIA-L4', 1]]) }]);
     recordPreemption('p', 'NodeLost');
+    recordWriteConflict('flotilla-payments', 'status');
     recordRecovery('p', 'q');
     recordJobFinished('Succeeded');
     recordPlacementLatency(1, 'p');
