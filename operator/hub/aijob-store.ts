@@ -45,6 +45,7 @@ function safeParse(text: string): unknown {
 
 export const jobKey = (namespace: string, name: string) => `${namespace}/${name}`;
 const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const jsonPatch = () => setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
 /**
  * An AIJob informer someone else runs (the operator's HubView): stores that share it keep no cache
@@ -233,18 +234,8 @@ export class AIJobStore {
     failpoint('before-status-write', { job: `${job.metadata.namespace}/${job.metadata.name}` });
     return this.counted(
       'status',
-      this.custom
-        .patchNamespacedCustomObjectStatus(
-          {
-            ...this.coordinates(job),
-            fieldManager: this.component,
-            body: ops,
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        )
-        .catch((err: unknown) => {
-          throw failedTest(err) ? staleWrite(job, 'status') : err;
-        }),
+      this.custom.patchNamespacedCustomObjectStatus({ ...this.coordinates(job), fieldManager: this.component, body: ops }, jsonPatch()),
+      job,
     );
   }
 
@@ -293,28 +284,22 @@ export class AIJobStore {
     ]);
     return this.counted(
       'finalizers',
-      this.custom
-        .patchNamespacedCustomObject(
-          {
-            ...this.coordinates(job),
-            fieldManager: this.component,
-            body: patch,
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        )
-        .catch((err: unknown) => {
-          throw failedTest(err) ? staleWrite(job, 'finalizers') : err;
-        }),
+      this.custom.patchNamespacedCustomObject({ ...this.coordinates(job), fieldManager: this.component, body: patch }, jsonPatch()),
+      job,
     );
   }
 
-  /** The write's result; a refusal as stale (409) is counted under this store's component, then rethrown. */
-  private async counted(write: 'status' | 'claim' | 'finalizers', request: Promise<unknown>): Promise<AIJob> {
+  /**
+   * The write's result. A refusal as stale — 409, or a JSON-patch test of `job` that failed (422,
+   * thrown as the 409 every caller retries) — is counted under this store's component, then rethrown.
+   */
+  private async counted(write: 'status' | 'claim' | 'finalizers', request: Promise<unknown>, job?: AIJob): Promise<AIJob> {
     try {
       return (await request) as AIJob;
     } catch (err) {
-      if ((err as { code?: number }).code === 409) recordWriteConflict(this.component, write);
-      throw err;
+      const stale = job && failedTest(err) ? staleWrite(job, write) : err;
+      if ((stale as { code?: number }).code === 409) recordWriteConflict(this.component, write);
+      throw stale;
     }
   }
 
