@@ -548,7 +548,9 @@ const attemptSchema = {
     },
     message: { type: 'string', maxLength: 4096, description: 'Human-readable detail of reason.' },
     checkpointCID: { type: 'string', maxLength: 128, description: 'Last checkpoint pinned during the attempt; the next attempt resumes from it.' },
-    checkpointTime: timestamp('When the replicas reported checkpointCID; a preempted attempt is billed up to this instant.'),
+    checkpointTime: timestamp(
+      "When the replicas reported checkpointCID, never later than the hub's clock at the report; a preempted attempt is billed up to this instant.",
+    ),
     pricePerGpuHour: decimal("The provider's price per GPU-hour for the attempt's product when it was placed, in token units."),
     purpose: {
       type: 'string',

@@ -30,6 +30,12 @@ describe('checkpoint reports', () => {
     expect(parseCheckpointReport([], T0)).toBe('namespace must be a non-empty string');
   });
 
+  it("records a time ahead of the hub's clock (within the skew it accepts) as the hub's receipt", () => {
+    // A preempted attempt is billed up to its checkpoint: 59 s ahead would bill 59 s nobody saw.
+    expect(parseCheckpointReport(body({ time: new Date(T0 + 59_000).toISOString() }), T0)).toMatchObject({ time: T0 });
+    expect(parseCheckpointReport(body({ time: new Date(T0 - 5_000).toISOString() }), T0)).toMatchObject({ time: T0 - 5_000 });
+  });
+
   it('records it on the open attempt it names, only forward in time', () => {
     const report = parseCheckpointReport(body(), T0);
     if (typeof report === 'string') throw new Error(report);

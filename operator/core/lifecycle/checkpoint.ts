@@ -13,7 +13,10 @@ export interface CheckpointReport {
   readonly uid: string;
   readonly attempt: number;
   readonly cid: string;
-  /** Epoch ms the checkpoint was taken. */
+  /**
+   * Epoch ms the checkpoint was taken, never later than the hub received the report: a preempted
+   * attempt is billed up to it, so a time ahead of the hub's clock would bill work nobody saw.
+   */
   readonly time: number;
 }
 
@@ -35,8 +38,10 @@ export function parseCheckpointReport(body: unknown, now: number): CheckpointRep
   if (!isCid(b.cid)) return `cid ${JSON.stringify(b.cid)?.slice(0, 80)} is not a CID`;
   const time = b.time === undefined ? now : Date.parse(String(b.time));
   if (!Number.isFinite(time)) return 'time must be an RFC 3339 timestamp';
+  // Beyond clock skew a future time is a broken clock or a lie, and says so; within it, the hub's
+  // receipt is the latest the checkpoint can have been taken.
   if (time > now + 60_000) return 'time is in the future';
-  return { namespace: b.namespace as string, name: b.name as string, uid: b.uid as string, attempt: b.attempt, cid: b.cid, time };
+  return { namespace: b.namespace as string, name: b.name as string, uid: b.uid as string, attempt: b.attempt, cid: b.cid, time: Math.min(time, now) };
 }
 
 export function applyCheckpoint(status: AIJobStatus, report: CheckpointReport): ReportVerdict {

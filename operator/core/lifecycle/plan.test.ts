@@ -383,6 +383,31 @@ describe('planReconcile: every preemption signal', () => {
     expect(closed?.gpuSeconds).toBeGreaterThanOrEqual(closed?.billableGpuSeconds ?? Infinity);
   });
 
+  it("never bills past the hub's clock: a checkpoint time ahead of now is read as now", () => {
+    const deadline = T0 + 61_000 + 45_000;
+    const draining = plan(running(), [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline } }), pod(1)]);
+    // A status written before reports were clamped (or a replica's clock) puts the checkpoint 10 min ahead.
+    const ahead = {
+      ...draining.status,
+      attempts: (draining.status.attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 600_000) })),
+    };
+    const gone = plan(ahead, [], { now: T0 + 63_000 });
+    const closed = gone.status.attempts?.[0];
+    // The attempt started at T0, closed at T0+63s: 63 s × 8 GPUs × 2 replicas, not the 600 s the time claims.
+    expect(closed?.billableGpuSeconds).toBe(63 * 8 * 2);
+    expect(closed?.checkpointTime).toBe(iso(T0 + 63_000));
+    // The same from a termination message while the pods are still observed.
+    const message = JSON.stringify({ checkpointCID: CKPT, checkpointTime: iso(T0 + 600_000) });
+    const exited = plan(
+      draining.status,
+      [pod(0, { phase: 'Failed', deleting: true, finishedAt: T0 + 62_000, exit: { code: 143, reason: 'Error', message } })],
+      {
+        now: T0 + 63_000,
+      },
+    );
+    expect(exited.status.attempts?.[0]?.checkpointTime).toBe(iso(T0 + 63_000));
+  });
+
   it('times out replicas that stay Pending past the bind timeout', () => {
     const pending = [pod(0, { phase: 'Pending', nodeName: undefined, startedAt: undefined }), pod(1)];
     expect(plan(scheduled(), pending, { timing: { bindTimeoutMs: 120_000 } }).status.attempts?.[0]?.endTime).toBeUndefined();

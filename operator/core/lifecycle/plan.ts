@@ -149,8 +149,12 @@ export function gpuSecondsOf(pods: readonly ObservedPod[], gpusPerReplica: numbe
   return total;
 }
 
-/** The newest checkpoint the attempt reported: from status (live reports) or a replica's termination message. */
-function latestCheckpoint(attempt: AIJobAttempt, pods: readonly ObservedPod[]): { cid: string; time: number } | undefined {
+/**
+ * The newest checkpoint the attempt reported: from status (live reports) or a replica's termination
+ * message. Its time comes from the replicas, and a preempted attempt is billed up to it: never later
+ * than `now`, the hub's clock.
+ */
+function latestCheckpoint(attempt: AIJobAttempt, pods: readonly ObservedPod[], now: number): { cid: string; time: number } | undefined {
   let best: { cid: string; time: number } | undefined = attempt.checkpointCID
     ? { cid: attempt.checkpointCID, time: Date.parse(attempt.checkpointTime ?? '') || 0 }
     : undefined;
@@ -158,7 +162,7 @@ function latestCheckpoint(attempt: AIJobAttempt, pods: readonly ObservedPod[]): 
     const r = parseTerminationMessage(p.exit?.message, p.finishedAt);
     if (r.checkpointCID && r.checkpointTime !== undefined && (!best || r.checkpointTime > best.time)) best = { cid: r.checkpointCID, time: r.checkpointTime };
   }
-  return best;
+  return best && { cid: best.cid, time: Math.min(best.time, now) };
 }
 
 class PlanBuilder {
@@ -623,7 +627,7 @@ function planAttempt(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, mi
     }
     const message = `all ${job.replicas} replica(s) completed on ${attempt.provider}; output ${outputCID}`;
     // Its last checkpoint too (live reports or the termination message): pinned and in the receipt like any other.
-    const checkpoint = latestCheckpoint(attempt, mine);
+    const checkpoint = latestCheckpoint(attempt, mine, now);
     b.closeAttempt(attempt.index, {
       reason: 'Succeeded',
       message,
@@ -761,7 +765,7 @@ function planPreempted(input: PlanInput, b: PlanBuilder, attempt: AIJobAttempt, 
     mine.length === 0 && lastSeen !== undefined && Number.isFinite(started)
       ? Math.max(0, Math.floor((lastSeen - started) / 1000)) * job.gpusPerReplica * job.replicas
       : gpuSecondsOf(mine, job.gpusPerReplica, now, attempt);
-  const checkpoint = latestCheckpoint(attempt, mine);
+  const checkpoint = latestCheckpoint(attempt, mine, now);
   // Paid up to the last checkpoint only: the work after it is lost and will be redone elsewhere.
   const billable = checkpoint ? billableUntil(attempt, mine, job.gpusPerReplica, job.replicas, checkpoint.time, used) : 0;
   b.closeAttempt(attempt.index, {
