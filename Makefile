@@ -81,7 +81,7 @@ demo: tools-federation ## the main job: federation, operator, a paid job reclaim
 chaos: tools-federation ## chaos scenarios + invariant oracle, repeated FLOTILLA_CHAOS_RUNS times (default 5); make test runs them once
 	FLOTILLA_CHAOS_RUNS=$${FLOTILLA_CHAOS_RUNS:-5} node --experimental-vm-modules node_modules/jest/bin/jest.js test/chaos --selectProjects integration
 
-bench: tools-federation ## run the benchmarks on the local federation (started if needed) and write docs/benchmarks.md (~15 min)
+bench: tools-federation ## run the benchmarks (placement, dispatch vs a raw loop, preemption, gas, scheduler) and write docs/benchmarks.md with the targets beside bench/before.json (~10 min)
 	node federation/cli.ts up
 	node bench/report.ts
 

@@ -377,6 +377,8 @@ export interface FlotillaFigures extends RunFigures {
     failedDelete: number;
     dispatchSeconds: number;
   };
+  /** AIJob writes the hub refused as stale during dispatch (flotilla_aijob_write_conflicts_total); absent in runs before it was counted. */
+  readonly writeConflicts?: number;
   readonly deleteSeconds: number;
   readonly footprint: {
     readonly startRssMiB: number;
@@ -427,6 +429,9 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       (a, b) => a + b,
       0,
     );
+
+  const writeConflictsOf = async (port: number) =>
+    [...sumBy(await scrape(port), 'flotilla_aijob_write_conflicts_total', ['writer']).values()].reduce((a, b) => a + b, 0);
 
   const port = await freePort();
   // The chart's admission webhooks, as a Helm install registers them (scoped to the corner's
@@ -520,6 +525,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const throttleBefore = await throttleOf(port);
     const reconcilesBefore = await reconcilesOf(port);
     const failedBefore = await failedReconcilesOf(port);
+    const conflictsBefore = await writeConflictsOf(port);
     const reconcileSecondsBefore = await reconcileSecondsOf(port);
     const cpuStart = sampler.samples.at(-1) as ProcSample;
 
@@ -577,6 +583,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
     const throttleAfter = await throttleOf(port);
     const reconcilesDispatch = await reconcilesOf(port);
     const failedDispatch = await failedReconcilesOf(port);
+    const conflictsDispatch = await writeConflictsOf(port);
     const reconcileSecondsDispatch = await reconcileSecondsOf(port);
     const cpuDispatchEnd = sampler.samples.at(-1) as ProcSample;
 
@@ -665,6 +672,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
         failedDelete: failedDelete - failedDispatch,
         dispatchSeconds: (allRunning - Math.min(...starts.values())) / 1000,
       },
+      writeConflicts: conflictsDispatch - conflictsBefore,
       deleteSeconds,
       footprint: {
         startRssMiB: mib(cpuStart.rssKiB),
@@ -772,7 +780,9 @@ function print(r: DispatchReport): void {
     log(
       `variant hub ${v.hub.qps}/${v.hub.burst}: ${v.figures.perSecond.toFixed(1)} jobs/s, p50 ${fmt(v.figures.latencyMs.p50)} ms p99 ${fmt(v.figures.latencyMs.p99)} ms${v.ratio !== undefined ? `, ratio ${v.ratio.toFixed(2)}` : ''}`,
     );
-  log(`placed on: ${JSON.stringify(f.placedOn)}; reconciles: ${JSON.stringify(f.reconciles)}`);
+  log(
+    `placed on: ${JSON.stringify(f.placedOn)}; reconciles: ${JSON.stringify(f.reconciles)}; AIJob writes refused as stale: ${f.writeConflicts ?? 'not counted'}`,
+  );
   log(`footprint: ${JSON.stringify(f.footprint)}`);
 }
 

@@ -5,19 +5,21 @@
 //   node bench/report.ts --only placement,settlement     some steps; the others come from the last run
 //   node bench/report.ts --render             rewrite the doc from the last run's outputs only
 //
-// Each step's raw output is kept in .flotilla/bench/<step>.{json,txt} (git-ignored), so the doc can
-// be re-rendered, and a step re-run, without running the rest. The doc says when each step ran and
-// the load average around it: the machine is shared.
+// Each step's raw output is kept in .flotilla/bench/steps.json (git-ignored), so the doc can be
+// re-rendered, and a step re-run, without running the rest. The doc says when each step ran and the
+// load average around it: the machine is shared. The targets table puts this run's figures
+// (written to .flotilla/bench/figures.json) beside bench/before.json, an earlier run's.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../federation/paths.ts';
 import type { DispatchReport } from './dispatch.ts';
-import { renderReport } from './lib/render.ts';
+import { figuresOf, renderReport } from './lib/render.ts';
 import type { Machine, StepRecord, Steps } from './lib/render.ts';
+import type { TargetFigures } from './lib/targets.ts';
 
-const STEPS = ['placement', 'placementController', 'dispatch', 'preemption', 'settlement'] as const;
+const STEPS = ['placement', 'placementController', 'dispatch', 'preemption', 'settlement', 'scheduler'] as const;
 type Step = (typeof STEPS)[number];
 
 const argv = process.argv.slice(2);
@@ -86,6 +88,12 @@ async function runStep(step: Step): Promise<StepRecord> {
     case 'settlement':
       output = await runNode(['bench/settlement-gas.ts']);
       break;
+    case 'scheduler': {
+      const file = join(outDir, 'scheduler-run.json');
+      const printed = await runNode(['bench/scheduler.ts', '--json', file]);
+      output = JSON.stringify({ report: JSON.parse(readFileSync(file, 'utf8')) as unknown, printed });
+      break;
+    }
   }
   return { step, started, seconds: (Date.now() - t0) / 1000, loadBefore, loadAfter: load(), output };
 }
@@ -133,12 +141,14 @@ async function main(): Promise<void> {
       failures.push(`${step}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const doc = renderReport({
-    machine: machine(),
-    generated: new Date().toISOString(),
-    steps: records as Steps,
-    dispatch: records.dispatch ? (JSON.parse(records.dispatch.output) as DispatchReport) : undefined,
-  });
+  const generated = new Date().toISOString();
+  const dispatch = records.dispatch ? (JSON.parse(records.dispatch.output) as DispatchReport) : undefined;
+  const now = figuresOf(records as Steps, dispatch, `${generated.replace('T', ' ').slice(0, 16)} UTC`);
+  // The next run's "before", once committed as bench/before.json.
+  writeFileSync(join(outDir, 'figures.json'), `${JSON.stringify(now, null, 2)}\n`);
+  const beforeFile = join(repoRoot, 'bench', 'before.json');
+  const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, 'utf8')) as TargetFigures) : undefined;
+  const doc = renderReport({ machine: machine(), generated, steps: records as Steps, dispatch, now, before });
   writeFileSync(join(repoRoot, 'docs', 'benchmarks.md'), doc);
   process.stdout.write(
     `\nwrote docs/benchmarks.md${failures.length > 0 ? ` — steps that failed (their last good output, if any, was kept):\n  ${failures.join('\n  ')}` : ''}\n`,

@@ -1,0 +1,114 @@
+// The targets table of docs/benchmarks.md: figures read from the steps' outputs, verdicts computed
+// from them, the "before" column from an earlier run's figures.
+import { describe, expect, it } from '@jest/globals';
+import type { DispatchReport } from '../dispatch.ts';
+import { missedTargets, targetFigures, targetTable } from './targets.ts';
+import type { SchedulerReport, TargetFigures } from './targets.ts';
+
+const latency = (p99: number) => ({ n: 500, p50: p99 / 2, p95: p99 * 0.9, p99, max: p99, mean: p99 / 2 });
+// Only the fields the targets read.
+const dispatch = {
+  corner: { clusters: ['provider-a', 'provider-b'] },
+  ratio: 0.47,
+  baseline: { perSecond: 77.2, latencyMs: latency(6_400) },
+  flotilla: {
+    perSecond: 36.6,
+    latencyMs: latency(13_300),
+    loadBefore: [3.4, 2, 1],
+    closedAttempts: { 'Preempted: BindTimeout': 2, 'Preempted: NodeLost': 1 },
+    // Requests to a provider outside the corner are not the job's.
+    dispatchRequests: { 'hub/PATCH': 2.1, 'hub/POST': 0.2, 'hub (events)/POST': 0.11, 'provider-a/POST': 0.5, 'provider-b/POST': 0.5, 'elsewhere/GET': 9 },
+    footprint: { restRssMiB: 282 },
+  },
+} as unknown as DispatchReport;
+const waiting = (pending: number, heartbeatMs: number, freeingMs: number) => ({
+  pending,
+  heartbeatMs,
+  heartbeatSearches: 0,
+  freeingMs,
+  freeingSearches: 4,
+  restCpuShare: 0.002,
+});
+const scheduler: SchedulerReport = {
+  options: { providers: 100, nodes: 1000, jobs: 2000 },
+  decisions: { scheduler: latency(0.8), baseline: latency(40) },
+  burst: { decisions: latency(1.2) },
+  waiting: [waiting(500, 0.1, 8), waiting(5000, 0.12, 12)],
+};
+const preemption = 'detection  p50  400 ms   p95  900 ms   max  950 ms   (n=50)\nrecovery   p50  1500 ms   p95  2300 ms   max  2500 ms   (n=50)';
+const settlement = '| settle | warm | 1 | 51,238 |\n| settleBatch(50) | warm | 1 | 19,005 |';
+
+const now = targetFigures({
+  run: 'now',
+  dispatch,
+  scheduler,
+  preemption,
+  settlement,
+  placement: { results: [{ totalNodes: 100_000, p99Us: 349 }] },
+  load: { preemption: 1.5, scheduler: 0.5 },
+});
+const row = (table: string[][], what: string) => table.find((r) => r[0]?.startsWith(what));
+
+describe('bench targets', () => {
+  it("reads each figure from its step's output", () => {
+    expect(now).toMatchObject({
+      ratio: 0.47,
+      bindTimeouts: 2,
+      requestsPerJob: expect.closeTo(3.41, 6),
+      eventWritesPerJob: 0.11,
+      detectionP95Ms: 900,
+      recoveryP95Ms: 2300,
+      gasSingle: 51238,
+      gasBatch50: 19005,
+      placementP99Ms: 0.349,
+      decisionP99Ms: 0.8,
+      burstDecisionP99Ms: 1.2,
+      // Flotilla's own start, not the step's.
+      load: { dispatch: 3.4, preemption: 1.5, scheduler: 0.5 },
+    });
+  });
+
+  it('judges each target from the figures, and says which were not measured', () => {
+    const table = targetTable(now, undefined);
+    expect(row(table, 'dispatch')?.[4]).toBe('missed');
+    expect(row(table, 'apply → pod bound p99')?.[3]).toBe('13.3 s (raw 6.4 s: 2.1×) · load 3.4');
+    expect(row(table, 'apply → pod bound p99')?.[4]).toBe('missed');
+    expect(row(table, 'BindTimeouts')?.[4]).toBe('missed');
+    expect(row(table, 'API requests')?.[4]).toBe('met');
+    expect(row(table, 'Event writes')?.[4]).toBe('met');
+    // 282 MiB is 296 MB.
+    expect(row(table, 'operator RSS')?.[3]).toBe('282 MiB (296 MB) · load 3.4');
+    expect(row(table, 'operator RSS')?.[4]).toBe('met');
+    expect(row(table, '50 jobs evicted at once: detection')?.[4]).toBe('met');
+    expect(row(table, '50 jobs evicted at once: recovery')?.[4]).toBe('missed');
+    // Both decision figures must be under 1 ms: the burst's 1.2 misses.
+    expect(row(table, 'placement decision p99')?.[4]).toBe('missed');
+    expect(row(table, 'gas')?.[4]).toBe('met');
+    expect(row(table, 'dispatch')?.[2]).toBe('—');
+    const bare = targetTable(targetFigures({ run: 'bare', load: {} }), undefined);
+    expect(row(bare, 'dispatch')?.slice(3)).toEqual(['not measured', '—']);
+  });
+
+  it('reads a node event as O(changed nodes) only when neither its searches nor its CPU grow with the queue', () => {
+    expect(row(targetTable(now, undefined), 'cost of one provider node event')?.[4]).toBe('met');
+    // Sublinear is not enough: 3.2× the CPU for 10× the queue.
+    const growing = { ...now, waiting: [waiting(500, 0.1, 5.1), waiting(5000, 0.1, 16.5)] };
+    expect(row(targetTable(growing, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+    const linear = { ...now, waiting: [waiting(500, 0.1, 2), waiting(5000, 1.0, 20)] };
+    expect(row(targetTable(linear, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+    const searching = { ...now, waiting: [waiting(500, 0.1, 8), { ...waiting(5000, 0.1, 8), freeingSearches: 40 }] };
+    expect(row(targetTable(searching, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+  });
+
+  it('puts the earlier run beside this one, with its own load', () => {
+    const before: TargetFigures = { run: '2026-11-23', load: { dispatch: 3.91 }, ratio: 0.02, perSecond: 1.6, rawPerSecond: 72.5 };
+    const table = targetTable(now, before);
+    expect(row(table, 'dispatch')?.slice(2, 4)).toEqual(['0.02 (1.6 vs 72.5 per s) · load 3.9', '0.47 (36.6 vs 77.2 per s) · load 3.4']);
+    expect(row(table, 'BindTimeouts')?.[2]).toBe('not measured');
+  });
+
+  it('lists the misses with their figure and target', () => {
+    expect(missedTargets(now)).toContain('50 jobs evicted at once: recovery (replacement bound) p95: 2,300 ms (target ≤ 2 s)');
+    expect(missedTargets(now)).not.toContainEqual(expect.stringContaining('API requests'));
+  });
+});
