@@ -15,7 +15,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../federation/paths.ts';
 import type { DispatchReport } from './dispatch.ts';
-import { figuresOf, renderReport } from './lib/render.ts';
+import { figuresOf, renderReport, runLabel } from './lib/render.ts';
 import type { Machine, StepRecord, Steps } from './lib/render.ts';
 import type { TargetFigures } from './lib/targets.ts';
 
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   }
   const generated = new Date().toISOString();
   const dispatch = records.dispatch ? (JSON.parse(records.dispatch.output) as DispatchReport) : undefined;
-  const now = figuresOf(records as Steps, dispatch, `${generated.replace('T', ' ').slice(0, 16)} UTC`);
+  const now = figuresOf(records as Steps, dispatch, runLabel(records as Steps));
   // The next run's "before", once committed as bench/before.json.
   writeFileSync(join(outDir, 'figures.json'), `${JSON.stringify(now, null, 2)}\n`);
   const beforeFile = join(repoRoot, 'bench', 'before.json');

@@ -3,7 +3,7 @@
 // disagrees with the run it was written from.
 import type { DispatchReport, FlotillaFigures } from '../dispatch.ts';
 import { fmt, markdownTable } from './stats.ts';
-import { missedTargets, targetFigures, targetTable } from './targets.ts';
+import { missedTargets, sumWhere, targetFigures, targetTable } from './targets.ts';
 import type { SchedulerReport, TargetFigures } from './targets.ts';
 
 export interface StepRecord {
@@ -193,15 +193,6 @@ function controllerSection(steps: Steps): string {
     );
   }
   return out.join('\n');
-}
-
-function sumWhere(record: Readonly<Record<string, number>>, keep: (cluster: string, verb: string) => boolean): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(record)) {
-    const [cluster, verb] = k.split('/') as [string, string];
-    if (keep(cluster, verb)) n += v;
-  }
-  return n;
 }
 
 function requestTable(f: FlotillaFigures): string {
@@ -537,6 +528,17 @@ function missesSection(now: TargetFigures, details: readonly string[]): string {
     '  due entries, recording verdicts).',
   );
   return out.join('\n');
+}
+
+/** When the steps ran, first start to last: the targets table's name for this run (re-rendering keeps it). */
+export function runLabel(steps: Steps): string {
+  const starts = Object.values(steps)
+    .map((r) => r.started)
+    .sort();
+  const at = (iso: string | undefined) => (iso ?? '').replace('T', ' ').slice(0, 16);
+  if (starts.length === 0) return 'no steps';
+  const [first, last] = [at(starts[0]), at(starts.at(-1))];
+  return first === last ? `${first} UTC` : `${first} – ${last.slice(first.slice(0, 10) === last.slice(0, 10) ? 11 : 0)} UTC`;
 }
 
 /** This run's figures for the targets table (and, saved by report.ts, the next run's "before"). */

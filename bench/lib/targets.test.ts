@@ -2,6 +2,8 @@
 // from them, the "before" column from an earlier run's figures.
 import { describe, expect, it } from '@jest/globals';
 import type { DispatchReport } from '../dispatch.ts';
+import { runLabel } from './render.ts';
+import type { StepRecord } from './render.ts';
 import { missedTargets, targetFigures, targetTable } from './targets.ts';
 import type { SchedulerReport, TargetFigures } from './targets.ts';
 
@@ -110,5 +112,14 @@ describe('bench targets', () => {
   it('lists the misses with their figure and target', () => {
     expect(missedTargets(now)).toContain('50 jobs evicted at once: recovery (replacement bound) p95: 2,300 ms (target ≤ 2 s)');
     expect(missedTargets(now)).not.toContainEqual(expect.stringContaining('API requests'));
+  });
+
+  it('names a run by when its steps began, so re-rendering it keeps the name', () => {
+    const step = (started: string) => ({ step: 'x', started, seconds: 1, loadBefore: [1], loadAfter: [1], output: '' }) satisfies StepRecord;
+    expect(runLabel({ scheduler: step('2026-12-06T12:04:07.000Z'), dispatch: step('2026-12-06T11:57:09.000Z') })).toBe('2026-12-06 11:57 – 12:04 UTC');
+    expect(runLabel({ dispatch: step('2026-12-06T11:57:09.000Z') })).toBe('2026-12-06 11:57 UTC');
+    expect(runLabel({ dispatch: step('2026-12-05T23:58:00.000Z'), scheduler: step('2026-12-06T00:03:00.000Z') })).toBe(
+      '2026-12-05 23:58 – 2026-12-06 00:03 UTC',
+    );
   });
 });

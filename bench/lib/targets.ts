@@ -69,9 +69,13 @@ export const TARGETS = {
 
 const MIB = 2 ** 20;
 
-function sumWhere(record: Readonly<Record<string, number>>, keep: (cluster: string) => boolean): number {
+/** The sum of a `cluster/verb → per job` record over the keys `keep` accepts. */
+export function sumWhere(record: Readonly<Record<string, number>>, keep: (cluster: string, verb: string) => boolean): number {
   let n = 0;
-  for (const [k, v] of Object.entries(record)) if (keep(k.split('/')[0] as string)) n += v;
+  for (const [k, v] of Object.entries(record)) {
+    const [cluster, verb] = k.split('/') as [string, string];
+    if (keep(cluster, verb)) n += v;
+  }
   return n;
 }
 
