@@ -368,14 +368,19 @@ describe('planReconcile: every preemption signal', () => {
     expect(gone.status.phase).toBe('Rescheduling');
   });
 
-  it('records at least the billed run time when the drained pods left no trace (removed at once with their node)', () => {
-    const deadline = T0 + 61_000 + 45_000;
-    const draining = plan(running(), [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline } }), pod(1)]);
-    // The replicas' checkpoint was reported live (status), then both pods vanished: nothing observed ran.
+  /** A node reclaimed with a deadline, the replicas draining; then a checkpoint reported live (status) at `checkpointAt`. */
+  const drainingWithCheckpoint = (checkpointAt: number) => {
+    const draining = plan(running(), [pod(0, { node: { state: 'Ready', reclaimDeadline: T0 + 61_000 + 45_000 } }), pod(1)]);
     const reported = {
       ...draining.status,
-      attempts: (draining.status.attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 41_000) })),
+      attempts: (draining.status.attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(checkpointAt) })),
     };
+    return { draining, reported };
+  };
+
+  it('records at least the billed run time when the drained pods left no trace (removed at once with their node)', () => {
+    // The replicas' checkpoint was reported live, then both pods vanished: nothing observed ran.
+    const { reported } = drainingWithCheckpoint(T0 + 41_000);
     const gone = plan(reported, [], { now: T0 + 63_000 });
     const closed = gone.status.attempts?.[0];
     expect(closed).toMatchObject({ reason: 'Preempted: NodeReclaimed', checkpointCID: CKPT });
@@ -384,13 +389,8 @@ describe('planReconcile: every preemption signal', () => {
   });
 
   it("never bills past the hub's clock: a checkpoint time ahead of now is read as now", () => {
-    const deadline = T0 + 61_000 + 45_000;
-    const draining = plan(running(), [pod(0, { node: { state: 'Ready', reclaimDeadline: deadline } }), pod(1)]);
     // A status written before reports were clamped (or a replica's clock) puts the checkpoint 10 min ahead.
-    const ahead = {
-      ...draining.status,
-      attempts: (draining.status.attempts ?? []).map((a) => ({ ...a, checkpointCID: CKPT, checkpointTime: iso(T0 + 600_000) })),
-    };
+    const { draining, reported: ahead } = drainingWithCheckpoint(T0 + 600_000);
     const gone = plan(ahead, [], { now: T0 + 63_000 });
     const closed = gone.status.attempts?.[0];
     // The attempt started at T0, closed at T0+63s: 63 s × 8 GPUs × 2 replicas, not the 600 s the time claims.
