@@ -55,6 +55,15 @@ afterAll(async () => {
   await assertFederationHealthy();
 }, 180_000);
 
+// Each run ends with none of its replicas alive, passed or failed: a failed run used to leave its
+// standby leading, and every later run's first replica stood by behind it and failed too.
+afterEach(async () => {
+  for (const op of started.splice(0)) {
+    if (isAlive(op.pid)) process.kill(op.pid, 'SIGCONT');
+    await op.kill();
+  }
+}, 60_000);
+
 const randomInt = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 /** The process state letter from /proc (T: stopped). */
 const procState = (pid: number) => {
@@ -177,10 +186,11 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
       .filter((p) => !before.has(p.pod.metadata?.uid) && p.pod.metadata?.annotations?.['flotilla.dev/fence-epoch'] === String(oldToken))
       .map((p) => `${p.provider}/${p.pod.metadata?.name}`);
     expect(staleAfter).toEqual([]);
-    expect(after.filter((l) => l.msg === 'created remote pods').map((l) => JSON.stringify(l))).toEqual([]);
-    // Nor anything on the hub: every side-effect line says when its request was decided (`sentAt`,
-    // right after the lease check); one decided before the freeze may answer, and log, after the
-    // resume — reported, not a violation. One decided after the resume is.
+    // Nor anything in its log, pods created included: every side-effect line says when its request was
+    // decided (`sentAt`, right after the lease check); one decided before the freeze may answer, and
+    // log, after the resume — reported, not a violation (seen: a create sent 26 ms before the SIGSTOP,
+    // landed at the provider before the fence was raised, logged on the resume). One decided after the
+    // resume is.
     const sideEffects = after.filter((l) => SIDE_EFFECTS.test(l.msg)) as { msg: string; time: string; sentAt?: string }[];
     const answeredLate = sideEffects.filter((l) => (l.sentAt ?? l.time) < resumedAt).map((l) => JSON.stringify(l));
     if (answeredLate.length > 0)
