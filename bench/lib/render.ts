@@ -3,7 +3,7 @@
 // disagrees with the run it was written from.
 import type { DispatchReport, FlotillaFigures } from '../dispatch.ts';
 import { fmt, markdownTable } from './stats.ts';
-import { missedTargets, sumWhere, targetFigures, targetTable } from './targets.ts';
+import { missedTargets, requestsPerJob, sumWhere, targetFigures, targetTable, TARGETS } from './targets.ts';
 import type { SchedulerReport, TargetFigures } from './targets.ts';
 
 export interface StepRecord {
@@ -59,9 +59,9 @@ interface ControllerScenario {
   stormMs: { controller: number; indexed: number };
 }
 
-const MULTIKUEUE_REQUESTS_PER_WORKLOAD = 7.9;
-const RATIO_TARGET = 0.8;
-const P99_TARGET_MS = 5;
+const MULTIKUEUE_REQUESTS_PER_WORKLOAD = TARGETS.multiKueueRequestsPerJob;
+const RATIO_TARGET = TARGETS.ratio;
+const P99_TARGET_MS = TARGETS.placementP99Ms;
 
 const when = (r: StepRecord) =>
   `${r.started.replace('T', ' ').slice(0, 16)} UTC, ${fmt(r.seconds)} s, load average ${r.loadBefore.join(' / ')} before and ${r.loadAfter.join(' / ')} after`;
@@ -291,16 +291,15 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
     '',
   );
 
-  const hubPerJob = sumWhere(f.dispatchRequests, (c) => c === 'hub');
-  const eventsPerJob = sumWhere(f.dispatchRequests, (c) => c === 'hub (events)');
-  const providerPerJob = sumWhere(f.dispatchRequests, (c) => d.corner.clusters.includes(c));
-  const totalPerJob = hubPerJob + eventsPerJob + providerPerJob;
+  const { hub: hubPerJob, events: eventsPerJob, providers: providerPerJob, total: totalPerJob } = requestsPerJob(d);
   const ceiling = d.limits.hub.qps / hubPerJob;
   const rawCeiling = providers * d.limits.provider.qps;
   const writes = Object.entries(f.jobWrites).sort((x, y) => y[1] - x[1]);
   const writesPerJob = writes.reduce((a, [, v]) => a + v, 0);
   const patchPerJob = f.dispatchRequests['hub/PATCH'] ?? 0;
-  const conflicts = Math.max(0, patchPerJob - writesPerJob);
+  // Refused writes: the operator's own count; for runs before it, PATCHes minus the writes a watch
+  // saw (an over-count: a restarted watch misses versions).
+  const conflicts = f.writeConflicts !== undefined ? f.writeConflicts / f.n : Math.max(0, patchPerJob - writesPerJob);
   if (b && d.ratio !== undefined) {
     const met = d.ratio >= RATIO_TARGET;
     out.push(
@@ -371,11 +370,11 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
   );
   const met = totalPerJob < MULTIKUEUE_REQUESTS_PER_WORKLOAD;
   out.push(
-    `* **Apply → Running: ${fmt(totalPerJob, 2)} requests per job** (hub ${fmt(hubPerJob, 2)}, Events ${fmt(eventsPerJob, 2)}, providers ${fmt(providerPerJob, 2)}) against MultiKueue's ~${MULTIKUEUE_REQUESTS_PER_WORKLOAD} per workload: **${met ? `met` : `missed by ${fmt(totalPerJob - MULTIKUEUE_REQUESTS_PER_WORKLOAD, 2)}`}**${met ? '' : `; without the two best-effort Events it is ${fmt(totalPerJob - eventsPerJob, 2)}`}. The whole life of a job here (apply → Running → deleted) is ${fmt(totalPerJob + sumWhere(f.deleteRequests, (c) => c === 'hub' || c === 'hub (events)' || d.corner.clusters.includes(c)), 2)}.`,
+    `* **Apply → Running: ${fmt(totalPerJob, 2)} requests per job** (hub ${fmt(hubPerJob, 2)}, Events ${fmt(eventsPerJob, 2)}, providers ${fmt(providerPerJob, 2)}) against MultiKueue's ~${MULTIKUEUE_REQUESTS_PER_WORKLOAD} per workload: **${met ? `met` : `missed by ${fmt(totalPerJob - MULTIKUEUE_REQUESTS_PER_WORKLOAD, 2)}`}**${met ? '' : `; without the two best-effort Events it is ${fmt(totalPerJob - eventsPerJob, 2)}`}. The whole life of a job here (apply → Running → deleted) is ${fmt(totalPerJob + requestsPerJob(d, f.deleteRequests).total, 2)}.`,
   );
   if (!met)
     misses.push(
-      `API requests per job ${fmt(totalPerJob, 2)} ≥ MultiKueue's ${MULTIKUEUE_REQUESTS_PER_WORKLOAD}: ${fmt(eventsPerJob, 2)} Events, ${fmt(writesPerJob, 2)} writes to the AIJob, and ${fmt(conflicts, 2)} conflicting PATCHes retried.`,
+      `API requests per job ${fmt(totalPerJob, 2)} ≥ MultiKueue's ${MULTIKUEUE_REQUESTS_PER_WORKLOAD}: ${fmt(eventsPerJob, 2)} Events, ${fmt(writesPerJob, 2)} writes to the AIJob, and ${fmt(conflicts, 2)} writes refused as stale and sent again.`,
     );
   out.push(
     '',
