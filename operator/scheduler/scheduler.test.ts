@@ -6,7 +6,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { aJob, gpuNode, gpuProvider, H100, L4 } from '../../test/support/placement-fixtures.ts';
 import { LABEL_ATTEMPT, LABEL_JOB_UID } from '../api/group.ts';
 import type { QueueEntry } from '../core/scheduling/queue.ts';
-import type { ProviderSnapshot } from '../core/placement/types.ts';
+import type { JobDemand, ProviderSnapshot } from '../core/placement/types.ts';
 import { MemoryRegistry } from '../../test/support/memory-registry.ts';
 import { installMetrics, uninstallMetrics } from '../telemetry/metrics.ts';
 import { Scheduler } from './scheduler.ts';
@@ -116,6 +116,28 @@ describe('Scheduler', () => {
     await settle();
     expect(woken).toEqual(['ns/a']);
     expect(outcome(scheduler.request(entry('ns/a'), 'uid-a'))).toBe('Placed/p');
+  });
+
+  it('a freed GPU with 3,000 jobs waiting looks at the jobs it decides, not the queue; only the one placed is woken', async () => {
+    const { registry, scheduler, woken } = setup([provider('p', 8, 0)]);
+    stop = () => scheduler.stop();
+    const shapes = [1, 2, 4].map((gpus) => aJob().products(H100).gpus(gpus).build());
+    const job = (i: number) => entry(`ns/j${i}`, { createdAt: Date.UTC(2026, 0, 1) + i, demand: shapes[i % 3] as JobDemand });
+    for (let i = 0; i < 3_000; i++) scheduler.request(job(i), `uid-${i}`);
+    // Arrivals join their group's standing verdict: three searches for the whole queue, one per shape.
+    expect(scheduler.stats.searches).toBe(3);
+    const visited = scheduler.stats.visited;
+    registry.snaps.set('p', provider('p', 8, 1));
+    registry.emit({ kind: 'node', provider: 'p', type: 'update', node: { metadata: { name: 'p-0' } } });
+    await settle();
+    // The 1-GPU group's first job placed, then its next one and the other two groups' first fail.
+    expect(scheduler.stats.visited - visited).toBe(4);
+    expect(woken).toEqual(['ns/j0']);
+    expect(scheduler.sizes()).toEqual({ waiting: 2_999, reserved: 1 });
+    // The rest of the 1-GPU group still shares its verdict: a re-ask is a lookup.
+    const searches = scheduler.stats.searches;
+    expect(outcome(scheduler.request(job(2_997), 'uid-2997'))).toBe('Unschedulable');
+    expect(scheduler.stats.searches).toBe(searches);
   });
 
   it('counts one placement decision per search, not one per waiting job that shared its verdict', async () => {

@@ -7,16 +7,29 @@
 //   reservations a placement holds its capacity from the moment it is decided until the provider
 //                shows every replica of that attempt bound (or gone, or the attempt closed) — no TTL.
 //                Taken out of the kept snapshots, so every later decision sees the capacity gone
-//   queue        waiting jobs, decided in order (core/scheduling/queue.ts) once per change in what
-//                they could fit into: a job that did not fit is not searched again until a provider
-//                could fit more than before (capacityGrew: a reservation released, a node freed or
-//                added, a provider's facts changed), or RETRY_MS passed (cool-downs expire)
+//   queue        waiting jobs, kept in groups (one namespace, one shape, in queue order) and decided
+//                in order (core/scheduling/queue.ts) once per change in what they could fit into: a
+//                group that did not fit is not searched again until a provider could fit more than
+//                before (capacityGrew: a reservation released, a node freed or added, a provider's
+//                facts changed), or RETRY_MS passed (cool-downs expire). A verdict is kept per group,
+//                so a cycle's bookkeeping grows with the groups and the placements, not the queue
 //   cycle        synchronous when the controller asks (a new job is decided in the reconcile that
 //                asks, a preempted job's replacement in the pass that closes its attempt: one write);
 //                after provider events, one debounced cycle for everything they changed. Jobs whose
 //                verdict came from a cycle they did not ask for are woken (onVerdict)
 import type { Logger } from '../log.ts';
-import { compareEntries, DEFAULT_HOLD, emptied, gangGpus, headHold, scheduleCycle, shapeOf } from '../core/scheduling/queue.ts';
+import {
+  compareEntries,
+  DEFAULT_HOLD,
+  emptied,
+  gangGpus,
+  groupIdOf,
+  headHold,
+  insertOrdered,
+  removeOrdered,
+  scheduleCycle,
+  shapeOf,
+} from '../core/scheduling/queue.ts';
 import type { HoldPolicy, HoldState, QueueEntry, QueueVerdict } from '../core/scheduling/queue.ts';
 import { capacityGrew } from '../core/placement/growth.ts';
 import { indexProviders, withProviderSnapshot, withoutProvider } from '../core/placement/provider-index.ts';
@@ -51,7 +64,16 @@ export interface SchedulerOptions {
 
 interface Waiting {
   entry: QueueEntry;
-  uid: string;
+  readonly uid: string;
+  readonly group: Group;
+}
+
+/** Waiting jobs of one namespace and shape: one verdict for all, from the last search of the group. */
+interface Group {
+  readonly id: string;
+  readonly shape: string;
+  /** In queue order. */
+  readonly members: QueueEntry[];
   verdict?: QueueVerdict;
   generation?: number;
   triedAt?: number;
@@ -77,6 +99,8 @@ export type ScheduleAnswer = { readonly verdict: QueueVerdict } | { readonly wai
 export interface SchedulerStats {
   cycles: number;
   searches: number;
+  /** Waiting jobs the cycles looked at (placed, or first of a group not placed): grows with decisions, not with the queue. */
+  visited: number;
   providerRebuilds: number;
   released: number;
 }
@@ -85,7 +109,7 @@ const isBound = (pod: { spec?: { nodeName?: string }; status?: { phase?: string 
   Boolean(pod.spec?.nodeName) || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 
 export class Scheduler {
-  readonly stats: SchedulerStats = { cycles: 0, searches: 0, providerRebuilds: 0, released: 0 };
+  readonly stats: SchedulerStats = { cycles: 0, searches: 0, visited: 0, providerRebuilds: 0, released: 0 };
   private readonly opts: SchedulerOptions;
   private readonly now: () => number;
   /** Per provider: the registry's snapshot, and the same with every reservation there taken out. */
@@ -97,6 +121,7 @@ export class Scheduler {
   /** Bumped whenever a provider may fit more than before: waiting jobs are searched again. */
   private generation = 0;
   private readonly waiting = new Map<string, Waiting>();
+  private readonly groups = new Map<string, Group>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly keyByUid = new Map<string, string>();
   private holdState: HoldState = {};
@@ -132,12 +157,13 @@ export class Scheduler {
    * it yet (its cache is behind its own write).
    */
   request(entry: QueueEntry, uid: string): ScheduleAnswer {
+    const shape = shapeOf(entry.demand);
     const held = this.reservations.get(entry.key);
     if (held) {
       if (held.taken && held.attempt >= entry.attempt) return { wait: `attempt ${held.attempt} was placed; waiting for the cache to show it` };
-      if (!held.taken && held.attempt === entry.attempt && shapeOf(held.demand) === shapeOf(entry.demand)) {
+      if (!held.taken && held.attempt === entry.attempt && shapeOf(held.demand) === shape) {
         held.taken = true;
-        this.waiting.delete(entry.key);
+        this.leave(entry.key);
         return { verdict: held.decision };
       }
       this.release(entry.key);
@@ -145,16 +171,22 @@ export class Scheduler {
     const before = this.waiting.get(entry.key);
     const same =
       before !== undefined &&
-      shapeOf(before.entry.demand) === shapeOf(entry.demand) &&
+      before.group.shape === shape &&
       before.entry.priority === entry.priority &&
-      before.entry.attempt === entry.attempt;
-    // Nothing it could fit into changed since its last search: the verdict stands (a queue of
-    // thousands re-asking on their requeue costs a lookup each, not a search).
-    if (same && before.verdict && before.generation === this.generation && this.dirty.size === 0 && this.now() - (before.triedAt ?? 0) < RETRY_MS) {
-      return { verdict: before.verdict };
+      before.entry.attempt === entry.attempt &&
+      before.entry.recovery === entry.recovery;
+    // Nothing it could fit into changed since its group's last search: the verdict stands (a queue
+    // of thousands re-asking on their requeue costs a lookup each, not a search).
+    if (same && before.group.verdict && this.current(before.group) && this.dirty.size === 0) return { verdict: before.group.verdict };
+    if (same) {
+      // Same place in the queue (the fields that order it are the same): only the object is new.
+      removeOrdered(before.group.members, before.entry);
+      insertOrdered(before.group.members, entry);
+      before.entry = entry;
+    } else {
+      this.leave(entry.key);
+      this.join(entry, uid, shape);
     }
-    if (same) before.entry = entry;
-    else this.waiting.set(entry.key, { entry, uid });
     this.keyByUid.set(uid, entry.key);
     this.cycle(entry.key);
     const placed = this.reservations.get(entry.key);
@@ -162,7 +194,7 @@ export class Scheduler {
       placed.taken = true;
       return { verdict: placed.decision };
     }
-    const verdict = this.waiting.get(entry.key)?.verdict;
+    const verdict = this.waiting.get(entry.key)?.group.verdict;
     return verdict ? { verdict } : { wait: 'not decided yet' };
   }
 
@@ -236,7 +268,34 @@ export class Scheduler {
     const uid = this.waiting.get(key)?.uid ?? this.reservations.get(key)?.uid;
     if (uid !== undefined) this.keyByUid.delete(uid);
     this.release(key);
-    if (this.waiting.delete(key) && this.holdState.head?.key === key) this.holdState = {};
+    this.leave(key);
+  }
+
+  /** Adds a job to the waiting, in its group (made if it is the first of its namespace and shape). */
+  private join(entry: QueueEntry, uid: string, shape: string): void {
+    const id = groupIdOf(entry.namespace, shape);
+    let group = this.groups.get(id);
+    if (!group) {
+      group = { id, shape, members: [] };
+      this.groups.set(id, group);
+    }
+    insertOrdered(group.members, entry);
+    this.waiting.set(entry.key, { entry, uid, group });
+  }
+
+  /** Takes a job out of the waiting (placed, forgotten, or asking something else now). */
+  private leave(key: string): void {
+    const w = this.waiting.get(key);
+    if (!w) return;
+    this.waiting.delete(key);
+    removeOrdered(w.group.members, w.entry);
+    if (w.group.members.length === 0) this.groups.delete(w.group.id);
+    if (this.holdState.head?.key === key) this.holdState = {};
+  }
+
+  /** The group's verdict was reached with what it could fit into now, and not so long ago that a cool-down may have ended. */
+  private current(group: Group): boolean {
+    return group.generation === this.generation && this.now() - (group.triedAt ?? 0) < RETRY_MS;
   }
 
   /** The providers as the last cycle saw them, without reservations (for callers that need their facts, not their capacity). */
@@ -341,35 +400,37 @@ export class Scheduler {
     }
   }
 
-  /** Decides every waiting job that is due, in queue order; wakes those decided for a cycle they did not ask for. */
+  /** Decides every group that is due, in queue order; wakes the jobs decided for a cycle they did not ask for. */
   private cycle(asking?: string): void {
     this.refresh();
     const now = this.now();
-    // One pass over the waiting jobs (each request runs a cycle): the head of the queue, and the
-    // entries due — undecided, decided before capacity last grew, retried, or asking.
+    // One pass over the groups (each request runs a cycle): the head of the queue (the least of the
+    // groups' first jobs), and the groups due — never decided, or decided before capacity last grew
+    // or RETRY_MS ago. A job asking joins its group's verdict when that verdict is current.
     let head: QueueEntry | undefined;
-    let headDue = false;
-    const entries: QueueEntry[] = [];
-    for (const w of this.waiting.values()) {
-      const isDue = w.verdict === undefined || w.generation !== this.generation || now - (w.triedAt ?? 0) >= RETRY_MS || w.entry.key === asking;
-      if (isDue) entries.push(w.entry);
-      if (!head || compareEntries(w.entry, head) < 0) {
-        head = w.entry;
-        headDue = isDue;
+    let headGroup: Group | undefined;
+    const due: Group[] = [];
+    for (const group of this.groups.values()) {
+      const first = group.members[0];
+      if (!first) continue;
+      if (!group.verdict || !this.current(group)) due.push(group);
+      if (!head || compareEntries(first, head) < 0) {
+        head = first;
+        headGroup = group;
       }
     }
     const hold = headHold(head ? [head] : [], this.holdState, now, this.opts.hold ?? DEFAULT_HOLD);
     this.holdState = hold.state;
-    if (hold.holds && head && !headDue) entries.push(head);
-    if (entries.length === 0) return;
+    // The head decides first whenever it holds (its group added when it was not due).
+    if (hold.holds && headGroup && !due.includes(headGroup)) due.push(headGroup);
+    if (due.length === 0) return;
     const started = performance.now();
     const result = scheduleCycle({
-      entries,
+      groups: due.map((g) => ({ id: g.id, shape: g.shape, entries: g.members })),
       snapshots: this.reserved,
       index: this.index,
-      usage: this.usage(entries),
+      usage: this.usage(due),
       quotaOf: this.opts.quotaOf ?? (() => undefined),
-      // The head is among the entries whenever it holds (pushed above when it was not due).
       headHolds: hold.holds,
       ...(hold.holds ? { capacity: indexProviders([...this.raw.values()].map(emptied)) } : {}),
       now,
@@ -377,42 +438,43 @@ export class Scheduler {
     const perSearch = (performance.now() - started) / 1000 / Math.max(1, result.decided.length);
     this.stats.cycles += 1;
     this.stats.searches += result.decided.length;
+    this.stats.visited += result.visited;
     for (const [name, snapshot] of result.snapshots) this.reserved.set(name, snapshot);
     this.index = result.index;
     // One observation per search: a verdict shared from a shape that failed earlier in the cycle was
     // not decided (recorded per verdict, one GPU freed with 5,000 jobs waiting counted 5,000 decisions).
     for (const outcome of result.decided) recordPlacementDecision(perSearch, outcome);
-    for (const [key, verdict] of result.verdicts) {
+    for (const [key, verdict] of result.placed) {
       const w = this.waiting.get(key) as Waiting;
-      if (verdict.outcome === 'Placed') {
-        this.reservations.set(key, {
-          key,
-          uid: w.uid,
-          namespace: w.entry.namespace,
-          attempt: w.entry.attempt,
-          decision: held(verdict),
-          demand: w.entry.demand,
-          replicas: verdict.placement.assignments.length,
-          taken: false,
-          bound: new Set(),
-        });
-        this.waiting.delete(key);
-        if (this.holdState.head?.key === key) this.holdState = {};
-        if (key !== asking) this.opts.onVerdict(key);
-        continue;
-      }
-      const changed = !w.verdict || w.verdict.outcome !== verdict.outcome || reasonOf(w.verdict) !== reasonOf(verdict);
-      w.verdict = verdict;
-      w.generation = this.generation;
-      w.triedAt = now;
-      if (changed && key !== asking) this.opts.onVerdict(key);
+      this.reservations.set(key, {
+        key,
+        uid: w.uid,
+        namespace: w.entry.namespace,
+        attempt: w.entry.attempt,
+        decision: held(verdict),
+        demand: w.entry.demand,
+        replicas: verdict.placement.assignments.length,
+        taken: false,
+        bound: new Set(),
+      });
+      this.leave(key);
+      if (key !== asking) this.opts.onVerdict(key);
+    }
+    for (const [id, verdict] of result.failed) {
+      const group = this.groups.get(id) as Group;
+      const changed = !group.verdict || group.verdict.outcome !== verdict.outcome || reasonOf(group.verdict) !== reasonOf(verdict);
+      group.verdict = verdict;
+      group.generation = this.generation;
+      group.triedAt = now;
+      // Only a verdict that says something new wakes the group's jobs (each writes its condition).
+      if (changed) for (const member of group.members) if (member.key !== asking) this.opts.onVerdict(member.key);
     }
   }
 
   /** GPUs each namespace holds: open attempts (the controller's cache) and offers not yet taken. Only asked when a quota applies. */
-  private usage(entries: readonly QueueEntry[]): ReadonlyMap<string, number> {
+  private usage(groups: readonly Group[]): ReadonlyMap<string, number> {
     const quotaOf = this.opts.quotaOf;
-    if (!quotaOf || !entries.some((e) => quotaOf(e.namespace) !== undefined)) return new Map();
+    if (!quotaOf || !groups.some((g) => g.members[0] !== undefined && quotaOf(g.members[0].namespace) !== undefined)) return new Map();
     const usage = new Map(this.opts.heldByNamespace?.() ?? []);
     for (const r of this.reservations.values()) {
       if (!r.taken) usage.set(r.namespace, (usage.get(r.namespace) ?? 0) + gangGpus(r.demand));

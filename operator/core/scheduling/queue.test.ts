@@ -1,8 +1,8 @@
 import { aJob, gpuNode, gpuProvider, H100 } from '../../../test/support/placement-fixtures.ts';
 import { indexProviders } from '../placement/provider-index.ts';
 import type { ProviderSnapshot } from '../placement/types.ts';
-import { clampPriority, compareEntries, emptied, headHold, scheduleCycle } from './queue.ts';
-import type { CycleInput, QueueEntry, QueueVerdict } from './queue.ts';
+import { clampPriority, compareEntries, emptied, groupIdOf, headHold, insertOrdered, removeOrdered, scheduleCycle, shapeOf } from './queue.ts';
+import type { CycleInput, QueueEntry, QueueGroup, QueueVerdict } from './queue.ts';
 
 const now = Date.UTC(2026, 11, 5);
 
@@ -27,9 +27,24 @@ function provider(name: string, nodes: number, free: number): ProviderSnapshot {
   return b.build();
 }
 
+/** The waiting jobs grouped as the scheduler keeps them (namespace and shape, queue order). */
+function grouped(entries: readonly QueueEntry[]): QueueGroup[] {
+  const groups = new Map<string, QueueGroup & { entries: QueueEntry[] }>();
+  for (const e of entries) {
+    const shape = shapeOf(e.demand);
+    const id = groupIdOf(e.namespace, shape);
+    const group = groups.get(id) ?? { id, shape, entries: [] };
+    insertOrdered(group.entries, e);
+    groups.set(id, group);
+  }
+  return [...groups.values()];
+}
+
+/** One cycle over the entries, and each entry's verdict: its placement, or its group's shared verdict. */
 function cycle(entries: QueueEntry[], providers: ProviderSnapshot[], over: Partial<CycleInput> = {}) {
-  return scheduleCycle({
-    entries,
+  const groups = grouped(entries);
+  const result = scheduleCycle({
+    groups,
     snapshots: new Map(providers.map((p) => [p.name, p])),
     index: indexProviders(providers),
     usage: new Map(),
@@ -38,6 +53,9 @@ function cycle(entries: QueueEntry[], providers: ProviderSnapshot[], over: Parti
     now,
     ...over,
   });
+  const verdicts = new Map<string, QueueVerdict>();
+  for (const g of groups) for (const e of g.entries) verdicts.set(e.key, result.placed.get(e.key) ?? (result.failed.get(g.id) as QueueVerdict));
+  return { ...result, verdicts };
 }
 
 const outcome = (v: QueueVerdict | undefined) => (v === undefined ? 'none' : v.outcome === 'Queued' ? `Queued/${v.reason}` : v.outcome);
@@ -86,6 +104,39 @@ describe('a cycle', () => {
     const result = cycle(jobs, [provider('p', 3, 4)]);
     expect(result.decided).toHaveLength(1);
     expect([...result.verdicts.values()].every((v) => v.outcome === 'Unschedulable')).toBe(true);
+  });
+
+  it('reads a group only up to its first job that does not fit: 5,000 waiting, one GPU free, two jobs looked at', () => {
+    const jobs = Array.from({ length: 5_000 }, (_, i) => entry(`a/j${i}`, { createdAt: now + i }));
+    const result = cycle(jobs, [provider('p', 1, 1)]);
+    expect(result.visited).toBe(2);
+    expect(result.decided).toEqual(['Placed', 'Unschedulable']);
+    expect([...result.placed.keys()]).toEqual(['a/j0']);
+    expect(outcome(result.verdicts.get('a/j4999'))).toBe('Unschedulable');
+  });
+
+  it('keeps queue order across groups: the merge of their heads, not one group after another', () => {
+    // Four GPUs free, five asked, in two shapes and two namespaces: the first three in queue order get them.
+    const jobs = [
+      entry('a/one-late', { createdAt: now + 3 }),
+      entry('b/one-first', { createdAt: now }),
+      entry('a/two-second', { gpus: 2, createdAt: now + 1 }),
+      entry('b/one-third', { createdAt: now + 2, priority: -1 }),
+    ];
+    const result = cycle(jobs, [provider('p', 1, 4)]);
+    expect(Object.fromEntries([...result.verdicts].map(([k, v]) => [k, outcome(v)]))).toEqual({
+      'b/one-first': 'Placed',
+      'a/two-second': 'Placed',
+      'a/one-late': 'Placed',
+      'b/one-third': 'Unschedulable',
+    });
+  });
+
+  it("shares a failed shape's verdict with another namespace's group without searching again", () => {
+    const jobs = [entry('a/big', { gpus: 8 }), entry('b/big', { gpus: 8 }), entry('c/big', { gpus: 8 })];
+    const result = cycle(jobs, [provider('p', 2, 4)]);
+    expect(result.decided).toEqual(['Unschedulable']);
+    expect(result.failed.size).toBe(3);
   });
 
   it('lets a small job backfill past a gang that does not fit (no head hold)', () => {
@@ -163,5 +214,18 @@ describe('a big gang at the head of the queue', () => {
     const entries = [entry('a/huge', { replicas: 4, gpus: 8 }), entry('a/one')];
     const result = cycle(entries, providers, { headHolds: true, capacity: indexProviders(providers.map(emptied)) });
     expect(outcome(result.verdicts.get('a/one'))).toBe('Placed');
+  });
+});
+
+describe('a list kept in queue order', () => {
+  it('inserts where the order says and removes by key among equals', () => {
+    const list: QueueEntry[] = [];
+    for (const e of [entry('a/c'), entry('a/a'), entry('a/hi', { priority: 3 }), entry('a/b'), entry('a/r', { recovery: true })]) insertOrdered(list, e);
+    expect(list.map((e) => e.key)).toEqual(['a/r', 'a/hi', 'a/a', 'a/b', 'a/c']);
+    expect(removeOrdered(list, entry('a/b'))).toBe(true);
+    expect(removeOrdered(list, entry('a/b'))).toBe(false);
+    // The same key ordered elsewhere (another priority) is not the entry kept: nothing removed.
+    expect(removeOrdered(list, entry('a/hi'))).toBe(false);
+    expect(list.map((e) => e.key)).toEqual(['a/r', 'a/hi', 'a/a', 'a/c']);
   });
 });
