@@ -92,6 +92,25 @@ describe('bench targets', () => {
     expect(row(targetTable(linear, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
     const searching = { ...now, waiting: [waiting(500, 0.1, 8), { ...waiting(5000, 0.1, 8), freeingSearches: 40 }] };
     expect(row(targetTable(searching, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+    // The jobs looked at per event are part of it, where the run counted them.
+    const walking = {
+      ...now,
+      waiting: [
+        { ...waiting(500, 0.1, 8), freeingVisited: 4 },
+        { ...waiting(5000, 0.1, 8), freeingVisited: 5000 },
+      ],
+    };
+    expect(row(targetTable(walking, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+    const looking = {
+      ...now,
+      waiting: [
+        { ...waiting(500, 0.1, 8), freeingVisited: 4 },
+        { ...waiting(5000, 0.1, 8), freeingVisited: 4 },
+      ],
+    };
+    expect(row(targetTable(looking, undefined), 'cost of one provider node event')).toEqual(
+      expect.arrayContaining([expect.stringContaining('4 jobs looked at'), 'met']),
+    );
   });
 
   it('puts the earlier run beside this one, with its own load', () => {

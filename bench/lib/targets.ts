@@ -17,6 +17,8 @@ export interface SchedulerReport {
     readonly heartbeatSearches: number;
     readonly freeingMs: number;
     readonly freeingSearches: number;
+    /** Waiting jobs the scheduler looked at per freeing event (absent in runs before 2026-12-06 14:50). */
+    readonly freeingVisited?: number;
     readonly restCpuShare: number;
   }>;
 }
@@ -139,6 +141,7 @@ export function targetFigures(i: FigureInputs): TargetFigures {
         heartbeatSearches: w.heartbeatSearches,
         freeingMs: w.freeingMs,
         freeingSearches: w.freeingSearches,
+        ...(w.freeingVisited !== undefined ? { freeingVisited: w.freeingVisited } : {}),
         restCpuShare: w.restCpuShare,
       })),
     });
@@ -267,7 +270,8 @@ export const TARGET_ROWS: readonly Target[] = [
   },
   {
     // "O(changed nodes), not O(waiting jobs)": the searches one event causes do not grow with the
-    // queue, and neither does its CPU (within 2×, for noise) — growing slower than the queue is not enough.
+    // queue, nor the waiting jobs looked at, nor its CPU (within 2×, for noise) — growing slower than
+    // the queue is not enough.
     what: 'cost of one provider node event (a heartbeat; one GPU freed): small / large queue',
     target: 'O(changed nodes), not O(waiting jobs)',
     step: 'scheduler',
@@ -275,13 +279,17 @@ export const TARGET_ROWS: readonly Target[] = [
       const q = queueEnds(f);
       if (!q) return undefined;
       const cell = (w: typeof q.small) =>
-        `${fmt(w.heartbeatMs, 2)} ms, ${w.heartbeatSearches} searches; ${fmt(w.freeingMs, 1)} ms, ${w.freeingSearches} searches`;
+        `${fmt(w.heartbeatMs, 2)} ms, ${w.heartbeatSearches} searches; ${fmt(w.freeingMs, 1)} ms, ${w.freeingSearches} searches` +
+        (w.freeingVisited !== undefined ? `, ${fmt(w.freeingVisited)} jobs looked at` : '');
       return `${fmt(q.small.pending)} waiting: ${cell(q.small)} · ${fmt(q.large.pending)}: ${cell(q.large)}`;
     },
     met: (f) => {
       const q = queueEnds(f);
       if (!q) return undefined;
-      const sameSearches = q.large.heartbeatSearches === q.small.heartbeatSearches && q.large.freeingSearches === q.small.freeingSearches;
+      const sameSearches =
+        q.large.heartbeatSearches === q.small.heartbeatSearches &&
+        q.large.freeingSearches === q.small.freeingSearches &&
+        q.large.freeingVisited === q.small.freeingVisited;
       const cpuGrowth = Math.max(q.large.heartbeatMs / Math.max(q.small.heartbeatMs, 0.01), q.large.freeingMs / Math.max(q.small.freeingMs, 0.01));
       return sameSearches && cpuGrowth <= 2;
     },
