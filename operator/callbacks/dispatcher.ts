@@ -304,18 +304,13 @@ export class CallbackDispatcher {
   private async record(job: AIJob, record: CallbackRecord): Promise<void> {
     assertLeading(`record the callback of AIJob ${job.metadata.namespace}/${job.metadata.name}`);
     const callbacks = withRecord(job, record);
-    const ops = guardedStatusPatch(job.status ?? {}, { callbacks });
+    // Only the records change (no conditions, nothing undefined): there is always a patch.
+    const ops = guardedStatusPatch(job.status ?? {}, { callbacks }) ?? [];
     const coordinates = { group: GROUP, version: VERSION, plural: AIJOB.plural, namespace: job.metadata.namespace ?? '', name: job.metadata.name ?? '' };
     await this.custom
       .patchNamespacedCustomObjectStatus(
-        ops
-          ? { ...coordinates, fieldManager: CALLBACKS_FIELD_MANAGER, body: ops }
-          : {
-              ...coordinates,
-              fieldManager: CALLBACKS_FIELD_MANAGER,
-              body: { metadata: { resourceVersion: job.metadata.resourceVersion }, status: { callbacks } },
-            },
-        setHeaderOptions('Content-Type', ops ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch),
+        { ...coordinates, fieldManager: CALLBACKS_FIELD_MANAGER, body: ops },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
       )
       .catch((err: unknown) => {
         if ((err as { code?: unknown }).code === 409 || failedTest(err)) recordWriteConflict(CALLBACKS_FIELD_MANAGER, 'status');
