@@ -103,23 +103,26 @@ export interface FigureInputs {
 }
 
 export function targetFigures(i: FigureInputs): TargetFigures {
-  const figures: Record<string, unknown> = { run: i.run, load: { ...i.load } };
+  const load: Partial<Record<FigureStep, number>> = { ...i.load };
+  const figures: { -readonly [K in keyof TargetFigures]: TargetFigures[K] } = { run: i.run, load };
   const at100k = i.placement?.results.find((r) => r.totalNodes === 100_000);
   if (at100k) figures.placementP99Ms = at100k.p99Us / 1000;
   const d = i.dispatch;
   if (d) {
     const f = d.flotilla;
-    Object.assign(figures, {
-      perSecond: f.perSecond,
-      p99BoundMs: f.latencyMs.p99,
-      bindTimeouts: f.closedAttempts['Preempted: BindTimeout'] ?? 0,
-      requestsPerJob: requestsPerJob(d).total,
-      eventWritesPerJob: requestsPerJob(d).events,
-      restRssMiB: f.footprint.restRssMiB,
-    });
+    const requests = requestsPerJob(d);
+    figures.perSecond = f.perSecond;
+    figures.p99BoundMs = f.latencyMs.p99;
+    figures.bindTimeouts = f.closedAttempts['Preempted: BindTimeout'] ?? 0;
+    figures.requestsPerJob = requests.total;
+    figures.eventWritesPerJob = requests.events;
+    figures.restRssMiB = f.footprint.restRssMiB;
     if (d.ratio !== undefined) figures.ratio = d.ratio;
-    if (d.baseline) Object.assign(figures, { rawPerSecond: d.baseline.perSecond, rawP99BoundMs: d.baseline.latencyMs.p99 });
-    if (f.loadBefore[0] !== undefined) (figures.load as Record<string, number>).dispatch = f.loadBefore[0];
+    if (d.baseline) {
+      figures.rawPerSecond = d.baseline.perSecond;
+      figures.rawP99BoundMs = d.baseline.latencyMs.p99;
+    }
+    if (f.loadBefore[0] !== undefined) load.dispatch = f.loadBefore[0];
   }
   const det = i.preemption && /detection\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms/.exec(i.preemption);
   const rec = i.preemption && /recovery\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms/.exec(i.preemption);
@@ -131,22 +134,20 @@ export function targetFigures(i: FigureInputs): TargetFigures {
   if (batch) figures.gasBatch50 = Number(batch[1]?.replaceAll(',', ''));
   const s = i.scheduler;
   if (s) {
-    Object.assign(figures, {
-      decisionP99Ms: s.decisions.scheduler.p99,
-      burstDecisionP99Ms: s.burst.decisions.p99,
-      decisionAt: `${fmt(s.options.providers)} providers × ${fmt(s.options.nodes)} nodes`,
-      waiting: s.waiting.map((w) => ({
-        pending: w.pending,
-        heartbeatMs: w.heartbeatMs,
-        heartbeatSearches: w.heartbeatSearches,
-        freeingMs: w.freeingMs,
-        freeingSearches: w.freeingSearches,
-        ...(w.freeingVisited !== undefined ? { freeingVisited: w.freeingVisited } : {}),
-        restCpuShare: w.restCpuShare,
-      })),
-    });
+    figures.decisionP99Ms = s.decisions.scheduler.p99;
+    figures.burstDecisionP99Ms = s.burst.decisions.p99;
+    figures.decisionAt = `${fmt(s.options.providers)} providers × ${fmt(s.options.nodes)} nodes`;
+    figures.waiting = s.waiting.map((w) => ({
+      pending: w.pending,
+      heartbeatMs: w.heartbeatMs,
+      heartbeatSearches: w.heartbeatSearches,
+      freeingMs: w.freeingMs,
+      freeingSearches: w.freeingSearches,
+      ...(w.freeingVisited !== undefined ? { freeingVisited: w.freeingVisited } : {}),
+      restCpuShare: w.restCpuShare,
+    }));
   }
-  return figures as unknown as TargetFigures;
+  return figures;
 }
 
 type Verdict = 'met' | 'missed' | undefined;
