@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { join } from 'node:path';
-import { freePort } from '../federation/daemon.ts';
+import { freePorts } from '../federation/daemon.ts';
 import { registerWebhooks, renderChartWebhooks, unregisterWebhooks } from '../federation/operator-webhooks.ts';
 import { GROUP, VERSION } from '../operator/api/group.ts';
 import type { AIJob, AIJobManifest } from '../operator/api/types.ts';
@@ -433,10 +433,10 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
   const writeConflictsOf = async (port: number) =>
     [...sumBy(await scrape(port), 'flotilla_aijob_write_conflicts_total', ['writer']).values()].reduce((a, b) => a + b, 0);
 
-  const port = await freePort();
-  // The chart's admission webhooks, as a Helm install registers them (scoped to the corner's
-  // namespace): the defaulting one adds the finalizer and the claim when a job is created.
-  const webhookPort = await freePort();
+  // The probes' port, and the port of the chart's admission webhooks, as a Helm install registers
+  // them (scoped to the corner's namespace): the defaulting one adds the finalizer and the claim
+  // when a job is created.
+  const [port, webhookPort] = (await freePorts(2)) as [number, number];
   const webhooks = renderChartWebhooks({
     url: `https://127.0.0.1:${webhookPort}`,
     release: `bench-${corner.id}`,

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from './command.ts';
-import { freePort, startDaemon, stopDaemon, waitFor } from './daemon.ts';
+import { freePorts, startDaemon, stopDaemon, waitFor } from './daemon.ts';
 
 export type KuboRole = 'hub' | 'provider';
 
@@ -84,9 +84,10 @@ export async function startKuboPair(stateDir: string, ipfsBin: string): Promise<
     const config = JSON.parse(readFileSync(join(repo, 'config'), 'utf8')) as { Identity: { PeerID: string } };
     ids[role] = config.Identity.PeerID;
   }
+  const [hubApi, hubGateway, hubSwarm, providerApi, providerGateway, providerSwarm] = (await freePorts(6)) as [number, number, number, number, number, number];
   const ports: Record<KuboRole, Ports> = {
-    hub: { api: await freePort(), gateway: await freePort(), swarm: await freePort() },
-    provider: { api: await freePort(), gateway: await freePort(), swarm: await freePort() },
+    hub: { api: hubApi, gateway: hubGateway, swarm: hubSwarm },
+    provider: { api: providerApi, gateway: providerGateway, swarm: providerSwarm },
   };
   const endpoints = {} as Record<KuboRole, KuboEndpoint>;
   await Promise.all(

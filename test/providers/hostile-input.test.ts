@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { freePort } from '../../federation/daemon.ts';
+import { freePorts } from '../../federation/daemon.ts';
 import { API_VERSION, GPUPROVIDER, GROUP, VERSION } from '../../operator/api/group.ts';
 import type { Condition, GPUProvider, GPUProviderManifest } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, uniqueName } from '../support/federation.ts';
@@ -69,8 +69,8 @@ beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-hostile-in');
   await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00' });
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00' });
-  const reportPort = await freePort();
-  httpPort = await freePort();
+  const [reportPort, http] = (await freePorts(2)) as [number, number];
+  httpPort = http;
   operator = startOperator(ns, {
     FLOTILLA_REPORT_PORT: String(reportPort),
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${reportPort}`,
