@@ -523,8 +523,8 @@ function missesSection(now: TargetFigures, details: readonly string[]): string {
     "  and the next one placed in one write) plus the replacement's create and bind at the other provider; every",
     '  step waits for the same shared CPU ([preemption.md](preemption.md#measured) has runs alone and under load).',
     '* **Waiting jobs (section 6).** A provider event sends waiting jobs back through a search only when capacity',
-    '  grew, and only the jobs that could now fit; what still grows with the queue is bookkeeping (sorting the',
-    '  due entries, recording verdicts).',
+    '  grew; the queue keeps its jobs in groups (one namespace, one shape) with one verdict each, so an event',
+    '  looks at the jobs it places and one job per group that still does not fit — not the whole queue.',
   );
   return out.join('\n');
 }
