@@ -24,7 +24,7 @@ import { webhookConfigurations } from '../../operator/http/webhook-configs.ts';
 import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { freePort, getJson, makeTestPki, smallJob } from '../http/support.ts';
+import { freePorts, getJson, makeTestPki, smallJob } from '../http/support.ts';
 
 const hub = clusterClients('hub');
 const custom = hub.kc.makeApiClient(CustomObjectsApi);
@@ -92,9 +92,7 @@ beforeAll(async () => {
   const pki = await makeTestPki();
   writeFileSync(join(dir, 'tls.crt'), pki.certPem);
   writeFileSync(join(dir, 'tls.key'), pki.keyPem);
-  const httpPort = await freePort();
-  const webhookPort = await freePort();
-  const deadPort = await freePort();
+  const [httpPort, webhookPort, deadPort] = (await freePorts(3)) as [number, number, number];
   operator = startOperator(ns, {
     FLOTILLA_HTTP_HOST: '127.0.0.1',
     FLOTILLA_HTTP_PORT: String(httpPort),

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { create as createKubo } from 'kubo-rpc-client';
-import { freePort } from '../../federation/daemon.ts';
+import { freePorts } from '../../federation/daemon.ts';
 import { uninterruptedModel } from '../../scripts/trainer-reference.ts';
 import { AGENT_CONTAINER, RESTORE_CONTAINER } from '../../operator/controllers/aijob/agent-step.ts';
 import type { AIJob } from '../../operator/api/types.ts';
@@ -63,8 +63,7 @@ beforeAll(async () => {
   // A is cheaper: the job starts there; B is where it must resume.
   await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00' });
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00' });
-  const port = await freePort();
-  const httpPort = await freePort();
+  const [port, httpPort] = (await freePorts(2)) as [number, number];
   const ep = federation();
   removeTenantRoles = await applyTenantRoles(ep.hub.kubeconfig);
   operatorUrl = `http://127.0.0.1:${httpPort}`;

@@ -11,7 +11,7 @@ import type { AIJob } from '../../operator/api/types.ts';
 import { clusterClients, createNamespace, deleteNamespace, pollUntil, readAIJob, waitForAIJob } from '../support/federation.ts';
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
-import { freePort, getJson, smallJob } from './support.ts';
+import { freePorts, getJson, smallJob } from './support.ts';
 
 const PER_SECOND = 1000;
 const SECONDS = 30;
@@ -31,8 +31,8 @@ const lastCheckpoint = (j: AIJob | undefined) => j?.status?.attempts?.at(-1)?.ch
 
 beforeAll(async () => {
   ns = await createNamespace(hub.core, 't-flood');
-  const reportPort = await freePort();
-  httpPort = await freePort();
+  const [reportPort, http] = (await freePorts(2)) as [number, number];
+  httpPort = http;
   operator = startOperator(ns, {
     FLOTILLA_HTTP_PORT: String(httpPort),
     FLOTILLA_REPORT_PORT: String(reportPort),

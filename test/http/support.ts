@@ -2,7 +2,6 @@
 // a small AIJob that the local federation's simulated executor runs, and namespace tenants (a
 // ServiceAccount bound to a built-in role, with a minted token).
 import { webcrypto } from 'node:crypto';
-import { createServer } from 'node:net';
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
@@ -14,16 +13,8 @@ import type { AIJobManifest } from '../../operator/api/types.ts';
 import { aijobManifest } from '../support/aijob.ts';
 import { canI, helm, kubectl } from '../charts/helm.ts';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Ports for the operators and servers the suites start: several in one call are always different.
+export { freePort, freePorts } from '../../federation/daemon.ts';
 
 export interface TestPki {
   readonly caPem: string;

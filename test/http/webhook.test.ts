@@ -15,7 +15,7 @@ import { clusterClients, createNamespace, deleteNamespace, federation, pollUntil
 import { startOperator } from '../support/operator.ts';
 import type { OperatorProcess } from '../support/operator.ts';
 import { WEBHOOK_RULES, ruleOf } from '../../operator/http/webhooks.ts';
-import { applyTenantRoles, createAIJob, freePort, getJson, makeTestPki, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
+import { applyTenantRoles, createAIJob, freePorts, getJson, makeTestPki, namespaceTenant, smallJob, waitForAggregation } from './support.ts';
 
 /** The operator's own list of what each hook matches (the chart registers the same). */
 const rule = (name: string) => {
@@ -55,8 +55,8 @@ beforeAll(async () => {
   const pki = await makeTestPki();
   writeFileSync(join(dir, 'tls.crt'), pki.certPem);
   writeFileSync(join(dir, 'tls.key'), pki.keyPem);
-  httpPort = await freePort();
-  const webhookPort = await freePort();
+  const [http, webhookPort] = (await freePorts(2)) as [number, number];
+  httpPort = http;
   const chain = ep.chain;
   if (!chain) throw new Error('the federation has no chain (escrow and test stablecoin)');
   operator = startOperator(ns, {
