@@ -186,6 +186,33 @@ describe('Scheduler', () => {
     expect(outcome(scheduler.request(entry('ns/b'), 'uid-b'))).toBe('Placed/p');
   });
 
+  it('while a big gang at the head holds, jobs behind it go only where it could never fit, the rest of their group waits named; after the hold they are placed', () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const registry = new MemoryRegistry([provider('big', 8, 4), provider('small', 4, 1)]);
+    const scheduler = new Scheduler({
+      registry,
+      priceDecimals: 6,
+      onVerdict: () => undefined,
+      log: () => undefined,
+      hold: { holdAfterMs: 0, holdForMs: 600_000 },
+      now: () => clock,
+    });
+    const one = (key: string, createdAt: number) => entry(key, { createdAt });
+    const gang = entry('ns/gang', { createdAt: 0, demand: aJob().products(H100).gpus(8).build() });
+    expect(outcome(scheduler.request(gang, 'uid-gang'))).toBe('Unschedulable');
+    // big could hold the gang once drained: it is kept for it; small could never hold it.
+    expect(outcome(scheduler.request(one('ns/a', 1), 'uid-a'))).toBe('Placed/small');
+    const b = scheduler.request(one('ns/b', 2), 'uid-b');
+    expect('verdict' in b && b.verdict.outcome === 'Queued' && b.verdict.reason).toBe('HeldForHead');
+    // c joins b's group: the same verdict, named after the head.
+    const c = scheduler.request(one('ns/c', 3), 'uid-c');
+    expect('verdict' in c && c.verdict.outcome === 'Queued' && c.verdict.message).toContain('ns/gang (8 GPUs) is first in the queue');
+    // The hold lets go after holdForMs: both are placed where the gang was waiting.
+    clock += 600_001;
+    expect(outcome(scheduler.request(one('ns/b', 2), 'uid-b'))).toBe('Placed/big');
+    expect(outcome(scheduler.request(one('ns/c', 3), 'uid-c'))).toBe('Placed/big');
+  });
+
   it('gives freed capacity to the higher priority among the waiting, not to the first to ask', async () => {
     const { registry, scheduler, woken } = setup([provider('p', 8, 0)]);
     stop = () => scheduler.stop();
