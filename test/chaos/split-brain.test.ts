@@ -16,6 +16,7 @@
 // sent before the freeze may still arrive and log after the resume, which is reported, not a violation.
 import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { FENCE_CONFIGMAP } from '../../operator/core/fence.ts';
 import { MicroTime } from '../../operator/runtime/leader-election.ts';
 import { pollUntil } from '../support/federation.ts';
@@ -236,12 +237,9 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
 
     // The usurper takes the lease at the next token and raises it at each provider, as a leader does.
     const taken = leading.fencingToken + 1;
-    const lease = await leases.readNamespacedLease({ name: leaseName, namespace: leaseNs });
-    const now = new MicroTime();
-    await leases.replaceNamespacedLease({
-      name: leaseName,
-      namespace: leaseNs,
-      body: { ...lease, spec: { holderIdentity: 'usurper', leaseDurationSeconds: 120, acquireTime: now, renewTime: now, leaseTransitions: taken } },
+    await replaceLease(leases, leaseNs, leaseName, (lease) => {
+      const now = new MicroTime();
+      return { ...lease, spec: { holderIdentity: 'usurper', leaseDurationSeconds: 120, acquireTime: now, renewTime: now, leaseTransitions: taken } };
     });
     for (const p of corner.providers.values())
       await p.cluster.core.patchNamespacedConfigMap(
@@ -270,16 +268,28 @@ for (let run = 1; run <= CHAOS_RUNS; run++) {
     expect(old.logs()).toContain('lost leadership; exiting');
 
     // The lease handed on (released); a new replica leads at a newer token, raises its fence, runs the job once.
-    const current = await leases.readNamespacedLease({ name: leaseName, namespace: leaseNs });
-    await leases.replaceNamespacedLease({
-      name: leaseName,
-      namespace: leaseNs,
-      body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
-    });
+    await replaceLease(leases, leaseNs, leaseName, (current) => ({ ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } }));
     const next = startChaosOperator(corner);
     started.push(next);
     expect(job?.status?.attempts?.length ?? 0).toBeLessThanOrEqual(1);
     expect(await oracle(corner, { jobs: expectAll([name], { maxAttempts: 1 }) })).toEqual([]);
     await next.stop();
   }, 600_000);
+}
+
+/**
+ * Writes the Lease as `change` makes it from a fresh read. The leader renews it every second, so a
+ * read-then-replace can meet a renewal between the two (409: run 4/5 of a 2026-12-06 chaos run failed
+ * on that, before the fence was even tested): read again and retry, as any lease client does.
+ */
+async function replaceLease(leases: CoordinationV1Api, namespace: string, name: string, change: (lease: V1Lease) => V1Lease): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const lease = await leases.readNamespacedLease({ name, namespace });
+    try {
+      await leases.replaceNamespacedLease({ name, namespace, body: change(lease) });
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 409 || attempt >= 10) throw err;
+    }
+  }
 }
