@@ -30,7 +30,7 @@ import {
   scheduleCycle,
   shapeOf,
 } from '../core/scheduling/queue.ts';
-import type { HoldPolicy, HoldState, QueueEntry, QueueVerdict } from '../core/scheduling/queue.ts';
+import type { HoldPolicy, HoldState, QueueEntry, QueueGroup, QueueVerdict } from '../core/scheduling/queue.ts';
 import { capacityGrew } from '../core/placement/growth.ts';
 import { indexProviders, withProviderSnapshot, withoutProvider } from '../core/placement/provider-index.ts';
 import type { PlacementIndex } from '../core/placement/provider-index.ts';
@@ -68,12 +68,10 @@ interface Waiting {
   readonly group: Group;
 }
 
-/** Waiting jobs of one namespace and shape: one verdict for all, from the last search of the group. */
-interface Group {
-  readonly id: string;
-  readonly shape: string;
+/** Waiting jobs of one namespace and shape (a QueueGroup the cycle reads as it is): one verdict for all, from the last search of the group. */
+interface Group extends QueueGroup {
   /** In queue order. */
-  readonly members: QueueEntry[];
+  readonly entries: QueueEntry[];
   verdict?: QueueVerdict;
   generation?: number;
   triedAt?: number;
@@ -180,8 +178,8 @@ export class Scheduler {
     if (same && before.group.verdict && this.current(before.group) && this.dirty.size === 0) return { verdict: before.group.verdict };
     if (same) {
       // Same place in the queue (the fields that order it are the same): only the object is new.
-      removeOrdered(before.group.members, before.entry);
-      insertOrdered(before.group.members, entry);
+      removeOrdered(before.group.entries, before.entry);
+      insertOrdered(before.group.entries, entry);
       before.entry = entry;
     } else {
       this.leave(entry.key);
@@ -276,10 +274,10 @@ export class Scheduler {
     const id = groupIdOf(entry.namespace, shape);
     let group = this.groups.get(id);
     if (!group) {
-      group = { id, shape, members: [] };
+      group = { id, shape, entries: [] };
       this.groups.set(id, group);
     }
-    insertOrdered(group.members, entry);
+    insertOrdered(group.entries, entry);
     this.waiting.set(entry.key, { entry, uid, group });
   }
 
@@ -288,8 +286,8 @@ export class Scheduler {
     const w = this.waiting.get(key);
     if (!w) return;
     this.waiting.delete(key);
-    removeOrdered(w.group.members, w.entry);
-    if (w.group.members.length === 0) this.groups.delete(w.group.id);
+    removeOrdered(w.group.entries, w.entry);
+    if (w.group.entries.length === 0) this.groups.delete(w.group.id);
     if (this.holdState.head?.key === key) this.holdState = {};
   }
 
@@ -411,7 +409,7 @@ export class Scheduler {
     let headGroup: Group | undefined;
     const due: Group[] = [];
     for (const group of this.groups.values()) {
-      const first = group.members[0];
+      const first = group.entries[0];
       if (!first) continue;
       if (!group.verdict || !this.current(group)) due.push(group);
       if (!head || compareEntries(first, head) < 0) {
@@ -426,7 +424,7 @@ export class Scheduler {
     if (due.length === 0) return;
     const started = performance.now();
     const result = scheduleCycle({
-      groups: due.map((g) => ({ id: g.id, shape: g.shape, entries: g.members })),
+      groups: due,
       snapshots: this.reserved,
       index: this.index,
       usage: this.usage(due),
@@ -467,14 +465,14 @@ export class Scheduler {
       group.generation = this.generation;
       group.triedAt = now;
       // Only a verdict that says something new wakes the group's jobs (each writes its condition).
-      if (changed) for (const member of group.members) if (member.key !== asking) this.opts.onVerdict(member.key);
+      if (changed) for (const member of group.entries) if (member.key !== asking) this.opts.onVerdict(member.key);
     }
   }
 
   /** GPUs each namespace holds: open attempts (the controller's cache) and offers not yet taken. Only asked when a quota applies. */
   private usage(groups: readonly Group[]): ReadonlyMap<string, number> {
     const quotaOf = this.opts.quotaOf;
-    if (!quotaOf || !groups.some((g) => g.members[0] !== undefined && quotaOf(g.members[0].namespace) !== undefined)) return new Map();
+    if (!quotaOf || !groups.some((g) => g.entries[0] !== undefined && quotaOf(g.entries[0].namespace) !== undefined)) return new Map();
     const usage = new Map(this.opts.heldByNamespace?.() ?? []);
     for (const r of this.reservations.values()) {
       if (!r.taken) usage.set(r.namespace, (usage.get(r.namespace) ?? 0) + gangGpus(r.demand));
