@@ -93,21 +93,15 @@ describe('bench targets', () => {
     const searching = { ...now, waiting: [waiting(500, 0.1, 8), { ...waiting(5000, 0.1, 8), freeingSearches: 40 }] };
     expect(row(targetTable(searching, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
     // The jobs looked at per event are part of it, where the run counted them.
-    const walking = {
+    const visiting = (small: number, large: number) => ({
       ...now,
       waiting: [
-        { ...waiting(500, 0.1, 8), freeingVisited: 4 },
-        { ...waiting(5000, 0.1, 8), freeingVisited: 5000 },
+        { ...waiting(500, 0.1, 8), freeingVisited: small },
+        { ...waiting(5000, 0.1, 8), freeingVisited: large },
       ],
-    };
-    expect(row(targetTable(walking, undefined), 'cost of one provider node event')?.[4]).toBe('missed');
-    const looking = {
-      ...now,
-      waiting: [
-        { ...waiting(500, 0.1, 8), freeingVisited: 4 },
-        { ...waiting(5000, 0.1, 8), freeingVisited: 4 },
-      ],
-    };
+    });
+    expect(row(targetTable(visiting(4, 5000), undefined), 'cost of one provider node event')?.[4]).toBe('missed');
+    const looking = visiting(4, 4);
     expect(row(targetTable(looking, undefined), 'cost of one provider node event')).toEqual(
       expect.arrayContaining([expect.stringContaining('4 jobs looked at'), 'met']),
     );
