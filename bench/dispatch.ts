@@ -43,6 +43,8 @@ import { clusterClients, pollUntil } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
 import type { OperatorProcess } from '../test/support/operator.ts';
 import { inParallel } from '../test/support/parallel.ts';
+import { CPU_GROUPS, cpuBetween, cpuBound, perJob as cpuPerJob, snapshotCpu } from './lib/machine-cpu.ts';
+import type { CpuPerJob } from './lib/machine-cpu.ts';
 import { cpuShare, startSampler } from './lib/proc.ts';
 import type { ProcSample } from './lib/proc.ts';
 import { delta, parsePrometheusText, sumBy } from './lib/prometheus.ts';
@@ -223,6 +225,8 @@ export interface RunFigures {
   readonly secondsToShare: Record<string, number>;
   readonly loadBefore: number[];
   readonly loadAfter: number[];
+  /** The whole machine's CPU from the first create until every pod was bound, per job (absent in runs before it was measured). */
+  readonly cpu?: CpuPerJob;
 }
 
 function figures(starts: ReadonlyMap<string, number>, bound: ReadonlyMap<string, number>, applyEnd: number, loadBefore: number[]): RunFigures {
@@ -269,6 +273,7 @@ async function baseline(corner: Corner, names: readonly string[], limit: RateLim
   const pods = names.map((n, i) => ({ client: clients[i % clients.length]!, body: equivalentPod(corner, n, clients[i % clients.length]!.p.name) }));
   const starts = new Map<string, number>();
   const loadBefore = load();
+  const cpuFrom = snapshotCpu({ self: process.pid });
   log(
     `baseline: creating ${pods.length} pods round-robin in ${clients.map((c) => c.p.cluster.name).join(', ')} at ${limit.qps} QPS / burst ${limit.burst} per cluster…`,
   );
@@ -286,7 +291,7 @@ async function baseline(corner: Corner, names: readonly string[], limit: RateLim
     600_000,
     250,
   );
-  const result = figures(starts, bound, applyEnd, loadBefore);
+  const result = { ...figures(starts, bound, applyEnd, loadBefore), cpu: cpuPerJob(cpuBetween(cpuFrom, snapshotCpu({ self: process.pid })), pods.length) };
   for (const w of watches) w.stop();
   const requests: Record<string, number> = {};
   for (const { p, kc } of clients) for (const [verb, n] of kc.requests) requests[`${p.cluster.name}/${verb}`] = n;
@@ -531,6 +536,8 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
 
     const starts = new Map<string, number>();
     const loadBefore = load();
+    const machine = { self: process.pid, operator: operator.pid };
+    const cpuFrom = snapshotCpu(machine);
     counting = true;
     log(`flotilla: applying ${names.length} AIJobs at once (user client ${USER_LIMIT.qps} QPS / burst ${USER_LIMIT.burst})…`);
     await Promise.all(
@@ -559,7 +566,7 @@ async function flotilla(corner: Corner, names: readonly string[], opts: Options,
       250,
     );
     clearTimeout(stragglers);
-    const result = figures(starts, bound, applyEnd, loadBefore);
+    const result = { ...figures(starts, bound, applyEnd, loadBefore), cpu: cpuPerJob(cpuBetween(cpuFrom, snapshotCpu(machine)), names.length) };
     log(
       `flotilla: ${result.n} jobs' pods bound in ${result.wallSeconds.toFixed(1)} s → ${result.perSecond.toFixed(1)} jobs/s; p50 ${fmt(result.latencyMs.p50)} ms p99 ${fmt(result.latencyMs.p99)} ms`,
     );
@@ -730,6 +737,8 @@ export interface DispatchReport {
   readonly baseline?: RunFigures & { requests: Record<string, number> };
   readonly flotilla: FlotillaFigures;
   readonly ratio?: number;
+  /** What CPU per job alone allows the ratio to be on this machine (absent without a baseline or in runs before it was measured). */
+  readonly cpuBound?: ReturnType<typeof cpuBound>;
   readonly variants: { hub: RateLimit; figures: FlotillaFigures; ratio?: number }[];
 }
 
@@ -766,6 +775,24 @@ function print(r: DispatchReport): void {
     ),
   );
   if (r.ratio !== undefined) log(`\nratio Flotilla / raw throughput: ${r.ratio.toFixed(2)} (target ≥ 0.8)`);
+  if (r.baseline?.cpu && f.cpu) {
+    const [raw, flot] = [r.baseline.cpu, f.cpu];
+    log(`\nthe machine's CPU per pod (raw) and per job (Flotilla), first create → last pod bound, ms:`);
+    log(
+      markdownTable(
+        ['process group', 'raw loop', 'Flotilla'],
+        [
+          ...CPU_GROUPS.map((g) => [g, raw.ms[g].toFixed(1), flot.ms[g].toFixed(1)]),
+          ['all', raw.totalMs.toFixed(1), flot.totalMs.toFixed(1)],
+          ['cores busy', `${(100 * raw.utilisation).toFixed(0)} %`, `${(100 * flot.utilisation).toFixed(0)} %`],
+        ],
+      ),
+    );
+    if (r.cpuBound)
+      log(
+        `CPU per job bounds the ratio at ${r.cpuBound.ratio.toFixed(2)} on this machine; with an operator that used no CPU at all, ${r.cpuBound.withoutOperator.toFixed(2)}`,
+      );
+  }
   const total = Object.entries(f.dispatchRequests)
     .filter(([k]) => !k.startsWith('other'))
     .reduce((a, [, v]) => a + v, 0);
@@ -828,6 +855,7 @@ async function main(): Promise<void> {
       userLimit: USER_LIMIT,
       corner: { id: corner.id, product: corner.product, clusters: [...opts.clusters], nodesPerCluster: opts.nodes, gpusPerNode: opts.gpusPerNode },
       ...(base ? { baseline: base, ratio: flot.perSecond / base.perSecond } : {}),
+      ...(base?.cpu && flot.cpu ? { cpuBound: cpuBound(base.cpu, flot.cpu) } : {}),
       flotilla: flot,
     };
     print(report);

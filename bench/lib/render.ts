@@ -3,6 +3,7 @@
 // disagrees with the run it was written from.
 import type { DispatchReport, FlotillaFigures } from '../dispatch.ts';
 import { fmt, markdownTable } from './stats.ts';
+import { CPU_GROUPS } from './machine-cpu.ts';
 import { missedTargets, requestsPerJob, sumWhere, targetFigures, targetTable, TARGETS } from './targets.ts';
 import type { SchedulerReport, TargetFigures } from './targets.ts';
 
@@ -305,11 +306,32 @@ function dispatchSection(d: DispatchReport | undefined, rec: StepRecord | undefi
     out.push(
       `* **Ratio Flotilla / raw throughput: ${fmt(d.ratio, 2)} — target ≥ ${RATIO_TARGET} ${met ? 'met' : `missed by ${fmt(RATIO_TARGET - d.ratio, 2)} (Flotilla would need ${fmt(RATIO_TARGET * b.perSecond, 1)} jobs/s, ${fmt(RATIO_TARGET / d.ratio, 1)}× what it did)`}.**`,
     );
+    const bound = d.cpuBound;
+    if (bound && b.cpu && f.cpu) {
+      const [raw, flot] = [b.cpu, f.cpu];
+      out.push(
+        '',
+        `The whole machine's CPU from each run's first create until its last pod was bound (\`/proc\`, every process, grouped by what it is; \`bench/lib/machine-cpu.ts\`), per pod for the raw loop and per job for Flotilla, in ms:`,
+        '',
+        markdownTable(
+          ['process group', 'raw loop', 'Flotilla'],
+          [
+            ...CPU_GROUPS.map((g) => [g, fmt(raw.ms[g], 1), fmt(flot.ms[g], 1)]),
+            ['**all**', `**${fmt(raw.totalMs, 1)}**`, `**${fmt(flot.totalMs, 1)}**`],
+            ['cores kept busy', `${fmt(100 * raw.utilisation, 0)} %`, `${fmt(100 * flot.utilisation, 0)} %`],
+          ],
+        ),
+        '',
+        `* **What the CPU allows here:** with both runs keeping the cores busy, the throughput ratio can be no more than the CPU per pod over the CPU per job: **${fmt(bound.ratio, 2)}** (measured: ${fmt(d.ratio, 2)}). Without the operator's own ${fmt(flot.ms.operator, 1)} ms per job — an operator that used no CPU at all — it would be **${fmt(bound.withoutOperator, 2)}**${bound.withoutOperator < RATIO_TARGET ? `, still under ${RATIO_TARGET}: on this machine the target is out of reach whatever the operator does, because the hub's own work for an AIJob (its create and admission, its status writes, their watches: ${fmt(flot.ms['hub kube-apiserver'] + flot.ms['hub etcd, kube-controller-manager'], 1)} ms) shares the cores with the providers' pod creates` : ''}.`,
+      );
+    }
     if (!met)
       misses.push(
-        ceiling > f.perSecond
-          ? `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: not the hub budget (${d.limits.hub.qps} QPS ÷ ${fmt(hubPerJob, 2)} hub requests per job ≈ ${fmt(ceiling, 1)} jobs/s, above the ${fmt(f.perSecond, 1)} reached). Both runs share one machine with the federation's apiservers, schedulers and KWOK (load ${f.loadBefore.join(' / ')} as Flotilla's began): measured per process, the ratio is a ratio of CPU per job — the raw loop's one pod create against Flotilla's AIJob create, admission, status writes and pod create (docs/scheduling.md, "What bounds dispatch now").`
-          : `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: the hub client's ${d.limits.hub.qps} QPS is spent on ${fmt(hubPerJob, 2)} hub requests per job (ceiling ≈ ${fmt(ceiling, 1)} jobs/s); the raw loop needs one provider request per pod (ceiling ${rawCeiling} pods/s over ${providers} provider clients).`,
+        bound && bound.withoutOperator < RATIO_TARGET
+          ? `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: the machine's CPU per job allows ${fmt(bound.ratio, 2)} here, and ${fmt(bound.withoutOperator, 2)} with an operator that used no CPU — the hub and the providers share these cores, so the target cannot be reached on this machine (section 2).`
+          : ceiling > f.perSecond
+            ? `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: not the hub budget (${d.limits.hub.qps} QPS ÷ ${fmt(hubPerJob, 2)} hub requests per job ≈ ${fmt(ceiling, 1)} jobs/s, above the ${fmt(f.perSecond, 1)} reached). Both runs share one machine with the federation's apiservers, schedulers and KWOK (load ${f.loadBefore.join(' / ')} as Flotilla's began): measured per process, the ratio is a ratio of CPU per job — the raw loop's one pod create against Flotilla's AIJob create, admission, status writes and pod create (docs/scheduling.md, "What bounds dispatch now").`
+            : `Dispatch throughput ratio ${fmt(d.ratio, 2)} < ${RATIO_TARGET}: the hub client's ${d.limits.hub.qps} QPS is spent on ${fmt(hubPerJob, 2)} hub requests per job (ceiling ≈ ${fmt(ceiling, 1)} jobs/s); the raw loop needs one provider request per pod (ceiling ${rawCeiling} pods/s over ${providers} provider clients).`,
       );
   }
   const predicted = Math.max(0, f.n * hubPerJob - d.limits.hub.burst) / d.limits.hub.qps;

@@ -114,6 +114,15 @@ describe('bench targets', () => {
     expect(row(table, 'BindTimeouts')?.[2]).toBe('not measured');
   });
 
+  it("shows beside the ratio what the machine's CPU per job allows it to be, where the run measured it", () => {
+    const measured = targetFigures({ run: 'cpu', dispatch: { ...dispatch, cpuBound: { ratio: 0.47, withoutOperator: 0.59 } }, load: {} });
+    expect(measured).toMatchObject({ cpuBoundRatio: 0.47, cpuBoundWithoutOperator: 0.59 });
+    expect(row(targetTable(measured, undefined), 'dispatch')?.[3]).toBe(
+      '0.47 (36.6 vs 77.2 per s; CPU per job allows 0.47 on this machine, 0.59 with an operator using no CPU) · load 3.4',
+    );
+    expect(row(targetTable(measured, undefined), 'dispatch')?.[4]).toBe('missed');
+  });
+
   it('lists the misses with their figure and target', () => {
     expect(missedTargets(now)).toContain('50 jobs evicted at once: recovery (replacement bound) p95: 2,300 ms (target ≤ 2 s)');
     expect(missedTargets(now)).not.toContainEqual(expect.stringContaining('API requests'));
