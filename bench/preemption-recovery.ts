@@ -4,13 +4,21 @@
 //   detection  signal → attempt 1 closed (status.attempts[0].endTime, written by the operator)
 //   recovery   signal → the replacement pod bound to a node at provider B (seen by a watch here)
 //
+// as p50/p95/max; then, with the jobs and the operator gone, the floor under recovery that no
+// operator can go below here:
+//
+//   provider B alone   the same pods (the replacements' spec, without Flotilla's labels) created at
+//                      B at once by a plain client at the operator's provider limits → bound
+//
 // as p50/p95/max. The operator is the real one (a separate process, default rate limits). Not a
 // test: it prints numbers. Usage: node bench/preemption-recovery.ts [jobs=50]
 // Replicas report a checkpoint every 30 s here: each report is one hub write, so 50 jobs reporting
 // every second would spend the operator's whole hub budget (50 QPS) on reports alone.
 // (needs a running federation: make federation-up).
-import { Watch } from '@kubernetes/client-node';
-import type { V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, Watch } from '@kubernetes/client-node';
+import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import { loadConfig } from '../operator/config.ts';
+import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
 import { freePort } from '../federation/daemon.ts';
 import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, providerOf, removeCorner, waitJob } from '../test/support/corner.ts';
 import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
@@ -31,6 +39,65 @@ const pct = (xs: number[], p: number) => {
 const row = (label: string, xs: number[]) =>
   `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
 
+/**
+ * The replacements' pods again, created at B at once by a plain client at the operator's provider
+ * limits once the jobs' own pods are gone there: create → bound is what B itself takes to admit and
+ * bind them, with no hub, no operator and no detection in it.
+ */
+async function providerAlone(specs: readonly V1PodSpec[]): Promise<void> {
+  const b = providerOf(corner, B).cluster;
+  const bound = new Map<string, number>();
+  const watch = await new Watch(b.kc).watch(
+    `/api/v1/namespaces/${corner.lentNamespace}/pods`,
+    {},
+    (_type: string, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
+    },
+    () => undefined,
+  );
+  try {
+    await pollUntil(
+      `the jobs' pods gone at ${B}`,
+      async () => (await b.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.length,
+      (n) => n === 0,
+      180_000,
+    );
+    const kc = RateLimitedKubeConfig.fromKubeConfig(b.kc, loadConfig({}).providerRateLimit);
+    const core = kc.makeApiClient(CoreV1Api);
+    const names = specs.map((_, i) => `alone-${i}`);
+    const created = new Map<string, number>();
+    await Promise.all(
+      names.map(async (name, i) => {
+        const { nodeName: _, ...unbound } = specs[i] as V1PodSpec;
+        created.set(name, Date.now());
+        await core.createNamespacedPod({
+          namespace: corner.lentNamespace,
+          body: { metadata: { name, labels: { 'flotilla.dev/bench': corner.id } }, spec: unbound },
+        });
+      }),
+    );
+    await pollUntil(
+      'every pod bound',
+      async () => names.filter((n) => bound.has(n)).length,
+      (n) => n >= names.length,
+      60_000,
+    ).catch(async (err: unknown) => {
+      const events = await b.core.listNamespacedEvent({ namespace: corner.lentNamespace, fieldSelector: 'reason=FailedScheduling' });
+      throw new Error(`${String(err)}; the scheduler's last word: ${events.items.at(-1)?.message ?? 'none'}`);
+    });
+    process.stdout.write(
+      `${row(
+        `${B} alone`,
+        names.map((n) => (bound.get(n) as number) - (created.get(n) as number)),
+      )}   the same pods created there at once, no hub, no operator\n`,
+    );
+  } finally {
+    watch.abort();
+  }
+  await b.core.deleteCollectionNamespacedPod({ namespace: corner.lentNamespace, labelSelector: `flotilla.dev/bench=${corner.id}`, gracePeriodSeconds: 0 });
+}
+
 async function main(): Promise<void> {
   await hub.core.createNamespace({ body: { metadata: { name: ns } } });
   await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00', nodes });
@@ -45,10 +112,17 @@ async function main(): Promise<void> {
     FLOTILLA_REPORT_PORT: String(port),
     FLOTILLA_REPORT_URL: `http://127.0.0.1:${port}`,
     FLOTILLA_REPORT_SECRET: 'preemption-bench-report-secret',
+    // The operator's default lease timing, as in bench/dispatch.ts: test/support/operator.ts's 3 s
+    // renew deadline was missed once while the hub served the 50 creates (the operator stepped down
+    // and exited, as a leader must, and no Deployment was there to start it again).
+    FLOTILLA_LEASE_DURATION_MS: '15000',
+    FLOTILLA_RENEW_DEADLINE_MS: '10000',
+    FLOTILLA_LEASE_RETRY_MS: '2000',
     // BENCH_CPU_PROFILE=<dir>: the operator writes a V8 CPU profile there when it stops.
     ...(process.env.BENCH_CPU_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}` } : {}),
   });
   const bound = new Map<string, number>();
+  let replacementSpecs: V1PodSpec[] = [];
   const b = providerOf(corner, B).cluster;
   const watch = await new Watch(b.kc).watch(
     `/api/v1/namespaces/${corner.lentNamespace}/pods`,
@@ -72,12 +146,15 @@ async function main(): Promise<void> {
     const a = providerOf(corner, A).cluster;
     const logFrom = operator.logs().length;
     const signalled = new Map<string, number>();
+    // When A answered each eviction: what A itself took, before any watch could carry it to the operator.
+    const accepted = new Map<string, number>();
     await Promise.all(
       running.map(async (job) => {
         const [pod] = await jobPods(corner, A, job.metadata.uid ?? '');
         const name = pod?.metadata?.name ?? '';
         signalled.set(job.metadata.name ?? '', Date.now());
         await a.core.createNamespacedPodEviction({ name, namespace: corner.lentNamespace, body: { metadata: { name, namespace: corner.lentNamespace } } });
+        accepted.set(job.metadata.name ?? '', Date.now());
       }),
     );
     const moved = await Promise.all(
@@ -92,15 +169,18 @@ async function main(): Promise<void> {
     );
     const detection: number[] = [];
     const recovery: number[] = [];
+    const answered: number[] = [];
     for (const job of moved) {
       const name = job.metadata.name ?? '';
       const t0 = signalled.get(name) as number;
       detection.push(Date.parse(job.status?.attempts?.[0]?.endTime ?? '') - t0);
+      answered.push((accepted.get(name) as number) - t0);
       const replacement = `${name}-${(job.metadata.uid ?? '').slice(0, 8)}-a2-r0`;
       recovery.push((bound.get(replacement) ?? Number.NaN) - t0);
     }
     process.stdout.write(`\npreemption recovery, ${moved.length} jobs evicted at once (eviction API → DisruptionTarget)\n`);
     process.stdout.write(`${row('detection', detection)}\n${row('recovery', recovery)}\n`);
+    process.stdout.write(`${row('evicted', answered)}   ${A} answering the eviction requests (inside detection)\n`);
     // Writes refused because another writer changed the job first: each costs a re-read and a retry.
     const retried = operator
       .logs()
@@ -109,10 +189,14 @@ async function main(): Promise<void> {
       .filter((l) => l.includes('"msg":"reconcile failed; retrying"'));
     const conflicts = retried.filter((l) => /\b409\b|[Cc]onflict|the object has been modified/.test(l)).length;
     process.stdout.write(`reconciles retried after the eviction: ${retried.length} (${conflicts} on a 409 conflict)\n`);
+    // Each replacement as the operator made it (its node affinity among it), for the provider-alone run.
+    const atB = new Map((await b.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.map((p) => [p.metadata?.name, p.spec]));
+    replacementSpecs = replacements.flatMap((r) => (atB.get(r) ? [atB.get(r) as V1PodSpec] : []));
   } finally {
-    watch.abort();
     await Promise.all(Array.from({ length: jobs }, (_, i) => deleteJob(ns, `job-${i}`).catch(() => undefined)));
     await operator.stop();
+    watch.abort();
+    if (replacementSpecs.length > 0) await providerAlone(replacementSpecs).catch((err: unknown) => process.stderr.write(`provider B alone: ${String(err)}\n`));
     await hub.core.deleteNamespace({ name: ns }).catch(() => undefined);
     await removeCorner(corner);
     for (const n of [`job-0`]) if (await readAIJob(ns, n)) process.stdout.write('warning: jobs left behind\n');
