@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`\npreemption recovery, ${moved.length} jobs evicted at once (eviction API → DisruptionTarget)\n`);
     process.stdout.write(`${row('detection', detection)}\n${row('recovery', recovery)}\n`);
-    process.stdout.write(`${row('evicted', answered)}   ${A} answering the eviction requests (inside detection)\n`);
+    process.stdout.write(`${row('evicted', answered)}   ${A} answering the eviction requests (each signal lands while it answers)\n`);
     // Writes refused because another writer changed the job first: each costs a re-read and a retry.
     const retried = operator
       .logs()
