@@ -19,7 +19,8 @@ import { CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { loadConfig } from '../operator/config.ts';
 import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
-import { freePort } from '../federation/daemon.ts';
+import { freePorts } from '../federation/daemon.ts';
+import { parsePrometheusText, sumBy } from './lib/prometheus.ts';
 import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, providerOf, removeCorner, waitJob } from '../test/support/corner.ts';
 import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
@@ -38,6 +39,14 @@ const pct = (xs: number[], p: number) => {
 };
 const row = (label: string, xs: number[]) =>
   `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
+
+/** The operator's event-loop figures since its previous collection (flotilla_event_loop_*), which this starts again. */
+async function eventLoop(httpPort: number): Promise<{ max: number; mean: number; utilisation: number }> {
+  const samples = parsePrometheusText(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text());
+  const delay = sumBy(samples, 'flotilla_event_loop_delay_seconds', ['stat']);
+  const utilisation = sumBy(samples, 'flotilla_event_loop_utilization', []);
+  return { max: delay.get('max') ?? Number.NaN, mean: delay.get('mean') ?? Number.NaN, utilisation: [...utilisation.values()][0] ?? Number.NaN };
+}
 
 /**
  * The replacements' pods again, created at B at once by a plain client at the operator's provider
@@ -102,8 +111,9 @@ async function main(): Promise<void> {
   await hub.core.createNamespace({ body: { metadata: { name: ns } } });
   await addProvider(corner, { name: A, cluster: clusterRef('provider-a'), price: '1.00', nodes });
   await addProvider(corner, { name: B, cluster: clusterRef('provider-b'), price: '2.00', nodes });
-  const port = await freePort();
+  const [port, httpPort] = (await freePorts(2)) as [number, number];
   const operator = startOperator(ns, {
+    FLOTILLA_HTTP_PORT: String(httpPort),
     ...Object.fromEntries(
       ['FLOTILLA_WORKERS', 'FLOTILLA_HUB_QPS', 'FLOTILLA_HUB_BURST', 'FLOTILLA_PROVIDER_QPS', 'FLOTILLA_PROVIDER_BURST'].flatMap((k) =>
         process.env[k] ? [[k, process.env[k]]] : [],
@@ -145,6 +155,7 @@ async function main(): Promise<void> {
     process.stdout.write(`all ${jobs} running (${running.length} on ${A}); evicting every pod at ${A} at once…\n`);
     const a = providerOf(corner, A).cluster;
     const logFrom = operator.logs().length;
+    await eventLoop(httpPort); // starts the operator's event-loop window
     const signalled = new Map<string, number>();
     // When A answered each eviction: what A itself took, before any watch could carry it to the operator.
     const accepted = new Map<string, number>();
@@ -160,6 +171,7 @@ async function main(): Promise<void> {
     const moved = await Promise.all(
       running.map((j) => waitJob(ns, j.metadata.name ?? '', `resumed on ${B}`, (x) => x.status?.attempts?.[1]?.provider === B, 180_000)),
     );
+    const storm = await eventLoop(httpPort);
     const replacements = moved.map((j) => `${j.metadata.name}-${(j.metadata.uid ?? '').slice(0, 8)}-a2-r0`);
     await pollUntil(
       'every replacement pod bound',
@@ -188,6 +200,9 @@ async function main(): Promise<void> {
       .split('\n')
       .filter((l) => l.includes('"msg":"reconcile failed; retrying"'));
     const conflicts = retried.filter((l) => /\b409\b|[Cc]onflict|the object has been modified/.test(l)).length;
+    process.stdout.write(
+      `operator's event loop, eviction → every attempt closed and replaced: ran a timer up to ${Math.round(1000 * storm.max)} ms late (mean ${Math.round(1000 * storm.mean)} ms), busy ${Math.round(100 * storm.utilisation)} % of the time\n`,
+    );
     process.stdout.write(`reconciles retried after the eviction: ${retried.length} (${conflicts} on a 409 conflict)\n`);
     // Each replacement as the operator made it (its node affinity among it), for the provider-alone run.
     const atB = new Map((await b.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.map((p) => [p.metadata?.name, p.spec]));

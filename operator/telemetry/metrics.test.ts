@@ -80,6 +80,27 @@ describe('metrics', () => {
     expect(bytes('heap_used')).toBeLessThanOrEqual(bytes('heap_total'));
   });
 
+  it('reports how late the event loop ran, and how busy it was, since the previous collection', async () => {
+    const delay = (text: string, stat: string) =>
+      Number(new RegExp(`^flotilla_event_loop_delay_seconds\\{stat="${stat}"\\} ([0-9.e+-]+)`, 'm').exec(text)?.[1]);
+    const utilisation = (text: string) => Number(/^flotilla_event_loop_utilization ([0-9.e+-]+)/m.exec(text)?.[1]);
+    await scrape(); // starts the window
+    // The loop held for 600 ms: the timer's next run is that late, and the loop was busy throughout.
+    const until = Date.now() + 600;
+    while (Date.now() < until);
+    await new Promise((r) => setTimeout(r, 50));
+    const blocked = await scrape();
+    expect(delay(blocked, 'max')).toBeGreaterThanOrEqual(0.5);
+    expect(delay(blocked, 'mean')).toBeGreaterThan(0);
+    expect(delay(blocked, 'mean')).toBeLessThanOrEqual(delay(blocked, 'max'));
+    expect(utilisation(blocked)).toBeGreaterThan(0.8);
+    // The window starts again at each collection: a quiet one carries neither the stall nor the work.
+    await new Promise((r) => setTimeout(r, 300));
+    const quiet = await scrape();
+    expect(delay(quiet, 'max')).toBeLessThan(0.5);
+    expect(utilisation(quiet)).toBeLessThan(0.5);
+  });
+
   it("the leader reports each provider's readiness and free GPUs in its own view; a standby reports none", async () => {
     setProviderSource(() => [
       {

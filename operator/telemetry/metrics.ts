@@ -23,8 +23,11 @@
 //   flotilla_provider_violations_total{provider}       AIJob controller: a pod the provider made with a job's labels
 //   flotilla_orphan_pods_deleted_total{provider}       orphan sweep: this hub's pods whose job or attempt is gone
 //   flotilla_jobs_claimed_elsewhere_total              AIJob controller: a job in view that another operator runs (once per job)
+//   flotilla_event_loop_delay_seconds{stat}           event-loop.ts: how late a timer ran since the previous collection (max, mean)
+//   flotilla_event_loop_utilization                    event-loop.ts: share of that time the loop ran callbacks
 import type { Attributes, Counter, Histogram, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
 import type { Urgency } from '../runtime/token-bucket.ts';
+import { EventLoopMonitor } from './event-loop.ts';
 
 /** Counts of AIJobs by phase ("New" for a job without status yet). */
 export type JobPhaseSource = () => ReadonlyMap<string, number>;
@@ -65,6 +68,9 @@ export class FlotillaMetrics {
   readonly jobs: ObservableGauge;
   readonly leaderGauge: ObservableGauge;
   readonly memory: ObservableGauge;
+  readonly eventLoopDelay: ObservableGauge;
+  readonly eventLoopUtilisation: ObservableGauge;
+  readonly eventLoopMonitor: EventLoopMonitor;
   readonly providerReady: ObservableGauge;
   readonly providerFreeGpus: ObservableGauge;
   jobPhaseSource: JobPhaseSource | undefined;
@@ -91,6 +97,25 @@ export class FlotillaMetrics {
       result.observe(m.external, { kind: 'external' });
       result.observe(m.arrayBuffers, { kind: 'array_buffers' });
     });
+    // How late callbacks ran and how busy the loop was, since the previous collection: a write the
+    // apiserver answered at once still waits this long for the reconcile to go on.
+    this.eventLoopMonitor = new EventLoopMonitor();
+    this.eventLoopDelay = meter.createObservableGauge('flotilla_event_loop_delay_seconds', {
+      description: "How late this process's event loop ran a 20 ms timer since the previous collection: the worst and the mean.",
+      unit: 's',
+    });
+    this.eventLoopUtilisation = meter.createObservableGauge('flotilla_event_loop_utilization', {
+      description: "Share of the time since the previous collection this process's event loop spent running callbacks (0–1).",
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        const r = this.eventLoopMonitor.read();
+        result.observe(this.eventLoopDelay, r.maxDelaySeconds, { stat: 'max' });
+        result.observe(this.eventLoopDelay, r.meanDelaySeconds, { stat: 'mean' });
+        result.observe(this.eventLoopUtilisation, r.utilisation);
+      },
+      [this.eventLoopDelay, this.eventLoopUtilisation],
+    );
     this.leaderGauge = meter.createObservableGauge('flotilla_leader', { description: '1 while this replica holds the leader Lease, 0 while it stands by.' });
     this.leaderGauge.addCallback((result) => result.observe(this.leader ? 1 : 0));
     // The view placement decides from (this replica's caches, not the GPUProvider status that any
@@ -183,12 +208,14 @@ let current: FlotillaMetrics | undefined;
 
 /** Creates the instruments on `provider`; the record functions below use them from now on. */
 export function installMetrics(provider: MeterProvider): FlotillaMetrics {
+  current?.eventLoopMonitor.stop();
   current = new FlotillaMetrics(provider.getMeter('flotilla'));
   return current;
 }
 
 /** Back to no-ops (tests, shutdown). */
 export function uninstallMetrics(): void {
+  current?.eventLoopMonitor.stop();
   current = undefined;
 }
 
