@@ -16,7 +16,7 @@
 // every second would spend the operator's whole hub budget (50 QPS) on reports alone.
 // (needs a running federation: make federation-up).
 import { CoreV1Api, Watch } from '@kubernetes/client-node';
-import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { loadConfig } from '../operator/config.ts';
 import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
 import { freePorts } from '../federation/daemon.ts';
@@ -40,6 +40,19 @@ const pct = (xs: number[], p: number) => {
 const row = (label: string, xs: number[]) =>
   `${label.padEnd(10)} p50 ${String(Math.round(pct(xs, 50))).padStart(5)} ms   p95 ${String(Math.round(pct(xs, 95))).padStart(5)} ms   max ${String(Math.round(Math.max(...xs))).padStart(5)} ms   (n=${xs.length})`;
 
+/** Notes in `bound` when each pod of the corner's lent namespace at that cluster first shows a node. */
+function watchBindings(kc: KubeConfig, bound: Map<string, number>): Promise<AbortController> {
+  return new Watch(kc).watch(
+    `/api/v1/namespaces/${corner.lentNamespace}/pods`,
+    {},
+    (_type: string, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
+    },
+    () => undefined,
+  );
+}
+
 /** The operator's event-loop figures since its previous collection (flotilla_event_loop_*), which this starts again. */
 async function eventLoop(httpPort: number): Promise<{ max: number; mean: number; utilisation: number }> {
   const samples = parsePrometheusText(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text());
@@ -56,15 +69,7 @@ async function eventLoop(httpPort: number): Promise<{ max: number; mean: number;
 async function providerAlone(specs: readonly V1PodSpec[]): Promise<void> {
   const b = providerOf(corner, B).cluster;
   const bound = new Map<string, number>();
-  const watch = await new Watch(b.kc).watch(
-    `/api/v1/namespaces/${corner.lentNamespace}/pods`,
-    {},
-    (_type: string, pod: V1Pod) => {
-      const name = pod.metadata?.name ?? '';
-      if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
-    },
-    () => undefined,
-  );
+  const watch = await watchBindings(b.kc, bound);
   try {
     await pollUntil(
       `the jobs' pods gone at ${B}`,
@@ -133,16 +138,7 @@ async function main(): Promise<void> {
   });
   const bound = new Map<string, number>();
   let replacementSpecs: V1PodSpec[] = [];
-  const b = providerOf(corner, B).cluster;
-  const watch = await new Watch(b.kc).watch(
-    `/api/v1/namespaces/${corner.lentNamespace}/pods`,
-    {},
-    (_type: string, pod: V1Pod) => {
-      const name = pod.metadata?.name ?? '';
-      if (pod.spec?.nodeName && !bound.has(name)) bound.set(name, Date.now());
-    },
-    () => undefined,
-  );
+  const watch = await watchBindings(providerOf(corner, B).cluster.kc, bound);
   try {
     const names = Array.from({ length: jobs }, (_, i) => `job-${i}`);
     process.stdout.write(`starting ${jobs} single-GPU jobs on ${A} (${nodes} nodes × 8 GPUs per provider)…\n`);
@@ -205,7 +201,9 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`reconciles retried after the eviction: ${retried.length} (${conflicts} on a 409 conflict)\n`);
     // Each replacement as the operator made it (its node affinity among it), for the provider-alone run.
-    const atB = new Map((await b.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.map((p) => [p.metadata?.name, p.spec]));
+    const atB = new Map(
+      (await providerOf(corner, B).cluster.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.map((p) => [p.metadata?.name, p.spec]),
+    );
     replacementSpecs = replacements.flatMap((r) => (atB.get(r) ? [atB.get(r) as V1PodSpec] : []));
   } finally {
     await Promise.all(Array.from({ length: jobs }, (_, i) => deleteJob(ns, `job-${i}`).catch(() => undefined)));
