@@ -47,7 +47,7 @@ import { CPU_GROUPS, cpuBetween, cpuBound, perJob as cpuPerJob, snapshotCpu } fr
 import type { CpuPerJob } from './lib/machine-cpu.ts';
 import { cpuShare, startSampler } from './lib/proc.ts';
 import type { ProcSample } from './lib/proc.ts';
-import { delta, parsePrometheusText, sumBy } from './lib/prometheus.ts';
+import { delta, scrape, sumBy } from './lib/prometheus.ts';
 import { fmt, markdownTable, summarize } from './lib/stats.ts';
 import { changeOf } from './lib/aijob-writes.ts';
 import type { LatencySummary } from './lib/stats.ts';
@@ -349,11 +349,6 @@ async function describeStragglers(
       log(`    ${c.name}: ${all.length} pods in ${namespace}, ${boundCount} bound and not ended`);
     }
   }
-}
-
-async function scrape(port: number): Promise<ReturnType<typeof parsePrometheusText>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return parsePrometheusText(await res.text());
 }
 
 export interface FlotillaFigures extends RunFigures {

@@ -20,7 +20,7 @@ import type { KubeConfig, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { loadConfig } from '../operator/config.ts';
 import { RateLimitedKubeConfig } from '../operator/runtime/rate-limited-kubeconfig.ts';
 import { freePorts } from '../federation/daemon.ts';
-import { parsePrometheusText, sumBy } from './lib/prometheus.ts';
+import { scrape, sumBy } from './lib/prometheus.ts';
 import { addProvider, clusterRef, cornerJob, createJob, deleteJob, jobPods, newCorner, providerOf, removeCorner, waitJob } from '../test/support/corner.ts';
 import { clusterClients, pollUntil, readAIJob } from '../test/support/federation.ts';
 import { startOperator } from '../test/support/operator.ts';
@@ -55,7 +55,7 @@ function watchBindings(kc: KubeConfig, bound: Map<string, number>): Promise<Abor
 
 /** The operator's event-loop figures since its previous collection (flotilla_event_loop_*), which this starts again. */
 async function eventLoop(httpPort: number): Promise<{ max: number; mean: number; utilisation: number }> {
-  const samples = parsePrometheusText(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text());
+  const samples = await scrape(httpPort);
   const delay = sumBy(samples, 'flotilla_event_loop_delay_seconds', ['stat']);
   const utilisation = sumBy(samples, 'flotilla_event_loop_utilization', []);
   return { max: delay.get('max') ?? Number.NaN, mean: delay.get('mean') ?? Number.NaN, utilisation: [...utilisation.values()][0] ?? Number.NaN };

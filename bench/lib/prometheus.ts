@@ -42,3 +42,9 @@ export function delta(before: ReadonlyMap<string, number>, after: ReadonlyMap<st
   for (const [k, v] of after) out.set(k, v - (before.get(k) ?? 0));
   return out;
 }
+
+/** The samples an operator serves on its /metrics at 127.0.0.1:`port`. */
+export async function scrape(port: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return parsePrometheusText(await res.text());
+}

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 
 export interface EventLoopReading {
-  /** The latest and the mean lateness of the timer, in seconds; 0 when it never ran. */
+  /** The worst and the mean lateness of the timer, in seconds; 0 when it never ran. */
   readonly maxDelaySeconds: number;
   readonly meanDelaySeconds: number;
   /** Time spent running callbacks ÷ time elapsed (0–1). */
