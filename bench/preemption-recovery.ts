@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     const logFrom = operator.logs().length;
     await eventLoop(httpPort); // starts the operator's event-loop window
     const signalled = new Map<string, number>();
-    // When A answered each eviction: what A itself took, before any watch could carry it to the operator.
+    // When A answered each eviction: A applies the signal while it answers, so a watch may carry it sooner.
     const accepted = new Map<string, number>();
     await Promise.all(
       running.map(async (job) => {
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       `operator's event loop, eviction → every attempt closed and replaced: ran a timer up to ${Math.round(1000 * storm.max)} ms late (mean ${Math.round(1000 * storm.mean)} ms), busy ${Math.round(100 * storm.utilisation)} % of the time\n`,
     );
     process.stdout.write(`reconciles retried after the eviction: ${retried.length} (${conflicts} on a 409 conflict)\n`);
-    // Each replacement as the operator made it (its node affinity among it), for the provider-alone run.
+    // Each replacement's spec as the operator made it, for the provider-alone run.
     const atB = new Map(
       (await providerOf(corner, B).cluster.core.listNamespacedPod({ namespace: corner.lentNamespace })).items.map((p) => [p.metadata?.name, p.spec]),
     );

@@ -478,7 +478,7 @@ function preemptionSection(rec: StepRecord | undefined): string {
     '`evicted` is how long the provider took to answer the eviction requests themselves: it applies each signal while',
     'it answers, so on a busy provider detection (timed from the request) carries most of that time, whoever watches;',
     'the last row is the floor under the replacement: the same',
-    "pods (the replacements' specs, node affinity included, without Flotilla's labels) created at the other provider",
+    "pods (each replacement's own spec, without Flotilla's labels) created at the other provider",
     "at once by a plain client at the operator's provider limits once the jobs are gone, create → bound.",
     '',
     '```',
